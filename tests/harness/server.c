@@ -1,0 +1,384 @@
+/* Test harness implementation: see server.h. Single-threaded use per test process. */
+#include "tests/harness/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { START_WAIT_MS = 5000, STOP_WAIT_MS = 5000, POLL_STEP_MS = 10, ARG_COUNT_MAX = 48 };
+
+bool test_server_reference(void)
+{
+    const char *which = getenv("IONATS_TEST_SERVER");
+    return which != NULL && strcmp(which, "nats-server") == 0;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Binds port 0 on loopback to learn a free port. Another process could take it before the
+ * broker binds; the start is retried on a new port when that happens. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t length = sizeof addr;
+    int port = -EADDRNOTAVAIL;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &length) == 0) {
+        port = ntohs(addr.sin_port);
+    }
+    close(fd);
+    return port;
+}
+
+static int write_reference_config(struct test_server *server, const struct test_server_options *o)
+{
+    snprintf(server->config_path, sizeof server->config_path, "/tmp/ionats-test-%d-%d.conf",
+             (int)getpid(), server->port);
+    FILE *f = fopen(server->config_path, "w");
+    if (f == NULL) {
+        return -errno;
+    }
+    fprintf(f, "listen: \"127.0.0.1:%d\"\n", server->port);
+    if (o->max_payload) {
+        fprintf(f, "max_payload: %ld\n", o->max_payload);
+    }
+    if (o->max_pending) {
+        fprintf(f, "max_pending: %ld\n", o->max_pending);
+    }
+    if (o->max_control_line) {
+        fprintf(f, "max_control_line: %ld\n", o->max_control_line);
+    }
+    if (o->max_connections) {
+        fprintf(f, "max_connections: %ld\n", o->max_connections);
+    }
+    if (o->ping_max) {
+        fprintf(f, "ping_max: %ld\n", o->ping_max);
+    }
+    if (o->ping_interval) {
+        fprintf(f, "ping_interval: \"%s\"\n", o->ping_interval);
+    }
+    if (o->user || o->token || o->auth_timeout) {
+        fprintf(f, "authorization {\n");
+        if (o->user) {
+            fprintf(f, "  user: \"%s\"\n  password: \"%s\"\n", o->user, o->pass ? o->pass : "");
+        }
+        if (o->token) {
+            fprintf(f, "  token: \"%s\"\n", o->token);
+        }
+        if (o->auth_timeout) {
+            /* nats-server takes the authorization timeout in (fractional) seconds */
+            double seconds = strtod(o->auth_timeout, NULL);
+            if (strstr(o->auth_timeout, "ms")) {
+                seconds /= 1000.0;
+            }
+            fprintf(f, "  timeout: %g\n", seconds);
+        }
+        fprintf(f, "}\n");
+    }
+    fclose(f);
+    return 0;
+}
+
+static int add_arg(char **argv, int *argc, const char *text)
+{
+    if (*argc >= ARG_COUNT_MAX - 1) {
+        return -E2BIG;
+    }
+    argv[(*argc)++] = strdup(text);
+    argv[*argc] = NULL;
+    return 0;
+}
+
+static void add_long(char **argv, int *argc, const char *flag, long value)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%ld", value);
+    add_arg(argv, argc, flag);
+    add_arg(argv, argc, text);
+}
+
+static int build_ionats_args(const struct test_server *server,
+                             const struct test_server_options *o, char **argv, int *argc)
+{
+    const char *binary = getenv("IONATS_BIN");
+    if (binary == NULL) {
+        fprintf(stderr, "harness: IONATS_BIN is not set\n");
+        return -EINVAL;
+    }
+    add_arg(argv, argc, binary);
+    add_arg(argv, argc, "-a");
+    add_arg(argv, argc, "127.0.0.1");
+    add_long(argv, argc, "-p", server->port);
+    const char *shards = getenv("IONATS_TEST_SHARDS");
+    if (shards != NULL && shards[0] != '\0') {
+        add_arg(argv, argc, "--shards");
+        add_arg(argv, argc, shards);
+    }
+    if (o->max_payload) {
+        add_long(argv, argc, "--max_payload", o->max_payload);
+    }
+    if (o->max_pending) {
+        add_long(argv, argc, "--max_pending", o->max_pending);
+    }
+    if (o->max_control_line) {
+        add_long(argv, argc, "--max_control_line", o->max_control_line);
+    }
+    if (o->max_connections) {
+        add_long(argv, argc, "--max_connections", o->max_connections);
+    }
+    if (o->ping_max) {
+        add_long(argv, argc, "--ping_max", o->ping_max);
+    }
+    if (o->ping_interval) {
+        add_arg(argv, argc, "--ping_interval");
+        add_arg(argv, argc, o->ping_interval);
+    }
+    if (o->auth_timeout) {
+        add_arg(argv, argc, "--auth_timeout");
+        add_arg(argv, argc, o->auth_timeout);
+    }
+    if (o->user) {
+        add_arg(argv, argc, "--user");
+        add_arg(argv, argc, o->user);
+        add_arg(argv, argc, "--pass");
+        add_arg(argv, argc, o->pass ? o->pass : "");
+    }
+    if (o->token) {
+        add_arg(argv, argc, "--auth");
+        add_arg(argv, argc, o->token);
+    }
+    return 0;
+}
+
+static bool port_accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return false;
+    }
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
+static void free_args(char **argv, int argc)
+{
+    for (int i = 0; i < argc; i++) {
+        free(argv[i]);
+    }
+}
+
+static int start_once(struct test_server *server, const struct test_server_options *o)
+{
+    char *argv[ARG_COUNT_MAX] = {0};
+    int argc = 0;
+    int port = free_port();
+    if (port < 0) {
+        return port;
+    }
+    server->port = port;
+    snprintf(server->url, sizeof server->url, "nats://127.0.0.1:%d", port);
+    snprintf(server->log_path, sizeof server->log_path, "/tmp/ionats-test-%d-%d.log",
+             (int)getpid(), port);
+    int rc;
+    if (server->reference) {
+        rc = write_reference_config(server, o);
+        if (rc == 0) {
+            add_arg(argv, &argc, "nats-server");
+            add_arg(argv, &argc, "-c");
+            add_arg(argv, &argc, server->config_path);
+        }
+    } else {
+        rc = build_ionats_args(server, o, argv, &argc);
+    }
+    if (rc != 0) {
+        free_args(argv, argc);
+        return rc;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        free_args(argv, argc);
+        return -errno;
+    }
+    if (pid == 0) {
+        int log_fd = open(server->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (log_fd >= 0) {
+            dup2(log_fd, 1);
+            dup2(log_fd, 2);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    free_args(argv, argc);
+    server->pid = pid;
+    long deadline = now_ms() + START_WAIT_MS;
+    while (now_ms() < deadline) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            server->pid = 0;
+            return -ECHILD;
+        }
+        if (port_accepts(port)) {
+            return 0;
+        }
+        usleep(POLL_STEP_MS * 1000);
+    }
+    test_server_stop(server);
+    return -ETIMEDOUT;
+}
+
+int test_server_start(struct test_server *server, const struct test_server_options *options)
+{
+    static const struct test_server_options defaults = {0};
+    memset(server, 0, sizeof *server);
+    server->reference = test_server_reference();
+    enum { START_ATTEMPTS = 3 };
+    int rc = -EINVAL;
+    for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+        rc = start_once(server, options ? options : &defaults);
+        if (rc == 0) {
+            return 0;
+        }
+        fprintf(stderr, "harness: start on port %d failed (%s), log %s\n", server->port,
+                strerror(-rc), server->log_path);
+    }
+    return rc;
+}
+
+int test_server_stop(struct test_server *server)
+{
+    int status = 0;
+    if (server->pid > 0) {
+        kill(server->pid, SIGTERM);
+        long deadline = now_ms() + STOP_WAIT_MS;
+        pid_t done = 0;
+        while ((done = waitpid(server->pid, &status, WNOHANG)) == 0 && now_ms() < deadline) {
+            usleep(POLL_STEP_MS * 1000);
+        }
+        if (done == 0) {
+            fprintf(stderr, "harness: broker %d did not stop in %d ms, killing it\n",
+                    (int)server->pid, STOP_WAIT_MS);
+            kill(server->pid, SIGKILL);
+            waitpid(server->pid, &status, 0);
+        }
+        server->pid = 0;
+    }
+    if (server->config_path[0] != '\0') {
+        unlink(server->config_path);
+        server->config_path[0] = '\0';
+    }
+    return status;
+}
+
+int test_connect_raw(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    struct timeval timeout = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+long test_read_until(int fd, char *buffer, size_t size, const char *needle, int timeout_ms)
+{
+    size_t used = 0;
+    buffer[0] = '\0';
+    long deadline = now_ms() + timeout_ms;
+    while (used + 1 < size) {
+        if (strstr(buffer, needle) != NULL) {
+            return (long)used;
+        }
+        long left = deadline - now_ms();
+        if (left <= 0) {
+            return -ETIMEDOUT;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0) {
+            continue;
+        }
+        ssize_t n = recv(fd, buffer + used, size - used - 1, 0);
+        if (n <= 0) {
+            return strstr(buffer, needle) != NULL ? (long)used : -ECONNRESET;
+        }
+        used += (size_t)n;
+        buffer[used] = '\0';
+    }
+    return strstr(buffer, needle) != NULL ? (long)used : -ENOBUFS;
+}
+
+int test_send_all(int fd, const char *text, size_t length)
+{
+    size_t sent = 0;
+    while (sent < length) {
+        ssize_t n = send(fd, text + sent, length - sent, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        sent += (size_t)n;
+    }
+    return 0;
+}
+
+bool test_wait_closed(int fd, char *buffer, size_t size, int timeout_ms)
+{
+    size_t used = buffer ? strlen(buffer) : 0;
+    char scratch[4096];
+    long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        long left = deadline - now_ms();
+        if (left <= 0) {
+            return false;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0) {
+            continue;
+        }
+        ssize_t n = recv(fd, scratch, sizeof scratch, 0);
+        if (n <= 0) {
+            return true;
+        }
+        if (buffer != NULL && used + 1 < size) {
+            size_t copy = (size_t)n < size - used - 1 ? (size_t)n : size - used - 1;
+            memcpy(buffer + used, scratch, copy);
+            used += copy;
+            buffer[used] = '\0';
+        }
+    }
+}

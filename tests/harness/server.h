@@ -1,0 +1,63 @@
+/* Test harness: starts a broker on an ephemeral loopback port, stops it by PID.
+ *
+ * By default the broker is the ionats binary named by $IONATS_BIN. With
+ * IONATS_TEST_SERVER=nats-server the same options start the reference nats-server
+ * (through a generated config file where it has no flag), so every test can be run
+ * against the reference to show it tests the protocol and not our reading of it.
+ * $IONATS_TEST_SHARDS, when set, is passed to ionats as --shards. */
+#ifndef IONATS_TESTS_HARNESS_SERVER_H
+#define IONATS_TESTS_HARNESS_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Zero means "the broker's default" for every field. Durations are strings the way
+ * nats-server writes them ("100ms", "2s"). */
+struct test_server_options {
+    long max_payload;
+    long max_pending;
+    long max_control_line;
+    long max_connections;
+    long ping_max;
+    const char *ping_interval;
+    const char *auth_timeout;
+    const char *user;
+    const char *pass;
+    const char *token;
+};
+
+struct test_server {
+    pid_t pid;
+    int port;
+    bool reference;      /* true when this is nats-server */
+    char url[64];        /* nats://127.0.0.1:<port> */
+    char config_path[128];
+    char log_path[128];
+};
+
+/* True when IONATS_TEST_SERVER=nats-server. */
+bool test_server_reference(void);
+
+/* Starts a broker and waits (bounded, 5 s) until it accepts connections. 0 or -errno. */
+int test_server_start(struct test_server *server, const struct test_server_options *options);
+
+/* SIGTERM, wait up to 5 s, then SIGKILL. Returns the exit status as waitpid gave it. */
+int test_server_stop(struct test_server *server);
+
+/* A blocking TCP connection to 127.0.0.1:port with 5 s send/receive timeouts. -errno. */
+int test_connect_raw(int port);
+
+/* Reads from `fd` until `needle` appears in what was read or `timeout_ms` passes.
+ * Fills `buffer` (NUL-terminated) with everything read. Returns bytes read, or -ETIMEDOUT
+ * when the needle did not appear, -ECONNRESET when the peer closed first. */
+long test_read_until(int fd, char *buffer, size_t size, const char *needle, int timeout_ms);
+
+/* Sends all of `text`. 0 or -errno. */
+int test_send_all(int fd, const char *text, size_t length);
+
+/* True when the peer closes `fd` (EOF or reset) within `timeout_ms`; bytes read before the
+ * close are appended to `buffer` (NUL-terminated) when it is not NULL. */
+bool test_wait_closed(int fd, char *buffer, size_t size, int timeout_ms);
+
+#endif
