@@ -1,0 +1,295 @@
+/* Command-line parsing: see config.h.
+ *
+ * One table lists every flag with its names, its kind and its help line, so --help,
+ * parsing and defaults cannot drift apart. getopt_long is not used: it does not accept
+ * nats-server's single-dash long flags (`-max_payload 1024`, `-DV`). */
+#include "engine/config.h"
+
+#include "base/clock.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef IONATS_VERSION
+#define IONATS_VERSION "0.0.0"
+#endif
+
+enum flag_kind {
+    FLAG_STRING,
+    FLAG_INT,
+    FLAG_DURATION,
+    FLAG_SWITCH, /* takes no value */
+};
+
+enum flag_action {
+    ACTION_SET = 0,
+    ACTION_HELP,
+    ACTION_VERSION,
+    ACTION_DEBUG_TRACE,
+};
+
+struct flag {
+    const char *names[4]; /* spellings without leading dashes */
+    enum flag_kind kind;
+    enum flag_action action;
+    size_t offset; /* into struct config, for ACTION_SET */
+    int64_t min;
+    int64_t max;
+    const char *value_name;
+    const char *help;
+};
+
+#define FIELD(name) offsetof(struct config, name)
+
+static const struct flag flags[] = {
+    {{"a", "addr", "net"}, FLAG_STRING, ACTION_SET, FIELD(host), 0, 0, "<host>",
+     "Bind to host address (default: 0.0.0.0)"},
+    {{"p", "port"}, FLAG_INT, ACTION_SET, FIELD(port), 0, 65535, "<port>",
+     "Use port for clients (default: 4222)"},
+    {{"n", "name", "server_name"}, FLAG_STRING, ACTION_SET, FIELD(server_name), 0, 0, "<name>",
+     "Server name (default: the server id)"},
+    {{"l", "log"}, FLAG_STRING, ACTION_SET, FIELD(log_path), 0, 0, "<file>",
+     "File to redirect log output (default: stderr)"},
+    {{"D", "debug"}, FLAG_SWITCH, ACTION_SET, FIELD(debug), 0, 0, NULL,
+     "Enable debugging output"},
+    {{"V", "trace"}, FLAG_SWITCH, ACTION_SET, FIELD(trace), 0, 0, NULL,
+     "Trace the raw protocol"},
+    {{"DV"}, FLAG_SWITCH, ACTION_DEBUG_TRACE, 0, 0, 0, NULL, "Debug and trace"},
+    {{"user"}, FLAG_STRING, ACTION_SET, FIELD(user), 0, 0, "<user>",
+     "User required for connections"},
+    {{"pass"}, FLAG_STRING, ACTION_SET, FIELD(pass), 0, 0, "<password>",
+     "Password required for connections"},
+    {{"auth"}, FLAG_STRING, ACTION_SET, FIELD(token), 0, 0, "<token>",
+     "Authorization token required for connections"},
+    {{"auth_timeout"}, FLAG_DURATION, ACTION_SET, FIELD(auth_timeout_ns), 1, INT64_MAX,
+     "<duration>", "Time a client has to authenticate when auth is on (default: 2s)"},
+    {{"max_payload"}, FLAG_INT, ACTION_SET, FIELD(max_payload), 1, 64LL * 1024 * 1024,
+     "<bytes>", "Largest message payload a client may publish (default: 1048576)"},
+    {{"max_control_line"}, FLAG_INT, ACTION_SET, FIELD(max_control_line), 32, 1024 * 1024,
+     "<bytes>", "Longest protocol control line (default: 4096)"},
+    {{"max_pending"}, FLAG_INT, ACTION_SET, FIELD(max_pending), 1024, 1LL << 40, "<bytes>",
+     "Output bytes a client may have pending before it is cut off as a slow consumer "
+     "(default: 67108864)"},
+    {{"max_connections"}, FLAG_INT, ACTION_SET, FIELD(max_connections), 1, 1 << 24,
+     "<count>", "Most client connections at once (default: 65536)"},
+    {{"max_subscriptions"}, FLAG_INT, ACTION_SET, FIELD(max_subscriptions), 0, 1 << 30,
+     "<count>", "Most subscriptions per connection, 0 for no limit (default: 0)"},
+    {{"ping_interval"}, FLAG_DURATION, ACTION_SET, FIELD(ping_interval_ns), 1, INT64_MAX,
+     "<duration>", "Interval between server PINGs to an idle client (default: 2m)"},
+    {{"ping_max"}, FLAG_INT, ACTION_SET, FIELD(ping_max), 1, 1000, "<count>",
+     "Unanswered PINGs before the client is closed as stale (default: 2)"},
+    {{"recv_buf_size"}, FLAG_INT, ACTION_SET, FIELD(recv_buf_size), 4096, 1 << 24, "<bytes>",
+     "Size of each provided receive buffer (default: 65536)"},
+    {{"recv_buf_count"}, FLAG_INT, ACTION_SET, FIELD(recv_buf_count), 2, 32768, "<count>",
+     "Provided receive buffers per shard, a power of two (default: 64)"},
+    {{"ring_entries"}, FLAG_INT, ACTION_SET, FIELD(ring_entries), 8, 32768, "<count>",
+     "io_uring submission queue entries per shard (default: 1024)"},
+    {{"h", "help"}, FLAG_SWITCH, ACTION_HELP, 0, 0, 0, NULL, "Show this message"},
+    {{"v", "version"}, FLAG_SWITCH, ACTION_VERSION, 0, 0, 0, NULL, "Show version"},
+};
+
+static void config_defaults(struct config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->host = "0.0.0.0";
+    config->port = CONFIG_PORT_DEFAULT;
+    config->max_payload = CONFIG_MAX_PAYLOAD_DEFAULT;
+    config->max_control_line = CONFIG_MAX_CONTROL_LINE_DEFAULT;
+    config->max_pending = CONFIG_MAX_PENDING_DEFAULT;
+    config->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
+    config->ping_interval_ns = CONFIG_PING_INTERVAL_NS_DEFAULT;
+    config->ping_max = CONFIG_PING_MAX_DEFAULT;
+    config->auth_timeout_ns = CONFIG_AUTH_TIMEOUT_NS_DEFAULT;
+    config->recv_buf_size = CONFIG_RECV_BUF_SIZE_DEFAULT;
+    config->recv_buf_count = CONFIG_RECV_BUF_COUNT_DEFAULT;
+    config->ring_entries = CONFIG_RING_ENTRIES_DEFAULT;
+}
+
+static void config_usage(FILE *out)
+{
+    fprintf(out, "\nUsage: ionats [options]\n\nOptions (each also as -flag, --flag value or "
+                 "--flag=value):\n");
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char spelled[96] = "";
+        size_t used = 0;
+        for (int n = 0; n < 4 && flags[i].names[n] != NULL; n++) {
+            int w = snprintf(spelled + used, sizeof spelled - used, "%s%s%s", n ? ", " : "",
+                             strlen(flags[i].names[n]) <= 2 ? "-" : "--", flags[i].names[n]);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        if (flags[i].value_name != NULL) {
+            snprintf(spelled + used, sizeof spelled - used, " %s", flags[i].value_name);
+        }
+        fprintf(out, "    %-36s %s\n", spelled, flags[i].help);
+    }
+    fprintf(out, "\nDurations: 250ms, 2s, 1.5m, 1h, or a number of seconds.\n\n");
+}
+
+int config_duration_parse(const char *text, int64_t *ns)
+{
+    static const struct {
+        const char *suffix;
+        double ns;
+    } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno != 0 || end == text || !(value >= 0) || !isfinite(value)) {
+        return -EINVAL;
+    }
+    double scale = 1e9; /* a bare number is seconds, as in nats-server's config */
+    if (*end != '\0') {
+        scale = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+            if (strcmp(end, units[i].suffix) == 0) {
+                scale = units[i].ns;
+            }
+        }
+        if (scale == 0) {
+            return -EINVAL;
+        }
+    }
+    double result = value * scale;
+    if (result >= 9.2e18) {
+        return -EINVAL;
+    }
+    *ns = (int64_t)result;
+    return 0;
+}
+
+static const struct flag *flag_find(const char *name, size_t length)
+{
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        for (int n = 0; n < 4 && flags[i].names[n] != NULL; n++) {
+            if (strlen(flags[i].names[n]) == length &&
+                strncmp(flags[i].names[n], name, length) == 0) {
+                return &flags[i];
+            }
+        }
+    }
+    return NULL;
+}
+
+static int flag_set_int(const struct flag *flag, const char *value, int64_t *target,
+                        FILE *err)
+{
+    char *end = NULL;
+    errno = 0;
+    long long parsed = strtoll(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || parsed < flag->min || parsed > flag->max) {
+        fprintf(err, "ionats: invalid value \"%s\" for --%s: want an integer from %lld to %lld\n",
+                value, flag->names[0], (long long)flag->min, (long long)flag->max);
+        return -EINVAL;
+    }
+    *target = parsed;
+    return 0;
+}
+
+static int flag_apply(struct config *config, const struct flag *flag, const char *value,
+                      FILE *err)
+{
+    char *field = (char *)config + flag->offset;
+    int64_t number = 0;
+    int rc = 0;
+    switch (flag->kind) {
+    case FLAG_STRING:
+        memcpy(field, &value, sizeof value);
+        return 0;
+    case FLAG_SWITCH:
+        *(bool *)field = true;
+        return 0;
+    case FLAG_INT:
+        rc = flag_set_int(flag, value, &number, err);
+        break;
+    case FLAG_DURATION:
+        rc = config_duration_parse(value, &number);
+        if (rc != 0 || number < flag->min) {
+            fprintf(err, "ionats: invalid duration \"%s\" for --%s (e.g. 250ms, 2s, 2m)\n",
+                    value, flag->names[0]);
+            return -EINVAL;
+        }
+        break;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (flag->offset == FIELD(port)) {
+        config->port = (int)number;
+    } else {
+        memcpy(field, &number, sizeof number);
+    }
+    return 0;
+}
+
+static enum config_result config_check(const struct config *config, FILE *err)
+{
+    if ((config->recv_buf_count & (config->recv_buf_count - 1)) != 0) {
+        fprintf(err, "ionats: --recv_buf_count %lld is not a power of two\n",
+                (long long)config->recv_buf_count);
+        return CONFIG_EXIT_USAGE;
+    }
+    if (config->max_payload > config->max_pending) {
+        fprintf(err, "ionats: --max_payload (%lld) cannot be higher than --max_pending (%lld)\n",
+                (long long)config->max_payload, (long long)config->max_pending);
+        return CONFIG_EXIT_USAGE;
+    }
+    if ((config->user == NULL) != (config->pass == NULL)) {
+        fprintf(err, "ionats: --user and --pass must be given together\n");
+        return CONFIG_EXIT_USAGE;
+    }
+    if (config->user != NULL && config->token != NULL) {
+        fprintf(err, "ionats: --auth cannot be combined with --user/--pass\n");
+        return CONFIG_EXIT_USAGE;
+    }
+    return CONFIG_RUN;
+}
+
+enum config_result config_parse(struct config *config, int argc, char **argv, FILE *out,
+                                FILE *err)
+{
+    config_defaults(config);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || arg[1] == '\0') {
+            fprintf(err, "ionats: unexpected argument \"%s\" (see --help)\n", arg);
+            return CONFIG_EXIT_USAGE;
+        }
+        const char *name = arg + (arg[1] == '-' ? 2 : 1);
+        const char *equals = strchr(name, '=');
+        size_t name_length = equals ? (size_t)(equals - name) : strlen(name);
+        const struct flag *flag = flag_find(name, name_length);
+        if (flag == NULL) {
+            fprintf(err, "ionats: unknown flag \"%s\" (see --help)\n", arg);
+            return CONFIG_EXIT_USAGE;
+        }
+        const char *value = equals ? equals + 1 : NULL;
+        if (flag->kind != FLAG_SWITCH && value == NULL) {
+            if (i + 1 >= argc) {
+                fprintf(err, "ionats: flag \"%s\" needs a value %s\n", arg, flag->value_name);
+                return CONFIG_EXIT_USAGE;
+            }
+            value = argv[++i];
+        }
+        switch (flag->action) {
+        case ACTION_HELP:
+            config_usage(out);
+            return CONFIG_EXIT_OK;
+        case ACTION_VERSION:
+            fprintf(out, "ionats: v%s\n", IONATS_VERSION);
+            return CONFIG_EXIT_OK;
+        case ACTION_DEBUG_TRACE:
+            config->debug = true;
+            config->trace = true;
+            continue;
+        case ACTION_SET:
+            break;
+        }
+        if (flag_apply(config, flag, value, err) != 0) {
+            return CONFIG_EXIT_USAGE;
+        }
+    }
+    return config_check(config, err);
+}

@@ -1,0 +1,68 @@
+/* The broker's settings: every command-line flag, its default and its parser.
+ *
+ * Flags are spelled the way nats-server spells them and accept `-flag value`,
+ * `--flag value` and `--flag=value`, so scripts written for nats-server start ionats.
+ * The parsed struct is immutable once the shards start; every shard reads it. */
+#ifndef IONATS_ENGINE_CONFIG_H
+#define IONATS_ENGINE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* nats-server's defaults, kept so a drop-in replacement behaves the same. */
+enum {
+    CONFIG_PORT_DEFAULT = 4222,
+    CONFIG_MAX_PAYLOAD_DEFAULT = 1024 * 1024,
+    CONFIG_MAX_CONTROL_LINE_DEFAULT = 4096,
+    CONFIG_MAX_CONNECTIONS_DEFAULT = 64 * 1024,
+    CONFIG_PING_MAX_DEFAULT = 2,
+    CONFIG_RECV_BUF_SIZE_DEFAULT = 64 * 1024,
+    CONFIG_RECV_BUF_COUNT_DEFAULT = 64,
+    CONFIG_RING_ENTRIES_DEFAULT = 1024,
+};
+#define CONFIG_MAX_PENDING_DEFAULT (64LL * 1024 * 1024)
+#define CONFIG_PING_INTERVAL_NS_DEFAULT (120LL * 1000000000LL)
+#define CONFIG_AUTH_TIMEOUT_NS_DEFAULT (2LL * 1000000000LL)
+/* nats-server sends its first PING this soon after connect, or at ping_interval if sooner. */
+#define CONFIG_FIRST_PING_NS (2LL * 1000000000LL)
+/* How long a stopping broker waits for clients to take their pending output. */
+#define CONFIG_DRAIN_NS (500LL * 1000000LL)
+
+struct config {
+    const char *host;
+    int port;
+    const char *server_name;
+    const char *log_path; /* NULL: stderr */
+    bool debug;
+    bool trace;
+    int64_t max_payload;
+    int64_t max_control_line;
+    int64_t max_pending;
+    int64_t max_connections;
+    int64_t max_subscriptions; /* per connection; 0 = unlimited */
+    int64_t ping_interval_ns;
+    int64_t ping_max;
+    int64_t auth_timeout_ns;
+    const char *user;
+    const char *pass;
+    const char *token;
+    int64_t recv_buf_size;
+    int64_t recv_buf_count;
+    int64_t ring_entries;
+};
+
+enum config_result {
+    CONFIG_RUN = 0,     /* start the broker */
+    CONFIG_EXIT_OK = 1, /* --help or --version was answered */
+    CONFIG_EXIT_USAGE = 2,
+};
+
+/* Fills `config` from argv. Writes help/version to `out` and errors to `err`. */
+enum config_result config_parse(struct config *config, int argc, char **argv, FILE *out,
+                                FILE *err);
+
+/* Parses "250ms", "2s", "1.5m", "1h" or a bare number of seconds. 0 or -EINVAL. */
+int config_duration_parse(const char *text, int64_t *ns);
+
+#endif

@@ -1,0 +1,37 @@
+/* What every shard shares: the settings, the INFO prefix, the listening socket and the
+ * connection count.
+ *
+ * Everything here is written by main before the shards start and is immutable after,
+ * except `connection_count`, an atomic (see its comment for the memory order). */
+#ifndef IONATS_ENGINE_SERVER_H
+#define IONATS_ENGINE_SERVER_H
+
+#include "engine/config.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The nats-server release whose client-protocol semantics ionats implements; clients gate
+ * features on it. */
+#define SERVER_PROTOCOL_VERSION "2.10.0"
+
+enum { SERVER_ID_SIZE = 57 };
+
+struct server {
+    const struct config *config;
+    char server_id[SERVER_ID_SIZE];
+    const char *server_name;
+    char *info_prefix; /* owned: INFO line up to client_id */
+    bool auth_required;
+    int listen_fd;
+    uint64_t hash_seed;
+    /* Connections open on all shards. Relaxed: it only enforces max_connections, and a
+     * transient overshoot by racing accepts on different shards is corrected on the next
+     * accept; no other memory is published through it. */
+    _Atomic int64_t connection_count;
+    /* Client ids handed out; relaxed, ids only need to be unique. */
+    _Atomic uint64_t next_client_id;
+};
+
+#endif

@@ -1,0 +1,143 @@
+/* A shard: one thread, one io_uring, its connections and its subject index.
+ *
+ * The loop turn reads as a story: reap completions (accept, receive → parse → route into
+ * output buffers, send done, timer) → close what must close → flush (one send per
+ * connection with output) → submit and wait. Nothing on it locks; everything it touches is
+ * owned by the shard except `struct server`, which is immutable or atomic. */
+#ifndef IONATS_ENGINE_SHARD_H
+#define IONATS_ENGINE_SHARD_H
+
+#include "engine/outbuf.h"
+#include "engine/server.h"
+#include "proto/connect.h"
+#include "proto/parser.h"
+#include "proto/sublist.h"
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Connection flags. */
+enum {
+    CONN_F_CONNECTED = 1u << 0,     /* CONNECT accepted (and authenticated) */
+    CONN_F_RECV_ARMED = 1u << 1,    /* a multishot recv is in the kernel */
+    CONN_F_SEND_INFLIGHT = 1u << 2, /* `sending` is held by the kernel */
+    CONN_F_FLUSH_QUEUED = 1u << 3,  /* on the shard's flush list */
+    CONN_F_CLOSING = 1u << 4,       /* no more input; waiting for in-flight ops */
+    CONN_F_CLOSE_AFTER_FLUSH = 1u << 5, /* an -ERR is going out, then close */
+    CONN_F_RECV_REARM = 1u << 6,    /* multishot recv ended; arm again this turn */
+    CONN_F_READ_SINCE_PING = 1u << 7, /* client sent something since the last ping tick */
+    CONN_F_RELEASED = 1u << 8,      /* subscriptions and parser already released */
+};
+
+struct conn;
+
+/* A subscription of one connection: the index's view plus the connection's bookkeeping.
+ * Owned by its connection; inserted in the shard's sublist while alive. */
+struct conn_sub {
+    struct sub sub;          /* subject/queue point into `text` */
+    struct conn *conn;       /* borrowed: the owner */
+    struct conn_sub *sid_next; /* chain in the connection's sid table */
+    uint64_t delivered;
+    uint64_t max_msgs;       /* 0: no auto-unsubscribe */
+    const char *sid;         /* points into `text` */
+    uint32_t sid_length;
+    bool removed;            /* pending removal after the current delivery walk */
+    char text[];             /* sid, subject, queue; not NUL-terminated */
+};
+
+struct conn_stats {
+    uint64_t in_msgs;
+    uint64_t in_bytes;
+    uint64_t out_msgs;
+    uint64_t out_bytes;
+};
+
+struct conn {
+    struct shard *shard;    /* borrowed: the home shard */
+    int fd;
+    uint32_t index;         /* slot in shard->conns */
+    uint32_t generation;    /* bumped on reuse; stale completions are ignored */
+    uint32_t flags;
+    uint32_t inflight_count; /* kernel operations still referring to this connection */
+    uint64_t client_id;
+    struct connect_options options;
+    struct parser parser;
+    struct outbuf out;      /* frames collected this turn */
+    struct outbuf sending;  /* held by the kernel while CONN_F_SEND_INFLIGHT */
+    size_t sending_offset;  /* bytes of `sending` already sent */
+    struct conn_sub **sid_buckets; /* owned: sid table */
+    uint32_t sid_bucket_count;
+    uint32_t sub_count;
+    uint32_t pings_outstanding;
+    int64_t connected_ns;
+    int64_t next_ping_ns;
+    int64_t auth_deadline_ns; /* 0 when auth is not required or already done */
+    int64_t close_deadline_ns;
+    struct conn *flush_next; /* shard flush list link */
+    struct conn *close_next; /* shard closing list link */
+    const char *close_reason;
+    struct conn_stats stats;
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+};
+
+struct shard_stats {
+    uint64_t accepted;
+    uint64_t closed;
+    uint64_t slow_consumers;
+    uint64_t recv_enobufs;
+    uint64_t in_msgs;
+    uint64_t out_msgs;
+};
+
+struct shard {
+    int index;
+    struct server *server;   /* shared, immutable except its atomics */
+    struct io_uring ring;
+    struct io_uring_buf_ring *buf_ring; /* registered provided buffers */
+    char *buf_memory;        /* owned: recv_buf_count × recv_buf_size */
+    uint32_t buf_count;
+    uint32_t buf_size;
+    struct sublist *sublist; /* owned */
+    struct conn **conns;     /* owned slots, indexed by conn->index */
+    uint32_t conn_capacity;
+    uint32_t *free_slots;    /* owned stack of free indexes */
+    uint32_t free_count;
+    uint32_t live_count;
+    struct conn *flush_head; /* connections with output to send this turn */
+    struct conn *close_head; /* connections closing, freed once nothing is in flight */
+    struct conn_sub **removals; /* subs that reached max during a delivery walk */
+    uint32_t removal_count;
+    uint32_t removal_capacity;
+    uint32_t queue_cursor;   /* spreads queue-group deliveries across members */
+    int wake_fd;             /* eventfd main writes to on stop */
+    uint64_t wake_value;     /* read target of the armed eventfd read */
+    bool accept_armed;
+    bool stopping;
+    int64_t stop_deadline_ns;
+    int64_t tick_ns;
+    struct __kernel_timespec tick;
+    struct shard_stats stats;
+    int error;               /* set when the shard failed to start */
+};
+
+/* Sets up the ring, buffers and index of one shard. 0 or -errno. */
+int shard_init(struct shard *shard, struct server *server, int index);
+
+/* Runs the loop until a stop is requested and every connection is closed. */
+void shard_run(struct shard *shard);
+
+void shard_destroy(struct shard *shard);
+
+/* Asks the shard to stop; any thread (writes its eventfd). */
+void shard_request_stop(struct shard *shard);
+
+/* Output side, used by the protocol code. */
+void shard_flush_queue(struct shard *shard, struct conn *conn);
+void shard_conn_close(struct shard *shard, struct conn *conn, const char *reason);
+void shard_conn_close_after_flush(struct shard *shard, struct conn *conn, const char *reason);
+
+#endif
