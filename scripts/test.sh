@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs every test of ionats: set-up, build, the meson suites (unit, wire, integration),
+# the integration and wire suites again against the reference nats-server, the suites
+# under ASan+UBSan (clang), and the parser fuzz target for a short while.
+#
+#   IONATS_TEST_QUICK=1       skip the sanitizer and fuzz stages
+#   IONATS_FUZZ_SECONDS=N     how long the fuzz target runs (default 30)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || { echo "setup failed"; exit 1; }
+
+passed=0
+failed=0
+skipped=0
+stage_failed=()
+
+# Adds a finished meson test run's counts to the totals and prints Check's summary lines.
+tally() {
+  local build=$1 stage=$2 output=$3
+  local ok fail timeout skip
+  ok=$(sed -n 's/^Ok: *\([0-9]*\)$/\1/p' "$output" | tail -1)
+  fail=$(sed -n 's/^Fail: *\([0-9]*\)$/\1/p' "$output" | tail -1)
+  timeout=$(sed -n 's/^Timeout: *\([0-9]*\)$/\1/p' "$output" | tail -1)
+  skip=$(sed -n 's/^Skipped: *\([0-9]*\)$/\1/p' "$output" | tail -1)
+  passed=$((passed + ${ok:-0}))
+  failed=$((failed + ${fail:-0} + ${timeout:-0}))
+  skipped=$((skipped + ${skip:-0}))
+  echo "== $stage: Check summaries"
+  grep -hE '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' \
+    "$build/meson-logs/testlog.txt" | sed 's/^/   /' || true
+}
+
+# run_suites BUILD STAGE [meson test args...]
+run_suites() {
+  local build=$1 stage=$2
+  shift 2
+  local output
+  output=$(mktemp)
+  echo "== $stage"
+  if ! meson test -C "$build" --print-errorlogs "$@" 2>&1 | tee "$output" | tail -n 12; then
+    stage_failed+=("$stage")
+  fi
+  if grep -q '^Fail: *[1-9]\|^Timeout: *[1-9]' "$output"; then
+    stage_failed+=("$stage")
+  fi
+  tally "$build" "$stage" "$output"
+  rm -f "$output"
+}
+
+build_dir() {
+  local dir=$1
+  shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >/dev/null || return 1
+  fi
+  ninja -C "$dir" >/dev/null || { ninja -C "$dir" | tail -n 30; return 1; }
+}
+
+start=$(date +%s)
+if ! build_dir build-test; then
+  echo "build failed"
+  exit 1
+fi
+run_suites build-test "ionats (gcc)"
+IONATS_TEST_SERVER=nats-server run_suites build-test "reference nats-server" \
+  --suite integration --suite wire
+
+if [ "${IONATS_TEST_QUICK:-0}" != 1 ]; then
+  if CC=clang CXX=clang++ build_dir build-asan -Db_sanitize=address,undefined \
+      -Db_lundef=false -Dfuzz=true; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      run_suites build-asan "ionats (clang, ASan+UBSan)" --no-suite fuzz
+    run_suites build-asan "parser fuzzing" --suite fuzz
+  else
+    echo "sanitizer build failed"
+    stage_failed+=("sanitizer build")
+    failed=$((failed + 1))
+  fi
+fi
+
+echo "== took $(( $(date +%s) - start )) s"
+if [ ${#stage_failed[@]} -gt 0 ]; then
+  echo "failed stages: ${stage_failed[*]}"
+  [ "$failed" -eq 0 ] && failed=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
