@@ -47,8 +47,8 @@ struct flag {
 static const struct flag flags[] = {
     {{"a", "addr", "net"}, FLAG_STRING, ACTION_SET, FIELD(host), 0, 0, "<host>",
      "Bind to host address (default: 0.0.0.0)"},
-    {{"p", "port"}, FLAG_INT, ACTION_SET, FIELD(port), 0, 65535, "<port>",
-     "Use port for clients (default: 4222)"},
+    {{"p", "port"}, FLAG_INT, ACTION_SET, FIELD(port), -1, 65535, "<port>",
+     "Use port for clients, -1 or 0 for any free port (default: 4222)"},
     {{"n", "name", "server_name"}, FLAG_STRING, ACTION_SET, FIELD(server_name), 0, 0, "<name>",
      "Server name (default: the server id)"},
     {{"l", "log"}, FLAG_STRING, ACTION_SET, FIELD(log_path), 0, 0, "<file>",
@@ -217,7 +217,7 @@ static int flag_apply(struct config *config, const struct flag *flag, const char
         return rc;
     }
     if (flag->offset == FIELD(port)) {
-        config->port = (int)number;
+        config->port = number < 0 ? 0 : (int)number;
     } else {
         memcpy(field, &number, sizeof number);
     }

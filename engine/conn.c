@@ -52,7 +52,7 @@ int conn_reserve_output(struct conn *conn, size_t bytes)
     const struct config *config = conn->shard->server->config;
     if (conn_pending_bytes(conn) + bytes > (size_t)config->max_pending) {
         conn->shard->stats.slow_consumers++;
-        LOG_DEBUG("client %llu %s:%d slow consumer: %zu bytes pending, max_pending %lld",
+        LOG_WARN("client %llu %s:%d slow consumer detected: %zu bytes pending, max_pending %lld",
                   (unsigned long long)conn->client_id, conn->ip, conn->port,
                   conn_pending_bytes(conn), (long long)config->max_pending);
         shard_conn_close(conn->shard, conn, "Slow Consumer (Pending Bytes)");
