@@ -67,4 +67,9 @@ struct sublist_stats {
 
 void sublist_stats_get(const struct sublist *list, struct sublist_stats *stats);
 
+/* Trie nodes allocated for wildcard subscriptions, the root not counted. Nodes left without
+ * subscriptions or children are freed at once, so this is 0 when no wildcard subscription
+ * is inserted. For tests and memory accounting. */
+uint64_t sublist_trie_node_count(const struct sublist *list);
+
 #endif
