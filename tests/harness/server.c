@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -217,12 +218,18 @@ static int start_once(struct test_server *server, const struct test_server_optio
         free_args(argv, argc);
         return rc;
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         free_args(argv, argc);
         return -errno;
     }
     if (pid == 0) {
+        /* die with the test: a failed assertion exits the test process without a stop */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) {
+            _exit(127);
+        }
         int log_fd = open(server->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (log_fd >= 0) {
             dup2(log_fd, 1);
@@ -338,6 +345,74 @@ long test_read_until(int fd, char *buffer, size_t size, const char *needle, int 
         buffer[used] = '\0';
     }
     return strstr(buffer, needle) != NULL ? (long)used : -ENOBUFS;
+}
+
+/* Waits (bounded by `deadline`) until `fd` is readable. False on timeout. */
+static bool wait_readable(int fd, long deadline)
+{
+    for (;;) {
+        long left = deadline - now_ms();
+        if (left <= 0) {
+            return false;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int rc = poll(&p, 1, (int)left);
+        if (rc > 0) {
+            return true;
+        }
+        if (rc < 0 && errno != EINTR) {
+            return false;
+        }
+    }
+}
+
+long test_read_exact(int fd, char *buffer, size_t length, int timeout_ms)
+{
+    size_t used = 0;
+    buffer[0] = '\0';
+    long deadline = now_ms() + timeout_ms;
+    while (used < length && wait_readable(fd, deadline)) {
+        ssize_t n = recv(fd, buffer + used, length - used, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        used += (size_t)n;
+        buffer[used] = '\0';
+    }
+    return (long)used;
+}
+
+long test_read_line(int fd, char *buffer, size_t size, int timeout_ms)
+{
+    buffer[0] = '\0';
+    long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        if (!wait_readable(fd, deadline)) {
+            return -ETIMEDOUT;
+        }
+        ssize_t n = recv(fd, buffer, size - 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n <= 0) {
+            return -ECONNRESET;
+        }
+        char *newline = memchr(buffer, '\n', (size_t)n);
+        if (newline != NULL) {
+            size_t line = (size_t)(newline - buffer) + 1;
+            n = recv(fd, buffer, line, 0);
+            buffer[n > 0 ? n : 0] = '\0';
+            return n == (ssize_t)line ? (long)line : -ECONNRESET;
+        }
+        if ((size_t)n == size - 1) {
+            return -ENOBUFS;
+        }
+        /* a partial line: wait for more than what is already there */
+        usleep(1000);
+    }
 }
 
 int test_send_all(int fd, const char *text, size_t length)

@@ -39,7 +39,9 @@ struct test_server {
 /* True when IONATS_TEST_SERVER=nats-server. */
 bool test_server_reference(void);
 
-/* Starts a broker and waits (bounded, 5 s) until it accepts connections. 0 or -errno. */
+/* Starts a broker and waits (bounded, 5 s) until it accepts connections. 0 or -errno.
+ * The broker gets SIGKILL when the thread that started it dies (PR_SET_PDEATHSIG), so a
+ * test process that aborts or is killed on a timeout does not leave a broker behind. */
 int test_server_start(struct test_server *server, const struct test_server_options *options);
 
 /* SIGTERM, wait up to 5 s, then SIGKILL. Returns the exit status as waitpid gave it. */
@@ -52,6 +54,17 @@ int test_connect_raw(int port);
  * Fills `buffer` (NUL-terminated) with everything read. Returns bytes read, or -ETIMEDOUT
  * when the needle did not appear, -ECONNRESET when the peer closed first. */
 long test_read_until(int fd, char *buffer, size_t size, const char *needle, int timeout_ms);
+
+/* Reads exactly `length` bytes from `fd` unless the peer closes or `timeout_ms` passes
+ * first, and never more (the next frame stays in the socket for the next call). `buffer`
+ * holds at least length + 1 bytes and is NUL-terminated. Returns the bytes read; fewer
+ * than `length` means timeout or close. */
+long test_read_exact(int fd, char *buffer, size_t length, int timeout_ms);
+
+/* Reads one line, through its '\n', leaving what follows it unread (MSG_PEEK). Fills
+ * `buffer` (NUL-terminated). Returns the line's length, -ETIMEDOUT, -ECONNRESET when the
+ * peer closed first, or -ENOBUFS when no '\n' came within size - 1 bytes. */
+long test_read_line(int fd, char *buffer, size_t size, int timeout_ms);
 
 /* Sends all of `text`. 0 or -errno. */
 int test_send_all(int fd, const char *text, size_t length);
