@@ -31,7 +31,7 @@ enum { INFO_LINE_SIZE_MAX = 2048 };
 
 static const char ERR_UNKNOWN_OP[] = "-ERR 'Unknown Protocol Operation'\r\n";
 static const char ERR_MAX_PAYLOAD[] = "-ERR 'Maximum Payload Violation'\r\n";
-static const char ERR_CONTROL_LINE[] = "-ERR 'Maximum Control Line Exceeded'\r\n";
+static const char ERR_CONTROL_LINE[] = "-ERR 'maximum control line exceeded'\r\n";
 static const char ERR_AUTHORIZATION[] = "-ERR 'Authorization Violation'\r\n";
 static const char ERR_AUTH_TIMEOUT[] = "-ERR 'Authentication Timeout'\r\n";
 static const char ERR_STALE[] = "-ERR 'Stale Connection'\r\n";
@@ -102,7 +102,9 @@ int conn_open(struct conn *conn, struct shard *shard, int fd, const struct socka
     conn->fd = fd;
     conn->client_id = atomic_fetch_add_explicit(&shard->server->next_client_id, 1,
                                                 memory_order_relaxed) + 1;
-    /* Until CONNECT says otherwise the connection is quiet: no +OK for early ops. */
+    /* Until CONNECT says otherwise, nats-server's CONNECT defaults apply. */
+    conn->options.verbose = true;
+    conn->options.pedantic = true;
     conn->options.echo = true;
     parser_init(&conn->parser, PARSER_ROLE_SERVER, (uint32_t)config->max_control_line,
                 (uint32_t)config->max_payload);
@@ -278,20 +280,53 @@ static void handle_unsub(struct conn *conn, const struct proto_op *op)
 
 /* ---- publish ---- */
 
+/* Reply prefixes that belong to the server's own protocols; a client may not forge them. */
+static const char *const reserved_reply_prefixes[] = {"$JS.ACK.", "_R_.", "_GR_."};
+
+static bool reply_reserved(struct proto_slice reply)
+{
+    for (size_t i = 0; i < sizeof reserved_reply_prefixes / sizeof reserved_reply_prefixes[0];
+         i++) {
+        size_t length = strlen(reserved_reply_prefixes[i]);
+        if (reply.length >= length && memcmp(reply.data, reserved_reply_prefixes[i], length) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void reply_reserved_refuse(struct conn *conn, struct proto_slice reply)
+{
+    enum { ERR_REPLY_SIZE_MAX = 128 };
+    char text[ERR_REPLY_SIZE_MAX + CONFIG_MAX_CONTROL_LINE_DEFAULT];
+    int n = snprintf(text, sizeof text,
+                     "-ERR 'Permissions Violation for Publish with Reply of \"%.*s\"'\r\n",
+                     (int)reply.length, reply.data);
+    if (n > 0 && (size_t)n < sizeof text) {
+        conn_write_text(conn, text, (size_t)n);
+    }
+}
+
+/* nats-server's order: -ERR for a bad subject (pedantic) as the line is read, +OK once the
+ * payload is in, then delivery, so a client subscribed to its own subject sees +OK first.
+ * An invalid subject in pedantic mode is still delivered where it matches. */
 static void handle_pub(struct conn *conn, const struct proto_op *op)
 {
     struct shard *shard = conn->shard;
+    if (op->reply.length > 0 && reply_reserved(op->reply)) {
+        reply_reserved_refuse(conn, op->reply);
+        return;
+    }
     if (conn->options.pedantic && !subject_valid_literal(op->subject.data, op->subject.length)) {
         conn_write_text(conn, TEXT(ERR_INVALID_PUB_SUBJECT));
-        return;
     }
     conn->stats.in_msgs++;
     conn->stats.in_bytes += op->payload.length;
     shard->stats.in_msgs++;
+    conn_ok(conn);
     if (subject_valid_for_sub(op->subject.data, op->subject.length)) {
         route_publish(shard, conn, op);
     }
-    conn_ok(conn);
 }
 
 /* ---- CONNECT and auth ---- */
@@ -333,7 +368,7 @@ static void handle_connect(struct conn *conn, const struct proto_op *op)
         return;
     }
     if (rc != 0) {
-        conn_fail(conn, TEXT(ERR_UNKNOWN_OP), "Parse Error");
+        shard_conn_close(conn->shard, conn, "Protocol Violation"); /* silent, as nats-server */
         return;
     }
     if (server->auth_required && !credentials_valid(server->config, &options)) {
@@ -355,8 +390,17 @@ static void handle_connect(struct conn *conn, const struct proto_op *op)
 
 /* ---- dispatch ---- */
 
+static bool auth_pending(const struct conn *conn)
+{
+    return conn->shard->server->auth_required && !(conn->flags & CONN_F_CONNECTED);
+}
+
 static void handle_parse_error(struct conn *conn, int error)
 {
+    if (auth_pending(conn)) {
+        conn_fail(conn, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
+        return;
+    }
     switch (error) {
     case PROTO_ERR_MAX_PAYLOAD:
         conn_fail(conn, TEXT(ERR_MAX_PAYLOAD), "Maximum Payload Exceeded");
@@ -379,8 +423,7 @@ static void handle_parse_error(struct conn *conn, int error)
 
 static void handle_op(struct conn *conn, const struct proto_op *op)
 {
-    bool auth_required = conn->shard->server->auth_required;
-    if (auth_required && !(conn->flags & CONN_F_CONNECTED) && op->kind != PROTO_OP_CONNECT) {
+    if (auth_pending(conn) && op->kind != PROTO_OP_CONNECT) {
         conn_fail(conn, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
         return;
     }
@@ -390,7 +433,7 @@ static void handle_op(struct conn *conn, const struct proto_op *op)
         return;
     case PROTO_OP_HPUB:
         if (!conn->options.headers) {
-            conn_fail(conn, TEXT(ERR_UNKNOWN_OP), "Protocol Violation");
+            shard_conn_close(conn->shard, conn, "Protocol Violation"); /* silent */
             return;
         }
         handle_pub(conn, op);
@@ -406,6 +449,10 @@ static void handle_op(struct conn *conn, const struct proto_op *op)
         return;
     case PROTO_OP_PONG:
         conn->pings_outstanding = 0;
+        conn->flags |= CONN_F_PONG_SEEN;
+        return;
+    case PROTO_OP_ERR:
+        shard_conn_close(conn->shard, conn, "Client Error"); /* silent, as nats-server */
         return;
     case PROTO_OP_CONNECT:
         handle_connect(conn, op);
@@ -450,10 +497,11 @@ void conn_tick(struct conn *conn, int64_t now_ns)
         return;
     }
     conn->next_ping_ns = now_ns + config->ping_interval_ns;
-    if (conn->flags & CONN_F_READ_SINCE_PING) {
-        /* the client spoke since the last tick: it is alive, no PING needed */
-        conn->flags &= ~CONN_F_READ_SINCE_PING;
-        conn->pings_outstanding = 0;
+    /* Once the client has answered a PING, recent input is proof enough that it lives and
+     * the PING is skipped; until then every tick PINGs, as nats-server does. */
+    bool active = (conn->flags & CONN_F_READ_SINCE_PING) != 0;
+    conn->flags &= ~CONN_F_READ_SINCE_PING;
+    if (active && (conn->flags & CONN_F_PONG_SEEN)) {
         return;
     }
     if (conn->pings_outstanding + 1 > (uint64_t)config->ping_max) {

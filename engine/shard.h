@@ -30,6 +30,7 @@ enum {
     CONN_F_RECV_REARM = 1u << 6,    /* multishot recv ended; arm again this turn */
     CONN_F_READ_SINCE_PING = 1u << 7, /* client sent something since the last ping tick */
     CONN_F_RELEASED = 1u << 8,      /* subscriptions and parser already released */
+    CONN_F_PONG_SEEN = 1u << 9,     /* the client has answered a server PING */
 };
 
 struct conn;

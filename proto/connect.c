@@ -16,13 +16,33 @@
 /* INFO reports the runtime it was built with; clients only display it. */
 static const char INFO_GO_FIELD[] = "ionats";
 
-static bool json_flag(json_t *object, const char *key, bool absent_value)
+/* Reads a boolean key; a value of another type makes the CONNECT invalid, as nats-server's
+ * typed decoding does. */
+static bool json_flag(json_t *object, const char *key, bool absent_value, bool *typed)
 {
     json_t *value = json_object_get(object, key);
     if (value == NULL || json_is_null(value)) {
         return absent_value;
     }
+    if (!json_is_boolean(value)) {
+        *typed = false;
+    }
     return json_is_true(value);
+}
+
+/* True when every known string key holds a string (or null) and protocol a number. */
+static bool json_strings_typed(json_t *object)
+{
+    static const char *const string_keys[] = {"name", "lang", "version", "user", "pass",
+                                              "auth_token", "jwt", "nkey", "sig"};
+    for (size_t i = 0; i < sizeof string_keys / sizeof string_keys[0]; i++) {
+        json_t *value = json_object_get(object, string_keys[i]);
+        if (value != NULL && !json_is_null(value) && !json_is_string(value)) {
+            return false;
+        }
+    }
+    json_t *protocol = json_object_get(object, "protocol");
+    return protocol == NULL || json_is_null(protocol) || json_is_integer(protocol);
 }
 
 static void json_label(json_t *object, const char *key, char *target, size_t size)
@@ -46,7 +66,7 @@ int connect_options_parse(const char *json, size_t length, struct connect_option
 {
     memset(options, 0, sizeof *options);
     json_error_t error;
-    json_t *root = json_loadb(json, length, JSON_DISABLE_EOF_CHECK, &error);
+    json_t *root = json_loadb(json, length, 0, &error);
     if (root == NULL) {
         return CONNECT_ERR_JSON;
     }
@@ -54,11 +74,17 @@ int connect_options_parse(const char *json, size_t length, struct connect_option
         json_decref(root);
         return CONNECT_ERR_JSON;
     }
-    options->verbose = json_flag(root, "verbose", true);
-    options->pedantic = json_flag(root, "pedantic", true);
-    options->echo = json_flag(root, "echo", true);
-    options->headers = json_flag(root, "headers", false);
-    options->no_responders = json_flag(root, "no_responders", false);
+    bool typed = json_strings_typed(root);
+    options->verbose = json_flag(root, "verbose", true, &typed);
+    options->pedantic = json_flag(root, "pedantic", true, &typed);
+    options->echo = json_flag(root, "echo", true, &typed);
+    options->headers = json_flag(root, "headers", false, &typed);
+    options->no_responders = json_flag(root, "no_responders", false, &typed);
+    json_flag(root, "tls_required", false, &typed);
+    if (!typed) {
+        json_decref(root);
+        return CONNECT_ERR_JSON;
+    }
     json_t *protocol = json_object_get(root, "protocol");
     options->protocol = json_is_integer(protocol) ? (int)json_integer_value(protocol) : 0;
     json_label(root, "name", options->name, sizeof options->name);

@@ -49,7 +49,7 @@ static const struct op_name op_names[] = {
     {"HMSG", 4, PROTO_OP_HMSG, PARSER_ROLE_CLIENT, false},
     {"INFO", 4, PROTO_OP_INFO, PARSER_ROLE_CLIENT, false},
     {"+OK", 3, PROTO_OP_OK, PARSER_ROLE_CLIENT, false},
-    {"-ERR", 4, PROTO_OP_ERR, PARSER_ROLE_CLIENT, false},
+    {"-ERR", 4, PROTO_OP_ERR, PARSER_ROLE_CLIENT, true},
 };
 
 void parser_init(struct parser *parser, enum parser_role role, uint32_t control_line_max,
@@ -311,8 +311,8 @@ static int parse_unsub(struct proto_slice *fields, int count, struct proto_op *o
         return PROTO_ERR_ARGUMENTS;
     }
     op->sid = fields[0];
-    if (count == 2) {
-        return parse_u64(fields[1], &op->max_msgs);
+    if (count == 2 && parse_u64(fields[1], &op->max_msgs) != 0) {
+        op->max_msgs = 0; /* not a number: nats-server treats it as "no max" */
     }
     return 0;
 }
@@ -330,6 +330,26 @@ static struct proto_slice rest_of_line(const char *args, size_t length)
     return (struct proto_slice){.data = args + i, .length = (uint32_t)(length - i)};
 }
 
+static bool op_needs_arguments(enum proto_op_kind kind)
+{
+    return kind == PROTO_OP_PUB || kind == PROTO_OP_HPUB || kind == PROTO_OP_SUB ||
+           kind == PROTO_OP_UNSUB || kind == PROTO_OP_MSG || kind == PROTO_OP_HMSG;
+}
+
+/* Bytes of a control line that count against control_line_max: the arguments after the
+ * op name and its blanks, as nats-server measures them. */
+static size_t line_arguments_length(const char *line, size_t length)
+{
+    size_t i = 0;
+    while (i < length && !is_blank(line[i])) {
+        i++;
+    }
+    while (i < length && is_blank(line[i])) {
+        i++;
+    }
+    return length - i;
+}
+
 /* Parses one control line (without its line end). Returns the payload size the op
  * announces (0 for ops without payload) or a negative proto_error. */
 static int64_t parse_control_line(const struct parser *parser, const char *line, size_t length,
@@ -345,6 +365,9 @@ static int64_t parse_control_line(const struct parser *parser, const char *line,
         return PROTO_ERR_UNKNOWN_OP;
     }
     op->kind = entry->kind;
+    if (name_length == length && op_needs_arguments(op->kind)) {
+        return PROTO_ERR_UNKNOWN_OP; /* "PUB\r\n" is no PUB at all, as nats-server sees it */
+    }
     const char *args = line + name_length;
     size_t args_length = length - name_length;
     struct proto_slice fields[ARGS_MAX];
@@ -451,14 +474,23 @@ static int take_payload(const char *payload, uint32_t size, struct proto_op *op)
  * known op, otherwise keep it in the carry. */
 static int carry_partial_line(struct parser *parser, const char *data, size_t length)
 {
-    uint64_t total = (uint64_t)parser->carry_length + length;
-    /* +1 leaves room for the '\r' that may end a line of exactly control_line_max */
-    if (total > (uint64_t)parser->control_line_max + 1) {
+    /* The longest unfinished line that can still be within the limit: the op name, some
+     * blanks, control_line_max argument bytes and a '\r'. Bounds the carry before the
+     * exact measure below. */
+    uint64_t bound = (uint64_t)parser->control_line_max * 2 + OP_NAME_LENGTH_MAX + 1;
+    if ((uint64_t)parser->carry_length + length > bound) {
         return PROTO_ERR_CONTROL_LINE_TOO_LONG;
     }
     int rc = carry_append(parser, data, length);
     if (rc != 0) {
         return rc;
+    }
+    size_t content = parser->carry_length;
+    if (content > 0 && parser->carry[content - 1] == '\r') {
+        content--;
+    }
+    if (line_arguments_length(parser->carry, content) > parser->control_line_max) {
+        return PROTO_ERR_CONTROL_LINE_TOO_LONG;
     }
     if (!op_prefix_possible(parser, parser->carry, parser->carry_length)) {
         return PROTO_ERR_UNKNOWN_OP;
@@ -504,12 +536,14 @@ static int parse_carried(struct parser *parser, const char **cursor, const char 
             return rc;
         }
         size_t take = (size_t)(newline + 1 - *cursor);
-        if ((uint64_t)parser->carry_length + take > (uint64_t)parser->control_line_max + 2) {
-            return PROTO_ERR_CONTROL_LINE_TOO_LONG;
-        }
         int rc = carry_append(parser, *cursor, take);
         if (rc != 0) {
             return rc;
+        }
+        size_t line_length =
+            line_content_length(parser->carry, parser->carry + parser->carry_length - 1);
+        if (line_arguments_length(parser->carry, line_length) > parser->control_line_max) {
+            return PROTO_ERR_CONTROL_LINE_TOO_LONG;
         }
         *cursor += take;
         rc = finish_carried_op(parser, op);
@@ -568,7 +602,7 @@ int parser_next(struct parser *parser, const char **cursor, const char *end,
         return start_carry(parser, line, available, 0);
     }
     size_t line_length = line_content_length(line, newline);
-    if (line_length > parser->control_line_max) {
+    if (line_arguments_length(line, line_length) > parser->control_line_max) {
         return PROTO_ERR_CONTROL_LINE_TOO_LONG;
     }
     int64_t size = parse_control_line(parser, line, line_length, op);

@@ -156,7 +156,9 @@ static const struct {
     {"PUB foo 1025\r\n", PROTO_ERR_MAX_PAYLOAD},
     {"HPUB foo 12 1025\r\n", PROTO_ERR_MAX_PAYLOAD},
     {"PUB foo\r\n", PROTO_ERR_ARGUMENTS},
-    {"PUB\r\n", PROTO_ERR_ARGUMENTS},
+    {"PUB\r\n", PROTO_ERR_UNKNOWN_OP}, /* an op name alone is no op, as nats-server sees it */
+    {"PUB \r\n", PROTO_ERR_ARGUMENTS},
+    {"SUB\r\n", PROTO_ERR_UNKNOWN_OP},
     {"PUB a b c 1\r\n", PROTO_ERR_ARGUMENTS},
     {"PUB foo x\r\n", PROTO_ERR_ARGUMENTS},
     {"PUB foo -1\r\n", PROTO_ERR_ARGUMENTS},
@@ -165,8 +167,8 @@ static const struct {
     {"HPUB foo 12\r\n", PROTO_ERR_ARGUMENTS},
     {"SUB foo\r\n", PROTO_ERR_ARGUMENTS},
     {"SUB a b c d\r\n", PROTO_ERR_ARGUMENTS},
-    {"UNSUB\r\n", PROTO_ERR_ARGUMENTS},
-    {"UNSUB 1 x\r\n", PROTO_ERR_ARGUMENTS},
+    {"UNSUB\r\n", PROTO_ERR_UNKNOWN_OP},
+    {"UNSUB \r\n", PROTO_ERR_ARGUMENTS},
     {"UNSUB 1 2 3\r\n", PROTO_ERR_ARGUMENTS},
 };
 
@@ -191,33 +193,42 @@ START_TEST(test_payload_limit_boundary)
 }
 END_TEST
 
+/* "SUB " followed by `arguments` bytes of arguments, ending in " 1", then CRLF. */
+static void control_line_make(char *line, size_t arguments)
+{
+    memcpy(line, "SUB  \t", 6); /* the op name and its blanks do not count */
+    memset(line + 6, 'a', arguments - 2);
+    memcpy(line + 6 + arguments - 2, " 1\r\n", 5);
+}
+
 START_TEST(test_control_line_limit)
 {
     char line[CONTROL_LINE_MAX + 32];
-    /* exactly CONTROL_LINE_MAX bytes before CRLF is accepted */
-    memset(line, 'a', sizeof line);
-    memcpy(line, "SUB ", 4);
-    line[CONTROL_LINE_MAX - 2] = ' ';
-    line[CONTROL_LINE_MAX - 1] = '1';
-    memcpy(line + CONTROL_LINE_MAX, "\r\n", 3);
+    /* exactly CONTROL_LINE_MAX argument bytes are accepted */
+    control_line_make(line, CONTROL_LINE_MAX);
     ck_assert_int_eq(parse_whole(PARSER_ROLE_SERVER, line, rendered), 0);
+    size_t cut = 10;
+    ck_assert_int_eq(parse_cut(PARSER_ROLE_SERVER, line, strlen(line), &cut, 1, rendered), 0);
     /* one more is refused, whole or split */
-    memset(line, 'a', sizeof line);
-    memcpy(line, "SUB ", 4);
-    line[CONTROL_LINE_MAX - 1] = ' ';
-    line[CONTROL_LINE_MAX] = '1';
-    memcpy(line + CONTROL_LINE_MAX + 1, "\r\n", 3);
+    control_line_make(line, CONTROL_LINE_MAX + 1);
     ck_assert_int_eq(parse_whole(PARSER_ROLE_SERVER, line, rendered),
                      PROTO_ERR_CONTROL_LINE_TOO_LONG);
-    size_t cut = 10;
     ck_assert_int_eq(parse_cut(PARSER_ROLE_SERVER, line, strlen(line), &cut, 1, rendered),
                      PROTO_ERR_CONTROL_LINE_TOO_LONG);
-    /* a line that never ends is refused once it passes the limit */
+    /* a line that never ends is refused once it passes the limit, without its newline */
     memset(line, 'a', sizeof line);
     memcpy(line, "SUB ", 4);
     line[sizeof line - 1] = '\0';
     ck_assert_int_eq(parse_cut(PARSER_ROLE_SERVER, line, strlen(line), &cut, 1, rendered),
                      PROTO_ERR_CONTROL_LINE_TOO_LONG);
+}
+END_TEST
+
+START_TEST(test_unsub_max_not_a_number)
+{
+    /* nats-server removes at once when max is not a number: no max, no error */
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_SERVER, "UNSUB 1 x\r\n", rendered), 0);
+    ck_assert_str_eq(rendered, "UNSUB||||1||0|0|\n");
 }
 END_TEST
 
@@ -327,6 +338,7 @@ static Suite *parser_suite(void)
     tcase_add_test(errors, test_errors);
     tcase_add_test(errors, test_payload_limit_boundary);
     tcase_add_test(errors, test_control_line_limit);
+    tcase_add_test(errors, test_unsub_max_not_a_number);
     suite_add_tcase(suite, errors);
     TCase *splits = tcase_create("splits");
     tcase_set_timeout(splits, 60);
