@@ -352,8 +352,10 @@ static bool credentials_valid(const struct config *config, const struct connect_
         return secret_equals(opts->auth_token, config->token);
     }
     if (config->user != NULL) {
-        return secret_equals(opts->user, config->user) &
-               secret_equals(opts->pass, config->pass);
+        /* both compared, whatever the first gives, so timing does not tell which failed */
+        bool user_ok = secret_equals(opts->user, config->user);
+        bool pass_ok = secret_equals(opts->pass, config->pass);
+        return user_ok && pass_ok;
     }
     return true;
 }

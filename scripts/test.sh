@@ -18,10 +18,10 @@ stage_failed=()
 tally() {
   local build=$1 stage=$2 output=$3
   local ok fail timeout skip
-  ok=$(sed -n 's/^Ok: *\([0-9]*\)$/\1/p' "$output" | tail -1)
-  fail=$(sed -n 's/^Fail: *\([0-9]*\)$/\1/p' "$output" | tail -1)
-  timeout=$(sed -n 's/^Timeout: *\([0-9]*\)$/\1/p' "$output" | tail -1)
-  skip=$(sed -n 's/^Skipped: *\([0-9]*\)$/\1/p' "$output" | tail -1)
+  ok=$(sed -n 's/^Ok: *\([0-9]*\) *$/\1/p' "$output" | tail -1)
+  fail=$(sed -n 's/^Fail: *\([0-9]*\) *$/\1/p' "$output" | tail -1)
+  timeout=$(sed -n 's/^Timeout: *\([0-9]*\) *$/\1/p' "$output" | tail -1)
+  skip=$(sed -n 's/^Skipped: *\([0-9]*\) *$/\1/p' "$output" | tail -1)
   passed=$((passed + ${ok:-0}))
   failed=$((failed + ${fail:-0} + ${timeout:-0}))
   skipped=$((skipped + ${skip:-0}))
@@ -40,7 +40,7 @@ run_suites() {
   if ! meson test -C "$build" --print-errorlogs "$@" 2>&1 | tee "$output" | tail -n 12; then
     stage_failed+=("$stage")
   fi
-  if grep -q '^Fail: *[1-9]\|^Timeout: *[1-9]' "$output"; then
+  if grep -qE '^(Fail|Timeout): *[1-9]' "$output"; then
     stage_failed+=("$stage")
   fi
   tally "$build" "$stage" "$output"
