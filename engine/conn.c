@@ -370,7 +370,7 @@ static void handle_connect(struct conn *conn, const struct proto_op *op)
         return;
     }
     if (rc != 0) {
-        shard_conn_close(conn->shard, conn, "Protocol Violation"); /* silent, as nats-server */
+        shard_conn_close_after_flush(conn->shard, conn, "Protocol Violation"); /* no -ERR */
         return;
     }
     if (server->auth_required && !credentials_valid(server->config, &options)) {
@@ -412,7 +412,8 @@ static void handle_parse_error(struct conn *conn, int error)
         return;
     case PROTO_ERR_ARGUMENTS:
     case PROTO_ERR_HEADER_SIZE:
-        shard_conn_close(conn->shard, conn, "Protocol Violation");
+        /* no -ERR, as nats-server; what was already answered still goes out */
+        shard_conn_close_after_flush(conn->shard, conn, "Protocol Violation");
         return;
     case PROTO_ERR_NO_MEMORY:
         shard_conn_close(conn->shard, conn, "Out Of Memory");
@@ -435,7 +436,7 @@ static void handle_op(struct conn *conn, const struct proto_op *op)
         return;
     case PROTO_OP_HPUB:
         if (!conn->options.headers) {
-            shard_conn_close(conn->shard, conn, "Protocol Violation"); /* silent */
+            shard_conn_close_after_flush(conn->shard, conn, "Protocol Violation"); /* no -ERR */
             return;
         }
         handle_pub(conn, op);
@@ -454,7 +455,7 @@ static void handle_op(struct conn *conn, const struct proto_op *op)
         conn->flags |= CONN_F_PONG_SEEN;
         return;
     case PROTO_OP_ERR:
-        shard_conn_close(conn->shard, conn, "Client Error"); /* silent, as nats-server */
+        shard_conn_close_after_flush(conn->shard, conn, "Client Error"); /* no -ERR */
         return;
     case PROTO_OP_CONNECT:
         handle_connect(conn, op);

@@ -274,6 +274,31 @@ int test_server_start(struct test_server *server, const struct test_server_optio
     return rc;
 }
 
+/* ionats must exit 0 on SIGTERM, promptly and (under the sanitizers) without a leak or
+ * error report. Anything else fails the test process loudly, with the broker's log. */
+static void broker_exit_check(const struct test_server *server, int status)
+{
+    if (server->reference) {
+        return;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        unlink(server->log_path);
+        return;
+    }
+    fprintf(stderr, "harness: ionats on port %d ended with %s %d; its log %s:\n", server->port,
+            WIFEXITED(status) ? "exit status" : "signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), server->log_path);
+    FILE *log = fopen(server->log_path, "r");
+    if (log != NULL) {
+        char line[1024];
+        while (fgets(line, sizeof line, log) != NULL) {
+            fputs(line, stderr);
+        }
+        fclose(log);
+    }
+    abort();
+}
+
 int test_server_stop(struct test_server *server)
 {
     int status = 0;
@@ -291,6 +316,7 @@ int test_server_stop(struct test_server *server)
             waitpid(server->pid, &status, 0);
         }
         server->pid = 0;
+        broker_exit_check(server, status);
     }
     if (server->config_path[0] != '\0') {
         unlink(server->config_path);
