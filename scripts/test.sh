@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of ionats: set-up, build, the meson suites (unit, wire, integration),
 # the integration and wire suites again against the reference nats-server, the suites
-# under ASan+UBSan (clang), and the parser fuzz target for a short while.
+# under ASan+UBSan (clang), the parser fuzz target for a short while, and the cross-shard
+# suite (xshard) under TSan.
 #
 #   IONATS_TEST_QUICK=1       skip the sanitizer and fuzz stages
 #   IONATS_FUZZ_SECONDS=N     how long the fuzz target runs (default 30)
@@ -75,6 +76,18 @@ if [ "${IONATS_TEST_QUICK:-0}" != 1 ]; then
   else
     echo "sanitizer build failed"
     stage_failed+=("sanitizer build")
+    failed=$((failed + 1))
+  fi
+fi
+
+if [ "${IONATS_TEST_QUICK:-0}" != 1 ]; then
+  # Cross-shard code (rings, atomics) under ThreadSanitizer.
+  if CC=clang CXX=clang++ build_dir build-tsan -Db_sanitize=thread -Db_lundef=false -Djemalloc=disabled; then
+    TSAN_OPTIONS=halt_on_error=1 run_suites build-tsan "cross-shard (clang, TSan)" \
+      --suite xshard
+  else
+    echo "TSan build failed"
+    stage_failed+=("TSan build")
     failed=$((failed + 1))
   fi
 fi
