@@ -1,0 +1,68 @@
+/* Shared vocabulary of ionats-bench: the run's options and the little state its two sides
+ * exchange.
+ *
+ * A run has at most two sides, each one thread with one io_uring driving all of its
+ * connections: the *send side* (publishers, or requesters) and the *receive side*
+ * (subscribers, or repliers). They share nothing but `struct bench_shared`, a handful of
+ * atomics written once or twice per run. Options are parsed and checked by the main thread
+ * before any side starts and are read-only afterwards. */
+#ifndef IONATS_BENCH_BENCH_H
+#define IONATS_BENCH_BENCH_H
+
+#include "bench/client.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum bench_mode {
+    BENCH_MODE_PUB,    /* N publishers, nobody listening */
+    BENCH_MODE_SUB,    /* N subscribers counting what others publish */
+    BENCH_MODE_PUBSUB, /* publishers → 1 subscriber */
+    BENCH_MODE_FANOUT, /* publishers → N subscribers, each gets every message */
+    BENCH_MODE_QUEUE,  /* publishers → a queue group of N, each message to one member */
+    BENCH_MODE_REQREP, /* M closed-loop requesters → repliers (a queue group when > 1) */
+};
+
+enum {
+    BENCH_SUBJECT_SIZE_MAX = 128,
+    BENCH_URL_SIZE_MAX = 256,
+    BENCH_CONNS_MAX = 1024, /* per side: each costs a receive buffer of up to 256 KiB */
+};
+
+struct bench_opts {
+    enum bench_mode mode;
+    char url[BENCH_URL_SIZE_MAX];
+    struct client_addr addr;
+    char subject[BENCH_SUBJECT_SIZE_MAX];
+    uint32_t size;             /* payload bytes */
+    uint64_t count;            /* messages (requests) to publish in total; 0: use duration */
+    int64_t duration_ns;       /* with count == 0 */
+    unsigned pubs;             /* publishers, or requesters */
+    unsigned subs;             /* subscribers, or repliers */
+    unsigned conns_per_client; /* connections each publisher / subscriber spreads over */
+    double rate;               /* messages per second over all publishers; 0: flat out */
+    size_t batch_bytes;        /* bytes of PUB frames per send when publishing flat out */
+    int64_t timeout_ns;        /* hard bound on the whole run */
+    bool json;
+    bool latency; /* derived: stamps in payloads (rate set) or request round trips */
+};
+
+/* Written by one side, read by the other. Every store is a release that pairs with the
+ * reader's acquire load of the same field; values are written before their flag. */
+struct bench_shared {
+    /* The send side's total, valid once send_done is set (release after the store). */
+    _Atomic uint64_t sent_total;
+    _Atomic bool send_done;
+    /* Set by either side on failure or timeout: the other side stops at its next tick. */
+    _Atomic bool abort;
+};
+
+/* Deliveries the receive side should expect for `sent` publishes. */
+uint64_t bench_expected_deliveries(const struct bench_opts *opts, uint64_t sent);
+
+/* The name of a mode as given on the command line. */
+const char *bench_mode_name(enum bench_mode mode);
+
+#endif

@@ -1,0 +1,48 @@
+/* Opening a NATS client connection for the load generator: address parsing, TCP connect
+ * and the blocking handshake (INFO in, CONNECT out, optional SUB, PING → PONG).
+ *
+ * The one idea: everything before the measured phase is done with plain blocking calls
+ * bounded by socket timeouts, so the io_uring loops only ever see connections that are
+ * ready; what the server sent after the PONG is handed over, never dropped.
+ * Called by the main thread before the side threads start. */
+#ifndef IONATS_BENCH_CLIENT_H
+#define IONATS_BENCH_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum {
+    CLIENT_PORT_DEFAULT = 4222,
+    CLIENT_ERROR_SIZE = 256,
+    /* Large enough for INFO (a few hundred bytes) and a PONG, with what follows it. */
+    CLIENT_HANDSHAKE_BUFFER_SIZE = 8192,
+};
+
+struct client_addr {
+    struct sockaddr_storage sockaddr;
+    socklen_t sockaddr_size;
+};
+
+/* What the handshake learned and what it read past the PONG. */
+struct client_hello {
+    uint64_t max_payload; /* from INFO; 0 when absent */
+    char leftover[CLIENT_HANDSHAKE_BUFFER_SIZE];
+    size_t leftover_size;
+    char error[CLIENT_ERROR_SIZE];
+};
+
+/* Parses `nats://host[:port]`, `host[:port]` (host may be a name or an IPv4/IPv6
+ * literal, IPv6 in brackets). Returns 0 or -EINVAL / -EHOSTUNREACH. */
+int client_addr_parse(const char *url, struct client_addr *addr);
+
+/* Connects, reads INFO, sends CONNECT (verbose and pedantic off, no headers) followed by
+ * `subscribe` (protocol lines, may be empty) and PING. With `wait_pong` it then reads until
+ * the PONG (answering server PINGs, failing on -ERR) and returns the bytes after it in
+ * hello->leftover; without, the PONG is left for the caller's loop. Returns a connected
+ * socket (blocking, TCP_NODELAY, no timeouts) or -errno with hello->error filled in. */
+int client_open(const struct client_addr *addr, const char *subscribe, bool wait_pong,
+                struct client_hello *hello);
+
+#endif

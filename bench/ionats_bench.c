@@ -1,0 +1,199 @@
+/* ionats-bench: a NATS load generator over io_uring, for comparing brokers side by side.
+ *
+ * main owns the run: it parses the command line, opens and handshakes every connection
+ * (blocking, before anything is measured), hands them to at most two sides — the receive
+ * side (subscribers or repliers) first, so interest is live before the first publish —
+ * starts one thread per side, joins them and prints the report. The one idea of the whole
+ * tool is that it must cost the server's CPUs as little as possible, because on the
+ * 2-vCPU machines it is meant for it shares them with the server it measures: publishing
+ * is slices of a prebuilt batch of frames, one SQE per 256 KiB; receiving is one recv per
+ * 256 KiB and a scan that only looks at control lines. See side.h, conn.h, pub.c. */
+#include "base/assert.h"
+#include "bench/bench.h"
+#include "bench/conn.h"
+#include "bench/opts.h"
+#include "bench/pub.h"
+#include "bench/reqrep.h"
+#include "bench/report.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+enum {
+    BENCH_EXIT_FAILED = 1,
+    /* Timer slack in ns for paced runs: the default 50 us would shift every pacing wake-up. */
+    BENCH_TIMER_SLACK_NS = 1,
+    BENCH_SUBSCRIBE_SIZE_MAX = 4 + BENCH_SUBJECT_SIZE_MAX + 1 + 32 + 4 + 2,
+};
+
+/* The SUB line a receive-side connection sends: queue groups where messages are to be
+ * shared (queue mode, several repliers, a subscriber's several connections). */
+static void bench_subscribe_line(const struct bench_opts *opts, unsigned conn_index, char *line,
+                                 size_t line_size)
+{
+    unsigned conn_count = opts->subs * opts->conns_per_client;
+    const char *subject = opts->subject;
+    int size = 0;
+    if (opts->mode == BENCH_MODE_QUEUE) {
+        size = snprintf(line, line_size, "SUB %s bench_q 1\r\n", subject);
+    } else if (opts->mode == BENCH_MODE_REQREP && conn_count > 1) {
+        size = snprintf(line, line_size, "SUB %s bench_rep 1\r\n", subject);
+    } else if (opts->conns_per_client > 1) {
+        size = snprintf(line, line_size, "SUB %s bench_s%u 1\r\n", subject,
+                        conn_index / opts->conns_per_client);
+    } else {
+        size = snprintf(line, line_size, "SUB %s 1\r\n", subject);
+    }
+    ASSERT(size > 0 && (size_t)size < line_size);
+}
+
+/* Opens connection `index` of `side` in `role`, subscribing with `subscribe`. */
+static int bench_open(struct side *side, unsigned index, enum conn_role role, const char *subscribe)
+{
+    const struct bench_opts *opts = side->opts;
+    struct client_hello hello;
+    bool wait_pong = opts->mode != BENCH_MODE_SUB; /* sub mode: messages may precede PONG */
+    int fd = client_open(&opts->addr, subscribe, wait_pong, &hello);
+    if (fd < 0) {
+        fprintf(stderr, "ionats-bench: %s: %s\n", opts->url, hello.error);
+        return fd;
+    }
+    if (hello.max_payload > 0 && opts->size > hello.max_payload) {
+        fprintf(stderr, "ionats-bench: --size %u exceeds the server's max_payload %llu\n",
+                (unsigned)opts->size, (unsigned long long)hello.max_payload);
+        close(fd);
+        return -EMSGSIZE;
+    }
+    return conn_init(&side->conns[index], side, index, fd, role, hello.leftover,
+                     hello.leftover_size);
+}
+
+static int bench_receive_side(struct side *side, const struct bench_opts *opts,
+                              struct bench_shared *shared)
+{
+    unsigned conn_count = opts->subs * opts->conns_per_client;
+    int rc = side_init(side, SIDE_KIND_RECEIVE, opts, shared, conn_count);
+    enum conn_role role = opts->mode == BENCH_MODE_REQREP ? CONN_ROLE_REP : CONN_ROLE_SUB;
+    for (unsigned i = 0; i < conn_count && rc == 0; i++) {
+        char line[BENCH_SUBSCRIBE_SIZE_MAX];
+        bench_subscribe_line(opts, i, line, sizeof line);
+        rc = bench_open(side, i, role, line);
+    }
+    return rc;
+}
+
+/* Connection `index` of `count` publishes this share of the total. */
+static uint64_t bench_share(const struct bench_opts *opts, unsigned index, unsigned count)
+{
+    if (opts->count == 0) {
+        return UINT64_MAX; /* until the duration ends */
+    }
+    return opts->count / count + (index < opts->count % count ? 1 : 0);
+}
+
+static int bench_send_conn(struct side *side, unsigned index)
+{
+    const struct bench_opts *opts = side->opts;
+    uint64_t share = bench_share(opts, index, side->conn_count);
+    if (opts->mode == BENCH_MODE_REQREP) {
+        char inbox[REQREP_INBOX_SIZE_MAX];
+        char line[REQREP_INBOX_SIZE_MAX + BENCH_SUBSCRIBE_SIZE_MAX];
+        reqrep_inbox(index, inbox, sizeof inbox);
+        snprintf(line, sizeof line, "SUB %s 1\r\n", inbox);
+        int rc = bench_open(side, index, CONN_ROLE_REQ, line);
+        return rc < 0 ? rc : reqrep_setup(&side->conns[index], share);
+    }
+    int rc = bench_open(side, index, CONN_ROLE_PUB, "");
+    if (rc == 0) {
+        pub_setup(&side->conns[index], share, opts->rate / side->conn_count);
+    }
+    return rc;
+}
+
+static int bench_send_side(struct side *side, const struct bench_opts *opts,
+                           struct bench_shared *shared)
+{
+    bool requesters = opts->mode == BENCH_MODE_REQREP;
+    unsigned conn_count = requesters ? opts->pubs : opts->pubs * opts->conns_per_client;
+    int rc = side_init(side, SIDE_KIND_SEND, opts, shared, conn_count);
+    if (rc == 0 && !requesters) {
+        rc = pub_build_frames(side);
+    }
+    for (unsigned i = 0; i < conn_count && rc == 0; i++) {
+        rc = bench_send_conn(side, i);
+    }
+    return rc;
+}
+
+/* Sets up, runs and joins the sides; returns 0 when both finished cleanly. *started
+ * tells whether the sides ran, so that there is something to report. */
+static int bench_run(const struct bench_opts *opts, struct side *send, struct side *receive,
+                     bool *started)
+{
+    static struct bench_shared shared; /* lives as long as the sides' threads */
+    int rc = 0;
+    if (receive != NULL) {
+        rc = bench_receive_side(receive, opts, &shared);
+    }
+    if (rc == 0 && send != NULL) {
+        rc = bench_send_side(send, opts, &shared);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (receive != NULL && (rc = side_start(receive)) < 0) {
+        return rc;
+    }
+    *started = true;
+    if (send != NULL && (rc = side_start(send)) < 0) {
+        atomic_store_explicit(&shared.abort, true, memory_order_release); /* acquire: tick */
+    }
+    if (send != NULL && rc == 0) {
+        side_join(send);
+    }
+    if (receive != NULL) {
+        side_join(receive);
+    }
+    bool failed = (send != NULL && send->result.error != 0) ||
+                  (receive != NULL && receive->result.error != 0);
+    return rc < 0 ? rc : (failed ? -EIO : 0);
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_opts opts;
+    int rc = opts_parse(argc, argv, &opts);
+    if (rc != 0) {
+        return rc > 0 ? EXIT_SUCCESS : OPTS_EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (opts.rate > 0) {
+        prctl(PR_SET_TIMERSLACK, BENCH_TIMER_SLACK_NS); /* inherited by the side threads */
+    }
+    bool has_send = opts.mode != BENCH_MODE_SUB;
+    bool has_receive = opts.mode != BENCH_MODE_PUB;
+    static struct side send_side; /* large (histograms): not on the stack */
+    static struct side receive_side;
+    struct side *send = has_send ? &send_side : NULL;
+    struct side *receive = has_receive ? &receive_side : NULL;
+    bool started = false;
+    rc = bench_run(&opts, send, receive, &started);
+    if (started) {
+        report_print(stdout, &opts, send, receive);
+    }
+    if (send != NULL) {
+        side_destroy(send);
+    }
+    if (receive != NULL) {
+        side_destroy(receive);
+    }
+    if (rc == -EMSGSIZE) {
+        return OPTS_EXIT_USAGE;
+    }
+    return rc == 0 ? EXIT_SUCCESS : BENCH_EXIT_FAILED;
+}

@@ -1,0 +1,216 @@
+/* Text and JSON reports of a run (see report.h).
+ *
+ * Rates: messages per second and payload megabytes (10^6 B) per second of each side over
+ * that side's own interval. Latency: percentiles of the histogram of whichever side
+ * measured it (subscribers for stamped runs, requesters for reqrep), in microseconds. */
+#include "bench/report.h"
+
+#include "base/clock.h"
+
+#include <errno.h>
+#include <stdbool.h>
+
+static const double REPORT_PERCENTILES[] = {50.0, 90.0, 99.0, 99.9, 99.99};
+static const char *const REPORT_PERCENTILE_NAMES[] = {"p50", "p90", "p99", "p99_9", "p99_99"};
+static const char *const REPORT_PERCENTILE_LABELS[] = {"p50", "p90", "p99", "p99.9", "p99.99"};
+enum {
+    REPORT_PERCENTILE_COUNT = sizeof REPORT_PERCENTILES / sizeof REPORT_PERCENTILES[0],
+};
+
+static const double REPORT_BYTES_PER_MB = 1e6;
+static const double REPORT_NS_PER_US = 1e3;
+
+struct report_rates {
+    double seconds;
+    double msgs_per_s;
+    double mb_per_s;
+};
+
+static struct report_rates report_rates(const struct bench_opts *opts,
+                                        const struct side_result *result)
+{
+    struct report_rates rates = {0};
+    if (result->end_ns > result->start_ns) {
+        rates.seconds = (double)(result->end_ns - result->start_ns) / NS_PER_SEC;
+        rates.msgs_per_s = (double)result->msgs / rates.seconds;
+        rates.mb_per_s = rates.msgs_per_s * opts->size / REPORT_BYTES_PER_MB;
+    }
+    return rates;
+}
+
+/* The side that measured latency, or NULL. */
+static const struct side *report_latency_side(const struct bench_opts *opts,
+                                              const struct side *send, const struct side *receive)
+{
+    if (!opts->latency) {
+        return NULL;
+    }
+    return opts->mode == BENCH_MODE_REQREP ? send : receive;
+}
+
+static const char *report_error(const struct side *send, const struct side *receive)
+{
+    /* The side that failed first has the real cause; the other one was merely stopped. */
+    const struct side *sides[] = {send, receive};
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < 2; i++) {
+            const struct side *side = sides[i];
+            if (side == NULL || side->result.error == 0) {
+                continue;
+            }
+            bool stopped = side->result.error == -ECANCELED;
+            if (pass == 1 || !stopped) {
+                return side->result.error_text;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void report_text_side(FILE *stream, const struct bench_opts *opts, const char *name,
+                             const struct side *side)
+{
+    const struct side_result *result = &side->result;
+    struct report_rates rates = report_rates(opts, result);
+    fprintf(stream, "  %-4s %12llu msgs %8.3f s %12.0f msg/s %10.1f MB/s", name,
+            (unsigned long long)result->msgs, rates.seconds, rates.msgs_per_s, rates.mb_per_s);
+    if (side->conn_count > 1) {
+        fprintf(stream, "  (per connection %llu..%llu)", (unsigned long long)result->conn_msgs_min,
+                (unsigned long long)result->conn_msgs_max);
+    }
+    fputc('\n', stream);
+}
+
+static void report_text_latency(FILE *stream, const char *label, const char *what,
+                                const struct hist *hist)
+{
+    fprintf(stream, "  %s us:", label);
+    for (int i = 0; i < REPORT_PERCENTILE_COUNT; i++) {
+        fprintf(stream, " %s %.1f", REPORT_PERCENTILE_LABELS[i],
+                (double)hist_percentile(hist, REPORT_PERCENTILES[i]) / REPORT_NS_PER_US);
+    }
+    fprintf(stream, " max %.1f  (%llu samples, %s)\n", (double)hist->max_ns / REPORT_NS_PER_US,
+            (unsigned long long)hist->total_count, what);
+}
+
+/* Paced publishers record how late each batch left: if that is a large share of the
+ * latency, the generator measured itself. */
+static const struct side *report_lag_side(const struct bench_opts *opts, const struct side *send)
+{
+    return send != NULL && opts->rate > 0 && opts->mode != BENCH_MODE_REQREP ? send : NULL;
+}
+
+static void report_text(FILE *stream, const struct bench_opts *opts, const struct side *send,
+                        const struct side *receive)
+{
+    fprintf(stream, "%s: %u pub, %u sub, %u B payloads, %u conn/client, ",
+            bench_mode_name(opts->mode), opts->pubs, opts->subs, (unsigned)opts->size,
+            opts->conns_per_client);
+    if (opts->rate > 0) {
+        fprintf(stream, "%.0f msg/s paced, ", opts->rate);
+    }
+    fprintf(stream, "%s\n", opts->url);
+    if (send != NULL) {
+        report_text_side(stream, opts, opts->mode == BENCH_MODE_REQREP ? "req" : "pub", send);
+    }
+    if (receive != NULL) {
+        report_text_side(stream, opts, opts->mode == BENCH_MODE_REQREP ? "rep" : "sub", receive);
+    }
+    const struct side *latency = report_latency_side(opts, send, receive);
+    if (latency != NULL) {
+        report_text_latency(stream, "latency",
+                            opts->mode == BENCH_MODE_REQREP ? "round trips"
+                                                            : "from intended send time",
+                            &latency->result.hist);
+    }
+    const struct side *lag = report_lag_side(opts, send);
+    if (lag != NULL) {
+        report_text_latency(stream, "send lag", "pacing batches", &lag->result.hist);
+    }
+    const char *error = report_error(send, receive);
+    if (error != NULL) {
+        fprintf(stream, "  FAILED: %s\n", error);
+    }
+}
+
+static void report_json_string(FILE *stream, const char *text)
+{
+    fputc('"', stream);
+    for (const char *c = text; *c != '\0'; c++) {
+        if (*c == '"' || *c == '\\') {
+            fprintf(stream, "\\%c", *c);
+        } else if ((unsigned char)*c < ' ') {
+            fprintf(stream, "\\u%04x", (unsigned)(unsigned char)*c);
+        } else {
+            fputc(*c, stream);
+        }
+    }
+    fputc('"', stream);
+}
+
+static void report_json_side(FILE *stream, const struct bench_opts *opts, const char *name,
+                             const struct side *side)
+{
+    const struct side_result *result = &side->result;
+    struct report_rates rates = report_rates(opts, result);
+    fprintf(stream,
+            ",\"%s\":{\"msgs\":%llu,\"expected\":%llu,\"seconds\":%.6f,\"msgs_per_s\":%.1f,"
+            "\"mb_per_s\":%.3f,\"conns\":%u,\"conn_msgs_min\":%llu,\"conn_msgs_max\":%llu,"
+            "\"sends\":%llu,\"recvs\":%llu,\"recv_bytes\":%llu}",
+            name, (unsigned long long)result->msgs, (unsigned long long)result->expected,
+            rates.seconds, rates.msgs_per_s, rates.mb_per_s, side->conn_count,
+            (unsigned long long)result->conn_msgs_min, (unsigned long long)result->conn_msgs_max,
+            (unsigned long long)result->send_count, (unsigned long long)result->recv_count,
+            (unsigned long long)result->recv_bytes);
+}
+
+static void report_json_latency(FILE *stream, const char *name, const struct hist *hist)
+{
+    fprintf(stream, ",\"%s\":{\"count\":%llu", name, (unsigned long long)hist->total_count);
+    for (int i = 0; i < REPORT_PERCENTILE_COUNT; i++) {
+        fprintf(stream, ",\"%s\":%.3f", REPORT_PERCENTILE_NAMES[i],
+                (double)hist_percentile(hist, REPORT_PERCENTILES[i]) / REPORT_NS_PER_US);
+    }
+    fprintf(stream, ",\"max\":%.3f}", (double)hist->max_ns / REPORT_NS_PER_US);
+}
+
+static void report_json(FILE *stream, const struct bench_opts *opts, const struct side *send,
+                        const struct side *receive)
+{
+    fprintf(stream, "{\"mode\":\"%s\",\"url\":", bench_mode_name(opts->mode));
+    report_json_string(stream, opts->url);
+    fprintf(stream, ",\"size\":%u,\"pubs\":%u,\"subs\":%u,\"conns_per_client\":%u,\"rate\":%.0f",
+            (unsigned)opts->size, opts->pubs, opts->subs, opts->conns_per_client, opts->rate);
+    if (send != NULL) {
+        report_json_side(stream, opts, "pub", send);
+    }
+    if (receive != NULL) {
+        report_json_side(stream, opts, "sub", receive);
+    }
+    const struct side *latency = report_latency_side(opts, send, receive);
+    if (latency != NULL) {
+        report_json_latency(stream, "latency_us", &latency->result.hist);
+    }
+    const struct side *lag = report_lag_side(opts, send);
+    if (lag != NULL) {
+        report_json_latency(stream, "send_lag_us", &lag->result.hist);
+    }
+    const char *error = report_error(send, receive);
+    fprintf(stream, ",\"ok\":%s,\"error\":", error == NULL ? "true" : "false");
+    if (error != NULL) {
+        report_json_string(stream, error);
+    } else {
+        fputs("null", stream);
+    }
+    fputs("}\n", stream);
+}
+
+void report_print(FILE *stream, const struct bench_opts *opts, const struct side *send,
+                  const struct side *receive)
+{
+    if (opts->json) {
+        report_json(stream, opts, send, receive);
+    } else {
+        report_text(stream, opts, send, receive);
+    }
+}

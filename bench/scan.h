@@ -1,0 +1,64 @@
+/* Scanner for what a NATS server sends a client: counts MSG frames without parsing more
+ * than it must, and survives frames split anywhere across reads.
+ *
+ * Wire format (server → client), every control line ending in CRLF:
+ *   MSG <subject> <sid> [reply] <#bytes>\r\n<payload: #bytes>\r\n
+ *   HMSG <subject> <sid> [reply] <#hdr> <#total>\r\n<#total bytes>\r\n
+ *   PING\r\n  PONG\r\n  +OK\r\n  -ERR '<text>'\r\n  INFO {json}\r\n
+ * The one idea: a frame's size is the last token of its control line, so counting a
+ * message costs one memchr for '\n', a backwards digit parse and a jump over the payload.
+ * Payloads are never copied; only an incomplete control line is left for the caller to
+ * carry to the next read. The first SCAN_STAMP_SIZE payload bytes can be collected (even
+ * when split) for latency stamps, and the reply subject handed out for repliers.
+ * A scanner belongs to one connection and is used by the thread that owns it. */
+#ifndef IONATS_BENCH_SCAN_H
+#define IONATS_BENCH_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    /* A send-time stamp: int64 CLOCK_MONOTONIC ns, little-endian, at payload offset 0. */
+    SCAN_STAMP_SIZE = 8,
+    /* nats-server's max_control_line: a longer line without '\n' is a broken stream. */
+    SCAN_CONTROL_LINE_MAX = 4096,
+};
+
+/* What a scanned frame tells its owner. Pointers are borrowed from the buffer being
+ * scanned and valid only during the call. */
+struct scan_sink {
+    void *context;
+    /* One message. `reply` is NULL unless SCAN_F_REPLY; `stamp_ns` is 0 unless
+     * SCAN_F_STAMP and the payload was at least SCAN_STAMP_SIZE bytes. */
+    void (*on_msg)(void *context, const char *reply, size_t reply_size, int64_t stamp_ns);
+    void (*on_ping)(void *context);
+    void (*on_pong)(void *context);
+    /* An -ERR line, without its CRLF. */
+    void (*on_err)(void *context, const char *line, size_t line_size);
+};
+
+enum scan_flags {
+    SCAN_F_STAMP = 1u << 0, /* collect the payload's first 8 bytes */
+    SCAN_F_REPLY = 1u << 1, /* tokenise MSG lines to hand out the reply subject */
+    /* The two are exclusive: a stamp is read after the line (and its reply) is gone. */
+};
+
+struct scan {
+    const struct scan_sink *sink; /* borrowed for the scanner's life */
+    unsigned flags;
+    uint64_t payload_left; /* bytes of the current payload + CRLF not yet seen */
+    uint64_t payload_seen; /* bytes of the current payload already passed */
+    bool stamp_wanted;     /* the current message still owes its on_msg call */
+    uint8_t stamp[SCAN_STAMP_SIZE];
+};
+
+void scan_init(struct scan *scan, const struct scan_sink *sink, unsigned flags);
+
+/* Scans `size` bytes. Returns how many were consumed (>= 0): the rest, an incomplete
+ * control line, must be passed again at the start of the next call followed by new bytes.
+ * Returns -EPROTO for an unknown operation or a malformed MSG line, and -EMSGSIZE for a
+ * control line longer than SCAN_CONTROL_LINE_MAX. */
+long scan_feed(struct scan *scan, const char *data, size_t size);
+
+#endif

@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of ionats against the reference nats-server, in one run, with the
+# same load generator (build-release/bench/ionats-bench) on loopback.
+#
+# For every scenario and repetition it starts a fresh server on a free port, records its
+# idle RSS, runs one bounded load, records the server's CPU time (utime+stime from
+# /proc/PID/stat) and peak RSS (VmHWM), and stops it by PID. Servers alternate, and their
+# order flips every repetition (A B, B A, ...) so that drift on a shared machine hurts
+# neither more. Medians go into results/<timestamp>/table.md, table.csv and chart.png
+# (gnuplot), raw runs into runs.csv and runs.jsonl; the table is printed at the end.
+#
+#   scripts/bench.sh [--quick] [--reps N] [--duration S] [--servers LIST]
+#                    [--scenarios LIST]
+#     --quick            3 repetitions of 2 s loads: about 2 minutes for both servers
+#     --reps N           repetitions per scenario and server (default 5)
+#     --duration S       seconds of load per run (default 3)
+#     --servers LIST     comma-separated, from nats-server,ionats (default both)
+#     --scenarios LIST   comma-separated subset of: pub16 pub128 pubsub fanout16 queue4 reqrep
+#   IONATS_BIN=PATH      benchmark this ionats binary instead of build-release/engine/ionats
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+reps=5
+duration=3
+servers="nats-server,ionats"
+scenarios="pub16,pub128,pubsub,fanout16,queue4,reqrep"
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) reps=3; duration=2 ;;
+    --reps) reps=${2:?--reps needs a number}; shift ;;
+    --duration) duration=${2:?--duration needs seconds}; shift ;;
+    --servers) servers=${2:?--servers needs a list}; shift ;;
+    --scenarios) scenarios=${2:?--scenarios needs a list}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --reps must be >= 1" >&2; exit 2; }
+[[ "$duration" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: bad --duration" >&2; exit 2; }
+IFS=, read -r -a server_list <<< "$servers"
+IFS=, read -r -a scenario_list <<< "$scenarios"
+for s in "${server_list[@]}"; do
+  case "$s" in nats-server|ionats) ;; *) echo "bench.sh: unknown server $s" >&2; exit 2 ;; esac
+done
+
+# Every bound is explicit: server start-up, settling before the idle RSS, one load run
+# (the generator has its own --timeout; `timeout` is the backstop), server shutdown.
+readonly START_TIMEOUT_S=5
+readonly SETTLE_S=0.3
+readonly RUN_MARGIN_S=30
+readonly STOP_TIMEOUT_S=3
+CLK_TCK=$(getconf CLK_TCK)
+readonly CLK_TCK
+# The generator stops itself at its --timeout; `timeout` kills it 10 s after that.
+bench_timeout_s=$(awk -v d="$duration" -v m=$RUN_MARGIN_S 'BEGIN { print d + m }')
+run_timeout_s=$(awk -v t="$bench_timeout_s" 'BEGIN { print t + 10 }')
+readonly bench_timeout_s run_timeout_s
+# IONATS_BIN=path benchmarks another ionats binary instead of building one.
+ionats_bin_given=${IONATS_BIN:+yes}
+readonly IONATS_BIN=${IONATS_BIN:-build-release/engine/ionats}
+readonly BENCH_BIN=build-release/bench/ionats-bench
+
+log() { echo "bench.sh: $*" >&2; }
+
+# --- installation and build --------------------------------------------------------------
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  local sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq >/dev/null && \
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+install_tools() {
+  if [ -x scripts/setup.sh ]; then
+    scripts/setup.sh
+  fi
+  local missing=()
+  command -v nats-server >/dev/null || missing+=(nats-server)
+  command -v jq >/dev/null || missing+=(jq)
+  command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt_install "${missing[@]}" || log "could not install ${missing[*]}"
+  fi
+  local tool
+  for tool in nats-server jq; do
+    command -v "$tool" >/dev/null || { log "$tool is missing and could not be installed"; exit 1; }
+  done
+}
+
+build() {
+  local build_log=$1
+  if [ ! -f build-release/build.ninja ]; then
+    meson setup build-release --buildtype=release -Dtests=disabled >"$build_log" 2>&1 || {
+      cat "$build_log" >&2; log "meson setup build-release failed"; exit 1; }
+  fi
+  ninja -C build-release bench/ionats-bench >>"$build_log" 2>&1 || {
+    tail -40 "$build_log" >&2; log "building ionats-bench failed"; exit 1; }
+  if wants_server ionats; then
+    if [ -z "$ionats_bin_given" ]; then
+      # A failed build may leave an older binary behind: never benchmark that one.
+      ninja -C build-release engine/ionats >>"$build_log" 2>&1 || {
+        tail -20 "$build_log" >&2
+        log "building ionats failed (log: $build_log)."
+        log "run with --servers nats-server to benchmark the reference alone."
+        exit 1
+      }
+    fi
+    if [ ! -x "$IONATS_BIN" ]; then
+      log "the ionats binary $IONATS_BIN is missing (not built yet?)."
+      log "run with --servers nats-server to benchmark the reference alone."
+      exit 1
+    fi
+  fi
+}
+
+wants_server() {
+  local s
+  for s in "${server_list[@]}"; do [ "$s" = "$1" ] && return 0; done
+  return 1
+}
+
+# --- servers -----------------------------------------------------------------------------
+
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+free_port() {
+  local port _
+  for _ in $(seq 50); do
+    port=$(( 20000 + RANDOM % 40000 ))
+    if [ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; then
+      echo "$port"; return 0
+    fi
+  done
+  log "no free port found"; exit 1
+}
+
+# Starts server $1 on port $2, logging to $3; sets server_pid and waits until it listens.
+server_start() {
+  local name=$1 port=$2 server_log=$3
+  case "$name" in
+    nats-server) nats-server -a 127.0.0.1 -p "$port" >"$server_log" 2>&1 & ;;
+    ionats) "$IONATS_BIN" -a 127.0.0.1 -p "$port" >"$server_log" 2>&1 & ;;
+  esac
+  server_pid=$!
+  local deadline=$(( SECONDS + START_TIMEOUT_S ))
+  until [ -n "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; do
+    if ! kill -0 "$server_pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      log "$name did not start listening on port $port (log: $server_log)"
+      tail -5 "$server_log" >&2 || true
+      cleanup
+      return 1
+    fi
+    sleep 0.05
+  done
+  sleep "$SETTLE_S"
+}
+
+server_stop() {
+  [ -n "$server_pid" ] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  local deadline=$(( SECONDS + STOP_TIMEOUT_S ))
+  while kill -0 "$server_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+  cleanup
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+status_kb() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+
+# --- scenarios ---------------------------------------------------------------------------
+
+# Generator arguments of each scenario.
+scenario_args() {
+  case "$1" in
+    pub16) echo "pub --size 16" ;;
+    pub128) echo "pub --size 128" ;;
+    pubsub) echo "pubsub --size 128" ;;
+    fanout16) echo "fanout --subs 16 --size 128" ;;
+    queue4) echo "queue --subs 4 --size 128" ;;
+    reqrep) echo "reqrep --size 128" ;;
+    *) log "unknown scenario $1"; exit 2 ;;
+  esac
+}
+
+# Rows a scenario reports: "row label|unit|jq value|better|resources" (resources: whether
+# the row shows CPU and RSS, once per scenario). CPU per million counts the deliveries,
+# publishes or round trips that the scenario's rate counts.
+scenario_rows() {
+  case "$1" in
+    pub16) echo "pub 16 B|M msg/s|.pub.msgs_per_s/1e6|higher|yes" ;;
+    pub128) echo "pub 128 B|M msg/s|.pub.msgs_per_s/1e6|higher|yes" ;;
+    pubsub) echo "pubsub 1->1 128 B|M msg/s|.sub.msgs_per_s/1e6|higher|yes" ;;
+    fanout16) echo "fanout 1->16 128 B (deliveries)|M msg/s|.sub.msgs_per_s/1e6|higher|yes" ;;
+    queue4) echo "queue group of 4 128 B|M msg/s|.sub.msgs_per_s/1e6|higher|yes" ;;
+    reqrep)
+      echo "reqrep 1 requester|k req/s|.pub.msgs_per_s/1e3|higher|yes"
+      echo "reqrep p50|us|.latency_us.p50|lower|no"
+      echo "reqrep p99|us|.latency_us.p99|lower|no" ;;
+  esac
+}
+
+scenario_msgs_query() {
+  case "$1" in
+    pub16|pub128|reqrep) echo ".pub.msgs" ;;
+    *) echo ".sub.msgs" ;;
+  esac
+}
+
+# One run: prints "value-json|msgs|cpu_s|idle_kb|peak_kb|rc" and appends to the raw files.
+run_one() {
+  local scenario=$1 server=$2 rep=$3
+  local port; port=$(free_port)
+  local server_log="$out/logs/$scenario-$server-$rep.log"
+  if ! server_start "$server" "$port" "$server_log"; then
+    echo "$scenario,$server,$rep,$port,,,,,start-failed" >>"$out/runs.csv"
+    return 0
+  fi
+  local idle_kb; idle_kb=$(status_kb "$server_pid" VmRSS)
+  local cpu_before; cpu_before=$(cpu_ticks "$server_pid")
+  local json="" rc=0
+  # shellcheck disable=SC2046 # the scenario's arguments are meant to split
+  json=$(timeout --kill-after=5 "$run_timeout_s" \
+    "$BENCH_BIN" $(scenario_args "$scenario") --duration "$duration" \
+    --timeout "$bench_timeout_s" -s "nats://127.0.0.1:$port" --json \
+    2>>"$out/logs/$scenario-$server-$rep.bench.err") || rc=$?
+  if [ -n "$json" ] && ! jq -e . <<<"$json" >/dev/null 2>&1; then
+    echo "$json" >>"$out/logs/$scenario-$server-$rep.bench.err"
+    json=""
+    [ $rc -ne 0 ] || rc=1
+  fi
+  local cpu_after peak_kb
+  cpu_after=$(cpu_ticks "$server_pid" 2>/dev/null || echo "$cpu_before")
+  peak_kb=$(status_kb "$server_pid" VmHWM 2>/dev/null || echo "")
+  server_stop
+  local cpu_s
+  cpu_s=$(awk -v a="$cpu_before" -v b="$cpu_after" -v t="$CLK_TCK" 'BEGIN{printf "%.3f", (b-a)/t}')
+  local msgs=""
+  if [ -n "$json" ]; then
+    printf '{"scenario":"%s","server":"%s","rep":%d,"rc":%d,"server_cpu_s":%s,' \
+      "$scenario" "$server" "$rep" "$rc" "$cpu_s" >>"$out/runs.jsonl"
+    printf '"idle_rss_kb":%d,"peak_rss_kb":%d,"bench":%s}\n' \
+      "${idle_kb:-0}" "${peak_kb:-0}" "$json" >>"$out/runs.jsonl"
+    msgs=$(jq -r "$(scenario_msgs_query "$scenario")" <<<"$json" 2>/dev/null || true)
+  fi
+  if [ $rc -ne 0 ]; then
+    local why
+    why=$(jq -r .error <<<"$json" 2>/dev/null || cat "$out/logs/$scenario-$server-$rep.bench.err")
+    log "$scenario on $server (rep $rep) failed with status $rc: $why"
+  fi
+  echo "$scenario,$server,$rep,$port,$msgs,$cpu_s,$idle_kb,$peak_kb,$rc" >>"$out/runs.csv"
+}
+
+# --- tables ------------------------------------------------------------------------------
+
+median() {
+  sort -g | awk '{ v[NR] = $1 }
+    END { if (NR == 0) print ""; else if (NR % 2) print v[(NR+1)/2];
+          else print (v[NR/2] + v[NR/2+1]) / 2 }'
+}
+
+# Median of jq expression $3 over the successful runs of scenario $1 on server $2.
+runs_median() {
+  jq -r --arg sc "$1" --arg sv "$2" \
+    "select(.scenario == \$sc and .server == \$sv and .rc == 0) | $3" \
+    "$out/runs.jsonl" 2>/dev/null | median
+}
+
+fmt() { [ -n "$1" ] && awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }' || echo "-"; }
+
+# One row of table.md, table.csv and chart.dat: medians over both servers.
+table_row() {
+  local scenario=$1 label=$2 unit=$3 query=$4 better=$5 resources=$6
+  local msgs; msgs=$(scenario_msgs_query "$scenario")
+  local n i r="" cn="" ci="" pn="" pi="" iin="" ii=""
+  n=$(runs_median "$scenario" nats-server ".bench | $query")
+  i=$(runs_median "$scenario" ionats ".bench | $query")
+  if [ -n "$n" ] && [ -n "$i" ]; then
+    r=$(awk -v a="$i" -v b="$n" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+  fi
+  if [ "$resources" = yes ]; then
+    cn=$(runs_median "$scenario" nats-server ".server_cpu_s / ((.bench | $msgs) / 1e6)")
+    ci=$(runs_median "$scenario" ionats ".server_cpu_s / ((.bench | $msgs) / 1e6)")
+    pn=$(runs_median "$scenario" nats-server ".peak_rss_kb / 1024")
+    pi=$(runs_median "$scenario" ionats ".peak_rss_kb / 1024")
+    iin=$(runs_median "$scenario" nats-server ".idle_rss_kb / 1024")
+    ii=$(runs_median "$scenario" ionats ".idle_rss_kb / 1024")
+  fi
+  echo "\"$label\",$unit,$better,$n,$i,$r,$cn,$ci,$pn,$pi,$iin,$ii" >>"$out/table.csv"
+  {
+    echo -n "| $label | $unit | $(fmt "$n" %.2f) | $(fmt "$i" %.2f) | $(fmt "$r" %.2f) "
+    echo -n "| $better | $(fmt "$cn" %.3f) | $(fmt "$ci" %.3f) | $(fmt "$pn" %.1f) "
+    echo "| $(fmt "$pi" %.1f) | $(fmt "$iin" %.1f) | $(fmt "$ii" %.1f) |"
+  } >>"$out/table.md"
+  echo "\"$label ($unit)\" ${n:-0} ${i:-0} $better" >>"$out/chart.dat"
+}
+
+make_tables() {
+  local csv="$out/table.csv" md="$out/table.md"
+  local revision
+  revision=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')
+  printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' scenario unit better nats_server ionats \
+    ratio_ionats_over_nats_server cpu_s_per_M_nats_server cpu_s_per_M_ionats \
+    peak_rss_mb_nats_server peak_rss_mb_ionats idle_rss_mb_nats_server idle_rss_mb_ionats >"$csv"
+  {
+    echo "# ionats vs nats-server — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "$(nproc) CPUs, kernel $(uname -r), $(nats-server --version 2>/dev/null), ionats $revision."
+    echo "Medians of $reps runs of ${duration} s per server; a fresh server per run; servers"
+    echo "alternate. Ratio = ionats / nats-server: above 1 is better for rates (better = higher),"
+    echo "below 1 for latencies (better = lower). CPU = server CPU-seconds (user+sys) per million"
+    echo "messages counted by the scenario's rate; RSS (VmHWM peak, VmRSS idle) in MB."
+    echo
+    echo -n "| scenario | unit | nats-server | ionats | ionats/nats-server | better "
+    echo -n "| CPU s/M nats-server | CPU s/M ionats | peak RSS nats-server | peak RSS ionats "
+    echo "| idle RSS nats-server | idle RSS ionats |"
+    echo "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  } >"$md"
+  : >"$out/chart.dat"
+  local scenario label unit query better resources
+  for scenario in "${scenario_list[@]}"; do
+    while IFS='|' read -r label unit query better resources; do
+      table_row "$scenario" "$label" "$unit" "$query" "$better" "$resources"
+    done < <(scenario_rows "$scenario")
+  done
+  local failed
+  failed=$(awk -F, 'NR > 1 && $9 != 0' "$out/runs.csv" | wc -l)
+  [ "$failed" -eq 0 ] || echo -e "\n$failed run(s) failed: see runs.csv and logs/." >>"$md"
+}
+
+make_chart() {
+  command -v gnuplot >/dev/null || { log "gnuplot missing: no chart"; return 0; }
+  # Rates and latencies side by side; each bar is a median, grouped per scenario.
+  gnuplot <<EOF 2>>"$out/logs/gnuplot.err" || log "gnuplot failed: see logs/gnuplot.err"
+set terminal pngcairo size 1400,600 noenhanced font ",10"
+set output "$out/chart.png"
+set multiplot layout 1,2 title "ionats vs nats-server (medians of $reps runs)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics rotate by -30 left
+set grid ytics
+set key top right
+set title "rates (higher is better)"
+plot "< grep ' higher$' $out/chart.dat" using 2:xtic(1) title "nats-server", '' using 3 title "ionats"
+set title "latencies, us (lower is better)"
+plot "< grep ' lower$' $out/chart.dat" using 2:xtic(1) title "nats-server", '' using 3 title "ionats"
+unset multiplot
+EOF
+}
+
+# --- main --------------------------------------------------------------------------------
+
+install_tools
+out="results/$(date -u +%Y%m%d-%H%M%S)"
+mkdir -p "$out/logs"
+build "$out/logs/build.log"
+echo "scenario,server,rep,port,msgs,server_cpu_s,idle_rss_kb,peak_rss_kb,rc" >"$out/runs.csv"
+: >"$out/runs.jsonl"
+
+started=$SECONDS
+for scenario in "${scenario_list[@]}"; do
+  scenario_args "$scenario" >/dev/null
+  for rep in $(seq "$reps"); do
+    order=("${server_list[@]}")
+    if [ $(( rep % 2 )) -eq 0 ] && [ ${#order[@]} -eq 2 ]; then
+      order=("${server_list[1]}" "${server_list[0]}")
+    fi
+    for server in "${order[@]}"; do
+      log "$scenario rep $rep/$reps on $server"
+      run_one "$scenario" "$server" "$rep"
+    done
+  done
+done
+
+make_tables
+make_chart
+echo
+cat "$out/table.md"
+echo
+echo "results in $out: table.md table.csv chart.png runs.csv runs.jsonl logs/"
+echo "($(( SECONDS - started )) s of runs)"
