@@ -79,13 +79,30 @@ static const struct flag flags[] = {
      "<count>", "Most subscriptions per connection, 0 for no limit (default: 0)"},
     {{"ping_interval"}, FLAG_DURATION, ACTION_SET, FIELD(ping_interval_ns), 1, INT64_MAX,
      "<duration>", "Interval between server PINGs to an idle client (default: 2m)"},
+    {{"write_deadline"}, FLAG_DURATION, ACTION_SET, FIELD(write_deadline_ns), 1, INT64_MAX,
+     "<duration>",
+     "Time a send to a client may make no progress before it is cut off as a slow consumer "
+     "(default: 10s)"},
     {{"ping_max"}, FLAG_INT, ACTION_SET, FIELD(ping_max), 1, 1000, "<count>",
      "Unanswered PINGs before the client is closed as stale (default: 2)"},
+    {{"shards"}, FLAG_INT, ACTION_SET, FIELD(shards), 0, CONFIG_SHARDS_MAX, "<count>",
+     "Shard threads, each with its own io_uring, connections and index; 0 for one per "
+     "online CPU (default: 0)"},
+    {{"cpus"}, FLAG_STRING, ACTION_SET, FIELD(cpus), 0, 0, "<list>",
+     "CPUs to pin shards to, e.g. 0,2-3; shard i takes the i-th, cycling (default: all)"},
+    {{"placement"}, FLAG_STRING, ACTION_SET, FIELD(placement), 0, 0, "<how>",
+     "acceptor: one listener hands each connection to the least-loaded shard; reuseport: "
+     "a SO_REUSEPORT listener per shard (default: acceptor)"},
+    {{"xshard_ring_size"}, FLAG_INT, ACTION_SET, FIELD(xshard_ring_size), 64 * 1024,
+     1LL << 30, "<bytes>", "Bytes of each shard-to-shard ring, a power of two (default: 1048576)"},
+    {{"stats"}, FLAG_DURATION, ACTION_SET, FIELD(stats_interval_ns), 0, INT64_MAX, "<duration>",
+     "Log per-shard counters at this interval, 0 for only on SIGUSR1 (default: 0)"},
     {{"recv_buf_size"}, FLAG_INT, ACTION_SET, FIELD(recv_buf_size), 4096, 1 << 24, "<bytes>",
      "Size of each provided receive buffer (default: 65536)"},
     {{"recv_buf_count"}, FLAG_INT, ACTION_SET, FIELD(recv_buf_count), 2, 32768, "<count>",
      "Provided receive buffers per shard, a power of two (default: 64)"},
-    {{"ring_entries"}, FLAG_INT, ACTION_SET, FIELD(ring_entries), 8, 32768, "<count>",
+    {{"ring_entries"}, FLAG_INT, ACTION_SET, FIELD(ring_entries), 8, CONFIG_RING_ENTRIES_MAX,
+     "<count>",
      "io_uring submission queue entries per shard (default: 1024)"},
     {{"h", "help"}, FLAG_SWITCH, ACTION_HELP, 0, 0, 0, NULL, "Show this message"},
     {{"v", "version"}, FLAG_SWITCH, ACTION_VERSION, 0, 0, 0, NULL, "Show version"},
@@ -103,9 +120,12 @@ static void config_defaults(struct config *config)
     config->ping_interval_ns = CONFIG_PING_INTERVAL_NS_DEFAULT;
     config->ping_max = CONFIG_PING_MAX_DEFAULT;
     config->auth_timeout_ns = CONFIG_AUTH_TIMEOUT_NS_DEFAULT;
+    config->write_deadline_ns = CONFIG_WRITE_DEADLINE_NS_DEFAULT;
     config->recv_buf_size = CONFIG_RECV_BUF_SIZE_DEFAULT;
     config->recv_buf_count = CONFIG_RECV_BUF_COUNT_DEFAULT;
     config->ring_entries = CONFIG_RING_ENTRIES_DEFAULT;
+    config->placement = "acceptor";
+    config->xshard_ring_size = CONFIG_XSHARD_RING_SIZE_DEFAULT;
 }
 
 static void config_usage(FILE *out)
@@ -160,17 +180,66 @@ int config_duration_parse(const char *text, int64_t *ns)
     return 0;
 }
 
+/* True when `given` spells `name`, a '-' in `given` standing for '_' (--ring-entries). */
+static bool flag_name_equals(const char *name, const char *given, size_t length)
+{
+    if (strlen(name) != length) {
+        return false;
+    }
+    for (size_t i = 0; i < length; i++) {
+        char c = given[i] == '-' ? '_' : given[i];
+        if (c != name[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static const struct flag *flag_find(const char *name, size_t length)
 {
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         for (int n = 0; n < 4 && flags[i].names[n] != NULL; n++) {
-            if (strlen(flags[i].names[n]) == length &&
-                strncmp(flags[i].names[n], name, length) == 0) {
+            if (flag_name_equals(flags[i].names[n], name, length)) {
                 return &flags[i];
             }
         }
     }
     return NULL;
+}
+
+int config_cpus_parse(const char *text, int *cpus, int capacity)
+{
+    enum { CPU_INDEX_MAX = 4095 };
+    int count = 0;
+    const char *p = text;
+    while (*p != '\0') {
+        char *end;
+        long first = strtol(p, &end, 10);
+        if (end == p || first < 0 || first > CPU_INDEX_MAX) {
+            return -EINVAL;
+        }
+        long last = first;
+        if (*end == '-') {
+            p = end + 1;
+            last = strtol(p, &end, 10);
+            if (end == p || last < first || last > CPU_INDEX_MAX) {
+                return -EINVAL;
+            }
+        }
+        for (long cpu = first; cpu <= last; cpu++) {
+            if (count == capacity) {
+                return -EINVAL;
+            }
+            cpus[count++] = (int)cpu;
+        }
+        if (*end == ',') {
+            end++;
+        } else if (*end != '\0') {
+            return -EINVAL;
+        }
+        p = end;
+    }
+    return count > 0 ? count : -EINVAL;
 }
 
 static int flag_set_int(const struct flag *flag, const char *value, int64_t *target,
@@ -234,6 +303,27 @@ static enum config_result config_check(const struct config *config, FILE *err)
     if (config->max_payload > config->max_pending) {
         fprintf(err, "ionats: --max_payload (%lld) cannot be higher than --max_pending (%lld)\n",
                 (long long)config->max_payload, (long long)config->max_pending);
+        return CONFIG_EXIT_USAGE;
+    }
+    if (strcmp(config->placement, "acceptor") != 0 && strcmp(config->placement, "reuseport") != 0) {
+        fprintf(err, "ionats: --placement must be acceptor or reuseport, not \"%s\"\n",
+                config->placement);
+        return CONFIG_EXIT_USAGE;
+    }
+    if ((config->xshard_ring_size & (config->xshard_ring_size - 1)) != 0) {
+        fprintf(err, "ionats: --xshard_ring_size %lld is not a power of two\n",
+                (long long)config->xshard_ring_size);
+        return CONFIG_EXIT_USAGE;
+    }
+    int cpus[CONFIG_SHARDS_MAX];
+    if (config->cpus != NULL && config_cpus_parse(config->cpus, cpus, CONFIG_SHARDS_MAX) < 0) {
+        fprintf(err, "ionats: --cpus \"%s\" is not a CPU list like 0,2-3 (at most %d CPUs)\n",
+                config->cpus, CONFIG_SHARDS_MAX);
+        return CONFIG_EXIT_USAGE;
+    }
+    enum { SERVER_NAME_LENGTH_MAX = 256 };
+    if (config->server_name != NULL && strlen(config->server_name) > SERVER_NAME_LENGTH_MAX) {
+        fprintf(err, "ionats: --server_name is longer than %d bytes\n", SERVER_NAME_LENGTH_MAX);
         return CONFIG_EXIT_USAGE;
     }
     if ((config->user == NULL) != (config->pass == NULL)) {

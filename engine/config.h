@@ -20,10 +20,15 @@ enum {
     CONFIG_RECV_BUF_SIZE_DEFAULT = 64 * 1024,
     CONFIG_RECV_BUF_COUNT_DEFAULT = 64,
     CONFIG_RING_ENTRIES_DEFAULT = 1024,
+    /* The completion queue is 8× the submission queue and the kernel allows 65536. */
+    CONFIG_RING_ENTRIES_MAX = 8192,
+    CONFIG_SHARDS_MAX = 256,
+    CONFIG_XSHARD_RING_SIZE_DEFAULT = 1024 * 1024,
 };
 #define CONFIG_MAX_PENDING_DEFAULT (64LL * 1024 * 1024)
 #define CONFIG_PING_INTERVAL_NS_DEFAULT (120LL * 1000000000LL)
 #define CONFIG_AUTH_TIMEOUT_NS_DEFAULT (2LL * 1000000000LL)
+#define CONFIG_WRITE_DEADLINE_NS_DEFAULT (10LL * 1000000000LL)
 /* nats-server sends its first PING this soon after connect, or at ping_interval if sooner. */
 #define CONFIG_FIRST_PING_NS (2LL * 1000000000LL)
 /* How long a stopping broker waits for clients to take their pending output. */
@@ -44,9 +49,15 @@ struct config {
     int64_t ping_interval_ns;
     int64_t ping_max;
     int64_t auth_timeout_ns;
+    int64_t write_deadline_ns;
     const char *user;
     const char *pass;
     const char *token;
+    int64_t shards;            /* 0: one per online CPU */
+    const char *cpus;          /* NULL: shard i on CPU i modulo the online CPUs */
+    const char *placement;     /* "acceptor" or "reuseport" */
+    int64_t xshard_ring_size;  /* bytes per cross-shard ring, a power of two */
+    int64_t stats_interval_ns; /* 0: counters only on SIGUSR1 */
     int64_t recv_buf_size;
     int64_t recv_buf_count;
     int64_t ring_entries;
@@ -61,6 +72,10 @@ enum config_result {
 /* Fills `config` from argv. Writes help/version to `out` and errors to `err`. */
 enum config_result config_parse(struct config *config, int argc, char **argv, FILE *out,
                                 FILE *err);
+
+/* Parses a CPU list ("0,2-5") into `cpus` (up to `capacity`). Returns the count or
+ * -EINVAL. */
+int config_cpus_parse(const char *text, int *cpus, int capacity);
 
 /* Parses "250ms", "2s", "1.5m", "1h" or a bare number of seconds. 0 or -EINVAL. */
 int config_duration_parse(const char *text, int64_t *ns);

@@ -21,11 +21,9 @@
 
 STATIC_ASSERT(offsetof(struct conn_sub, sub) == 0, "a struct sub * is a struct conn_sub *");
 
-/* Output capacity kept between bursts; larger buffers are freed once sent. */
-enum { OUT_KEEP_BYTES = 64 * 1024 };
 enum { SID_BUCKETS_MIN = 8 };
-/* Room for INFO: the prefix plus client_id, client_ip and the closing bytes. */
-enum { INFO_LINE_SIZE_MAX = 2048 };
+/* INFO's per-client tail: client_id (20 digits), client_ip, keys and closing bytes. */
+enum { INFO_TAIL_SIZE_MAX = 160 };
 
 #define TEXT(s) s, sizeof(s) - 1
 
@@ -125,14 +123,14 @@ int conn_open(struct conn *conn, struct shard *shard, int fd, const struct socka
     if (server->auth_required) {
         conn->auth_deadline_ns = now + config->auth_timeout_ns;
     }
-    char info[INFO_LINE_SIZE_MAX];
-    size_t length = info_line_write(info, sizeof info, server->info_prefix, conn->client_id,
-                                    conn->ip);
-    ASSERT(length > 0);
-    if (outbuf_reserve(&conn->out, length) != 0) {
+    size_t size = strlen(server->info_prefix) + INFO_TAIL_SIZE_MAX;
+    if (outbuf_reserve(&conn->out, size) != 0) {
         return -ENOMEM;
     }
-    outbuf_put(&conn->out, info, length);
+    size_t length = info_line_write(conn->out.data + conn->out.length, size,
+                                    server->info_prefix, conn->client_id, conn->ip);
+    ASSERT(length > 0);
+    conn->out.length += length;
     shard_flush_queue(shard, conn);
     return 0;
 }
@@ -200,6 +198,14 @@ void conn_sub_free(struct shard *shard, struct conn_sub *sub)
     struct conn *conn = sub->conn;
     int rc = sublist_remove(shard->sublist, &sub->sub);
     ASSERT(rc == 0);
+    if (shard->shard_count > 1) {
+        bool last;
+        interest_local_remove(&shard->interest, sub->sub.subject, sub->sub.subject_length,
+                              sub->sub.queue, sub->sub.queue_length, &last);
+        if (last) {
+            shard_interest_changed(shard, &sub->sub, false);
+        }
+    }
     sid_unlink(conn, sub);
     ASSERT(conn->sub_count > 0);
     conn->sub_count--;
@@ -258,6 +264,19 @@ static void handle_sub(struct conn *conn, const struct proto_op *op)
         shard_conn_close(shard, conn, "Out Of Memory");
         return;
     }
+    if (shard->shard_count > 1) {
+        bool first;
+        if (interest_local_add(&shard->interest, sub->sub.subject, sub->sub.subject_length,
+                               sub->sub.queue, sub->sub.queue_length, &first) != 0) {
+            sublist_remove(shard->sublist, &sub->sub);
+            free(sub);
+            shard_conn_close(shard, conn, "Out Of Memory");
+            return;
+        }
+        if (first) {
+            shard_interest_changed(shard, &sub->sub, true);
+        }
+    }
     uint32_t b = sid_bucket(conn, sub->sid, sub->sid_length);
     sub->sid_next = conn->sid_buckets[b];
     conn->sid_buckets[b] = sub;
@@ -297,14 +316,15 @@ static bool reply_reserved(struct proto_slice reply)
 
 static void reply_reserved_refuse(struct conn *conn, struct proto_slice reply)
 {
-    enum { ERR_REPLY_SIZE_MAX = 128 };
-    char text[ERR_REPLY_SIZE_MAX + CONFIG_MAX_CONTROL_LINE_DEFAULT];
-    int n = snprintf(text, sizeof text,
-                     "-ERR 'Permissions Violation for Publish with Reply of \"%.*s\"'\r\n",
-                     (int)reply.length, reply.data);
-    if (n > 0 && (size_t)n < sizeof text) {
-        conn_write_text(conn, text, (size_t)n);
+    static const char head[] = "-ERR 'Permissions Violation for Publish with Reply of \"";
+    static const char tail[] = "\"'\r\n";
+    if (conn_reserve_output(conn, sizeof head + reply.length + sizeof tail) != 0) {
+        return;
     }
+    outbuf_put(&conn->out, head, sizeof head - 1);
+    outbuf_put(&conn->out, reply.data, reply.length);
+    outbuf_put(&conn->out, tail, sizeof tail - 1);
+    shard_flush_queue(conn->shard, conn);
 }
 
 /* nats-server's order: -ERR for a bad subject (pedantic) as the line is read, +OK once the
@@ -448,7 +468,7 @@ static void handle_op(struct conn *conn, const struct proto_op *op)
         handle_unsub(conn, op);
         return;
     case PROTO_OP_PING:
-        conn_write_text(conn, TEXT("PONG\r\n"));
+        shard_pong(conn->shard, conn);
         return;
     case PROTO_OP_PONG:
         conn->pings_outstanding = 0;
@@ -457,6 +477,9 @@ static void handle_op(struct conn *conn, const struct proto_op *op)
     case PROTO_OP_ERR:
         shard_conn_close_after_flush(conn->shard, conn, "Client Error"); /* no -ERR */
         return;
+    case PROTO_OP_OK:
+    case PROTO_OP_INFO:
+        return; /* nats-server ignores both from a client */
     case PROTO_OP_CONNECT:
         handle_connect(conn, op);
         return;
@@ -470,6 +493,12 @@ void conn_receive(struct conn *conn, const char *data, size_t length)
     const char *cursor = data;
     const char *end = data + length;
     conn->flags |= CONN_F_READ_SINCE_PING;
+    if (auth_pending(conn) && !parser_mid_op(&conn->parser) && length > 0 && data[0] != 'C' &&
+        data[0] != 'c') {
+        /* nothing but CONNECT may come first: refused at its first byte, as nats-server */
+        conn_fail(conn, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
+        return;
+    }
     while (!(conn->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER_FLUSH))) {
         struct proto_op op;
         int rc = parser_next(&conn->parser, &cursor, end, &op);

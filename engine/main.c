@@ -1,8 +1,11 @@
-/* ionats entry point: flags, logging, the listening socket, the shard threads, signals.
+/* ionats entry point: flags, logging, listening sockets, the shard threads, signals.
  *
- * The main thread owns start-up and shut-down only: it fills `struct server` (immutable
- * afterwards), starts the shards, then sleeps in sigwaitinfo until SIGINT or SIGTERM, asks
- * every shard to stop (each drains its clients), joins them and exits 0. */
+ * The main thread owns start-up and shut-down only. It fills `struct server` (immutable
+ * afterwards, but for its atomics), allocates every cross-shard ring, and starts the shard
+ * threads; each sets its own io_uring up (a SINGLE_ISSUER ring belongs to the thread that
+ * creates it) and waits at a barrier until all are ready, so no shard sends to a shard that
+ * does not exist yet. Main then sleeps in sigwaitinfo: SIGUSR1 asks every shard to log its
+ * counters, SIGINT/SIGTERM to drain and stop; then it joins them and exits. */
 #include "base/assert.h"
 #include "base/log.h"
 #include "engine/config.h"
@@ -14,19 +17,21 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Pending-connection queue of the listening socket; the kernel caps it at somaxconn. */
+/* Pending-connection queue of a listening socket; the kernel caps it at somaxconn. */
 enum { LISTEN_BACKLOG = 4096 };
 
-static int listen_open(const char *host, int port)
+static int listen_open(const char *host, int port, bool reuseport)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -48,6 +53,9 @@ static int listen_open(const char *host, int port)
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (reuseport) {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        }
         if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
             error = -errno;
             close(fd);
@@ -83,7 +91,84 @@ static int log_open(const struct config *config)
     return fd;
 }
 
-static int server_init(struct server *server, const struct config *config)
+static int bound_port(int fd)
+{
+    struct sockaddr_storage bound;
+    socklen_t bound_length = sizeof bound;
+    getsockname(fd, (struct sockaddr *)&bound, &bound_length);
+    if (bound.ss_family == AF_INET6) {
+        return ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+    }
+    return ntohs(((struct sockaddr_in *)&bound)->sin_port);
+}
+
+/* Allocates the cross-shard rings, the shared per-shard state and the wake-up eventfds. */
+static int server_shards_alloc(struct server *server, int shard_count)
+{
+    const struct config *config = server->config;
+    server->shard_count = shard_count;
+    server->shared = aligned_alloc(_Alignof(struct shard_shared),
+                                   sizeof(struct shard_shared) * (size_t)shard_count);
+    server->wake_fds = calloc((size_t)shard_count, sizeof *server->wake_fds);
+    size_t link_count = (size_t)shard_count * (size_t)shard_count;
+    server->links = aligned_alloc(_Alignof(struct xshard_link),
+                                  sizeof(struct xshard_link) * link_count);
+    if (server->shared == NULL || server->wake_fds == NULL || server->links == NULL) {
+        return -ENOMEM;
+    }
+    memset(server->shared, 0, sizeof(struct shard_shared) * (size_t)shard_count);
+    memset(server->links, 0, sizeof(struct xshard_link) * link_count);
+    for (int i = 0; i < shard_count; i++) {
+        server->wake_fds[i] = eventfd(0, EFD_CLOEXEC);
+        if (server->wake_fds[i] < 0) {
+            return -errno;
+        }
+        for (int j = 0; j < shard_count && shard_count > 1; j++) {
+            if (i == j) {
+                continue;
+            }
+            size_t size = (size_t)config->xshard_ring_size;
+            void *bytes = aligned_alloc(SPSC_CACHE_LINE_PAIR, size);
+            if (bytes == NULL) {
+                return -ENOMEM;
+            }
+            spsc_init(&server->links[i * shard_count + j].ring, bytes, size);
+        }
+    }
+    return 0;
+}
+
+/* Frees the rings after every shard stopped, with the large-message blocks still in them. */
+static void server_shards_free(struct server *server)
+{
+    int n = server->shard_count;
+    for (int i = 0; i < n * n && server->links != NULL; i++) {
+        struct spsc *ring = &server->links[i].ring;
+        if (ring->bytes == NULL) {
+            continue;
+        }
+        const struct spsc_record *record;
+        while ((record = spsc_peek(ring)) != NULL) {
+            if (record->type == XSHARD_PUBLISH_REF) {
+                struct xshard_block *block;
+                memcpy(&block, spsc_record_body(record), sizeof block);
+                free(block);
+            }
+            spsc_advance(ring, record);
+        }
+        free(ring->bytes);
+    }
+    for (int i = 0; i < n && server->wake_fds != NULL; i++) {
+        if (server->wake_fds[i] > 0) {
+            close(server->wake_fds[i]);
+        }
+    }
+    free(server->links);
+    free(server->shared);
+    free(server->wake_fds);
+}
+
+static int server_init(struct server *server, const struct config *config, int shard_count)
 {
     memset(server, 0, sizeof *server);
     server->config = config;
@@ -95,14 +180,13 @@ static int server_init(struct server *server, const struct config *config)
     server->hash_seed = random_words[4];
     server->server_name = config->server_name ? config->server_name : server->server_id;
     server->auth_required = config->user != NULL || config->token != NULL;
-    server->listen_fd = listen_open(config->host, config->port);
+    bool reuseport = strcmp(config->placement, "reuseport") == 0;
+    server->listen_fd = listen_open(config->host, config->port, reuseport);
     if (server->listen_fd < 0) {
         return server->listen_fd;
     }
-    struct sockaddr_storage bound;
-    socklen_t bound_length = sizeof bound;
-    getsockname(server->listen_fd, (struct sockaddr *)&bound, &bound_length);
-    int port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    int port = bound_port(server->listen_fd);
+    server->port = port;
     struct info_server info = {
         .server_id = server->server_id,
         .server_name = server->server_name,
@@ -113,46 +197,106 @@ static int server_init(struct server *server, const struct config *config)
         .auth_required = server->auth_required,
     };
     server->info_prefix = info_prefix_build(&info);
-    if (server->info_prefix == NULL) {
-        close(server->listen_fd);
+    if (server->info_prefix == NULL || server_shards_alloc(server, shard_count) != 0) {
+        LOG_ERROR("out of memory setting up %d shards", shard_count);
         return -ENOMEM;
     }
     LOG_INFO("Listening for client connections on %s:%d", config->host, port);
     return 0;
 }
 
-/* A shard thread sets its ring up itself: a SINGLE_ISSUER ring belongs to the thread that
- * creates it. `started` tells main whether the set-up worked. */
+/* What a shard thread needs to start. `abort_start` is written by main before the barrier
+ * and read by the shards after it, which orders it. */
 struct shard_start {
     struct shard *shard;
     struct server *server;
     int index;
-    sem_t started;
+    int cpu; /* -1: not pinned */
+    sem_t *ready;
+    pthread_barrier_t *go;
+    bool *abort_start;
 };
+
+static void shard_pin(int index, int cpu)
+{
+    if (cpu < 0) {
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    if (rc != 0) {
+        LOG_WARN("shard %d: cannot pin to CPU %d: %s", index, cpu, strerror(rc));
+    }
+}
 
 static void *shard_thread(void *arg)
 {
     struct shard_start *start = arg;
     struct shard *shard = start->shard;
     log_set_thread_shard(start->index);
+    shard_pin(start->index, start->cpu);
     shard->error = shard_init(shard, start->server, start->index);
-    sem_post(&start->started);
+    sem_post(start->ready);
+    pthread_barrier_wait(start->go);
     if (shard->error == 0) {
-        shard_run(shard);
+        if (!*start->abort_start) {
+            shard_run(shard);
+        }
+        shard_destroy(shard);
     }
     return NULL;
 }
 
-/* Blocks until SIGINT or SIGTERM arrives (they are blocked in every thread). */
-static int signal_wait(const sigset_t *signals)
+static int listen_for_shard(const struct server *server, int index)
+{
+    const struct config *config = server->config;
+    if (index == 0) {
+        return server->listen_fd;
+    }
+    if (strcmp(config->placement, "reuseport") != 0) {
+        return -1;
+    }
+    return listen_open(config->host, server->port, true);
+}
+
+/* The CPU of shard i: the i-th of --cpus (cycling), else i modulo the online CPUs. */
+static int shard_cpu(const struct config *config, int index)
+{
+    int cpus[CONFIG_SHARDS_MAX];
+    if (config->cpus != NULL) {
+        int count = config_cpus_parse(config->cpus, cpus, CONFIG_SHARDS_MAX);
+        ASSERT(count > 0); /* checked by config_parse */
+        return cpus[index % count];
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? index % (int)online : -1;
+}
+
+/* Blocks until SIGINT or SIGTERM; SIGUSR1 on the way asks the shards for their counters. */
+static int signal_loop(const sigset_t *signals, const struct server *server)
 {
     for (;;) {
         siginfo_t info;
         int signal_number = sigwaitinfo(signals, &info);
-        if (signal_number > 0) {
+        if (signal_number == SIGUSR1) {
+            for (int i = 0; i < server->shard_count; i++) {
+                shard_request_stats(server->wake_fds[i]);
+            }
+        } else if (signal_number > 0) {
             return signal_number;
         }
     }
+}
+
+static int shard_count_choose(const struct config *config)
+{
+    if (config->shards > 0) {
+        return (int)config->shards;
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (online > CONFIG_SHARDS_MAX ? CONFIG_SHARDS_MAX : (int)online) : 1;
 }
 
 int main(int argc, char **argv)
@@ -162,47 +306,81 @@ int main(int argc, char **argv)
     if (parsed != CONFIG_RUN) {
         return parsed == CONFIG_EXIT_OK ? 0 : 2;
     }
-    int log_fd = log_open(&config);
-    if (log_fd < 0) {
+    if (log_open(&config) < 0) {
         return 1;
     }
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct server server;
-    int rc = server_init(&server, &config);
-    if (rc != 0) {
+    int shard_count = shard_count_choose(&config);
+    static struct server server;
+    if (server_init(&server, &config, shard_count) != 0) {
         return 1;
     }
-    struct shard shard;
-    struct shard_start start = {.shard = &shard, .server = &server, .index = 0};
-    sem_init(&start.started, 0, 0);
-    pthread_t thread;
-    rc = pthread_create(&thread, NULL, shard_thread, &start);
-    if (rc != 0) {
-        LOG_ERROR("cannot start shard thread: %s", strerror(rc));
-        return 1;
+    struct shard *shards = calloc((size_t)shard_count, sizeof *shards);
+    struct shard_start *starts = calloc((size_t)shard_count, sizeof *starts);
+    pthread_t *threads = calloc((size_t)shard_count, sizeof *threads);
+    ASSERT(shards != NULL && starts != NULL && threads != NULL);
+    sem_t ready;
+    sem_init(&ready, 0, 0);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, (unsigned)shard_count + 1);
+    bool abort_start = false;
+    for (int i = 0; i < shard_count; i++) {
+        shards[i].listen_fd = -1;
+        starts[i] = (struct shard_start){.shard = &shards[i], .server = &server, .index = i,
+                                         .cpu = shard_cpu(&config, i), .ready = &ready,
+                                         .go = &go, .abort_start = &abort_start};
+        int rc = pthread_create(&threads[i], NULL, shard_thread, &starts[i]);
+        ASSERT(rc == 0); /* without its shards the broker cannot run at all */
     }
-    while (sem_wait(&start.started) != 0) {
+    for (int i = 0; i < shard_count; i++) {
+        while (sem_wait(&ready) != 0) {
+        }
     }
-    if (shard.error != 0) {
-        LOG_ERROR("shard 0 failed to start: %s", strerror(-shard.error));
-        pthread_join(thread, NULL);
-        return 1;
+    for (int i = 0; i < shard_count; i++) {
+        if (shards[i].error != 0) {
+            LOG_ERROR("shard %d failed to start: %s", i, strerror(-shards[i].error));
+            abort_start = true;
+        } else {
+            shards[i].listen_fd = listen_for_shard(&server, i);
+            abort_start |= shards[i].listen_fd < -1;
+        }
     }
-    LOG_INFO("ionats %s ready (server id %s, protocol version %s)", IONATS_VERSION,
-             server.server_id, SERVER_PROTOCOL_VERSION);
-    int signal_number = signal_wait(&signals);
-    LOG_INFO("received signal %d, shutting down", signal_number);
-    shard_request_stop(&shard);
-    pthread_join(thread, NULL);
-    shard_destroy(&shard);
+    if (!abort_start) {
+        LOG_INFO("ionats %s ready: %d shard(s), %s placement, server id %s, protocol version %s",
+                 IONATS_VERSION, shard_count, config.placement, server.server_id,
+                 SERVER_PROTOCOL_VERSION);
+    }
+    pthread_barrier_wait(&go);
+    int exit_code = 1;
+    if (!abort_start) {
+        int signal_number = signal_loop(&signals, &server);
+        LOG_INFO("received signal %d, shutting down", signal_number);
+        for (int i = 0; i < shard_count; i++) {
+            shard_request_stop(server.wake_fds[i]);
+        }
+        exit_code = 0;
+    }
+    for (int i = 0; i < shard_count; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    if (atomic_load_explicit(&server.shard_failed, memory_order_relaxed)) {
+        exit_code = 1;
+    }
+    server_shards_free(&server);
     close(server.listen_fd);
     free(server.info_prefix);
+    free(shards);
+    free(starts);
+    free(threads);
+    pthread_barrier_destroy(&go);
+    sem_destroy(&ready);
     LOG_INFO("server stopped");
-    return 0;
+    return exit_code;
 }

@@ -9,6 +9,8 @@
 
 #include "base/assert.h"
 #include "engine/conn.h"
+#include "engine/interest.h"
+#include "engine/xshard.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +45,8 @@ static void queue_removal(struct shard *shard, struct conn_sub *sub)
     shard->removals[shard->removal_count++] = sub;
 }
 
-/* Appends one MSG/HMSG frame for `sub`. Returns false when nothing was delivered. */
-static bool deliver(struct shard *shard, struct conn_sub *sub, const struct delivery *d)
+/* Appends one MSG/HMSG frame for `sub`. Returns false when nothing was written. */
+static bool frame_write(struct shard *shard, struct conn_sub *sub, const struct delivery *d)
 {
     struct conn *conn = sub->conn;
     if ((conn->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER_FLUSH)) || sub->removed) {
@@ -63,7 +65,6 @@ static bool deliver(struct shard *shard, struct conn_sub *sub, const struct deli
         return false;
     }
     struct outbuf *out = &conn->out;
-    size_t start = out->length;
     if (with_headers) {
         outbuf_put(out, "HMSG ", 5);
     } else {
@@ -85,11 +86,24 @@ static bool deliver(struct shard *shard, struct conn_sub *sub, const struct deli
     outbuf_put(out, "\r\n", 2);
     outbuf_put(out, body, body_length);
     outbuf_put(out, "\r\n", 2);
-    conn->stats.out_msgs++;
-    conn->stats.out_bytes += body_length;
-    shard->stats.out_msgs++;
-    (void)start;
     shard_flush_queue(shard, conn);
+    return true;
+}
+
+/* Delivers a message to `sub`, counting it against the subscription's auto-unsubscribe
+ * limit. Returns false when nothing was delivered. */
+static bool deliver(struct shard *shard, struct conn_sub *sub, const struct delivery *d)
+{
+    if (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs) {
+        return false; /* at its limit, removal pending */
+    }
+    if (!frame_write(shard, sub, d)) {
+        return false;
+    }
+    struct conn *conn = sub->conn;
+    conn->stats.out_msgs++;
+    conn->stats.out_bytes += d->payload.length;
+    shard->stats.out_msgs++;
     sub->delivered++;
     if (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs) {
         queue_removal(shard, sub);
@@ -104,18 +118,19 @@ static bool echo_allowed(const struct conn *publisher, const struct conn_sub *su
 
 /* One member of a queue group, rotating the starting point across publishes. Members that
  * cannot take it (closing, or the publisher without echo) are skipped. */
-static bool deliver_to_group(struct shard *shard, struct conn *publisher,
-                             const struct sublist_queue_group *group, const struct delivery *d)
+static uint32_t deliver_to_group(struct shard *shard, struct conn *publisher,
+                                 const struct sublist_queue_group *group,
+                                 const struct delivery *d)
 {
     uint32_t start = shard->queue_cursor++ % group->member_count;
     for (uint32_t i = 0; i < group->member_count; i++) {
         struct conn_sub *sub =
             (struct conn_sub *)group->members[(start + i) % group->member_count];
         if (echo_allowed(publisher, sub) && deliver(shard, sub, d)) {
-            return true;
+            return 1;
         }
     }
-    return false;
+    return 0;
 }
 
 static void apply_removals(struct shard *shard)
@@ -155,7 +170,161 @@ static void send_no_responders(struct shard *shard, struct conn *publisher,
         .payload = {.data = NO_RESPONDERS_HEADER, .length = sizeof NO_RESPONDERS_HEADER - 1},
         .header_length = sizeof NO_RESPONDERS_HEADER - 1,
     };
-    deliver(shard, target, &status);
+    frame_write(shard, target, &status); /* a status, not a message: not counted */
+}
+
+static void route_pick_add(struct shard *shard, int target, const char *name,
+                           uint32_t name_length)
+{
+    if (shard->pick_count == shard->pick_capacity) {
+        uint32_t capacity = shard->pick_capacity ? shard->pick_capacity * 2 : 16;
+        struct route_group_pick *grown = realloc(shard->picks, capacity * sizeof *grown);
+        ASSERT(grown != NULL); /* a lost pick would drop a queue-group delivery */
+        shard->picks = grown;
+        shard->pick_capacity = capacity;
+    }
+    shard->picks[shard->pick_count++] =
+        (struct route_group_pick){.target = target, .name = name, .name_length = name_length};
+}
+
+/* Bytes of an XSHARD_PUBLISH body for `target`. */
+static uint32_t forward_body_length(const struct shard *shard, int target,
+                                    const struct delivery *d, uint32_t *group_count)
+{
+    uint64_t length = sizeof(struct xshard_publish) + d->subject.length + d->reply.length +
+                      d->payload.length;
+    *group_count = 0;
+    for (uint32_t p = 0; p < shard->pick_count; p++) {
+        if (shard->picks[p].target == target) {
+            length += sizeof(uint32_t) + shard->picks[p].name_length;
+            (*group_count)++;
+        }
+    }
+    ASSERT(length < UINT32_MAX);
+    return (uint32_t)length;
+}
+
+static void forward_body_write(const struct shard *shard, int target, const struct delivery *d,
+                               uint32_t group_count, unsigned char *body)
+{
+    struct xshard_publish head = {
+        .subject_length = d->subject.length,
+        .reply_length = d->reply.length,
+        .header_length = d->header_length,
+        .payload_length = d->payload.length,
+        .group_count = group_count,
+    };
+    memcpy(body, &head, sizeof head);
+    body += sizeof head;
+    memcpy(body, d->subject.data, d->subject.length);
+    body += d->subject.length;
+    memcpy(body, d->reply.data, d->reply.length);
+    body += d->reply.length;
+    memcpy(body, d->payload.data, d->payload.length);
+    body += d->payload.length;
+    for (uint32_t p = 0; p < shard->pick_count; p++) {
+        if (shard->picks[p].target == target) {
+            uint32_t name_length = shard->picks[p].name_length;
+            memcpy(body, &name_length, sizeof name_length);
+            memcpy(body + sizeof name_length, shard->picks[p].name, name_length);
+            body += sizeof name_length + name_length;
+        }
+    }
+}
+
+/* Sends the publish to one target: copied into the ring when small, else by reference to
+ * a heap block. Returns false when it had to wait in the overflow queue. */
+static bool forward_one(struct shard *shard, int target, const struct delivery *d)
+{
+    uint32_t group_count;
+    uint32_t length = forward_body_length(shard, target, d, &group_count);
+    bool overflowed;
+    if (length <= XSHARD_INLINE_BYTES_MAX) {
+        unsigned char *body = xshard_reserve(shard, target, XSHARD_PUBLISH, length, &overflowed);
+        ASSERT(body != NULL); /* out of memory for an overflow node */
+        forward_body_write(shard, target, d, group_count, body);
+    } else {
+        struct xshard_block *block = malloc(sizeof *block + length);
+        ASSERT(block != NULL);
+        atomic_init(&block->references, 1);
+        block->body_length = length;
+        forward_body_write(shard, target, d, group_count, block->body);
+        void *body = xshard_reserve(shard, target, XSHARD_PUBLISH_REF, sizeof block, &overflowed);
+        ASSERT(body != NULL);
+        memcpy(body, &block, sizeof block);
+    }
+    xshard_commit(shard, target, overflowed);
+    shard->stats.xshard_sent++;
+    return !overflowed;
+}
+
+/* Forwards to every shard with plain interest or a queue-group pick. False when any part
+ * waits in an overflow queue (the publisher is then paused). */
+static bool route_forward_all(struct shard *shard, const struct delivery *d)
+{
+    bool flowing = true;
+    for (uint32_t p = 0; p < shard->pick_count; p++) {
+        shard->target_plain[shard->picks[p].target] = 1;
+    }
+    for (int target = 0; target < shard->shard_count; target++) {
+        if (shard->target_plain[target]) {
+            flowing &= forward_one(shard, target, d);
+        }
+    }
+    return flowing;
+}
+
+/* Picks, for every queue group matching the publish, the shard that delivers to it; adds
+ * each remote pick to shard->picks. Local picks are delivered here and counted. */
+static uint32_t groups_route(struct shard *shard, struct conn *publisher,
+                             const struct sublist_result *local,
+                             const struct sublist_result *remote, const struct delivery *d,
+                             bool *delivered_remote)
+{
+    uint32_t delivered = 0;
+    uint8_t *has_members = shard->target_plain + shard->shard_count; /* scratch row */
+    for (uint32_t g = 0; g < remote->group_count; g++) {
+        const struct sublist_queue_group *group = &remote->groups[g];
+        memset(has_members, 0, (size_t)shard->shard_count);
+        uint32_t candidates = 0;
+        for (uint32_t m = 0; m < group->member_count; m++) {
+            const struct remote_interest *r = (const struct remote_interest *)group->members[m];
+            candidates += has_members[r->origin] == 0;
+            has_members[r->origin] = 1;
+        }
+        const struct sublist_queue_group *mine = NULL;
+        for (uint32_t l = 0; l < local->group_count && mine == NULL; l++) {
+            if (local->groups[l].name_length == group->name_length &&
+                memcmp(local->groups[l].name, group->name, group->name_length) == 0) {
+                mine = &local->groups[l];
+            }
+        }
+        uint32_t pick = shard->group_shard_cursor++ % (candidates + (mine != NULL));
+        if (mine != NULL && pick == candidates) {
+            delivered += deliver_to_group(shard, publisher, mine, d);
+            continue;
+        }
+        for (int target = 0; target < shard->shard_count; target++) {
+            if (has_members[target] && pick-- == 0) {
+                route_pick_add(shard, target, group->name, group->name_length);
+                *delivered_remote = true;
+                break;
+            }
+        }
+    }
+    /* local groups no other shard has */
+    for (uint32_t l = 0; l < local->group_count; l++) {
+        bool shared = false;
+        for (uint32_t g = 0; g < remote->group_count && !shared; g++) {
+            shared = remote->groups[g].name_length == local->groups[l].name_length &&
+                     memcmp(remote->groups[g].name, local->groups[l].name,
+                            local->groups[l].name_length) == 0;
+        }
+        if (!shared) {
+            delivered += deliver_to_group(shard, publisher, &local->groups[l], d);
+        }
+    }
+    return delivered;
 }
 
 void route_publish(struct shard *shard, struct conn *publisher, const struct proto_op *op)
@@ -175,19 +344,72 @@ void route_publish(struct shard *shard, struct conn *publisher, const struct pro
             delivered++;
         }
     }
-    for (uint32_t g = 0; g < result->group_count; g++) {
-        if (deliver_to_group(shard, publisher, &result->groups[g], &d)) {
-            delivered++;
+    bool delivered_remote = false;
+    if (shard->shard_count > 1) {
+        const struct sublist_result *remote =
+            interest_remote_match(&shard->interest, op->subject.data, op->subject.length);
+        shard->pick_count = 0;
+        memset(shard->target_plain, 0, (size_t)shard->shard_count);
+        for (uint32_t i = 0; i < remote->plain_count; i++) {
+            const struct remote_interest *r = (const struct remote_interest *)remote->plain[i];
+            shard->target_plain[r->origin] = 1;
+            delivered_remote = true;
+        }
+        delivered += groups_route(shard, publisher, result, remote, &d, &delivered_remote);
+        if (delivered_remote && !route_forward_all(shard, &d) && publisher != NULL) {
+            shard_conn_pause(shard, publisher);
+        }
+    } else {
+        for (uint32_t g = 0; g < result->group_count; g++) {
+            delivered += deliver_to_group(shard, publisher, &result->groups[g], &d);
         }
     }
     if (shard->removal_count > 0) {
         apply_removals(shard);
     }
-    if (delivered == 0 && publisher != NULL && op->reply.length > 0 &&
+    if (delivered == 0 && !delivered_remote && publisher != NULL && op->reply.length > 0 &&
         publisher->options.no_responders && publisher->options.headers) {
         send_no_responders(shard, publisher, op->reply);
-        if (shard->removal_count > 0) {
-            apply_removals(shard);
+    }
+}
+
+/* Delivers a forwarded publish: to every plain subscriber here, and to the named groups. */
+void route_forwarded(struct shard *shard, const unsigned char *body, uint32_t length)
+{
+    struct xshard_publish head;
+    ASSERT(length >= sizeof head);
+    memcpy(&head, body, sizeof head);
+    const char *text = (const char *)body + sizeof head;
+    struct delivery d = {
+        .subject = {.data = text, .length = head.subject_length},
+        .reply = {.data = text + head.subject_length, .length = head.reply_length},
+        .payload = {.data = text + head.subject_length + head.reply_length,
+                    .length = head.payload_length},
+        .header_length = head.header_length,
+    };
+    const char *groups = d.payload.data + head.payload_length;
+    ASSERT(groups <= (const char *)body + length);
+    shard->stats.xshard_received++;
+    const struct sublist_result *result =
+        sublist_match(shard->sublist, d.subject.data, d.subject.length);
+    for (uint32_t i = 0; i < result->plain_count; i++) {
+        deliver(shard, (struct conn_sub *)result->plain[i], &d);
+    }
+    for (uint32_t n = 0; n < head.group_count; n++) {
+        uint32_t name_length;
+        memcpy(&name_length, groups, sizeof name_length);
+        const char *name = groups + sizeof name_length;
+        groups = name + name_length;
+        ASSERT(groups <= (const char *)body + length);
+        for (uint32_t g = 0; g < result->group_count; g++) {
+            if (result->groups[g].name_length == name_length &&
+                memcmp(result->groups[g].name, name, name_length) == 0) {
+                deliver_to_group(shard, NULL, &result->groups[g], &d);
+                break;
+            }
         }
+    }
+    if (shard->removal_count > 0) {
+        apply_removals(shard);
     }
 }

@@ -7,6 +7,7 @@
 #define IONATS_ENGINE_SERVER_H
 
 #include "engine/config.h"
+#include "engine/xshard.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,6 +26,7 @@ struct server {
     char *info_prefix; /* owned: INFO line up to client_id */
     bool auth_required;
     int listen_fd;
+    int port; /* the bound client port */
     uint64_t hash_seed;
     /* Connections open on all shards. Relaxed: it only enforces max_connections, and a
      * transient overshoot by racing accepts on different shards is corrected on the next
@@ -32,6 +34,13 @@ struct server {
     _Atomic int64_t connection_count;
     /* Client ids handed out; relaxed, ids only need to be unique. */
     _Atomic uint64_t next_client_id;
+    int shard_count;
+    struct shard_shared *shared; /* owned [shard_count]: wake-up flags, loads, ring fds */
+    struct xshard_link *links;   /* owned [shard_count²]: link i→j at i * shard_count + j */
+    int *wake_fds;               /* owned [shard_count]: each shard's eventfd */
+    /* Set by a shard whose loop failed: main then exits non-zero. Relaxed: read after the
+     * shard threads are joined, which orders it. */
+    _Atomic int shard_failed;
 };
 
 #endif

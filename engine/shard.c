@@ -14,6 +14,7 @@
 #include "engine/uring_compat.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,12 @@ enum user_data_type {
     UD_RECV,
     UD_SEND,
     UD_TICK,
-    UD_WAKE,
-    UD_IGNORE, /* cancellations: their own result is of no interest */
+    UD_WAKE,         /* the eventfd main writes to: stop, or log counters */
+    UD_IGNORE,       /* cancellations and MSG_RING sends: their own result is of no interest */
+    UD_HANDOFF,      /* MSG_RING from the acceptor: res is a new connection's descriptor */
+    UD_HANDOFF_SENT, /* our MSG_RING handing a descriptor over; low bits: the descriptor */
+    UD_XWAKE,        /* MSG_RING from a shard that published to us while we slept */
+    UD_ACCEPT_RETRY, /* the back-off after a failed accept is over */
 };
 
 enum {
@@ -42,6 +47,16 @@ enum {
     /* Output capacity a connection keeps between bursts. */
     OUT_KEEP_BYTES = 64 * 1024,
 };
+/* Back-off after an accept fails (out of descriptors): doubled per failure, as nats-server
+ * does, so a full descriptor table does not spin the shard. */
+#define ACCEPT_BACKOFF_NS_MIN (10LL * 1000000LL)
+#define ACCEPT_BACKOFF_NS_MAX (1000LL * 1000000LL)
+/* The eventfd value main adds to stop a shard; smaller values ask for counters. */
+#define WAKE_STOP_VALUE (1ULL << 32)
+/* How soon a shard whose records wait for room in a full ring looks again. */
+enum { OVERFLOW_POLL_NS = 100 * 1000 };
+/* Retries of a submit that keeps failing with a transient error before the shard gives up. */
+enum { SUBMIT_RETRIES_MAX = 1000 };
 /* Timer tick bounds: fine enough for sub-second ping intervals in tests, coarse enough
  * that an idle broker wakes only a few times a second. */
 #define TICK_NS_MIN (10LL * 1000000LL)
@@ -75,7 +90,9 @@ static struct conn *user_data_conn(struct shard *shard, uint64_t value)
 static struct io_uring_sqe *sqe_get(struct shard *shard)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&shard->ring);
-    while (sqe == NULL) {
+    for (int retry = 0; sqe == NULL; retry++) {
+        /* the kernel takes no more work: the shard cannot keep its promises any longer */
+        ASSERT(retry < SUBMIT_RETRIES_MAX);
         int rc = io_uring_submit(&shard->ring);
         ASSERT(rc >= 0 || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY);
         sqe = io_uring_get_sqe(&shard->ring);
@@ -142,12 +159,66 @@ static int64_t tick_ns_choose(const struct config *config)
     return tick < TICK_NS_MIN ? TICK_NS_MIN : (tick > TICK_NS_MAX ? TICK_NS_MAX : tick);
 }
 
+static int shard_xshard_init(struct shard *shard)
+{
+    struct server *server = shard->server;
+    int n = server->shard_count;
+    shard->shard_count = n;
+    shard->shared = &server->shared[shard->index];
+    shard->out_links = calloc((size_t)n, sizeof *shard->out_links);
+    shard->in_links = calloc((size_t)n, sizeof *shard->in_links);
+    shard->acked_by = calloc((size_t)n, sizeof *shard->acked_by);
+    shard->applied_from = calloc((size_t)n, sizeof *shard->applied_from);
+    shard->applied_acked = calloc((size_t)n, sizeof *shard->applied_acked);
+    shard->target_plain = calloc((size_t)n * 2, 1);
+    if (!shard->out_links || !shard->in_links || !shard->acked_by || !shard->applied_from ||
+        !shard->applied_acked || !shard->target_plain) {
+        return -ENOMEM;
+    }
+    for (int peer = 0; peer < n; peer++) {
+        if (peer != shard->index) {
+            shard->out_links[peer] = &server->links[shard->index * n + peer];
+            shard->in_links[peer] = &server->links[peer * n + shard->index];
+        }
+    }
+    return interest_init(&shard->interest, server->hash_seed ^ ((uint64_t)shard->index << 32));
+}
+
+static void shard_xshard_free(struct shard *shard)
+{
+    for (int peer = 0; peer < shard->shard_count && shard->out_links != NULL; peer++) {
+        struct xshard_link *link = shard->out_links[peer];
+        while (link != NULL && link->overflow_head != NULL) {
+            struct xshard_overflow *node = link->overflow_head;
+            link->overflow_head = node->next;
+            if (node->type == XSHARD_PUBLISH_REF) {
+                struct xshard_block *block;
+                memcpy(&block, node->body, sizeof block);
+                free(block);
+            }
+            free(node);
+        }
+    }
+    if (shard->interest.buckets != NULL) {
+        interest_destroy(&shard->interest);
+    }
+    free(shard->out_links);
+    free(shard->in_links);
+    free(shard->acked_by);
+    free(shard->applied_from);
+    free(shard->applied_acked);
+    free(shard->target_plain);
+    free(shard->picks);
+    free(shard->held_pongs);
+}
+
 int shard_init(struct shard *shard, struct server *server, int index)
 {
     memset(shard, 0, sizeof *shard);
     shard->index = index;
     shard->server = server;
-    shard->wake_fd = -1;
+    shard->wake_fd = server->wake_fds[index];
+    shard->listen_fd = -1;
     shard->tick_ns = tick_ns_choose(server->config);
     shard->tick.tv_sec = shard->tick_ns / NS_PER_SEC;
     shard->tick.tv_nsec = shard->tick_ns % NS_PER_SEC;
@@ -162,13 +233,14 @@ int shard_init(struct shard *shard, struct server *server, int index)
         goto fail_buffers;
     }
     shard->sublist = sublist_create(server->hash_seed ^ (uint64_t)index);
-    shard->wake_fd = eventfd(0, EFD_CLOEXEC);
-    if (shard->sublist == NULL || shard->wake_fd < 0) {
+    if (shard->sublist == NULL || shard_xshard_init(shard) != 0) {
         rc = -ENOMEM;
         goto fail_index;
     }
+    shard->shared->ring_fd = shard->ring.ring_fd;
     return 0;
 fail_index:
+    shard_xshard_free(shard);
     sublist_destroy(shard->sublist);
     shard->sublist = NULL;
     compat_buf_ring_free(&shard->ring, shard->buf_ring, shard->buf_count, BUF_GROUP_ID);
@@ -229,6 +301,8 @@ static void conn_slot_free(struct shard *shard, struct conn *conn)
     outbuf_free(&conn->out);
     outbuf_free(&conn->sending);
     free(conn);
+    /* relaxed: a placement hint (see struct shard_shared) */
+    atomic_fetch_sub_explicit(&shard->shared->load, 1, memory_order_relaxed);
 }
 
 /* ---- operations ---- */
@@ -249,7 +323,7 @@ static void recv_arm(struct shard *shard, struct conn *conn)
 static void accept_arm(struct shard *shard)
 {
     struct io_uring_sqe *sqe = sqe_get(shard);
-    io_uring_prep_multishot_accept(sqe, shard->server->listen_fd, NULL, NULL,
+    io_uring_prep_multishot_accept(sqe, shard->listen_fd, NULL, NULL,
                                    SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, user_data_make(UD_ACCEPT, NULL));
     shard->accept_armed = true;
@@ -279,6 +353,102 @@ static void send_submit(struct shard *shard, struct conn *conn)
     io_uring_sqe_set_data64(sqe, user_data_make(UD_SEND, conn));
     conn->flags |= CONN_F_SEND_INFLIGHT;
     conn->inflight_count++;
+    conn->send_progress_ns = clock_monotonic_ns();
+}
+
+void shard_wake_send(struct shard *shard, int ring_fd)
+{
+    struct io_uring_sqe *sqe = sqe_get(shard);
+    io_uring_prep_msg_ring(sqe, ring_fd, 0, (uint64_t)UD_XWAKE << UD_TYPE_SHIFT, 0);
+    io_uring_sqe_set_data64(sqe, user_data_make(UD_IGNORE, NULL));
+}
+
+void shard_conn_pause(struct shard *shard, struct conn *conn)
+{
+    if (conn->flags & (CONN_F_PAUSED | CONN_F_CLOSING)) {
+        return;
+    }
+    conn->flags |= CONN_F_PAUSED;
+    shard->paused_any = true;
+    if (conn->flags & CONN_F_RECV_ARMED) {
+        struct io_uring_sqe *sqe = sqe_get(shard);
+        io_uring_prep_cancel64(sqe, user_data_make(UD_RECV, conn), 0);
+        io_uring_sqe_set_data64(sqe, user_data_make(UD_IGNORE, NULL));
+    }
+}
+
+static void recv_arm(struct shard *shard, struct conn *conn);
+
+/* Every overflow queue is empty again: read the paused publishers once more. */
+static void paused_resume(struct shard *shard)
+{
+    shard->paused_any = false;
+    for (uint32_t i = 0; i < shard->conn_capacity; i++) {
+        struct conn *conn = shard->conns[i];
+        if (conn == NULL || !(conn->flags & CONN_F_PAUSED)) {
+            continue;
+        }
+        conn->flags &= ~CONN_F_PAUSED;
+        if (!(conn->flags & (CONN_F_RECV_ARMED | CONN_F_CLOSING | CONN_F_EOF))) {
+            recv_arm(shard, conn);
+        }
+    }
+}
+
+/* ---- PONG barrier ---- */
+
+void shard_pong(struct shard *shard, struct conn *conn)
+{
+    static const char pong[] = "PONG\r\n";
+    if (shard->held_count == 0 &&
+        xshard_announcements_applied(shard, shard->announce_sequence)) {
+        conn_write_text(conn, pong, sizeof pong - 1);
+        return;
+    }
+    if (shard->held_count == shard->held_capacity) {
+        uint32_t capacity = shard->held_capacity ? shard->held_capacity * 2 : 16;
+        struct held_pong *grown = malloc(capacity * sizeof *grown);
+        ASSERT(grown != NULL); /* a PONG that can be neither sent nor held breaks flush() */
+        for (uint32_t i = 0; i < shard->held_count; i++) {
+            grown[i] = shard->held_pongs[(shard->held_head + i) % shard->held_capacity];
+        }
+        free(shard->held_pongs);
+        shard->held_pongs = grown;
+        shard->held_head = 0;
+        shard->held_capacity = capacity;
+    }
+    uint32_t slot = (shard->held_head + shard->held_count++) % shard->held_capacity;
+    shard->held_pongs[slot] = (struct held_pong){
+        .conn_index = conn->index,
+        .conn_generation = conn->generation,
+        .sequence = shard->announce_sequence,
+    };
+}
+
+void shard_acked(struct shard *shard, int from, uint64_t sequence)
+{
+    static const char pong[] = "PONG\r\n";
+    if (sequence > shard->acked_by[from]) {
+        shard->acked_by[from] = sequence;
+    }
+    while (shard->held_count > 0) {
+        struct held_pong *held = &shard->held_pongs[shard->held_head];
+        if (!xshard_announcements_applied(shard, held->sequence)) {
+            return;
+        }
+        struct conn *conn = shard->conns[held->conn_index];
+        if (conn != NULL && conn->generation == held->conn_generation) {
+            conn_write_text(conn, pong, sizeof pong - 1);
+        }
+        shard->held_head = (shard->held_head + 1) % shard->held_capacity;
+        shard->held_count--;
+    }
+}
+
+void shard_interest_changed(struct shard *shard, const struct sub *sub, bool add)
+{
+    xshard_announce(shard, add, sub->subject, sub->subject_length, sub->queue,
+                    sub->queue_length);
 }
 
 void shard_flush_queue(struct shard *shard, struct conn *conn)
@@ -321,23 +491,10 @@ void shard_conn_close_after_flush(struct shard *shard, struct conn *conn, const 
 
 /* ---- completions ---- */
 
-static void on_accept(struct shard *shard, const struct io_uring_cqe *cqe)
+/* Takes a new connection's descriptor into this shard: INFO, then reading. */
+static void conn_adopt(struct shard *shard, int fd)
 {
     const struct server *server = shard->server;
-    if (!(cqe->flags & IORING_CQE_F_MORE)) {
-        shard->accept_armed = false;
-    }
-    if (cqe->res < 0) {
-        if (cqe->res != -ECANCELED) {
-            LOG_WARN("accept failed: %s", strerror(-cqe->res));
-        }
-        return;
-    }
-    int fd = cqe->res;
-    if (shard->stopping) {
-        close(fd);
-        return;
-    }
     struct sockaddr_storage peer = {0};
     socklen_t peer_length = sizeof peer;
     getpeername(fd, (struct sockaddr *)&peer, &peer_length);
@@ -347,6 +504,7 @@ static void on_accept(struct shard *shard, const struct io_uring_cqe *cqe)
     if (conn == NULL) {
         LOG_WARN("out of memory for a new connection; refusing it");
         close(fd);
+        atomic_fetch_sub_explicit(&shard->shared->load, 1, memory_order_relaxed);
         return;
     }
     shard->stats.accepted++;
@@ -357,16 +515,97 @@ static void on_accept(struct shard *shard, const struct io_uring_cqe *cqe)
         return;
     }
     if (count > server->config->max_connections) {
+        static const char error[] = "-ERR 'maximum connections exceeded'\r\n";
         LOG_WARN("maximum connections (%lld) exceeded, refusing %s:%d",
                  (long long)server->config->max_connections, conn->ip, conn->port);
-        conn_write_text(conn, "-ERR 'maximum connections exceeded'\r\n",
-                        sizeof "-ERR 'maximum connections exceeded'\r\n" - 1);
+        conn_write_text(conn, error, sizeof error - 1);
         shard_conn_close_after_flush(shard, conn, "Maximum Connections Exceeded");
         return;
     }
     LOG_DEBUG("client %llu connected from %s:%d", (unsigned long long)conn->client_id, conn->ip,
               conn->port);
     recv_arm(shard, conn);
+}
+
+/* The least-loaded shard, ties going to the lowest index after the last pick. */
+static int placement_pick(struct shard *shard)
+{
+    int best = -1;
+    int64_t best_load = INT64_MAX;
+    for (int k = 0; k < shard->shard_count; k++) {
+        int candidate = (shard->placement_cursor + 1 + k) % shard->shard_count;
+        int64_t load =
+            atomic_load_explicit(&shard->server->shared[candidate].load, memory_order_relaxed);
+        if (load < best_load) {
+            best = candidate;
+            best_load = load;
+        }
+    }
+    shard->placement_cursor = best;
+    return best;
+}
+
+static void handoff(struct shard *shard, int target, int fd)
+{
+    struct io_uring_sqe *sqe = sqe_get(shard);
+    io_uring_prep_msg_ring(sqe, shard->server->shared[target].ring_fd, (unsigned)fd,
+                           (uint64_t)UD_HANDOFF << UD_TYPE_SHIFT, 0);
+    io_uring_sqe_set_data64(sqe, (uint64_t)UD_HANDOFF_SENT << UD_TYPE_SHIFT | (uint32_t)fd);
+    shard->stats.handed_off++;
+}
+
+static void accept_retry_arm(struct shard *shard)
+{
+    shard->accept_backoff_ns = shard->accept_backoff_ns == 0
+                                   ? ACCEPT_BACKOFF_NS_MIN
+                                   : shard->accept_backoff_ns * 2;
+    if (shard->accept_backoff_ns > ACCEPT_BACKOFF_NS_MAX) {
+        shard->accept_backoff_ns = ACCEPT_BACKOFF_NS_MAX;
+    }
+    shard->accept_retry.tv_sec = shard->accept_backoff_ns / NS_PER_SEC;
+    shard->accept_retry.tv_nsec = shard->accept_backoff_ns % NS_PER_SEC;
+    struct io_uring_sqe *sqe = sqe_get(shard);
+    io_uring_prep_timeout(sqe, &shard->accept_retry, 0, 0);
+    io_uring_sqe_set_data64(sqe, user_data_make(UD_ACCEPT_RETRY, NULL));
+    shard->accept_retry_armed = true;
+}
+
+static void on_accept(struct shard *shard, const struct io_uring_cqe *cqe)
+{
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        shard->accept_armed = false;
+    }
+    if (cqe->res < 0) {
+        if (cqe->res == -ECANCELED || shard->stopping) {
+            return;
+        }
+        shard->stats.accept_errors++;
+        if (shard->accept_backoff_ns < ACCEPT_BACKOFF_NS_MAX) {
+            LOG_WARN("accept failed: %s; retrying in %lld ms", strerror(-cqe->res),
+                     (long long)(shard->accept_backoff_ns ? shard->accept_backoff_ns * 2
+                                                          : ACCEPT_BACKOFF_NS_MIN) / NS_PER_MS);
+        }
+        if (!shard->accept_armed && !shard->accept_retry_armed) {
+            accept_retry_arm(shard);
+        }
+        return;
+    }
+    shard->accept_backoff_ns = 0;
+    int fd = cqe->res;
+    if (shard->stopping) {
+        close(fd);
+        return;
+    }
+    bool hand_over = shard->shard_count > 1 && shard->listen_fd == shard->server->listen_fd &&
+                     strcmp(shard->server->config->placement, "acceptor") == 0;
+    int target = hand_over ? placement_pick(shard) : shard->index;
+    /* relaxed: a placement hint (see struct shard_shared) */
+    atomic_fetch_add_explicit(&shard->server->shared[target].load, 1, memory_order_relaxed);
+    if (target == shard->index) {
+        conn_adopt(shard, fd);
+    } else {
+        handoff(shard, target, fd);
+    }
 }
 
 static void buffer_return(struct shard *shard, uint32_t id)
@@ -384,6 +623,7 @@ static void on_recv(struct shard *shard, struct conn *conn, const struct io_urin
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         uint32_t id = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         if (cqe->res > 0 && conn != NULL && !(conn->flags & CONN_F_CLOSING)) {
+            shard->stats.in_bytes += (uint64_t)cqe->res;
             conn_receive(conn, shard->buf_memory + (size_t)id * shard->buf_size,
                          (size_t)cqe->res);
         }
@@ -401,10 +641,15 @@ static void on_recv(struct shard *shard, struct conn *conn, const struct io_urin
     if (cqe->res == -ENOBUFS) {
         shard->stats.recv_enobufs++;
         conn->flags |= CONN_F_RECV_REARM;
-    } else if (cqe->res > 0) {
-        conn->flags |= CONN_F_RECV_REARM;
+    } else if (cqe->res > 0 || cqe->res == -ECANCELED) {
+        conn->flags |= CONN_F_RECV_REARM; /* re-armed unless paused, see rearm_wanted */
+    } else if (cqe->res == 0) {
+        /* The client closed its side: what it was promised (replies, -ERR) still goes out,
+         * then the connection closes. */
+        conn->flags |= CONN_F_EOF;
+        shard_conn_close_after_flush(shard, conn, "Client Closed");
     } else {
-        shard_conn_close(shard, conn, cqe->res == 0 ? "Client Closed" : "Read Error");
+        shard_conn_close(shard, conn, "Read Error");
     }
 }
 
@@ -424,6 +669,7 @@ static void on_send(struct shard *shard, struct conn *conn, const struct io_urin
         shard_conn_close(shard, conn, "Write Error");
         return;
     }
+    shard->stats.out_bytes += (uint64_t)cqe->res;
     conn->sending_offset += (size_t)cqe->res;
     ASSERT(conn->sending_offset <= conn->sending.length);
     if (conn->sending_offset < conn->sending.length) {
@@ -436,19 +682,57 @@ static void on_send(struct shard *shard, struct conn *conn, const struct io_urin
     shard_flush_queue(shard, conn);
 }
 
+static void stats_log(const struct shard *shard)
+{
+    const struct shard_stats *st = &shard->stats;
+    LOG_INFO("stats shard=%d connections=%u accepted=%llu handed_off=%llu closed=%llu "
+             "in_msgs=%llu in_bytes=%llu out_msgs=%llu out_bytes=%llu xshard_sent=%llu "
+             "xshard_received=%llu ring_full=%llu wakeups_sent=%llu slow_consumers=%llu "
+             "recv_enobufs=%llu accept_errors=%llu",
+             shard->index, shard->live_count, (unsigned long long)st->accepted,
+             (unsigned long long)st->handed_off, (unsigned long long)st->closed,
+             (unsigned long long)st->in_msgs, (unsigned long long)st->in_bytes,
+             (unsigned long long)st->out_msgs, (unsigned long long)st->out_bytes,
+             (unsigned long long)st->xshard_sent, (unsigned long long)st->xshard_received,
+             (unsigned long long)st->ring_full, (unsigned long long)st->wakeups_sent,
+             (unsigned long long)st->slow_consumers, (unsigned long long)st->recv_enobufs,
+             (unsigned long long)st->accept_errors);
+}
+
+/* A send that has moved nothing for write_deadline: the client stopped reading. */
+static bool write_deadline_passed(const struct conn *conn, int64_t now, int64_t deadline_ns)
+{
+    return (conn->flags & CONN_F_SEND_INFLIGHT) && now - conn->send_progress_ns > deadline_ns;
+}
+
 static void on_tick(struct shard *shard)
 {
+    const struct config *config = shard->server->config;
     int64_t now = clock_monotonic_ns();
     for (uint32_t i = 0; i < shard->conn_capacity; i++) {
         struct conn *conn = shard->conns[i];
-        if (conn == NULL) {
+        if (conn == NULL || (conn->flags & CONN_F_CLOSING)) {
             continue;
         }
         if ((conn->flags & CONN_F_CLOSE_AFTER_FLUSH) && now >= conn->close_deadline_ns) {
             shard_conn_close(shard, conn, conn->close_reason);
             continue;
         }
+        if (write_deadline_passed(conn, now, config->write_deadline_ns)) {
+            shard->stats.slow_consumers++;
+            LOG_WARN("client %llu %s:%d slow consumer detected: write deadline of %lld ms "
+                     "exceeded with %zu bytes pending",
+                     (unsigned long long)conn->client_id, conn->ip, conn->port,
+                     (long long)(config->write_deadline_ns / NS_PER_MS),
+                     conn_pending_bytes(conn));
+            shard_conn_close(shard, conn, "Slow Consumer (Write Deadline)");
+            continue;
+        }
         conn_tick(conn, now);
+    }
+    if (config->stats_interval_ns > 0 && now >= shard->stats_next_ns) {
+        shard->stats_next_ns = now + config->stats_interval_ns;
+        stats_log(shard);
     }
     tick_arm(shard);
 }
@@ -470,6 +754,34 @@ static void stop_begin(struct shard *shard)
     }
 }
 
+static void on_wake(struct shard *shard, const struct io_uring_cqe *cqe)
+{
+    if (cqe->res != (int)sizeof shard->wake_value) {
+        LOG_ERROR("shard %d: reading its wake-up eventfd failed: %s", shard->index,
+                  strerror(cqe->res < 0 ? -cqe->res : EIO));
+        stop_begin(shard);
+        return;
+    }
+    if ((shard->wake_value & (WAKE_STOP_VALUE - 1)) != 0) {
+        stats_log(shard);
+    }
+    if (shard->wake_value >= WAKE_STOP_VALUE) {
+        stop_begin(shard);
+        return;
+    }
+    wake_arm(shard);
+}
+
+static void on_handoff_sent(const struct io_uring_cqe *cqe, uint64_t data)
+{
+    if (cqe->res < 0) {
+        int fd = (int)(uint32_t)data;
+        LOG_ERROR("handing connection descriptor %d to another shard failed: %s", fd,
+                  strerror(-cqe->res));
+        close(fd);
+    }
+}
+
 static void dispatch(struct shard *shard, const struct io_uring_cqe *cqe)
 {
     uint64_t data = io_uring_cqe_get_data64(cqe);
@@ -487,8 +799,23 @@ static void dispatch(struct shard *shard, const struct io_uring_cqe *cqe)
         on_tick(shard);
         return;
     case UD_WAKE:
-        stop_begin(shard);
+        on_wake(shard, cqe);
         return;
+    case UD_HANDOFF:
+        if (shard->stopping) {
+            close(cqe->res);
+            atomic_fetch_sub_explicit(&shard->shared->load, 1, memory_order_relaxed);
+        } else {
+            conn_adopt(shard, cqe->res);
+        }
+        return;
+    case UD_HANDOFF_SENT:
+        on_handoff_sent(cqe, data);
+        return;
+    case UD_ACCEPT_RETRY:
+        shard->accept_retry_armed = false;
+        return;
+    case UD_XWAKE:
     case UD_IGNORE:
         return;
     }
@@ -498,6 +825,12 @@ static void dispatch(struct shard *shard, const struct io_uring_cqe *cqe)
 }
 
 /* ---- end of turn ---- */
+
+static bool rearm_wanted(const struct conn *conn)
+{
+    return (conn->flags & CONN_F_RECV_REARM) &&
+           !(conn->flags & (CONN_F_CLOSING | CONN_F_PAUSED | CONN_F_EOF | CONN_F_RECV_ARMED));
+}
 
 static void flush_all(struct shard *shard)
 {
@@ -517,7 +850,7 @@ static void flush_all(struct shard *shard)
                 shard_conn_close(shard, conn, conn->close_reason);
             }
         }
-        if (conn->flags & CONN_F_RECV_REARM && !(conn->flags & CONN_F_CLOSING)) {
+        if (rearm_wanted(conn)) {
             recv_arm(shard, conn);
         }
         conn = next;
@@ -529,7 +862,7 @@ static void rearm_receives(struct shard *shard)
 {
     for (uint32_t i = 0; i < shard->conn_capacity; i++) {
         struct conn *conn = shard->conns[i];
-        if (conn != NULL && (conn->flags & CONN_F_RECV_REARM) && !(conn->flags & CONN_F_CLOSING)) {
+        if (conn != NULL && rearm_wanted(conn)) {
             recv_arm(shard, conn);
         }
     }
@@ -573,54 +906,107 @@ static bool turn_reap(struct shard *shard)
     return rearm_needed;
 }
 
+/* Waits for completions, announcing the sleep to producers first (see shard_shared). With
+ * work already waiting (inbound records, a budget left over) it only submits. */
+static int turn_wait(struct shard *shard, bool work_left)
+{
+    if (shard->overflowing && !work_left) {
+        /* a ring toward a busy shard is full: nobody wakes us when it drains, so look
+         * again soon */
+        static const struct __kernel_timespec overflow_poll = {.tv_nsec = OVERFLOW_POLL_NS};
+        struct io_uring_cqe *cqe;
+        int rc = io_uring_submit_and_wait_timeout(&shard->ring, &cqe, 1,
+                                                  (struct __kernel_timespec *)&overflow_poll,
+                                                  NULL);
+        return rc == -ETIME ? 0 : rc;
+    }
+    if (work_left || shard->shard_count == 1) {
+        return io_uring_submit_and_wait(&shard->ring, work_left ? 0 : 1);
+    }
+    atomic_store_explicit(&shard->shared->sleeping, 1, memory_order_seq_cst);
+    /* seq_cst: the store above is ordered before the ring check below; pairs with the
+     * fence in xshard.c's wake() between a producer's publish and its read of the flag */
+    atomic_thread_fence(memory_order_seq_cst);
+    bool pending = xshard_inbound_pending(shard);
+    int rc = io_uring_submit_and_wait(&shard->ring, pending ? 0 : 1);
+    atomic_store_explicit(&shard->shared->sleeping, 0, memory_order_relaxed);
+    return rc;
+}
+
+static void stop_progress(struct shard *shard, bool *done)
+{
+    if (shard->live_count == 0) {
+        *done = true;
+        return;
+    }
+    if (clock_monotonic_ns() >= shard->stop_deadline_ns) {
+        for (uint32_t i = 0; i < shard->conn_capacity; i++) {
+            if (shard->conns[i] != NULL) {
+                shard_conn_close(shard, shard->conns[i], "Server Shutdown");
+            }
+        }
+        reap_closed(shard);
+        *done = shard->live_count == 0;
+    }
+}
+
+static void shard_fail(struct shard *shard, int rc)
+{
+    LOG_ERROR("shard %d: io_uring_submit_and_wait failed: %s; stopping the server",
+              shard->index, strerror(-rc));
+    atomic_store_explicit(&shard->server->shard_failed, 1, memory_order_relaxed);
+    kill(getpid(), SIGTERM);
+}
+
 void shard_run(struct shard *shard)
 {
-    log_set_thread_shard(shard->index);
-    if (shard->index == 0) {
+    if (shard->listen_fd >= 0) {
         accept_arm(shard);
     }
     tick_arm(shard);
     wake_arm(shard);
-    for (;;) {
-        int rc = io_uring_submit_and_wait(&shard->ring, 1);
-        if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY) {
-            LOG_ERROR("shard %d: io_uring_submit_and_wait failed: %s", shard->index,
-                      strerror(-rc));
+    bool work_left = false;
+    bool done = false;
+    while (!done) {
+        int rc = turn_wait(shard, work_left);
+        if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY && rc != -EAGAIN) {
+            shard_fail(shard, rc);
             break;
         }
         bool rearm_needed = turn_reap(shard);
+        work_left = shard->shard_count > 1 && xshard_drain(shard);
         flush_all(shard);
         if (rearm_needed) {
             rearm_receives(shard);
         }
         reap_closed(shard);
-        if (shard->accept_armed == false && !shard->stopping && shard->index == 0) {
+        if (shard->shard_count > 1 && !xshard_flush(shard) && shard->paused_any) {
+            paused_resume(shard);
+        }
+        if (shard->listen_fd >= 0 && !shard->accept_armed && !shard->accept_retry_armed &&
+            !shard->stopping) {
             accept_arm(shard);
         }
         if (shard->stopping) {
-            if (shard->live_count == 0) {
-                break;
-            }
-            if (clock_monotonic_ns() >= shard->stop_deadline_ns) {
-                for (uint32_t i = 0; i < shard->conn_capacity; i++) {
-                    if (shard->conns[i] != NULL) {
-                        shard_conn_close(shard, shard->conns[i], "Server Shutdown");
-                    }
-                }
-                reap_closed(shard);
-                if (shard->live_count == 0) {
-                    break;
-                }
-            }
+            stop_progress(shard, &done);
         }
     }
 }
 
-void shard_request_stop(struct shard *shard)
+static void wake_fd_add(int wake_fd, uint64_t value)
 {
-    uint64_t one = 1;
-    ssize_t n = write(shard->wake_fd, &one, sizeof one);
-    ASSERT(n == (ssize_t)sizeof one);
+    ssize_t n = write(wake_fd, &value, sizeof value);
+    ASSERT(n == (ssize_t)sizeof value);
+}
+
+void shard_request_stop(int wake_fd)
+{
+    wake_fd_add(wake_fd, WAKE_STOP_VALUE);
+}
+
+void shard_request_stats(int wake_fd)
+{
+    wake_fd_add(wake_fd, 1);
 }
 
 void shard_destroy(struct shard *shard)
@@ -640,10 +1026,11 @@ void shard_destroy(struct shard *shard)
     munmap(shard->buf_ring, shard->buf_count * sizeof(struct io_uring_buf));
     free(shard->buf_memory);
     sublist_destroy(shard->sublist);
+    shard_xshard_free(shard);
     free(shard->conns);
     free(shard->free_slots);
     free(shard->removals);
-    if (shard->wake_fd >= 0) {
-        close(shard->wake_fd);
+    if (shard->listen_fd >= 0 && shard->listen_fd != shard->server->listen_fd) {
+        close(shard->listen_fd);
     }
 }

@@ -7,8 +7,10 @@
 #ifndef IONATS_ENGINE_SHARD_H
 #define IONATS_ENGINE_SHARD_H
 
+#include "engine/interest.h"
 #include "engine/outbuf.h"
 #include "engine/server.h"
+#include "engine/xshard.h"
 #include "proto/connect.h"
 #include "proto/parser.h"
 #include "proto/sublist.h"
@@ -31,6 +33,8 @@ enum {
     CONN_F_READ_SINCE_PING = 1u << 7, /* client sent something since the last ping tick */
     CONN_F_RELEASED = 1u << 8,      /* subscriptions and parser already released */
     CONN_F_PONG_SEEN = 1u << 9,     /* the client has answered a server PING */
+    CONN_F_PAUSED = 1u << 10,       /* not read: its publishes wait in a full cross-shard ring */
+    CONN_F_EOF = 1u << 11,          /* the client closed its sending side */
 };
 
 struct conn;
@@ -77,6 +81,7 @@ struct conn {
     int64_t next_ping_ns;
     int64_t auth_deadline_ns; /* 0 when auth is not required or already done */
     int64_t close_deadline_ns;
+    int64_t send_progress_ns; /* last time the send in flight moved bytes */
     struct conn *flush_next; /* shard flush list link */
     struct conn *close_next; /* shard closing list link */
     const char *close_reason;
@@ -87,11 +92,26 @@ struct conn {
 
 struct shard_stats {
     uint64_t accepted;
+    uint64_t handed_off;
     uint64_t closed;
     uint64_t slow_consumers;
     uint64_t recv_enobufs;
     uint64_t in_msgs;
+    uint64_t in_bytes;
     uint64_t out_msgs;
+    uint64_t out_bytes;
+    uint64_t xshard_sent;      /* publishes forwarded to other shards */
+    uint64_t xshard_received;  /* publishes other shards forwarded here */
+    uint64_t ring_full;        /* records that found a cross-shard ring full */
+    uint64_t wakeups_sent;
+    uint64_t accept_errors;
+};
+
+/* A PONG held back until every shard applied the interest changes made before its PING. */
+struct held_pong {
+    uint32_t conn_index;
+    uint32_t conn_generation;
+    uint64_t sequence; /* announcements that must be applied everywhere first */
 };
 
 struct shard {
@@ -114,9 +134,39 @@ struct shard {
     uint32_t removal_count;
     uint32_t removal_capacity;
     uint32_t queue_cursor;   /* spreads queue-group deliveries across members */
-    int wake_fd;             /* eventfd main writes to on stop */
+    uint32_t group_shard_cursor; /* spreads them across shards; separate, or the two
+                                  * rotations would lock into step */
+    int wake_fd;             /* eventfd main writes to: stop or print statistics */
     uint64_t wake_value;     /* read target of the armed eventfd read */
+    int listen_fd;           /* the socket this shard accepts on, -1 if none */
     bool accept_armed;
+    bool accept_retry_armed;
+    int64_t accept_backoff_ns;
+    struct __kernel_timespec accept_retry;
+    /* Cross-shard state: links borrowed from the server, announcements and barriers. */
+    int shard_count;
+    struct shard_shared *shared;     /* borrowed: this shard's entry in server->shared */
+    struct xshard_link **out_links;  /* owned array of borrowed links, [shard_count] */
+    struct xshard_link **in_links;
+    struct interest interest;
+    uint64_t announce_sequence;      /* announcements sent so far (each to every shard) */
+    uint64_t *acked_by;              /* owned [shard_count]: mine applied by each shard */
+    uint64_t *applied_from;          /* owned [shard_count]: each shard's applied here */
+    uint64_t *applied_acked;         /* owned [shard_count]: last applied_from sent back */
+    struct held_pong *held_pongs;    /* owned FIFO */
+    uint32_t held_head;
+    uint32_t held_count;
+    uint32_t held_capacity;
+    bool overflowing;                /* some record waits in an overflow queue */
+    bool paused_any;                 /* some connection is paused for it */
+    /* Scratch for one publish: which shards get it, and the queue groups each serves. */
+    uint8_t *target_plain;           /* owned [shard_count] */
+    uint32_t *target_group_count;    /* owned [shard_count] */
+    struct route_group_pick *picks;  /* owned */
+    uint32_t pick_count;
+    uint32_t pick_capacity;
+    int64_t stats_next_ns;
+    int placement_cursor;
     bool stopping;
     int64_t stop_deadline_ns;
     int64_t tick_ns;
@@ -125,7 +175,15 @@ struct shard {
     int error;               /* set when the shard failed to start */
 };
 
-/* Sets up the ring, buffers and index of one shard. 0 or -errno. */
+/* A queue group a target shard is asked to serve for one publish. */
+struct route_group_pick {
+    int target;
+    const char *name; /* borrowed from the match result, valid during the publish */
+    uint32_t name_length;
+};
+
+/* Sets up the ring, buffers and index of one shard. 0 or -errno. Call on the shard's own
+ * thread: a SINGLE_ISSUER ring belongs to the thread that creates it. */
 int shard_init(struct shard *shard, struct server *server, int index);
 
 /* Runs the loop until a stop is requested and every connection is closed. */
@@ -133,8 +191,24 @@ void shard_run(struct shard *shard);
 
 void shard_destroy(struct shard *shard);
 
-/* Asks the shard to stop; any thread (writes its eventfd). */
-void shard_request_stop(struct shard *shard);
+/* Asks the shard to stop, or to log its counters; any thread (writes its eventfd). */
+void shard_request_stop(int wake_fd);
+void shard_request_stats(int wake_fd);
+
+/* A client's PING: answered now, or once every shard applied earlier interest changes. */
+void shard_pong(struct shard *shard, struct conn *conn);
+
+/* Called with a subscription's first/last appearance on this shard. */
+void shard_interest_changed(struct shard *shard, const struct sub *sub, bool add);
+
+/* Sends a wake-up (IORING_OP_MSG_RING) to the ring with descriptor `ring_fd`. */
+void shard_wake_send(struct shard *shard, int ring_fd);
+
+/* The connection published into a full cross-shard ring: stop reading it for now. */
+void shard_conn_pause(struct shard *shard, struct conn *conn);
+
+/* An announcement acknowledgement arrived from `from`: release PONGs it unblocks. */
+void shard_acked(struct shard *shard, int from, uint64_t sequence);
 
 /* Output side, used by the protocol code. */
 void shard_flush_queue(struct shard *shard, struct conn *conn);

@@ -86,7 +86,11 @@ int connect_options_parse(const char *json, size_t length, struct connect_option
         return CONNECT_ERR_JSON;
     }
     json_t *protocol = json_object_get(root, "protocol");
-    options->protocol = json_is_integer(protocol) ? (int)json_integer_value(protocol) : 0;
+    json_int_t protocol_value = json_is_integer(protocol) ? json_integer_value(protocol) : 0;
+    /* range-checked before narrowing, so 2^32 + 1 is not read as 1 */
+    options->protocol = (protocol_value < 0 || protocol_value > CONNECT_PROTOCOL_MAX)
+                            ? -1
+                            : (int)protocol_value;
     json_label(root, "name", options->name, sizeof options->name);
     json_label(root, "lang", options->lang, sizeof options->lang);
     json_label(root, "version", options->version, sizeof options->version);

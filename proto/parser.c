@@ -47,8 +47,8 @@ static const struct op_name op_names[] = {
     {"PONG", 4, PROTO_OP_PONG, PARSER_ROLE_SERVER, true},
     {"MSG", 3, PROTO_OP_MSG, PARSER_ROLE_CLIENT, false},
     {"HMSG", 4, PROTO_OP_HMSG, PARSER_ROLE_CLIENT, false},
-    {"INFO", 4, PROTO_OP_INFO, PARSER_ROLE_CLIENT, false},
-    {"+OK", 3, PROTO_OP_OK, PARSER_ROLE_CLIENT, false},
+    {"INFO", 4, PROTO_OP_INFO, PARSER_ROLE_CLIENT, true},
+    {"+OK", 3, PROTO_OP_OK, PARSER_ROLE_CLIENT, true},
     {"-ERR", 4, PROTO_OP_ERR, PARSER_ROLE_CLIENT, true},
 };
 
@@ -390,6 +390,7 @@ static int64_t parse_control_line(const struct parser *parser, const char *line,
         return parse_unsub(fields, count, op);
     case PROTO_OP_PING:
     case PROTO_OP_PONG:
+        return 0; /* nats-server answers "PING x" too: what follows the name is ignored */
     case PROTO_OP_OK:
         return count == 0 ? 0 : PROTO_ERR_UNKNOWN_OP;
     case PROTO_OP_CONNECT:

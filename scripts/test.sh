@@ -62,7 +62,11 @@ if ! build_dir build-test; then
   echo "build failed"
   exit 1
 fi
-run_suites build-test "ionats (gcc)"
+run_suites build-test "ionats (gcc, default shards: one per CPU)"
+for shards in 1 4; do
+  IONATS_TEST_SHARDS=$shards run_suites build-test "ionats (gcc, --shards $shards)" \
+    --suite integration --suite wire
+done
 IONATS_TEST_SERVER=nats-server run_suites build-test "reference nats-server" \
   --suite integration --suite wire
 

@@ -131,7 +131,9 @@ static int build_ionats_args(const struct test_server *server,
     add_arg(argv, argc, "127.0.0.1");
     add_long(argv, argc, "-p", server->port);
     const char *shards = getenv("IONATS_TEST_SHARDS");
-    if (shards != NULL && shards[0] != '\0') {
+    if (o->shards > 0) {
+        add_long(argv, argc, "--shards", o->shards);
+    } else if (shards != NULL && shards[0] != '\0') {
         add_arg(argv, argc, "--shards");
         add_arg(argv, argc, shards);
     }

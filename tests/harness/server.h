@@ -25,6 +25,7 @@ struct test_server_options {
     const char *user;
     const char *pass;
     const char *token;
+    long shards; /* ionats only (nats-server has no shards); 0: $IONATS_TEST_SHARDS */
 };
 
 struct test_server {

@@ -1,0 +1,254 @@
+/* Cross-shard behaviour, over raw sockets: the guarantees clients rely on when publisher and
+ * subscriber live on different shards.
+ *
+ * The one idea: placement hands connections to the least-loaded shard, so with one
+ * publisher connected first, each new subscriber lands on another shard at least every
+ * other time. A "sentinel" message published after the message under test travels the
+ * same shard-to-shard ring behind it, so once the sentinel arrives, anything published
+ * before it has arrived too: "was not delivered" is checked without sleeping. With
+ * IONATS_TEST_SERVER=nats-server the same tests run against the reference (which has no
+ * shards), and the counter check is skipped. */
+#include "tests/integration/itest.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { SHARDS = 4, ROUNDS = 150, READ_SIZE = 1 << 16, WAIT_MS = 5000 };
+
+static const char QUIET[] = "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
+
+static int raw_open(int port)
+{
+    int fd = test_connect_raw(port);
+    ck_assert_int_ge(fd, 0);
+    char buffer[READ_SIZE];
+    ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "\r\n", WAIT_MS), 0);
+    ck_assert_int_eq(test_send_all(fd, QUIET, sizeof QUIET - 1), 0);
+    return fd;
+}
+
+static void raw_send(int fd, const char *text)
+{
+    ck_assert_int_eq(test_send_all(fd, text, strlen(text)), 0);
+}
+
+/* Sends `text` then PING, and reads until PONG; what came before the PONG is in `seen`. */
+static void raw_round_trip(int fd, const char *text, char *seen, size_t size)
+{
+    char request[512];
+    snprintf(request, sizeof request, "%sPING\r\n", text);
+    raw_send(fd, request);
+    ck_assert_msg(test_read_until(fd, seen, size, "PONG\r\n", WAIT_MS) >= 0, "no PONG");
+}
+
+/* Like raw_round_trip, for a connection that may have received any amount before the
+ * PONG: reads and discards, keeping only enough to find "PONG\r\n" across reads. */
+static void raw_round_trip_discarding(int fd, const char *text)
+{
+    char request[512];
+    snprintf(request, sizeof request, "%sPING\r\n", text);
+    raw_send(fd, request);
+    enum { KEEP = 5 };
+    char window[READ_SIZE + KEEP + 1];
+    size_t kept = 0;
+    int64_t deadline = itest_now_ms() + WAIT_MS;
+    while (itest_now_ms() < deadline) {
+        ssize_t n = recv(fd, window + kept, READ_SIZE, 0);
+        ck_assert_msg(n > 0, "connection closed before PONG");
+        window[kept + (size_t)n] = '\0';
+        if (strstr(window, "PONG\r\n") != NULL) {
+            return;
+        }
+        size_t total = kept + (size_t)n;
+        kept = total < KEEP ? total : KEEP;
+        memmove(window, window + total - kept, kept);
+    }
+    ck_abort_msg("no PONG within %d ms", WAIT_MS);
+}
+
+/* SUB + PING/PONG makes the interest live on every shard: a publish from another
+ * connection right after the PONG must arrive. UNSUB + PING/PONG removes it: a publish
+ * after that must not, which the sentinel behind it proves. */
+START_TEST(test_flush_makes_interest_live_everywhere)
+{
+    struct test_server server;
+    struct test_server_options options = {.shards = SHARDS};
+    itest_server_start(&server, &options);
+    int publisher = raw_open(server.port);
+    char seen[READ_SIZE];
+    raw_round_trip(publisher, "", seen, sizeof seen);
+    for (int round = 0; round < ROUNDS; round++) {
+        int subscriber = raw_open(server.port);
+        char text[256];
+        snprintf(text, sizeof text, "SUB live.%d 1\r\nSUB sentinel.%d 2\r\n", round, round);
+        raw_round_trip(subscriber, text, seen, sizeof seen);
+        snprintf(text, sizeof text, "PUB live.%d 2\r\nok\r\n", round);
+        raw_send(publisher, text);
+        snprintf(text, sizeof text, "MSG live.%d 1 2\r\nok\r\n", round);
+        ck_assert_msg(test_read_until(subscriber, seen, sizeof seen, text, WAIT_MS) >= 0,
+                      "round %d: the publish after SUB+PONG did not arrive", round);
+
+        raw_round_trip(subscriber, "UNSUB 1\r\n", seen, sizeof seen);
+        snprintf(text, sizeof text, "PUB live.%d 4\r\nlate\r\nPUB sentinel.%d 1\r\ns\r\n", round,
+                 round);
+        raw_send(publisher, text);
+        snprintf(text, sizeof text, "MSG sentinel.%d 2 1\r\ns\r\n", round);
+        ck_assert_msg(test_read_until(subscriber, seen, sizeof seen, text, WAIT_MS) >= 0,
+                      "round %d: the sentinel did not arrive", round);
+        ck_assert_msg(strstr(seen, "late") == NULL,
+                      "round %d: a publish after UNSUB+PONG was delivered", round);
+        close(subscriber);
+    }
+    close(publisher);
+    itest_server_stop(&server);
+}
+END_TEST
+
+/* Sums one counter over every "stats shard=" line in the broker's log ("stats_lines":
+ * counts the lines). */
+static unsigned long long log_counter_sum(const char *log_path, const char *name)
+{
+    FILE *log = fopen(log_path, "r");
+    ck_assert_ptr_nonnull(log);
+    char line[2048];
+    char key[64];
+    snprintf(key, sizeof key, " %s=", name);
+    unsigned long long sum = 0;
+    while (fgets(line, sizeof line, log) != NULL) {
+        if (strstr(line, "stats shard=") == NULL) {
+            continue;
+        }
+        const char *at = strstr(line, key);
+        if (strcmp(name, "stats_lines") == 0) {
+            sum++;
+        } else if (at != NULL) {
+            sum += strtoull(at + strlen(key), NULL, 10);
+        }
+    }
+    fclose(log);
+    return sum;
+}
+
+/* Publisher and subscribers on different shards: every message arrives, in order, and the
+ * per-shard counters (SIGUSR1) show that they crossed. */
+START_TEST(test_fanout_crosses_shards_in_order)
+{
+    enum { SUBSCRIBERS = 6, MESSAGES = 2000 };
+    struct test_server server;
+    struct test_server_options options = {.shards = SHARDS};
+    itest_server_start(&server, &options);
+    int publisher = raw_open(server.port);
+    int subscribers[SUBSCRIBERS];
+    char seen[READ_SIZE];
+    for (int i = 0; i < SUBSCRIBERS; i++) {
+        subscribers[i] = raw_open(server.port);
+        raw_round_trip(subscribers[i], "SUB fan.* 7\r\n", seen, sizeof seen);
+    }
+    char *batch = malloc((size_t)MESSAGES * 40);
+    size_t used = 0;
+    for (int m = 0; m < MESSAGES; m++) {
+        used += (size_t)sprintf(batch + used, "PUB fan.x 6\r\n%06d\r\n", m);
+    }
+    ck_assert_int_eq(test_send_all(publisher, batch, used), 0);
+    free(batch);
+    raw_round_trip(publisher, "", seen, sizeof seen);
+    static char received[(size_t)MESSAGES * 40];
+    for (int i = 0; i < SUBSCRIBERS; i++) {
+        char last[64];
+        snprintf(last, sizeof last, "%06d\r\n", MESSAGES - 1);
+        long n = test_read_until(subscribers[i], received, sizeof received, last, WAIT_MS);
+        ck_assert_msg(n >= 0, "subscriber %d did not get the last message", i);
+        /* in order and complete: every sequence number, ascending */
+        const char *cursor = received;
+        for (int m = 0; m < MESSAGES; m++) {
+            char expected[64];
+            snprintf(expected, sizeof expected, "MSG fan.x 7 6\r\n%06d\r\n", m);
+            const char *at = strstr(cursor, expected);
+            ck_assert_msg(at != NULL, "subscriber %d: message %d missing or out of order", i, m);
+            cursor = at + strlen(expected);
+        }
+        close(subscribers[i]);
+    }
+    close(publisher);
+    if (!server.reference) {
+        kill(server.pid, SIGUSR1);
+        long deadline = itest_now_ms() + WAIT_MS;
+        /* every shard answers SIGUSR1 with one "stats shard=" line */
+        while (log_counter_sum(server.log_path, "stats_lines") < SHARDS &&
+               itest_now_ms() < deadline) {
+            usleep(10000);
+        }
+        unsigned long long sent = log_counter_sum(server.log_path, "xshard_sent");
+        unsigned long long received_count = log_counter_sum(server.log_path, "xshard_received");
+        ck_assert_msg(sent > 0 && received_count > 0,
+                      "no publish crossed shards (sent %llu, received %llu)", sent,
+                      received_count);
+        ck_assert_uint_eq(sent, received_count);
+    }
+    itest_server_stop(&server);
+}
+END_TEST
+
+/* Subscribe/unsubscribe storms on many connections while a publisher keeps publishing: no
+ * crash, every connection keeps answering, the broker still exits cleanly. */
+START_TEST(test_subscribe_storm_while_publishing)
+{
+    enum { CONNECTIONS = 8, CYCLES = 200, BURST = 50 };
+    struct test_server server;
+    struct test_server_options options = {.shards = SHARDS};
+    itest_server_start(&server, &options);
+    int publisher = raw_open(server.port);
+    int conns[CONNECTIONS];
+    for (int i = 0; i < CONNECTIONS; i++) {
+        conns[i] = raw_open(server.port);
+    }
+    char burst[BURST * 32];
+    size_t used = 0;
+    for (int b = 0; b < BURST; b++) {
+        used += (size_t)sprintf(burst + used, "PUB storm.a 2\r\nhi\r\n");
+    }
+    static char seen[READ_SIZE * 4];
+    for (int cycle = 0; cycle < CYCLES; cycle++) {
+        ck_assert_int_eq(test_send_all(publisher, burst, used), 0);
+        int c = cycle % CONNECTIONS;
+        char text[128];
+        snprintf(text, sizeof text, "SUB storm.* q%d %d\r\nSUB storm.> %d\r\nUNSUB %d\r\n",
+                 cycle % 3, cycle, cycle + 100000, cycle);
+        raw_send(conns[c], text);
+        if (cycle % 16 == 15) {
+            for (int i = 0; i < CONNECTIONS; i++) {
+                raw_round_trip_discarding(conns[i], "");
+            }
+        }
+    }
+    raw_round_trip(publisher, "", seen, sizeof seen);
+    for (int i = 0; i < CONNECTIONS; i++) {
+        raw_round_trip_discarding(conns[i], "UNSUB 1\r\n");
+        close(conns[i]);
+    }
+    close(publisher);
+    itest_server_stop(&server); /* the harness fails the test unless ionats exits 0 */
+}
+END_TEST
+
+static Suite *xshard_suite(void)
+{
+    Suite *suite = suite_create("integration_xshard");
+    TCase *tc = tcase_create("xshard");
+    tcase_add_checked_fixture(tc, NULL, itest_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_flush_makes_interest_live_everywhere);
+    tcase_add_test(tc, test_fanout_crosses_shards_in_order);
+    tcase_add_test(tc, test_subscribe_storm_while_publishing);
+    suite_add_tcase(suite, tc);
+    return suite;
+}
+
+int main(void)
+{
+    return itest_run(xshard_suite());
+}
