@@ -187,6 +187,14 @@ static void route_pick_add(struct shard *shard, int target, const char *name,
         (struct route_group_pick){.target = target, .name = name, .name_length = name_length};
 }
 
+static unsigned char *slice_put(unsigned char *target, struct proto_slice slice)
+{
+    if (slice.length > 0) {
+        memcpy(target, slice.data, slice.length);
+    }
+    return target + slice.length;
+}
+
 /* Bytes of an XSHARD_PUBLISH body for `target`. */
 static uint32_t forward_body_length(const struct shard *shard, int target,
                                     const struct delivery *d, uint32_t *group_count)
@@ -216,12 +224,9 @@ static void forward_body_write(const struct shard *shard, int target, const stru
     };
     memcpy(body, &head, sizeof head);
     body += sizeof head;
-    memcpy(body, d->subject.data, d->subject.length);
-    body += d->subject.length;
-    memcpy(body, d->reply.data, d->reply.length);
-    body += d->reply.length;
-    memcpy(body, d->payload.data, d->payload.length);
-    body += d->payload.length;
+    body = slice_put(body, d->subject);
+    body = slice_put(body, d->reply);     /* may be empty, with no data pointer */
+    body = slice_put(body, d->payload);
     for (uint32_t p = 0; p < shard->pick_count; p++) {
         if (shard->picks[p].target == target) {
             uint32_t name_length = shard->picks[p].name_length;

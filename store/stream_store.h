@@ -1,0 +1,224 @@
+/* The store of one JetStream stream: an append-only log of messages in a directory of
+ * preallocated segment files, with the in-memory indexes that answer reads.
+ *
+ * The one idea: an append is settled in memory at once (the message has its sequence, is
+ * readable and counted against the limits) and becomes durable later, in batches. Appended
+ * records collect in a batch; a batch is handed to the store_io as one write at an
+ * explicit offset (when stream_store_flush asks for it, when it fills, or when the previous
+ * batch completes), followed under STREAM_STORE_SYNC_ALWAYS by one datasync for the whole
+ * batch: group commit. When a batch is as durable as the policy asks, the `committed` hook
+ * says up to which sequence, and the engine releases the publish acks it held back.
+ * One batch is in flight at a time; the next collects meanwhile.
+ *
+ * Reads never wait for I/O: a message is found in O(1) through a dense array of record
+ * offsets per segment (4 bytes a sequence) and read through the segment's read-only map,
+ * or from its batch while the write is still in flight.
+ *
+ * Deleting never rewrites history: a tombstone record is appended, and every record
+ * carries the stream's first sequence at the time (its "floor"), which makes evictions by
+ * the limits durable without records of their own. Whole segments are dropped from the
+ * front once none of their messages remain. Limits: max_msgs, max_bytes (discard old or
+ * new), max_age (at stream_store_tick), max_msgs_per_subject; purges of everything, of
+ * one subject, below a sequence, or all but the newest N.
+ *
+ * Opening recovers: every segment is scanned, records are validated by their chained
+ * checksums (record.h), a segment's log ends at the first record that does not validate
+ * (a torn or damaged tail, left as it is: appends go on in a new segment), tombstones and
+ * floors are applied, and the indexes are rebuilt. Damage inside an older segment loses
+ * the rest of that segment only ("lost" sequences), never the segments after it.
+ *
+ * A store is owned by one thread (its stream's shard): no locks. Messages handed out by
+ * reads are borrowed: valid until the next call that changes the store (append, delete,
+ * purge, tick) or completes its I/O. */
+#ifndef IONATS_STORE_STREAM_STORE_H
+#define IONATS_STORE_STREAM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store_io;
+struct stream_store;
+
+enum stream_store_sync {
+    /* Written to the page cache: `committed` follows the write. */
+    STREAM_STORE_SYNC_NONE = 0,
+    /* As NONE, and a datasync every sync_interval_ns (from stream_store_tick). */
+    STREAM_STORE_SYNC_INTERVAL = 1,
+    /* Group commit: `committed` follows one datasync per batch. */
+    STREAM_STORE_SYNC_ALWAYS = 2,
+};
+
+enum stream_store_discard {
+    /* At a limit, the oldest messages make room for the new one. */
+    STREAM_STORE_DISCARD_OLD = 0,
+    /* At a limit, the new message is refused (-EDQUOT). */
+    STREAM_STORE_DISCARD_NEW = 1,
+};
+
+/* Defaults and bounds (see stream_store_config). */
+#define STREAM_STORE_SEGMENT_SIZE_DEFAULT ((uint64_t)64 << 20)
+#define STREAM_STORE_BATCH_SIZE_DEFAULT ((uint32_t)256 << 10)
+#define STREAM_STORE_PENDING_BYTES_DEFAULT ((uint64_t)64 << 20)
+#define STREAM_STORE_SYNC_INTERVAL_DEFAULT_NS ((int64_t)100 * 1000 * 1000)
+
+struct stream_store_config {
+    /* Bytes each segment file is preallocated to; SEGMENT_CAPACITY_MIN..MAX (segment.h).
+     * The largest record is this less the segment header. */
+    uint64_t segment_size;
+    enum stream_store_sync sync;
+    int64_t sync_interval_ns;  /* STREAM_STORE_SYNC_INTERVAL: > 0 */
+    uint64_t max_msgs;         /* 0: no limit */
+    uint64_t max_bytes;        /* 0: no limit; counts whole records (stream_store_msg.size) */
+    int64_t max_age_ns;        /* 0: no limit; applied by stream_store_tick */
+    /* 0: no limit. At the limit, an append removes the oldest message on its subject (a
+     * tombstone), whatever `discard` says (nats-server's default). */
+    uint64_t max_msgs_per_subject;
+    enum stream_store_discard discard;
+    /* A batch is handed to the store_io once it holds this many bytes, without waiting
+     * for stream_store_flush. */
+    uint32_t batch_size;
+    /* Bytes appended and not yet written that an append may add to; beyond, -EAGAIN
+     * (back-pressure: the shard stops reading from publishers of this stream). */
+    uint64_t pending_bytes_max;
+};
+
+struct stream_store_hooks {
+    /* Every record appended up to log position `lsn`, and every message up to `seq`, is as
+     * durable as the policy makes it. Called from the store_io's completion, never from
+     * inside a call into the store. May be NULL. */
+    void (*committed)(void *context, uint64_t seq, uint64_t lsn);
+    /* A write or datasync failed with `error`: the store accepts no more writes (a failed
+     * fsync leaves the page cache untrustworthy), reads go on. May be NULL. */
+    void (*failed)(void *context, int error);
+    /* The wall clock for record timestamps and max_age, in ns; NULL: CLOCK_REALTIME. */
+    int64_t (*clock_ns)(void *context);
+    void *context; /* borrowed, passed to the hooks */
+};
+
+/* A stored message, borrowed from the store (see the file comment). */
+struct stream_store_msg {
+    uint64_t seq;
+    int64_t timestamp_ns;
+    const uint8_t *subject;
+    const uint8_t *header; /* header_length bytes (0: none) */
+    const uint8_t *payload;
+    uint32_t subject_length;
+    uint32_t header_length;
+    uint32_t payload_length;
+    uint32_t size; /* the whole record: what max_bytes counts */
+};
+
+struct stream_store_info {
+    uint64_t msg_count;
+    uint64_t byte_count;      /* sum of stream_store_msg.size over the messages held */
+    uint64_t first_seq;       /* first message held; last_seq + 1 when empty */
+    uint64_t last_seq;        /* last sequence assigned (0 before the first) */
+    int64_t first_timestamp_ns; /* 0 when empty */
+    int64_t last_timestamp_ns;  /* 0 when empty */
+    uint64_t deleted_count;   /* sequences in [first_seq, last_seq] no longer held */
+    uint64_t subject_count;
+    uint32_t segment_count;
+    uint64_t lsn;             /* records appended since open (messages, tombstones, floors) */
+    uint64_t durable_lsn;     /* as reported to `committed` */
+    uint64_t durable_seq;
+    uint64_t pending_bytes;   /* appended, not yet written */
+    uint64_t lost_count;      /* sequences recovery found missing from damaged segments */
+    uint64_t truncated_count; /* segments recovery cut at a torn or damaged record */
+    uint64_t index_bytes;     /* memory of the offset arrays and the subject table */
+    int failure;              /* 0, or the -errno that stopped writes */
+};
+
+/* Fills `config` with the defaults: 64 MiB segments, sync none, no limits, discard old. */
+void stream_store_config_default(struct stream_store_config *config);
+
+/* Opens the stream store in directory `path` (created when missing; its parent must
+ * exist), recovering what is there (see the file comment), and locks the directory
+ * against a second opener. `io` and `hooks` are borrowed for the store's life. A limit
+ * lowered since the last open is applied here (discard old), persisted by a floor record
+ * that the next flush writes.
+ *
+ * With `path` NULL the store is memory-backed: the same store over anonymous memory files
+ * (memfd) instead of a directory, gone when closed; every operation, limit and hook works
+ * the same, and a datasync costs nothing.
+ * 0 and *out; -EINVAL for a bad config, -EBUSY when another store has the directory open,
+ * -EBADMSG when a segment file's header is damaged (its records cannot be validated
+ * without its salt), -ENOSPC, -ENOMEM, or another -errno. */
+int stream_store_open(const char *path, const struct stream_store_config *config,
+                      struct store_io *io, const struct stream_store_hooks *hooks,
+                      struct stream_store **out);
+
+/* Closes the store. No operation may be in flight (stream_store_busy false or only
+ * unsubmitted batches, which are discarded: call stream_store_flush and let the I/O
+ * complete first to keep them). */
+void stream_store_close(struct stream_store *store);
+
+/* Appends a message and sets *seq. Accepts a subject of 1..65535 bytes, and header and
+ * payload of any size that fits a segment. The message is readable and counted at once;
+ * durable after `committed` reports its sequence. Returns 0, or:
+ *   -EINVAL    bad subject length
+ *   -EMSGSIZE  the record is larger than a segment or than max_bytes
+ *   -EDQUOT    a limit is reached and the policy is discard new
+ *   -EAGAIN    pending_bytes_max reached: retry once batches complete
+ *   -ENOSPC    a new segment could not be preallocated (disk full); nothing appended
+ *   -ENOMEM, or the error that stopped the store (see `failed`). */
+int stream_store_append(struct stream_store *store, const uint8_t *subject,
+                        uint32_t subject_length, const uint8_t *header, uint32_t header_length,
+                        const uint8_t *payload, uint32_t payload_length, uint64_t *seq);
+
+/* Deletes message `seq` (a tombstone is appended). 0, -ENOENT when it is not held,
+ * or an append error. */
+int stream_store_delete(struct stream_store *store, uint64_t seq);
+
+/* What a purge removes (nats-server's purge request): */
+struct stream_store_purge_request {
+    const uint8_t *subject;  /* NULL: every subject; else this literal subject only */
+    uint32_t subject_length;
+    uint64_t up_to_seq;      /* 0: no bound; else only messages below this sequence */
+    uint64_t keep;           /* 0: none kept; else the newest `keep` messages stay */
+};
+
+/* Removes messages; sequences go on from last_seq + 1 whatever is removed. `request` NULL
+ * (or with no field set) removes every message: a new segment marked purged replaces the
+ * old ones, committed durably (under SYNC_INTERVAL and SYNC_ALWAYS) when this returns.
+ * Otherwise the oldest messages go: of every subject behind one floor record, or of one
+ * subject with a tombstone each (durable with the next commit). up_to_seq and keep
+ * together are -EINVAL. *purged_count (may be NULL) is the number of messages removed,
+ * also when an append error stops a subject purge part way. */
+int stream_store_purge(struct stream_store *store,
+                       const struct stream_store_purge_request *request, uint64_t *purged_count);
+
+/* Hands the collected batch to the store_io if nothing is in flight (the end of a shard's
+ * loop turn). 0, or the error that stopped the store. */
+int stream_store_flush(struct stream_store *store);
+
+/* Periodic work at wall-clock `now_ns`: evicts messages older than max_age, and issues the
+ * SYNC_INTERVAL datasync when it is due. 0, or an append error (the floor record). */
+int stream_store_tick(struct stream_store *store, int64_t now_ns);
+
+/* True while batches are queued or an operation is in flight. */
+bool stream_store_busy(const struct stream_store *store);
+
+/* Message `seq`: 0, -ENOENT when not held, -EBADMSG when its bytes no longer frame a
+ * record (damaged since they were validated). */
+int stream_store_get(struct stream_store *store, uint64_t seq, struct stream_store_msg *msg);
+
+/* The first message held with a sequence >= `seq`: 0, or -ENOENT. */
+int stream_store_next(struct stream_store *store, uint64_t seq, struct stream_store_msg *msg);
+
+/* The first message held whose timestamp is >= `timestamp_ns` (timestamps never decrease
+ * along the log): sets *seq, 0, or -ENOENT. O(log n) plus the deleted messages skipped. */
+int stream_store_seq_for_time(struct stream_store *store, int64_t timestamp_ns, uint64_t *seq);
+
+/* First and last sequence held on `subject` (a literal subject): 0, or -ENOENT. */
+int stream_store_subject_first(struct stream_store *store, const uint8_t *subject,
+                               uint32_t subject_length, uint64_t *seq);
+int stream_store_subject_last(struct stream_store *store, const uint8_t *subject,
+                              uint32_t subject_length, uint64_t *seq);
+/* Messages held on `subject`. */
+uint64_t stream_store_subject_count(struct stream_store *store, const uint8_t *subject,
+                                    uint32_t subject_length);
+
+void stream_store_info_get(const struct stream_store *store, struct stream_store_info *info);
+
+#endif

@@ -1,0 +1,63 @@
+/* The per-subject index of a stream store: subject -> message count, first and last
+ * sequence.
+ *
+ * Open addressing with linear probing and backward-shift deletion, keyed by seeded xxh3 of
+ * the subject. An entry exists while the stream holds at least one message on its subject.
+ * Removing a subject's first or last message does not search for the next one here: the
+ * entry's bound is marked stale and the store settles it on demand by walking its log
+ * (stream_store.c), so deleting and evicting stay O(1).
+ *
+ * Owned by one stream store, one thread. Entry pointers are valid until the next upsert or
+ * remove on the same table. */
+#ifndef IONATS_STORE_SUBJECT_TABLE_H
+#define IONATS_STORE_SUBJECT_TABLE_H
+
+#include <stdint.h>
+
+/* Entry flags: the bound is not exact, only a bound (see first_seq, last_seq). */
+enum {
+    SUBJECT_ENTRY_F_FIRST_STALE = 1u << 0,
+    SUBJECT_ENTRY_F_LAST_STALE = 1u << 1,
+};
+
+struct subject_entry {
+    char *subject;       /* owned copy, not terminated; NULL marks an empty slot */
+    uint64_t hash;
+    uint64_t first_seq;  /* exact, or a lower bound with SUBJECT_ENTRY_F_FIRST_STALE */
+    uint64_t last_seq;   /* exact, or an upper bound with SUBJECT_ENTRY_F_LAST_STALE */
+    uint64_t msg_count;
+    uint32_t subject_length;
+    uint32_t flags;
+};
+
+struct subject_table {
+    struct subject_entry *slots; /* owned; NULL until the first insert */
+    uint32_t capacity;           /* slots, a power of two (or 0) */
+    uint32_t count;              /* entries in use */
+    uint64_t seed;
+};
+
+void subject_table_init(struct subject_table *table, uint64_t seed);
+void subject_table_destroy(struct subject_table *table);
+
+/* Removes every entry (keeps the slots). */
+void subject_table_clear(struct subject_table *table);
+
+uint64_t subject_table_hash(const struct subject_table *table, const uint8_t *subject,
+                            uint32_t subject_length);
+
+/* The entry of `subject` (whose hash is `hash`), or NULL. */
+struct subject_entry *subject_table_find(const struct subject_table *table,
+                                         const uint8_t *subject, uint32_t subject_length,
+                                         uint64_t hash);
+
+/* Counts one more message `seq` on `subject`, which must be above every sequence already
+ * counted for it: inserts the entry (first = last = seq) or updates it (last = seq).
+ * 0, or -ENOMEM with the table unchanged. */
+int subject_table_add(struct subject_table *table, const uint8_t *subject,
+                      uint32_t subject_length, uint64_t hash, uint64_t seq);
+
+/* Removes `entry` (from this table). */
+void subject_table_remove(struct subject_table *table, struct subject_entry *entry);
+
+#endif

@@ -1,0 +1,139 @@
+/* The store micro benchmark's C side: see store_shim.h. One thread. */
+#include "tests/store/store_shim.h"
+
+#include "base/assert.h"
+#include "base/clock.h"
+#include "store/store_io.h"
+#include "store/stream_store.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    /* Subjects the appended messages cycle through. */
+    SHIM_SUBJECT_COUNT = 8,
+    /* Largest payload a turn appends. */
+    SHIM_PAYLOAD_MAX = 64 * 1024,
+    /* Path buffers. */
+    SHIM_PATH_SIZE = 128,
+};
+
+struct store_shim {
+    struct store_io_sync io;
+    struct stream_store_config config;
+    struct stream_store *store;
+    int memory;
+    char root[SHIM_PATH_SIZE];
+    char path[SHIM_PATH_SIZE];
+    uint8_t payload[SHIM_PAYLOAD_MAX];
+    uint64_t last_seq;
+};
+
+static const char *const shim_subjects[SHIM_SUBJECT_COUNT] = {
+    "orders.eu.0", "orders.eu.1", "orders.eu.2", "orders.eu.3",
+    "orders.us.0", "orders.us.1", "orders.us.2", "orders.us.3",
+};
+
+static void shim_open(struct store_shim *shim)
+{
+    int rc = stream_store_open(shim->memory ? NULL : shim->path, &shim->config, &shim->io.io,
+                               NULL, &shim->store);
+    ASSERT(rc == 0);
+}
+
+static void shim_drain(struct store_shim *shim)
+{
+    while (stream_store_busy(shim->store)) {
+        ASSERT(stream_store_flush(shim->store) == 0);
+        store_io_sync_reap(&shim->io, UINT32_MAX);
+    }
+}
+
+struct store_shim *store_shim_create(enum store_shim_sync sync, int memory, uint64_t max_bytes)
+{
+    struct store_shim *shim = calloc(1, sizeof *shim);
+    ASSERT(shim != NULL);
+    store_io_sync_init(&shim->io);
+    stream_store_config_default(&shim->config);
+    shim->config.sync = (enum stream_store_sync)sync;
+    shim->config.max_bytes = max_bytes;
+    shim->memory = memory;
+    strcpy(shim->root, "/tmp/ionats-store-bench-XXXXXX");
+    ASSERT(mkdtemp(shim->root) != NULL);
+    snprintf(shim->path, sizeof shim->path, "%s/stream", shim->root);
+    for (uint32_t i = 0; i < SHIM_PAYLOAD_MAX; i++) {
+        shim->payload[i] = (uint8_t)(i * 31 + 7);
+    }
+    shim_open(shim);
+    return shim;
+}
+
+static int shim_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void store_shim_destroy(struct store_shim *shim)
+{
+    shim_drain(shim);
+    stream_store_close(shim->store);
+    nftw(shim->root, shim_remove, 16, FTW_DEPTH | FTW_PHYS);
+    free(shim);
+}
+
+uint64_t store_shim_turn(struct store_shim *shim, uint32_t msg_count, uint32_t payload_bytes)
+{
+    ASSERT(payload_bytes <= SHIM_PAYLOAD_MAX);
+    for (uint32_t i = 0; i < msg_count; i++) {
+        const char *subject = shim_subjects[(shim->last_seq + 1) % SHIM_SUBJECT_COUNT];
+        int rc = stream_store_append(shim->store, (const uint8_t *)subject,
+                                     (uint32_t)strlen(subject), NULL, 0, shim->payload,
+                                     payload_bytes, &shim->last_seq);
+        ASSERT(rc == 0);
+    }
+    ASSERT(stream_store_flush(shim->store) == 0);
+    ASSERT(stream_store_tick(shim->store, clock_realtime_ns()) == 0);
+    store_io_sync_reap(&shim->io, UINT32_MAX);
+    return shim->last_seq;
+}
+
+uint32_t store_shim_get(struct store_shim *shim, uint64_t seq)
+{
+    struct stream_store_msg msg;
+    int rc = stream_store_get(shim->store, seq, &msg);
+    ASSERT(rc == 0);
+    return msg.payload_length;
+}
+
+uint64_t store_shim_reopen(struct store_shim *shim)
+{
+    ASSERT(!shim->memory);
+    shim_drain(shim);
+    stream_store_close(shim->store);
+    shim_open(shim);
+    struct stream_store_info info;
+    stream_store_info_get(shim->store, &info);
+    return info.last_seq;
+}
+
+uint64_t store_shim_last_seq(const struct store_shim *shim)
+{
+    return shim->last_seq;
+}
+
+uint64_t store_shim_index_bytes(const struct store_shim *shim)
+{
+    struct stream_store_info info;
+    stream_store_info_get(shim->store, &info);
+    return info.index_bytes;
+}
+
+uint64_t store_shim_datasync_count(const struct store_shim *shim)
+{
+    return shim->io.datasync_count;
+}

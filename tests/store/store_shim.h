@@ -1,0 +1,41 @@
+/* C side of the store micro benchmarks: a stream store in a temporary directory (or in
+ * memory), driven the way a shard drives it, over the synchronous store_io.
+ *
+ * The one idea: a shard appends every stored publish of a loop turn, then flushes once, and
+ * the store turns the turn into one write (and under `always` one fdatasync); so the
+ * append benchmark appends `msgs_per_turn` messages, flushes and reaps the completions,
+ * and counts messages. One thread; the C++ harness never sees a store header. */
+#ifndef IONATS_TESTS_STORE_STORE_SHIM_H
+#define IONATS_TESTS_STORE_STORE_SHIM_H
+
+#include <stdint.h>
+
+/* Policies, as stream_store.h numbers them. */
+enum store_shim_sync { STORE_SHIM_SYNC_NONE = 0, STORE_SHIM_SYNC_INTERVAL = 1,
+                       STORE_SHIM_SYNC_ALWAYS = 2 };
+
+struct store_shim;
+
+/* A fresh store under a new mkdtemp directory (in memory with `memory`), 64 MiB segments,
+ * retention max_bytes `max_bytes` (0: none) so that long runs drop old segments instead of
+ * filling the disk. Aborts on failure. */
+struct store_shim *store_shim_create(enum store_shim_sync sync, int memory, uint64_t max_bytes);
+
+/* Closes the store and removes its directory. */
+void store_shim_destroy(struct store_shim *shim);
+
+/* One loop turn: appends `msg_count` messages of `payload_bytes` on 8 subjects, flushes,
+ * ticks (the interval datasync), runs the completions. Returns the last sequence appended. */
+uint64_t store_shim_turn(struct store_shim *shim, uint32_t msg_count, uint32_t payload_bytes);
+
+/* Reads message `seq` (held); returns its payload length. */
+uint32_t store_shim_get(struct store_shim *shim, uint64_t seq);
+
+/* Closes and reopens the store (recovery); returns the last sequence found. */
+uint64_t store_shim_reopen(struct store_shim *shim);
+
+uint64_t store_shim_last_seq(const struct store_shim *shim);
+uint64_t store_shim_index_bytes(const struct store_shim *shim);
+uint64_t store_shim_datasync_count(const struct store_shim *shim);
+
+#endif
