@@ -170,6 +170,9 @@ static int build_ionats_args(const struct test_server *server,
         add_arg(argv, argc, "--auth");
         add_arg(argv, argc, o->token);
     }
+    for (int i = 0; o->extra_args != NULL && o->extra_args[i] != NULL; i++) {
+        add_arg(argv, argc, o->extra_args[i]);
+    }
     return 0;
 }
 

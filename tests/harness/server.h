@@ -26,6 +26,7 @@ struct test_server_options {
     const char *pass;
     const char *token;
     long shards; /* ionats only (nats-server has no shards); 0: $IONATS_TEST_SHARDS */
+    const char *const *extra_args; /* ionats only: more flags, NULL-terminated */
 };
 
 struct test_server {
