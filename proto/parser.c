@@ -169,31 +169,10 @@ static int split_fields(const char *line, size_t length, struct proto_slice *fie
     return count;
 }
 
-/* Parses a decimal size that fits in 32 bits. 0 or PROTO_ERR_ARGUMENTS. */
-static int parse_size(struct proto_slice field, uint32_t *value)
+/* Parses a decimal number of at most `digits_max` digits. 0 or PROTO_ERR_ARGUMENTS. */
+static int parse_decimal(struct proto_slice field, uint32_t digits_max, uint64_t *value)
 {
-    if (field.length == 0 || field.length > SIZE_DIGITS_MAX) {
-        return PROTO_ERR_ARGUMENTS;
-    }
-    uint64_t result = 0;
-    for (uint32_t i = 0; i < field.length; i++) {
-        char c = field.data[i];
-        if (c < '0' || c > '9') {
-            return PROTO_ERR_ARGUMENTS;
-        }
-        result = result * 10 + (uint64_t)(c - '0');
-    }
-    if (result > UINT32_MAX) {
-        return PROTO_ERR_ARGUMENTS;
-    }
-    *value = (uint32_t)result;
-    return 0;
-}
-
-static int parse_u64(struct proto_slice field, uint64_t *value)
-{
-    enum { U64_DIGITS_SAFE = 19 };
-    if (field.length == 0 || field.length > U64_DIGITS_SAFE) {
+    if (field.length == 0 || field.length > digits_max) {
         return PROTO_ERR_ARGUMENTS;
     }
     uint64_t result = 0;
@@ -206,6 +185,24 @@ static int parse_u64(struct proto_slice field, uint64_t *value)
     }
     *value = result;
     return 0;
+}
+
+/* Parses a decimal size that fits in 32 bits. 0 or PROTO_ERR_ARGUMENTS. */
+static int parse_size(struct proto_slice field, uint32_t *value)
+{
+    uint64_t result;
+    int rc = parse_decimal(field, SIZE_DIGITS_MAX, &result);
+    if (rc != 0 || result > UINT32_MAX) {
+        return PROTO_ERR_ARGUMENTS;
+    }
+    *value = (uint32_t)result;
+    return 0;
+}
+
+static int parse_u64(struct proto_slice field, uint64_t *value)
+{
+    enum { U64_DIGITS_SAFE = 19 }; /* 10^19 - 1 < 2^64: no overflow check needed */
+    return parse_decimal(field, U64_DIGITS_SAFE, value);
 }
 
 /* PUB <subject> [reply] <size>: returns the payload size or a negative error. */
