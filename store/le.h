@@ -42,20 +42,20 @@ static inline uint64_t le_load_u64(const uint8_t *source)
 
 static inline void le_store_u16(uint8_t *target, uint16_t value)
 {
-    value = LE_SWAP16(value);
-    memcpy(target, &value, sizeof value);
+    uint16_t little = LE_SWAP16(value);
+    memcpy(target, &little, sizeof little);
 }
 
 static inline void le_store_u32(uint8_t *target, uint32_t value)
 {
-    value = LE_SWAP32(value);
-    memcpy(target, &value, sizeof value);
+    uint32_t little = LE_SWAP32(value);
+    memcpy(target, &little, sizeof little);
 }
 
 static inline void le_store_u64(uint8_t *target, uint64_t value)
 {
-    value = LE_SWAP64(value);
-    memcpy(target, &value, sizeof value);
+    uint64_t little = LE_SWAP64(value);
+    memcpy(target, &little, sizeof little);
 }
 
 #endif
