@@ -68,6 +68,7 @@ void log_write(enum log_level level, const char *format, ...)
     size_t used = log_prefix(line, sizeof line, level);
     va_list args;
     va_start(args, format);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start just above
     int n = vsnprintf(line + used, sizeof line - used - 1, format, args);
     va_end(args);
     if (n > 0) {

@@ -68,7 +68,7 @@ static const struct flag flags[] = {
      "<duration>", "Time a client has to authenticate when auth is on (default: 2s)"},
     {{"max_payload"}, FLAG_INT, ACTION_SET, FIELD(max_payload), 1, 64LL * 1024 * 1024,
      "<bytes>", "Largest message payload a client may publish (default: 1048576)"},
-    {{"max_control_line"}, FLAG_INT, ACTION_SET, FIELD(max_control_line), 32, 1024 * 1024,
+    {{"max_control_line"}, FLAG_INT, ACTION_SET, FIELD(max_control_line), 32, 1024LL * 1024,
      "<bytes>", "Longest protocol control line (default: 4096)"},
     {{"max_pending"}, FLAG_INT, ACTION_SET, FIELD(max_pending), 1024, 1LL << 40, "<bytes>",
      "Output bytes a client may have pending before it is cut off as a slow consumer "
@@ -93,7 +93,7 @@ static const struct flag flags[] = {
     {{"placement"}, FLAG_STRING, ACTION_SET, FIELD(placement), 0, 0, "<how>",
      "acceptor: one listener hands each connection to the least-loaded shard; reuseport: "
      "a SO_REUSEPORT listener per shard (default: acceptor)"},
-    {{"xshard_ring_size"}, FLAG_INT, ACTION_SET, FIELD(xshard_ring_size), 64 * 1024,
+    {{"xshard_ring_size"}, FLAG_INT, ACTION_SET, FIELD(xshard_ring_size), 64LL * 1024,
      1LL << 30, "<bytes>", "Bytes of each shard-to-shard ring, a power of two (default: 1048576)"},
     {{"stats"}, FLAG_DURATION, ACTION_SET, FIELD(stats_interval_ns), 0, INT64_MAX, "<duration>",
      "Log per-shard counters at this interval, 0 for only on SIGUSR1 (default: 0)"},

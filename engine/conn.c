@@ -547,8 +547,9 @@ void conn_tick(struct conn *conn, int64_t now_ns)
 void conn_release_protocol_state(struct conn *conn)
 {
     for (uint32_t b = 0; b < conn->sid_bucket_count; b++) {
+        /* conn_sub_free unlinks the head before freeing it, so the loop reads a new head */
         while (conn->sid_buckets[b] != NULL) {
-            conn_sub_free(conn->shard, conn->sid_buckets[b]);
+            conn_sub_free(conn->shard, conn->sid_buckets[b]); // NOLINT(clang-analyzer-unix.Malloc)
         }
     }
     ASSERT(conn->sub_count == 0);

@@ -93,13 +93,23 @@ static int log_open(const struct config *config)
 
 static int bound_port(int fd)
 {
-    struct sockaddr_storage bound;
+    struct sockaddr_in6 in6;
+    struct sockaddr_in in4;
+    union {
+        struct sockaddr_storage storage;
+        struct sockaddr address;
+    } bound;
+    memset(&bound, 0, sizeof bound);
     socklen_t bound_length = sizeof bound;
-    getsockname(fd, (struct sockaddr *)&bound, &bound_length);
-    if (bound.ss_family == AF_INET6) {
-        return ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+    if (getsockname(fd, &bound.address, &bound_length) != 0) {
+        return -1;
     }
-    return ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    if (bound.storage.ss_family == AF_INET6) {
+        memcpy(&in6, &bound.storage, sizeof in6);
+        return ntohs(in6.sin6_port);
+    }
+    memcpy(&in4, &bound.storage, sizeof in4);
+    return ntohs(in4.sin_port);
 }
 
 /* Allocates the cross-shard rings, the shared per-shard state and the wake-up eventfds. */
@@ -301,7 +311,7 @@ static int shard_count_choose(const struct config *config)
 
 int main(int argc, char **argv)
 {
-    struct config config;
+    static struct config config; /* static: the server refers to it until exit */
     enum config_result parsed = config_parse(&config, argc, argv, stdout, stderr);
     if (parsed != CONFIG_RUN) {
         return parsed == CONFIG_EXIT_OK ? 0 : 2;

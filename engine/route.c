@@ -297,6 +297,7 @@ static uint32_t groups_route(struct shard *shard, struct conn *publisher,
             candidates += has_members[r->origin] == 0;
             has_members[r->origin] = 1;
         }
+        ASSERT(candidates > 0); /* a group in the result has members */
         const struct sublist_queue_group *mine = NULL;
         for (uint32_t l = 0; l < local->group_count && mine == NULL; l++) {
             if (local->groups[l].name_length == group->name_length &&
