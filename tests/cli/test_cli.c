@@ -110,26 +110,6 @@ static bool wait_file_contains(const char *path, const char *needle)
     return false;
 }
 
-/* The largest value a counter reached in any "stats shard=" line of the log. */
-static unsigned long long log_counter_max(const char *path, const char *name)
-{
-    FILE *log = fopen(path, "r");
-    ck_assert_ptr_nonnull(log);
-    char line[2048];
-    char key[64];
-    snprintf(key, sizeof key, " %s=", name);
-    unsigned long long max = 0;
-    while (fgets(line, sizeof line, log) != NULL) {
-        const char *at = strstr(line, key);
-        if (strstr(line, "stats shard=") != NULL && at != NULL) {
-            unsigned long long value = strtoull(at + strlen(key), NULL, 10);
-            max = value > max ? value : max;
-        }
-    }
-    fclose(log);
-    return max;
-}
-
 START_TEST(test_help_lists_every_flag)
 {
     static const char *const names[] = {
@@ -393,7 +373,9 @@ START_TEST(test_full_ring_backpressure)
     ck_assert_int_eq(next, MESSAGES);
     usleep(300 * 1000); /* a --stats interval or more after the last message */
     ck_assert(wait_file_contains(server.log_path, "stats shard=0"));
-    ck_assert_msg(log_counter_max(server.log_path, "ring_full") > 0, "the ring never filled");
+    struct test_counter ring_full;
+    ck_assert_int_gt(test_log_counter(server.log_path, "ring_full", &ring_full), 0);
+    ck_assert_msg(ring_full.max > 0, "the ring never filled");
     close(subscriber);
     close(publisher);
     test_server_stop(&server);

@@ -488,3 +488,32 @@ bool test_wait_closed(int fd, char *buffer, size_t size, int timeout_ms)
         }
     }
 }
+
+long test_log_counter(const char *log_path, const char *name, struct test_counter *counter)
+{
+    enum { LINE_SIZE = 2048, KEY_SIZE = 64 };
+    FILE *log = fopen(log_path, "r");
+    if (log == NULL) {
+        return -errno;
+    }
+    char line[LINE_SIZE];
+    char key[KEY_SIZE];
+    snprintf(key, sizeof key, " %s=", name);
+    long lines = 0;
+    counter->sum = 0;
+    counter->max = 0;
+    while (fgets(line, sizeof line, log) != NULL) {
+        if (strstr(line, "stats shard=") == NULL) {
+            continue;
+        }
+        lines++;
+        const char *at = strstr(line, key);
+        if (at != NULL) {
+            unsigned long long value = strtoull(at + strlen(key), NULL, 10);
+            counter->sum += value;
+            counter->max = value > counter->max ? value : counter->max;
+        }
+    }
+    fclose(log);
+    return lines;
+}

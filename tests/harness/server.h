@@ -75,4 +75,13 @@ int test_send_all(int fd, const char *text, size_t length);
  * close are appended to `buffer` (NUL-terminated) when it is not NULL. */
 bool test_wait_closed(int fd, char *buffer, size_t size, int timeout_ms);
 
+/* Reads the per-shard counter `name` from every "stats shard=" line ionats logged (on
+ * SIGUSR1 or --stats) in `log_path`. Fills the sum and the largest value over those lines
+ * and returns how many lines there were (-errno when the log cannot be read). */
+struct test_counter {
+    unsigned long long sum;
+    unsigned long long max;
+};
+long test_log_counter(const char *log_path, const char *name, struct test_counter *counter);
+
 #endif

@@ -108,31 +108,6 @@ START_TEST(test_flush_makes_interest_live_everywhere)
 }
 END_TEST
 
-/* Sums one counter over every "stats shard=" line in the broker's log ("stats_lines":
- * counts the lines). */
-static unsigned long long log_counter_sum(const char *log_path, const char *name)
-{
-    FILE *log = fopen(log_path, "r");
-    ck_assert_ptr_nonnull(log);
-    char line[2048];
-    char key[64];
-    snprintf(key, sizeof key, " %s=", name);
-    unsigned long long sum = 0;
-    while (fgets(line, sizeof line, log) != NULL) {
-        if (strstr(line, "stats shard=") == NULL) {
-            continue;
-        }
-        const char *at = strstr(line, key);
-        if (strcmp(name, "stats_lines") == 0) {
-            sum++;
-        } else if (at != NULL) {
-            sum += strtoull(at + strlen(key), NULL, 10);
-        }
-    }
-    fclose(log);
-    return sum;
-}
-
 /* Publisher and subscribers on different shards: every message arrives, in order, and the
  * per-shard counters (SIGUSR1) show that they crossed. */
 START_TEST(test_fanout_crosses_shards_in_order)
@@ -178,12 +153,14 @@ START_TEST(test_fanout_crosses_shards_in_order)
         kill(server.pid, SIGUSR1);
         long deadline = itest_now_ms() + WAIT_MS;
         /* every shard answers SIGUSR1 with one "stats shard=" line */
-        while (log_counter_sum(server.log_path, "stats_lines") < SHARDS &&
+        struct test_counter counter;
+        while (test_log_counter(server.log_path, "xshard_sent", &counter) < SHARDS &&
                itest_now_ms() < deadline) {
             usleep(10000);
         }
-        unsigned long long sent = log_counter_sum(server.log_path, "xshard_sent");
-        unsigned long long received_count = log_counter_sum(server.log_path, "xshard_received");
+        unsigned long long sent = counter.sum;
+        ck_assert_int_ge(test_log_counter(server.log_path, "xshard_received", &counter), SHARDS);
+        unsigned long long received_count = counter.sum;
         ck_assert_msg(sent > 0 && received_count > 0,
                       "no publish crossed shards (sent %llu, received %llu)", sent,
                       received_count);
