@@ -33,7 +33,10 @@ enum user_data_type {
     UD_HANDOFF_SENT, /* our MSG_RING handing a descriptor over; low bits: the descriptor */
     UD_XWAKE,        /* MSG_RING from a shard that published to us while we slept */
     UD_ACCEPT_RETRY, /* the back-off after a failed accept is over */
+    UD_STORE,        /* a stream store's write or datasync; low 56 bits: its op */
 };
+
+STATIC_ASSERT(UD_STORE < 256, "a user_data type fits the top byte");
 
 enum {
     UD_TYPE_SHIFT = 56,
@@ -47,6 +50,7 @@ enum {
     /* Output capacity a connection keeps between bursts. */
     OUT_KEEP_BYTES = 64 * 1024,
 };
+STATIC_ASSERT(UD_TYPE_SHIFT == STORE_URING_TAG_SHIFT, "store completions carry the type too");
 /* Back-off after an accept fails (out of descriptors): doubled per failure, as nats-server
  * does, so a full descriptor table does not spin the shard. */
 #define ACCEPT_BACKOFF_NS_MIN (10LL * 1000000LL)
@@ -55,6 +59,9 @@ enum {
 #define WAKE_STOP_VALUE (1ULL << 32)
 /* How soon a shard whose records wait for room in a full ring looks again. */
 enum { OVERFLOW_POLL_NS = 100 * 1000 };
+/* Stream-store operations a shard keeps in flight at most: two per store (a write and a
+ * datasync) for many stores, well below the completion queue's room. */
+enum { STORE_IO_IN_FLIGHT_MAX = 1024 };
 /* Retries of a submit that keeps failing with a transient error before the shard gives up. */
 enum { SUBMIT_RETRIES_MAX = 1000 };
 /* Timer tick bounds: fine enough for sub-second ping intervals in tests, coarse enough
@@ -147,6 +154,7 @@ static int shard_ring_init(struct shard *shard)
         LOG_DEBUG("shard %d: ring fd not registered (%s); continuing", shard->index,
                   strerror(-rc));
     }
+    store_uring_init(&shard->store_io, &shard->ring, UD_STORE, STORE_IO_IN_FLIGHT_MAX);
     return 0;
 }
 
@@ -814,6 +822,9 @@ static void dispatch(struct shard *shard, const struct io_uring_cqe *cqe)
         return;
     case UD_ACCEPT_RETRY:
         shard->accept_retry_armed = false;
+        return;
+    case UD_STORE:
+        store_uring_complete(&shard->store_io, cqe);
         return;
     case UD_XWAKE:
     case UD_IGNORE:

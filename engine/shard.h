@@ -10,6 +10,7 @@
 #include "engine/interest.h"
 #include "engine/outbuf.h"
 #include "engine/server.h"
+#include "engine/store_uring.h"
 #include "engine/xshard.h"
 #include "proto/connect.h"
 #include "proto/parser.h"
@@ -118,6 +119,7 @@ struct shard {
     int index;
     struct server *server;   /* shared, immutable except its atomics */
     struct io_uring ring;
+    struct store_uring store_io; /* the shard's stream stores write through its ring */
     struct io_uring_buf_ring *buf_ring; /* registered provided buffers */
     char *buf_memory;        /* owned: recv_buf_count × recv_buf_size */
     uint32_t buf_count;

@@ -54,7 +54,7 @@ struct store_io {
  * its completion is queued until store_io_sync_reap runs it. */
 
 enum {
-    /* Completions waiting to be reaped. A stream store has one operation in flight at a
+    /* Completions waiting to be reaped. A stream store has two operations in flight at a
      * time, so a few suffice even for many stores sharing one store_io_sync. */
     STORE_IO_SYNC_QUEUE_SIZE = 64,
 };

@@ -6,9 +6,11 @@
  * Segments tile the sequence space: segment i covers [first_seq, first_seq + seq_count)
  * and the next one starts where it ends.
  *
- * Durability is a chain of one operation at a time (store_pump): write the head batch
- * (resubmitting the rest after a short write), datasync it when the policy asks, report it
- * through `committed`, start the next. A failed write or datasync stops the store for good.
+ * Durability is a pipeline of two operations at most (store_pump): the write of the oldest
+ * unwritten batch (resubmitting the rest after a short write), and one datasync that
+ * covers every batch written before it was issued (group commit), while the batches
+ * written meanwhile wait for the next one. Batches are committed in order, through
+ * `committed`. A failed write or datasync stops the store for good.
  *
  * Recovery (store_recover) reads every segment through its map; the rules for what
  * survives are in the comments of each step. One thread owns a store. */
@@ -60,13 +62,8 @@ static const char STORE_MEMORY_NAME[] = "(memory)";
 enum store_batch_state {
     BATCH_OPEN,    /* collecting records; not yet handed to the store_io */
     BATCH_WRITING, /* its write is in flight, or must be (re)submitted */
-    BATCH_SYNCING, /* written; its datasync is in flight, or must be submitted */
-};
-
-enum store_in_flight {
-    IN_FLIGHT_NONE,
-    IN_FLIGHT_BATCH,         /* the head batch's write or datasync */
-    IN_FLIGHT_INTERVAL_SYNC, /* the SYNC_INTERVAL datasync */
+    BATCH_WRITTEN, /* in the file; waits for a datasync or for the batches before it */
+    BATCH_SYNCING, /* covered by the datasync in flight */
 };
 
 struct store_segment {
@@ -126,10 +123,12 @@ struct stream_store {
     struct store_batch *batch_tail;
     struct store_batch *batch_free; /* owned, up to BATCH_FREE_MAX */
     uint32_t batch_free_count;
+    struct store_batch *batch_unwritten; /* first batch not yet written, or NULL */
     uint64_t pending_bytes;
-    enum store_in_flight in_flight;
-    struct store_io_op interval_op;          /* held by the store_io while in flight */
-    struct store_segment *interval_segment;  /* counted reference while in flight */
+    bool write_in_flight;               /* batch_unwritten's write */
+    bool sync_in_flight;                /* a datasync: of a batch group, or the interval one */
+    struct store_io_op sync_op;         /* held by the store_io while a datasync is in flight */
+    struct store_segment *sync_segment; /* counted reference while a datasync is in flight */
     int64_t last_sync_ns;
     bool unsynced; /* written since the last datasync (SYNC_INTERVAL) */
     int failure;
@@ -536,22 +535,38 @@ static void store_batch_recycle(struct stream_store *store, struct store_batch *
 
 static void store_pump(struct stream_store *store);
 
-/* The head batch is as durable as the policy asks: report it and start the next. */
-static void store_batch_commit(struct stream_store *store, struct store_batch *batch)
+/* Commits, oldest first, the batches at the head that are as durable as the policy asks:
+ * written and needing no datasync, or covered by the datasync that completed (`synced`).
+ * Returns whether any was. */
+static bool store_commit_head(struct stream_store *store, bool synced)
 {
-    ASSERT(batch == store->batch_head);
-    store->batch_head = batch->next;
-    if (store->batch_head == NULL) {
-        store->batch_tail = NULL;
+    bool any = false;
+    struct store_batch *batch;
+    while ((batch = store->batch_head) != NULL &&
+           ((batch->state == BATCH_WRITTEN && !batch->sync) ||
+            (batch->state == BATCH_SYNCING && synced))) {
+        store->batch_head = batch->next;
+        if (store->batch_head == NULL) {
+            store->batch_tail = NULL;
+        }
+        if (batch->last_seq > store->durable_seq) {
+            store->durable_seq = batch->last_seq;
+        }
+        ASSERT(batch->last_lsn > store->durable_lsn);
+        store->durable_lsn = batch->last_lsn;
+        store_batch_recycle(store, batch);
+        any = true;
     }
-    if (batch->last_seq > store->durable_seq) {
-        store->durable_seq = batch->last_seq;
-    }
-    ASSERT(batch->last_lsn > store->durable_lsn);
-    store->durable_lsn = batch->last_lsn;
-    store_batch_recycle(store, batch);
+    return any;
+}
+
+/* After a completion: commit what it made durable, start what can start, and tell the
+ * engine. */
+static void store_settle(struct stream_store *store, bool synced)
+{
+    bool committed = store_commit_head(store, synced);
     store_pump(store);
-    if (store->hooks.committed != NULL) {
+    if (committed && store->hooks.committed != NULL) {
         store->hooks.committed(store->hooks.context, store->durable_seq, store->durable_lsn);
     }
 }
@@ -565,10 +580,10 @@ static void store_batch_write_done(struct store_io_op *op, int32_t result)
 {
     struct store_batch *batch = store_batch_from(op);
     struct stream_store *store = batch->store;
-    ASSERT(store->in_flight == IN_FLIGHT_BATCH);
-    ASSERT(batch == store->batch_head);
+    ASSERT(store->write_in_flight);
+    ASSERT(batch == store->batch_unwritten);
     ASSERT(batch->state == BATCH_WRITING);
-    store->in_flight = IN_FLIGHT_NONE;
+    store->write_in_flight = false;
     if (result <= 0) {
         store_fail(store, result < 0 ? result : -EIO, "write");
         return;
@@ -585,40 +600,37 @@ static void store_batch_write_done(struct store_io_op *op, int32_t result)
     ASSERT(store->pending_bytes >= batch->size);
     store->pending_bytes -= batch->size;
     store->unsynced = true;
-    if (batch->sync) {
-        batch->state = BATCH_SYNCING;
-        store_pump(store);
-        return;
-    }
-    store_batch_commit(store, batch);
+    batch->state = BATCH_WRITTEN;
+    store->batch_unwritten = batch->next;
+    store_settle(store, false);
 }
 
-static void store_batch_sync_done(struct store_io_op *op, int32_t result)
+static void store_sync_release(struct stream_store *store)
 {
-    struct store_batch *batch = store_batch_from(op);
-    struct stream_store *store = batch->store;
-    ASSERT(store->in_flight == IN_FLIGHT_BATCH);
-    ASSERT(batch == store->batch_head);
-    ASSERT(batch->state == BATCH_SYNCING);
-    store->in_flight = IN_FLIGHT_NONE;
+    ASSERT(store->sync_in_flight);
+    store->sync_in_flight = false;
+    store_segment_unref(store->sync_segment);
+    store->sync_segment = NULL;
+}
+
+static void store_group_sync_done(struct store_io_op *op, int32_t result)
+{
+    struct stream_store *store =
+        (struct stream_store *)((char *)op - offsetof(struct stream_store, sync_op));
+    ASSERT(store->batch_head != NULL && store->batch_head->state == BATCH_SYNCING);
+    store_sync_release(store);
     if (result < 0) {
         store_fail(store, result, "fdatasync");
         return;
     }
-    if (batch->segment == store_last_segment(store)) {
-        store->unsynced = false;
-    }
-    store_batch_commit(store, batch);
+    store_settle(store, true);
 }
 
 static void store_interval_sync_done(struct store_io_op *op, int32_t result)
 {
     struct stream_store *store =
-        (struct stream_store *)((char *)op - offsetof(struct stream_store, interval_op));
-    ASSERT(store->in_flight == IN_FLIGHT_INTERVAL_SYNC);
-    store->in_flight = IN_FLIGHT_NONE;
-    store_segment_unref(store->interval_segment);
-    store->interval_segment = NULL;
+        (struct stream_store *)((char *)op - offsetof(struct stream_store, sync_op));
+    store_sync_release(store);
     if (result < 0) {
         store_fail(store, result, "fdatasync");
         return;
@@ -626,8 +638,8 @@ static void store_interval_sync_done(struct store_io_op *op, int32_t result)
     store_pump(store);
 }
 
-/* Whether the head batch ends with a datasync: always under SYNC_ALWAYS; under
- * SYNC_INTERVAL for the last batch of a segment that is no longer the last one (the
+/* Whether a batch handed to the store_io ends with a datasync: always under SYNC_ALWAYS;
+ * under SYNC_INTERVAL for the last batch of a segment that is no longer the last one (the
  * interval sync only covers the last segment). */
 static bool store_batch_wants_sync(const struct stream_store *store,
                                    const struct store_batch *batch)
@@ -644,16 +656,41 @@ static bool store_batch_wants_sync(const struct stream_store *store,
     UNREACHABLE();
 }
 
-/* Starts the next operation of the durability chain when none is in flight. A store_io
- * without room now (-EAGAIN, -EBUSY) is tried again at the next flush; any other refusal
- * stops the store. */
-static void store_pump(struct stream_store *store)
+/* Submits a datasync of `seg` completing through `done`. 0 when in flight; the store_io's
+ * refusal otherwise. */
+static int store_sync_submit(struct stream_store *store, struct store_segment *seg,
+                             store_io_done_fn *done)
 {
-    if (store->failure != 0 || store->in_flight != IN_FLIGHT_NONE) {
-        return;
+    ASSERT(!store->sync_in_flight);
+    store->sync_op.done = done;
+    int rc = store->io->ops->datasync(store->io, seg->file.fd, &store->sync_op);
+    if (rc == 0) {
+        seg->batch_ref_count++;
+        store->sync_segment = seg;
+        store->sync_in_flight = true;
     }
-    struct store_batch *batch = store->batch_head;
-    if (batch == NULL) {
+    return rc;
+}
+
+/* A store_io without room now (-EAGAIN, -EBUSY) is tried again at the next flush or
+ * completion; any other refusal stops the store. */
+static bool store_submit_refused(struct stream_store *store, int rc, const char *what)
+{
+    if (rc == 0) {
+        return false;
+    }
+    if (rc != -EAGAIN && rc != -EBUSY) {
+        store_fail(store, rc, what);
+    }
+    return true;
+}
+
+/* Writes the oldest unwritten batch when no write is in flight. Writes go one at a time
+ * and in order, so a segment's file is always written as a prefix. */
+static void store_pump_write(struct stream_store *store)
+{
+    struct store_batch *batch = store->batch_unwritten;
+    if (store->write_in_flight || batch == NULL) {
         return;
     }
     ASSERT(batch->size > 0);
@@ -661,27 +698,47 @@ static void store_pump(struct stream_store *store)
         batch->state = BATCH_WRITING;
         batch->sync = store_batch_wants_sync(store, batch);
     }
-    struct store_io *io = store->io;
-    int rc;
-    const char *what;
-    if (batch->state == BATCH_WRITING) {
-        what = "write";
-        batch->op.done = store_batch_write_done;
-        rc = io->ops->write(io, batch->segment->file.fd, batch->data + batch->written,
-                            batch->size - batch->written, batch->offset + batch->written,
-                            &batch->op);
-    } else {
-        ASSERT(batch->state == BATCH_SYNCING);
-        what = "fdatasync";
-        batch->op.done = store_batch_sync_done;
-        rc = io->ops->datasync(io, batch->segment->file.fd, &batch->op);
+    ASSERT(batch->state == BATCH_WRITING);
+    batch->op.done = store_batch_write_done;
+    int rc = store->io->ops->write(store->io, batch->segment->file.fd,
+                                   batch->data + batch->written, batch->size - batch->written,
+                                   batch->offset + batch->written, &batch->op);
+    if (!store_submit_refused(store, rc, "write")) {
+        store->write_in_flight = true;
     }
-    if (rc == 0) {
-        store->in_flight = IN_FLIGHT_BATCH;
+}
+
+/* Group commit: when the head batch waits for a datasync and none is in flight, one
+ * datasync covers it and every batch behind it already written to the same segment. The
+ * batches written meanwhile gather for the next one. */
+static void store_pump_sync(struct stream_store *store)
+{
+    struct store_batch *head = store->batch_head;
+    if (store->sync_in_flight || head == NULL || head->state != BATCH_WRITTEN) {
         return;
     }
-    if (rc != -EAGAIN && rc != -EBUSY) {
-        store_fail(store, rc, what);
+    ASSERT(head->sync);
+    int rc = store_sync_submit(store, head->segment, store_group_sync_done);
+    if (store_submit_refused(store, rc, "fdatasync")) {
+        return;
+    }
+    for (struct store_batch *batch = head;
+         batch != NULL && batch->state == BATCH_WRITTEN && batch->segment == head->segment;
+         batch = batch->next) {
+        batch->state = BATCH_SYNCING;
+    }
+}
+
+/* Starts what the durability chain can start now: the next write and the next group
+ * datasync, each at most one in flight. */
+static void store_pump(struct stream_store *store)
+{
+    if (store->failure != 0) {
+        return;
+    }
+    store_pump_write(store);
+    if (store->failure == 0) {
+        store_pump_sync(store);
     }
 }
 
@@ -744,6 +801,9 @@ static int store_batch_reserve(struct stream_store *store, struct store_segment 
         store->batch_head = batch;
     }
     store->batch_tail = batch;
+    if (store->batch_unwritten == NULL) {
+        store->batch_unwritten = batch;
+    }
     *out = batch;
     return 0;
 }
@@ -807,6 +867,9 @@ static void store_slot_release(struct stream_store *store, const struct store_sl
         store->batch_head = NULL;
     }
     store->batch_tail = previous;
+    if (store->batch_unwritten == batch) {
+        store->batch_unwritten = NULL;
+    }
     store_batch_recycle(store, batch);
 }
 
@@ -1140,7 +1203,7 @@ int stream_store_flush(struct stream_store *store)
 
 bool stream_store_busy(const struct stream_store *store)
 {
-    return store->batch_head != NULL || store->in_flight != IN_FLIGHT_NONE;
+    return store->batch_head != NULL || store->write_in_flight || store->sync_in_flight;
 }
 
 /* Evicts messages older than max_age and records the new floor. */
@@ -1184,19 +1247,12 @@ int stream_store_tick(struct stream_store *store, int64_t now_ns)
         return rc;
     }
     if (store->config.sync == STREAM_STORE_SYNC_INTERVAL && store->unsynced &&
-        store->in_flight == IN_FLIGHT_NONE &&
-        now_ns - store->last_sync_ns >= store->config.sync_interval_ns) {
-        struct store_segment *seg = store_last_segment(store);
-        store->interval_op.done = store_interval_sync_done;
-        rc = store->io->ops->datasync(store->io, seg->file.fd, &store->interval_op);
+        !store->sync_in_flight && now_ns - store->last_sync_ns >= store->config.sync_interval_ns) {
+        rc = store_sync_submit(store, store_last_segment(store), store_interval_sync_done);
         if (rc == 0) {
-            seg->batch_ref_count++;
-            store->interval_segment = seg;
-            store->in_flight = IN_FLIGHT_INTERVAL_SYNC;
             store->unsynced = false;
             store->last_sync_ns = now_ns;
-        } else if (rc != -EAGAIN && rc != -EBUSY) {
-            store_fail(store, rc, "fdatasync");
+        } else if (store_submit_refused(store, rc, "fdatasync") && store->failure != 0) {
             return rc;
         }
     }
@@ -1896,7 +1952,7 @@ fail_store:
 
 void stream_store_close(struct stream_store *store)
 {
-    ASSERT(store->in_flight == IN_FLIGHT_NONE);
+    ASSERT(!store->write_in_flight && !store->sync_in_flight);
     uint64_t discarded_bytes = 0;
     while (store->batch_head != NULL) {
         struct store_batch *batch = store->batch_head;

@@ -8,7 +8,8 @@
  * batch completes), followed under STREAM_STORE_SYNC_ALWAYS by one datasync for the whole
  * batch: group commit. When a batch is as durable as the policy asks, the `committed` hook
  * says up to which sequence, and the engine releases the publish acks it held back.
- * One batch is in flight at a time; the next collects meanwhile.
+ * One write and one datasync are in flight at a time: while a datasync runs, the batches
+ * that collect are written, and the next datasync covers them all.
  *
  * Reads never wait for I/O: a message is found in O(1) through a dense array of record
  * offsets per segment (4 bytes a sequence) and read through the segment's read-only map,

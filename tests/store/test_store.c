@@ -2,16 +2,18 @@
  * seeds), segment headers and files, and the stream store: append and read, subjects,
  * delete, purge (all, one subject, below a sequence, keep N), limits (max_msgs, max_bytes
  * with discard old and new, max_msgs_per_subject, max_age with an injected clock),
- * segment rollover and dropping, the memory-backed variant, the sync policies (one
- * datasync per batch under `always`), I/O failures, short writes and back-pressure,
+ * segment rollover and dropping, the memory-backed variant, the sync policies (under
+ * `always`, one datasync for all the batches written while the last one ran), I/O failures, short writes and back-pressure,
  * ENOSPC (injected, and on a real 1 MiB tmpfs where a mount namespace can be had), a
  * differential test against a naive model under random operations and reopens, recovery
  * after truncation, a flipped byte or a zero-filled tail at every record boundary (and a
- * lost record with valid ones behind it), damaged headers, and a crash test: a child
- * appends with `always` and reports each durable sequence, the parent SIGKILLs it at
+ * lost record with valid ones behind it), damaged headers, the io_uring store_io, and a
+ * crash test: a child appends with `always` (through the synchronous store_io and through
+ * io_uring, in turn) and reports each durable sequence, the parent SIGKILLs it at
  * random points and checks every reported sequence is back with its exact bytes.
  *
  * Every test works in its own mkdtemp directory under /tmp and removes it. */
+#include "engine/store_uring.h"
 #include "store/record.h"
 #include "store/segment.h"
 #include "store/store_io.h"
@@ -52,6 +54,11 @@ enum {
     CRASH_DELAY_MIN_US = 2000,
     CRASH_DELAY_SPREAD_US = 30000,
     CRASH_SEGMENT_SIZE = 64 * 1024,
+    /* Submission queue entries of the rings the io_uring tests use. */
+    URING_TEST_ENTRIES = 64,
+    /* Messages the io_uring store test appends, in flushes of URING_TEST_FLUSH_EVERY. */
+    URING_TEST_MSGS = 20000,
+    URING_TEST_FLUSH_EVERY = 100,
     /* Exit codes of helper children. */
     CHILD_EXIT_SKIP = 77,
 };
@@ -99,6 +106,13 @@ static uint32_t gen_msg_record_size(uint64_t seq)
     return (uint32_t)record_size_for(msg.subject_length, msg.header_length, msg.payload_length);
 }
 
+/* An operation of the io_uring tests, with what its completion said. */
+struct uring_test_op {
+    struct store_io_op op; /* first: uring_test_done casts back */
+    int32_t result;
+    bool completed;
+};
+
 /* ---- An injecting store_io over store_io_sync ------------------------------------------ */
 
 struct inject_io {
@@ -109,6 +123,11 @@ struct inject_io {
     uint32_t write_refuse_count; /* the next N writes are refused with -EAGAIN */
     uint32_t write_size_max;   /* != 0: a write completes at most this many bytes */
     uint32_t allocate_count;
+    /* Datasyncs run at once but their completion is held until inject_release_datasync:
+     * a slow disk, deterministically. */
+    bool datasync_hold;
+    struct store_io_op *held_op;
+    int32_t held_result;
 };
 
 static struct inject_io *inject_from(struct store_io *io)
@@ -135,7 +154,26 @@ static int inject_write(struct store_io *io, int fd, const void *data, uint32_t 
 static int inject_datasync(struct store_io *io, int fd, struct store_io_op *op)
 {
     struct inject_io *inject = inject_from(io);
+    if (inject->datasync_hold) {
+        ck_assert_ptr_null(inject->held_op); /* a store has one datasync in flight */
+        inject->held_op = op;
+        inject->held_result = fdatasync(inject->datasync_fail ? -1 : fd) == 0 ? 0 : -errno;
+        inject->sync.datasync_count++;
+        return 0;
+    }
     return store_io_sync_ops.datasync(io, inject->datasync_fail ? -1 : fd, op);
+}
+
+/* Completes the held datasync, if any; returns whether there was one. */
+static bool inject_release_datasync(struct inject_io *inject)
+{
+    struct store_io_op *op = inject->held_op;
+    if (op == NULL) {
+        return false;
+    }
+    inject->held_op = NULL;
+    op->done(op, inject->held_result);
+    return true;
 }
 
 static int inject_allocate(struct store_io *io, int fd, uint64_t offset, uint64_t size)
@@ -236,6 +274,7 @@ static void fx_drain(struct fixture *fx)
     for (int round = 0; round < DRAIN_ROUNDS_MAX; round++) {
         stream_store_flush(fx->store);
         store_io_sync_reap(&fx->io.sync, UINT32_MAX);
+        inject_release_datasync(&fx->io);
         if (!stream_store_busy(fx->store) || fx->failed_error != 0) {
             return;
         }
@@ -250,6 +289,7 @@ static void fx_close(struct fixture *fx)
             fx_drain(fx);
         }
         store_io_sync_reap(&fx->io.sync, UINT32_MAX);
+        inject_release_datasync(&fx->io);
         stream_store_close(fx->store);
         fx->store = NULL;
     }
@@ -1395,6 +1435,7 @@ START_TEST(test_store_sync_always_group_commit)
     struct fixture fx;
     fx_init(&fx);
     fx.config.sync = STREAM_STORE_SYNC_ALWAYS;
+    fx.io.datasync_hold = true;
     fx_open_ok(&fx);
     fx_append_gen_range(&fx, 1, 100);
     ck_assert_uint_eq(fx.committed_calls, 0);
@@ -1402,29 +1443,42 @@ START_TEST(test_store_sync_always_group_commit)
     /* The write is issued; nothing is committed until its datasync completes. */
     ck_assert_uint_eq(fx.io.sync.write_count, 1);
     ck_assert_uint_eq(fx.io.sync.datasync_count, 0);
-    ck_assert_uint_eq(fx.committed_calls, 0);
-    /* While the first batch is in flight, the next collects. */
-    fx_append_gen_range(&fx, 101, 150);
-    stream_store_flush(fx.store);
-    ck_assert_uint_eq(fx.io.sync.write_count, 1);
     store_io_sync_reap(&fx.io.sync, 1); /* write done -> datasync issued */
     ck_assert_uint_eq(fx.io.sync.datasync_count, 1);
     ck_assert_uint_eq(fx.committed_calls, 0);
-    store_io_sync_reap(&fx.io.sync, 1); /* datasync done -> committed, next batch written */
+    /* While the datasync runs, two more batches collect and are written. */
+    fx_append_gen_range(&fx, 101, 150);
+    stream_store_flush(fx.store);
+    ck_assert_uint_eq(fx.io.sync.write_count, 2);
+    fx_append_gen_range(&fx, 151, 200);
+    stream_store_flush(fx.store); /* the second write is still in flight */
+    ck_assert_uint_eq(fx.io.sync.write_count, 2);
+    store_io_sync_reap(&fx.io.sync, 1); /* second write done -> third written */
+    ck_assert_uint_eq(fx.io.sync.write_count, 3);
+    store_io_sync_reap(&fx.io.sync, 1);
+    ck_assert_uint_eq(fx.io.sync.datasync_count, 1);
+    ck_assert_uint_eq(fx.committed_calls, 0);
+    /* The first datasync completes: the first batch is committed, and one datasync covers
+     * both batches written meanwhile. */
+    ck_assert(inject_release_datasync(&fx.io));
     ck_assert_uint_eq(fx.committed_calls, 1);
     ck_assert_uint_eq(fx.committed_seq, 100);
-    ck_assert_uint_eq(fx.io.sync.write_count, 2);
-    fx_drain(&fx);
-    ck_assert_uint_eq(fx.committed_seq, 150);
-    ck_assert_uint_eq(fx.io.sync.datasync_count, 2); /* one per batch, not per message */
+    ck_assert_uint_eq(fx.io.sync.datasync_count, 2);
+    ck_assert(inject_release_datasync(&fx.io));
+    ck_assert_uint_eq(fx.committed_calls, 2);
+    ck_assert_uint_eq(fx.committed_seq, 200);
+    ck_assert_uint_eq(fx.io.sync.datasync_count, 2); /* three batches, two datasyncs */
+    ck_assert(!stream_store_busy(fx.store));
     struct stream_store_info info = info_of(fx.store);
-    ck_assert_uint_eq(info.durable_seq, 150);
+    ck_assert_uint_eq(info.durable_seq, 200);
     ck_assert_uint_eq(info.durable_lsn, info.lsn);
     /* A tombstone is committed like any record: by lsn. */
     ck_assert_int_eq(stream_store_delete(fx.store, 3), 0);
     uint64_t lsn = info_of(fx.store).lsn;
     fx_drain(&fx);
     ck_assert_uint_eq(fx.committed_lsn, lsn);
+    fx_reopen(&fx);
+    ck_assert_uint_eq(info_of(fx.store).msg_count, 199);
     fx_fini(&fx);
 }
 END_TEST
@@ -2010,6 +2064,110 @@ START_TEST(test_store_bad_config)
 }
 END_TEST
 
+/* ---- the io_uring store_io -------------------------------------------------------------- */
+
+/* A store written through io_uring with group commit, as a shard drives it: appends with
+ * flushes and non-blocking reaps in between, across several segments, then every message
+ * back after a reopen. */
+START_TEST(test_store_uring_always)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    fx.config.sync = STREAM_STORE_SYNC_ALWAYS;
+    fx.config.segment_size = CRASH_SEGMENT_SIZE * 4;
+    fx.config.batch_size = 4096;
+    struct io_uring ring;
+    ck_assert_int_eq(io_uring_queue_init(URING_TEST_ENTRIES, &ring, 0), 0);
+    struct store_uring uring;
+    store_uring_init(&uring, &ring, 7, URING_TEST_ENTRIES);
+    ck_assert_int_eq(stream_store_open(fx.path, &fx.config, &uring.io, &fx.hooks, &fx.store), 0);
+    for (uint64_t seq = 1; seq <= URING_TEST_MSGS; seq++) {
+        fx_append_gen(&fx, seq);
+        if (seq % URING_TEST_FLUSH_EVERY == 0) {
+            ck_assert_int_eq(stream_store_flush(fx.store), 0);
+            ck_assert_int_ge(store_uring_reap(&uring, false), 0);
+        }
+    }
+    ck_assert_int_eq(stream_store_flush(fx.store), 0);
+    while (stream_store_busy(fx.store)) {
+        ck_assert_int_ge(store_uring_reap(&uring, true), 0);
+        ck_assert_int_eq(stream_store_flush(fx.store), 0);
+    }
+    ck_assert_int_eq(fx.failed_error, 0);
+    ck_assert_uint_eq(fx.committed_seq, URING_TEST_MSGS);
+    struct stream_store_info info = info_of(fx.store);
+    ck_assert_uint_gt(info.segment_count, 1);
+    ck_assert_uint_eq(info.durable_lsn, info.lsn);
+    ck_assert_uint_eq(uring.in_flight, 0);
+    /* Group commit: never more datasyncs than writes, and at least one per segment. */
+    ck_assert_uint_le(uring.datasync_count, uring.write_count);
+    ck_assert_uint_ge(uring.datasync_count, info.segment_count);
+    stream_store_close(fx.store);
+    fx.store = NULL;
+    io_uring_queue_exit(&ring);
+    fx_open_ok(&fx);
+    info = info_of(fx.store);
+    ck_assert_uint_eq(info.msg_count, URING_TEST_MSGS);
+    for (uint64_t seq = 1; seq <= URING_TEST_MSGS; seq++) {
+        expect_gen(fx.store, seq);
+    }
+    fx_fini(&fx);
+}
+END_TEST
+
+static void uring_test_done(struct store_io_op *op, int32_t result)
+{
+    struct uring_test_op *test_op = (struct uring_test_op *)op;
+    test_op->result = result;
+    test_op->completed = true;
+}
+
+/* The bound on operations in flight refuses with -EBUSY and frees up on completion; a
+ * failed write completes with its -errno, and completions carry their tag. */
+START_TEST(test_store_uring_bounds_and_errors)
+{
+    struct io_uring ring;
+    ck_assert_int_eq(io_uring_queue_init(URING_TEST_ENTRIES, &ring, 0), 0);
+    struct store_uring uring;
+    store_uring_init(&uring, &ring, 0xab, 1);
+    char path[] = "/tmp/ionats-uring-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    ck_assert_int_eq(uring.io.ops->allocate(&uring.io, fd, 0, 4096), 0);
+    static const char bytes[] = "0123456789";
+    struct uring_test_op first = {.op = {.done = uring_test_done}};
+    struct uring_test_op second = {.op = {.done = uring_test_done}};
+    ck_assert_int_eq(uring.io.ops->write(&uring.io, fd, bytes, 10, 100, &first.op), 0);
+    ck_assert_int_eq(uring.io.ops->datasync(&uring.io, fd, &second.op), -EBUSY);
+    ck_assert_int_eq(io_uring_submit(&ring), 1);
+    struct io_uring_cqe *cqe;
+    ck_assert_int_eq(io_uring_wait_cqe(&ring, &cqe), 0);
+    ck_assert(store_uring_owns(&uring, cqe));
+    ck_assert_uint_eq(io_uring_cqe_get_data64(cqe) >> STORE_URING_TAG_SHIFT, 0xab);
+    store_uring_complete(&uring, cqe);
+    io_uring_cqe_seen(&ring, cqe);
+    ck_assert(first.completed);
+    ck_assert_int_eq(first.result, 10);
+    char back[10];
+    ck_assert_int_eq(pread(fd, back, sizeof back, 100), 10);
+    ck_assert_int_eq(memcmp(back, bytes, 10), 0);
+    ck_assert_int_eq(uring.io.ops->datasync(&uring.io, fd, &second.op), 0);
+    ck_assert_int_eq(store_uring_reap(&uring, true), 1);
+    ck_assert(second.completed);
+    ck_assert_int_eq(second.result, 0);
+    /* A write to a descriptor that is not open completes with -EBADF. */
+    close(fd);
+    first.completed = false;
+    ck_assert_int_eq(uring.io.ops->write(&uring.io, fd, bytes, 10, 0, &first.op), 0);
+    ck_assert_int_eq(store_uring_reap(&uring, true), 1);
+    ck_assert(first.completed);
+    ck_assert_int_eq(first.result, -EBADF);
+    ck_assert_uint_eq(uring.in_flight, 0);
+    io_uring_queue_exit(&ring);
+}
+END_TEST
+
 /* ---- crash test ------------------------------------------------------------------------ */
 
 static void crash_committed(void *context, uint64_t seq, uint64_t lsn)
@@ -2028,17 +2186,48 @@ static void crash_config(struct stream_store_config *config)
     config->sync = STREAM_STORE_SYNC_ALWAYS;
 }
 
+/* The store_io a crash child writes through: the synchronous one, or io_uring (a write and
+ * a datasync truly in flight together when the kill comes). */
+struct crash_io {
+    bool use_uring;
+    struct store_io_sync sync;
+    struct io_uring ring;
+    struct store_uring uring;
+};
+
+static struct store_io *crash_io_open(struct crash_io *io)
+{
+    if (!io->use_uring) {
+        store_io_sync_init(&io->sync);
+        return &io->sync.io;
+    }
+    if (io_uring_queue_init(URING_TEST_ENTRIES, &io->ring, 0) != 0) {
+        _exit(5);
+    }
+    store_uring_init(&io->uring, &io->ring, 0, URING_TEST_ENTRIES);
+    return &io->uring.io;
+}
+
+static void crash_io_reap(struct crash_io *io)
+{
+    if (!io->use_uring) {
+        store_io_sync_reap(&io->sync, UINT32_MAX);
+    } else if (store_uring_reap(&io->uring, false) < 0) {
+        _exit(6);
+    }
+}
+
 /* Appends generated messages in batches of random size with `always` until killed,
  * reporting each durable sequence on `report_fd`. */
-static _Noreturn void crash_child(const char *path, int report_fd, uint64_t seed)
+static _Noreturn void crash_child(const char *path, int report_fd, uint64_t seed, bool use_uring)
 {
-    struct store_io_sync io;
-    store_io_sync_init(&io);
+    struct crash_io io = {.use_uring = use_uring};
+    struct store_io *store_io = crash_io_open(&io);
     struct stream_store_config config;
     crash_config(&config);
     struct stream_store_hooks hooks = {.committed = crash_committed, .context = &report_fd};
     struct stream_store *store = NULL;
-    if (stream_store_open(path, &config, &io.io, &hooks, &store) != 0) {
+    if (stream_store_open(path, &config, store_io, &hooks, &store) != 0) {
         _exit(2);
     }
     struct stream_store_info info;
@@ -2050,15 +2239,19 @@ static _Noreturn void crash_child(const char *path, int report_fd, uint64_t seed
             struct gen_msg msg;
             gen_msg_make(next, &msg);
             uint64_t seq = 0;
-            int rc = stream_store_append(store, (const uint8_t *)msg.subject,
-                                         msg.subject_length, msg.header, msg.header_length,
-                                         msg.payload, msg.payload_length, &seq);
+            int rc;
+            while ((rc = stream_store_append(store, (const uint8_t *)msg.subject,
+                                             msg.subject_length, msg.header, msg.header_length,
+                                             msg.payload, msg.payload_length, &seq)) ==
+                   -EAGAIN) {
+                crash_io_reap(&io); /* back-pressure: wait for batches to complete */
+            }
             if (rc != 0 || seq != next) {
                 _exit(4);
             }
         }
         stream_store_flush(store);
-        store_io_sync_reap(&io, UINT32_MAX);
+        crash_io_reap(&io);
     }
 }
 
@@ -2076,7 +2269,7 @@ START_TEST(test_crash_sigkill)
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
             close(fds[0]);
-            crash_child(fx.path, fds[1], splitmix64(&seed));
+            crash_child(fx.path, fds[1], splitmix64(&seed), round % 2 == 1);
         }
         close(fds[1]);
         usleep(CRASH_DELAY_MIN_US + (useconds_t)(splitmix64(&seed) % CRASH_DELAY_SPREAD_US));
@@ -2150,6 +2343,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_recovery_empty_last_segment_after_gap);
     tcase_add_test(tc, test_recovery_damaged_header_and_leftovers);
     tcase_add_test(tc, test_store_bad_config);
+    tcase_add_test(tc, test_store_uring_always);
+    tcase_add_test(tc, test_store_uring_bounds_and_errors);
     tcase_add_test(tc, test_crash_sigkill);
     suite_add_tcase(suite, tc);
     return suite;

@@ -1,0 +1,55 @@
+/* The io_uring implementation of store/'s I/O interface (store/store_io.h).
+ *
+ * The one idea: a store's writes and datasyncs become SQEs on a ring the caller owns, and
+ * their completions come back through that ring's loop, so a stream store never blocks
+ * the thread that owns it. A shard passes its own ring and a user_data tag in the top
+ * byte that its dispatch recognises, then hands each such completion to
+ * store_uring_complete; the op's address is the rest of the user_data. Tools, tests and
+ * benchmarks that own a ring only for storage use store_uring_reap as their loop.
+ *
+ * A datasync is IORING_OP_FSYNC with IORING_FSYNC_DATASYNC: the kernel runs it in its
+ * worker pool, so one can be in flight while the owner goes on appending. Preallocation
+ * (`allocate`) is a setup-time step and stays a synchronous fallocate.
+ *
+ * One thread: the ring's. */
+#ifndef IONATS_ENGINE_STORE_URING_H
+#define IONATS_ENGINE_STORE_URING_H
+
+#include "store/store_io.h"
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Top byte of user_data, where the tag goes; the low 56 bits hold the op's address. */
+#define STORE_URING_TAG_SHIFT 56
+
+struct store_uring {
+    struct store_io io;      /* first: store_uring_from */
+    struct io_uring *ring;   /* borrowed */
+    uint64_t tag;            /* already shifted into the top byte */
+    uint32_t in_flight;      /* SQEs queued or submitted whose completion has not run */
+    uint32_t in_flight_max;  /* beyond: -EBUSY, the store tries again later */
+    uint64_t write_count;
+    uint64_t datasync_count;
+};
+
+extern const struct store_io_ops store_uring_ops;
+
+/* Binds to `ring` (borrowed; completions tagged `tag`, 0..255) with at most
+ * `in_flight_max` (> 0) operations outstanding. */
+void store_uring_init(struct store_uring *uring, struct io_uring *ring, uint8_t tag,
+                      uint32_t in_flight_max);
+
+/* Whether a completion of `ring` carries this store_uring's tag. */
+bool store_uring_owns(const struct store_uring *uring, const struct io_uring_cqe *cqe);
+
+/* Runs the completion of one of our operations (store_uring_owns is true). */
+void store_uring_complete(struct store_uring *uring, const struct io_uring_cqe *cqe);
+
+/* For a ring that only this store_uring uses: submits what is queued, waits for at least
+ * one completion when `wait` and something is in flight, then runs every completion
+ * ready. Returns how many ran, or -errno when waiting failed. */
+int store_uring_reap(struct store_uring *uring, bool wait);
+
+#endif
