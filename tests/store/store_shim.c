@@ -3,9 +3,10 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
-#include "store/store_io.h"
+#include "engine/store_uring.h"
 #include "store/stream_store.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +19,13 @@ enum {
     SHIM_PAYLOAD_MAX = 64 * 1024,
     /* Path buffers. */
     SHIM_PATH_SIZE = 128,
+    /* Submission queue entries of the store's ring, and operations in flight at most. */
+    SHIM_RING_ENTRIES = 64,
 };
 
 struct store_shim {
-    struct store_io_sync io;
+    struct io_uring ring;
+    struct store_uring io;
     struct stream_store_config config;
     struct stream_store *store;
     int memory;
@@ -29,6 +33,7 @@ struct store_shim {
     char path[SHIM_PATH_SIZE];
     uint8_t payload[SHIM_PAYLOAD_MAX];
     uint64_t last_seq;
+    uint64_t committed_seq;
 };
 
 static const char *const shim_subjects[SHIM_SUBJECT_COUNT] = {
@@ -36,18 +41,32 @@ static const char *const shim_subjects[SHIM_SUBJECT_COUNT] = {
     "orders.us.0", "orders.us.1", "orders.us.2", "orders.us.3",
 };
 
+static void shim_committed(void *context, uint64_t seq, uint64_t lsn)
+{
+    (void)lsn;
+    struct store_shim *shim = context;
+    shim->committed_seq = seq;
+}
+
 static void shim_open(struct store_shim *shim)
 {
+    struct stream_store_hooks hooks = {.committed = shim_committed, .context = shim};
     int rc = stream_store_open(shim->memory ? NULL : shim->path, &shim->config, &shim->io.io,
-                               NULL, &shim->store);
+                               &hooks, &shim->store);
     ASSERT(rc == 0);
+}
+
+/* Runs the completions that are ready, or waits for one with `wait`. */
+static void shim_reap(struct store_shim *shim, bool wait)
+{
+    ASSERT(store_uring_reap(&shim->io, wait) >= 0);
 }
 
 static void shim_drain(struct store_shim *shim)
 {
     while (stream_store_busy(shim->store)) {
         ASSERT(stream_store_flush(shim->store) == 0);
-        store_io_sync_reap(&shim->io, UINT32_MAX);
+        shim_reap(shim, true);
     }
 }
 
@@ -55,7 +74,8 @@ struct store_shim *store_shim_create(enum store_shim_sync sync, int memory, uint
 {
     struct store_shim *shim = calloc(1, sizeof *shim);
     ASSERT(shim != NULL);
-    store_io_sync_init(&shim->io);
+    ASSERT(io_uring_queue_init(SHIM_RING_ENTRIES, &shim->ring, 0) == 0);
+    store_uring_init(&shim->io, &shim->ring, 0, SHIM_RING_ENTRIES);
     stream_store_config_default(&shim->config);
     shim->config.sync = (enum stream_store_sync)sync;
     shim->config.max_bytes = max_bytes;
@@ -82,6 +102,7 @@ void store_shim_destroy(struct store_shim *shim)
 {
     shim_drain(shim);
     stream_store_close(shim->store);
+    io_uring_queue_exit(&shim->ring);
     nftw(shim->root, shim_remove, 16, FTW_DEPTH | FTW_PHYS);
     free(shim);
 }
@@ -91,14 +112,19 @@ uint64_t store_shim_turn(struct store_shim *shim, uint32_t msg_count, uint32_t p
     ASSERT(payload_bytes <= SHIM_PAYLOAD_MAX);
     for (uint32_t i = 0; i < msg_count; i++) {
         const char *subject = shim_subjects[(shim->last_seq + 1) % SHIM_SUBJECT_COUNT];
-        int rc = stream_store_append(shim->store, (const uint8_t *)subject,
-                                     (uint32_t)strlen(subject), NULL, 0, shim->payload,
-                                     payload_bytes, &shim->last_seq);
+        int rc;
+        while ((rc = stream_store_append(shim->store, (const uint8_t *)subject,
+                                         (uint32_t)strlen(subject), NULL, 0, shim->payload,
+                                         payload_bytes, &shim->last_seq)) == -EAGAIN) {
+            /* Back-pressure: pending_bytes_max is reached, as a shard stops reading. */
+            ASSERT(stream_store_flush(shim->store) == 0);
+            shim_reap(shim, true);
+        }
         ASSERT(rc == 0);
     }
     ASSERT(stream_store_flush(shim->store) == 0);
     ASSERT(stream_store_tick(shim->store, clock_realtime_ns()) == 0);
-    store_io_sync_reap(&shim->io, UINT32_MAX);
+    shim_reap(shim, false);
     return shim->last_seq;
 }
 
@@ -131,6 +157,13 @@ uint64_t store_shim_index_bytes(const struct store_shim *shim)
     struct stream_store_info info;
     stream_store_info_get(shim->store, &info);
     return info.index_bytes;
+}
+
+uint64_t store_shim_drain(struct store_shim *shim)
+{
+    shim_drain(shim);
+    ASSERT(shim->committed_seq == shim->last_seq);
+    return shim->committed_seq;
 }
 
 uint64_t store_shim_datasync_count(const struct store_shim *shim)

@@ -1,5 +1,7 @@
 /* C side of the store micro benchmarks: a stream store in a temporary directory (or in
- * memory), driven the way a shard drives it, over the synchronous store_io.
+ * memory), driven the way a shard drives it: over the engine's io_uring store_io, with
+ * completions reaped without waiting at the end of each turn, and waited for only when
+ * back-pressure (pending_bytes_max) refuses an append.
  *
  * The one idea: a shard appends every stored publish of a loop turn, then flushes once, and
  * the store turns the turn into one write (and under `always` one fdatasync); so the
@@ -36,6 +38,10 @@ uint64_t store_shim_reopen(struct store_shim *shim);
 
 uint64_t store_shim_last_seq(const struct store_shim *shim);
 uint64_t store_shim_index_bytes(const struct store_shim *shim);
+/* Waits until every message appended is as durable as the policy makes it; returns the
+ * last sequence the store reported committed. */
+uint64_t store_shim_drain(struct store_shim *shim);
+
 uint64_t store_shim_datasync_count(const struct store_shim *shim);
 
 #endif
