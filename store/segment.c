@@ -247,7 +247,7 @@ fail_file:
 }
 
 int segment_create(int dir_fd, struct store_io *io, const struct segment_header *header,
-                   bool durable, struct segment *out)
+                   enum segment_create_mode mode, struct segment *out)
 {
     ASSERT(header->capacity >= SEGMENT_CAPACITY_MIN);
     ASSERT(header->capacity <= SEGMENT_CAPACITY_MAX);
@@ -264,6 +264,7 @@ int segment_create(int dir_fd, struct store_io *io, const struct segment_header 
         }
         return rc;
     }
+    bool durable = mode == SEGMENT_CREATE_DURABLE;
     char temporary[SEGMENT_TEMPORARY_NAME_SIZE];
     snprintf(temporary, sizeof temporary, ".%s%s", segment.name, segment_temporary_suffix);
 
@@ -277,11 +278,13 @@ int segment_create(int dir_fd, struct store_io *io, const struct segment_header 
                   header->capacity, segment.name, strerror(-rc));
         goto fail_file;
     }
-    uint8_t bytes[SEGMENT_HEADER_SIZE];
-    segment_header_encode(&segment.header, bytes);
-    rc = segment_pwrite_all(segment.fd, bytes, sizeof bytes, 0);
-    if (rc != 0) {
-        goto fail_file;
+    if (mode != SEGMENT_CREATE_DEFERRED) {
+        uint8_t bytes[SEGMENT_HEADER_SIZE];
+        segment_header_encode(&segment.header, bytes);
+        rc = segment_pwrite_all(segment.fd, bytes, sizeof bytes, 0);
+        if (rc != 0) {
+            goto fail_file;
+        }
     }
     if (durable && fdatasync(segment.fd) != 0) {
         rc = -errno;
@@ -333,6 +336,11 @@ int segment_open(int dir_fd, const char *name, struct segment *out)
     if (st.st_size < SEGMENT_HEADER_SIZE ||
         pread(segment.fd, bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
         rc = -EBADMSG;
+        goto fail_file;
+    }
+    static const uint8_t never_written[SEGMENT_HEADER_SIZE];
+    if (memcmp(bytes, never_written, sizeof bytes) == 0) {
+        rc = -ENODATA;
         goto fail_file;
     }
     rc = segment_header_decode(bytes, &segment.header);

@@ -78,20 +78,33 @@ bool segment_name_parse(const char *name, uint64_t *segment_id);
 /* True when `name` is a segment file being created (left behind by a crash). */
 bool segment_name_is_temporary(const char *name);
 
+enum segment_create_mode {
+    /* The header is written; nothing is synced. */
+    SEGMENT_CREATE_WRITTEN,
+    /* The header is written, and the file and the directory are synced before returning. */
+    SEGMENT_CREATE_DURABLE,
+    /* The header is not written: the caller writes it (segment_header_encode of
+     * out->header) at offset 0 with its first records, and syncs the file and the
+     * directory when its policy asks. Until then the file reads as a header of zeros,
+     * which segment_open reports as -ENODATA. Nothing here waits for the disk. */
+    SEGMENT_CREATE_DEFERRED,
+};
+
 /* Creates the segment file for `header` (its salt is drawn here and written back into
- * out->header) in `dir_fd`: writes it under a temporary name, preallocates the whole
- * capacity through io->ops->allocate, writes the header, and renames it into place
- * (segment ids are never reused, so nothing is replaced). With `durable`, the file and
- * the directory are synced before returning. 0, or -errno (-ENOSPC when the disk is
- * full); on failure nothing is left behind. With `dir_fd` < 0 the segment is an
- * anonymous memory file (memfd) of a memory-backed store: preallocated the same way,
- * never named or synced. */
+ * out->header) in `dir_fd`: under a temporary name, preallocates the whole capacity
+ * through io->ops->allocate, writes the header (see `mode`), and renames it into place
+ * (segment ids are never reused, so nothing is replaced). 0, or -errno (-ENOSPC when the
+ * disk is full); on failure nothing is left behind. With `dir_fd` < 0 the segment is an
+ * anonymous memory file (memfd) of a memory-backed store: preallocated the same way, its
+ * header written, never named or synced, whatever `mode` says. */
 int segment_create(int dir_fd, struct store_io *io, const struct segment_header *header,
-                   bool durable, struct segment *out);
+                   enum segment_create_mode mode, struct segment *out);
 
 /* Opens the existing segment file `name` in `dir_fd`, validates its header (its first
- * sequence must match the name) and maps it. 0, -EBADMSG for a file that is not a whole
- * segment of ours, or another -errno. The id in the header must match the name. */
+ * sequence must match the name) and maps it. 0, -ENODATA for a file whose header was never
+ * written (all zeros: SEGMENT_CREATE_DEFERRED, cut by a crash), -EBADMSG for a file that
+ * is not a whole segment of ours, or another -errno. The id in the header must match the
+ * name. */
 int segment_open(int dir_fd, const char *name, struct segment *out);
 
 /* Makes a segment found shorter than its capacity whole again (preallocates the rest and

@@ -78,6 +78,12 @@ struct store_segment {
     uint32_t batch_ref_count; /* batches (and the interval sync) that still use the file */
     bool torn;                /* recovery found its log cut by a record that did not validate */
     bool dropped;             /* no longer in the store; freed when batch_ref_count is 0 */
+    /* Created with SEGMENT_CREATE_DEFERRED: its header goes out at the head of its first
+     * batch (header_pending until that batch exists), and until its header and name are
+     * as durable as the policy asks (creation_pending) the segment before it stays, so
+     * that a crash never loses the stream's floor. */
+    bool header_pending;
+    bool creation_pending;
 };
 
 struct store_batch {
@@ -129,6 +135,11 @@ struct stream_store {
     bool sync_in_flight;                /* a datasync: of a batch group, or the interval one */
     struct store_io_op sync_op;         /* held by the store_io while a datasync is in flight */
     struct store_segment *sync_segment; /* counted reference while a datasync is in flight */
+    /* The datasync in flight also makes sync_segment's creation durable: the directory is
+     * synced after it, before anything it covers is committed. */
+    bool sync_completes_creation;
+    /* The chain's directory sync waits for room in the store_io (sync_op.done is set). */
+    bool dir_sync_queued;
     int64_t last_sync_ns;
     bool unsynced; /* written since the last datasync (SYNC_INTERVAL) */
     int failure;
@@ -389,8 +400,11 @@ static void store_offsets_trim(struct store_segment *seg)
 }
 
 /* Starts a new last segment at last_seq + 1 (with `flags`). The file is preallocated here,
- * so a full disk is -ENOSPC now, never a fault later. */
-static int store_roll(struct stream_store *store, uint32_t flags)
+ * so a full disk is -ENOSPC now, never a fault later. With `on_message_path` the creation
+ * waits for no disk (SEGMENT_CREATE_DEFERRED): the header travels with the first batch and
+ * becomes durable with its first datasync; otherwise (opening, purging) the segment is
+ * durable when this returns if the policy syncs at all. */
+static int store_roll(struct stream_store *store, uint32_t flags, bool on_message_path)
 {
     int rc = store_segments_reserve(store);
     if (rc != 0) {
@@ -407,8 +421,14 @@ static int store_roll(struct stream_store *store, uint32_t flags)
         .created_ns = store_clock_ns(store),
         .capacity = store->config.segment_size,
     };
-    bool durable = store->dir_fd >= 0 && store->config.sync != STREAM_STORE_SYNC_NONE;
-    rc = segment_create(store->dir_fd, store->io, &header, durable, &seg->file);
+    bool deferred = on_message_path && store->dir_fd >= 0;
+    enum segment_create_mode mode = SEGMENT_CREATE_WRITTEN;
+    if (deferred) {
+        mode = SEGMENT_CREATE_DEFERRED;
+    } else if (store->config.sync != STREAM_STORE_SYNC_NONE) {
+        mode = SEGMENT_CREATE_DURABLE;
+    }
+    rc = segment_create(store->dir_fd, store->io, &header, mode, &seg->file);
     if (rc != 0) {
         LOG_ERROR("store %s: cannot create segment %" PRIu64 ": %s", store->path,
                   header.segment_id, strerror(-rc));
@@ -420,7 +440,9 @@ static int store_roll(struct stream_store *store, uint32_t flags)
         store_offsets_trim(store_last_segment(store));
     }
     seg->append_offset = SEGMENT_HEADER_SIZE;
-    seg->written_offset = SEGMENT_HEADER_SIZE;
+    seg->written_offset = deferred ? 0 : SEGMENT_HEADER_SIZE;
+    seg->header_pending = deferred;
+    seg->creation_pending = deferred;
     seg->chain_seed = seg->file.header.salt;
     store->segments[store->segment_count++] = seg;
     return 0;
@@ -428,11 +450,13 @@ static int store_roll(struct stream_store *store, uint32_t flags)
 
 /* Drops segments from the front while none of their messages remain. Only from the front:
  * a later segment may hold tombstones for messages of an earlier one, and the last
- * segment is where appends go. */
+ * segment is where appends go. Never the one before a segment whose creation is not yet
+ * durable: its header carries the floor a recovery starts from. */
 static void store_drop_front(struct stream_store *store)
 {
     uint32_t dropped = 0;
-    while (store->segment_count - dropped > 1 && store->segments[dropped]->live_count == 0) {
+    while (store->segment_count - dropped > 1 && store->segments[dropped]->live_count == 0 &&
+           !store->segments[dropped + 1]->creation_pending) {
         store_segment_retire(store, store->segments[dropped]);
         dropped++;
     }
@@ -504,6 +528,8 @@ static uint64_t store_floor(const struct stream_store *store)
 
 /* ---- Failure and the I/O chain -------------------------------------------------------- */
 
+static void store_sync_release(struct stream_store *store);
+
 static void store_fail(struct stream_store *store, int error, const char *what)
 {
     ASSERT(error < 0);
@@ -511,6 +537,11 @@ static void store_fail(struct stream_store *store, int error, const char *what)
         return;
     }
     store->failure = error;
+    if (store->dir_sync_queued) {
+        /* The chain's last step will never be submitted. */
+        store->dir_sync_queued = false;
+        store_sync_release(store);
+    }
     LOG_ERROR("store %s: %s failed: %s; the stream accepts no more writes", store->path, what,
               strerror(-error));
     if (store->hooks.failed != NULL) {
@@ -537,7 +568,7 @@ static void store_pump(struct stream_store *store);
 
 /* Commits, oldest first, the batches at the head that are as durable as the policy asks:
  * written and needing no datasync, or covered by the datasync that completed (`synced`).
- * Returns whether any was. */
+ * Returns whether the durable log position moved. */
 static bool store_commit_head(struct stream_store *store, bool synced)
 {
     bool any = false;
@@ -552,10 +583,11 @@ static bool store_commit_head(struct stream_store *store, bool synced)
         if (batch->last_seq > store->durable_seq) {
             store->durable_seq = batch->last_seq;
         }
-        ASSERT(batch->last_lsn > store->durable_lsn);
+        /* Equal for a batch that holds only a deferred segment header. */
+        ASSERT(batch->last_lsn >= store->durable_lsn);
+        any |= batch->last_lsn > store->durable_lsn;
         store->durable_lsn = batch->last_lsn;
         store_batch_recycle(store, batch);
-        any = true;
     }
     return any;
 }
@@ -602,40 +634,81 @@ static void store_batch_write_done(struct store_io_op *op, int32_t result)
     store->unsynced = true;
     batch->state = BATCH_WRITTEN;
     store->batch_unwritten = batch->next;
+    if (batch->offset == 0 && store->config.sync == STREAM_STORE_SYNC_NONE) {
+        seg->creation_pending = false; /* written is all that `none` asks */
+        store_drop_front(store);
+    }
     store_settle(store, false);
+}
+
+static struct stream_store *store_from_sync_op(struct store_io_op *op)
+{
+    return (struct stream_store *)((char *)op - offsetof(struct stream_store, sync_op));
 }
 
 static void store_sync_release(struct stream_store *store)
 {
     ASSERT(store->sync_in_flight);
     store->sync_in_flight = false;
+    store->sync_completes_creation = false;
     store_segment_unref(store->sync_segment);
     store->sync_segment = NULL;
 }
 
-static void store_group_sync_done(struct store_io_op *op, int32_t result)
+/* The last step of a datasync chain: the directory sync that made a deferred creation
+ * durable, or the file's datasync when no directory sync was needed. */
+static void store_sync_chain_done(struct stream_store *store, int32_t result, bool group)
 {
-    struct stream_store *store =
-        (struct stream_store *)((char *)op - offsetof(struct stream_store, sync_op));
-    ASSERT(store->batch_head != NULL && store->batch_head->state == BATCH_SYNCING);
+    if (result == 0 && store->sync_completes_creation) {
+        store->sync_segment->creation_pending = false;
+    }
     store_sync_release(store);
     if (result < 0) {
         store_fail(store, result, "fdatasync");
         return;
     }
-    store_settle(store, true);
+    store_drop_front(store); /* a creation made durable may let a segment go */
+    if (group) {
+        store_settle(store, true);
+    } else {
+        store_pump(store);
+    }
+}
+
+static void store_group_dir_sync_done(struct store_io_op *op, int32_t result)
+{
+    store_sync_chain_done(store_from_sync_op(op), result, true);
+}
+
+static void store_interval_dir_sync_done(struct store_io_op *op, int32_t result)
+{
+    store_sync_chain_done(store_from_sync_op(op), result, false);
+}
+
+/* After the file's datasync: the directory is synced next when the segment's creation
+ * is not yet durable (the rename that named it; store_pump submits it), else the chain
+ * ends. */
+static void store_sync_file_done(struct stream_store *store, int32_t result, bool group)
+{
+    if (result < 0 || !store->sync_completes_creation) {
+        store_sync_chain_done(store, result, group);
+        return;
+    }
+    store->sync_op.done = group ? store_group_dir_sync_done : store_interval_dir_sync_done;
+    store->dir_sync_queued = true;
+    store_pump(store);
+}
+
+static void store_group_sync_done(struct store_io_op *op, int32_t result)
+{
+    struct stream_store *store = store_from_sync_op(op);
+    ASSERT(store->batch_head != NULL && store->batch_head->state == BATCH_SYNCING);
+    store_sync_file_done(store, result, true);
 }
 
 static void store_interval_sync_done(struct store_io_op *op, int32_t result)
 {
-    struct stream_store *store =
-        (struct stream_store *)((char *)op - offsetof(struct stream_store, sync_op));
-    store_sync_release(store);
-    if (result < 0) {
-        store_fail(store, result, "fdatasync");
-        return;
-    }
-    store_pump(store);
+    store_sync_file_done(store_from_sync_op(op), result, false);
 }
 
 /* Whether a batch handed to the store_io ends with a datasync: always under SYNC_ALWAYS;
@@ -668,6 +741,8 @@ static int store_sync_submit(struct stream_store *store, struct store_segment *s
         seg->batch_ref_count++;
         store->sync_segment = seg;
         store->sync_in_flight = true;
+        /* The header is in the file once the segment's first batch is written. */
+        store->sync_completes_creation = seg->creation_pending && seg->written_offset > 0;
     }
     return rc;
 }
@@ -737,6 +812,12 @@ static void store_pump(struct stream_store *store)
         return;
     }
     store_pump_write(store);
+    if (store->failure == 0 && store->dir_sync_queued) {
+        int rc = store->io->ops->datasync(store->io, store->dir_fd, &store->sync_op);
+        if (!store_submit_refused(store, rc, "directory fsync")) {
+            store->dir_sync_queued = false;
+        }
+    }
     if (store->failure == 0) {
         store_pump_sync(store);
     }
@@ -773,7 +854,10 @@ static int store_batch_reserve(struct stream_store *store, struct store_segment 
             return -ENOMEM;
         }
     }
-    uint32_t capacity = size > store->config.batch_size ? size : store->config.batch_size;
+    uint32_t header_size = seg->header_pending ? SEGMENT_HEADER_SIZE : 0;
+    uint32_t capacity = size + header_size > store->config.batch_size
+                            ? size + header_size
+                            : store->config.batch_size;
     if (batch->capacity < capacity) {
         uint8_t *data = realloc(batch->data, capacity);
         if (data == NULL) {
@@ -792,7 +876,16 @@ static int store_batch_reserve(struct stream_store *store, struct store_segment 
     batch->written = 0;
     batch->offset = seg->append_offset;
     batch->last_seq = 0;
-    batch->last_lsn = 0;
+    batch->last_lsn = store->lsn;
+    if (seg->header_pending) {
+        /* A deferred header goes out with the segment's first records. */
+        ASSERT(seg->append_offset == SEGMENT_HEADER_SIZE);
+        segment_header_encode(&seg->file.header, batch->data);
+        batch->offset = 0;
+        batch->size = SEGMENT_HEADER_SIZE;
+        store->pending_bytes += SEGMENT_HEADER_SIZE;
+        seg->header_pending = false;
+    }
     batch->sync = false;
     batch->state = BATCH_OPEN;
     if (store->batch_tail != NULL) {
@@ -827,7 +920,7 @@ static int store_reserve(struct stream_store *store, uint32_t size, bool is_msg,
     }
     struct store_segment *seg = store_last_segment(store);
     if (seg->append_offset + size > seg->file.header.capacity) {
-        int rc = store_roll(store, 0);
+        int rc = store_roll(store, 0, true);
         if (rc != 0) {
             return rc;
         }
@@ -1079,7 +1172,7 @@ int stream_store_delete(struct stream_store *store, uint64_t seq)
 static int store_purge_all(struct stream_store *store, uint64_t *purged_count)
 {
     uint64_t count = store->msg_count;
-    int rc = store_roll(store, SEGMENT_F_PURGED);
+    int rc = store_roll(store, SEGMENT_F_PURGED, false);
     if (rc != 0) {
         return rc;
     }
@@ -1606,7 +1699,34 @@ static int store_list(struct stream_store *store, struct segment_listing **out,
     return 0;
 }
 
-/* Opens every listed segment into store->segments; a damaged header fails the open. */
+/* Whether the `count` listed segments are all files whose header was never written: the
+ * last segments created, cut by a crash before their first batch reached the file (or its
+ * datasync, the disk). Nothing in them was ever committed, so they are removed. Anywhere
+ * else such a file is damage. */
+static bool store_unwritten_tail(struct stream_store *store, const struct segment_listing *list,
+                                 uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        struct segment seg;
+        int rc = segment_open(store->dir_fd, list[i].name, &seg);
+        if (rc == 0) {
+            segment_close(&seg);
+        }
+        if (rc != -ENODATA) {
+            return false;
+        }
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        LOG_WARN("store %s: removing segment %s: created, but its header was never written "
+                 "(a crash came first)",
+                 store->path, list[i].name);
+        unlinkat(store->dir_fd, list[i].name, 0);
+    }
+    return true;
+}
+
+/* Opens every listed segment into store->segments; a damaged header fails the open, but
+ * unwritten segments at the tail are removed (store_unwritten_tail). */
 static int store_open_segments(struct stream_store *store, const struct segment_listing *list,
                                uint32_t count)
 {
@@ -1620,11 +1740,16 @@ static int store_open_segments(struct stream_store *store, const struct segment_
             return -ENOMEM;
         }
         rc = segment_open(store->dir_fd, list[i].name, &seg->file);
+        if (rc == -ENODATA && store_unwritten_tail(store, list + i, count - i)) {
+            free(seg);
+            return 0;
+        }
         if (rc != 0) {
             LOG_ERROR("store %s: segment %s cannot be opened: %s", store->path, list[i].name,
-                      rc == -EBADMSG ? "its header is damaged" : strerror(-rc));
+                      rc == -EBADMSG || rc == -ENODATA ? "its header is damaged"
+                                                       : strerror(-rc));
             free(seg);
-            return rc;
+            return rc == -ENODATA ? -EBADMSG : rc;
         }
         store->segments[store->segment_count++] = seg;
     }
@@ -1800,16 +1925,16 @@ static int store_recover(struct stream_store *store)
         return rc;
     }
     rc = store_open_segments(store, list, count);
+    /* Ids are never reused, not even those of removed files. */
+    store->next_segment_id = count > 0 ? list[count - 1].segment_id + 1 : 1;
     free(list);
     if (rc != 0) {
         return rc;
     }
     if (store->segment_count == 0) {
-        store->next_segment_id = 1;
         store->first_seq = 1;
-        return store_roll(store, 0);
+        return store_roll(store, 0, false);
     }
-    store->next_segment_id = store_last_segment(store)->file.header.segment_id + 1;
     store_recover_purge(store);
     for (uint32_t i = 0; i + 1 < store->segment_count; i++) {
         if (seg_first(store->segments[i]) > seg_first(store->segments[i + 1])) {
@@ -1837,7 +1962,7 @@ static int store_recover(struct stream_store *store)
     if (rc == 0 && last->torn) {
         /* Appends never go behind a torn record: the damaged bytes stay as they are, for
          * whoever wants to look, and the log goes on in a new segment. */
-        rc = store_roll(store, 0);
+        rc = store_roll(store, 0, false);
     } else if (rc == 0) {
         rc = segment_extend(&last->file, store->io);
     }
@@ -1918,7 +2043,7 @@ int stream_store_open(const char *path, const struct stream_store_config *config
     if (path == NULL) {
         store->next_segment_id = 1;
         store->first_seq = 1;
-        rc = store_roll(store, 0);
+        rc = store_roll(store, 0, false);
         if (rc != 0) {
             goto fail_store;
         }

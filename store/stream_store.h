@@ -22,10 +22,15 @@
  * new), max_age (at stream_store_tick), max_msgs_per_subject; purges of everything, of
  * one subject, below a sequence, or all but the newest N.
  *
+ * A segment that fills is followed by one created without waiting for the disk: the file
+ * is preallocated and named at once, its header is written with its first batch, and the
+ * first datasync that covers that batch also syncs the directory before committing it.
+ *
  * Opening recovers: every segment is scanned, records are validated by their chained
  * checksums (record.h), a segment's log ends at the first record that does not validate
- * (a torn or damaged tail, left as it is: appends go on in a new segment), tombstones and
- * floors are applied, and the indexes are rebuilt. Damage inside an older segment loses
+ * (a torn or damaged tail, left as it is: appends go on in a new segment), segments at the
+ * end whose header was never written are removed, tombstones and floors are applied, and
+ * the indexes are rebuilt. Damage inside an older segment loses
  * the rest of that segment only ("lost" sequences), never the segments after it.
  *
  * A store is owned by one thread (its stream's shard): no locks. Messages handed out by

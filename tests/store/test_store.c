@@ -51,6 +51,9 @@ enum {
     SMALL_SEGMENT_SIZE = 4096,
     /* Crash test: rounds, kill delay range, segment size. */
     CRASH_ROUNDS = 20,
+    /* How long the parent waits for a killed child's ring to release the store. */
+    CRASH_UNLOCK_WAIT_ROUNDS = 400,
+    CRASH_UNLOCK_WAIT_US = 5000,
     CRASH_DELAY_MIN_US = 2000,
     CRASH_DELAY_SPREAD_US = 30000,
     CRASH_SEGMENT_SIZE = 64 * 1024,
@@ -128,6 +131,7 @@ struct inject_io {
     bool datasync_hold;
     struct store_io_op *held_op;
     int32_t held_result;
+    uint32_t dir_datasync_count; /* datasyncs of a directory */
 };
 
 static struct inject_io *inject_from(struct store_io *io)
@@ -154,6 +158,10 @@ static int inject_write(struct store_io *io, int fd, const void *data, uint32_t 
 static int inject_datasync(struct store_io *io, int fd, struct store_io_op *op)
 {
     struct inject_io *inject = inject_from(io);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        inject->dir_datasync_count++;
+    }
     if (inject->datasync_hold) {
         ck_assert_ptr_null(inject->held_op); /* a store has one datasync in flight */
         inject->held_op = op;
@@ -623,9 +631,10 @@ START_TEST(test_segment_create_open)
     ck_assert_int_ge(dir_fd, 0);
     struct segment_header header = {.segment_id = 1, .first_seq = 1, .capacity = 8192};
     struct segment a, b;
-    ck_assert_int_eq(segment_create(dir_fd, &fx.io.sync.io, &header, true, &a), 0);
+    struct store_io *io = &fx.io.sync.io;
+    ck_assert_int_eq(segment_create(dir_fd, io, &header, SEGMENT_CREATE_DURABLE, &a), 0);
     header.segment_id = 2;
-    ck_assert_int_eq(segment_create(dir_fd, &fx.io.sync.io, &header, false, &b), 0);
+    ck_assert_int_eq(segment_create(dir_fd, io, &header, SEGMENT_CREATE_WRITTEN, &b), 0);
     ck_assert_uint_ne(a.header.salt, b.header.salt);
     ck_assert_uint_eq(a.map_size, 8192);
     struct stat st;
@@ -636,17 +645,29 @@ START_TEST(test_segment_create_open)
     ck_assert_int_eq(segment_open(dir_fd, a.name, &reopened), 0);
     ck_assert_uint_eq(reopened.header.salt, a.header.salt);
     segment_close(&reopened);
+    /* A deferred header reads as never written until the caller writes it. */
+    header.segment_id = 3;
+    struct segment d;
+    ck_assert_int_eq(segment_create(dir_fd, io, &header, SEGMENT_CREATE_DEFERRED, &d), 0);
+    ck_assert_int_eq(segment_open(dir_fd, d.name, &reopened), -ENODATA);
+    uint8_t bytes[SEGMENT_HEADER_SIZE];
+    segment_header_encode(&d.header, bytes);
+    ck_assert_int_eq(pwrite(d.fd, bytes, sizeof bytes, 0), (ssize_t)sizeof bytes);
+    ck_assert_int_eq(segment_open(dir_fd, d.name, &reopened), 0);
+    ck_assert_uint_eq(reopened.header.salt, d.header.salt);
+    segment_close(&reopened);
     /* A full disk at creation is -ENOSPC and leaves nothing behind. */
     fx.io.allocate_error = -ENOSPC;
-    header.segment_id = 3;
+    header.segment_id = 4;
     struct segment c;
-    ck_assert_int_eq(segment_create(dir_fd, &fx.io.sync.io, &header, true, &c), -ENOSPC);
-    ck_assert_uint_eq(count_segment_files(fx.root), 2);
+    ck_assert_int_eq(segment_create(dir_fd, io, &header, SEGMENT_CREATE_DURABLE, &c), -ENOSPC);
+    ck_assert_uint_eq(count_segment_files(fx.root), 3);
     char command[256];
-    snprintf(command, sizeof command, "test $(ls -A %s | wc -l) -eq 2", fx.root);
+    snprintf(command, sizeof command, "test $(ls -A %s | wc -l) -eq 3", fx.root);
     ck_assert_int_eq(system(command), 0);
     segment_close(&a);
     segment_close(&b);
+    segment_close(&d);
     close(dir_fd);
     fx_fini(&fx);
 }
@@ -2064,6 +2085,149 @@ START_TEST(test_store_bad_config)
 }
 END_TEST
 
+/* Appends generated messages from info.last_seq + 1 until the store has `segment_count`
+ * segments; returns the last sequence appended. */
+static uint64_t fx_append_until_segments(struct fixture *fx, uint32_t segment_count)
+{
+    uint64_t seq = info_of(fx->store).last_seq;
+    while (info_of(fx->store).segment_count < segment_count) {
+        fx_append_gen(fx, ++seq);
+    }
+    return seq;
+}
+
+/* "Crashes" the way a killed process would leave the files: the store is closed with its
+ * unsubmitted batches discarded. */
+static void fx_close_discarding(struct fixture *fx)
+{
+    store_io_sync_reap(&fx->io.sync, UINT32_MAX);
+    stream_store_close(fx->store);
+    fx->store = NULL;
+}
+
+/* A segment created on the message path waits for no disk: its header goes out with its
+ * first batch. Cut before that batch is written, the file reads as never written and
+ * recovery removes it (ids are not reused); in the middle of the log it is damage. */
+START_TEST(test_store_deferred_segment_header)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    fx.config.segment_size = CRASH_SEGMENT_SIZE;
+    fx_open_ok(&fx);
+    fx_append_until_segments(&fx, 2);
+    fx_drain(&fx);
+    uint64_t written_last = info_of(fx.store).last_seq;
+    uint64_t unwritten_last = fx_append_until_segments(&fx, 3);
+    ck_assert_uint_gt(unwritten_last, written_last);
+    ck_assert_uint_eq(count_segment_files(fx.path), 3);
+    fx_close_discarding(&fx);
+    fx_open_ok(&fx);
+    struct stream_store_info info = info_of(fx.store);
+    ck_assert_uint_eq(info.last_seq, written_last);
+    ck_assert_uint_eq(info.msg_count, written_last);
+    ck_assert_uint_eq(info.lost_count, 0);
+    for (uint64_t seq = 1; seq <= written_last; seq++) {
+        expect_gen(fx.store, seq);
+    }
+    /* Appends go on, into a segment with a new id, and survive. */
+    uint64_t last = fx_append_until_segments(&fx, info_of(fx.store).segment_count + 1);
+    fx_reopen(&fx);
+    ck_assert_uint_eq(info_of(fx.store).last_seq, last);
+    expect_gen(fx.store, last);
+    fx_close(&fx);
+    ck_assert_uint_eq(count_segment_files(fx.path), 3);
+    char name[SEGMENT_NAME_SIZE];
+    segment_name_format(3, name);
+    char file[256];
+    snprintf(file, sizeof file, "%s/%s", fx.path, name);
+    ck_assert_int_ne(access(file, F_OK), 0); /* removed, and not reused */
+    /* A never-written header with valid segments behind it is damage, not a crash. */
+    int fd = open(file, O_RDWR | O_CREAT | O_EXCL, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, CRASH_SEGMENT_SIZE), 0);
+    close(fd);
+    ck_assert_int_eq(fx_open(&fx), -EBADMSG);
+    ck_assert_int_eq(unlink(file), 0);
+    fx_open_ok(&fx);
+    ck_assert_uint_eq(info_of(fx.store).last_seq, last);
+    fx_fini(&fx);
+}
+END_TEST
+
+/* While the newest segment's header is not yet in the file, the segment before it stays
+ * even when retention has emptied it: its header is the floor a recovery starts from, so
+ * sequences never go back after a crash. */
+START_TEST(test_store_deferred_segment_keeps_floor)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    fx.config.segment_size = CRASH_SEGMENT_SIZE;
+    fx.config.max_msgs = 5;
+    fx_open_ok(&fx);
+    /* Normally an emptied segment goes as soon as the next one's header is written. */
+    uint64_t seq = fx_append_until_segments(&fx, 2);
+    fx_append_gen_range(&fx, seq + 1, seq + 10);
+    fx_drain(&fx);
+    ck_assert_uint_eq(info_of(fx.store).segment_count, 1);
+    uint64_t written_last = info_of(fx.store).last_seq;
+    /* Writes stall: the next segment's header stays in memory while retention empties the
+     * segment before it, which stays. */
+    fx.io.write_refuse_count = UINT32_MAX;
+    seq = fx_append_until_segments(&fx, 2);
+    fx_append_gen_range(&fx, seq + 1, seq + 10);
+    ck_assert_uint_eq(info_of(fx.store).msg_count, 5);
+    ck_assert_uint_eq(info_of(fx.store).first_seq, seq + 6);
+    ck_assert_uint_eq(info_of(fx.store).segment_count, 2);
+    fx_close_discarding(&fx);
+    fx.io.write_refuse_count = 0;
+    fx_open_ok(&fx);
+    struct stream_store_info info = info_of(fx.store);
+    ck_assert_uint_eq(info.last_seq, written_last);
+    ck_assert_uint_eq(info.msg_count, 5);
+    ck_assert_uint_eq(info.first_seq, written_last - 4);
+    fx_append_gen(&fx, written_last + 1);
+    fx_reopen(&fx);
+    ck_assert_uint_eq(info_of(fx.store).last_seq, written_last + 1);
+    fx_fini(&fx);
+}
+END_TEST
+
+/* Under `always`, a segment created on the message path is made durable by the first
+ * group commit that covers it: the file's datasync, then the directory's, before anything
+ * in it is committed. */
+START_TEST(test_store_deferred_segment_always)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    fx.config.segment_size = CRASH_SEGMENT_SIZE;
+    fx.config.sync = STREAM_STORE_SYNC_ALWAYS;
+    fx_open_ok(&fx);
+    fx_append_gen_range(&fx, 1, 10);
+    fx_drain(&fx);
+    ck_assert_uint_eq(fx.io.dir_datasync_count, 0);
+    fx.io.datasync_hold = true;
+    uint64_t last = fx_append_until_segments(&fx, 2);
+    stream_store_flush(fx.store);
+    store_io_sync_reap(&fx.io.sync, UINT32_MAX); /* both batches written */
+    ck_assert(inject_release_datasync(&fx.io));  /* the first segment's batch */
+    ck_assert_uint_eq(fx.committed_seq, last - 1);
+    store_io_sync_reap(&fx.io.sync, UINT32_MAX);
+    ck_assert(inject_release_datasync(&fx.io)); /* the new segment's file */
+    ck_assert_uint_eq(fx.committed_seq, last - 1);
+    ck_assert_uint_eq(fx.io.dir_datasync_count, 1);
+    ck_assert(inject_release_datasync(&fx.io)); /* its directory entry */
+    ck_assert_uint_eq(fx.committed_seq, last);
+    /* Later commits of that segment sync the file only. */
+    fx_append_gen(&fx, last + 1);
+    fx_drain(&fx);
+    ck_assert_uint_eq(fx.committed_seq, last + 1);
+    ck_assert_uint_eq(fx.io.dir_datasync_count, 1);
+    fx_reopen(&fx);
+    ck_assert_uint_eq(info_of(fx.store).last_seq, last + 1);
+    fx_fini(&fx);
+}
+END_TEST
+
 /* ---- the io_uring store_io -------------------------------------------------------------- */
 
 /* A store written through io_uring with group commit, as a shard drives it: appends with
@@ -2286,8 +2450,15 @@ START_TEST(test_crash_sigkill)
         }
         close(fds[0]);
         /* Every sequence reported durable is back with its exact bytes; whatever else came
-         * back is exact too (a torn record and all after it are gone). */
-        fx_open_ok(&fx);
+         * back is exact too (a torn record and all after it are gone). A killed child's
+         * ring lets go of the directory (and its lock) only once the kernel has cancelled
+         * what it had in flight, a moment after the child is reaped. */
+        int rc;
+        for (int wait = 0; (rc = fx_open(&fx)) == -EBUSY && wait < CRASH_UNLOCK_WAIT_ROUNDS;
+             wait++) {
+            usleep(CRASH_UNLOCK_WAIT_US);
+        }
+        ck_assert_msg(rc == 0, "round %d: open: %s", round, strerror(-rc));
         struct stream_store_info info = info_of(fx.store);
         ck_assert_msg(info.last_seq >= durable_max,
                       "round %d: durable up to %" PRIu64 ", recovered up to %" PRIu64, round,
@@ -2343,6 +2514,9 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_recovery_empty_last_segment_after_gap);
     tcase_add_test(tc, test_recovery_damaged_header_and_leftovers);
     tcase_add_test(tc, test_store_bad_config);
+    tcase_add_test(tc, test_store_deferred_segment_header);
+    tcase_add_test(tc, test_store_deferred_segment_keeps_floor);
+    tcase_add_test(tc, test_store_deferred_segment_always);
     tcase_add_test(tc, test_store_uring_always);
     tcase_add_test(tc, test_store_uring_bounds_and_errors);
     tcase_add_test(tc, test_crash_sigkill);
