@@ -1725,13 +1725,13 @@ static int enospc_child(const char *mount_point)
     ok = ok && stream_store_get(store, info.last_seq, &msg) == 0;
     stream_store_close(store);
     /* Everything acked is there after a reopen on the full disk. */
-    store = NULL;
-    ok = ok && stream_store_open(path, &config, &io.io, NULL, &store) == 0;
-    if (store != NULL) {
+    struct stream_store *reopened = NULL;
+    ok = ok && stream_store_open(path, &config, &io.io, NULL, &reopened) == 0;
+    if (reopened != NULL) {
         struct stream_store_info again;
-        stream_store_info_get(store, &again);
+        stream_store_info_get(reopened, &again);
         ok = ok && again.last_seq == info.last_seq && again.msg_count == info.msg_count;
-        stream_store_close(store);
+        stream_store_close(reopened);
     }
     umount(mount_point);
     return ok ? 0 : 1;
