@@ -2,10 +2,13 @@
 #include "engine/store_uring.h"
 
 #include "base/assert.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <string.h>
+#include <unistd.h>
 
 #define STORE_URING_ADDRESS_MASK ((UINT64_C(1) << STORE_URING_TAG_SHIFT) - 1)
 
@@ -78,10 +81,35 @@ static int store_uring_allocate(struct store_io *io, int fd, uint64_t offset, ui
     return rc == 0 ? 0 : -errno;
 }
 
+static void store_uring_release_done(struct store_io_op *op, int32_t result)
+{
+    (void)op;
+    if (result < 0) {
+        LOG_WARN("store: closing a segment file failed: %s", strerror(-result));
+    }
+}
+
+/* IOSQE_ASYNC sends the close to the kernel's worker threads, where the final put of an
+ * unlinked file (freeing its page cache and blocks) runs instead of on the ring's thread. */
+static void store_uring_release(struct store_io *io, int fd)
+{
+    struct store_uring *uring = store_uring_from(io);
+    struct io_uring_sqe *sqe = store_uring_sqe(uring);
+    if (sqe == NULL) {
+        close(fd);
+        return;
+    }
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+    store_uring_queued(uring, sqe, &uring->release_op);
+    uring->release_count++;
+}
+
 const struct store_io_ops store_uring_ops = {
     .write = store_uring_write,
     .datasync = store_uring_datasync,
     .allocate = store_uring_allocate,
+    .release = store_uring_release,
 };
 
 void store_uring_init(struct store_uring *uring, struct io_uring *ring, uint8_t tag,
@@ -93,6 +121,7 @@ void store_uring_init(struct store_uring *uring, struct io_uring *ring, uint8_t 
         .ring = ring,
         .tag = (uint64_t)tag << STORE_URING_TAG_SHIFT,
         .in_flight_max = in_flight_max,
+        .release_op = {.done = store_uring_release_done},
     };
 }
 
@@ -134,4 +163,15 @@ int store_uring_reap(struct store_uring *uring, bool wait)
         ran++;
     }
     return ran;
+}
+
+int store_uring_drain(struct store_uring *uring)
+{
+    while (uring->in_flight > 0) {
+        int rc = store_uring_reap(uring, true);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
 }

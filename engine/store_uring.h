@@ -9,7 +9,9 @@
  *
  * A datasync is IORING_OP_FSYNC with IORING_FSYNC_DATASYNC: the kernel runs it in its
  * worker pool, so one can be in flight while the owner goes on appending. Preallocation
- * (`allocate`) is a setup-time step and stays a synchronous fallocate.
+ * (`allocate`) stays a synchronous fallocate, which reserves extents without waiting for
+ * the disk; `release` closes in the kernel's worker threads, so that freeing a dropped
+ * segment's blocks does not stall the ring's thread.
  *
  * One thread: the ring's. */
 #ifndef IONATS_ENGINE_STORE_URING_H
@@ -32,6 +34,9 @@ struct store_uring {
     uint32_t in_flight_max;  /* beyond: -EBUSY, the store tries again later */
     uint64_t write_count;
     uint64_t datasync_count;
+    uint64_t release_count;
+    /* Shared by every release: closes need no per-call state, only a completion. */
+    struct store_io_op release_op;
 };
 
 extern const struct store_io_ops store_uring_ops;
@@ -51,5 +56,9 @@ void store_uring_complete(struct store_uring *uring, const struct io_uring_cqe *
  * one completion when `wait` and something is in flight, then runs every completion
  * ready. Returns how many ran, or -errno when waiting failed. */
 int store_uring_reap(struct store_uring *uring, bool wait);
+
+/* For such a ring: reaps until nothing is in flight (the releases a closed store queued
+ * included); call before io_uring_queue_exit. 0, or -errno when waiting failed. */
+int store_uring_drain(struct store_uring *uring);
 
 #endif

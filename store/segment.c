@@ -396,6 +396,18 @@ int segment_unlink(int dir_fd, const struct segment *segment)
     return unlinkat(dir_fd, segment->name, 0) == 0 ? 0 : -errno;
 }
 
+void segment_release(struct segment *segment, struct store_io *io)
+{
+    if (segment->map != NULL) {
+        munmap((void *)segment->map, (size_t)segment->map_size);
+        segment->map = NULL;
+    }
+    if (segment->fd >= 0) {
+        io->ops->release(io, segment->fd);
+        segment->fd = -1;
+    }
+}
+
 void segment_close(struct segment *segment)
 {
     if (segment->map != NULL) {

@@ -117,4 +117,8 @@ int segment_unlink(int dir_fd, const struct segment *segment);
 
 void segment_close(struct segment *segment);
 
+/* As segment_close, with the descriptor closed through io->ops->release: for a segment
+ * whose file was unlinked, whose last close frees its blocks. */
+void segment_release(struct segment *segment, struct store_io *io);
+
 #endif

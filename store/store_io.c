@@ -1,5 +1,6 @@
-/* The synchronous store_io: pwrite, fdatasync and fallocate, with completions queued for
- * store_io_sync_reap so that they never run inside the submitting call (store_io.h).
+/* The synchronous store_io: pwrite, fdatasync, fallocate and close, with completions
+ * queued for store_io_sync_reap so that they never run inside the submitting call
+ * (store_io.h).
  * For tests and offline tools; the broker uses the engine's io_uring implementation.
  * One thread. */
 #include "store/store_io.h"
@@ -83,10 +84,18 @@ static int store_io_sync_allocate(struct store_io *io, int fd, uint64_t offset, 
     return rc == 0 ? 0 : -errno;
 }
 
+static void store_io_sync_release(struct store_io *io, int fd)
+{
+    struct store_io_sync *sync = store_io_sync_from(io);
+    sync->release_count++;
+    close(fd);
+}
+
 const struct store_io_ops store_io_sync_ops = {
     .write = store_io_sync_write,
     .datasync = store_io_sync_datasync,
     .allocate = store_io_sync_allocate,
+    .release = store_io_sync_release,
 };
 
 void store_io_sync_init(struct store_io_sync *sync)

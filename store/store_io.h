@@ -8,7 +8,8 @@
  * are delivered by the implementation's own loop (the shard loop, or store_io_sync_reap),
  * never from inside the submitting call, so a submitter never re-enters itself.
  *
- * Setup-time work (preallocating a new segment file) is synchronous: `allocate`.
+ * Preallocating a new segment file is synchronous (`allocate`: the kernel reserves
+ * extents without waiting for the disk); closing a dropped one need not be (`release`).
  *
  * A store_io belongs to one thread (a shard); its ops are called from that thread only. */
 #ifndef IONATS_STORE_STORE_IO_H
@@ -42,6 +43,11 @@ struct store_io_ops {
     /* Synchronously preallocates [offset, offset + size) of `fd` (fallocate mode 0, which
      * also extends the file): 0, or -errno (-ENOSPC when the disk is full). */
     int (*allocate)(struct store_io *io, int fd, uint64_t offset, uint64_t size);
+    /* Closes `fd`, whose file may be unlinked. The last close of an unlinked segment
+     * frees its page cache and blocks, which takes milliseconds for a large one; an
+     * implementation may do it off the owner's thread. Nothing follows; it cannot fail
+     * in a way the store could act on (an implementation logs errors). */
+    void (*release)(struct store_io *io, int fd);
 };
 
 /* Embedded first in an implementation's own state. */
@@ -51,7 +57,7 @@ struct store_io {
 
 /* ---- The synchronous implementation ---------------------------------------------------
  * Each write or datasync is performed with pwrite or fdatasync when it is submitted, and
- * its completion is queued until store_io_sync_reap runs it. */
+ * its completion is queued until store_io_sync_reap runs it; a release is close(). */
 
 enum {
     /* Completions waiting to be reaped. A stream store has two operations in flight at a
@@ -71,6 +77,7 @@ struct store_io_sync {
     uint32_t count; /* completions queued */
     uint64_t write_count;
     uint64_t datasync_count;
+    uint64_t release_count;
 };
 
 extern const struct store_io_ops store_io_sync_ops;

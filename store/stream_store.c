@@ -317,19 +317,19 @@ static uint64_t store_prev_live(const struct stream_store *store, uint64_t seq)
 
 /* ---- Segments ------------------------------------------------------------------------- */
 
-static void store_segment_free(struct store_segment *seg)
+static void store_segment_free(struct stream_store *store, struct store_segment *seg)
 {
-    segment_close(&seg->file);
+    segment_release(&seg->file, store->io);
     free(seg->offsets);
     free(seg);
 }
 
-static void store_segment_unref(struct store_segment *seg)
+static void store_segment_unref(struct stream_store *store, struct store_segment *seg)
 {
     ASSERT(seg->batch_ref_count > 0);
     seg->batch_ref_count--;
     if (seg->batch_ref_count == 0 && seg->dropped) {
-        store_segment_free(seg);
+        store_segment_free(store, seg);
     }
 }
 
@@ -343,7 +343,7 @@ static void store_segment_retire(struct stream_store *store, struct store_segmen
     }
     seg->dropped = true;
     if (seg->batch_ref_count == 0) {
-        store_segment_free(seg);
+        store_segment_free(store, seg);
     }
 }
 
@@ -551,7 +551,7 @@ static void store_fail(struct stream_store *store, int error, const char *what)
 
 static void store_batch_recycle(struct stream_store *store, struct store_batch *batch)
 {
-    store_segment_unref(batch->segment);
+    store_segment_unref(store, batch->segment);
     batch->segment = NULL;
     if (store->batch_free_count < BATCH_FREE_MAX &&
         batch->capacity <= store->config.batch_size) {
@@ -651,7 +651,7 @@ static void store_sync_release(struct stream_store *store)
     ASSERT(store->sync_in_flight);
     store->sync_in_flight = false;
     store->sync_completes_creation = false;
-    store_segment_unref(store->sync_segment);
+    store_segment_unref(store, store->sync_segment);
     store->sync_segment = NULL;
 }
 
@@ -2083,7 +2083,7 @@ void stream_store_close(struct stream_store *store)
         struct store_batch *batch = store->batch_head;
         store->batch_head = batch->next;
         discarded_bytes += batch->size - batch->written;
-        store_segment_unref(batch->segment);
+        store_segment_unref(store, batch->segment);
         free(batch->data);
         free(batch);
     }
@@ -2099,7 +2099,7 @@ void stream_store_close(struct stream_store *store)
     }
     for (uint32_t i = 0; i < store->segment_count; i++) {
         ASSERT(store->segments[i]->batch_ref_count == 0);
-        store_segment_free(store->segments[i]);
+        store_segment_free(store, store->segments[i]);
     }
     free(store->segments);
     subject_table_destroy(&store->subjects);

@@ -102,6 +102,7 @@ void store_shim_destroy(struct store_shim *shim)
 {
     shim_drain(shim);
     stream_store_close(shim->store);
+    ASSERT(store_uring_drain(&shim->io) == 0);
     io_uring_queue_exit(&shim->ring);
     nftw(shim->root, shim_remove, 16, FTW_DEPTH | FTW_PHYS);
     free(shim);

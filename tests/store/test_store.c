@@ -194,10 +194,16 @@ static int inject_allocate(struct store_io *io, int fd, uint64_t offset, uint64_
     return store_io_sync_ops.allocate(io, fd, offset, size);
 }
 
+static void inject_release(struct store_io *io, int fd)
+{
+    store_io_sync_ops.release(io, fd);
+}
+
 static const struct store_io_ops inject_ops = {
     .write = inject_write,
     .datasync = inject_datasync,
     .allocate = inject_allocate,
+    .release = inject_release,
 };
 
 static void inject_init(struct inject_io *inject)
@@ -2268,6 +2274,9 @@ START_TEST(test_store_uring_always)
     ck_assert_uint_ge(uring.datasync_count, info.segment_count);
     stream_store_close(fx.store);
     fx.store = NULL;
+    ck_assert_int_eq(store_uring_drain(&uring), 0);
+    /* Closing the store closed every segment file through the ring. */
+    ck_assert_uint_eq(uring.release_count, info.segment_count);
     io_uring_queue_exit(&ring);
     fx_open_ok(&fx);
     info = info_of(fx.store);
@@ -2287,7 +2296,8 @@ static void uring_test_done(struct store_io_op *op, int32_t result)
 }
 
 /* The bound on operations in flight refuses with -EBUSY and frees up on completion; a
- * failed write completes with its -errno, and completions carry their tag. */
+ * release closes the descriptor; a failed write completes with its -errno; completions
+ * carry their tag. */
 START_TEST(test_store_uring_bounds_and_errors)
 {
     struct io_uring ring;
@@ -2320,8 +2330,13 @@ START_TEST(test_store_uring_bounds_and_errors)
     ck_assert_int_eq(store_uring_reap(&uring, true), 1);
     ck_assert(second.completed);
     ck_assert_int_eq(second.result, 0);
+    /* A release closes the descriptor in the kernel's workers. */
+    uring.io.ops->release(&uring.io, fd);
+    ck_assert_uint_eq(uring.in_flight, 1);
+    ck_assert_int_eq(store_uring_drain(&uring), 0);
+    ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+    ck_assert_int_eq(errno, EBADF);
     /* A write to a descriptor that is not open completes with -EBADF. */
-    close(fd);
     first.completed = false;
     ck_assert_int_eq(uring.io.ops->write(&uring.io, fd, bytes, 10, 0, &first.op), 0);
     ck_assert_int_eq(store_uring_reap(&uring, true), 1);
