@@ -23,12 +23,24 @@ enum bench_mode {
     BENCH_MODE_FANOUT, /* publishers → N subscribers, each gets every message */
     BENCH_MODE_QUEUE,  /* publishers → a queue group of N, each message to one member */
     BENCH_MODE_REQREP, /* M closed-loop requesters → repliers (a queue group when > 1) */
+    BENCH_MODE_JS_PUB, /* N publishers into a JetStream stream, a window of un-acked each */
+};
+
+enum bench_storage {
+    BENCH_STORAGE_FILE,
+    BENCH_STORAGE_MEMORY,
 };
 
 enum {
     BENCH_SUBJECT_SIZE_MAX = 128,
     BENCH_URL_SIZE_MAX = 256,
     BENCH_CONNS_MAX = 1024, /* per side: each costs a receive buffer of up to 256 KiB */
+    /* Stream names go into API subjects and JSON unescaped: short and plain (see opts.c). */
+    BENCH_STREAM_SIZE_MAX = 64,
+    /* js-pub: a publisher's reply inbox with its slot number, and a whole publish frame
+     * besides its payload: "PUB " subject " " inbox " " size CRLF payload CRLF. */
+    BENCH_JS_INBOX_SIZE_MAX = 96,
+    BENCH_JS_FRAME_OVERHEAD = 4 + BENCH_SUBJECT_SIZE_MAX + 1 + BENCH_JS_INBOX_SIZE_MAX + 1 + 10 + 4,
 };
 
 struct bench_opts {
@@ -46,7 +58,11 @@ struct bench_opts {
     size_t batch_bytes;        /* bytes of PUB frames per send when publishing flat out */
     int64_t timeout_ns;        /* hard bound on the whole run */
     bool json;
-    bool latency; /* derived: stamps in payloads (rate set) or request round trips */
+    bool latency; /* derived: stamps in payloads (rate set), request round trips, or acks */
+    /* js-pub only. */
+    char stream[BENCH_STREAM_SIZE_MAX]; /* created before the run, deleted after it */
+    enum bench_storage storage;
+    uint32_t window; /* publishes in flight, not yet acked, per connection */
 };
 
 /* Written by one side, read by the other. Every store is a release that pairs with the
@@ -64,5 +80,8 @@ uint64_t bench_expected_deliveries(const struct bench_opts *opts, uint64_t sent)
 
 /* The name of a mode as given on the command line. */
 const char *bench_mode_name(enum bench_mode mode);
+
+/* The name of a storage as given on the command line and in the stream's JSON. */
+const char *bench_storage_name(enum bench_storage storage);
 
 #endif

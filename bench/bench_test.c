@@ -1,6 +1,7 @@
 /* Self-test of the load generator's two pieces of arithmetic that a wrong result would
  * silently skew: the frame scanner (every split point of a stream that holds every frame
- * kind, and byte by byte) and the histogram (percentiles within 1/64 of a sorted array).
+ * kind, and byte by byte, in each of its modes including whole frames for JetStream acks)
+ * and the histogram (percentiles within 1/64 of a sorted array).
  * Run by `meson test` (suite bench); prints "N passed, N failed". Single-threaded. */
 #include "base/assert.h"
 #include "bench/hist.h"
@@ -26,6 +27,10 @@ struct test_seen {
     unsigned replies;
     char last_reply[TEST_REPLY_SIZE];
     int64_t stamp_sum;
+    /* SCAN_F_BODY: the last subject and payload, and the payload bytes in all. */
+    char last_subject[TEST_REPLY_SIZE];
+    char last_payload[TEST_REPLY_SIZE];
+    size_t payload_bytes;
 };
 
 static unsigned test_passed;
@@ -67,6 +72,20 @@ static void test_on_pong(void *context)
 static void test_on_err(void *context, const char *line, size_t line_size)
 {
     ((struct test_seen *)context)->errs++;
+}
+
+static void test_on_body(void *context, const char *subject, size_t subject_size,
+                         const char *payload, size_t payload_size)
+{
+    struct test_seen *seen = context;
+    ASSERT(subject_size < TEST_REPLY_SIZE);
+    ASSERT(payload_size < TEST_REPLY_SIZE);
+    seen->msgs++;
+    seen->payload_bytes += payload_size;
+    memcpy(seen->last_subject, subject, subject_size);
+    seen->last_subject[subject_size] = '\0';
+    memcpy(seen->last_payload, payload, payload_size);
+    seen->last_payload[payload_size] = '\0';
 }
 
 /* A stream with every frame kind (HMSG only `with_headers`: its header block would read as
@@ -127,7 +146,8 @@ static const struct scan_sink *test_sink(struct test_seen *seen)
                               .on_msg = test_on_msg,
                               .on_ping = test_on_ping,
                               .on_pong = test_on_pong,
-                              .on_err = test_on_err};
+                              .on_err = test_on_err,
+                              .on_body = test_on_body};
     return &sink;
 }
 
@@ -149,6 +169,11 @@ static void test_scan_splits(unsigned flags, size_t piece)
         }
         if (flags & SCAN_F_REPLY) {
             ok = ok && seen.replies == 3 && strcmp(seen.last_reply, "r") == 0;
+        }
+        if (flags & SCAN_F_BODY) {
+            /* Four 12-byte payloads, HMSG's 14 bytes, then 0 and "abc". */
+            ok = ok && seen.payload_bytes == 4 * 12 + 14 + 0 + 3 &&
+                 strcmp(seen.last_subject, "s") == 0 && strcmp(seen.last_payload, "abc") == 0;
         }
         if (!ok) {
             printf("split %zu piece %zu flags %u: rc %ld msgs %u stamps %lld replies %u\n", split,
@@ -176,6 +201,26 @@ static void test_scan_rejects(void)
     struct scan scan;
     scan_init(&scan, test_sink(&seen), 0);
     test_check(scan_feed(&scan, long_line, sizeof long_line) == -EMSGSIZE, "long line");
+}
+
+/* Whole frames: nothing of a frame is consumed until its payload is in; a payload the
+ * caller could never hold is refused as soon as its line is read. */
+static void test_scan_body(void)
+{
+    static const char partial[] = "PING\r\nMSG a 1 3\r\nab";
+    struct test_seen seen;
+    struct scan scan;
+    scan_init(&scan, test_sink(&seen), SCAN_F_BODY);
+    long rc = scan_feed(&scan, partial, sizeof partial - 1);
+    test_check(rc == 6 && seen.pings == 1 && seen.msgs == 0, "body: an incomplete frame waits");
+    char large[64];
+    snprintf(large, sizeof large, "MSG a 1 %d\r\n", SCAN_BODY_SIZE_MAX + 1);
+    scan_init(&scan, test_sink(&seen), SCAN_F_BODY);
+    test_check(scan_feed(&scan, large, strlen(large)) == -EMSGSIZE, "body: payload too large");
+    static const char short_line[] = "MSG a 0\r\n\r\n"; /* no sid */
+    scan_init(&scan, test_sink(&seen), SCAN_F_BODY);
+    test_check(scan_feed(&scan, short_line, sizeof short_line - 1) == -EPROTO,
+               "body: too few tokens");
 }
 
 static int test_compare(const void *a, const void *b)
@@ -217,13 +262,14 @@ static void test_hist(void)
 
 int main(void)
 {
-    static const unsigned flag_sets[] = {0, SCAN_F_STAMP, SCAN_F_REPLY};
+    static const unsigned flag_sets[] = {0, SCAN_F_STAMP, SCAN_F_REPLY, SCAN_F_BODY};
     for (size_t i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
         test_scan_splits(flag_sets[i], TEST_BUFFER_SIZE);
         test_scan_splits(flag_sets[i], 1);
         test_scan_splits(flag_sets[i], 7);
     }
     test_scan_rejects();
+    test_scan_body();
     test_hist();
     printf("%u passed, %u failed\n", test_passed, test_failed);
     return test_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -8,6 +8,7 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
+#include "bench/jspub.h"
 #include "bench/pub.h"
 #include "bench/reqrep.h"
 
@@ -28,6 +29,7 @@ STATIC_ASSERT((int)CONN_RX_CONTROL_SIZE > (int)SCAN_CONTROL_LINE_MAX, "a control
 STATIC_ASSERT((int)CONN_RX_DATA_SIZE > (int)SCAN_CONTROL_LINE_MAX, "a control line fits");
 STATIC_ASSERT((int)CONN_RX_CONTROL_SIZE >= (int)CLIENT_HANDSHAKE_BUFFER_SIZE, "leftovers fit");
 STATIC_ASSERT((int)CONN_OUT_CONTROL_SIZE > (int)CONN_CONTROL_RESERVE, "room for control frames");
+STATIC_ASSERT((int)CONN_RX_DATA_SIZE > (int)SCAN_FRAME_SIZE_MAX, "a whole ack frame fits");
 
 static const char CONN_PONG[] = "PONG\r\n";
 
@@ -44,7 +46,24 @@ static size_t conn_out_capacity(const struct conn *conn)
         return (size_t)(opts->pubs + 1) * (opts->size + CONN_REPLY_OVERHEAD) + CONN_CONTROL_RESERVE;
     case CONN_ROLE_SUB:
     case CONN_ROLE_REQ:
+    case CONN_ROLE_JS: /* publishes go out from its window frames */
         return CONN_OUT_CONTROL_SIZE;
+    }
+    UNREACHABLE();
+}
+
+/* Subscribers and repliers take whole buffers of messages; a JetStream publisher carries
+ * whole ack frames between reads, and a window's worth of acks arrives together. */
+static size_t conn_rx_capacity(enum conn_role role)
+{
+    switch (role) {
+    case CONN_ROLE_SUB:
+    case CONN_ROLE_REP:
+    case CONN_ROLE_JS:
+        return CONN_RX_DATA_SIZE;
+    case CONN_ROLE_PUB:
+    case CONN_ROLE_REQ:
+        return CONN_RX_CONTROL_SIZE;
     }
     UNREACHABLE();
 }
@@ -53,6 +72,9 @@ static unsigned conn_scan_flags(const struct conn *conn)
 {
     if (conn->role == CONN_ROLE_SUB && conn->side->opts->latency) {
         return SCAN_F_STAMP;
+    }
+    if (conn->role == CONN_ROLE_JS) {
+        return SCAN_F_BODY;
     }
     return conn->role == CONN_ROLE_REP ? SCAN_F_REPLY : 0;
 }
@@ -74,10 +96,19 @@ static void conn_on_msg(void *context, const char *reply, size_t reply_size, int
         reqrep_on_request(conn, reply, reply_size);
         return;
     case CONN_ROLE_PUB:
+    case CONN_ROLE_JS: /* SCAN_F_BODY: on_body instead */
         side_fail(conn->side, -EPROTO, "publisher %u received a MSG it never subscribed to",
                   conn->index);
         return;
     }
+}
+
+static void conn_on_body(void *context, const char *subject, size_t subject_size,
+                         const char *payload, size_t payload_size)
+{
+    struct conn *conn = context;
+    ASSERT(conn->role == CONN_ROLE_JS); /* the only role scanning with SCAN_F_BODY */
+    jspub_on_ack(conn, subject, subject_size, payload, payload_size);
 }
 
 static void conn_on_ping(void *context)
@@ -112,8 +143,7 @@ int conn_init(struct conn *conn, struct side *side, unsigned index, int fd, enum
     conn->role = role;
     conn->index = index;
     conn->target = UINT64_MAX;
-    conn->rx_capacity =
-        role == CONN_ROLE_SUB || role == CONN_ROLE_REP ? CONN_RX_DATA_SIZE : CONN_RX_CONTROL_SIZE;
+    conn->rx_capacity = conn_rx_capacity(role);
     conn->rx = malloc(conn->rx_capacity);
     for (unsigned i = 0; i < 2; i++) {
         conn->out[i].capacity = conn_out_capacity(conn);
@@ -131,6 +161,7 @@ int conn_init(struct conn *conn, struct side *side, unsigned index, int fd, enum
         .on_ping = conn_on_ping,
         .on_pong = conn_on_pong,
         .on_err = conn_on_err,
+        .on_body = conn_on_body,
     };
     scan_init(&conn->scan, &conn->sink, conn_scan_flags(conn));
     return 0;
@@ -146,10 +177,14 @@ void conn_destroy(struct conn *conn)
     free(conn->out[0].data);
     free(conn->out[1].data);
     free(conn->request);
+    free(conn->js_frames);
+    free(conn->js_sent_ns);
     conn->rx = NULL;
     conn->out[0].data = NULL;
     conn->out[1].data = NULL;
     conn->request = NULL;
+    conn->js_frames = NULL;
+    conn->js_sent_ns = NULL;
 }
 
 static void conn_submit_send(struct conn *conn)
@@ -205,6 +240,8 @@ static bool conn_role_next(struct conn *conn, const char **data, size_t *size)
         return pub_next_send(conn, data, size);
     case CONN_ROLE_REQ:
         return reqrep_next_send(conn, data, size);
+    case CONN_ROLE_JS:
+        return jspub_next_send(conn, data, size);
     case CONN_ROLE_SUB:
     case CONN_ROLE_REP:
         return false;
@@ -341,4 +378,11 @@ void conn_complete(struct conn *conn, enum side_op op, int res)
         break;
     }
     UNREACHABLE();
+}
+
+void conn_tick(struct conn *conn)
+{
+    if (conn->role == CONN_ROLE_JS) {
+        jspub_tick(conn);
+    }
 }

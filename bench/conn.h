@@ -1,9 +1,11 @@
 /* One NATS connection of the load generator and what it does: publish flat out or at a
- * fixed rate, subscribe and count, request and wait, or reply.
+ * fixed rate, subscribe and count, request and wait, reply, or publish into a JetStream
+ * stream and count its acks.
  *
  * The one idea: one send and one recv in flight per connection. A send either points at
  * the side's read-only batch of PUB frames (publishing flat out costs one SQE per
- * batch_bytes, not per message) or at the connection's output buffer, which is double
+ * batch_bytes, not per message), at a JetStream publisher's window of prebuilt frames,
+ * or at the connection's output buffer, which is double
  * buffered: frames are appended to out[out_fill] while the other buffer is with the
  * kernel. Received bytes are scanned in place (scan.h); only a split control line is moved.
  * A connection belongs to its side and is touched by that side's thread only. */
@@ -22,6 +24,7 @@ enum conn_role {
     CONN_ROLE_SUB, /* subscriber: counts, reads stamps in latency runs */
     CONN_ROLE_REQ, /* requester: one request in flight, waits for its reply */
     CONN_ROLE_REP, /* replier: answers every request with `size` bytes */
+    CONN_ROLE_JS,  /* JetStream publisher: a window of publishes awaiting acks (jspub.c) */
 };
 
 enum {
@@ -76,6 +79,16 @@ struct conn {
 
     /* Receive roles (a requester counts its replies here too). */
     uint64_t received;
+
+    /* JetStream publisher: publish i goes out as window frame i % js_window and is in
+     * flight until the ack to that frame's inbox comes back (see jspub.c). */
+    char *js_frames;      /* owned: js_window frames of js_frame_size, read-only once built */
+    size_t js_frame_size; /* every frame has the same size: slot numbers are zero-padded */
+    int64_t *js_sent_ns;  /* owned: per slot, when its publish was queued; 0: slot free */
+    uint32_t js_window;
+    uint64_t acked;         /* acks with a stream and sequence */
+    uint64_t refused;       /* acks with an error */
+    int64_t js_progress_ns; /* the last ack, or the send that ended an empty window */
 };
 
 /* Takes ownership of `fd` and sets the connection up for `role`; `leftover` is what the
@@ -90,6 +103,9 @@ void conn_start(struct conn *conn);
 
 /* Dispatches a completion of `op` (SIDE_OP_SEND / RECV / TIMER) with result `res`. */
 void conn_complete(struct conn *conn, enum side_op op, int res);
+
+/* The side's periodic tick, for roles that watch for stalls (JetStream acks). */
+void conn_tick(struct conn *conn);
 
 /* Starts a send if none is in flight and there is something to send. */
 void conn_kick(struct conn *conn);

@@ -7,10 +7,14 @@
  * tool is that it must cost the server's CPUs as little as possible, because on the
  * 2-vCPU machines it is meant for it shares them with the server it measures: publishing
  * is slices of a prebuilt batch of frames, one SQE per 256 KiB; receiving is one recv per
- * 256 KiB and a scan that only looks at control lines. See side.h, conn.h, pub.c. */
+ * 256 KiB and a scan that only looks at control lines. See side.h, conn.h, pub.c.
+ * js-pub adds a JetStream stream around the run (jsapi.h): created afresh before the
+ * publishers connect, counted and deleted after they are done, on connections of its own. */
 #include "base/assert.h"
 #include "bench/bench.h"
 #include "bench/conn.h"
+#include "bench/jsapi.h"
+#include "bench/jspub.h"
 #include "bench/opts.h"
 #include "bench/pub.h"
 #include "bench/reqrep.h"
@@ -26,6 +30,8 @@
 
 enum {
     BENCH_EXIT_FAILED = 1,
+    /* js-pub: the server does not answer $JS.API.INFO; scripts report "n/a", not a failure. */
+    BENCH_EXIT_NO_JETSTREAM = 3,
     /* Timer slack in ns for paced runs: the default 50 us would shift every pacing wake-up. */
     BENCH_TIMER_SLACK_NS = 1,
     BENCH_SUBSCRIBE_SIZE_MAX = 4 + BENCH_SUBJECT_SIZE_MAX + 1 + 32 + 4 + 2,
@@ -100,6 +106,14 @@ static int bench_send_conn(struct side *side, unsigned index)
 {
     const struct bench_opts *opts = side->opts;
     uint64_t share = bench_share(opts, index, side->conn_count);
+    if (opts->mode == BENCH_MODE_JS_PUB) {
+        char inbox[BENCH_JS_INBOX_SIZE_MAX];
+        char line[BENCH_JS_INBOX_SIZE_MAX + BENCH_SUBSCRIBE_SIZE_MAX];
+        jspub_inbox(index, inbox, sizeof inbox);
+        snprintf(line, sizeof line, "SUB %s.* 1\r\n", inbox);
+        int rc = bench_open(side, index, CONN_ROLE_JS, line);
+        return rc < 0 ? rc : jspub_setup(&side->conns[index], share);
+    }
     if (opts->mode == BENCH_MODE_REQREP) {
         char inbox[REQREP_INBOX_SIZE_MAX];
         char line[REQREP_INBOX_SIZE_MAX + BENCH_SUBSCRIBE_SIZE_MAX];
@@ -121,8 +135,8 @@ static int bench_send_side(struct side *side, const struct bench_opts *opts,
     bool requesters = opts->mode == BENCH_MODE_REQREP;
     unsigned conn_count = requesters ? opts->pubs : opts->pubs * opts->conns_per_client;
     int rc = side_init(side, SIDE_KIND_SEND, opts, shared, conn_count);
-    if (rc == 0 && !requesters) {
-        rc = pub_build_frames(side);
+    if (rc == 0 && !requesters && opts->mode != BENCH_MODE_JS_PUB) {
+        rc = pub_build_frames(side); /* js-pub publishers build their own window frames */
     }
     for (unsigned i = 0; i < conn_count && rc == 0; i++) {
         rc = bench_send_conn(side, i);
@@ -164,6 +178,84 @@ static int bench_run(const struct bench_opts *opts, struct side *send, struct si
     return rc < 0 ? rc : (failed ? -EIO : 0);
 }
 
+/* js-pub, before the run: JetStream must answer, and the stream is created afresh.
+ * Returns 0, -ENOTSUP (no JetStream) or another -errno, after saying why. */
+static int bench_js_prepare(const struct bench_opts *opts)
+{
+    static struct jsapi api; /* main thread only; large (a reply buffer) */
+    int rc = jsapi_open(&api, opts);
+    if (rc == 0) {
+        rc = jsapi_probe(&api);
+    }
+    if (rc == 0) {
+        rc = jsapi_stream_create(&api, opts);
+    }
+    if (rc == -ENOTSUP) {
+        fprintf(stderr, "ionats-bench: %s has no JetStream: %s\n", opts->url, api.error);
+    } else if (rc < 0) {
+        fprintf(stderr, "ionats-bench: %s: %s\n", opts->url, api.error);
+    }
+    jsapi_close(&api);
+    return rc;
+}
+
+/* js-pub, after the run: records how many messages the stream holds and deletes it, so
+ * that runs do not pile up data on the server. Returns 0 or -errno, after saying why. */
+static int bench_js_finish(const struct bench_opts *opts, struct side *send)
+{
+    static struct jsapi api;
+    char why[JSAPI_ERROR_SIZE] = "";
+    uint64_t stored = 0;
+    int rc = jsapi_open(&api, opts);
+    if (rc == 0) {
+        rc = jsapi_stream_messages(&api, opts, &stored);
+        if (rc == 0 && send != NULL) {
+            send->result.stored = (int64_t)stored;
+        }
+        if (rc < 0) {
+            snprintf(why, sizeof why, "%s", api.error); /* the delete's request clears it */
+        }
+        int delete_rc = jsapi_stream_delete(&api, opts); /* even when counting failed */
+        rc = rc < 0 ? rc : delete_rc;
+    }
+    if (rc < 0 && why[0] == '\0') {
+        snprintf(why, sizeof why, "%s", api.error);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "ionats-bench: stream %s after the run: %s\n", opts->stream, why);
+    }
+    if (rc < 0 && send != NULL && send->result.error == 0) {
+        send->result.error = rc; /* the report says why the run failed */
+        snprintf(send->result.error_text, sizeof send->result.error_text, "stream %s: %.160s",
+                 opts->stream, why);
+    }
+    jsapi_close(&api);
+    return rc;
+}
+
+/* js-pub: a finished run fails when the stream refused publishes or holds other than what
+ * was acked. The sides have joined: main owns their results. */
+static int bench_js_verify(struct side *send)
+{
+    struct side_result *result = &send->result;
+    if (result->refused > 0) {
+        result->error = -EREMOTEIO;
+        snprintf(result->error_text, sizeof result->error_text,
+                 "%llu of %llu publishes refused; the first: %.160s",
+                 (unsigned long long)result->refused, (unsigned long long)result->published,
+                 result->refused_text);
+        return result->error;
+    }
+    if (result->stored != (int64_t)result->msgs) {
+        result->error = -EIO;
+        snprintf(result->error_text, sizeof result->error_text,
+                 "the stream held %lld messages after the run, but %llu publishes were acked",
+                 (long long)result->stored, (unsigned long long)result->msgs);
+        return result->error;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct bench_opts opts;
@@ -175,14 +267,25 @@ int main(int argc, char **argv)
     if (opts.rate > 0) {
         prctl(PR_SET_TIMERSLACK, BENCH_TIMER_SLACK_NS); /* inherited by the side threads */
     }
+    bool js = opts.mode == BENCH_MODE_JS_PUB;
+    if (js && (rc = bench_js_prepare(&opts)) < 0) {
+        return rc == -ENOTSUP ? BENCH_EXIT_NO_JETSTREAM : BENCH_EXIT_FAILED;
+    }
     bool has_send = opts.mode != BENCH_MODE_SUB;
-    bool has_receive = opts.mode != BENCH_MODE_PUB;
+    bool has_receive = opts.mode != BENCH_MODE_PUB && !js;
     static struct side send_side; /* large (histograms): not on the stack */
     static struct side receive_side;
     struct side *send = has_send ? &send_side : NULL;
     struct side *receive = has_receive ? &receive_side : NULL;
     bool started = false;
     rc = bench_run(&opts, send, receive, &started);
+    if (js) {
+        int finish_rc = bench_js_finish(&opts, started ? send : NULL);
+        if (rc == 0 && finish_rc == 0) {
+            rc = bench_js_verify(send);
+        }
+        rc = rc < 0 ? rc : finish_rc;
+    }
     if (started) {
         report_print(stdout, &opts, send, receive);
     }

@@ -16,6 +16,7 @@
 
 #define OPTS_URL_DEFAULT "nats://127.0.0.1:4222"
 #define OPTS_SUBJECT_DEFAULT "bench"
+#define OPTS_STREAM_DEFAULT "BENCH"
 
 enum {
     OPTS_SIZE_DEFAULT = 128,
@@ -29,6 +30,13 @@ enum {
     /* Each replier connection keeps room for one reply per requester, twice. */
     OPTS_REPLY_BUFFER_MAX = 64 * 1024 * 1024,
     OPTS_KIB = 1024,
+    /* js-pub: publishes in flight per connection. 256 keeps a loopback round trip (tens of
+     * us) far shorter than the time the server needs to store the window, so throughput is
+     * bound by the server rather than by waiting, as with `nats bench --js` async publishers. */
+    OPTS_WINDOW_DEFAULT = 256,
+    OPTS_WINDOW_MAX = 65536,
+    /* js-pub: every connection keeps one prebuilt frame per window slot. */
+    OPTS_WINDOW_BYTES_MAX = 64 * 1024 * 1024,
 };
 
 enum opts_key {
@@ -43,6 +51,9 @@ enum opts_key {
     OPTS_KEY_BATCH,
     OPTS_KEY_TIMEOUT,
     OPTS_KEY_JSON,
+    OPTS_KEY_STREAM,
+    OPTS_KEY_STORAGE,
+    OPTS_KEY_WINDOW,
 };
 
 /* What the user gave, before defaults. */
@@ -51,6 +62,7 @@ struct opts_given {
     bool duration;
     bool pubs;
     bool subs;
+    bool js; /* any of --stream, --storage, --window */
 };
 
 static const struct option OPTS_LONG[] = {
@@ -67,6 +79,9 @@ static const struct option OPTS_LONG[] = {
     {"batch-kib", required_argument, NULL, OPTS_KEY_BATCH},
     {"timeout", required_argument, NULL, OPTS_KEY_TIMEOUT},
     {"json", no_argument, NULL, OPTS_KEY_JSON},
+    {"stream", required_argument, NULL, OPTS_KEY_STREAM},
+    {"storage", required_argument, NULL, OPTS_KEY_STORAGE},
+    {"window", required_argument, NULL, OPTS_KEY_WINDOW},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -74,11 +89,22 @@ static const struct option OPTS_LONG[] = {
 static const char *const OPTS_MODE_NAMES[] = {
     [BENCH_MODE_PUB] = "pub",       [BENCH_MODE_SUB] = "sub",     [BENCH_MODE_PUBSUB] = "pubsub",
     [BENCH_MODE_FANOUT] = "fanout", [BENCH_MODE_QUEUE] = "queue", [BENCH_MODE_REQREP] = "reqrep",
+    [BENCH_MODE_JS_PUB] = "js-pub",
+};
+
+static const char *const OPTS_STORAGE_NAMES[] = {
+    [BENCH_STORAGE_FILE] = "file",
+    [BENCH_STORAGE_MEMORY] = "memory",
 };
 
 const char *bench_mode_name(enum bench_mode mode)
 {
     return OPTS_MODE_NAMES[mode];
+}
+
+const char *bench_storage_name(enum bench_storage storage)
+{
+    return OPTS_STORAGE_NAMES[storage];
 }
 
 uint64_t bench_expected_deliveries(const struct bench_opts *opts, uint64_t sent)
@@ -98,6 +124,9 @@ void opts_usage(FILE *stream)
           "  fanout   --pubs publishers -> --subs subscribers, each gets every message\n"
           "  queue    --pubs publishers -> a queue group of --subs subscribers\n"
           "  reqrep   --pubs closed-loop requesters -> --subs repliers (a queue group when > 1)\n"
+          "  js-pub   --pubs publishers into a JetStream stream taking --subject, created\n"
+          "           afresh before the run and deleted after it; each publish carries a\n"
+          "           reply inbox and counts once its ack is back, --window in flight each\n"
           "\n"
           "options:\n"
           "  -s, --url URL           server (default " OPTS_URL_DEFAULT ")\n"
@@ -117,12 +146,18 @@ void opts_usage(FILE *stream)
           "  --batch-kib KIB         PUB frames per send when flat out (default 256)\n"
           "  --timeout SECONDS       hard bound on the whole run (default 60)\n"
           "  --json                  print one JSON object instead of text\n"
+          "  --stream NAME           js-pub: the stream (default " OPTS_STREAM_DEFAULT ")\n"
+          "  --storage file|memory   js-pub: the stream's storage (default file)\n"
+          "  --window N              js-pub: publishes in flight, not yet acked, per\n"
+          "                          connection (default 256)\n"
           "\n"
           "Throughput is messages (and payload MB, 10^6 B) per second on each side: publishers\n"
           "from the first send to the PONG that follows the last; subscribers from the first to\n"
-          "the last delivery. Latency is reported as p50 p90 p99 p99.9 p99.99 max in us.\n"
-          "Exit status: 0 done, 1 the run failed (server error, lost messages, timeout),\n"
-          "2 the command line was refused.\n",
+          "the last delivery; js-pub counts acked publishes, from the first send to the\n"
+          "last ack. Latency is reported as p50 p90 p99 p99.9 p99.99 max in us.\n"
+          "Exit status: 0 done, 1 the run failed (server error, lost messages, refused\n"
+          "publishes, timeout), 2 the command line was refused, 3 js-pub only: the server\n"
+          "does not answer $JS.API.INFO (no JetStream there).\n",
           stream);
 }
 
@@ -200,6 +235,17 @@ static int opts_mode(const char *name, enum bench_mode *mode)
     return -EINVAL;
 }
 
+static int opts_storage(const char *name, enum bench_storage *storage)
+{
+    for (unsigned i = 0; i < sizeof OPTS_STORAGE_NAMES / sizeof OPTS_STORAGE_NAMES[0]; i++) {
+        if (strcmp(name, OPTS_STORAGE_NAMES[i]) == 0) {
+            *storage = (enum bench_storage)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 static int opts_copy(char *target, size_t capacity, const char *text)
 {
     if (strlen(text) >= capacity || text[0] == '\0') {
@@ -207,6 +253,21 @@ static int opts_copy(char *target, size_t capacity, const char *text)
     }
     strcpy(target, text);
     return 0;
+}
+
+/* A stream name goes into the API subject ($JS.API.STREAM.CREATE.<name>) and into JSON
+ * without escaping: letters, digits, '-' and '_' only (nats-server refuses '.', '*', '>'
+ * and blanks anyway). */
+static int opts_stream(const char *name, char *target, size_t capacity)
+{
+    for (const char *c = name; *c != '\0'; c++) {
+        bool plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                     (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
+        if (!plain) {
+            return -EINVAL;
+        }
+    }
+    return opts_copy(target, capacity, name);
 }
 
 /* Applies one option; returns 0, or -EINVAL when its value is unusable. */
@@ -252,6 +313,17 @@ static int opts_one(int key, const char *arg, struct bench_opts *opts, struct op
     case OPTS_KEY_JSON:
         opts->json = true;
         return 0;
+    case OPTS_KEY_STREAM:
+        given->js = true;
+        return opts_stream(arg, opts->stream, sizeof opts->stream);
+    case OPTS_KEY_STORAGE:
+        given->js = true;
+        return opts_storage(arg, &opts->storage);
+    case OPTS_KEY_WINDOW:
+        given->js = true;
+        rc = opts_bounded(arg, 1, OPTS_WINDOW_MAX, &value);
+        opts->window = (uint32_t)value;
+        return rc;
     default:
         return -EINVAL;
     }
@@ -262,8 +334,9 @@ static void opts_defaults(struct bench_opts *opts, const struct opts_given *give
     if (!given->pubs) {
         opts->pubs = opts->mode == BENCH_MODE_SUB ? 0 : 1;
     }
+    bool publish_only = opts->mode == BENCH_MODE_PUB || opts->mode == BENCH_MODE_JS_PUB;
     if (!given->subs) {
-        opts->subs = opts->mode == BENCH_MODE_PUB ? 0 : 1;
+        opts->subs = publish_only ? 0 : 1;
     }
     if (!given->count && !given->duration) {
         opts->duration_ns = (int64_t)OPTS_DURATION_DEFAULT_S * NS_PER_SEC;
@@ -271,7 +344,8 @@ static void opts_defaults(struct bench_opts *opts, const struct opts_given *give
     if (opts->rate > 0 && opts->count == 0) {
         opts->count = (uint64_t)llround(opts->rate * (double)opts->duration_ns / NS_PER_SEC);
     }
-    opts->latency = opts->mode == BENCH_MODE_REQREP || (opts->rate > 0 && opts->subs > 0);
+    opts->latency = opts->mode == BENCH_MODE_REQREP || opts->mode == BENCH_MODE_JS_PUB ||
+                    (opts->rate > 0 && opts->subs > 0);
 }
 
 /* The combinations that cannot measure what they claim; returns why, or NULL. */
@@ -284,13 +358,26 @@ static const char *opts_silly(const struct bench_opts *opts, const struct opts_g
     if (mode == BENCH_MODE_PUB && opts->subs > 0) {
         return "pub mode has no subscribers; use pubsub, fanout or queue";
     }
+    if (mode == BENCH_MODE_JS_PUB && opts->subs > 0) {
+        return "js-pub has no subscribers: the acks come back to each publisher's inbox";
+    }
+    if (mode == BENCH_MODE_JS_PUB && opts->rate > 0) {
+        return "js-pub publishers are window-bound (--window acks outstanding): no --rate";
+    }
+    if (mode != BENCH_MODE_JS_PUB && given->js) {
+        return "--stream, --storage and --window apply to js-pub only";
+    }
+    if (mode == BENCH_MODE_JS_PUB &&
+        (uint64_t)opts->window * (opts->size + BENCH_JS_FRAME_OVERHEAD) > OPTS_WINDOW_BYTES_MAX) {
+        return "js-pub: --window times --size is too large for a publisher's frames (64 MiB)";
+    }
     if (mode == BENCH_MODE_SUB && (opts->pubs > 0 || opts->rate > 0)) {
         return "sub mode does not publish: --pubs and --rate make no sense with it";
     }
     if (mode != BENCH_MODE_SUB && opts->pubs == 0) {
         return "this mode needs --pubs >= 1";
     }
-    if (mode != BENCH_MODE_PUB && opts->subs == 0) {
+    if (mode != BENCH_MODE_PUB && mode != BENCH_MODE_JS_PUB && opts->subs == 0) {
         return "this mode needs --subs >= 1 (fanout to nobody measures nothing)";
     }
     if (mode == BENCH_MODE_PUBSUB && opts->subs != 1) {
@@ -299,7 +386,8 @@ static const char *opts_silly(const struct bench_opts *opts, const struct opts_g
     if (mode == BENCH_MODE_REQREP && opts->rate > 0) {
         return "reqrep requesters are closed-loop (one request in flight each): no --rate";
     }
-    if (opts->latency && mode != BENCH_MODE_REQREP && opts->size < SCAN_STAMP_SIZE) {
+    bool stamped = opts->latency && mode != BENCH_MODE_REQREP && mode != BENCH_MODE_JS_PUB;
+    if (stamped && opts->size < SCAN_STAMP_SIZE) {
         return "latency runs (--rate) carry an 8-byte send stamp: --size must be >= 8";
     }
     if ((uint64_t)opts->pubs * opts->conns_per_client > BENCH_CONNS_MAX ||
@@ -325,6 +413,9 @@ static void opts_init(struct bench_opts *opts)
     memset(opts, 0, sizeof *opts);
     strcpy(opts->url, OPTS_URL_DEFAULT);
     strcpy(opts->subject, OPTS_SUBJECT_DEFAULT);
+    strcpy(opts->stream, OPTS_STREAM_DEFAULT);
+    opts->storage = BENCH_STORAGE_FILE;
+    opts->window = OPTS_WINDOW_DEFAULT;
     opts->size = OPTS_SIZE_DEFAULT;
     opts->conns_per_client = 1;
     opts->batch_bytes = (size_t)OPTS_BATCH_KIB_DEFAULT * OPTS_KIB;
@@ -356,7 +447,7 @@ int opts_parse(int argc, char **argv, struct bench_opts *opts)
         }
     }
     if (optind + 1 != argc || opts_mode(argv[optind], &opts->mode) < 0) {
-        return opts_refuse("give exactly one mode: pub sub pubsub fanout queue reqrep");
+        return opts_refuse("give exactly one mode: pub sub pubsub fanout queue reqrep js-pub");
     }
     opts_defaults(opts, &given);
     const char *silly = opts_silly(opts, &given);

@@ -2,7 +2,8 @@
  *
  * Rates: messages per second and payload megabytes (10^6 B) per second of each side over
  * that side's own interval. Latency: percentiles of the histogram of whichever side
- * measured it (subscribers for stamped runs, requesters for reqrep), in microseconds. */
+ * measured it (subscribers for stamped runs, requesters for reqrep, JetStream publishers
+ * for their acks), in microseconds. js-pub's rate counts acked publishes only. */
 #include "bench/report.h"
 
 #include "base/clock.h"
@@ -45,7 +46,20 @@ static const struct side *report_latency_side(const struct bench_opts *opts,
     if (!opts->latency) {
         return NULL;
     }
-    return opts->mode == BENCH_MODE_REQREP ? send : receive;
+    bool sender = opts->mode == BENCH_MODE_REQREP || opts->mode == BENCH_MODE_JS_PUB;
+    return sender ? send : receive;
+}
+
+static const char *report_latency_what(const struct bench_opts *opts)
+{
+    switch (opts->mode) {
+    case BENCH_MODE_REQREP:
+        return "round trips";
+    case BENCH_MODE_JS_PUB:
+        return "publish to ack";
+    default:
+        return "from intended send time";
+    }
 }
 
 static const char *report_error(const struct side *send, const struct side *receive)
@@ -109,6 +123,10 @@ static void report_text(FILE *stream, const struct bench_opts *opts, const struc
     if (opts->rate > 0) {
         fprintf(stream, "%.0f msg/s paced, ", opts->rate);
     }
+    if (opts->mode == BENCH_MODE_JS_PUB) {
+        fprintf(stream, "stream %s (%s), window %u, ", opts->stream,
+                bench_storage_name(opts->storage), (unsigned)opts->window);
+    }
     fprintf(stream, "%s\n", opts->url);
     if (send != NULL) {
         report_text_side(stream, opts, opts->mode == BENCH_MODE_REQREP ? "req" : "pub", send);
@@ -116,12 +134,20 @@ static void report_text(FILE *stream, const struct bench_opts *opts, const struc
     if (receive != NULL) {
         report_text_side(stream, opts, opts->mode == BENCH_MODE_REQREP ? "rep" : "sub", receive);
     }
+    if (opts->mode == BENCH_MODE_JS_PUB && send != NULL) {
+        const struct side_result *result = &send->result;
+        fprintf(stream, "  acks %llu of %llu publishes, %llu refused; the stream held ",
+                (unsigned long long)result->msgs, (unsigned long long)result->published,
+                (unsigned long long)result->refused);
+        if (result->stored >= 0) {
+            fprintf(stream, "%lld before its delete\n", (long long)result->stored);
+        } else {
+            fputs("? (not counted)\n", stream);
+        }
+    }
     const struct side *latency = report_latency_side(opts, send, receive);
     if (latency != NULL) {
-        report_text_latency(stream, "latency",
-                            opts->mode == BENCH_MODE_REQREP ? "round trips"
-                                                            : "from intended send time",
-                            &latency->result.hist);
+        report_text_latency(stream, "latency", report_latency_what(opts), &latency->result.hist);
     }
     const struct side *lag = report_lag_side(opts, send);
     if (lag != NULL) {
@@ -174,6 +200,31 @@ static void report_json_latency(FILE *stream, const char *name, const struct his
     fprintf(stream, ",\"max\":%.3f}", (double)hist->max_ns / REPORT_NS_PER_US);
 }
 
+/* js-pub's own numbers: "js":{"stream", "storage", "window", "published", "acked",
+ * "refused", "refused_error" (the first, or null), "stored" (null when not counted)}. */
+static void report_json_js(FILE *stream, const struct bench_opts *opts, const struct side *send)
+{
+    const struct side_result *result = &send->result;
+    fprintf(stream, ",\"js\":{\"stream\":");
+    report_json_string(stream, opts->stream);
+    fprintf(stream,
+            ",\"storage\":\"%s\",\"window\":%u,\"published\":%llu,\"acked\":%llu,"
+            "\"refused\":%llu,\"refused_error\":",
+            bench_storage_name(opts->storage), (unsigned)opts->window,
+            (unsigned long long)result->published, (unsigned long long)result->msgs,
+            (unsigned long long)result->refused);
+    if (result->refused_text[0] != '\0') {
+        report_json_string(stream, result->refused_text);
+    } else {
+        fputs("null", stream);
+    }
+    if (result->stored >= 0) {
+        fprintf(stream, ",\"stored\":%lld}", (long long)result->stored);
+    } else {
+        fputs(",\"stored\":null}", stream);
+    }
+}
+
 static void report_json(FILE *stream, const struct bench_opts *opts, const struct side *send,
                         const struct side *receive)
 {
@@ -186,6 +237,9 @@ static void report_json(FILE *stream, const struct bench_opts *opts, const struc
     }
     if (receive != NULL) {
         report_json_side(stream, opts, "sub", receive);
+    }
+    if (opts->mode == BENCH_MODE_JS_PUB && send != NULL) {
+        report_json_js(stream, opts, send);
     }
     const struct side *latency = report_latency_side(opts, send, receive);
     if (latency != NULL) {

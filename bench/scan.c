@@ -3,7 +3,10 @@
  * Two states: between frames (looking for a control line) and inside a payload
  * (payload_left > 0). A control line is only parsed once its '\n' is in the buffer, so the
  * caller carries at most one partial line; payloads are skipped wherever they are split.
- * Tokens are separated by runs of spaces or tabs, as nats-server's parser allows. */
+ * Tokens are separated by runs of spaces or tabs, as nats-server's parser allows.
+ * With SCAN_F_BODY a MSG line is handed out only once its payload is in the buffer as
+ * well; until then nothing of the frame is consumed, and the payload is then passed over
+ * by the same path that skips split payloads. */
 #include "bench/scan.h"
 
 #include "base/assert.h"
@@ -17,6 +20,8 @@ enum {
     SCAN_SIZE_DIGITS_MAX = 10,
     SCAN_CRLF_SIZE = 2,
     SCAN_MSG_TOKENS_MAX = 5, /* HMSG subject sid reply hdr total */
+    /* scan_line's answer when a SCAN_F_BODY frame still lacks part of its payload. */
+    SCAN_INCOMPLETE = 1,
 };
 
 void scan_init(struct scan *scan, const struct scan_sink *sink, unsigned flags)
@@ -25,6 +30,8 @@ void scan_init(struct scan *scan, const struct scan_sink *sink, unsigned flags)
     ASSERT(sink->on_msg != NULL);
     /* A stamped message reports when its payload starts, after its line is gone. */
     ASSERT(!((flags & SCAN_F_STAMP) && (flags & SCAN_F_REPLY)));
+    ASSERT(!((flags & SCAN_F_BODY) && (flags & (SCAN_F_STAMP | SCAN_F_REPLY))));
+    ASSERT(!(flags & SCAN_F_BODY) || sink->on_body != NULL);
     memset(scan, 0, sizeof *scan);
     scan->sink = sink;
     scan->flags = flags;
@@ -108,15 +115,47 @@ static int scan_tokens(const char *args, size_t args_size, const char **tokens, 
     return count;
 }
 
+/* What follows the control line being scanned: bytes already in the buffer. */
+struct scan_after {
+    const char *data;
+    size_t size;
+};
+
+/* SCAN_F_BODY: hands out the frame whose payload of `size` bytes starts at `after`, or
+ * returns SCAN_INCOMPLETE when it has not all arrived yet. */
+static int scan_body(struct scan *scan, const char *line, size_t line_size, size_t op_size,
+                     uint64_t size, struct scan_after after)
+{
+    if (size > SCAN_BODY_SIZE_MAX) {
+        return -EMSGSIZE;
+    }
+    if (after.size < size + SCAN_CRLF_SIZE) {
+        return SCAN_INCOMPLETE;
+    }
+    const char *tokens[SCAN_MSG_TOKENS_MAX];
+    size_t sizes[SCAN_MSG_TOKENS_MAX];
+    int count = scan_tokens(line + op_size, line_size - op_size, tokens, sizes);
+    if (count < 3) {
+        return -EPROTO; /* subject, sid, size at least */
+    }
+    scan->sink->on_body(scan->sink->context, tokens[0], sizes[0], after.data, (size_t)size);
+    scan->payload_left = size + SCAN_CRLF_SIZE;
+    scan->payload_seen = 0;
+    return 0;
+}
+
 /* A MSG (headers = false) or HMSG line. Without a reply the argument count is 3 / 4,
  * with one 4 / 5; the reply is the third token either way. */
 static int scan_msg(struct scan *scan, const char *line, size_t line_size, size_t op_size,
-                    bool headers)
+                    bool headers, struct scan_after after)
 {
     uint64_t size = 0;
     int rc = scan_last_size(line, line_size, &size);
     if (rc < 0) {
         return rc;
+    }
+    if (scan->flags & SCAN_F_BODY) {
+        return scan_body(scan, line, line_size, op_size, size, after);
     }
     const char *reply = NULL;
     size_t reply_size = 0;
@@ -142,17 +181,18 @@ static int scan_msg(struct scan *scan, const char *line, size_t line_size, size_
     return 0;
 }
 
-/* One complete control line, without its '\n' (a trailing '\r' is dropped here). */
-static int scan_line(struct scan *scan, const char *line, size_t line_size)
+/* One complete control line, without its '\n' (a trailing '\r' is dropped here), and
+ * what follows it in the buffer. Returns 0, SCAN_INCOMPLETE or -errno. */
+static int scan_line(struct scan *scan, const char *line, size_t line_size, struct scan_after after)
 {
     if (line_size > 0 && line[line_size - 1] == '\r') {
         line_size--;
     }
     if (scan_op_is(line, line_size, "msg", 3)) {
-        return scan_msg(scan, line, line_size, 3, false);
+        return scan_msg(scan, line, line_size, 3, false, after);
     }
     if (scan_op_is(line, line_size, "hmsg", 4)) {
-        return scan_msg(scan, line, line_size, 4, true);
+        return scan_msg(scan, line, line_size, 4, true, after);
     }
     if (scan_op_is(line, line_size, "ping", 4)) {
         scan->sink->on_ping(scan->sink->context);
@@ -215,11 +255,16 @@ long scan_feed(struct scan *scan, const char *data, size_t size)
             }
             break;
         }
-        int rc = scan_line(scan, line, (size_t)(newline - line));
+        size_t after_pos = (size_t)(newline - data) + 1;
+        struct scan_after after = {.data = data + after_pos, .size = size - after_pos};
+        int rc = scan_line(scan, line, (size_t)(newline - line), after);
         if (rc < 0) {
             return rc;
         }
-        pos = (size_t)(newline - data) + 1;
+        if (rc == SCAN_INCOMPLETE) {
+            break; /* the whole frame stays for the next call */
+        }
+        pos = after_pos;
     }
     return (long)pos;
 }

@@ -9,7 +9,10 @@
  * message costs one memchr for '\n', a backwards digit parse and a jump over the payload.
  * Payloads are never copied; only an incomplete control line is left for the caller to
  * carry to the next read. The first SCAN_STAMP_SIZE payload bytes can be collected (even
- * when split) for latency stamps, and the reply subject handed out for repliers.
+ * when split) for latency stamps, and the reply subject handed out for repliers. Where the
+ * payload itself matters (JetStream acks and API replies, a few dozen to a few thousand
+ * bytes) the scanner can instead wait for whole frames and hand out subject and payload:
+ * then the caller carries an incomplete frame, not just an incomplete line.
  * A scanner belongs to one connection and is used by the thread that owns it. */
 #ifndef IONATS_BENCH_SCAN_H
 #define IONATS_BENCH_SCAN_H
@@ -23,6 +26,11 @@ enum {
     SCAN_STAMP_SIZE = 8,
     /* nats-server's max_control_line: a longer line without '\n' is a broken stream. */
     SCAN_CONTROL_LINE_MAX = 4096,
+    /* SCAN_F_BODY: the largest payload handed out whole. A stream info reply is under 1 KiB
+     * with one subject; a larger payload is refused rather than outgrowing the buffer. */
+    SCAN_BODY_SIZE_MAX = 16 * 1024,
+    /* SCAN_F_BODY: what the caller may have to carry, an incomplete frame at most. */
+    SCAN_FRAME_SIZE_MAX = SCAN_CONTROL_LINE_MAX + 2 + SCAN_BODY_SIZE_MAX + 2,
 };
 
 /* What a scanned frame tells its owner. Pointers are borrowed from the buffer being
@@ -36,12 +44,17 @@ struct scan_sink {
     void (*on_pong)(void *context);
     /* An -ERR line, without its CRLF. */
     void (*on_err)(void *context, const char *line, size_t line_size);
+    /* SCAN_F_BODY only, instead of on_msg: one whole message, its payload without the
+     * trailing CRLF (for HMSG, headers and payload together). */
+    void (*on_body)(void *context, const char *subject, size_t subject_size, const char *payload,
+                    size_t payload_size);
 };
 
 enum scan_flags {
     SCAN_F_STAMP = 1u << 0, /* collect the payload's first 8 bytes */
     SCAN_F_REPLY = 1u << 1, /* tokenise MSG lines to hand out the reply subject */
     /* The two are exclusive: a stamp is read after the line (and its reply) is gone. */
+    SCAN_F_BODY = 1u << 2, /* whole frames to on_body; excludes the other two */
 };
 
 struct scan {
@@ -56,9 +69,11 @@ struct scan {
 void scan_init(struct scan *scan, const struct scan_sink *sink, unsigned flags);
 
 /* Scans `size` bytes. Returns how many were consumed (>= 0): the rest, an incomplete
- * control line, must be passed again at the start of the next call followed by new bytes.
+ * control line (with SCAN_F_BODY: an incomplete frame, at most SCAN_FRAME_SIZE_MAX bytes),
+ * must be passed again at the start of the next call followed by new bytes.
  * Returns -EPROTO for an unknown operation or a malformed MSG line, and -EMSGSIZE for a
- * control line longer than SCAN_CONTROL_LINE_MAX. */
+ * control line longer than SCAN_CONTROL_LINE_MAX or, with SCAN_F_BODY, a payload larger
+ * than SCAN_BODY_SIZE_MAX. */
 long scan_feed(struct scan *scan, const char *data, size_t size);
 
 #endif

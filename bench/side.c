@@ -9,7 +9,8 @@
  * their last PING; requesters: last reply), then publishes its total. The receive side
  * finishes when it has every delivery that total implies, or when nothing has arrived for
  * SIDE_IDLE_NS after the send side finished (messages were lost: reported as a failure),
- * or, in `sub` mode, at its own count or duration. Either side fails past the deadline. */
+ * or, in `sub` mode, at its own count or duration. Either side fails past the deadline.
+ * JetStream publishers finish at their last ack and watch for stalled acks on the tick. */
 #include "bench/side.h"
 
 #include "base/assert.h"
@@ -56,6 +57,7 @@ int side_init(struct side *side, enum side_kind kind, const struct bench_opts *o
     }
     side->conn_count = conn_count;
     side->stop_ns = INT64_MAX;
+    side->result.stored = -1;
     hist_init(&side->result.hist);
     return 0;
 }
@@ -179,6 +181,14 @@ static void side_tick(struct side *side)
         side_fail(side, -ETIMEDOUT, "run did not finish within --timeout");
         return;
     }
+    if (side->kind == SIDE_KIND_SEND) {
+        for (unsigned i = 0; i < side->conn_count && !side->done; i++) {
+            conn_tick(&side->conns[i]);
+        }
+    }
+    if (side->done) {
+        return; /* a connection's stall failed the side */
+    }
     if (side->kind == SIDE_KIND_RECEIVE) {
         side_receive_check(side);
         bool idle = side->now_ns - side->progress_ns > SIDE_IDLE_NS;
@@ -248,6 +258,11 @@ static void side_collect(struct side *side)
     for (unsigned i = 0; i < side->conn_count; i++) {
         const struct conn *conn = &side->conns[i];
         uint64_t msgs = conn->role == CONN_ROLE_PUB ? conn->sent : conn->received;
+        if (conn->role == CONN_ROLE_JS) {
+            msgs = conn->acked;
+            result->published += conn->sent;
+            result->refused += conn->refused;
+        }
         result->conn_msgs_min = msgs < result->conn_msgs_min ? msgs : result->conn_msgs_min;
         result->conn_msgs_max = msgs > result->conn_msgs_max ? msgs : result->conn_msgs_max;
         if (side->kind == SIDE_KIND_SEND) {

@@ -35,7 +35,7 @@ enum side_kind {
 enum { SIDE_ERROR_SIZE = 256 };
 
 struct side_result {
-    uint64_t msgs;          /* published / delivered / round trips completed */
+    uint64_t msgs;          /* published / delivered / round trips completed / acked */
     uint64_t expected;      /* receive side: deliveries expected; 0 when unknown */
     int64_t start_ns;       /* first send, or first delivery */
     int64_t end_ns;         /* last PONG / delivery / reply */
@@ -47,6 +47,12 @@ struct side_result {
     struct hist hist; /* latency, where measured on this side */
     int error;        /* 0, or -errno of the first failure */
     char error_text[SIDE_ERROR_SIZE];
+    /* js-pub: publishes sent, acks with an error (the first one's description), and the
+     * messages the stream held after the run (filled in by main; -1 when unknown). */
+    uint64_t published;
+    uint64_t refused;
+    char refused_text[SIDE_ERROR_SIZE];
+    int64_t stored;
 };
 
 struct side {

@@ -9,6 +9,11 @@
 # neither more. Medians go into results/<timestamp>/table.md, table.csv and chart.png
 # (gnuplot), raw runs into runs.csv and runs.jsonl; the table is printed at the end.
 #
+# JetStream scenarios (js-pub*) start nats-server with -js -sd <fresh temporary dir>,
+# removed after each run; ionats gets the same two flags once its --help lists
+# --jetstream. The generator first asks $JS.API.INFO: a server that does not answer (ionats
+# today) makes it exit with status 3, which is reported as "n/a", not as a failure.
+#
 #   scripts/bench.sh [--quick] [--reps N] [--duration S] [--servers LIST]
 #                    [--scenarios LIST]
 #     --quick            3 repetitions of 2 s loads: about 2 minutes for both servers
@@ -16,7 +21,10 @@
 #     --duration S       seconds of load per run (default 3)
 #     --servers LIST     comma-separated, from nats-server,ionats (default both)
 #     --scenarios LIST   comma-separated subset of: pub16 pub128 pubsub fanout16 queue4 reqrep
-#   IONATS_BIN=PATH      benchmark this ionats binary instead of build-release/engine/ionats
+#                        js-pub js-pub16 js-pub-mem js-pub-mem16 (default: all but the last
+#                        three; js-pub is file storage 128 B, -mem memory storage, 16: 16 B)
+#   IONATS_BIN=PATH      benchmark this ionats binary instead of <build dir>/engine/ionats
+#   IONATS_BUILD_DIR=DIR build and use the generator (and ionats) in DIR, not build-release
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -24,7 +32,7 @@ repo=$(pwd)
 reps=5
 duration=3
 servers="nats-server,ionats"
-scenarios="pub16,pub128,pubsub,fanout16,queue4,reqrep"
+scenarios="pub16,pub128,pubsub,fanout16,queue4,reqrep,js-pub"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
@@ -62,8 +70,11 @@ run_timeout_s=$(awk -v t="$bench_timeout_s" 'BEGIN { print t + 10 }')
 readonly bench_timeout_s run_timeout_s
 # IONATS_BIN=path benchmarks another ionats binary instead of building one.
 ionats_bin_given=${IONATS_BIN:+yes}
-readonly IONATS_BIN=${IONATS_BIN:-build-release/engine/ionats}
-readonly BENCH_BIN=build-release/bench/ionats-bench
+readonly BUILD_DIR=${IONATS_BUILD_DIR:-build-release}
+readonly IONATS_BIN=${IONATS_BIN:-$BUILD_DIR/engine/ionats}
+readonly BENCH_BIN=$BUILD_DIR/bench/ionats-bench
+# ionats-bench js-pub's exit status when the server does not answer $JS.API.INFO.
+readonly EXIT_NO_JETSTREAM=3
 
 log() { echo "bench.sh: $*" >&2; }
 
@@ -97,16 +108,16 @@ install_tools() {
 
 build() {
   local build_log=$1
-  if [ ! -f build-release/build.ninja ]; then
-    meson setup build-release --buildtype=release -Dtests=disabled >"$build_log" 2>&1 || {
-      cat "$build_log" >&2; log "meson setup build-release failed"; exit 1; }
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    meson setup "$BUILD_DIR" --buildtype=release -Dtests=disabled >"$build_log" 2>&1 || {
+      cat "$build_log" >&2; log "meson setup $BUILD_DIR failed"; exit 1; }
   fi
-  ninja -C build-release bench/ionats-bench >>"$build_log" 2>&1 || {
+  ninja -C "$BUILD_DIR" bench/ionats-bench >>"$build_log" 2>&1 || {
     tail -40 "$build_log" >&2; log "building ionats-bench failed"; exit 1; }
   if wants_server ionats; then
     if [ -z "$ionats_bin_given" ]; then
       # A failed build may leave an older binary behind: never benchmark that one.
-      ninja -C build-release engine/ionats >>"$build_log" 2>&1 || {
+      ninja -C "$BUILD_DIR" engine/ionats >>"$build_log" 2>&1 || {
         tail -20 "$build_log" >&2
         log "building ionats failed (log: $build_log)."
         log "run with --servers nats-server to benchmark the reference alone."
@@ -130,11 +141,16 @@ wants_server() {
 # --- servers -----------------------------------------------------------------------------
 
 server_pid=""
+store_dir="" # the running server's JetStream store, a fresh temporary directory per run
 cleanup() {
   if [ -n "$server_pid" ]; then
     kill -KILL "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
+  fi
+  if [ -n "$store_dir" ]; then
+    rm -rf "$store_dir"
+    store_dir=""
   fi
 }
 trap cleanup EXIT
@@ -151,12 +167,24 @@ free_port() {
   log "no free port found"; exit 1
 }
 
-# Starts server $1 on port $2, logging to $3; sets server_pid and waits until it listens.
+# True when the ionats binary offers JetStream (its --help lists --jetstream); until then it
+# is started without the flags and js-pub finds no JetStream there.
+ionats_has_jetstream() {
+  "$IONATS_BIN" --help 2>&1 | grep -qE -- '--jetstream([^a-z_]|$)'
+}
+
+# Starts server $1 on port $2, logging to $3, with JetStream in a fresh store when $4 is
+# "js"; sets server_pid (and store_dir) and waits until it listens.
 server_start() {
-  local name=$1 port=$2 server_log=$3
+  local name=$1 port=$2 server_log=$3 js=${4:-}
+  local js_args=()
+  if [ "$js" = js ] && { [ "$name" = nats-server ] || ionats_has_jetstream; }; then
+    store_dir=$(mktemp -d "${TMPDIR:-/tmp}/ionats-bench-js.XXXXXX")
+    js_args=(-js -sd "$store_dir")
+  fi
   case "$name" in
-    nats-server) nats-server -a 127.0.0.1 -p "$port" >"$server_log" 2>&1 & ;;
-    ionats) "$IONATS_BIN" -a 127.0.0.1 -p "$port" >"$server_log" 2>&1 & ;;
+    nats-server) nats-server -a 127.0.0.1 -p "$port" "${js_args[@]}" >"$server_log" 2>&1 & ;;
+    ionats) "$IONATS_BIN" -a 127.0.0.1 -p "$port" "${js_args[@]}" >"$server_log" 2>&1 & ;;
   esac
   server_pid=$!
   local deadline=$(( SECONDS + START_TIMEOUT_S ))
@@ -194,7 +222,19 @@ scenario_args() {
     fanout16) echo "fanout --subs 16 --size 128" ;;
     queue4) echo "queue --subs 4 --size 128" ;;
     reqrep) echo "reqrep --size 128" ;;
+    js-pub) echo "js-pub --storage file --size 128" ;;
+    js-pub16) echo "js-pub --storage file --size 16" ;;
+    js-pub-mem) echo "js-pub --storage memory --size 128" ;;
+    js-pub-mem16) echo "js-pub --storage memory --size 16" ;;
     *) log "unknown scenario $1"; exit 2 ;;
+  esac
+}
+
+# "js" for the scenarios that need a JetStream server.
+scenario_server_kind() {
+  case "$1" in
+    js-pub*) echo js ;;
+    *) echo core ;;
   esac
 }
 
@@ -212,12 +252,24 @@ scenario_rows() {
       echo "reqrep 1 requester|k req/s|.pub.msgs_per_s/1e3|higher|yes"
       echo "reqrep p50|us|.latency_us.p50|lower|no"
       echo "reqrep p99|us|.latency_us.p99|lower|no" ;;
+    js-pub*)
+      local what
+      case "$1" in
+        js-pub) what="file 128 B" ;;
+        js-pub16) what="file 16 B" ;;
+        js-pub-mem) what="memory 128 B" ;;
+        js-pub-mem16) what="memory 16 B" ;;
+      esac
+      echo "js-pub $what (acked)|k msg/s|.pub.msgs_per_s/1e3|higher|yes"
+      echo "js-pub $what ack p50|us|.latency_us.p50|lower|no"
+      echo "js-pub $what ack p99|us|.latency_us.p99|lower|no" ;;
   esac
 }
 
+# Messages a scenario's CPU is counted per: acked publishes for js-pub.
 scenario_msgs_query() {
   case "$1" in
-    pub16|pub128|reqrep) echo ".pub.msgs" ;;
+    pub16|pub128|reqrep|js-pub*) echo ".pub.msgs" ;;
     *) echo ".sub.msgs" ;;
   esac
 }
@@ -227,7 +279,7 @@ run_one() {
   local scenario=$1 server=$2 rep=$3
   local port; port=$(free_port)
   local server_log="$out/logs/$scenario-$server-$rep.log"
-  if ! server_start "$server" "$port" "$server_log"; then
+  if ! server_start "$server" "$port" "$server_log" "$(scenario_server_kind "$scenario")"; then
     echo "$scenario,$server,$rep,$port,,,,,start-failed" >>"$out/runs.csv"
     return 0
   fi
@@ -258,7 +310,9 @@ run_one() {
       "${idle_kb:-0}" "${peak_kb:-0}" "$json" >>"$out/runs.jsonl"
     msgs=$(jq -r "$(scenario_msgs_query "$scenario")" <<<"$json" 2>/dev/null || true)
   fi
-  if [ $rc -ne 0 ]; then
+  if [ $rc -eq $EXIT_NO_JETSTREAM ] && [ "$(scenario_server_kind "$scenario")" = js ]; then
+    log "$scenario on $server: n/a, $(tail -1 "$out/logs/$scenario-$server-$rep.bench.err")"
+  elif [ $rc -ne 0 ]; then
     local why
     why=$(jq -r .error <<<"$json" 2>/dev/null || cat "$out/logs/$scenario-$server-$rep.bench.err")
     log "$scenario on $server (rep $rep) failed with status $rc: $why"
@@ -281,7 +335,17 @@ runs_median() {
     "$out/runs.jsonl" 2>/dev/null | median
 }
 
-fmt() { [ -n "$1" ] && awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }' || echo "-"; }
+# True when server $2 ran scenario $1 and every run found no JetStream there.
+runs_not_applicable() {
+  awk -F, -v sc="$1" -v sv="$2" -v na="$EXIT_NO_JETSTREAM" '
+    $1 == sc && $2 == sv { runs++; if ($9 == na) skipped++ }
+    END { exit !(runs > 0 && skipped == runs) }' "$out/runs.csv"
+}
+
+fmt() {
+  if [ "$1" = n/a ]; then echo "n/a"; return; fi
+  [ -n "$1" ] && awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }' || echo "-"
+}
 
 # One row of table.md, table.csv and chart.dat: medians over both servers.
 table_row() {
@@ -290,6 +354,14 @@ table_row() {
   local n i r="" cn="" ci="" pn="" pi="" iin="" ii=""
   n=$(runs_median "$scenario" nats-server ".bench | $query")
   i=$(runs_median "$scenario" ionats ".bench | $query")
+  # A server without JetStream: "n/a" in the table, empty in table.csv, 0 in the chart.
+  local n_na="" i_na="" rn_na="" ri_na=""
+  runs_not_applicable "$scenario" nats-server && n_na=n/a
+  runs_not_applicable "$scenario" ionats && i_na=n/a
+  if [ "$resources" = yes ]; then
+    rn_na=$n_na
+    ri_na=$i_na
+  fi
   if [ -n "$n" ] && [ -n "$i" ]; then
     r=$(awk -v a="$i" -v b="$n" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
   fi
@@ -303,9 +375,11 @@ table_row() {
   fi
   echo "\"$label\",$unit,$better,$n,$i,$r,$cn,$ci,$pn,$pi,$iin,$ii" >>"$out/table.csv"
   {
-    echo -n "| $label | $unit | $(fmt "$n" %.2f) | $(fmt "$i" %.2f) | $(fmt "$r" %.2f) "
-    echo -n "| $better | $(fmt "$cn" %.3f) | $(fmt "$ci" %.3f) | $(fmt "$pn" %.1f) "
-    echo "| $(fmt "$pi" %.1f) | $(fmt "$iin" %.1f) | $(fmt "$ii" %.1f) |"
+    echo -n "| $label | $unit | $(fmt "${n_na:-$n}" %.2f) | $(fmt "${i_na:-$i}" %.2f) "
+    echo -n "| $(fmt "${n_na:-${i_na:-$r}}" %.2f) "
+    echo -n "| $better | $(fmt "${rn_na:-$cn}" %.3f) | $(fmt "${ri_na:-$ci}" %.3f) "
+    echo -n "| $(fmt "${rn_na:-$pn}" %.1f) | $(fmt "${ri_na:-$pi}" %.1f) "
+    echo "| $(fmt "${rn_na:-$iin}" %.1f) | $(fmt "${ri_na:-$ii}" %.1f) |"
   } >>"$out/table.md"
   echo "\"$label ($unit)\" ${n:-0} ${i:-0} $better" >>"$out/chart.dat"
 }
@@ -325,6 +399,15 @@ make_tables() {
     echo "alternate. Ratio = ionats / nats-server: above 1 is better for rates (better = higher),"
     echo "below 1 for latencies (better = lower). CPU = server CPU-seconds (user+sys) per million"
     echo "messages counted by the scenario's rate; RSS (VmHWM peak, VmRSS idle) in MB."
+    if printf '%s\n' "${scenario_list[@]}" | grep -q '^js-pub'; then
+      echo "js-pub: a fresh stream (limits retention, discard old) per run, created by a"
+      local tmp=${TMPDIR:-/tmp} device
+      device=$(df -P "$tmp" | awk 'NR == 2 { print $1 }')
+      echo "\$JS.API request, in a fresh -sd store under $tmp (on $device);"
+      echo "1 publisher, 256 publishes in flight awaiting acks; the rate counts acked publishes,"
+      echo "so CPU s/M is server CPU-us per acked publish; ack latency is from the send of a"
+      echo "publish to the read that brought its ack. n/a: the server has no JetStream."
+    fi
     echo
     echo -n "| scenario | unit | nats-server | ionats | ionats/nats-server | better "
     echo -n "| CPU s/M nats-server | CPU s/M ionats | peak RSS nats-server | peak RSS ionats "
@@ -339,7 +422,8 @@ make_tables() {
     done < <(scenario_rows "$scenario")
   done
   local failed
-  failed=$(awk -F, 'NR > 1 && $9 != 0' "$out/runs.csv" | wc -l)
+  failed=$(awk -F, -v na="$EXIT_NO_JETSTREAM" \
+    'NR > 1 && $9 != 0 && !($1 ~ /^js-pub/ && $9 == na)' "$out/runs.csv" | wc -l)
   [ "$failed" -eq 0 ] || echo -e "\n$failed run(s) failed: see runs.csv and logs/." >>"$md"
 }
 
