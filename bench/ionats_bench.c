@@ -102,24 +102,30 @@ static uint64_t bench_share(const struct bench_opts *opts, unsigned index, unsig
     return opts->count / count + (index < opts->count % count ? 1 : 0);
 }
 
+/* Opens sending connection `index` subscribed to its own inbox (`inbox_of`), followed by
+ * `suffix` ("" for the inbox itself, ".*" for one subject per request under it). */
+static int bench_open_inbox(struct side *side, unsigned index, enum conn_role role,
+                            void (*inbox_of)(unsigned, char *, size_t), const char *suffix)
+{
+    STATIC_ASSERT((int)BENCH_JS_INBOX_SIZE_MAX == (int)REQREP_INBOX_SIZE_MAX,
+                  "one inbox buffer fits both");
+    char inbox[REQREP_INBOX_SIZE_MAX];
+    char line[REQREP_INBOX_SIZE_MAX + BENCH_SUBSCRIBE_SIZE_MAX];
+    inbox_of(index, inbox, sizeof inbox);
+    snprintf(line, sizeof line, "SUB %s%s 1\r\n", inbox, suffix);
+    return bench_open(side, index, role, line);
+}
+
 static int bench_send_conn(struct side *side, unsigned index)
 {
     const struct bench_opts *opts = side->opts;
     uint64_t share = bench_share(opts, index, side->conn_count);
     if (opts->mode == BENCH_MODE_JS_PUB) {
-        char inbox[BENCH_JS_INBOX_SIZE_MAX];
-        char line[BENCH_JS_INBOX_SIZE_MAX + BENCH_SUBSCRIBE_SIZE_MAX];
-        jspub_inbox(index, inbox, sizeof inbox);
-        snprintf(line, sizeof line, "SUB %s.* 1\r\n", inbox);
-        int rc = bench_open(side, index, CONN_ROLE_JS, line);
+        int rc = bench_open_inbox(side, index, CONN_ROLE_JS, jspub_inbox, ".*");
         return rc < 0 ? rc : jspub_setup(&side->conns[index], share);
     }
     if (opts->mode == BENCH_MODE_REQREP) {
-        char inbox[REQREP_INBOX_SIZE_MAX];
-        char line[REQREP_INBOX_SIZE_MAX + BENCH_SUBSCRIBE_SIZE_MAX];
-        reqrep_inbox(index, inbox, sizeof inbox);
-        snprintf(line, sizeof line, "SUB %s 1\r\n", inbox);
-        int rc = bench_open(side, index, CONN_ROLE_REQ, line);
+        int rc = bench_open_inbox(side, index, CONN_ROLE_REQ, reqrep_inbox, "");
         return rc < 0 ? rc : reqrep_setup(&side->conns[index], share);
     }
     int rc = bench_open(side, index, CONN_ROLE_PUB, "");

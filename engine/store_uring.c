@@ -74,11 +74,7 @@ static int store_uring_datasync(struct store_io *io, int fd, struct store_io_op 
 static int store_uring_allocate(struct store_io *io, int fd, uint64_t offset, uint64_t size)
 {
     (void)io;
-    int rc;
-    do {
-        rc = fallocate(fd, 0, (off_t)offset, (off_t)size);
-    } while (rc != 0 && errno == EINTR);
-    return rc == 0 ? 0 : -errno;
+    return store_io_fallocate(fd, offset, size);
 }
 
 static void store_uring_release_done(struct store_io_op *op, int32_t result)

@@ -74,14 +74,19 @@ static int store_io_sync_datasync(struct store_io *io, int fd, struct store_io_o
     return store_io_sync_push(sync, op, rc == 0 ? 0 : -errno);
 }
 
-static int store_io_sync_allocate(struct store_io *io, int fd, uint64_t offset, uint64_t size)
+int store_io_fallocate(int fd, uint64_t offset, uint64_t size)
 {
-    (void)io;
     int rc;
     do {
         rc = fallocate(fd, 0, (off_t)offset, (off_t)size);
     } while (rc != 0 && errno == EINTR);
     return rc == 0 ? 0 : -errno;
+}
+
+static int store_io_sync_allocate(struct store_io *io, int fd, uint64_t offset, uint64_t size)
+{
+    (void)io;
+    return store_io_fallocate(fd, offset, size);
 }
 
 static void store_io_sync_release(struct store_io *io, int fd)

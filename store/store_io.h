@@ -82,6 +82,10 @@ struct store_io_sync {
 
 extern const struct store_io_ops store_io_sync_ops;
 
+/* fallocate mode 0 of [offset, offset + size), retried on EINTR: 0 or -errno. Every
+ * implementation's `allocate`. */
+int store_io_fallocate(int fd, uint64_t offset, uint64_t size);
+
 void store_io_sync_init(struct store_io_sync *sync);
 
 /* Runs queued completions, including those queued by the completions it runs, until none

@@ -2,15 +2,17 @@
  * seeds), segment headers and files, and the stream store: append and read, subjects,
  * delete, purge (all, one subject, below a sequence, keep N), limits (max_msgs, max_bytes
  * with discard old and new, max_msgs_per_subject, max_age with an injected clock),
- * segment rollover and dropping, the memory-backed variant, the sync policies (under
+ * segment rollover and dropping, segments created without waiting for the disk (their
+ * header with the first batch), the memory-backed variant, the sync policies (under
  * `always`, one datasync for all the batches written while the last one ran), I/O
  * failures, short writes and back-pressure, ENOSPC (injected, and on a real 1 MiB tmpfs
  * where a mount namespace can be had), a differential test against a naive model under
- * random operations and reopens, recovery after truncation, a flipped byte or a zero-filled tail at every record boundary (and a
- * lost record with valid ones behind it), damaged headers, the io_uring store_io, and a
- * crash test: a child appends with `always` (through the synchronous store_io and through
- * io_uring, in turn) and reports each durable sequence, the parent SIGKILLs it at
- * random points and checks every reported sequence is back with its exact bytes.
+ * random operations and reopens, recovery after truncation, a flipped byte or a
+ * zero-filled tail at every record boundary (and a lost record with valid ones behind
+ * it), damaged and never-written headers, the io_uring store_io, and a crash test: a
+ * child appends with `always` (through the synchronous store_io and through io_uring, in
+ * turn) and reports each durable sequence, the parent SIGKILLs it at random points and
+ * checks every reported sequence is back with its exact bytes.
  *
  * Every test works in its own mkdtemp directory under /tmp and removes it. */
 #include "engine/store_uring.h"
