@@ -76,9 +76,13 @@ void conn_write_text(struct conn *conn, const char *text, size_t length)
     }
 }
 
-/* Sends the -ERR, then closes once it is out. */
+/* Sends the -ERR, then closes once it is out. A connection already on its way out sends
+ * nothing more: one fatal error is all a client gets, as from nats-server. */
 static void conn_fail(struct conn *conn, const char *error, size_t length, const char *reason)
 {
+    if (conn->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER_FLUSH)) {
+        return;
+    }
     LOG_DEBUG("client %llu %s:%d: %.*s", (unsigned long long)conn->client_id, conn->ip,
               conn->port, (int)(length - 2), error);
     conn_write_text(conn, error, length);
@@ -492,6 +496,11 @@ void conn_receive(struct conn *conn, const char *data, size_t length)
 {
     const char *cursor = data;
     const char *end = data + length;
+    if (conn->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER_FLUSH)) {
+        /* after a fatal error (or EOF, or shutdown) no more input is processed, even when
+         * it arrived in a later receive buffer before the close */
+        return;
+    }
     conn->flags |= CONN_F_READ_SINCE_PING;
     if (auth_pending(conn) && !parser_mid_op(&conn->parser) && length > 0 && data[0] != 'C' &&
         data[0] != 'c') {

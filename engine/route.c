@@ -307,8 +307,14 @@ static uint32_t groups_route(struct shard *shard, struct conn *publisher,
         }
         uint32_t pick = shard->group_shard_cursor++ % (candidates + (mine != NULL));
         if (mine != NULL && pick == candidates) {
-            delivered += deliver_to_group(shard, publisher, mine, d);
-            continue;
+            uint32_t local_count = deliver_to_group(shard, publisher, mine, d);
+            if (local_count > 0) {
+                delivered += local_count;
+                continue;
+            }
+            /* no local member could take it (the publisher itself without echo, closing,
+             * at its auto-unsubscribe limit): another shard's members get it instead */
+            pick = shard->group_shard_cursor % candidates;
         }
         for (int target = 0; target < shard->shard_count; target++) {
             if (has_members[target] && pick-- == 0) {

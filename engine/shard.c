@@ -50,6 +50,7 @@ enum {
     /* Output capacity a connection keeps between bursts. */
     OUT_KEEP_BYTES = 64 * 1024,
 };
+STATIC_ASSERT((long)CONFIG_SHARDS_MAX <= (long)UD_INDEX_MASK, "a handoff's target shard fits the index bits");
 STATIC_ASSERT(UD_TYPE_SHIFT == STORE_URING_TAG_SHIFT, "store completions carry the type too");
 /* Back-off after an accept fails (out of descriptors): doubled per failure, as nats-server
  * does, so a full descriptor table does not spin the shard. */
@@ -62,8 +63,10 @@ enum { OVERFLOW_POLL_NS = 100 * 1000 };
 /* Stream-store operations a shard keeps in flight at most: two per store (a write and a
  * datasync) for many stores, well below the completion queue's room. */
 enum { STORE_IO_IN_FLIGHT_MAX = 1024 };
-/* Retries of a submit that keeps failing with a transient error before the shard gives up. */
-enum { SUBMIT_RETRIES_MAX = 1000 };
+/* How long a submit may keep failing with a transient error before the shard gives up. */
+#define SUBMIT_RETRY_NS (1000LL * 1000000LL)
+/* Completions copied off the completion queue at a time, before any is dispatched. */
+enum { REAP_BATCH = 256 };
 /* Timer tick bounds: fine enough for sub-second ping intervals in tests, coarse enough
  * that an idle broker wakes only a few times a second. */
 #define TICK_NS_MIN (10LL * 1000000LL)
@@ -93,15 +96,30 @@ static struct conn *user_data_conn(struct shard *shard, uint64_t value)
     return (conn != NULL && conn->generation == generation) ? conn : NULL;
 }
 
-/* An SQE, submitting what is queued when the submission queue is full. */
+/* An SQE, submitting what is queued when the submission queue is full. Completions are
+ * taken off the completion queue before they are dispatched (turn_reap), so a submit from
+ * inside a handler always finds room for what it adds; a kernel that still refuses work
+ * (-EAGAIN/-EBUSY: short of memory, or completions waiting in its overflow list) gets its
+ * pending task work and overflow flushed and is asked again, for up to SUBMIT_RETRY_NS. */
 static struct io_uring_sqe *sqe_get(struct shard *shard)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&shard->ring);
-    for (int retry = 0; sqe == NULL; retry++) {
-        /* the kernel takes no more work: the shard cannot keep its promises any longer */
-        ASSERT(retry < SUBMIT_RETRIES_MAX);
+    int64_t give_up_ns = 0;
+    while (sqe == NULL) {
         int rc = io_uring_submit(&shard->ring);
-        ASSERT(rc >= 0 || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY);
+        if (rc < 0 && rc != -EINTR) {
+            ASSERT(rc == -EAGAIN || rc == -EBUSY); /* anything else is a bad submission */
+            int64_t now = clock_monotonic_ns();
+            if (give_up_ns == 0) {
+                give_up_ns = now + SUBMIT_RETRY_NS;
+                LOG_WARN("shard %d: the kernel refuses submissions for now (%s); retrying",
+                         shard->index, strerror(-rc));
+            }
+            /* the kernel has taken no work for SUBMIT_RETRY_NS: the shard cannot keep its
+             * promises to any connection any longer */
+            ASSERT(now < give_up_ns);
+            (void)io_uring_get_events(&shard->ring);
+        }
         sqe = io_uring_get_sqe(&shard->ring);
     }
     return sqe;
@@ -558,7 +576,8 @@ static void handoff(struct shard *shard, int target, int fd)
     struct io_uring_sqe *sqe = sqe_get(shard);
     io_uring_prep_msg_ring(sqe, shard->server->shared[target].ring_fd, (unsigned)fd,
                            (uint64_t)UD_HANDOFF << UD_TYPE_SHIFT, 0);
-    io_uring_sqe_set_data64(sqe, (uint64_t)UD_HANDOFF_SENT << UD_TYPE_SHIFT | (uint32_t)fd);
+    io_uring_sqe_set_data64(sqe, (uint64_t)UD_HANDOFF_SENT << UD_TYPE_SHIFT |
+                                     (uint64_t)(uint32_t)target << UD_INDEX_SHIFT | (uint32_t)fd);
     shard->stats.handed_off++;
 }
 
@@ -618,7 +637,6 @@ static void on_accept(struct shard *shard, const struct io_uring_cqe *cqe)
 
 static void buffer_return(struct shard *shard, uint32_t id)
 {
-    ASSERT(id < shard->buf_count);
     io_uring_buf_ring_add(shard->buf_ring, shard->buf_memory + (size_t)id * shard->buf_size,
                           shard->buf_size, (unsigned short)id,
                           io_uring_buf_ring_mask(shard->buf_count), 0);
@@ -630,6 +648,9 @@ static void on_recv(struct shard *shard, struct conn *conn, const struct io_urin
     bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         uint32_t id = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        /* the kernel hands back only ids we gave it: anything else is a broken ring */
+        ASSERT(id < shard->buf_count);
+        ASSERT(cqe->res <= (int)shard->buf_size);
         if (cqe->res > 0 && conn != NULL && !(conn->flags & CONN_F_CLOSING)) {
             shard->stats.in_bytes += (uint64_t)cqe->res;
             conn_receive(conn, shard->buf_memory + (size_t)id * shard->buf_size,
@@ -780,14 +801,21 @@ static void on_wake(struct shard *shard, const struct io_uring_cqe *cqe)
     wake_arm(shard);
 }
 
-static void on_handoff_sent(const struct io_uring_cqe *cqe, uint64_t data)
+/* A handoff the target never got: the descriptor is closed here and the load counted for
+ * the target when it was picked is given back. */
+static void on_handoff_sent(struct shard *shard, const struct io_uring_cqe *cqe, uint64_t data)
 {
-    if (cqe->res < 0) {
-        int fd = (int)(uint32_t)data;
-        LOG_ERROR("handing connection descriptor %d to another shard failed: %s", fd,
-                  strerror(-cqe->res));
-        close(fd);
+    if (cqe->res >= 0) {
+        return;
     }
+    int fd = (int)(uint32_t)data;
+    int target = (int)((data >> UD_INDEX_SHIFT) & UD_INDEX_MASK);
+    ASSERT(target < shard->shard_count);
+    LOG_ERROR("handing connection descriptor %d to shard %d failed: %s", fd, target,
+              strerror(-cqe->res));
+    close(fd);
+    /* relaxed: a placement hint (see struct shard_shared) */
+    atomic_fetch_sub_explicit(&shard->server->shared[target].load, 1, memory_order_relaxed);
 }
 
 static void dispatch(struct shard *shard, const struct io_uring_cqe *cqe)
@@ -818,7 +846,7 @@ static void dispatch(struct shard *shard, const struct io_uring_cqe *cqe)
         }
         return;
     case UD_HANDOFF_SENT:
-        on_handoff_sent(cqe, data);
+        on_handoff_sent(shard, cqe, data);
         return;
     case UD_ACCEPT_RETRY:
         shard->accept_retry_armed = false;
@@ -900,20 +928,30 @@ static void reap_closed(struct shard *shard)
     }
 }
 
+/* Copies completions off the queue in batches and releases their slots before dispatching
+ * them, so handlers that submit (and the kernel posting new completions meanwhile) always
+ * find room. Returns true when a multishot receive ended and must be re-armed. */
 static bool turn_reap(struct shard *shard)
 {
-    struct io_uring_cqe *cqe;
-    unsigned head;
-    unsigned count = 0;
+    struct io_uring_cqe *cqes[REAP_BATCH];
+    struct io_uring_cqe batch[REAP_BATCH];
     bool rearm_needed = false;
-    io_uring_for_each_cqe(&shard->ring, head, cqe)
-    {
-        dispatch(shard, cqe);
-        count++;
-        rearm_needed |= (io_uring_cqe_get_data64(cqe) >> UD_TYPE_SHIFT) == UD_RECV &&
-                        !(cqe->flags & IORING_CQE_F_MORE);
+    unsigned count;
+    /* bounded: the completion queue holds at most ring_entries × 8 entries when we start,
+     * and each pass takes up to REAP_BATCH of them; new ones wait for the next turn */
+    unsigned passes = (unsigned)shard->server->config->ring_entries * CQ_ENTRIES_PER_SQ_ENTRY /
+                          REAP_BATCH + 1;
+    while (passes-- > 0 && (count = io_uring_peek_batch_cqe(&shard->ring, cqes, REAP_BATCH)) > 0) {
+        for (unsigned i = 0; i < count; i++) {
+            batch[i] = *cqes[i];
+        }
+        io_uring_cq_advance(&shard->ring, count);
+        for (unsigned i = 0; i < count; i++) {
+            dispatch(shard, &batch[i]);
+            rearm_needed |= (io_uring_cqe_get_data64(&batch[i]) >> UD_TYPE_SHIFT) == UD_RECV &&
+                            !(batch[i].flags & IORING_CQE_F_MORE);
+        }
     }
-    io_uring_cq_advance(&shard->ring, count);
     return rearm_needed;
 }
 
@@ -1022,6 +1060,9 @@ void shard_request_stats(int wake_fd)
 
 void shard_destroy(struct shard *shard)
 {
+    /* The ring goes first: io_uring_queue_exit cancels what is still in flight, and only
+     * then may the memory those operations point at (send buffers, provided buffers) go. */
+    io_uring_queue_exit(&shard->ring);
     for (uint32_t i = 0; i < shard->conn_capacity; i++) {
         struct conn *conn = shard->conns[i];
         if (conn != NULL) {
@@ -1033,7 +1074,6 @@ void shard_destroy(struct shard *shard)
             conn_slot_free(shard, conn);
         }
     }
-    io_uring_queue_exit(&shard->ring); /* the kernel lets go of every buffer here */
     munmap(shard->buf_ring, shard->buf_count * sizeof(struct io_uring_buf));
     free(shard->buf_memory);
     sublist_destroy(shard->sublist);

@@ -212,6 +212,54 @@ START_TEST(test_subscribe_storm_while_publishing)
 }
 END_TEST
 
+/* A queue group with members on two shards, where the publisher's own shard has no member
+ * that may take the message (the publisher itself, connected with echo:false): every
+ * message reaches the member on the other shard, none is lost to a local pick that cannot
+ * deliver. nats-server delivers them all to the other member too (2.9.10 and later). */
+START_TEST(test_group_falls_back_to_other_shard)
+{
+    enum { MESSAGES = 200 };
+    static const char no_echo[] =
+        "CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false}\r\n";
+    struct test_server server;
+    struct test_server_options options = {.shards = SHARDS};
+    itest_server_start(&server, &options);
+    int publisher = test_connect_raw(server.port);
+    ck_assert_int_ge(publisher, 0);
+    char seen[READ_SIZE];
+    ck_assert_int_ge(test_read_until(publisher, seen, sizeof seen, "\r\n", WAIT_MS), 0);
+    raw_send(publisher, no_echo);
+    raw_round_trip(publisher, "SUB work g 1\r\n", seen, sizeof seen);
+    int member = raw_open(server.port); /* least loaded: another shard than the publisher */
+    raw_round_trip(member, "SUB work g 9\r\n", seen, sizeof seen);
+    char *batch = malloc((size_t)MESSAGES * 32);
+    size_t used = 0;
+    for (int m = 0; m < MESSAGES; m++) {
+        used += (size_t)sprintf(batch + used, "PUB work 6\r\n%06d\r\n", m);
+    }
+    ck_assert_int_eq(test_send_all(publisher, batch, used), 0);
+    free(batch);
+    raw_round_trip(publisher, "", seen, sizeof seen);
+    ck_assert_msg(strstr(seen, "MSG") == NULL, "a publisher without echo got its own message");
+    static char received[(size_t)MESSAGES * 40];
+    char last[64];
+    snprintf(last, sizeof last, "%06d\r\n", MESSAGES - 1);
+    ck_assert_msg(test_read_until(member, received, sizeof received, last, WAIT_MS) >= 0,
+                  "the other shard's member did not get the last message");
+    const char *cursor = received;
+    for (int m = 0; m < MESSAGES; m++) {
+        char expected[64];
+        snprintf(expected, sizeof expected, "MSG work 9 6\r\n%06d\r\n", m);
+        const char *at = strstr(cursor, expected);
+        ck_assert_msg(at != NULL, "message %d lost or out of order", m);
+        cursor = at + strlen(expected);
+    }
+    close(member);
+    close(publisher);
+    itest_server_stop(&server);
+}
+END_TEST
+
 static Suite *xshard_suite(void)
 {
     Suite *suite = suite_create("integration_xshard");
@@ -221,6 +269,7 @@ static Suite *xshard_suite(void)
     tcase_add_test(tc, test_flush_makes_interest_live_everywhere);
     tcase_add_test(tc, test_fanout_crosses_shards_in_order);
     tcase_add_test(tc, test_subscribe_storm_while_publishing);
+    tcase_add_test(tc, test_group_falls_back_to_other_shard);
     suite_add_tcase(suite, tc);
     return suite;
 }

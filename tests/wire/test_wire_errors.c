@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tests/wire/wire.h"
@@ -50,12 +51,38 @@ static void expect_fatal_at(const char *file, int line, const char *connect_json
 #define expect_silent_close(connect_json, input)                                              \
     expect_fatal_at(__FILE__, __LINE__, (connect_json), (input), NULL)
 
+/* Input that keeps arriving, in separate segments, after a fatal error and before the
+ * close is not processed: exactly one -ERR, then the close. */
+static void expect_one_fatal_at(const char *file, int line, const char *connect_json,
+                                const char *input, const char *text)
+{
+    enum { TRAILING_SENDS = 64 };
+    int fd = wire_open(server.port, connect_json);
+    if (input[0] != '\0') {
+        wire_send_at(file, line, fd, input, strlen(input));
+    }
+    for (int i = 0; i < TRAILING_SENDS; i++) {
+        /* the broker may close at any point: a failed send ends the burst */
+        if (send(fd, "PING\r\n", 6, MSG_NOSIGNAL) != 6) {
+            break;
+        }
+    }
+    wire_expect_error_at(file, line, fd, text, true);
+    wire_close(fd);
+}
+
 /* ---- default broker: parse errors ---------------------------------------------------- */
 
 static void server_default_start(void)
 {
     wire_server_start(&server, NULL);
 }
+
+START_TEST(test_parse_error_ends_input)
+{
+    expect_one_fatal_at(__FILE__, __LINE__, QUIET, "FOO\r\n", "Unknown Protocol Operation");
+}
+END_TEST
 
 START_TEST(test_unknown_op)
 {
@@ -451,6 +478,14 @@ START_TEST(test_auth_bad_credentials)
 }
 END_TEST
 
+START_TEST(test_fatal_error_ends_input)
+{
+    expect_one_fatal_at(__FILE__, __LINE__, "{\"verbose\":false,\"user\":\"u\",\"pass\":\"x\"}",
+                        "", "Authorization Violation");
+    expect_one_fatal_at(__FILE__, __LINE__, NULL, "PING\r\n", "Authorization Violation");
+}
+END_TEST
+
 /* Any op before CONNECT is a violation, even one the parser does not know. */
 START_TEST(test_auth_ops_before_connect)
 {
@@ -658,6 +693,7 @@ static Suite *wire_errors_suite(void)
 
     TCase *tc = tcase_new("parse", server_default_start);
     tcase_add_test(tc, test_unknown_op);
+    tcase_add_test(tc, test_parse_error_ends_input);
     tcase_add_test(tc, test_payload_without_crlf);
     tcase_add_test(tc, test_bad_arguments_close_silently);
     tcase_add_test(tc, test_hpub_without_headers);
@@ -689,6 +725,7 @@ static Suite *wire_errors_suite(void)
     tcase_add_test(tc, test_auth_good_credentials);
     tcase_add_test(tc, test_auth_bad_credentials);
     tcase_add_test(tc, test_auth_ops_before_connect);
+    tcase_add_test(tc, test_fatal_error_ends_input);
     suite_add_tcase(s, tc);
 
     tc = tcase_new("auth_token", server_token_start);
