@@ -1,40 +1,151 @@
-/* The client protocol of one connection: what each parsed op does.
+/* A connection of any kind, and the table of one shard's connections.
  *
- * Input arrives as whole receive buffers; every op in one is handled before anything is
- * written (output only collects in the connection's buffer and is sent once at the end of
- * the loop turn). Errors get nats-server's exact -ERR text and its close-or-continue
- * policy. Shard-owned: only the connection's home shard calls these. */
+ * The one idea: the shard loop moves bytes and manages life cycles the same way for every
+ * connection, and a *kind* (the NATS client protocol today; HTTP, leafnode and server-internal
+ * next) says what the bytes mean through four handlers: open (queue the greeting), receive
+ * (handle one receive buffer), tick (timers) and release (drop what the kind holds once the
+ * connection closes). A kind allocates its own record with `struct conn` as its first member,
+ * so adding a kind touches neither the loop nor routing.
+ *
+ * Output is double buffered: `out` collects frames during a loop turn, `sending` is held by
+ * the kernel for the one send in flight. A connection is freed only when no kernel
+ * operation refers to it any more; until then it sits on the table's closing list.
+ * Shard-owned: only the connection's home shard touches it. */
 #ifndef IONATS_ENGINE_CONN_H
 #define IONATS_ENGINE_CONN_H
 
-#include "engine/shard.h"
+#include "engine/outbuf.h"
 
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
-/* Prepares a freshly accepted connection and queues its INFO. 0 or -ENOMEM. */
-int conn_open(struct conn *conn, struct shard *shard, int fd, const struct sockaddr *peer);
+/* Life-cycle flags, owned by the loop and this module. Kinds keep their own in kind_flags. */
+enum {
+    CONN_F_RECV_ARMED = 1u << 0,    /* a multishot recv is in the kernel */
+    CONN_F_SEND_INFLIGHT = 1u << 1, /* `sending` is held by the kernel */
+    CONN_F_FLUSH_QUEUED = 1u << 2,  /* on the table's flush list */
+    CONN_F_CLOSING = 1u << 3,       /* no more input; waiting for in-flight ops */
+    CONN_F_CLOSE_AFTER_FLUSH = 1u << 4, /* a last reply (-ERR …) is going out, then close */
+    CONN_F_RECV_REARM = 1u << 5,    /* multishot recv ended; arm again this turn */
+    CONN_F_RELEASED = 1u << 6,      /* the kind's state is already released */
+    CONN_F_PAUSED = 1u << 7,        /* not read: its publishes wait in a full cross-shard ring */
+    CONN_F_EOF = 1u << 8,           /* the peer closed its sending side */
+};
 
-/* Handles every op in [data, data + length). Stops early when the connection closes. */
-void conn_receive(struct conn *conn, const char *data, size_t length);
+struct conn;
+struct shard;
 
-/* Timer work: authentication timeout, server PINGs, stale detection. */
-void conn_tick(struct conn *conn, int64_t now_ns);
+struct conn_kind {
+    const char *name;
+    size_t size; /* bytes of the kind's record; struct conn is its first member */
+    /* A new connection on its home shard: queue the greeting. 0 or -errno (then closed). */
+    int (*open)(struct conn *conn, const struct sockaddr *peer);
+    /* Every byte of one receive buffer, in order. Not called once the connection closes. */
+    void (*receive)(struct conn *conn, const char *data, size_t length);
+    /* The shard's periodic tick (pings, authentication deadlines). */
+    void (*tick)(struct conn *conn, int64_t now_ns);
+    /* The connection is closing: drop subscriptions and what else the kind holds. Output
+     * buffers stay: the kernel may hold one. Called once. */
+    void (*release)(struct conn *conn);
+};
 
-/* Appends raw protocol text (PONG, +OK, -ERR …) and queues a flush. */
+struct conn_stats {
+    uint64_t in_msgs;
+    uint64_t in_bytes;
+    uint64_t out_msgs;
+    uint64_t out_bytes;
+};
+
+struct conn_table;
+
+struct conn {
+    const struct conn_kind *kind; /* static */
+    struct shard *shard;    /* borrowed: the home shard */
+    struct conn_table *table; /* borrowed: the home shard's table */
+    int fd;
+    uint32_t index;         /* slot in the table */
+    uint32_t generation;    /* bumped on reuse; stale completions are ignored */
+    uint32_t flags;         /* CONN_F_* */
+    uint32_t kind_flags;    /* the kind's own */
+    uint32_t inflight_count; /* kernel operations still referring to this connection */
+    uint64_t id;            /* unique on this server (a client's client_id) */
+    struct outbuf out;      /* frames collected this turn */
+    struct outbuf sending;  /* held by the kernel while CONN_F_SEND_INFLIGHT */
+    size_t sending_offset;  /* bytes of `sending` already sent */
+    int64_t connected_ns;
+    int64_t close_deadline_ns;
+    int64_t send_progress_ns; /* last time the send in flight moved bytes */
+    struct conn *flush_next; /* flush list link */
+    struct conn *close_next; /* closing list link */
+    const char *close_reason; /* static text */
+    struct conn_stats stats;
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+};
+
+struct conn_table_stats {
+    uint64_t closed;
+    uint64_t slow_consumers;
+};
+
+/* One shard's connections: slots indexed by conn->index, the list of connections with
+ * output to send this turn, and the list of those closing. */
+struct conn_table {
+    struct conn **conns;     /* owned slots */
+    uint32_t capacity;
+    uint32_t capacity_max;   /* slots may not grow past this (the index bits of user_data) */
+    uint32_t *free_slots;    /* owned stack of free indexes */
+    uint32_t free_count;
+    uint32_t live_count;
+    uint32_t generation_next;
+    int64_t max_pending;     /* unsent bytes before a connection is cut off */
+    struct conn *flush_head; /* connections with output to send this turn */
+    struct conn *close_head; /* connections closing, freed once nothing is in flight */
+    struct conn_table_stats stats;
+};
+
+void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t max_pending);
+
+/* Frees every slot's connection (the caller made sure the kernel holds none) and the table. */
+void conn_table_destroy(struct conn_table *table);
+
+/* A zeroed connection of `kind` in a free slot, or NULL when memory or slots ran out. */
+struct conn *conn_table_take(struct conn_table *table, const struct conn_kind *kind);
+
+/* Returns the connection's slot and memory. No kernel operation may refer to it. */
+void conn_table_free(struct conn_table *table, struct conn *conn);
+
+/* The live connection in slot `index` with `generation`, or NULL. */
+struct conn *conn_table_get(const struct conn_table *table, uint32_t index,
+                            uint32_t generation);
+
+/* Appends raw protocol text and queues a flush; nothing once the connection closes. */
 void conn_write_text(struct conn *conn, const char *text, size_t length);
 
 /* Makes room for `bytes` more output or cuts the connection off as a slow consumer (its
- * pending output would exceed max_pending). Returns 0, or -ENOBUFS when it was cut off. */
+ * pending output would exceed max_pending). Returns 0, -ENOBUFS when it was cut off, or
+ * -ENOMEM when it was closed for want of memory. */
 int conn_reserve_output(struct conn *conn, size_t bytes);
 
 /* Output bytes not yet sent: collected plus in flight. */
 size_t conn_pending_bytes(const struct conn *conn);
 
-/* Releases subscriptions, parser and options; output buffers stay (the kernel may hold
- * one) and are freed by the shard once no operation is in flight. */
-void conn_release_protocol_state(struct conn *conn);
+/* Puts the connection on the flush list: its output goes out at the end of the turn. */
+void conn_flush_queue(struct conn *conn);
 
-/* Removes subscriptions queued for removal during a delivery walk. */
-void conn_sub_free(struct shard *shard, struct conn_sub *sub);
+/* Closes now: no more input, output not yet sent is dropped. */
+void conn_close(struct conn *conn, const char *reason);
+
+/* Closes once what is queued has been sent (or after CONFIG_DRAIN_NS at most). */
+void conn_close_after_flush(struct conn *conn, const char *reason);
+
+/* True once the connection is on its way out: no more input is handled. */
+static inline bool conn_ending(const struct conn *conn)
+{
+    return (conn->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER_FLUSH)) != 0;
+}
 
 #endif

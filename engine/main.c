@@ -8,6 +8,7 @@
  * counters, SIGINT/SIGTERM to drain and stop; then it joins them and exits. */
 #include "base/assert.h"
 #include "base/log.h"
+#include "engine/client.h"
 #include "engine/config.h"
 #include "engine/server.h"
 #include "engine/shard.h"
@@ -31,6 +32,8 @@
 /* Pending-connection queue of a listening socket; the kernel caps it at somaxconn. */
 enum { LISTEN_BACKLOG = 4096 };
 
+/* Opens a listening socket on the first address of `host` that takes it. Returns the fd
+ * (≥ 0) or -errno; callers that also need "no socket" keep it apart (listen_for_shard). */
 static int listen_open(const char *host, int port, bool reuseport)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -64,6 +67,7 @@ static int listen_open(const char *host, int port, bool reuseport)
     }
     freeaddrinfo(found);
     if (fd < 0) {
+        ASSERT(error < 0); /* getaddrinfo succeeded, so at least one address was tried */
         LOG_ERROR("cannot listen on %s:%d: %s", host, port, strerror(-error));
         return error;
     }
@@ -182,6 +186,7 @@ static int server_init(struct server *server, const struct config *config, int s
 {
     memset(server, 0, sizeof *server);
     server->config = config;
+    server->listener_kind = &client_kind;
     uint64_t random_words[5];
     if (getrandom(random_words, sizeof random_words, 0) != (ssize_t)sizeof random_words) {
         return -EIO;
@@ -259,16 +264,28 @@ static void *shard_thread(void *arg)
     return NULL;
 }
 
-static int listen_for_shard(const struct server *server, int index)
+/* The socket shard `index` accepts on, in *fd: shard 0 takes the one server_init opened; in
+ * reuseport placement every other shard opens its own; in acceptor placement the others
+ * have none (*fd = -1: shard 0 hands them connections). Returns 0, or the -errno of a
+ * listener that could not be opened. "None" and "failed" are told apart by the return
+ * code, never by the fd's value: -EPERM is -1, the same as "no listener". */
+static int listen_for_shard(const struct server *server, int index, int *fd)
 {
     const struct config *config = server->config;
+    *fd = -1;
     if (index == 0) {
-        return server->listen_fd;
+        *fd = server->listen_fd;
+        return 0;
     }
     if (strcmp(config->placement, "reuseport") != 0) {
-        return -1;
+        return 0;
     }
-    return listen_open(config->host, server->port, true);
+    int rc = listen_open(config->host, server->port, true);
+    if (rc < 0) {
+        return rc;
+    }
+    *fd = rc;
+    return 0;
 }
 
 /* The CPU of shard i: the i-th of --cpus (cycling), else i modulo the online CPUs. */
@@ -358,8 +375,11 @@ int main(int argc, char **argv)
             LOG_ERROR("shard %d failed to start: %s", i, strerror(-shards[i].error));
             abort_start = true;
         } else {
-            shards[i].listen_fd = listen_for_shard(&server, i);
-            abort_start |= shards[i].listen_fd < -1;
+            int rc = listen_for_shard(&server, i, &shards[i].listen_fd);
+            if (rc != 0) {
+                LOG_ERROR("shard %d has no listener: %s", i, strerror(-rc));
+                abort_start = true;
+            }
         }
     }
     if (!abort_start) {

@@ -1,40 +1,31 @@
 /* Routing: see route.h.
  *
- * Frames written (nats-server's exact forms):
- *   MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n
- *   HMSG <subject> <sid> [reply] <header size> <total size>\r\n<headers+payload>\r\n
- * A subscriber that did not negotiate headers gets MSG with the header block cut off.
- * No responders: HMSG <reply> <sid> 16 16\r\nNATS/1.0 503\r\n\r\n\r\n to the requester. */
+ * No responders: a request (a publish with a reply, from a publisher that asked for it)
+ * that no subscriber took gets a status message, header block "NATS/1.0 503\r\n\r\n" and
+ * no body, on the requester's own subscription that matches the reply subject. */
 #include "engine/route.h"
 
 #include "base/assert.h"
 #include "engine/conn.h"
 #include "engine/interest.h"
+#include "engine/shard.h"
 #include "engine/xshard.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* "HMSG " + 4 spaces + 2 sizes of 20 digits + CRLF, and the CRLF after the payload. */
-enum { FRAME_OVERHEAD_MAX = 5 + 4 + 2 * 20 + 2 + 2 };
-
 static const char NO_RESPONDERS_HEADER[] = "NATS/1.0 503\r\n\r\n";
 
-struct delivery {
-    struct proto_slice subject;
-    struct proto_slice reply;
-    struct proto_slice payload;
-    uint32_t header_length;
-};
 
-static void queue_removal(struct shard *shard, struct conn_sub *sub)
+static void queue_removal(struct shard *shard, struct route_sub *sub)
 {
     if (sub->removed) {
         return;
     }
     if (shard->removal_count == shard->removal_capacity) {
         uint32_t capacity = shard->removal_capacity ? shard->removal_capacity * 2 : 16;
-        struct conn_sub **grown = realloc(shard->removals, capacity * sizeof *grown);
+        struct route_sub **grown = realloc(shard->removals, capacity * sizeof *grown);
         if (grown == NULL) {
             return; /* it stays subscribed past max; delivery below still stops at max */
         }
@@ -45,64 +36,16 @@ static void queue_removal(struct shard *shard, struct conn_sub *sub)
     shard->removals[shard->removal_count++] = sub;
 }
 
-/* Appends one MSG/HMSG frame for `sub`. Returns false when nothing was written. */
-static bool frame_write(struct shard *shard, struct conn_sub *sub, const struct delivery *d)
-{
-    struct conn *conn = sub->conn;
-    if ((conn->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER_FLUSH)) || sub->removed) {
-        return false;
-    }
-    bool with_headers = d->header_length > 0 && conn->options.headers;
-    const char *body = d->payload.data;
-    size_t body_length = d->payload.length;
-    if (d->header_length > 0 && !with_headers) {
-        body += d->header_length;
-        body_length -= d->header_length;
-    }
-    size_t frame = FRAME_OVERHEAD_MAX + d->subject.length + sub->sid_length + d->reply.length +
-                   body_length;
-    if (conn_reserve_output(conn, frame) != 0) {
-        return false;
-    }
-    struct outbuf *out = &conn->out;
-    if (with_headers) {
-        outbuf_put(out, "HMSG ", 5);
-    } else {
-        outbuf_put(out, "MSG ", 4);
-    }
-    outbuf_put(out, d->subject.data, d->subject.length);
-    outbuf_put(out, " ", 1);
-    outbuf_put(out, sub->sid, sub->sid_length);
-    outbuf_put(out, " ", 1);
-    if (d->reply.length > 0) {
-        outbuf_put(out, d->reply.data, d->reply.length);
-        outbuf_put(out, " ", 1);
-    }
-    if (with_headers) {
-        outbuf_put_u64(out, d->header_length);
-        outbuf_put(out, " ", 1);
-    }
-    outbuf_put_u64(out, body_length);
-    outbuf_put(out, "\r\n", 2);
-    outbuf_put(out, body, body_length);
-    outbuf_put(out, "\r\n", 2);
-    shard_flush_queue(shard, conn);
-    return true;
-}
-
 /* Delivers a message to `sub`, counting it against the subscription's auto-unsubscribe
  * limit. Returns false when nothing was delivered. */
-static bool deliver(struct shard *shard, struct conn_sub *sub, const struct delivery *d)
+static bool deliver(struct shard *shard, struct route_sub *sub, const struct route_msg *d)
 {
-    if (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs) {
+    if (sub->removed || (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs)) {
         return false; /* at its limit, removal pending */
     }
-    if (!frame_write(shard, sub, d)) {
+    if (!sub->ops->deliver(shard, sub, d, false)) {
         return false;
     }
-    struct conn *conn = sub->conn;
-    conn->stats.out_msgs++;
-    conn->stats.out_bytes += d->payload.length;
     shard->stats.out_msgs++;
     sub->delivered++;
     if (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs) {
@@ -111,21 +54,22 @@ static bool deliver(struct shard *shard, struct conn_sub *sub, const struct deli
     return true;
 }
 
-static bool echo_allowed(const struct conn *publisher, const struct conn_sub *sub)
+static bool echo_allowed(const struct route_publisher *publisher, const struct route_sub *sub)
 {
-    return publisher == NULL || publisher->options.echo || sub->conn != publisher;
+    return publisher == NULL || publisher->owner == NULL || publisher->echo ||
+           sub->owner != publisher->owner;
 }
 
 /* One member of a queue group, rotating the starting point across publishes. Members that
  * cannot take it (closing, or the publisher without echo) are skipped. */
-static uint32_t deliver_to_group(struct shard *shard, struct conn *publisher,
+static uint32_t deliver_to_group(struct shard *shard, const struct route_publisher *publisher,
                                  const struct sublist_queue_group *group,
-                                 const struct delivery *d)
+                                 const struct route_msg *d)
 {
     uint32_t start = shard->queue_cursor++ % group->member_count;
     for (uint32_t i = 0; i < group->member_count; i++) {
-        struct conn_sub *sub =
-            (struct conn_sub *)group->members[(start + i) % group->member_count];
+        struct route_sub *sub =
+            (struct route_sub *)group->members[(start + i) % group->member_count];
         if (echo_allowed(publisher, sub) && deliver(shard, sub, d)) {
             return 1;
         }
@@ -136,41 +80,42 @@ static uint32_t deliver_to_group(struct shard *shard, struct conn *publisher,
 static void apply_removals(struct shard *shard)
 {
     for (uint32_t i = 0; i < shard->removal_count; i++) {
-        conn_sub_free(shard, shard->removals[i]);
+        struct route_sub *sub = shard->removals[i];
+        sub->ops->expire(shard, sub);
     }
     shard->removal_count = 0;
 }
 
 /* Tells a requester that nobody received its request: a 503 status on its own
  * subscription that matches the reply subject. */
-static void send_no_responders(struct shard *shard, struct conn *publisher,
+static void send_no_responders(struct shard *shard, const struct route_publisher *publisher,
                                struct proto_slice reply)
 {
     const struct sublist_result *result = sublist_match(shard->sublist, reply.data, reply.length);
-    struct conn_sub *target = NULL;
+    struct route_sub *target = NULL;
     for (uint32_t i = 0; i < result->plain_count && target == NULL; i++) {
-        struct conn_sub *sub = (struct conn_sub *)result->plain[i];
-        if (sub->conn == publisher) {
+        struct route_sub *sub = (struct route_sub *)result->plain[i];
+        if (sub->owner == publisher->owner) {
             target = sub;
         }
     }
     for (uint32_t g = 0; g < result->group_count && target == NULL; g++) {
         for (uint32_t i = 0; i < result->groups[g].member_count && target == NULL; i++) {
-            struct conn_sub *sub = (struct conn_sub *)result->groups[g].members[i];
-            if (sub->conn == publisher) {
+            struct route_sub *sub = (struct route_sub *)result->groups[g].members[i];
+            if (sub->owner == publisher->owner) {
                 target = sub;
             }
         }
     }
-    if (target == NULL) {
+    if (target == NULL || target->removed) {
         return;
     }
-    struct delivery status = {
+    struct route_msg status = {
         .subject = reply,
         .payload = {.data = NO_RESPONDERS_HEADER, .length = sizeof NO_RESPONDERS_HEADER - 1},
         .header_length = sizeof NO_RESPONDERS_HEADER - 1,
     };
-    frame_write(shard, target, &status); /* a status, not a message: not counted */
+    target->ops->deliver(shard, target, &status, true); /* a status, not a message */
 }
 
 static void route_pick_add(struct shard *shard, int target, const char *name,
@@ -197,7 +142,7 @@ static unsigned char *slice_put(unsigned char *target, struct proto_slice slice)
 
 /* Bytes of an XSHARD_PUBLISH body for `target`. */
 static uint32_t forward_body_length(const struct shard *shard, int target,
-                                    const struct delivery *d, uint32_t *group_count)
+                                    const struct route_msg *d, uint32_t *group_count)
 {
     uint64_t length = sizeof(struct xshard_publish) + d->subject.length + d->reply.length +
                       d->payload.length;
@@ -212,7 +157,7 @@ static uint32_t forward_body_length(const struct shard *shard, int target,
     return (uint32_t)length;
 }
 
-static void forward_body_write(const struct shard *shard, int target, const struct delivery *d,
+static void forward_body_write(const struct shard *shard, int target, const struct route_msg *d,
                                uint32_t group_count, unsigned char *body)
 {
     struct xshard_publish head = {
@@ -239,7 +184,7 @@ static void forward_body_write(const struct shard *shard, int target, const stru
 
 /* Sends the publish to one target: copied into the ring when small, else by reference to
  * a heap block. Returns false when it had to wait in the overflow queue. */
-static bool forward_one(struct shard *shard, int target, const struct delivery *d)
+static bool forward_one(struct shard *shard, int target, const struct route_msg *d)
 {
     uint32_t group_count;
     uint32_t length = forward_body_length(shard, target, d, &group_count);
@@ -265,7 +210,7 @@ static bool forward_one(struct shard *shard, int target, const struct delivery *
 
 /* Forwards to every shard with plain interest or a queue-group pick. False when any part
  * waits in an overflow queue (the publisher is then paused). */
-static bool route_forward_all(struct shard *shard, const struct delivery *d)
+static bool route_forward_all(struct shard *shard, const struct route_msg *d)
 {
     bool flowing = true;
     for (uint32_t p = 0; p < shard->pick_count; p++) {
@@ -281,9 +226,9 @@ static bool route_forward_all(struct shard *shard, const struct delivery *d)
 
 /* Picks, for every queue group matching the publish, the shard that delivers to it; adds
  * each remote pick to shard->picks. Local picks are delivered here and counted. */
-static uint32_t groups_route(struct shard *shard, struct conn *publisher,
+static uint32_t groups_route(struct shard *shard, const struct route_publisher *publisher,
                              const struct sublist_result *local,
-                             const struct sublist_result *remote, const struct delivery *d,
+                             const struct sublist_result *remote, const struct route_msg *d,
                              bool *delivered_remote)
 {
     uint32_t delivered = 0;
@@ -339,19 +284,48 @@ static uint32_t groups_route(struct shard *shard, struct conn *publisher,
     return delivered;
 }
 
-void route_publish(struct shard *shard, struct conn *publisher, const struct proto_op *op)
+int route_sub_add(struct shard *shard, struct route_sub *sub)
 {
-    struct delivery d = {
-        .subject = op->subject,
-        .reply = op->reply,
-        .payload = op->payload,
-        .header_length = op->header_length,
-    };
+    if (sublist_insert(shard->sublist, &sub->sub) != 0) {
+        return -ENOMEM;
+    }
+    if (shard->shard_count > 1) {
+        bool first;
+        if (interest_local_add(&shard->interest, sub->sub.subject, sub->sub.subject_length,
+                               sub->sub.queue, sub->sub.queue_length, &first) != 0) {
+            sublist_remove(shard->sublist, &sub->sub);
+            return -ENOMEM;
+        }
+        if (first) {
+            shard_interest_changed(shard, &sub->sub, true);
+        }
+    }
+    return 0;
+}
+
+void route_sub_remove(struct shard *shard, struct route_sub *sub)
+{
+    int rc = sublist_remove(shard->sublist, &sub->sub);
+    ASSERT(rc == 0);
+    if (shard->shard_count > 1) {
+        bool last;
+        interest_local_remove(&shard->interest, sub->sub.subject, sub->sub.subject_length,
+                              sub->sub.queue, sub->sub.queue_length, &last);
+        if (last) {
+            shard_interest_changed(shard, &sub->sub, false);
+        }
+    }
+}
+
+void route_publish(struct shard *shard, const struct route_publisher *publisher,
+                   const struct route_msg *msg)
+{
+    const struct route_msg d = *msg;
     const struct sublist_result *result =
-        sublist_match(shard->sublist, op->subject.data, op->subject.length);
+        sublist_match(shard->sublist, d.subject.data, d.subject.length);
     uint32_t delivered = 0;
     for (uint32_t i = 0; i < result->plain_count; i++) {
-        struct conn_sub *sub = (struct conn_sub *)result->plain[i];
+        struct route_sub *sub = (struct route_sub *)result->plain[i];
         if (echo_allowed(publisher, sub) && deliver(shard, sub, &d)) {
             delivered++;
         }
@@ -359,7 +333,7 @@ void route_publish(struct shard *shard, struct conn *publisher, const struct pro
     bool delivered_remote = false;
     if (shard->shard_count > 1) {
         const struct sublist_result *remote =
-            interest_remote_match(&shard->interest, op->subject.data, op->subject.length);
+            interest_remote_match(&shard->interest, d.subject.data, d.subject.length);
         shard->pick_count = 0;
         memset(shard->target_plain, 0, (size_t)shard->shard_count);
         for (uint32_t i = 0; i < remote->plain_count; i++) {
@@ -368,8 +342,8 @@ void route_publish(struct shard *shard, struct conn *publisher, const struct pro
             delivered_remote = true;
         }
         delivered += groups_route(shard, publisher, result, remote, &d, &delivered_remote);
-        if (delivered_remote && !route_forward_all(shard, &d) && publisher != NULL) {
-            shard_conn_pause(shard, publisher);
+        if (delivered_remote && !route_forward_all(shard, &d) && publisher->conn != NULL) {
+            shard_conn_pause(shard, publisher->conn);
         }
     } else {
         for (uint32_t g = 0; g < result->group_count; g++) {
@@ -379,9 +353,9 @@ void route_publish(struct shard *shard, struct conn *publisher, const struct pro
     if (shard->removal_count > 0) {
         apply_removals(shard);
     }
-    if (delivered == 0 && !delivered_remote && publisher != NULL && op->reply.length > 0 &&
-        publisher->options.no_responders && publisher->options.headers) {
-        send_no_responders(shard, publisher, op->reply);
+    if (delivered == 0 && !delivered_remote && publisher->owner != NULL &&
+        d.reply.length > 0 && publisher->no_responders) {
+        send_no_responders(shard, publisher, d.reply);
     }
 }
 
@@ -392,7 +366,7 @@ void route_forwarded(struct shard *shard, const unsigned char *body, uint32_t le
     ASSERT(length >= sizeof head);
     memcpy(&head, body, sizeof head);
     const char *text = (const char *)body + sizeof head;
-    struct delivery d = {
+    struct route_msg d = {
         .subject = {.data = text, .length = head.subject_length},
         .reply = {.data = text + head.subject_length, .length = head.reply_length},
         .payload = {.data = text + head.subject_length + head.reply_length,
@@ -405,7 +379,7 @@ void route_forwarded(struct shard *shard, const unsigned char *body, uint32_t le
     const struct sublist_result *result =
         sublist_match(shard->sublist, d.subject.data, d.subject.length);
     for (uint32_t i = 0; i < result->plain_count; i++) {
-        deliver(shard, (struct conn_sub *)result->plain[i], &d);
+        deliver(shard, (struct route_sub *)result->plain[i], &d);
     }
     for (uint32_t n = 0; n < head.group_count; n++) {
         uint32_t name_length;

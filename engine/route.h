@@ -1,19 +1,79 @@
-/* Routing a publish to the subscriptions of this shard that match it.
+/* Routing a publish to the subscriptions that match it, on this shard and on the others.
  *
- * Each delivery appends one MSG or HMSG frame to the subscriber's output buffer (a copy:
- * cheaper than reference counting for the small frames that dominate). Queue groups get
- * one delivery per group, rotated across members. With several shards, a group's members
- * may live on several of them: the publishing shard picks one shard per group (rotating
- * over the shards that have members) and only that shard delivers to the group. Subscriptions that reach their
+ * The one idea: routing knows subscriptions only as `struct route_sub`, a subject-index
+ * entry with a deliver handler, so a client's subscription (a MSG frame into its output),
+ * a server-side subscriber (a callback on its home shard, see service.h) and whatever comes
+ * next are routed alike: same wildcards, queue groups, cross-shard interest and
+ * no-responders. Queue groups get one delivery per group, rotated across members; with
+ * several shards, the publishing shard picks one shard per group (rotating over the shards
+ * that have members, falling back to another when its own pick has no member that can take
+ * the message) and only that shard delivers to the group. Subscriptions that reach their
  * auto-unsubscribe count are removed after the walk, never during it. Shard-owned. */
 #ifndef IONATS_ENGINE_ROUTE_H
 #define IONATS_ENGINE_ROUTE_H
 
-#include "engine/shard.h"
+#include "proto/parser.h"
+#include "proto/sublist.h"
 
-/* Delivers a PUB or HPUB op from `publisher` (NULL for messages the server makes) to this
- * shard's subscribers and forwards it to every other shard with interest in it. */
-void route_publish(struct shard *shard, struct conn *publisher, const struct proto_op *op);
+#include <stdbool.h>
+#include <stdint.h>
+
+struct shard;
+struct conn;
+
+/* A message being routed. Every slice is borrowed for the duration of the call that
+ * hands it over. `payload` is the header block (header_length bytes, 0 when none) followed
+ * by the body. */
+struct route_msg {
+    struct proto_slice subject;
+    struct proto_slice reply;
+    struct proto_slice payload;
+    uint32_t header_length;
+};
+
+struct route_sub;
+
+struct route_sub_ops {
+    /* Hands `msg` to the subscriber; `status` marks a no-responders status for a requester
+     * (not a message: not counted). False when the subscriber cannot take it now (closing,
+     * or going away), so a queue group tries another member. */
+    bool (*deliver)(struct shard *shard, struct route_sub *sub, const struct route_msg *msg,
+                    bool status);
+    /* The subscription reached its auto-unsubscribe limit: remove it. Called after the walk
+     * that delivered its last message. */
+    void (*expire)(struct shard *shard, struct route_sub *sub);
+};
+
+/* A subscription as routing sees it; its owner embeds it first in its own record. */
+struct route_sub {
+    struct sub sub;             /* first: a struct sub * from the index is a route_sub * */
+    const struct route_sub_ops *ops; /* static */
+    const void *owner;          /* borrowed: echo and no-responders identity */
+    uint64_t delivered;
+    uint64_t max_msgs;          /* 0: no auto-unsubscribe */
+    bool removed;               /* removal pending after the current delivery walk */
+};
+
+/* Who publishes: a client connection (`conn` is paused when a cross-shard ring is full) or
+ * the server itself (owner and conn NULL). */
+struct route_publisher {
+    const void *owner;    /* its subscriptions do not get its messages unless echo */
+    struct conn *conn;    /* borrowed, may be NULL */
+    bool echo;
+    bool no_responders;   /* a request nobody receives gets a 503 status back */
+};
+
+/* Inserts a subscription into this shard's index and, when it is the first for its
+ * (subject, queue) here, announces it to the other shards. 0 or -ENOMEM (nothing changed). */
+int route_sub_add(struct shard *shard, struct route_sub *sub);
+
+/* Removes a subscription added with route_sub_add, announcing the last one's departure. */
+void route_sub_remove(struct shard *shard, struct route_sub *sub);
+
+/* Delivers `msg` to this shard's subscribers and forwards it to every other shard with
+ * interest in it. */
+void route_publish(struct shard *shard, const struct route_publisher *publisher,
+                   const struct route_msg *msg);
 
 /* Delivers a publish another shard forwarded (an XSHARD_PUBLISH body, see xshard.h) to
  * this shard's plain subscribers and to the queue groups it names. */

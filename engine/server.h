@@ -19,8 +19,11 @@
 
 enum { SERVER_ID_SIZE = 57 };
 
+struct conn_kind;
+
 struct server {
     const struct config *config;
+    const struct conn_kind *listener_kind; /* static: what accepted connections speak */
     char server_id[SERVER_ID_SIZE];
     const char *server_name;
     char *info_prefix; /* owned: INFO line up to client_id */

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/conn.h"
+#include "engine/route.h"
 #include "engine/uring_compat.h"
 
 #include <errno.h>
@@ -43,8 +44,7 @@ enum {
     UD_INDEX_SHIFT = 32,
     UD_INDEX_MASK = 0xffffff,
     BUF_GROUP_ID = 0,
-    CONN_SLOTS_MIN = 64,
-    /* A completion queue larger than the submission queue: multishot receives and accepts
+        /* A completion queue larger than the submission queue: multishot receives and accepts
      * can complete many times per submission. */
     CQ_ENTRIES_PER_SQ_ENTRY = 8,
     /* Output capacity a connection keeps between bursts. */
@@ -87,13 +87,8 @@ static uint64_t user_data_make(enum user_data_type type, const struct conn *conn
 
 static struct conn *user_data_conn(struct shard *shard, uint64_t value)
 {
-    uint32_t index = (uint32_t)(value >> UD_INDEX_SHIFT) & UD_INDEX_MASK;
-    uint32_t generation = (uint32_t)value;
-    if (index >= shard->conn_capacity) {
-        return NULL;
-    }
-    struct conn *conn = shard->conns[index];
-    return (conn != NULL && conn->generation == generation) ? conn : NULL;
+    return conn_table_get(&shard->conns, (uint32_t)(value >> UD_INDEX_SHIFT) & UD_INDEX_MASK,
+                          (uint32_t)value);
 }
 
 /* An SQE, submitting what is queued when the submission queue is full. Completions are
@@ -245,6 +240,8 @@ int shard_init(struct shard *shard, struct server *server, int index)
     shard->server = server;
     shard->wake_fd = server->wake_fds[index];
     shard->listen_fd = -1;
+    shard->listener_kind = server->listener_kind;
+    conn_table_init(&shard->conns, UD_INDEX_MASK, server->config->max_pending);
     shard->tick_ns = tick_ns_choose(server->config);
     shard->tick.tv_sec = shard->tick_ns / NS_PER_SEC;
     shard->tick.tv_nsec = shard->tick_ns % NS_PER_SEC;
@@ -278,55 +275,9 @@ fail_buffers:
 
 /* ---- connection slots ---- */
 
-static struct conn *conn_slot_take(struct shard *shard)
-{
-    if (shard->free_count == 0) {
-        uint32_t capacity = shard->conn_capacity ? shard->conn_capacity * 2 : CONN_SLOTS_MIN;
-        if (capacity > UD_INDEX_MASK) {
-            return NULL;
-        }
-        struct conn **conns = realloc(shard->conns, capacity * sizeof *conns);
-        uint32_t *free_slots = conns ? realloc(shard->free_slots, capacity * sizeof *free_slots)
-                                     : NULL;
-        if (conns == NULL || free_slots == NULL) {
-            if (conns != NULL) {
-                shard->conns = conns;
-            }
-            return NULL;
-        }
-        for (uint32_t i = shard->conn_capacity; i < capacity; i++) {
-            conns[i] = NULL;
-            free_slots[shard->free_count++] = capacity - 1 - (i - shard->conn_capacity);
-        }
-        shard->conns = conns;
-        shard->free_slots = free_slots;
-        shard->conn_capacity = capacity;
-    }
-    struct conn *conn = calloc(1, sizeof *conn);
-    if (conn == NULL) {
-        return NULL;
-    }
-    uint32_t index = shard->free_slots[--shard->free_count];
-    ASSERT(shard->conns[index] == NULL);
-    static _Thread_local uint32_t generation_next;
-    conn->index = index;
-    conn->generation = ++generation_next;
-    shard->conns[index] = conn;
-    shard->live_count++;
-    return conn;
-}
-
 static void conn_slot_free(struct shard *shard, struct conn *conn)
 {
-    ASSERT(shard->conns[conn->index] == conn);
-    ASSERT(conn->inflight_count == 0);
-    shard->conns[conn->index] = NULL;
-    shard->free_slots[shard->free_count++] = conn->index;
-    ASSERT(shard->live_count > 0);
-    shard->live_count--;
-    outbuf_free(&conn->out);
-    outbuf_free(&conn->sending);
-    free(conn);
+    conn_table_free(&shard->conns, conn);
     /* relaxed: a placement hint (see struct shard_shared) */
     atomic_fetch_sub_explicit(&shard->shared->load, 1, memory_order_relaxed);
 }
@@ -409,8 +360,8 @@ static void recv_arm(struct shard *shard, struct conn *conn);
 static void paused_resume(struct shard *shard)
 {
     shard->paused_any = false;
-    for (uint32_t i = 0; i < shard->conn_capacity; i++) {
-        struct conn *conn = shard->conns[i];
+    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
+        struct conn *conn = shard->conns.conns[i];
         if (conn == NULL || !(conn->flags & CONN_F_PAUSED)) {
             continue;
         }
@@ -462,7 +413,7 @@ void shard_acked(struct shard *shard, int from, uint64_t sequence)
         if (!xshard_announcements_applied(shard, held->sequence)) {
             return;
         }
-        struct conn *conn = shard->conns[held->conn_index];
+        struct conn *conn = shard->conns.conns[held->conn_index];
         if (conn != NULL && conn->generation == held->conn_generation) {
             conn_write_text(conn, pong, sizeof pong - 1);
         }
@@ -477,44 +428,6 @@ void shard_interest_changed(struct shard *shard, const struct sub *sub, bool add
                     sub->queue_length);
 }
 
-void shard_flush_queue(struct shard *shard, struct conn *conn)
-{
-    if (conn->flags & CONN_F_FLUSH_QUEUED) {
-        return;
-    }
-    conn->flags |= CONN_F_FLUSH_QUEUED;
-    conn->flush_next = shard->flush_head;
-    shard->flush_head = conn;
-}
-
-void shard_conn_close(struct shard *shard, struct conn *conn, const char *reason)
-{
-    if (conn->flags & CONN_F_CLOSING) {
-        return;
-    }
-    conn->flags |= CONN_F_CLOSING;
-    if (conn->close_reason == NULL) {
-        conn->close_reason = reason;
-    }
-    LOG_DEBUG("client %llu %s:%d closing: %s", (unsigned long long)conn->client_id, conn->ip,
-              conn->port, conn->close_reason);
-    /* Ends the multishot recv (it completes with 0) and any send still in flight. */
-    shutdown(conn->fd, SHUT_RDWR);
-    conn->close_next = shard->close_head;
-    shard->close_head = conn;
-}
-
-void shard_conn_close_after_flush(struct shard *shard, struct conn *conn, const char *reason)
-{
-    if (conn->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER_FLUSH)) {
-        return;
-    }
-    conn->flags |= CONN_F_CLOSE_AFTER_FLUSH;
-    conn->close_reason = reason;
-    conn->close_deadline_ns = clock_monotonic_ns() + CONFIG_DRAIN_NS;
-    shard_flush_queue(shard, conn);
-}
-
 /* ---- completions ---- */
 
 /* Takes a new connection's descriptor into this shard: INFO, then reading. */
@@ -526,7 +439,7 @@ static void conn_adopt(struct shard *shard, int fd)
     getpeername(fd, (struct sockaddr *)&peer, &peer_length);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct conn *conn = conn_slot_take(shard);
+    struct conn *conn = conn_table_take(&shard->conns, shard->listener_kind);
     if (conn == NULL) {
         LOG_WARN("out of memory for a new connection; refusing it");
         close(fd);
@@ -536,8 +449,13 @@ static void conn_adopt(struct shard *shard, int fd)
     shard->stats.accepted++;
     int64_t count = atomic_fetch_add_explicit(&shard->server->connection_count, 1,
                                               memory_order_relaxed) + 1;
-    if (conn_open(conn, shard, fd, (struct sockaddr *)&peer) != 0) {
-        shard_conn_close(shard, conn, "Out Of Memory");
+    conn->shard = shard;
+    conn->fd = fd;
+    /* relaxed: ids only need to be unique */
+    conn->id = atomic_fetch_add_explicit(&shard->server->next_client_id, 1,
+                                         memory_order_relaxed) + 1;
+    if (conn->kind->open(conn, (struct sockaddr *)&peer) != 0) {
+        conn_close(conn, "Out Of Memory");
         return;
     }
     if (count > server->config->max_connections) {
@@ -545,10 +463,10 @@ static void conn_adopt(struct shard *shard, int fd)
         LOG_WARN("maximum connections (%lld) exceeded, refusing %s:%d",
                  (long long)server->config->max_connections, conn->ip, conn->port);
         conn_write_text(conn, error, sizeof error - 1);
-        shard_conn_close_after_flush(shard, conn, "Maximum Connections Exceeded");
+        conn_close_after_flush(conn, "Maximum Connections Exceeded");
         return;
     }
-    LOG_DEBUG("client %llu connected from %s:%d", (unsigned long long)conn->client_id, conn->ip,
+    LOG_DEBUG("client %llu connected from %s:%d", (unsigned long long)conn->id, conn->ip,
               conn->port);
     recv_arm(shard, conn);
 }
@@ -653,7 +571,7 @@ static void on_recv(struct shard *shard, struct conn *conn, const struct io_urin
         ASSERT(cqe->res <= (int)shard->buf_size);
         if (cqe->res > 0 && conn != NULL && !(conn->flags & CONN_F_CLOSING)) {
             shard->stats.in_bytes += (uint64_t)cqe->res;
-            conn_receive(conn, shard->buf_memory + (size_t)id * shard->buf_size,
+            conn->kind->receive(conn, shard->buf_memory + (size_t)id * shard->buf_size,
                          (size_t)cqe->res);
         }
         buffer_return(shard, id);
@@ -676,9 +594,9 @@ static void on_recv(struct shard *shard, struct conn *conn, const struct io_urin
         /* The client closed its side: what it was promised (replies, -ERR) still goes out,
          * then the connection closes. */
         conn->flags |= CONN_F_EOF;
-        shard_conn_close_after_flush(shard, conn, "Client Closed");
+        conn_close_after_flush(conn, "Client Closed");
     } else {
-        shard_conn_close(shard, conn, "Read Error");
+        conn_close(conn, "Read Error");
     }
 }
 
@@ -695,7 +613,7 @@ static void on_send(struct shard *shard, struct conn *conn, const struct io_urin
         return;
     }
     if (cqe->res < 0) {
-        shard_conn_close(shard, conn, "Write Error");
+        conn_close(conn, "Write Error");
         return;
     }
     shard->stats.out_bytes += (uint64_t)cqe->res;
@@ -708,7 +626,7 @@ static void on_send(struct shard *shard, struct conn *conn, const struct io_urin
     conn->sending.length = 0;
     conn->sending_offset = 0;
     outbuf_trim(&conn->sending, OUT_KEEP_BYTES);
-    shard_flush_queue(shard, conn);
+    conn_flush_queue(conn);
 }
 
 static void stats_log(const struct shard *shard)
@@ -718,13 +636,14 @@ static void stats_log(const struct shard *shard)
              "in_msgs=%llu in_bytes=%llu out_msgs=%llu out_bytes=%llu xshard_sent=%llu "
              "xshard_received=%llu ring_full=%llu wakeups_sent=%llu slow_consumers=%llu "
              "recv_enobufs=%llu accept_errors=%llu",
-             shard->index, shard->live_count, (unsigned long long)st->accepted,
-             (unsigned long long)st->handed_off, (unsigned long long)st->closed,
+             shard->index, shard->conns.live_count, (unsigned long long)st->accepted,
+             (unsigned long long)st->handed_off, (unsigned long long)shard->conns.stats.closed,
              (unsigned long long)st->in_msgs, (unsigned long long)st->in_bytes,
              (unsigned long long)st->out_msgs, (unsigned long long)st->out_bytes,
              (unsigned long long)st->xshard_sent, (unsigned long long)st->xshard_received,
              (unsigned long long)st->ring_full, (unsigned long long)st->wakeups_sent,
-             (unsigned long long)st->slow_consumers, (unsigned long long)st->recv_enobufs,
+             (unsigned long long)shard->conns.stats.slow_consumers,
+             (unsigned long long)st->recv_enobufs,
              (unsigned long long)st->accept_errors);
 }
 
@@ -738,26 +657,26 @@ static void on_tick(struct shard *shard)
 {
     const struct config *config = shard->server->config;
     int64_t now = clock_monotonic_ns();
-    for (uint32_t i = 0; i < shard->conn_capacity; i++) {
-        struct conn *conn = shard->conns[i];
+    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
+        struct conn *conn = shard->conns.conns[i];
         if (conn == NULL || (conn->flags & CONN_F_CLOSING)) {
             continue;
         }
         if ((conn->flags & CONN_F_CLOSE_AFTER_FLUSH) && now >= conn->close_deadline_ns) {
-            shard_conn_close(shard, conn, conn->close_reason);
+            conn_close(conn, conn->close_reason);
             continue;
         }
         if (write_deadline_passed(conn, now, config->write_deadline_ns)) {
-            shard->stats.slow_consumers++;
+            shard->conns.stats.slow_consumers++;
             LOG_WARN("client %llu %s:%d slow consumer detected: write deadline of %lld ms "
                      "exceeded with %zu bytes pending",
-                     (unsigned long long)conn->client_id, conn->ip, conn->port,
+                     (unsigned long long)conn->id, conn->ip, conn->port,
                      (long long)(config->write_deadline_ns / NS_PER_MS),
                      conn_pending_bytes(conn));
-            shard_conn_close(shard, conn, "Slow Consumer (Write Deadline)");
+            conn_close(conn, "Slow Consumer (Write Deadline)");
             continue;
         }
-        conn_tick(conn, now);
+        conn->kind->tick(conn, now);
     }
     if (config->stats_interval_ns > 0 && now >= shard->stats_next_ns) {
         shard->stats_next_ns = now + config->stats_interval_ns;
@@ -775,10 +694,10 @@ static void stop_begin(struct shard *shard)
         io_uring_prep_cancel64(sqe, user_data_make(UD_ACCEPT, NULL), 0);
         io_uring_sqe_set_data64(sqe, user_data_make(UD_IGNORE, NULL));
     }
-    for (uint32_t i = 0; i < shard->conn_capacity; i++) {
-        struct conn *conn = shard->conns[i];
+    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
+        struct conn *conn = shard->conns.conns[i];
         if (conn != NULL) {
-            shard_conn_close_after_flush(shard, conn, "Server Shutdown");
+            conn_close_after_flush(conn, "Server Shutdown");
         }
     }
 }
@@ -873,8 +792,8 @@ static bool rearm_wanted(const struct conn *conn)
 
 static void flush_all(struct shard *shard)
 {
-    struct conn *conn = shard->flush_head;
-    shard->flush_head = NULL;
+    struct conn *conn = shard->conns.flush_head;
+    shard->conns.flush_head = NULL;
     while (conn != NULL) {
         struct conn *next = conn->flush_next;
         conn->flags &= ~CONN_F_FLUSH_QUEUED;
@@ -886,7 +805,7 @@ static void flush_all(struct shard *shard)
                 conn->sending_offset = 0;
                 send_submit(shard, conn);
             } else if (conn->flags & CONN_F_CLOSE_AFTER_FLUSH) {
-                shard_conn_close(shard, conn, conn->close_reason);
+                conn_close(conn, conn->close_reason);
             }
         }
         if (rearm_wanted(conn)) {
@@ -899,8 +818,8 @@ static void flush_all(struct shard *shard)
 /* Receives that ended this turn and were not re-armed by a flush. */
 static void rearm_receives(struct shard *shard)
 {
-    for (uint32_t i = 0; i < shard->conn_capacity; i++) {
-        struct conn *conn = shard->conns[i];
+    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
+        struct conn *conn = shard->conns.conns[i];
         if (conn != NULL && rearm_wanted(conn)) {
             recv_arm(shard, conn);
         }
@@ -909,12 +828,12 @@ static void rearm_receives(struct shard *shard)
 
 static void reap_closed(struct shard *shard)
 {
-    struct conn **link = &shard->close_head;
+    struct conn **link = &shard->conns.close_head;
     while (*link != NULL) {
         struct conn *conn = *link;
         if (!(conn->flags & CONN_F_RELEASED)) {
             conn->flags |= CONN_F_RELEASED;
-            conn_release_protocol_state(conn);
+            conn->kind->release(conn);
             atomic_fetch_sub_explicit(&shard->server->connection_count, 1, memory_order_relaxed);
         }
         if (conn->inflight_count > 0) {
@@ -922,7 +841,7 @@ static void reap_closed(struct shard *shard)
             continue;
         }
         *link = conn->close_next;
-        shard->stats.closed++;
+        shard->conns.stats.closed++;
         close(conn->fd);
         conn_slot_free(shard, conn);
     }
@@ -984,18 +903,18 @@ static int turn_wait(struct shard *shard, bool work_left)
 
 static void stop_progress(struct shard *shard, bool *done)
 {
-    if (shard->live_count == 0) {
+    if (shard->conns.live_count == 0) {
         *done = true;
         return;
     }
     if (clock_monotonic_ns() >= shard->stop_deadline_ns) {
-        for (uint32_t i = 0; i < shard->conn_capacity; i++) {
-            if (shard->conns[i] != NULL) {
-                shard_conn_close(shard, shard->conns[i], "Server Shutdown");
+        for (uint32_t i = 0; i < shard->conns.capacity; i++) {
+            if (shard->conns.conns[i] != NULL) {
+                conn_close(shard->conns.conns[i], "Server Shutdown");
             }
         }
         reap_closed(shard);
-        *done = shard->live_count == 0;
+        *done = shard->conns.live_count == 0;
     }
 }
 
@@ -1063,23 +982,20 @@ void shard_destroy(struct shard *shard)
     /* The ring goes first: io_uring_queue_exit cancels what is still in flight, and only
      * then may the memory those operations point at (send buffers, provided buffers) go. */
     io_uring_queue_exit(&shard->ring);
-    for (uint32_t i = 0; i < shard->conn_capacity; i++) {
-        struct conn *conn = shard->conns[i];
+    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
+        struct conn *conn = shard->conns.conns[i];
         if (conn != NULL) {
             if (!(conn->flags & CONN_F_RELEASED)) {
-                conn_release_protocol_state(conn);
+                conn->kind->release(conn);
             }
             close(conn->fd);
-            conn->inflight_count = 0;
-            conn_slot_free(shard, conn);
         }
     }
+    conn_table_destroy(&shard->conns);
     munmap(shard->buf_ring, shard->buf_count * sizeof(struct io_uring_buf));
     free(shard->buf_memory);
     sublist_destroy(shard->sublist);
     shard_xshard_free(shard);
-    free(shard->conns);
-    free(shard->free_slots);
     free(shard->removals);
     if (shard->listen_fd >= 0 && shard->listen_fd != shard->server->listen_fd) {
         close(shard->listen_fd);

@@ -7,13 +7,11 @@
 #ifndef IONATS_ENGINE_SHARD_H
 #define IONATS_ENGINE_SHARD_H
 
+#include "engine/conn.h"
 #include "engine/interest.h"
-#include "engine/outbuf.h"
 #include "engine/server.h"
 #include "engine/store_uring.h"
 #include "engine/xshard.h"
-#include "proto/connect.h"
-#include "proto/parser.h"
 #include "proto/sublist.h"
 
 #include <liburing.h>
@@ -22,80 +20,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Connection flags. */
-enum {
-    CONN_F_CONNECTED = 1u << 0,     /* CONNECT accepted (and authenticated) */
-    CONN_F_RECV_ARMED = 1u << 1,    /* a multishot recv is in the kernel */
-    CONN_F_SEND_INFLIGHT = 1u << 2, /* `sending` is held by the kernel */
-    CONN_F_FLUSH_QUEUED = 1u << 3,  /* on the shard's flush list */
-    CONN_F_CLOSING = 1u << 4,       /* no more input; waiting for in-flight ops */
-    CONN_F_CLOSE_AFTER_FLUSH = 1u << 5, /* an -ERR is going out, then close */
-    CONN_F_RECV_REARM = 1u << 6,    /* multishot recv ended; arm again this turn */
-    CONN_F_READ_SINCE_PING = 1u << 7, /* client sent something since the last ping tick */
-    CONN_F_RELEASED = 1u << 8,      /* subscriptions and parser already released */
-    CONN_F_PONG_SEEN = 1u << 9,     /* the client has answered a server PING */
-    CONN_F_PAUSED = 1u << 10,       /* not read: its publishes wait in a full cross-shard ring */
-    CONN_F_EOF = 1u << 11,          /* the client closed its sending side */
-};
-
-struct conn;
-
-/* A subscription of one connection: the index's view plus the connection's bookkeeping.
- * Owned by its connection; inserted in the shard's sublist while alive. */
-struct conn_sub {
-    struct sub sub;          /* subject/queue point into `text` */
-    struct conn *conn;       /* borrowed: the owner */
-    struct conn_sub *sid_next; /* chain in the connection's sid table */
-    uint64_t delivered;
-    uint64_t max_msgs;       /* 0: no auto-unsubscribe */
-    const char *sid;         /* points into `text` */
-    uint32_t sid_length;
-    bool removed;            /* pending removal after the current delivery walk */
-    char text[];             /* sid, subject, queue; not NUL-terminated */
-};
-
-struct conn_stats {
-    uint64_t in_msgs;
-    uint64_t in_bytes;
-    uint64_t out_msgs;
-    uint64_t out_bytes;
-};
-
-struct conn {
-    struct shard *shard;    /* borrowed: the home shard */
-    int fd;
-    uint32_t index;         /* slot in shard->conns */
-    uint32_t generation;    /* bumped on reuse; stale completions are ignored */
-    uint32_t flags;
-    uint32_t inflight_count; /* kernel operations still referring to this connection */
-    uint64_t client_id;
-    struct connect_options options;
-    struct parser parser;
-    struct outbuf out;      /* frames collected this turn */
-    struct outbuf sending;  /* held by the kernel while CONN_F_SEND_INFLIGHT */
-    size_t sending_offset;  /* bytes of `sending` already sent */
-    struct conn_sub **sid_buckets; /* owned: sid table */
-    uint32_t sid_bucket_count;
-    uint32_t sub_count;
-    uint32_t pings_outstanding;
-    int64_t connected_ns;
-    int64_t next_ping_ns;
-    int64_t auth_deadline_ns; /* 0 when auth is not required or already done */
-    int64_t close_deadline_ns;
-    int64_t send_progress_ns; /* last time the send in flight moved bytes */
-    struct conn *flush_next; /* shard flush list link */
-    struct conn *close_next; /* shard closing list link */
-    const char *close_reason;
-    struct conn_stats stats;
-    char ip[INET6_ADDRSTRLEN];
-    int port;
-};
+struct route_sub;
 
 struct shard_stats {
     uint64_t accepted;
     uint64_t handed_off;
-    uint64_t closed;
-    uint64_t slow_consumers;
     uint64_t recv_enobufs;
     uint64_t in_msgs;
     uint64_t in_bytes;
@@ -125,14 +54,10 @@ struct shard {
     uint32_t buf_count;
     uint32_t buf_size;
     struct sublist *sublist; /* owned */
-    struct conn **conns;     /* owned slots, indexed by conn->index */
-    uint32_t conn_capacity;
-    uint32_t *free_slots;    /* owned stack of free indexes */
-    uint32_t free_count;
-    uint32_t live_count;
-    struct conn *flush_head; /* connections with output to send this turn */
-    struct conn *close_head; /* connections closing, freed once nothing is in flight */
-    struct conn_sub **removals; /* subs that reached max during a delivery walk */
+    struct conn_table conns; /* owned */
+    const struct conn_kind *listener_kind; /* static: the kind of accepted connections */
+    struct route_sub **removals; /* owned array of borrowed subs that reached their max
+                                  * during a delivery walk */
     uint32_t removal_count;
     uint32_t removal_capacity;
     uint32_t queue_cursor;   /* spreads queue-group deliveries across members */
@@ -211,10 +136,5 @@ void shard_conn_pause(struct shard *shard, struct conn *conn);
 
 /* An announcement acknowledgement arrived from `from`: release PONGs it unblocks. */
 void shard_acked(struct shard *shard, int from, uint64_t sequence);
-
-/* Output side, used by the protocol code. */
-void shard_flush_queue(struct shard *shard, struct conn *conn);
-void shard_conn_close(struct shard *shard, struct conn *conn, const char *reason);
-void shard_conn_close_after_flush(struct shard *shard, struct conn *conn, const char *reason);
 
 #endif

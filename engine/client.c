@@ -1,0 +1,608 @@
+/* Client protocol handling for one connection: see client.h.
+ *
+ * The sid table maps a client's subscription ids to its subscriptions: chained buckets,
+ * doubled when the load passes one, hashed with the shard's seed. Hand-written because it
+ * must chain the connection's own `struct client_sub` records without a second allocation. */
+#include "engine/client.h"
+
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "engine/route.h"
+#include "engine/shard.h"
+#include "proto/subject.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+STATIC_ASSERT(offsetof(struct client_sub, route) == 0, "a route_sub * is a client_sub *");
+STATIC_ASSERT(offsetof(struct client, conn) == 0, "a conn * of this kind is a client *");
+
+enum { SID_BUCKETS_MIN = 8 };
+/* INFO's per-client tail: client_id (20 digits), client_ip, keys and closing bytes. */
+enum { INFO_TAIL_SIZE_MAX = 160 };
+
+#define TEXT(s) s, sizeof(s) - 1
+
+static const char ERR_UNKNOWN_OP[] = "-ERR 'Unknown Protocol Operation'\r\n";
+static const char ERR_MAX_PAYLOAD[] = "-ERR 'Maximum Payload Violation'\r\n";
+static const char ERR_CONTROL_LINE[] = "-ERR 'maximum control line exceeded'\r\n";
+static const char ERR_AUTHORIZATION[] = "-ERR 'Authorization Violation'\r\n";
+static const char ERR_AUTH_TIMEOUT[] = "-ERR 'Authentication Timeout'\r\n";
+static const char ERR_STALE[] = "-ERR 'Stale Connection'\r\n";
+static const char ERR_INVALID_SUBJECT[] = "-ERR 'Invalid Subject'\r\n";
+static const char ERR_INVALID_PUB_SUBJECT[] = "-ERR 'Invalid Publish Subject'\r\n";
+static const char ERR_PROTOCOL[] = "-ERR 'invalid client protocol'\r\n";
+static const char ERR_NO_RESPONDERS[] = "-ERR 'no responders requires headers support'\r\n";
+static const char ERR_MAX_SUBS[] = "-ERR 'maximum subscriptions exceeded'\r\n";
+
+/* Sends the -ERR, then closes once it is out. A connection already on its way out sends
+ * nothing more: one fatal error is all a client gets, as from nats-server. */
+static void client_fail(struct client *client, const char *error, size_t length, const char *reason)
+{
+    if (conn_ending(&client->conn)) {
+        return;
+    }
+    LOG_DEBUG("client %llu %s:%d: %.*s", (unsigned long long)client->conn.id, client->conn.ip,
+              client->conn.port, (int)(length - 2), error);
+    conn_write_text(&client->conn, error, length);
+    conn_close_after_flush(&client->conn, reason);
+}
+
+static void client_ok(struct client *client)
+{
+    if (client->options.verbose) {
+        conn_write_text(&client->conn, TEXT("+OK\r\n"));
+    }
+}
+
+static int client_open(struct conn *conn, const struct sockaddr *peer)
+{
+    struct client *client = (struct client *)conn;
+    const struct server *server = conn->shard->server;
+    const struct config *config = server->config;
+    /* Until CONNECT says otherwise, nats-server's CONNECT defaults apply. */
+    client->options.verbose = true;
+    client->options.pedantic = true;
+    client->options.echo = true;
+    parser_init(&client->parser, PARSER_ROLE_SERVER, (uint32_t)config->max_control_line,
+                (uint32_t)config->max_payload);
+    if (peer->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
+        inet_ntop(AF_INET6, &in6->sin6_addr, client->conn.ip, sizeof client->conn.ip);
+        client->conn.port = ntohs(in6->sin6_port);
+    } else {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)peer;
+        inet_ntop(AF_INET, &in4->sin_addr, client->conn.ip, sizeof client->conn.ip);
+        client->conn.port = ntohs(in4->sin_port);
+    }
+    int64_t now = clock_monotonic_ns();
+    client->conn.connected_ns = now;
+    int64_t first_ping = config->ping_interval_ns < CONFIG_FIRST_PING_NS ? config->ping_interval_ns
+                                                                         : CONFIG_FIRST_PING_NS;
+    client->next_ping_ns = now + first_ping;
+    if (server->auth_required) {
+        client->auth_deadline_ns = now + config->auth_timeout_ns;
+    }
+    size_t size = strlen(server->info_prefix) + INFO_TAIL_SIZE_MAX;
+    if (outbuf_reserve(&client->conn.out, size) != 0) {
+        return -ENOMEM;
+    }
+    size_t length = info_line_write(client->conn.out.data + client->conn.out.length, size,
+                                    server->info_prefix, client->conn.id, client->conn.ip);
+    ASSERT(length > 0);
+    client->conn.out.length += length;
+    conn_flush_queue(&client->conn);
+    return 0;
+}
+
+/* ---- sid table ---- */
+
+static uint32_t sid_bucket(const struct client *client, const char *sid, size_t length)
+{
+    return (uint32_t)hash_bytes(sid, length, client->conn.shard->server->hash_seed) &
+           (client->sid_bucket_count - 1);
+}
+
+static struct client_sub *sid_find(const struct client *client, struct proto_slice sid)
+{
+    if (client->sid_bucket_count == 0) {
+        return NULL;
+    }
+    struct client_sub *sub = client->sid_buckets[sid_bucket(client, sid.data, sid.length)];
+    while (sub != NULL &&
+           (sub->sid_length != sid.length || memcmp(sub->sid, sid.data, sid.length) != 0)) {
+        sub = sub->sid_next;
+    }
+    return sub;
+}
+
+static int sid_table_grow(struct client *client)
+{
+    uint32_t count = client->sid_bucket_count ? client->sid_bucket_count * 2 : SID_BUCKETS_MIN;
+    struct client_sub **buckets = calloc(count, sizeof *buckets);
+    if (buckets == NULL) {
+        return -ENOMEM;
+    }
+    struct client_sub **old = client->sid_buckets;
+    uint32_t old_count = client->sid_bucket_count;
+    client->sid_buckets = buckets;
+    client->sid_bucket_count = count;
+    for (uint32_t i = 0; i < old_count; i++) {
+        struct client_sub *sub = old[i];
+        while (sub != NULL) {
+            struct client_sub *next = sub->sid_next;
+            uint32_t b = sid_bucket(client, sub->sid, sub->sid_length);
+            sub->sid_next = buckets[b];
+            buckets[b] = sub;
+            sub = next;
+        }
+    }
+    free(old);
+    return 0;
+}
+
+static void sid_unlink(struct client *client, struct client_sub *target)
+{
+    struct client_sub **link = &client->sid_buckets[sid_bucket(client, target->sid, target->sid_length)];
+    while (*link != target) {
+        ASSERT(*link != NULL);
+        link = &(*link)->sid_next;
+    }
+    *link = target->sid_next;
+}
+
+/* ---- subscriptions ---- */
+
+static void client_sub_free(struct shard *shard, struct client_sub *sub)
+{
+    struct client *client = sub->client;
+    route_sub_remove(shard, &sub->route);
+    sid_unlink(client, sub);
+    ASSERT(client->sub_count > 0);
+    client->sub_count--;
+    free(sub);
+}
+
+/* ---- delivery ----
+ *
+ * Frames written (nats-server's exact forms):
+ *   MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n
+ *   HMSG <subject> <sid> [reply] <header size> <total size>\r\n<headers+payload>\r\n
+ * A subscriber that did not negotiate headers gets MSG with the header block cut off. */
+
+/* "HMSG " + 4 spaces + 2 sizes of 20 digits + CRLF, and the CRLF after the payload. */
+enum { FRAME_OVERHEAD_MAX = 5 + 4 + 2 * 20 + 2 + 2 };
+
+static bool client_sub_deliver(struct shard *shard, struct route_sub *route,
+                               const struct route_msg *msg, bool status)
+{
+    struct client_sub *sub = (struct client_sub *)route;
+    struct client *client = sub->client;
+    if (conn_ending(&client->conn)) {
+        return false;
+    }
+    bool with_headers = msg->header_length > 0 && client->options.headers;
+    const char *body = msg->payload.data;
+    size_t body_length = msg->payload.length;
+    if (msg->header_length > 0 && !with_headers) {
+        body += msg->header_length;
+        body_length -= msg->header_length;
+    }
+    size_t frame = FRAME_OVERHEAD_MAX + msg->subject.length + sub->sid_length +
+                   msg->reply.length + body_length;
+    if (conn_reserve_output(&client->conn, frame) != 0) {
+        return false;
+    }
+    struct outbuf *out = &client->conn.out;
+    if (with_headers) {
+        outbuf_put(out, "HMSG ", 5);
+    } else {
+        outbuf_put(out, "MSG ", 4);
+    }
+    outbuf_put(out, msg->subject.data, msg->subject.length);
+    outbuf_put(out, " ", 1);
+    outbuf_put(out, sub->sid, sub->sid_length);
+    outbuf_put(out, " ", 1);
+    if (msg->reply.length > 0) {
+        outbuf_put(out, msg->reply.data, msg->reply.length);
+        outbuf_put(out, " ", 1);
+    }
+    if (with_headers) {
+        outbuf_put_u64(out, msg->header_length);
+        outbuf_put(out, " ", 1);
+    }
+    outbuf_put_u64(out, body_length);
+    outbuf_put(out, "\r\n", 2);
+    outbuf_put(out, body, body_length);
+    outbuf_put(out, "\r\n", 2);
+    conn_flush_queue(&client->conn);
+    if (!status) {
+        client->conn.stats.out_msgs++;
+        client->conn.stats.out_bytes += msg->payload.length;
+    }
+    return true;
+}
+
+static void client_sub_expire(struct shard *shard, struct route_sub *route)
+{
+    client_sub_free(shard, (struct client_sub *)route);
+}
+
+static const struct route_sub_ops client_sub_ops = {
+    .deliver = client_sub_deliver,
+    .expire = client_sub_expire,
+};
+
+static struct client_sub *client_sub_make(struct client *client, const struct proto_op *op)
+{
+    size_t size = sizeof(struct client_sub) + op->sid.length + op->subject.length + op->queue.length;
+    struct client_sub *sub = calloc(1, size);
+    if (sub == NULL) {
+        return NULL;
+    }
+    char *text = sub->text;
+    memcpy(text, op->sid.data, op->sid.length);
+    sub->sid = text;
+    sub->sid_length = op->sid.length;
+    text += op->sid.length;
+    memcpy(text, op->subject.data, op->subject.length);
+    sub->route.sub.subject = text;
+    sub->route.sub.subject_length = op->subject.length;
+    text += op->subject.length;
+    if (op->queue.length > 0) {
+        memcpy(text, op->queue.data, op->queue.length);
+        sub->route.sub.queue = text;
+        sub->route.sub.queue_length = op->queue.length;
+    }
+    sub->route.ops = &client_sub_ops;
+    sub->route.owner = client;
+    sub->client = client;
+    return sub;
+}
+
+static void handle_sub(struct client *client, const struct proto_op *op)
+{
+    struct shard *shard = client->conn.shard;
+    if (!subject_valid_for_sub(op->subject.data, op->subject.length) ||
+        (op->queue.length > 0 && !subject_valid_literal(op->queue.data, op->queue.length))) {
+        conn_write_text(&client->conn, TEXT(ERR_INVALID_SUBJECT));
+        return;
+    }
+    if (sid_find(client, op->sid) != NULL) {
+        client_ok(client); /* re-SUB of a live sid is ignored, as nats-server does */
+        return;
+    }
+    int64_t max_subs = shard->server->config->max_subscriptions;
+    if (max_subs > 0 && client->sub_count >= (uint64_t)max_subs) {
+        conn_write_text(&client->conn, TEXT(ERR_MAX_SUBS));
+        return;
+    }
+    if (client->sub_count >= client->sid_bucket_count && sid_table_grow(client) != 0) {
+        conn_close(&client->conn, "Out Of Memory");
+        return;
+    }
+    struct client_sub *sub = client_sub_make(client, op);
+    if (sub == NULL || route_sub_add(shard, &sub->route) != 0) {
+        free(sub);
+        conn_close(&client->conn, "Out Of Memory");
+        return;
+    }
+    uint32_t b = sid_bucket(client, sub->sid, sub->sid_length);
+    sub->sid_next = client->sid_buckets[b];
+    client->sid_buckets[b] = sub;
+    client->sub_count++;
+    client_ok(client);
+}
+
+static void handle_unsub(struct client *client, const struct proto_op *op)
+{
+    struct client_sub *sub = sid_find(client, op->sid);
+    if (sub != NULL) {
+        if (op->max_msgs > 0 && op->max_msgs > sub->route.delivered) {
+            sub->route.max_msgs = op->max_msgs;
+        } else {
+            client_sub_free(client->conn.shard, sub);
+        }
+    }
+    client_ok(client);
+}
+
+/* ---- publish ---- */
+
+/* Reply prefixes that belong to the server's own protocols; a client may not forge them. */
+static const char *const reserved_reply_prefixes[] = {"$JS.ACK.", "_R_.", "_GR_."};
+
+static bool reply_reserved(struct proto_slice reply)
+{
+    for (size_t i = 0; i < sizeof reserved_reply_prefixes / sizeof reserved_reply_prefixes[0];
+         i++) {
+        size_t length = strlen(reserved_reply_prefixes[i]);
+        if (reply.length >= length && memcmp(reply.data, reserved_reply_prefixes[i], length) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void reply_reserved_refuse(struct client *client, struct proto_slice reply)
+{
+    static const char head[] = "-ERR 'Permissions Violation for Publish with Reply of \"";
+    static const char tail[] = "\"'\r\n";
+    if (conn_reserve_output(&client->conn, sizeof head + reply.length + sizeof tail) != 0) {
+        return;
+    }
+    outbuf_put(&client->conn.out, head, sizeof head - 1);
+    outbuf_put(&client->conn.out, reply.data, reply.length);
+    outbuf_put(&client->conn.out, tail, sizeof tail - 1);
+    conn_flush_queue(&client->conn);
+}
+
+/* nats-server's order: -ERR for a bad subject (pedantic) as the line is read, +OK once the
+ * payload is in, then delivery, so a client subscribed to its own subject sees +OK first.
+ * An invalid subject in pedantic mode is still delivered where it matches. */
+static void handle_pub(struct client *client, const struct proto_op *op)
+{
+    struct shard *shard = client->conn.shard;
+    if (op->reply.length > 0 && reply_reserved(op->reply)) {
+        reply_reserved_refuse(client, op->reply);
+        return;
+    }
+    if (client->options.pedantic && !subject_valid_literal(op->subject.data, op->subject.length)) {
+        conn_write_text(&client->conn, TEXT(ERR_INVALID_PUB_SUBJECT));
+    }
+    client->conn.stats.in_msgs++;
+    client->conn.stats.in_bytes += op->payload.length;
+    shard->stats.in_msgs++;
+    client_ok(client);
+    if (subject_valid_for_sub(op->subject.data, op->subject.length)) {
+        const struct route_publisher publisher = {
+            .owner = client,
+            .conn = &client->conn,
+            .echo = client->options.echo,
+            .no_responders = client->options.no_responders && client->options.headers,
+        };
+        const struct route_msg msg = {
+            .subject = op->subject,
+            .reply = op->reply,
+            .payload = op->payload,
+            .header_length = op->header_length,
+        };
+        route_publish(shard, &publisher, &msg);
+    }
+}
+
+/* ---- CONNECT and auth ---- */
+
+/* Compares secrets in time independent of where they differ. */
+static bool secret_equals(const char *given, const char *expected)
+{
+    if (given == NULL || expected == NULL) {
+        return false;
+    }
+    size_t given_length = strlen(given);
+    size_t expected_length = strlen(expected);
+    unsigned char diff = given_length != expected_length;
+    for (size_t i = 0; i < expected_length; i++) {
+        diff |= (unsigned char)(expected[i] ^ given[i < given_length ? i : 0]);
+    }
+    return diff == 0;
+}
+
+static bool credentials_valid(const struct config *config, const struct connect_options *opts)
+{
+    if (config->token != NULL) {
+        return secret_equals(opts->auth_token, config->token);
+    }
+    if (config->user != NULL) {
+        /* both compared, whatever the first gives, so timing does not tell which failed */
+        bool user_ok = secret_equals(opts->user, config->user);
+        bool pass_ok = secret_equals(opts->pass, config->pass);
+        return user_ok && pass_ok;
+    }
+    return true;
+}
+
+static void handle_connect(struct client *client, const struct proto_op *op)
+{
+    const struct server *server = client->conn.shard->server;
+    struct connect_options options;
+    int rc = connect_options_parse(op->text.data, op->text.length, &options);
+    if (rc == CONNECT_ERR_PROTOCOL) {
+        client_fail(client, TEXT(ERR_PROTOCOL), "Protocol Violation");
+        return;
+    }
+    if (rc != 0) {
+        conn_close_after_flush(&client->conn, "Protocol Violation"); /* no -ERR */
+        return;
+    }
+    if (server->auth_required && !credentials_valid(server->config, &options)) {
+        connect_options_free(&options);
+        client_fail(client, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
+        return;
+    }
+    if (options.no_responders && !options.headers) {
+        connect_options_free(&options);
+        client_fail(client, TEXT(ERR_NO_RESPONDERS), "Protocol Violation");
+        return;
+    }
+    connect_options_free(&client->options);
+    client->options = options;
+    client->conn.kind_flags |= CLIENT_F_CONNECTED;
+    client->auth_deadline_ns = 0;
+    client_ok(client);
+}
+
+/* ---- dispatch ---- */
+
+static bool auth_pending(const struct client *client)
+{
+    return client->conn.shard->server->auth_required &&
+           !(client->conn.kind_flags & CLIENT_F_CONNECTED);
+}
+
+static void handle_parse_error(struct client *client, int error)
+{
+    if (auth_pending(client)) {
+        client_fail(client, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
+        return;
+    }
+    switch (error) {
+    case PROTO_ERR_MAX_PAYLOAD:
+        client_fail(client, TEXT(ERR_MAX_PAYLOAD), "Maximum Payload Exceeded");
+        return;
+    case PROTO_ERR_CONTROL_LINE_TOO_LONG:
+        client_fail(client, TEXT(ERR_CONTROL_LINE), "Maximum Control Line Exceeded");
+        return;
+    case PROTO_ERR_ARGUMENTS:
+    case PROTO_ERR_HEADER_SIZE:
+        /* no -ERR, as nats-server; what was already answered still goes out */
+        conn_close_after_flush(&client->conn, "Protocol Violation");
+        return;
+    case PROTO_ERR_NO_MEMORY:
+        conn_close(&client->conn, "Out Of Memory");
+        return;
+    default:
+        client_fail(client, TEXT(ERR_UNKNOWN_OP), "Parse Error");
+        return;
+    }
+}
+
+static void handle_op(struct client *client, const struct proto_op *op)
+{
+    if (auth_pending(client) && op->kind != PROTO_OP_CONNECT) {
+        client_fail(client, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
+        return;
+    }
+    switch (op->kind) {
+    case PROTO_OP_PUB:
+        handle_pub(client, op);
+        return;
+    case PROTO_OP_HPUB:
+        if (!client->options.headers) {
+            conn_close_after_flush(&client->conn, "Protocol Violation"); /* no -ERR */
+            return;
+        }
+        handle_pub(client, op);
+        return;
+    case PROTO_OP_SUB:
+        handle_sub(client, op);
+        return;
+    case PROTO_OP_UNSUB:
+        handle_unsub(client, op);
+        return;
+    case PROTO_OP_PING:
+        shard_pong(client->conn.shard, &client->conn);
+        return;
+    case PROTO_OP_PONG:
+        client->pings_outstanding = 0;
+        client->conn.kind_flags |= CLIENT_F_PONG_SEEN;
+        return;
+    case PROTO_OP_ERR:
+        conn_close_after_flush(&client->conn, "Client Error"); /* no -ERR */
+        return;
+    case PROTO_OP_OK:
+    case PROTO_OP_INFO:
+        return; /* nats-server ignores both from a client */
+    case PROTO_OP_CONNECT:
+        handle_connect(client, op);
+        return;
+    default:
+        UNREACHABLE(); /* the server-role parser yields no other op */
+    }
+}
+
+static void client_receive(struct conn *conn, const char *data, size_t length)
+{
+    struct client *client = (struct client *)conn;
+    const char *cursor = data;
+    const char *end = data + length;
+    if (conn_ending(conn)) {
+        /* after a fatal error (or EOF, or shutdown) no more input is processed, even when
+         * it arrived in a later receive buffer before the close */
+        return;
+    }
+    client->conn.kind_flags |= CLIENT_F_READ_SINCE_PING;
+    if (auth_pending(client) && !parser_mid_op(&client->parser) && length > 0 && data[0] != 'C' &&
+        data[0] != 'c') {
+        /* nothing but CONNECT may come first: refused at its first byte, as nats-server */
+        client_fail(client, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
+        return;
+    }
+    while (!conn_ending(conn)) {
+        struct proto_op op;
+        int rc = parser_next(&client->parser, &cursor, end, &op);
+        if (rc == 0) {
+            return;
+        }
+        if (rc < 0) {
+            handle_parse_error(client, rc);
+            return;
+        }
+        LOG_TRACE("client %llu <<- op %d %.*s", (unsigned long long)client->conn.id, op.kind,
+                  (int)op.subject.length, op.subject.data);
+        handle_op(client, &op);
+    }
+}
+
+static void client_tick(struct conn *conn, int64_t now_ns)
+{
+    struct client *client = (struct client *)conn;
+    const struct config *config = conn->shard->server->config;
+    if (conn_ending(conn)) {
+        return;
+    }
+    if (client->auth_deadline_ns != 0 && now_ns >= client->auth_deadline_ns) {
+        client_fail(client, TEXT(ERR_AUTH_TIMEOUT), "Authentication Timeout");
+        return;
+    }
+    if (now_ns < client->next_ping_ns) {
+        return;
+    }
+    client->next_ping_ns = now_ns + config->ping_interval_ns;
+    /* Once the client has answered a PING, recent input is proof enough that it lives and
+     * the PING is skipped; until then every tick PINGs, as nats-server does. */
+    bool active = (client->conn.kind_flags & CLIENT_F_READ_SINCE_PING) != 0;
+    client->conn.kind_flags &= ~CLIENT_F_READ_SINCE_PING;
+    if (active && (client->conn.kind_flags & CLIENT_F_PONG_SEEN)) {
+        return;
+    }
+    if (client->pings_outstanding + 1 > (uint64_t)config->ping_max) {
+        client_fail(client, TEXT(ERR_STALE), "Stale Connection");
+        return;
+    }
+    client->pings_outstanding++;
+    conn_write_text(&client->conn, TEXT("PING\r\n"));
+}
+
+static void client_release(struct conn *conn)
+{
+    struct client *client = (struct client *)conn;
+    for (uint32_t b = 0; b < client->sid_bucket_count; b++) {
+        /* client_sub_free unlinks the head before freeing it, so the loop reads a new head */
+        while (client->sid_buckets[b] != NULL) {
+            // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
+            client_sub_free(client->conn.shard, client->sid_buckets[b]);
+        }
+    }
+    ASSERT(client->sub_count == 0);
+    free(client->sid_buckets);
+    client->sid_buckets = NULL;
+    client->sid_bucket_count = 0;
+    parser_destroy(&client->parser);
+    connect_options_free(&client->options);
+}
+
+const struct conn_kind client_kind = {
+    .name = "client",
+    .size = sizeof(struct client),
+    .open = client_open,
+    .receive = client_receive,
+    .tick = client_tick,
+    .release = client_release,
+};

@@ -1,0 +1,54 @@
+/* The NATS client protocol: a kind of connection (see conn.h) and what each parsed op does.
+ *
+ * Input arrives as whole receive buffers; every op in one is handled before anything is
+ * written (output only collects in the connection's buffer and is sent once at the end of
+ * the loop turn). Errors get nats-server's exact -ERR text and its close-or-continue
+ * policy; after a fatal one no more input is handled. Shard-owned: only the connection's
+ * home shard calls these. */
+#ifndef IONATS_ENGINE_CLIENT_H
+#define IONATS_ENGINE_CLIENT_H
+
+#include "engine/conn.h"
+#include "engine/route.h"
+#include "proto/connect.h"
+#include "proto/parser.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The client kind's own flags (conn->kind_flags). */
+enum {
+    CLIENT_F_CONNECTED = 1u << 0,       /* CONNECT accepted (and authenticated) */
+    CLIENT_F_READ_SINCE_PING = 1u << 1, /* client sent something since the last ping tick */
+    CLIENT_F_PONG_SEEN = 1u << 2,       /* the client has answered a server PING */
+};
+
+struct client;
+
+/* A subscription of one client: routing's view plus the client's bookkeeping. Owned by
+ * its client; in the shard's index while alive. */
+struct client_sub {
+    struct route_sub route;    /* first: a route_sub * from routing is a client_sub * */
+    struct client *client;     /* borrowed: the owner */
+    struct client_sub *sid_next; /* chain in the client's sid table */
+    const char *sid;           /* points into `text` */
+    uint32_t sid_length;
+    char text[];               /* sid, subject, queue; not NUL-terminated */
+};
+
+struct client {
+    struct conn conn;          /* first: the kind's record starts with the connection */
+    struct connect_options options;
+    struct parser parser;
+    struct client_sub **sid_buckets; /* owned: sid table */
+    uint32_t sid_bucket_count;
+    uint32_t sub_count;
+    uint32_t pings_outstanding;
+    int64_t next_ping_ns;
+    int64_t auth_deadline_ns; /* 0 when auth is not required or already done */
+};
+
+/* The NATS client kind, for the shard's listener. */
+extern const struct conn_kind client_kind;
+
+#endif
