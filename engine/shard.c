@@ -11,7 +11,6 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/conn.h"
-#include "engine/route.h"
 #include "engine/uring_compat.h"
 
 #include <errno.h>
@@ -65,6 +64,12 @@ enum { OVERFLOW_POLL_NS = 100 * 1000 };
 enum { STORE_IO_IN_FLIGHT_MAX = 1024 };
 /* How long a submit may keep failing with a transient error before the shard gives up. */
 #define SUBMIT_RETRY_NS (1000LL * 1000000LL)
+/* Server-side deliveries waiting for their handlers, in bytes: far above what one turn's
+ * receive buffers (recv_buf_count × recv_buf_size) can bring in, so only a handler that
+ * keeps publishing to itself reaches it. */
+#define DEFERRED_BYTES_MAX (64LL * 1024 * 1024)
+/* Server-side handlers run per loop turn, so they cannot starve the shard's sockets. */
+enum { DEFERRED_BUDGET = 4096 };
 /* Completions copied off the completion queue at a time, before any is dispatched. */
 enum { REAP_BATCH = 256 };
 /* Timer tick bounds: fine enough for sub-second ping intervals in tests, coarse enough
@@ -242,6 +247,7 @@ int shard_init(struct shard *shard, struct server *server, int index)
     shard->listen_fd = -1;
     shard->listener_kind = server->listener_kind;
     conn_table_init(&shard->conns, UD_INDEX_MASK, server->config->max_pending);
+    deferred_init(&shard->deferred, DEFERRED_BYTES_MAX);
     shard->tick_ns = tick_ns_choose(server->config);
     shard->tick.tv_sec = shard->tick_ns / NS_PER_SEC;
     shard->tick.tv_nsec = shard->tick_ns % NS_PER_SEC;
@@ -943,6 +949,9 @@ void shard_run(struct shard *shard)
         }
         bool rearm_needed = turn_reap(shard);
         work_left = shard->shard_count > 1 && xshard_drain(shard);
+        if (deferred_pending(&shard->deferred)) {
+            work_left |= deferred_run(&shard->deferred, DEFERRED_BUDGET);
+        }
         flush_all(shard);
         if (rearm_needed) {
             rearm_receives(shard);
@@ -992,6 +1001,7 @@ void shard_destroy(struct shard *shard)
         }
     }
     conn_table_destroy(&shard->conns);
+    deferred_destroy(&shard->deferred);
     munmap(shard->buf_ring, shard->buf_count * sizeof(struct io_uring_buf));
     free(shard->buf_memory);
     sublist_destroy(shard->sublist);

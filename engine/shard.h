@@ -8,6 +8,7 @@
 #define IONATS_ENGINE_SHARD_H
 
 #include "engine/conn.h"
+#include "engine/deferred.h"
 #include "engine/interest.h"
 #include "engine/server.h"
 #include "engine/store_uring.h"
@@ -56,6 +57,7 @@ struct shard {
     struct sublist *sublist; /* owned */
     struct conn_table conns; /* owned */
     const struct conn_kind *listener_kind; /* static: the kind of accepted connections */
+    struct deferred deferred; /* owned: deliveries to server-side subscribers */
     struct route_sub **removals; /* owned array of borrowed subs that reached their max
                                   * during a delivery walk */
     uint32_t removal_count;
