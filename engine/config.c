@@ -5,7 +5,9 @@
  * nats-server's single-dash long flags (`-max_payload 1024`, `-DV`). */
 #include "engine/config.h"
 
+#include "base/assert.h"
 #include "base/clock.h"
+#include "engine/xshard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -68,8 +70,10 @@ static const struct flag flags[] = {
      "<duration>", "Time a client has to authenticate when auth is on (default: 2s)"},
     {{"max_payload"}, FLAG_INT, ACTION_SET, FIELD(max_payload), 1, 64LL * 1024 * 1024,
      "<bytes>", "Largest message payload a client may publish (default: 1048576)"},
-    {{"max_control_line"}, FLAG_INT, ACTION_SET, FIELD(max_control_line), 32, 1024LL * 1024,
-     "<bytes>", "Longest protocol control line (default: 4096)"},
+    {{"max_control_line"}, FLAG_INT, ACTION_SET, FIELD(max_control_line), 32,
+     CONFIG_MAX_CONTROL_LINE_MAX, "<bytes>",
+     "Longest protocol control line; with several shards at most half --xshard_ring_size "
+     "less 24 (default: 4096)"},
     {{"max_pending"}, FLAG_INT, ACTION_SET, FIELD(max_pending), 1024, 1LL << 40, "<bytes>",
      "Output bytes a client may have pending before it is cut off as a slow consumer "
      "(default: 67108864)"},
@@ -93,8 +97,9 @@ static const struct flag flags[] = {
     {{"placement"}, FLAG_STRING, ACTION_SET, FIELD(placement), 0, 0, "<how>",
      "acceptor: one listener hands each connection to the least-loaded shard; reuseport: "
      "a SO_REUSEPORT listener per shard (default: acceptor)"},
-    {{"xshard_ring_size"}, FLAG_INT, ACTION_SET, FIELD(xshard_ring_size), 64LL * 1024,
-     1LL << 30, "<bytes>", "Bytes of each shard-to-shard ring, a power of two (default: 1048576)"},
+    {{"xshard_ring_size"}, FLAG_INT, ACTION_SET, FIELD(xshard_ring_size),
+     CONFIG_XSHARD_RING_SIZE_MIN, CONFIG_XSHARD_RING_SIZE_MAX, "<bytes>",
+     "Bytes of each shard-to-shard ring, a power of two (default: 1048576)"},
     {{"stats"}, FLAG_DURATION, ACTION_SET, FIELD(stats_interval_ns), 0, INT64_MAX, "<duration>",
      "Log per-shard counters at this interval, 0 for only on SIGUSR1 (default: 0)"},
     {{"recv_buf_size"}, FLAG_INT, ACTION_SET, FIELD(recv_buf_size), 4096, 1 << 24, "<bytes>",
@@ -107,6 +112,33 @@ static const struct flag flags[] = {
     {{"h", "help"}, FLAG_SWITCH, ACTION_HELP, 0, 0, 0, NULL, "Show this message"},
     {{"v", "version"}, FLAG_SWITCH, ACTION_VERSION, 0, 0, 0, NULL, "Show version"},
 };
+
+/* The largest record body spsc_reserve accepts in a ring of `size` bytes: spsc_body_max()
+ * of base/spsc.h (half the ring less one record header), written as a constant expression
+ * so that the STATIC_ASSERTs below can use it. test_config reserves a record of exactly the
+ * size config_check lets through in a real ring, so the two cannot drift apart unseen. */
+#define XSHARD_RECORD_BODY_MAX(ring_size) ((int64_t)(ring_size) / 2 - SPSC_HEADER_SIZE)
+
+/* The largest XSHARD_INTEREST body a SUB can cause (xshard_announce): the header, then the
+ * subject and the queue. Both sit in the SUB's arguments, which the parser bounds by
+ * max_control_line (and which also hold two blanks and the sid), so subject + queue is
+ * less than max_control_line. */
+#define XSHARD_INTEREST_BODY_MAX(max_control_line)                                          \
+    ((int64_t)sizeof(struct xshard_interest) + (int64_t)(max_control_line))
+
+/* The bytes that half a ring must hold beyond max_control_line, for the help text. */
+STATIC_ASSERT(sizeof(struct xshard_interest) + SPSC_HEADER_SIZE == 24,
+              "--max_control_line's help says: half --xshard_ring_size less 24");
+STATIC_ASSERT(XSHARD_INTEREST_BODY_MAX(CONFIG_MAX_CONTROL_LINE_DEFAULT) <=
+                  XSHARD_RECORD_BODY_MAX(CONFIG_XSHARD_RING_SIZE_MIN),
+              "the default --max_control_line fits every allowed --xshard_ring_size");
+STATIC_ASSERT(XSHARD_INTEREST_BODY_MAX(CONFIG_MAX_CONTROL_LINE_MAX) <=
+                  XSHARD_RECORD_BODY_MAX(CONFIG_XSHARD_RING_SIZE_MAX),
+              "every allowed --max_control_line fits some allowed --xshard_ring_size");
+STATIC_ASSERT(XSHARD_INLINE_BYTES_MAX <= XSHARD_RECORD_BODY_MAX(CONFIG_XSHARD_RING_SIZE_MIN),
+              "an inline publish fits every allowed --xshard_ring_size");
+STATIC_ASSERT((CONFIG_XSHARD_RING_SIZE_MIN & (CONFIG_XSHARD_RING_SIZE_MIN - 1)) == 0,
+              "the smallest ring is a power of two");
 
 static void config_defaults(struct config *config)
 {
@@ -128,6 +160,12 @@ static void config_defaults(struct config *config)
     config->xshard_ring_size = CONFIG_XSHARD_RING_SIZE_DEFAULT;
 }
 
+/* How --help and errors spell a flag: one dash for the one- and two-letter ones (-D, -DV). */
+static const char *flag_dashes(const char *name)
+{
+    return strlen(name) <= 2 ? "-" : "--";
+}
+
 static void config_usage(FILE *out)
 {
     fprintf(out, "\nUsage: ionats [options]\n\nOptions (each also as -flag, --flag value or "
@@ -137,7 +175,7 @@ static void config_usage(FILE *out)
         size_t used = 0;
         for (int n = 0; n < 4 && flags[i].names[n] != NULL; n++) {
             int w = snprintf(spelled + used, sizeof spelled - used, "%s%s%s", n ? ", " : "",
-                             strlen(flags[i].names[n]) <= 2 ? "-" : "--", flags[i].names[n]);
+                             flag_dashes(flags[i].names[n]), flags[i].names[n]);
             used += w > 0 ? (size_t)w : 0;
         }
         if (flags[i].value_name != NULL) {
@@ -145,7 +183,8 @@ static void config_usage(FILE *out)
         }
         fprintf(out, "    %-36s %s\n", spelled, flags[i].help);
     }
-    fprintf(out, "\nDurations: 250ms, 2s, 1.5m, 1h, or a number of seconds.\n\n");
+    fprintf(out, "\nDurations: 250ms, 2s, 1.5m, 1h, or a number of seconds.\n"
+                 "Switches are on when given; -D=false (or 0, f) turns one off.\n\n");
 }
 
 int config_duration_parse(const char *text, int64_t *ns)
@@ -207,22 +246,34 @@ static const struct flag *flag_find(const char *name, size_t length)
     return NULL;
 }
 
-int config_cpus_parse(const char *text, int *cpus, int capacity)
+/* Reads one CPU index at *p and steps past it: digits only (no sign, no blank). */
+static bool cpu_index_parse(const char **p, long *index)
 {
     enum { CPU_INDEX_MAX = 4095 };
+    if (**p < '0' || **p > '9') {
+        return false;
+    }
+    char *end;
+    *index = strtol(*p, &end, 10);
+    *p = end;
+    return *index <= CPU_INDEX_MAX;
+}
+
+/* Accepts what Linux's cpulist format does: comma-separated indexes and ascending ranges,
+ * "0,2-5". Rejects blanks, signs, empty items (a trailing comma) and descending ranges. */
+int config_cpus_parse(const char *text, int *cpus, int capacity)
+{
     int count = 0;
     const char *p = text;
-    while (*p != '\0') {
-        char *end;
-        long first = strtol(p, &end, 10);
-        if (end == p || first < 0 || first > CPU_INDEX_MAX) {
+    for (;;) {
+        long first;
+        if (!cpu_index_parse(&p, &first)) {
             return -EINVAL;
         }
         long last = first;
-        if (*end == '-') {
-            p = end + 1;
-            last = strtol(p, &end, 10);
-            if (end == p || last < first || last > CPU_INDEX_MAX) {
+        if (*p == '-') {
+            p++;
+            if (!cpu_index_parse(&p, &last) || last < first) {
                 return -EINVAL;
             }
         }
@@ -232,25 +283,59 @@ int config_cpus_parse(const char *text, int *cpus, int capacity)
             }
             cpus[count++] = (int)cpu;
         }
-        if (*end == ',') {
-            end++;
-        } else if (*end != '\0') {
+        if (*p == '\0') {
+            return count;
+        }
+        if (*p != ',') {
             return -EINVAL;
         }
-        p = end;
+        p++;
     }
-    return count > 0 ? count : -EINVAL;
 }
 
+/* Reads a switch's value as Go's strconv.ParseBool does, so `-D=false` behaves as it does
+ * with nats-server; a bare switch (`value` NULL) is on. Accepts 1, t, T, true, TRUE, True
+ * and their 0/f/false opposites; anything else (the empty string too) is -EINVAL, said
+ * on `err`. */
+static int flag_switch_parse(const struct flag *flag, const char *value, bool *on, FILE *err)
+{
+    static const char *const spellings_true[] = {"1", "t", "T", "true", "TRUE", "True"};
+    static const char *const spellings_false[] = {"0", "f", "F", "false", "FALSE", "False"};
+    enum { SPELLING_COUNT = sizeof spellings_true / sizeof spellings_true[0] };
+    STATIC_ASSERT(sizeof spellings_false == sizeof spellings_true, "spellings in pairs");
+    if (value == NULL) {
+        *on = true;
+        return 0;
+    }
+    for (size_t i = 0; i < SPELLING_COUNT; i++) {
+        if (strcmp(value, spellings_true[i]) == 0) {
+            *on = true;
+            return 0;
+        }
+        if (strcmp(value, spellings_false[i]) == 0) {
+            *on = false;
+            return 0;
+        }
+    }
+    fprintf(err, "ionats: invalid value \"%s\" for %s%s: want true or false (or 1, 0, t, f)\n",
+            value, flag_dashes(flag->names[0]), flag->names[0]);
+    return -EINVAL;
+}
+
+/* Reads a decimal integer in the flag's range; a leading blank is refused, as Go's
+ * strconv.ParseInt refuses it (strtoll would skip it). */
 static int flag_set_int(const struct flag *flag, const char *value, int64_t *target,
                         FILE *err)
 {
     char *end = NULL;
     errno = 0;
     long long parsed = strtoll(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || parsed < flag->min || parsed > flag->max) {
-        fprintf(err, "ionats: invalid value \"%s\" for --%s: want an integer from %lld to %lld\n",
-                value, flag->names[0], (long long)flag->min, (long long)flag->max);
+    bool blank = value[0] == ' ' || (value[0] >= '\t' && value[0] <= '\r');
+    if (blank || errno != 0 || end == value || *end != '\0' || parsed < flag->min ||
+        parsed > flag->max) {
+        fprintf(err, "ionats: invalid value \"%s\" for %s%s: want an integer from %lld to %lld\n",
+                value, flag_dashes(flag->names[0]), flag->names[0], (long long)flag->min,
+                (long long)flag->max);
         return -EINVAL;
     }
     *target = parsed;
@@ -268,16 +353,15 @@ static int flag_apply(struct config *config, const struct flag *flag, const char
         memcpy(field, &value, sizeof value);
         return 0;
     case FLAG_SWITCH:
-        *(bool *)field = true;
-        return 0;
+        return flag_switch_parse(flag, value, (bool *)field, err);
     case FLAG_INT:
         rc = flag_set_int(flag, value, &number, err);
         break;
     case FLAG_DURATION:
         rc = config_duration_parse(value, &number);
         if (rc != 0 || number < flag->min) {
-            fprintf(err, "ionats: invalid duration \"%s\" for --%s (e.g. 250ms, 2s, 2m)\n",
-                    value, flag->names[0]);
+            fprintf(err, "ionats: invalid duration \"%s\" for %s%s (e.g. 250ms, 2s, 2m)\n",
+                    value, flag_dashes(flag->names[0]), flag->names[0]);
             return -EINVAL;
         }
         break;
@@ -315,6 +399,28 @@ static enum config_result config_check(const struct config *config, FILE *err)
                 (long long)config->xshard_ring_size);
         return CONFIG_EXIT_USAGE;
     }
+    /* Each SUB that is a shard's first for its subject and queue is announced to every other
+     * shard as one XSHARD_INTEREST record, and spsc_reserve asserts that a record fits half
+     * the ring: a line the ring cannot take would abort every shard at the first long SUB.
+     * One shard has no rings; 0 (one per CPU) is checked too, so that a configuration does
+     * not start on one machine and fail on the next. */
+    int64_t interest_max = XSHARD_INTEREST_BODY_MAX(config->max_control_line);
+    if (config->shards != 1 && interest_max > XSHARD_RECORD_BODY_MAX(config->xshard_ring_size)) {
+        int64_t ring_size = config->xshard_ring_size;
+        while (interest_max > XSHARD_RECORD_BODY_MAX(ring_size)) {
+            ring_size *= 2; /* ends by CONFIG_XSHARD_RING_SIZE_MAX: see the STATIC_ASSERTs */
+        }
+        ASSERT(ring_size <= CONFIG_XSHARD_RING_SIZE_MAX);
+        int64_t line_max = XSHARD_RECORD_BODY_MAX(config->xshard_ring_size) -
+                           (int64_t)sizeof(struct xshard_interest);
+        fprintf(err,
+                "ionats: --max_control_line %lld does not fit --xshard_ring_size %lld: a SUB's "
+                "cross-shard record must fit half a ring; raise --xshard_ring_size to %lld or "
+                "lower --max_control_line to %lld (or run one shard)\n",
+                (long long)config->max_control_line, (long long)config->xshard_ring_size,
+                (long long)ring_size, (long long)line_max);
+        return CONFIG_EXIT_USAGE;
+    }
     int cpus[CONFIG_SHARDS_MAX];
     if (config->cpus != NULL && config_cpus_parse(config->cpus, cpus, CONFIG_SHARDS_MAX) < 0) {
         fprintf(err, "ionats: --cpus \"%s\" is not a CPU list like 0,2-3 (at most %d CPUs)\n",
@@ -341,6 +447,10 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
                                 FILE *err)
 {
     config_defaults(config);
+    /* -DV sets both after every other flag, whatever the order, as nats-server applies it:
+     * `-DV=false -D` is all off, `-DV -D=false` all on. */
+    bool debug_trace_given = false;
+    bool debug_trace = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || arg[1] == '\0') {
@@ -363,16 +473,26 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
             }
             value = argv[++i];
         }
+        bool on = true;
+        if (flag->action != ACTION_SET && flag_switch_parse(flag, value, &on, err) != 0) {
+            return CONFIG_EXIT_USAGE;
+        }
         switch (flag->action) {
         case ACTION_HELP:
-            config_usage(out);
-            return CONFIG_EXIT_OK;
+            if (on) {
+                config_usage(out);
+                return CONFIG_EXIT_OK;
+            }
+            continue;
         case ACTION_VERSION:
-            fprintf(out, "ionats: v%s\n", IONATS_VERSION);
-            return CONFIG_EXIT_OK;
+            if (on) {
+                fprintf(out, "ionats: v%s\n", IONATS_VERSION);
+                return CONFIG_EXIT_OK;
+            }
+            continue;
         case ACTION_DEBUG_TRACE:
-            config->debug = true;
-            config->trace = true;
+            debug_trace_given = true;
+            debug_trace = on;
             continue;
         case ACTION_SET:
             break;
@@ -380,6 +500,10 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
         if (flag_apply(config, flag, value, err) != 0) {
             return CONFIG_EXIT_USAGE;
         }
+    }
+    if (debug_trace_given) {
+        config->debug = debug_trace;
+        config->trace = debug_trace;
     }
     return config_check(config, err);
 }

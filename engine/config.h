@@ -15,6 +15,7 @@ enum {
     CONFIG_PORT_DEFAULT = 4222,
     CONFIG_MAX_PAYLOAD_DEFAULT = 1024 * 1024,
     CONFIG_MAX_CONTROL_LINE_DEFAULT = 4096,
+    CONFIG_MAX_CONTROL_LINE_MAX = 1024 * 1024,
     CONFIG_MAX_CONNECTIONS_DEFAULT = 64 * 1024,
     CONFIG_PING_MAX_DEFAULT = 2,
     CONFIG_RECV_BUF_SIZE_DEFAULT = 64 * 1024,
@@ -24,6 +25,11 @@ enum {
     CONFIG_RING_ENTRIES_MAX = 8192,
     CONFIG_SHARDS_MAX = 256,
     CONFIG_XSHARD_RING_SIZE_DEFAULT = 1024 * 1024,
+    /* Half of it (a ring's largest record) takes the largest inline publish
+     * (XSHARD_INLINE_BYTES_MAX) and a default-length SUB's interest record: see the
+     * STATIC_ASSERTs in config.c. */
+    CONFIG_XSHARD_RING_SIZE_MIN = 64 * 1024,
+    CONFIG_XSHARD_RING_SIZE_MAX = 1 << 30,
 };
 #define CONFIG_MAX_PENDING_DEFAULT (64LL * 1024 * 1024)
 #define CONFIG_PING_INTERVAL_NS_DEFAULT (120LL * 1000000000LL)
@@ -69,7 +75,10 @@ enum config_result {
     CONFIG_EXIT_USAGE = 2,
 };
 
-/* Fills `config` from argv. Writes help/version to `out` and errors to `err`. */
+/* Fills `config` from argv. Writes help/version to `out` and errors to `err`.
+ * A switch (-D, -V, -DV, -h, -v) is on when given bare; `-D=false` sets it as Go's flag
+ * package does (true/false, 1/0, t/f, TRUE/FALSE, True/False), and `-D false` does not
+ * take "false" as its value. */
 enum config_result config_parse(struct config *config, int argc, char **argv, FILE *out,
                                 FILE *err);
 
