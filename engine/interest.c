@@ -1,9 +1,12 @@
 /* Interest bookkeeping: see interest.h.
  *
- * One chained hash table holds two kinds of entries, told apart by the key's first byte:
- * local counts keyed 'L' subject NUL queue, and remote entries keyed 'R' origin subject NUL
- * queue. Hand-written because each entry must embed the `struct sub` the replica sublist
- * links to, which a general map would keep in a second allocation. */
+ * One chained hash table holds two kinds of entries: local counts, keyed (subject, queue),
+ * and remote entries, keyed (origin, subject, queue). An entry stores its key's parts
+ * (`origin` is ENTRY_ORIGIN_LOCAL for a local count) with the bytes `subject NUL queue NUL`
+ * after it; a lookup hashes and compares the caller's parts directly, so a SUB, UNSUB or
+ * announcement allocates only when it creates an entry. Hand-written because each entry
+ * must embed the `struct sub` the replica sublist links to, which a general map would
+ * keep in a second allocation. */
 #include "engine/interest.h"
 
 #include "base/assert.h"
@@ -13,15 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { BUCKETS_MIN = 64, KEY_LOCAL = 'L', KEY_REMOTE = 'R', ORIGIN_BYTES = 4 };
+enum { BUCKETS_MIN = 64 };
+
+/* The origin of a local count: shard indexes, the origins of remote entries, are >= 0. */
+enum { ENTRY_ORIGIN_LOCAL = -1 };
+
+/* Spreads the origin over the hash's bits, so one subject announced by several shards
+ * lands in several buckets (the 64-bit golden ratio, as in Fibonacci hashing). */
+static const uint64_t ORIGIN_MIX = 0x9e3779b97f4a7c15ULL;
 
 struct interest_entry {
     struct interest_entry *next;
     uint64_t hash;
-    uint32_t count;      /* local: subscriptions; remote: 1 while present */
-    uint32_t key_length;
+    uint32_t count; /* local: subscriptions; remote: 1 while present */
+    int origin;     /* ENTRY_ORIGIN_LOCAL, or the shard that announced it */
+    uint32_t subject_length;
+    uint32_t queue_length;         /* 0: no queue group */
     struct remote_interest remote; /* remote entries only */
-    char key[];
+    char bytes[];                  /* subject NUL queue NUL */
 };
 
 int interest_init(struct interest *interest, uint64_t seed)
@@ -53,38 +65,37 @@ void interest_destroy(struct interest *interest)
     memset(interest, 0, sizeof *interest);
 }
 
-/* Builds a key into `key` (capacity checked by the caller). Returns its length. */
-static uint32_t key_make(char *key, char kind, int origin, const char *subject,
+/* The hash of a key given by its parts; an entry keeps it, so a rehash reads no bytes. */
+static uint64_t key_hash(const struct interest *interest, int origin, const char *subject,
                          uint32_t subject_length, const char *queue, uint32_t queue_length)
 {
-    uint32_t length = 0;
-    key[length++] = kind;
-    if (kind == KEY_REMOTE) {
-        uint32_t o = (uint32_t)origin;
-        memcpy(key + length, &o, ORIGIN_BYTES);
-        length += ORIGIN_BYTES;
-    }
-    memcpy(key + length, subject, subject_length);
-    length += subject_length;
-    key[length++] = '\0';
+    uint64_t seed = interest->seed ^ ((uint64_t)((uint32_t)origin + 1u) * ORIGIN_MIX);
+    uint64_t hash = hash_bytes(subject, subject_length, seed);
     if (queue_length > 0) {
-        memcpy(key + length, queue, queue_length);
-        length += queue_length;
+        hash = hash_bytes(queue, queue_length, hash);
     }
-    return length;
+    return hash;
 }
 
-static size_t key_size_max(uint32_t subject_length, uint32_t queue_length)
+static bool entry_is(const struct interest_entry *entry, uint64_t hash, int origin,
+                     const char *subject, uint32_t subject_length, const char *queue,
+                     uint32_t queue_length)
 {
-    return 1 + ORIGIN_BYTES + subject_length + 1 + queue_length;
+    return entry->hash == hash && entry->origin == origin &&
+           entry->subject_length == subject_length && entry->queue_length == queue_length &&
+           memcmp(entry->bytes, subject, subject_length) == 0 &&
+           (queue_length == 0 ||
+            memcmp(entry->bytes + subject_length + 1, queue, queue_length) == 0);
 }
 
-static struct interest_entry **entry_link(struct interest *interest, const char *key,
-                                          uint32_t key_length, uint64_t hash)
+/* The link that points at the entry with this key, or the chain's terminating NULL link. */
+static struct interest_entry **entry_link(struct interest *interest, uint64_t hash, int origin,
+                                          const char *subject, uint32_t subject_length,
+                                          const char *queue, uint32_t queue_length)
 {
     struct interest_entry **link = &interest->buckets[hash & (interest->bucket_count - 1)];
-    while (*link != NULL && ((*link)->hash != hash || (*link)->key_length != key_length ||
-                             memcmp((*link)->key, key, key_length) != 0)) {
+    while (*link != NULL &&
+           !entry_is(*link, hash, origin, subject, subject_length, queue, queue_length)) {
         link = &(*link)->next;
     }
     return link;
@@ -111,23 +122,33 @@ static void table_grow(struct interest *interest)
     interest->bucket_count = count;
 }
 
-/* Finds or creates the entry for `key`. NULL when out of memory. */
-static struct interest_entry *entry_get(struct interest *interest, const char *key,
-                                        uint32_t key_length, bool *created)
+/* Finds or creates the entry for the key (origin, subject, queue). NULL when out of
+ * memory. */
+static struct interest_entry *entry_get(struct interest *interest, int origin,
+                                        const char *subject, uint32_t subject_length,
+                                        const char *queue, uint32_t queue_length, bool *created)
 {
-    uint64_t hash = hash_bytes(key, key_length, interest->seed);
-    struct interest_entry **link = entry_link(interest, key, key_length, hash);
+    uint64_t hash = key_hash(interest, origin, subject, subject_length, queue, queue_length);
+    struct interest_entry **link =
+        entry_link(interest, hash, origin, subject, subject_length, queue, queue_length);
     *created = false;
     if (*link != NULL) {
         return *link;
     }
-    struct interest_entry *entry = calloc(1, sizeof *entry + key_length);
+    size_t bytes_size = (size_t)subject_length + 1 + (size_t)queue_length + 1;
+    struct interest_entry *entry = calloc(1, sizeof *entry + bytes_size);
     if (entry == NULL) {
         return NULL;
     }
     entry->hash = hash;
-    entry->key_length = key_length;
-    memcpy(entry->key, key, key_length);
+    entry->origin = origin;
+    entry->subject_length = subject_length;
+    entry->queue_length = queue_length;
+    memcpy(entry->bytes, subject, subject_length);
+    if (queue_length > 0) {
+        memcpy(entry->bytes + subject_length + 1, queue, queue_length);
+    }
+    /* both NULs are calloc's */
     *link = entry;
     *created = true;
     if (++interest->entry_count > interest->bucket_count) {
@@ -138,7 +159,10 @@ static struct interest_entry *entry_get(struct interest *interest, const char *k
 
 static void entry_drop(struct interest *interest, struct interest_entry *entry)
 {
-    struct interest_entry **link = entry_link(interest, entry->key, entry->key_length, entry->hash);
+    struct interest_entry **link = &interest->buckets[entry->hash & (interest->bucket_count - 1)];
+    while (*link != NULL && *link != entry) {
+        link = &(*link)->next;
+    }
     ASSERT(*link == entry);
     *link = entry->next;
     ASSERT(interest->entry_count > 0);
@@ -149,14 +173,9 @@ static void entry_drop(struct interest *interest, struct interest_entry *entry)
 int interest_local_add(struct interest *interest, const char *subject, uint32_t subject_length,
                        const char *queue, uint32_t queue_length, bool *first)
 {
-    char *key = malloc(key_size_max(subject_length, queue_length));
-    if (key == NULL) {
-        return -ENOMEM;
-    }
-    uint32_t length = key_make(key, KEY_LOCAL, 0, subject, subject_length, queue, queue_length);
     bool created;
-    struct interest_entry *entry = entry_get(interest, key, length, &created);
-    free(key);
+    struct interest_entry *entry = entry_get(interest, ENTRY_ORIGIN_LOCAL, subject,
+                                             subject_length, queue, queue_length, &created);
     if (entry == NULL) {
         return -ENOMEM;
     }
@@ -169,14 +188,12 @@ void interest_local_remove(struct interest *interest, const char *subject,
                            uint32_t subject_length, const char *queue, uint32_t queue_length,
                            bool *last)
 {
-    char *key = malloc(key_size_max(subject_length, queue_length));
+    uint64_t hash =
+        key_hash(interest, ENTRY_ORIGIN_LOCAL, subject, subject_length, queue, queue_length);
+    struct interest_entry **link = entry_link(interest, hash, ENTRY_ORIGIN_LOCAL, subject,
+                                              subject_length, queue, queue_length);
     *last = false;
-    ASSERT(key != NULL); /* a removal that cannot be counted would leak interest forever */
-    uint32_t length = key_make(key, KEY_LOCAL, 0, subject, subject_length, queue, queue_length);
-    struct interest_entry **link =
-        entry_link(interest, key, length, hash_bytes(key, length, interest->seed));
-    free(key);
-    ASSERT(*link != NULL);
+    ASSERT(*link != NULL); /* removing what was never added is the caller's bug */
     struct interest_entry *entry = *link;
     ASSERT(entry->count > 0);
     if (--entry->count == 0) {
@@ -188,41 +205,37 @@ void interest_local_remove(struct interest *interest, const char *subject,
 int interest_remote_apply(struct interest *interest, int origin, bool add, const char *subject,
                           uint32_t subject_length, const char *queue, uint32_t queue_length)
 {
-    char *key = malloc(key_size_max(subject_length, queue_length));
-    if (key == NULL) {
-        return -ENOMEM;
-    }
-    uint32_t length = key_make(key, KEY_REMOTE, origin, subject, subject_length, queue,
-                               queue_length);
-    int rc = 0;
-    if (add) {
-        bool created;
-        struct interest_entry *entry = entry_get(interest, key, length, &created);
-        if (entry == NULL) {
-            rc = -ENOMEM;
-        } else if (created) {
-            const char *stored_subject = entry->key + 1 + ORIGIN_BYTES;
-            entry->remote.sub.subject = stored_subject;
-            entry->remote.sub.subject_length = subject_length;
-            entry->remote.sub.queue = queue_length ? stored_subject + subject_length + 1 : NULL;
-            entry->remote.sub.queue_length = queue_length;
-            entry->remote.origin = origin;
-            entry->count = 1;
-            rc = sublist_insert(interest->remote, &entry->remote.sub);
-            if (rc != 0) {
-                entry_drop(interest, entry);
-            }
-        }
-    } else {
+    ASSERT(origin >= 0);
+    if (!add) {
+        uint64_t hash = key_hash(interest, origin, subject, subject_length, queue, queue_length);
         struct interest_entry **link =
-            entry_link(interest, key, length, hash_bytes(key, length, interest->seed));
+            entry_link(interest, hash, origin, subject, subject_length, queue, queue_length);
         if (*link != NULL) {
             int removed = sublist_remove(interest->remote, &(*link)->remote.sub);
             ASSERT(removed == 0);
             entry_drop(interest, *link);
         }
+        return 0;
     }
-    free(key);
+    bool created;
+    struct interest_entry *entry =
+        entry_get(interest, origin, subject, subject_length, queue, queue_length, &created);
+    if (entry == NULL) {
+        return -ENOMEM;
+    }
+    if (!created) {
+        return 0; /* announced twice: the replica holds one entry */
+    }
+    entry->remote.sub.subject = entry->bytes;
+    entry->remote.sub.subject_length = subject_length;
+    entry->remote.sub.queue = queue_length ? entry->bytes + subject_length + 1 : NULL;
+    entry->remote.sub.queue_length = queue_length;
+    entry->remote.origin = origin;
+    entry->count = 1;
+    int rc = sublist_insert(interest->remote, &entry->remote.sub);
+    if (rc != 0) {
+        entry_drop(interest, entry);
+    }
     return rc;
 }
 

@@ -17,7 +17,8 @@
 
 /* A subscription pattern announced by another shard, as the replica index holds it. */
 struct remote_interest {
-    struct sub sub; /* subject/queue point into key; first member: a struct sub * is one */
+    struct sub sub; /* subject/queue: NUL-terminated copies in the table entry holding
+                     * this; first member, so a match result's struct sub * is one */
     int origin;     /* the shard that has local subscribers */
 };
 

@@ -19,6 +19,15 @@
 
 enum { START_WAIT_MS = 5000, STOP_WAIT_MS = 5000, POLL_STEP_MS = 10, ARG_COUNT_MAX = 48 };
 
+/* Starts on a fresh port after another process took the one chosen: the window between
+ * free_port and the broker's bind is short, so three tries in a row losing it means
+ * something is wrong with the machine, not bad luck. Only that failure is retried. */
+enum { START_ATTEMPTS = 3 };
+
+/* The most of a broker's log a failure copies to stderr: a sanitizer report with its
+ * stacks fits several times over; a long --stats log is cut from the front. */
+enum { LOG_SHOW_BYTES_MAX = 64 * 1024 };
+
 bool test_server_reference(void)
 {
     const char *which = getenv("IONATS_TEST_SERVER");
@@ -196,6 +205,83 @@ static void free_args(char **argv, int argc)
     }
 }
 
+/* How a broker ended, in words: "exit status 1", "signal 6 (Aborted), core dumped". */
+static void status_describe(int status, char *text, size_t size)
+{
+    if (WIFEXITED(status)) {
+        snprintf(text, size, "exit status %d", WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        snprintf(text, size, "signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    } else {
+        snprintf(text, size, "wait status 0x%x", (unsigned)status);
+    }
+}
+
+/* Copies the end of the broker's log (its stdout and stderr: log lines, an ASSERT's message,
+ * a sanitizer's report) to our stderr, where meson --print-errorlogs shows it. The report
+ * that explains a crash is at the end, so a long log is cut from the front. */
+static void log_show(const char *log_path)
+{
+    FILE *log = fopen(log_path, "r");
+    if (log == NULL) {
+        fprintf(stderr, "harness: cannot read %s: %s\n", log_path, strerror(errno));
+        return;
+    }
+    long skip = 0;
+    if (fseek(log, 0, SEEK_END) == 0) {
+        long size = ftell(log);
+        skip = size > LOG_SHOW_BYTES_MAX ? size - LOG_SHOW_BYTES_MAX : 0;
+    }
+    fseek(log, skip, SEEK_SET);
+    fprintf(stderr, "---- %s%s ----\n", log_path, skip > 0 ? " (its start left out)" : "");
+    char line[1024];
+    while (fgets(line, sizeof line, log) != NULL) {
+        fputs(line, stderr);
+    }
+    fprintf(stderr, "---- end of %s ----\n", log_path);
+    fclose(log);
+}
+
+/* True when the broker's log says its listen address was taken: ionats logs
+ * "cannot listen on …: Address already in use", nats-server "… bind: address already in
+ * use". Anything else that ends a broker during start-up is a failure of its own. */
+static bool log_says_port_taken(const char *log_path)
+{
+    FILE *log = fopen(log_path, "r");
+    if (log == NULL) {
+        return false;
+    }
+    char line[1024];
+    bool taken = false;
+    while (!taken && fgets(line, sizeof line, log) != NULL) {
+        taken = strcasestr(line, "address already in use") != NULL;
+    }
+    fclose(log);
+    return taken;
+}
+
+/* A broker that ended before it accepted a connection. -EADDRINUSE when another process
+ * took the port between free_port and the broker's bind (the caller retries on a new
+ * port); otherwise the broker failed to start on its own (a crash, an ASSERT, a sanitizer
+ * report, a bad flag): that is said here with its log and -ECHILD is returned, not retried,
+ * so a start-up crash is never hidden by a retry that happened to pass. */
+static int start_died(struct test_server *server, int status)
+{
+    char how[96];
+    status_describe(status, how, sizeof how);
+    if (log_says_port_taken(server->log_path)) {
+        fprintf(stderr, "harness: port %d was taken before the broker bound it (%s)\n",
+                server->port, how);
+        unlink(server->log_path);
+        return -EADDRINUSE;
+    }
+    fprintf(stderr, "harness: the broker on port %d died while starting: %s\n", server->port,
+            how);
+    log_show(server->log_path);
+    return -ECHILD;
+}
+
 static int start_once(struct test_server *server, const struct test_server_options *o)
 {
     char *argv[ARG_COUNT_MAX] = {0};
@@ -241,6 +327,7 @@ static int start_once(struct test_server *server, const struct test_server_optio
             dup2(log_fd, 2);
         }
         execvp(argv[0], argv);
+        fprintf(stderr, "harness: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     free_args(argv, argc);
@@ -250,14 +337,21 @@ static int start_once(struct test_server *server, const struct test_server_optio
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             server->pid = 0;
-            return -ECHILD;
+            return start_died(server, status);
         }
         if (port_accepts(port)) {
             return 0;
         }
         usleep(POLL_STEP_MS * 1000);
     }
-    test_server_stop(server);
+    /* Hung in start-up: killed without the stop path's exit check, which would abort the
+     * test process before the log is shown. */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    server->pid = 0;
+    fprintf(stderr, "harness: the broker on port %d did not accept connections in %d ms\n",
+            port, START_WAIT_MS);
+    log_show(server->log_path);
     return -ETIMEDOUT;
 }
 
@@ -266,22 +360,32 @@ int test_server_start(struct test_server *server, const struct test_server_optio
     static const struct test_server_options defaults = {0};
     memset(server, 0, sizeof *server);
     server->reference = test_server_reference();
-    enum { START_ATTEMPTS = 3 };
     int rc = -EINVAL;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
         rc = start_once(server, options ? options : &defaults);
         if (rc == 0) {
             return 0;
         }
-        fprintf(stderr, "harness: start on port %d failed (%s), log %s\n", server->port,
-                strerror(-rc), server->log_path);
+        if (server->config_path[0] != '\0') {
+            unlink(server->config_path);
+            server->config_path[0] = '\0';
+        }
+        if (rc != -EADDRINUSE) {
+            break;
+        }
+    }
+    if (rc == -EADDRINUSE) {
+        fprintf(stderr, "harness: lost the port to another process %d times in a row\n",
+                START_ATTEMPTS);
     }
     return rc;
 }
 
 /* ionats must exit 0 on SIGTERM, promptly and (under the sanitizers) without a leak or
- * error report. Anything else fails the test process loudly, with the broker's log. */
-static void broker_exit_check(const struct test_server *server, int status)
+ * error report. Anything else fails the test process loudly, with the broker's log: a
+ * signal (an ASSERT's or a sanitizer's abort, a segfault) is named, and a broker the
+ * harness had to SIGKILL is told apart from one that crashed. */
+static void broker_exit_check(const struct test_server *server, int status, bool killed)
 {
     if (server->reference) {
         return;
@@ -290,17 +394,16 @@ static void broker_exit_check(const struct test_server *server, int status)
         unlink(server->log_path);
         return;
     }
-    fprintf(stderr, "harness: ionats on port %d ended with %s %d; its log %s:\n", server->port,
-            WIFEXITED(status) ? "exit status" : "signal",
-            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), server->log_path);
-    FILE *log = fopen(server->log_path, "r");
-    if (log != NULL) {
-        char line[1024];
-        while (fgets(line, sizeof line, log) != NULL) {
-            fputs(line, stderr);
-        }
-        fclose(log);
+    char how[96];
+    status_describe(status, how, sizeof how);
+    const char *why = "";
+    if (killed) {
+        why = " (killed by the harness: it did not stop on SIGTERM)";
+    } else if (WIFSIGNALED(status)) {
+        why = " (it crashed: an ASSERT, a sanitizer report or a fault; see the end of its log)";
     }
+    fprintf(stderr, "harness: ionats on port %d ended with %s%s\n", server->port, how, why);
+    log_show(server->log_path);
     abort();
 }
 
@@ -321,7 +424,7 @@ int test_server_stop(struct test_server *server)
             waitpid(server->pid, &status, 0);
         }
         server->pid = 0;
-        broker_exit_check(server, status);
+        broker_exit_check(server, status, done == 0);
     }
     if (server->config_path[0] != '\0') {
         unlink(server->config_path);

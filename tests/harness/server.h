@@ -41,12 +41,18 @@ struct test_server {
 /* True when IONATS_TEST_SERVER=nats-server. */
 bool test_server_reference(void);
 
-/* Starts a broker and waits (bounded, 5 s) until it accepts connections. 0 or -errno.
+/* Starts a broker and waits (bounded, 5 s) until it accepts connections. 0 or -errno:
+ * -ECHILD when the broker died while starting and -ETIMEDOUT when it hung (both reported
+ * on stderr with its exit status or signal and its log, and not retried), -EADDRINUSE when
+ * another process took the chosen port on every one of a few tries (the only failure that
+ * is retried, each time on a new port).
  * The broker gets SIGKILL when the thread that started it dies (PR_SET_PDEATHSIG), so a
  * test process that aborts or is killed on a timeout does not leave a broker behind. */
 int test_server_start(struct test_server *server, const struct test_server_options *options);
 
-/* SIGTERM, wait up to 5 s, then SIGKILL. Returns the exit status as waitpid gave it. */
+/* SIGTERM, wait up to 5 s, then SIGKILL. Returns the exit status as waitpid gave it.
+ * ionats must exit 0: any other exit, a signal included, is reported on stderr with the
+ * broker's log and aborts the test process. */
 int test_server_stop(struct test_server *server);
 
 /* A blocking TCP connection to 127.0.0.1:port with 5 s send/receive timeouts. -errno. */
