@@ -61,6 +61,9 @@ static void client_ok(struct client *client)
     }
 }
 
+static timer_fn ping_timer_fired;
+static timer_fn auth_timer_fired;
+
 static int client_open(struct conn *conn, const struct sockaddr *peer)
 {
     struct client *client = (struct client *)conn;
@@ -85,9 +88,11 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
     client->conn.connected_ns = now;
     int64_t first_ping = config->ping_interval_ns < CONFIG_FIRST_PING_NS ? config->ping_interval_ns
                                                                          : CONFIG_FIRST_PING_NS;
-    client->next_ping_ns = now + first_ping;
+    timer_entry_init(&client->ping_timer, ping_timer_fired, client);
+    timer_entry_init(&client->auth_timer, auth_timer_fired, client);
+    timer_arm(conn->table->timers, &client->ping_timer, now + first_ping);
     if (server->auth_required) {
-        client->auth_deadline_ns = now + config->auth_timeout_ns;
+        timer_arm(conn->table->timers, &client->auth_timer, now + config->auth_timeout_ns);
     }
     size_t size = strlen(server->info_prefix) + INFO_TAIL_SIZE_MAX;
     if (outbuf_reserve(&client->conn.out, size) != 0) {
@@ -434,7 +439,7 @@ static void handle_connect(struct client *client, const struct proto_op *op)
     connect_options_free(&client->options);
     client->options = options;
     client->conn.kind_flags |= CLIENT_F_CONNECTED;
-    client->auth_deadline_ns = 0;
+    timer_cancel(client->conn.table->timers, &client->auth_timer);
     client_ok(client);
 }
 
@@ -550,23 +555,18 @@ static void client_receive(struct conn *conn, const char *data, size_t length)
     }
 }
 
-static void client_tick(struct conn *conn, int64_t now_ns)
+/* nats-server's ping: every ping_interval a PING, unless the client has answered one before
+ * and sent something since (proof enough that it lives); past ping_max unanswered PINGs the
+ * connection is stale. */
+static void ping_timer_fired(struct timer_entry *entry, void *ctx)
 {
-    struct client *client = (struct client *)conn;
-    const struct config *config = conn->shard->server->config;
-    if (conn_ending(conn)) {
+    struct client *client = ctx;
+    const struct config *config = client->conn.shard->server->config;
+    if (conn_ending(&client->conn)) {
         return;
     }
-    if (client->auth_deadline_ns != 0 && now_ns >= client->auth_deadline_ns) {
-        client_fail(client, TEXT(ERR_AUTH_TIMEOUT), "Authentication Timeout");
-        return;
-    }
-    if (now_ns < client->next_ping_ns) {
-        return;
-    }
-    client->next_ping_ns = now_ns + config->ping_interval_ns;
-    /* Once the client has answered a PING, recent input is proof enough that it lives and
-     * the PING is skipped; until then every tick PINGs, as nats-server does. */
+    timer_arm(client->conn.table->timers, &client->ping_timer,
+              clock_monotonic_ns() + config->ping_interval_ns);
     bool active = (client->conn.kind_flags & CLIENT_F_READ_SINCE_PING) != 0;
     client->conn.kind_flags &= ~CLIENT_F_READ_SINCE_PING;
     if (active && (client->conn.kind_flags & CLIENT_F_PONG_SEEN)) {
@@ -580,9 +580,17 @@ static void client_tick(struct conn *conn, int64_t now_ns)
     conn_write_text(&client->conn, TEXT("PING\r\n"));
 }
 
+static void auth_timer_fired(struct timer_entry *entry, void *ctx)
+{
+    struct client *client = ctx;
+    client_fail(client, TEXT(ERR_AUTH_TIMEOUT), "Authentication Timeout");
+}
+
 static void client_release(struct conn *conn)
 {
     struct client *client = (struct client *)conn;
+    timer_cancel(conn->table->timers, &client->ping_timer);
+    timer_cancel(conn->table->timers, &client->auth_timer);
     for (uint32_t b = 0; b < client->sid_bucket_count; b++) {
         /* client_sub_free unlinks the head before freeing it, so the loop reads a new head */
         while (client->sid_buckets[b] != NULL) {
@@ -603,6 +611,5 @@ const struct conn_kind client_kind = {
     .size = sizeof(struct client),
     .open = client_open,
     .receive = client_receive,
-    .tick = client_tick,
     .release = client_release,
 };

@@ -44,8 +44,8 @@ struct client {
     uint32_t sid_bucket_count;
     uint32_t sub_count;
     uint32_t pings_outstanding;
-    int64_t next_ping_ns;
-    int64_t auth_deadline_ns; /* 0 when auth is not required or already done */
+    struct timer_entry ping_timer; /* the next server PING */
+    struct timer_entry auth_timer; /* armed until an authenticated CONNECT */
 };
 
 /* The NATS client kind, for the shard's listener. */

@@ -18,11 +18,20 @@
 
 enum { CONN_SLOTS_MIN = 64 };
 
-void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t max_pending)
+void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t max_pending,
+                     struct timer_wheel *timers)
 {
     memset(table, 0, sizeof *table);
     table->capacity_max = capacity_max;
     table->max_pending = max_pending;
+    table->timers = timers;
+}
+
+/* The grace of a close-after-flush is over: whatever is still unsent is dropped. */
+static void close_timer_fired(struct timer_entry *entry, void *ctx)
+{
+    struct conn *conn = ctx;
+    conn_close(conn, conn->close_reason);
 }
 
 void conn_table_destroy(struct conn_table *table)
@@ -80,6 +89,8 @@ struct conn *conn_table_take(struct conn_table *table, const struct conn_kind *k
     conn->fd = -1;
     conn->index = index;
     conn->generation = ++table->generation_next;
+    timer_entry_init(&conn->close_timer, close_timer_fired, conn);
+    timer_entry_init(&conn->write_timer, close_timer_fired, conn); /* the loop sets its own */
     table->conns[index] = conn;
     table->live_count++;
     return conn;
@@ -93,6 +104,8 @@ void conn_table_free(struct conn_table *table, struct conn *conn)
     table->free_slots[table->free_count++] = conn->index;
     ASSERT(table->live_count > 0);
     table->live_count--;
+    timer_cancel(table->timers, &conn->close_timer);
+    timer_cancel(table->timers, &conn->write_timer);
     outbuf_free(&conn->out);
     outbuf_free(&conn->sending);
     free(conn);
@@ -180,6 +193,6 @@ void conn_close_after_flush(struct conn *conn, const char *reason)
     }
     conn->flags |= CONN_F_CLOSE_AFTER_FLUSH;
     conn->close_reason = reason;
-    conn->close_deadline_ns = clock_monotonic_ns() + CONFIG_DRAIN_NS;
+    timer_arm(conn->table->timers, &conn->close_timer, clock_monotonic_ns() + CONFIG_DRAIN_NS);
     conn_flush_queue(conn);
 }

@@ -2,10 +2,10 @@
  *
  * The one idea: the shard loop moves bytes and manages life cycles the same way for every
  * connection, and a *kind* (the NATS client protocol today; HTTP, leafnode and server-internal
- * next) says what the bytes mean through four handlers: open (queue the greeting), receive
- * (handle one receive buffer), tick (timers) and release (drop what the kind holds once the
- * connection closes). A kind allocates its own record with `struct conn` as its first member,
- * so adding a kind touches neither the loop nor routing.
+ * next) says what the bytes mean through three handlers: open (queue the greeting and arm
+ * its timers on the shard's wheel), receive (handle one receive buffer) and release (drop
+ * what the kind holds once the connection closes). A kind allocates its own record with
+ * `struct conn` as its first member, so adding a kind touches neither the loop nor routing.
  *
  * Output is double buffered: `out` collects frames during a loop turn, `sending` is held by
  * the kernel for the one send in flight. A connection is freed only when no kernel
@@ -14,6 +14,7 @@
 #ifndef IONATS_ENGINE_CONN_H
 #define IONATS_ENGINE_CONN_H
 
+#include "base/timer.h"
 #include "engine/outbuf.h"
 
 #include <netinet/in.h>
@@ -45,8 +46,6 @@ struct conn_kind {
     int (*open)(struct conn *conn, const struct sockaddr *peer);
     /* Every byte of one receive buffer, in order. Not called once the connection closes. */
     void (*receive)(struct conn *conn, const char *data, size_t length);
-    /* The shard's periodic tick (pings, authentication deadlines). */
-    void (*tick)(struct conn *conn, int64_t now_ns);
     /* The connection is closing: drop subscriptions and what else the kind holds. Output
      * buffers stay: the kernel may hold one. Called once. */
     void (*release)(struct conn *conn);
@@ -76,8 +75,9 @@ struct conn {
     struct outbuf sending;  /* held by the kernel while CONN_F_SEND_INFLIGHT */
     size_t sending_offset;  /* bytes of `sending` already sent */
     int64_t connected_ns;
-    int64_t close_deadline_ns;
     int64_t send_progress_ns; /* last time the send in flight moved bytes */
+    struct timer_entry write_timer; /* the write deadline; armed by the loop with a send */
+    struct timer_entry close_timer; /* the end of a close-after-flush's grace */
     struct conn *flush_next; /* flush list link */
     struct conn *close_next; /* closing list link */
     const char *close_reason; /* static text */
@@ -102,12 +102,14 @@ struct conn_table {
     uint32_t live_count;
     uint32_t generation_next;
     int64_t max_pending;     /* unsent bytes before a connection is cut off */
+    struct timer_wheel *timers; /* borrowed: the shard's wheel */
     struct conn *flush_head; /* connections with output to send this turn */
     struct conn *close_head; /* connections closing, freed once nothing is in flight */
     struct conn_table_stats stats;
 };
 
-void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t max_pending);
+void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t max_pending,
+                     struct timer_wheel *timers);
 
 /* Frees every slot's connection (the caller made sure the kernel holds none) and the table. */
 void conn_table_destroy(struct conn_table *table);

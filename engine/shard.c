@@ -26,7 +26,6 @@ enum user_data_type {
     UD_ACCEPT = 1,
     UD_RECV,
     UD_SEND,
-    UD_TICK,
     UD_WAKE,         /* the eventfd main writes to: stop, or log counters */
     UD_IGNORE,       /* cancellations and MSG_RING sends: their own result is of no interest */
     UD_HANDOFF,      /* MSG_RING from the acceptor: res is a new connection's descriptor */
@@ -72,10 +71,11 @@ enum { STORE_IO_IN_FLIGHT_MAX = 1024 };
 enum { DEFERRED_BUDGET = 4096 };
 /* Completions copied off the completion queue at a time, before any is dispatched. */
 enum { REAP_BATCH = 256 };
-/* Timer tick bounds: fine enough for sub-second ping intervals in tests, coarse enough
- * that an idle broker wakes only a few times a second. */
-#define TICK_NS_MIN (10LL * 1000000LL)
-#define TICK_NS_MAX (250LL * 1000000LL)
+/* The timer wheel's granularity: deadlines (pings, authentication, write deadlines, drain)
+ * are met within a millisecond, and an idle shard wakes only for the next timer due. */
+#define TIMER_TICK_NS (1000000LL)
+/* Timer callbacks per loop turn, so a burst of expiries cannot starve the sockets. */
+enum { TIMER_BUDGET = 4096 };
 
 STATIC_ASSERT(CONFIG_RECV_BUF_COUNT_DEFAULT > 0 &&
                   (CONFIG_RECV_BUF_COUNT_DEFAULT & (CONFIG_RECV_BUF_COUNT_DEFAULT - 1)) == 0,
@@ -124,6 +124,10 @@ static struct io_uring_sqe *sqe_get(struct shard *shard)
     }
     return sqe;
 }
+
+static timer_fn stats_timer_fired;
+static timer_fn stop_timer_fired;
+static timer_fn write_timer_fired;
 
 /* ---- set-up ---- */
 
@@ -174,15 +178,6 @@ static int shard_ring_init(struct shard *shard)
     }
     store_uring_init(&shard->store_io, &shard->ring, UD_STORE, STORE_IO_IN_FLIGHT_MAX);
     return 0;
-}
-
-static int64_t tick_ns_choose(const struct config *config)
-{
-    int64_t shortest = config->ping_interval_ns < config->auth_timeout_ns
-                           ? config->ping_interval_ns
-                           : config->auth_timeout_ns;
-    int64_t tick = shortest / 4;
-    return tick < TICK_NS_MIN ? TICK_NS_MIN : (tick > TICK_NS_MAX ? TICK_NS_MAX : tick);
 }
 
 static int shard_xshard_init(struct shard *shard)
@@ -246,11 +241,11 @@ int shard_init(struct shard *shard, struct server *server, int index)
     shard->wake_fd = server->wake_fds[index];
     shard->listen_fd = -1;
     shard->listener_kind = server->listener_kind;
-    conn_table_init(&shard->conns, UD_INDEX_MASK, server->config->max_pending);
+    conn_table_init(&shard->conns, UD_INDEX_MASK, server->config->max_pending, &shard->timers);
     deferred_init(&shard->deferred, DEFERRED_BYTES_MAX);
-    shard->tick_ns = tick_ns_choose(server->config);
-    shard->tick.tv_sec = shard->tick_ns / NS_PER_SEC;
-    shard->tick.tv_nsec = shard->tick_ns % NS_PER_SEC;
+    timer_wheel_init(&shard->timers, clock_monotonic_ns(), TIMER_TICK_NS);
+    timer_entry_init(&shard->stats_timer, stats_timer_fired, shard);
+    timer_entry_init(&shard->stop_timer, stop_timer_fired, shard);
     int rc = shard_ring_init(shard);
     if (rc != 0) {
         return rc;
@@ -312,13 +307,6 @@ static void accept_arm(struct shard *shard)
     shard->accept_armed = true;
 }
 
-static void tick_arm(struct shard *shard)
-{
-    struct io_uring_sqe *sqe = sqe_get(shard);
-    io_uring_prep_timeout(sqe, &shard->tick, 0, 0);
-    io_uring_sqe_set_data64(sqe, user_data_make(UD_TICK, NULL));
-}
-
 static void wake_arm(struct shard *shard)
 {
     struct io_uring_sqe *sqe = sqe_get(shard);
@@ -337,6 +325,10 @@ static void send_submit(struct shard *shard, struct conn *conn)
     conn->flags |= CONN_F_SEND_INFLIGHT;
     conn->inflight_count++;
     conn->send_progress_ns = clock_monotonic_ns();
+    if (!timer_armed(&conn->write_timer)) {
+        timer_arm(&shard->timers, &conn->write_timer,
+                  conn->send_progress_ns + shard->server->config->write_deadline_ns);
+    }
 }
 
 void shard_wake_send(struct shard *shard, int ring_fd)
@@ -457,6 +449,7 @@ static void conn_adopt(struct shard *shard, int fd)
                                               memory_order_relaxed) + 1;
     conn->shard = shard;
     conn->fd = fd;
+    timer_entry_init(&conn->write_timer, write_timer_fired, conn);
     /* relaxed: ids only need to be unique */
     conn->id = atomic_fetch_add_explicit(&shard->server->next_client_id, 1,
                                          memory_order_relaxed) + 1;
@@ -641,7 +634,8 @@ static void stats_log(const struct shard *shard)
     LOG_INFO("stats shard=%d connections=%u accepted=%llu handed_off=%llu closed=%llu "
              "in_msgs=%llu in_bytes=%llu out_msgs=%llu out_bytes=%llu xshard_sent=%llu "
              "xshard_received=%llu ring_full=%llu wakeups_sent=%llu slow_consumers=%llu "
-             "recv_enobufs=%llu accept_errors=%llu",
+             "recv_enobufs=%llu accept_errors=%llu service_handled=%llu service_dropped=%llu "
+             "timers=%llu",
              shard->index, shard->conns.live_count, (unsigned long long)st->accepted,
              (unsigned long long)st->handed_off, (unsigned long long)shard->conns.stats.closed,
              (unsigned long long)st->in_msgs, (unsigned long long)st->in_bytes,
@@ -650,51 +644,54 @@ static void stats_log(const struct shard *shard)
              (unsigned long long)st->ring_full, (unsigned long long)st->wakeups_sent,
              (unsigned long long)shard->conns.stats.slow_consumers,
              (unsigned long long)st->recv_enobufs,
-             (unsigned long long)st->accept_errors);
+             (unsigned long long)st->accept_errors, (unsigned long long)shard->deferred.ran,
+             (unsigned long long)shard->deferred.refused,
+             (unsigned long long)timer_count(&shard->timers));
 }
 
-/* A send that has moved nothing for write_deadline: the client stopped reading. */
-static bool write_deadline_passed(const struct conn *conn, int64_t now, int64_t deadline_ns)
+/* The write deadline: a send that has moved nothing for write_deadline means the client
+ * stopped reading. The timer is armed once per stretch of sending and, when it fires on a
+ * send that did move, is moved to that progress plus the deadline. */
+static void write_timer_fired(struct timer_entry *entry, void *ctx)
 {
-    return (conn->flags & CONN_F_SEND_INFLIGHT) && now - conn->send_progress_ns > deadline_ns;
-}
-
-static void on_tick(struct shard *shard)
-{
+    struct conn *conn = ctx;
+    struct shard *shard = conn->shard;
     const struct config *config = shard->server->config;
+    if ((conn->flags & CONN_F_CLOSING) || !(conn->flags & CONN_F_SEND_INFLIGHT)) {
+        return;
+    }
     int64_t now = clock_monotonic_ns();
-    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
-        struct conn *conn = shard->conns.conns[i];
-        if (conn == NULL || (conn->flags & CONN_F_CLOSING)) {
-            continue;
-        }
-        if ((conn->flags & CONN_F_CLOSE_AFTER_FLUSH) && now >= conn->close_deadline_ns) {
-            conn_close(conn, conn->close_reason);
-            continue;
-        }
-        if (write_deadline_passed(conn, now, config->write_deadline_ns)) {
-            shard->conns.stats.slow_consumers++;
-            LOG_WARN("client %llu %s:%d slow consumer detected: write deadline of %lld ms "
-                     "exceeded with %zu bytes pending",
-                     (unsigned long long)conn->id, conn->ip, conn->port,
-                     (long long)(config->write_deadline_ns / NS_PER_MS),
-                     conn_pending_bytes(conn));
-            conn_close(conn, "Slow Consumer (Write Deadline)");
-            continue;
-        }
-        conn->kind->tick(conn, now);
+    if (now - conn->send_progress_ns < config->write_deadline_ns) {
+        timer_arm(&shard->timers, &conn->write_timer,
+                  conn->send_progress_ns + config->write_deadline_ns);
+        return;
     }
-    if (config->stats_interval_ns > 0 && now >= shard->stats_next_ns) {
-        shard->stats_next_ns = now + config->stats_interval_ns;
-        stats_log(shard);
-    }
-    tick_arm(shard);
+    shard->conns.stats.slow_consumers++;
+    LOG_WARN("client %llu %s:%d slow consumer detected: write deadline of %lld ms "
+             "exceeded with %zu bytes pending",
+             (unsigned long long)conn->id, conn->ip, conn->port,
+             (long long)(config->write_deadline_ns / NS_PER_MS), conn_pending_bytes(conn));
+    conn_close(conn, "Slow Consumer (Write Deadline)");
+}
+
+static void stats_timer_fired(struct timer_entry *entry, void *ctx)
+{
+    struct shard *shard = ctx;
+    stats_log(shard);
+    timer_arm(&shard->timers, &shard->stats_timer,
+              clock_monotonic_ns() + shard->server->config->stats_interval_ns);
+}
+
+/* Only wakes the loop: stop_progress looks at the clock. */
+static void stop_timer_fired(struct timer_entry *entry, void *ctx)
+{
 }
 
 static void stop_begin(struct shard *shard)
 {
     shard->stopping = true;
     shard->stop_deadline_ns = clock_monotonic_ns() + CONFIG_DRAIN_NS;
+    timer_arm(&shard->timers, &shard->stop_timer, shard->stop_deadline_ns);
     if (shard->accept_armed) {
         struct io_uring_sqe *sqe = sqe_get(shard);
         io_uring_prep_cancel64(sqe, user_data_make(UD_ACCEPT, NULL), 0);
@@ -746,6 +743,9 @@ static void on_handoff_sent(struct shard *shard, const struct io_uring_cqe *cqe,
 static void dispatch(struct shard *shard, const struct io_uring_cqe *cqe)
 {
     uint64_t data = io_uring_cqe_get_data64(cqe);
+    if (data == LIBURING_UDATA_TIMEOUT) {
+        return; /* the wait's own timeout, on kernels without IORING_FEAT_EXT_ARG */
+    }
     switch ((enum user_data_type)(data >> UD_TYPE_SHIFT)) {
     case UD_ACCEPT:
         on_accept(shard, cqe);
@@ -755,9 +755,6 @@ static void dispatch(struct shard *shard, const struct io_uring_cqe *cqe)
         return;
     case UD_SEND:
         on_send(shard, user_data_conn(shard, data), cqe);
-        return;
-    case UD_TICK:
-        on_tick(shard);
         return;
     case UD_WAKE:
         on_wake(shard, cqe);
@@ -884,26 +881,45 @@ static bool turn_reap(struct shard *shard)
  * work already waiting (inbound records, a budget left over) it only submits. */
 static int turn_wait(struct shard *shard, bool work_left)
 {
-    if (shard->overflowing && !work_left) {
-        /* a ring toward a busy shard is full: nobody wakes us when it drains, so look
-         * again soon */
-        static const struct __kernel_timespec overflow_poll = {.tv_nsec = OVERFLOW_POLL_NS};
+    if (work_left) {
+        return io_uring_submit_and_wait(&shard->ring, 0);
+    }
+    /* Sleeps until a completion, the next timer, or (with records waiting for room in a
+     * full ring, where nobody wakes us when it drains) the next overflow poll. */
+    int64_t wait_ns = INT64_MAX;
+    int64_t next_ns = timer_next_deadline(&shard->timers);
+    if (next_ns != INT64_MAX) {
+        int64_t now = clock_monotonic_ns();
+        wait_ns = next_ns > now ? next_ns - now : 0;
+    }
+    if (shard->overflowing && wait_ns > OVERFLOW_POLL_NS) {
+        wait_ns = OVERFLOW_POLL_NS;
+    }
+    bool announce = shard->shard_count > 1;
+    if (announce) {
+        atomic_store_explicit(&shard->shared->sleeping, 1, memory_order_seq_cst);
+        /* seq_cst: the store above is ordered before the ring check below; pairs with the
+         * fence in xshard.c's wake() between a producer's publish and its read of the flag */
+        atomic_thread_fence(memory_order_seq_cst);
+        if (xshard_inbound_pending(shard)) {
+            wait_ns = 0;
+        }
+    }
+    int rc;
+    if (wait_ns == 0) {
+        rc = io_uring_submit_and_wait(&shard->ring, 0);
+    } else if (wait_ns == INT64_MAX) {
+        rc = io_uring_submit_and_wait(&shard->ring, 1);
+    } else {
+        struct __kernel_timespec timeout = {.tv_sec = wait_ns / NS_PER_SEC,
+                                            .tv_nsec = wait_ns % NS_PER_SEC};
         struct io_uring_cqe *cqe;
-        int rc = io_uring_submit_and_wait_timeout(&shard->ring, &cqe, 1,
-                                                  (struct __kernel_timespec *)&overflow_poll,
-                                                  NULL);
-        return rc == -ETIME ? 0 : rc;
+        rc = io_uring_submit_and_wait_timeout(&shard->ring, &cqe, 1, &timeout, NULL);
+        rc = rc == -ETIME ? 0 : rc;
     }
-    if (work_left || shard->shard_count == 1) {
-        return io_uring_submit_and_wait(&shard->ring, work_left ? 0 : 1);
+    if (announce) {
+        atomic_store_explicit(&shard->shared->sleeping, 0, memory_order_relaxed);
     }
-    atomic_store_explicit(&shard->shared->sleeping, 1, memory_order_seq_cst);
-    /* seq_cst: the store above is ordered before the ring check below; pairs with the
-     * fence in xshard.c's wake() between a producer's publish and its read of the flag */
-    atomic_thread_fence(memory_order_seq_cst);
-    bool pending = xshard_inbound_pending(shard);
-    int rc = io_uring_submit_and_wait(&shard->ring, pending ? 0 : 1);
-    atomic_store_explicit(&shard->shared->sleeping, 0, memory_order_relaxed);
     return rc;
 }
 
@@ -937,7 +953,10 @@ void shard_run(struct shard *shard)
     if (shard->listen_fd >= 0) {
         accept_arm(shard);
     }
-    tick_arm(shard);
+    if (shard->server->config->stats_interval_ns > 0) {
+        timer_arm(&shard->timers, &shard->stats_timer,
+                  clock_monotonic_ns() + shard->server->config->stats_interval_ns);
+    }
     wake_arm(shard);
     bool work_left = false;
     bool done = false;
@@ -949,6 +968,7 @@ void shard_run(struct shard *shard)
         }
         bool rearm_needed = turn_reap(shard);
         work_left = shard->shard_count > 1 && xshard_drain(shard);
+        work_left |= timer_advance(&shard->timers, clock_monotonic_ns(), TIMER_BUDGET).more;
         if (deferred_pending(&shard->deferred)) {
             work_left |= deferred_run(&shard->deferred, DEFERRED_BUDGET);
         }
@@ -1001,6 +1021,7 @@ void shard_destroy(struct shard *shard)
         }
     }
     conn_table_destroy(&shard->conns);
+    timer_wheel_destroy(&shard->timers);
     deferred_destroy(&shard->deferred);
     munmap(shard->buf_ring, shard->buf_count * sizeof(struct io_uring_buf));
     free(shard->buf_memory);

@@ -1,12 +1,16 @@
-/* A shard: one thread, one io_uring, its connections and its subject index.
+/* A shard: one thread, one io_uring, its connections, its subject index and its timers.
  *
- * The loop turn reads as a story: reap completions (accept, receive → parse → route into
- * output buffers, send done, timer) → close what must close → flush (one send per
- * connection with output) → submit and wait. Nothing on it locks; everything it touches is
- * owned by the shard except `struct server`, which is immutable or atomic. */
+ * The loop turn reads as a story: reap completions (accept, receive → the connection's kind
+ * parses and routes into output buffers, send done) → expire due timers (pings, deadlines)
+ * → drain what other shards sent → run server-side handlers for what was delivered to them
+ * → flush (one send per connection with output) → close what must close → publish the
+ * rings → submit and wait until a completion or the next timer. Nothing on it locks;
+ * everything it touches is owned by the shard except `struct server`, which is immutable or
+ * atomic. */
 #ifndef IONATS_ENGINE_SHARD_H
 #define IONATS_ENGINE_SHARD_H
 
+#include "base/timer.h"
 #include "engine/conn.h"
 #include "engine/deferred.h"
 #include "engine/interest.h"
@@ -94,12 +98,12 @@ struct shard {
     struct route_group_pick *picks;  /* owned */
     uint32_t pick_count;
     uint32_t pick_capacity;
-    int64_t stats_next_ns;
     int placement_cursor;
     bool stopping;
     int64_t stop_deadline_ns;
-    int64_t tick_ns;
-    struct __kernel_timespec tick;
+    struct timer_wheel timers;       /* pings, deadlines, statistics */
+    struct timer_entry stats_timer;
+    struct timer_entry stop_timer;   /* wakes the loop when the drain time is over */
     struct shard_stats stats;
     int error;               /* set when the shard failed to start */
 };
