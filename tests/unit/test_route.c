@@ -34,7 +34,9 @@ struct test_sub {
 static void copy_slice(char *target, struct proto_slice slice)
 {
     ck_assert_uint_lt(slice.length, TEXT_MAX);
-    memcpy(target, slice.data, slice.length);
+    if (slice.length > 0) {
+        memcpy(target, slice.data, slice.length);
+    }
     target[slice.length] = '\0';
 }
 
