@@ -7,7 +7,8 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
-#include "engine/xshard.h"
+#include "base/spsc.h"
+#include "engine/xshard_record.h"
 
 #include <errno.h>
 #include <math.h>

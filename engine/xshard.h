@@ -1,14 +1,10 @@
 /* Cross-shard transport: the SPSC ring from every shard to every other, the records that
  * travel in them, and waking a shard that sleeps.
  *
- * Records (body layouts, host byte order: both ends are one process):
- *   XSHARD_PUBLISH   struct xshard_publish, then subject, reply, payload (header block
- *                    first), then per queue group the target must serve: u32 length, name
- *   XSHARD_PUBLISH_REF  one pointer to a heap block holding an XSHARD_PUBLISH body, for
- *                    messages too large to copy into a ring; the block is shared by every
- *                    target and freed by whichever releases the last reference
- *   XSHARD_INTEREST  struct xshard_interest, then subject, then queue
- *   XSHARD_ACK       u64: interest announcements of the receiver applied so far
+ * The records themselves are in xshard_record.h. A publish too large to copy into a ring
+ * (XSHARD_PUBLISH_REF) is written once per target shard into a heap block of its own,
+ * since each target's body names the queue groups that target must serve; the target frees
+ * it. (Sharing one block between targets, released on its home shard, is not done yet.)
  *
  * A record that finds its ring full waits, in order, in the producer's overflow queue for
  * that ring (so nothing is lost and order holds), and the connection that published it
@@ -20,40 +16,11 @@
 #define IONATS_ENGINE_XSHARD_H
 
 #include "base/spsc.h"
+#include "engine/xshard_record.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-enum xshard_type {
-    XSHARD_PUBLISH = 1,
-    XSHARD_PUBLISH_REF = 2,
-    XSHARD_INTEREST = 3,
-    XSHARD_ACK = 4,
-};
-
-struct xshard_publish {
-    uint32_t subject_length;
-    uint32_t reply_length;
-    uint32_t header_length;
-    uint32_t payload_length;
-    uint32_t group_count;
-    uint32_t reserved;
-};
-
-struct xshard_interest {
-    uint32_t subject_length;
-    uint32_t queue_length;
-    uint32_t add; /* 1: first local subscription; 0: last one gone */
-    uint32_t reserved;
-};
-
-/* A large publish shared by several target shards. */
-struct xshard_block {
-    _Atomic uint32_t references; /* acq_rel decrement: the last one frees the block */
-    uint32_t body_length;
-    unsigned char body[];        /* an XSHARD_PUBLISH body */
-};
 
 /* What other shards may touch of a shard: its wake-up state and load. One per shard, on
  * its own cache lines. */
@@ -83,12 +50,6 @@ struct xshard_link {
     uint64_t overflow_count;
     bool dirty; /* producer: committed records not yet published */
 };
-
-/* Largest publish body copied into a ring; larger ones travel by reference. Well below a
- * ring's largest record, so a ring holds many. */
-enum { XSHARD_INLINE_BYTES_MAX = 16 * 1024 };
-
-#endif
 
 struct shard;
 
@@ -122,3 +83,5 @@ void xshard_announce(struct shard *shard, bool add, const char *subject,
 
 /* True when every other shard has applied every announcement made so far. */
 bool xshard_announcements_applied(const struct shard *shard, uint64_t sequence);
+
+#endif
