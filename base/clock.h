@@ -14,6 +14,13 @@ static inline int64_t clock_monotonic_ns(void)
     return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
+/* `now_ns` + `duration_ns`, saturating at INT64_MAX: durations come from flags that may be
+ * as long as an int64 holds, and a deadline that wrapped negative would fire at once. */
+static inline int64_t clock_deadline_ns(int64_t now_ns, int64_t duration_ns)
+{
+    return duration_ns > INT64_MAX - now_ns ? INT64_MAX : now_ns + duration_ns;
+}
+
 static inline int64_t clock_realtime_ns(void)
 {
     struct timespec ts;

@@ -69,6 +69,9 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
     struct client *client = (struct client *)conn;
     const struct server *server = conn->shard->server;
     const struct config *config = server->config;
+    /* first: release cancels both, whatever happens below */
+    timer_entry_init(&client->ping_timer, ping_timer_fired, client);
+    timer_entry_init(&client->auth_timer, auth_timer_fired, client);
     /* Until CONNECT says otherwise, nats-server's CONNECT defaults apply. */
     client->options.verbose = true;
     client->options.pedantic = true;
@@ -88,11 +91,10 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
     client->conn.connected_ns = now;
     int64_t first_ping = config->ping_interval_ns < CONFIG_FIRST_PING_NS ? config->ping_interval_ns
                                                                          : CONFIG_FIRST_PING_NS;
-    timer_entry_init(&client->ping_timer, ping_timer_fired, client);
-    timer_entry_init(&client->auth_timer, auth_timer_fired, client);
     timer_arm(conn->table->timers, &client->ping_timer, now + first_ping);
     if (server->auth_required) {
-        timer_arm(conn->table->timers, &client->auth_timer, now + config->auth_timeout_ns);
+        timer_arm(conn->table->timers, &client->auth_timer,
+                  clock_deadline_ns(now, config->auth_timeout_ns));
     }
     size_t size = strlen(server->info_prefix) + INFO_TAIL_SIZE_MAX;
     if (outbuf_reserve(&client->conn.out, size) != 0) {
@@ -566,7 +568,7 @@ static void ping_timer_fired(struct timer_entry *entry, void *ctx)
         return;
     }
     timer_arm(client->conn.table->timers, &client->ping_timer,
-              clock_monotonic_ns() + config->ping_interval_ns);
+              clock_deadline_ns(clock_monotonic_ns(), config->ping_interval_ns));
     bool active = (client->conn.kind_flags & CLIENT_F_READ_SINCE_PING) != 0;
     client->conn.kind_flags &= ~CLIENT_F_READ_SINCE_PING;
     if (active && (client->conn.kind_flags & CLIENT_F_PONG_SEEN)) {

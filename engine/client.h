@@ -19,7 +19,7 @@
 /* The client kind's own flags (conn->kind_flags). */
 enum {
     CLIENT_F_CONNECTED = 1u << 0,       /* CONNECT accepted (and authenticated) */
-    CLIENT_F_READ_SINCE_PING = 1u << 1, /* client sent something since the last ping tick */
+    CLIENT_F_READ_SINCE_PING = 1u << 1, /* input since the last PING timer */
     CLIENT_F_PONG_SEEN = 1u << 2,       /* the client has answered a server PING */
 };
 

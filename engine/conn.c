@@ -19,12 +19,45 @@
 enum { CONN_SLOTS_MIN = 64 };
 
 void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t max_pending,
-                     struct timer_wheel *timers)
+                     int64_t write_deadline_ns, struct timer_wheel *timers)
 {
     memset(table, 0, sizeof *table);
     table->capacity_max = capacity_max;
     table->max_pending = max_pending;
+    table->write_deadline_ns = write_deadline_ns;
     table->timers = timers;
+}
+
+/* The write deadline: a send that has moved nothing for write_deadline means the peer
+ * stopped reading. When the timer finds the send moved since it was armed, it is moved to
+ * that progress plus the deadline. */
+static void write_timer_fired(struct timer_entry *entry, void *ctx)
+{
+    struct conn *conn = ctx;
+    struct conn_table *table = conn->table;
+    if ((conn->flags & CONN_F_CLOSING) || !(conn->flags & CONN_F_SEND_INFLIGHT)) {
+        return;
+    }
+    if (clock_monotonic_ns() - conn->send_progress_ns < table->write_deadline_ns) {
+        timer_arm(table->timers, &conn->write_timer,
+                  clock_deadline_ns(conn->send_progress_ns, table->write_deadline_ns));
+        return;
+    }
+    table->stats.slow_consumers++;
+    LOG_WARN("client %llu %s:%d slow consumer detected: write deadline of %lld ms "
+             "exceeded with %zu bytes pending",
+             (unsigned long long)conn->id, conn->ip, conn->port,
+             (long long)(table->write_deadline_ns / NS_PER_MS), conn_pending_bytes(conn));
+    conn_close(conn, "Slow Consumer (Write Deadline)");
+}
+
+void conn_send_started(struct conn *conn, int64_t now_ns)
+{
+    conn->send_progress_ns = now_ns;
+    if (!timer_armed(&conn->write_timer)) {
+        timer_arm(conn->table->timers, &conn->write_timer,
+                  clock_deadline_ns(now_ns, conn->table->write_deadline_ns));
+    }
 }
 
 /* The grace of a close-after-flush is over: whatever is still unsent is dropped. */
@@ -90,7 +123,7 @@ struct conn *conn_table_take(struct conn_table *table, const struct conn_kind *k
     conn->index = index;
     conn->generation = ++table->generation_next;
     timer_entry_init(&conn->close_timer, close_timer_fired, conn);
-    timer_entry_init(&conn->write_timer, close_timer_fired, conn); /* the loop sets its own */
+    timer_entry_init(&conn->write_timer, write_timer_fired, conn);
     table->conns[index] = conn;
     table->live_count++;
     return conn;

@@ -44,7 +44,8 @@ struct conn_kind {
     size_t size; /* bytes of the kind's record; struct conn is its first member */
     /* A new connection on its home shard: queue the greeting. 0 or -errno (then closed). */
     int (*open)(struct conn *conn, const struct sockaddr *peer);
-    /* Every byte of one receive buffer, in order. Not called once the connection closes. */
+    /* Every byte of one receive buffer, in order. Not called once the connection is
+     * CLOSING; still called while it closes after a flush (the kind ignores that input). */
     void (*receive)(struct conn *conn, const char *data, size_t length);
     /* The connection is closing: drop subscriptions and what else the kind holds. Output
      * buffers stay: the kernel may hold one. Called once. */
@@ -102,6 +103,7 @@ struct conn_table {
     uint32_t live_count;
     uint32_t generation_next;
     int64_t max_pending;     /* unsent bytes before a connection is cut off */
+    int64_t write_deadline_ns; /* a send that moves nothing this long cuts it off */
     struct timer_wheel *timers; /* borrowed: the shard's wheel */
     struct conn *flush_head; /* connections with output to send this turn */
     struct conn *close_head; /* connections closing, freed once nothing is in flight */
@@ -109,7 +111,7 @@ struct conn_table {
 };
 
 void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t max_pending,
-                     struct timer_wheel *timers);
+                     int64_t write_deadline_ns, struct timer_wheel *timers);
 
 /* Frees every slot's connection (the caller made sure the kernel holds none) and the table. */
 void conn_table_destroy(struct conn_table *table);
@@ -123,6 +125,10 @@ void conn_table_free(struct conn_table *table, struct conn *conn);
 /* The live connection in slot `index` with `generation`, or NULL. */
 struct conn *conn_table_get(const struct conn_table *table, uint32_t index,
                             uint32_t generation);
+
+/* A send went to the kernel at `now_ns`: the write deadline runs from here (armed once per
+ * stretch of sending; a send that moved since is given the deadline again from then). */
+void conn_send_started(struct conn *conn, int64_t now_ns);
 
 /* Appends raw protocol text and queues a flush; nothing once the connection closes. */
 void conn_write_text(struct conn *conn, const char *text, size_t length);

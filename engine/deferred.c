@@ -44,7 +44,8 @@ int deferred_push(struct deferred *deferred, deferred_fn *fn, void *target,
                   const struct route_msg *msg)
 {
     size_t size = record_size(msg);
-    if (deferred->queued.length + size > deferred->bytes_max) {
+    /* an empty queue takes any one record, so a message of --max_payload always fits */
+    if (deferred->queued.length > 0 && deferred->queued.length + size > deferred->bytes_max) {
         deferred->refused++;
         return -ENOBUFS;
     }

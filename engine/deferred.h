@@ -34,8 +34,9 @@ struct deferred {
 void deferred_init(struct deferred *deferred, size_t bytes_max);
 void deferred_destroy(struct deferred *deferred);
 
-/* Copies `msg` for `fn(target, …)`. 0, or -ENOBUFS (over bytes_max) / -ENOMEM: the message
- * is not taken, as for a subscriber that cannot take it. */
+/* Copies `msg` for `fn(target, …)`. 0, or -ENOBUFS (over bytes_max, unless the queue is
+ * empty: one record of any size is always taken) / -ENOMEM: the message is not taken, as
+ * for a subscriber that cannot take it. */
 int deferred_push(struct deferred *deferred, deferred_fn *fn, void *target,
                   const struct route_msg *msg);
 

@@ -67,7 +67,8 @@ enum { STORE_IO_IN_FLIGHT_MAX = 1024 };
  * receive buffers (recv_buf_count × recv_buf_size) can bring in, so only a handler that
  * keeps publishing to itself reaches it. */
 #define DEFERRED_BYTES_MAX (64LL * 1024 * 1024)
-/* Server-side handlers run per loop turn, so they cannot starve the shard's sockets. */
+/* Server-side handlers run per loop turn; what is left waits for the next turn, which
+ * still collects completions first, so they cannot starve the shard's sockets. */
 enum { DEFERRED_BUDGET = 4096 };
 /* Completions copied off the completion queue at a time, before any is dispatched. */
 enum { REAP_BATCH = 256 };
@@ -127,7 +128,6 @@ static struct io_uring_sqe *sqe_get(struct shard *shard)
 
 static timer_fn stats_timer_fired;
 static timer_fn stop_timer_fired;
-static timer_fn write_timer_fired;
 
 /* ---- set-up ---- */
 
@@ -241,7 +241,8 @@ int shard_init(struct shard *shard, struct server *server, int index)
     shard->wake_fd = server->wake_fds[index];
     shard->listen_fd = -1;
     shard->listener_kind = server->listener_kind;
-    conn_table_init(&shard->conns, UD_INDEX_MASK, server->config->max_pending, &shard->timers);
+    conn_table_init(&shard->conns, UD_INDEX_MASK, server->config->max_pending,
+                    server->config->write_deadline_ns, &shard->timers);
     deferred_init(&shard->deferred, DEFERRED_BYTES_MAX);
     timer_wheel_init(&shard->timers, clock_monotonic_ns(), TIMER_TICK_NS);
     timer_entry_init(&shard->stats_timer, stats_timer_fired, shard);
@@ -324,11 +325,7 @@ static void send_submit(struct shard *shard, struct conn *conn)
     io_uring_sqe_set_data64(sqe, user_data_make(UD_SEND, conn));
     conn->flags |= CONN_F_SEND_INFLIGHT;
     conn->inflight_count++;
-    conn->send_progress_ns = clock_monotonic_ns();
-    if (!timer_armed(&conn->write_timer)) {
-        timer_arm(&shard->timers, &conn->write_timer,
-                  conn->send_progress_ns + shard->server->config->write_deadline_ns);
-    }
+    conn_send_started(conn, clock_monotonic_ns());
 }
 
 void shard_wake_send(struct shard *shard, int ring_fd)
@@ -449,7 +446,6 @@ static void conn_adopt(struct shard *shard, int fd)
                                               memory_order_relaxed) + 1;
     conn->shard = shard;
     conn->fd = fd;
-    timer_entry_init(&conn->write_timer, write_timer_fired, conn);
     /* relaxed: ids only need to be unique */
     conn->id = atomic_fetch_add_explicit(&shard->server->next_client_id, 1,
                                          memory_order_relaxed) + 1;
@@ -649,37 +645,12 @@ static void stats_log(const struct shard *shard)
              (unsigned long long)timer_count(&shard->timers));
 }
 
-/* The write deadline: a send that has moved nothing for write_deadline means the client
- * stopped reading. The timer is armed once per stretch of sending and, when it fires on a
- * send that did move, is moved to that progress plus the deadline. */
-static void write_timer_fired(struct timer_entry *entry, void *ctx)
-{
-    struct conn *conn = ctx;
-    struct shard *shard = conn->shard;
-    const struct config *config = shard->server->config;
-    if ((conn->flags & CONN_F_CLOSING) || !(conn->flags & CONN_F_SEND_INFLIGHT)) {
-        return;
-    }
-    int64_t now = clock_monotonic_ns();
-    if (now - conn->send_progress_ns < config->write_deadline_ns) {
-        timer_arm(&shard->timers, &conn->write_timer,
-                  conn->send_progress_ns + config->write_deadline_ns);
-        return;
-    }
-    shard->conns.stats.slow_consumers++;
-    LOG_WARN("client %llu %s:%d slow consumer detected: write deadline of %lld ms "
-             "exceeded with %zu bytes pending",
-             (unsigned long long)conn->id, conn->ip, conn->port,
-             (long long)(config->write_deadline_ns / NS_PER_MS), conn_pending_bytes(conn));
-    conn_close(conn, "Slow Consumer (Write Deadline)");
-}
-
 static void stats_timer_fired(struct timer_entry *entry, void *ctx)
 {
     struct shard *shard = ctx;
     stats_log(shard);
     timer_arm(&shard->timers, &shard->stats_timer,
-              clock_monotonic_ns() + shard->server->config->stats_interval_ns);
+              clock_deadline_ns(clock_monotonic_ns(), shard->server->config->stats_interval_ns));
 }
 
 /* Only wakes the loop: stop_progress looks at the clock. */
@@ -882,7 +853,9 @@ static bool turn_reap(struct shard *shard)
 static int turn_wait(struct shard *shard, bool work_left)
 {
     if (work_left) {
-        return io_uring_submit_and_wait(&shard->ring, 0);
+        /* must enter the kernel even with nothing to submit: with DEFER_TASKRUN, completions
+         * (receives, sends, wakes, the stop eventfd) are posted only when we ask for events */
+        return io_uring_submit_and_get_events(&shard->ring);
     }
     /* Sleeps until a completion, the next timer, or (with records waiting for room in a
      * full ring, where nobody wakes us when it drains) the next overflow poll. */
@@ -907,7 +880,7 @@ static int turn_wait(struct shard *shard, bool work_left)
     }
     int rc;
     if (wait_ns == 0) {
-        rc = io_uring_submit_and_wait(&shard->ring, 0);
+        rc = io_uring_submit_and_get_events(&shard->ring);
     } else if (wait_ns == INT64_MAX) {
         rc = io_uring_submit_and_wait(&shard->ring, 1);
     } else {
@@ -925,7 +898,7 @@ static int turn_wait(struct shard *shard, bool work_left)
 
 static void stop_progress(struct shard *shard, bool *done)
 {
-    if (shard->conns.live_count == 0) {
+    if (shard->conns.live_count == 0 && !deferred_pending(&shard->deferred)) {
         *done = true;
         return;
     }
@@ -955,7 +928,8 @@ void shard_run(struct shard *shard)
     }
     if (shard->server->config->stats_interval_ns > 0) {
         timer_arm(&shard->timers, &shard->stats_timer,
-                  clock_monotonic_ns() + shard->server->config->stats_interval_ns);
+                  clock_deadline_ns(clock_monotonic_ns(),
+                                    shard->server->config->stats_interval_ns));
     }
     wake_arm(shard);
     bool work_left = false;

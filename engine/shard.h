@@ -1,8 +1,8 @@
 /* A shard: one thread, one io_uring, its connections, its subject index and its timers.
  *
  * The loop turn reads as a story: reap completions (accept, receive → the connection's kind
- * parses and routes into output buffers, send done) → expire due timers (pings, deadlines)
- * → drain what other shards sent → run server-side handlers for what was delivered to them
+ * parses and routes into output buffers, send done) → drain what other shards sent →
+ * expire due timers (pings, deadlines) → run server-side handlers for what was delivered to them
  * → flush (one send per connection with output) → close what must close → publish the
  * rings → submit and wait until a completion or the next timer. Nothing on it locks;
  * everything it touches is owned by the shard except `struct server`, which is immutable or
