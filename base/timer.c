@@ -47,6 +47,8 @@ static void link_push_back(struct timer_link *head, struct timer_link *link)
 
 static void link_unlink(struct timer_link *link)
 {
+    ASSERT(link->prev != NULL); /* linked: armed, or a list head */
+    ASSERT(link->next != NULL);
     link->prev->next = link->next;
     link->next->prev = link->prev;
     link->next = NULL;
@@ -260,10 +262,9 @@ struct timer_fired timer_advance(struct timer_wheel *wheel, int64_t now_ns, uint
         } else if (!link_empty(&wheel->due) && fired.count < budget_count) {
             timer_fire_one(wheel);
             fired.count++;
-        } else if (!link_empty(&wheel->cascading) || !link_empty(&wheel->due)) {
-            break; /* out of budget */
-        } else if (!timer_visit_next(wheel, now_tick)) {
-            break; /* nothing more due by now_tick */
+        } else if (!link_empty(&wheel->cascading) || !link_empty(&wheel->due) ||
+                   !timer_visit_next(wheel, now_tick)) {
+            break; /* out of budget, or nothing more due by now_tick */
         }
     }
     fired.more = !link_empty(&wheel->cascading) || !link_empty(&wheel->due) ||

@@ -328,6 +328,7 @@ static int flag_switch_parse(const struct flag *flag, const char *value, bool *o
 static int flag_set_int(const struct flag *flag, const char *value, int64_t *target,
                         FILE *err)
 {
+    ASSERT(value != NULL); /* flags of kind FLAG_INT always take a value */
     char *end = NULL;
     errno = 0;
     long long parsed = strtoll(value, &end, 10);
