@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of ionats: set-up, build, the meson suites (unit, wire, integration),
 # the integration and wire suites again against the reference nats-server, the suites
-# under ASan+UBSan (clang), the fuzz targets (parser, CONNECT JSON) for a short while each,
-# and the cross-shard suite (xshard) under TSan.
+# under ASan+UBSan (clang), the fuzz targets (parser, CONNECT JSON, a whole client
+# connection) for a short while each, and the cross-shard suite (xshard) under TSan.
 #
 #   IONATS_TEST_QUICK=1       skip the sanitizer and fuzz stages
 #   IONATS_FUZZ_SECONDS=N     how long each fuzz target runs, one after the other
-#                             (default 30: two targets, a minute in all)
+#                             (default 30: three targets, a minute and a half in all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || { echo "setup failed"; exit 1; }
@@ -77,7 +77,7 @@ if [ "${IONATS_TEST_QUICK:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       run_suites build-asan "ionats (clang, ASan+UBSan)" --no-suite fuzz
-    run_suites build-asan "fuzzing (parser, CONNECT JSON)" --suite fuzz
+    run_suites build-asan "fuzzing (parser, CONNECT JSON, client connection)" --suite fuzz
   else
     echo "sanitizer build failed"
     stage_failed+=("sanitizer build")
