@@ -6,6 +6,7 @@
 #include "engine/route.h"
 
 #include "base/assert.h"
+#include "base/log.h"
 #include "engine/conn.h"
 #include "engine/interest.h"
 #include "engine/shard.h"
@@ -16,7 +17,6 @@
 #include <string.h>
 
 static const char NO_RESPONDERS_HEADER[] = "NATS/1.0 503\r\n\r\n";
-
 
 static void queue_removal(struct shard *shard, struct route_sub *sub)
 {
@@ -118,18 +118,22 @@ static void send_no_responders(struct shard *shard, const struct route_publisher
     target->ops->deliver(shard, target, &status, true); /* a status, not a message */
 }
 
-static void route_pick_add(struct shard *shard, int target, const char *name,
-                           uint32_t name_length)
+/* 0, or -ENOMEM when the picks array could not grow: that group misses the message. */
+static int route_pick_add(struct shard *shard, int target, const char *name,
+                          uint32_t name_length)
 {
     if (shard->pick_count == shard->pick_capacity) {
         uint32_t capacity = shard->pick_capacity ? shard->pick_capacity * 2 : 16;
         struct route_group_pick *grown = realloc(shard->picks, capacity * sizeof *grown);
-        ASSERT(grown != NULL); /* a lost pick would drop a queue-group delivery */
+        if (grown == NULL) {
+            return -ENOMEM;
+        }
         shard->picks = grown;
         shard->pick_capacity = capacity;
     }
     shard->picks[shard->pick_count++] =
         (struct route_group_pick){.target = target, .name = name, .name_length = name_length};
+    return 0;
 }
 
 static unsigned char *slice_put(unsigned char *target, struct proto_slice slice)
@@ -182,54 +186,70 @@ static void forward_body_write(const struct shard *shard, int target, const stru
     }
 }
 
+/* What forwarding a publish to other shards came to. */
+enum forward_result {
+    FORWARD_FLOWING = 0,   /* in the rings */
+    FORWARD_WAITING = 1,   /* some of it waits in an overflow queue: pause the publisher */
+    FORWARD_NO_MEMORY = 2, /* some target did not get it: an overflow node or block failed */
+};
+
 /* Sends the publish to one target: copied into the ring when small, else by reference to
- * a heap block. Returns false when it had to wait in the overflow queue. */
-static bool forward_one(struct shard *shard, int target, const struct route_msg *d)
+ * a heap block. */
+static enum forward_result forward_one(struct shard *shard, int target,
+                                       const struct route_msg *d)
 {
     uint32_t group_count;
     uint32_t length = forward_body_length(shard, target, d, &group_count);
     bool overflowed;
     if (length <= XSHARD_INLINE_BYTES_MAX) {
         unsigned char *body = xshard_reserve(shard, target, XSHARD_PUBLISH, length, &overflowed);
-        ASSERT(body != NULL); /* out of memory for an overflow node */
+        if (body == NULL) {
+            return FORWARD_NO_MEMORY;
+        }
         forward_body_write(shard, target, d, group_count, body);
     } else {
         struct xshard_block *block = malloc(sizeof *block + length);
-        ASSERT(block != NULL);
+        if (block == NULL) {
+            return FORWARD_NO_MEMORY;
+        }
         atomic_init(&block->references, 1);
         block->body_length = length;
         forward_body_write(shard, target, d, group_count, block->body);
         void *body = xshard_reserve(shard, target, XSHARD_PUBLISH_REF, sizeof block, &overflowed);
-        ASSERT(body != NULL);
+        if (body == NULL) {
+            free(block);
+            return FORWARD_NO_MEMORY;
+        }
         memcpy(body, &block, sizeof block);
     }
     xshard_commit(shard, target, overflowed);
     shard->stats.xshard_sent++;
-    return !overflowed;
+    return overflowed ? FORWARD_WAITING : FORWARD_FLOWING;
 }
 
-/* Forwards to every shard with plain interest or a queue-group pick. False when any part
- * waits in an overflow queue (the publisher is then paused). */
-static bool route_forward_all(struct shard *shard, const struct route_msg *d)
+/* Forwards to every shard with plain interest or a queue-group pick; the worst outcome. */
+static enum forward_result route_forward_all(struct shard *shard, const struct route_msg *d)
 {
-    bool flowing = true;
+    enum forward_result worst = FORWARD_FLOWING;
     for (uint32_t p = 0; p < shard->pick_count; p++) {
         shard->target_plain[shard->picks[p].target] = 1;
     }
     for (int target = 0; target < shard->shard_count; target++) {
         if (shard->target_plain[target]) {
-            flowing &= forward_one(shard, target, d);
+            enum forward_result result = forward_one(shard, target, d);
+            worst = result > worst ? result : worst;
         }
     }
-    return flowing;
+    return worst;
 }
 
 /* Picks, for every queue group matching the publish, the shard that delivers to it; adds
- * each remote pick to shard->picks. Local picks are delivered here and counted. */
+ * each remote pick to shard->picks. Local picks are delivered here and counted. *no_memory
+ * is set when a pick could not be recorded (that group misses the message). */
 static uint32_t groups_route(struct shard *shard, const struct route_publisher *publisher,
                              const struct sublist_result *local,
                              const struct sublist_result *remote, const struct route_msg *d,
-                             bool *delivered_remote)
+                             bool *delivered_remote, bool *no_memory)
 {
     uint32_t delivered = 0;
     uint8_t *has_members = shard->target_plain + shard->shard_count; /* scratch row */
@@ -263,8 +283,11 @@ static uint32_t groups_route(struct shard *shard, const struct route_publisher *
         }
         for (int target = 0; target < shard->shard_count; target++) {
             if (has_members[target] && pick-- == 0) {
-                route_pick_add(shard, target, group->name, group->name_length);
-                *delivered_remote = true;
+                if (route_pick_add(shard, target, group->name, group->name_length) == 0) {
+                    *delivered_remote = true;
+                } else {
+                    *no_memory = true;
+                }
                 break;
             }
         }
@@ -317,10 +340,24 @@ void route_sub_remove(struct shard *shard, struct route_sub *sub)
     }
 }
 
+/* Out of memory while forwarding: a client publisher is closed (it drives the allocation
+ * and its message could not reach every subscriber), as any client whose request the
+ * broker cannot serve for want of memory; the broker goes on. */
+static void forward_failed(struct shard *shard, const struct route_publisher *publisher,
+                           const struct route_msg *d)
+{
+    shard->stats.xshard_no_memory++;
+    LOG_WARN("shard %d: out of memory forwarding a message on %.*s to other shards", shard->index,
+             (int)d->subject.length, d->subject.data);
+    if (publisher->conn != NULL) {
+        conn_close(publisher->conn, "Out Of Memory");
+    }
+}
+
 void route_publish(struct shard *shard, const struct route_publisher *publisher,
                    const struct route_msg *msg)
 {
-    const struct route_msg d = *msg;
+    const struct route_msg d = *msg; /* 48 bytes on the stack: the walk reads it locally */
     const struct sublist_result *result =
         sublist_match(shard->sublist, d.subject.data, d.subject.length);
     uint32_t delivered = 0;
@@ -341,8 +378,14 @@ void route_publish(struct shard *shard, const struct route_publisher *publisher,
             shard->target_plain[r->origin] = 1;
             delivered_remote = true;
         }
-        delivered += groups_route(shard, publisher, result, remote, &d, &delivered_remote);
-        if (delivered_remote && !route_forward_all(shard, &d) && publisher->conn != NULL) {
+        bool no_memory = false;
+        delivered +=
+            groups_route(shard, publisher, result, remote, &d, &delivered_remote, &no_memory);
+        enum forward_result forwarded =
+            delivered_remote ? route_forward_all(shard, &d) : FORWARD_FLOWING;
+        if (no_memory || forwarded == FORWARD_NO_MEMORY) {
+            forward_failed(shard, publisher, &d);
+        } else if (forwarded == FORWARD_WAITING && publisher->conn != NULL) {
             shard_conn_pause(shard, publisher->conn);
         }
     } else {

@@ -42,13 +42,14 @@ enum {
     UD_INDEX_SHIFT = 32,
     UD_INDEX_MASK = 0xffffff,
     BUF_GROUP_ID = 0,
-        /* A completion queue larger than the submission queue: multishot receives and accepts
+    /* A completion queue larger than the submission queue: multishot receives and accepts
      * can complete many times per submission. */
     CQ_ENTRIES_PER_SQ_ENTRY = 8,
     /* Output capacity a connection keeps between bursts. */
     OUT_KEEP_BYTES = 64 * 1024,
 };
-STATIC_ASSERT((long)CONFIG_SHARDS_MAX <= (long)UD_INDEX_MASK, "a handoff's target shard fits the index bits");
+STATIC_ASSERT((long)CONFIG_SHARDS_MAX <= (long)UD_INDEX_MASK,
+              "a handoff's target shard fits the index bits");
 STATIC_ASSERT(UD_TYPE_SHIFT == STORE_URING_TAG_SHIFT, "store completions carry the type too");
 /* Back-off after an accept fails (out of descriptors): doubled per failure, as nats-server
  * does, so a full descriptor table does not spin the shard. */
@@ -567,7 +568,7 @@ static void on_recv(struct shard *shard, struct conn *conn, const struct io_urin
         if (cqe->res > 0 && conn != NULL && !(conn->flags & CONN_F_CLOSING)) {
             shard->stats.in_bytes += (uint64_t)cqe->res;
             conn->kind->receive(conn, shard->buf_memory + (size_t)id * shard->buf_size,
-                         (size_t)cqe->res);
+                                (size_t)cqe->res);
         }
         buffer_return(shard, id);
     }
@@ -631,7 +632,7 @@ static void stats_log(const struct shard *shard)
              "in_msgs=%llu in_bytes=%llu out_msgs=%llu out_bytes=%llu xshard_sent=%llu "
              "xshard_received=%llu ring_full=%llu wakeups_sent=%llu slow_consumers=%llu "
              "recv_enobufs=%llu accept_errors=%llu service_handled=%llu service_dropped=%llu "
-             "timers=%llu",
+             "timers=%llu xshard_no_memory=%llu",
              shard->index, shard->conns.live_count, (unsigned long long)st->accepted,
              (unsigned long long)st->handed_off, (unsigned long long)shard->conns.stats.closed,
              (unsigned long long)st->in_msgs, (unsigned long long)st->in_bytes,
@@ -642,7 +643,8 @@ static void stats_log(const struct shard *shard)
              (unsigned long long)st->recv_enobufs,
              (unsigned long long)st->accept_errors, (unsigned long long)shard->deferred.ran,
              (unsigned long long)shard->deferred.refused,
-             (unsigned long long)timer_count(&shard->timers));
+             (unsigned long long)timer_count(&shard->timers),
+             (unsigned long long)st->xshard_no_memory);
 }
 
 static void stats_timer_fired(struct timer_entry *entry, void *ctx)
@@ -834,7 +836,8 @@ static bool turn_reap(struct shard *shard)
      * and each pass takes up to REAP_BATCH of them; new ones wait for the next turn */
     unsigned passes = (unsigned)shard->server->config->ring_entries * CQ_ENTRIES_PER_SQ_ENTRY /
                           REAP_BATCH + 1;
-    while (passes-- > 0 && (count = io_uring_peek_batch_cqe(&shard->ring, cqes, REAP_BATCH)) > 0) {
+    while (passes-- > 0 &&
+           (count = io_uring_peek_batch_cqe(&shard->ring, cqes, REAP_BATCH)) > 0) {
         for (unsigned i = 0; i < count; i++) {
             batch[i] = *cqes[i];
         }
@@ -868,7 +871,8 @@ static int turn_wait(struct shard *shard, bool work_left)
     if (shard->overflowing && wait_ns > OVERFLOW_POLL_NS) {
         wait_ns = OVERFLOW_POLL_NS;
     }
-    bool announce = shard->shard_count > 1;
+    /* only a shard that will block says so: producers then pay for a wake-up */
+    bool announce = shard->shard_count > 1 && wait_ns > 0;
     if (announce) {
         atomic_store_explicit(&shard->shared->sleeping, 1, memory_order_seq_cst);
         /* seq_cst: the store above is ordered before the ring check below; pairs with the

@@ -38,6 +38,7 @@ struct shard_stats {
     uint64_t xshard_sent;      /* publishes forwarded to other shards */
     uint64_t xshard_received;  /* publishes other shards forwarded here */
     uint64_t ring_full;        /* records that found a cross-shard ring full */
+    uint64_t xshard_no_memory; /* publishes that could not be forwarded for want of memory */
     uint64_t wakeups_sent;
     uint64_t accept_errors;
 };

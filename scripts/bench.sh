@@ -156,11 +156,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
+# A port no socket uses, below the kernel's ephemeral range: the load generator's own
+# client sockets (and their TIME_WAIT leftovers) take ports from that range, and a server
+# port picked inside it was found taken between runs ("address already in use").
 free_port() {
-  local port _
+  local port _ low
+  low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 12000 ] || low=32768
   for _ in $(seq 50); do
-    port=$(( 20000 + RANDOM % 40000 ))
-    if [ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; then
+    port=$(( 10000 + RANDOM % (low - 10000) ))
+    if [ -z "$(ss -Htan "sport = :$port" 2>/dev/null)" ]; then
       echo "$port"; return 0
     fi
   done
