@@ -70,6 +70,42 @@ static void raw_round_trip_discarding(int fd, const char *text)
     ck_abort_msg("no PONG within %d ms", WAIT_MS);
 }
 
+/* Publishes `count` messages on `subject` whose payloads are their sequence numbers (6
+ * digits), in one send, then round-trips a PING so the broker has read them all. */
+static void publish_numbered(int fd, const char *subject, int count, char *seen, size_t size)
+{
+    char *batch = malloc((size_t)count * (32 + strlen(subject)));
+    ck_assert_ptr_nonnull(batch);
+    size_t used = 0;
+    for (int m = 0; m < count; m++) {
+        used += (size_t)sprintf(batch + used, "PUB %s 6\r\n%06d\r\n", subject, m);
+    }
+    ck_assert_int_eq(test_send_all(fd, batch, used), 0);
+    free(batch);
+    raw_round_trip(fd, "", seen, size);
+}
+
+/* Reads on `fd` until the last of `count` numbered messages (see publish_numbered) and
+ * fails unless every one arrived, in order, as "MSG <subject> <sid> 6". */
+static void expect_numbered(int fd, const char *subject, const char *sid, int count,
+                            const char *who)
+{
+    static char received[1 << 20];
+    ck_assert_uint_lt((size_t)count * (40 + strlen(subject)), sizeof received);
+    char last[64];
+    snprintf(last, sizeof last, "%06d\r\n", count - 1);
+    ck_assert_msg(test_read_until(fd, received, sizeof received, last, WAIT_MS) >= 0,
+                  "%s did not get the last message", who);
+    const char *cursor = received;
+    for (int m = 0; m < count; m++) {
+        char expected[128];
+        snprintf(expected, sizeof expected, "MSG %s %s 6\r\n%06d\r\n", subject, sid, m);
+        const char *at = strstr(cursor, expected);
+        ck_assert_msg(at != NULL, "%s: message %d missing or out of order", who, m);
+        cursor = at + strlen(expected);
+    }
+}
+
 /* SUB + PING/PONG makes the interest live on every shard: a publish from another
  * connection right after the PONG must arrive. UNSUB + PING/PONG removes it: a publish
  * after that must not, which the sentinel behind it proves. */
@@ -123,29 +159,11 @@ START_TEST(test_fanout_crosses_shards_in_order)
         subscribers[i] = raw_open(server.port);
         raw_round_trip(subscribers[i], "SUB fan.* 7\r\n", seen, sizeof seen);
     }
-    char *batch = malloc((size_t)MESSAGES * 40);
-    size_t used = 0;
-    for (int m = 0; m < MESSAGES; m++) {
-        used += (size_t)sprintf(batch + used, "PUB fan.x 6\r\n%06d\r\n", m);
-    }
-    ck_assert_int_eq(test_send_all(publisher, batch, used), 0);
-    free(batch);
-    raw_round_trip(publisher, "", seen, sizeof seen);
-    static char received[(size_t)MESSAGES * 40];
+    publish_numbered(publisher, "fan.x", MESSAGES, seen, sizeof seen);
     for (int i = 0; i < SUBSCRIBERS; i++) {
-        char last[64];
-        snprintf(last, sizeof last, "%06d\r\n", MESSAGES - 1);
-        long n = test_read_until(subscribers[i], received, sizeof received, last, WAIT_MS);
-        ck_assert_msg(n >= 0, "subscriber %d did not get the last message", i);
-        /* in order and complete: every sequence number, ascending */
-        const char *cursor = received;
-        for (int m = 0; m < MESSAGES; m++) {
-            char expected[64];
-            snprintf(expected, sizeof expected, "MSG fan.x 7 6\r\n%06d\r\n", m);
-            const char *at = strstr(cursor, expected);
-            ck_assert_msg(at != NULL, "subscriber %d: message %d missing or out of order", i, m);
-            cursor = at + strlen(expected);
-        }
+        char who[32];
+        snprintf(who, sizeof who, "subscriber %d", i);
+        expect_numbered(subscribers[i], "fan.x", "7", MESSAGES, who);
         close(subscribers[i]);
     }
     close(publisher);
@@ -232,28 +250,9 @@ START_TEST(test_group_falls_back_to_other_shard)
     raw_round_trip(publisher, "SUB work g 1\r\n", seen, sizeof seen);
     int member = raw_open(server.port); /* least loaded: another shard than the publisher */
     raw_round_trip(member, "SUB work g 9\r\n", seen, sizeof seen);
-    char *batch = malloc((size_t)MESSAGES * 32);
-    size_t used = 0;
-    for (int m = 0; m < MESSAGES; m++) {
-        used += (size_t)sprintf(batch + used, "PUB work 6\r\n%06d\r\n", m);
-    }
-    ck_assert_int_eq(test_send_all(publisher, batch, used), 0);
-    free(batch);
-    raw_round_trip(publisher, "", seen, sizeof seen);
+    publish_numbered(publisher, "work", MESSAGES, seen, sizeof seen);
     ck_assert_msg(strstr(seen, "MSG") == NULL, "a publisher without echo got its own message");
-    static char received[(size_t)MESSAGES * 40];
-    char last[64];
-    snprintf(last, sizeof last, "%06d\r\n", MESSAGES - 1);
-    ck_assert_msg(test_read_until(member, received, sizeof received, last, WAIT_MS) >= 0,
-                  "the other shard's member did not get the last message");
-    const char *cursor = received;
-    for (int m = 0; m < MESSAGES; m++) {
-        char expected[64];
-        snprintf(expected, sizeof expected, "MSG work 9 6\r\n%06d\r\n", m);
-        const char *at = strstr(cursor, expected);
-        ck_assert_msg(at != NULL, "message %d lost or out of order", m);
-        cursor = at + strlen(expected);
-    }
+    expect_numbered(member, "work", "9", MESSAGES, "the other shard's member");
     close(member);
     close(publisher);
     itest_server_stop(&server);
