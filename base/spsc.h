@@ -77,10 +77,14 @@ static inline void spsc_init(struct spsc *ring, void *bytes, uint64_t size)
     atomic_store_explicit(&ring->head, 0, memory_order_relaxed);
 }
 
+/* Largest body a record may have in a ring of `size` bytes; a constant expression, so that
+ * settings can be checked against it at compile time. */
+#define SPSC_BODY_MAX(size) ((int64_t)(size) / 2 - (int64_t)SPSC_HEADER_SIZE)
+
 /* Largest body a record may have in this ring. */
 static inline uint64_t spsc_body_max(const struct spsc *ring)
 {
-    return ring->size / 2 - SPSC_HEADER_SIZE;
+    return (uint64_t)SPSC_BODY_MAX(ring->size);
 }
 
 /* Producer: room for a record with a body of `length` bytes. Returns a pointer to write the

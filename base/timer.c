@@ -2,7 +2,7 @@
  * to visit from the occupancy bitmaps, and the advance loop that visits slots, cascades their
  * timers down and fires the due ones under a budget. One shard's thread only.
  *
- * Invariant (checked in debug builds by timer_slot_next): below the top level, every occupied
+ * Invariant (asserted by timer_slot_next): below the top level, every occupied
  * slot's digit is greater than the same digit of elapsed_tick, and every digit above it
  * equals elapsed_tick's, so the slot's first tick is still ahead; the lowest level with an
  * occupied slot therefore holds the earliest one. Moving elapsed_tick forward to at most the
@@ -180,7 +180,7 @@ static bool timer_slot_next(const struct timer_wheel *wheel, uint32_t *slot_inde
             block += 1ULL << TIMER_SPAN_BITS;
             ASSERT(block > elapsed); /* no window follows the last one: nothing wraps there */
         }
-        DEBUG_ASSERT(level == TIMER_LEVEL_TOP || above == bits);
+        ASSERT(level == TIMER_LEVEL_TOP || above == bits);
         *slot_index = level * TIMER_SLOT_COUNT + slot;
         *slot_tick = block + ((uint64_t)slot << shift);
         ASSERT(*slot_tick > elapsed);

@@ -114,11 +114,9 @@ static const struct flag flags[] = {
     {{"v", "version"}, FLAG_SWITCH, ACTION_VERSION, 0, 0, 0, NULL, "Show version"},
 };
 
-/* The largest record body spsc_reserve accepts in a ring of `size` bytes: spsc_body_max()
- * of base/spsc.h (half the ring less one record header), written as a constant expression
- * so that the STATIC_ASSERTs below can use it. test_config reserves a record of exactly the
- * size config_check lets through in a real ring, so the two cannot drift apart unseen. */
-#define XSHARD_RECORD_BODY_MAX(ring_size) ((int64_t)(ring_size) / 2 - SPSC_HEADER_SIZE)
+/* The largest record body spsc_reserve accepts in a ring of `size` bytes. test_config
+ * reserves a record of exactly the size config_check lets through in a real ring. */
+#define XSHARD_RECORD_BODY_MAX(ring_size) SPSC_BODY_MAX(ring_size)
 
 /* The largest XSHARD_INTEREST body a SUB can cause (xshard_announce): the header, then the
  * subject and the queue. Both sit in the SUB's arguments, which the parser bounds by

@@ -13,7 +13,7 @@
 #define IONATS_ENGINE_DEFERRED_H
 
 #include "engine/outbuf.h"
-#include "engine/route.h"
+#include "engine/route_msg.h"
 
 #include <stdbool.h>
 #include <stddef.h>

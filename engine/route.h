@@ -12,6 +12,7 @@
 #ifndef IONATS_ENGINE_ROUTE_H
 #define IONATS_ENGINE_ROUTE_H
 
+#include "engine/route_msg.h"
 #include "proto/parser.h"
 #include "proto/sublist.h"
 
@@ -20,16 +21,6 @@
 
 struct shard;
 struct conn;
-
-/* A message being routed. Every slice is borrowed for the duration of the call that
- * hands it over. `payload` is the header block (header_length bytes, 0 when none) followed
- * by the body. */
-struct route_msg {
-    struct proto_slice subject;
-    struct proto_slice reply;
-    struct proto_slice payload;
-    uint32_t header_length;
-};
 
 struct route_sub;
 

@@ -9,6 +9,7 @@
 #include "base/assert.h"
 #include "base/log.h"
 #include "engine/deferred.h"
+#include "engine/route.h"
 #include "engine/shard.h"
 #include "proto/subject.h"
 

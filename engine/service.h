@@ -11,7 +11,7 @@
 #ifndef IONATS_ENGINE_SERVICE_H
 #define IONATS_ENGINE_SERVICE_H
 
-#include "engine/route.h"
+#include "engine/route_msg.h"
 
 #include <stddef.h>
 

@@ -7,6 +7,7 @@
 #include "bench/micro/sublist_shim.h"
 
 #include "base/assert.h"
+#include "base/hash.h"
 #include "proto/sublist.h"
 
 #include <stdio.h>
@@ -49,21 +50,13 @@ struct sublist_shim {
 static struct sublist_shim *fixtures[SHIM_FIXTURE_MAX];
 static uint32_t fixture_count;
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
 /* The NUID-like inbox token of prefix number `prefix_index`. */
 static void inbox_token_write(uint32_t prefix_index, char *token)
 {
     static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     uint64_t state = prefix_index;
     for (int i = 0; i < SHIM_INBOX_TOKEN_BYTES; i++) {
-        token[i] = alphabet[splitmix64(&state) % (sizeof alphabet - 1)];
+        token[i] = alphabet[hash_sequence_next(&state) % (sizeof alphabet - 1)];
     }
     token[SHIM_INBOX_TOKEN_BYTES] = '\0';
 }
@@ -155,7 +148,7 @@ static void match_subjects_fill(struct sublist_shim *shim, uint32_t literal_coun
     uint32_t drawn = range < SUBLIST_SHIM_SUBJECT_COUNT ? range : SUBLIST_SHIM_SUBJECT_COUNT;
     uint64_t state = SHIM_SHUFFLE_SEED;
     for (uint32_t i = 0; i < drawn; i++) { /* partial Fisher-Yates */
-        uint32_t j = i + (uint32_t)(splitmix64(&state) % (range - i));
+        uint32_t j = i + (uint32_t)(hash_sequence_next(&state) % (range - i));
         uint32_t swap = numbers[i];
         numbers[i] = numbers[j];
         numbers[j] = swap;

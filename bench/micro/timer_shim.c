@@ -3,6 +3,7 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/hash.h"
 #include "base/timer.h"
 
 #include <stdlib.h>
@@ -22,14 +23,6 @@ struct timer_shim {
     int64_t now_ns; /* the fake clock */
     uint64_t fired_count;
 };
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 static void shim_fired(struct timer_entry *entry, void *ctx)
 {
@@ -53,11 +46,11 @@ struct timer_shim *timer_shim_create(uint32_t count, uint32_t spread_ms)
     uint64_t random_state = 7;
     for (uint32_t i = 0; i < count; i++) {
         timer_entry_init(&shim->entries[i], shim_fired, shim);
-        shim->offsets_ns[i] = 1 + (int64_t)(splitmix64(&random_state) % (uint64_t)shim->spread_ns);
+        shim->offsets_ns[i] = 1 + (int64_t)(hash_sequence_next(&random_state) % (uint64_t)shim->spread_ns);
         shim->order[i] = i;
     }
     for (uint32_t i = count - 1; i > 0; i--) {
-        uint32_t j = (uint32_t)(splitmix64(&random_state) % (i + 1));
+        uint32_t j = (uint32_t)(hash_sequence_next(&random_state) % (i + 1));
         uint32_t swap = shim->order[i];
         shim->order[i] = shim->order[j];
         shim->order[j] = swap;

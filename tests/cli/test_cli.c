@@ -22,50 +22,14 @@ enum { WAIT_MS = 5000, OUTPUT_SIZE = 1 << 16 };
 
 static const char QUIET[] = "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* Runs ionats with `args` to completion (bounded); returns its exit status, output in `out`. */
+/* Runs ionats with `args`, which must exit by itself within WAIT_MS; returns its exit
+ * status, output in `out`. */
 static int run_binary(const char *const *args, char *out, size_t size)
 {
-    int pipe_fds[2];
-    ck_assert_int_eq(pipe(pipe_fds), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pipe_fds[1], 1);
-        dup2(pipe_fds[1], 2);
-        close(pipe_fds[0]);
-        const char *argv[32] = {getenv("IONATS_BIN")};
-        for (int i = 0; args[i] != NULL && i < 30; i++) {
-            argv[i + 1] = args[i];
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(pipe_fds[1]);
-    size_t used = 0;
-    long deadline = now_ms() + WAIT_MS;
-    for (;;) {
-        struct pollfd p = {.fd = pipe_fds[0], .events = POLLIN};
-        if (poll(&p, 1, 100) > 0) {
-            ssize_t n = read(pipe_fds[0], out + used, size - used - 1);
-            if (n <= 0) {
-                break;
-            }
-            used += (size_t)n;
-        }
-        ck_assert_msg(now_ms() < deadline, "ionats did not exit");
-    }
-    out[used] = '\0';
-    close(pipe_fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    struct test_binary_run run;
+    ck_assert_int_eq(test_binary_run(args, NULL, WAIT_MS, NULL, out, size, &run), 0);
+    ck_assert_msg(!run.stopped, "ionats did not exit by itself:\n%s", out);
+    return run.status;
 }
 
 static int raw_open(int port, char *info, size_t size)
@@ -100,8 +64,8 @@ static bool file_contains(const char *path, const char *needle)
 
 static bool wait_file_contains(const char *path, const char *needle)
 {
-    long deadline = now_ms() + WAIT_MS;
-    while (now_ms() < deadline) {
+    long deadline = test_now_ms() + WAIT_MS;
+    while (test_now_ms() < deadline) {
         if (file_contains(path, needle)) {
             return true;
         }
@@ -200,11 +164,11 @@ START_TEST(test_sigterm_drains_and_port_rebinds)
     char info[4096];
     int fd = raw_open(server.port, info, sizeof info);
     raw_expect(fd, "SUB a 1\r\nPING\r\n", "PONG\r\n");
-    long start = now_ms();
+    long start = test_now_ms();
     kill(server.pid, SIGTERM);
     int status = 0;
     while (waitpid(server.pid, &status, WNOHANG) == 0) {
-        ck_assert_msg(now_ms() - start < 1000, "ionats took over a second to stop");
+        ck_assert_msg(test_now_ms() - start < 1000, "ionats took over a second to stop");
         usleep(5000);
     }
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -225,9 +189,9 @@ START_TEST(test_sigterm_drains_and_port_rebinds)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    long deadline = now_ms() + WAIT_MS;
+    long deadline = test_now_ms() + WAIT_MS;
     int again = -1;
-    while (again < 0 && now_ms() < deadline) {
+    while (again < 0 && test_now_ms() < deadline) {
         again = test_connect_raw(server.port);
         if (again < 0) {
             ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0); /* still running */
@@ -352,8 +316,8 @@ START_TEST(test_full_ring_backpressure)
     static char window[1 << 20];
     size_t have = 0;
     int next = 0;
-    long deadline = now_ms() + 30000;
-    while (next < MESSAGES && now_ms() < deadline) {
+    long deadline = test_now_ms() + 30000;
+    while (next < MESSAGES && test_now_ms() < deadline) {
         ssize_t n = recv(subscriber, window + have, sizeof window - have - 1, 0);
         ck_assert_msg(n > 0, "subscriber closed after %d messages", next);
         have += (size_t)n;

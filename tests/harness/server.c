@@ -34,11 +34,91 @@ bool test_server_reference(void)
     return which != NULL && strcmp(which, "nats-server") == 0;
 }
 
-static long now_ms(void)
+long test_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+enum { BINARY_ARGS_MAX = 32 };
+
+static void binary_exec(const char *binary, const char *const *args, const char *const *env,
+                        int output_fd)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(output_fd, 1);
+    dup2(output_fd, 2);
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+        putenv((char *)env[i]);
+    }
+    const char *argv[BINARY_ARGS_MAX + 2] = {binary};
+    for (int i = 0; args[i] != NULL && i < BINARY_ARGS_MAX; i++) {
+        argv[i + 1] = args[i];
+    }
+    execv(binary, (char *const *)argv);
+    _exit(127);
+}
+
+int test_binary_run(const char *const *args, const char *const *env, long wait_ms,
+                    const char *stop_when, char *out, size_t size,
+                    struct test_binary_run *run)
+{
+    const char *binary = getenv("IONATS_BIN");
+    out[0] = '\0';
+    run->status = -1;
+    run->stopped = false;
+    if (binary == NULL) {
+        return -EINVAL;
+    }
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        return -errno;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int error = -errno;
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        return error;
+    }
+    if (pid == 0) {
+        binary_exec(binary, args, env, pipe_fds[1]);
+    }
+    close(pipe_fds[1]);
+    size_t used = 0;
+    long deadline = test_now_ms() + wait_ms;
+    int rc = 0;
+    for (;;) {
+        long left = deadline - test_now_ms();
+        bool seen = stop_when != NULL && strstr(out, stop_when) != NULL;
+        if ((left <= 0 || seen) && !run->stopped) {
+            kill(pid, SIGTERM);
+            run->stopped = true;
+            deadline = test_now_ms() + wait_ms;
+            left = wait_ms;
+        }
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            rc = -ETIMEDOUT;
+            break;
+        }
+        struct pollfd p = {.fd = pipe_fds[0], .events = POLLIN};
+        if (poll(&p, 1, (int)(left < 100 ? left : 100)) > 0) {
+            ssize_t n = read(pipe_fds[0], out + used, size - used - 1);
+            if (n <= 0) {
+                break; /* EOF: it exited */
+            }
+            used += (size_t)n;
+            out[used] = '\0';
+        }
+    }
+    close(pipe_fds[0]);
+    int status;
+    if (waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
+        run->status = WEXITSTATUS(status);
+    }
+    return rc;
 }
 
 /* Binds port 0 on loopback to learn a free port. Another process could take it before the
@@ -332,8 +412,8 @@ static int start_once(struct test_server *server, const struct test_server_optio
     }
     free_args(argv, argc);
     server->pid = pid;
-    long deadline = now_ms() + START_WAIT_MS;
-    while (now_ms() < deadline) {
+    long deadline = test_now_ms() + START_WAIT_MS;
+    while (test_now_ms() < deadline) {
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             server->pid = 0;
@@ -412,9 +492,9 @@ int test_server_stop(struct test_server *server)
     int status = 0;
     if (server->pid > 0) {
         kill(server->pid, SIGTERM);
-        long deadline = now_ms() + STOP_WAIT_MS;
+        long deadline = test_now_ms() + STOP_WAIT_MS;
         pid_t done = 0;
-        while ((done = waitpid(server->pid, &status, WNOHANG)) == 0 && now_ms() < deadline) {
+        while ((done = waitpid(server->pid, &status, WNOHANG)) == 0 && test_now_ms() < deadline) {
             usleep(POLL_STEP_MS * 1000);
         }
         if (done == 0) {
@@ -458,12 +538,12 @@ long test_read_until(int fd, char *buffer, size_t size, const char *needle, int 
 {
     size_t used = 0;
     buffer[0] = '\0';
-    long deadline = now_ms() + timeout_ms;
+    long deadline = test_now_ms() + timeout_ms;
     while (used + 1 < size) {
         if (strstr(buffer, needle) != NULL) {
             return (long)used;
         }
-        long left = deadline - now_ms();
+        long left = deadline - test_now_ms();
         if (left <= 0) {
             return -ETIMEDOUT;
         }
@@ -485,7 +565,7 @@ long test_read_until(int fd, char *buffer, size_t size, const char *needle, int 
 static bool wait_readable(int fd, long deadline)
 {
     for (;;) {
-        long left = deadline - now_ms();
+        long left = deadline - test_now_ms();
         if (left <= 0) {
             return false;
         }
@@ -504,7 +584,7 @@ long test_read_exact(int fd, char *buffer, size_t length, int timeout_ms)
 {
     size_t used = 0;
     buffer[0] = '\0';
-    long deadline = now_ms() + timeout_ms;
+    long deadline = test_now_ms() + timeout_ms;
     while (used < length && wait_readable(fd, deadline)) {
         ssize_t n = recv(fd, buffer + used, length - used, MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
@@ -522,7 +602,7 @@ long test_read_exact(int fd, char *buffer, size_t length, int timeout_ms)
 long test_read_line(int fd, char *buffer, size_t size, int timeout_ms)
 {
     buffer[0] = '\0';
-    long deadline = now_ms() + timeout_ms;
+    long deadline = test_now_ms() + timeout_ms;
     for (;;) {
         if (!wait_readable(fd, deadline)) {
             return -ETIMEDOUT;
@@ -569,9 +649,9 @@ bool test_wait_closed(int fd, char *buffer, size_t size, int timeout_ms)
 {
     size_t used = buffer ? strlen(buffer) : 0;
     char scratch[4096];
-    long deadline = now_ms() + timeout_ms;
+    long deadline = test_now_ms() + timeout_ms;
     for (;;) {
-        long left = deadline - now_ms();
+        long left = deadline - test_now_ms();
         if (left <= 0) {
             return false;
         }

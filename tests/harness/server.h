@@ -55,6 +55,25 @@ int test_server_start(struct test_server *server, const struct test_server_optio
  * broker's log and aborts the test process. */
 int test_server_stop(struct test_server *server);
 
+/* Milliseconds on the monotonic clock. */
+long test_now_ms(void);
+
+/* A finished run of the ionats binary (IONATS_BIN) by test_binary_run. */
+struct test_binary_run {
+    int status;   /* exit code; -1 when it died of a signal */
+    bool stopped; /* it was still running, so it got SIGTERM */
+};
+
+/* Runs $IONATS_BIN with `args` (NULL-terminated) and the NAME=VALUE settings of `env` (may
+ * be NULL) added to its environment, collecting stdout and stderr into `out`. It gets
+ * SIGTERM once its output shows `stop_when` (when not NULL) or after `wait_ms`, and
+ * SIGKILL if it has not exited `wait_ms` after that, or when the test process dies.
+ * 0, or -errno when it could not be started or did not exit (the output so far is in
+ * `out` either way). */
+int test_binary_run(const char *const *args, const char *const *env, long wait_ms,
+                    const char *stop_when, char *out, size_t size,
+                    struct test_binary_run *run);
+
 /* A blocking TCP connection to 127.0.0.1:port with 5 s send/receive timeouts. -errno. */
 int test_connect_raw(int port);
 

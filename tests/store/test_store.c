@@ -15,6 +15,7 @@
  * checks every reported sequence is back with its exact bytes.
  *
  * Every test works in its own mkdtemp directory under /tmp and removes it. */
+#include "base/hash.h"
 #include "engine/store_uring.h"
 #include "store/record.h"
 #include "store/segment.h"
@@ -68,14 +69,6 @@ enum {
     CHILD_EXIT_SKIP = 77,
 };
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 /* ---- Generated messages: every byte is a function of the sequence -------------------- */
 
 struct gen_msg {
@@ -98,9 +91,9 @@ static void gen_msg_make(uint64_t seq, struct gen_msg *msg)
         memcpy(msg->header, header, msg->header_length);
     }
     uint64_t state = seq;
-    msg->payload_length = 1 + (uint32_t)(splitmix64(&state) % PAYLOAD_SPREAD);
+    msg->payload_length = 1 + (uint32_t)(hash_sequence_next(&state) % PAYLOAD_SPREAD);
     for (uint32_t i = 0; i < msg->payload_length; i++) {
-        msg->payload[i] = (uint8_t)splitmix64(&state);
+        msg->payload[i] = (uint8_t)hash_sequence_next(&state);
     }
 }
 
@@ -1248,9 +1241,9 @@ START_TEST(test_store_differential)
     memset(&model, 0, sizeof model);
     uint64_t random = 0x5eed;
     for (int op = 0; op < MODEL_OPS; op++) {
-        uint64_t dice = splitmix64(&random) % 100;
+        uint64_t dice = hash_sequence_next(&random) % 100;
         if (dice < 70) {
-            uint8_t subject = (uint8_t)(splitmix64(&random) % MODEL_SUBJECTS);
+            uint8_t subject = (uint8_t)(hash_sequence_next(&random) % MODEL_SUBJECTS);
             char name[16];
             int length = model_subject_name(subject, name);
             struct gen_msg msg;
@@ -1263,15 +1256,15 @@ START_TEST(test_store_differential)
             model_append(&model, subject);
             ck_assert_uint_eq(seq, model.last_seq);
         } else if (dice < 85) {
-            uint64_t seq = 1 + splitmix64(&random) % (model.last_seq + 1);
+            uint64_t seq = 1 + hash_sequence_next(&random) % (model.last_seq + 1);
             int rc = stream_store_delete(fx.store, seq);
             ck_assert_int_eq(rc, seq <= model.last_seq && model.held[seq] ? 0 : -ENOENT);
             model.held[seq] = false;
         } else if (dice < 88) {
-            uint8_t subject = (uint8_t)(splitmix64(&random) % MODEL_SUBJECTS);
+            uint8_t subject = (uint8_t)(hash_sequence_next(&random) % MODEL_SUBJECTS);
             char name[16];
             int length = model_subject_name(subject, name);
-            uint64_t keep = splitmix64(&random) % 10;
+            uint64_t keep = hash_sequence_next(&random) % 10;
             struct stream_store_purge_request request = {
                 .subject = (const uint8_t *)name, .subject_length = (uint32_t)length,
                 .keep = keep};
@@ -2415,7 +2408,7 @@ static _Noreturn void crash_child(const char *path, int report_fd, uint64_t seed
     stream_store_info_get(store, &info);
     uint64_t next = info.last_seq + 1;
     for (;;) {
-        uint64_t batch = 1 + splitmix64(&seed) % 20;
+        uint64_t batch = 1 + hash_sequence_next(&seed) % 20;
         for (uint64_t i = 0; i < batch; i++, next++) {
             struct gen_msg msg;
             gen_msg_make(next, &msg);
@@ -2450,10 +2443,10 @@ START_TEST(test_crash_sigkill)
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
             close(fds[0]);
-            crash_child(fx.path, fds[1], splitmix64(&seed), round % 2 == 1);
+            crash_child(fx.path, fds[1], hash_sequence_next(&seed), round % 2 == 1);
         }
         close(fds[1]);
-        usleep(CRASH_DELAY_MIN_US + (useconds_t)(splitmix64(&seed) % CRASH_DELAY_SPREAD_US));
+        usleep(CRASH_DELAY_MIN_US + (useconds_t)(hash_sequence_next(&seed) % CRASH_DELAY_SPREAD_US));
         kill(pid, SIGKILL);
         int status = 0;
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);

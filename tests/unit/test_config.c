@@ -10,10 +10,12 @@
 
 #include "base/spsc.h"
 #include "engine/xshard.h"
+#include "tests/harness/server.h"
 
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -627,76 +629,35 @@ END_TEST
 
 /* ---- start-up: a shard whose listener fails ------------------------------------------- */
 
-enum { STARTUP_WAIT_MS = 5000, STARTUP_SETTLE_MS = 500 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+enum { STARTUP_WAIT_MS = 5000 };
 
 struct broker_run {
-    int status;   /* exit code, or -1 when it had to be stopped or died of a signal */
-    bool stopped; /* still running after the wait: SIGTERM was sent */
+    int status;   /* exit code, or -1 when it died of a signal */
+    bool stopped; /* it got SIGTERM: still running after the wait, or `stop_when` seen */
     char output[TEXT_SIZE];
 };
 
 /* Runs ionats with `args`, listen_fail_shim preloaded and `fail_at` as the listen() call
- * to fail (NULL: none), for up to `wait_ms`; then stops it with SIGTERM if it still runs. */
+ * to fail (NULL: none). It is stopped with SIGTERM once its output shows `stop_when` (not
+ * NULL: its signals are blocked by then, so the stop is a clean one), or when it still runs
+ * after `wait_ms`. */
 static void broker_run(const char *const *args, const char *fail_at, long wait_ms,
-                       struct broker_run *run)
+                       const char *stop_when, struct broker_run *run)
 {
-    const char *binary = getenv("IONATS_BIN");
     const char *shim = getenv("IONATS_LISTEN_FAIL_SHIM");
-    ck_assert_msg(binary != NULL && shim != NULL, "run through meson test");
-    int pipe_fds[2];
-    ck_assert_int_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pipe_fds[1], 1);
-        dup2(pipe_fds[1], 2);
-        setenv("LD_PRELOAD", shim, 1);
-        if (fail_at != NULL) {
-            setenv("IONATS_TEST_LISTEN_FAIL_AT", fail_at, 1);
-        } else {
-            unsetenv("IONATS_TEST_LISTEN_FAIL_AT");
-        }
-        char *argv[ARG_COUNT_MAX] = {(char *)binary};
-        for (int i = 0; args[i] != NULL && i + 2 < ARG_COUNT_MAX; i++) {
-            argv[i + 1] = (char *)args[i];
-        }
-        execv(binary, argv);
-        _exit(127);
-    }
-    close(pipe_fds[1]);
-    size_t used = 0;
-    long deadline = now_ms() + wait_ms;
-    run->stopped = false;
-    for (;;) {
-        long left = deadline - now_ms();
-        if (left <= 0 && !run->stopped) {
-            kill(pid, SIGTERM);
-            run->stopped = true;
-            deadline = now_ms() + STARTUP_WAIT_MS;
-            left = STARTUP_WAIT_MS;
-        }
-        ck_assert_msg(left > 0, "ionats did not stop on SIGTERM");
-        struct pollfd p = {.fd = pipe_fds[0], .events = POLLIN};
-        if (poll(&p, 1, (int)(left < 100 ? left : 100)) > 0) {
-            ssize_t n = read(pipe_fds[0], run->output + used, sizeof run->output - used - 1);
-            if (n <= 0) {
-                break; /* EOF: ionats exited */
-            }
-            used += (size_t)n;
-        }
-    }
-    run->output[used] = '\0';
-    close(pipe_fds[0]);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    run->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    ck_assert_msg(getenv("IONATS_BIN") != NULL && shim != NULL, "run through meson test");
+    static char preload[PATH_MAX + 16];
+    static char fail_setting[64];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", shim);
+    snprintf(fail_setting, sizeof fail_setting, "IONATS_TEST_LISTEN_FAIL_AT=%s",
+             fail_at != NULL ? fail_at : "0");
+    const char *const env[] = {preload, fail_setting, NULL};
+    struct test_binary_run result;
+    int rc = test_binary_run(args, env, wait_ms, stop_when, run->output, sizeof run->output,
+                             &result);
+    ck_assert_msg(rc == 0, "ionats did not stop on SIGTERM:\n%s", run->output);
+    run->status = result.status;
+    run->stopped = result.stopped;
 }
 
 /* Shard 1's own listener fails with EPERM (-EPERM == -1, "no listener"): the broker must
@@ -706,7 +667,7 @@ START_TEST(test_startup_shard_listener_eperm)
     static const char *const args[] = {"-a", "127.0.0.1", "-p", "0", "--shards", "2",
                                        "--placement", "reuseport", NULL};
     static struct broker_run run;
-    broker_run(args, "2", STARTUP_WAIT_MS, &run);
+    broker_run(args, "2", STARTUP_WAIT_MS, NULL, &run);
     ck_assert_msg(!run.stopped, "ionats ran without shard 1's listener:\n%s", run.output);
     ck_assert_int_eq(run.status, 1);
     ck_assert_msg(strstr(run.output, "shard 1 has no listener: Operation not permitted"),
@@ -721,7 +682,7 @@ START_TEST(test_startup_shard_listeners)
     static const char *const args[] = {"-a", "127.0.0.1", "-p", "0", "--shards", "2",
                                        "--placement", "reuseport", NULL};
     static struct broker_run run;
-    broker_run(args, NULL, STARTUP_SETTLE_MS, &run);
+    broker_run(args, NULL, STARTUP_WAIT_MS, " ready:", &run);
     ck_assert_msg(run.stopped, "ionats exited by itself:\n%s", run.output);
     ck_assert_int_eq(run.status, 0);
     ck_assert_msg(strstr(run.output, " ready: 2 shard(s), reuseport placement"), "%s",
@@ -734,7 +695,7 @@ START_TEST(test_startup_first_listener_eperm)
 {
     static const char *const args[] = {"-a", "127.0.0.1", "-p", "0", "--shards", "2", NULL};
     static struct broker_run run;
-    broker_run(args, "1", STARTUP_WAIT_MS, &run);
+    broker_run(args, "1", STARTUP_WAIT_MS, NULL, &run);
     ck_assert_msg(!run.stopped, "%s", run.output);
     ck_assert_int_eq(run.status, 1);
     ck_assert_msg(strstr(run.output, "cannot listen on 127.0.0.1:0: Operation not permitted"),

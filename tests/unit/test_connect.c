@@ -273,6 +273,33 @@ START_TEST(test_nested_unknown)
     ck_assert(!options.echo);
     connect_options_free(&options);
 }
+
+/* Nesting deeper than the JSON parser's bound (jansson: 2048) from a client's CONNECT is
+ * refused as bad JSON, with no deep recursion and nothing owned left behind. */
+START_TEST(test_nested_too_deep)
+{
+    enum { DEPTH = 100000 };
+    static char json[DEPTH * 2 + 16];
+    size_t used = 0;
+    json[used++] = '{';
+    json[used++] = '"';
+    json[used++] = 'x';
+    json[used++] = '"';
+    json[used++] = ':';
+    for (int i = 0; i < DEPTH; i++) {
+        json[used++] = '[';
+    }
+    for (int i = 0; i < DEPTH; i++) {
+        json[used++] = ']';
+    }
+    json[used++] = '}';
+    struct connect_options options;
+    ck_assert_int_eq(parse_exact(json, used, &options), CONNECT_ERR_JSON);
+    ck_assert_ptr_null(options.user);
+    ck_assert_ptr_null(options.pass);
+    ck_assert_ptr_null(options.auth_token);
+}
+END_TEST
 END_TEST
 
 /* A repeated key: the last one counts, as with Go's json.Unmarshal. */
@@ -428,6 +455,7 @@ static Suite *connect_suite(void)
     tcase_add_test(tc, test_length_bounds_input);
     tcase_add_test(tc, test_unknown_keys_ignored);
     tcase_add_test(tc, test_nested_unknown);
+    tcase_add_test(tc, test_nested_too_deep);
     tcase_add_test(tc, test_duplicate_keys);
     tcase_add_test(tc, test_long_strings);
     tcase_add_test(tc, test_string_escapes);

@@ -4,6 +4,7 @@
  * differential test against a naive model: an array of (subject, queue, count) for the
  * local side and a set of (origin, subject, queue) for the remote side, matched by a
  * linear scan with subject_matches. */
+#include "base/hash.h"
 #include "engine/interest.h"
 #include "proto/subject.h"
 
@@ -25,14 +26,6 @@ enum { TEST_SEED = 0x5eed };
             ck_abort_msg(__VA_ARGS__);                                                     \
         }                                                                                  \
     } while (0)
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 static size_t text_length(const char *text)
 {
@@ -252,11 +245,11 @@ struct model {
 static void random_subject(char *text, uint64_t *random_state, bool pattern)
 {
     static const char *const tokens[] = {"a", "b", "c", "*"};
-    uint32_t token_count = 1 + (uint32_t)(splitmix64(random_state) % 3);
+    uint32_t token_count = 1 + (uint32_t)(hash_sequence_next(random_state) % 3);
     size_t length = 0;
     for (uint32_t t = 0; t < token_count; t++) {
-        const char *token = tokens[splitmix64(random_state) % (pattern ? 4 : 3)];
-        if (pattern && t == token_count - 1 && splitmix64(random_state) % 5 == 0) {
+        const char *token = tokens[hash_sequence_next(random_state) % (pattern ? 4 : 3)];
+        if (pattern && t == token_count - 1 && hash_sequence_next(random_state) % 5 == 0) {
             token = ">";
         }
         if (t > 0) {
@@ -270,7 +263,7 @@ static void random_subject(char *text, uint64_t *random_state, bool pattern)
 static const char *random_queue(uint64_t *random_state)
 {
     static const char *const queues[] = {"", "", "q1", "q2"};
-    return queues[splitmix64(random_state) % 4];
+    return queues[hash_sequence_next(random_state) % 4];
 }
 
 static const char *queue_or_null(const char *queue)
@@ -337,7 +330,7 @@ static void diff_local_remove(struct interest *interest, struct model *model, ui
     if (model->local_count == 0) {
         return;
     }
-    struct model_local *l = &model->local[splitmix64(state) % model->local_count];
+    struct model_local *l = &model->local[hash_sequence_next(state) % model->local_count];
     if (l->count == 0) {
         return; /* removing what was never added is a caller's bug the table asserts on */
     }
@@ -354,12 +347,12 @@ static void diff_local_remove(struct interest *interest, struct model *model, ui
 static void diff_remote(struct interest *interest, struct model *model, uint64_t *state,
                         bool add)
 {
-    int origin = (int)(splitmix64(state) % MODEL_ORIGIN_COUNT);
+    int origin = (int)(hash_sequence_next(state) % MODEL_ORIGIN_COUNT);
     char subject[MODEL_SUBJECT_SIZE];
     random_subject(subject, state, true);
     const char *queue = random_queue(state);
-    if (!add && model->remote_count > 0 && splitmix64(state) % 4 != 0) {
-        const struct model_remote *r = &model->remote[splitmix64(state) % model->remote_count];
+    if (!add && model->remote_count > 0 && hash_sequence_next(state) % 4 != 0) {
+        const struct model_remote *r = &model->remote[hash_sequence_next(state) % model->remote_count];
         origin = r->origin;
         strcpy(subject, r->subject);
         queue = r->queue;
@@ -435,7 +428,7 @@ START_TEST(test_differential)
     ck_assert_int_eq(interest_init(&interest, state), 0);
     uint32_t entry_count_max = 0;
     for (uint32_t op = 0; op < DIFF_OP_COUNT; op++) {
-        uint64_t pick = splitmix64(&state) % 100;
+        uint64_t pick = hash_sequence_next(&state) % 100;
         if (pick < 35) {
             diff_local_add(&interest, model, &state);
         } else if (pick < 60) {

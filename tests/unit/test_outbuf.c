@@ -204,6 +204,23 @@ START_TEST(test_free)
 }
 END_TEST
 
+/* Sizes that would wrap the length or the doubling fail with -ENOMEM before any
+ * allocation (so this runs under ASan too) and leave the buffer as it was. */
+START_TEST(test_reserve_refuses_wrapping_sizes)
+{
+    struct outbuf buffer = {0};
+    ck_assert_int_eq(outbuf_reserve(&buffer, 3), 0);
+    outbuf_put(&buffer, "abc", 3);
+    size_t capacity = buffer.capacity;
+    ck_assert_int_eq(outbuf_reserve(&buffer, SIZE_MAX), -ENOMEM);
+    ck_assert_int_eq(outbuf_reserve(&buffer, SIZE_MAX - 2), -ENOMEM);
+    ck_assert_int_eq(outbuf_reserve(&buffer, SIZE_MAX / 2), -ENOMEM);
+    ck_assert_uint_eq(buffer.capacity, capacity);
+    ck_assert(outbuf_equals(&buffer, "abc"));
+    outbuf_free(&buffer);
+}
+END_TEST
+
 /* A reservation no allocator can give fails with -ENOMEM and leaves the buffer as it was. */
 START_TEST(test_reserve_fails_whole)
 {
@@ -233,6 +250,7 @@ static Suite *outbuf_suite(void)
     tcase_add_test(basics, test_trim);
     tcase_add_test(basics, test_free);
     tcase_add_test(basics, test_reserve_fails_whole);
+    tcase_add_test(basics, test_reserve_refuses_wrapping_sizes);
     suite_add_tcase(suite, basics);
     return suite;
 }

@@ -3,6 +3,7 @@
  * 100k literal subscriptions, and a differential test against a linear scan of every
  * inserted subscription with subject_matches (also run with allocations failing at random,
  * where the build has no sanitizer that owns malloc). */
+#include "base/hash.h"
 #include "proto/subject.h"
 #include "proto/sublist.h"
 
@@ -32,14 +33,6 @@
 #define TEST_ALLOC_FAILURE 1
 #endif
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 /* Test-binary state, not library state: armed only around calls into the sublist. */
 static struct {
     bool armed;
@@ -66,7 +59,7 @@ static bool alloc_should_fail(void)
     bool fail = alloc_failure.fail_at != 0
                     ? alloc_failure.armed_count == alloc_failure.fail_at
                     : alloc_failure.one_in != 0 &&
-                          splitmix64(&alloc_failure.random_state) % alloc_failure.one_in == 0;
+                          hash_sequence_next(&alloc_failure.random_state) % alloc_failure.one_in == 0;
     alloc_failure.failed_count += fail;
     return fail;
 }
@@ -523,7 +516,7 @@ END_TEST
 static void shuffle(struct test_sub **items, size_t count, uint64_t *random_state)
 {
     for (size_t i = count; i > 1; i--) {
-        size_t j = splitmix64(random_state) % i;
+        size_t j = hash_sequence_next(random_state) % i;
         struct test_sub *swap = items[i - 1];
         items[i - 1] = items[j];
         items[j] = swap;
@@ -630,10 +623,10 @@ static const char diff_tokens[] = {'a', 'b', 'c'};
 /* A random pattern of depth 1..4 over a, b, c, with "*" anywhere and ">" last. */
 static void diff_pattern(char *text, uint64_t *random_state)
 {
-    uint32_t depth = 1 + splitmix64(random_state) % DIFF_DEPTH_MAX;
+    uint32_t depth = 1 + hash_sequence_next(random_state) % DIFF_DEPTH_MAX;
     char *cursor = text;
     for (uint32_t i = 0; i < depth; i++) {
-        uint32_t roll = splitmix64(random_state) % 10;
+        uint32_t roll = hash_sequence_next(random_state) % 10;
         char token = roll < 7 ? diff_tokens[roll % 3] : roll < 9 ? '*' : '>';
         if (token == '>' && i + 1 < depth) {
             token = '*';
@@ -646,10 +639,10 @@ static void diff_pattern(char *text, uint64_t *random_state)
 /* A random literal subject of depth 1..5: one deeper than patterns, for ">". */
 static void diff_subject(char *text, uint64_t *random_state)
 {
-    uint32_t depth = 1 + splitmix64(random_state) % (DIFF_DEPTH_MAX + 1);
+    uint32_t depth = 1 + hash_sequence_next(random_state) % (DIFF_DEPTH_MAX + 1);
     char *cursor = text;
     for (uint32_t i = 0; i < depth; i++) {
-        *cursor++ = diff_tokens[splitmix64(random_state) % 3];
+        *cursor++ = diff_tokens[hash_sequence_next(random_state) % 3];
         *cursor++ = i + 1 < depth ? '.' : '\0';
     }
 }
@@ -716,7 +709,7 @@ static void diff_step(struct sublist *list, struct test_sub *pool, uint64_t *ran
                       bool fail)
 {
     static const char *const queues[] = {NULL, NULL, NULL, "q1", "q2", "q3"};
-    struct test_sub *t = &pool[splitmix64(random_state) % DIFF_POOL_COUNT];
+    struct test_sub *t = &pool[hash_sequence_next(random_state) % DIFF_POOL_COUNT];
     if (t->inserted) {
         alloc_failure.armed = fail; /* removal allocates nothing it cannot do without */
         int rc = sublist_remove(list, &t->sub);
@@ -728,7 +721,7 @@ static void diff_step(struct sublist *list, struct test_sub *pool, uint64_t *ran
     char pattern[TEST_SUBJECT_SIZE];
     diff_pattern(pattern, random_state);
     QUIET_ASSERT(subject_valid_for_sub(pattern, strlen(pattern)), "pattern %s", pattern);
-    test_sub_set(t, pattern, queues[splitmix64(random_state) % 6]);
+    test_sub_set(t, pattern, queues[hash_sequence_next(random_state) % 6]);
     alloc_failure.armed = fail;
     int rc = sublist_insert(list, &t->sub);
     alloc_failure.armed = false;

@@ -6,6 +6,7 @@
  * differential test runs thousands of random arms, cancels and advances (callbacks arming
  * and cancelling too) against an array of deadlines scanned linearly. */
 #include "base/clock.h"
+#include "base/hash.h"
 #include "base/timer.h"
 
 #include <check.h>
@@ -31,14 +32,6 @@ struct probe {
 
 /* The fake clock: what the test last passed to timer_advance, read by callbacks. */
 static int64_t test_now_ns;
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 /* deadline_ns rounded up to the wheel's tick grid, computed apart from the wheel; may be
  * beyond int64_t time (never reached). */
@@ -565,16 +558,16 @@ static struct {
 static int64_t diff_deadline(bool after_now)
 {
     static const uint32_t range_bits[] = {3, 6, 12, 18, 24, 30, 37, 40};
-    uint64_t roll = splitmix64(&diff.random_state);
+    uint64_t roll = hash_sequence_next(&diff.random_state);
     uint32_t bits = range_bits[roll % 8];
-    int64_t ticks = (int64_t)(splitmix64(&diff.random_state) & ((UINT64_C(1) << bits) - 1));
+    int64_t ticks = (int64_t)(hash_sequence_next(&diff.random_state) & ((UINT64_C(1) << bits) - 1));
     if (!after_now && roll % 16 == 0) {
         ticks = -ticks % 100;
     }
     if (roll % 997 == 0) {
         return INT64_MAX - (int64_t)(roll % 1000);
     }
-    int64_t offset_ns = (int64_t)(splitmix64(&diff.random_state) % DIFF_TICK_NS);
+    int64_t offset_ns = (int64_t)(hash_sequence_next(&diff.random_state) % DIFF_TICK_NS);
     return test_now_ns + ticks * DIFF_TICK_NS + offset_ns + (after_now ? 1 : 0);
 }
 
@@ -613,8 +606,8 @@ static void diff_fired(struct timer_entry *entry, void *ctx)
     if (diff.callbacks_quiet) {
         return;
     }
-    uint64_t roll = splitmix64(&diff.random_state) % 8;
-    uint32_t other = (uint32_t)(splitmix64(&diff.random_state) % DIFF_TIMERS);
+    uint64_t roll = hash_sequence_next(&diff.random_state) % 8;
+    uint32_t other = (uint32_t)(hash_sequence_next(&diff.random_state) % DIFF_TIMERS);
     if (roll == 0) {
         diff_arm(index, diff_deadline(true)); /* re-arm itself, later */
     } else if (roll == 1) {
@@ -661,7 +654,7 @@ static void diff_check_none_due(void)
 static void diff_advance(void)
 {
     static const uint32_t step_bits[] = {0, 4, 7, 10, 14, 20, 31, 38};
-    uint64_t roll = splitmix64(&diff.random_state);
+    uint64_t roll = hash_sequence_next(&diff.random_state);
     int64_t next_ns = timer_next_deadline(&diff.wheel);
     if (roll % 4 == 0 && next_ns != INT64_MAX) {
         test_now_ns = next_ns > test_now_ns ? next_ns : test_now_ns;
@@ -669,7 +662,7 @@ static void diff_advance(void)
         test_now_ns -= (int64_t)(roll % 5000); /* the clock stepping back */
     } else {
         uint32_t bits = step_bits[(roll >> 8) % 8];
-        uint64_t step = splitmix64(&diff.random_state) & ((UINT64_C(1) << bits) - 1);
+        uint64_t step = hash_sequence_next(&diff.random_state) & ((UINT64_C(1) << bits) - 1);
         test_now_ns += (int64_t)step * (DIFF_TICK_NS / 4);
     }
     uint32_t budget = (roll >> 16) % 3 == 0 ? 1 + (uint32_t)((roll >> 20) % 4) : BUDGET_ALL;
@@ -694,8 +687,8 @@ static void diff_run(int64_t origin_ns, uint64_t seed)
         timer_entry_init(&diff.probes[i].entry, diff_fired, &diff.probes[i]);
     }
     for (uint32_t op = 0; op < DIFF_OPS; op++) {
-        uint64_t roll = splitmix64(&diff.random_state) % 100;
-        uint32_t index = (uint32_t)(splitmix64(&diff.random_state) % DIFF_TIMERS);
+        uint64_t roll = hash_sequence_next(&diff.random_state) % 100;
+        uint32_t index = (uint32_t)(hash_sequence_next(&diff.random_state) % DIFF_TIMERS);
         if (roll < 40) {
             diff_arm(index, diff_deadline(false));
         } else if (roll < 55) {
@@ -749,7 +742,7 @@ START_TEST(test_million)
     uint64_t random_state = 42;
     for (uint32_t i = 0; i < MILLION; i++) {
         timer_entry_init(&entries[i], million_fired, NULL);
-        uint64_t offset_ns = splitmix64(&random_state) % ((uint64_t)MILLION_SPREAD_MS * TICK_NS);
+        uint64_t offset_ns = hash_sequence_next(&random_state) % ((uint64_t)MILLION_SPREAD_MS * TICK_NS);
         timer_arm(&wheel, &entries[i], (int64_t)offset_ns + 1);
     }
     ck_assert_uint_eq(timer_count(&wheel), MILLION);
