@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "engine/route.h"
 #include "engine/shard.h"
+#include "engine/xshard.h"
 #include "proto/subject.h"
 
 #include <arpa/inet.h>
@@ -295,11 +296,14 @@ static void handle_sub(struct client *client, const struct proto_op *op)
         return;
     }
     struct client_sub *sub = client_sub_make(client, op);
+    uint64_t overflow_mark = xshard_overflow_mark(shard);
     if (sub == NULL || route_sub_add(shard, &sub->route) != 0) {
         free(sub);
         conn_close(&client->conn, "Out Of Memory");
         return;
     }
+    /* its announcement waits for a full ring: read no more of this client until it drains */
+    xshard_producer_hold(shard, &client->conn, xshard_overflow_mark(shard) != overflow_mark);
     uint32_t b = sid_bucket(client, sub->sid, sub->sid_length);
     sub->sid_next = client->sid_buckets[b];
     client->sid_buckets[b] = sub;
@@ -314,7 +318,11 @@ static void handle_unsub(struct client *client, const struct proto_op *op)
         if (op->max_msgs > 0 && op->max_msgs > sub->route.delivered) {
             sub->route.max_msgs = op->max_msgs;
         } else {
-            client_sub_free(client->conn.shard, sub);
+            struct shard *shard = client->conn.shard;
+            uint64_t overflow_mark = xshard_overflow_mark(shard);
+            client_sub_free(shard, sub);
+            xshard_producer_hold(shard, &client->conn,
+                                 xshard_overflow_mark(shard) != overflow_mark);
         }
     }
     client_ok(client);

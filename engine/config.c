@@ -98,9 +98,16 @@ static const struct flag flags[] = {
     {{"placement"}, FLAG_STRING, ACTION_SET, FIELD(placement), 0, 0, "<how>",
      "acceptor: one listener hands each connection to the least-loaded shard; reuseport: "
      "a SO_REUSEPORT listener per shard (default: acceptor)"},
+    {{"io"}, FLAG_STRING, ACTION_SET, FIELD(io), 0, 0, "<backend>",
+     "uring, epoll, or auto: io_uring, or epoll with a warning where io_uring is refused "
+     "(seccomp, kernel.io_uring_disabled) (default: auto)"},
     {{"xshard_ring_size"}, FLAG_INT, ACTION_SET, FIELD(xshard_ring_size),
      CONFIG_XSHARD_RING_SIZE_MIN, CONFIG_XSHARD_RING_SIZE_MAX, "<bytes>",
      "Bytes of each shard-to-shard ring, a power of two (default: 1048576)"},
+    {{"xshard_overflow_max"}, FLAG_INT, ACTION_SET, FIELD(xshard_overflow_max), 0,
+     CONFIG_XSHARD_OVERFLOW_MAX_MAX, "<bytes>",
+     "Bytes of messages and announcements a shard may queue for full shard-to-shard rings "
+     "before it stops reading all its connections until they drain (default: 67108864)"},
     {{"stats"}, FLAG_DURATION, ACTION_SET, FIELD(stats_interval_ns), 0, INT64_MAX, "<duration>",
      "Log per-shard counters at this interval, 0 for only on SIGUSR1 (default: 0)"},
     {{"recv_buf_size"}, FLAG_INT, ACTION_SET, FIELD(recv_buf_size), 4096, 1 << 24, "<bytes>",
@@ -156,7 +163,9 @@ static void config_defaults(struct config *config)
     config->recv_buf_count = CONFIG_RECV_BUF_COUNT_DEFAULT;
     config->ring_entries = CONFIG_RING_ENTRIES_DEFAULT;
     config->placement = "acceptor";
+    config->io = "auto";
     config->xshard_ring_size = CONFIG_XSHARD_RING_SIZE_DEFAULT;
+    config->xshard_overflow_max = CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT;
 }
 
 /* How --help and errors spell a flag: one dash for the one- and two-letter ones (-D, -DV). */
@@ -392,6 +401,11 @@ static enum config_result config_check(const struct config *config, FILE *err)
     if (strcmp(config->placement, "acceptor") != 0 && strcmp(config->placement, "reuseport") != 0) {
         fprintf(err, "ionats: --placement must be acceptor or reuseport, not \"%s\"\n",
                 config->placement);
+        return CONFIG_EXIT_USAGE;
+    }
+    if (strcmp(config->io, "uring") != 0 && strcmp(config->io, "epoll") != 0 &&
+        strcmp(config->io, "auto") != 0) {
+        fprintf(err, "ionats: --io must be uring, epoll or auto, not \"%s\"\n", config->io);
         return CONFIG_EXIT_USAGE;
     }
     if ((config->xshard_ring_size & (config->xshard_ring_size - 1)) != 0) {

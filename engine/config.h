@@ -32,6 +32,12 @@ enum {
     CONFIG_XSHARD_RING_SIZE_MAX = 1 << 30,
 };
 #define CONFIG_MAX_PENDING_DEFAULT (64LL * 1024 * 1024)
+/* Bytes a shard's cross-shard overflow queues may hold before it stops reading every
+ * connection (see xshard.h): as much as one client's default --max_pending, 64 rings' worth
+ * at the default ring size, so a burst toward a busy shard passes without pausing anyone
+ * but its publisher. 0 stops reading every connection at the first overflow. */
+#define CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT (64LL * 1024 * 1024)
+#define CONFIG_XSHARD_OVERFLOW_MAX_MAX (1LL << 40)
 #define CONFIG_PING_INTERVAL_NS_DEFAULT (120LL * 1000000000LL)
 #define CONFIG_AUTH_TIMEOUT_NS_DEFAULT (2LL * 1000000000LL)
 #define CONFIG_WRITE_DEADLINE_NS_DEFAULT (10LL * 1000000000LL)
@@ -62,7 +68,10 @@ struct config {
     int64_t shards;            /* 0: one per online CPU */
     const char *cpus;          /* NULL: shard i on CPU i modulo the online CPUs */
     const char *placement;     /* "acceptor" or "reuseport" */
+    const char *io;            /* "uring", "epoll" or "auto" */
     int64_t xshard_ring_size;  /* bytes per cross-shard ring, a power of two */
+    int64_t xshard_overflow_max; /* bytes a shard's overflow queues hold before it stops
+                                  * reading its connections */
     int64_t stats_interval_ns; /* 0: counters only on SIGUSR1 */
     int64_t recv_buf_size;
     int64_t recv_buf_count;

@@ -81,6 +81,11 @@ struct conn {
     struct timer_entry close_timer; /* the end of a close-after-flush's grace */
     struct conn *flush_next; /* flush list link */
     struct conn *close_next; /* closing list link */
+    /* The I/O backend's own (loop_epoll.c): registered events, a finished operation's
+     * result waiting for dispatch, and the link of that list. */
+    uint32_t io_events;
+    int32_t io_result;
+    struct conn *io_next;
     const char *close_reason; /* static text */
     struct conn_stats stats;
     char ip[INET6_ADDRSTRLEN];

@@ -31,9 +31,15 @@ struct interest_entry {
     uint32_t count; /* local: subscriptions; remote: 1 while present */
     int origin;     /* ENTRY_ORIGIN_LOCAL, or the shard that announced it */
     uint32_t subject_length;
-    uint32_t queue_length;         /* 0: no queue group */
-    struct remote_interest remote; /* remote entries only */
-    char bytes[];                  /* subject NUL queue NUL */
+    uint32_t queue_length; /* 0: no queue group */
+    union {
+        struct remote_interest remote; /* remote entries */
+        struct {
+            struct interest_entry *removal_next; /* on the owed-removal list */
+            bool removal_owed;
+        } local; /* local counts */
+    };
+    char bytes[]; /* subject NUL queue NUL */
 };
 
 int interest_init(struct interest *interest, uint64_t seed)
@@ -180,25 +186,96 @@ int interest_local_add(struct interest *interest, const char *subject, uint32_t 
         return -ENOMEM;
     }
     entry->count++;
-    *first = entry->count == 1;
+    /* an entry whose removal is owed is still announced: the others hold its add */
+    *first = entry->count == 1 && !entry->local.removal_owed;
     return 0;
+}
+
+struct interest_entry *interest_local_uncount(struct interest *interest, const char *subject,
+                                              uint32_t subject_length, const char *queue,
+                                              uint32_t queue_length)
+{
+    uint64_t hash =
+        key_hash(interest, ENTRY_ORIGIN_LOCAL, subject, subject_length, queue, queue_length);
+    struct interest_entry **link = entry_link(interest, hash, ENTRY_ORIGIN_LOCAL, subject,
+                                              subject_length, queue, queue_length);
+    ASSERT(*link != NULL); /* removing what was never added is the caller's bug */
+    struct interest_entry *entry = *link;
+    ASSERT(entry->count > 0);
+    if (--entry->count > 0 || entry->local.removal_owed) {
+        return NULL;
+    }
+    return entry;
+}
+
+void interest_local_forget(struct interest *interest, struct interest_entry *entry)
+{
+    ASSERT(entry->origin == ENTRY_ORIGIN_LOCAL);
+    ASSERT(entry->count == 0);
+    ASSERT(!entry->local.removal_owed); /* the list still links it */
+    entry_drop(interest, entry);
+}
+
+void interest_removal_defer(struct interest *interest, struct interest_entry *entry)
+{
+    ASSERT(entry->origin == ENTRY_ORIGIN_LOCAL);
+    ASSERT(entry->count == 0);
+    ASSERT(!entry->local.removal_owed);
+    entry->local.removal_owed = true;
+    entry->local.removal_next = NULL;
+    if (interest->removal_tail != NULL) {
+        interest->removal_tail->local.removal_next = entry;
+    } else {
+        interest->removal_head = entry;
+    }
+    interest->removal_tail = entry;
+    interest->removal_count++;
+}
+
+const struct interest_entry *interest_removal_oldest(const struct interest *interest,
+                                                     struct interest_key *key, bool *counted)
+{
+    const struct interest_entry *entry = interest->removal_head;
+    if (entry == NULL) {
+        return NULL;
+    }
+    ASSERT(entry->local.removal_owed);
+    *key = (struct interest_key){
+        .subject = entry->bytes,
+        .subject_length = entry->subject_length,
+        .queue = entry->queue_length > 0 ? entry->bytes + entry->subject_length + 1 : NULL,
+        .queue_length = entry->queue_length,
+    };
+    *counted = entry->count > 0;
+    return entry;
+}
+
+void interest_removal_done(struct interest *interest)
+{
+    struct interest_entry *entry = interest->removal_head;
+    ASSERT(entry != NULL);
+    ASSERT(interest->removal_count > 0);
+    interest->removal_head = entry->local.removal_next;
+    if (interest->removal_head == NULL) {
+        interest->removal_tail = NULL;
+    }
+    interest->removal_count--;
+    entry->local.removal_owed = false;
+    entry->local.removal_next = NULL;
+    if (entry->count == 0) {
+        entry_drop(interest, entry);
+    }
 }
 
 void interest_local_remove(struct interest *interest, const char *subject,
                            uint32_t subject_length, const char *queue, uint32_t queue_length,
                            bool *last)
 {
-    uint64_t hash =
-        key_hash(interest, ENTRY_ORIGIN_LOCAL, subject, subject_length, queue, queue_length);
-    struct interest_entry **link = entry_link(interest, hash, ENTRY_ORIGIN_LOCAL, subject,
-                                              subject_length, queue, queue_length);
-    *last = false;
-    ASSERT(*link != NULL); /* removing what was never added is the caller's bug */
-    struct interest_entry *entry = *link;
-    ASSERT(entry->count > 0);
-    if (--entry->count == 0) {
-        *last = true;
-        entry_drop(interest, entry);
+    struct interest_entry *entry =
+        interest_local_uncount(interest, subject, subject_length, queue, queue_length);
+    *last = entry != NULL;
+    if (entry != NULL) {
+        interest_local_forget(interest, entry);
     }
 }
 

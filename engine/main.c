@@ -2,8 +2,8 @@
  *
  * The main thread owns start-up and shut-down only. It fills `struct server` (immutable
  * afterwards, but for its atomics), allocates every cross-shard ring, and starts the shard
- * threads; each sets its own io_uring up (a SINGLE_ISSUER ring belongs to the thread that
- * creates it) and waits at a barrier until all are ready, so no shard sends to a shard that
+ * threads; each sets its own loop up (io_uring, or epoll where io_uring is refused: chosen
+ * once, here, for all; a SINGLE_ISSUER ring belongs to the thread that creates it) and waits at a barrier until all are ready, so no shard sends to a shard that
  * does not exist yet. Main then sleeps in sigwaitinfo: SIGUSR1 asks every shard to log its
  * counters, SIGINT/SIGTERM to drain and stop; then it joins them and exits. */
 #include "base/assert.h"
@@ -344,11 +344,16 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    enum loop_backend backend;
+    if (loop_backend_choose(&config, &backend) != 0) {
+        return 1;
+    }
     int shard_count = shard_count_choose(&config);
     static struct server server;
     if (server_init(&server, &config, shard_count) != 0) {
         return 1;
     }
+    server.io_backend = backend;
     struct shard *shards = calloc((size_t)shard_count, sizeof *shards);
     struct shard_start *starts = calloc((size_t)shard_count, sizeof *starts);
     pthread_t *threads = calloc((size_t)shard_count, sizeof *threads);
@@ -383,8 +388,10 @@ int main(int argc, char **argv)
         }
     }
     if (!abort_start) {
-        LOG_INFO("ionats %s ready: %d shard(s), %s placement, server id %s, protocol version %s",
-                 IONATS_VERSION, shard_count, config.placement, server.server_id,
+        LOG_INFO("ionats %s ready: %d shard(s), %s placement, %s I/O, server id %s, "
+                 "protocol version %s",
+                 IONATS_VERSION, shard_count, config.placement,
+                 backend == LOOP_URING ? "io_uring" : "epoll", server.server_id,
                  SERVER_PROTOCOL_VERSION);
     }
     pthread_barrier_wait(&go);

@@ -307,20 +307,40 @@ static uint32_t groups_route(struct shard *shard, const struct route_publisher *
     return delivered;
 }
 
+/* The first subscription to (subject, queue) here could not be announced: no other shard
+ * heard of it, so it is undone without a removal; the caller closes whoever asked. */
+static int sub_add_not_announced(struct shard *shard, struct route_sub *sub)
+{
+    const struct sub *s = &sub->sub;
+    struct interest_entry *entry = interest_local_uncount(&shard->interest, s->subject,
+                                                          s->subject_length, s->queue,
+                                                          s->queue_length);
+    ASSERT(entry != NULL); /* it was the first, and no removal of it was owed */
+    interest_local_forget(&shard->interest, entry);
+    int rc = sublist_remove(shard->sublist, &sub->sub);
+    ASSERT(rc == 0);
+    LOG_ERROR("shard %d: out of memory announcing a subscription to %.*s to other shards; "
+              "refused",
+              shard->index, (int)s->subject_length, s->subject);
+    return -ENOMEM;
+}
+
 int route_sub_add(struct shard *shard, struct route_sub *sub)
 {
     if (sublist_insert(shard->sublist, &sub->sub) != 0) {
         return -ENOMEM;
     }
     if (shard->shard_count > 1) {
+        const struct sub *s = &sub->sub;
         bool first;
-        if (interest_local_add(&shard->interest, sub->sub.subject, sub->sub.subject_length,
-                               sub->sub.queue, sub->sub.queue_length, &first) != 0) {
+        if (interest_local_add(&shard->interest, s->subject, s->subject_length, s->queue,
+                               s->queue_length, &first) != 0) {
             sublist_remove(shard->sublist, &sub->sub);
             return -ENOMEM;
         }
-        if (first) {
-            shard_interest_changed(shard, &sub->sub, true);
+        if (first && xshard_announce(shard, true, s->subject, s->subject_length, s->queue,
+                                     s->queue_length) < 0) {
+            return sub_add_not_announced(shard, sub);
         }
     }
     return 0;
@@ -330,14 +350,29 @@ void route_sub_remove(struct shard *shard, struct route_sub *sub)
 {
     int rc = sublist_remove(shard->sublist, &sub->sub);
     ASSERT(rc == 0);
-    if (shard->shard_count > 1) {
-        bool last;
-        interest_local_remove(&shard->interest, sub->sub.subject, sub->sub.subject_length,
-                              sub->sub.queue, sub->sub.queue_length, &last);
-        if (last) {
-            shard_interest_changed(shard, &sub->sub, false);
-        }
+    if (shard->shard_count == 1) {
+        return;
     }
+    const struct sub *s = &sub->sub;
+    struct interest *interest = &shard->interest;
+    struct interest_entry *entry =
+        interest_local_uncount(interest, s->subject, s->subject_length, s->queue,
+                               s->queue_length);
+    if (entry == NULL) {
+        return; /* others remain, or a removal is owed already */
+    }
+    if (xshard_announce(shard, false, s->subject, s->subject_length, s->queue,
+                        s->queue_length) >= 0) {
+        interest_local_forget(interest, entry);
+        return;
+    }
+    /* a departure cannot be refused: owed, and announced by xshard_flush once memory allows */
+    if (interest->removal_count == 0) {
+        LOG_WARN("shard %d: out of memory announcing that %.*s has no subscriber here; "
+                 "deferred, with any others until memory allows",
+                 shard->index, (int)s->subject_length, s->subject);
+    }
+    interest_removal_defer(interest, entry);
 }
 
 /* Out of memory while forwarding: a client publisher is closed (it drives the allocation
@@ -385,8 +420,8 @@ void route_publish(struct shard *shard, const struct route_publisher *publisher,
             delivered_remote ? route_forward_all(shard, &d) : FORWARD_FLOWING;
         if (no_memory || forwarded == FORWARD_NO_MEMORY) {
             forward_failed(shard, publisher, &d);
-        } else if (forwarded == FORWARD_WAITING && publisher->conn != NULL) {
-            shard_conn_pause(shard, publisher->conn);
+        } else if (delivered_remote) {
+            xshard_producer_hold(shard, publisher->conn, forwarded == FORWARD_WAITING);
         }
     } else {
         for (uint32_t g = 0; g < result->group_count; g++) {

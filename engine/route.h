@@ -45,8 +45,9 @@ struct route_sub {
     bool removed;               /* removal pending after the current delivery walk */
 };
 
-/* Who publishes: a client connection (`conn` is paused when a cross-shard ring is full) or
- * the server itself (owner and conn NULL). */
+/* Who publishes: a client connection (`conn` is paused when its message waits for a full
+ * cross-shard ring, or past the overflow budget: see xshard.h) or the server itself (owner
+ * and conn NULL). */
 struct route_publisher {
     const void *owner;    /* its subscriptions do not get its messages unless echo */
     struct conn *conn;    /* borrowed, may be NULL */
@@ -55,10 +56,12 @@ struct route_publisher {
 };
 
 /* Inserts a subscription into this shard's index and, when it is the first for its
- * (subject, queue) here, announces it to the other shards. 0 or -ENOMEM (nothing changed). */
+ * (subject, queue) here, announces it to the other shards. 0 or -ENOMEM (nothing changed,
+ * and no shard was told: the caller closes the client that asked). */
 int route_sub_add(struct shard *shard, struct route_sub *sub);
 
-/* Removes a subscription added with route_sub_add, announcing the last one's departure. */
+/* Removes a subscription added with route_sub_add, announcing the last one's departure
+ * (later, when memory is short: see interest.h). */
 void route_sub_remove(struct shard *shard, struct route_sub *sub);
 
 /* Delivers `msg` to this shard's subscribers and forwards it to every other shard with

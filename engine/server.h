@@ -7,6 +7,7 @@
 #define IONATS_ENGINE_SERVER_H
 
 #include "engine/config.h"
+#include "engine/loop.h"
 #include "engine/xshard.h"
 
 #include <stdatomic.h>
@@ -37,6 +38,7 @@ struct server {
     _Atomic int64_t connection_count;
     /* Client ids handed out; relaxed, ids only need to be unique. */
     _Atomic uint64_t next_client_id;
+    enum loop_backend io_backend; /* every shard's */
     int shard_count;
     struct shard_shared *shared; /* owned [shard_count]: wake-up flags, loads, ring fds */
     struct xshard_link *links;   /* owned [shard_count²]: link i→j at i * shard_count + j */

@@ -14,12 +14,11 @@
 #include "engine/conn.h"
 #include "engine/deferred.h"
 #include "engine/interest.h"
+#include "engine/loop.h"
 #include "engine/server.h"
-#include "engine/store_uring.h"
 #include "engine/xshard.h"
 #include "proto/sublist.h"
 
-#include <liburing.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -39,6 +38,11 @@ struct shard_stats {
     uint64_t xshard_received;  /* publishes other shards forwarded here */
     uint64_t ring_full;        /* records that found a cross-shard ring full */
     uint64_t xshard_no_memory; /* publishes that could not be forwarded for want of memory */
+    uint64_t xshard_overflowed; /* records that waited in an overflow queue */
+    uint64_t xshard_overflow_peak_bytes; /* most bytes the overflow queues held at once */
+    uint64_t xshard_budget_paused; /* connections paused because the budget was passed */
+    uint64_t announce_no_memory; /* announcements and acknowledgements that found no
+                                  * memory (a SUB refused; a removal or ack retried later) */
     uint64_t wakeups_sent;
     uint64_t accept_errors;
 };
@@ -53,12 +57,7 @@ struct held_pong {
 struct shard {
     int index;
     struct server *server;   /* shared, immutable except its atomics */
-    struct io_uring ring;
-    struct store_uring store_io; /* the shard's stream stores write through its ring */
-    struct io_uring_buf_ring *buf_ring; /* registered provided buffers */
-    char *buf_memory;        /* owned: recv_buf_count × recv_buf_size */
-    uint32_t buf_count;
-    uint32_t buf_size;
+    struct loop *loop;       /* owned: the I/O backend (io_uring or epoll) */
     struct sublist *sublist; /* owned */
     struct conn_table conns; /* owned */
     const struct conn_kind *listener_kind; /* static: the kind of accepted connections */
@@ -71,12 +70,12 @@ struct shard {
     uint32_t group_shard_cursor; /* spreads them across shards; separate, or the two
                                   * rotations would lock into step */
     int wake_fd;             /* eventfd main writes to: stop or print statistics */
-    uint64_t wake_value;     /* read target of the armed eventfd read */
     int listen_fd;           /* the socket this shard accepts on, -1 if none */
     bool accept_armed;
     bool accept_retry_armed;
+    bool rearm_pending;      /* some receive ended this turn and may need starting again */
     int64_t accept_backoff_ns;
-    struct __kernel_timespec accept_retry;
+    struct timer_entry accept_timer; /* the back-off after a failed accept */
     /* Cross-shard state: links borrowed from the server, announcements and barriers. */
     int shard_count;
     struct shard_shared *shared;     /* borrowed: this shard's entry in server->shared */
@@ -93,6 +92,10 @@ struct shard {
     uint32_t held_capacity;
     bool overflowing;                /* some record waits in an overflow queue */
     bool paused_any;                 /* some connection is paused for it */
+    uint64_t overflow_bytes;         /* held by all overflow queues (xshard.h's budget) */
+    bool overflow_paused_all;        /* past the budget every connection was paused; until
+                                      * the queues are empty again */
+    int64_t overflow_warned_ns;      /* when the last such pause was logged */
     /* Scratch for one publish: which shards get it, and the queue groups each serves. */
     uint8_t *target_plain;           /* owned [shard_count] */
     uint32_t *target_group_count;    /* owned [shard_count] */
@@ -132,16 +135,27 @@ void shard_request_stats(int wake_fd);
 /* A client's PING: answered now, or once every shard applied earlier interest changes. */
 void shard_pong(struct shard *shard, struct conn *conn);
 
-/* Called with a subscription's first/last appearance on this shard. */
-void shard_interest_changed(struct shard *shard, const struct sub *sub, bool add);
-
-/* Sends a wake-up (IORING_OP_MSG_RING) to the ring with descriptor `ring_fd`. */
-void shard_wake_send(struct shard *shard, int ring_fd);
+/* Wakes the shard whose loop's wake handle (struct loop_peer's wake_fd) is `wake_fd`. */
+void shard_wake_send(struct shard *shard, int wake_fd);
 
 /* The connection published into a full cross-shard ring: stop reading it for now. */
 void shard_conn_pause(struct shard *shard, struct conn *conn);
 
 /* An announcement acknowledgement arrived from `from`: release PONGs it unblocks. */
 void shard_acked(struct shard *shard, int from, uint64_t sequence);
+
+/* ---- accepting and placing connections (shard_accept.c) ---- */
+
+/* Starts accepting on the shard's listening socket when it has one and is not stopping,
+ * not accepting already and not backing off after a failure. */
+void shard_accept_arm(struct shard *shard);
+
+/* Loop handlers: a descriptor accepted here, handed over by another shard, or one whose
+ * handoff failed. */
+void shard_accepted(void *ctx, int result, bool armed);
+void shard_handed(void *ctx, int fd);
+void shard_handoff_failed(void *ctx, int target, int fd, int error);
+
+timer_fn shard_accept_retry_fired;
 
 #endif

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config
   liburing-dev libxxhash-dev libjemalloc-dev libjansson-dev
-  check libsubunit-dev libnats-dev nats-server libbenchmark-dev
+  check libsubunit-dev libnats-dev nats-server libbenchmark-dev libseccomp-dev
 )
 
 missing=()

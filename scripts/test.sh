@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of ionats: set-up, build, the meson suites (unit, wire, integration),
-# the integration and wire suites again against the reference nats-server, the suites
-# under ASan+UBSan (clang), the fuzz targets (parser, CONNECT JSON, a whole client
-# connection) for a short while each, and the cross-shard suite (xshard) under TSan.
+# the wire and integration suites on each I/O backend (io_uring, epoll) with 1 and 4
+# shards, again against the reference nats-server, the suites under ASan+UBSan (clang) on
+# both backends, the fuzz targets (parser, CONNECT JSON, a whole client connection) for a
+# short while each, and the cross-shard suite (xshard) under TSan on both backends.
 #
 #   IONATS_TEST_QUICK=1       skip the sanitizer and fuzz stages
 #   IONATS_FUZZ_SECONDS=N     how long each fuzz target runs, one after the other
@@ -64,9 +65,12 @@ if ! build_dir build-test; then
   exit 1
 fi
 run_suites build-test "ionats (gcc, default shards: one per CPU)"
-for shards in 1 4; do
-  IONATS_TEST_SHARDS=$shards run_suites build-test "ionats (gcc, --shards $shards)" \
-    --suite integration --suite wire
+for io in uring epoll; do
+  for shards in 1 4; do
+    IONATS_TEST_IO=$io IONATS_TEST_SHARDS=$shards \
+      run_suites build-test "ionats (gcc, --io $io --shards $shards)" \
+      --suite integration --suite wire
+  done
 done
 IONATS_TEST_SERVER=nats-server run_suites build-test "reference nats-server" \
   --suite integration --suite wire
@@ -77,6 +81,14 @@ if [ "${IONATS_TEST_QUICK:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       run_suites build-asan "ionats (clang, ASan+UBSan)" --no-suite fuzz
+    for io in uring epoll; do
+      for shards in 1 4; do
+        IONATS_TEST_IO=$io IONATS_TEST_SHARDS=$shards ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+          UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+          run_suites build-asan "ionats (clang, ASan+UBSan, --io $io --shards $shards)" \
+          --suite integration --suite wire
+      done
+    done
     run_suites build-asan "fuzzing (parser, CONNECT JSON, client connection)" --suite fuzz
   else
     echo "sanitizer build failed"
@@ -88,8 +100,10 @@ fi
 if [ "${IONATS_TEST_QUICK:-0}" != 1 ]; then
   # Cross-shard code (rings, atomics) under ThreadSanitizer.
   if CC=clang CXX=clang++ build_dir build-tsan -Db_sanitize=thread -Db_lundef=false -Djemalloc=disabled; then
-    TSAN_OPTIONS=halt_on_error=1 run_suites build-tsan "cross-shard (clang, TSan)" \
-      --suite xshard
+    for io in uring epoll; do
+      IONATS_TEST_IO=$io TSAN_OPTIONS=halt_on_error=1 \
+        run_suites build-tsan "cross-shard (clang, TSan, --io $io)" --suite xshard
+    done
   else
     echo "TSan build failed"
     stage_failed+=("TSan build")

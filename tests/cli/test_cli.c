@@ -81,7 +81,7 @@ START_TEST(test_help_lists_every_flag)
         "--pass", "--auth", "--auth_timeout", "--max_payload", "--max_control_line",
         "--max_pending", "--max_connections", "--max_subscriptions", "--ping_interval",
         "--ping_max", "--write_deadline", "--shards", "--cpus", "--placement",
-        "--xshard_ring_size", "--stats", "--recv_buf_size", "--recv_buf_count",
+        "--xshard_ring_size", "--xshard_overflow_max", "--stats", "--recv_buf_size", "--recv_buf_count",
         "--ring_entries", "--help", "--version"};
     static char out[OUTPUT_SIZE];
     static const char *const help[] = {"-h", NULL};

@@ -41,10 +41,13 @@ long test_now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-enum { BINARY_ARGS_MAX = 32 };
+/* A command line test_binary_run builds: more words than any wrapper or test passes. */
+enum { BINARY_ARGS_MAX = 32, WRAPPER_ARGS_MAX = 8 };
 
-static void binary_exec(const char *binary, const char *const *args, const char *const *env,
-                        int output_fd)
+/* In the child: runs `wrapper` (may be NULL) with `binary` and `args` after it, or `binary`
+ * alone, with its output on `output_fd`. Never returns. */
+static void binary_exec(const char *const *wrapper, const char *binary, const char *const *args,
+                        const char *const *env, int output_fd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(output_fd, 1);
@@ -52,17 +55,29 @@ static void binary_exec(const char *binary, const char *const *args, const char 
     for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
         putenv((char *)env[i]);
     }
-    const char *argv[BINARY_ARGS_MAX + 2] = {binary};
-    for (int i = 0; args[i] != NULL && i < BINARY_ARGS_MAX; i++) {
-        argv[i + 1] = args[i];
+    const char *argv[WRAPPER_ARGS_MAX + BINARY_ARGS_MAX + 2] = {0};
+    int argc = 0;
+    for (int i = 0; wrapper != NULL && wrapper[i] != NULL && i < WRAPPER_ARGS_MAX; i++) {
+        argv[argc++] = wrapper[i];
     }
-    execv(binary, (char *const *)argv);
+    argv[argc++] = binary;
+    for (int i = 0; args[i] != NULL && i < BINARY_ARGS_MAX; i++) {
+        argv[argc++] = args[i];
+    }
+    execvp(argv[0], (char *const *)argv);
     _exit(127);
 }
 
 int test_binary_run(const char *const *args, const char *const *env, long wait_ms,
                     const char *stop_when, char *out, size_t size,
                     struct test_binary_run *run)
+{
+    return test_binary_run_wrapped(NULL, args, env, wait_ms, stop_when, out, size, run);
+}
+
+int test_binary_run_wrapped(const char *const *wrapper, const char *const *args,
+                            const char *const *env, long wait_ms, const char *stop_when,
+                            char *out, size_t size, struct test_binary_run *run)
 {
     const char *binary = getenv("IONATS_BIN");
     out[0] = '\0';
@@ -83,7 +98,7 @@ int test_binary_run(const char *const *args, const char *const *env, long wait_m
         return error;
     }
     if (pid == 0) {
-        binary_exec(binary, args, env, pipe_fds[1]);
+        binary_exec(wrapper, binary, args, env, pipe_fds[1]);
     }
     close(pipe_fds[1]);
     size_t used = 0;
@@ -215,6 +230,9 @@ static int build_ionats_args(const struct test_server *server,
         fprintf(stderr, "harness: IONATS_BIN is not set\n");
         return -EINVAL;
     }
+    for (int i = 0; o->wrapper != NULL && o->wrapper[i] != NULL; i++) {
+        add_arg(argv, argc, o->wrapper[i]);
+    }
     add_arg(argv, argc, binary);
     add_arg(argv, argc, "-a");
     add_arg(argv, argc, "127.0.0.1");
@@ -225,6 +243,11 @@ static int build_ionats_args(const struct test_server *server,
     } else if (shards != NULL && shards[0] != '\0') {
         add_arg(argv, argc, "--shards");
         add_arg(argv, argc, shards);
+    }
+    const char *io = getenv("IONATS_TEST_IO");
+    if (io != NULL && io[0] != '\0') {
+        add_arg(argv, argc, "--io");
+        add_arg(argv, argc, io);
     }
     if (o->max_payload) {
         add_long(argv, argc, "--max_payload", o->max_payload);

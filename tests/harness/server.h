@@ -4,7 +4,12 @@
  * IONATS_TEST_SERVER=nats-server the same options start the reference nats-server
  * (through a generated config file where it has no flag), so every test can be run
  * against the reference to show it tests the protocol and not our reading of it.
- * $IONATS_TEST_SHARDS, when set, is passed to ionats as --shards. */
+ * $IONATS_TEST_SHARDS, when set, is passed to ionats as --shards, and $IONATS_TEST_IO
+ * (uring, epoll or auto), when set, as --io, so the whole suite can be run on either I/O
+ * backend; neither reaches nats-server. Flags a test passes in extra_args come after these
+ * and win (ionats keeps the last value of a repeated flag).
+ * A wrapper (test_server_options.wrapper) runs ionats under another program, such as
+ * seccomp_exec, which refuses io_uring the way a container's seccomp profile does. */
 #ifndef IONATS_TESTS_HARNESS_SERVER_H
 #define IONATS_TESTS_HARNESS_SERVER_H
 
@@ -27,6 +32,10 @@ struct test_server_options {
     const char *token;
     long shards; /* ionats only (nats-server has no shards); 0: $IONATS_TEST_SHARDS */
     const char *const *extra_args; /* ionats only: more flags, NULL-terminated */
+    /* ionats only: a NULL-terminated argv prefix, e.g. {"/path/seccomp_exec", NULL}, execvp'd
+     * with the broker's whole command line appended. It must exec the broker in the same
+     * process (the PID the harness waits on and stops is the wrapper's). NULL: none. */
+    const char *const *wrapper;
 };
 
 struct test_server {
@@ -73,6 +82,12 @@ struct test_binary_run {
 int test_binary_run(const char *const *args, const char *const *env, long wait_ms,
                     const char *stop_when, char *out, size_t size,
                     struct test_binary_run *run);
+
+/* test_binary_run under `wrapper` (a NULL-terminated argv prefix, as in
+ * test_server_options; NULL: none), which must exec $IONATS_BIN in the same process. */
+int test_binary_run_wrapped(const char *const *wrapper, const char *const *args,
+                            const char *const *env, long wait_ms, const char *stop_when,
+                            char *out, size_t size, struct test_binary_run *run);
 
 /* A blocking TCP connection to 127.0.0.1:port with 5 s send/receive timeouts. -errno. */
 int test_connect_raw(int port);

@@ -259,6 +259,46 @@ START_TEST(test_group_falls_back_to_other_shard)
 }
 END_TEST
 
+/* Past the overflow budget a shard reads none of its connections until its overflow
+ * queues are empty, then reads them all again. With a budget of 0 and small rings, the
+ * first publish that waits for the full ring pauses every connection of the publisher's
+ * shard: every message still arrives, in order, and the others are answered afterwards. */
+START_TEST(test_overflow_budget_pauses_and_resumes)
+{
+    enum { MESSAGES = 20000 };
+    static const char *const args[] = {"--xshard_ring_size", "65536", "--xshard_overflow_max",
+                                       "0", NULL};
+    struct test_server server;
+    struct test_server_options options = {.shards = 2, .extra_args = args};
+    itest_server_start(&server, &options);
+    static char seen[READ_SIZE];
+    int publisher = raw_open(server.port);
+    int subscriber = raw_open(server.port); /* on the other shard: placement */
+    int bystander = raw_open(server.port);
+    raw_round_trip(subscriber, "SUB budget.x 3\r\n", seen, sizeof seen);
+    raw_round_trip(bystander, "SUB budget.other 1\r\n", seen, sizeof seen);
+    publish_numbered(publisher, "budget.x", MESSAGES, seen, sizeof seen);
+    expect_numbered(subscriber, "budget.x", "3", MESSAGES, "subscriber");
+    raw_round_trip(bystander, "", seen, sizeof seen);
+    raw_round_trip(publisher, "", seen, sizeof seen);
+    close(bystander);
+    close(subscriber);
+    close(publisher);
+    if (!server.reference) {
+        /* the test is only worth its name if the ring did fill */
+        kill(server.pid, SIGUSR1);
+        struct test_counter counter;
+        long deadline = itest_now_ms() + WAIT_MS;
+        while (test_log_counter(server.log_path, "ring_full", &counter) < 2 &&
+               itest_now_ms() < deadline) {
+            usleep(10000);
+        }
+        ck_assert_msg(counter.sum > 0, "no record found its ring full");
+    }
+    itest_server_stop(&server);
+}
+END_TEST
+
 static Suite *xshard_suite(void)
 {
     Suite *suite = suite_create("integration_xshard");
@@ -269,6 +309,7 @@ static Suite *xshard_suite(void)
     tcase_add_test(tc, test_fanout_crosses_shards_in_order);
     tcase_add_test(tc, test_subscribe_storm_while_publishing);
     tcase_add_test(tc, test_group_falls_back_to_other_shard);
+    tcase_add_test(tc, test_overflow_budget_pauses_and_resumes);
     suite_add_tcase(suite, tc);
     return suite;
 }

@@ -9,13 +9,14 @@
  * where a mount namespace can be had), a differential test against a naive model under
  * random operations and reopens, recovery after truncation, a flipped byte or a
  * zero-filled tail at every record boundary (and a lost record with valid ones behind
- * it), damaged and never-written headers, the io_uring store_io, and a crash test: a
- * child appends with `always` (through the synchronous store_io and through io_uring, in
- * turn) and reports each durable sequence, the parent SIGKILLs it at random points and
- * checks every reported sequence is back with its exact bytes.
+ * it), damaged and never-written headers, the io_uring and helper-thread store_ios, and a
+ * crash test: a child appends with `always` (through the synchronous store_io, io_uring and
+ * the helper thread, in turn) and reports each durable sequence, the parent SIGKILLs it at
+ * random points and checks every reported sequence is back with its exact bytes.
  *
  * Every test works in its own mkdtemp directory under /tmp and removes it. */
 #include "base/hash.h"
+#include "engine/store_thread.h"
 #include "engine/store_uring.h"
 #include "store/record.h"
 #include "store/segment.h"
@@ -27,6 +28,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -65,6 +67,8 @@ enum {
     /* Messages the io_uring store test appends, in flushes of URING_TEST_FLUSH_EVERY. */
     URING_TEST_MSGS = 20000,
     URING_TEST_FLUSH_EVERY = 100,
+    /* How long the helper-thread test waits for one completion before it fails. */
+    THREAD_TEST_WAIT_MS = 10000,
     /* Exit codes of helper children. */
     CHILD_EXIT_SKIP = 77,
 };
@@ -2342,6 +2346,78 @@ START_TEST(test_store_uring_bounds_and_errors)
 }
 END_TEST
 
+/* ---- the helper-thread store_io --------------------------------------------------------- */
+
+/* One turn of an epoll shard's loop for the store: wait for the completion eventfd when
+ * the store is busy, run what completed, flush. */
+static void thread_test_turn(struct fixture *fx, struct store_thread *st, bool wait)
+{
+    if (wait && st->in_flight > 0) {
+        struct pollfd pollfd = {.fd = store_thread_event_fd(st), .events = POLLIN};
+        ck_assert_int_eq(poll(&pollfd, 1, THREAD_TEST_WAIT_MS), 1);
+    }
+    (void)store_thread_reap(st, UINT32_MAX);
+    ck_assert_int_eq(stream_store_flush(fx->store), 0);
+}
+
+/* The io_uring test's store, written through the helper thread as an epoll shard drives
+ * it: flushes with reaps in between, waiting on the completion eventfd only when an append
+ * meets back-pressure or at the end; every message back after a reopen. */
+START_TEST(test_store_thread_always)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    fx.config.sync = STREAM_STORE_SYNC_ALWAYS;
+    fx.config.segment_size = (uint64_t)CRASH_SEGMENT_SIZE * 4;
+    fx.config.batch_size = 4096;
+    struct store_thread st;
+    ck_assert_int_eq(store_thread_init(&st, URING_TEST_ENTRIES), 0);
+    ck_assert_int_eq(stream_store_open(fx.path, &fx.config, &st.io, &fx.hooks, &fx.store), 0);
+    for (uint64_t seq = 1; seq <= URING_TEST_MSGS; seq++) {
+        struct gen_msg msg;
+        gen_msg_make(seq, &msg);
+        uint64_t appended = 0;
+        int rc;
+        while ((rc = stream_store_append(fx.store, (const uint8_t *)msg.subject,
+                                         msg.subject_length, msg.header, msg.header_length,
+                                         msg.payload, msg.payload_length, &appended)) ==
+               -EAGAIN) {
+            thread_test_turn(&fx, &st, true); /* back-pressure: wait for batches */
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_eq(appended, seq);
+        if (seq % URING_TEST_FLUSH_EVERY == 0) {
+            thread_test_turn(&fx, &st, false);
+        }
+    }
+    ck_assert_int_eq(stream_store_flush(fx.store), 0);
+    while (stream_store_busy(fx.store)) {
+        thread_test_turn(&fx, &st, true);
+    }
+    ck_assert_int_eq(fx.failed_error, 0);
+    ck_assert_uint_eq(fx.committed_seq, URING_TEST_MSGS);
+    struct stream_store_info info = info_of(fx.store);
+    ck_assert_uint_gt(info.segment_count, 1);
+    ck_assert_uint_eq(info.durable_lsn, info.lsn);
+    ck_assert_uint_eq(st.in_flight, 0);
+    ck_assert_uint_le(st.datasync_count, st.write_count);
+    ck_assert_uint_ge(st.datasync_count, info.segment_count);
+    stream_store_close(fx.store);
+    fx.store = NULL;
+    /* Closing the store released every segment file; destroy joins the helper after it
+     * closed them. */
+    ck_assert_uint_eq(st.release_count, info.segment_count);
+    store_thread_destroy(&st);
+    fx_open_ok(&fx);
+    info = info_of(fx.store);
+    ck_assert_uint_eq(info.msg_count, URING_TEST_MSGS);
+    for (uint64_t seq = 1; seq <= URING_TEST_MSGS; seq++) {
+        expect_gen(fx.store, seq);
+    }
+    fx_fini(&fx);
+}
+END_TEST
+
 /* ---- crash test ------------------------------------------------------------------------ */
 
 static void crash_committed(void *context, uint64_t seq, uint64_t lsn)
@@ -2360,42 +2436,61 @@ static void crash_config(struct stream_store_config *config)
     config->sync = STREAM_STORE_SYNC_ALWAYS;
 }
 
-/* The store_io a crash child writes through: the synchronous one, or io_uring (a write and
- * a datasync truly in flight together when the kill comes). */
+/* The store_io a crash child writes through: the synchronous one, io_uring or the helper
+ * thread (the last two with a write and a datasync truly in flight when the kill comes). */
+enum crash_io_kind {
+    CRASH_IO_SYNC,
+    CRASH_IO_URING,
+    CRASH_IO_THREAD,
+    CRASH_IO_KIND_COUNT,
+};
+
 struct crash_io {
-    bool use_uring;
+    enum crash_io_kind kind;
     struct store_io_sync sync;
     struct io_uring ring;
     struct store_uring uring;
+    struct store_thread thread;
 };
 
 static struct store_io *crash_io_open(struct crash_io *io)
 {
-    if (!io->use_uring) {
+    if (io->kind == CRASH_IO_SYNC) {
         store_io_sync_init(&io->sync);
         return &io->sync.io;
     }
-    if (io_uring_queue_init(URING_TEST_ENTRIES, &io->ring, 0) != 0) {
+    if (io->kind == CRASH_IO_URING) {
+        if (io_uring_queue_init(URING_TEST_ENTRIES, &io->ring, 0) != 0) {
+            _exit(5);
+        }
+        store_uring_init(&io->uring, &io->ring, 0, URING_TEST_ENTRIES);
+        return &io->uring.io;
+    }
+    if (store_thread_init(&io->thread, URING_TEST_ENTRIES) != 0) {
         _exit(5);
     }
-    store_uring_init(&io->uring, &io->ring, 0, URING_TEST_ENTRIES);
-    return &io->uring.io;
+    return &io->thread.io;
 }
 
 static void crash_io_reap(struct crash_io *io)
 {
-    if (!io->use_uring) {
+    if (io->kind == CRASH_IO_SYNC) {
         store_io_sync_reap(&io->sync, UINT32_MAX);
-    } else if (store_uring_reap(&io->uring, false) < 0) {
-        _exit(6);
+    } else if (io->kind == CRASH_IO_URING) {
+        if (store_uring_reap(&io->uring, false) < 0) {
+            _exit(6);
+        }
+    } else {
+        (void)store_thread_reap(&io->thread, UINT32_MAX);
     }
 }
 
 /* Appends generated messages in batches of random size with `always` until killed,
  * reporting each durable sequence on `report_fd`. */
-static _Noreturn void crash_child(const char *path, int report_fd, uint64_t seed, bool use_uring)
+static _Noreturn void crash_child(const char *path, int report_fd, uint64_t seed,
+                                  enum crash_io_kind kind)
 {
-    struct crash_io io = {.use_uring = use_uring};
+    struct crash_io io = {.kind = kind};
     struct store_io *store_io = crash_io_open(&io);
     struct stream_store_config config;
     crash_config(&config);
@@ -2443,7 +2538,8 @@ START_TEST(test_crash_sigkill)
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
             close(fds[0]);
-            crash_child(fx.path, fds[1], hash_sequence_next(&seed), round % 2 == 1);
+            crash_child(fx.path, fds[1], hash_sequence_next(&seed),
+                        (enum crash_io_kind)(round % CRASH_IO_KIND_COUNT));
         }
         close(fds[1]);
         usleep(CRASH_DELAY_MIN_US + (useconds_t)(hash_sequence_next(&seed) % CRASH_DELAY_SPREAD_US));
@@ -2529,6 +2625,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_store_deferred_segment_always);
     tcase_add_test(tc, test_store_uring_always);
     tcase_add_test(tc, test_store_uring_bounds_and_errors);
+    tcase_add_test(tc, test_store_thread_always);
     tcase_add_test(tc, test_crash_sigkill);
     suite_add_tcase(suite, tc);
     return suite;

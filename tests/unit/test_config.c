@@ -219,7 +219,9 @@ START_TEST(test_defaults)
     ck_assert_int_eq(config.shards, 0);
     ck_assert_ptr_null(config.cpus);
     ck_assert_str_eq(config.placement, "acceptor");
+    ck_assert_str_eq(config.io, "auto");
     ck_assert_int_eq(config.xshard_ring_size, CONFIG_XSHARD_RING_SIZE_DEFAULT);
+    ck_assert_int_eq(config.xshard_overflow_max, CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT);
     ck_assert_int_eq(config.stats_interval_ns, 0);
     ck_assert_int_eq(config.recv_buf_size, CONFIG_RECV_BUF_SIZE_DEFAULT);
     ck_assert_int_eq(config.recv_buf_count, CONFIG_RECV_BUF_COUNT_DEFAULT);
@@ -489,6 +491,31 @@ START_TEST(test_relation_powers_of_two)
 }
 END_TEST
 
+/* The overflow budget: any byte count from 0 (pause at the first overflow) to 1 TiB. */
+START_TEST(test_xshard_overflow_max)
+{
+    struct config config;
+    ck_run(parse(&config, "--xshard_overflow_max", "0"));
+    ck_assert_int_eq(config.xshard_overflow_max, 0);
+    ck_run(parse(&config, "--xshard_overflow_max=1099511627776"));
+    ck_assert_int_eq(config.xshard_overflow_max, CONFIG_XSHARD_OVERFLOW_MAX_MAX);
+    ck_run(parse(&config, "-xshard_overflow_max", "1000"));
+    ck_assert_int_eq(config.xshard_overflow_max, 1000);
+    ck_usage(parse(&config, "--xshard_overflow_max", "-1"), "ionats: invalid value");
+    ck_usage(parse(&config, "--xshard_overflow_max", "1099511627777"), "ionats: invalid value");
+    ck_usage(parse(&config, "--xshard_overflow_max", "64MiB"), "ionats: invalid value");
+    /* its default and range are in --help */
+    ck_assert_int_eq(parse(&config, "--help"), CONFIG_EXIT_OK);
+    const char *line = strstr(out_text, "--xshard_overflow_max <bytes>");
+    ck_assert_ptr_nonnull(line);
+    const char *line_end = strchr(line, '\n');
+    ck_assert_ptr_nonnull(line_end);
+    const char *text_default = strstr(line, "(default: 67108864)");
+    ck_assert_ptr_nonnull(text_default);
+    ck_assert(text_default < line_end); /* on the flag's own line */
+}
+END_TEST
+
 START_TEST(test_relation_payload_pending)
 {
     struct config config;
@@ -498,6 +525,20 @@ START_TEST(test_relation_payload_pending)
     /* the default max_pending bounds max_payload too */
     ck_usage(parse(&config, "--max_payload", "67108864", "--max_pending", "67108863"),
              "cannot be higher");
+}
+END_TEST
+
+START_TEST(test_io_backend)
+{
+    struct config config;
+    ck_run(parse(&config, "--io", "epoll"));
+    ck_assert_str_eq(config.io, "epoll");
+    ck_run(parse(&config, "--io=uring"));
+    ck_assert_str_eq(config.io, "uring");
+    ck_run(parse(&config, "-io", "auto"));
+    ck_assert_str_eq(config.io, "auto");
+    ck_usage(parse(&config, "--io", "poll"), "--io must be uring, epoll or auto, not \"poll\"");
+    ck_usage(parse(&config, "--io", "EPOLL"), "--io must be");
 }
 END_TEST
 
@@ -737,8 +778,10 @@ static Suite *config_suite(void)
 
     tc = tcase_create("relations");
     tcase_add_test(tc, test_relation_powers_of_two);
+    tcase_add_test(tc, test_xshard_overflow_max);
     tcase_add_test(tc, test_relation_payload_pending);
     tcase_add_test(tc, test_relation_placement);
+    tcase_add_test(tc, test_io_backend);
     tcase_add_test(tc, test_relation_cpus);
     tcase_add_test(tc, test_relation_server_name);
     tcase_add_test(tc, test_relation_auth);

@@ -3,12 +3,17 @@
  * remote entries that share a subject without mixing, keys far longer than usual, and a
  * differential test against a naive model: an array of (subject, queue, count) for the
  * local side and a set of (origin, subject, queue) for the remote side, matched by a
- * linear scan with subject_matches. */
+ * linear scan with subject_matches. The differential test runs again with allocations
+ * failing at random, and a fixed run with each allocation point failing in turn
+ * (alloc_fail.h, under ASan too): a failed add says -ENOMEM and leaves the table as it was
+ * and usable, and every block comes back. */
 #include "base/hash.h"
 #include "engine/interest.h"
 #include "proto/subject.h"
+#include "tests/unit/alloc_fail.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -310,22 +315,78 @@ static uint32_t model_entry_count(const struct model *model)
     return count;
 }
 
-static void diff_local_add(struct interest *interest, struct model *model, uint64_t *state)
+/* A local add of (subject, queue) with allocations failing as armed when `fail`: it
+ * succeeds and says first exactly when the model counts none, or (under `fail` only) says
+ * -ENOMEM and the model stays as it was. */
+static int step_local_add(struct interest *interest, struct model *model, const char *subject,
+                          const char *queue, bool fail)
+{
+    struct model_local *l = model_local_find(model, subject, queue);
+    bool first = false;
+    alloc_fail.armed = fail;
+    int rc = interest_local_add(interest, subject, (uint32_t)strlen(subject),
+                                queue_or_null(queue), (uint32_t)strlen(queue), &first);
+    alloc_fail.armed = false;
+    QUIET_ASSERT(rc == 0 || (fail && rc == -ENOMEM), "local add %s '%s': %d", subject, queue,
+                 rc);
+    if (rc == 0) {
+        QUIET_ASSERT(first == (l->count == 0), "local add %s '%s': first %d with %u before",
+                     subject, queue, first, l->count);
+        l->count++;
+    }
+    return rc;
+}
+
+/* A local removal (allocates nothing, so cannot fail, armed or not): last exactly when the
+ * model counted one. */
+static void step_local_remove(struct interest *interest, struct model_local *l, bool fail)
+{
+    QUIET_ASSERT(l->count > 0, "%s '%s' not counted", l->subject, l->queue);
+    bool last = false;
+    alloc_fail.armed = fail;
+    interest_local_remove(interest, l->subject, (uint32_t)strlen(l->subject),
+                          queue_or_null(l->queue), (uint32_t)strlen(l->queue), &last);
+    alloc_fail.armed = false;
+    QUIET_ASSERT(last == (l->count == 1), "local remove %s '%s': last %d with %u before",
+                 l->subject, l->queue, last, l->count);
+    l->count--;
+}
+
+/* A remote add (idempotent) or removal (of what is absent: a no-op), allocations failing
+ * as armed when `fail`. Only an add of an absent key allocates, so only that may say
+ * -ENOMEM, and then the model stays as it was. */
+static int step_remote(struct interest *interest, struct model *model, int origin, bool add,
+                       const char *subject, const char *queue, bool fail)
+{
+    alloc_fail.armed = fail;
+    int rc = interest_remote_apply(interest, origin, add, subject, (uint32_t)strlen(subject),
+                                   queue_or_null(queue), (uint32_t)strlen(queue));
+    alloc_fail.armed = false;
+    int32_t at = model_remote_find(model, origin, subject, queue);
+    QUIET_ASSERT(rc == 0 || (fail && rc == -ENOMEM && add && at < 0), "remote %s %d %s: %d",
+                 add ? "add" : "remove", origin, subject, rc);
+    if (rc == 0 && add && at < 0) {
+        QUIET_ASSERT(model->remote_count < MODEL_ENTRY_MAX, "model full");
+        struct model_remote *r = &model->remote[model->remote_count++];
+        r->origin = origin;
+        strcpy(r->subject, subject);
+        strcpy(r->queue, queue);
+    } else if (rc == 0 && !add && at >= 0) {
+        model->remote[at] = model->remote[--model->remote_count];
+    }
+    return rc;
+}
+
+static void diff_local_add(struct interest *interest, struct model *model, uint64_t *state,
+                           bool fail)
 {
     char subject[MODEL_SUBJECT_SIZE];
     random_subject(subject, state, true);
-    const char *queue = random_queue(state);
-    struct model_local *l = model_local_find(model, subject, queue);
-    bool first = false;
-    int rc = interest_local_add(interest, subject, (uint32_t)strlen(subject),
-                                queue_or_null(queue), (uint32_t)strlen(queue), &first);
-    QUIET_ASSERT(rc == 0, "local add %s %s: %d", subject, queue, rc);
-    QUIET_ASSERT(first == (l->count == 0), "local add %s '%s': first %d with %u before",
-                 subject, queue, first, l->count);
-    l->count++;
+    step_local_add(interest, model, subject, random_queue(state), fail);
 }
 
-static void diff_local_remove(struct interest *interest, struct model *model, uint64_t *state)
+static void diff_local_remove(struct interest *interest, struct model *model, uint64_t *state,
+                              bool fail)
 {
     if (model->local_count == 0) {
         return;
@@ -334,44 +395,28 @@ static void diff_local_remove(struct interest *interest, struct model *model, ui
     if (l->count == 0) {
         return; /* removing what was never added is a caller's bug the table asserts on */
     }
-    bool last = false;
-    interest_local_remove(interest, l->subject, (uint32_t)strlen(l->subject),
-                          queue_or_null(l->queue), (uint32_t)strlen(l->queue), &last);
-    QUIET_ASSERT(last == (l->count == 1), "local remove %s '%s': last %d with %u before",
-                 l->subject, l->queue, last, l->count);
-    l->count--;
+    step_local_remove(interest, l, fail);
 }
 
 /* An add of a random key (maybe present: idempotent), or a removal of a present key (3 in
  * 4) or a random one (maybe absent: a no-op). */
 static void diff_remote(struct interest *interest, struct model *model, uint64_t *state,
-                        bool add)
+                        bool add, bool fail)
 {
     int origin = (int)(hash_sequence_next(state) % MODEL_ORIGIN_COUNT);
     char subject[MODEL_SUBJECT_SIZE];
     random_subject(subject, state, true);
     const char *queue = random_queue(state);
     if (!add && model->remote_count > 0 && hash_sequence_next(state) % 4 != 0) {
-        const struct model_remote *r = &model->remote[hash_sequence_next(state) % model->remote_count];
+        const struct model_remote *r =
+            &model->remote[hash_sequence_next(state) % model->remote_count];
         origin = r->origin;
         strcpy(subject, r->subject);
         queue = r->queue;
     }
     char queue_copy[MODEL_SUBJECT_SIZE];
-    strcpy(queue_copy, queue); /* the model entry it came from may move below */
-    int rc = interest_remote_apply(interest, origin, add, subject, (uint32_t)strlen(subject),
-                                   queue_or_null(queue_copy), (uint32_t)strlen(queue_copy));
-    QUIET_ASSERT(rc == 0, "remote %s %d %s: %d", add ? "add" : "remove", origin, subject, rc);
-    int32_t at = model_remote_find(model, origin, subject, queue_copy);
-    if (add && at < 0) {
-        QUIET_ASSERT(model->remote_count < MODEL_ENTRY_MAX, "model full");
-        struct model_remote *r = &model->remote[model->remote_count++];
-        r->origin = origin;
-        strcpy(r->subject, subject);
-        strcpy(r->queue, queue_copy);
-    } else if (!add && at >= 0) {
-        model->remote[at] = model->remote[--model->remote_count];
-    }
+    strcpy(queue_copy, queue); /* the model entry it came from may move */
+    step_remote(interest, model, origin, add, subject, queue_copy, fail);
 }
 
 static bool remote_is(const struct remote_interest *found, const struct model_remote *r)
@@ -419,24 +464,65 @@ static void diff_probe(struct interest *interest, const struct model *model,
     }
 }
 
-START_TEST(test_differential)
+/* The table against the model: as many entries, and every literal subject of 1 to 3
+ * tokens over a, b, c (all that random patterns can match) matched exactly. */
+static void model_check(struct interest *interest, const struct model *model)
+{
+    QUIET_ASSERT(interest->entry_count == model_entry_count(model), "%u entries, %u in model",
+                 interest->entry_count, model_entry_count(model));
+    static const char tokens[] = {'a', 'b', 'c'};
+    char subject[MODEL_SUBJECT_SIZE];
+    for (uint32_t depth = 1, width = 3; depth <= 3; depth++, width *= 3) {
+        for (uint32_t n = 0; n < width; n++) {
+            uint32_t rest = n;
+            for (uint32_t t = 0; t < depth; t++) {
+                subject[2 * t] = tokens[rest % 3];
+                subject[2 * t + 1] = t + 1 < depth ? '.' : '\0';
+                rest /= 3;
+            }
+            diff_probe(interest, model, subject);
+        }
+    }
+}
+
+/* Every local and remote entry the model holds is removed, with allocations failing as
+ * armed when `fail` (a removal needs none it cannot do without); the table is then empty. */
+static void model_drain(struct interest *interest, struct model *model, bool fail)
+{
+    for (uint32_t i = 0; i < model->local_count; i++) {
+        while (model->local[i].count > 0) {
+            step_local_remove(interest, &model->local[i], fail);
+        }
+    }
+    while (model->remote_count > 0) {
+        struct model_remote r = model->remote[model->remote_count - 1];
+        step_remote(interest, model, r.origin, false, r.subject, r.queue, fail);
+        diff_probe(interest, model, "a.b");
+    }
+    QUIET_ASSERT(interest->entry_count == 0, "%u entries left", interest->entry_count);
+}
+
+/* DIFF_OP_COUNT random operations checked against the model; under `fail`, allocations
+ * fail as alloc_fail is set, and every block the table took must come back. */
+static void diff_run(uint64_t seed, bool fail)
 {
     struct model *model = calloc(1, sizeof *model);
     ck_assert_ptr_nonnull(model);
-    uint64_t state = TEST_SEED + (uint64_t)_i;
+    int64_t live_before = alloc_fail.live_count;
+    uint64_t state = seed;
     struct interest interest;
     ck_assert_int_eq(interest_init(&interest, state), 0);
     uint32_t entry_count_max = 0;
     for (uint32_t op = 0; op < DIFF_OP_COUNT; op++) {
         uint64_t pick = hash_sequence_next(&state) % 100;
         if (pick < 35) {
-            diff_local_add(&interest, model, &state);
+            diff_local_add(&interest, model, &state, fail);
         } else if (pick < 60) {
-            diff_local_remove(&interest, model, &state);
+            diff_local_remove(&interest, model, &state, fail);
         } else if (pick < 80) {
-            diff_remote(&interest, model, &state, true);
+            diff_remote(&interest, model, &state, true, fail);
         } else {
-            diff_remote(&interest, model, &state, false);
+            diff_remote(&interest, model, &state, false, fail);
         }
         QUIET_ASSERT(interest.entry_count == model_entry_count(model), "op %u: %u entries, %u",
                      op, interest.entry_count, model_entry_count(model));
@@ -449,24 +535,101 @@ START_TEST(test_differential)
         }
     }
     ck_assert_uint_gt(entry_count_max, 64); /* the table grew past its first size */
+    model_check(&interest, model);
     /* drain: every local pair reports its last removal exactly once */
-    for (uint32_t i = 0; i < model->local_count; i++) {
-        struct model_local *l = &model->local[i];
-        while (l->count > 0) {
-            bool last = local_remove(&interest, l->subject, queue_or_null(l->queue));
-            QUIET_ASSERT(last == (l->count == 1), "drain %s '%s'", l->subject, l->queue);
-            l->count--;
-        }
-    }
-    while (model->remote_count > 0) {
-        struct model_remote *r = &model->remote[model->remote_count - 1];
-        remote_apply(&interest, r->origin, false, r->subject, queue_or_null(r->queue));
-        model->remote_count--;
-        diff_probe(&interest, model, "a.b");
-    }
-    ck_assert_uint_eq(interest.entry_count, 0);
+    model_drain(&interest, model, fail);
     interest_destroy(&interest);
+    ck_assert_int_eq(alloc_fail.live_count, live_before);
     free(model);
+}
+
+START_TEST(test_differential)
+{
+    diff_run(TEST_SEED + (uint64_t)_i, false);
+}
+END_TEST
+
+/* The same with one allocation in 3, 8 or 50 failing at random: a failed add says -ENOMEM
+ * and changes nothing, and nothing leaks. */
+START_TEST(test_differential_alloc_failure)
+{
+    static const uint32_t one_in[] = {3, 8, 50};
+    alloc_fail_random(one_in[_i], 11 + (uint64_t)_i);
+    diff_run(TEST_SEED + 100 + (uint64_t)_i, true);
+    ck_assert_uint_gt(alloc_fail.failed_count, 0);
+}
+END_TEST
+
+/* ---- Each allocation point failing in turn --------------------------------------------- */
+
+enum { EACH_POINT_OP_COUNT = 200 };
+
+/* Sets up a table, runs the same EACH_POINT_OP_COUNT operations (adds mostly, so the table
+ * grows past its first size), removes everything and destroys the table, with the armed
+ * allocation numbered `fail_at` failing. The call it fails in says -ENOMEM and leaves the
+ * table as the model has it (checked whole right then), and the same call retried succeeds;
+ * every block comes back. Returns whether allocation `fail_at` was reached at all. */
+static bool each_point_run(uint64_t fail_at, uint32_t *entry_count_max)
+{
+    struct model *model = calloc(1, sizeof *model);
+    QUIET_ASSERT(model != NULL, "model");
+    int64_t live_before = alloc_fail.live_count;
+    alloc_fail_at(fail_at);
+    struct interest interest;
+    alloc_fail.armed = true;
+    int rc = interest_init(&interest, TEST_SEED);
+    alloc_fail.armed = false;
+    if (rc != 0) {
+        QUIET_ASSERT(rc == -ENOMEM, "init: %d", rc);
+        QUIET_ASSERT(alloc_fail.live_count == live_before, "init leaked at %d", (int)fail_at);
+        free(model);
+        return true;
+    }
+    uint64_t state = TEST_SEED;
+    for (uint32_t op = 0; op < EACH_POINT_OP_COUNT; op++) {
+        uint64_t pick = hash_sequence_next(&state) % 100;
+        int origin = (int)(hash_sequence_next(&state) % MODEL_ORIGIN_COUNT);
+        char subject[MODEL_SUBJECT_SIZE];
+        random_subject(subject, &state, true);
+        const char *queue = random_queue(&state);
+        if (pick < 45) {
+            if (step_local_add(&interest, model, subject, queue, true) != 0) {
+                model_check(&interest, model);
+                step_local_add(&interest, model, subject, queue, false);
+            }
+        } else if (pick < 90) {
+            if (step_remote(&interest, model, origin, true, subject, queue, true) != 0) {
+                model_check(&interest, model);
+                step_remote(&interest, model, origin, true, subject, queue, false);
+            }
+        } else if (pick < 95) {
+            diff_local_remove(&interest, model, &state, true);
+        } else {
+            diff_remote(&interest, model, &state, false, true);
+        }
+        *entry_count_max =
+            interest.entry_count > *entry_count_max ? interest.entry_count : *entry_count_max;
+    }
+    model_check(&interest, model);
+    model_drain(&interest, model, true);
+    alloc_fail.armed = true;
+    interest_destroy(&interest);
+    alloc_fail.armed = false;
+    QUIET_ASSERT(alloc_fail.live_count == live_before, "leak with allocation %d failing",
+                 (int)fail_at);
+    free(model);
+    return alloc_fail.failed_count > 0;
+}
+
+START_TEST(test_alloc_failure_each_point)
+{
+    uint32_t entry_count_max = 0;
+    uint64_t fail_at = 1;
+    while (each_point_run(fail_at, &entry_count_max)) {
+        fail_at++;
+    }
+    ck_assert_uint_gt(entry_count_max, 64); /* the table grew: its growth failed once too */
+    ck_assert_uint_gt(fail_at, 200);        /* every allocation point of the run was tried */
 }
 END_TEST
 
@@ -480,6 +643,8 @@ static Suite *interest_suite(void)
     suite_add_tcase(suite, basics);
     TCase *differential = tcase_create("differential");
     tcase_add_loop_test(differential, test_differential, 0, 4);
+    tcase_add_loop_test(differential, test_differential_alloc_failure, 0, 3);
+    tcase_add_test(differential, test_alloc_failure_each_point);
     suite_add_tcase(suite, differential);
     return suite;
 }

@@ -1,8 +1,11 @@
 /* Unit tests for engine/outbuf.{h,c}: reserve from empty and past the capacity (bytes kept
  * across the move), put, put_u64 at every digit-count boundary from 0 to UINT64_MAX and
  * written flush against the end of the reserved room, trim both ways, free (twice, and on
- * a buffer never grown), and a reservation no allocator can give. */
+ * a buffer never grown), sizes that would wrap, a reservation no allocator can give (under
+ * ASan and TSan too: this binary asks them to return NULL), and growth whose allocation
+ * fails (alloc_fail.h). */
 #include "engine/outbuf.h"
+#include "tests/unit/alloc_fail.h"
 
 #include <check.h>
 #include <errno.h>
@@ -17,17 +20,23 @@
 /* The most decimal digits a uint64_t has: UINT64_MAX is 18446744073709551615. */
 enum { U64_DIGITS_MAX = 20 };
 
-/* AddressSanitizer reports an allocation it cannot satisfy instead of returning NULL. */
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_HUGE_ALLOCATION 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_HUGE_ALLOCATION 0
-#endif
-#endif
-#ifndef TEST_HUGE_ALLOCATION
-#define TEST_HUGE_ALLOCATION 1
-#endif
+/* A sanitizer's allocator reports an allocation it cannot satisfy and stops, where the C
+ * library returns NULL; this binary asks ASan's and TSan's for NULL, so a reservation no
+ * allocator can give fails the same way with and without them. Each runtime calls its
+ * function before main (a weak default in the runtime otherwise); options from the
+ * environment (ASAN_OPTIONS, TSAN_OPTIONS) are applied after it and still win. Unused
+ * without a sanitizer. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
 
 static bool outbuf_equals(const struct outbuf *buffer, const char *text)
 {
@@ -224,9 +233,6 @@ END_TEST
 /* A reservation no allocator can give fails with -ENOMEM and leaves the buffer as it was. */
 START_TEST(test_reserve_fails_whole)
 {
-    if (!TEST_HUGE_ALLOCATION) {
-        return; /* ASan reports the allocation instead of failing it */
-    }
     struct outbuf buffer = {0};
     ck_assert_int_eq(outbuf_reserve(&buffer, 3), 0);
     outbuf_put(&buffer, "abc", 3);
@@ -240,6 +246,50 @@ START_TEST(test_reserve_fails_whole)
 }
 END_TEST
 
+/* A growth whose allocation fails (alloc_fail.h: the realloc says NULL, with ASan too)
+ * says -ENOMEM and leaves the buffer as it was, from empty and with bytes waiting; room
+ * already there needs no allocation, so cannot fail; the same growth then succeeds. */
+START_TEST(test_reserve_alloc_failure)
+{
+    int64_t live_before = alloc_fail.live_count;
+    struct outbuf buffer = {0};
+    alloc_fail_at(1);
+    alloc_fail.armed = true;
+    int rc = outbuf_reserve(&buffer, 1);
+    alloc_fail.armed = false;
+    ck_assert_int_eq(rc, -ENOMEM);
+    ck_assert_uint_eq(alloc_fail.failed_count, 1);
+    ck_assert_ptr_null(buffer.data);
+    ck_assert_uint_eq(buffer.capacity, 0);
+    ck_assert_uint_eq(buffer.length, 0);
+    ck_assert_int_eq(alloc_fail.live_count, live_before);
+
+    ck_assert_int_eq(outbuf_reserve(&buffer, 3), 0);
+    outbuf_put(&buffer, "abc", 3);
+    char *data = buffer.data;
+    size_t capacity = buffer.capacity;
+    alloc_fail_at(1);
+    alloc_fail.armed = true; /* no Check call while armed: it allocates too */
+    int fits_rc = outbuf_reserve(&buffer, capacity - 3);
+    uint64_t fits_armed_count = alloc_fail.armed_count;
+    rc = outbuf_reserve(&buffer, capacity); /* must grow: the allocation fails */
+    alloc_fail.armed = false;
+    ck_assert_int_eq(fits_rc, 0);
+    ck_assert_uint_eq(fits_armed_count, 0); /* it fit: no allocation */
+    ck_assert_int_eq(rc, -ENOMEM);
+    ck_assert_uint_eq(alloc_fail.failed_count, 1);
+    ck_assert_ptr_eq(buffer.data, data);
+    ck_assert_uint_eq(buffer.capacity, capacity);
+    ck_assert(outbuf_equals(&buffer, "abc"));
+
+    ck_assert_int_eq(outbuf_reserve(&buffer, capacity), 0);
+    ck_assert_uint_ge(buffer.capacity, capacity + 3);
+    ck_assert(outbuf_equals(&buffer, "abc"));
+    outbuf_free(&buffer);
+    ck_assert_int_eq(alloc_fail.live_count, live_before);
+}
+END_TEST
+
 static Suite *outbuf_suite(void)
 {
     Suite *suite = suite_create("outbuf");
@@ -250,6 +300,7 @@ static Suite *outbuf_suite(void)
     tcase_add_test(basics, test_trim);
     tcase_add_test(basics, test_free);
     tcase_add_test(basics, test_reserve_fails_whole);
+    tcase_add_test(basics, test_reserve_alloc_failure);
     tcase_add_test(basics, test_reserve_refuses_wrapping_sizes);
     suite_add_tcase(suite, basics);
     return suite;

@@ -3,8 +3,8 @@
  * sockets. Subscribers are test records with their own deliver handler, so what routing
  * hands each of them is counted exactly.
  *
- * Cross-shard routing (the group pick across shards, its fallback) needs the rings and is
- * covered by the xshard integration suite against the real binary. */
+ * Routing across shards (the group pick over shards, its fallback, forwarding) is in
+ * test_route_shards.c, on three hand-built shards joined by real rings. */
 #include "engine/deferred.h"
 #include "engine/route.h"
 #include "engine/service.h"

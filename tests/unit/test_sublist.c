@@ -1,11 +1,12 @@
 /* Unit tests for proto/sublist.c: literal and wildcard subscriptions, queue groups merged
  * across both, removal and pruning, cache invalidation, many subscriptions on one subject,
  * 100k literal subscriptions, and a differential test against a linear scan of every
- * inserted subscription with subject_matches (also run with allocations failing at random,
- * where the build has no sanitizer that owns malloc). */
+ * inserted subscription with subject_matches, also run with allocations failing at random
+ * and at each allocation point in turn (alloc_fail.h: under ASan too). */
 #include "base/hash.h"
 #include "proto/subject.h"
 #include "proto/sublist.h"
+#include "tests/unit/alloc_fail.h"
 
 #include <check.h>
 #include <errno.h>
@@ -15,89 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- Allocation failure injection ------------------------------------------------------
- * The test binary interposes malloc, calloc, realloc and free and forwards them to glibc.
- * While armed, either the allocation numbered `fail_at` fails (each point in turn), or one
- * in `one_in` at random. Live blocks are counted, so a test can see that a sublist gives
- * back everything, failure paths included. Not under AddressSanitizer, which owns malloc
- * (and finds leaks itself). */
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ALLOC_FAILURE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define TEST_ALLOC_FAILURE 0
-#endif
-#endif
-#ifndef TEST_ALLOC_FAILURE
-#define TEST_ALLOC_FAILURE 1
-#endif
-
-/* Test-binary state, not library state: armed only around calls into the sublist. */
-static struct {
-    bool armed;
-    uint32_t one_in;        /* random mode when fail_at is 0 */
-    uint64_t fail_at;       /* 1-based number of the armed allocation that fails; 0: none */
-    uint64_t armed_count;   /* allocations attempted while armed */
-    uint64_t random_state;
-    uint64_t failed_count;
-    int64_t live_count;     /* blocks allocated and not yet freed */
-} alloc_failure;
-
-#if TEST_ALLOC_FAILURE
-void *__libc_malloc(size_t size);
-void *__libc_calloc(size_t count, size_t size);
-void *__libc_realloc(void *pointer, size_t size);
-void __libc_free(void *pointer);
-
-static bool alloc_should_fail(void)
-{
-    if (!alloc_failure.armed) {
-        return false;
-    }
-    alloc_failure.armed_count++;
-    bool fail = alloc_failure.fail_at != 0
-                    ? alloc_failure.armed_count == alloc_failure.fail_at
-                    : alloc_failure.one_in != 0 &&
-                          hash_sequence_next(&alloc_failure.random_state) % alloc_failure.one_in == 0;
-    alloc_failure.failed_count += fail;
-    return fail;
-}
-
-void *malloc(size_t size)
-{
-    void *block = alloc_should_fail() ? NULL : __libc_malloc(size);
-    alloc_failure.live_count += block != NULL;
-    return block;
-}
-
-void *calloc(size_t count, size_t size)
-{
-    void *block = alloc_should_fail() ? NULL : __libc_calloc(count, size);
-    alloc_failure.live_count += block != NULL;
-    return block;
-}
-
-void *realloc(void *pointer, size_t size)
-{
-    if (alloc_should_fail()) {
-        return NULL;
-    }
-    void *block = __libc_realloc(pointer, size);
-    if (pointer == NULL) {
-        alloc_failure.live_count += block != NULL;
-    } else if (size == 0) {
-        alloc_failure.live_count--; /* glibc frees and returns NULL */
-    }
-    return block;
-}
-
-void free(void *pointer)
-{
-    alloc_failure.live_count -= pointer != NULL;
-    __libc_free(pointer);
-}
-#endif
 
 /* ---- Test subscriptions and the naive model ------------------------------------------ */
 
@@ -675,9 +593,9 @@ static void diff_probe(struct sublist *list, struct test_sub *pool, size_t pool_
                        const char *subject, bool fail)
 {
     uint64_t failures = test_stats(list).alloc_failure_count;
-    alloc_failure.armed = fail;
+    alloc_fail.armed = fail;
     const struct sublist_result *result = test_match(list, subject);
-    alloc_failure.armed = false;
+    alloc_fail.armed = false;
     if (test_stats(list).alloc_failure_count != failures && result_size(result) == 0) {
         return;
     }
@@ -711,9 +629,9 @@ static void diff_step(struct sublist *list, struct test_sub *pool, uint64_t *ran
     static const char *const queues[] = {NULL, NULL, NULL, "q1", "q2", "q3"};
     struct test_sub *t = &pool[hash_sequence_next(random_state) % DIFF_POOL_COUNT];
     if (t->inserted) {
-        alloc_failure.armed = fail; /* removal allocates nothing it cannot do without */
+        alloc_fail.armed = fail; /* removal allocates nothing it cannot do without */
         int rc = sublist_remove(list, &t->sub);
-        alloc_failure.armed = false;
+        alloc_fail.armed = false;
         QUIET_ASSERT(rc == 0, "remove %s: %d", t->subject, rc);
         t->inserted = false;
         return;
@@ -722,9 +640,9 @@ static void diff_step(struct sublist *list, struct test_sub *pool, uint64_t *ran
     diff_pattern(pattern, random_state);
     QUIET_ASSERT(subject_valid_for_sub(pattern, strlen(pattern)), "pattern %s", pattern);
     test_sub_set(t, pattern, queues[hash_sequence_next(random_state) % 6]);
-    alloc_failure.armed = fail;
+    alloc_fail.armed = fail;
     int rc = sublist_insert(list, &t->sub);
-    alloc_failure.armed = false;
+    alloc_fail.armed = false;
     QUIET_ASSERT(rc == 0 || (fail && rc == -ENOMEM), "insert %s: %d", pattern, rc);
     t->inserted = rc == 0;
 }
@@ -733,7 +651,7 @@ static void diff_run(uint64_t seed, bool fail)
 {
     struct test_sub *pool = calloc(DIFF_POOL_COUNT, sizeof *pool);
     ck_assert_ptr_nonnull(pool);
-    int64_t live_before = alloc_failure.live_count;
+    int64_t live_before = alloc_fail.live_count;
     struct sublist *list = sublist_create(seed);
     ck_assert_ptr_nonnull(list);
     uint64_t random_state = seed;
@@ -765,7 +683,7 @@ static void diff_run(uint64_t seed, bool fail)
     ck_assert_uint_eq(test_stats(list).sub_count, 0);
     ck_assert_uint_eq(sublist_trie_node_count(list), 0);
     sublist_destroy(list);
-    ck_assert_int_eq(alloc_failure.live_count, live_before); /* 0 == 0 under ASan */
+    ck_assert_int_eq(alloc_fail.live_count, live_before);
     free(pool);
 }
 
@@ -778,16 +696,10 @@ END_TEST
 
 START_TEST(test_differential_alloc_failure)
 {
-    if (!TEST_ALLOC_FAILURE) {
-        return; /* malloc belongs to the sanitizer in this build */
-    }
     static const uint32_t one_in[] = {3, 8, 50};
-    alloc_failure.fail_at = 0;
-    alloc_failure.one_in = one_in[_i];
-    alloc_failure.random_state = 7 + _i;
-    alloc_failure.failed_count = 0;
+    alloc_fail_random(one_in[_i], 7 + (uint64_t)_i);
     diff_run(100 + (uint64_t)_i, true);
-    ck_assert_uint_gt(alloc_failure.failed_count, 0);
+    ck_assert_uint_gt(alloc_fail.failed_count, 0);
 }
 END_TEST
 
@@ -799,22 +711,20 @@ enum { EACH_POINT_POOL_COUNT = 48 };
  * block must come back. Returns whether allocation `fail_at` was reached at all. */
 static bool each_point_run(struct test_sub *pool, uint64_t fail_at)
 {
-    int64_t live_before = alloc_failure.live_count;
-    alloc_failure.fail_at = fail_at;
-    alloc_failure.armed_count = 0;
-    alloc_failure.failed_count = 0;
-    alloc_failure.armed = true;
+    int64_t live_before = alloc_fail.live_count;
+    alloc_fail_at(fail_at);
+    alloc_fail.armed = true;
     struct sublist *list = sublist_create(TEST_SEED);
-    alloc_failure.armed = false;
+    alloc_fail.armed = false;
     if (list == NULL) {
-        QUIET_ASSERT(alloc_failure.live_count == live_before, "create leaked at %d",
+        QUIET_ASSERT(alloc_fail.live_count == live_before, "create leaked at %d",
                      (int)fail_at);
         return true;
     }
     for (size_t i = 0; i < EACH_POINT_POOL_COUNT; i++) {
-        alloc_failure.armed = true;
+        alloc_fail.armed = true;
         int rc = sublist_insert(list, &pool[i].sub);
-        alloc_failure.armed = false;
+        alloc_fail.armed = false;
         QUIET_ASSERT(rc == 0 || rc == -ENOMEM, "insert %s: %d", pool[i].subject, rc);
         pool[i].inserted = rc == 0;
     }
@@ -822,9 +732,9 @@ static bool each_point_run(struct test_sub *pool, uint64_t fail_at)
     diff_sweep(list, pool, EACH_POINT_POOL_COUNT, false);
     for (size_t i = 0; i < EACH_POINT_POOL_COUNT; i++) {
         if (pool[i].inserted) {
-            alloc_failure.armed = true;
+            alloc_fail.armed = true;
             int rc = sublist_remove(list, &pool[i].sub);
-            alloc_failure.armed = false;
+            alloc_fail.armed = false;
             QUIET_ASSERT(rc == 0, "remove %s: %d", pool[i].subject, rc);
             pool[i].inserted = false;
         }
@@ -832,16 +742,13 @@ static bool each_point_run(struct test_sub *pool, uint64_t fail_at)
     diff_sweep(list, pool, EACH_POINT_POOL_COUNT, false);
     QUIET_ASSERT(sublist_trie_node_count(list) == 0, "trie not pruned at %d", (int)fail_at);
     sublist_destroy(list);
-    QUIET_ASSERT(alloc_failure.live_count == live_before, "leak with allocation %d failing",
+    QUIET_ASSERT(alloc_fail.live_count == live_before, "leak with allocation %d failing",
                  (int)fail_at);
-    return alloc_failure.failed_count > 0;
+    return alloc_fail.failed_count > 0;
 }
 
 START_TEST(test_alloc_failure_each_point)
 {
-    if (!TEST_ALLOC_FAILURE) {
-        return; /* malloc belongs to the sanitizer in this build */
-    }
     static const char *const queues[] = {NULL, "q1", NULL, "q2"};
     static const char *const deep[] = {"a.b.c.*.e.>", "a.b.c.*.e.f", "a.b.c.d.e.f"};
     struct test_sub pool[EACH_POINT_POOL_COUNT] = {0};
@@ -870,7 +777,7 @@ START_TEST(test_destroy_with_subs)
     static const char *const patterns[] = {"a", "a", "a.b", "a.*", "a.*", "*.>", ">"};
     enum { COUNT = sizeof patterns / sizeof patterns[0] * 4 };
     struct test_sub subs[COUNT] = {0};
-    int64_t live_before = alloc_failure.live_count;
+    int64_t live_before = alloc_fail.live_count;
     struct sublist *list = sublist_create(TEST_SEED);
     ck_assert_ptr_nonnull(list);
     for (size_t i = 0; i < COUNT; i++) {
@@ -879,7 +786,7 @@ START_TEST(test_destroy_with_subs)
     }
     check_result(test_match(list, "a.b"), subs, COUNT, "a.b");
     sublist_destroy(list);
-    ck_assert_int_eq(alloc_failure.live_count, live_before);
+    ck_assert_int_eq(alloc_fail.live_count, live_before);
 }
 END_TEST
 

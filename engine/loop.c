@@ -1,0 +1,103 @@
+/* What both I/O backends share (see loop.h): choosing one, creating it, and the flags and
+ * in-flight count of a connection's receive and send, kept here once rather than twice.
+ * Shard thread, except loop_backend_choose (main, before the shards start). */
+#include "engine/loop.h"
+
+#include "base/assert.h"
+#include "base/log.h"
+#include "engine/config.h"
+
+#include <errno.h>
+#include <string.h>
+
+int loop_backend_choose(const struct config *config, enum loop_backend *backend)
+{
+    if (strcmp(config->io, "epoll") == 0) {
+        *backend = LOOP_EPOLL;
+        return 0;
+    }
+    char reason[160];
+    int rc = loop_uring_probe(config, reason, sizeof reason);
+    if (rc == 0) {
+        *backend = LOOP_URING;
+        return 0;
+    }
+    if (strcmp(config->io, "uring") == 0) {
+        LOG_ERROR("io_uring unavailable (%s) and --io uring was given; --io auto would use "
+                  "epoll",
+                  reason);
+        return rc;
+    }
+    LOG_WARN("io_uring unavailable (%s); using the epoll backend", reason);
+    *backend = LOOP_EPOLL;
+    return 0;
+}
+
+int loop_create(enum loop_backend backend, const struct loop_setup *setup,
+                const struct loop_handlers *handlers, struct conn_table *conns,
+                struct loop **loop)
+{
+    int rc = backend == LOOP_URING ? loop_uring_create(setup, loop)
+                                   : loop_epoll_create(setup, loop);
+    if (rc != 0) {
+        return rc;
+    }
+    (*loop)->handlers = *handlers;
+    (*loop)->conns = conns;
+    return 0;
+}
+
+void loop_destroy(struct loop *loop)
+{
+    if (loop != NULL) {
+        loop->ops->destroy(loop);
+    }
+}
+
+struct conn *loop_conn(const struct loop *loop, uint32_t index, uint32_t generation)
+{
+    return conn_table_get(loop->conns, index, generation);
+}
+
+void loop_recv_start(struct loop *loop, struct conn *conn)
+{
+    ASSERT(!(conn->flags & CONN_F_RECV_ARMED));
+    conn->flags |= CONN_F_RECV_ARMED;
+    conn->flags &= ~CONN_F_RECV_REARM;
+    conn->inflight_count++;
+    loop->ops->recv_start(loop, conn);
+}
+
+void loop_recv_stop(struct loop *loop, struct conn *conn)
+{
+    if (conn->flags & CONN_F_RECV_ARMED) {
+        loop->ops->recv_stop(loop, conn);
+    }
+}
+
+void loop_send(struct loop *loop, struct conn *conn)
+{
+    ASSERT(!(conn->flags & CONN_F_SEND_INFLIGHT));
+    ASSERT(conn->sending_offset < conn->sending.length);
+    conn->flags |= CONN_F_SEND_INFLIGHT;
+    conn->inflight_count++;
+    loop->ops->send(loop, conn);
+}
+
+void loop_recv_end(struct loop *loop, struct conn *conn, int result)
+{
+    ASSERT(conn->flags & CONN_F_RECV_ARMED);
+    ASSERT(conn->inflight_count > 0);
+    conn->flags &= ~CONN_F_RECV_ARMED;
+    conn->inflight_count--;
+    loop->handlers.recv_ended(loop->handlers.ctx, conn, result);
+}
+
+void loop_send_end(struct loop *loop, struct conn *conn, int result)
+{
+    ASSERT(conn->flags & CONN_F_SEND_INFLIGHT);
+    ASSERT(conn->inflight_count > 0);
+    conn->flags &= ~CONN_F_SEND_INFLIGHT;
+    conn->inflight_count--;
+    loop->handlers.sent(loop->handlers.ctx, conn, result);
+}

@@ -1,0 +1,173 @@
+/* The I/O a shard's loop needs, behind one narrow interface with two implementations:
+ * io_uring (loop_uring.c, the default) and epoll + eventfd (loop_epoll.c, for hosts and
+ * containers where io_uring is refused).
+ *
+ * The one idea: every operation a shard starts completes later, through a handler the
+ * shard registered, and only while the shard calls loop_dispatch — never inside the call
+ * that started it. So the shard's code reads the same on both backends: start a receive,
+ * a send, accepting; get `received`, `recv_ended`, `sent`, `accepted` back. A receive runs
+ * until it ends once (peer closed, error, loop_recv_stop, or the backend wants it started
+ * again); a send moves some bytes of conn->sending from sending_offset and ends once.
+ * This file also keeps the connection's flags and in-flight count that say which
+ * operations still refer to it, so a connection is freed only once both have ended.
+ *
+ * Other shards reach a loop only through its `struct loop_peer` (immutable once the shards
+ * start): a wake-up, or a new connection's descriptor handed over.
+ *
+ * One thread: the shard's. */
+#ifndef IONATS_ENGINE_LOOP_H
+#define IONATS_ENGINE_LOOP_H
+
+#include "engine/conn.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct loop;
+struct store_io;
+
+enum loop_backend {
+    LOOP_URING,
+    LOOP_EPOLL,
+};
+
+/* A receive that ended with nothing wrong and should simply be started again (io_uring's
+ * multishot receive ends now and then, e.g. when buffers ran short). */
+enum { LOOP_RECV_AGAIN = 1 };
+
+/* What the loop reports, all on the shard's thread from inside loop_dispatch. */
+struct loop_handlers {
+    void *ctx;
+    /* A new connection's descriptor (result ≥ 0), or accepting failed (-errno). `armed`
+     * false: accepting has stopped, loop_accept_start goes on. */
+    void (*accepted)(void *ctx, int result, bool armed);
+    /* Bytes received on `conn`, in order. */
+    void (*received)(void *ctx, struct conn *conn, const char *data, size_t length);
+    /* The receive is over: 0 the peer closed its side, LOOP_RECV_AGAIN, -ENOBUFS (no
+     * buffer was free), -ECANCELED (loop_recv_stop), or another -errno. */
+    void (*recv_ended)(void *ctx, struct conn *conn, int result);
+    /* The send is over: bytes sent (maybe fewer than asked), or -errno. */
+    void (*sent)(void *ctx, struct conn *conn, int result);
+    /* The control eventfd (main: stop, print counters) was read: its value, or -errno. */
+    void (*control)(void *ctx, uint64_t value, int error);
+    /* Another shard handed this one a new connection's descriptor. */
+    void (*handed)(void *ctx, int fd);
+    /* A descriptor handed to shard `target` never got there; it is still ours to close. */
+    void (*handoff_failed)(void *ctx, int target, int fd, int error);
+};
+
+/* How other shards reach this loop. */
+struct loop_peer {
+    int wake_fd;    /* io_uring: the ring's descriptor; epoll: an eventfd */
+    int handoff_fd; /* io_uring: the ring's descriptor; epoll: a pipe's write end */
+};
+
+struct loop_ops {
+    const char *name;
+    void (*recv_start)(struct loop *loop, struct conn *conn);
+    void (*recv_stop)(struct loop *loop, struct conn *conn);
+    void (*send)(struct loop *loop, struct conn *conn);
+    void (*accept_start)(struct loop *loop, int listen_fd);
+    void (*accept_stop)(struct loop *loop);
+    void (*wake)(struct loop *loop, const struct loop_peer *peer);
+    /* 0, or -errno when the descriptor cannot be sent (it is still the caller's). */
+    int (*handoff)(struct loop *loop, const struct loop_peer *peer, int target, int fd);
+    /* Submits what is queued and waits until something is ready or `timeout_ns` passed
+     * (0: only collects, INT64_MAX: no limit). 0 or -errno (-EINTR is not an error). */
+    int (*wait)(struct loop *loop, int64_t timeout_ns);
+    /* Runs the handlers of what is ready, up to a bound per call. */
+    void (*dispatch)(struct loop *loop);
+    void (*destroy)(struct loop *loop);
+};
+
+/* Embedded first in a backend's own state. */
+struct loop {
+    const struct loop_ops *ops; /* static */
+    struct loop_handlers handlers;
+    struct conn_table *conns;   /* borrowed: resolves completions to connections */
+    struct store_io *store_io;  /* the backend's store I/O (owned by the backend) */
+    struct loop_peer peer;
+};
+
+/* ---- setting up ---- */
+
+/* Which backend `--io` names: "uring" and "epoll" as said; "auto" io_uring when the kernel
+ * lets this process set up a ring like the shards', epoll otherwise, with one warning
+ * naming the reason. -errno when "uring" is asked for and refused (logged). */
+int loop_backend_choose(const struct config *config, enum loop_backend *backend);
+
+/* What a backend is created with. */
+struct loop_setup {
+    const struct config *config; /* borrowed, immutable */
+    int shard_index;
+    int control_fd; /* the eventfd main writes to (borrowed): read into `control` */
+};
+
+/* A loop of `backend` for one shard, on the calling thread (an io_uring belongs to the
+ * thread that sets it up). 0 or -errno (logged). */
+int loop_create(enum loop_backend backend, const struct loop_setup *setup,
+                const struct loop_handlers *handlers, struct conn_table *conns,
+                struct loop **loop);
+
+int loop_uring_create(const struct loop_setup *setup, struct loop **loop);
+int loop_epoll_create(const struct loop_setup *setup, struct loop **loop);
+
+/* Reports why io_uring cannot be set up here, for messages: 0 when it can. */
+int loop_uring_probe(const struct config *config, char *reason, size_t size);
+
+/* ---- operations (shard thread) ---- */
+
+/* Starts receiving on `conn`, which has no receive running. */
+void loop_recv_start(struct loop *loop, struct conn *conn);
+
+/* Ends the running receive: recv_ended(-ECANCELED) follows (or the end it already had). */
+void loop_recv_stop(struct loop *loop, struct conn *conn);
+
+/* Sends conn->sending from sending_offset; `sent` follows. No send may be running. */
+void loop_send(struct loop *loop, struct conn *conn);
+
+static inline void loop_accept_start(struct loop *loop, int listen_fd)
+{
+    loop->ops->accept_start(loop, listen_fd);
+}
+
+static inline void loop_accept_stop(struct loop *loop)
+{
+    loop->ops->accept_stop(loop);
+}
+
+static inline void loop_wake(struct loop *loop, const struct loop_peer *peer)
+{
+    loop->ops->wake(loop, peer);
+}
+
+static inline int loop_handoff(struct loop *loop, const struct loop_peer *peer, int target,
+                               int fd)
+{
+    return loop->ops->handoff(loop, peer, target, fd);
+}
+
+static inline int loop_wait(struct loop *loop, int64_t timeout_ns)
+{
+    return loop->ops->wait(loop, timeout_ns);
+}
+
+static inline void loop_dispatch(struct loop *loop)
+{
+    loop->ops->dispatch(loop);
+}
+
+/* Cancels what is in flight and frees the backend; connection memory may go after. */
+void loop_destroy(struct loop *loop);
+
+/* ---- for backends: report the end of an operation (clears its flags, then the handler) */
+
+void loop_recv_end(struct loop *loop, struct conn *conn, int result);
+void loop_send_end(struct loop *loop, struct conn *conn, int result);
+
+/* The live connection a completion names, or NULL when it closed and its slot moved on. */
+struct conn *loop_conn(const struct loop *loop, uint32_t index, uint32_t generation);
+
+#endif
