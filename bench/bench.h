@@ -3,9 +3,10 @@
  *
  * A run has at most two sides, each one thread with one io_uring driving all of its
  * connections: the *send side* (publishers, or requesters) and the *receive side*
- * (subscribers, or repliers). They share nothing but `struct bench_shared`, a handful of
- * atomics written once or twice per run. Options are parsed and checked by the main thread
- * before any side starts and are read-only afterwards. */
+ * (subscribers, or repliers); with --blocking-subs the receive side is instead one thread
+ * per subscriber connection on a blocking socket (blocksub.h). The sides share nothing but
+ * `struct bench_shared`, a handful of atomics written once or twice per run. Options are
+ * parsed and checked by the main thread before any side starts and are read-only afterwards. */
 #ifndef IONATS_BENCH_BENCH_H
 #define IONATS_BENCH_BENCH_H
 
@@ -55,6 +56,7 @@ struct bench_opts {
     unsigned subs;             /* subscribers, or repliers */
     unsigned conns_per_client; /* connections each publisher / subscriber spreads over */
     double rate;               /* messages per second over all publishers; 0: flat out */
+    bool blocking_subs;        /* subscribers as blocking threads, one per connection */
     size_t batch_bytes;        /* bytes of PUB frames per send when publishing flat out */
     int64_t timeout_ns;        /* hard bound on the whole run */
     bool json;

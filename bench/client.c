@@ -108,7 +108,7 @@ static int client_set_timeout(int fd, int seconds)
     return 0;
 }
 
-static int client_write_all(int fd, const char *data, size_t size)
+int client_write_all(int fd, const char *data, size_t size)
 {
     while (size > 0) {
         ssize_t written = send(fd, data, size, MSG_NOSIGNAL);

@@ -4,7 +4,8 @@
  * The one idea: everything before the measured phase is done with plain blocking calls
  * bounded by socket timeouts, so the io_uring loops only ever see connections that are
  * ready; what the server sent after the PONG is handed over, never dropped.
- * Called by the main thread before the side threads start. */
+ * Called by the main thread before the side threads start; client_write_all also by a
+ * blocking subscriber's thread on the socket it owns (blocksub.h). */
 #ifndef IONATS_BENCH_CLIENT_H
 #define IONATS_BENCH_CLIENT_H
 
@@ -44,5 +45,9 @@ int client_addr_parse(const char *url, struct client_addr *addr);
  * socket (blocking, TCP_NODELAY, no timeouts) or -errno with hello->error filled in. */
 int client_open(const struct client_addr *addr, const char *subscribe, bool wait_pong,
                 struct client_hello *hello);
+
+/* Writes all `size` bytes to blocking socket `fd`, resuming short writes and EINTR.
+ * Returns 0 or -errno. */
+int client_write_all(int fd, const char *data, size_t size);
 
 #endif

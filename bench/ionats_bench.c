@@ -8,17 +8,20 @@
  * 2-vCPU machines it is meant for it shares them with the server it measures: publishing
  * is slices of a prebuilt batch of frames, one SQE per 256 KiB; receiving is one recv per
  * 256 KiB and a scan that only looks at control lines. See side.h, conn.h, pub.c.
+ * --blocking-subs measures the opposite client: the same subscriptions, each on a thread of
+ * its own reading a blocking socket (blocksub.h), as a simple application would.
  * js-pub adds a JetStream stream around the run (jsapi.h): created afresh before the
  * publishers connect, counted and deleted after they are done, on connections of its own. */
 #include "base/assert.h"
 #include "bench/bench.h"
+#include "bench/blocksub.h"
 #include "bench/conn.h"
 #include "bench/jsapi.h"
 #include "bench/jspub.h"
 #include "bench/opts.h"
 #include "bench/pub.h"
-#include "bench/reqrep.h"
 #include "bench/report.h"
+#include "bench/reqrep.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -58,37 +61,65 @@ static void bench_subscribe_line(const struct bench_opts *opts, unsigned conn_in
     ASSERT(size > 0 && (size_t)size < line_size);
 }
 
+/* Connects and handshakes, subscribing with `subscribe`. Returns the socket, with what the
+ * handshake read past its PONG in `hello`, or -errno after saying why. */
+static int bench_connect(const struct bench_opts *opts, const char *subscribe,
+                         struct client_hello *hello)
+{
+    bool wait_pong = opts->mode != BENCH_MODE_SUB; /* sub mode: messages may precede PONG */
+    int fd = client_open(&opts->addr, subscribe, wait_pong, hello);
+    if (fd < 0) {
+        fprintf(stderr, "ionats-bench: %s: %s\n", opts->url, hello->error);
+        return fd;
+    }
+    if (hello->max_payload > 0 && opts->size > hello->max_payload) {
+        fprintf(stderr, "ionats-bench: --size %u exceeds the server's max_payload %llu\n",
+                (unsigned)opts->size, (unsigned long long)hello->max_payload);
+        close(fd);
+        return -EMSGSIZE;
+    }
+    return fd;
+}
+
 /* Opens connection `index` of `side` in `role`, subscribing with `subscribe`. */
 static int bench_open(struct side *side, unsigned index, enum conn_role role, const char *subscribe)
 {
-    const struct bench_opts *opts = side->opts;
     struct client_hello hello;
-    bool wait_pong = opts->mode != BENCH_MODE_SUB; /* sub mode: messages may precede PONG */
-    int fd = client_open(&opts->addr, subscribe, wait_pong, &hello);
+    int fd = bench_connect(side->opts, subscribe, &hello);
     if (fd < 0) {
-        fprintf(stderr, "ionats-bench: %s: %s\n", opts->url, hello.error);
         return fd;
-    }
-    if (hello.max_payload > 0 && opts->size > hello.max_payload) {
-        fprintf(stderr, "ionats-bench: --size %u exceeds the server's max_payload %llu\n",
-                (unsigned)opts->size, (unsigned long long)hello.max_payload);
-        close(fd);
-        return -EMSGSIZE;
     }
     return conn_init(&side->conns[index], side, index, fd, role, hello.leftover,
                      hello.leftover_size);
 }
 
+/* Opens blocking subscriber `index`, subscribing with `subscribe`. */
+static int bench_open_blocking(struct blocksub *blocksub, unsigned index, const char *subscribe)
+{
+    struct client_hello hello;
+    int fd = bench_connect(blocksub->side->opts, subscribe, &hello);
+    if (fd < 0) {
+        return fd;
+    }
+    blocksub_open(blocksub, index, fd, hello.leftover, hello.leftover_size);
+    return 0;
+}
+
+/* The receive side's connections, handed to `blocksub` instead when it is not NULL. */
 static int bench_receive_side(struct side *side, const struct bench_opts *opts,
-                              struct bench_shared *shared)
+                              struct bench_shared *shared, struct blocksub *blocksub)
 {
     unsigned conn_count = opts->subs * opts->conns_per_client;
     int rc = side_init(side, SIDE_KIND_RECEIVE, opts, shared, conn_count);
+    if (rc == 0 && blocksub != NULL) {
+        rc = blocksub_init(blocksub, side);
+    }
     enum conn_role role = opts->mode == BENCH_MODE_REQREP ? CONN_ROLE_REP : CONN_ROLE_SUB;
     for (unsigned i = 0; i < conn_count && rc == 0; i++) {
         char line[BENCH_SUBSCRIBE_SIZE_MAX];
         bench_subscribe_line(opts, i, line, sizeof line);
-        rc = bench_open(side, i, role, line);
+        rc = blocksub != NULL ? bench_open_blocking(blocksub, i, line)
+                              : bench_open(side, i, role, line);
     }
     return rc;
 }
@@ -150,15 +181,16 @@ static int bench_send_side(struct side *side, const struct bench_opts *opts,
     return rc;
 }
 
-/* Sets up, runs and joins the sides; returns 0 when both finished cleanly. *started
- * tells whether the sides ran, so that there is something to report. */
+/* Sets up, runs and joins the sides (the receive side's subscribers as blocking threads
+ * when `blocksub` is not NULL); returns 0 when both finished cleanly. *started tells
+ * whether the sides ran, so that there is something to report. */
 static int bench_run(const struct bench_opts *opts, struct side *send, struct side *receive,
-                     bool *started)
+                     struct blocksub *blocksub, bool *started)
 {
     static struct bench_shared shared; /* lives as long as the sides' threads */
     int rc = 0;
     if (receive != NULL) {
-        rc = bench_receive_side(receive, opts, &shared);
+        rc = bench_receive_side(receive, opts, &shared, blocksub);
     }
     if (rc == 0 && send != NULL) {
         rc = bench_send_side(send, opts, &shared);
@@ -166,7 +198,10 @@ static int bench_run(const struct bench_opts *opts, struct side *send, struct si
     if (rc < 0) {
         return rc;
     }
-    if (receive != NULL && (rc = side_start(receive)) < 0) {
+    if (receive != NULL) {
+        rc = blocksub != NULL ? blocksub_start(blocksub) : side_start(receive);
+    }
+    if (rc < 0) {
         return rc;
     }
     *started = true;
@@ -283,8 +318,10 @@ int main(int argc, char **argv)
     static struct side receive_side;
     struct side *send = has_send ? &send_side : NULL;
     struct side *receive = has_receive ? &receive_side : NULL;
+    static struct blocksub blocksub; /* its readers are large: on the heap */
+    struct blocksub *blocking = opts.blocking_subs && has_receive ? &blocksub : NULL;
     bool started = false;
-    rc = bench_run(&opts, send, receive, &started);
+    rc = bench_run(&opts, send, receive, blocking, &started);
     if (js) {
         int finish_rc = bench_js_finish(&opts, started ? send : NULL);
         if (rc == 0 && finish_rc == 0) {
@@ -297,6 +334,9 @@ int main(int argc, char **argv)
     }
     if (send != NULL) {
         side_destroy(send);
+    }
+    if (blocking != NULL) {
+        blocksub_destroy(blocking);
     }
     if (receive != NULL) {
         side_destroy(receive);

@@ -54,6 +54,7 @@ enum opts_key {
     OPTS_KEY_STREAM,
     OPTS_KEY_STORAGE,
     OPTS_KEY_WINDOW,
+    OPTS_KEY_BLOCKING_SUBS,
 };
 
 /* What the user gave, before defaults. */
@@ -82,6 +83,7 @@ static const struct option OPTS_LONG[] = {
     {"stream", required_argument, NULL, OPTS_KEY_STREAM},
     {"storage", required_argument, NULL, OPTS_KEY_STORAGE},
     {"window", required_argument, NULL, OPTS_KEY_WINDOW},
+    {"blocking-subs", no_argument, NULL, OPTS_KEY_BLOCKING_SUBS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -144,6 +146,10 @@ void opts_usage(FILE *stream)
           "                          message once); a requester always uses one (default 1)\n"
           "  --subject SUBJECT       (default " OPTS_SUBJECT_DEFAULT ")\n"
           "  --batch-kib KIB         PUB frames per send when flat out (default 256)\n"
+          "  --blocking-subs         pubsub, fanout, queue: every subscriber connection is a\n"
+          "                          thread of its own, reading a plain blocking socket into a\n"
+          "                          32 KiB buffer, as a simple application would (default:\n"
+          "                          one io_uring thread for all subscribers)\n"
           "  --timeout SECONDS       hard bound on the whole run (default 60)\n"
           "  --json                  print one JSON object instead of text\n"
           "  --stream NAME           js-pub: the stream (default " OPTS_STREAM_DEFAULT ")\n"
@@ -313,6 +319,9 @@ static int opts_one(int key, const char *arg, struct bench_opts *opts, struct op
     case OPTS_KEY_JSON:
         opts->json = true;
         return 0;
+    case OPTS_KEY_BLOCKING_SUBS:
+        opts->blocking_subs = true;
+        return 0;
     case OPTS_KEY_STREAM:
         given->js = true;
         return opts_stream(arg, opts->stream, sizeof opts->stream);
@@ -370,6 +379,11 @@ static const char *opts_silly(const struct bench_opts *opts, const struct opts_g
     if (mode == BENCH_MODE_JS_PUB &&
         (uint64_t)opts->window * (opts->size + BENCH_JS_FRAME_OVERHEAD) > OPTS_WINDOW_BYTES_MAX) {
         return "js-pub: --window times --size is too large for a publisher's frames (64 MiB)";
+    }
+    bool counting_subs =
+        mode == BENCH_MODE_PUBSUB || mode == BENCH_MODE_FANOUT || mode == BENCH_MODE_QUEUE;
+    if (opts->blocking_subs && !counting_subs) {
+        return "--blocking-subs applies to the subscribers of pubsub, fanout and queue only";
     }
     if (mode == BENCH_MODE_SUB && (opts->pubs > 0 || opts->rate > 0)) {
         return "sub mode does not publish: --pubs and --rate make no sense with it";

@@ -123,6 +123,9 @@ static void report_text(FILE *stream, const struct bench_opts *opts, const struc
     if (opts->rate > 0) {
         fprintf(stream, "%.0f msg/s paced, ", opts->rate);
     }
+    if (opts->blocking_subs) {
+        fputs("blocking subscriber threads, ", stream);
+    }
     if (opts->mode == BENCH_MODE_JS_PUB) {
         fprintf(stream, "stream %s (%s), window %u, ", opts->stream,
                 bench_storage_name(opts->storage), (unsigned)opts->window);
@@ -232,6 +235,7 @@ static void report_json(FILE *stream, const struct bench_opts *opts, const struc
     report_json_string(stream, opts->url);
     fprintf(stream, ",\"size\":%u,\"pubs\":%u,\"subs\":%u,\"conns_per_client\":%u,\"rate\":%.0f",
             (unsigned)opts->size, opts->pubs, opts->subs, opts->conns_per_client, opts->rate);
+    fprintf(stream, ",\"blocking_subs\":%s", opts->blocking_subs ? "true" : "false");
     if (send != NULL) {
         report_json_side(stream, opts, "pub", send);
     }

@@ -29,10 +29,6 @@ enum {
     SIDE_SQES_EXTRA = 8, /* the tick, with room to spare */
     /* Every in-flight operation completes once; CQEs of a turn may pile up behind them. */
     SIDE_CQ_FACTOR = 4,
-    /* The tick checks deadlines and the other side's progress this often. */
-    SIDE_TICK_NS = 10 * NS_PER_MS,
-    /* After the send side has finished, deliveries that stop for this long are lost. */
-    SIDE_IDLE_NS = 2 * NS_PER_SEC,
 };
 
 int side_init(struct side *side, enum side_kind kind, const struct bench_opts *opts,
@@ -169,9 +165,8 @@ static void side_tick_arm(struct side *side)
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)side | SIDE_OP_TICK);
 }
 
-static void side_tick(struct side *side)
+void side_watch(struct side *side)
 {
-    side->now_ns = clock_monotonic_ns();
     /* Acquire: pairs with the release store in side_fail of the other side. */
     if (atomic_load_explicit(&side->shared->abort, memory_order_acquire)) {
         side_fail(side, -ECANCELED, "stopped: the other side failed");
@@ -197,10 +192,17 @@ static void side_tick(struct side *side)
             side_fail(side, -ENODATA, "received %llu of %llu expected deliveries",
                       (unsigned long long)side->received,
                       (unsigned long long)side->result.expected);
-            return;
         }
     }
-    side_tick_arm(side);
+}
+
+static void side_tick(struct side *side)
+{
+    side->now_ns = clock_monotonic_ns();
+    side_watch(side);
+    if (!side->done) {
+        side_tick_arm(side);
+    }
 }
 
 static void side_dispatch(struct side *side, uint64_t user_data, int res)

@@ -10,6 +10,7 @@
 #ifndef IONATS_BENCH_SIDE_H
 #define IONATS_BENCH_SIDE_H
 
+#include "base/clock.h"
 #include "bench/bench.h"
 #include "bench/hist.h"
 
@@ -32,7 +33,13 @@ enum side_kind {
     SIDE_KIND_RECEIVE,
 };
 
-enum { SIDE_ERROR_SIZE = 256 };
+enum {
+    SIDE_ERROR_SIZE = 256,
+    /* The tick checks deadlines and the other side's progress this often. */
+    SIDE_TICK_NS = 10 * NS_PER_MS,
+    /* After the send side has finished, deliveries that stop for this long are lost. */
+    SIDE_IDLE_NS = 2 * NS_PER_SEC,
+};
 
 struct side_result {
     uint64_t msgs;          /* published / delivered / round trips completed / acked */
@@ -106,5 +113,11 @@ void side_conn_finished(struct side *side);
 
 /* The receive side counted `delta` more deliveries at side->now_ns. */
 void side_received(struct side *side, uint64_t delta);
+
+/* The tick's checks at side->now_ns, for whichever thread drives the side: fails it when the
+ * other side failed or the deadline passed, watches send-side connections for stalls, and
+ * ends the receive side once every expected delivery is in (or fails it when deliveries
+ * stopped short for SIDE_IDLE_NS after the send side finished). */
+void side_watch(struct side *side);
 
 #endif

@@ -14,9 +14,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 enum { CONN_SLOTS_MIN = 64 };
+
+static timer_fn flow_timer_fired;
 
 void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t max_pending,
                      int64_t write_deadline_ns, struct timer_wheel *timers)
@@ -26,6 +31,178 @@ void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t ma
     table->max_pending = max_pending;
     table->write_deadline_ns = write_deadline_ns;
     table->timers = timers;
+    /* never above half of max_pending, so pushing back starts well before a cut */
+    table->flow_high = CONN_FLOW_HIGH_BYTES;
+    if (table->flow_high > (size_t)max_pending / 2) {
+        table->flow_high = (size_t)max_pending / 2;
+    }
+    table->flow_low = table->flow_high / 4;
+    timer_entry_init(&table->flow_timer, flow_timer_fired, table);
+}
+
+/* ---- flow control ---- */
+
+static void congested_unlink(struct conn *conn)
+{
+    struct conn_table *table = conn->table;
+    if (!(conn->flags & CONN_F_CONGESTED)) {
+        return;
+    }
+    if (conn->congested_prev != NULL) {
+        conn->congested_prev->congested_next = conn->congested_next;
+    } else {
+        table->congested_head = conn->congested_next;
+    }
+    if (conn->congested_next != NULL) {
+        conn->congested_next->congested_prev = conn->congested_prev;
+    }
+    conn->congested_prev = conn->congested_next = NULL;
+    if (!(conn->flags & CONN_F_FLOW_EXEMPT)) {
+        ASSERT(table->congested_active > 0);
+        table->congested_active--;
+    }
+    conn->flags &= ~(uint32_t)(CONN_F_CONGESTED | CONN_F_FLOW_EXEMPT);
+    table->flow_resume_wanted = true;
+}
+
+/* Bytes the peer's TCP has acknowledged so far (it took them into its receive buffer), or
+ * -1 when the socket cannot say. Progress seen by the kernel, whether or not a send of
+ * ours completed: with a large send buffer a send may wait long for room while the peer
+ * keeps reading. */
+static int64_t peer_acked(const struct conn *conn)
+{
+    struct tcp_info info;
+    socklen_t length = sizeof info;
+    memset(&info, 0, sizeof info);
+    if (getsockopt(conn->fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 ||
+        length < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked) {
+        return -1;
+    }
+    return info.tcpi_bytes_acked > INT64_MAX ? INT64_MAX : (int64_t)info.tcpi_bytes_acked;
+}
+
+/* Output was just reserved for `conn`: note a congestion. */
+static void congestion_note(struct conn *conn)
+{
+    struct conn_table *table = conn->table;
+    if (conn->flags & CONN_F_FLOW_EXEMPT) {
+        return;
+    }
+    if (!(conn->flags & CONN_F_CONGESTED)) {
+        if (conn_pending_bytes(conn) < table->flow_high) {
+            return;
+        }
+        conn->flags |= CONN_F_CONGESTED;
+        conn->congested_prev = NULL;
+        conn->congested_next = table->congested_head;
+        if (table->congested_head != NULL) {
+            table->congested_head->congested_prev = conn;
+        }
+        table->congested_head = conn;
+        table->congested_active++;
+        conn->flow_mark_ns = conn->send_progress_ns;
+        conn->flow_mark_acked = peer_acked(conn);
+        conn->flow_idle_checks = 0;
+        if (!timer_armed(&table->flow_timer)) {
+            timer_arm(table->timers, &table->flow_timer,
+                      clock_deadline_ns(clock_monotonic_ns(), CONN_FLOW_CHECK_NS));
+        }
+    }
+    table->flow_hit = true;
+}
+
+bool conn_flow_drained(struct conn *conn)
+{
+    if (!(conn->flags & CONN_F_CONGESTED) || conn_pending_bytes(conn) > conn->table->flow_low) {
+        return false;
+    }
+    congested_unlink(conn);
+    return true;
+}
+
+uint32_t conn_flow_exempt_stuck(struct conn_table *table)
+{
+    uint32_t exempted = 0;
+    for (struct conn *conn = table->congested_head; conn != NULL; conn = conn->congested_next) {
+        if (conn->flags & CONN_F_FLOW_EXEMPT) {
+            continue;
+        }
+        /* Moving: a send of ours started since the last look, or the peer acknowledged
+         * more bytes. Output not yet in flight waits for the shard, not for the subscriber. */
+        int64_t acked = peer_acked(conn);
+        bool moved = conn->send_progress_ns != conn->flow_mark_ns ||
+                     acked < 0 || acked != conn->flow_mark_acked;
+        conn->flow_idle_checks = moved || !(conn->flags & CONN_F_SEND_INFLIGHT)
+                                     ? 0
+                                     : conn->flow_idle_checks + 1;
+        if (conn->flow_idle_checks >= CONN_FLOW_STUCK_CHECKS) {
+            conn->flags |= CONN_F_FLOW_EXEMPT;
+            ASSERT(table->congested_active > 0);
+            table->congested_active--;
+            table->stats.flow_exempted++;
+            exempted++;
+            LOG_DEBUG("%s %llu: %zu bytes unsent and nothing moved for %lld ms; it no longer "
+                      "holds back its publishers",
+                      conn->kind->name, (unsigned long long)conn->id, conn_pending_bytes(conn),
+                      (long long)(CONN_FLOW_STUCK_CHECKS * CONN_FLOW_CHECK_NS / NS_PER_MS));
+        }
+        conn->flow_mark_ns = conn->send_progress_ns;
+        conn->flow_mark_acked = acked;
+    }
+    if (exempted > 0) {
+        table->flow_resume_wanted = true;
+    }
+    return exempted;
+}
+
+/* Every CONN_FLOW_CHECK_NS while a subscriber is congested: stuck ones stop counting, and
+ * the flow-paused publishers are read again (those still feeding an active congested
+ * subscriber pause again at their next delivery to it), so no pause outlasts a period. */
+static void flow_timer_fired(struct timer_entry *entry, void *ctx)
+{
+    struct conn_table *table = ctx;
+    (void)conn_flow_exempt_stuck(table);
+    table->flow_resume_wanted = true;
+    if (table->congested_head != NULL || table->flow_paused_head != NULL) {
+        timer_arm(table->timers, &table->flow_timer,
+                  clock_deadline_ns(clock_monotonic_ns(), CONN_FLOW_CHECK_NS));
+    }
+}
+
+void conn_flow_paused_add(struct conn *conn)
+{
+    struct conn_table *table = conn->table;
+    ASSERT(!(conn->flags & CONN_F_FLOW_PAUSED));
+    conn->flags |= CONN_F_FLOW_PAUSED;
+    conn->paused_prev = NULL;
+    conn->paused_next = table->flow_paused_head;
+    if (table->flow_paused_head != NULL) {
+        table->flow_paused_head->paused_prev = conn;
+    }
+    table->flow_paused_head = conn;
+    table->stats.flow_pauses++;
+    if (!timer_armed(&table->flow_timer)) {
+        timer_arm(table->timers, &table->flow_timer,
+                  clock_deadline_ns(clock_monotonic_ns(), CONN_FLOW_CHECK_NS));
+    }
+}
+
+void conn_flow_paused_remove(struct conn *conn)
+{
+    struct conn_table *table = conn->table;
+    if (!(conn->flags & CONN_F_FLOW_PAUSED)) {
+        return;
+    }
+    if (conn->paused_prev != NULL) {
+        conn->paused_prev->paused_next = conn->paused_next;
+    } else {
+        table->flow_paused_head = conn->paused_next;
+    }
+    if (conn->paused_next != NULL) {
+        conn->paused_next->paused_prev = conn->paused_prev;
+    }
+    conn->paused_prev = conn->paused_next = NULL;
+    conn->flags &= ~(uint32_t)CONN_F_FLOW_PAUSED;
 }
 
 /* The write deadline: a send that has moved nothing for write_deadline means the peer
@@ -69,6 +246,7 @@ static void close_timer_fired(struct timer_entry *entry, void *ctx)
 
 void conn_table_destroy(struct conn_table *table)
 {
+    timer_cancel(table->timers, &table->flow_timer);
     for (uint32_t i = 0; i < table->capacity; i++) {
         if (table->conns[i] != NULL) {
             table->conns[i]->inflight_count = 0;
@@ -137,10 +315,13 @@ void conn_table_free(struct conn_table *table, struct conn *conn)
     table->free_slots[table->free_count++] = conn->index;
     ASSERT(table->live_count > 0);
     table->live_count--;
+    congested_unlink(conn);
+    conn_flow_paused_remove(conn);
     timer_cancel(table->timers, &conn->close_timer);
     timer_cancel(table->timers, &conn->write_timer);
     outbuf_free(&conn->out);
     outbuf_free(&conn->sending);
+    outbuf_free(&conn->held);
     free(conn);
 }
 
@@ -176,6 +357,7 @@ int conn_reserve_output(struct conn *conn, size_t bytes)
         conn_close(conn, "Out Of Memory");
         return -ENOMEM;
     }
+    congestion_note(conn);
     return 0;
 }
 
@@ -206,6 +388,7 @@ void conn_close(struct conn *conn, const char *reason)
         return;
     }
     conn->flags |= CONN_F_CLOSING;
+    congested_unlink(conn); /* a subscriber cut or gone holds nobody back */
     if (conn->close_reason == NULL) {
         conn->close_reason = reason;
     }

@@ -34,10 +34,21 @@ enum {
     CONN_F_RELEASED = 1u << 6,      /* the kind's state is already released */
     CONN_F_PAUSED = 1u << 7,        /* not read: its publishes wait in a full cross-shard ring */
     CONN_F_EOF = 1u << 8,           /* the peer closed its sending side */
+    CONN_F_CONGESTED = 1u << 9,     /* its unsent output passed the high watermark */
+    CONN_F_FLOW_EXEMPT = 1u << 10,  /* congested but stuck: pushes back on nobody */
+    CONN_F_FLOW_PAUSED = 1u << 11,  /* not read: it fed a congested subscriber */
+    CONN_F_HELD_QUEUED = 1u << 12,  /* on the shard's list of held input to handle */
+    CONN_F_RECV_STOPPING = 1u << 13, /* its receive was asked to end (loop_recv_stop) */
 };
 
 struct conn;
 struct shard;
+
+/* Unsent output above which a subscriber holds back the publishers that feed it (at most
+ * half of max_pending); it lets them go again below a quarter of it. Enough for a
+ * subscriber that keeps up to never stop a publisher, small enough that a fan-out to
+ * thousands of them stays within a few hundred megabytes. */
+enum { CONN_FLOW_HIGH_BYTES = 256 * 1024 };
 
 struct conn_kind {
     const char *name;
@@ -75,12 +86,26 @@ struct conn {
     struct outbuf out;      /* frames collected this turn */
     struct outbuf sending;  /* held by the kernel while CONN_F_SEND_INFLIGHT */
     size_t sending_offset;  /* bytes of `sending` already sent */
+    /* Input received while the connection was paused (io_uring may still deliver what its
+     * receive had taken before the pause ended it), handled once it is read again. */
+    struct outbuf held;
+    size_t held_offset;     /* bytes of `held` already handled */
+    struct conn *held_next; /* the shard's list of connections with held input to handle */
     int64_t connected_ns;
     int64_t send_progress_ns; /* last time the send in flight moved bytes */
     struct timer_entry write_timer; /* the write deadline; armed by the loop with a send */
     struct timer_entry close_timer; /* the end of a close-after-flush's grace */
     struct conn *flush_next; /* flush list link */
     struct conn *close_next; /* closing list link */
+    /* Flow control: the table's congested and flow-paused lists, and the send progress
+     * seen when the congestion was last looked at. */
+    struct conn *congested_prev;
+    struct conn *congested_next;
+    struct conn *paused_prev;
+    struct conn *paused_next;
+    int64_t flow_mark_ns;
+    int64_t flow_mark_acked; /* bytes the peer had acknowledged then (TCP_INFO), -1 unknown */
+    uint32_t flow_idle_checks; /* flow checks in a row that saw nothing move */
     /* The I/O backend's own (loop_epoll.c): registered events, a finished operation's
      * result waiting for dispatch, and the link of that list. */
     uint32_t io_events;
@@ -95,6 +120,8 @@ struct conn {
 struct conn_table_stats {
     uint64_t closed;
     uint64_t slow_consumers;
+    uint64_t flow_pauses;     /* publishers paused because a subscriber they fed was behind */
+    uint64_t flow_exempted;   /* congested subscribers that stopped pushing back (stuck) */
 };
 
 /* One shard's connections: slots indexed by conn->index, the list of connections with
@@ -112,6 +139,16 @@ struct conn_table {
     struct timer_wheel *timers; /* borrowed: the shard's wheel */
     struct conn *flush_head; /* connections with output to send this turn */
     struct conn *close_head; /* connections closing, freed once nothing is in flight */
+    /* Flow control (see conn_flow_*): subscribers whose unsent output passed flow_high,
+     * how many of them still push back, and the publishers not read because they fed one. */
+    struct conn *congested_head;
+    uint32_t congested_active;
+    struct conn *flow_paused_head;
+    size_t flow_high;
+    size_t flow_low;
+    bool flow_hit;           /* output was queued for an active congested subscriber */
+    struct timer_entry flow_timer; /* looks for stuck congested subscribers */
+    bool flow_resume_wanted; /* a congestion ended: read the flow-paused publishers again */
     struct conn_table_stats stats;
 };
 
@@ -154,6 +191,43 @@ void conn_close(struct conn *conn, const char *reason);
 
 /* Closes once what is queued has been sent (or after CONFIG_DRAIN_NS at most). */
 void conn_close_after_flush(struct conn *conn, const char *reason);
+
+/* ---- flow control ----
+ * A subscriber whose unsent output passes the table's high watermark is *congested*: the
+ * publishers that feed it are not read (the kernel's TCP window then pushes back on them)
+ * until it drains below the low watermark. A congested subscriber that moves no bytes for
+ * a while (the shard's flow timer) is *exempt*: it pushes back on nobody any more and is cut
+ * as a slow consumer when it passes max_pending or the write deadline, so a stuck
+ * subscriber cannot slow anyone else for long. conn_reserve_output notes congestion;
+ * the shard (shard.c) pauses and resumes publishers. */
+
+/* Clears the flag that output reserved since now went to an active congested subscriber. */
+static inline void conn_flow_hit_clear(struct conn_table *table)
+{
+    table->flow_hit = false;
+}
+
+/* After a send completed: true when the connection was congested and has drained below
+ * the low watermark (it no longer is, and the flow-paused publishers may be read). */
+bool conn_flow_drained(struct conn *conn);
+
+/* How often congested subscribers are looked at, and how many looks in a row must see
+ * nothing move (no send of ours started, and its TCP acknowledged nothing new) before one
+ * is taken for stuck and stops holding back its publishers: a publisher waits on a stuck
+ * subscriber for about half a second, once. Shorter would take live subscribers for stuck:
+ * a client's pause (a collector, a busy host) or TCP's zero-window probing on a small
+ * receive buffer easily stops a reader for a couple of hundred milliseconds. */
+enum { CONN_FLOW_STUCK_CHECKS = 5 };
+#define CONN_FLOW_CHECK_NS (100LL * 1000000LL)
+
+/* Marks congested subscribers that moved no bytes since the last look as exempt. Returns
+ * how many became exempt. (The table's flow timer calls it every CONN_FLOW_CHECK_NS while
+ * some subscriber is congested.) */
+uint32_t conn_flow_exempt_stuck(struct conn_table *table);
+
+/* Puts a publisher on, or takes it off, the flow-paused list (its flag follows). */
+void conn_flow_paused_add(struct conn *conn);
+void conn_flow_paused_remove(struct conn *conn);
 
 /* True once the connection is on its way out: no more input is handled. */
 static inline bool conn_ending(const struct conn *conn)

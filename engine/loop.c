@@ -70,7 +70,8 @@ void loop_recv_start(struct loop *loop, struct conn *conn)
 
 void loop_recv_stop(struct loop *loop, struct conn *conn)
 {
-    if (conn->flags & CONN_F_RECV_ARMED) {
+    if ((conn->flags & CONN_F_RECV_ARMED) && !(conn->flags & CONN_F_RECV_STOPPING)) {
+        conn->flags |= CONN_F_RECV_STOPPING;
         loop->ops->recv_stop(loop, conn);
     }
 }
@@ -88,7 +89,7 @@ void loop_recv_end(struct loop *loop, struct conn *conn, int result)
 {
     ASSERT(conn->flags & CONN_F_RECV_ARMED);
     ASSERT(conn->inflight_count > 0);
-    conn->flags &= ~CONN_F_RECV_ARMED;
+    conn->flags &= ~(uint32_t)(CONN_F_RECV_ARMED | CONN_F_RECV_STOPPING);
     conn->inflight_count--;
     loop->handlers.recv_ended(loop->handlers.ctx, conn, result);
 }

@@ -33,6 +33,10 @@ enum loop_backend {
     LOOP_EPOLL,
 };
 
+/* Bytes one send operation takes at most: a send in flight completes (and shows the
+ * connection's progress: the write deadline, flow control) at least every this many bytes. */
+enum { LOOP_SEND_MAX = 256 * 1024 };
+
 /* A receive that ended with nothing wrong and should simply be started again (io_uring's
  * multishot receive ends now and then, e.g. when buffers ran short). */
 enum { LOOP_RECV_AGAIN = 1 };

@@ -282,8 +282,9 @@ static void uring_recv_stop(struct loop *loop, struct conn *conn)
 static void uring_send(struct loop *loop, struct conn *conn)
 {
     struct io_uring_sqe *sqe = sqe_get(uring_from(loop));
+    size_t length = conn->sending.length - conn->sending_offset;
     io_uring_prep_send(sqe, conn->fd, conn->sending.data + conn->sending_offset,
-                       conn->sending.length - conn->sending_offset, MSG_NOSIGNAL);
+                       length < LOOP_SEND_MAX ? length : LOOP_SEND_MAX, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, user_data_make(UD_SEND, conn));
 }
 

@@ -396,6 +396,7 @@ void route_publish(struct shard *shard, const struct route_publisher *publisher,
     const struct sublist_result *result =
         sublist_match(shard->sublist, d.subject.data, d.subject.length);
     uint32_t delivered = 0;
+    conn_flow_hit_clear(&shard->conns);
     for (uint32_t i = 0; i < result->plain_count; i++) {
         struct route_sub *sub = (struct route_sub *)result->plain[i];
         if (echo_allowed(publisher, sub) && deliver(shard, sub, &d)) {
@@ -434,6 +435,9 @@ void route_publish(struct shard *shard, const struct route_publisher *publisher,
     if (delivered == 0 && !delivered_remote && publisher->owner != NULL &&
         d.reply.length > 0 && publisher->no_responders) {
         send_no_responders(shard, publisher, d.reply);
+    }
+    if (shard->conns.flow_hit && publisher->conn != NULL) {
+        shard_flow_pause(shard, publisher->conn); /* it fed a subscriber that is behind */
     }
 }
 

@@ -183,6 +183,77 @@ void shard_conn_pause(struct shard *shard, struct conn *conn)
     loop_recv_stop(shard->loop, conn);
 }
 
+static bool conn_paused(const struct conn *conn)
+{
+    return (conn->flags & (CONN_F_PAUSED | CONN_F_FLOW_PAUSED)) != 0;
+}
+
+/* Keeps input that arrived while paused; false when memory ran out (the connection is
+ * closed: its input cannot be dropped without breaking the protocol). */
+static bool held_keep(struct conn *conn, const char *data, size_t length)
+{
+    if (outbuf_reserve(&conn->held, length) != 0) {
+        LOG_ERROR("%s %llu: out of memory holding %zu input bytes while paused; closing",
+                  conn->kind->name, (unsigned long long)conn->id, length);
+        conn_close(conn, "Out Of Memory");
+        return false;
+    }
+    outbuf_put(&conn->held, data, length);
+    return true;
+}
+
+/* A connection that no pause holds any longer: its held input first (held_step), then
+ * reading. */
+static void read_again(struct shard *shard, struct conn *conn)
+{
+    if (conn_paused(conn) || (conn->flags & CONN_F_CLOSING)) {
+        return;
+    }
+    if (conn->held.length > conn->held_offset) {
+        if (!(conn->flags & CONN_F_HELD_QUEUED)) {
+            conn->flags |= CONN_F_HELD_QUEUED;
+            conn->held_next = shard->held_input;
+            shard->held_input = conn;
+        }
+        return;
+    }
+    if (!(conn->flags & (CONN_F_RECV_ARMED | CONN_F_EOF))) {
+        loop_recv_start(shard->loop, conn);
+    }
+}
+
+/* Handles one receive buffer's worth of every resumed connection's held input per turn, so
+ * that input held during a pause is taken at the pace of fresh input, between flushes.
+ * True while some is left. */
+static bool held_step(struct shard *shard)
+{
+    struct conn *conn = shard->held_input;
+    shard->held_input = NULL;
+    size_t chunk_max = (size_t)shard->server->config->recv_buf_size;
+    while (conn != NULL) {
+        struct conn *next = conn->held_next;
+        conn->flags &= ~(uint32_t)CONN_F_HELD_QUEUED;
+        if (!conn_paused(conn) && !(conn->flags & CONN_F_CLOSING)) {
+            size_t left = conn->held.length - conn->held_offset;
+            size_t chunk = left < chunk_max ? left : chunk_max;
+            const char *data = conn->held.data + conn->held_offset;
+            conn->held_offset += chunk;
+            conn->kind->receive(conn, data, chunk);
+            if (conn->held_offset == conn->held.length) {
+                conn->held.length = 0;
+                conn->held_offset = 0;
+                outbuf_free(&conn->held);
+                if ((conn->flags & CONN_F_EOF) && !(conn->flags & CONN_F_CLOSING)) {
+                    conn_close_after_flush(conn, "Client Closed"); /* its EOF waited */
+                }
+            }
+            read_again(shard, conn); /* more held input, or reading again */
+        }
+        conn = next;
+    }
+    return shard->held_input != NULL;
+}
+
 /* Every overflow queue is empty again: read the paused publishers once more. */
 static void paused_resume(struct shard *shard)
 {
@@ -193,9 +264,40 @@ static void paused_resume(struct shard *shard)
             continue;
         }
         conn->flags &= ~CONN_F_PAUSED;
-        if (!(conn->flags & (CONN_F_RECV_ARMED | CONN_F_CLOSING | CONN_F_EOF))) {
-            loop_recv_start(shard->loop, conn);
-        }
+        read_again(shard, conn);
+    }
+}
+
+/* ---- flow control (see conn.h) ---- */
+
+void shard_flow_pause(struct shard *shard, struct conn *conn)
+{
+    if (conn->flags & (CONN_F_FLOW_PAUSED | CONN_F_CLOSING)) {
+        return;
+    }
+    conn_flow_paused_add(conn);
+    loop_recv_stop(shard->loop, conn);
+}
+
+/* A congestion ended (or a stuck subscriber stopped counting): read every flow-paused
+ * publisher again; one that still feeds a congested subscriber is paused at its next
+ * delivery to it. */
+static void flow_resume(struct shard *shard)
+{
+    shard->conns.flow_resume_wanted = false;
+    /* taken off the list first: handling their held input may pause some of them again */
+    struct conn *resumed = NULL;
+    while (shard->conns.flow_paused_head != NULL) {
+        struct conn *conn = shard->conns.flow_paused_head;
+        conn_flow_paused_remove(conn);
+        conn->paused_next = resumed;
+        resumed = conn;
+    }
+    while (resumed != NULL) {
+        struct conn *conn = resumed;
+        resumed = conn->paused_next;
+        conn->paused_next = NULL;
+        read_again(shard, conn);
     }
 }
 
@@ -204,10 +306,19 @@ static void paused_resume(struct shard *shard)
 static void on_received(void *ctx, struct conn *conn, const char *data, size_t length)
 {
     struct shard *shard = ctx;
-    if (!(conn->flags & CONN_F_CLOSING)) {
-        shard->stats.in_bytes += length;
-        conn->kind->receive(conn, data, length);
+    if (conn->flags & CONN_F_CLOSING) {
+        return;
     }
+    shard->stats.in_bytes += length;
+    if (conn_paused(conn) || conn->held.length > 0) {
+        /* in order, after what is already held; and no more until that is handled, or the
+         * receive would bring input in faster than held_step takes it */
+        if (held_keep(conn, data, length)) {
+            loop_recv_stop(shard->loop, conn);
+        }
+        return;
+    }
+    conn->kind->receive(conn, data, length);
 }
 
 static void on_recv_ended(void *ctx, struct conn *conn, int result)
@@ -223,9 +334,11 @@ static void on_recv_ended(void *ctx, struct conn *conn, int result)
         conn->flags |= CONN_F_RECV_REARM; /* started again unless paused, see rearm_wanted */
     } else if (result == 0) {
         /* The client closed its side: what it was promised (replies, -ERR) still goes out,
-         * then the connection closes. */
+         * then the connection closes — after its held input, if any, was handled. */
         conn->flags |= CONN_F_EOF;
-        conn_close_after_flush(conn, "Client Closed");
+        if (conn->held.length == 0) {
+            conn_close_after_flush(conn, "Client Closed");
+        }
         return;
     } else {
         conn_close(conn, "Read Error");
@@ -247,6 +360,7 @@ static void on_sent(void *ctx, struct conn *conn, int result)
     shard->stats.out_bytes += (uint64_t)result;
     conn->sending_offset += (size_t)result;
     ASSERT(conn->sending_offset <= conn->sending.length);
+    (void)conn_flow_drained(conn);
     if (conn->sending_offset < conn->sending.length) {
         send_start(shard, conn); /* short send: resume where it stopped */
         return;
@@ -260,13 +374,23 @@ static void on_sent(void *ctx, struct conn *conn, int result)
 static void stats_log(const struct shard *shard)
 {
     const struct shard_stats *st = &shard->stats;
+    unsigned long long unsent = 0;
+    unsigned long long held = 0;
+    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
+        const struct conn *conn = shard->conns.conns[i];
+        if (conn != NULL) {
+            unsent += conn_pending_bytes(conn);
+            held += conn->held.length - conn->held_offset;
+        }
+    }
     LOG_INFO("stats shard=%d connections=%u accepted=%llu handed_off=%llu closed=%llu "
              "in_msgs=%llu in_bytes=%llu out_msgs=%llu out_bytes=%llu xshard_sent=%llu "
              "xshard_received=%llu ring_full=%llu wakeups_sent=%llu slow_consumers=%llu "
              "recv_enobufs=%llu accept_errors=%llu service_handled=%llu service_dropped=%llu "
              "timers=%llu xshard_no_memory=%llu xshard_overflowed=%llu "
              "xshard_overflow_bytes=%llu xshard_overflow_peak_bytes=%llu "
-             "xshard_budget_paused=%llu announce_no_memory=%llu",
+             "xshard_budget_paused=%llu announce_no_memory=%llu flow_pauses=%llu "
+             "flow_exempted=%llu congested=%u unsent_bytes=%llu held_bytes=%llu",
              shard->index, shard->conns.live_count, (unsigned long long)st->accepted,
              (unsigned long long)st->handed_off, (unsigned long long)shard->conns.stats.closed,
              (unsigned long long)st->in_msgs, (unsigned long long)st->in_bytes,
@@ -282,7 +406,10 @@ static void stats_log(const struct shard *shard)
              (unsigned long long)st->xshard_overflowed, (unsigned long long)shard->overflow_bytes,
              (unsigned long long)st->xshard_overflow_peak_bytes,
              (unsigned long long)st->xshard_budget_paused,
-             (unsigned long long)st->announce_no_memory);
+             (unsigned long long)st->announce_no_memory,
+             (unsigned long long)shard->conns.stats.flow_pauses,
+             (unsigned long long)shard->conns.stats.flow_exempted, shard->conns.congested_active,
+             unsent, held);
 }
 
 static void stats_timer_fired(struct timer_entry *entry, void *ctx)
@@ -338,8 +465,9 @@ static void on_control(void *ctx, uint64_t value, int error)
 
 static bool rearm_wanted(const struct conn *conn)
 {
-    return (conn->flags & CONN_F_RECV_REARM) &&
-           !(conn->flags & (CONN_F_CLOSING | CONN_F_PAUSED | CONN_F_EOF | CONN_F_RECV_ARMED));
+    return (conn->flags & CONN_F_RECV_REARM) && conn->held.length == 0 &&
+           !(conn->flags & (CONN_F_CLOSING | CONN_F_PAUSED | CONN_F_FLOW_PAUSED | CONN_F_EOF |
+                            CONN_F_RECV_ARMED));
 }
 
 static void flush_all(struct shard *shard)
@@ -425,7 +553,8 @@ static int turn_wait(struct shard *shard, bool work_left)
         /* seq_cst: the store above is ordered before the ring check below; pairs with the
          * fence in xshard.c's wake() between a producer's publish and its read of the flag */
         atomic_thread_fence(memory_order_seq_cst);
-        if (xshard_inbound_pending(shard)) {
+        /* while a subscriber here is congested the rings are not drained (see shard_run) */
+        if (shard->conns.congested_active == 0 && xshard_inbound_pending(shard)) {
             wait_ns = 0;
         }
     }
@@ -478,7 +607,11 @@ void shard_run(struct shard *shard)
             break;
         }
         loop_dispatch(shard->loop);
-        work_left = shard->shard_count > 1 && xshard_drain(shard);
+        bool held_left = shard->held_input != NULL && held_step(shard);
+        /* A congested subscriber here holds back what other shards forward too: their rings
+         * fill, and their overflow budget pauses the publishers there. */
+        work_left = shard->shard_count > 1 && shard->conns.congested_active == 0 &&
+                    xshard_drain(shard);
         work_left |= timer_advance(&shard->timers, clock_monotonic_ns(), TIMER_BUDGET).more;
         if (deferred_pending(&shard->deferred)) {
             work_left |= deferred_run(&shard->deferred, DEFERRED_BUDGET);
@@ -488,10 +621,15 @@ void shard_run(struct shard *shard)
             rearm_receives(shard);
         }
         reap_closed(shard);
+        if (shard->conns.flow_resume_wanted) {
+            flow_resume(shard);
+        }
         if (shard->shard_count > 1 && !xshard_flush(shard) && shard->paused_any) {
             paused_resume(shard);
         }
         shard_accept_arm(shard);
+        /* resuming paused connections handles their held input, which may queue output */
+        work_left |= held_left || shard->held_input != NULL || shard->conns.flush_head != NULL;
         if (shard->stopping) {
             stop_progress(shard, &done);
         }

@@ -74,6 +74,7 @@ struct shard {
     bool accept_armed;
     bool accept_retry_armed;
     bool rearm_pending;      /* some receive ended this turn and may need starting again */
+    struct conn *held_input; /* resumed connections whose held input waits to be handled */
     int64_t accept_backoff_ns;
     struct timer_entry accept_timer; /* the back-off after a failed accept */
     /* Cross-shard state: links borrowed from the server, announcements and barriers. */
@@ -140,6 +141,10 @@ void shard_wake_send(struct shard *shard, int wake_fd);
 
 /* The connection published into a full cross-shard ring: stop reading it for now. */
 void shard_conn_pause(struct shard *shard, struct conn *conn);
+
+/* The publishing connection fed a congested subscriber: stop reading it for now (see
+ * conn.h's flow control). */
+void shard_flow_pause(struct shard *shard, struct conn *conn);
 
 /* An announcement acknowledgement arrived from `from`: release PONGs it unblocks. */
 void shard_acked(struct shard *shard, int from, uint64_t sequence);

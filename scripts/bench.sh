@@ -2,12 +2,21 @@
 # Side-by-side benchmark of ionats against the reference nats-server, in one run, with the
 # same load generator (build-release/bench/ionats-bench) on loopback.
 #
+# Servers: nats-server; ionats on io_uring (started with --io uring, so that a fallback to
+# epoll cannot pass for it); ionats-epoll, the same binary started with --io epoll. Each
+# ionats column gets its ratio to nats-server.
+#
 # For every scenario and repetition it starts a fresh server on a free port, records its
 # idle RSS, runs one bounded load, records the server's CPU time (utime+stime from
 # /proc/PID/stat) and peak RSS (VmHWM), and stops it by PID. Servers alternate, and their
-# order flips every repetition (A B, B A, ...) so that drift on a shared machine hurts
-# neither more. Medians go into results/<timestamp>/table.md, table.csv and chart.png
-# (gnuplot), raw runs into runs.csv and runs.jsonl; the table is printed at the end.
+# order rotates every repetition (A B C, B C A, C A B, ...; with two, A B, B A) so that
+# drift on a shared machine hurts none more. Medians go into results/<timestamp>/table.md,
+# table.csv and chart.png (gnuplot), raw runs into runs.csv and runs.jsonl; the table is
+# printed at the end.
+#
+# fanout16b is fanout16 with a naive client: every subscriber a thread of its own reading a
+# blocking socket into 32 KiB (ionats-bench --blocking-subs), where fanout16 reads all 16
+# from one io_uring thread.
 #
 # JetStream scenarios (js-pub*) start nats-server with -js -sd <fresh temporary dir>,
 # removed after each run; ionats gets the same two flags once its --help lists
@@ -16,13 +25,14 @@
 #
 #   scripts/bench.sh [--quick] [--reps N] [--duration S] [--servers LIST]
 #                    [--scenarios LIST]
-#     --quick            3 repetitions of 2 s loads: about 2 minutes for both servers
+#     --quick            3 repetitions of 2 s loads: about 4 minutes for the three servers
 #     --reps N           repetitions per scenario and server (default 5)
 #     --duration S       seconds of load per run (default 3)
-#     --servers LIST     comma-separated, from nats-server,ionats (default both)
-#     --scenarios LIST   comma-separated subset of: pub16 pub128 pubsub fanout16 queue4 reqrep
-#                        js-pub js-pub16 js-pub-mem js-pub-mem16 (default: all but the last
-#                        three; js-pub is file storage 128 B, -mem memory storage, 16: 16 B)
+#     --servers LIST     comma-separated, from nats-server,ionats,ionats-epoll (default all)
+#     --scenarios LIST   comma-separated subset of: pub16 pub128 pubsub fanout16 fanout16b
+#                        queue4 reqrep js-pub js-pub16 js-pub-mem js-pub-mem16 (default: all
+#                        but the last three; js-pub is file storage 128 B, -mem memory
+#                        storage, 16: 16 B)
 #   IONATS_BIN=PATH      benchmark this ionats binary instead of <build dir>/engine/ionats
 #   IONATS_BUILD_DIR=DIR build and use the generator (and ionats) in DIR, not build-release
 set -euo pipefail
@@ -31,8 +41,8 @@ repo=$(pwd)
 
 reps=5
 duration=3
-servers="nats-server,ionats"
-scenarios="pub16,pub128,pubsub,fanout16,queue4,reqrep,js-pub"
+servers="nats-server,ionats,ionats-epoll"
+scenarios="pub16,pub128,pubsub,fanout16,fanout16b,queue4,reqrep,js-pub"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
@@ -52,8 +62,13 @@ done
 [[ "$duration" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: bad --duration" >&2; exit 2; }
 IFS=, read -r -a server_list <<< "$servers"
 IFS=, read -r -a scenario_list <<< "$scenarios"
+# Every server the script knows, in the order of the table's columns.
+readonly KNOWN_SERVERS=(nats-server ionats ionats-epoll)
 for s in "${server_list[@]}"; do
-  case "$s" in nats-server|ionats) ;; *) echo "bench.sh: unknown server $s" >&2; exit 2 ;; esac
+  case "$s" in
+    nats-server|ionats|ionats-epoll) ;;
+    *) echo "bench.sh: unknown server $s (see --help)" >&2; exit 2 ;;
+  esac
 done
 
 # Every bound is explicit: server start-up, settling before the idle RSS, one load run
@@ -114,7 +129,7 @@ build() {
   fi
   ninja -C "$BUILD_DIR" bench/ionats-bench >>"$build_log" 2>&1 || {
     tail -40 "$build_log" >&2; log "building ionats-bench failed"; exit 1; }
-  if wants_server ionats; then
+  if wants_ionats; then
     if [ -z "$ionats_bin_given" ]; then
       # A failed build may leave an older binary behind: never benchmark that one.
       ninja -C "$BUILD_DIR" engine/ionats >>"$build_log" 2>&1 || {
@@ -129,6 +144,10 @@ build() {
       log "run with --servers nats-server to benchmark the reference alone."
       exit 1
     fi
+    if wants_server ionats-epoll && ! ionats_has_io_flag; then
+      log "$IONATS_BIN has no --io flag: it cannot be run as ionats-epoll."
+      exit 1
+    fi
   fi
 }
 
@@ -137,6 +156,9 @@ wants_server() {
   for s in "${server_list[@]}"; do [ "$s" = "$1" ] && return 0; done
   return 1
 }
+
+# True when some server to run is an ionats binary.
+wants_ionats() { wants_server ionats || wants_server ionats-epoll; }
 
 # --- servers -----------------------------------------------------------------------------
 
@@ -178,6 +200,11 @@ ionats_has_jetstream() {
   "$IONATS_BIN" --help 2>&1 | grep -qE -- '--jetstream([^a-z_]|$)'
 }
 
+# True when the ionats binary picks its I/O backend (its --help lists -io or --io).
+ionats_has_io_flag() {
+  "$IONATS_BIN" --help 2>&1 | grep -qE -- '(^|[[:space:],])--?io[[:space:]=<]'
+}
+
 # Starts server $1 on port $2, logging to $3, with JetStream in a fresh store when $4 is
 # "js"; sets server_pid (and store_dir) and waits until it listens.
 server_start() {
@@ -187,9 +214,18 @@ server_start() {
     store_dir=$(mktemp -d "${TMPDIR:-/tmp}/ionats-bench-js.XXXXXX")
     js_args=(-js -sd "$store_dir")
   fi
+  # ionats asks for io_uring outright where it can choose: under --io auto a refused
+  # io_uring would fall back to epoll and be reported as io_uring.
+  local io_args=()
+  case "$name" in
+    ionats) ! ionats_has_io_flag || io_args=(--io uring) ;;
+    ionats-epoll) io_args=(--io epoll) ;;
+  esac
   case "$name" in
     nats-server) nats-server -a 127.0.0.1 -p "$port" "${js_args[@]}" >"$server_log" 2>&1 & ;;
-    ionats) "$IONATS_BIN" -a 127.0.0.1 -p "$port" "${js_args[@]}" >"$server_log" 2>&1 & ;;
+    ionats|ionats-epoll)
+      "$IONATS_BIN" -a 127.0.0.1 -p "$port" "${io_args[@]}" "${js_args[@]}" \
+        >"$server_log" 2>&1 & ;;
   esac
   server_pid=$!
   local deadline=$(( SECONDS + START_TIMEOUT_S ))
@@ -225,6 +261,7 @@ scenario_args() {
     pub128) echo "pub --size 128" ;;
     pubsub) echo "pubsub --size 128" ;;
     fanout16) echo "fanout --subs 16 --size 128" ;;
+    fanout16b) echo "fanout --subs 16 --size 128 --blocking-subs" ;;
     queue4) echo "queue --subs 4 --size 128" ;;
     reqrep) echo "reqrep --size 128" ;;
     js-pub) echo "js-pub --storage file --size 128" ;;
@@ -252,6 +289,9 @@ scenario_rows() {
     pub128) echo "pub 128 B|M msg/s|.pub.msgs_per_s/1e6|higher|yes" ;;
     pubsub) echo "pubsub 1->1 128 B|M msg/s|.sub.msgs_per_s/1e6|higher|yes" ;;
     fanout16) echo "fanout 1->16 128 B (deliveries)|M msg/s|.sub.msgs_per_s/1e6|higher|yes" ;;
+    fanout16b)
+      echo "fanout 1->16 128 B, blocking subscriber threads (deliveries)|M msg/s|\
+.sub.msgs_per_s/1e6|higher|yes" ;;
     queue4) echo "queue group of 4 128 B|M msg/s|.sub.msgs_per_s/1e6|higher|yes" ;;
     reqrep)
       echo "reqrep 1 requester|k req/s|.pub.msgs_per_s/1e3|higher|yes"
@@ -352,58 +392,126 @@ fmt() {
   [ -n "$1" ] && awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }' || echo "-"
 }
 
-# One row of table.md, table.csv and chart.dat: medians over both servers.
+# The servers of this run in the table's column order (KNOWN_SERVERS), and those that get a
+# ratio column: every ionats one, when nats-server ran too.
+table_servers=()
+ratio_servers=()
+for s in "${KNOWN_SERVERS[@]}"; do
+  if wants_server "$s"; then table_servers+=("$s"); fi
+done
+if wants_server nats-server; then
+  for s in "${table_servers[@]}"; do
+    [ "$s" = nats-server ] || ratio_servers+=("$s")
+  done
+fi
+
+# A server name as a CSV column suffix: nats-server -> nats_server.
+csv_name() { echo "${1//-/_}"; }
+
+# One row of table.md, table.csv and chart.dat: medians per server, in KNOWN_SERVERS order
+# in table.csv (empty for servers not run), in table_servers order in table.md and the chart.
+# A server without JetStream: "n/a" in the table, empty in table.csv, 0 in the chart.
 table_row() {
   local scenario=$1 label=$2 unit=$3 query=$4 better=$5 resources=$6
   local msgs; msgs=$(scenario_msgs_query "$scenario")
-  local n i r="" cn="" ci="" pn="" pi="" iin="" ii=""
-  n=$(runs_median "$scenario" nats-server ".bench | $query")
-  i=$(runs_median "$scenario" ionats ".bench | $query")
-  # A server without JetStream: "n/a" in the table, empty in table.csv, 0 in the chart.
-  local n_na="" i_na="" rn_na="" ri_na=""
-  runs_not_applicable "$scenario" nats-server && n_na=n/a
-  runs_not_applicable "$scenario" ionats && i_na=n/a
-  if [ "$resources" = yes ]; then
-    rn_na=$n_na
-    ri_na=$i_na
-  fi
-  if [ -n "$n" ] && [ -n "$i" ]; then
-    r=$(awk -v a="$i" -v b="$n" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
-  fi
-  if [ "$resources" = yes ]; then
-    cn=$(runs_median "$scenario" nats-server ".server_cpu_s / ((.bench | $msgs) / 1e6)")
-    ci=$(runs_median "$scenario" ionats ".server_cpu_s / ((.bench | $msgs) / 1e6)")
-    pn=$(runs_median "$scenario" nats-server ".peak_rss_kb / 1024")
-    pi=$(runs_median "$scenario" ionats ".peak_rss_kb / 1024")
-    iin=$(runs_median "$scenario" nats-server ".idle_rss_kb / 1024")
-    ii=$(runs_median "$scenario" ionats ".idle_rss_kb / 1024")
-  fi
-  echo "\"$label\",$unit,$better,$n,$i,$r,$cn,$ci,$pn,$pi,$iin,$ii" >>"$out/table.csv"
-  {
-    echo -n "| $label | $unit | $(fmt "${n_na:-$n}" %.2f) | $(fmt "${i_na:-$i}" %.2f) "
-    echo -n "| $(fmt "${n_na:-${i_na:-$r}}" %.2f) "
-    echo -n "| $better | $(fmt "${rn_na:-$cn}" %.3f) | $(fmt "${ri_na:-$ci}" %.3f) "
-    echo -n "| $(fmt "${rn_na:-$pn}" %.1f) | $(fmt "${ri_na:-$pi}" %.1f) "
-    echo "| $(fmt "${rn_na:-$iin}" %.1f) | $(fmt "${ri_na:-$ii}" %.1f) |"
-  } >>"$out/table.md"
-  echo "\"$label ($unit)\" ${n:-0} ${i:-0} $better" >>"$out/chart.dat"
+  # value, na and ratio by server; resource by "cpu|peak|idle,server".
+  local -A value=() na=() ratio=() resource=()
+  local s
+  for s in "${KNOWN_SERVERS[@]}"; do
+    value[$s]="" na[$s]="" ratio[$s]=""
+    resource[cpu,$s]="" resource[peak,$s]="" resource[idle,$s]=""
+    wants_server "$s" || continue
+    value[$s]=$(runs_median "$scenario" "$s" ".bench | $query")
+    if runs_not_applicable "$scenario" "$s"; then na[$s]=n/a; fi
+    if [ "$resources" = yes ]; then
+      resource[cpu,$s]=$(runs_median "$scenario" "$s" \
+        ".server_cpu_s / ((.bench | $msgs) / 1e6)")
+      resource[peak,$s]=$(runs_median "$scenario" "$s" ".peak_rss_kb / 1024")
+      resource[idle,$s]=$(runs_median "$scenario" "$s" ".idle_rss_kb / 1024")
+    fi
+  done
+  local reference=${value[nats-server]}
+  for s in "${ratio_servers[@]}"; do
+    if [ -n "$reference" ] && [ -n "${value[$s]}" ]; then
+      ratio[$s]=$(awk -v a="${value[$s]}" -v b="$reference" \
+        'BEGIN { if (b > 0) printf "%.2f", a / b }')
+    fi
+  done
+  # table.csv: values, the ionats servers' ratios, CPU, peak RSS, idle RSS.
+  local csv="\"$label\",$unit,$better"
+  for s in "${KNOWN_SERVERS[@]}"; do csv+=",${value[$s]}"; done
+  for s in "${KNOWN_SERVERS[@]:1}"; do csv+=",${ratio[$s]}"; done
+  local kind
+  for kind in cpu peak idle; do
+    for s in "${KNOWN_SERVERS[@]}"; do csv+=",${resource[$kind,$s]}"; done
+  done
+  echo "$csv" >>"$out/table.csv"
+  # table.md: a ratio is n/a where either server is; resources where the server is.
+  local md="| $label | $unit" chart="\"$label ($unit)\"" resource_na
+  for s in "${table_servers[@]}"; do
+    md+=" | $(fmt "${na[$s]:-${value[$s]}}" %.2f)"
+    chart+=" ${value[$s]:-0}"
+  done
+  for s in "${ratio_servers[@]}"; do
+    md+=" | $(fmt "${na[nats-server]:-${na[$s]:-${ratio[$s]}}}" %.2f)"
+  done
+  md+=" | $better"
+  local -A resource_format=([cpu]=%.3f [peak]=%.1f [idle]=%.1f)
+  for kind in cpu peak idle; do
+    for s in "${table_servers[@]}"; do
+      resource_na=""
+      if [ "$resources" = yes ]; then resource_na=${na[$s]}; fi
+      md+=" | $(fmt "${resource_na:-${resource[$kind,$s]}}" "${resource_format[$kind]}")"
+    done
+  done
+  echo "$md |" >>"$out/table.md"
+  echo "$chart $better" >>"$out/chart.dat"
+}
+
+# The table.csv header, in the column order of table_row.
+table_csv_header() {
+  local header="scenario,unit,better" s
+  for s in "${KNOWN_SERVERS[@]}"; do header+=",$(csv_name "$s")"; done
+  for s in "${KNOWN_SERVERS[@]:1}"; do header+=",ratio_$(csv_name "$s")_over_nats_server"; done
+  for s in "${KNOWN_SERVERS[@]}"; do header+=",cpu_s_per_M_$(csv_name "$s")"; done
+  for s in "${KNOWN_SERVERS[@]}"; do header+=",peak_rss_mb_$(csv_name "$s")"; done
+  for s in "${KNOWN_SERVERS[@]}"; do header+=",idle_rss_mb_$(csv_name "$s")"; done
+  echo "$header"
+}
+
+# The table.md header and its alignment line, in the column order of table_row.
+table_md_header() {
+  local header="| scenario | unit" align="| --- | ---" s
+  for s in "${table_servers[@]}"; do header+=" | $s"; align+=" | ---:"; done
+  for s in "${ratio_servers[@]}"; do header+=" | $s/nats-server"; align+=" | ---:"; done
+  header+=" | better"
+  align+=" | ---"
+  for s in "${table_servers[@]}"; do header+=" | CPU s/M $s"; align+=" | ---:"; done
+  for s in "${table_servers[@]}"; do header+=" | peak RSS $s"; align+=" | ---:"; done
+  for s in "${table_servers[@]}"; do header+=" | idle RSS $s"; align+=" | ---:"; done
+  echo "$header |"
+  echo "$align |"
 }
 
 make_tables() {
   local csv="$out/table.csv" md="$out/table.md"
   local revision
   revision=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')
-  printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' scenario unit better nats_server ionats \
-    ratio_ionats_over_nats_server cpu_s_per_M_nats_server cpu_s_per_M_ionats \
-    peak_rss_mb_nats_server peak_rss_mb_ionats idle_rss_mb_nats_server idle_rss_mb_ionats >"$csv"
+  table_csv_header >"$csv"
   {
     echo "# ionats vs nats-server — $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "$(nproc) CPUs, kernel $(uname -r), $(nats-server --version 2>/dev/null), ionats $revision."
     echo "Medians of $reps runs of ${duration} s per server; a fresh server per run; servers"
-    echo "alternate. Ratio = ionats / nats-server: above 1 is better for rates (better = higher),"
-    echo "below 1 for latencies (better = lower). CPU = server CPU-seconds (user+sys) per million"
-    echo "messages counted by the scenario's rate; RSS (VmHWM peak, VmRSS idle) in MB."
+    echo "alternate, their order rotating every repetition. ionats runs with --io uring,"
+    echo "ionats-epoll with --io epoll. Ratio = that ionats / nats-server: above 1 is better for"
+    echo "rates (better = higher), below 1 for latencies (better = lower). CPU = server"
+    echo "CPU-seconds (user+sys) per million messages counted by the scenario's rate; RSS"
+    echo "(VmHWM peak, VmRSS idle) in MB."
+    if printf '%s\n' "${scenario_list[@]}" | grep -qx fanout16b; then
+      echo "Blocking subscriber threads (fanout16b): the 16 subscribers of fanout16, each a"
+      echo "thread of its own reading a blocking socket into 32 KiB."
+    fi
     if printf '%s\n' "${scenario_list[@]}" | grep -q '^js-pub'; then
       echo "js-pub: a fresh stream (limits retention, discard old) per run, created by a"
       local tmp=${TMPDIR:-/tmp} device
@@ -414,10 +522,7 @@ make_tables() {
       echo "publish to the read that brought its ack. n/a: the server has no JetStream."
     fi
     echo
-    echo -n "| scenario | unit | nats-server | ionats | ionats/nats-server | better "
-    echo -n "| CPU s/M nats-server | CPU s/M ionats | peak RSS nats-server | peak RSS ionats "
-    echo "| idle RSS nats-server | idle RSS ionats |"
-    echo "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    table_md_header
   } >"$md"
   : >"$out/chart.dat"
   local scenario label unit query better resources
@@ -432,13 +537,41 @@ make_tables() {
   [ "$failed" -eq 0 ] || echo -e "\n$failed run(s) failed: see runs.csv and logs/." >>"$md"
 }
 
+# gnuplot's plot command for the chart.dat lines ending in " $1": a bar per server.
+chart_plot() {
+  local plot="plot \"< grep ' $1\$' $out/chart.dat\"" column=2 s
+  for s in "${table_servers[@]}"; do
+    if [ $column -eq 2 ]; then
+      plot+=" using 2:xtic(1) title \"$s\""
+    else
+      plot+=", '' using $column title \"$s\""
+    fi
+    column=$(( column + 1 ))
+  done
+  echo "$plot"
+}
+
 make_chart() {
   command -v gnuplot >/dev/null || { log "gnuplot missing: no chart"; return 0; }
-  # Rates and latencies side by side; each bar is a median, grouped per scenario.
+  # Rates and latencies side by side, a panel only where there are rows for it (gnuplot
+  # refuses an empty one); each bar is a median, grouped per scenario.
+  local panels=() better
+  for better in higher lower; do
+    if grep -q " $better\$" "$out/chart.dat"; then panels+=("$better"); fi
+  done
+  [ ${#panels[@]} -gt 0 ] || return 0
+  local plots=""
+  for better in "${panels[@]}"; do
+    case "$better" in
+      higher) plots+=$'set title "rates (higher is better)"\n' ;;
+      lower) plots+=$'set title "latencies, us (lower is better)"\n' ;;
+    esac
+    plots+="$(chart_plot "$better")"$'\n'
+  done
   gnuplot <<EOF 2>>"$out/logs/gnuplot.err" || log "gnuplot failed: see logs/gnuplot.err"
 set terminal pngcairo size 1400,600 noenhanced font ",10"
 set output "$out/chart.png"
-set multiplot layout 1,2 title "ionats vs nats-server (medians of $reps runs)"
+set multiplot layout 1,${#panels[@]} title "ionats vs nats-server (medians of $reps runs)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -446,10 +579,7 @@ set boxwidth 0.9
 set xtics rotate by -30 left
 set grid ytics
 set key top right
-set title "rates (higher is better)"
-plot "< grep ' higher$' $out/chart.dat" using 2:xtic(1) title "nats-server", '' using 3 title "ionats"
-set title "latencies, us (lower is better)"
-plot "< grep ' lower$' $out/chart.dat" using 2:xtic(1) title "nats-server", '' using 3 title "ionats"
+$plots
 unset multiplot
 EOF
 }
@@ -467,10 +597,12 @@ started=$SECONDS
 for scenario in "${scenario_list[@]}"; do
   scenario_args "$scenario" >/dev/null
   for rep in $(seq "$reps"); do
-    order=("${server_list[@]}")
-    if [ $(( rep % 2 )) -eq 0 ] && [ ${#order[@]} -eq 2 ]; then
-      order=("${server_list[1]}" "${server_list[0]}")
-    fi
+    # Repetition r starts with server (r - 1) mod n and goes round: over n repetitions each
+    # server takes each place in the order once.
+    order=()
+    for i in "${!server_list[@]}"; do
+      order+=("${server_list[$(( (rep - 1 + i) % ${#server_list[@]} ))]}")
+    done
     for server in "${order[@]}"; do
       log "$scenario rep $rep/$reps on $server"
       run_one "$scenario" "$server" "$rep"
