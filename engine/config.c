@@ -113,7 +113,7 @@ static const struct flag flags[] = {
     {{"recv_buf_size"}, FLAG_INT, ACTION_SET, FIELD(recv_buf_size), 4096, 1 << 24, "<bytes>",
      "Size of each provided receive buffer (default: 65536)"},
     {{"recv_buf_count"}, FLAG_INT, ACTION_SET, FIELD(recv_buf_count), 2, 32768, "<count>",
-     "Provided receive buffers per shard, a power of two (default: 64)"},
+     "Provided receive buffers per shard, a power of two (default: 32)"},
     {{"ring_entries"}, FLAG_INT, ACTION_SET, FIELD(ring_entries), 8, CONFIG_RING_ENTRIES_MAX,
      "<count>",
      "io_uring submission queue entries per shard (default: 1024)"},

@@ -501,7 +501,10 @@ bool xshard_drain(struct shard *shard)
         struct spsc *ring = &shard->in_links[origin]->ring;
         uint32_t count = 0;
         const struct spsc_record *record;
-        while (count < DRAIN_BUDGET_RECORDS && (record = spsc_peek(ring)) != NULL) {
+        /* a subscriber here that fell behind stops the drain at once (flow control, see
+         * conn.h): what waits in the ring then holds back the publishers on `origin` */
+        while (count < DRAIN_BUDGET_RECORDS && shard->conns.congested_active == 0 &&
+               (record = spsc_peek(ring)) != NULL) {
             handle_record(shard, origin, record);
             spsc_advance(ring, record);
             count++;

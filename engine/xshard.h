@@ -30,7 +30,7 @@
  * the budget bounds what can still arrive by what the loop had already received when the
  * pause landed: the rest of the buffer being parsed, and on io_uring the completions
  * already posted, each holding one of the shard's provided buffers, so at most
- * recv_buf_count × recv_buf_size bytes of input in all (4 MiB by default; on epoll a
+ * recv_buf_count × recv_buf_size bytes of input in all (2 MiB by default; on epoll a
  * paused connection is read no further). That input becomes at most E times its size in
  * overflow, E for the smallest publish ("PUB a 0\r\n\r\n", 12 bytes → a 16-byte node
  * header, a 24-byte struct xshard_publish and the subject) about 3.4 per target shard whose
