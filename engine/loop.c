@@ -54,9 +54,9 @@ void loop_destroy(struct loop *loop)
     }
 }
 
-struct conn *loop_conn(const struct loop *loop, uint32_t index, uint32_t generation)
+struct conn *loop_tag_conn(const struct loop *loop, uint64_t tag)
 {
-    return conn_table_get(loop->conns, index, generation);
+    return conn_table_get(loop->conns, loop_tag_index(tag), (uint32_t)tag);
 }
 
 void loop_recv_start(struct loop *loop, struct conn *conn)

@@ -171,7 +171,33 @@ void loop_destroy(struct loop *loop);
 void loop_recv_end(struct loop *loop, struct conn *conn, int result);
 void loop_send_end(struct loop *loop, struct conn *conn, int result);
 
-/* The live connection a completion names, or NULL when it closed and its slot moved on. */
-struct conn *loop_conn(const struct loop *loop, uint32_t index, uint32_t generation);
+/* A backend's 64-bit tag of one operation or event (io_uring's user_data, epoll's data):
+ * its type in the top 8 bits, the connection's slot in the next 24 and the slot's
+ * generation in the low 32, so an end for a connection that closed and whose slot was
+ * reused is recognised and dropped. */
+enum { LOOP_TAG_TYPE_SHIFT = 56, LOOP_TAG_INDEX_SHIFT = 32, LOOP_TAG_INDEX_MASK = 0xffffff };
+
+static inline uint64_t loop_tag(unsigned type, const struct conn *conn)
+{
+    uint64_t value = (uint64_t)type << LOOP_TAG_TYPE_SHIFT;
+    if (conn != NULL) {
+        value |= (uint64_t)conn->index << LOOP_TAG_INDEX_SHIFT | conn->generation;
+    }
+    return value;
+}
+
+static inline unsigned loop_tag_type(uint64_t tag)
+{
+    return (unsigned)(tag >> LOOP_TAG_TYPE_SHIFT);
+}
+
+/* The index bits of a tag (a connection's slot, or what else a backend put there). */
+static inline uint32_t loop_tag_index(uint64_t tag)
+{
+    return (uint32_t)(tag >> LOOP_TAG_INDEX_SHIFT) & LOOP_TAG_INDEX_MASK;
+}
+
+/* The live connection a tag names, or NULL when it closed and its slot moved on. */
+struct conn *loop_tag_conn(const struct loop *loop, uint64_t tag);
 
 #endif

@@ -45,9 +45,6 @@ enum event_tag {
 };
 
 enum {
-    TAG_SHIFT = 56,
-    INDEX_SHIFT = 32,
-    INDEX_MASK = 0xffffff,
     /* Readiness events taken per wait. */
     EVENT_CAPACITY = 256,
     /* Connections accepted per readiness of the listening socket. */
@@ -98,15 +95,6 @@ static struct loop_epoll *epoll_from(struct loop *loop)
     return (struct loop_epoll *)loop;
 }
 
-static uint64_t tag_make(enum event_tag tag, const struct conn *conn)
-{
-    uint64_t value = (uint64_t)tag << TAG_SHIFT;
-    if (conn != NULL) {
-        value |= (uint64_t)conn->index << INDEX_SHIFT | conn->generation;
-    }
-    return value;
-}
-
 static int ctl(struct loop_epoll *ep, int op, int fd, uint32_t events, uint64_t data)
 {
     struct epoll_event event = {.events = events, .data.u64 = data};
@@ -128,7 +116,7 @@ static int interest_update(struct loop_epoll *ep, struct conn *conn)
         rc = ctl(ep, EPOLL_CTL_DEL, conn->fd, 0, 0);
     } else {
         rc = ctl(ep, have == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, conn->fd, want,
-                 tag_make(EV_CONN, conn));
+                 loop_tag(EV_CONN, conn));
     }
     if (rc == 0 || (want == 0 && rc == -EBADF)) {
         conn->io_events = (conn->io_events & ~(uint32_t)(IO_REGISTERED_MASK | EPOLLRDHUP)) |
@@ -172,12 +160,12 @@ static int owned_fds_init(struct loop_epoll *ep)
     }
     ep->handoff_read = pipe_fds[0];
     ep->handoff_write = pipe_fds[1];
-    int rc = ctl(ep, EPOLL_CTL_ADD, ep->xwake_fd, EPOLLIN, tag_make(EV_XWAKE, NULL));
+    int rc = ctl(ep, EPOLL_CTL_ADD, ep->xwake_fd, EPOLLIN, loop_tag(EV_XWAKE, NULL));
     if (rc == 0) {
-        rc = ctl(ep, EPOLL_CTL_ADD, ep->handoff_read, EPOLLIN, tag_make(EV_HANDOFF, NULL));
+        rc = ctl(ep, EPOLL_CTL_ADD, ep->handoff_read, EPOLLIN, loop_tag(EV_HANDOFF, NULL));
     }
     if (rc == 0 && ep->control_fd >= 0) {
-        rc = ctl(ep, EPOLL_CTL_ADD, ep->control_fd, EPOLLIN, tag_make(EV_CONTROL, NULL));
+        rc = ctl(ep, EPOLL_CTL_ADD, ep->control_fd, EPOLLIN, loop_tag(EV_CONTROL, NULL));
     }
     if (rc == 0) {
         rc = store_thread_init(&ep->store, STORE_IN_FLIGHT_MAX);
@@ -185,7 +173,7 @@ static int owned_fds_init(struct loop_epoll *ep)
     }
     if (rc == 0) {
         rc = ctl(ep, EPOLL_CTL_ADD, store_thread_event_fd(&ep->store), EPOLLIN,
-                 tag_make(EV_STORE, NULL));
+                 loop_tag(EV_STORE, NULL));
     }
     return rc;
 }
@@ -308,7 +296,7 @@ static void epoll_accept_start(struct loop *loop, int listen_fd)
     if (flags >= 0 && !(flags & O_NONBLOCK)) {
         (void)fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
     }
-    int rc = ctl(ep, EPOLL_CTL_ADD, listen_fd, EPOLLIN, tag_make(EV_LISTEN, NULL));
+    int rc = ctl(ep, EPOLL_CTL_ADD, listen_fd, EPOLLIN, loop_tag(EV_LISTEN, NULL));
     if (rc != 0) {
         ep->accept_error = rc;
         return;
@@ -413,8 +401,7 @@ static void on_conn_writable(struct loop_epoll *ep, struct conn *conn)
 
 static void on_conn(struct loop_epoll *ep, uint64_t data, uint32_t events)
 {
-    struct conn *conn =
-        loop_conn(&ep->loop, (uint32_t)(data >> INDEX_SHIFT) & INDEX_MASK, (uint32_t)data);
+    struct conn *conn = loop_tag_conn(&ep->loop, data);
     if (conn == NULL) {
         return; /* closed and freed after this batch of events was taken */
     }
@@ -477,7 +464,7 @@ static void on_handoff(struct loop_epoll *ep)
 static void on_event(struct loop_epoll *ep, const struct epoll_event *event)
 {
     uint64_t data = event->data.u64;
-    switch ((enum event_tag)(data >> TAG_SHIFT)) {
+    switch ((enum event_tag)loop_tag_type(data)) {
     case EV_CONN:
         on_conn(ep, data, event->events);
         return;

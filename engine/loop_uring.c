@@ -41,9 +41,6 @@ enum user_data_type {
 STATIC_ASSERT(UD_STORE < 256, "a user_data type fits the top byte");
 
 enum {
-    UD_TYPE_SHIFT = 56,
-    UD_INDEX_SHIFT = 32,
-    UD_INDEX_MASK = 0xffffff,
     BUF_GROUP_ID = 0,
     /* A completion queue larger than the submission queue: multishot receives and accepts
      * can complete many times per submission. */
@@ -54,9 +51,9 @@ enum {
     /* Completions copied off the completion queue at a time, before any is dispatched. */
     REAP_BATCH = 256,
 };
-STATIC_ASSERT((long)CONFIG_SHARDS_MAX <= (long)UD_INDEX_MASK,
+STATIC_ASSERT((long)CONFIG_SHARDS_MAX <= (long)LOOP_TAG_INDEX_MASK,
               "a handoff's target shard fits the index bits");
-STATIC_ASSERT(UD_TYPE_SHIFT == STORE_URING_TAG_SHIFT, "store completions carry the type too");
+STATIC_ASSERT(LOOP_TAG_TYPE_SHIFT == STORE_URING_TAG_SHIFT, "store completions carry the type too");
 STATIC_ASSERT(CONFIG_RECV_BUF_COUNT_DEFAULT > 0 &&
                   (CONFIG_RECV_BUF_COUNT_DEFAULT & (CONFIG_RECV_BUF_COUNT_DEFAULT - 1)) == 0,
               "a provided buffer ring has a power-of-two size");
@@ -82,21 +79,6 @@ struct loop_uring {
 static struct loop_uring *uring_from(struct loop *loop)
 {
     return (struct loop_uring *)loop;
-}
-
-static uint64_t user_data_make(enum user_data_type type, const struct conn *conn)
-{
-    uint64_t value = (uint64_t)type << UD_TYPE_SHIFT;
-    if (conn != NULL) {
-        value |= (uint64_t)conn->index << UD_INDEX_SHIFT | conn->generation;
-    }
-    return value;
-}
-
-static struct conn *user_data_conn(const struct loop_uring *uring, uint64_t value)
-{
-    return loop_conn(&uring->loop, (uint32_t)(value >> UD_INDEX_SHIFT) & UD_INDEX_MASK,
-                     (uint32_t)value);
 }
 
 /* An SQE, submitting what is queued when the submission queue is full. Completions are
@@ -130,7 +112,7 @@ static struct io_uring_sqe *sqe_get(struct loop_uring *uring)
 
 static void sqe_ignored(struct io_uring_sqe *sqe)
 {
-    io_uring_sqe_set_data64(sqe, user_data_make(UD_IGNORE, NULL));
+    io_uring_sqe_set_data64(sqe, loop_tag(UD_IGNORE, NULL));
 }
 
 /* ---- set-up ---- */
@@ -201,7 +183,7 @@ static void control_arm(struct loop_uring *uring)
     struct io_uring_sqe *sqe = sqe_get(uring);
     io_uring_prep_read(sqe, uring->control_fd, &uring->control_value,
                        sizeof uring->control_value, 0);
-    io_uring_sqe_set_data64(sqe, user_data_make(UD_CONTROL, NULL));
+    io_uring_sqe_set_data64(sqe, loop_tag(UD_CONTROL, NULL));
 }
 
 static const struct loop_ops uring_ops;
@@ -269,13 +251,13 @@ static void uring_recv_start(struct loop *loop, struct conn *conn)
     io_uring_prep_recv_multishot(sqe, conn->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BUF_GROUP_ID;
-    io_uring_sqe_set_data64(sqe, user_data_make(UD_RECV, conn));
+    io_uring_sqe_set_data64(sqe, loop_tag(UD_RECV, conn));
 }
 
 static void uring_recv_stop(struct loop *loop, struct conn *conn)
 {
     struct io_uring_sqe *sqe = sqe_get(uring_from(loop));
-    io_uring_prep_cancel64(sqe, user_data_make(UD_RECV, conn), 0);
+    io_uring_prep_cancel64(sqe, loop_tag(UD_RECV, conn), 0);
     sqe_ignored(sqe);
 }
 
@@ -285,7 +267,7 @@ static void uring_send(struct loop *loop, struct conn *conn)
     size_t length = conn->sending.length - conn->sending_offset;
     io_uring_prep_send(sqe, conn->fd, conn->sending.data + conn->sending_offset,
                        length < LOOP_SEND_MAX ? length : LOOP_SEND_MAX, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, user_data_make(UD_SEND, conn));
+    io_uring_sqe_set_data64(sqe, loop_tag(UD_SEND, conn));
 }
 
 static void uring_accept_start(struct loop *loop, int listen_fd)
@@ -294,7 +276,7 @@ static void uring_accept_start(struct loop *loop, int listen_fd)
     ASSERT(!uring->accept_armed);
     struct io_uring_sqe *sqe = sqe_get(uring);
     io_uring_prep_multishot_accept(sqe, listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, user_data_make(UD_ACCEPT, NULL));
+    io_uring_sqe_set_data64(sqe, loop_tag(UD_ACCEPT, NULL));
     uring->listen_fd = listen_fd;
     uring->accept_armed = true;
 }
@@ -304,7 +286,7 @@ static void uring_accept_stop(struct loop *loop)
     struct loop_uring *uring = uring_from(loop);
     if (uring->accept_armed) {
         struct io_uring_sqe *sqe = sqe_get(uring);
-        io_uring_prep_cancel64(sqe, user_data_make(UD_ACCEPT, NULL), 0);
+        io_uring_prep_cancel64(sqe, loop_tag(UD_ACCEPT, NULL), 0);
         sqe_ignored(sqe);
     }
 }
@@ -312,7 +294,7 @@ static void uring_accept_stop(struct loop *loop)
 static void uring_wake(struct loop *loop, const struct loop_peer *peer)
 {
     struct io_uring_sqe *sqe = sqe_get(uring_from(loop));
-    io_uring_prep_msg_ring(sqe, peer->wake_fd, 0, (uint64_t)UD_XWAKE << UD_TYPE_SHIFT, 0);
+    io_uring_prep_msg_ring(sqe, peer->wake_fd, 0, loop_tag(UD_XWAKE, NULL), 0);
     sqe_ignored(sqe);
 }
 
@@ -320,9 +302,11 @@ static int uring_handoff(struct loop *loop, const struct loop_peer *peer, int ta
 {
     struct io_uring_sqe *sqe = sqe_get(uring_from(loop));
     io_uring_prep_msg_ring(sqe, peer->handoff_fd, (unsigned)fd,
-                           (uint64_t)UD_HANDOFF << UD_TYPE_SHIFT, 0);
-    io_uring_sqe_set_data64(sqe, (uint64_t)UD_HANDOFF_SENT << UD_TYPE_SHIFT |
-                                     (uint64_t)(uint32_t)target << UD_INDEX_SHIFT | (uint32_t)fd);
+                           loop_tag(UD_HANDOFF, NULL), 0);
+    /* the index bits name the target shard and the generation bits the descriptor */
+    io_uring_sqe_set_data64(sqe, loop_tag(UD_HANDOFF_SENT, NULL) |
+                                     (uint64_t)(uint32_t)target << LOOP_TAG_INDEX_SHIFT |
+                                     (uint32_t)fd);
     return 0;
 }
 
@@ -360,7 +344,7 @@ static void buffer_return(struct loop_uring *uring, uint32_t id)
 
 static void on_recv(struct loop_uring *uring, const struct io_uring_cqe *cqe, uint64_t data)
 {
-    struct conn *conn = user_data_conn(uring, data);
+    struct conn *conn = loop_tag_conn(&uring->loop, data);
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         uint32_t id = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         /* the kernel hands back only ids we gave it: anything else is a broken ring */
@@ -398,7 +382,7 @@ static void dispatch_one(struct loop_uring *uring, const struct io_uring_cqe *cq
         return; /* the wait's own timeout, on kernels without IORING_FEAT_EXT_ARG */
     }
     struct conn *conn;
-    switch ((enum user_data_type)(data >> UD_TYPE_SHIFT)) {
+    switch ((enum user_data_type)loop_tag_type(data)) {
     case UD_ACCEPT: {
         bool armed = (cqe->flags & IORING_CQE_F_MORE) != 0;
         uring->accept_armed = armed;
@@ -409,7 +393,7 @@ static void dispatch_one(struct loop_uring *uring, const struct io_uring_cqe *cq
         on_recv(uring, cqe, data);
         return;
     case UD_SEND:
-        conn = user_data_conn(uring, data);
+        conn = loop_tag_conn(&uring->loop, data);
         if (conn != NULL) {
             loop_send_end(&uring->loop, conn, cqe->res);
         }
@@ -423,7 +407,7 @@ static void dispatch_one(struct loop_uring *uring, const struct io_uring_cqe *cq
     case UD_HANDOFF_SENT:
         if (cqe->res < 0) {
             handlers->handoff_failed(handlers->ctx,
-                                     (int)((data >> UD_INDEX_SHIFT) & UD_INDEX_MASK),
+                                     (int)loop_tag_index(data),
                                      (int)(uint32_t)data, cqe->res);
         }
         return;
