@@ -5,7 +5,8 @@
  *
  * The one idea: each announcement has a sequence number; a PONG that cannot go out yet is
  * held in a FIFO with the sequence it waits for, and acknowledgements from the other
- * shards (xshard.c) release held PONGs in order.
+ * shards (counted by the transport, which then calls shard_acked through its `acked`
+ * handler) release held PONGs in order.
  *
  * One thread: the shard's. */
 #include "engine/shard.h"
@@ -18,7 +19,7 @@ void shard_pong(struct shard *shard, struct conn *conn)
 {
     static const char pong[] = "PONG\r\n";
     if (shard->held_count == 0 &&
-        xshard_announcements_applied(shard, shard->announce_sequence)) {
+        xshard_announcements_applied(&shard->xshard, shard->xshard.announce_sequence)) {
         conn_write_text(conn, pong, sizeof pong - 1);
         return;
     }
@@ -44,19 +45,16 @@ void shard_pong(struct shard *shard, struct conn *conn)
     shard->held_pongs[slot] = (struct held_pong){
         .conn_index = conn->index,
         .conn_generation = conn->generation,
-        .sequence = shard->announce_sequence,
+        .sequence = shard->xshard.announce_sequence,
     };
 }
 
-void shard_acked(struct shard *shard, int from, uint64_t sequence)
+void shard_acked(struct shard *shard)
 {
     static const char pong[] = "PONG\r\n";
-    if (sequence > shard->acked_by[from]) {
-        shard->acked_by[from] = sequence;
-    }
     while (shard->held_count > 0) {
         struct held_pong *held = &shard->held_pongs[shard->held_head];
-        if (!xshard_announcements_applied(shard, held->sequence)) {
+        if (!xshard_announcements_applied(&shard->xshard, held->sequence)) {
             return;
         }
         struct conn *conn = shard->conns.conns[held->conn_index];

@@ -296,14 +296,15 @@ static void handle_sub(struct client *client, const struct proto_op *op)
         return;
     }
     struct client_sub *sub = client_sub_make(client, op);
-    uint64_t overflow_mark = xshard_overflow_mark(shard);
+    uint64_t overflow_mark = xshard_overflow_mark(&shard->xshard);
     if (sub == NULL || route_sub_add(shard, &sub->route) != 0) {
         free(sub);
         conn_close(&client->conn, "Out Of Memory");
         return;
     }
     /* its announcement waits for a full ring: read no more of this client until it drains */
-    xshard_producer_hold(shard, &client->conn, xshard_overflow_mark(shard) != overflow_mark);
+    xshard_producer_hold(&shard->xshard, &client->conn,
+                         xshard_overflow_mark(&shard->xshard) != overflow_mark);
     uint32_t b = sid_bucket(client, sub->sid, sub->sid_length);
     sub->sid_next = client->sid_buckets[b];
     client->sid_buckets[b] = sub;
@@ -319,10 +320,10 @@ static void handle_unsub(struct client *client, const struct proto_op *op)
             sub->route.max_msgs = op->max_msgs;
         } else {
             struct shard *shard = client->conn.shard;
-            uint64_t overflow_mark = xshard_overflow_mark(shard);
+            uint64_t overflow_mark = xshard_overflow_mark(&shard->xshard);
             client_sub_free(shard, sub);
-            xshard_producer_hold(shard, &client->conn,
-                                 xshard_overflow_mark(shard) != overflow_mark);
+            xshard_producer_hold(&shard->xshard, &client->conn,
+                                 xshard_overflow_mark(&shard->xshard) != overflow_mark);
         }
     }
     client_ok(client);

@@ -81,15 +81,16 @@ static int64_t peer_acked(const struct conn *conn)
     return info.tcpi_bytes_acked > INT64_MAX ? INT64_MAX : (int64_t)info.tcpi_bytes_acked;
 }
 
-/* Output was just reserved for `conn`: note a congestion. */
-static void congestion_note(struct conn *conn)
+/* Room for `bytes` more output was just reserved for `conn`: note a congestion (counting
+ * those bytes, so the delivery that crosses the watermark is the one that marks it). */
+static void congestion_note(struct conn *conn, size_t bytes)
 {
     struct conn_table *table = conn->table;
-    if (conn->flags & CONN_F_FLOW_EXEMPT) {
+    if (conn->flags & (CONN_F_FLOW_EXEMPT | CONN_F_CLOSING)) {
         return;
     }
     if (!(conn->flags & CONN_F_CONGESTED)) {
-        if (conn_pending_bytes(conn) < table->flow_high) {
+        if (conn_pending_bytes(conn) + bytes < table->flow_high) {
             return;
         }
         conn->flags |= CONN_F_CONGESTED;
@@ -357,7 +358,7 @@ int conn_reserve_output(struct conn *conn, size_t bytes)
         conn_close(conn, "Out Of Memory");
         return -ENOMEM;
     }
-    congestion_note(conn);
+    congestion_note(conn, bytes);
     return 0;
 }
 

@@ -33,8 +33,9 @@ enum loop_backend {
     LOOP_EPOLL,
 };
 
-/* Bytes one send operation takes at most: a send in flight completes (and shows the
- * connection's progress: the write deadline, flow control) at least every this many bytes. */
+/* Bytes one io_uring send takes at most: a send in flight completes (and shows the
+ * connection's progress: the write deadline, flow control) at least every this many bytes.
+ * An epoll send ends at once with whatever the kernel took, so it needs no such bound. */
 enum { LOOP_SEND_MAX = 256 * 1024 };
 
 /* A receive that ended with nothing wrong and should simply be started again (io_uring's
@@ -74,6 +75,8 @@ struct loop_ops {
     void (*recv_stop)(struct loop *loop, struct conn *conn);
     void (*send)(struct loop *loop, struct conn *conn);
     void (*accept_start)(struct loop *loop, int listen_fd);
+    /* io_uring reports the end later as accepted(-ECANCELED, false); epoll reports nothing.
+     * Accepting may start again only after that end (the shard stops only to shut down). */
     void (*accept_stop)(struct loop *loop);
     void (*wake)(struct loop *loop, const struct loop_peer *peer);
     /* 0, or -errno when the descriptor cannot be sent (it is still the caller's). */

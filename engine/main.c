@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "engine/client.h"
 #include "engine/config.h"
+#include "engine/route.h"
 #include "engine/server.h"
 #include "engine/shard.h"
 #include "proto/connect.h"
@@ -152,25 +153,14 @@ static int server_shards_alloc(struct server *server, int shard_count)
     return 0;
 }
 
-/* Frees the rings after every shard stopped, with the large-message blocks still in them. */
+/* Frees the rings after every shard stopped, dropping the references their records hold to
+ * large-message blocks (each shard dropped those of its overflow queues). */
 static void server_shards_free(struct server *server)
 {
     int n = server->shard_count;
     for (int i = 0; i < n * n && server->links != NULL; i++) {
-        struct spsc *ring = &server->links[i].ring;
-        if (ring->bytes == NULL) {
-            continue;
-        }
-        const struct spsc_record *record;
-        while ((record = spsc_peek(ring)) != NULL) {
-            if (record->type == XSHARD_PUBLISH_REF) {
-                struct xshard_block *block;
-                memcpy(&block, spsc_record_body(record), sizeof block);
-                free(block);
-            }
-            spsc_advance(ring, record);
-        }
-        free(ring->bytes);
+        xshard_link_release(&server->links[i]);
+        free(server->links[i].ring.bytes);
     }
     for (int i = 0; i < n && server->wake_fds != NULL; i++) {
         if (server->wake_fds[i] > 0) {
@@ -187,6 +177,7 @@ static int server_init(struct server *server, const struct config *config, int s
     memset(server, 0, sizeof *server);
     server->config = config;
     server->listener_kind = &client_kind;
+    server->forwarded = route_forwarded;
     uint64_t random_words[5];
     if (getrandom(random_words, sizeof random_words, 0) != (ssize_t)sizeof random_words) {
         return -EIO;

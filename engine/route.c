@@ -124,7 +124,7 @@ static int route_pick_add(struct shard *shard, int target, const char *name,
 {
     if (shard->pick_count == shard->pick_capacity) {
         uint32_t capacity = shard->pick_capacity ? shard->pick_capacity * 2 : 16;
-        struct route_group_pick *grown = realloc(shard->picks, capacity * sizeof *grown);
+        struct xshard_pick *grown = realloc(shard->picks, capacity * sizeof *grown);
         if (grown == NULL) {
             return -ENOMEM;
         }
@@ -132,115 +132,18 @@ static int route_pick_add(struct shard *shard, int target, const char *name,
         shard->pick_capacity = capacity;
     }
     shard->picks[shard->pick_count++] =
-        (struct route_group_pick){.target = target, .name = name, .name_length = name_length};
+        (struct xshard_pick){.target = target, .name = name, .name_length = name_length};
     return 0;
 }
 
-static unsigned char *slice_put(unsigned char *target, struct proto_slice slice)
+/* Forwards to every shard with plain interest or a queue-group pick. */
+static enum xshard_forward route_forward_all(struct shard *shard, const struct route_msg *d)
 {
-    if (slice.length > 0) {
-        memcpy(target, slice.data, slice.length);
-    }
-    return target + slice.length;
-}
-
-/* Bytes of an XSHARD_PUBLISH body for `target`. */
-static uint32_t forward_body_length(const struct shard *shard, int target,
-                                    const struct route_msg *d, uint32_t *group_count)
-{
-    uint64_t length = sizeof(struct xshard_publish) + d->subject.length + d->reply.length +
-                      d->payload.length;
-    *group_count = 0;
-    for (uint32_t p = 0; p < shard->pick_count; p++) {
-        if (shard->picks[p].target == target) {
-            length += sizeof(uint32_t) + shard->picks[p].name_length;
-            (*group_count)++;
-        }
-    }
-    ASSERT(length < UINT32_MAX);
-    return (uint32_t)length;
-}
-
-static void forward_body_write(const struct shard *shard, int target, const struct route_msg *d,
-                               uint32_t group_count, unsigned char *body)
-{
-    struct xshard_publish head = {
-        .subject_length = d->subject.length,
-        .reply_length = d->reply.length,
-        .header_length = d->header_length,
-        .payload_length = d->payload.length,
-        .group_count = group_count,
-    };
-    memcpy(body, &head, sizeof head);
-    body += sizeof head;
-    body = slice_put(body, d->subject);
-    body = slice_put(body, d->reply);     /* may be empty, with no data pointer */
-    body = slice_put(body, d->payload);
-    for (uint32_t p = 0; p < shard->pick_count; p++) {
-        if (shard->picks[p].target == target) {
-            uint32_t name_length = shard->picks[p].name_length;
-            memcpy(body, &name_length, sizeof name_length);
-            memcpy(body + sizeof name_length, shard->picks[p].name, name_length);
-            body += sizeof name_length + name_length;
-        }
-    }
-}
-
-/* What forwarding a publish to other shards came to. */
-enum forward_result {
-    FORWARD_FLOWING = 0,   /* in the rings */
-    FORWARD_WAITING = 1,   /* some of it waits in an overflow queue: pause the publisher */
-    FORWARD_NO_MEMORY = 2, /* some target did not get it: an overflow node or block failed */
-};
-
-/* Sends the publish to one target: copied into the ring when small, else by reference to
- * a heap block. */
-static enum forward_result forward_one(struct shard *shard, int target,
-                                       const struct route_msg *d)
-{
-    uint32_t group_count;
-    uint32_t length = forward_body_length(shard, target, d, &group_count);
-    bool overflowed;
-    if (length <= XSHARD_INLINE_BYTES_MAX) {
-        unsigned char *body = xshard_reserve(shard, target, XSHARD_PUBLISH, length, &overflowed);
-        if (body == NULL) {
-            return FORWARD_NO_MEMORY;
-        }
-        forward_body_write(shard, target, d, group_count, body);
-    } else {
-        struct xshard_block *block = malloc(sizeof *block + length);
-        if (block == NULL) {
-            return FORWARD_NO_MEMORY;
-        }
-        atomic_init(&block->references, 1);
-        block->body_length = length;
-        forward_body_write(shard, target, d, group_count, block->body);
-        void *body = xshard_reserve(shard, target, XSHARD_PUBLISH_REF, sizeof block, &overflowed);
-        if (body == NULL) {
-            free(block);
-            return FORWARD_NO_MEMORY;
-        }
-        memcpy(body, &block, sizeof block);
-    }
-    xshard_commit(shard, target, overflowed);
-    shard->stats.xshard_sent++;
-    return overflowed ? FORWARD_WAITING : FORWARD_FLOWING;
-}
-
-/* Forwards to every shard with plain interest or a queue-group pick; the worst outcome. */
-static enum forward_result route_forward_all(struct shard *shard, const struct route_msg *d)
-{
-    enum forward_result worst = FORWARD_FLOWING;
     for (uint32_t p = 0; p < shard->pick_count; p++) {
         shard->target_plain[shard->picks[p].target] = 1;
     }
-    for (int target = 0; target < shard->shard_count; target++) {
-        if (shard->target_plain[target]) {
-            enum forward_result result = forward_one(shard, target, d);
-            worst = result > worst ? result : worst;
-        }
-    }
-    return worst;
+    return xshard_forward(&shard->xshard, d, shard->target_plain, shard->picks,
+                          shard->pick_count);
 }
 
 /* Picks, for every queue group matching the publish, the shard that delivers to it; adds
@@ -338,8 +241,8 @@ int route_sub_add(struct shard *shard, struct route_sub *sub)
             sublist_remove(shard->sublist, &sub->sub);
             return -ENOMEM;
         }
-        if (first && xshard_announce(shard, true, s->subject, s->subject_length, s->queue,
-                                     s->queue_length) < 0) {
+        if (first && xshard_announce(&shard->xshard, true, s->subject, s->subject_length,
+                                     s->queue, s->queue_length) < 0) {
             return sub_add_not_announced(shard, sub);
         }
     }
@@ -361,7 +264,7 @@ void route_sub_remove(struct shard *shard, struct route_sub *sub)
     if (entry == NULL) {
         return; /* others remain, or a removal is owed already */
     }
-    if (xshard_announce(shard, false, s->subject, s->subject_length, s->queue,
+    if (xshard_announce(&shard->xshard, false, s->subject, s->subject_length, s->queue,
                         s->queue_length) >= 0) {
         interest_local_forget(interest, entry);
         return;
@@ -381,7 +284,7 @@ void route_sub_remove(struct shard *shard, struct route_sub *sub)
 static void forward_failed(struct shard *shard, const struct route_publisher *publisher,
                            const struct route_msg *d)
 {
-    shard->stats.xshard_no_memory++;
+    shard->xshard.stats.no_memory++;
     LOG_WARN("shard %d: out of memory forwarding a message on %.*s to other shards", shard->index,
              (int)d->subject.length, d->subject.data);
     if (publisher->conn != NULL) {
@@ -417,12 +320,13 @@ void route_publish(struct shard *shard, const struct route_publisher *publisher,
         bool no_memory = false;
         delivered +=
             groups_route(shard, publisher, result, remote, &d, &delivered_remote, &no_memory);
-        enum forward_result forwarded =
-            delivered_remote ? route_forward_all(shard, &d) : FORWARD_FLOWING;
-        if (no_memory || forwarded == FORWARD_NO_MEMORY) {
+        enum xshard_forward forwarded =
+            delivered_remote ? route_forward_all(shard, &d) : XSHARD_FORWARD_FLOWING;
+        if (no_memory || forwarded == XSHARD_FORWARD_NO_MEMORY) {
             forward_failed(shard, publisher, &d);
         } else if (delivered_remote) {
-            xshard_producer_hold(shard, publisher->conn, forwarded == FORWARD_WAITING);
+            xshard_producer_hold(&shard->xshard, publisher->conn,
+                                 forwarded == XSHARD_FORWARD_WAITING);
         }
     } else {
         for (uint32_t g = 0; g < result->group_count; g++) {
@@ -441,38 +345,28 @@ void route_publish(struct shard *shard, const struct route_publisher *publisher,
     }
 }
 
-/* Delivers a forwarded publish: to every plain subscriber here, and to the named groups. */
-void route_forwarded(struct shard *shard, const unsigned char *body, uint32_t length)
+/* Delivers a forwarded publish: to every plain subscriber here (unless the record only
+ * continues the groups of the one before), and to the named groups. */
+void route_forwarded(struct shard *shard, const struct xshard_forwarded *forwarded)
 {
-    struct xshard_publish head;
-    ASSERT(length >= sizeof head);
-    memcpy(&head, body, sizeof head);
-    const char *text = (const char *)body + sizeof head;
-    struct route_msg d = {
-        .subject = {.data = text, .length = head.subject_length},
-        .reply = {.data = text + head.subject_length, .length = head.reply_length},
-        .payload = {.data = text + head.subject_length + head.reply_length,
-                    .length = head.payload_length},
-        .header_length = head.header_length,
-    };
-    const char *groups = d.payload.data + head.payload_length;
-    ASSERT(groups <= (const char *)body + length);
-    shard->stats.xshard_received++;
+    const struct route_msg *d = &forwarded->msg;
     const struct sublist_result *result =
-        sublist_match(shard->sublist, d.subject.data, d.subject.length);
-    for (uint32_t i = 0; i < result->plain_count; i++) {
-        deliver(shard, (struct route_sub *)result->plain[i], &d);
+        sublist_match(shard->sublist, d->subject.data, d->subject.length);
+    if (forwarded->plain) {
+        for (uint32_t i = 0; i < result->plain_count; i++) {
+            deliver(shard, (struct route_sub *)result->plain[i], d);
+        }
     }
-    for (uint32_t n = 0; n < head.group_count; n++) {
-        uint32_t name_length;
-        memcpy(&name_length, groups, sizeof name_length);
-        const char *name = groups + sizeof name_length;
-        groups = name + name_length;
-        ASSERT(groups <= (const char *)body + length);
+    const unsigned char *groups = forwarded->groups;
+    const unsigned char *groups_end = groups + forwarded->groups_length;
+    for (uint32_t n = 0; n < forwarded->group_count; n++) {
+        struct proto_slice name;
+        groups = xshard_group_next(groups, &name);
+        ASSERT(groups <= groups_end);
         for (uint32_t g = 0; g < result->group_count; g++) {
-            if (result->groups[g].name_length == name_length &&
-                memcmp(result->groups[g].name, name, name_length) == 0) {
-                deliver_to_group(shard, NULL, &result->groups[g], &d);
+            if (result->groups[g].name_length == name.length &&
+                memcmp(result->groups[g].name, name.data, name.length) == 0) {
+                deliver_to_group(shard, NULL, &result->groups[g], d);
                 break;
             }
         }

@@ -69,8 +69,10 @@ void route_sub_remove(struct shard *shard, struct route_sub *sub);
 void route_publish(struct shard *shard, const struct route_publisher *publisher,
                    const struct route_msg *msg);
 
-/* Delivers a publish another shard forwarded (an XSHARD_PUBLISH body, see xshard.h) to
- * this shard's plain subscribers and to the queue groups it names. */
-void route_forwarded(struct shard *shard, const unsigned char *body, uint32_t length);
+struct xshard_forwarded;
+
+/* Delivers a publish another shard forwarded (see xshard.h) to this shard's plain
+ * subscribers and to the queue groups it names. */
+void route_forwarded(struct shard *shard, const struct xshard_forwarded *forwarded);
 
 #endif

@@ -21,6 +21,7 @@
 enum { SERVER_ID_SIZE = 57 };
 
 struct conn_kind;
+struct shard;
 
 struct server {
     const struct config *config;
@@ -39,6 +40,10 @@ struct server {
     /* Client ids handed out; relaxed, ids only need to be unique. */
     _Atomic uint64_t next_client_id;
     enum loop_backend io_backend; /* every shard's */
+    /* Where a publish forwarded from another shard goes (routing's route_forwarded): set by
+     * main, which wires the platform to what uses it, so that neither the shard nor the
+     * transport includes routing. Static. */
+    void (*forwarded)(struct shard *shard, const struct xshard_forwarded *forwarded);
     int shard_count;
     struct shard_shared *shared; /* owned [shard_count]: wake-up flags, loads, ring fds */
     struct xshard_link *links;   /* owned [shard_count²]: link i→j at i * shard_count + j */

@@ -58,52 +58,90 @@ static int shard_xshard_init(struct shard *shard)
     int n = server->shard_count;
     shard->shard_count = n;
     shard->shared = &server->shared[shard->index];
-    shard->out_links = calloc((size_t)n, sizeof *shard->out_links);
-    shard->in_links = calloc((size_t)n, sizeof *shard->in_links);
-    shard->acked_by = calloc((size_t)n, sizeof *shard->acked_by);
-    shard->applied_from = calloc((size_t)n, sizeof *shard->applied_from);
-    shard->applied_acked = calloc((size_t)n, sizeof *shard->applied_acked);
     shard->target_plain = calloc((size_t)n * 2, 1);
-    if (!shard->out_links || !shard->in_links || !shard->acked_by || !shard->applied_from ||
-        !shard->applied_acked || !shard->target_plain) {
+    if (shard->target_plain == NULL ||
+        interest_init(&shard->interest, server->hash_seed ^ ((uint64_t)shard->index << 32)) != 0) {
         return -ENOMEM;
     }
-    for (int peer = 0; peer < n; peer++) {
-        if (peer != shard->index) {
-            shard->out_links[peer] = &server->links[shard->index * n + peer];
-            shard->in_links[peer] = &server->links[peer * n + shard->index];
-        }
-    }
-    return interest_init(&shard->interest, server->hash_seed ^ ((uint64_t)shard->index << 32));
+    const struct xshard_setup setup = {
+        .index = shard->index,
+        .shard_count = n,
+        .shared = server->shared,
+        .links = server->links,
+        .interest = &shard->interest,
+        .overflow_max_bytes = server->config->xshard_overflow_max,
+        .handlers = &shard_xshard_handlers,
+        .ctx = shard,
+    };
+    return xshard_init(&shard->xshard, &setup);
 }
 
 static void shard_xshard_free(struct shard *shard)
 {
-    for (int peer = 0; peer < shard->shard_count && shard->out_links != NULL; peer++) {
-        struct xshard_link *link = shard->out_links[peer];
-        while (link != NULL && link->overflow_head != NULL) {
-            struct xshard_overflow *node = link->overflow_head;
-            link->overflow_head = node->next;
-            if (node->type == XSHARD_PUBLISH_REF) {
-                struct xshard_block *block;
-                memcpy(&block, node->body, sizeof block);
-                free(block);
-            }
-            free(node);
-        }
-    }
+    xshard_destroy(&shard->xshard);
     if (shard->interest.buckets != NULL) {
         interest_destroy(&shard->interest);
     }
-    free(shard->out_links);
-    free(shard->in_links);
-    free(shard->acked_by);
-    free(shard->applied_from);
-    free(shard->applied_acked);
     free(shard->target_plain);
     free(shard->picks);
     free(shard->held_pongs);
 }
+
+/* ---- what the transport asks of the shard (struct xshard_handlers) ---- */
+
+static void transport_forwarded(void *ctx, const struct xshard_forwarded *forwarded)
+{
+    struct shard *shard = ctx;
+    shard->server->forwarded(shard, forwarded);
+}
+
+static void transport_acked(void *ctx)
+{
+    shard_acked(ctx);
+}
+
+static void transport_wake(void *ctx, int wake_fd)
+{
+    shard_wake_send(ctx, wake_fd);
+}
+
+static bool transport_pause(void *ctx, struct conn *conn)
+{
+    if (conn->flags & (CONN_F_PAUSED | CONN_F_CLOSING)) {
+        return false;
+    }
+    shard_conn_pause(ctx, conn);
+    return true;
+}
+
+static uint64_t transport_pause_all(void *ctx)
+{
+    struct shard *shard = ctx;
+    uint64_t paused = 0;
+    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
+        if (shard->conns.conns[i] != NULL) {
+            paused += transport_pause(shard, shard->conns.conns[i]);
+        }
+    }
+    return paused;
+}
+
+/* A subscriber here that fell behind stops the drain at once (flow control, see conn.h):
+ * what waits in the ring then holds back the publishers on the shard that sent it. */
+static bool transport_drain_held(void *ctx)
+{
+    const struct shard *shard = ctx;
+    return shard->conns.congested_active != 0;
+}
+
+const struct xshard_handlers shard_xshard_handlers = {
+    .forwarded = transport_forwarded,
+    .acked = transport_acked,
+    .wake = transport_wake,
+    .pause = transport_pause,
+    .pause_all = transport_pause_all,
+    .drain_held = transport_drain_held,
+};
 
 int shard_init(struct shard *shard, struct server *server, int index)
 {
@@ -383,33 +421,26 @@ static void stats_log(const struct shard *shard)
             held += conn->held.length - conn->held_offset;
         }
     }
+    char xshard_text[XSHARD_STATS_TEXT_SIZE];
+    int written = xshard_stats_format(&shard->xshard, xshard_text, sizeof xshard_text);
+    ASSERT(written > 0 && (size_t)written < sizeof xshard_text);
     LOG_INFO("stats shard=%d connections=%u accepted=%llu handed_off=%llu closed=%llu "
-             "in_msgs=%llu in_bytes=%llu out_msgs=%llu out_bytes=%llu xshard_sent=%llu "
-             "xshard_received=%llu ring_full=%llu wakeups_sent=%llu slow_consumers=%llu "
+             "in_msgs=%llu in_bytes=%llu out_msgs=%llu out_bytes=%llu slow_consumers=%llu "
              "recv_enobufs=%llu accept_errors=%llu service_handled=%llu service_dropped=%llu "
-             "timers=%llu xshard_no_memory=%llu xshard_overflowed=%llu "
-             "xshard_overflow_bytes=%llu xshard_overflow_peak_bytes=%llu "
-             "xshard_budget_paused=%llu announce_no_memory=%llu flow_pauses=%llu "
-             "flow_exempted=%llu congested=%u unsent_bytes=%llu held_bytes=%llu",
+             "timers=%llu flow_pauses=%llu flow_exempted=%llu congested=%u unsent_bytes=%llu "
+             "held_bytes=%llu %s",
              shard->index, shard->conns.live_count, (unsigned long long)st->accepted,
              (unsigned long long)st->handed_off, (unsigned long long)shard->conns.stats.closed,
              (unsigned long long)st->in_msgs, (unsigned long long)st->in_bytes,
              (unsigned long long)st->out_msgs, (unsigned long long)st->out_bytes,
-             (unsigned long long)st->xshard_sent, (unsigned long long)st->xshard_received,
-             (unsigned long long)st->ring_full, (unsigned long long)st->wakeups_sent,
              (unsigned long long)shard->conns.stats.slow_consumers,
-             (unsigned long long)st->recv_enobufs,
-             (unsigned long long)st->accept_errors, (unsigned long long)shard->deferred.ran,
+             (unsigned long long)st->recv_enobufs, (unsigned long long)st->accept_errors,
+             (unsigned long long)shard->deferred.ran,
              (unsigned long long)shard->deferred.refused,
              (unsigned long long)timer_count(&shard->timers),
-             (unsigned long long)st->xshard_no_memory,
-             (unsigned long long)st->xshard_overflowed, (unsigned long long)shard->overflow_bytes,
-             (unsigned long long)st->xshard_overflow_peak_bytes,
-             (unsigned long long)st->xshard_budget_paused,
-             (unsigned long long)st->announce_no_memory,
              (unsigned long long)shard->conns.stats.flow_pauses,
              (unsigned long long)shard->conns.stats.flow_exempted, shard->conns.congested_active,
-             unsent, held);
+             unsent, held, xshard_text);
 }
 
 static void stats_timer_fired(struct timer_entry *entry, void *ctx)
@@ -543,7 +574,7 @@ static int turn_wait(struct shard *shard, bool work_left)
         int64_t now = clock_monotonic_ns();
         wait_ns = next_ns > now ? next_ns - now : 0;
     }
-    if (shard->overflowing && wait_ns > OVERFLOW_POLL_NS) {
+    if (shard->xshard.overflowing && wait_ns > OVERFLOW_POLL_NS) {
         wait_ns = OVERFLOW_POLL_NS;
     }
     /* only a shard that will block says so: producers then pay for a wake-up */
@@ -554,7 +585,7 @@ static int turn_wait(struct shard *shard, bool work_left)
          * fence in xshard.c's wake() between a producer's publish and its read of the flag */
         atomic_thread_fence(memory_order_seq_cst);
         /* while a subscriber here is congested the rings are not drained (see shard_run) */
-        if (shard->conns.congested_active == 0 && xshard_inbound_pending(shard)) {
+        if (shard->conns.congested_active == 0 && xshard_inbound_pending(&shard->xshard)) {
             wait_ns = 0;
         }
     }
@@ -611,7 +642,7 @@ void shard_run(struct shard *shard)
         /* A congested subscriber here holds back what other shards forward too: their rings
          * fill, and their overflow budget pauses the publishers there. */
         work_left = shard->shard_count > 1 && shard->conns.congested_active == 0 &&
-                    xshard_drain(shard);
+                    xshard_drain(&shard->xshard);
         work_left |= timer_advance(&shard->timers, clock_monotonic_ns(), TIMER_BUDGET).more;
         if (deferred_pending(&shard->deferred)) {
             work_left |= deferred_run(&shard->deferred, DEFERRED_BUDGET);
@@ -624,7 +655,7 @@ void shard_run(struct shard *shard)
         if (shard->conns.flow_resume_wanted) {
             flow_resume(shard);
         }
-        if (shard->shard_count > 1 && !xshard_flush(shard) && shard->paused_any) {
+        if (shard->shard_count > 1 && !xshard_flush(&shard->xshard) && shard->paused_any) {
             paused_resume(shard);
         }
         shard_accept_arm(shard);

@@ -34,17 +34,8 @@ struct shard_stats {
     uint64_t in_bytes;
     uint64_t out_msgs;
     uint64_t out_bytes;
-    uint64_t xshard_sent;      /* publishes forwarded to other shards */
-    uint64_t xshard_received;  /* publishes other shards forwarded here */
-    uint64_t ring_full;        /* records that found a cross-shard ring full */
-    uint64_t xshard_no_memory; /* publishes that could not be forwarded for want of memory */
-    uint64_t xshard_overflowed; /* records that waited in an overflow queue */
-    uint64_t xshard_overflow_peak_bytes; /* most bytes the overflow queues held at once */
-    uint64_t xshard_budget_paused; /* connections paused because the budget was passed */
-    uint64_t announce_no_memory; /* announcements and acknowledgements that found no
-                                  * memory (a SUB refused; a removal or ack retried later) */
-    uint64_t wakeups_sent;
     uint64_t accept_errors;
+    /* the cross-shard counters are the transport's: struct xshard_stats */
 };
 
 /* A PONG held back until every shard applied the interest changes made before its PING. */
@@ -77,30 +68,21 @@ struct shard {
     struct conn *held_input; /* resumed connections whose held input waits to be handled */
     int64_t accept_backoff_ns;
     struct timer_entry accept_timer; /* the back-off after a failed accept */
-    /* Cross-shard state: links borrowed from the server, announcements and barriers. */
+    /* Cross-shard state: the transport (links, overflow, announcements), the interest
+     * replica it keeps current, and the PONGs waiting for acknowledgements. */
     int shard_count;
     struct shard_shared *shared;     /* borrowed: this shard's entry in server->shared */
-    struct xshard_link **out_links;  /* owned array of borrowed links, [shard_count] */
-    struct xshard_link **in_links;
+    struct xshard xshard;            /* owned */
     struct interest interest;
-    uint64_t announce_sequence;      /* announcements sent so far (each to every shard) */
-    uint64_t *acked_by;              /* owned [shard_count]: mine applied by each shard */
-    uint64_t *applied_from;          /* owned [shard_count]: each shard's applied here */
-    uint64_t *applied_acked;         /* owned [shard_count]: last applied_from sent back */
     struct held_pong *held_pongs;    /* owned FIFO */
     uint32_t held_head;
     uint32_t held_count;
     uint32_t held_capacity;
-    bool overflowing;                /* some record waits in an overflow queue */
-    bool paused_any;                 /* some connection is paused for it */
-    uint64_t overflow_bytes;         /* held by all overflow queues (xshard.h's budget) */
-    bool overflow_paused_all;        /* past the budget every connection was paused; until
-                                      * the queues are empty again */
-    int64_t overflow_warned_ns;      /* when the last such pause was logged */
+    bool paused_any;                 /* some connection is paused for the transport */
     /* Scratch for one publish: which shards get it, and the queue groups each serves. */
-    uint8_t *target_plain;           /* owned [shard_count] */
-    uint32_t *target_group_count;    /* owned [shard_count] */
-    struct route_group_pick *picks;  /* owned */
+    uint8_t *target_plain;           /* owned [2 × shard_count]: the targets, then a
+                                      * scratch row for groups_route */
+    struct xshard_pick *picks;       /* owned */
     uint32_t pick_count;
     uint32_t pick_capacity;
     int placement_cursor;
@@ -111,13 +93,6 @@ struct shard {
     struct timer_entry stop_timer;   /* wakes the loop when the drain time is over */
     struct shard_stats stats;
     int error;               /* set when the shard failed to start */
-};
-
-/* A queue group a target shard is asked to serve for one publish. */
-struct route_group_pick {
-    int target;
-    const char *name; /* borrowed from the match result, valid during the publish */
-    uint32_t name_length;
 };
 
 /* Sets up the ring, buffers and index of one shard. 0 or -errno. Call on the shard's own
@@ -146,8 +121,14 @@ void shard_conn_pause(struct shard *shard, struct conn *conn);
  * conn.h's flow control). */
 void shard_flow_pause(struct shard *shard, struct conn *conn);
 
-/* An announcement acknowledgement arrived from `from`: release PONGs it unblocks. */
-void shard_acked(struct shard *shard, int from, uint64_t sequence);
+/* Announcement acknowledgements arrived (xshard's `acked` handler): release the PONGs they
+ * unblock. */
+void shard_acked(struct shard *shard);
+
+/* What the shard does for its cross-shard transport (shard.c): the handlers xshard_init
+ * registers, with the shard as their context. Exported for tests that build shards by
+ * hand; a forwarded publish goes to server->forwarded. */
+extern const struct xshard_handlers shard_xshard_handlers;
 
 /* ---- accepting and placing connections (shard_accept.c) ---- */
 

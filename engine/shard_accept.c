@@ -79,7 +79,7 @@ static void conn_adopt(struct shard *shard, int fd)
     LOG_DEBUG("client %llu connected from %s:%d", (unsigned long long)conn->id, conn->ip,
               conn->port);
     /* while the cross-shard budget is spent a new connection starts paused, like the rest */
-    if (!xshard_budget_hold(shard, conn)) {
+    if (!xshard_accept_hold(&shard->xshard, conn)) {
         loop_recv_start(shard->loop, conn);
     }
 }

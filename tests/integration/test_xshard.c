@@ -10,6 +10,9 @@
  * shards), and the counter check is skipped. */
 #include "tests/integration/itest.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +302,166 @@ START_TEST(test_overflow_budget_pauses_and_resumes)
 }
 END_TEST
 
+/* ---- large messages ---- */
+
+enum {
+    LARGE_SUBSCRIBERS = 6,
+    LARGE_MESSAGES = 24,
+    LARGE_PAYLOAD = 512 * 1024,
+    /* every LARGE_EVERY-th message is larger than a ring (1 MiB by default): its block is
+     * above a link's cap and travels alone */
+    HUGE_PAYLOAD = 1536 * 1024,
+    LARGE_EVERY = 8,
+    LARGE_MAX_PAYLOAD = 2 * 1024 * 1024,
+    LARGE_WAIT_MS = 60000, /* sanitizer builds move 100 MB slowly */
+};
+
+static size_t large_length(int number)
+{
+    return number % LARGE_EVERY == LARGE_EVERY - 1 ? HUGE_PAYLOAD : LARGE_PAYLOAD;
+}
+
+struct large_publisher {
+    int fd;
+    int result; /* 0, or the -errno of the send that failed */
+};
+
+/* Sends every message, numbered payloads, one send each; the broker reads it as fast as
+ * the subscribers take what it forwards. */
+static void *large_publish(void *arg)
+{
+    struct large_publisher *publisher = arg;
+    static unsigned char frame[HUGE_PAYLOAD + 64];
+    for (int m = 0; m < LARGE_MESSAGES && publisher->result == 0; m++) {
+        size_t length = large_length(m);
+        int head = snprintf((char *)frame, 64, "PUB big.x %zu\r\n", length);
+        itest_payload_fill(frame + head, length, (uint64_t)m);
+        memcpy(frame + head + length, "\r\n", 2);
+        publisher->result = test_send_all(publisher->fd, (const char *)frame, head + length + 2);
+    }
+    return NULL;
+}
+
+/* One subscriber's stream, parsed as it arrives: MSG frames, checked in order. */
+struct large_reader {
+    int fd;
+    char *buffer; /* owned, LARGE_BUFFER bytes */
+    size_t used;
+    int next;     /* the number of the message expected next */
+};
+
+enum { LARGE_BUFFER = HUGE_PAYLOAD + 4096 };
+
+/* Takes every whole frame at the start of the buffer; fails the test on anything else. */
+static void large_frames_take(struct large_reader *reader, int index)
+{
+    for (;;) {
+        char *end = memmem(reader->buffer, reader->used, "\r\n", 2);
+        if (end == NULL) {
+            ck_assert_uint_lt(reader->used, 256); /* a control line is short */
+            return;
+        }
+        size_t line = (size_t)(end - reader->buffer) + 2;
+        if (line == 6 && memcmp(reader->buffer, "PING\r\n", 6) == 0) {
+            ck_assert_int_eq(test_send_all(reader->fd, "PONG\r\n", 6), 0);
+        } else {
+            size_t length = 0;
+            char sid[16];
+            ck_assert_msg(sscanf(reader->buffer, "MSG big.x %15s %zu\r\n", sid, &length) == 2,
+                          "subscriber %d: unexpected line %.*s", index, (int)line,
+                          reader->buffer);
+            ck_assert_int_lt(reader->next, LARGE_MESSAGES);
+            ck_assert_uint_eq(length, large_length(reader->next));
+            if (reader->used < line + length + 2) {
+                return; /* the rest of the payload is still on its way */
+            }
+            ck_assert_msg(itest_payload_check(reader->buffer + line, length,
+                                              (uint64_t)reader->next),
+                          "subscriber %d: message %d not whole, or out of order", index,
+                          reader->next);
+            ck_assert(memcmp(reader->buffer + line + length, "\r\n", 2) == 0);
+            reader->next++;
+            line += length + 2;
+        }
+        memmove(reader->buffer, reader->buffer + line, reader->used - line);
+        reader->used -= line;
+    }
+}
+
+/* Large publishes travel between shards by reference, one block shared by every target
+ * shard (engine/xshard.h): 512 KiB payloads, with max_payload raised, and every eighth one
+ * of 1.5 MiB (above a link's block cap, so it goes alone), reach subscribers spread over
+ * the shards whole and in order. The subscribers are read while the publisher sends, from
+ * another thread: the broker stops reading a publisher whose subscribers fall behind. */
+START_TEST(test_large_messages_fan_out_whole)
+{
+    struct test_server server;
+    struct test_server_options options = {.shards = SHARDS, .max_payload = LARGE_MAX_PAYLOAD};
+    itest_server_start(&server, &options);
+    char seen[READ_SIZE];
+    struct large_publisher publisher = {.fd = raw_open(server.port)};
+    raw_round_trip(publisher.fd, "", seen, sizeof seen);
+    struct large_reader readers[LARGE_SUBSCRIBERS];
+    struct pollfd polls[LARGE_SUBSCRIBERS];
+    for (int i = 0; i < LARGE_SUBSCRIBERS; i++) {
+        readers[i] = (struct large_reader){.fd = raw_open(server.port)};
+        readers[i].buffer = malloc(LARGE_BUFFER);
+        ck_assert_ptr_nonnull(readers[i].buffer);
+        raw_round_trip(readers[i].fd, "SUB big.* 5\r\n", seen, sizeof seen);
+        polls[i] = (struct pollfd){.fd = readers[i].fd, .events = POLLIN};
+    }
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, large_publish, &publisher), 0);
+    int done = 0;
+    long deadline = itest_now_ms() + LARGE_WAIT_MS;
+    while (done < LARGE_SUBSCRIBERS && itest_now_ms() < deadline) {
+        if (poll(polls, LARGE_SUBSCRIBERS, 100) <= 0) {
+            continue;
+        }
+        for (int i = 0; i < LARGE_SUBSCRIBERS; i++) {
+            struct large_reader *reader = &readers[i];
+            if (!(polls[i].revents & (POLLIN | POLLHUP | POLLERR)) ||
+                reader->next == LARGE_MESSAGES) {
+                continue;
+            }
+            ssize_t n = recv(reader->fd, reader->buffer + reader->used,
+                             LARGE_BUFFER - reader->used, 0);
+            ck_assert_msg(n > 0, "subscriber %d: closed after %d messages (%s)", i,
+                          reader->next, n < 0 ? strerror(errno) : "EOF");
+            reader->used += (size_t)n;
+            large_frames_take(reader, i);
+            if (reader->next == LARGE_MESSAGES) {
+                polls[i].fd = -1; /* poll skips it */
+                done++;
+            }
+        }
+    }
+    pthread_join(thread, NULL);
+    ck_assert_int_eq(publisher.result, 0);
+    for (int i = 0; i < LARGE_SUBSCRIBERS; i++) {
+        ck_assert_msg(readers[i].next == LARGE_MESSAGES, "subscriber %d got %d of %d", i,
+                      readers[i].next, LARGE_MESSAGES);
+        ck_assert_uint_eq(readers[i].used, 0);
+        close(readers[i].fd);
+        free(readers[i].buffer);
+    }
+    raw_round_trip(publisher.fd, "", seen, sizeof seen);
+    close(publisher.fd);
+    if (!server.reference) {
+        /* they did cross shards, in blocks */
+        kill(server.pid, SIGUSR1);
+        struct test_counter counter;
+        long stats_deadline = itest_now_ms() + WAIT_MS;
+        while (test_log_counter(server.log_path, "xshard_blocks", &counter) < SHARDS &&
+               itest_now_ms() < stats_deadline) {
+            usleep(10000);
+        }
+        ck_assert_uint_eq(counter.sum, LARGE_MESSAGES); /* one block per publish */
+    }
+    itest_server_stop(&server);
+}
+END_TEST
+
 static Suite *xshard_suite(void)
 {
     Suite *suite = suite_create("integration_xshard");
@@ -310,6 +473,7 @@ static Suite *xshard_suite(void)
     tcase_add_test(tc, test_subscribe_storm_while_publishing);
     tcase_add_test(tc, test_group_falls_back_to_other_shard);
     tcase_add_test(tc, test_overflow_budget_pauses_and_resumes);
+    tcase_add_test(tc, test_large_messages_fan_out_whole);
     suite_add_tcase(suite, tc);
     return suite;
 }

@@ -88,6 +88,7 @@ static void shards_setup(void)
     server.shard_count = SHARD_COUNT;
     server.shared = shared;
     server.links = links;
+    server.forwarded = route_forwarded;
     for (int i = 0; i < SHARD_COUNT * SHARD_COUNT; i++) {
         if (i / SHARD_COUNT != i % SHARD_COUNT) {
             void *bytes = aligned_alloc(SPSC_CACHE_LINE_PAIR, RING_SIZE);
@@ -105,20 +106,19 @@ static void shards_setup(void)
         shard->sublist = sublist_create(0x5eed + (uint64_t)s);
         ck_assert_ptr_nonnull(shard->sublist);
         ck_assert_int_eq(interest_init(&shard->interest, 0x1eed + (uint64_t)s), 0);
-        shard->out_links = calloc(SHARD_COUNT, sizeof *shard->out_links);
-        shard->in_links = calloc(SHARD_COUNT, sizeof *shard->in_links);
-        shard->acked_by = calloc(SHARD_COUNT, sizeof *shard->acked_by);
-        shard->applied_from = calloc(SHARD_COUNT, sizeof *shard->applied_from);
-        shard->applied_acked = calloc(SHARD_COUNT, sizeof *shard->applied_acked);
         shard->target_plain = calloc(2 * SHARD_COUNT, 1); /* and the scratch row after it */
-        ck_assert(shard->out_links && shard->in_links && shard->acked_by &&
-                  shard->applied_from && shard->applied_acked && shard->target_plain);
-        for (int peer = 0; peer < SHARD_COUNT; peer++) {
-            if (peer != s) {
-                shard->out_links[peer] = &links[s * SHARD_COUNT + peer];
-                shard->in_links[peer] = &links[peer * SHARD_COUNT + s];
-            }
-        }
+        ck_assert_ptr_nonnull(shard->target_plain);
+        const struct xshard_setup setup = {
+            .index = s,
+            .shard_count = SHARD_COUNT,
+            .shared = shared,
+            .links = links,
+            .interest = &shard->interest,
+            .overflow_max_bytes = config.xshard_overflow_max,
+            .handlers = &shard_xshard_handlers,
+            .ctx = shard,
+        };
+        ck_assert_int_eq(xshard_init(&shard->xshard, &setup), 0);
         shards[s] = shard;
     }
 }
@@ -127,14 +127,10 @@ static void shards_teardown(void)
 {
     for (int s = 0; s < SHARD_COUNT; s++) {
         struct shard *shard = shards[s];
-        ck_assert(!xshard_inbound_pending(shard)); /* every test settles what it sent */
+        ck_assert(!xshard_inbound_pending(&shard->xshard)); /* every test settles what it sent */
+        xshard_destroy(&shard->xshard);
         interest_destroy(&shard->interest);
         sublist_destroy(shard->sublist);
-        free(shard->out_links);
-        free(shard->in_links);
-        free(shard->acked_by);
-        free(shard->applied_from);
-        free(shard->applied_acked);
         free(shard->target_plain);
         free(shard->picks);
         free(shard->removals);
@@ -155,16 +151,16 @@ static void settle(void)
     for (int round = 0; round < SETTLE_ROUNDS_MAX; round++) {
         bool moving = false;
         for (int s = 0; s < SHARD_COUNT; s++) {
-            moving |= xshard_flush(shards[s]);
+            moving |= xshard_flush(&shards[s]->xshard);
         }
         for (int s = 0; s < SHARD_COUNT; s++) {
-            moving |= xshard_inbound_pending(shards[s]);
+            moving |= xshard_inbound_pending(&shards[s]->xshard);
         }
         if (!moving) {
             return;
         }
         for (int s = 0; s < SHARD_COUNT; s++) {
-            xshard_drain(shards[s]);
+            xshard_drain(&shards[s]->xshard);
         }
     }
     ck_abort_msg("cross-shard records still in flight after %d rounds", SETTLE_ROUNDS_MAX);
@@ -258,8 +254,8 @@ START_TEST(test_group_rotates_over_shards)
     }
     ck_assert_int_gt(m1a.received, 0); /* shard 1 spreads its share over its members */
     ck_assert_int_gt(m1b.received, 0);
-    ck_assert_uint_gt(shards[0]->stats.xshard_sent, 0);
-    ck_assert_uint_eq(shards[0]->stats.xshard_no_memory, 0);
+    ck_assert_uint_gt(shards[0]->xshard.stats.sent, 0);
+    ck_assert_uint_eq(shards[0]->xshard.stats.no_memory, 0);
 }
 END_TEST
 
