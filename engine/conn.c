@@ -42,21 +42,50 @@ void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t ma
 
 /* ---- flow control ---- */
 
+static struct conn_links *congested_links(struct conn *conn)
+{
+    return &conn->congested;
+}
+
+static struct conn_links *paused_links(struct conn *conn)
+{
+    return &conn->paused;
+}
+
+/* Pushes `conn` at the head of the list whose links `links` selects. */
+static void list_push(struct conn **head, struct conn *conn,
+                      struct conn_links *(*links)(struct conn *))
+{
+    links(conn)->prev = NULL;
+    links(conn)->next = *head;
+    if (*head != NULL) {
+        links(*head)->prev = conn;
+    }
+    *head = conn;
+}
+
+static void list_unlink(struct conn **head, struct conn *conn,
+                        struct conn_links *(*links)(struct conn *))
+{
+    struct conn_links *own = links(conn);
+    if (own->prev != NULL) {
+        links(own->prev)->next = own->next;
+    } else {
+        *head = own->next;
+    }
+    if (own->next != NULL) {
+        links(own->next)->prev = own->prev;
+    }
+    own->prev = own->next = NULL;
+}
+
 static void congested_unlink(struct conn *conn)
 {
     struct conn_table *table = conn->table;
     if (!(conn->flags & CONN_F_CONGESTED)) {
         return;
     }
-    if (conn->congested_prev != NULL) {
-        conn->congested_prev->congested_next = conn->congested_next;
-    } else {
-        table->congested_head = conn->congested_next;
-    }
-    if (conn->congested_next != NULL) {
-        conn->congested_next->congested_prev = conn->congested_prev;
-    }
-    conn->congested_prev = conn->congested_next = NULL;
+    list_unlink(&table->congested_head, conn, congested_links);
     if (!(conn->flags & CONN_F_FLOW_EXEMPT)) {
         ASSERT(table->congested_active > 0);
         table->congested_active--;
@@ -94,12 +123,7 @@ static void congestion_note(struct conn *conn, size_t bytes)
             return;
         }
         conn->flags |= CONN_F_CONGESTED;
-        conn->congested_prev = NULL;
-        conn->congested_next = table->congested_head;
-        if (table->congested_head != NULL) {
-            table->congested_head->congested_prev = conn;
-        }
-        table->congested_head = conn;
+        list_push(&table->congested_head, conn, congested_links);
         table->congested_active++;
         conn->flow_mark_ns = conn->send_progress_ns;
         conn->flow_mark_acked = peer_acked(conn);
@@ -124,7 +148,7 @@ bool conn_flow_drained(struct conn *conn)
 uint32_t conn_flow_exempt_stuck(struct conn_table *table)
 {
     uint32_t exempted = 0;
-    for (struct conn *conn = table->congested_head; conn != NULL; conn = conn->congested_next) {
+    for (struct conn *conn = table->congested_head; conn != NULL; conn = conn->congested.next) {
         if (conn->flags & CONN_F_FLOW_EXEMPT) {
             continue;
         }
@@ -175,12 +199,7 @@ void conn_flow_paused_add(struct conn *conn)
     struct conn_table *table = conn->table;
     ASSERT(!(conn->flags & CONN_F_FLOW_PAUSED));
     conn->flags |= CONN_F_FLOW_PAUSED;
-    conn->paused_prev = NULL;
-    conn->paused_next = table->flow_paused_head;
-    if (table->flow_paused_head != NULL) {
-        table->flow_paused_head->paused_prev = conn;
-    }
-    table->flow_paused_head = conn;
+    list_push(&table->flow_paused_head, conn, paused_links);
     table->stats.flow_pauses++;
     if (!timer_armed(&table->flow_timer)) {
         timer_arm(table->timers, &table->flow_timer,
@@ -194,15 +213,7 @@ void conn_flow_paused_remove(struct conn *conn)
     if (!(conn->flags & CONN_F_FLOW_PAUSED)) {
         return;
     }
-    if (conn->paused_prev != NULL) {
-        conn->paused_prev->paused_next = conn->paused_next;
-    } else {
-        table->flow_paused_head = conn->paused_next;
-    }
-    if (conn->paused_next != NULL) {
-        conn->paused_next->paused_prev = conn->paused_prev;
-    }
-    conn->paused_prev = conn->paused_next = NULL;
+    list_unlink(&table->flow_paused_head, conn, paused_links);
     conn->flags &= ~(uint32_t)CONN_F_FLOW_PAUSED;
 }
 

@@ -72,6 +72,12 @@ struct conn_stats {
 
 struct conn_table;
 
+/* The links of a connection on one of its table's doubly linked lists. */
+struct conn_links {
+    struct conn *prev;
+    struct conn *next;
+};
+
 struct conn {
     const struct conn_kind *kind; /* static */
     struct shard *shard;    /* borrowed: the home shard */
@@ -99,10 +105,8 @@ struct conn {
     struct conn *close_next; /* closing list link */
     /* Flow control: the table's congested and flow-paused lists, and the send progress
      * seen when the congestion was last looked at. */
-    struct conn *congested_prev;
-    struct conn *congested_next;
-    struct conn *paused_prev;
-    struct conn *paused_next;
+    struct conn_links congested;
+    struct conn_links paused;
     int64_t flow_mark_ns;
     int64_t flow_mark_acked; /* bytes the peer had acknowledged then (TCP_INFO), -1 unknown */
     uint32_t flow_idle_checks; /* flow checks in a row that saw nothing move */

@@ -328,13 +328,13 @@ static void flow_resume(struct shard *shard)
     while (shard->conns.flow_paused_head != NULL) {
         struct conn *conn = shard->conns.flow_paused_head;
         conn_flow_paused_remove(conn);
-        conn->paused_next = resumed;
+        conn->paused.next = resumed;
         resumed = conn;
     }
     while (resumed != NULL) {
         struct conn *conn = resumed;
-        resumed = conn->paused_next;
-        conn->paused_next = NULL;
+        resumed = conn->paused.next;
+        conn->paused.next = NULL;
         read_again(shard, conn);
     }
 }

@@ -121,8 +121,8 @@ static void lists_check(const struct conn_table *table)
     uint32_t congested_count = 0;
     uint32_t active_count = 0;
     const struct conn *prev = NULL;
-    for (const struct conn *c = table->congested_head; c != NULL; c = c->congested_next) {
-        ck_assert_ptr_eq(c->congested_prev, prev);
+    for (const struct conn *c = table->congested_head; c != NULL; c = c->congested.next) {
+        ck_assert_ptr_eq(c->congested.prev, prev);
         ck_assert_uint_eq(c->flags & CONN_F_CONGESTED, CONN_F_CONGESTED);
         ck_assert_ptr_eq(table->conns[c->index], c);
         congested_count++;
@@ -135,8 +135,8 @@ static void lists_check(const struct conn_table *table)
     ck_assert_uint_eq(active_count, table->congested_active);
     uint32_t paused_count = 0;
     prev = NULL;
-    for (const struct conn *c = table->flow_paused_head; c != NULL; c = c->paused_next) {
-        ck_assert_ptr_eq(c->paused_prev, prev);
+    for (const struct conn *c = table->flow_paused_head; c != NULL; c = c->paused.next) {
+        ck_assert_ptr_eq(c->paused.prev, prev);
         ck_assert_uint_eq(c->flags & CONN_F_FLOW_PAUSED, CONN_F_FLOW_PAUSED);
         ck_assert_ptr_eq(table->conns[c->index], c);
         paused_count++;
@@ -154,12 +154,12 @@ static void lists_check(const struct conn_table *table)
         paused_flagged += (c->flags & CONN_F_FLOW_PAUSED) ? 1 : 0;
         if (!(c->flags & CONN_F_CONGESTED)) {
             ck_assert_uint_eq(c->flags & CONN_F_FLOW_EXEMPT, 0);
-            ck_assert_ptr_null(c->congested_prev);
-            ck_assert_ptr_null(c->congested_next);
+            ck_assert_ptr_null(c->congested.prev);
+            ck_assert_ptr_null(c->congested.next);
         }
         if (!(c->flags & CONN_F_FLOW_PAUSED)) {
-            ck_assert_ptr_null(c->paused_prev);
-            ck_assert_ptr_null(c->paused_next);
+            ck_assert_ptr_null(c->paused.prev);
+            ck_assert_ptr_null(c->paused.next);
         }
     }
     ck_assert_uint_eq(congested_flagged, congested_count);
@@ -427,8 +427,8 @@ START_TEST(test_paused_list)
     /* the middle one, then the head, then the last */
     conn_flow_paused_remove(conns[1]);
     ck_assert_uint_eq(conns[1]->flags & CONN_F_FLOW_PAUSED, 0);
-    ck_assert_ptr_eq(conns[2]->paused_next, conns[0]);
-    ck_assert_ptr_eq(conns[0]->paused_prev, conns[2]);
+    ck_assert_ptr_eq(conns[2]->paused.next, conns[0]);
+    ck_assert_ptr_eq(conns[0]->paused.prev, conns[2]);
     lists_check(table);
     conn_flow_paused_remove(conns[1]); /* not on it: nothing */
     lists_check(table);
@@ -442,7 +442,7 @@ START_TEST(test_paused_list)
     conn_flow_paused_add(conns[1]);
     conn_flow_paused_add(conns[0]);
     ck_assert_ptr_eq(table->flow_paused_head, conns[0]);
-    ck_assert_ptr_eq(conns[0]->paused_next, conns[1]);
+    ck_assert_ptr_eq(conns[0]->paused.next, conns[1]);
     ck_assert_uint_eq(table->stats.flow_pauses, 5);
     lists_check(table);
     fixture_fini(&fx);
