@@ -6,7 +6,8 @@
  * The one idea: each announcement has a sequence number; a PONG that cannot go out yet is
  * held in a FIFO with the sequence it waits for, and acknowledgements from the other
  * shards (counted by the transport, which then calls shard_acked through its `acked`
- * handler) release held PONGs in order.
+ * handler) release held PONGs in order. The FIFO is bounded: a connection that adds to
+ * a full one is paused like a publisher feeding a congested subscriber.
  *
  * One thread: the shard's. */
 #include "engine/shard.h"
@@ -14,6 +15,10 @@
 #include "base/log.h"
 
 #include <stdlib.h>
+
+/* Held PONGs past which the connection that adds one stops being read for a while: far
+ * above what acknowledgements that take milliseconds leave waiting, and 1 MiB of FIFO. */
+enum { HELD_PONGS_MAX = 64 * 1024 };
 
 void shard_pong(struct shard *shard, struct conn *conn)
 {
@@ -47,6 +52,11 @@ void shard_pong(struct shard *shard, struct conn *conn)
         .conn_generation = conn->generation,
         .sequence = shard->xshard.announce_sequence,
     };
+    if (shard->held_count >= HELD_PONGS_MAX) {
+        /* a client PINGing faster than the shards acknowledge is read no further for now
+         * (flow control reads it again within a check period), so the FIFO stays bounded */
+        shard_flow_pause(shard, conn);
+    }
 }
 
 void shard_acked(struct shard *shard)
