@@ -32,6 +32,7 @@
 #include "engine/server.h"
 #include "engine/shard.h"
 #include "engine/xshard.h"
+#include "tests/unit/shard_fixture.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -44,7 +45,6 @@
 enum {
     SHARDS_MAX = 3,
     RING_SIZE = 1 << 16,   /* bytes per ring: no record in these tests ever waits in overflow */
-    CONNS_MAX = 64,        /* slots per shard */
     SETTLE_ROUNDS_MAX = 8, /* announce → apply → acknowledge takes two */
     OUTPUT_MAX = 4096,     /* bytes of one client's output the tests read at once */
     /* the FIFO starts with room for 16 (barrier.c); more than that, past a wrap-around */
@@ -56,82 +56,15 @@ enum {
 static const char PONG[] = "PONG\r\n";
 static const size_t PONG_LENGTH = sizeof PONG - 1;
 
-struct fixture {
-    struct config config;
-    struct server server;
-    struct shard_shared shared[SHARDS_MAX];
-    struct xshard_link links[SHARDS_MAX * SHARDS_MAX]; /* i → j at i * count + j */
-    struct shard *shards[SHARDS_MAX];
-    int shard_count;
-    uint64_t conn_id_next;
-};
+static struct shard_fixture fx; /* static storage: the links' 128-byte alignment holds */
+static uint64_t conn_id_next;
 
-static struct fixture fx; /* static storage: the links' 128-byte alignment holds */
-
-static char info_prefix[] = "INFO {\"server_id\":\"barrier-test\"";
-
-static struct shard *shard_make(int index)
-{
-    struct shard *shard = calloc(1, sizeof *shard);
-    ck_assert_ptr_nonnull(shard);
-    int n = fx.shard_count;
-    shard->index = index;
-    shard->server = &fx.server;
-    shard->shard_count = n;
-    shard->shared = &fx.shared[index];
-    shard->target_plain = calloc((size_t)n * 2, 1); /* the targets, then a scratch row */
-    shard->sublist = sublist_create(0x5eed + (uint64_t)index);
-    ck_assert_ptr_nonnull(shard->target_plain);
-    ck_assert_ptr_nonnull(shard->sublist);
-    ck_assert_int_eq(interest_init(&shard->interest, 0x1eed + (uint64_t)index), 0);
-    const struct xshard_setup setup = {
-        .index = index,
-        .shard_count = n,
-        .shared = fx.shared,
-        .links = fx.links,
-        .interest = &shard->interest,
-        .overflow_max_bytes = fx.config.xshard_overflow_max,
-        .handlers = &shard_xshard_handlers,
-        .ctx = shard,
-    };
-    ck_assert_int_eq(xshard_init(&shard->xshard, &setup), 0);
-    timer_wheel_init(&shard->timers, clock_monotonic_ns(), NS_PER_MS);
-    conn_table_init(&shard->conns, CONNS_MAX, fx.config.max_pending,
-                    fx.config.write_deadline_ns, &shard->timers);
-    return shard;
-}
-
-/* `count` shards, each pair joined by a ring; default settings. No shard sleeps (`sleeping`
- * stays 0), so nothing is ever woken. */
+/* `count` shards, each pair joined by a ring; default settings. */
 static void fixture_init(int count)
 {
     ck_assert_int_le(count, SHARDS_MAX);
-    memset(&fx, 0, sizeof fx);
-    char *argv[] = {"ionats", NULL};
-    FILE *sink = fopen("/dev/null", "w");
-    ck_assert_ptr_nonnull(sink);
-    ck_assert_int_eq(config_parse(&fx.config, 1, argv, sink, sink), CONFIG_RUN);
-    fclose(sink);
-    fx.config.shards = count;
-    fx.server.config = &fx.config;
-    fx.server.shard_count = count;
-    fx.server.shared = fx.shared;
-    fx.server.links = fx.links;
-    fx.server.forwarded = route_forwarded;
-    fx.server.info_prefix = info_prefix;
-    fx.shard_count = count;
-    for (int i = 0; i < count; i++) {
-        for (int j = 0; j < count; j++) {
-            if (i != j) {
-                void *bytes = aligned_alloc(SPSC_CACHE_LINE_PAIR, RING_SIZE);
-                ck_assert_ptr_nonnull(bytes);
-                spsc_init(&fx.links[i * count + j].ring, bytes, RING_SIZE);
-            }
-        }
-    }
-    for (int i = 0; i < count; i++) {
-        fx.shards[i] = shard_make(i);
-    }
+    shard_fixture_init(&fx, count, RING_SIZE, CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT);
+    conn_id_next = 0;
 }
 
 /* ---- the loops' steps ---- */
@@ -178,7 +111,7 @@ static void flush_list_clear(int s)
 {
     struct conn_table *table = &fx.shards[s]->conns;
     for (int n = 0; table->flush_head != NULL; n++) {
-        ck_assert_int_lt(n, CONNS_MAX);
+        ck_assert_int_lt(n, SHARD_FIXTURE_CONNS_MAX);
         struct conn *conn = table->flush_head;
         table->flush_head = conn->flush_next;
         conn->flush_next = NULL;
@@ -225,7 +158,7 @@ static struct conn *client_open(int s)
     struct conn *conn = conn_table_take(&shard->conns, &client_kind);
     ck_assert_ptr_nonnull(conn);
     conn->shard = shard;
-    conn->id = ++fx.conn_id_next;
+    conn->id = ++conn_id_next;
     struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(4222)};
     peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(conn->kind->open(conn, (const struct sockaddr *)&peer), 0);
@@ -287,25 +220,13 @@ static void fixture_free(void)
     }
     settle(); /* the removals the releases announced */
     for (int s = 0; s < fx.shard_count; s++) {
-        struct shard *shard = fx.shards[s];
-        ck_assert_uint_eq(shard->held_count, 0); /* every held PONG was released or dropped */
-        xshard_destroy(&shard->xshard);
-        conn_table_destroy(&shard->conns);
-        timer_wheel_destroy(&shard->timers);
-        interest_destroy(&shard->interest);
-        sublist_destroy(shard->sublist);
-        free(shard->target_plain);
-        free(shard->picks);
-        free(shard->removals);
-        free(shard->held_pongs);
-        free(shard);
+        /* every held PONG was released or dropped */
+        ck_assert_uint_eq(fx.shards[s]->held_count, 0);
     }
     for (int i = 0; i < fx.shard_count * fx.shard_count; i++) {
         ck_assert_ptr_null(fx.links[i].overflow_head);
-        xshard_link_release(&fx.links[i]);
-        free(fx.links[i].ring.bytes);
     }
-    memset(&fx, 0, sizeof fx);
+    shard_fixture_free(&fx);
 }
 
 /* ---- (1) nothing outstanding: at once ---- */

@@ -16,6 +16,7 @@
 #include "engine/server.h"
 #include "engine/shard.h"
 #include "engine/xshard.h"
+#include "tests/unit/shard_fixture.h"
 
 #include <check.h>
 #include <stdint.h>
@@ -71,76 +72,24 @@ static const struct route_sub_ops test_ops = {.deliver = test_deliver, .expire =
 
 /* ---- three shards and their rings ---- */
 
-static struct config config;
-static struct server server;
-static struct shard_shared shared[SHARD_COUNT];
-static struct xshard_link links[SHARD_COUNT * SHARD_COUNT]; /* i → j at i * SHARD_COUNT + j */
-static struct shard *shards[SHARD_COUNT];
+static struct shard_fixture fx; /* static storage: the links' 128-byte alignment holds */
+static struct shard **const shards = fx.shards;
 
 static void shards_setup(void)
 {
-    char *argv[] = {"ionats", NULL};
-    ck_assert_int_eq(config_parse(&config, 1, argv, stdout, stderr), CONFIG_RUN);
-    memset(&server, 0, sizeof server);
-    memset(shared, 0, sizeof shared); /* no shard sleeps: no wake-up is sent */
-    memset(links, 0, sizeof links);
-    server.config = &config;
-    server.shard_count = SHARD_COUNT;
-    server.shared = shared;
-    server.links = links;
-    server.forwarded = route_forwarded;
-    for (int i = 0; i < SHARD_COUNT * SHARD_COUNT; i++) {
-        if (i / SHARD_COUNT != i % SHARD_COUNT) {
-            void *bytes = aligned_alloc(SPSC_CACHE_LINE_PAIR, RING_SIZE);
-            ck_assert_ptr_nonnull(bytes);
-            spsc_init(&links[i].ring, bytes, RING_SIZE);
-        }
-    }
-    for (int s = 0; s < SHARD_COUNT; s++) {
-        struct shard *shard = calloc(1, sizeof *shard);
-        ck_assert_ptr_nonnull(shard);
-        shard->index = s;
-        shard->server = &server;
-        shard->shard_count = SHARD_COUNT;
-        shard->shared = &shared[s];
-        shard->sublist = sublist_create(0x5eed + (uint64_t)s);
-        ck_assert_ptr_nonnull(shard->sublist);
-        ck_assert_int_eq(interest_init(&shard->interest, 0x1eed + (uint64_t)s), 0);
-        shard->target_plain = calloc(2 * SHARD_COUNT, 1); /* and the scratch row after it */
-        ck_assert_ptr_nonnull(shard->target_plain);
-        const struct xshard_setup setup = {
-            .index = s,
-            .shard_count = SHARD_COUNT,
-            .shared = shared,
-            .links = links,
-            .interest = &shard->interest,
-            .overflow_max_bytes = config.xshard_overflow_max,
-            .handlers = &shard_xshard_handlers,
-            .ctx = shard,
-        };
-        ck_assert_int_eq(xshard_init(&shard->xshard, &setup), 0);
-        shards[s] = shard;
-    }
+    shard_fixture_init(&fx, SHARD_COUNT, RING_SIZE, CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT);
 }
 
 static void shards_teardown(void)
 {
     for (int s = 0; s < SHARD_COUNT; s++) {
-        struct shard *shard = shards[s];
-        ck_assert(!xshard_inbound_pending(&shard->xshard)); /* every test settles what it sent */
-        xshard_destroy(&shard->xshard);
-        interest_destroy(&shard->interest);
-        sublist_destroy(shard->sublist);
-        free(shard->target_plain);
-        free(shard->picks);
-        free(shard->removals);
-        free(shard);
-        shards[s] = NULL;
+        /* every test settles what it sent */
+        ck_assert(!xshard_inbound_pending(&shards[s]->xshard));
     }
     for (int i = 0; i < SHARD_COUNT * SHARD_COUNT; i++) {
-        ck_assert_ptr_null(links[i].overflow_head);
-        free(links[i].ring.bytes);
+        ck_assert_ptr_null(fx.links[i].overflow_head);
     }
+    shard_fixture_free(&fx);
 }
 
 /* What the shards' loops would do between client operations: publish every ring, then
