@@ -4,14 +4,14 @@
 #include "tests/unit/loop_fixture.h"
 
 /* Backend of loop iteration `index` (tcase_add_loop_test). */
-const enum loop_backend backends[2] = {LOOP_URING, LOOP_EPOLL};
+const enum loop_backend loop_fixture_backends[2] = {LOOP_URING, LOOP_EPOLL};
 
-const struct conn_kind test_kind = {
+const struct conn_kind loop_fixture_kind = {
     .name = "test",
     .size = sizeof(struct conn),
 };
 
-static void handler_note(struct fixture *fx)
+static void handler_note(struct loop_fixture *fx)
 {
     if (fx->starting) {
         fx->handler_inside_start_count++;
@@ -20,7 +20,7 @@ static void handler_note(struct fixture *fx)
 
 static void on_accepted(void *ctx, int result, bool armed)
 {
-    struct fixture *fx = ctx;
+    struct loop_fixture *fx = ctx;
     handler_note(fx);
     fx->accepted_count++;
     fx->accepted_result = result;
@@ -29,7 +29,7 @@ static void on_accepted(void *ctx, int result, bool armed)
 
 static void on_received(void *ctx, struct conn *conn, const char *data, size_t length)
 {
-    struct fixture *fx = ctx;
+    struct loop_fixture *fx = ctx;
     handler_note(fx);
     (void)conn;
     fx->received_count++;
@@ -51,7 +51,7 @@ static void on_received(void *ctx, struct conn *conn, const char *data, size_t l
 
 static void on_recv_ended(void *ctx, struct conn *conn, int result)
 {
-    struct fixture *fx = ctx;
+    struct loop_fixture *fx = ctx;
     handler_note(fx);
     if (!fx->recv_running) {
         fx->received_after_end_count++; /* a second end of one receive */
@@ -63,7 +63,7 @@ static void on_recv_ended(void *ctx, struct conn *conn, int result)
     fx->recv_ended_inflight = conn->inflight_count;
 }
 
-void send_start(struct fixture *fx, struct conn *conn)
+void loop_fixture_send_start(struct loop_fixture *fx, struct conn *conn)
 {
     bool starting = fx->starting;
     fx->starting = true;
@@ -73,7 +73,7 @@ void send_start(struct fixture *fx, struct conn *conn)
 
 static void on_sent(void *ctx, struct conn *conn, int result)
 {
-    struct fixture *fx = ctx;
+    struct loop_fixture *fx = ctx;
     handler_note(fx);
     fx->sent_count++;
     fx->sent_result = result;
@@ -86,14 +86,14 @@ static void on_sent(void *ctx, struct conn *conn, int result)
         conn->sending_offset += (size_t)result;
         ck_assert_uint_le(conn->sending_offset, conn->sending.length);
         if (conn->sending_offset < conn->sending.length) {
-            send_start(fx, conn);
+            loop_fixture_send_start(fx, conn);
         }
     }
 }
 
 static void on_control(void *ctx, uint64_t value, int error)
 {
-    struct fixture *fx = ctx;
+    struct loop_fixture *fx = ctx;
     handler_note(fx);
     fx->control_count++;
     fx->control_value = value;
@@ -102,7 +102,7 @@ static void on_control(void *ctx, uint64_t value, int error)
 
 static void on_handed(void *ctx, int fd)
 {
-    struct fixture *fx = ctx;
+    struct loop_fixture *fx = ctx;
     handler_note(fx);
     fx->handed_count++;
     fx->handed_fd = fd;
@@ -110,7 +110,7 @@ static void on_handed(void *ctx, int fd)
 
 static void on_handoff_failed(void *ctx, int target, int fd, int error)
 {
-    struct fixture *fx = ctx;
+    struct loop_fixture *fx = ctx;
     handler_note(fx);
     fx->handoff_failed_count++;
     fx->handoff_failed_target = target;
@@ -118,7 +118,7 @@ static void on_handoff_failed(void *ctx, int target, int fd, int error)
     fx->handoff_failed_error = error;
 }
 
-void config_default(struct config *config)
+void loop_fixture_config_default(struct config *config)
 {
     char *argv[] = {"ionats", NULL};
     FILE *sink = fopen("/dev/null", "w");
@@ -129,11 +129,11 @@ void config_default(struct config *config)
 
 /* Creates the fixture's loop on the calling thread (an io_uring belongs to it). 0 or the
  * -errno of loop_create, with nothing left to free. */
-int fixture_try_init(struct fixture *fx, enum loop_backend backend)
+int loop_fixture_try_init(struct loop_fixture *fx, enum loop_backend backend)
 {
     memset(fx, 0, sizeof *fx);
     fx->backend = backend;
-    config_default(&fx->config);
+    loop_fixture_config_default(&fx->config);
     timer_wheel_init(&fx->wheel, clock_monotonic_ns(), 1000000);
     conn_table_init(&fx->table, TABLE_SLOTS_MAX, MAX_PENDING_BYTES,
                     fx->config.write_deadline_ns, &fx->wheel);
@@ -160,13 +160,13 @@ int fixture_try_init(struct fixture *fx, enum loop_backend backend)
     return rc;
 }
 
-void fixture_init(struct fixture *fx, enum loop_backend backend)
+void loop_fixture_init(struct loop_fixture *fx, enum loop_backend backend)
 {
-    ck_assert_int_eq(fixture_try_init(fx, backend), 0);
+    ck_assert_int_eq(loop_fixture_try_init(fx, backend), 0);
 }
 
 /* The loop goes first: it may still hold buffers of the connections (loop.h). */
-void fixture_fini(struct fixture *fx)
+void loop_fixture_fini(struct loop_fixture *fx)
 {
     loop_destroy(fx->loop);
     for (uint32_t i = 0; i < fx->table.capacity; i++) {
@@ -181,37 +181,43 @@ void fixture_fini(struct fixture *fx)
     free(fx->received_data);
 }
 
-void pump_once(struct fixture *fx)
+void loop_fixture_pump_once(struct loop_fixture *fx)
 {
     ck_assert_int_eq(loop_wait(fx->loop, PUMP_WAIT_NS), 0);
     loop_dispatch(fx->loop);
 }
 
+void loop_fixture_turn(struct loop_fixture *fx)
+{
+    ck_assert_int_eq(loop_wait(fx->loop, 0), 0);
+    loop_dispatch(fx->loop);
+}
+
 
 /* Drives the loop for `duration_ns`. */
-void pump_for(struct fixture *fx, int64_t duration_ns)
+void loop_fixture_pump_for(struct loop_fixture *fx, int64_t duration_ns)
 {
     int64_t deadline_ns = clock_monotonic_ns() + duration_ns;
     while (clock_monotonic_ns() < deadline_ns) {
-        pump_once(fx);
+        loop_fixture_pump_once(fx);
     }
 }
 
 /* A connection on one end of a fresh socketpair (non-blocking, as accepted sockets are);
  * the other end, also non-blocking, in *peer_fd. */
-struct conn *conn_open(struct fixture *fx, int *peer_fd)
+struct conn *loop_fixture_conn_open(struct loop_fixture *fx, int *peer_fd)
 {
     int fds[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds),
                      0);
-    struct conn *conn = conn_table_take(&fx->table, &test_kind);
+    struct conn *conn = conn_table_take(&fx->table, &loop_fixture_kind);
     ck_assert_ptr_nonnull(conn);
     conn->fd = fds[0];
     *peer_fd = fds[1];
     return conn;
 }
 
-void recv_start(struct fixture *fx, struct conn *conn)
+void loop_fixture_recv_start(struct loop_fixture *fx, struct conn *conn)
 {
     ck_assert(!fx->recv_running);
     fx->recv_running = true;
@@ -220,7 +226,7 @@ void recv_start(struct fixture *fx, struct conn *conn)
     fx->starting = false;
 }
 
-void recv_stop(struct fixture *fx, struct conn *conn)
+void loop_fixture_recv_stop(struct loop_fixture *fx, struct conn *conn)
 {
     fx->starting = true;
     loop_recv_stop(fx->loop, conn);
@@ -229,12 +235,12 @@ void recv_stop(struct fixture *fx, struct conn *conn)
 
 /* A receive that ended as receives end now and then (LOOP_RECV_AGAIN, -ENOBUFS) is started
  * again, as the shard does; any other end is left for the case to look at. */
-void recv_restart_if_wanted(struct fixture *fx, struct conn *conn)
+void loop_fixture_recv_restart_if_wanted(struct loop_fixture *fx, struct conn *conn)
 {
     if (!fx->recv_running &&
         (fx->recv_ended_result == LOOP_RECV_AGAIN || fx->recv_ended_result == -ENOBUFS)) {
         fx->recv_ended_result = INT32_MIN;
-        recv_start(fx, conn);
+        loop_fixture_recv_start(fx, conn);
     }
 }
 
@@ -243,14 +249,14 @@ static char pattern_byte(size_t offset)
     return (char)((offset * 31 + offset / 251 + 7) & 0xff);
 }
 
-void pattern_fill(char *data, size_t offset, size_t length)
+void loop_fixture_pattern_fill(char *data, size_t offset, size_t length)
 {
     for (size_t i = 0; i < length; i++) {
         data[i] = pattern_byte(offset + i);
     }
 }
 
-bool pattern_matches(const char *data, size_t offset, size_t length)
+bool loop_fixture_pattern_matches(const char *data, size_t offset, size_t length)
 {
     for (size_t i = 0; i < length; i++) {
         if (data[i] != pattern_byte(offset + i)) {
@@ -262,8 +268,8 @@ bool pattern_matches(const char *data, size_t offset, size_t length)
 
 /* Writes all of `data` to the non-blocking `fd` as one write call per chunk as far as the
  * socket takes it, driving the loop while it is full. */
-void peer_write_all(struct fixture *fx, struct conn *conn, int fd, const char *data,
-                           size_t length)
+void loop_fixture_peer_write_all(struct loop_fixture *fx, struct conn *conn, int fd,
+                                 const char *data, size_t length)
 {
     size_t offset = 0;
     int64_t deadline_ns = clock_monotonic_ns() + PUMP_TIMEOUT_NS;
@@ -275,13 +281,13 @@ void peer_write_all(struct fixture *fx, struct conn *conn, int fd, const char *d
         }
         ck_assert_msg(n < 0 && errno == EAGAIN, "peer write: %s", strerror(errno));
         ck_assert_int_lt(clock_monotonic_ns(), deadline_ns);
-        pump_once(fx);
-        recv_restart_if_wanted(fx, conn);
+        loop_fixture_pump_once(fx);
+        loop_fixture_recv_restart_if_wanted(fx, conn);
     }
 }
 
 /* Reads what the non-blocking `fd` has, up to `size`. */
-size_t peer_read_some(int fd, char *buffer, size_t size)
+size_t loop_fixture_peer_read_some(int fd, char *buffer, size_t size)
 {
     ssize_t n = read(fd, buffer, size);
     if (n < 0) {
@@ -291,15 +297,15 @@ size_t peer_read_some(int fd, char *buffer, size_t size)
     return (size_t)n;
 }
 
-void sending_fill(struct conn *conn, size_t length)
+void loop_fixture_sending_fill(struct conn *conn, size_t length)
 {
     ck_assert_int_eq(outbuf_reserve(&conn->sending, length), 0);
-    pattern_fill(conn->sending.data, 0, length);
+    loop_fixture_pattern_fill(conn->sending.data, 0, length);
     conn->sending.length = length;
     conn->sending_offset = 0;
 }
 
-int64_t elapsed_since(int64_t start_ns)
+int64_t loop_fixture_elapsed_since(int64_t start_ns)
 {
     return clock_monotonic_ns() - start_ns;
 }

@@ -65,22 +65,22 @@ enum {
 
 
 /* Backend of loop iteration `index` (tcase_add_loop_test). */
-extern const enum loop_backend backends[2];
+extern const enum loop_backend loop_fixture_backends[2];
 
-extern const struct conn_kind test_kind;
+extern const struct conn_kind loop_fixture_kind;
 
 /* Drives the loop until `condition` holds or PUMP_TIMEOUT_NS passed, then asserts it. */
-#define PUMP_UNTIL(fx, condition)                                                             \
-    do {                                                                                      \
-        int64_t pump_deadline_ns = clock_monotonic_ns() + PUMP_TIMEOUT_NS;                    \
-        while (!(condition) && clock_monotonic_ns() < pump_deadline_ns) {                     \
-            pump_once(fx);                                                                    \
-        }                                                                                     \
+#define LOOP_FIXTURE_PUMP_UNTIL(fx, condition)                                                 \
+    do {                                                                                       \
+        int64_t pump_deadline_ns = clock_monotonic_ns() + PUMP_TIMEOUT_NS;                     \
+        while (!(condition) && clock_monotonic_ns() < pump_deadline_ns) {                      \
+            loop_fixture_pump_once(fx);                                                        \
+        }                                                                                      \
         ck_assert_msg((condition), "still not true after the pump's timeout: %s", #condition); \
     } while (0)
 
 /* What a shard would own, and everything the handlers were told. */
-struct fixture {
+struct loop_fixture {
     enum loop_backend backend;
     struct config config;
     struct timer_wheel wheel;
@@ -121,51 +121,55 @@ struct fixture {
     int handoff_failed_error;
 };
 
-void send_start(struct fixture *fx, struct conn *conn);
+void loop_fixture_send_start(struct loop_fixture *fx, struct conn *conn);
 
-void config_default(struct config *config);
+void loop_fixture_config_default(struct config *config);
 
 /* Creates the fixture's loop on the calling thread (an io_uring belongs to it). 0 or the
  * -errno of loop_create, with nothing left to free. */
-int fixture_try_init(struct fixture *fx, enum loop_backend backend);
+int loop_fixture_try_init(struct loop_fixture *fx, enum loop_backend backend);
 
-void fixture_init(struct fixture *fx, enum loop_backend backend);
+void loop_fixture_init(struct loop_fixture *fx, enum loop_backend backend);
 
 /* The loop goes first: it may still hold buffers of the connections (loop.h). */
-void fixture_fini(struct fixture *fx);
+void loop_fixture_fini(struct loop_fixture *fx);
 
-void pump_once(struct fixture *fx);
+void loop_fixture_pump_once(struct loop_fixture *fx);
+
+/* One turn that does not wait: submits what is queued (io_uring), dispatches what is
+ * ready. */
+void loop_fixture_turn(struct loop_fixture *fx);
 
 /* Drives the loop for `duration_ns`. */
-void pump_for(struct fixture *fx, int64_t duration_ns);
+void loop_fixture_pump_for(struct loop_fixture *fx, int64_t duration_ns);
 
 /* A connection on one end of a fresh socketpair (non-blocking, as accepted sockets are);
  * the other end, also non-blocking, in *peer_fd. */
-struct conn *conn_open(struct fixture *fx, int *peer_fd);
+struct conn *loop_fixture_conn_open(struct loop_fixture *fx, int *peer_fd);
 
-void recv_start(struct fixture *fx, struct conn *conn);
+void loop_fixture_recv_start(struct loop_fixture *fx, struct conn *conn);
 
-void recv_stop(struct fixture *fx, struct conn *conn);
+void loop_fixture_recv_stop(struct loop_fixture *fx, struct conn *conn);
 
 /* A receive that ended as receives end now and then (LOOP_RECV_AGAIN, -ENOBUFS) is started
  * again, as the shard does; any other end is left for the case to look at. */
-void recv_restart_if_wanted(struct fixture *fx, struct conn *conn);
+void loop_fixture_recv_restart_if_wanted(struct loop_fixture *fx, struct conn *conn);
 
-void pattern_fill(char *data, size_t offset, size_t length);
+void loop_fixture_pattern_fill(char *data, size_t offset, size_t length);
 
-bool pattern_matches(const char *data, size_t offset, size_t length);
+bool loop_fixture_pattern_matches(const char *data, size_t offset, size_t length);
 
 /* Writes all of `data` to the non-blocking `fd` as one write call per chunk as far as the
  * socket takes it, driving the loop while it is full. */
-void peer_write_all(struct fixture *fx, struct conn *conn, int fd, const char *data,
-                           size_t length);
+void loop_fixture_peer_write_all(struct loop_fixture *fx, struct conn *conn, int fd,
+                                 const char *data, size_t length);
 
 /* Reads what the non-blocking `fd` has, up to `size`. */
-size_t peer_read_some(int fd, char *buffer, size_t size);
+size_t loop_fixture_peer_read_some(int fd, char *buffer, size_t size);
 
-void sending_fill(struct conn *conn, size_t length);
+void loop_fixture_sending_fill(struct conn *conn, size_t length);
 
-int64_t elapsed_since(int64_t start_ns);
+int64_t loop_fixture_elapsed_since(int64_t start_ns);
 
 /* Runs the suite `make` builds, told whether io_uring can be set up here (when not, says
  * so once and only the epoll cases run). `name` names the test in that message. */

@@ -195,6 +195,17 @@ static void client_reap(int s, struct conn *conn)
     conn_table_free(&shard->conns, conn);
 }
 
+/* Shard `s` publishes the last acknowledgement the client's held PONG waits for: shard 0
+ * takes it and sends exactly one PONG, and no turn after sends another. */
+static void pong_released_by(int s, struct conn *client)
+{
+    publish(s);
+    drain(0);
+    ck_assert_uint_eq(pongs_take(client), 1);
+    settle();
+    ck_assert_uint_eq(pongs_take(client), 0);
+}
+
 /* How many shards other than `s` know of interest in `subject`. */
 static uint32_t remote_interest(int s, const char *subject)
 {
@@ -324,11 +335,7 @@ START_TEST(test_pong_after_unsub_ack)
     drain(1);
     ck_assert_uint_eq(remote_interest(1, "foo"), 0);
     ck_assert_uint_eq(pongs_take(client), 0);
-    publish(1);
-    drain(0);
-    ck_assert_uint_eq(pongs_take(client), 1);
-    settle();
-    ck_assert_uint_eq(pongs_take(client), 0);
+    pong_released_by(1, client);
     fixture_free();
 }
 END_TEST
@@ -469,15 +476,24 @@ END_TEST
 
 /* ---- (4) a client gone while its PONG is held ---- */
 
+/* Two shards and two clients on shard 0, each with a PONG held: `gone` behind its own SUB
+ * of foo (announcement 1), `stays` behind the same announcement. */
+static void closed_fixture_init(struct conn **gone, struct conn **stays)
+{
+    fixture_init(2);
+    *gone = client_open(0);
+    *stays = client_open(0);
+    client_send(*gone, "SUB foo 1\r\nPING\r\n");
+    client_send(*stays, "PING\r\n");
+}
+
 /* Closed but not yet reaped (still in its slot): its PONG is dropped; the PONG held after
  * it goes out. */
 START_TEST(test_closed_pong_dropped)
 {
-    fixture_init(2);
-    struct conn *gone = client_open(0);
-    struct conn *stays = client_open(0);
-    client_send(gone, "SUB foo 1\r\nPING\r\n");
-    client_send(stays, "PING\r\n");
+    struct conn *gone;
+    struct conn *stays;
+    closed_fixture_init(&gone, &stays);
     client_close(gone);
     settle();
     ck_assert_uint_eq(gone->out.length, 0);
@@ -494,11 +510,9 @@ END_TEST
  * comes; the held entry is passed over and the PONGs after it go out. */
 START_TEST(test_freed_pong_dropped)
 {
-    fixture_init(2);
-    struct conn *gone = client_open(0);
-    struct conn *stays = client_open(0);
-    client_send(gone, "SUB foo 1\r\nPING\r\n");
-    client_send(stays, "PING\r\n");
+    struct conn *gone;
+    struct conn *stays;
+    closed_fixture_init(&gone, &stays);
     uint32_t slot = gone->index;
     client_close(gone);
     client_reap(0, gone); /* announces the removal of foo: sequence 2 */
@@ -515,11 +529,9 @@ END_TEST
  * does not get the old one's PONG (the generation tells them apart), only its own. */
 START_TEST(test_reused_slot_no_pong)
 {
-    fixture_init(2);
-    struct conn *gone = client_open(0);
-    struct conn *stays = client_open(0);
-    client_send(gone, "SUB foo 1\r\nPING\r\n");
-    client_send(stays, "PING\r\n");
+    struct conn *gone;
+    struct conn *stays;
+    closed_fixture_init(&gone, &stays);
     uint32_t slot = gone->index;
     client_close(gone);
     client_reap(0, gone);
@@ -562,11 +574,7 @@ START_TEST(test_pong_waits_for_every_shard)
         ck_assert_uint_eq(fx.shards[0]->held_count, 1);
         drain(second);
         ck_assert_uint_eq(pongs_take(client), 0);
-        publish(second);
-        drain(0);
-        ck_assert_uint_eq(pongs_take(client), 1);
-        settle();
-        ck_assert_uint_eq(pongs_take(client), 0);
+        pong_released_by(second, client);
     }
     fixture_free();
 }

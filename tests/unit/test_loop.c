@@ -24,11 +24,11 @@
  * arrives through `received`, in order, and none after the receive's end. */
 START_TEST(test_recv_in_order)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
     int peer;
-    struct conn *conn = conn_open(&fx, &peer);
-    recv_start(&fx, conn);
+    struct conn *conn = loop_fixture_conn_open(&fx, &peer);
+    loop_fixture_recv_start(&fx, conn);
     ck_assert_uint_eq(conn->flags & CONN_F_RECV_ARMED, CONN_F_RECV_ARMED);
     ck_assert_uint_eq(conn->inflight_count, 1);
     size_t buffer_size = (size_t)fx.config.recv_buf_size;
@@ -41,32 +41,32 @@ START_TEST(test_recv_in_order)
     ck_assert_uint_gt(total, 4 * buffer_size);
     char *data = malloc(total);
     ck_assert_ptr_nonnull(data);
-    pattern_fill(data, 0, total);
+    loop_fixture_pattern_fill(data, 0, total);
     size_t offset = 0;
     for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
-        peer_write_all(&fx, conn, peer, data + offset, chunks[i]);
+        loop_fixture_peer_write_all(&fx, conn, peer, data + offset, chunks[i]);
         offset += chunks[i];
-        pump_once(&fx);
-        recv_restart_if_wanted(&fx, conn);
+        loop_fixture_pump_once(&fx);
+        loop_fixture_recv_restart_if_wanted(&fx, conn);
     }
     int64_t deadline_ns = clock_monotonic_ns() + PUMP_TIMEOUT_NS;
     while (fx.received_length < total && clock_monotonic_ns() < deadline_ns) {
-        pump_once(&fx);
-        recv_restart_if_wanted(&fx, conn);
+        loop_fixture_pump_once(&fx);
+        loop_fixture_recv_restart_if_wanted(&fx, conn);
     }
     ck_assert_uint_eq(fx.received_length, total);
-    ck_assert(pattern_matches(fx.received_data, 0, total));
+    ck_assert(loop_fixture_pattern_matches(fx.received_data, 0, total));
     ck_assert_int_eq(fx.received_after_end_count, 0);
     ck_assert_int_eq(fx.handler_inside_start_count, 0);
     /* only the ends a receive has now and then, each started again */
     ck_assert(fx.recv_running);
     ck_assert_uint_eq(conn->flags & CONN_F_RECV_ARMED, CONN_F_RECV_ARMED);
     ck_assert_uint_eq(conn->inflight_count, 1);
-    recv_stop(&fx, conn);
-    PUMP_UNTIL(&fx, !fx.recv_running);
+    loop_fixture_recv_stop(&fx, conn);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, !fx.recv_running);
     free(data);
     close(peer);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
@@ -79,31 +79,31 @@ END_TEST
  * its receive took (before the end), epoll must not read any more. */
 static void recv_stop_check(enum loop_backend backend, bool collected)
 {
-    struct fixture fx;
-    fixture_init(&fx, backend);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, backend);
     int peer;
-    struct conn *conn = conn_open(&fx, &peer);
+    struct conn *conn = loop_fixture_conn_open(&fx, &peer);
     enum { FIRST_BYTES = 1000, SECOND_BYTES = 150000, TOTAL = FIRST_BYTES + SECOND_BYTES };
     char *data = malloc(TOTAL);
     ck_assert_ptr_nonnull(data);
-    pattern_fill(data, 0, TOTAL);
-    recv_start(&fx, conn);
-    peer_write_all(&fx, conn, peer, data, FIRST_BYTES);
-    PUMP_UNTIL(&fx, fx.received_length == FIRST_BYTES);
+    loop_fixture_pattern_fill(data, 0, TOTAL);
+    loop_fixture_recv_start(&fx, conn);
+    loop_fixture_peer_write_all(&fx, conn, peer, data, FIRST_BYTES);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.received_length == FIRST_BYTES);
     /* more bytes in the socket while the stop is on its way */
-    peer_write_all(&fx, conn, peer, data + FIRST_BYTES, SECOND_BYTES);
+    loop_fixture_peer_write_all(&fx, conn, peer, data + FIRST_BYTES, SECOND_BYTES);
     if (collected) {
         ck_assert_int_eq(loop_wait(fx.loop, PUMP_WAIT_NS), 0);
     }
     int received_before_stop = fx.received_count;
-    recv_stop(&fx, conn);
+    loop_fixture_recv_stop(&fx, conn);
     ck_assert_uint_eq(conn->flags & CONN_F_RECV_STOPPING, CONN_F_RECV_STOPPING);
-    recv_stop(&fx, conn); /* a second stop of the same receive adds nothing */
+    loop_fixture_recv_stop(&fx, conn); /* a second stop of the same receive adds nothing */
     ck_assert_int_eq(fx.recv_ended_count, 0);
     if (collected) {
         loop_dispatch(fx.loop); /* what that wait took, before any other wait */
     }
-    PUMP_UNTIL(&fx, fx.recv_ended_count == 1);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.recv_ended_count == 1);
     ck_assert_int_eq(fx.recv_ended_result, -ECANCELED);
     ck_assert_uint_eq(fx.recv_ended_flags & (CONN_F_RECV_ARMED | CONN_F_RECV_STOPPING), 0);
     ck_assert_uint_eq(fx.recv_ended_inflight, 0);
@@ -112,64 +112,72 @@ static void recv_stop_check(enum loop_backend backend, bool collected)
         ck_assert_int_eq(fx.received_count, received_before_stop);
     }
     size_t received_at_end = fx.received_length;
-    ck_assert(pattern_matches(fx.received_data, 0, received_at_end));
-    pump_for(&fx, QUIET_NS);
+    ck_assert(loop_fixture_pattern_matches(fx.received_data, 0, received_at_end));
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.recv_ended_count, 1);
     ck_assert_uint_eq(fx.received_length, received_at_end);
     ck_assert_int_eq(fx.received_after_end_count, 0);
     ck_assert_uint_eq(conn->inflight_count, 0);
     /* a stop with no receive running does nothing */
-    recv_stop(&fx, conn);
+    loop_fixture_recv_stop(&fx, conn);
     ck_assert_uint_eq(conn->flags & CONN_F_RECV_STOPPING, 0);
-    pump_for(&fx, QUIET_NS);
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.recv_ended_count, 1);
     /* started again: the rest, exactly */
-    recv_start(&fx, conn);
-    PUMP_UNTIL(&fx, fx.received_length >= TOTAL);
-    pump_for(&fx, QUIET_NS);
+    loop_fixture_recv_start(&fx, conn);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.received_length >= TOTAL);
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_uint_eq(fx.received_length, TOTAL);
-    ck_assert(pattern_matches(fx.received_data, 0, TOTAL));
+    ck_assert(loop_fixture_pattern_matches(fx.received_data, 0, TOTAL));
     ck_assert_int_eq(fx.handler_inside_start_count, 0);
-    recv_stop(&fx, conn);
-    PUMP_UNTIL(&fx, fx.recv_ended_count == 2);
+    loop_fixture_recv_stop(&fx, conn);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.recv_ended_count == 2);
     free(data);
     close(peer);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 
 START_TEST(test_recv_stop)
 {
-    recv_stop_check(backends[_i], false);
+    recv_stop_check(loop_fixture_backends[_i], false);
 }
 END_TEST
 
 START_TEST(test_recv_stop_collected)
 {
-    recv_stop_check(backends[_i], true);
+    recv_stop_check(loop_fixture_backends[_i], true);
 }
 END_TEST
+
+/* After a receive's end was reported: the connection was disarmed and idle when it came,
+ * no second end comes while the loop runs QUIET_NS more, and no handler ran inside a call
+ * that started an operation. */
+static void recv_ended_once_assert(struct loop_fixture *fx)
+{
+    ck_assert_uint_eq(fx->recv_ended_flags & CONN_F_RECV_ARMED, 0);
+    ck_assert_uint_eq(fx->recv_ended_inflight, 0);
+    loop_fixture_pump_for(fx, QUIET_NS);
+    ck_assert_int_eq(fx->recv_ended_count, 1);
+    ck_assert_int_eq(fx->handler_inside_start_count, 0);
+}
 
 /* The peer closes after writing: its bytes, then recv_ended(0), once. */
 START_TEST(test_recv_peer_close)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
     int peer;
-    struct conn *conn = conn_open(&fx, &peer);
-    recv_start(&fx, conn);
+    struct conn *conn = loop_fixture_conn_open(&fx, &peer);
+    loop_fixture_recv_start(&fx, conn);
     ck_assert_int_eq(write(peer, "bye\r\n", 5), 5);
     close(peer);
-    PUMP_UNTIL(&fx, fx.recv_ended_count == 1);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.recv_ended_count == 1);
     ck_assert_int_eq(fx.recv_ended_result, 0);
     ck_assert_uint_eq(fx.received_length, 5);
     ck_assert_int_eq(memcmp(fx.received_data, "bye\r\n", 5), 0);
-    ck_assert_uint_eq(fx.recv_ended_flags & CONN_F_RECV_ARMED, 0);
-    ck_assert_uint_eq(fx.recv_ended_inflight, 0);
-    pump_for(&fx, QUIET_NS);
-    ck_assert_int_eq(fx.recv_ended_count, 1);
+    recv_ended_once_assert(&fx);
     ck_assert_int_eq(fx.received_after_end_count, 0);
-    ck_assert_int_eq(fx.handler_inside_start_count, 0);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
@@ -177,25 +185,21 @@ END_TEST
  * call that started it. */
 START_TEST(test_recv_not_a_socket)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
-    struct conn *conn = conn_table_take(&fx.table, &test_kind);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
+    struct conn *conn = conn_table_take(&fx.table, &loop_fixture_kind);
     ck_assert_ptr_nonnull(conn);
     conn->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ck_assert_int_ge(conn->fd, 0);
-    recv_start(&fx, conn);
+    loop_fixture_recv_start(&fx, conn);
     ck_assert_int_eq(fx.recv_ended_count, 0);
-    PUMP_UNTIL(&fx, fx.recv_ended_count == 1);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.recv_ended_count == 1);
     ck_assert_int_lt(fx.recv_ended_result, 0);
     ck_assert_int_ne(fx.recv_ended_result, -ECANCELED);
     ck_assert_int_ne(fx.recv_ended_result, -ENOBUFS);
-    ck_assert_uint_eq(fx.recv_ended_flags & CONN_F_RECV_ARMED, 0);
-    ck_assert_uint_eq(fx.recv_ended_inflight, 0);
-    pump_for(&fx, QUIET_NS);
-    ck_assert_int_eq(fx.recv_ended_count, 1);
+    recv_ended_once_assert(&fx);
     ck_assert_int_eq(fx.received_count, 0);
-    ck_assert_int_eq(fx.handler_inside_start_count, 0);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
@@ -205,78 +209,78 @@ END_TEST
  * flag and the count cleared before the handler; the peer reads exactly those bytes. */
 START_TEST(test_send)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
     int peer;
-    struct conn *conn = conn_open(&fx, &peer);
+    struct conn *conn = loop_fixture_conn_open(&fx, &peer);
     enum { SEND_BYTES = 1000 };
-    sending_fill(conn, SEND_BYTES);
-    send_start(&fx, conn);
+    loop_fixture_sending_fill(conn, SEND_BYTES);
+    loop_fixture_send_start(&fx, conn);
     ck_assert_int_eq(fx.sent_count, 0);
     ck_assert_uint_eq(conn->flags & CONN_F_SEND_INFLIGHT, CONN_F_SEND_INFLIGHT);
     ck_assert_uint_eq(conn->inflight_count, 1);
-    PUMP_UNTIL(&fx, fx.sent_count == 1);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.sent_count == 1);
     ck_assert_int_eq(fx.sent_result, SEND_BYTES);
     ck_assert_uint_eq(fx.sent_flags & CONN_F_SEND_INFLIGHT, 0);
     ck_assert_uint_eq(fx.sent_inflight, 0);
     ck_assert_int_eq(fx.handler_inside_start_count, 0);
     char buffer[SEND_BYTES + 1];
-    ck_assert_uint_eq(peer_read_some(peer, buffer, sizeof buffer), SEND_BYTES);
-    ck_assert(pattern_matches(buffer, 0, SEND_BYTES));
+    ck_assert_uint_eq(loop_fixture_peer_read_some(peer, buffer, sizeof buffer), SEND_BYTES);
+    ck_assert(loop_fixture_pattern_matches(buffer, 0, SEND_BYTES));
     /* a send from an offset sends the rest only */
     conn->sending_offset = SEND_BYTES - 10;
-    send_start(&fx, conn);
+    loop_fixture_send_start(&fx, conn);
     ck_assert_int_eq(fx.sent_count, 1);
-    PUMP_UNTIL(&fx, fx.sent_count == 2);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.sent_count == 2);
     ck_assert_int_eq(fx.sent_result, 10);
-    ck_assert_uint_eq(peer_read_some(peer, buffer, sizeof buffer), 10);
-    ck_assert(pattern_matches(buffer, SEND_BYTES - 10, 10));
-    pump_for(&fx, QUIET_NS);
+    ck_assert_uint_eq(loop_fixture_peer_read_some(peer, buffer, sizeof buffer), 10);
+    ck_assert(loop_fixture_pattern_matches(buffer, SEND_BYTES - 10, 10));
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.sent_count, 2);
     close(peer);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
 /* A receive and a send in flight together: each end clears its own flag and one count. */
 START_TEST(test_inflight_bookkeeping)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
     int peer;
-    struct conn *conn = conn_open(&fx, &peer);
-    recv_start(&fx, conn);
-    sending_fill(conn, 100);
-    send_start(&fx, conn);
+    struct conn *conn = loop_fixture_conn_open(&fx, &peer);
+    loop_fixture_recv_start(&fx, conn);
+    loop_fixture_sending_fill(conn, 100);
+    loop_fixture_send_start(&fx, conn);
     ck_assert_uint_eq(conn->flags & (CONN_F_RECV_ARMED | CONN_F_SEND_INFLIGHT),
                       CONN_F_RECV_ARMED | CONN_F_SEND_INFLIGHT);
     ck_assert_uint_eq(conn->inflight_count, 2);
-    PUMP_UNTIL(&fx, fx.sent_count == 1);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.sent_count == 1);
     ck_assert_int_eq(fx.sent_result, 100);
     ck_assert_uint_eq(fx.sent_flags & (CONN_F_RECV_ARMED | CONN_F_SEND_INFLIGHT),
                       CONN_F_RECV_ARMED);
     ck_assert_uint_eq(fx.sent_inflight, 1);
     ck_assert_int_eq(fx.recv_ended_count, 0);
-    recv_stop(&fx, conn);
-    PUMP_UNTIL(&fx, fx.recv_ended_count == 1);
+    loop_fixture_recv_stop(&fx, conn);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.recv_ended_count == 1);
     ck_assert_uint_eq(fx.recv_ended_flags & (CONN_F_RECV_ARMED | CONN_F_SEND_INFLIGHT), 0);
     ck_assert_uint_eq(fx.recv_ended_inflight, 0);
     char buffer[100];
-    ck_assert_uint_eq(peer_read_some(peer, buffer, sizeof buffer), 100);
+    ck_assert_uint_eq(loop_fixture_peer_read_some(peer, buffer, sizeof buffer), 100);
     /* both again, the receive ending last this time (the peer closes) */
-    recv_start(&fx, conn);
+    loop_fixture_recv_start(&fx, conn);
     conn->sending_offset = 0;
-    send_start(&fx, conn);
+    loop_fixture_send_start(&fx, conn);
     ck_assert_uint_eq(conn->inflight_count, 2);
-    PUMP_UNTIL(&fx, fx.sent_count == 2);
-    ck_assert_uint_eq(peer_read_some(peer, buffer, sizeof buffer), 100);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.sent_count == 2);
+    ck_assert_uint_eq(loop_fixture_peer_read_some(peer, buffer, sizeof buffer), 100);
     close(peer);
-    PUMP_UNTIL(&fx, fx.recv_ended_count == 2);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.recv_ended_count == 2);
     ck_assert_int_eq(fx.recv_ended_result, 0);
     ck_assert_uint_eq(conn->flags & (CONN_F_RECV_ARMED | CONN_F_SEND_INFLIGHT), 0);
     ck_assert_uint_eq(conn->inflight_count, 0);
     ck_assert_int_eq(fx.handler_inside_start_count, 0);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
@@ -285,24 +289,24 @@ END_TEST
  * peer has every byte in order. */
 START_TEST(test_send_waits_for_reader)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
     int peer;
-    struct conn *conn = conn_open(&fx, &peer);
+    struct conn *conn = loop_fixture_conn_open(&fx, &peer);
     int sndbuf = LARGE_SNDBUF_BYTES;
     ck_assert_int_eq(setsockopt(conn->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
-    sending_fill(conn, LARGE_SEND_BYTES);
+    loop_fixture_sending_fill(conn, LARGE_SEND_BYTES);
     fx.send_resume = true;
-    send_start(&fx, conn);
+    loop_fixture_send_start(&fx, conn);
     ck_assert_int_eq(fx.sent_count, 0);
-    pump_for(&fx, QUIET_NS);
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.handler_inside_start_count, 0);
     ck_assert_uint_lt(conn->sending_offset, LARGE_SEND_BYTES);
     ck_assert_uint_eq(conn->flags & CONN_F_SEND_INFLIGHT, CONN_F_SEND_INFLIGHT);
     ck_assert_uint_eq(conn->inflight_count, 1);
     int sent_while_waiting = fx.sent_count;
     size_t offset_while_waiting = conn->sending_offset;
-    pump_for(&fx, QUIET_NS);
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.sent_count, sent_while_waiting); /* waiting, not spinning */
     ck_assert_uint_eq(conn->sending_offset, offset_while_waiting);
     /* the peer reads: everything goes */
@@ -312,13 +316,13 @@ START_TEST(test_send_waits_for_reader)
     int64_t deadline_ns = clock_monotonic_ns() + PUMP_TIMEOUT_NS;
     while (received_length < LARGE_SEND_BYTES && clock_monotonic_ns() < deadline_ns) {
         size_t room = LARGE_SEND_BYTES - received_length;
-        received_length += peer_read_some(peer, received + received_length,
-                                          room < PEER_READ_CHUNK ? room : PEER_READ_CHUNK);
-        pump_once(&fx);
+        received_length += loop_fixture_peer_read_some(
+            peer, received + received_length, room < PEER_READ_CHUNK ? room : PEER_READ_CHUNK);
+        loop_fixture_pump_once(&fx);
     }
     ck_assert_uint_eq(received_length, LARGE_SEND_BYTES);
-    ck_assert(pattern_matches(received, 0, LARGE_SEND_BYTES));
-    PUMP_UNTIL(&fx, !(conn->flags & CONN_F_SEND_INFLIGHT));
+    ck_assert(loop_fixture_pattern_matches(received, 0, LARGE_SEND_BYTES));
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, !(conn->flags & CONN_F_SEND_INFLIGHT));
     ck_assert_uint_eq(conn->sending_offset, LARGE_SEND_BYTES);
     ck_assert_uint_eq(conn->inflight_count, 0);
     ck_assert_int_gt(fx.sent_count, 1);
@@ -331,28 +335,28 @@ START_TEST(test_send_waits_for_reader)
     ck_assert_int_eq(fx.handler_inside_start_count, 0);
     free(received);
     close(peer);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
 /* A send to a peer that is gone ends once with an error, not a byte count. */
 START_TEST(test_send_to_closed_peer)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
     int peer;
-    struct conn *conn = conn_open(&fx, &peer);
+    struct conn *conn = loop_fixture_conn_open(&fx, &peer);
     close(peer);
-    sending_fill(conn, 100);
-    send_start(&fx, conn);
+    loop_fixture_sending_fill(conn, 100);
+    loop_fixture_send_start(&fx, conn);
     ck_assert_int_eq(fx.sent_count, 0);
-    PUMP_UNTIL(&fx, fx.sent_count == 1);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.sent_count == 1);
     ck_assert_int_eq(fx.sent_result, -EPIPE);
     ck_assert_uint_eq(fx.sent_flags & CONN_F_SEND_INFLIGHT, 0);
     ck_assert_uint_eq(fx.sent_inflight, 0);
-    pump_for(&fx, QUIET_NS);
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.sent_count, 1);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
@@ -395,8 +399,8 @@ static void assert_accepted_pairs(int accepted_fd, int client)
  * end reported then says armed false); accepting started again takes the one that waited. */
 START_TEST(test_accept)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
     struct sockaddr_in address;
     int listen_fd = listener_open(&address);
     fx.starting = true;
@@ -404,7 +408,7 @@ START_TEST(test_accept)
     fx.starting = false;
     for (int i = 1; i <= 2; i++) {
         int client = client_connect(&address);
-        PUMP_UNTIL(&fx, fx.accepted_count == i);
+        LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.accepted_count == i);
         ck_assert_int_ge(fx.accepted_result, 0);
         ck_assert(fx.accepted_armed);
         assert_accepted_pairs(fx.accepted_result, client);
@@ -415,7 +419,7 @@ START_TEST(test_accept)
     loop_accept_stop(fx.loop);
     fx.starting = false;
     int accepted_before_stop = fx.accepted_count;
-    pump_for(&fx, QUIET_NS);
+    loop_fixture_pump_for(&fx, QUIET_NS);
     if (fx.accepted_count > accepted_before_stop) {
         /* io_uring reports the cancelled accept's end */
         ck_assert_int_eq(fx.accepted_count, accepted_before_stop + 1);
@@ -424,12 +428,12 @@ START_TEST(test_accept)
     }
     int accepted_after_stop = fx.accepted_count;
     int waiting = client_connect(&address);
-    pump_for(&fx, QUIET_NS);
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.accepted_count, accepted_after_stop);
     fx.starting = true;
     loop_accept_start(fx.loop, listen_fd);
     fx.starting = false;
-    PUMP_UNTIL(&fx, fx.accepted_count == accepted_after_stop + 1);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.accepted_count == accepted_after_stop + 1);
     ck_assert_int_ge(fx.accepted_result, 0);
     ck_assert(fx.accepted_armed);
     assert_accepted_pairs(fx.accepted_result, waiting);
@@ -439,9 +443,9 @@ START_TEST(test_accept)
     fx.starting = true;
     loop_accept_stop(fx.loop);
     fx.starting = false;
-    pump_for(&fx, QUIET_NS);
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.handler_inside_start_count, 0);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
     close(listen_fd);
 }
 END_TEST
@@ -450,9 +454,9 @@ END_TEST
 static Suite *loop_suite(bool uring_works)
 {
     Suite *suite = suite_create("loop");
-    /* loop iteration 0 is io_uring, 1 epoll (`backends`) */
+    /* loop iteration 0 is io_uring, 1 epoll (`loop_fixture_backends`) */
     int first = uring_works ? 0 : 1;
-    int end = (int)(sizeof backends / sizeof backends[0]);
+    int end = (int)(sizeof loop_fixture_backends / sizeof loop_fixture_backends[0]);
     TCase *io = tcase_create("io");
     tcase_add_loop_test(io, test_recv_in_order, first, end);
     tcase_add_loop_test(io, test_recv_stop, first, end);

@@ -8,6 +8,28 @@
 
 /* ---- other loops, control, time ---- */
 
+/* Two fixtures on this thread, one loop waking or handing to the other. */
+static void pair_init(struct loop_fixture *source, struct loop_fixture *target,
+                      enum loop_backend backend)
+{
+    loop_fixture_init(source, backend);
+    loop_fixture_init(target, backend);
+}
+
+/* In the reverse order of pair_init. */
+static void pair_fini(struct loop_fixture *source, struct loop_fixture *target)
+{
+    loop_fixture_fini(target);
+    loop_fixture_fini(source);
+}
+
+/* How many times any handler of the fixture was called. */
+static int reported_count(const struct loop_fixture *fx)
+{
+    return fx->accepted_count + fx->received_count + fx->recv_ended_count + fx->sent_count +
+           fx->control_count + fx->handed_count + fx->handoff_failed_count;
+}
+
 /* A loop waiting on another thread, woken through its peer. */
 struct waiter {
     enum loop_backend backend;
@@ -23,8 +45,8 @@ struct waiter {
 static void *waiter_run(void *arg)
 {
     struct waiter *waiter = arg;
-    struct fixture fx;
-    waiter->create_rc = fixture_try_init(&fx, waiter->backend);
+    struct loop_fixture fx;
+    waiter->create_rc = loop_fixture_try_init(&fx, waiter->backend);
     if (waiter->create_rc == 0) {
         /* what setting up queued (io_uring's control read) goes in first */
         (void)loop_wait(fx.loop, 0);
@@ -40,9 +62,9 @@ static void *waiter_run(void *arg)
     }
     int64_t start_ns = clock_monotonic_ns();
     waiter->wait_rc = loop_wait(fx.loop, WAKE_WAIT_NS);
-    waiter->waited_ns = elapsed_since(start_ns);
+    waiter->waited_ns = loop_fixture_elapsed_since(start_ns);
     loop_dispatch(fx.loop);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
     return NULL;
 }
 
@@ -50,9 +72,9 @@ static void *waiter_run(void *arg)
  * timeout. */
 START_TEST(test_wake_other_thread)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
-    struct waiter waiter = {.backend = backends[_i]};
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
+    struct waiter waiter = {.backend = loop_fixture_backends[_i]};
     pthread_mutex_init(&waiter.lock, NULL);
     pthread_cond_init(&waiter.ready_changed, NULL);
     pthread_t thread;
@@ -69,8 +91,7 @@ START_TEST(test_wake_other_thread)
     fx.starting = true;
     loop_wake(fx.loop, &waiter.peer);
     fx.starting = false;
-    ck_assert_int_eq(loop_wait(fx.loop, 0), 0); /* submits what is queued (io_uring) */
-    loop_dispatch(fx.loop);
+    loop_fixture_turn(&fx);
     ck_assert_int_eq(pthread_join(thread, NULL), 0);
     ck_assert_int_eq(waiter.wait_rc, 0);
     ck_assert_msg(waiter.waited_ns < WAKE_LATE_NS, "the woken loop waited %lld ms",
@@ -78,7 +99,7 @@ START_TEST(test_wake_other_thread)
     ck_assert_int_eq(fx.handler_inside_start_count, 0);
     pthread_cond_destroy(&waiter.ready_changed);
     pthread_mutex_destroy(&waiter.lock);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
@@ -86,25 +107,18 @@ END_TEST
  * once, and reports nothing to its handlers. */
 START_TEST(test_wake_same_thread)
 {
-    struct fixture source;
-    struct fixture target;
-    fixture_init(&source, backends[_i]);
-    fixture_init(&target, backends[_i]);
-    ck_assert_int_eq(loop_wait(target.loop, 0), 0);
-    loop_dispatch(target.loop);
+    struct loop_fixture source;
+    struct loop_fixture target;
+    pair_init(&source, &target, loop_fixture_backends[_i]);
+    loop_fixture_turn(&target);
     loop_wake(source.loop, &target.loop->peer);
-    ck_assert_int_eq(loop_wait(source.loop, 0), 0);
-    loop_dispatch(source.loop);
+    loop_fixture_turn(&source);
     int64_t start_ns = clock_monotonic_ns();
     ck_assert_int_eq(loop_wait(target.loop, WAKE_WAIT_NS), 0);
-    ck_assert_int_lt(elapsed_since(start_ns), WAKE_LATE_NS);
+    ck_assert_int_lt(loop_fixture_elapsed_since(start_ns), WAKE_LATE_NS);
     loop_dispatch(target.loop);
-    ck_assert_int_eq(target.accepted_count + target.received_count + target.recv_ended_count +
-                         target.sent_count + target.control_count + target.handed_count +
-                         target.handoff_failed_count,
-                     0);
-    fixture_fini(&target);
-    fixture_fini(&source);
+    ck_assert_int_eq(reported_count(&target), 0);
+    pair_fini(&source, &target);
 }
 END_TEST
 
@@ -112,30 +126,27 @@ END_TEST
  * nothing fails on the sending side. */
 START_TEST(test_handoff)
 {
-    struct fixture source;
-    struct fixture target;
-    fixture_init(&source, backends[_i]);
-    fixture_init(&target, backends[_i]);
+    struct loop_fixture source;
+    struct loop_fixture target;
+    pair_init(&source, &target, loop_fixture_backends[_i]);
     int fds[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
     source.starting = true;
     ck_assert_int_eq(loop_handoff(source.loop, &target.loop->peer, 1, fds[0]), 0);
     source.starting = false;
-    ck_assert_int_eq(loop_wait(source.loop, 0), 0);
-    loop_dispatch(source.loop);
-    PUMP_UNTIL(&target, target.handed_count == 1);
+    loop_fixture_turn(&source);
+    LOOP_FIXTURE_PUMP_UNTIL(&target, target.handed_count == 1);
     ck_assert_int_eq(target.handed_fd, fds[0]);
     ck_assert_int_eq(write(fds[1], "x", 1), 1);
     char byte;
     ck_assert_int_eq(read(target.handed_fd, &byte, 1), 1);
-    pump_for(&source, QUIET_NS);
+    loop_fixture_pump_for(&source, QUIET_NS);
     ck_assert_int_eq(source.handoff_failed_count, 0);
     ck_assert_int_eq(source.handed_count, 0);
     ck_assert_int_eq(source.handler_inside_start_count, 0);
     close(fds[0]);
     close(fds[1]);
-    fixture_fini(&target);
-    fixture_fini(&source);
+    pair_fini(&source, &target);
 }
 END_TEST
 
@@ -143,8 +154,8 @@ END_TEST
  * handoff_failed with the same target and descriptor; either way it was not handed. */
 START_TEST(test_handoff_failed)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
     int not_a_loop = eventfd(0, EFD_CLOEXEC);
     ck_assert_int_ge(not_a_loop, 0);
     const struct loop_peer bad = {.wake_fd = not_a_loop, .handoff_fd = not_a_loop};
@@ -154,13 +165,13 @@ START_TEST(test_handoff_failed)
     int rc = loop_handoff(fx.loop, &bad, HANDOFF_TARGET, fds[0]);
     fx.starting = false;
     if (rc == 0) {
-        PUMP_UNTIL(&fx, fx.handoff_failed_count == 1);
+        LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.handoff_failed_count == 1);
         ck_assert_int_eq(fx.handoff_failed_target, HANDOFF_TARGET);
         ck_assert_int_eq(fx.handoff_failed_fd, fds[0]);
         ck_assert_int_lt(fx.handoff_failed_error, 0);
     } else {
         ck_assert_int_lt(rc, 0);
-        pump_for(&fx, QUIET_NS);
+        loop_fixture_pump_for(&fx, QUIET_NS);
         ck_assert_int_eq(fx.handoff_failed_count, 0);
     }
     ck_assert_int_eq(fx.handed_count, 0);
@@ -168,7 +179,7 @@ START_TEST(test_handoff_failed)
     close(fds[0]);
     close(fds[1]);
     close(not_a_loop);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
@@ -176,22 +187,22 @@ END_TEST
  * armed again); a wait with no limit returns for it. */
 START_TEST(test_control)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
     uint64_t value = CONTROL_VALUE_FIRST;
     ck_assert_int_eq(write(fx.control_fd, &value, sizeof value), (ssize_t)sizeof value);
     ck_assert_int_eq(loop_wait(fx.loop, INT64_MAX), 0);
-    PUMP_UNTIL(&fx, fx.control_count == 1);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.control_count == 1);
     ck_assert_uint_eq(fx.control_value, CONTROL_VALUE_FIRST);
     ck_assert_int_eq(fx.control_error, 0);
-    pump_for(&fx, QUIET_NS);
+    loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.control_count, 1);
     value = CONTROL_VALUE_SECOND;
     ck_assert_int_eq(write(fx.control_fd, &value, sizeof value), (ssize_t)sizeof value);
-    PUMP_UNTIL(&fx, fx.control_count == 2);
+    LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.control_count == 2);
     ck_assert_uint_eq(fx.control_value, CONTROL_VALUE_SECOND);
     ck_assert_int_eq(fx.control_error, 0);
-    fixture_fini(&fx);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
@@ -199,26 +210,22 @@ END_TEST
  * wait of 0 only collects. Nothing is reported. */
 START_TEST(test_wait_timeout)
 {
-    struct fixture fx;
-    fixture_init(&fx, backends[_i]);
-    ck_assert_int_eq(loop_wait(fx.loop, 0), 0);
-    loop_dispatch(fx.loop);
+    struct loop_fixture fx;
+    loop_fixture_init(&fx, loop_fixture_backends[_i]);
+    loop_fixture_turn(&fx);
     int64_t start_ns = clock_monotonic_ns();
     ck_assert_int_eq(loop_wait(fx.loop, WAIT_TIMEOUT_NS), 0);
-    int64_t waited_ns = elapsed_since(start_ns);
+    int64_t waited_ns = loop_fixture_elapsed_since(start_ns);
     ck_assert_msg(waited_ns >= WAIT_EARLY_NS && waited_ns < WAIT_LATE_NS,
                   "a wait of %lld ms took %lld ms", (long long)(WAIT_TIMEOUT_NS / 1000000),
                   (long long)(waited_ns / 1000000));
     loop_dispatch(fx.loop);
     start_ns = clock_monotonic_ns();
     ck_assert_int_eq(loop_wait(fx.loop, 0), 0);
-    ck_assert_int_lt(elapsed_since(start_ns), WAIT_EARLY_NS);
+    ck_assert_int_lt(loop_fixture_elapsed_since(start_ns), WAIT_EARLY_NS);
     loop_dispatch(fx.loop);
-    ck_assert_int_eq(fx.accepted_count + fx.received_count + fx.recv_ended_count +
-                         fx.sent_count + fx.control_count + fx.handed_count +
-                         fx.handoff_failed_count,
-                     0);
-    fixture_fini(&fx);
+    ck_assert_int_eq(reported_count(&fx), 0);
+    loop_fixture_fini(&fx);
 }
 END_TEST
 
@@ -227,7 +234,7 @@ END_TEST
 START_TEST(test_backend_choose)
 {
     struct config config;
-    config_default(&config);
+    loop_fixture_config_default(&config);
     char reason[160];
     bool uring_works = loop_uring_probe(&config, reason, sizeof reason) == 0;
     enum loop_backend backend = LOOP_URING;
@@ -254,9 +261,9 @@ END_TEST
 static Suite *loop_control_suite(bool uring_works)
 {
     Suite *suite = suite_create("loop_control");
-    /* loop iteration 0 is io_uring, 1 epoll (`backends`) */
+    /* loop iteration 0 is io_uring, 1 epoll (`loop_fixture_backends`) */
     int first = uring_works ? 0 : 1;
-    int end = (int)(sizeof backends / sizeof backends[0]);
+    int end = (int)(sizeof loop_fixture_backends / sizeof loop_fixture_backends[0]);
     TCase *loops = tcase_create("loops");
     tcase_add_loop_test(loops, test_wake_other_thread, first, end);
     tcase_add_loop_test(loops, test_wake_same_thread, first, end);

@@ -95,6 +95,15 @@ static uint32_t remote_interest_count(int shard, const char *subject)
     return result->plain_count;
 }
 
+/* Settles the three shards, then checks that shards 1 and 2 each hold interest of `count`
+ * shards in `subject`. */
+static void interest_settled_assert(const char *subject, uint32_t count)
+{
+    shard_fixture_settle(&fx);
+    ck_assert_uint_eq(remote_interest_count(1, subject), count);
+    ck_assert_uint_eq(remote_interest_count(2, subject), count);
+}
+
 /* ---- subscriptions as routing sees them ---- */
 
 static bool sub_deliver(struct shard *shard, struct route_sub *sub, const struct route_msg *msg,
@@ -424,14 +433,10 @@ START_TEST(test_announce_all_or_nothing)
         ck_assert_uint_eq(shard->xshard.announce_sequence, 1);
         ck_assert_uint_gt(ring_written(0, 1), written);
         ck_assert_ptr_nonnull(shard_fixture_link(&fx, 0, 2)->overflow_head);
-        shard_fixture_settle(&fx);
-        ck_assert_uint_eq(remote_interest_count(1, "orders.new"), 1);
-        ck_assert_uint_eq(remote_interest_count(2, "orders.new"), 1);
+        interest_settled_assert("orders.new", 1);
         ck_assert(xshard_announcements_applied(&shard->xshard, 1));
         route_sub_remove(shard, &sub);
-        shard_fixture_settle(&fx);
-        ck_assert_uint_eq(remote_interest_count(1, "orders.new"), 0);
-        ck_assert_uint_eq(remote_interest_count(2, "orders.new"), 0);
+        interest_settled_assert("orders.new", 0);
         shard_fixture_free(&fx);
     }
 }
@@ -447,9 +452,7 @@ START_TEST(test_removal_owed)
     struct route_sub first;
     sub_init(&first, "r.s");
     ck_assert_int_eq(route_sub_add(shard, &first), 0);
-    shard_fixture_settle(&fx);
-    ck_assert_uint_eq(remote_interest_count(1, "r.s"), 1);
-    ck_assert_uint_eq(remote_interest_count(2, "r.s"), 1);
+    interest_settled_assert("r.s", 1);
 
     /* the removal fails: owed */
     shard_fixture_ring_fill_acks(&fx, 0, 2);
@@ -471,9 +474,7 @@ START_TEST(test_removal_owed)
     ck_assert(xshard_flush(&shard->xshard)); /* shard 2's record waits behind the full ring */
     ck_assert_uint_eq(shard->interest.removal_count, 0);
     ck_assert_uint_gt(ring_written(0, 1), written);
-    shard_fixture_settle(&fx);
-    ck_assert_uint_eq(remote_interest_count(1, "r.s"), 0);
-    ck_assert_uint_eq(remote_interest_count(2, "r.s"), 0);
+    interest_settled_assert("r.s", 0);
     ck_assert(xshard_announcements_applied(&shard->xshard, shard->xshard.announce_sequence));
 
     /* owed again, then subscribed again before the retry: no add, no removal */
@@ -497,14 +498,10 @@ START_TEST(test_removal_owed)
     ck_assert_uint_eq(shard->interest.removal_count, 0);
     ck_assert_uint_eq(ring_written(0, 1), written);
     ck_assert_uint_eq(shard->xshard.announce_sequence, sequence);
-    shard_fixture_settle(&fx);
-    ck_assert_uint_eq(remote_interest_count(1, "r.s"), 1);
-    ck_assert_uint_eq(remote_interest_count(2, "r.s"), 1);
+    interest_settled_assert("r.s", 1);
     /* and its own removal goes out as usual */
     route_sub_remove(shard, &third);
-    shard_fixture_settle(&fx);
-    ck_assert_uint_eq(remote_interest_count(1, "r.s"), 0);
-    ck_assert_uint_eq(remote_interest_count(2, "r.s"), 0);
+    interest_settled_assert("r.s", 0);
     shard_fixture_free(&fx);
 }
 END_TEST

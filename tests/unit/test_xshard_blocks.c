@@ -127,6 +127,21 @@ static struct xshard_block *ring_block(int from, int to)
 
 static const struct route_publisher server_publisher = {.echo = true};
 
+/* Four shards, a checking subscriber of "big" on each of shards 1 to 3, and one large
+ * publish from shard 0 delivered already: once, so that every index caches its match and
+ * the next rounds allocate nothing. */
+static void big_fixture_init(struct checking_sub subs[SHARDS_MAX])
+{
+    shard_fixture_init(&fx, 4, RING_SIZE, CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT);
+    for (int s = 1; s < 4; s++) {
+        checking_sub_add(s, &subs[s], "big", NULL);
+    }
+    shard_fixture_settle(&fx);
+    struct route_msg msg = large_msg("big", 0, LARGE);
+    route_publish(fx.shards[0], &server_publisher, &msg);
+    shard_fixture_settle(&fx);
+}
+
 /* ---- large publishes: one shared block ---- */
 
 /* A large publish to three shards is written once, into one block that the three records
@@ -135,19 +150,11 @@ static const struct route_publisher server_publisher = {.echo = true};
  * free), and every subscriber gets the payload whole. */
 START_TEST(test_block_shared_freed_once)
 {
-    shard_fixture_init(&fx, 4, RING_SIZE, CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT);
-    struct shard *producer = fx.shards[0];
     struct checking_sub subs[SHARDS_MAX];
-    for (int s = 1; s < 4; s++) {
-        checking_sub_add(s, &subs[s], "big", NULL);
-    }
-    shard_fixture_settle(&fx);
-    /* once, so that every index caches its match and the next rounds allocate nothing */
-    struct route_msg msg = large_msg("big", 0, LARGE);
-    route_publish(producer, &server_publisher, &msg);
-    shard_fixture_settle(&fx);
+    big_fixture_init(subs);
+    struct shard *producer = fx.shards[0];
     const uint64_t total = block_total("big", LARGE);
-    msg = large_msg("big", 1, LARGE);
+    struct route_msg msg = large_msg("big", 1, LARGE);
     int64_t live = alloc_fail.live_count;
     route_publish(producer, &server_publisher, &msg);
     ck_assert_int_eq(alloc_fail.live_count, live + 1); /* one block for three targets */
@@ -185,18 +192,11 @@ START_TEST(test_block_no_memory)
     bool succeeded = false;
     for (uint64_t fail_at = 1; !succeeded; fail_at++) {
         ck_assert_uint_lt(fail_at, 16);
-        shard_fixture_init(&fx, 4, RING_SIZE, CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT);
-        struct shard *producer = fx.shards[0];
         struct checking_sub subs[SHARDS_MAX];
-        for (int s = 1; s < 4; s++) {
-            checking_sub_add(s, &subs[s], "big", NULL);
-        }
-        shard_fixture_settle(&fx);
-        struct route_msg msg = large_msg("big", 0, LARGE);
-        route_publish(producer, &server_publisher, &msg);
-        shard_fixture_settle(&fx);
+        big_fixture_init(subs);
+        struct shard *producer = fx.shards[0];
         shard_fixture_ring_fill_acks(&fx, 0, 3); /* target 3's record will need an overflow node */
-        msg = large_msg("big", 1, LARGE);
+        struct route_msg msg = large_msg("big", 1, LARGE);
         const uint8_t targets[SHARDS_MAX] = {0, 1, 1, 1};
         alloc_fail_at(fail_at);
         int64_t live = alloc_fail.live_count;
