@@ -16,10 +16,6 @@
 
 #include <stdlib.h>
 
-/* Held PONGs past which the connection that adds one stops being read for a while: far
- * above what acknowledgements that take milliseconds leave waiting, and 1 MiB of FIFO. */
-enum { HELD_PONGS_MAX = 64 * 1024 };
-
 void shard_pong(struct shard *shard, struct conn *conn)
 {
     static const char pong[] = "PONG\r\n";
@@ -52,7 +48,7 @@ void shard_pong(struct shard *shard, struct conn *conn)
         .conn_generation = conn->generation,
         .sequence = shard->xshard.announce_sequence,
     };
-    if (shard->held_count >= HELD_PONGS_MAX) {
+    if (shard->held_count >= SHARD_HELD_PONGS_MAX) {
         /* a client PINGing faster than the shards acknowledge is read no further for now
          * (flow control reads it again within a check period), so the FIFO stays bounded */
         shard_flow_pause(shard, conn);

@@ -38,6 +38,11 @@ struct shard_stats {
     /* the cross-shard counters are the transport's: struct xshard_stats */
 };
 
+/* Held PONGs past which the connection that adds one stops being read for a while (flow
+ * control reads it again within a check period): far above what acknowledgements that take
+ * milliseconds leave waiting, and 1 MiB of FIFO. */
+enum { SHARD_HELD_PONGS_MAX = 64 * 1024 };
+
 /* A PONG held back until every shard applied the interest changes made before its PING. */
 struct held_pong {
     uint32_t conn_index;

@@ -12,7 +12,8 @@
  *   - held PONGs go out in the order of their PINGs;
  *   - a connection that goes away while its PONG is held gets nothing, and neither does a
  *     new connection in its slot; later PONGs still go out;
- *   - the FIFO keeps its order when it grows while wrapped around.
+ *   - the FIFO keeps its order when it grows while wrapped around, and is bounded: the
+ *     connection that fills it is paused.
  *
  * Two or three shards built by hand in one thread, joined by real cross-shard rings
  * (xshard.c), as in test_route_shards.c: no loop, no sockets, no io_uring. The tests play
@@ -474,6 +475,37 @@ START_TEST(test_fifo_grows_wrapped)
 }
 END_TEST
 
+/* A client that PINGs faster than the shards acknowledge cannot grow the FIFO without
+ * bound: the PING that fills it pauses the client (flow control), and once acknowledged
+ * every PONG still goes out, in one piece of output. */
+START_TEST(test_held_pongs_bounded)
+{
+    enum { PINGS = SHARD_HELD_PONGS_MAX + 100 };
+    fixture_init(2);
+    struct conn *client = client_open(0);
+    client_send(client, "SUB foo 1\r\n");
+    static char pings[PINGS * (sizeof "PING\r\n" - 1) + 1];
+    for (size_t i = 0; i < PINGS; i++) {
+        memcpy(pings + i * PONG_LENGTH, "PING\r\n", PONG_LENGTH);
+    }
+    ck_assert(!(client->flags & CONN_F_FLOW_PAUSED));
+    client_send(client, pings);
+    /* the rest of the buffer that filled it is still handled; nothing more is read */
+    ck_assert_uint_eq(fx.shards[0]->held_count, PINGS);
+    ck_assert(client->flags & CONN_F_FLOW_PAUSED);
+    ck_assert_uint_eq(fx.shards[0]->conns.stats.flow_pauses, 1);
+    ck_assert_uint_eq(client->out.length, 0);
+    settle();
+    ck_assert_uint_eq(fx.shards[0]->held_count, 0);
+    ck_assert_uint_eq(client->out.length, (size_t)PINGS * PONG_LENGTH);
+    for (size_t at = 0; at < client->out.length; at += PONG_LENGTH) {
+        ck_assert(memcmp(client->out.data + at, PONG, PONG_LENGTH) == 0);
+    }
+    client->out.length = 0;
+    fixture_free();
+}
+END_TEST
+
 /* ---- (4) a client gone while its PONG is held ---- */
 
 /* Two shards and two clients on shard 0, each with a PONG held: `gone` behind its own SUB
@@ -617,6 +649,7 @@ static Suite *barrier_suite(void)
     tcase_add_test(order, test_pongs_in_order);
     tcase_add_test(order, test_pong_not_overtaking);
     tcase_add_test(order, test_fifo_grows_wrapped);
+    tcase_add_test(order, test_held_pongs_bounded);
     suite_add_tcase(suite, order);
     TCase *closed = tcase_create("closed");
     tcase_add_test(closed, test_closed_pong_dropped);
