@@ -97,14 +97,15 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
         timer_arm(conn->table->timers, &client->auth_timer,
                   clock_deadline_ns(now, config->auth_timeout_ns));
     }
-    size_t size = strlen(server->info_prefix) + INFO_TAIL_SIZE_MAX;
-    if (outbuf_reserve(&client->conn.out, size) != 0) {
+    char tail[INFO_TAIL_SIZE_MAX];
+    size_t tail_length = info_tail_write(tail, sizeof tail, client->conn.id, client->conn.ip);
+    ASSERT(tail_length > 0);
+    size_t prefix_length = strlen(server->info_prefix);
+    if (outq_reserve(&conn->out, &conn->table->out_pool, prefix_length + tail_length) != 0) {
         return -ENOMEM;
     }
-    size_t length = info_line_write(client->conn.out.data + client->conn.out.length, size,
-                                    server->info_prefix, client->conn.id, client->conn.ip);
-    ASSERT(length > 0);
-    client->conn.out.length += length;
+    conn_put(conn, server->info_prefix, prefix_length);
+    conn_put(conn, tail, tail_length);
     conn_flush_queue(&client->conn);
     return 0;
 }
@@ -207,28 +208,28 @@ static bool client_sub_deliver(struct shard *shard, struct route_sub *route,
     if (conn_reserve_output(&client->conn, frame) != 0) {
         return false;
     }
-    struct outbuf *out = &client->conn.out;
+    struct outq *out = &client->conn.out;
     if (with_headers) {
-        outbuf_put(out, "HMSG ", 5);
+        outq_put(out, "HMSG ", 5);
     } else {
-        outbuf_put(out, "MSG ", 4);
+        outq_put(out, "MSG ", 4);
     }
-    outbuf_put(out, msg->subject.data, msg->subject.length);
-    outbuf_put(out, " ", 1);
-    outbuf_put(out, sub->sid, sub->sid_length);
-    outbuf_put(out, " ", 1);
+    outq_put(out, msg->subject.data, msg->subject.length);
+    outq_put(out, " ", 1);
+    outq_put(out, sub->sid, sub->sid_length);
+    outq_put(out, " ", 1);
     if (msg->reply.length > 0) {
-        outbuf_put(out, msg->reply.data, msg->reply.length);
-        outbuf_put(out, " ", 1);
+        outq_put(out, msg->reply.data, msg->reply.length);
+        outq_put(out, " ", 1);
     }
     if (with_headers) {
-        outbuf_put_u64(out, msg->header_length);
-        outbuf_put(out, " ", 1);
+        outq_put_u64(out, msg->header_length);
+        outq_put(out, " ", 1);
     }
-    outbuf_put_u64(out, body_length);
-    outbuf_put(out, "\r\n", 2);
-    outbuf_put(out, body, body_length);
-    outbuf_put(out, "\r\n", 2);
+    outq_put_u64(out, body_length);
+    outq_put(out, "\r\n", 2);
+    outq_put(out, body, body_length);
+    outq_put(out, "\r\n", 2);
     conn_flush_queue(&client->conn);
     if (!status) {
         client->conn.stats.out_msgs++;
@@ -353,9 +354,9 @@ static void reply_reserved_refuse(struct client *client, struct proto_slice repl
     if (conn_reserve_output(&client->conn, sizeof head + reply.length + sizeof tail) != 0) {
         return;
     }
-    outbuf_put(&client->conn.out, head, sizeof head - 1);
-    outbuf_put(&client->conn.out, reply.data, reply.length);
-    outbuf_put(&client->conn.out, tail, sizeof tail - 1);
+    conn_put(&client->conn, head, sizeof head - 1);
+    conn_put(&client->conn, reply.data, reply.length);
+    conn_put(&client->conn, tail, sizeof tail - 1);
     conn_flush_queue(&client->conn);
 }
 

@@ -37,6 +37,7 @@ void conn_table_init(struct conn_table *table, uint32_t capacity_max, int64_t ma
         table->flow_high = (size_t)max_pending / 2;
     }
     table->flow_low = table->flow_high / 4;
+    outq_pool_init(&table->out_pool, OUTQ_POOL_KEEP_DEFAULT);
     timer_entry_init(&table->flow_timer, flow_timer_fired, table);
 }
 
@@ -267,6 +268,7 @@ void conn_table_destroy(struct conn_table *table)
     }
     free(table->conns);
     free(table->free_slots);
+    outq_pool_destroy(&table->out_pool);
     memset(table, 0, sizeof *table);
 }
 
@@ -331,8 +333,7 @@ void conn_table_free(struct conn_table *table, struct conn *conn)
     conn_flow_paused_remove(conn);
     timer_cancel(table->timers, &conn->close_timer);
     timer_cancel(table->timers, &conn->write_timer);
-    outbuf_free(&conn->out);
-    outbuf_free(&conn->sending);
+    outq_free(&conn->out, &table->out_pool);
     outbuf_free(&conn->held);
     free(conn);
 }
@@ -346,10 +347,19 @@ struct conn *conn_table_get(const struct conn_table *table, uint32_t index, uint
     return (conn != NULL && conn->generation == generation) ? conn : NULL;
 }
 
-size_t conn_pending_bytes(const struct conn *conn)
+int conn_send_iov(struct conn *conn, size_t bytes_max)
 {
-    size_t in_flight = conn->sending.length - conn->sending_offset;
-    return conn->out.length + ((conn->flags & CONN_F_SEND_INFLIGHT) ? in_flight : 0);
+    int count = outq_iov(&conn->out, conn->send_iov, CONN_SEND_IOV_MAX, bytes_max,
+                         &conn->send_length);
+    ASSERT(count > 0 && conn->send_length > 0);
+    return count;
+}
+
+void conn_sent(struct conn *conn, size_t bytes)
+{
+    ASSERT(bytes <= conn->send_length);
+    outq_consume(&conn->out, &conn->table->out_pool, bytes);
+    conn->send_length = 0;
 }
 
 int conn_reserve_output(struct conn *conn, size_t bytes)
@@ -363,7 +373,7 @@ int conn_reserve_output(struct conn *conn, size_t bytes)
         conn_close(conn, "Slow Consumer (Pending Bytes)");
         return -ENOBUFS;
     }
-    if (outbuf_reserve(&conn->out, bytes) != 0) {
+    if (outq_reserve(&conn->out, &conn->table->out_pool, bytes) != 0) {
         LOG_WARN("client %llu: out of memory for %zu output bytes, closing",
                  (unsigned long long)conn->id, bytes);
         conn_close(conn, "Out Of Memory");
@@ -379,7 +389,7 @@ void conn_write_text(struct conn *conn, const char *text, size_t length)
         return;
     }
     if (conn_reserve_output(conn, length) == 0) {
-        outbuf_put(&conn->out, text, length);
+        conn_put(conn, text, length);
         conn_flush_queue(conn);
     }
 }

@@ -7,26 +7,28 @@
  * what the kind holds once the connection closes). A kind allocates its own record with
  * `struct conn` as its first member, so adding a kind touches neither the loop nor routing.
  *
- * Output is double buffered: `out` collects frames during a loop turn, `sending` is held by
- * the kernel for the one send in flight. A connection is freed only when no kernel
- * operation refers to it any more; until then it sits on the table's closing list.
+ * Output is a queue of pooled chunks (outq.h): frames are appended behind the one send in
+ * flight, which the kernel reads from the same chunks. A connection is freed only when no
+ * kernel operation refers to it any more; until then it sits on the table's closing list.
  * Shard-owned: only the connection's home shard touches it. */
 #ifndef IONATS_ENGINE_CONN_H
 #define IONATS_ENGINE_CONN_H
 
 #include "base/timer.h"
 #include "engine/outbuf.h"
+#include "engine/outq.h"
 
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 /* Life-cycle flags, owned by the loop and this module. Kinds keep their own in kind_flags. */
 enum {
     CONN_F_RECV_ARMED = 1u << 0,    /* a multishot recv is in the kernel */
-    CONN_F_SEND_INFLIGHT = 1u << 1, /* `sending` is held by the kernel */
+    CONN_F_SEND_INFLIGHT = 1u << 1, /* the front send_length bytes of `out` are in a send */
     CONN_F_FLUSH_QUEUED = 1u << 2,  /* on the table's flush list */
     CONN_F_CLOSING = 1u << 3,       /* no more input; waiting for in-flight ops */
     CONN_F_CLOSE_AFTER_FLUSH = 1u << 4, /* a last reply (-ERR …) is going out, then close */
@@ -49,6 +51,9 @@ struct shard;
  * subscriber that keeps up to never stop a publisher, small enough that a fan-out to
  * thousands of them stays within a few hundred megabytes. */
 enum { CONN_FLOW_HIGH_BYTES = 256 * 1024 };
+
+/* The iovecs one send takes at most: with OUTQ_CHUNK_DATA each, a little under 256 KiB. */
+enum { CONN_SEND_IOV_MAX = 16 };
 
 struct conn_kind {
     const char *name;
@@ -89,9 +94,12 @@ struct conn {
     uint32_t kind_flags;    /* the kind's own */
     uint32_t inflight_count; /* kernel operations still referring to this connection */
     uint64_t id;            /* unique on this server (a client's client_id) */
-    struct outbuf out;      /* frames collected this turn */
-    struct outbuf sending;  /* held by the kernel while CONN_F_SEND_INFLIGHT */
-    size_t sending_offset;  /* bytes of `sending` already sent */
+    struct outq out;        /* output not yet sent, in the table's pooled chunks */
+    /* The send in flight (CONN_F_SEND_INFLIGHT): its bytes, the front of `out`, and the
+     * iovecs (and, for io_uring's sendmsg, the header) the kernel reads them through. */
+    size_t send_length;
+    struct iovec send_iov[CONN_SEND_IOV_MAX];
+    struct msghdr send_msg;
     /* Input received while the connection was paused (io_uring may still deliver what its
      * receive had taken before the pause ended it), handled once it is read again. */
     struct outbuf held;
@@ -153,6 +161,7 @@ struct conn_table {
     bool flow_hit;           /* output was queued for an active congested subscriber */
     struct timer_entry flow_timer; /* looks for stuck congested subscribers */
     bool flow_resume_wanted; /* a congestion ended: read the flow-paused publishers again */
+    struct outq_pool out_pool; /* the chunks of every connection's output */
     struct conn_table_stats stats;
 };
 
@@ -185,7 +194,23 @@ void conn_write_text(struct conn *conn, const char *text, size_t length);
 int conn_reserve_output(struct conn *conn, size_t bytes);
 
 /* Output bytes not yet sent: collected plus in flight. */
-size_t conn_pending_bytes(const struct conn *conn);
+static inline size_t conn_pending_bytes(const struct conn *conn)
+{
+    return conn->out.length;
+}
+
+/* Appends bytes reserved with conn_reserve_output. */
+static inline void conn_put(struct conn *conn, const void *data, size_t length)
+{
+    outq_put(&conn->out, data, length);
+}
+
+/* Hands the kernel's send its iovecs: the front of the unsent output, at most `bytes_max`.
+ * Sets send_length; returns the iovec count (≥ 1: a send is started only with output). */
+int conn_send_iov(struct conn *conn, size_t bytes_max);
+
+/* A send ended having moved `bytes`: they leave the output, and their chunks the queue. */
+void conn_sent(struct conn *conn, size_t bytes);
 
 /* Puts the connection on the flush list: its output goes out at the end of the turn. */
 void conn_flush_queue(struct conn *conn);

@@ -79,7 +79,9 @@ void loop_recv_stop(struct loop *loop, struct conn *conn)
 void loop_send(struct loop *loop, struct conn *conn)
 {
     ASSERT(!(conn->flags & CONN_F_SEND_INFLIGHT));
-    ASSERT(conn->sending_offset < conn->sending.length);
+    int count = conn_send_iov(conn, LOOP_SEND_MAX);
+    conn->send_msg.msg_iov = conn->send_iov;
+    conn->send_msg.msg_iovlen = (size_t)count;
     conn->flags |= CONN_F_SEND_INFLIGHT;
     conn->inflight_count++;
     loop->ops->send(loop, conn);

@@ -7,7 +7,7 @@
  * that started it. So the shard's code reads the same on both backends: start a receive,
  * a send, accepting; get `received`, `recv_ended`, `sent`, `accepted` back. A receive runs
  * until it ends once (peer closed, error, loop_recv_stop, or the backend wants it started
- * again); a send moves some bytes of conn->sending from sending_offset and ends once.
+ * again); a send moves some bytes from the front of conn->out and ends once.
  * This file also keeps the connection's flags and in-flight count that say which
  * operations still refer to it, so a connection is freed only once both have ended.
  *
@@ -33,9 +33,9 @@ enum loop_backend {
     LOOP_EPOLL,
 };
 
-/* Bytes one io_uring send takes at most: a send in flight completes (and shows the
- * connection's progress: the write deadline, flow control) at least every this many bytes.
- * An epoll send ends at once with whatever the kernel took, so it needs no such bound. */
+/* Bytes one send takes at most (on both backends, as CONN_SEND_IOV_MAX chunks also do): a
+ * send in flight on io_uring completes (and shows the connection's progress: the write
+ * deadline, flow control) at least every this many bytes. */
 enum { LOOP_SEND_MAX = 256 * 1024 };
 
 /* A receive that ended with nothing wrong and should simply be started again (io_uring's
@@ -132,7 +132,9 @@ void loop_recv_start(struct loop *loop, struct conn *conn);
 /* Ends the running receive: recv_ended(-ECANCELED) follows (or the end it already had). */
 void loop_recv_stop(struct loop *loop, struct conn *conn);
 
-/* Sends conn->sending from sending_offset; `sent` follows. No send may be running. */
+/* Sends the front of conn->out (at most LOOP_SEND_MAX bytes, through conn->send_iov);
+ * `sent` follows with the bytes moved. The output must not be empty, and no send may be
+ * running. Output appended while the send runs is not part of it. */
 void loop_send(struct loop *loop, struct conn *conn);
 
 static inline void loop_accept_start(struct loop *loop, int listen_fd)

@@ -262,8 +262,7 @@ static int send_some(struct conn *conn)
 {
     ssize_t n;
     do {
-        n = send(conn->fd, conn->sending.data + conn->sending_offset,
-                 conn->sending.length - conn->sending_offset, MSG_NOSIGNAL | MSG_DONTWAIT);
+        n = sendmsg(conn->fd, &conn->send_msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;

@@ -1,6 +1,7 @@
 /* The io_uring backend of the loop interface (loop.h): one ring per shard, set up with
  * SINGLE_ISSUER and DEFER_TASKRUN, multishot receives into a ring of provided buffers,
- * multishot accepts, sends straight from the connection's `sending` buffer, and
+ * multishot accepts, sends straight from the connection's output chunks (a plain send for
+ * one chunk, a sendmsg over an iovec for several), and
  * IORING_OP_MSG_RING to wake another shard or hand it a connection's descriptor.
  *
  * user_data of every SQE encodes what completed: the operation type in the top 8 bits,
@@ -264,9 +265,12 @@ static void uring_recv_stop(struct loop *loop, struct conn *conn)
 static void uring_send(struct loop *loop, struct conn *conn)
 {
     struct io_uring_sqe *sqe = sqe_get(uring_from(loop));
-    size_t length = conn->sending.length - conn->sending_offset;
-    io_uring_prep_send(sqe, conn->fd, conn->sending.data + conn->sending_offset,
-                       length < LOOP_SEND_MAX ? length : LOOP_SEND_MAX, MSG_NOSIGNAL);
+    if (conn->send_msg.msg_iovlen == 1) {
+        io_uring_prep_send(sqe, conn->fd, conn->send_iov[0].iov_base, conn->send_iov[0].iov_len,
+                           MSG_NOSIGNAL);
+    } else {
+        io_uring_prep_sendmsg(sqe, conn->fd, &conn->send_msg, MSG_NOSIGNAL);
+    }
     io_uring_sqe_set_data64(sqe, loop_tag(UD_SEND, conn));
 }
 

@@ -24,8 +24,6 @@
 enum {
     /* Connection slots: the index bits of a completion's user_data. */
     CONN_SLOTS_MAX = 0xffffff,
-    /* Output capacity a connection keeps between bursts. */
-    OUT_KEEP_BYTES = 64 * 1024,
 };
 /* The eventfd value main adds to stop a shard; smaller values ask for counters. */
 #define WAKE_STOP_VALUE (1ULL << 32)
@@ -396,17 +394,14 @@ static void on_sent(void *ctx, struct conn *conn, int result)
         return;
     }
     shard->stats.out_bytes += (uint64_t)result;
-    conn->sending_offset += (size_t)result;
-    ASSERT(conn->sending_offset <= conn->sending.length);
+    bool short_send = (size_t)result < conn->send_length;
+    conn_sent(conn, (size_t)result);
     (void)conn_flow_drained(conn);
-    if (conn->sending_offset < conn->sending.length) {
-        send_start(shard, conn); /* short send: resume where it stopped */
+    if (short_send) {
+        send_start(shard, conn); /* resume where it stopped */
         return;
     }
-    conn->sending.length = 0;
-    conn->sending_offset = 0;
-    outbuf_trim(&conn->sending, OUT_KEEP_BYTES);
-    conn_flush_queue(conn);
+    conn_flush_queue(conn); /* what was appended meanwhile goes at the end of the turn */
 }
 
 static void stats_log(const struct shard *shard)
@@ -428,7 +423,7 @@ static void stats_log(const struct shard *shard)
              "in_msgs=%llu in_bytes=%llu out_msgs=%llu out_bytes=%llu slow_consumers=%llu "
              "recv_enobufs=%llu accept_errors=%llu service_handled=%llu service_dropped=%llu "
              "timers=%llu flow_pauses=%llu flow_exempted=%llu congested=%u unsent_bytes=%llu "
-             "held_bytes=%llu %s",
+             "held_bytes=%llu out_chunks=%llu out_chunks_free=%u %s",
              shard->index, shard->conns.live_count, (unsigned long long)st->accepted,
              (unsigned long long)st->handed_off, (unsigned long long)shard->conns.stats.closed,
              (unsigned long long)st->in_msgs, (unsigned long long)st->in_bytes,
@@ -440,7 +435,8 @@ static void stats_log(const struct shard *shard)
              (unsigned long long)timer_count(&shard->timers),
              (unsigned long long)shard->conns.stats.flow_pauses,
              (unsigned long long)shard->conns.stats.flow_exempted, shard->conns.congested_active,
-             unsent, held, xshard_text);
+             unsent, held, (unsigned long long)shard->conns.out_pool.chunks_used,
+             shard->conns.out_pool.free_count, xshard_text);
 }
 
 static void stats_timer_fired(struct timer_entry *entry, void *ctx)
@@ -510,10 +506,6 @@ static void flush_all(struct shard *shard)
         conn->flags &= ~CONN_F_FLUSH_QUEUED;
         if (!(conn->flags & (CONN_F_CLOSING | CONN_F_SEND_INFLIGHT))) {
             if (conn->out.length > 0) {
-                struct outbuf swap = conn->sending;
-                conn->sending = conn->out;
-                conn->out = swap;
-                conn->sending_offset = 0;
                 send_start(shard, conn);
             } else if (conn->flags & CONN_F_CLOSE_AFTER_FLUSH) {
                 conn_close(conn, conn->close_reason);

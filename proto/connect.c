@@ -157,10 +157,9 @@ char *info_prefix_build(const struct info_server *server)
     return prefix;
 }
 
-size_t info_line_write(char *buffer, size_t size, const char *prefix, uint64_t client_id,
-                       const char *client_ip)
+size_t info_tail_write(char *buffer, size_t size, uint64_t client_id, const char *client_ip)
 {
-    int n = snprintf(buffer, size, "%s,\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n", prefix,
+    int n = snprintf(buffer, size, ",\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
                      (unsigned long long)client_id, client_ip);
     if (n < 0 || (size_t)n >= size) {
         return 0;

@@ -58,10 +58,10 @@ struct info_server {
  * malloc'ed NUL-terminated string owned by the caller, NULL when out of memory. */
 char *info_prefix_build(const struct info_server *server);
 
-/* Writes the complete INFO line for one client into `buffer`. Returns its length, or 0
- * when it does not fit. */
-size_t info_line_write(char *buffer, size_t size, const char *prefix, uint64_t client_id,
-                       const char *client_ip);
+/* Writes what follows info_prefix_build's prefix in one client's INFO line (its id and
+ * address, the closing brace and CRLF) into `buffer`. Returns its length, or 0 when it does
+ * not fit. */
+size_t info_tail_write(char *buffer, size_t size, uint64_t client_id, const char *client_ip);
 
 /* Fills `server_id` (57 bytes incl. NUL) with a random 56-character id starting 'N', in the
  * alphabet of NATS public keys, from the 64-bit random words given. */

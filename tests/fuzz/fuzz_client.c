@@ -109,11 +109,24 @@ static struct conn *connection_open(struct shard *shard, uint64_t id)
 /* Every frame queued must end a line: the output is whole protocol frames. */
 static void output_take(struct conn *conn)
 {
-    if (conn->out.length > 0 &&
-        (conn->out.length < 2 || memcmp(conn->out.data + conn->out.length - 2, "\r\n", 2) != 0)) {
+    size_t length = conn_pending_bytes(conn);
+    if (length == 0) {
+        return;
+    }
+    char tail[2] = {0, 0}; /* the last two bytes, across chunks */
+    uint32_t offset = conn->out.head_offset;
+    for (const struct outq_chunk *chunk = conn->out.head; chunk != NULL; chunk = chunk->next) {
+        for (uint32_t i = offset; i < chunk->length; i++) {
+            tail[0] = tail[1];
+            tail[1] = chunk->data[i];
+        }
+        offset = 0;
+    }
+    if (length < 2 || memcmp(tail, "\r\n", 2) != 0) {
         abort();
     }
-    conn->out.length = 0;
+    conn->send_length = length;
+    conn_sent(conn, length);
 }
 
 /* What the loop does after a turn: flush (here: drop), then free what closed. */

@@ -167,7 +167,8 @@ void loop_fixture_peer_write_all(struct loop_fixture *fx, struct conn *conn, int
 /* Reads what the non-blocking `fd` has, up to `size`. */
 size_t loop_fixture_peer_read_some(int fd, char *buffer, size_t size);
 
-void loop_fixture_sending_fill(struct conn *conn, size_t length);
+/* Appends `length` pattern bytes, the pattern's from `offset` on, to the output. */
+void loop_fixture_output_add(struct conn *conn, size_t offset, size_t length);
 
 int64_t loop_fixture_elapsed_since(int64_t start_ns);
 

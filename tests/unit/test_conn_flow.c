@@ -97,9 +97,19 @@ static void output_add(struct conn *conn, size_t length)
     ck_assert_int_eq(conn_reserve_output(conn, length), 0);
     while (length > 0) {
         size_t chunk = length < sizeof filler ? length : sizeof filler;
-        outbuf_put(&conn->out, filler, chunk);
+        conn_put(conn, filler, chunk);
         length -= chunk;
     }
+}
+
+/* The shard's send of `conn`'s output moved bytes until `left` remain unsent. */
+static void sent_until(struct conn *conn, size_t left)
+{
+    size_t pending = conn_pending_bytes(conn);
+    ck_assert_uint_ge(pending, left);
+    conn->send_length = pending;
+    conn_sent(conn, pending - left);
+    ck_assert_uint_eq(conn_pending_bytes(conn), left);
 }
 
 /* Makes `conn` congested: output up to the high watermark, then one more delivery. */
@@ -344,9 +354,15 @@ START_TEST(test_congestion_noted)
     ck_assert(!table->flow_hit);
     /* output in flight counts toward the watermark */
     struct conn *c = conn_new(&fx);
-    ck_assert_int_eq(outbuf_reserve(&c->sending, table->flow_high), 0);
-    c->sending.length = table->flow_high;
+    ck_assert_int_eq(outq_reserve(&c->out, &table->out_pool, table->flow_high), 0);
+    for (size_t put = 0; put < table->flow_high; put += sizeof filler) {
+        size_t chunk = table->flow_high - put < sizeof filler ? table->flow_high - put
+                                                              : sizeof filler;
+        conn_put(c, filler, chunk);
+    }
+    c->send_length = table->flow_high;
     c->flags |= CONN_F_SEND_INFLIGHT;
+    ck_assert_uint_eq(c->flags & CONN_F_CONGESTED, 0);
     output_add(c, 1);
     ck_assert_uint_eq(c->flags & CONN_F_CONGESTED, CONN_F_CONGESTED);
     ck_assert(table->flow_hit);
@@ -368,23 +384,17 @@ START_TEST(test_drained)
     struct conn *b = conn_new(&fx);
     congest(a);
     congest(b);
-    /* a's output goes to the kernel as the shard sends it: `out` becomes `sending` */
-    struct outbuf swap = a->sending;
-    a->sending = a->out;
-    a->out = swap;
-    a->out.length = 0;
-    a->sending_offset = 0;
+    /* a's output goes to the kernel as the shard sends it, part by part */
     a->flags |= CONN_F_SEND_INFLIGHT;
-    size_t total = a->sending.length;
+    size_t total = conn_pending_bytes(a);
     table->flow_resume_wanted = false;
-    a->sending_offset = total / 2;
+    sent_until(a, total / 2);
     ck_assert(!conn_flow_drained(a));
-    a->sending_offset = total - table->flow_low - 1;
-    ck_assert_uint_eq(conn_pending_bytes(a), table->flow_low + 1);
+    sent_until(a, table->flow_low + 1);
     ck_assert(!conn_flow_drained(a));
     ck_assert_uint_eq(a->flags & CONN_F_CONGESTED, CONN_F_CONGESTED);
     ck_assert(!table->flow_resume_wanted);
-    a->sending_offset = total - table->flow_low;
+    sent_until(a, table->flow_low);
     ck_assert(conn_flow_drained(a));
     ck_assert_uint_eq(a->flags & CONN_F_CONGESTED, 0);
     ck_assert(table->flow_resume_wanted);
@@ -483,7 +493,7 @@ START_TEST(test_exempt_stuck)
     ck_assert(!table->flow_hit);
     ck_assert_uint_eq(table->congested_active, 0);
     /* drained: off the list, the count untouched */
-    conn->out.length = 0;
+    sent_until(conn, 0);
     ck_assert(conn_flow_drained(conn));
     ck_assert_uint_eq(conn->flags & (CONN_F_CONGESTED | CONN_F_FLOW_EXEMPT), 0);
     ck_assert_uint_eq(table->congested_active, 0);
@@ -694,7 +704,7 @@ START_TEST(test_flow_timer)
     /* a paused publisher alone keeps it going too */
     struct conn *publisher = conn_new(&fx);
     conn_flow_paused_add(publisher);
-    conn->out.length = 0;
+    sent_until(conn, 0);
     conn->flags &= ~(uint32_t)CONN_F_SEND_INFLIGHT;
     ck_assert(conn_flow_drained(conn));
     ck_assert_ptr_null(table->congested_head);

@@ -396,7 +396,13 @@ START_TEST(test_info_line)
     ck_assert_int_eq(strncmp(prefix, "INFO {\"server_id\":\"NABC\",", 25), 0);
     ck_assert_ptr_null(strstr(prefix, "auth_required"));
     char line[1024];
-    size_t length = info_line_write(line, sizeof line, prefix, 42, "127.0.0.1");
+    size_t prefix_length = strlen(prefix);
+    ck_assert_uint_lt(prefix_length, sizeof line);
+    memcpy(line, prefix, prefix_length);
+    size_t tail_length =
+        info_tail_write(line + prefix_length, sizeof line - prefix_length, 42, "127.0.0.1");
+    ck_assert_uint_gt(tail_length, 0);
+    size_t length = prefix_length + tail_length;
     ck_assert_uint_eq(length, strlen(line));
     ck_assert_str_eq(line + length - 4, "} \r\n");
     json_error_t error;
@@ -410,8 +416,8 @@ START_TEST(test_info_line)
     ck_assert(json_is_true(json_object_get(root, "headers")));
     json_decref(root);
     /* too small: 0, never a cut line */
-    ck_assert_uint_eq(info_line_write(line, length, prefix, 42, "127.0.0.1"), 0);
-    ck_assert_uint_eq(info_line_write(line, length + 1, prefix, 42, "127.0.0.1"), length);
+    ck_assert_uint_eq(info_tail_write(line, tail_length, 42, "127.0.0.1"), 0);
+    ck_assert_uint_eq(info_tail_write(line, tail_length + 1, 42, "127.0.0.1"), tail_length);
     free(prefix);
     server.auth_required = true;
     prefix = info_prefix_build(&server);
