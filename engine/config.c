@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef IONATS_VERSION
 #define IONATS_VERSION "0.0.0"
@@ -24,6 +25,7 @@ enum flag_kind {
     FLAG_STRING,
     FLAG_INT,
     FLAG_DURATION,
+    FLAG_SIZE,   /* bytes, with an optional unit (config_size_parse) */
     FLAG_SWITCH, /* takes no value */
 };
 
@@ -117,6 +119,23 @@ static const struct flag flags[] = {
     {{"ring_entries"}, FLAG_INT, ACTION_SET, FIELD(ring_entries), 8, CONFIG_RING_ENTRIES_MAX,
      "<count>",
      "io_uring submission queue entries per shard (default: 1024)"},
+    {{"js", "jetstream"}, FLAG_SWITCH, ACTION_SET, FIELD(jetstream), 0, 0, NULL,
+     "Enable JetStream (default: off)"},
+    {{"sd", "store_dir"}, FLAG_STRING, ACTION_SET, FIELD(store_dir), 0, 0, "<dir>",
+     "JetStream storage directory (default: " CONFIG_STORE_DIR_DEFAULT ")"},
+    {{"max_memory_store"}, FLAG_SIZE, ACTION_SET, FIELD(max_memory_store), 0, INT64_MAX,
+     "<size>", "JetStream memory storage limit, e.g. 1GB (default: 75% of the host's memory)"},
+    {{"max_file_store"}, FLAG_SIZE, ACTION_SET, FIELD(max_file_store), 0, INT64_MAX, "<size>",
+     "JetStream file storage limit, e.g. 10GB (default: 75% of the free disk, at most 1TB)"},
+    {{"sync"}, FLAG_STRING, ACTION_SET, FIELD(sync), 0, 0, "<policy>",
+     "always: a publish is acknowledged once it is on disk (group commit); interval: synced "
+     "every --sync_interval, acknowledged when written; none: left to the kernel "
+     "(default: always)"},
+    {{"sync_interval"}, FLAG_DURATION, ACTION_SET, FIELD(sync_interval_ns), 1, INT64_MAX,
+     "<duration>", "How often --sync interval syncs stored data (default: 2m)"},
+    {{"segment_size"}, FLAG_SIZE, ACTION_SET, FIELD(segment_size), 1LL << 20, 1LL << 32,
+     "<size>", "Bytes of each stream segment file, from 1MB to 4GB; a stored message must fit "
+     "one (default: 64MB)"},
     {{"h", "help"}, FLAG_SWITCH, ACTION_HELP, 0, 0, 0, NULL, "Show this message"},
     {{"v", "version"}, FLAG_SWITCH, ACTION_VERSION, 0, 0, 0, NULL, "Show version"},
 };
@@ -166,6 +185,10 @@ static void config_defaults(struct config *config)
     config->io = "auto";
     config->xshard_ring_size = CONFIG_XSHARD_RING_SIZE_DEFAULT;
     config->xshard_overflow_max = CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT;
+    config->store_dir = CONFIG_STORE_DIR_DEFAULT;
+    config->sync = "always";
+    config->sync_interval_ns = CONFIG_SYNC_INTERVAL_NS_DEFAULT;
+    config->segment_size = CONFIG_SEGMENT_SIZE_DEFAULT;
 }
 
 /* How --help and errors spell a flag: one dash for the one- and two-letter ones (-D, -DV). */
@@ -193,6 +216,51 @@ static void config_usage(FILE *out)
     }
     fprintf(out, "\nDurations: 250ms, 2s, 1.5m, 1h, or a number of seconds.\n"
                  "Switches are on when given; -D=false (or 0, f) turns one off.\n\n");
+}
+
+int config_size_parse(const char *text, int64_t *bytes)
+{
+    static const struct {
+        const char *suffix;
+        int64_t scale;
+    } units[] = {
+        {"", 1},
+        {"k", 1000},
+        {"kb", 1024},
+        {"ki", 1024},
+        {"kib", 1024},
+        {"m", 1000 * 1000},
+        {"mb", 1024 * 1024},
+        {"mi", 1024 * 1024},
+        {"mib", 1024 * 1024},
+        {"g", 1000 * 1000 * 1000},
+        {"gb", 1024LL * 1024 * 1024},
+        {"gi", 1024LL * 1024 * 1024},
+        {"gib", 1024LL * 1024 * 1024},
+        {"t", 1000LL * 1000 * 1000 * 1000},
+        {"tb", 1024LL * 1024 * 1024 * 1024},
+        {"ti", 1024LL * 1024 * 1024 * 1024},
+        {"tib", 1024LL * 1024 * 1024 * 1024},
+    };
+    if (text[0] < '0' || text[0] > '9') {
+        return -EINVAL;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long number = strtoll(text, &end, 10);
+    if (errno != 0 || number < 0) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            if (number > INT64_MAX / units[i].scale) {
+                return -EINVAL;
+            }
+            *bytes = number * units[i].scale;
+            return 0;
+        }
+    }
+    return -EINVAL;
 }
 
 int config_duration_parse(const char *text, int64_t *ns)
@@ -366,6 +434,14 @@ static int flag_apply(struct config *config, const struct flag *flag, const char
     case FLAG_INT:
         rc = flag_set_int(flag, value, &number, err);
         break;
+    case FLAG_SIZE:
+        rc = config_size_parse(value, &number);
+        if (rc != 0 || number < flag->min || number > flag->max) {
+            fprintf(err, "ionats: invalid size \"%s\" for %s%s (e.g. 512MB, 10GB)\n", value,
+                    flag_dashes(flag->names[0]), flag->names[0]);
+            return -EINVAL;
+        }
+        break;
     case FLAG_DURATION:
         rc = config_duration_parse(value, &number);
         if (rc != 0 || number < flag->min) {
@@ -444,6 +520,16 @@ static enum config_result config_check(const struct config *config, FILE *err)
     enum { SERVER_NAME_LENGTH_MAX = 256 };
     if (config->server_name != NULL && strlen(config->server_name) > SERVER_NAME_LENGTH_MAX) {
         fprintf(err, "ionats: --server_name is longer than %d bytes\n", SERVER_NAME_LENGTH_MAX);
+        return CONFIG_EXIT_USAGE;
+    }
+    if (strcmp(config->sync, "always") != 0 && strcmp(config->sync, "interval") != 0 &&
+        strcmp(config->sync, "none") != 0) {
+        fprintf(err, "ionats: --sync must be always, interval or none, not \"%s\"\n",
+                config->sync);
+        return CONFIG_EXIT_USAGE;
+    }
+    if (config->store_dir[0] == '\0') {
+        fprintf(err, "ionats: --store_dir is empty\n");
         return CONFIG_EXIT_USAGE;
     }
     if ((config->user == NULL) != (config->pass == NULL)) {

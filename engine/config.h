@@ -43,6 +43,12 @@ enum {
 #define CONFIG_WRITE_DEADLINE_NS_DEFAULT (10LL * 1000000000LL)
 /* nats-server sends its first PING this soon after connect, or at ping_interval if sooner. */
 #define CONFIG_FIRST_PING_NS (2LL * 1000000000LL)
+/* JetStream: the largest segment file, and the default --sync_interval (nats-server's
+ * sync_interval). */
+#define CONFIG_SEGMENT_SIZE_DEFAULT (64LL * 1024 * 1024)
+#define CONFIG_SYNC_INTERVAL_NS_DEFAULT (120LL * 1000000000LL)
+/* nats-server's store directory when -sd is not given. */
+#define CONFIG_STORE_DIR_DEFAULT "/tmp/nats/jetstream"
 /* How long a stopping broker waits for clients to take their pending output. */
 #define CONFIG_DRAIN_NS (500LL * 1000000LL)
 
@@ -76,6 +82,14 @@ struct config {
     int64_t recv_buf_size;
     int64_t recv_buf_count;
     int64_t ring_entries;
+    /* JetStream */
+    bool jetstream;
+    const char *store_dir;     /* CONFIG_STORE_DIR_DEFAULT when not given */
+    int64_t max_memory_store;  /* bytes; 0: 75% of the host's memory, as nats-server */
+    int64_t max_file_store;    /* bytes; 0: 75% of the store's free disk, at most 1 TB */
+    const char *sync;          /* "always", "interval" or "none" */
+    int64_t sync_interval_ns;  /* --sync interval: how often stored data is synced */
+    int64_t segment_size;      /* bytes of each stream segment file */
 };
 
 enum config_result {
@@ -94,6 +108,11 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
 /* Parses a CPU list ("0,2-5") into `cpus` (up to `capacity`). Returns the count or
  * -EINVAL. */
 int config_cpus_parse(const char *text, int *cpus, int capacity);
+
+/* Parses a byte size as nats-server's configuration does: a number, or one with a unit,
+ * K/M/G/T (powers of 1000) or KB/MB/GB/TB (and KiB..., powers of 1024), any case.
+ * 0 or -EINVAL (also on overflow). */
+int config_size_parse(const char *text, int64_t *bytes);
 
 /* Parses "250ms", "2s", "1.5m", "1h" or a bare number of seconds. 0 or -EINVAL. */
 int config_duration_parse(const char *text, int64_t *ns);

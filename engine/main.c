@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "engine/client.h"
 #include "engine/config.h"
+#include "engine/js.h"
 #include "engine/route.h"
 #include "engine/server.h"
 #include "engine/shard.h"
@@ -186,6 +187,14 @@ static int server_init(struct server *server, const struct config *config, int s
     server->hash_seed = random_words[4];
     server->server_name = config->server_name ? config->server_name : server->server_id;
     server->auth_required = config->user != NULL || config->token != NULL;
+    if (config->jetstream) {
+        server->module = &js_module;
+        server->js_max_memory =
+            config->max_memory_store > 0 ? config->max_memory_store : js_max_memory_default();
+        server->js_max_file = config->max_file_store > 0
+                                  ? config->max_file_store
+                                  : js_max_file_default(config->store_dir);
+    }
     bool reuseport = strcmp(config->placement, "reuseport") == 0;
     server->listen_fd = listen_open(config->host, config->port, reuseport);
     if (server->listen_fd < 0) {
@@ -201,6 +210,7 @@ static int server_init(struct server *server, const struct config *config, int s
         .port = port,
         .max_payload = (uint32_t)config->max_payload,
         .auth_required = server->auth_required,
+        .jetstream = config->jetstream,
     };
     server->info_prefix = info_prefix_build(&info);
     if (server->info_prefix == NULL || server_shards_alloc(server, shard_count) != 0) {

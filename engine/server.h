@@ -22,6 +22,7 @@ enum { SERVER_ID_SIZE = 57 };
 
 struct conn_kind;
 struct shard;
+struct shard_module;
 
 struct server {
     const struct config *config;
@@ -44,6 +45,11 @@ struct server {
      * main, which wires the platform to what uses it, so that neither the shard nor the
      * transport includes routing. Static. */
     void (*forwarded)(struct shard *shard, const struct xshard_forwarded *forwarded);
+    /* What runs inside the shards beside their connections (JetStream), NULL for none;
+     * static. Its limits, resolved by main from the flags (nats-server's defaults). */
+    const struct shard_module *module;
+    int64_t js_max_memory;
+    int64_t js_max_file;
     int shard_count;
     struct shard_shared *shared; /* owned [shard_count]: wake-up flags, loads, ring fds */
     struct xshard_link *links;   /* owned [shard_count²]: link i→j at i * shard_count + j */

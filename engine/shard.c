@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/conn.h"
+#include "engine/shard_module.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -183,6 +184,18 @@ int shard_init(struct shard *shard, struct server *server, int index)
     }
     shard->shared->ring_fd = shard->loop->peer.wake_fd;
     shard->shared->handoff_fd = shard->loop->peer.handoff_fd;
+    if (server->module != NULL) {
+        rc = server->module->start(shard, &shard->module_state);
+        if (rc != 0) {
+            shard_xshard_free(shard);
+            sublist_destroy(shard->sublist);
+            shard->sublist = NULL;
+            loop_destroy(shard->loop);
+            shard->loop = NULL;
+            return rc;
+        }
+        shard->module_started = true;
+    }
     return 0;
 }
 
@@ -588,10 +601,16 @@ static int turn_wait(struct shard *shard, bool work_left)
     return rc;
 }
 
+static bool module_stopped(struct shard *shard)
+{
+    return !shard->module_started ||
+           shard->server->module->stop_step(shard, shard->module_state);
+}
+
 static void stop_progress(struct shard *shard, bool *done)
 {
     if (shard->conns.live_count == 0 && !deferred_pending(&shard->deferred)) {
-        *done = true;
+        *done = module_stopped(shard);
         return;
     }
     if (clock_monotonic_ns() >= shard->stop_deadline_ns) {
@@ -601,7 +620,7 @@ static void stop_progress(struct shard *shard, bool *done)
             }
         }
         reap_closed(shard);
-        *done = shard->conns.live_count == 0;
+        *done = shard->conns.live_count == 0 && module_stopped(shard);
     }
 }
 
@@ -638,6 +657,9 @@ void shard_run(struct shard *shard)
         work_left |= timer_advance(&shard->timers, clock_monotonic_ns(), TIMER_BUDGET).more;
         if (deferred_pending(&shard->deferred)) {
             work_left |= deferred_run(&shard->deferred, DEFERRED_BUDGET);
+        }
+        if (shard->module_started) {
+            shard->server->module->turn_end(shard, shard->module_state);
         }
         flush_all(shard);
         if (shard->rearm_pending) {
@@ -679,6 +701,10 @@ void shard_destroy(struct shard *shard)
 {
     /* The loop goes first: it cancels what is still in flight, and only then may the
      * memory those operations point at (send buffers) go. */
+    if (shard->module_started) {
+        shard->server->module->destroy(shard, shard->module_state);
+        shard->module_started = false;
+    }
     loop_destroy(shard->loop);
     shard->loop = NULL;
     for (uint32_t i = 0; i < shard->conns.capacity; i++) {

@@ -97,6 +97,8 @@ struct shard {
     struct timer_entry stats_timer;
     struct timer_entry stop_timer;   /* wakes the loop when the drain time is over */
     struct shard_stats stats;
+    void *module_state;      /* the server's module's (shard_module.h), NULL without one */
+    bool module_started;
     int error;               /* set when the shard failed to start */
 };
 

@@ -2,7 +2,7 @@
  *
  * INFO is what nats-server 2.x sends, key order kept:
  *   INFO {"server_id":…,"server_name":…,"version":…,"proto":1,"go":…,"host":…,"port":N,
- *   "headers":true,"max_payload":N[,"auth_required":true],"client_id":N,"client_ip":…} \r\n
+ *   "headers":true,"max_payload":N[,"auth_required":true][,"jetstream":true],"client_id":N,"client_ip":…} \r\n
  * (a space before CRLF, as the reference sends it). */
 #include "proto/connect.h"
 
@@ -136,6 +136,9 @@ char *info_prefix_build(const struct info_server *server)
     json_object_set_new(info, "port", json_integer(server->port));
     json_object_set_new(info, "headers", json_true());
     json_object_set_new(info, "max_payload", json_integer(server->max_payload));
+    if (server->jetstream) {
+        json_object_set_new(info, "jetstream", json_true());
+    }
     if (server->auth_required) {
         json_object_set_new(info, "auth_required", json_true());
     }

@@ -52,6 +52,7 @@ struct info_server {
     int port;
     uint32_t max_payload;
     bool auth_required;
+    bool jetstream; /* "jetstream":true, after max_payload as nats-server writes it */
 };
 
 /* Builds the shared INFO prefix: `INFO {…` up to, not including, client_id. Returns a

@@ -1,0 +1,415 @@
+/* JetStream as a shard module: start-up (directories, the streams saved there, the API
+ * subscriptions), the end of each turn (group commits handed to the store I/O), the
+ * periodic tick (max_age, interval syncs), stopping (every store's I/O drained) and the
+ * helpers the other js files share. See js_internal.h for the design.
+ *
+ * Layout on disk, as nats-server's: <store_dir>/jetstream/$G/streams/<name>/, holding
+ * config.json (the stream's checked config and creation time) and msgs/ (the stream
+ * store's segments). Only the meta shard (shard 0) runs JetStream; the module does
+ * nothing on the others. Meta shard's thread only. */
+#include "engine/js.h"
+
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "engine/js_internal.h"
+#include "engine/service.h"
+#include "engine/shard.h"
+#include "engine/shard_module.h"
+#include "store/stream_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How often stores look at max_age and interval syncs. */
+#define JS_TICK_NS (250LL * 1000000LL)
+
+/* The module's state on the meta shard: JetStream and its tick timer. */
+struct js_module_state {
+    struct js js;
+    struct timer_entry tick;
+};
+
+int64_t js_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+size_t js_time_format(char *text, size_t size, int64_t unix_ns)
+{
+    if (unix_ns == 0) {
+        return (size_t)snprintf(text, size, "0001-01-01T00:00:00Z");
+    }
+    time_t seconds = (time_t)(unix_ns / 1000000000LL);
+    long nanos = (long)(unix_ns % 1000000000LL);
+    if (nanos < 0) {
+        nanos += 1000000000L;
+        seconds--;
+    }
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    size_t length = strftime(text, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (nanos != 0) {
+        /* Go's RFC3339Nano: the fraction without trailing zeros */
+        char fraction[16];
+        snprintf(fraction, sizeof fraction, ".%09ld", nanos);
+        size_t end = strlen(fraction);
+        while (end > 1 && fraction[end - 1] == '0') {
+            end--;
+        }
+        fraction[end] = '\0';
+        length += (size_t)snprintf(text + length, size - length, "%s", fraction);
+    }
+    length += (size_t)snprintf(text + length, size - length, "Z");
+    return length;
+}
+
+void js_json_time(struct js_errors_json *json, int64_t unix_ns)
+{
+    char text[JS_TIME_TEXT_SIZE];
+    size_t length = js_time_format(text, sizeof text, unix_ns);
+    js_errors_json_string(json, text, length);
+}
+
+void js_reply(struct js *js, const char *reply, size_t reply_length, const char *body,
+              size_t body_length)
+{
+    if (reply_length == 0) {
+        return;
+    }
+    const struct route_msg msg = {
+        .subject = {.data = reply, .length = (uint32_t)reply_length},
+        .payload = {.data = body, .length = (uint32_t)body_length},
+    };
+    service_publish(js->shard, &msg);
+}
+
+struct js_stream *js_stream_find(struct js *js, const char *name, size_t length)
+{
+    size_t low = 0;
+    size_t high = js->stream_count;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        const char *other = js->streams[mid]->config.name;
+        size_t other_length = strlen(other);
+        int cmp = memcmp(name, other, length < other_length ? length : other_length);
+        if (cmp == 0) {
+            cmp = length < other_length ? -1 : length > other_length ? 1 : 0;
+        }
+        if (cmp == 0) {
+            return js->streams[mid];
+        }
+        if (cmp < 0) {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    return NULL;
+}
+
+/* ---- limits ---- */
+
+int64_t js_max_memory_default(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page_size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_size <= 0) {
+        return 1LL << 30;
+    }
+    return (int64_t)pages * page_size / 4 * 3;
+}
+
+int64_t js_max_file_default(const char *store_dir)
+{
+    const int64_t terabyte = 1LL << 40;
+    struct statvfs fs;
+    /* the store directory may not exist yet: its nearest existing parent tells the disk */
+    char path[4096];
+    snprintf(path, sizeof path, "%s", store_dir);
+    while (statvfs(path, &fs) != 0) {
+        char *slash = strrchr(path, '/');
+        if (slash == NULL || slash == path) {
+            snprintf(path, sizeof path, "/");
+            if (statvfs(path, &fs) != 0) {
+                return terabyte;
+            }
+            break;
+        }
+        *slash = '\0';
+    }
+    int64_t available = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize / 4 * 3;
+    return available < terabyte ? available : terabyte;
+}
+
+/* ---- start-up ---- */
+
+static int mkdir_parents(const char *path)
+{
+    char buffer[4096];
+    int n = snprintf(buffer, sizeof buffer, "%s", path);
+    if (n < 0 || (size_t)n >= sizeof buffer) {
+        return -ENAMETOOLONG;
+    }
+    for (char *p = buffer + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buffer, 0750) != 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(buffer, 0750) != 0 && errno != EEXIST) {
+        return -errno;
+    }
+    return 0;
+}
+
+static int js_streams_add(struct js *js, struct js_stream *stream);
+
+static int js_load_all(struct js *js)
+{
+    DIR *dir = opendir(js->streams_dir);
+    if (dir == NULL) {
+        return -errno;
+    }
+    int rc = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] == '.') {
+            continue;
+        }
+        struct js_stream *stream = NULL;
+        int load_rc = js_stream_load(js, entry->d_name, &stream);
+        if (load_rc != 0) {
+            /* one damaged stream does not keep the others, or the server, down */
+            LOG_ERROR("JetStream: stream %s not loaded: %s", entry->d_name, strerror(-load_rc));
+            continue;
+        }
+        if (js_streams_add(js, stream) != 0) {
+            js_stream_free(stream);
+            rc = -ENOMEM;
+            break;
+        }
+    }
+    closedir(dir);
+    return rc;
+}
+
+static int js_streams_add(struct js *js, struct js_stream *stream)
+{
+    if (js->stream_count == js->stream_capacity) {
+        size_t capacity = js->stream_capacity ? js->stream_capacity * 2 : 16;
+        struct js_stream **grown = realloc(js->streams, capacity * sizeof *grown);
+        if (grown == NULL) {
+            return -ENOMEM;
+        }
+        js->streams = grown;
+        js->stream_capacity = capacity;
+    }
+    size_t at = 0;
+    while (at < js->stream_count && strcmp(js->streams[at]->config.name, stream->config.name) < 0) {
+        at++;
+    }
+    memmove(js->streams + at + 1, js->streams + at, (js->stream_count - at) * sizeof *js->streams);
+    js->streams[at] = stream;
+    js->stream_count++;
+    return 0;
+}
+
+int js_streams_insert(struct js *js, struct js_stream *stream)
+{
+    return js_streams_add(js, stream);
+}
+
+void js_streams_remove(struct js *js, struct js_stream *stream)
+{
+    for (size_t i = 0; i < js->stream_count; i++) {
+        if (js->streams[i] == stream) {
+            memmove(js->streams + i, js->streams + i + 1,
+                    (js->stream_count - i - 1) * sizeof *js->streams);
+            js->stream_count--;
+            return;
+        }
+    }
+}
+
+int js_retire(struct js *js, struct js_stream *stream)
+{
+    if (js->retired_count == js->retired_capacity) {
+        size_t capacity = js->retired_capacity ? js->retired_capacity * 2 : 8;
+        struct js_stream **grown = realloc(js->retired, capacity * sizeof *grown);
+        if (grown == NULL) {
+            return -ENOMEM;
+        }
+        js->retired = grown;
+        js->retired_capacity = capacity;
+    }
+    js->retired[js->retired_count++] = stream;
+    return 0;
+}
+
+static void js_tick_fired(struct timer_entry *entry, void *ctx)
+{
+    struct js_module_state *state = ctx;
+    struct js *js = &state->js;
+    int64_t now = js_now_ns();
+    for (size_t i = 0; i < js->stream_count; i++) {
+        struct js_stream *stream = js->streams[i];
+        if (stream->failure == 0) {
+            (void)stream_store_tick(stream->store, now);
+            js_stream_account(stream);
+            stream->dirty = true;
+        }
+        js_dedupe_expire(&stream->dedupe, now - stream->config.duplicate_window_ns);
+    }
+    timer_arm(&js->shard->timers, entry, clock_monotonic_ns() + JS_TICK_NS);
+}
+
+static void js_free_all(struct js *js)
+{
+    for (size_t i = 0; i < js->api_sub_count; i++) {
+        service_unsubscribe(js->shard, js->api_subs[i]);
+    }
+    free(js->api_subs);
+    free(js->api_contexts);
+    for (size_t i = 0; i < js->stream_count; i++) {
+        js_stream_free(js->streams[i]);
+    }
+    free(js->streams);
+    for (size_t i = 0; i < js->retired_count; i++) {
+        js_stream_free(js->retired[i]);
+    }
+    free(js->retired);
+    free(js->streams_dir);
+}
+
+static int js_start(struct shard *shard, void **out)
+{
+    *out = NULL;
+    if (shard->index != 0) {
+        return 0;
+    }
+    const struct server *server = shard->server;
+    struct js_module_state *state = calloc(1, sizeof *state);
+    if (state == NULL) {
+        return -ENOMEM;
+    }
+    struct js *js = &state->js;
+    js->shard = shard;
+    js->io = shard->loop->store_io;
+    js->max_memory = server->js_max_memory;
+    js->max_file = server->js_max_file;
+    size_t length = strlen(server->config->store_dir) + sizeof "/jetstream/$G/streams";
+    js->streams_dir = malloc(length);
+    if (js->streams_dir == NULL) {
+        free(state);
+        return -ENOMEM;
+    }
+    snprintf(js->streams_dir, length, "%s/jetstream/$G/streams", server->config->store_dir);
+    int rc = mkdir_parents(js->streams_dir);
+    if (rc != 0) {
+        LOG_ERROR("JetStream: cannot create the store directory %s: %s", js->streams_dir,
+                  strerror(-rc));
+        js_free_all(js);
+        free(state);
+        return rc;
+    }
+    int64_t started = clock_monotonic_ns();
+    rc = js_load_all(js);
+    if (rc == 0) {
+        rc = js_api_subscribe(js);
+    }
+    if (rc != 0) {
+        LOG_ERROR("JetStream could not start: %s", strerror(-rc));
+        js_free_all(js);
+        free(state);
+        return rc;
+    }
+    LOG_INFO("Starting JetStream: store directory \"%s/jetstream\", max memory %lld, max "
+             "storage %lld, sync %s, %zu stream(s) loaded in %.3f s",
+             server->config->store_dir, (long long)js->max_memory, (long long)js->max_file,
+             server->config->sync, js->stream_count,
+             (double)(clock_monotonic_ns() - started) / 1e9);
+    timer_entry_init(&state->tick, js_tick_fired, state);
+    timer_arm(&shard->timers, &state->tick, clock_monotonic_ns() + JS_TICK_NS);
+    *out = state;
+    return 0;
+}
+
+static void js_retired_reap(struct js *js)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < js->retired_count; i++) {
+        struct js_stream *stream = js->retired[i];
+        if (js_stream_busy(stream)) {
+            js->retired[kept++] = stream;
+        } else {
+            js_stream_free(stream);
+        }
+    }
+    js->retired_count = kept;
+}
+
+static void js_turn_end(struct shard *shard, void *opaque)
+{
+    struct js_module_state *state = opaque;
+    if (state == NULL) {
+        return;
+    }
+    struct js *js = &state->js;
+    for (size_t i = 0; i < js->stream_count; i++) {
+        if (js->streams[i]->dirty) {
+            js_stream_flush(js->streams[i]);
+        }
+    }
+    if (js->retired_count > 0) {
+        js_retired_reap(js);
+    }
+}
+
+static bool js_stop_step(struct shard *shard, void *opaque)
+{
+    struct js_module_state *state = opaque;
+    if (state == NULL) {
+        return true;
+    }
+    struct js *js = &state->js;
+    js->stopping = true;
+    bool busy = false;
+    for (size_t i = 0; i < js->stream_count; i++) {
+        js_stream_flush(js->streams[i]);
+        busy |= js_stream_busy(js->streams[i]);
+    }
+    js_retired_reap(js);
+    return !busy && js->retired_count == 0;
+}
+
+static void js_destroy(struct shard *shard, void *opaque)
+{
+    struct js_module_state *state = opaque;
+    if (state == NULL) {
+        return;
+    }
+    timer_cancel(&shard->timers, &state->tick);
+    js_free_all(&state->js);
+    free(state);
+}
+
+const struct shard_module js_module = {
+    .name = "jetstream",
+    .start = js_start,
+    .turn_end = js_turn_end,
+    .stop_step = js_stop_step,
+    .destroy = js_destroy,
+};

@@ -1,0 +1,422 @@
+/* Publishes to a stream's subjects: the checks nats-server makes, in its order, the append,
+ * and the acknowledgement held until the store says the message is durable; the duplicate
+ * window (Nats-Msg-Id); direct gets.
+ *
+ * The one idea: a publish is appended at once (so later checks and reads see it) and its
+ * ack joins the stream's FIFO of acks in sequence order; the store's `committed` hook
+ * releases every ack up to the sequence it made durable, so with --sync always an ack
+ * never leaves before its group commit's fdatasync. A failed store answers every waiting
+ * ack with its error and takes no more writes. Meta shard's thread only. */
+#include "base/assert.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "engine/js_internal.h"
+#include "engine/service.h"
+#include "engine/shard.h"
+#include "proto/js_pub.h"
+#include "store/stream_store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Room for an ack: the fixed part and the stream name escaped (js_pub.h's bound). */
+enum { ACK_SIZE_MAX = JS_PUB_REPLY_FIXED_SIZE_MAX +
+                      JS_PUB_REPLY_EXPANSION_MAX * (JS_STREAM_CONFIG_NAME_LENGTH_MAX + 512) };
+
+static struct js_pub_text stream_name(const struct js_stream *stream)
+{
+    return (struct js_pub_text){.bytes = stream->config.name,
+                                .length = strlen(stream->config.name)};
+}
+
+static void reply_raw(struct js_stream *stream, const struct route_msg *msg, const char *body,
+                      size_t length)
+{
+    js_reply(stream->js, msg->reply.data, msg->reply.length, body, length);
+}
+
+/* An error ack for one of js_pub's errors. */
+static void nak_pub(struct js_stream *stream, const struct route_msg *msg,
+                    enum js_pub_error error, const struct js_pub_error_args *args)
+{
+    char buffer[ACK_SIZE_MAX];
+    size_t length = 0;
+    if (js_pub_error_ack_write(stream_name(stream), error, args, buffer, sizeof buffer,
+                               &length) == 0) {
+        reply_raw(stream, msg, buffer, length);
+    }
+}
+
+/* An error ack for an API error of the table, its description filled in. */
+static void nak_api(struct js_stream *stream, const char *reply, size_t reply_length,
+                    const struct js_error *error)
+{
+    const struct js_error_entry *entry = js_errors_entry(error->id);
+    char buffer[ACK_SIZE_MAX + JS_ERROR_DESCRIPTION_SIZE * JS_PUB_REPLY_EXPANSION_MAX];
+    size_t length = 0;
+    const struct js_pub_text description = {.bytes = error->description,
+                                            .length = strlen(error->description)};
+    if (js_pub_nak_write(stream_name(stream), entry->code, entry->err_code, description,
+                         buffer, sizeof buffer, &length) == 0) {
+        js_reply(stream->js, reply, reply_length, buffer, length);
+    }
+}
+
+static void nak_store(struct js_stream *stream, const struct route_msg *msg, const char *text)
+{
+    struct js_error error;
+    js_errors_setf(&error, JS_ERR_STREAM_STORE_FAILED, "%s", text);
+    nak_api(stream, msg->reply.data, msg->reply.length, &error);
+}
+
+static void nak_id(struct js_stream *stream, const struct route_msg *msg, enum js_error_id id)
+{
+    struct js_error error;
+    js_errors_set(&error, id);
+    nak_api(stream, msg->reply.data, msg->reply.length, &error);
+}
+
+static void ack_send(struct js_stream *stream, const char *reply, size_t reply_length,
+                     uint64_t seq, bool duplicate)
+{
+    const struct js_pub_ack ack = {.stream = stream_name(stream), .seq = seq,
+                                   .duplicate = duplicate};
+    char buffer[ACK_SIZE_MAX];
+    size_t length = 0;
+    if (js_pub_ack_write(&ack, buffer, sizeof buffer, &length) == 0) {
+        js_reply(stream->js, reply, reply_length, buffer, length);
+    }
+}
+
+/* ---- acks waiting for durability ---- */
+
+static int ack_push(struct js_stream *stream, const struct proto_slice reply, uint64_t seq,
+                    bool duplicate)
+{
+    if (stream->ack_count == stream->ack_capacity) {
+        uint32_t capacity = stream->ack_capacity ? stream->ack_capacity * 2 : 64;
+        struct js_pending_ack *grown = malloc(capacity * sizeof *grown);
+        if (grown == NULL) {
+            return -ENOMEM;
+        }
+        for (uint32_t i = 0; i < stream->ack_count; i++) {
+            grown[i] = stream->acks[(stream->ack_head + i) % stream->ack_capacity];
+        }
+        free(stream->acks);
+        stream->acks = grown;
+        stream->ack_capacity = capacity;
+        stream->ack_head = 0;
+    }
+    char *copy = malloc(reply.length + 1);
+    if (copy == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(copy, reply.data, reply.length);
+    copy[reply.length] = '\0';
+    struct js_pending_ack *ack =
+        &stream->acks[(stream->ack_head + stream->ack_count) % stream->ack_capacity];
+    ack->seq = seq;
+    ack->reply = copy;
+    ack->duplicate = duplicate;
+    stream->ack_count++;
+    return 0;
+}
+
+void js_publish_committed(struct js_stream *stream, uint64_t seq)
+{
+    while (stream->ack_count > 0) {
+        struct js_pending_ack *ack = &stream->acks[stream->ack_head];
+        if (ack->seq > seq) {
+            break;
+        }
+        ack_send(stream, ack->reply, strlen(ack->reply), ack->seq, ack->duplicate);
+        free(ack->reply);
+        stream->ack_head = (stream->ack_head + 1) % stream->ack_capacity;
+        stream->ack_count--;
+    }
+}
+
+void js_publish_committed_check(struct js_stream *stream)
+{
+    struct stream_store_info info;
+    stream_store_info_get(stream->store, &info);
+    js_publish_committed(stream, info.durable_seq);
+}
+
+void js_publish_failed(struct js_stream *stream, int error)
+{
+    if (stream->failure == 0) {
+        stream->failure = error;
+        if (error != -ENOENT) {
+            LOG_ERROR("JetStream: stream %s stopped taking writes: %s", stream->config.name,
+                      strerror(-error));
+        }
+    }
+    struct js_error api_error;
+    if (error == -ENOENT) {
+        js_errors_set(&api_error, JS_ERR_STREAM_NOT_FOUND);
+    } else {
+        js_errors_setf(&api_error, JS_ERR_STREAM_STORE_FAILED, "stream store failed: %s",
+                       strerror(-error));
+    }
+    while (stream->ack_count > 0) {
+        struct js_pending_ack *ack = &stream->acks[stream->ack_head];
+        nak_api(stream, ack->reply, strlen(ack->reply), &api_error);
+        free(ack->reply);
+        stream->ack_head = (stream->ack_head + 1) % stream->ack_capacity;
+        stream->ack_count--;
+    }
+}
+
+/* ---- checks before the append, in nats-server's order ---- */
+
+static struct js_pub_rules rules_of(const struct js_stream_config *config)
+{
+    return (struct js_pub_rules){
+        .allow_rollup = config->allow_rollup_hdrs,
+        .deny_purge = config->deny_purge,
+        .allow_msg_ttl = config->allow_msg_ttl,
+        .allow_msg_counter = config->allow_msg_counter,
+        .allow_atomic = config->allow_atomic,
+    };
+}
+
+static bool stage_passes(struct js_stream *stream, const struct route_msg *msg,
+                         const struct js_pub_directives *directives, enum js_pub_stage stage,
+                         size_t body_length)
+{
+    const struct js_pub_rules rules = rules_of(&stream->config);
+    const struct js_pub_context context = {.stream = stream_name(stream),
+                                           .payload_length = body_length};
+    enum js_pub_error error = js_pub_check(directives, &rules, &context, stage);
+    if (error == JS_PUB_OK) {
+        return true;
+    }
+    struct js_pub_error_args args = {0};
+    if (error == JS_PUB_ERR_ROLLUP_INVALID) {
+        args.text = directives->rollup_text;
+    }
+    nak_pub(stream, msg, error, &args);
+    return false;
+}
+
+/* Expected last sequence and expected last subject sequence: 10071 with the actual one. */
+static bool expectations_hold(struct js_stream *stream, const struct route_msg *msg,
+                              const struct js_pub_directives *directives)
+{
+    struct stream_store_info info;
+    stream_store_info_get(stream->store, &info);
+    if (directives->expected_last_subject_seq_set) {
+        const char *subject = msg->subject.data;
+        size_t length = msg->subject.length;
+        if (directives->expected_last_subject.bytes != NULL &&
+            directives->expected_last_subject.length > 0) {
+            subject = directives->expected_last_subject.bytes;
+            length = directives->expected_last_subject.length;
+        }
+        uint64_t last = 0;
+        if (stream_store_subject_last(stream->store, (const uint8_t *)subject,
+                                      (uint32_t)length, &last) != 0) {
+            last = 0;
+        }
+        if (last != directives->expected_last_subject_seq) {
+            const struct js_pub_error_args args = {.number = last};
+            nak_pub(stream, msg, JS_PUB_ERR_WRONG_LAST_SEQUENCE, &args);
+            return false;
+        }
+    }
+    if (directives->expected_last_seq_set && directives->expected_last_seq != info.last_seq) {
+        const struct js_pub_error_args args = {.number = info.last_seq};
+        nak_pub(stream, msg, JS_PUB_ERR_WRONG_LAST_SEQUENCE, &args);
+        return false;
+    }
+    return true;
+}
+
+static bool last_msg_id_matches(const struct js_stream *stream, struct js_pub_text expected)
+{
+    const char *last = stream->last_msg_id != NULL ? stream->last_msg_id : "";
+    return strlen(last) == expected.length && memcmp(last, expected.bytes, expected.length) == 0;
+}
+
+/* The text of an append error as nats-server's store errors read. */
+static void nak_append(struct js_stream *stream, const struct route_msg *msg, int rc)
+{
+    struct stream_store_info info;
+    stream_store_info_get(stream->store, &info);
+    switch (rc) {
+    case -EDQUOT:
+        if (stream->config.max_msgs > 0 && info.msg_count >= (uint64_t)stream->config.max_msgs) {
+            nak_store(stream, msg, "maximum messages exceeded");
+        } else {
+            nak_store(stream, msg, "maximum bytes exceeded");
+        }
+        return;
+    case -EMSGSIZE:
+        nak_id(stream, msg, JS_ERR_STREAM_MESSAGE_EXCEEDS_MAXIMUM);
+        return;
+    case -ENOSPC:
+        nak_id(stream, msg, JS_ERR_STORAGE_RESOURCES_EXCEEDED);
+        return;
+    case -EAGAIN:
+        nak_store(stream, msg, "stream store busy: too many writes pending");
+        return;
+    default:
+        nak_store(stream, msg, strerror(-rc));
+        return;
+    }
+}
+
+/* Everything before the append; false when the publish was answered (or dropped). */
+static bool publish_admitted(struct js_stream *stream, const struct route_msg *msg,
+                             const struct js_pub_directives *directives, size_t header_length,
+                             size_t body_length, uint64_t *duplicate_seq)
+{
+    const struct js_stream_config *config = &stream->config;
+    *duplicate_seq = 0;
+    if (stream->failure != 0) {
+        char text[128];
+        snprintf(text, sizeof text, "stream store failed: %s", strerror(-stream->failure));
+        nak_store(stream, msg, text);
+        return false;
+    }
+    if (config->sealed) {
+        nak_id(stream, msg, JS_ERR_STREAM_SEALED);
+        return false;
+    }
+    if (!stage_passes(stream, msg, directives, JS_PUB_STAGE_HEADERS, body_length) ||
+        !expectations_hold(stream, msg, directives) ||
+        !stage_passes(stream, msg, directives, JS_PUB_STAGE_SOURCE, body_length)) {
+        return false;
+    }
+    if (directives->msg_id.length > 0) {
+        const struct js_dedupe_entry *seen =
+            js_dedupe_find(&stream->dedupe, directives->msg_id.bytes, directives->msg_id.length);
+        if (seen != NULL) {
+            *duplicate_seq = seen->seq;
+            return false;
+        }
+    }
+    if (directives->expected_last_msg_id.bytes != NULL &&
+        !last_msg_id_matches(stream, directives->expected_last_msg_id)) {
+        const char *last = stream->last_msg_id != NULL ? stream->last_msg_id : "";
+        const struct js_pub_error_args args = {
+            .text = {.bytes = last, .length = strlen(last)}};
+        nak_pub(stream, msg, JS_PUB_ERR_WRONG_LAST_MSG_ID, &args);
+        return false;
+    }
+    if (!stage_passes(stream, msg, directives, JS_PUB_STAGE_ROLLUP, body_length)) {
+        return false;
+    }
+    if (config->max_msg_size >= 0 && header_length + body_length > (size_t)config->max_msg_size) {
+        nak_id(stream, msg, JS_ERR_STREAM_MESSAGE_EXCEEDS_MAXIMUM);
+        return false;
+    }
+    if (header_length > UINT16_MAX) {
+        nak_id(stream, msg, JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM);
+        return false;
+    }
+    struct js *js = stream->js;
+    bool memory = config->storage == JS_STREAM_STORAGE_MEMORY;
+    uint64_t used = memory ? js->memory_used : js->storage_used;
+    int64_t limit = memory ? js->max_memory : js->max_file;
+    if (used + header_length + body_length > (uint64_t)limit) {
+        nak_id(stream, msg, JS_ERR_INSUFFICIENT_RESOURCES);
+        return false;
+    }
+    if (!stage_passes(stream, msg, directives, JS_PUB_STAGE_TTL, body_length)) {
+        return false;
+    }
+    if (config->discard == JS_STREAM_DISCARD_NEW && config->discard_new_per_subject &&
+        config->max_msgs_per_subject > 0 &&
+        stream_store_subject_count(stream->store, (const uint8_t *)msg->subject.data,
+                                   msg->subject.length) >=
+            (uint64_t)config->max_msgs_per_subject) {
+        nak_store(stream, msg, "maximum messages per subject exceeded");
+        return false;
+    }
+    return true;
+}
+
+/* Nats-Rollup: the stream (all) or the subject (sub) is purged before the append. */
+static void rollup_apply(struct js_stream *stream, const struct route_msg *msg,
+                         const struct js_pub_directives *directives)
+{
+    if (directives->rollup == JS_PUB_ROLLUP_ALL) {
+        const struct stream_store_purge_request request = {0};
+        (void)stream_store_purge(stream->store, &request, NULL);
+    } else if (directives->rollup == JS_PUB_ROLLUP_SUBJECT) {
+        const struct stream_store_purge_request request = {
+            .subject = (const uint8_t *)msg->subject.data,
+            .subject_length = msg->subject.length};
+        (void)stream_store_purge(stream->store, &request, NULL);
+    }
+}
+
+static void msg_id_remember(struct js_stream *stream, struct js_pub_text id, uint64_t seq)
+{
+    if (id.length == 0) {
+        return;
+    }
+    (void)js_dedupe_add(&stream->dedupe, id.bytes, id.length, seq, js_now_ns());
+    char *copy = malloc(id.length + 1);
+    if (copy != NULL) {
+        memcpy(copy, id.bytes, id.length);
+        copy[id.length] = '\0';
+        free(stream->last_msg_id);
+        stream->last_msg_id = copy;
+    }
+}
+
+void js_publish_handle(struct shard *shard, void *context, const struct route_msg *msg)
+{
+    struct js_stream *stream = context;
+    if (stream->deleting) {
+        return;
+    }
+    size_t header_length = msg->header_length;
+    size_t body_length = msg->payload.length - header_length;
+    struct js_pub_directives directives;
+    js_pub_directives_parse(header_length > 0 ? msg->payload.data : NULL, header_length,
+                            &directives);
+    uint64_t duplicate_seq = 0;
+    if (!publish_admitted(stream, msg, &directives, header_length, body_length,
+                          &duplicate_seq)) {
+        if (duplicate_seq != 0 && msg->reply.length > 0 &&
+            ack_push(stream, msg->reply, duplicate_seq, true) != 0) {
+            nak_store(stream, msg, strerror(ENOMEM));
+        }
+        js_publish_committed_check(stream);
+        return;
+    }
+    /* the inline status of the header block is not stored (js_pub.h) */
+    char header[UINT16_MAX];
+    size_t stored = 0;
+    if (header_length > 0 && directives.status.stored_length > 0) {
+        const struct js_pub_status *status = &directives.status;
+        memcpy(header, msg->payload.data, status->cut_start);
+        memcpy(header + status->cut_start, msg->payload.data + status->cut_end,
+               header_length - status->cut_end);
+        stored = status->stored_length;
+    }
+    rollup_apply(stream, msg, &directives);
+    uint64_t seq = 0;
+    int rc = stream_store_append(stream->store, (const uint8_t *)msg->subject.data,
+                                 msg->subject.length, (const uint8_t *)header, (uint32_t)stored,
+                                 (const uint8_t *)msg->payload.data + header_length,
+                                 (uint32_t)body_length, &seq);
+    if (rc != 0) {
+        nak_append(stream, msg, rc);
+        return;
+    }
+    stream->dirty = true;
+    js_stream_account(stream);
+    msg_id_remember(stream, directives.msg_id, seq);
+    if (msg->reply.length > 0 && ack_push(stream, msg->reply, seq, false) != 0) {
+        /* stored, but the ack cannot wait: the client's retry is a duplicate */
+        LOG_WARN("JetStream: stream %s: no memory to hold the ack of %llu", stream->config.name,
+                 (unsigned long long)seq);
+    }
+}

@@ -1,0 +1,526 @@
+/* A JetStream stream at run time: its directory and saved config, its store, its
+ * subscriptions, and its state as the API reports it.
+ *
+ * The one idea: a stream is its checked config plus a stream store; everything durable is
+ * in the store (messages) and in config.json (written once per create or update, synced,
+ * renamed into place), so loading at start-up is parse, check, open. The store writes
+ * through the meta shard's store I/O and reports commits to js_publish.c. A deleted stream
+ * leaves the index at once and is freed by js.c once its store has nothing in flight.
+ * Meta shard's thread only. */
+#include "base/assert.h"
+#include "base/log.h"
+#include "engine/js_internal.h"
+#include "engine/service.h"
+#include "engine/shard.h"
+#include "store/stream_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char CONFIG_FILE[] = "config.json";
+static const char CONFIG_TEMP[] = "config.json.tmp";
+/* The largest config.json read back. */
+enum { CONFIG_FILE_MAX = 4 * 1024 * 1024 };
+
+/* ---- store settings from the stream's config and the flags ---- */
+
+static void store_config_fill(const struct js *js, const struct js_stream_config *config,
+                              struct stream_store_config *store)
+{
+    const struct config *flags = js->shard->server->config;
+    stream_store_config_default(store);
+    store->segment_size = (uint64_t)flags->segment_size;
+    if (strcmp(flags->sync, "always") == 0) {
+        store->sync = STREAM_STORE_SYNC_ALWAYS;
+    } else if (strcmp(flags->sync, "interval") == 0) {
+        store->sync = STREAM_STORE_SYNC_INTERVAL;
+        store->sync_interval_ns = flags->sync_interval_ns;
+    } else {
+        store->sync = STREAM_STORE_SYNC_NONE;
+    }
+    store->max_msgs = config->max_msgs > 0 ? (uint64_t)config->max_msgs : 0;
+    store->max_bytes = config->max_bytes > 0 ? (uint64_t)config->max_bytes : 0;
+    store->max_age_ns = config->max_age_ns > 0 ? config->max_age_ns : 0;
+    store->max_msgs_per_subject =
+        config->max_msgs_per_subject > 0 ? (uint64_t)config->max_msgs_per_subject : 0;
+    store->discard = config->discard == JS_STREAM_DISCARD_NEW ? STREAM_STORE_DISCARD_NEW
+                                                              : STREAM_STORE_DISCARD_OLD;
+}
+
+static void hook_committed(void *context, uint64_t seq, uint64_t lsn)
+{
+    js_publish_committed(context, seq);
+}
+
+static void hook_failed(void *context, int error)
+{
+    js_publish_failed(context, error);
+}
+
+/* ---- config.json ---- */
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t length = strlen(dir) + 1 + strlen(name) + 1;
+    char *path = malloc(length);
+    if (path != NULL) {
+        snprintf(path, length, "%s/%s", dir, name);
+    }
+    return path;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* Writes config.json durably: a temporary file, synced, renamed over, the directory
+ * synced. Synchronous: a create or update is rare and waits for it (see the note in
+ * js_internal.h's users: the API answers only once the stream is on disk). */
+static int config_save(const struct js_stream *stream)
+{
+    struct js_errors_json json;
+    js_errors_json_init(&json, CONFIG_FILE_MAX);
+    js_errors_json_literal(&json, "{\"config\":");
+    js_stream_config_encode(&stream->config, NULL, &json);
+    js_errors_json_key(&json, "created_ns");
+    js_errors_json_int(&json, stream->created_ns);
+    js_errors_json_literal(&json, "}\n");
+    if (json.failed) {
+        js_errors_json_free(&json);
+        return -ENOMEM;
+    }
+    char *temp = path_join(stream->dir, CONFIG_TEMP);
+    char *final = path_join(stream->dir, CONFIG_FILE);
+    int rc = -ENOMEM;
+    if (temp != NULL && final != NULL) {
+        int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        rc = fd < 0 ? -errno : 0;
+        if (rc == 0) {
+            size_t done = 0;
+            while (rc == 0 && done < json.length) {
+                ssize_t n = write(fd, json.data + done, json.length - done);
+                if (n < 0 && errno != EINTR) {
+                    rc = -errno;
+                } else if (n > 0) {
+                    done += (size_t)n;
+                }
+            }
+            if (rc == 0 && fsync(fd) != 0) {
+                rc = -errno;
+            }
+            close(fd);
+        }
+        if (rc == 0 && rename(temp, final) != 0) {
+            rc = -errno;
+        }
+        if (rc == 0) {
+            rc = fsync_path(stream->dir, O_RDONLY | O_DIRECTORY);
+        }
+    }
+    free(temp);
+    free(final);
+    js_errors_json_free(&json);
+    return rc;
+}
+
+static int config_load(const char *dir, struct js_stream_config *config, int64_t *created_ns)
+{
+    char *path = path_join(dir, CONFIG_FILE);
+    if (path == NULL) {
+        return -ENOMEM;
+    }
+    json_error_t json_error;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
+    free(path);
+    if (root == NULL) {
+        LOG_ERROR("JetStream: %s/%s: %s", dir, CONFIG_FILE, json_error.text);
+        return -EBADMSG;
+    }
+    json_t *config_json = json_object_get(root, "config");
+    json_t *created = json_object_get(root, "created_ns");
+    char *text = config_json != NULL ? json_dumps(config_json, JSON_COMPACT) : NULL;
+    int rc = -EBADMSG;
+    if (text != NULL && json_is_integer(created)) {
+        struct js_error error;
+        bool pedantic = false;
+        rc = js_stream_config_parse(text, strlen(text), config, &pedantic, &error);
+        if (rc == 0) {
+            const struct js_stream_config_check_options options = {0};
+            rc = js_stream_config_check(config, &options, &error);
+            if (rc != 0) {
+                js_stream_config_free(config);
+            }
+        }
+        if (rc == -EINVAL) {
+            LOG_ERROR("JetStream: %s/%s: %s", dir, CONFIG_FILE, error.description);
+            rc = -EBADMSG;
+        }
+        *created_ns = json_integer_value(created);
+    }
+    free(text);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- removing a stream's files ---- */
+
+static void remove_tree(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (dir != NULL) {
+        struct dirent *entry;
+        while ((entry = readdir(dir)) != NULL) {
+            if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
+                continue;
+            }
+            char *child = path_join(path, entry->d_name);
+            if (child == NULL) {
+                break;
+            }
+            struct stat st;
+            if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) {
+                remove_tree(child);
+            } else {
+                unlink(child);
+            }
+            free(child);
+        }
+        closedir(dir);
+    }
+    rmdir(path);
+}
+
+/* ---- subscriptions ---- */
+
+static void subs_drop(struct js_stream *stream)
+{
+    struct shard *shard = stream->js->shard;
+    for (size_t i = 0; i < stream->sub_count; i++) {
+        service_unsubscribe(shard, stream->subs[i]);
+    }
+    free(stream->subs);
+    stream->subs = NULL;
+    stream->sub_count = 0;
+    for (size_t i = 0; i < 2; i++) {
+        if (stream->direct_subs[i] != NULL) {
+            service_unsubscribe(shard, stream->direct_subs[i]);
+            stream->direct_subs[i] = NULL;
+        }
+    }
+}
+
+static int subs_make(struct js_stream *stream)
+{
+    struct shard *shard = stream->js->shard;
+    const struct js_stream_config *config = &stream->config;
+    int error = 0;
+    if (config->mirror == NULL && config->subject_count > 0) {
+        stream->subs = calloc(config->subject_count, sizeof *stream->subs);
+        if (stream->subs == NULL) {
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < config->subject_count; i++) {
+            stream->subs[i] = service_subscribe(shard, config->subjects[i], NULL,
+                                                js_publish_handle, stream, &error);
+            if (stream->subs[i] == NULL) {
+                subs_drop(stream);
+                return error;
+            }
+            stream->sub_count = i + 1;
+        }
+    }
+    if (config->allow_direct) {
+        char subject[64 + JS_STREAM_CONFIG_NAME_LENGTH_MAX];
+        snprintf(subject, sizeof subject, "$JS.API.DIRECT.GET.%s", config->name);
+        stream->direct_subs[0] =
+            service_subscribe(shard, subject, NULL, js_direct_get_handle, stream, &error);
+        snprintf(subject, sizeof subject, "$JS.API.DIRECT.GET.%s.>", config->name);
+        stream->direct_subs[1] = stream->direct_subs[0] == NULL
+                                     ? NULL
+                                     : service_subscribe(shard, subject, NULL,
+                                                         js_direct_get_handle, stream, &error);
+        if (stream->direct_subs[1] == NULL) {
+            subs_drop(stream);
+            return error != 0 ? error : -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+static struct js_stream *stream_new(struct js *js)
+{
+    struct js_stream *stream = calloc(1, sizeof *stream);
+    if (stream != NULL) {
+        stream->js = js;
+        js_stream_config_init(&stream->config);
+    }
+    return stream;
+}
+
+/* Opens the store (file storage: <dir>/msgs) and subscribes. */
+static int stream_open(struct js_stream *stream)
+{
+    struct js *js = stream->js;
+    struct stream_store_config store_config;
+    store_config_fill(js, &stream->config, &store_config);
+    const struct stream_store_hooks hooks = {
+        .committed = hook_committed, .failed = hook_failed, .context = stream};
+    char *msgs = NULL;
+    if (stream->dir != NULL) {
+        msgs = path_join(stream->dir, "msgs");
+        if (msgs == NULL) {
+            return -ENOMEM;
+        }
+    }
+    int rc = stream_store_open(msgs, &store_config, js->io, &hooks, &stream->store);
+    free(msgs);
+    if (rc != 0) {
+        stream->store = NULL;
+        return rc;
+    }
+    js_stream_account(stream);
+    rc = subs_make(stream);
+    return rc;
+}
+
+int js_stream_create(struct js *js, struct js_stream_config *config, struct js_stream **out,
+                     struct js_error *error)
+{
+    struct js_stream *stream = stream_new(js);
+    if (stream == NULL) {
+        js_errors_setf(error, JS_ERR_STREAM_CREATE, "%s", strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    stream->config = *config; /* moved */
+    js_stream_config_init(config);
+    config = &stream->config;
+    int rc = 0;
+    stream->created_ns = js_now_ns();
+    if (config->storage == JS_STREAM_STORAGE_FILE) {
+        stream->dir = path_join(js->streams_dir, config->name);
+        rc = stream->dir == NULL ? -ENOMEM : 0;
+        if (rc == 0 && mkdir(stream->dir, 0750) != 0) {
+            rc = -errno;
+        }
+        if (rc == 0) {
+            rc = config_save(stream);
+        }
+    }
+    if (rc == 0) {
+        rc = stream_open(stream);
+    }
+    if (rc != 0) {
+        js_errors_setf(error, JS_ERR_STREAM_CREATE, "%s", strerror(-rc));
+        if (stream->dir != NULL && rc != -EEXIST) {
+            remove_tree(stream->dir);
+        }
+        js_stream_free(stream);
+        return rc;
+    }
+    *out = stream;
+    return 0;
+}
+
+int js_stream_load(struct js *js, const char *name, struct js_stream **out)
+{
+    struct js_stream *stream = stream_new(js);
+    if (stream == NULL) {
+        return -ENOMEM;
+    }
+    stream->dir = path_join(js->streams_dir, name);
+    int rc = stream->dir == NULL ? -ENOMEM
+                                 : config_load(stream->dir, &stream->config, &stream->created_ns);
+    if (rc == 0 && strcmp(stream->config.name, name) != 0) {
+        rc = -EBADMSG; /* a directory renamed by hand */
+    }
+    if (rc == 0) {
+        rc = stream_open(stream);
+    }
+    if (rc != 0) {
+        js_stream_free(stream);
+        return rc;
+    }
+    struct stream_store_info info;
+    stream_store_info_get(stream->store, &info);
+    if (info.lost_count > 0 || info.truncated_count > 0) {
+        LOG_WARN("JetStream: stream %s recovered with %llu lost message(s) in %llu damaged "
+                 "segment(s)",
+                 name, (unsigned long long)info.lost_count,
+                 (unsigned long long)info.truncated_count);
+    }
+    js_publish_dedupe_rebuild(stream);
+    *out = stream;
+    return 0;
+}
+
+int js_stream_update(struct js_stream *stream, struct js_stream_config *config,
+                     struct js_error *error)
+{
+    struct js_stream_config old = stream->config;
+    stream->config = *config; /* moved */
+    js_stream_config_init(config);
+    int rc = 0;
+    if (stream->dir != NULL) {
+        rc = config_save(stream);
+    }
+    if (rc != 0) {
+        *config = stream->config; /* the caller keeps what it gave */
+        stream->config = old;
+        js_errors_setf(error, JS_ERR_STREAM_UPDATE, "%s", strerror(-rc));
+        return rc;
+    }
+    /* limits and subjects take effect now; the store applies lowered limits on its next
+     * open (a restart), and the tick evicts by age */
+    subs_drop(stream);
+    rc = subs_make(stream);
+    js_stream_config_free(&old);
+    if (rc != 0) {
+        js_errors_setf(error, JS_ERR_STREAM_UPDATE, "%s", strerror(-rc));
+    }
+    return rc;
+}
+
+void js_stream_delete(struct js_stream *stream)
+{
+    subs_drop(stream);
+    stream->deleting = true;
+    js_publish_failed(stream, -ENOENT); /* waiting acks learn the stream is gone */
+    if (stream->dir != NULL) {
+        remove_tree(stream->dir);
+    }
+}
+
+void js_stream_free(struct js_stream *stream)
+{
+    subs_drop(stream);
+    if (stream->store != NULL) {
+        if (js_stream_busy(stream)) {
+            /* only at a failed shutdown: the kernel may still refer to its batches */
+            LOG_WARN("JetStream: stream %s closed with I/O in flight; its memory is kept",
+                     stream->config.name != NULL ? stream->config.name : "?");
+            return;
+        }
+        stream_store_close(stream->store);
+    }
+    for (uint32_t i = 0; i < stream->ack_count; i++) {
+        free(stream->acks[(stream->ack_head + i) % stream->ack_capacity].reply);
+    }
+    free(stream->acks);
+    js_dedupe_free(&stream->dedupe);
+    free(stream->last_msg_id);
+    js_stream_config_free(&stream->config);
+    free(stream->dir);
+    free(stream);
+}
+
+void js_stream_flush(struct js_stream *stream)
+{
+    stream->dirty = false;
+    if (stream->store != NULL && stream->failure == 0) {
+        (void)stream_store_flush(stream->store);
+    }
+}
+
+bool js_stream_busy(const struct js_stream *stream)
+{
+    return stream->store != NULL && stream_store_busy(stream->store);
+}
+
+void js_stream_account(struct js_stream *stream)
+{
+    struct stream_store_info info;
+    stream_store_info_get(stream->store, &info);
+    uint64_t *used = stream->config.storage == JS_STREAM_STORAGE_MEMORY
+                         ? &stream->js->memory_used
+                         : &stream->js->storage_used;
+    *used = *used - stream->bytes + info.byte_count;
+    stream->bytes = info.byte_count;
+}
+
+/* ---- state and info ---- */
+
+void js_stream_state_json(struct js_stream *stream, struct js_errors_json *json,
+                          bool deleted_details, const char *subjects_filter)
+{
+    struct stream_store_info info;
+    stream_store_info_get(stream->store, &info);
+    uint64_t first_seq = info.first_seq;
+    if (info.msg_count == 0 && info.last_seq == 0) {
+        first_seq = 0; /* nats-server: a stream that never held a message */
+    }
+    js_errors_json_literal(json, "{");
+    js_errors_json_key(json, "messages");
+    js_errors_json_uint(json, info.msg_count);
+    js_errors_json_key(json, "bytes");
+    js_errors_json_uint(json, info.byte_count);
+    js_errors_json_key(json, "first_seq");
+    js_errors_json_uint(json, first_seq);
+    js_errors_json_key(json, "first_ts");
+    js_json_time(json, info.msg_count > 0 ? info.first_timestamp_ns : 0);
+    js_errors_json_key(json, "last_seq");
+    js_errors_json_uint(json, info.last_seq);
+    js_errors_json_key(json, "last_ts");
+    js_json_time(json, info.last_timestamp_ns);
+    if (info.subject_count > 0) {
+        js_errors_json_key(json, "num_subjects");
+        js_errors_json_uint(json, info.subject_count);
+    }
+    (void)subjects_filter; /* per-subject counts: not reported yet (see README) */
+    if (info.deleted_count > 0 && info.msg_count > 0) {
+        if (deleted_details) {
+            /* the gaps in [first, last], bounded: a client cannot make this walk forever */
+            enum { DELETED_DETAILS_MAX = 100000 };
+            js_errors_json_key(json, "deleted");
+            js_errors_json_literal(json, "[");
+            uint32_t listed = 0;
+            bool first = true;
+            for (uint64_t seq = info.first_seq; seq <= info.last_seq && listed < DELETED_DETAILS_MAX;
+                 seq++) {
+                struct stream_store_msg msg;
+                if (stream_store_get(stream->store, seq, &msg) == -ENOENT) {
+                    if (!first) {
+                        js_errors_json_literal(json, ",");
+                    }
+                    js_errors_json_uint(json, seq);
+                    first = false;
+                    listed++;
+                }
+            }
+            js_errors_json_literal(json, "]");
+        }
+        js_errors_json_key(json, "num_deleted");
+        js_errors_json_uint(json, info.deleted_count);
+    }
+    js_errors_json_key(json, "consumer_count");
+    js_errors_json_uint(json, 0);
+    js_errors_json_literal(json, "}");
+}
+
+void js_stream_info_json(struct js_stream *stream, struct js_errors_json *json,
+                         bool deleted_details, const char *subjects_filter)
+{
+    js_errors_json_key(json, "config");
+    js_stream_config_encode(&stream->config, NULL, json);
+    js_errors_json_key(json, "created");
+    js_json_time(json, stream->created_ns);
+    js_errors_json_key(json, "state");
+    js_stream_state_json(stream, json, deleted_details, subjects_filter);
+    js_errors_json_key(json, "ts");
+    js_json_time(json, js_now_ns());
+}

@@ -1,0 +1,30 @@
+/* What runs inside a shard beside its connections: JetStream today.
+ *
+ * The one idea: the shard loop knows a module only through four calls (start, the end of
+ * each turn, a stop step, destroy) and an opaque state, so the loop includes nothing of
+ * what a module does and a module reaches the rest of the engine through its public
+ * interfaces (server-side subscribers, timers, the loop's store I/O). main wires the one
+ * module a server runs into `struct server`. Every call runs on the shard's thread. */
+#ifndef IONATS_ENGINE_SHARD_MODULE_H
+#define IONATS_ENGINE_SHARD_MODULE_H
+
+#include <stdbool.h>
+
+struct shard;
+
+struct shard_module {
+    const char *name;
+    /* At the end of shard_init, before any shard runs its loop. Sets *state; 0, or -errno
+     * with the reason logged (the server then does not start). */
+    int (*start)(struct shard *shard, void **state);
+    /* After the turn's handlers ran and before output is flushed: hand collected I/O to
+     * the backend (a stream store's group commit). */
+    void (*turn_end)(struct shard *shard, void *state);
+    /* The shard is stopping: called every turn until it returns true, once nothing the
+     * module started is in flight any more (the loop keeps completing its I/O till then). */
+    bool (*stop_step)(struct shard *shard, void *state);
+    /* After the loop's last turn, before the loop and the shard's index go. */
+    void (*destroy)(struct shard *shard, void *state);
+};
+
+#endif

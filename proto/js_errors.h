@@ -1,0 +1,225 @@
+/* nats-server's JetStream API errors, and the JSON writer that sends them as Go does.
+ *
+ * Every error a JetStream API reply can carry is one row of a const table: the HTTP-like
+ * `code`, nats-server's `err_code` and its `description` template, with the placeholders
+ * ({err}, {prefix}, {subject}, ...) that nats-server's server/errors.json defines. A
+ * `struct js_error` is one filled-in error, ready to be written as
+ * `"error":{"code":500,"err_code":10052,"description":"..."}`. Clients match err_code and
+ * often show or compare the description, so both are kept byte for byte.
+ *
+ * nats-server writes its replies with Go's encoding/json, which escapes '<', '>' and '&'
+ * as \u003c, \u003e, \u0026 (so a subject "foo.>" goes out as "foo.\u003e"), writes
+ * U+2028/U+2029 escaped and replaces invalid UTF-8 with U+FFFD. `struct js_errors_json` is
+ * a bounded growing buffer that writes JSON text exactly that way; the stream-config
+ * encoder uses it too. Pure functions and const tables: any thread. */
+#ifndef IONATS_PROTO_JS_ERRORS_H
+#define IONATS_PROTO_JS_ERRORS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The errors stream operations (and the generic API paths around them) need, named after
+ * nats-server's constants (JSStreamNotFoundErr -> JS_ERR_STREAM_NOT_FOUND); the comment is
+ * the err_code. Consumer-specific errors beyond the four at the end are not here yet. */
+enum js_error_id {
+    JS_ERR_NONE = 0,
+    JS_ERR_BAD_REQUEST, /* 10003 */
+    JS_ERR_INVALID_JSON, /* 10025 */
+    JS_ERR_NOT_EMPTY_REQUEST, /* 10038 */
+    JS_ERR_NOT_ENABLED, /* 10076 */
+    JS_ERR_NOT_ENABLED_FOR_ACCOUNT, /* 10039 */
+    JS_ERR_NO_ACCOUNT, /* 10035 */
+    JS_ERR_REQUIRED_API_LEVEL, /* 10185 */
+    JS_ERR_PEDANTIC, /* 10157 */
+    JS_ERR_CLUSTER_NOT_AVAIL, /* 10008 */
+    JS_ERR_CLUSTER_UNSUPPORTED_FEATURE, /* 10036 */
+    JS_ERR_CLUSTER_NO_PEERS, /* 10005 */
+    JS_ERR_CLUSTER_TAGS, /* 10011 */
+    JS_ERR_INSUFFICIENT_RESOURCES, /* 10023 */
+    JS_ERR_ACCOUNT_RESOURCES_EXCEEDED, /* 10002 */
+    JS_ERR_STORAGE_RESOURCES_EXCEEDED, /* 10047 */
+    JS_ERR_MEMORY_RESOURCES_EXCEEDED, /* 10028 */
+    JS_ERR_MAXIMUM_STREAMS_LIMIT, /* 10027 */
+    JS_ERR_MAXIMUM_CONSUMERS_LIMIT, /* 10026 */
+    JS_ERR_NO_LIMITS, /* 10120 */
+    JS_ERR_REPLICAS_COUNT_CANNOT_BE_NEGATIVE, /* 10133 */
+    JS_ERR_STREAM_REPLICAS_NOT_SUPPORTED, /* 10074 */
+    JS_ERR_STREAM_REPLICAS_NOT_UPDATABLE, /* 10061 */
+    JS_ERR_STREAM_NOT_FOUND, /* 10059 */
+    JS_ERR_STREAM_NAME_EXIST, /* 10058 */
+    JS_ERR_STREAM_NAME_EXIST_RESTORE_FAILED, /* 10130 */
+    JS_ERR_STREAM_MISMATCH, /* 10056 */
+    JS_ERR_STREAM_NAME_CONTAINS_PATH_SEPARATORS, /* 10128 */
+    JS_ERR_STREAM_INVALID_CONFIG, /* 10052 */
+    JS_ERR_STREAM_CREATE, /* 10049 */
+    JS_ERR_STREAM_UPDATE, /* 10069 */
+    JS_ERR_STREAM_DELETE, /* 10050 */
+    JS_ERR_STREAM_GENERAL_ERROR, /* 10051 */
+    JS_ERR_STREAM_INVALID, /* 10096 */
+    JS_ERR_STREAM_SUBJECT_OVERLAP, /* 10065 */
+    JS_ERR_STREAM_MIRROR_NOT_UPDATABLE, /* 10055 */
+    JS_ERR_STREAM_SEALED, /* 10109 */
+    JS_ERR_STREAM_PURGE_FAILED, /* 10110 */
+    JS_ERR_STREAM_ROLLUP_FAILED, /* 10111 */
+    JS_ERR_STREAM_MSG_DELETE_FAILED, /* 10057 */
+    JS_ERR_STREAM_STORE_FAILED, /* 10077 */
+    JS_ERR_STREAM_LIMITS, /* 10053 */
+    JS_ERR_STREAM_MAX_BYTES_REQUIRED, /* 10113 */
+    JS_ERR_STREAM_MAX_STREAM_BYTES_EXCEEDED, /* 10122 */
+    JS_ERR_STREAM_OFFLINE, /* 10118 */
+    JS_ERR_STREAM_OFFLINE_REASON, /* 10194 */
+    JS_ERR_STREAM_INFO_MAX_SUBJECTS, /* 10117 */
+    JS_ERR_STREAM_SNAPSHOT, /* 10064 */
+    JS_ERR_STREAM_RESTORE, /* 10062 */
+    JS_ERR_NO_MESSAGE_FOUND, /* 10037 */
+    JS_ERR_SEQUENCE_NOT_FOUND, /* 10043 */
+    JS_ERR_STREAM_MESSAGE_EXCEEDS_MAXIMUM, /* 10054 */
+    JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM, /* 10097 */
+    JS_ERR_STREAM_NOT_MATCH, /* 10060 */
+    JS_ERR_STREAM_WRONG_LAST_SEQUENCE, /* 10071 */
+    JS_ERR_STREAM_WRONG_LAST_SEQUENCE_CONSTANT, /* 10164 */
+    JS_ERR_STREAM_WRONG_LAST_MSG_ID, /* 10070 */
+    JS_ERR_STREAM_SEQUENCE_NOT_MATCH, /* 10063 */
+    JS_ERR_STREAM_DUPLICATE_MESSAGE_CONFLICT, /* 10158 */
+    JS_ERR_STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY, /* 10163 */
+    JS_ERR_STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_INVALID, /* 10193 */
+    JS_ERR_STREAM_MIN_LAST_SEQ, /* 10180 */
+    JS_ERR_STREAM_TOO_MANY_REQUESTS, /* 10167 */
+    JS_ERR_MESSAGE_TTL_INVALID, /* 10165 */
+    JS_ERR_MESSAGE_TTL_DISABLED, /* 10166 */
+    JS_ERR_STREAM_TRANSFORM_INVALID_SOURCE, /* 10155 */
+    JS_ERR_STREAM_TRANSFORM_INVALID_DESTINATION, /* 10156 */
+    JS_ERR_STREAM_EXTERNAL_DEL_PREFIX_OVERLAPS, /* 10022 */
+    JS_ERR_STREAM_EXTERNAL_API_OVERLAP, /* 10021 */
+    JS_ERR_STREAM_INVALID_EXTERNAL_DELIVERY_SUBJ, /* 10024 */
+    JS_ERR_MIRROR_WITH_SUBJECTS, /* 10034 */
+    JS_ERR_MIRROR_WITH_SOURCES, /* 10031 */
+    JS_ERR_MIRROR_WITH_START_SEQ_AND_TIME, /* 10032 */
+    JS_ERR_MIRROR_WITH_SUBJECT_FILTERS, /* 10033 */
+    JS_ERR_MIRROR_WITH_FIRST_SEQ, /* 10143 */
+    JS_ERR_MIRROR_MAX_MESSAGE_SIZE_TOO_BIG, /* 10030 */
+    JS_ERR_MIRROR_INVALID_STREAM_NAME, /* 10142 */
+    JS_ERR_MIRROR_MULTIPLE_FILTERS_NOT_ALLOWED, /* 10150 */
+    JS_ERR_MIRROR_INVALID_SUBJECT_FILTER, /* 10151 */
+    JS_ERR_MIRROR_OVERLAPPING_SUBJECT_FILTERS, /* 10152 */
+    JS_ERR_MIRROR_INVALID_TRANSFORM_DESTINATION, /* 10154 */
+    JS_ERR_MIRROR_WITH_COUNTERS, /* 10173 */
+    JS_ERR_MIRROR_WITH_ATOMIC_PUBLISH, /* 10198 */
+    JS_ERR_MIRROR_WITH_MSG_SCHEDULES, /* 10186 */
+    JS_ERR_MIRROR_WITH_BATCH_PUBLISH, /* 10209 */
+    JS_ERR_MIRROR_DURABLE_CONSUMER_CFG_INVALID, /* 10213 */
+    JS_ERR_MIRROR_CONSUMER_SETUP_FAILED, /* 10029 */
+    JS_ERR_SOURCE_CONSUMER_SETUP_FAILED, /* 10045 */
+    JS_ERR_SOURCE_MAX_MESSAGE_SIZE_TOO_BIG, /* 10046 */
+    JS_ERR_SOURCE_DUPLICATE_DETECTED, /* 10140 */
+    JS_ERR_SOURCE_INVALID_STREAM_NAME, /* 10141 */
+    JS_ERR_SOURCE_MULTIPLE_FILTERS_NOT_ALLOWED, /* 10144 */
+    JS_ERR_SOURCE_INVALID_SUBJECT_FILTER, /* 10145 */
+    JS_ERR_SOURCE_INVALID_TRANSFORM_DESTINATION, /* 10146 */
+    JS_ERR_SOURCE_OVERLAPPING_SUBJECT_FILTERS, /* 10147 */
+    JS_ERR_SOURCE_WITH_MSG_SCHEDULES, /* 10187 */
+    JS_ERR_SOURCE_DURABLE_CONSUMER_CFG_INVALID, /* 10215 */
+    JS_ERR_SOURCE_DURABLE_CONSUMER_DUPLICATE_DETECTED, /* 10216 */
+    JS_ERR_CONSUMER_NOT_FOUND, /* 10014 */
+    JS_ERR_CONSUMER_NAME_EXIST, /* 10013 */
+    JS_ERR_CONSUMER_ALREADY_EXISTS, /* 10148 */
+    JS_ERR_CONSUMER_DOES_NOT_EXIST, /* 10149 */
+    JS_ERR_COUNT,
+};
+
+/* One row of the table: the reply's "code", "err_code" and the description template. */
+struct js_error_entry {
+    uint16_t code;
+    uint16_t err_code;
+    const char *description; /* borrowed from the const table; {name} marks a placeholder */
+};
+
+/* Room for one description. The longest ones quote two client-supplied subjects, which
+ * the stream config bounds (JS_STREAM_CONFIG_SUBJECT_LENGTH_MAX, js_stream_config.h), so
+ * two quoted subjects and nats-server's words fit unless the subjects are made of bytes
+ * that %q escapes four times over; such a description is cut at a UTF-8 boundary. */
+enum { JS_ERROR_DESCRIPTION_SIZE = 4096 };
+
+/* A filled-in error. id == JS_ERR_NONE means "no error" and the description is empty. */
+struct js_error {
+    enum js_error_id id;
+    char description[JS_ERROR_DESCRIPTION_SIZE];
+};
+
+/* The row for `id` (JS_ERR_NONE < id < JS_ERR_COUNT). */
+const struct js_error_entry *js_errors_entry(enum js_error_id id);
+
+/* The id whose err_code is `err_code`, or JS_ERR_NONE when the table has none. */
+enum js_error_id js_errors_find(uint16_t err_code);
+
+/* Number of {placeholders} in the description template of `id`. */
+size_t js_errors_placeholder_count(enum js_error_id id);
+
+/* Clears `error` to "no error". */
+void js_errors_clear(struct js_error *error);
+
+/* Fills `error` with `id`, whose template must have no placeholder. */
+void js_errors_set(struct js_error *error, enum js_error_id id);
+
+/* Fills `error` with `id`, replacing its placeholders in order by `args` (as many as the
+ * template has: asserted). */
+void js_errors_set_args(struct js_error *error, enum js_error_id id, const char *const *args,
+                        size_t arg_count);
+
+/* Fills `error` with `id`, whose template has exactly one placeholder, replaced by the
+ * printf-formatted text (nats-server's fmt.Errorf(...) passed as {err}). */
+void js_errors_setf(struct js_error *error, enum js_error_id id, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+void js_errors_vsetf(struct js_error *error, enum js_error_id id, const char *format,
+                     va_list args) __attribute__((format(printf, 3, 0)));
+
+/* What a decoder reports for invalid UTF-8 (with a size of 1), as Go's utf8.RuneError. */
+enum { JS_ERRORS_RUNE_ERROR = 0xFFFD };
+
+/* Decodes the UTF-8 rune at text[0, length) (length >= 1) into *rune and returns its size;
+ * invalid bytes decode as JS_ERRORS_RUNE_ERROR of size 1, as Go's utf8.DecodeRune does. */
+size_t js_errors_utf8_decode(const char *text, size_t length, uint32_t *rune);
+
+/* Writes `text` as Go's strconv.Quote / fmt's %q would: double quotes, \" \\ \a \b \f \n
+ * \r \t \v, \xNN for invalid UTF-8 bytes and ASCII controls, \u00NN for C1 controls and
+ * U+00AD, \u2028/\u2029; other runes as they are. Returns the length written (NUL
+ * excluded), cut to fit `size` (size >= 1). */
+size_t js_errors_go_quote(char *target, size_t size, const char *text, size_t length);
+
+/* ---- Go-compatible JSON text ---------------------------------------------------------- */
+
+/* JSON text under construction. Appends never fail loudly: once out of memory or past
+ * length_max, `failed` is set and later appends do nothing, so a writer checks once. */
+struct js_errors_json {
+    char *data;        /* owned (malloc); NUL-terminated while !failed */
+    size_t length;     /* bytes written, NUL excluded */
+    size_t capacity;   /* bytes allocated */
+    size_t length_max; /* never grows past this many bytes */
+    bool failed;       /* out of memory or over length_max: the text is incomplete */
+};
+
+void js_errors_json_init(struct js_errors_json *json, size_t length_max);
+void js_errors_json_free(struct js_errors_json *json);
+
+/* Appends bytes as they are (JSON punctuation, known-safe keys). */
+void js_errors_json_raw(struct js_errors_json *json, const char *bytes, size_t length);
+void js_errors_json_literal(struct js_errors_json *json, const char *text);
+
+/* Appends `"key":`, preceded by a comma unless the text so far ends with '{' or '['. */
+void js_errors_json_key(struct js_errors_json *json, const char *key);
+
+/* Appends a JSON string as Go's encoding/json writes it (see the top of this file). */
+void js_errors_json_string(struct js_errors_json *json, const char *text, size_t length);
+void js_errors_json_cstring(struct js_errors_json *json, const char *text);
+
+void js_errors_json_int(struct js_errors_json *json, int64_t value);
+void js_errors_json_uint(struct js_errors_json *json, uint64_t value);
+void js_errors_json_bool(struct js_errors_json *json, bool value);
+
+/* Appends `"error":{"code":N,"err_code":N,"description":"..."}` for `error` (an error id,
+ * not JS_ERR_NONE), key preceded by a comma as js_errors_json_key does. */
+void js_errors_json_error(struct js_errors_json *json, const struct js_error *error);
+
+#endif
