@@ -46,4 +46,17 @@ bool deferred_run(struct deferred *deferred, uint32_t budget);
 /* True when handlers are waiting. */
 bool deferred_pending(const struct deferred *deferred);
 
+/* Back-pressure: true while the queued bytes are above half of bytes_max (the shard then
+ * stops reading the publishers that feed its server-side subscribers, and stops taking
+ * other shards' forwarded messages), until they fall below an eighth of it. Pushes past
+ * bytes_max are still refused, so the bound holds even against a flood in one buffer. */
+static inline bool deferred_pressed_above(const struct deferred *deferred)
+{
+    return deferred->queued.length > deferred->bytes_max / 2;
+}
+static inline bool deferred_pressed_below(const struct deferred *deferred)
+{
+    return deferred->queued.length < deferred->bytes_max / 8;
+}
+
 #endif

@@ -58,6 +58,11 @@ static bool service_sub_deliver(struct shard *shard, struct route_sub *route,
         return false;
     }
     sub->pending++;
+    if (deferred_pressed_above(&shard->deferred)) {
+        /* the publisher is paused as one feeding a subscriber that is behind */
+        shard->conns.flow_hit = true;
+        shard->deferred_pressed = true;
+    }
     return true;
 }
 

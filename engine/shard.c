@@ -590,7 +590,8 @@ static int turn_wait(struct shard *shard, bool work_left)
          * fence in xshard.c's wake() between a producer's publish and its read of the flag */
         atomic_thread_fence(memory_order_seq_cst);
         /* while a subscriber here is congested the rings are not drained (see shard_run) */
-        if (shard->conns.congested_active == 0 && xshard_inbound_pending(&shard->xshard)) {
+        if (shard->conns.congested_active == 0 && !shard->deferred_pressed &&
+            xshard_inbound_pending(&shard->xshard)) {
             wait_ns = 0;
         }
     }
@@ -650,13 +651,18 @@ void shard_run(struct shard *shard)
         }
         loop_dispatch(shard->loop);
         bool held_left = shard->held_input != NULL && held_step(shard);
-        /* A congested subscriber here holds back what other shards forward too: their rings
-         * fill, and their overflow budget pauses the publishers there. */
+        /* A congested subscriber here, or server-side handlers behind, hold back what other
+         * shards forward too: their rings fill, and their overflow budget pauses the
+         * publishers there. */
         work_left = shard->shard_count > 1 && shard->conns.congested_active == 0 &&
-                    xshard_drain(&shard->xshard);
+                    !shard->deferred_pressed && xshard_drain(&shard->xshard);
         work_left |= timer_advance(&shard->timers, clock_monotonic_ns(), TIMER_BUDGET).more;
         if (deferred_pending(&shard->deferred)) {
             work_left |= deferred_run(&shard->deferred, DEFERRED_BUDGET);
+        }
+        if (shard->deferred_pressed && deferred_pressed_below(&shard->deferred)) {
+            shard->deferred_pressed = false;
+            shard->conns.flow_resume_wanted = true; /* the publishers it paused read again */
         }
         if (shard->module_started) {
             shard->server->module->turn_end(shard, shard->module_state);

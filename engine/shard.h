@@ -84,6 +84,7 @@ struct shard {
     uint32_t held_count;
     uint32_t held_capacity;
     bool paused_any;                 /* some connection is paused for the transport */
+    bool deferred_pressed;           /* server-side handlers are behind (deferred.h) */
     /* Scratch for one publish: which shards get it, and the queue groups each serves. */
     uint8_t *target_plain;           /* owned [2 × shard_count]: the targets, then a
                                       * scratch row for groups_route */

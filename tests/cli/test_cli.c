@@ -82,7 +82,8 @@ START_TEST(test_help_lists_every_flag)
         "--max_pending", "--max_connections", "--max_subscriptions", "--ping_interval",
         "--ping_max", "--write_deadline", "--shards", "--cpus", "--placement",
         "--xshard_ring_size", "--xshard_overflow_max", "--stats", "--recv_buf_size", "--recv_buf_count",
-        "--ring_entries", "--help", "--version"};
+        "--ring_entries", "--help", "--version", "--jetstream", "--store_dir",
+        "--max_memory_store", "--max_file_store", "--sync", "--sync_interval", "--segment_size"};
     static char out[OUTPUT_SIZE];
     static const char *const help[] = {"-h", NULL};
     ck_assert_int_eq(run_binary(help, out, sizeof out), 0);
@@ -153,6 +154,44 @@ START_TEST(test_log_file_and_debug)
     close(fd);
     test_server_stop(&server);
     unlink(path);
+}
+END_TEST
+
+/* -js: INFO says "jetstream":true and the store directory is laid out as nats-server's;
+ * without it INFO says nothing of JetStream; a store directory that cannot be made stops
+ * the broker at start with the reason logged. */
+START_TEST(test_jetstream_flag)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/ionats-cli-js-%d", (int)getpid());
+    const char *const args[] = {"-js", "-sd", dir, NULL};
+    struct test_server server;
+    struct test_server_options options = {.extra_args = args};
+    ck_assert_int_eq(test_server_start(&server, &options), 0);
+    char info[4096];
+    int fd = raw_open(server.port, info, sizeof info);
+    ck_assert_msg(strstr(info, ",\"jetstream\":true,") != NULL, "INFO: %s", info);
+    close(fd);
+    char streams[128];
+    snprintf(streams, sizeof streams, "%s/jetstream/$G/streams", dir);
+    ck_assert_int_eq(access(streams, R_OK | W_OK | X_OK), 0);
+    test_server_stop(&server);
+    char command[160];
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    ck_assert_int_eq(system(command), 0);
+
+    struct test_server_options plain = {0};
+    ck_assert_int_eq(test_server_start(&server, &plain), 0);
+    fd = raw_open(server.port, info, sizeof info);
+    ck_assert_ptr_null(strstr(info, "jetstream"));
+    close(fd);
+    test_server_stop(&server);
+
+    static char out[OUTPUT_SIZE];
+    static const char *const unwritable[] = {"-p", "0", "-js", "-sd", "/proc/ionats-no", NULL};
+    ck_assert_int_eq(run_binary(unwritable, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "JetStream: cannot create the store directory") != NULL, "%s",
+                  out);
 }
 END_TEST
 
@@ -355,6 +394,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_bad_flags_exit_2);
     tcase_add_test(tc, test_flag_spellings);
     tcase_add_test(tc, test_log_file_and_debug);
+    tcase_add_test(tc, test_jetstream_flag);
     tcase_add_test(tc, test_sigterm_drains_and_port_rebinds);
     tcase_add_test(tc, test_max_subscriptions);
     tcase_add_test(tc, test_write_deadline);
