@@ -370,9 +370,11 @@ static void js_turn_end(struct shard *shard, void *opaque)
     struct js *js = &state->js;
     for (size_t i = 0; i < js->stream_count; i++) {
         if (js->streams[i]->dirty) {
+            js_stream_account(js->streams[i]);
             js_stream_flush(js->streams[i]);
         }
     }
+    js->pending_bytes = 0;
     if (js->retired_count > 0) {
         js_retired_reap(js);
     }

@@ -105,6 +105,7 @@ struct js {
     size_t retired_capacity;
     uint64_t memory_used;          /* bytes held by memory streams */
     uint64_t storage_used;         /* bytes held by file streams */
+    uint64_t pending_bytes;        /* appended this turn, not yet counted in the above */
     uint64_t api_total;
     uint64_t api_errors;
     bool stopping;

@@ -206,8 +206,6 @@ static bool stage_passes(struct js_stream *stream, const struct route_msg *msg,
 static bool expectations_hold(struct js_stream *stream, const struct route_msg *msg,
                               const struct js_pub_directives *directives)
 {
-    struct stream_store_info info;
-    stream_store_info_get(stream->store, &info);
     if (directives->expected_last_subject_seq_set) {
         const char *subject = msg->subject.data;
         size_t length = msg->subject.length;
@@ -227,10 +225,14 @@ static bool expectations_hold(struct js_stream *stream, const struct route_msg *
             return false;
         }
     }
-    if (directives->expected_last_seq_set && directives->expected_last_seq != info.last_seq) {
-        const struct js_pub_error_args args = {.number = info.last_seq};
-        nak_pub(stream, msg, JS_PUB_ERR_WRONG_LAST_SEQUENCE, &args);
-        return false;
+    if (directives->expected_last_seq_set) {
+        struct stream_store_info info;
+        stream_store_info_get(stream->store, &info);
+        if (directives->expected_last_seq != info.last_seq) {
+            const struct js_pub_error_args args = {.number = info.last_seq};
+            nak_pub(stream, msg, JS_PUB_ERR_WRONG_LAST_SEQUENCE, &args);
+            return false;
+        }
     }
     return true;
 }
@@ -320,7 +322,7 @@ static bool publish_admitted(struct js_stream *stream, const struct route_msg *m
     }
     struct js *js = stream->js;
     bool memory = config->storage == JS_STREAM_STORAGE_MEMORY;
-    uint64_t used = memory ? js->memory_used : js->storage_used;
+    uint64_t used = (memory ? js->memory_used : js->storage_used) + js->pending_bytes;
     int64_t limit = memory ? js->max_memory : js->max_file;
     if (used + header_length + body_length > (uint64_t)limit) {
         nak_id(stream, msg, JS_ERR_INSUFFICIENT_RESOURCES);
@@ -411,8 +413,8 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
         nak_append(stream, msg, rc);
         return;
     }
-    stream->dirty = true;
-    js_stream_account(stream);
+    stream->dirty = true; /* flushed, and its usage counted, at the end of the turn */
+    stream->js->pending_bytes += header_length + body_length;
     msg_id_remember(stream, directives.msg_id, seq);
     if (msg->reply.length > 0 && ack_push(stream, msg->reply, seq, false) != 0) {
         /* stored, but the ack cannot wait: the client's retry is a duplicate */
