@@ -408,10 +408,16 @@ static void js_destroy(struct shard *shard, void *opaque)
     free(state);
 }
 
+static void js_message(struct shard *shard, void *opaque, int origin, void *message)
+{
+    free(message); /* every stream lives on this shard for now: nothing is sent */
+}
+
 const struct shard_module js_module = {
     .name = "jetstream",
     .start = js_start,
     .turn_end = js_turn_end,
     .stop_step = js_stop_step,
     .destroy = js_destroy,
+    .message = js_message,
 };

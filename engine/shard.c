@@ -133,6 +133,16 @@ static bool transport_drain_held(void *ctx)
     return shard->conns.congested_active != 0;
 }
 
+static void transport_module(void *ctx, int origin, void *message)
+{
+    struct shard *shard = ctx;
+    if (shard->module_started) {
+        shard->server->module->message(shard, shard->module_state, origin, message);
+    } else {
+        free(message); /* no module here: nobody can have meant it */
+    }
+}
+
 const struct xshard_handlers shard_xshard_handlers = {
     .forwarded = transport_forwarded,
     .acked = transport_acked,
@@ -140,6 +150,7 @@ const struct xshard_handlers shard_xshard_handlers = {
     .pause = transport_pause,
     .pause_all = transport_pause_all,
     .drain_held = transport_drain_held,
+    .module = transport_module,
 };
 
 int shard_init(struct shard *shard, struct server *server, int index)
@@ -214,6 +225,12 @@ static void send_start(struct shard *shard, struct conn *conn)
 {
     loop_send(shard->loop, conn);
     conn_send_started(conn, clock_monotonic_ns());
+}
+
+int shard_module_send(struct shard *shard, int target, void *message)
+{
+    ASSERT(target != shard->index && target >= 0 && target < shard->shard_count);
+    return xshard_module_send(&shard->xshard, target, message);
 }
 
 void shard_wake_send(struct shard *shard, int wake_fd)

@@ -25,6 +25,14 @@ struct shard_module {
     bool (*stop_step)(struct shard *shard, void *state);
     /* After the loop's last turn, before the loop and the shard's index go. */
     void (*destroy)(struct shard *shard, void *state);
+    /* A message its instance on shard `origin` sent with shard_module_send; this call owns
+     * `message` (heap memory) and frees it. */
+    void (*message)(struct shard *shard, void *state, int origin, void *message);
 };
+
+/* Sends `message` (heap memory; the receiver frees it) to this module's instance on shard
+ * `target` (not this one), in order with everything else this shard sends there. 0, or
+ * -ENOMEM (the caller still owns it). From the shard's own thread. */
+int shard_module_send(struct shard *shard, int target, void *message);
 
 #endif

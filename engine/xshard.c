@@ -341,6 +341,18 @@ void xshard_commit(struct xshard *x, int target, bool overflowed)
     xshard_record_commit(x, target, overflowed, 0);
 }
 
+int xshard_module_send(struct xshard *x, int target, void *message)
+{
+    bool overflowed;
+    void *body = xshard_reserve(x, target, XSHARD_MODULE, sizeof message, &overflowed);
+    if (body == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(body, &message, sizeof message);
+    xshard_commit(x, target, overflowed);
+    return 0;
+}
+
 /* Sends one IORING_OP_MSG_RING to a shard that announced it sleeps. */
 static void wake(struct xshard *x, int target)
 {
@@ -570,6 +582,13 @@ static void handle_record(struct xshard *x, int origin, const struct spsc_record
     case XSHARD_INTEREST:
         handle_interest(x, origin, body, record->length);
         return;
+    case XSHARD_MODULE: {
+        void *message;
+        ASSERT(record->length == sizeof message);
+        memcpy(&message, body, sizeof message);
+        x->handlers->module(x->ctx, origin, message);
+        return;
+    }
     case XSHARD_ACK: {
         uint64_t sequence;
         ASSERT(record->length == sizeof sequence);

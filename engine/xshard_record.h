@@ -18,7 +18,10 @@
  *                    (name < max_control_line, being a SUB's argument) fits whatever ring
  *                    config.c allows, as an XSHARD_INTEREST body does.
  *   XSHARD_INTEREST  struct xshard_interest, then subject, then queue
- *   XSHARD_ACK       u64: interest announcements of the receiver applied so far */
+ *   XSHARD_ACK       u64: interest announcements of the receiver applied so far
+ *   XSHARD_MODULE    void *: a message of the shard module (shard_module.h) to its
+ *                    instance on the receiving shard, heap-allocated by the sender and
+ *                    owned by the receiver from then on (it frees it) */
 #ifndef IONATS_ENGINE_XSHARD_RECORD_H
 #define IONATS_ENGINE_XSHARD_RECORD_H
 
@@ -30,6 +33,7 @@ enum xshard_type {
     XSHARD_PUBLISH_REF = 2,
     XSHARD_INTEREST = 3,
     XSHARD_ACK = 4,
+    XSHARD_MODULE = 5,
 };
 
 struct xshard_publish {

@@ -17,6 +17,7 @@
 #include "engine/route.h"
 #include "engine/server.h"
 #include "engine/shard.h"
+#include "engine/shard_module.h"
 #include "engine/xshard.h"
 #include "tests/unit/alloc_fail.h"
 #include "tests/unit/shard_fixture.h"
@@ -540,6 +541,61 @@ START_TEST(test_ack_deferred)
 }
 END_TEST
 
+/* ---- module messages ---- */
+
+static uint64_t module_seen[8];
+static int module_seen_count;
+static int module_origin;
+
+static void module_message(struct shard *shard, void *state, int origin, void *message)
+{
+    ck_assert_int_lt(module_seen_count, 8);
+    memcpy(&module_seen[module_seen_count++], message, sizeof(uint64_t));
+    module_origin = origin;
+    free(message);
+}
+
+static const struct shard_module test_module = {.name = "test", .message = module_message};
+
+/* Module messages reach the module on the target shard in order, from behind a full ring
+ * too; one whose overflow node cannot be allocated is refused and stays the caller's. */
+START_TEST(test_module_messages)
+{
+    shard_fixture_init(&fx, 2, RING_SIZE, CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT);
+    fx.server.module = &test_module;
+    fx.shards[1]->module_started = true;
+    module_seen_count = 0;
+    uint64_t *first = malloc(sizeof *first);
+    ck_assert_ptr_nonnull(first);
+    *first = 1;
+    ck_assert_int_eq(shard_module_send(fx.shards[0], 1, first), 0);
+    shard_fixture_ring_fill_acks(&fx, 0, 1);
+    for (uint64_t n = 2; n <= 3; n++) {
+        uint64_t *message = malloc(sizeof *message);
+        ck_assert_ptr_nonnull(message);
+        *message = n;
+        ck_assert_int_eq(shard_module_send(fx.shards[0], 1, message), 0);
+    }
+    ck_assert(fx.shards[0]->xshard.overflowing);
+    uint64_t *refused = malloc(sizeof *refused);
+    ck_assert_ptr_nonnull(refused);
+    alloc_fail_at(1);
+    alloc_fail.armed = true;
+    int rc = shard_module_send(fx.shards[0], 1, refused);
+    alloc_fail.armed = false;
+    ck_assert_int_eq(rc, -ENOMEM);
+    free(refused);
+    shard_fixture_settle(&fx);
+    ck_assert_int_eq(module_seen_count, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_uint_eq(module_seen[i], (uint64_t)i + 1);
+    }
+    ck_assert_int_eq(module_origin, 0);
+    fx.shards[1]->module_started = false;
+    shard_fixture_free(&fx);
+}
+END_TEST
+
 static Suite *xshard_suite(void)
 {
     Suite *suite = suite_create("xshard");
@@ -552,6 +608,7 @@ static Suite *xshard_suite(void)
     tcase_add_test(tc, test_announce_all_or_nothing);
     tcase_add_test(tc, test_removal_owed);
     tcase_add_test(tc, test_ack_deferred);
+    tcase_add_test(tc, test_module_messages);
     suite_add_tcase(suite, tc);
     return suite;
 }
