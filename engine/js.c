@@ -5,8 +5,10 @@
  *
  * Layout on disk, as nats-server's: <store_dir>/jetstream/$G/streams/<name>/, holding
  * config.json (the stream's checked config and creation time) and msgs/ (the stream
- * store's segments). Only the meta shard (shard 0) runs JetStream; the module does
- * nothing on the others. Meta shard's thread only. */
+ * store's segments). Before the shards start, main's thread lists the streams there and
+ * gives each its owner (js_prepare); then every shard opens its own, in parallel, and the
+ * meta shard (shard 0) also reads every config for its registry. Everything else runs on
+ * each shard's own thread for that shard's streams. */
 #include "engine/js.h"
 
 #include "base/assert.h"
@@ -175,37 +177,6 @@ static int mkdir_parents(const char *path)
     return 0;
 }
 
-static int js_streams_add(struct js *js, struct js_stream *stream);
-
-static int js_load_all(struct js *js)
-{
-    DIR *dir = opendir(js->streams_dir);
-    if (dir == NULL) {
-        return -errno;
-    }
-    int rc = 0;
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        if (entry->d_name[0] == '.') {
-            continue;
-        }
-        struct js_stream *stream = NULL;
-        int load_rc = js_stream_load(js, entry->d_name, &stream);
-        if (load_rc != 0) {
-            /* one damaged stream does not keep the others, or the server, down */
-            LOG_ERROR("JetStream: stream %s not loaded: %s", entry->d_name, strerror(-load_rc));
-            continue;
-        }
-        if (js_streams_add(js, stream) != 0) {
-            js_stream_free(stream);
-            rc = -ENOMEM;
-            break;
-        }
-    }
-    closedir(dir);
-    return rc;
-}
-
 static int js_streams_add(struct js *js, struct js_stream *stream)
 {
     if (js->stream_count == js->stream_capacity) {
@@ -291,15 +262,139 @@ static void js_free_all(struct js *js)
         js_stream_free(js->retired[i]);
     }
     free(js->retired);
+    js_meta_free(js);
     free(js->streams_dir);
+}
+
+static char *streams_dir_make(const struct config *config)
+{
+    size_t length = strlen(config->store_dir) + sizeof "/jetstream/$G/streams";
+    char *dir = malloc(length);
+    if (dir != NULL) {
+        snprintf(dir, length, "%s/jetstream/$G/streams", config->store_dir);
+    }
+    return dir;
+}
+
+/* ---- before the shards start: the store directory and the streams in it ---- */
+
+static void js_server_free(struct js_server *server)
+{
+    for (size_t i = 0; i < server->boot_count; i++) {
+        free(server->boot[i].name);
+    }
+    free(server->boot);
+    free(server);
+}
+
+static int boot_add(struct js_server *server, size_t *capacity, const char *name)
+{
+    if (server->boot_count == *capacity) {
+        size_t grown_capacity = *capacity ? *capacity * 2 : 16;
+        struct js_boot_stream *grown = realloc(server->boot, grown_capacity * sizeof *grown);
+        if (grown == NULL) {
+            return -ENOMEM;
+        }
+        server->boot = grown;
+        *capacity = grown_capacity;
+    }
+    struct js_boot_stream *boot = &server->boot[server->boot_count];
+    boot->name = strdup(name);
+    boot->shared = calloc(1, sizeof *boot->shared);
+    if (boot->name == NULL || boot->shared == NULL) {
+        free(boot->name);
+        free(boot->shared);
+        return -ENOMEM;
+    }
+    boot->owner = js_owner_of(name, strlen(name), server->shard_count);
+    server->boot_count++;
+    return 0;
+}
+
+/* Makes the store directory and lists the streams in it, each with its owner shard. */
+static int js_prepare(struct server *server, void **out)
+{
+    struct js_server *js_server = calloc(1, sizeof *js_server);
+    char *dir = streams_dir_make(server->config);
+    if (js_server == NULL || dir == NULL) {
+        free(js_server);
+        free(dir);
+        return -ENOMEM;
+    }
+    js_server->shard_count = server->shard_count;
+    int rc = mkdir_parents(dir);
+    if (rc != 0) {
+        LOG_ERROR("JetStream: cannot create the store directory %s: %s", dir, strerror(-rc));
+    }
+    DIR *listing = rc == 0 ? opendir(dir) : NULL;
+    if (rc == 0 && listing == NULL) {
+        rc = -errno;
+        LOG_ERROR("JetStream: cannot read the store directory %s: %s", dir, strerror(-rc));
+    }
+    size_t capacity = 0;
+    struct dirent *entry;
+    while (rc == 0 && (entry = readdir(listing)) != NULL) {
+        if (entry->d_name[0] != '.') {
+            rc = boot_add(js_server, &capacity, entry->d_name);
+        }
+    }
+    if (listing != NULL) {
+        closedir(listing);
+    }
+    free(dir);
+    if (rc != 0) {
+        js_server_free(js_server);
+        return rc;
+    }
+    *out = js_server;
+    return 0;
+}
+
+static void js_release(void *shared)
+{
+    if (shared != NULL) {
+        js_server_free(shared);
+    }
+}
+
+/* ---- each shard's start ---- */
+
+/* Opens this shard's streams. A stream that does not load is logged and left out, and the
+ * meta shard told to forget it; the others and the server go on. */
+static int js_load_owned(struct js *js)
+{
+    const struct js_server *server = js->server;
+    for (size_t i = 0; i < server->boot_count; i++) {
+        const struct js_boot_stream *boot = &server->boot[i];
+        if (boot->owner != js->shard->index) {
+            continue;
+        }
+        struct js_stream *stream = NULL;
+        int rc = js_stream_load(js, boot->name, boot->shared, &stream);
+        if (rc == 0 && js_streams_insert(js, stream) != 0) {
+            stream->shared = NULL;
+            js_stream_free(stream);
+            rc = -ENOMEM;
+        }
+        if (rc == -ENOMEM) {
+            return rc;
+        }
+        if (rc != 0) {
+            LOG_ERROR("JetStream: stream %s not loaded: %s", boot->name, strerror(-rc));
+            struct js_message *forget = js_message_make(JS_OP_CREATE_FAILED, boot->name,
+                                                        strlen(boot->name), NULL, 0, NULL, 0);
+            if (forget == NULL) {
+                return -ENOMEM;
+            }
+            js_message_send(js, 0, forget);
+        }
+    }
+    return 0;
 }
 
 static int js_start(struct shard *shard, void **out)
 {
     *out = NULL;
-    if (shard->index != 0) {
-        return 0;
-    }
     const struct server *server = shard->server;
     struct js_module_state *state = calloc(1, sizeof *state);
     if (state == NULL) {
@@ -307,40 +402,38 @@ static int js_start(struct shard *shard, void **out)
     }
     struct js *js = &state->js;
     js->shard = shard;
+    js->server = server->module_shared;
     js->io = shard->loop->store_io;
     js->max_memory = server->js_max_memory;
     js->max_file = server->js_max_file;
-    size_t length = strlen(server->config->store_dir) + sizeof "/jetstream/$G/streams";
-    js->streams_dir = malloc(length);
-    if (js->streams_dir == NULL) {
-        free(state);
-        return -ENOMEM;
-    }
-    snprintf(js->streams_dir, length, "%s/jetstream/$G/streams", server->config->store_dir);
-    int rc = mkdir_parents(js->streams_dir);
-    if (rc != 0) {
-        LOG_ERROR("JetStream: cannot create the store directory %s: %s", js->streams_dir,
-                  strerror(-rc));
-        js_free_all(js);
-        free(state);
-        return rc;
-    }
+    js->streams_dir = streams_dir_make(server->config);
     int64_t started = clock_monotonic_ns();
-    rc = js_load_all(js);
+    int rc = js->streams_dir == NULL ? -ENOMEM : 0;
+    if (rc == 0 && shard->index == 0) {
+        rc = js_meta_load(js); /* first: the owners' failures to load are sent to it */
+        if (rc == 0) {
+            rc = js_api_subscribe(js);
+        }
+    }
     if (rc == 0) {
-        rc = js_api_subscribe(js);
+        rc = js_load_owned(js);
     }
     if (rc != 0) {
-        LOG_ERROR("JetStream could not start: %s", strerror(-rc));
+        LOG_ERROR("JetStream could not start on shard %d: %s", shard->index, strerror(-rc));
         js_free_all(js);
         free(state);
         return rc;
     }
-    LOG_INFO("Starting JetStream: store directory \"%s/jetstream\", max memory %lld, max "
-             "storage %lld, sync %s, %zu stream(s) loaded in %.3f s",
-             server->config->store_dir, (long long)js->max_memory, (long long)js->max_file,
-             server->config->sync, js->stream_count,
-             (double)(clock_monotonic_ns() - started) / 1e9);
+    if (shard->index == 0) {
+        LOG_INFO("Starting JetStream: store directory \"%s/jetstream\", max memory %lld, max "
+                 "storage %lld, sync %s, %zu stream(s) found",
+                 server->config->store_dir, (long long)js->max_memory,
+                 (long long)js->max_file, server->config->sync, js->server->boot_count);
+    }
+    if (js->stream_count > 0) {
+        LOG_INFO("JetStream: %zu stream(s) opened on shard %d in %.3f s", js->stream_count,
+                 shard->index, (double)(clock_monotonic_ns() - started) / 1e9);
+    }
     timer_entry_init(&state->tick, js_tick_fired, state);
     timer_arm(&shard->timers, &state->tick, clock_monotonic_ns() + JS_TICK_NS);
     *out = state;
@@ -410,11 +503,14 @@ static void js_destroy(struct shard *shard, void *opaque)
 
 static void js_message(struct shard *shard, void *opaque, int origin, void *message)
 {
-    free(message); /* every stream lives on this shard for now: nothing is sent */
+    struct js_module_state *state = opaque;
+    js_message_handle(&state->js, origin, message);
 }
 
 const struct shard_module js_module = {
     .name = "jetstream",
+    .prepare = js_prepare,
+    .release = js_release,
     .start = js_start,
     .turn_end = js_turn_end,
     .stop_step = js_stop_step,

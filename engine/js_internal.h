@@ -1,15 +1,22 @@
 /* JetStream inside the broker, private to engine/js*.c: the server's JetStream state, a
  * stream at run time, and the calls the js files make into each other.
  *
- * The one idea: JetStream is a shard module (shard_module.h) on the meta shard (shard 0)
- * made only of server-side subscribers: the $JS.API subjects nats-server answers, and each
- * stream's subjects. A publish from any shard reaches its stream's subscription through
- * routing (over the cross-shard rings), is appended to the stream's store at once, and
- * its acknowledgement waits in the stream's FIFO until the store's group commit says the
- * message is as durable as --sync asks; the ack then goes back through routing. Nothing
- * on the shard waits for a disk: the store writes through the loop's store I/O.
+ * The one idea: JetStream is a shard module (shard_module.h) made only of server-side
+ * subscribers, with each stream owned by one shard (its name's hash modulo the shard
+ * count) and the account's view kept on the meta shard (shard 0). The meta shard answers
+ * the $JS.API subjects: what needs only the configs (create and update checks, names, the
+ * overlap of subjects, lists and account totals read from each stream's shared counters)
+ * it answers itself; what needs a stream's store (info, purge, messages) and every change
+ * it sends to the owner as a module message over the cross-shard rings, and the owner
+ * replies to the client. A publish from any shard reaches its stream's subscription on
+ * the owner through routing, is appended to the stream's store at once, and its ack waits
+ * in the stream's FIFO until the store's group commit says the message is as durable as
+ * --sync asks. Nothing waits for a disk: each owner writes through its own loop's store
+ * I/O, and stores open in parallel, each on its owner, at start.
  *
- * Shard-owned: everything here belongs to the meta shard's thread. */
+ * Threads: a struct js and its streams belong to their shard's thread; the meta registry
+ * to shard 0's; struct js_shared_state (relaxed atomics) and struct js_server (immutable
+ * but for relaxed atomics) are shared, as their comments say. */
 #ifndef IONATS_ENGINE_JS_INTERNAL_H
 #define IONATS_ENGINE_JS_INTERNAL_H
 
@@ -17,6 +24,7 @@
 #include "proto/js_errors.h"
 #include "proto/js_stream_config.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +75,48 @@ struct js_dedupe {
 
 struct js;
 
+/* A stream's state as other shards read it (the meta shard, for lists and account totals):
+ * written by the owner at the end of each turn that changed the stream, read by the meta
+ * shard. Relaxed: figures for reports, nothing is published through them, and a report may
+ * mix two turns' values as nats-server's unlocked reads can. Freed by the last of the two
+ * to let go (see js_meta.c). */
+struct js_shared_state {
+    _Atomic uint64_t msgs;
+    _Atomic uint64_t bytes;
+    _Atomic uint64_t first_seq;
+    _Atomic uint64_t last_seq;
+    _Atomic int64_t first_ts;
+    _Atomic int64_t last_ts;
+    _Atomic uint64_t subjects;
+    _Atomic uint64_t deleted;
+};
+
+/* What every shard's JetStream shares: built by main (shard_module's prepare) before the
+ * shards start and freed after they stop. The usage counters are relaxed atomics, each
+ * owner adding its streams' changes: they bound storage, nothing is published through
+ * them. `boot` is read by every shard's start, before any shard runs, and not after. */
+struct js_boot_stream {
+    char *name;                      /* owned */
+    int owner;
+    struct js_shared_state *shared;  /* handed to the owner's stream and the meta registry */
+};
+
+struct js_server {
+    _Atomic int64_t memory_used;     /* bytes held by memory streams, all shards */
+    _Atomic int64_t storage_used;    /* bytes held by file streams, all shards */
+    struct js_boot_stream *boot;     /* owned [boot_count]: the streams found at start */
+    size_t boot_count;
+    int shard_count;
+};
+
+/* A stream as the meta shard knows it. */
+struct js_meta_entry {
+    struct js_stream_config config;  /* owned: the checked config, kept current by updates */
+    int64_t created_ns;
+    int owner;
+    struct js_shared_state *shared;  /* see struct js_shared_state for who frees it */
+};
+
 struct js_stream {
     struct js *js;
     struct js_stream_config config; /* owned, checked */
@@ -83,17 +133,23 @@ struct js_stream {
     struct js_dedupe dedupe;
     char *last_msg_id;              /* owned; the last stored Nats-Msg-Id, NULL if none */
     uint64_t bytes;                 /* the store's byte_count after the last change */
+    struct js_shared_state *shared; /* what the meta shard reads (owned by the stream) */
     bool dirty;                     /* appended since the last flush */
     bool deleting;                  /* deleted: freed once its I/O is done */
     int failure;                    /* 0, or the -errno that stopped its writes */
 };
 
 struct js {
-    struct shard *shard;           /* borrowed: the meta shard */
+    struct shard *shard;           /* borrowed: this shard */
+    struct js_server *server;      /* borrowed: shared by every shard */
     struct store_io *io;           /* borrowed: the loop's store I/O */
     char *streams_dir;             /* owned: <store_dir>/jetstream/$G/streams */
     int64_t max_memory;
     int64_t max_file;
+    /* meta shard only: the registry of every stream (sorted by name) and the API */
+    struct js_meta_entry *entries; /* owned array */
+    size_t entry_count;
+    size_t entry_capacity;
     struct service_sub **api_subs; /* owned array */
     struct js_api_context *api_contexts; /* owned array: what each API handler is */
     size_t api_sub_count;
@@ -103,13 +159,83 @@ struct js {
     struct js_stream **retired;    /* deleted streams whose I/O is still in flight */
     size_t retired_count;
     size_t retired_capacity;
-    uint64_t memory_used;          /* bytes held by memory streams */
-    uint64_t storage_used;         /* bytes held by file streams */
-    uint64_t pending_bytes;        /* appended this turn, not yet counted in the above */
+    uint64_t pending_bytes;        /* appended this turn, not yet counted in the server's */
     uint64_t api_total;
     uint64_t api_errors;
     bool stopping;
 };
+
+/* ---- module messages between a stream's owner and the meta shard (js_owner.c) ---- */
+
+enum js_op {
+    JS_OP_CREATE,        /* meta → owner: create `name` from `body` (its config's JSON) */
+    JS_OP_UPDATE,        /* meta → owner: give `name` the config in `body` */
+    JS_OP_DELETE,        /* meta → owner: delete `name` */
+    JS_OP_REQUEST,       /* meta → owner: `handler` answers the API request in `body` */
+    JS_OP_CREATE_FAILED, /* owner → meta: forget `name`; its shared state is the meta's */
+    JS_OP_UPDATE_FAILED, /* owner → meta: `body` is the config `name` still has */
+};
+
+/* An API request handler that runs where the stream is (its owner). */
+typedef void js_request_fn(struct js *js, const struct route_msg *msg, const char *name,
+                           size_t name_length, const char *body, size_t body_length);
+
+/* One message, heap-allocated with its strings; whoever receives it frees it. */
+struct js_message {
+    enum js_op op;
+    js_request_fn *handler;         /* JS_OP_REQUEST: a static function */
+    struct js_shared_state *shared; /* JS_OP_CREATE: the new stream's */
+    int64_t created_ns;             /* JS_OP_CREATE: its creation time */
+    size_t name_length;
+    size_t reply_length;
+    size_t body_length;
+    char *name;  /* into data, NUL-terminated, as are reply and body */
+    char *reply;
+    char *body;
+    char data[];
+};
+
+/* A message with copies of the strings (`reply` and `body` may be NULL). NULL: no memory. */
+struct js_message *js_message_make(enum js_op op, const char *name, size_t name_length,
+                                   const char *reply, size_t reply_length, const char *body,
+                                   size_t body_length);
+
+/* Hands `message` to shard `target`'s JetStream (at once when that is this shard). Takes
+ * it; when it cannot be sent (no memory) the loss is logged. */
+void js_message_send(struct js *js, int target, struct js_message *message);
+
+/* Runs a message that arrived from shard `origin` (or this one) and frees it. */
+void js_message_handle(struct js *js, int origin, struct js_message *message);
+
+/* The shard that owns stream `name` when `shard_count` shards run. */
+int js_owner_of(const char *name, size_t length, int shard_count);
+
+/* ---- js_meta.c: the registry on the meta shard and the API it answers itself ---- */
+
+/* Fills the registry from the streams found at start (js_server's boot list). */
+int js_meta_load(struct js *js);
+void js_meta_free(struct js *js);
+struct js_meta_entry *js_meta_find(struct js *js, const char *name, size_t length);
+/* Forgets `name` (JS_OP_CREATE_FAILED), freeing its shared state. */
+void js_meta_forget(struct js *js, const char *name, size_t length);
+/* Puts back the config `name` still has (JS_OP_UPDATE_FAILED). */
+void js_meta_restore(struct js *js, const char *name, size_t length, const char *config_json,
+                     size_t config_length);
+
+void js_meta_account_info(struct js *js, const struct route_msg *msg, const char *body,
+                          size_t body_length);
+void js_meta_create(struct js *js, const struct route_msg *msg, const char *name,
+                    size_t name_length, const char *body, size_t body_length);
+void js_meta_update(struct js *js, const struct route_msg *msg, const char *name,
+                    size_t name_length, const char *body, size_t body_length);
+void js_meta_delete(struct js *js, const struct route_msg *msg, const char *name,
+                    size_t name_length);
+void js_meta_names_or_list(struct js *js, const struct route_msg *msg, const char *body,
+                           size_t body_length, bool list);
+/* Passes a request about stream `name` to its owner's `handler` (10059 when none). */
+void js_meta_forward(struct js *js, const struct route_msg *msg, const char *type,
+                     js_request_fn *handler, const char *name, size_t name_length,
+                     const char *body, size_t body_length);
 
 /* ---- js.c: the module and shared helpers ---- */
 
@@ -143,11 +269,21 @@ void js_json_time(struct js_errors_json *json, int64_t unix_ns);
 /* Creates a stream from a checked config, which it takes over (`config` is left empty):
  * its directory and config file (file storage), its store, its subscriptions. 0 and
  * *out, or -errno with `error` set. */
-int js_stream_create(struct js *js, struct js_stream_config *config, struct js_stream **out,
+int js_stream_create(struct js *js, struct js_stream_config *config, int64_t created_ns,
+                     struct js_shared_state *shared, struct js_stream **out,
                      struct js_error *error);
 
-/* Opens the stream saved in directory `dir` (a name under streams_dir) at start-up. */
-int js_stream_load(struct js *js, const char *name, struct js_stream **out);
+/* Opens the stream saved in directory `name` under streams_dir at start-up; it takes
+ * `shared` (even on failure: then it frees nothing of it). */
+int js_stream_load(struct js *js, const char *name, struct js_shared_state *shared,
+                   struct js_stream **out);
+
+/* Reads a stream's config.json: 0, -ENOENT, -EBADMSG or -ENOMEM. */
+int js_stream_config_read(const char *dir, struct js_stream_config *config,
+                          int64_t *created_ns);
+
+/* The stream's state object from the shared counters (what the meta shard can see). */
+void js_shared_state_json(const struct js_shared_state *shared, struct js_errors_json *json);
 
 /* Applies a checked update (limits, subjects, flags) to a running stream, taking over
  * `config` on success (on failure the caller keeps it). */
@@ -191,6 +327,20 @@ void js_api_reply_begin(struct js_errors_json *json, const char *type);
 void js_api_reply_end(struct js *js, const struct route_msg *msg, struct js_errors_json *json);
 struct json_t *js_api_body_parse(struct js *js, const struct route_msg *msg, const char *type,
                                  const char *body, size_t length);
+
+/* A stream advisory ($JS.EVENT.ADVISORY.STREAM.<CREATED|UPDATED|DELETED>.<name>). */
+void js_api_advisory(struct js *js, const char *action, const char *name);
+
+/* A reply of `type` carrying the stream's info (and "did_create":true when asked). */
+void js_api_reply_stream(struct js *js, const struct route_msg *msg, const char *type,
+                         struct js_stream *stream, bool did_create);
+
+/* Owner-side request handlers (JS_OP_REQUEST): STREAM.INFO, and the reply to a create that
+ * names an existing stream with the same config. */
+void js_api_stream_info(struct js *js, const struct route_msg *msg, const char *name,
+                        size_t name_length, const char *body, size_t body_length);
+void js_api_create_existing(struct js *js, const struct route_msg *msg, const char *name,
+                            size_t name_length, const char *body, size_t body_length);
 
 /* ---- js_api_msg.c: purge, message get and delete ---- */
 

@@ -17,6 +17,7 @@
 #include "store/stream_store.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,9 +323,12 @@ static bool publish_admitted(struct js_stream *stream, const struct route_msg *m
     }
     struct js *js = stream->js;
     bool memory = config->storage == JS_STREAM_STORAGE_MEMORY;
-    uint64_t used = (memory ? js->memory_used : js->storage_used) + js->pending_bytes;
+    int64_t used = atomic_load_explicit(memory ? &js->server->memory_used
+                                               : &js->server->storage_used,
+                                        memory_order_relaxed) +
+                   (int64_t)js->pending_bytes;
     int64_t limit = memory ? js->max_memory : js->max_file;
-    if (used + header_length + body_length > (uint64_t)limit) {
+    if (used + (int64_t)(header_length + body_length) > limit) {
         nak_id(stream, msg, JS_ERR_INSUFFICIENT_RESOURCES);
         return false;
     }

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ static const char CONFIG_FILE[] = "config.json";
 static const char CONFIG_TEMP[] = "config.json.tmp";
 /* The largest config.json read back. */
 enum { CONFIG_FILE_MAX = 4 * 1024 * 1024 };
+
+static void js_usage_add(struct js_stream *stream, int64_t delta);
 
 /* ---- store settings from the stream's config and the flags ---- */
 
@@ -137,7 +140,7 @@ static int config_save(const struct js_stream *stream)
     return rc;
 }
 
-static int config_load(const char *dir, struct js_stream_config *config, int64_t *created_ns)
+int js_stream_config_read(const char *dir, struct js_stream_config *config, int64_t *created_ns)
 {
     char *path = path_join(dir, CONFIG_FILE);
     if (path == NULL) {
@@ -299,7 +302,8 @@ static int stream_open(struct js_stream *stream)
     return rc;
 }
 
-int js_stream_create(struct js *js, struct js_stream_config *config, struct js_stream **out,
+int js_stream_create(struct js *js, struct js_stream_config *config, int64_t created_ns,
+                     struct js_shared_state *shared, struct js_stream **out,
                      struct js_error *error)
 {
     struct js_stream *stream = stream_new(js);
@@ -311,7 +315,7 @@ int js_stream_create(struct js *js, struct js_stream_config *config, struct js_s
     js_stream_config_init(config);
     config = &stream->config;
     int rc = 0;
-    stream->created_ns = js_now_ns();
+    stream->created_ns = created_ns;
     if (config->storage == JS_STREAM_STORAGE_FILE) {
         stream->dir = path_join(js->streams_dir, config->name);
         rc = stream->dir == NULL ? -ENOMEM : 0;
@@ -333,11 +337,14 @@ int js_stream_create(struct js *js, struct js_stream_config *config, struct js_s
         js_stream_free(stream);
         return rc;
     }
+    stream->shared = shared; /* adopted: freed with the stream */
+    js_stream_account(stream);
     *out = stream;
     return 0;
 }
 
-int js_stream_load(struct js *js, const char *name, struct js_stream **out)
+int js_stream_load(struct js *js, const char *name, struct js_shared_state *shared,
+                   struct js_stream **out)
 {
     struct js_stream *stream = stream_new(js);
     if (stream == NULL) {
@@ -345,7 +352,8 @@ int js_stream_load(struct js *js, const char *name, struct js_stream **out)
     }
     stream->dir = path_join(js->streams_dir, name);
     int rc = stream->dir == NULL ? -ENOMEM
-                                 : config_load(stream->dir, &stream->config, &stream->created_ns);
+                                 : js_stream_config_read(stream->dir, &stream->config,
+                                                         &stream->created_ns);
     if (rc == 0 && strcmp(stream->config.name, name) != 0) {
         rc = -EBADMSG; /* a directory renamed by hand */
     }
@@ -365,6 +373,8 @@ int js_stream_load(struct js *js, const char *name, struct js_stream **out)
                  (unsigned long long)info.truncated_count);
     }
     js_publish_dedupe_rebuild(stream);
+    stream->shared = shared; /* adopted: freed with the stream */
+    js_stream_account(stream);
     *out = stream;
     return 0;
 }
@@ -418,6 +428,8 @@ void js_stream_free(struct js_stream *stream)
         }
         stream_store_close(stream->store);
     }
+    js_usage_add(stream, -(int64_t)stream->bytes); /* its data is gone */
+    free(stream->shared);
     for (uint32_t i = 0; i < stream->ack_count; i++) {
         free(stream->acks[(stream->ack_head + i) % stream->ack_capacity].reply);
     }
@@ -442,15 +454,35 @@ bool js_stream_busy(const struct js_stream *stream)
     return stream->store != NULL && stream_store_busy(stream->store);
 }
 
+static void js_usage_add(struct js_stream *stream, int64_t delta)
+{
+    struct js_server *server = stream->js->server;
+    _Atomic int64_t *used = stream->config.storage == JS_STREAM_STORAGE_MEMORY
+                                ? &server->memory_used
+                                : &server->storage_used;
+    atomic_fetch_add_explicit(used, delta, memory_order_relaxed);
+}
+
 void js_stream_account(struct js_stream *stream)
 {
     struct stream_store_info info;
     stream_store_info_get(stream->store, &info);
-    uint64_t *used = stream->config.storage == JS_STREAM_STORAGE_MEMORY
-                         ? &stream->js->memory_used
-                         : &stream->js->storage_used;
-    *used = *used - stream->bytes + info.byte_count;
+    js_usage_add(stream, (int64_t)info.byte_count - (int64_t)stream->bytes);
     stream->bytes = info.byte_count;
+    struct js_shared_state *shared = stream->shared;
+    if (shared == NULL) {
+        return;
+    }
+    bool never = info.msg_count == 0 && info.last_seq == 0;
+    atomic_store_explicit(&shared->msgs, info.msg_count, memory_order_relaxed);
+    atomic_store_explicit(&shared->bytes, info.byte_count, memory_order_relaxed);
+    atomic_store_explicit(&shared->first_seq, never ? 0 : info.first_seq, memory_order_relaxed);
+    atomic_store_explicit(&shared->last_seq, info.last_seq, memory_order_relaxed);
+    atomic_store_explicit(&shared->first_ts, info.msg_count > 0 ? info.first_timestamp_ns : 0,
+                          memory_order_relaxed);
+    atomic_store_explicit(&shared->last_ts, info.last_timestamp_ns, memory_order_relaxed);
+    atomic_store_explicit(&shared->subjects, info.subject_count, memory_order_relaxed);
+    atomic_store_explicit(&shared->deleted, info.deleted_count, memory_order_relaxed);
 }
 
 /* ---- state and info ---- */

@@ -14,6 +14,7 @@
 #include "engine/route.h"
 #include "engine/server.h"
 #include "engine/shard.h"
+#include "engine/shard_module.h"
 #include "proto/connect.h"
 
 #include <errno.h>
@@ -355,6 +356,9 @@ int main(int argc, char **argv)
         return 1;
     }
     server.io_backend = backend;
+    if (server.module != NULL && server.module->prepare(&server, &server.module_shared) != 0) {
+        return 1;
+    }
     struct shard *shards = calloc((size_t)shard_count, sizeof *shards);
     struct shard_start *starts = calloc((size_t)shard_count, sizeof *starts);
     pthread_t *threads = calloc((size_t)shard_count, sizeof *threads);
@@ -410,6 +414,9 @@ int main(int argc, char **argv)
     }
     if (atomic_load_explicit(&server.shard_failed, memory_order_relaxed)) {
         exit_code = 1;
+    }
+    if (server.module != NULL) {
+        server.module->release(server.module_shared);
     }
     server_shards_free(&server);
     close(server.listen_fd);

@@ -48,6 +48,7 @@ struct server {
     /* What runs inside the shards beside their connections (JetStream), NULL for none;
      * static. Its limits, resolved by main from the flags (nats-server's defaults). */
     const struct shard_module *module;
+    void *module_shared;  /* the module's prepare made it; every shard reads it */
     int64_t js_max_memory;
     int64_t js_max_file;
     int shard_count;

@@ -10,10 +10,17 @@
 
 #include <stdbool.h>
 
+struct server;
 struct shard;
 
 struct shard_module {
     const char *name;
+    /* On main's thread, before any shard starts: what every shard's instance shares, in
+     * *shared (server->module_shared). 0, or -errno with the reason logged (the server
+     * does not start). */
+    int (*prepare)(struct server *server, void **shared);
+    /* On main's thread, after every shard stopped: frees what prepare made. */
+    void (*release)(void *shared);
     /* At the end of shard_init, before any shard runs its loop. Sets *state; 0, or -errno
      * with the reason logged (the server then does not start). */
     int (*start)(struct shard *shard, void **state);
