@@ -201,7 +201,8 @@ void js_api_create_existing(struct js *js, const struct route_msg *msg, const ch
     static const struct api_op op = {.type = "stream_create_response"};
     struct js_stream *stream = stream_or_reply(js, msg, &op, name, name_length);
     if (stream != NULL) {
-        js_api_reply_stream(js, msg, op.type, stream, false);
+        /* nats-server 2.15 says did_create here too (2.10 did not) */
+        js_api_reply_stream(js, msg, op.type, stream, true);
     }
 }
 

@@ -74,6 +74,9 @@ for io in uring epoll; do
 done
 IONATS_TEST_SERVER=nats-server run_suites build-test "reference nats-server" \
   --suite integration --suite wire
+# the users' client code (tests/seeds) against the current nats-server release too
+IONATS_SEEDS_REFERENCE=1 run_suites build-test "reference nats-server (seeds, current release)" \
+  --suite seeds
 
 if [ "${IONATS_TEST_QUICK:-0}" != 1 ]; then
   if CC=clang CXX=clang++ build_dir build-asan -Db_sanitize=address,undefined \
