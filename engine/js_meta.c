@@ -310,18 +310,32 @@ static void forward_request(struct js *js, const struct route_msg *msg, int owne
     js_message_send(js, owner, message);
 }
 
+/* Parses a create or update body; false after replying with the error (`id` for no
+ * memory, as nats-server's create and update errors). */
+static bool config_parsed(struct js *js, const struct route_msg *msg, const char *type,
+                          enum js_error_id id, const char *body, size_t body_length,
+                          struct js_stream_config *config, bool *pedantic)
+{
+    struct js_error error;
+    int rc = js_stream_config_parse(body, body_length, config, pedantic, &error);
+    if (rc != 0) {
+        if (rc == -ENOMEM) {
+            js_errors_setf(&error, id, "%s", strerror(ENOMEM));
+        }
+        js_api_reply_error(js, msg, type, &error);
+        return false;
+    }
+    return true;
+}
+
 void js_meta_create(struct js *js, const struct route_msg *msg, const char *name,
                     size_t name_length, const char *body, size_t body_length)
 {
     struct js_stream_config config;
     struct js_error error;
     bool pedantic = false;
-    int rc = js_stream_config_parse(body, body_length, &config, &pedantic, &error);
-    if (rc != 0) {
-        if (rc == -ENOMEM) {
-            js_errors_setf(&error, JS_ERR_STREAM_CREATE, "%s", strerror(ENOMEM));
-        }
-        js_api_reply_error(js, msg, CREATE_TYPE, &error);
+    if (!config_parsed(js, msg, CREATE_TYPE, JS_ERR_STREAM_CREATE, body, body_length, &config,
+                       &pedantic)) {
         return;
     }
     const struct js_stream_config_check_options options = {.pedantic = pedantic};
@@ -378,12 +392,8 @@ void js_meta_update(struct js *js, const struct route_msg *msg, const char *name
     struct js_stream_config config;
     struct js_error error;
     bool pedantic = false;
-    int rc = js_stream_config_parse(body, body_length, &config, &pedantic, &error);
-    if (rc != 0) {
-        if (rc == -ENOMEM) {
-            js_errors_setf(&error, JS_ERR_STREAM_UPDATE, "%s", strerror(ENOMEM));
-        }
-        js_api_reply_error(js, msg, UPDATE_TYPE, &error);
+    if (!config_parsed(js, msg, UPDATE_TYPE, JS_ERR_STREAM_UPDATE, body, body_length, &config,
+                       &pedantic)) {
         return;
     }
     const struct js_stream_config_check_options options = {.pedantic = pedantic};
