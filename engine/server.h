@@ -58,6 +58,15 @@ struct server {
     /* Set by a shard whose loop failed: main then exits non-zero. Relaxed: read after the
      * shard threads are joined, which orders it. */
     _Atomic int shard_failed;
+    /* Stopping, in two counts. stop_quiet: shards that take no more input and have every
+     * record they produced in the rings (none waits in an overflow queue). stop_drained:
+     * shards that, after every shard was quiet, had drained their inbound rings and their
+     * server-side handlers and whose module has nothing in flight (its last acks are
+     * published). A shard closes its connections only once every shard is drained, so
+     * what was stored is acknowledged. release on each add (what the shard published
+     * before is visible), acquire on the reads. */
+    _Atomic int stop_quiet;
+    _Atomic int stop_drained;
 };
 
 #endif

@@ -372,8 +372,8 @@ static void flow_resume(struct shard *shard)
 static void on_received(void *ctx, struct conn *conn, const char *data, size_t length)
 {
     struct shard *shard = ctx;
-    if (conn->flags & CONN_F_CLOSING) {
-        return;
+    if ((conn->flags & CONN_F_CLOSING) || shard->stopping) {
+        return; /* stopping: nothing new is taken in */
     }
     shard->stats.in_bytes += length;
     if (conn_paused(conn) || conn->held.length > 0) {
@@ -493,6 +493,12 @@ static void stop_begin(struct shard *shard)
     }
     timer_cancel(&shard->timers, &shard->accept_timer);
     shard->accept_retry_armed = false;
+    /* Connections stay open, their input no longer read (on_received), until every shard's
+     * module has drained: acks of what was stored must still reach their publishers. */
+}
+
+static void close_all_after_flush(struct shard *shard)
+{
     for (uint32_t i = 0; i < shard->conns.capacity; i++) {
         struct conn *conn = shard->conns.conns[i];
         if (conn != NULL) {
@@ -625,11 +631,38 @@ static bool module_stopped(struct shard *shard)
            shard->server->module->stop_step(shard, shard->module_state);
 }
 
-static void stop_progress(struct shard *shard, bool *done)
+/* Stopping: (0) the module drains (stores commit, their acks go out) and says so to every
+ * shard; once all have, (1) one more turn takes in what other shards sent meanwhile, then
+ * (2) connections close once their output is sent, or at the deadline in any case. True
+ * while it needs the loop to turn again without waiting. */
+static bool stop_progress(struct shard *shard, bool *done)
 {
-    if (shard->conns.live_count == 0 && !deferred_pending(&shard->deferred)) {
-        *done = module_stopped(shard);
-        return;
+    struct server *server = shard->server;
+    if (!shard->stop_quiet && !shard->xshard.overflowing) {
+        shard->stop_quiet = true;
+        atomic_fetch_add_explicit(&server->stop_quiet, 1, memory_order_release);
+    }
+    if (!shard->stop_drained &&
+        atomic_load_explicit(&server->stop_quiet, memory_order_acquire) == server->shard_count &&
+        (shard->shard_count == 1 || !xshard_inbound_pending(&shard->xshard)) &&
+        !deferred_pending(&shard->deferred) && module_stopped(shard)) {
+        shard->stop_drained = true;
+        atomic_fetch_add_explicit(&server->stop_drained, 1, memory_order_release);
+    }
+    if (shard->stop_phase == 0 &&
+        atomic_load_explicit(&server->stop_drained, memory_order_acquire) ==
+            server->shard_count) {
+        shard->stop_phase = 1;
+        return true;
+    }
+    if (shard->stop_phase == 1) {
+        shard->stop_phase = 2;
+        close_all_after_flush(shard);
+    }
+    if (shard->stop_phase == 2 && shard->conns.live_count == 0 &&
+        !deferred_pending(&shard->deferred)) {
+        *done = true;
+        return false;
     }
     if (clock_monotonic_ns() >= shard->stop_deadline_ns) {
         for (uint32_t i = 0; i < shard->conns.capacity; i++) {
@@ -640,6 +673,7 @@ static void stop_progress(struct shard *shard, bool *done)
         reap_closed(shard);
         *done = shard->conns.live_count == 0 && module_stopped(shard);
     }
+    return shard->stop_phase == 0; /* other shards' modules give no wake-up: look again */
 }
 
 static void shard_fail(struct shard *shard, int rc)
@@ -699,7 +733,7 @@ void shard_run(struct shard *shard)
         /* resuming paused connections handles their held input, which may queue output */
         work_left |= held_left || shard->held_input != NULL || shard->conns.flush_head != NULL;
         if (shard->stopping) {
-            stop_progress(shard, &done);
+            work_left |= stop_progress(shard, &done);
         }
     }
 }

@@ -93,6 +93,9 @@ struct shard {
     uint32_t pick_capacity;
     int placement_cursor;
     bool stopping;
+    bool stop_quiet;         /* counted in server->stop_quiet */
+    bool stop_drained;       /* counted in server->stop_drained */
+    int stop_phase;          /* 0: draining modules; 1: one more turn; 2: closing */
     int64_t stop_deadline_ns;
     struct timer_wheel timers;       /* pings, deadlines, statistics */
     struct timer_entry stats_timer;

@@ -24,7 +24,8 @@ static const struct js_error_entry js_errors_table[JS_ERR_COUNT] = {
     [JS_ERR_REQUIRED_API_LEVEL] = {412, 10185, "JetStream minimum api level required"},
     [JS_ERR_PEDANTIC] = {400, 10157, "pedantic mode: {err}"},
     [JS_ERR_CLUSTER_NOT_AVAIL] = {503, 10008, "JetStream system temporarily unavailable"},
-    [JS_ERR_CLUSTER_UNSUPPORTED_FEATURE] = {503, 10036, "not currently supported in clustered mode"},
+    [JS_ERR_CLUSTER_UNSUPPORTED_FEATURE] = {503, 10036,
+                                            "not currently supported in clustered mode"},
     [JS_ERR_CLUSTER_NO_PEERS] = {400, 10005, "{err}"},
     [JS_ERR_CLUSTER_TAGS] = {400, 10011, "tags placement not supported for operation"},
     [JS_ERR_INSUFFICIENT_RESOURCES] = {503, 10023, "insufficient resources"},
@@ -35,13 +36,18 @@ static const struct js_error_entry js_errors_table[JS_ERR_COUNT] = {
     [JS_ERR_MAXIMUM_CONSUMERS_LIMIT] = {400, 10026, "maximum consumers limit reached"},
     [JS_ERR_NO_LIMITS] = {400, 10120, "no JetStream default or applicable tiered limit present"},
     [JS_ERR_REPLICAS_COUNT_CANNOT_BE_NEGATIVE] = {400, 10133, "replicas count cannot be negative"},
-    [JS_ERR_STREAM_REPLICAS_NOT_SUPPORTED] = {500, 10074, "replicas > 1 not supported in non-clustered mode"},
-    [JS_ERR_STREAM_REPLICAS_NOT_UPDATABLE] = {400, 10061, "Replicas configuration can not be updated"},
+    [JS_ERR_STREAM_REPLICAS_NOT_SUPPORTED] = {500, 10074,
+                                              "replicas > 1 not supported in non-clustered mode"},
+    [JS_ERR_STREAM_REPLICAS_NOT_UPDATABLE] = {400, 10061,
+                                              "Replicas configuration can not be updated"},
     [JS_ERR_STREAM_NOT_FOUND] = {404, 10059, "stream not found"},
-    [JS_ERR_STREAM_NAME_EXIST] = {400, 10058, "stream name already in use with a different configuration"},
-    [JS_ERR_STREAM_NAME_EXIST_RESTORE_FAILED] = {400, 10130, "stream name already in use, cannot restore"},
+    [JS_ERR_STREAM_NAME_EXIST] = {400, 10058,
+                                  "stream name already in use with a different configuration"},
+    [JS_ERR_STREAM_NAME_EXIST_RESTORE_FAILED] = {400, 10130,
+                                                 "stream name already in use, cannot restore"},
     [JS_ERR_STREAM_MISMATCH] = {400, 10056, "stream name in subject does not match request"},
-    [JS_ERR_STREAM_NAME_CONTAINS_PATH_SEPARATORS] = {400, 10128, "Stream name can not contain path separators"},
+    [JS_ERR_STREAM_NAME_CONTAINS_PATH_SEPARATORS] = {400, 10128,
+                                                     "Stream name can not contain path separators"},
     [JS_ERR_STREAM_INVALID_CONFIG] = {500, 10052, "{err}"},
     [JS_ERR_STREAM_CREATE] = {500, 10049, "{err}"},
     [JS_ERR_STREAM_UPDATE] = {500, 10069, "{err}"},
@@ -49,69 +55,98 @@ static const struct js_error_entry js_errors_table[JS_ERR_COUNT] = {
     [JS_ERR_STREAM_GENERAL_ERROR] = {500, 10051, "{err}"},
     [JS_ERR_STREAM_INVALID] = {500, 10096, "stream not valid"},
     [JS_ERR_STREAM_SUBJECT_OVERLAP] = {400, 10065, "subjects overlap with an existing stream"},
-    [JS_ERR_STREAM_MIRROR_NOT_UPDATABLE] = {400, 10055, "stream mirror configuration can not be updated"},
+    [JS_ERR_STREAM_MIRROR_NOT_UPDATABLE] = {400, 10055,
+                                            "stream mirror configuration can not be updated"},
     [JS_ERR_STREAM_SEALED] = {400, 10109, "invalid operation on sealed stream"},
     [JS_ERR_STREAM_PURGE_FAILED] = {500, 10110, "{err}"},
     [JS_ERR_STREAM_ROLLUP_FAILED] = {500, 10111, "{err}"},
     [JS_ERR_STREAM_MSG_DELETE_FAILED] = {500, 10057, "{err}"},
     [JS_ERR_STREAM_STORE_FAILED] = {503, 10077, "{err}"},
     [JS_ERR_STREAM_LIMITS] = {500, 10053, "{err}"},
-    [JS_ERR_STREAM_MAX_BYTES_REQUIRED] = {400, 10113, "account requires a stream config to have max bytes set"},
-    [JS_ERR_STREAM_MAX_STREAM_BYTES_EXCEEDED] = {400, 10122, "stream max bytes exceeds account limit max stream bytes"},
+    [JS_ERR_STREAM_MAX_BYTES_REQUIRED] = {400, 10113,
+                                          "account requires a stream config to have max bytes set"},
+    [JS_ERR_STREAM_MAX_STREAM_BYTES_EXCEEDED] =
+        {400, 10122, "stream max bytes exceeds account limit max stream bytes"},
     [JS_ERR_STREAM_OFFLINE] = {500, 10118, "stream is offline"},
     [JS_ERR_STREAM_OFFLINE_REASON] = {500, 10194, "stream is offline: {err}"},
-    [JS_ERR_STREAM_INFO_MAX_SUBJECTS] = {500, 10117, "subject details would exceed maximum allowed"},
+    [JS_ERR_STREAM_INFO_MAX_SUBJECTS] = {500, 10117,
+                                         "subject details would exceed maximum allowed"},
     [JS_ERR_STREAM_SNAPSHOT] = {500, 10064, "snapshot failed: {err}"},
     [JS_ERR_STREAM_RESTORE] = {500, 10062, "restore failed: {err}"},
     [JS_ERR_NO_MESSAGE_FOUND] = {404, 10037, "no message found"},
     [JS_ERR_SEQUENCE_NOT_FOUND] = {400, 10043, "sequence {seq} not found"},
     [JS_ERR_STREAM_MESSAGE_EXCEEDS_MAXIMUM] = {400, 10054, "message size exceeds maximum allowed"},
-    [JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM] = {400, 10097, "header size exceeds maximum allowed of 64k"},
+    [JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM] = {400, 10097,
+                                              "header size exceeds maximum allowed of 64k"},
     [JS_ERR_STREAM_NOT_MATCH] = {400, 10060, "expected stream does not match"},
     [JS_ERR_STREAM_WRONG_LAST_SEQUENCE] = {400, 10071, "wrong last sequence: {seq}"},
     [JS_ERR_STREAM_WRONG_LAST_SEQUENCE_CONSTANT] = {400, 10164, "wrong last sequence"},
     [JS_ERR_STREAM_WRONG_LAST_MSG_ID] = {400, 10070, "wrong last msg ID: {id}"},
     [JS_ERR_STREAM_SEQUENCE_NOT_MATCH] = {503, 10063, "expected stream sequence does not match"},
     [JS_ERR_STREAM_DUPLICATE_MESSAGE_CONFLICT] = {409, 10158, "duplicate message id is in process"},
-    [JS_ERR_STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY] = {503, 10163, "expected last sequence per subject temporarily unavailable"},
-    [JS_ERR_STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_INVALID] = {400, 10193, "missing sequence for expected last sequence per subject"},
+    [JS_ERR_STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY] =
+        {503, 10163, "expected last sequence per subject temporarily unavailable"},
+    [JS_ERR_STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_INVALID] =
+        {400, 10193, "missing sequence for expected last sequence per subject"},
     [JS_ERR_STREAM_MIN_LAST_SEQ] = {412, 10180, "min last sequence"},
     [JS_ERR_STREAM_TOO_MANY_REQUESTS] = {429, 10167, "too many requests"},
     [JS_ERR_MESSAGE_TTL_INVALID] = {400, 10165, "invalid per-message TTL"},
     [JS_ERR_MESSAGE_TTL_DISABLED] = {400, 10166, "per-message TTL is disabled"},
     [JS_ERR_STREAM_TRANSFORM_INVALID_SOURCE] = {400, 10155, "stream transform source: {err}"},
     [JS_ERR_STREAM_TRANSFORM_INVALID_DESTINATION] = {400, 10156, "stream transform: {err}"},
-    [JS_ERR_STREAM_EXTERNAL_DEL_PREFIX_OVERLAPS] = {400, 10022, "stream external delivery prefix {prefix} overlaps with stream subject {subject}"},
-    [JS_ERR_STREAM_EXTERNAL_API_OVERLAP] = {400, 10021, "stream external api prefix {prefix} must not overlap with {subject}"},
-    [JS_ERR_STREAM_INVALID_EXTERNAL_DELIVERY_SUBJ] = {400, 10024, "stream external delivery prefix {prefix} must not contain wildcards"},
+    [JS_ERR_STREAM_EXTERNAL_DEL_PREFIX_OVERLAPS] =
+        {400, 10022,
+         "stream external delivery prefix {prefix} overlaps with stream subject {subject}"},
+    [JS_ERR_STREAM_EXTERNAL_API_OVERLAP] =
+        {400, 10021, "stream external api prefix {prefix} must not overlap with {subject}"},
+    [JS_ERR_STREAM_INVALID_EXTERNAL_DELIVERY_SUBJ] =
+        {400, 10024, "stream external delivery prefix {prefix} must not contain wildcards"},
     [JS_ERR_MIRROR_WITH_SUBJECTS] = {400, 10034, "stream mirrors can not contain subjects"},
-    [JS_ERR_MIRROR_WITH_SOURCES] = {400, 10031, "stream mirrors can not also contain other sources"},
-    [JS_ERR_MIRROR_WITH_START_SEQ_AND_TIME] = {400, 10032, "stream mirrors can not have both start seq and start time configured"},
-    [JS_ERR_MIRROR_WITH_SUBJECT_FILTERS] = {400, 10033, "stream mirrors can not contain filtered subjects"},
-    [JS_ERR_MIRROR_WITH_FIRST_SEQ] = {400, 10143, "stream mirrors can not have first sequence configured"},
-    [JS_ERR_MIRROR_MAX_MESSAGE_SIZE_TOO_BIG] = {400, 10030, "stream mirror must have max message size >= source"},
+    [JS_ERR_MIRROR_WITH_SOURCES] = {400, 10031,
+                                    "stream mirrors can not also contain other sources"},
+    [JS_ERR_MIRROR_WITH_START_SEQ_AND_TIME] =
+        {400, 10032, "stream mirrors can not have both start seq and start time configured"},
+    [JS_ERR_MIRROR_WITH_SUBJECT_FILTERS] = {400, 10033,
+                                            "stream mirrors can not contain filtered subjects"},
+    [JS_ERR_MIRROR_WITH_FIRST_SEQ] = {400, 10143,
+                                      "stream mirrors can not have first sequence configured"},
+    [JS_ERR_MIRROR_MAX_MESSAGE_SIZE_TOO_BIG] =
+        {400, 10030, "stream mirror must have max message size >= source"},
     [JS_ERR_MIRROR_INVALID_STREAM_NAME] = {400, 10142, "mirrored stream name is invalid"},
-    [JS_ERR_MIRROR_MULTIPLE_FILTERS_NOT_ALLOWED] = {400, 10150, "mirror with multiple subject transforms cannot also have a single subject filter"},
+    [JS_ERR_MIRROR_MULTIPLE_FILTERS_NOT_ALLOWED] =
+        {400, 10150,
+         "mirror with multiple subject transforms cannot also have a single subject filter"},
     [JS_ERR_MIRROR_INVALID_SUBJECT_FILTER] = {400, 10151, "mirror transform source: {err}"},
-    [JS_ERR_MIRROR_OVERLAPPING_SUBJECT_FILTERS] = {400, 10152, "mirror subject filters can not overlap"},
+    [JS_ERR_MIRROR_OVERLAPPING_SUBJECT_FILTERS] = {400, 10152,
+                                                   "mirror subject filters can not overlap"},
     [JS_ERR_MIRROR_INVALID_TRANSFORM_DESTINATION] = {400, 10154, "mirror transform: {err}"},
     [JS_ERR_MIRROR_WITH_COUNTERS] = {400, 10173, "stream mirrors can not also calculate counters"},
-    [JS_ERR_MIRROR_WITH_ATOMIC_PUBLISH] = {400, 10198, "stream mirrors can not also use atomic publishing"},
-    [JS_ERR_MIRROR_WITH_MSG_SCHEDULES] = {400, 10186, "stream mirrors can not also schedule messages"},
-    [JS_ERR_MIRROR_WITH_BATCH_PUBLISH] = {400, 10209, "stream mirrors can not also use batch publishing"},
-    [JS_ERR_MIRROR_DURABLE_CONSUMER_CFG_INVALID] = {400, 10213, "stream mirror consumer config is invalid"},
+    [JS_ERR_MIRROR_WITH_ATOMIC_PUBLISH] = {400, 10198,
+                                           "stream mirrors can not also use atomic publishing"},
+    [JS_ERR_MIRROR_WITH_MSG_SCHEDULES] = {400, 10186,
+                                          "stream mirrors can not also schedule messages"},
+    [JS_ERR_MIRROR_WITH_BATCH_PUBLISH] = {400, 10209,
+                                          "stream mirrors can not also use batch publishing"},
+    [JS_ERR_MIRROR_DURABLE_CONSUMER_CFG_INVALID] = {400, 10213,
+                                                    "stream mirror consumer config is invalid"},
     [JS_ERR_MIRROR_CONSUMER_SETUP_FAILED] = {500, 10029, "{err}"},
     [JS_ERR_SOURCE_CONSUMER_SETUP_FAILED] = {500, 10045, "{err}"},
-    [JS_ERR_SOURCE_MAX_MESSAGE_SIZE_TOO_BIG] = {400, 10046, "stream source must have max message size >= target"},
+    [JS_ERR_SOURCE_MAX_MESSAGE_SIZE_TOO_BIG] =
+        {400, 10046, "stream source must have max message size >= target"},
     [JS_ERR_SOURCE_DUPLICATE_DETECTED] = {400, 10140, "duplicate source configuration detected"},
     [JS_ERR_SOURCE_INVALID_STREAM_NAME] = {400, 10141, "sourced stream name is invalid"},
-    [JS_ERR_SOURCE_MULTIPLE_FILTERS_NOT_ALLOWED] = {400, 10144, "source with multiple subject transforms cannot also have a single subject filter"},
+    [JS_ERR_SOURCE_MULTIPLE_FILTERS_NOT_ALLOWED] =
+        {400, 10144,
+         "source with multiple subject transforms cannot also have a single subject filter"},
     [JS_ERR_SOURCE_INVALID_SUBJECT_FILTER] = {400, 10145, "source transform source: {err}"},
     [JS_ERR_SOURCE_INVALID_TRANSFORM_DESTINATION] = {400, 10146, "source transform: {err}"},
     [JS_ERR_SOURCE_OVERLAPPING_SUBJECT_FILTERS] = {400, 10147, "source filters can not overlap"},
-    [JS_ERR_SOURCE_WITH_MSG_SCHEDULES] = {400, 10187, "stream source can not also schedule messages"},
-    [JS_ERR_SOURCE_DURABLE_CONSUMER_CFG_INVALID] = {400, 10215, "stream source consumer config is invalid"},
-    [JS_ERR_SOURCE_DURABLE_CONSUMER_DUPLICATE_DETECTED] = {400, 10216, "duplicate stream source consumer detected"},
+    [JS_ERR_SOURCE_WITH_MSG_SCHEDULES] = {400, 10187,
+                                          "stream source can not also schedule messages"},
+    [JS_ERR_SOURCE_DURABLE_CONSUMER_CFG_INVALID] = {400, 10215,
+                                                    "stream source consumer config is invalid"},
+    [JS_ERR_SOURCE_DURABLE_CONSUMER_DUPLICATE_DETECTED] =
+        {400, 10216, "duplicate stream source consumer detected"},
     [JS_ERR_CONSUMER_NOT_FOUND] = {404, 10014, "consumer not found"},
     [JS_ERR_CONSUMER_NAME_EXIST] = {400, 10013, "consumer name already in use"},
     [JS_ERR_CONSUMER_ALREADY_EXISTS] = {400, 10148, "consumer already exists"},
@@ -192,8 +227,7 @@ static size_t js_errors_utf8_boundary(const char *text, size_t length)
 
 /* Appends text[0, length) to the description at *used, cutting at a UTF-8 boundary when
  * it would not fit. */
-static void js_errors_append(struct js_error *error, size_t *used, const char *text,
-                             size_t length)
+static void js_errors_append(struct js_error *error, size_t *used, const char *text, size_t length)
 {
     size_t room = sizeof error->description - 1 - *used;
     if (length > room) {
@@ -234,8 +268,7 @@ void js_errors_set(struct js_error *error, enum js_error_id id)
     js_errors_set_args(error, id, NULL, 0);
 }
 
-void js_errors_vsetf(struct js_error *error, enum js_error_id id, const char *format,
-                     va_list args)
+void js_errors_vsetf(struct js_error *error, enum js_error_id id, const char *format, va_list args)
 {
     char text[JS_ERROR_DESCRIPTION_SIZE];
     int length = vsnprintf(text, sizeof text, format, args);
@@ -303,10 +336,9 @@ size_t js_errors_utf8_decode(const char *text, size_t length, uint32_t *rune)
 static bool js_errors_rune_printable(uint32_t rune)
 {
     static const uint32_t unprintable[][2] = {
-        {0x0080, 0x00A0}, {0x00AD, 0x00AD}, {0x061C, 0x061C}, {0x1680, 0x1680},
-        {0x180E, 0x180E}, {0x2000, 0x200F}, {0x2028, 0x202F}, {0x205F, 0x206F},
-        {0x3000, 0x3000}, {0xD800, 0xF8FF}, {0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB},
-        {0xF0000, 0x10FFFF},
+        {0x0080, 0x00A0}, {0x00AD, 0x00AD}, {0x061C, 0x061C},    {0x1680, 0x1680}, {0x180E, 0x180E},
+        {0x2000, 0x200F}, {0x2028, 0x202F}, {0x205F, 0x206F},    {0x3000, 0x3000}, {0xD800, 0xF8FF},
+        {0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB}, {0xF0000, 0x10FFFF},
     };
     for (size_t i = 0; i < sizeof unprintable / sizeof unprintable[0]; i++) {
         if (rune >= unprintable[i][0] && rune <= unprintable[i][1]) {
@@ -321,8 +353,7 @@ static int js_errors_quote_escape(char *target, size_t size, uint32_t rune, unsi
                                   bool invalid)
 {
     static const char short_escapes[][2] = {
-        {'\a', 'a'}, {'\b', 'b'}, {'\f', 'f'}, {'\n', 'n'},
-        {'\r', 'r'}, {'\t', 't'}, {'\v', 'v'},
+        {'\a', 'a'}, {'\b', 'b'}, {'\f', 'f'}, {'\n', 'n'}, {'\r', 'r'}, {'\t', 't'}, {'\v', 'v'},
     };
     if (invalid) {
         return snprintf(target, size, "\\x%02x", byte);
@@ -367,8 +398,7 @@ size_t js_errors_go_quote(char *target, size_t size, const char *text, size_t le
                 piece_length = advance;
             } else {
                 piece_length = (size_t)js_errors_quote_escape(piece, sizeof piece, rune,
-                                                              (unsigned char)text[i - 1],
-                                                              invalid);
+                                                              (unsigned char)text[i - 1], invalid);
             }
         }
         if (used + piece_length > size - 1) {

@@ -42,9 +42,8 @@ static int js_fail(struct js_error *error, enum js_error_id id)
     return -EINVAL;
 }
 
-__attribute__((format(printf, 3, 4))) static int js_failf(struct js_error *error,
-                                                          enum js_error_id id,
-                                                          const char *format, ...)
+__attribute__((format(printf, 3, 4))) static int
+js_failf(struct js_error *error, enum js_error_id id, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
@@ -121,8 +120,9 @@ static int js_check_limits(struct js_stream_config *config, bool pedantic, struc
     }
     int64_t max_msg_size = config->max_msg_size;
     int rc = js_check_unlimited(&config->max_msgs, "max_msgs", pedantic, error);
-    rc = rc ? rc : js_check_unlimited(&config->max_msgs_per_subject, "max_msgs_per_subject",
-                                      pedantic, error);
+    rc = rc ? rc
+            : js_check_unlimited(&config->max_msgs_per_subject, "max_msgs_per_subject", pedantic,
+                                 error);
     rc = rc ? rc : js_check_unlimited(&config->max_bytes, "max_bytes", pedantic, error);
     rc = rc ? rc : js_check_unlimited(&max_msg_size, "max_msg_size", pedantic, error);
     rc = rc ? rc : js_check_unlimited(&config->max_consumers, "max_consumers", pedantic, error);
@@ -380,8 +380,23 @@ static int js_check_mirror(const struct js_stream_config *config, struct js_erro
     return 0;
 }
 
+/* Source `i` of a source's normalised filter list: nats-server's composeIName joins the
+ * transforms' sources (or the filter) and destinations, an empty one meaning ">". */
+static const char *js_check_iname_part(const struct js_stream_source *source, size_t i,
+                                       bool destination)
+{
+    const char *text;
+    if (source->subject_transform_count == 0) {
+        text = destination ? NULL : source->filter_subject;
+    } else {
+        const struct js_stream_subject_transform *transform = &source->subject_transforms[i];
+        text = destination ? transform->dest : transform->src;
+    }
+    return text != NULL ? text : ">";
+}
+
 /* nats-server's composeIName equality: the same stream, external api, consumer and the
- * same filter or transforms (an empty source or destination meaning ">"). */
+ * same filters and destinations. */
 static bool js_check_same_source(const struct js_stream_source *a, const struct js_stream_source *b)
 {
     if (strcmp(js_stream_text(a->name), js_stream_text(b->name)) != 0 ||
@@ -396,20 +411,17 @@ static bool js_check_same_source(const struct js_stream_source *a, const struct 
         strcmp(js_stream_text(a->consumer.name), js_stream_text(b->consumer.name)) != 0) {
         return false;
     }
-    if (a->subject_transform_count != b->subject_transform_count) {
+    size_t a_count = a->subject_transform_count ? a->subject_transform_count : 1;
+    size_t b_count = b->subject_transform_count ? b->subject_transform_count : 1;
+    if (a_count != b_count) {
         return false;
     }
-    if (a->subject_transform_count == 0) {
-        const char *filter_a = a->filter_subject ? a->filter_subject : ">";
-        const char *filter_b = b->filter_subject ? b->filter_subject : ">";
-        return strcmp(filter_a, filter_b) == 0;
-    }
-    for (size_t i = 0; i < a->subject_transform_count; i++) {
-        const struct js_stream_subject_transform *ta = &a->subject_transforms[i];
-        const struct js_stream_subject_transform *tb = &b->subject_transforms[i];
-        if (strcmp(ta->src ? ta->src : ">", tb->src ? tb->src : ">") != 0 ||
-            strcmp(ta->dest ? ta->dest : ">", tb->dest ? tb->dest : ">") != 0) {
-            return false;
+    for (size_t i = 0; i < a_count; i++) {
+        for (int destination = 0; destination < 2; destination++) {
+            if (strcmp(js_check_iname_part(a, i, destination),
+                       js_check_iname_part(b, i, destination)) != 0) {
+                return false;
+            }
         }
     }
     return true;
@@ -451,8 +463,9 @@ static int js_check_source(const struct js_stream_config *config, size_t index,
     }
     for (size_t i = 0; i < source->subject_transform_count; i++) {
         for (size_t j = 0; j < source->subject_transform_count; j++) {
-            if (i != j && js_stream_subject_subset(js_stream_text(source->subject_transforms[i].src),
-                                                   js_stream_text(source->subject_transforms[j].src))) {
+            if (i != j &&
+                js_stream_subject_subset(js_stream_text(source->subject_transforms[i].src),
+                                         js_stream_text(source->subject_transforms[j].src))) {
                 return js_fail(error, JS_ERR_SOURCE_OVERLAPPING_SUBJECT_FILTERS);
             }
         }
@@ -597,6 +610,7 @@ static int js_check_subjects(struct js_stream_config *config, struct js_error *e
 {
     if (config->subject_count == 0) {
         if (config->mirror == NULL && config->source_count == 0) {
+            free(config->subjects); /* an empty array from "subjects":[] */
             config->subjects = calloc(1, sizeof *config->subjects);
             if (config->subjects == NULL || (config->subjects[0] = strdup(config->name)) == NULL) {
                 free(config->subjects);
@@ -672,7 +686,8 @@ static int js_check_republish(struct js_stream_config *config, bool pedantic,
         config->has_subject_transform && config->subject_count == 1 &&
         strcmp(js_stream_text(config->subject_transform.src), config->subjects[0]) == 0) {
         if (pedantic) {
-            return js_failf(error, JS_ERR_PEDANTIC, "implicit republish based on subject transform");
+            return js_failf(error, JS_ERR_PEDANTIC,
+                            "implicit republish based on subject transform");
         }
         const char *to = js_stream_text(config->subject_transform.dest);
         if (js_check_set(&republish->src, to) != 0 || js_check_set(&republish->dest, to) != 0) {
@@ -682,14 +697,13 @@ static int js_check_republish(struct js_stream_config *config, bool pedantic,
     }
     for (size_t i = 0; i < config->subject_count; i++) {
         if (js_stream_config_subjects_collide(dest, js_stream_text(config->subjects[i]))) {
-            return js_invalid(error, "stream configuration for republish destination forms a cycle");
+            return js_invalid(error,
+                              "stream configuration for republish destination forms a cycle");
         }
     }
     char text[JS_STREAM_TRANSFORM_ERROR_SIZE];
-    if (js_stream_transform_check(republish->src, dest, false, text, sizeof text) != 0 ||
-        dest[0] == '\0') {
-        /* NewSubjectTransform makes nothing of an empty destination, which republish
-         * then refuses too */
+    /* an empty destination passes: NewSubjectTransform makes no transform of it */
+    if (js_stream_transform_check(republish->src, dest, false, text, sizeof text) != 0) {
         return js_invalid(error,
                           "stream configuration for republish with transform from '%s' to '%s' "
                           "not valid",
@@ -727,98 +741,4 @@ int js_stream_config_check(struct js_stream_config *config,
     rc = rc ? rc : js_check_placement(config, error);
     ASSERT(rc == 0 || rc == -ENOMEM || error->id != JS_ERR_NONE);
     return rc;
-}
-
-/* ---- the handlers' own checks ---------------------------------------------------------- */
-
-int js_stream_config_check_name(const struct js_stream_config *config, const char *subject_name,
-                                size_t subject_name_length, struct js_error *error)
-{
-    const char *name = js_stream_text(config->name);
-    if (strlen(name) != subject_name_length || memcmp(name, subject_name, subject_name_length) != 0) {
-        return js_fail(error, JS_ERR_STREAM_MISMATCH);
-    }
-    return 0;
-}
-
-int js_stream_config_check_create_request(const struct js_stream_config *config,
-                                          const char *subject_name, size_t subject_name_length,
-                                          struct js_error *error)
-{
-    js_errors_clear(error);
-    int rc = js_stream_config_check_name(config, subject_name, subject_name_length, error);
-    if (rc != 0) {
-        return rc;
-    }
-    if (memchr(subject_name, '\\', subject_name_length) != NULL ||
-        memchr(subject_name, '/', subject_name_length) != NULL) {
-        return js_fail(error, JS_ERR_STREAM_NAME_CONTAINS_PATH_SEPARATORS);
-    }
-    if (config->sealed) {
-        return js_invalid(error, "stream configuration for create can not be sealed");
-    }
-    if (config->mirror_direct && config->mirror == NULL) {
-        return js_invalid(error, "stream has no mirror but does have mirror direct");
-    }
-    return 0;
-}
-
-int js_stream_config_check_replicas(const struct js_stream_config *config, bool clustered,
-                                    struct js_error *error)
-{
-    if (!clustered && config->num_replicas > 1) {
-        return js_fail(error, JS_ERR_STREAM_REPLICAS_NOT_SUPPORTED);
-    }
-    return 0;
-}
-
-/* addStream's check of a filter and its transforms ("for the mirror" / "for the source"). */
-static int js_check_origin_filters(const struct js_stream_source *source, bool mirror,
-                                   struct js_error *error)
-{
-    const char *what = mirror ? "the mirror" : "the source";
-    if (source->subject_transform_count == 0) {
-        if (source->filter_subject != NULL && !js_stream_subject_valid(source->filter_subject)) {
-            return js_failf(error, JS_ERR_STREAM_CREATE, "subject filter '%s' for %s%s invalid subject",
-                            source->filter_subject, what, mirror ? "" : ":");
-        }
-        return 0;
-    }
-    for (size_t i = 0; i < source->subject_transform_count; i++) {
-        const struct js_stream_subject_transform *transform = &source->subject_transforms[i];
-        if (transform->src != NULL && !js_stream_subject_valid(transform->src)) {
-            if (mirror) {
-                return js_failf(error, JS_ERR_STREAM_CREATE,
-                                "invalid subject transform source '%s' for the mirror: invalid "
-                                "subject",
-                                transform->src);
-            }
-            return js_failf(error, JS_ERR_STREAM_CREATE,
-                            "subject filter '%s' for the source: invalid subject", transform->src);
-        }
-        char text[JS_STREAM_TRANSFORM_ERROR_SIZE];
-        if (transform->dest != NULL &&
-            js_stream_transform_check(transform->src, transform->dest, false, text, sizeof text)) {
-            return js_failf(error, JS_ERR_STREAM_CREATE, "subject transform from '%s' to '%s' for %s: %s",
-                            js_stream_text(transform->src), transform->dest, what, text);
-        }
-    }
-    return 0;
-}
-
-int js_stream_config_check_filters(const struct js_stream_config *config, struct js_error *error)
-{
-    if (config->mirror != NULL) {
-        int rc = js_check_origin_filters(config->mirror, true, error);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    for (size_t i = 0; i < config->source_count; i++) {
-        int rc = js_check_origin_filters(&config->sources[i], false, error);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
 }

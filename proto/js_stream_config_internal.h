@@ -1,12 +1,14 @@
 /* What the js_stream_config_*.c files share and nobody else uses: Go's subject rules as
  * nats-server applies them to configs, subject transform validation, RFC 3339 times and
- * Go durations as text, and the request scanner. Pure functions, any thread. */
+ * Go durations as text, the request scanner and the value decoder. Pure functions, any
+ * thread. */
 #ifndef IONATS_PROTO_JS_STREAM_CONFIG_INTERNAL_H
 #define IONATS_PROTO_JS_STREAM_CONFIG_INTERNAL_H
 
 #include "proto/js_errors.h"
 #include "proto/js_stream_config.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,8 +39,8 @@ enum { JS_STREAM_TRANSFORM_ERROR_SIZE = 3 * JS_STREAM_CONFIG_SUBJECT_LENGTH_MAX 
 /* nats-server's NewSubjectTransform(source, destination) as a check (`validate_mapping`
  * false), or its ValidateMapping (true), which first checks each destination token.
  * Returns 0, or -EINVAL with Go's error text in `text`. An empty destination is fine. */
-int js_stream_transform_check(const char *source, const char *destination,
-                              bool validate_mapping, char *text, size_t size);
+int js_stream_transform_check(const char *source, const char *destination, bool validate_mapping,
+                              char *text, size_t size);
 
 /* ---- times and durations (js_stream_config_time.c) ------------------------------------ */
 
@@ -48,8 +50,8 @@ enum { JS_STREAM_TIME_ERROR_SIZE = 1024 };
 /* Parses an RFC 3339 time as Go's time.Time.UnmarshalJSON does (strict: 'T' and 'Z'
  * upper case, two-digit fields, '.' before fractions, offsets as +hh:mm). Returns 0, or
  * -EINVAL with Go's error text in `text`. */
-int js_stream_time_parse(const char *value, size_t length, struct js_stream_time *time,
-                         char *text, size_t size);
+int js_stream_time_parse(const char *value, size_t length, struct js_stream_time *time, char *text,
+                         size_t size);
 
 /* Room for a time as RFC 3339 with nanoseconds: "2006-01-02T15:04:05.999999999-07:00". */
 enum { JS_STREAM_TIME_TEXT_SIZE = 40 };
@@ -73,16 +75,16 @@ void js_stream_duration_format(int64_t ns, char *text, size_t size);
  * replaced by "<index>.5", its source text kept in `numbers[index]`, so the decoder can
  * give Go's "cannot unmarshal number 1.5e3 ..." and read uint64 values exactly. */
 struct js_stream_scan {
-    const char *body;     /* borrowed for the scan's life */
+    const char *body; /* borrowed for the scan's life */
     size_t length;
-    size_t position;      /* next byte of `body` to scan */
+    size_t position;             /* next byte of `body` to scan */
     struct js_errors_json value; /* the copy of the value last scanned */
-    size_t value_start;   /* where that value starts in `body` */
-    size_t value_end;     /* and where it ends */
+    size_t value_start;          /* where that value starts in `body` */
+    size_t value_end;            /* and where it ends */
     struct js_stream_scan_number {
         size_t start; /* offset in `body` */
         size_t length;
-    } *numbers;           /* owned; each replaced number's source text */
+    } * numbers; /* owned; each replaced number's source text */
     size_t number_count;
     size_t number_capacity;
 };
@@ -93,5 +95,91 @@ void js_stream_scan_free(struct js_stream_scan *scan);
 /* Scans the next value. 1: a value is in scan->value; 0: only whitespace was left;
  * -EINVAL: `error` holds 10025 with Go's syntax error; -ENOMEM. */
 int js_stream_scan_next(struct js_stream_scan *scan, struct js_error *error);
+
+/* ---- decoding values into fields (js_stream_config_value.c) ---------------------------- */
+
+/* The kinds of field a stream config request has, each with Go's type name for it. */
+enum js_stream_field_kind {
+    JS_F_STRING,  /* char *, any length */
+    JS_F_SUBJECT, /* char *, at most JS_STREAM_CONFIG_SUBJECT_LENGTH_MAX bytes */
+    JS_F_INT,     /* int64_t, Go int */
+    JS_F_INT64,
+    JS_F_INT32,    /* int32_t */
+    JS_F_UINT64,   /* uint64_t */
+    JS_F_DURATION, /* int64_t nanoseconds, Go time.Duration */
+    JS_F_BOOL,
+    JS_F_RETENTION,
+    JS_F_DISCARD,
+    JS_F_STORAGE,
+    JS_F_COMPRESSION,
+    JS_F_PERSIST,
+    JS_F_TIME,     /* struct js_stream_time; `present` is its bool */
+    JS_F_SUBJECTS, /* char ** and a size_t count (`present`), [] of JS_F_SUBJECT */
+    JS_F_TAGS,     /* char ** and a size_t count (`present`), [] of JS_F_STRING */
+    JS_F_METADATA,
+    /* structs, decoded by their owner's function */
+    JS_F_PLACEMENT,
+    JS_F_MIRROR,
+    JS_F_SOURCES,
+    JS_F_TRANSFORM,
+    JS_F_TRANSFORMS,
+    JS_F_REPUBLISH,
+    JS_F_CONSUMER_LIMITS,
+    JS_F_EXTERNAL,
+    JS_F_SOURCE_CONSUMER,
+};
+
+struct js_stream_field {
+    const char *name; /* the JSON key, as nats-server's struct tag names it */
+    enum js_stream_field_kind kind;
+    size_t offset;  /* of the value in its struct */
+    size_t present; /* of its bool "has" flag or size_t count, when it has one */
+};
+
+/* Deepest path in the schema: sources.N.subject_transforms.N.dest, with room to spare. */
+enum { JS_DECODE_PATH_MAX = 8 };
+
+/* The decoder's state: where it is (for messages) and what the scanner replaced. */
+struct js_stream_decode {
+    const struct js_stream_scan *scan;
+    struct js_error *error;
+    struct {
+        const char *name; /* a field name or map key, or NULL for an array index */
+        size_t index;
+        bool in_array; /* this element's container is an array */
+    } path[JS_DECODE_PATH_MAX];
+    size_t depth;
+};
+
+void js_stream_value_push(struct js_stream_decode *decode, const char *name, size_t index,
+                          bool in_array);
+void js_stream_value_pop(struct js_stream_decode *decode);
+
+/* Go's "json: cannot unmarshal <kind> into ..." for `value` at the current path; with
+ * `with_number`, a number is named with its text ("number 1.5"). Returns -EINVAL. */
+int js_stream_value_type_error(struct js_stream_decode *decode, const json_t *value,
+                               const char *type, bool with_number);
+
+/* Go's "json: unknown field \"key\"". Returns -EINVAL. */
+int js_stream_value_unknown(struct js_stream_decode *decode, const char *key, size_t length);
+
+/* An ionats bound passed (10052). Returns -EINVAL. */
+int js_stream_value_bound(struct js_stream_decode *decode, const char *what, size_t max);
+
+/* The field of `fields` (ended by a NULL name) a key names: exactly, else ignoring ASCII
+ * case, as Go matches. NULL when none does. */
+const struct js_stream_field *js_stream_value_field_find(const struct js_stream_field *fields,
+                                                         const char *key);
+
+/* Decodes `value` into the field of a scalar kind (not a struct) at base + offset. */
+int js_stream_value_scalar(struct js_stream_decode *decode, const json_t *value,
+                           const struct js_stream_field *field, char *base);
+
+/* Decodes the metadata map into `config` (null empties it, members are added). */
+int js_stream_value_metadata(struct js_stream_decode *decode, const json_t *value,
+                             struct js_stream_config *config);
+
+void js_stream_value_free_strings(char **strings, size_t count);
+void js_stream_value_free_metadata(struct js_stream_metadata_entry *entries, size_t count);
 
 #endif

@@ -33,12 +33,12 @@ enum { JS_SCAN_DEPTH_MAX = 2048 };
 
 /* What the scanner expects next. */
 enum js_scan_state {
-    JS_SCAN_VALUE,           /* a value (top level, after ':' or after ',' in an array) */
-    JS_SCAN_ARRAY_FIRST,     /* after '[': a value or ']' */
-    JS_SCAN_OBJECT_FIRST,    /* after '{': a key or '}' */
-    JS_SCAN_OBJECT_KEY,      /* after ',' in an object: a key */
-    JS_SCAN_COLON,           /* after a key */
-    JS_SCAN_AFTER_VALUE,     /* after a value inside a container */
+    JS_SCAN_VALUE,        /* a value (top level, after ':' or after ',' in an array) */
+    JS_SCAN_ARRAY_FIRST,  /* after '[': a value or ']' */
+    JS_SCAN_OBJECT_FIRST, /* after '{': a key or '}' */
+    JS_SCAN_OBJECT_KEY,   /* after ',' in an object: a key */
+    JS_SCAN_COLON,        /* after a key */
+    JS_SCAN_AFTER_VALUE,  /* after a value inside a container */
 };
 
 struct js_scan_walk {
@@ -380,8 +380,8 @@ static int js_scan_value_start(struct js_scan_walk *walk, enum js_scan_state *st
     char byte = scan->body[scan->position];
     if (byte == '{' || byte == '[') {
         if (walk->depth == JS_SCAN_DEPTH_MAX) {
-            js_errors_setf(walk->error, JS_ERR_INVALID_JSON,
-                           "exceeded max depth at offset %zu", scan->position + 1);
+            js_errors_setf(walk->error, JS_ERR_INVALID_JSON, "exceeded max depth at offset %zu",
+                           scan->position + 1);
             return -EINVAL;
         }
         js_scan_push(walk, byte == '{');

@@ -101,89 +101,78 @@ bool js_stream_subject_literal(const char *subject)
     return true;
 }
 
-/* nats-server's isSubsetMatchTokenized: whether `tokens` is a subset of `test`. */
-static bool js_subject_subset_tokens(const struct js_subject_tokens *tokens,
-                                     const struct js_subject_tokens *test)
+/* A cursor over a subject's tokens, for the walks that compare two subjects in lock step
+ * without splitting them: one pass each, nothing copied. */
+struct js_subject_walk {
+    const char *next; /* start of the next token, NULL after the last */
+};
+
+static bool js_walk_token(struct js_subject_walk *walk, struct js_subject_token *token)
 {
-    for (size_t i = 0; i < test->count; i++) {
-        const struct js_subject_token *t2 = &test->token[i];
-        if (i >= tokens->count || t2->length == 0) {
+    if (walk->next == NULL) {
+        return false;
+    }
+    const char *dot = strchr(walk->next, '.');
+    size_t length = dot != NULL ? (size_t)(dot - walk->next) : strlen(walk->next);
+    *token = (struct js_subject_token){walk->next, length};
+    walk->next = dot != NULL ? dot + 1 : NULL;
+    return true;
+}
+
+/* Token count and whether a token is exactly "*" / exactly ">" (nats-server's
+ * analyzeTokens). */
+static size_t js_subject_info(const char *subject, bool *one, bool *tail)
+{
+    struct js_subject_walk walk = {subject};
+    struct js_subject_token token;
+    size_t count = 0;
+    *one = false;
+    *tail = false;
+    while (js_walk_token(&walk, &token)) {
+        count++;
+        *one = *one || js_token_is(&token, '*');
+        *tail = *tail || js_token_is(&token, '>');
+    }
+    return count;
+}
+
+/* nats-server's isSubsetMatchTokenized: whether `subject` is a subset of `test`. */
+static bool js_subject_subset_walk(const char *subject, const char *test)
+{
+    struct js_subject_walk tokens = {subject};
+    struct js_subject_walk tests = {test};
+    struct js_subject_token t1;
+    struct js_subject_token t2;
+    size_t subject_count = 0;
+    size_t test_count = 0;
+    while (js_walk_token(&tests, &t2)) {
+        test_count++;
+        if (!js_walk_token(&tokens, &t1) || t2.length == 0) {
             return false;
         }
-        if (js_token_is(t2, '>')) {
+        subject_count++;
+        if (js_token_is(&t2, '>')) {
             return true;
         }
-        const struct js_subject_token *t1 = &tokens->token[i];
-        if (t1->length == 0 || js_token_is(t1, '>')) {
+        if (t1.length == 0 || js_token_is(&t1, '>')) {
             return false;
         }
-        if (js_token_is(t1, '*')) {
-            if (!js_token_is(t2, '*')) {
+        if (js_token_is(&t1, '*')) {
+            if (!js_token_is(&t2, '*')) {
                 return false;
             }
             continue;
         }
-        if (t2->start[0] != '*' && !js_token_equal(t1, t2)) {
+        if (t2.start[0] != '*' && !js_token_equal(&t1, &t2)) {
             return false;
         }
     }
-    return tokens->count == test->count;
+    return !js_walk_token(&tokens, &t1) && subject_count == test_count;
 }
 
 bool js_stream_subject_subset(const char *subject, const char *test)
 {
-    struct js_subject_tokens pair[2];
-    return js_subject_split(subject, &pair[0]) && js_subject_split(test, &pair[1]) &&
-           js_subject_subset_tokens(&pair[0], &pair[1]);
-}
-
-/* nats-server's analyzeTokens: whether a token is exactly "*", exactly ">". */
-static void js_subject_wildcards(const struct js_subject_tokens *tokens, bool *one, bool *tail)
-{
-    *one = false;
-    *tail = false;
-    for (size_t i = 0; i < tokens->count; i++) {
-        *one = *one || js_token_is(&tokens->token[i], '*');
-        *tail = *tail || js_token_is(&tokens->token[i], '>');
-    }
-}
-
-/* nats-server's SubjectsCollide on split subjects. */
-static bool js_subject_collide_tokens(const struct js_subject_tokens *a,
-                                      const struct js_subject_tokens *b)
-{
-    bool one_a, tail_a, one_b, tail_b;
-    js_subject_wildcards(a, &one_a, &tail_a);
-    js_subject_wildcards(b, &one_b, &tail_b);
-    bool literal_a = !(one_a || tail_a);
-    bool literal_b = !(one_b || tail_b);
-    if (literal_a && literal_b) {
-        return false; /* equal literals were caught by the caller's string compare */
-    }
-    if (literal_a != literal_b) {
-        return literal_a ? js_subject_subset_tokens(a, b) : js_subject_subset_tokens(b, a);
-    }
-    if (!tail_a && !tail_b && a->count != b->count) {
-        return false;
-    }
-    if ((a->count < b->count && !tail_a) || (b->count < a->count && !tail_b)) {
-        return false;
-    }
-    size_t stop = a->count < b->count ? a->count : b->count;
-    for (size_t i = 0; i < stop; i++) {
-        const struct js_subject_token *t1 = &a->token[i];
-        const struct js_subject_token *t2 = &b->token[i];
-        if (t1->length == 0 || t2->length == 0) {
-            return false;
-        }
-        /* nats-server's tokensCanMatch looks at the first byte only */
-        bool wild = t1->start[0] == '*' || t1->start[0] == '>' || t2->start[0] == '*' ||
-                    t2->start[0] == '>';
-        if (!wild && !js_token_equal(t1, t2)) {
-            return false;
-        }
-    }
-    return true;
+    return js_subject_subset_walk(subject, test);
 }
 
 bool js_stream_config_subjects_collide(const char *a, const char *b)
@@ -191,9 +180,40 @@ bool js_stream_config_subjects_collide(const char *a, const char *b)
     if (strcmp(a, b) == 0) {
         return true;
     }
-    struct js_subject_tokens pair[2];
-    return js_subject_split(a, &pair[0]) && js_subject_split(b, &pair[1]) &&
-           js_subject_collide_tokens(&pair[0], &pair[1]);
+    bool one_a, tail_a, one_b, tail_b;
+    size_t count_a = js_subject_info(a, &one_a, &tail_a);
+    size_t count_b = js_subject_info(b, &one_b, &tail_b);
+    bool literal_a = !(one_a || tail_a);
+    bool literal_b = !(one_b || tail_b);
+    if (literal_a && literal_b) {
+        return false;
+    }
+    if (literal_a != literal_b) {
+        return literal_a ? js_subject_subset_walk(a, b) : js_subject_subset_walk(b, a);
+    }
+    if (!tail_a && !tail_b && count_a != count_b) {
+        return false;
+    }
+    if ((count_a < count_b && !tail_a) || (count_b < count_a && !tail_b)) {
+        return false;
+    }
+    /* both have wildcards: look for a reason to say no in the common tokens; nats-server's
+     * tokensCanMatch looks at the first byte only */
+    struct js_subject_walk walk_a = {a};
+    struct js_subject_walk walk_b = {b};
+    struct js_subject_token t1;
+    struct js_subject_token t2;
+    while (js_walk_token(&walk_a, &t1) && js_walk_token(&walk_b, &t2)) {
+        if (t1.length == 0 || t2.length == 0) {
+            return false;
+        }
+        bool wild =
+            t1.start[0] == '*' || t1.start[0] == '>' || t2.start[0] == '*' || t2.start[0] == '>';
+        if (!wild && !js_token_equal(&t1, &t2)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 bool js_stream_config_subject_sets_overlap(const char *const *a, size_t a_count,
@@ -251,8 +271,8 @@ static bool js_regex_space(char byte)
 /* Matches `{{\s*Name\s*\((.*)\)\s*}}` anywhere in token[0, length), as Go's MatchString
  * and FindStringSubmatch do: the leftmost start, the longest argument list. On a match,
  * *args / *args_length are the captured arguments. */
-static bool js_mapping_match(const char *token, size_t length, const char *name,
-                             const char **args, size_t *args_length)
+static bool js_mapping_match(const char *token, size_t length, const char *name, const char **args,
+                             size_t *args_length)
 {
     size_t name_length = strlen(name);
     for (size_t start = 0; start + 1 < length; start++) {
@@ -384,7 +404,7 @@ static const char JS_ERR_INVALID_ARG[] = "function argument is invalid or in the
 
 /* What indexPlaceHolders makes of one destination token. */
 struct js_placeholder {
-    bool transform;           /* a "$N" or a mapping function, not plain text */
+    bool transform; /* a "$N" or a mapping function, not plain text */
     enum js_mapping_function function;
     long long index[JS_SUBJECT_TOKENS_MAX]; /* the wildcard indexes it refers to */
     size_t index_count;
@@ -432,7 +452,7 @@ static const char *js_mapping_arguments(enum js_mapping_function function,
             return JS_ERR_NOT_ENOUGH;
         }
         return js_mapping_arg(split, 0, false, &value) && value <= INT32_MAX ? NULL
-                                                                            : JS_ERR_INVALID_ARG;
+                                                                             : JS_ERR_INVALID_ARG;
     default: /* split(index, delimiter) and the (index, integer) functions */
         if (count < 2) {
             return JS_ERR_NOT_ENOUGH;
@@ -469,9 +489,9 @@ static int js_mapping_placeholder(const struct js_subject_token *token,
     placeholder->index_count = 0;
     if (length > 1 && start[0] == '$') {
         /* "$N", Atoi without trimming; anything else after '$' is plain text */
-        placeholder->transform = start[1] != ' ' && start[length - 1] != ' ' &&
-                                 js_mapping_integer(start + 1, length - 1, false,
-                                                    &placeholder->index[0]);
+        placeholder->transform =
+            start[1] != ' ' && start[length - 1] != ' ' &&
+            js_mapping_integer(start + 1, length - 1, false, &placeholder->index[0]);
         placeholder->function = JS_MAP_WILDCARD;
         placeholder->index_count = placeholder->transform ? 1 : 0;
         return 0;
@@ -550,25 +570,21 @@ static bool js_mapping_subject_info(const struct js_subject_tokens *tokens, size
 static int js_mapping_destination_precheck(const struct js_subject_tokens *tokens, char *text,
                                            size_t size)
 {
-    static const enum js_mapping_function known[] = {
-        JS_MAP_PARTITION,        JS_MAP_WILDCARD,        JS_MAP_SPLIT_FROM_LEFT,
-        JS_MAP_SPLIT_FROM_RIGHT, JS_MAP_SLICE_FROM_LEFT, JS_MAP_SLICE_FROM_RIGHT,
-        JS_MAP_SPLIT,            JS_MAP_RANDOM,
-    };
     bool after_tail = false;
     for (size_t i = 0; i < tokens->count; i++) {
         const struct js_subject_token *token = &tokens->token[i];
         if (token->length == 0 || after_tail) {
-            return js_mapping_error(text, size, "invalid transform", token->start,
-                                    token->length);
+            return js_mapping_error(text, size, "invalid transform", token->start, token->length);
         }
         if (js_mapping_function_like(token->start, token->length)) {
+            /* every function nats-server 2.15.1 knows, left() and right() included (its
+             * source list at the time of writing lacks them; the release takes them) */
             bool matched = false;
-            for (size_t f = 0; !matched && f < sizeof known / sizeof known[0]; f++) {
+            for (int f = 0; !matched && f < JS_MAP_COUNT; f++) {
                 const char *args;
                 size_t args_length;
-                matched = js_mapping_match(token->start, token->length, js_mapping_names[known[f]],
-                                           &args, &args_length);
+                matched = js_mapping_match(token->start, token->length, js_mapping_names[f], &args,
+                                           &args_length);
             }
             if (!matched) {
                 return js_mapping_error(text, size, "unknown function", token->start,
@@ -585,8 +601,8 @@ static int js_mapping_destination_precheck(const struct js_subject_tokens *token
     return 0;
 }
 
-int js_stream_transform_check(const char *source, const char *destination,
-                              bool validate_mapping, char *text, size_t size)
+int js_stream_transform_check(const char *source, const char *destination, bool validate_mapping,
+                              char *text, size_t size)
 {
     if (destination == NULL || destination[0] == '\0') {
         return 0;

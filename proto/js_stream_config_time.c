@@ -58,8 +58,8 @@ static size_t js_time_quote(char *target, size_t size, const char *text, size_t 
 struct js_time_parse {
     const char *value; /* the whole input, for the messages */
     size_t length;
-    size_t at;         /* next byte to read */
-    char *text;        /* the error text, when there is one */
+    size_t at;  /* next byte to read */
+    char *text; /* the error text, when there is one */
     size_t size;
 };
 
@@ -153,23 +153,20 @@ static int js_time_parse_date(struct js_time_parse *parse, struct js_stream_time
     return 0;
 }
 
-/* Hour, minute, second and fraction: "T15:04:05[.999999999]". Go reads a one-digit hour
- * and a ',' before the fraction, then refuses both in its strict RFC 3339 check; that
- * check's texts are given here at once. */
+/* Hour, minute, second and fraction: "T15:04:05[.999999999]". As nats-server 2.15.1 (Go
+ * 1.27) parses: the hour may have one digit, the fraction may follow ',' as well as '.'. */
 static int js_time_parse_clock(struct js_time_parse *parse, struct js_stream_time *time)
 {
     int hour;
     int minute;
     int second;
     int rc = js_time_expect(parse, "T");
-    if (rc == 0 && js_time_digit_at(parse, parse->at) && parse->at + 1 < parse->length &&
-        parse->value[parse->at + 1] == ':') {
-        char message[96];
-        snprintf(message, sizeof message, " as \"%s\": cannot parse \"%c\" as \"15\"",
-                 JS_TIME_LAYOUT, parse->value[parse->at]);
-        return js_time_message(parse, message);
+    if (rc == 0 && js_time_digit_at(parse, parse->at) && !js_time_digit_at(parse, parse->at + 1)) {
+        hour = parse->value[parse->at] - '0';
+        parse->at++;
+    } else if (rc == 0) {
+        rc = js_time_two_digits(parse, "15", &hour);
     }
-    rc = rc ? rc : js_time_two_digits(parse, "15", &hour);
     if (rc == 0 && hour > 23) {
         return js_time_message(parse, ": hour out of range");
     }
@@ -191,18 +188,13 @@ static int js_time_parse_clock(struct js_time_parse *parse, struct js_stream_tim
     time->second = (uint8_t)second;
     time->nanosecond = 0;
     bool fraction = parse->at + 1 < parse->length && js_time_digit_at(parse, parse->at + 1);
-    if (fraction && parse->value[parse->at] == ',') {
-        char message[96];
-        snprintf(message, sizeof message, " as \"%s\": cannot parse \",\" as \".\"",
-                 JS_TIME_LAYOUT);
-        return js_time_message(parse, message);
-    }
-    if (fraction && parse->value[parse->at] == '.') {
+    if (fraction && (parse->value[parse->at] == '.' || parse->value[parse->at] == ',')) {
         parse->at++;
         size_t digits = 0;
         while (js_time_digit_at(parse, parse->at)) {
             if (digits < JS_TIME_FRACTION_DIGITS) {
-                time->nanosecond = time->nanosecond * 10 + (uint32_t)(parse->value[parse->at] - '0');
+                time->nanosecond =
+                    time->nanosecond * 10 + (uint32_t)(parse->value[parse->at] - '0');
             }
             digits++;
             parse->at++;
@@ -217,8 +209,8 @@ static int js_time_parse_clock(struct js_time_parse *parse, struct js_stream_tim
 /* The zone: "Z" or "+07:00" / "-07:00". Go's layout walk refuses offsets past 24 hours or
  * 60 minutes; its strict check after the walk refuses 24 and 60 too
  * (js_time_check_zone). */
-static int js_time_parse_zone(struct js_time_parse *parse, struct js_stream_time *time,
-                              int *hours, int *minutes)
+static int js_time_parse_zone(struct js_time_parse *parse, struct js_stream_time *time, int *hours,
+                              int *minutes)
 {
     time->offset_seconds = 0;
     *hours = 0;
@@ -247,8 +239,8 @@ static int js_time_parse_zone(struct js_time_parse *parse, struct js_stream_time
     return 0;
 }
 
-int js_stream_time_parse(const char *value, size_t length, struct js_stream_time *time,
-                         char *text, size_t size)
+int js_stream_time_parse(const char *value, size_t length, struct js_stream_time *time, char *text,
+                         size_t size)
 {
     struct js_time_parse parse = {value, length, 0, text, size};
     memset(time, 0, sizeof *time);
@@ -285,7 +277,7 @@ void js_stream_time_format(const struct js_stream_time *time, char *text, size_t
     if (time->nanosecond != 0) {
         snprintf(fraction, sizeof fraction, ".%09" PRIu32, time->nanosecond);
         size_t length = strlen(fraction);
-        while (fraction[length - 1] == '0') {
+        while (length > 1 && fraction[length - 1] == '0') {
             fraction[--length] = '\0';
         }
     }
@@ -294,8 +286,7 @@ void js_stream_time_format(const struct js_stream_time *time, char *text, size_t
         int32_t minutes = time->offset_seconds / 60;
         char sign = minutes < 0 ? '-' : '+';
         minutes = minutes < 0 ? -minutes : minutes;
-        snprintf(zone, sizeof zone, "%c%02" PRId32 ":%02" PRId32, sign, minutes / 60,
-                 minutes % 60);
+        snprintf(zone, sizeof zone, "%c%02" PRId32 ":%02" PRId32, sign, minutes / 60, minutes % 60);
     }
     snprintf(text, size, "%04" PRId32 "-%02u-%02uT%02u:%02u:%02u%s%s", time->year, time->month,
              time->day, time->hour, time->minute, time->second, fraction, zone);
@@ -315,8 +306,8 @@ static int64_t js_time_days_from_civil(int64_t year, int month, int day)
 int64_t js_stream_time_unix_ns(const struct js_stream_time *time)
 {
     int64_t days = js_time_days_from_civil(time->year, time->month, time->day);
-    int64_t seconds = days * 86400 + time->hour * 3600 + time->minute * 60 + time->second -
-                      time->offset_seconds;
+    int64_t seconds =
+        days * 86400 + time->hour * 3600 + time->minute * 60 + time->second - time->offset_seconds;
     return seconds * JS_STREAM_NS_PER_SECOND + time->nanosecond;
 }
 
@@ -333,7 +324,7 @@ static void js_duration_fraction(uint64_t value, int digits, char *text, size_t 
     if (rest != 0) {
         snprintf(fraction, sizeof fraction, ".%0*" PRIu64, digits, rest);
         size_t length = strlen(fraction);
-        while (fraction[length - 1] == '0') {
+        while (length > 1 && fraction[length - 1] == '0') {
             fraction[--length] = '\0';
         }
     }
@@ -361,8 +352,8 @@ void js_stream_duration_format(int64_t ns, char *text, size_t size)
         uint64_t minutes = value / (60 * (uint64_t)JS_STREAM_NS_PER_SECOND);
         js_duration_fraction(seconds_ns, 9, number, sizeof number);
         if (minutes >= 60) {
-            snprintf(text, size, "%s%" PRIu64 "h%" PRIu64 "m%ss", sign, minutes / 60,
-                     minutes % 60, number);
+            snprintf(text, size, "%s%" PRIu64 "h%" PRIu64 "m%ss", sign, minutes / 60, minutes % 60,
+                     number);
         } else if (minutes > 0) {
             snprintf(text, size, "%s%" PRIu64 "m%ss", sign, minutes, number);
         } else {

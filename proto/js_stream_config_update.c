@@ -1,4 +1,5 @@
-/* Updates, equality and nats-server's metadata keys for stream configs: see
+/* The handlers' checks around checkStreamCfg (the create request, the name, replicas,
+ * source filters), updates, equality and nats-server's metadata keys: see
  * js_stream_config.h.
  *
  * An update is checked as nats-server's configUpdateCheck does: the new config must pass
@@ -24,6 +25,22 @@ __attribute__((format(printf, 2, 3))) static int js_refuse(struct js_error *erro
     va_list args;
     va_start(args, format);
     js_errors_vsetf(error, JS_ERR_STREAM_INVALID_CONFIG, format, args);
+    va_end(args);
+    return -EINVAL;
+}
+
+static int js_update_fail(struct js_error *error, enum js_error_id id)
+{
+    js_errors_set(error, id);
+    return -EINVAL;
+}
+
+__attribute__((format(printf, 3, 4))) static int
+js_update_failf(struct js_error *error, enum js_error_id id, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    js_errors_vsetf(error, id, format, args);
     va_end(args);
     return -EINVAL;
 }
@@ -56,9 +73,9 @@ static bool js_same_transform(const struct js_stream_subject_transform *a,
 
 static bool js_same_time(const struct js_stream_time *a, const struct js_stream_time *b)
 {
-    return a->year == b->year && a->month == b->month && a->day == b->day &&
-           a->hour == b->hour && a->minute == b->minute && a->second == b->second &&
-           a->nanosecond == b->nanosecond && a->offset_seconds == b->offset_seconds;
+    return a->year == b->year && a->month == b->month && a->day == b->day && a->hour == b->hour &&
+           a->minute == b->minute && a->second == b->second && a->nanosecond == b->nanosecond &&
+           a->offset_seconds == b->offset_seconds;
 }
 
 static bool js_same_source(const struct js_stream_source *a, const struct js_stream_source *b)
@@ -80,9 +97,9 @@ static bool js_same_source(const struct js_stream_source *a, const struct js_str
                             !js_same_text(a->external.deliver, b->external.deliver))) {
         return false;
     }
-    return !a->has_consumer || (js_same_text(a->consumer.name, b->consumer.name) &&
-                                js_same_text(a->consumer.deliver_subject,
-                                             b->consumer.deliver_subject));
+    return !a->has_consumer ||
+           (js_same_text(a->consumer.name, b->consumer.name) &&
+            js_same_text(a->consumer.deliver_subject, b->consumer.deliver_subject));
 }
 
 static bool js_same_mirror(const struct js_stream_source *a, const struct js_stream_source *b)
@@ -98,11 +115,10 @@ static bool js_same_placement(const struct js_stream_config *a, const struct js_
     if (a->has_placement != b->has_placement) {
         return false;
     }
-    return !a->has_placement ||
-           (js_same_text(a->placement.cluster, b->placement.cluster) &&
-            js_same_text(a->placement.preferred, b->placement.preferred) &&
-            js_same_strings(a->placement.tags, a->placement.tag_count, b->placement.tags,
-                            b->placement.tag_count));
+    return !a->has_placement || (js_same_text(a->placement.cluster, b->placement.cluster) &&
+                                 js_same_text(a->placement.preferred, b->placement.preferred) &&
+                                 js_same_strings(a->placement.tags, a->placement.tag_count,
+                                                 b->placement.tags, b->placement.tag_count));
 }
 
 /* nats-server's own keys, which never make two stored configs differ. */
@@ -156,16 +172,16 @@ static bool js_same_values(const struct js_stream_config *a, const struct js_str
            a->allow_msg_ttl == b->allow_msg_ttl &&
            a->subject_delete_marker_ttl_ns == b->subject_delete_marker_ttl_ns &&
            a->allow_msg_counter == b->allow_msg_counter && a->allow_atomic == b->allow_atomic &&
-           a->allow_msg_schedules == b->allow_msg_schedules &&
-           a->persist_mode == b->persist_mode && a->allow_batched == b->allow_batched;
+           a->allow_msg_schedules == b->allow_msg_schedules && a->persist_mode == b->persist_mode &&
+           a->allow_batched == b->allow_batched;
 }
 
 bool js_stream_config_equal(const struct js_stream_config *a, const struct js_stream_config *b)
 {
     if (!js_same_text(a->name, b->name) || !js_same_text(a->description, b->description) ||
         !js_same_strings(a->subjects, a->subject_count, b->subjects, b->subject_count) ||
-        !js_same_values(a, b) || !js_same_placement(a, b) || !js_same_mirror(a->mirror, b->mirror) ||
-        a->source_count != b->source_count) {
+        !js_same_values(a, b) || !js_same_placement(a, b) ||
+        !js_same_mirror(a->mirror, b->mirror) || a->source_count != b->source_count) {
         return false;
     }
     for (size_t i = 0; i < a->source_count; i++) {
@@ -174,7 +190,8 @@ bool js_stream_config_equal(const struct js_stream_config *a, const struct js_st
         }
     }
     if (a->has_subject_transform != b->has_subject_transform ||
-        (a->has_subject_transform && !js_same_transform(&a->subject_transform, &b->subject_transform))) {
+        (a->has_subject_transform &&
+         !js_same_transform(&a->subject_transform, &b->subject_transform))) {
         return false;
     }
     if (a->has_republish != b->has_republish ||
@@ -186,17 +203,117 @@ bool js_stream_config_equal(const struct js_stream_config *a, const struct js_st
     return js_same_metadata(a, b);
 }
 
+/* ---- the handlers' checks around checkStreamCfg --------------------------------------- */
+
+int js_stream_config_check_name(const struct js_stream_config *config, const char *subject_name,
+                                size_t subject_name_length, struct js_error *error)
+{
+    const char *name = js_stream_text(config->name);
+    if (strlen(name) != subject_name_length ||
+        memcmp(name, subject_name, subject_name_length) != 0) {
+        return js_update_fail(error, JS_ERR_STREAM_MISMATCH);
+    }
+    return 0;
+}
+
+int js_stream_config_check_create_request(const struct js_stream_config *config,
+                                          const char *subject_name, size_t subject_name_length,
+                                          struct js_error *error)
+{
+    js_errors_clear(error);
+    int rc = js_stream_config_check_name(config, subject_name, subject_name_length, error);
+    if (rc != 0) {
+        return rc;
+    }
+    if (memchr(subject_name, '\\', subject_name_length) != NULL ||
+        memchr(subject_name, '/', subject_name_length) != NULL) {
+        return js_update_fail(error, JS_ERR_STREAM_NAME_CONTAINS_PATH_SEPARATORS);
+    }
+    if (config->sealed) {
+        return js_refuse(error, "stream configuration for create can not be sealed");
+    }
+    if (config->mirror_direct && config->mirror == NULL) {
+        return js_refuse(error, "stream has no mirror but does have mirror direct");
+    }
+    return 0;
+}
+
+int js_stream_config_check_replicas(const struct js_stream_config *config, bool clustered,
+                                    struct js_error *error)
+{
+    if (!clustered && config->num_replicas > 1) {
+        return js_update_fail(error, JS_ERR_STREAM_REPLICAS_NOT_SUPPORTED);
+    }
+    return 0;
+}
+
+/* addStream's check of a filter and its transforms ("for the mirror" / "for the source"). */
+static int js_check_origin_filters(const struct js_stream_source *source, bool mirror,
+                                   struct js_error *error)
+{
+    const char *what = mirror ? "the mirror" : "the source";
+    if (source->subject_transform_count == 0) {
+        if (source->filter_subject != NULL && !js_stream_subject_valid(source->filter_subject)) {
+            return js_update_failf(error, JS_ERR_STREAM_CREATE,
+                                   "subject filter '%s' for %s%s invalid subject",
+                                   source->filter_subject, what, mirror ? "" : ":");
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < source->subject_transform_count; i++) {
+        const struct js_stream_subject_transform *transform = &source->subject_transforms[i];
+        if (transform->src != NULL && !js_stream_subject_valid(transform->src)) {
+            if (mirror) {
+                return js_update_failf(
+                    error, JS_ERR_STREAM_CREATE,
+                    "invalid subject transform source '%s' for the mirror: invalid "
+                    "subject",
+                    transform->src);
+            }
+            return js_update_failf(error, JS_ERR_STREAM_CREATE,
+                                   "subject filter '%s' for the source: invalid subject",
+                                   transform->src);
+        }
+        char text[JS_STREAM_TRANSFORM_ERROR_SIZE];
+        if (transform->dest != NULL &&
+            js_stream_transform_check(transform->src, transform->dest, false, text, sizeof text)) {
+            return js_update_failf(error, JS_ERR_STREAM_CREATE,
+                                   "subject transform from '%s' to '%s' for %s: %s",
+                                   js_stream_text(transform->src), transform->dest, what, text);
+        }
+    }
+    return 0;
+}
+
+int js_stream_config_check_filters(const struct js_stream_config *config, struct js_error *error)
+{
+    if (config->mirror != NULL) {
+        int rc = js_check_origin_filters(config->mirror, true, error);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < config->source_count; i++) {
+        int rc = js_check_origin_filters(&config->sources[i], false, error);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 /* ---- update -------------------------------------------------------------------------- */
 
 /* What may not change, in configUpdateCheck's order (after the name and replicas). */
-static int js_update_rules(const struct js_stream_config *old, const struct js_stream_config *config,
-                           struct js_error *error)
+static int js_update_rules(const struct js_stream_config *old,
+                           const struct js_stream_config *config, struct js_error *error)
 {
     if (config->storage != old->storage) {
         return js_refuse(error, "stream configuration update can not change storage type");
     }
-    if (config->retention != old->retention && (old->retention == JS_STREAM_RETENTION_WORKQUEUE ||
-                                                config->retention == JS_STREAM_RETENTION_WORKQUEUE)) {
+    if (config->retention != old->retention &&
+        (old->retention == JS_STREAM_RETENTION_WORKQUEUE ||
+         config->retention == JS_STREAM_RETENTION_WORKQUEUE)) {
         return js_refuse(error,
                          "stream configuration update can not change retention policy to/from "
                          "workqueue");
@@ -216,7 +333,8 @@ static int js_update_rules(const struct js_stream_config *old, const struct js_s
     }
     if (config->discard_new_per_subject) {
         if (config->discard != JS_STREAM_DISCARD_NEW) {
-            return js_refuse(error, "discard new per subject requires discard new policy to be set");
+            return js_refuse(error,
+                             "discard new per subject requires discard new policy to be set");
         }
         if (config->max_msgs_per_subject <= 0) {
             return js_refuse(error, "discard new per subject requires max msgs per subject > 0");
@@ -270,9 +388,9 @@ int js_stream_config_check_update(const struct js_stream_config *old,
 
 /* API levels nats-server assigns to features (server/jetstream_versioning.go). */
 enum {
-    JS_LEVEL_MSG_TTL = 1,     /* 2.11 */
-    JS_LEVEL_2_12 = 2,        /* counters, atomic publish, schedules, async persist */
-    JS_LEVEL_BATCHED = 4,     /* 2.14 fast batch publish */
+    JS_LEVEL_MSG_TTL = 1, /* 2.11 */
+    JS_LEVEL_2_12 = 2,    /* counters, atomic publish, schedules, async persist */
+    JS_LEVEL_BATCHED = 4, /* 2.14 fast batch publish */
 };
 
 int js_stream_config_api_level_required(const struct js_stream_config *config)
@@ -328,7 +446,8 @@ int js_stream_config_metadata_set_static(struct js_stream_config *config)
         return 0;
     }
     char *key = strdup(JS_STREAM_METADATA_REQUIRED_LEVEL);
-    void *grown = realloc(config->metadata, (config->metadata_count + 1) * sizeof *config->metadata);
+    void *grown =
+        realloc(config->metadata, (config->metadata_count + 1) * sizeof *config->metadata);
     if (key == NULL || grown == NULL) {
         free(key);
         free(value);
