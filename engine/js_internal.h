@@ -51,6 +51,8 @@ enum { JS_DEDUPE_MAX = 1 << 20 };
 struct js_pending_ack {
     uint64_t seq;
     char *reply;    /* owned, NUL-terminated */
+    char *body;     /* owned: an error ack, held only to keep acks in order; NULL: success */
+    size_t body_length;
     bool duplicate; /* a Nats-Msg-Id seen in the window: acked with the first's sequence */
 };
 
@@ -133,6 +135,7 @@ struct js_stream {
     struct js_dedupe dedupe;
     char *last_msg_id;              /* owned; the last stored Nats-Msg-Id, NULL if none */
     uint64_t bytes;                 /* the store's byte_count after the last change */
+    uint64_t appended_seq;          /* the last sequence appended */
     struct js_shared_state *shared; /* what the meta shard reads (owned by the stream) */
     bool dirty;                     /* appended since the last flush */
     bool deleting;                  /* deleted: freed once its I/O is done */

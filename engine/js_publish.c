@@ -32,10 +32,30 @@ static struct js_pub_text stream_name(const struct js_stream *stream)
                                 .length = strlen(stream->config.name)};
 }
 
+static int ack_push(struct js_stream *stream, const struct proto_slice reply, uint64_t seq,
+                    bool duplicate, const char *body, size_t body_length);
+
+/* An answer to a publish that needs no commit (an error): sent at once unless acks are
+ * waiting, which it must not overtake (nats-server answers a connection's publishes in
+ * order); then it waits behind them. */
+static void answer(struct js_stream *stream, const char *reply, size_t reply_length,
+                   const char *body, size_t length)
+{
+    if (stream->ack_count == 0) {
+        js_reply(stream->js, reply, reply_length, body, length);
+        return;
+    }
+    const struct proto_slice slice = {.data = reply, .length = (uint32_t)reply_length};
+    if (reply_length > 0 &&
+        ack_push(stream, slice, stream->appended_seq, false, body, length) != 0) {
+        js_reply(stream->js, reply, reply_length, body, length); /* no memory: out of order */
+    }
+}
+
 static void reply_raw(struct js_stream *stream, const struct route_msg *msg, const char *body,
                       size_t length)
 {
-    js_reply(stream->js, msg->reply.data, msg->reply.length, body, length);
+    answer(stream, msg->reply.data, msg->reply.length, body, length);
 }
 
 /* An error ack for one of js_pub's errors. */
@@ -50,18 +70,27 @@ static void nak_pub(struct js_stream *stream, const struct route_msg *msg,
     }
 }
 
+enum { NAK_SIZE_MAX = ACK_SIZE_MAX + JS_ERROR_DESCRIPTION_SIZE * JS_PUB_REPLY_EXPANSION_MAX };
+
+/* Writes the error ack for an API error of the table; 0 and *length, or -ENOBUFS. */
+static int nak_render(const struct js_stream *stream, const struct js_error *error,
+                      char *buffer, size_t size, size_t *length)
+{
+    const struct js_error_entry *entry = js_errors_entry(error->id);
+    const struct js_pub_text description = {.bytes = error->description,
+                                            .length = strlen(error->description)};
+    return js_pub_nak_write(stream_name(stream), entry->code, entry->err_code, description,
+                            buffer, size, length);
+}
+
 /* An error ack for an API error of the table, its description filled in. */
 static void nak_api(struct js_stream *stream, const char *reply, size_t reply_length,
                     const struct js_error *error)
 {
-    const struct js_error_entry *entry = js_errors_entry(error->id);
-    char buffer[ACK_SIZE_MAX + JS_ERROR_DESCRIPTION_SIZE * JS_PUB_REPLY_EXPANSION_MAX];
+    char buffer[NAK_SIZE_MAX];
     size_t length = 0;
-    const struct js_pub_text description = {.bytes = error->description,
-                                            .length = strlen(error->description)};
-    if (js_pub_nak_write(stream_name(stream), entry->code, entry->err_code, description,
-                         buffer, sizeof buffer, &length) == 0) {
-        js_reply(stream->js, reply, reply_length, buffer, length);
+    if (nak_render(stream, error, buffer, sizeof buffer, &length) == 0) {
+        answer(stream, reply, reply_length, buffer, length);
     }
 }
 
@@ -94,7 +123,7 @@ static void ack_send(struct js_stream *stream, const char *reply, size_t reply_l
 /* ---- acks waiting for durability ---- */
 
 static int ack_push(struct js_stream *stream, const struct proto_slice reply, uint64_t seq,
-                    bool duplicate)
+                    bool duplicate, const char *body, size_t body_length)
 {
     if (stream->ack_count == stream->ack_capacity) {
         uint32_t capacity = stream->ack_capacity ? stream->ack_capacity * 2 : 64;
@@ -111,15 +140,23 @@ static int ack_push(struct js_stream *stream, const struct proto_slice reply, ui
         stream->ack_head = 0;
     }
     char *copy = malloc(reply.length + 1);
-    if (copy == NULL) {
+    char *body_copy = body != NULL ? malloc(body_length) : NULL;
+    if (copy == NULL || (body != NULL && body_copy == NULL)) {
+        free(copy);
+        free(body_copy);
         return -ENOMEM;
     }
     memcpy(copy, reply.data, reply.length);
     copy[reply.length] = '\0';
+    if (body != NULL) {
+        memcpy(body_copy, body, body_length);
+    }
     struct js_pending_ack *ack =
         &stream->acks[(stream->ack_head + stream->ack_count) % stream->ack_capacity];
     ack->seq = seq;
     ack->reply = copy;
+    ack->body = body_copy;
+    ack->body_length = body_length;
     ack->duplicate = duplicate;
     stream->ack_count++;
     return 0;
@@ -132,7 +169,12 @@ void js_publish_committed(struct js_stream *stream, uint64_t seq)
         if (ack->seq > seq) {
             break;
         }
-        ack_send(stream, ack->reply, strlen(ack->reply), ack->seq, ack->duplicate);
+        if (ack->body != NULL) {
+            js_reply(stream->js, ack->reply, strlen(ack->reply), ack->body, ack->body_length);
+            free(ack->body);
+        } else {
+            ack_send(stream, ack->reply, strlen(ack->reply), ack->seq, ack->duplicate);
+        }
         free(ack->reply);
         stream->ack_head = (stream->ack_head + 1) % stream->ack_capacity;
         stream->ack_count--;
@@ -162,12 +204,20 @@ void js_publish_failed(struct js_stream *stream, int error)
         js_errors_setf(&api_error, JS_ERR_STREAM_STORE_FAILED, "stream store failed: %s",
                        strerror(-error));
     }
+    char nak[NAK_SIZE_MAX];
+    size_t nak_length = 0;
+    bool rendered = nak_render(stream, &api_error, nak, sizeof nak, &nak_length) == 0;
     while (stream->ack_count > 0) {
         struct js_pending_ack *ack = &stream->acks[stream->ack_head];
-        nak_api(stream, ack->reply, strlen(ack->reply), &api_error);
-        free(ack->reply);
         stream->ack_head = (stream->ack_head + 1) % stream->ack_capacity;
         stream->ack_count--;
+        if (ack->body != NULL) {
+            js_reply(stream->js, ack->reply, strlen(ack->reply), ack->body, ack->body_length);
+        } else if (rendered) {
+            js_reply(stream->js, ack->reply, strlen(ack->reply), nak, nak_length);
+        }
+        free(ack->body);
+        free(ack->reply);
     }
 }
 
@@ -391,7 +441,7 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
     if (!publish_admitted(stream, msg, &directives, header_length, body_length,
                           &duplicate_seq)) {
         if (duplicate_seq != 0 && msg->reply.length > 0 &&
-            ack_push(stream, msg->reply, duplicate_seq, true) != 0) {
+            ack_push(stream, msg->reply, duplicate_seq, true, NULL, 0) != 0) {
             nak_store(stream, msg, strerror(ENOMEM));
         }
         js_publish_committed_check(stream);
@@ -418,9 +468,10 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
         return;
     }
     stream->dirty = true; /* flushed, and its usage counted, at the end of the turn */
+    stream->appended_seq = seq;
     stream->js->pending_bytes += header_length + body_length;
     msg_id_remember(stream, directives.msg_id, seq);
-    if (msg->reply.length > 0 && ack_push(stream, msg->reply, seq, false) != 0) {
+    if (msg->reply.length > 0 && ack_push(stream, msg->reply, seq, false, NULL, 0) != 0) {
         /* stored, but the ack cannot wait: the client's retry is a duplicate */
         LOG_WARN("JetStream: stream %s: no memory to hold the ack of %llu", stream->config.name,
                  (unsigned long long)seq);

@@ -431,7 +431,9 @@ void js_stream_free(struct js_stream *stream)
     js_usage_add(stream, -(int64_t)stream->bytes); /* its data is gone */
     free(stream->shared);
     for (uint32_t i = 0; i < stream->ack_count; i++) {
-        free(stream->acks[(stream->ack_head + i) % stream->ack_capacity].reply);
+        struct js_pending_ack *ack = &stream->acks[(stream->ack_head + i) % stream->ack_capacity];
+        free(ack->reply);
+        free(ack->body);
     }
     free(stream->acks);
     js_dedupe_free(&stream->dedupe);
