@@ -445,7 +445,9 @@ static void js_retired_reap(struct js *js)
     size_t kept = 0;
     for (size_t i = 0; i < js->retired_count; i++) {
         struct js_stream *stream = js->retired[i];
-        if (js_stream_busy(stream)) {
+        /* deleted: what it still holds is never written, its files are gone */
+        if (stream->failure == -ENOENT ? stream_store_io_in_flight(stream->store)
+                                       : js_stream_busy(stream)) {
             js->retired[kept++] = stream;
         } else {
             js_stream_free(stream);
@@ -484,7 +486,11 @@ static bool js_stop_step(struct shard *shard, void *opaque)
     bool busy = false;
     for (size_t i = 0; i < js->stream_count; i++) {
         js_stream_flush(js->streams[i]);
-        busy |= js_stream_busy(js->streams[i]);
+        /* a failed store never writes what it still holds: only what is in the kernel is
+         * waited for */
+        struct js_stream *stream = js->streams[i];
+        busy |= stream->failure == 0 ? js_stream_busy(stream)
+                                     : stream_store_io_in_flight(stream->store);
     }
     js_retired_reap(js);
     return !busy && js->retired_count == 0;

@@ -420,7 +420,8 @@ void js_stream_free(struct js_stream *stream)
 {
     subs_drop(stream);
     if (stream->store != NULL) {
-        if (js_stream_busy(stream)) {
+        bool unwritable = stream->failure != 0 && !stream_store_io_in_flight(stream->store);
+        if (js_stream_busy(stream) && !unwritable) {
             /* only at a failed shutdown: the kernel may still refer to its batches */
             LOG_WARN("JetStream: stream %s closed with I/O in flight; its memory is kept",
                      stream->config.name != NULL ? stream->config.name : "?");
@@ -555,6 +556,14 @@ void js_stream_info_json(struct js_stream *stream, struct js_errors_json *json,
     js_json_time(json, stream->created_ns);
     js_errors_json_key(json, "state");
     js_stream_state_json(stream, json, deleted_details, subjects_filter);
+    if (stream->failure != 0 && stream->failure != -ENOENT) {
+        /* ionats's own field: why the stream stopped taking writes (a failed write or
+         * fdatasync); clients ignore fields they do not know */
+        char text[160];
+        snprintf(text, sizeof text, "stream store failed: %s", strerror(-stream->failure));
+        js_errors_json_key(json, "store_error");
+        js_errors_json_cstring(json, text);
+    }
     js_errors_json_key(json, "ts");
     js_json_time(json, js_now_ns());
 }

@@ -13,7 +13,10 @@
  *
  * Reads never wait for I/O: a message is found in O(1) through a dense array of record
  * offsets per segment (4 bytes a sequence) and read through the segment's read-only map,
- * or from its batch while the write is still in flight.
+ * or from its batch while the write is still in flight. Under max_msgs_per_subject, a
+ * 4-byte link beside each offset to the next message on the same subject keeps each
+ * subject's first message known as messages go: the work of an append at the limit does
+ * not grow with the number of subjects.
  *
  * Deleting never rewrites history: a tombstone record is appended, and every record
  * carries the stream's first sequence at the time (its "floor"), which makes evictions by
@@ -131,7 +134,7 @@ struct stream_store_info {
     uint64_t pending_bytes;   /* appended, not yet written */
     uint64_t lost_count;      /* sequences recovery found missing from damaged segments */
     uint64_t truncated_count; /* segments recovery cut at a torn or damaged record */
-    uint64_t index_bytes;     /* memory of the offset arrays and the subject table */
+    uint64_t index_bytes;     /* memory of the offset and link arrays, the subject table */
     int failure;              /* 0, or the -errno that stopped writes */
 };
 
@@ -204,6 +207,11 @@ int stream_store_tick(struct stream_store *store, int64_t now_ns);
 
 /* True while batches are queued or an operation is in flight. */
 bool stream_store_busy(const struct stream_store *store);
+
+/* True while a write or datasync is in the store_io (the kernel may still read its batch):
+ * a failed store, which queues batches it will never write, may be closed once this is
+ * false. */
+bool stream_store_io_in_flight(const struct stream_store *store);
 
 /* Message `seq`: 0, -ENOENT when not held, -EBADMSG when its bytes no longer frame a
  * record (damaged since they were validated). */

@@ -112,13 +112,16 @@ static int subject_table_grow(struct subject_table *table)
 }
 
 int subject_table_add(struct subject_table *table, const uint8_t *subject,
-                      uint32_t subject_length, uint64_t hash, uint64_t seq)
+                      uint32_t subject_length, uint64_t hash, uint64_t seq,
+                      uint64_t *previous_last_seq)
 {
     ASSERT(subject_length > 0);
+    ASSERT(seq > 0);
     struct subject_entry *entry = subject_table_find(table, subject, subject_length, hash);
     if (entry != NULL) {
         ASSERT(seq > entry->last_seq);
         ASSERT(entry->msg_count > 0);
+        *previous_last_seq = entry->last_seq;
         entry->last_seq = seq;
         entry->flags &= ~(uint32_t)SUBJECT_ENTRY_F_LAST_STALE;
         entry->msg_count++;
@@ -146,6 +149,7 @@ int subject_table_add(struct subject_table *table, const uint8_t *subject,
     };
     subject_table_place(table, &added);
     table->count++;
+    *previous_last_seq = 0;
     return 0;
 }
 

@@ -3,9 +3,9 @@
  *
  * Open addressing with linear probing and backward-shift deletion, keyed by seeded xxh3 of
  * the subject. An entry exists while the stream holds at least one message on its subject.
- * Removing a subject's first or last message does not search for the next one here: the
- * entry's bound is marked stale and the store settles it on demand by walking its log
- * (stream_store.c), so deleting and evicting stay O(1).
+ * The table keeps the numbers only: the store keeps them right as messages go
+ * (stream_store_subject.c), following the chain of its messages on the subject to a new
+ * first one, and marking a bound stale where it cannot say it at once.
  *
  * Owned by one stream store, one thread. Entry pointers are valid until the next upsert or
  * remove on the same table. */
@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-/* Entry flags: the bound is not exact, only a bound (see first_seq, last_seq). */
+/* Entry flags: the bound is not exact (see first_seq, last_seq). */
 enum {
     SUBJECT_ENTRY_F_FIRST_STALE = 1u << 0,
     SUBJECT_ENTRY_F_LAST_STALE = 1u << 1,
@@ -24,7 +24,9 @@ struct subject_entry {
     char *subject;       /* owned copy, not terminated; NULL marks an empty slot */
     uint64_t hash;
     uint64_t first_seq;  /* exact, or a lower bound with SUBJECT_ENTRY_F_FIRST_STALE */
-    uint64_t last_seq;   /* exact, or an upper bound with SUBJECT_ENTRY_F_LAST_STALE */
+    /* The last message appended on the subject: exact while held; with
+     * SUBJECT_ENTRY_F_LAST_STALE it is no longer held, and the last one held is below. */
+    uint64_t last_seq;
     uint64_t msg_count;
     uint32_t subject_length;
     uint32_t flags;
@@ -53,9 +55,11 @@ struct subject_entry *subject_table_find(const struct subject_table *table,
 
 /* Counts one more message `seq` on `subject`, which must be above every sequence already
  * counted for it: inserts the entry (first = last = seq) or updates it (last = seq).
- * 0, or -ENOMEM with the table unchanged. */
+ * *previous_last_seq is the entry's last_seq before, 0 for a new entry. 0, or -ENOMEM with
+ * the table unchanged. */
 int subject_table_add(struct subject_table *table, const uint8_t *subject,
-                      uint32_t subject_length, uint64_t hash, uint64_t seq);
+                      uint32_t subject_length, uint64_t hash, uint64_t seq,
+                      uint64_t *previous_last_seq);
 
 /* Removes `entry` (from this table). */
 void subject_table_remove(struct subject_table *table, struct subject_entry *entry);

@@ -21,6 +21,8 @@ enum {
     SHIM_PATH_SIZE = 128,
     /* Submission queue entries of the store's ring, and operations in flight at most. */
     SHIM_RING_ENTRIES = 64,
+    /* "kv." and a 32-bit key index in decimal. */
+    SHIM_KEY_SIZE = 16,
 };
 
 struct store_shim {
@@ -34,6 +36,9 @@ struct store_shim {
     uint8_t payload[SHIM_PAYLOAD_MAX];
     uint64_t last_seq;
     uint64_t committed_seq;
+    uint32_t key_count; /* 0: the fixed subjects; else "kv.<n>" (shim_key) */
+    int random_keys;
+    uint64_t random_state; /* xorshift64 of the random keys */
 };
 
 static const char *const shim_subjects[SHIM_SUBJECT_COUNT] = {
@@ -70,7 +75,9 @@ static void shim_drain(struct store_shim *shim)
     }
 }
 
-struct store_shim *store_shim_create(enum store_shim_sync sync, int memory, uint64_t max_bytes)
+static struct store_shim *shim_make(enum store_shim_sync sync, int memory, uint64_t max_bytes,
+                                     uint64_t max_msgs_per_subject, uint32_t key_count,
+                                     int random_keys)
 {
     struct store_shim *shim = calloc(1, sizeof *shim);
     ASSERT(shim != NULL);
@@ -79,7 +86,11 @@ struct store_shim *store_shim_create(enum store_shim_sync sync, int memory, uint
     stream_store_config_default(&shim->config);
     shim->config.sync = (enum stream_store_sync)sync;
     shim->config.max_bytes = max_bytes;
+    shim->config.max_msgs_per_subject = max_msgs_per_subject;
     shim->memory = memory;
+    shim->key_count = key_count;
+    shim->random_keys = random_keys;
+    shim->random_state = 88172645463325252ull;
     strcpy(shim->root, "/tmp/ionats-store-bench-XXXXXX");
     ASSERT(mkdtemp(shim->root) != NULL);
     snprintf(shim->path, sizeof shim->path, "%s/stream", shim->root);
@@ -88,6 +99,31 @@ struct store_shim *store_shim_create(enum store_shim_sync sync, int memory, uint
     }
     shim_open(shim);
     return shim;
+}
+
+struct store_shim *store_shim_create(enum store_shim_sync sync, int memory, uint64_t max_bytes)
+{
+    return shim_make(sync, memory, max_bytes, 0, 0, 0);
+}
+
+struct store_shim *store_shim_create_keyed(int memory, uint64_t max_msgs_per_subject,
+                                           uint32_t key_count, int random_keys)
+{
+    ASSERT(key_count > 0);
+    return shim_make(STORE_SHIM_SYNC_NONE, memory, 0, max_msgs_per_subject, key_count,
+                     random_keys);
+}
+
+/* The key of append `seq` (see store_shim_create_keyed). */
+static uint32_t shim_key(struct store_shim *shim, uint64_t seq)
+{
+    if (!shim->random_keys || seq <= (uint64_t)shim->key_count * 2) {
+        return (uint32_t)((seq - 1) % shim->key_count);
+    }
+    shim->random_state ^= shim->random_state << 13;
+    shim->random_state ^= shim->random_state >> 7;
+    shim->random_state ^= shim->random_state << 17;
+    return (uint32_t)(shim->random_state % shim->key_count);
 }
 
 static int shim_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -111,8 +147,13 @@ void store_shim_destroy(struct store_shim *shim)
 uint64_t store_shim_turn(struct store_shim *shim, uint32_t msg_count, uint32_t payload_bytes)
 {
     ASSERT(payload_bytes <= SHIM_PAYLOAD_MAX);
+    char key[SHIM_KEY_SIZE];
     for (uint32_t i = 0; i < msg_count; i++) {
         const char *subject = shim_subjects[(shim->last_seq + 1) % SHIM_SUBJECT_COUNT];
+        if (shim->key_count != 0) {
+            snprintf(key, sizeof key, "kv.%u", (unsigned)shim_key(shim, shim->last_seq + 1));
+            subject = key;
+        }
         int rc;
         while ((rc = stream_store_append(shim->store, (const uint8_t *)subject,
                                          (uint32_t)strlen(subject), NULL, 0, shim->payload,

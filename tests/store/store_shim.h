@@ -23,11 +23,23 @@ struct store_shim;
  * filling the disk. Aborts on failure. */
 struct store_shim *store_shim_create(enum store_shim_sync sync, int memory, uint64_t max_bytes);
 
+/* A fresh store for the per-subject limit benchmark: as store_shim_create with sync none and
+ * no max_bytes, but with max_msgs_per_subject `max_msgs_per_subject` and appends on
+ * `key_count` subjects "kv.<n>" (a key-value bucket) instead of the 8 fixed ones. The first
+ * 2 * key_count appends go through the keys in order twice (each key reaches a limit of one,
+ * then has its first message replaced once); after that, with `random_keys` each append
+ * draws its key at random (any key may be written next, so the message a key replaces
+ * lies anywhere in the log), else the keys keep cycling in order (the message replaced is
+ * always the oldest in the stream). */
+struct store_shim *store_shim_create_keyed(int memory, uint64_t max_msgs_per_subject,
+                                           uint32_t key_count, int random_keys);
+
 /* Closes the store and removes its directory. */
 void store_shim_destroy(struct store_shim *shim);
 
-/* One loop turn: appends `msg_count` messages of `payload_bytes` on 8 subjects, flushes,
- * ticks (the interval datasync), runs the completions. Returns the last sequence appended. */
+/* One loop turn: appends `msg_count` messages of `payload_bytes` on 8 subjects (or on the
+ * keys of store_shim_create_keyed, in turn), flushes, ticks (the interval datasync), runs
+ * the completions. Returns the last sequence appended. */
 uint64_t store_shim_turn(struct store_shim *shim, uint32_t msg_count, uint32_t payload_bytes);
 
 /* Reads message `seq` (held); returns its payload length. */

@@ -2542,7 +2542,8 @@ START_TEST(test_crash_sigkill)
                         (enum crash_io_kind)(round % CRASH_IO_KIND_COUNT));
         }
         close(fds[1]);
-        usleep(CRASH_DELAY_MIN_US + (useconds_t)(hash_sequence_next(&seed) % CRASH_DELAY_SPREAD_US));
+        usleep(CRASH_DELAY_MIN_US +
+               (useconds_t)(hash_sequence_next(&seed) % CRASH_DELAY_SPREAD_US));
         kill(pid, SIGKILL);
         int status = 0;
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);

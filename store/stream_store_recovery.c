@@ -1,0 +1,453 @@
+/* Recovery at open: listing the segment files, scanning each one's records, and rebuilding
+ * the offset arrays and the subject index from what survives. stream_store.h states the
+ * rules; each step's comment says what it keeps and what it drops.
+ *
+ * The one idea: the log is its own index. Every record is validated by its chained
+ * checksum (record.h) and a segment's log ends at the first record that does not validate;
+ * tombstones and floors are applied only once every segment is scanned, since a later
+ * segment may remove messages of an earlier one. Runs inside stream_store_open, on the
+ * thread that will own the store. */
+#include "store/stream_store.h"
+
+#include "base/assert.h"
+#include "base/log.h"
+#include "store/record.h"
+#include "store/segment.h"
+#include "store/stream_store_internal.h"
+#include "store/subject_table.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    /* First allocation of the tombstones collected by recovery; grows by doubling. */
+    DELETES_CAPACITY_MIN = 64,
+};
+STATIC_ASSERT(OFFSET_GONE == 0 && SUBJECT_NEXT_NONE == 0, "lost sequences' entries are zeroed");
+
+/* What the scan of every segment collects before it is applied. */
+struct recovery {
+    uint64_t floor_seq;  /* highest floor of any valid record */
+    uint64_t *deletes;   /* owned: targets of valid tombstones */
+    uint64_t delete_count;
+    uint64_t delete_capacity;
+};
+
+static int recovery_note_delete(struct recovery *recovery, uint64_t seq)
+{
+    if (recovery->delete_count == recovery->delete_capacity) {
+        uint64_t capacity = recovery->delete_capacity == 0 ? DELETES_CAPACITY_MIN
+                                                           : recovery->delete_capacity * 2;
+        uint64_t *deletes = realloc(recovery->deletes, (size_t)capacity * sizeof *deletes);
+        if (deletes == NULL) {
+            return -ENOMEM;
+        }
+        recovery->deletes = deletes;
+        recovery->delete_capacity = capacity;
+    }
+    recovery->deletes[recovery->delete_count++] = seq;
+    return 0;
+}
+
+/* Reads the records of `seg` in order from its header while they validate: a record must
+ * pass record_decode with the chain seed, a message must carry the next sequence (and stay
+ * below `seq_limit`, where the next segment starts), a tombstone must name a sequence
+ * already assigned, a floor may not run ahead of the sequences. The log of the segment ends
+ * at the first record that fails; a failure other than clean zeros is a torn or damaged
+ * tail, counted and logged. Per-segment cost: one xxh3 pass over its bytes. */
+static int store_segment_scan(struct stream_store *store, struct store_segment *seg,
+                              uint64_t seq_limit, struct recovery *recovery)
+{
+    const uint8_t *map = seg->file.map;
+    uint64_t end = seg->file.map_size;
+    uint64_t position = SEGMENT_HEADER_SIZE;
+    uint64_t seed = seg->file.header.salt;
+    uint64_t next_seq = seg_first(seg);
+    int stop = -ENODATA;
+    struct record rec;
+    while (position < end) {
+        stop = record_decode(map + position, (size_t)(end - position), seed, &rec);
+        if (stop != 0) {
+            break;
+        }
+        if (rec.kind == RECORD_KIND_MSG) {
+            if (rec.sequence != next_seq || next_seq >= seq_limit) {
+                stop = -EBADMSG;
+                break;
+            }
+            int rc = store_offsets_reserve(store, seg, (uint64_t)seg->seq_count + 1);
+            if (rc != 0) {
+                return rc;
+            }
+            seg->offsets[seg->seq_count] = (uint32_t)position;
+            if (store_subject_chained(store)) {
+                seg->subject_next[seg->seq_count] = SUBJECT_NEXT_NONE;
+            }
+            seg->seq_count++;
+            next_seq++;
+        } else if (rec.kind == RECORD_KIND_DELETE) {
+            if (rec.sequence >= next_seq) {
+                stop = -EBADMSG;
+                break;
+            }
+            int rc = recovery_note_delete(recovery, rec.sequence);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        if (rec.floor_seq > next_seq) {
+            stop = -EBADMSG;
+            break;
+        }
+        if (rec.floor_seq > recovery->floor_seq) {
+            recovery->floor_seq = rec.floor_seq;
+        }
+        if (rec.timestamp_ns > store->last_timestamp_ns) {
+            store->last_timestamp_ns = rec.timestamp_ns;
+        }
+        seed = rec.checksum;
+        position += rec.size;
+    }
+    if (stop == -EBADMSG) {
+        seg->torn = true;
+        store->truncated_count++;
+        LOG_WARN("store %s: segment %s: the record at offset %" PRIu64
+                 " does not validate; the segment's log ends there",
+                 store->path, seg->file.name, position);
+    }
+    seg->append_offset = position;
+    seg->written_offset = position;
+    seg->chain_seed = seed;
+    seg->live_count = seg->seq_count;
+    return 0;
+}
+
+struct segment_listing {
+    uint64_t segment_id;
+    char name[SEGMENT_NAME_SIZE];
+};
+
+static int segment_listing_compare(const void *left, const void *right)
+{
+    uint64_t a = ((const struct segment_listing *)left)->segment_id;
+    uint64_t b = ((const struct segment_listing *)right)->segment_id;
+    return a < b ? -1 : a > b;
+}
+
+/* Lists the segment files of the directory in id order, removing files a crash left half
+ * created. */
+static int store_list(struct stream_store *store, struct segment_listing **out,
+                      uint32_t *out_count)
+{
+    int fd = dup(store->dir_fd);
+    if (fd < 0) {
+        return -errno;
+    }
+    DIR *dir = fdopendir(fd);
+    if (dir == NULL) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    rewinddir(dir);
+    struct segment_listing *list = NULL;
+    uint32_t count = 0;
+    uint32_t capacity = 0;
+    int rc = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        uint64_t segment_id;
+        if (segment_name_is_temporary(entry->d_name)) {
+            LOG_INFO("store %s: removing %s, left by a crash", store->path, entry->d_name);
+            unlinkat(store->dir_fd, entry->d_name, 0);
+            continue;
+        }
+        if (!segment_name_parse(entry->d_name, &segment_id)) {
+            continue;
+        }
+        if (count == capacity) {
+            capacity = capacity == 0 ? SEGMENTS_CAPACITY_MIN : capacity * 2;
+            struct segment_listing *grown = realloc(list, capacity * sizeof *grown);
+            if (grown == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            list = grown;
+        }
+        list[count].segment_id = segment_id;
+        strcpy(list[count].name, entry->d_name);
+        count++;
+    }
+    closedir(dir);
+    if (rc != 0) {
+        free(list);
+        return rc;
+    }
+    if (count > 0) {
+        qsort(list, count, sizeof *list, segment_listing_compare);
+    }
+    *out = list;
+    *out_count = count;
+    return 0;
+}
+
+/* Whether the `count` listed segments are all files whose header was never written: the
+ * last segments created, cut by a crash before their first batch reached the file (or its
+ * datasync, the disk). Nothing in them was ever committed, so they are removed. Anywhere
+ * else such a file is damage. */
+static bool store_unwritten_tail(struct stream_store *store, const struct segment_listing *list,
+                                 uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        struct segment seg;
+        int rc = segment_open(store->dir_fd, list[i].name, &seg);
+        if (rc == 0) {
+            segment_close(&seg);
+        }
+        if (rc != -ENODATA) {
+            return false;
+        }
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        LOG_WARN("store %s: removing segment %s: created, but its header was never written "
+                 "(a crash came first)",
+                 store->path, list[i].name);
+        unlinkat(store->dir_fd, list[i].name, 0);
+    }
+    return true;
+}
+
+/* Opens every listed segment into store->segments; a damaged header fails the open, but
+ * unwritten segments at the tail are removed (store_unwritten_tail). */
+static int store_open_segments(struct stream_store *store, const struct segment_listing *list,
+                               uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        int rc = store_segments_reserve(store);
+        if (rc != 0) {
+            return rc;
+        }
+        struct store_segment *seg = calloc(1, sizeof *seg);
+        if (seg == NULL) {
+            return -ENOMEM;
+        }
+        rc = segment_open(store->dir_fd, list[i].name, &seg->file);
+        if (rc == -ENODATA && store_unwritten_tail(store, list + i, count - i)) {
+            free(seg);
+            return 0;
+        }
+        if (rc != 0) {
+            LOG_ERROR("store %s: segment %s cannot be opened: %s", store->path, list[i].name,
+                      rc == -EBADMSG || rc == -ENODATA ? "its header is damaged"
+                                                       : strerror(-rc));
+            free(seg);
+            return rc == -ENODATA ? -EBADMSG : rc;
+        }
+        store->segments[store->segment_count++] = seg;
+    }
+    return 0;
+}
+
+/* Drops the segments before the last one created by a purge: they were purged. */
+static void store_recover_purge(struct stream_store *store)
+{
+    uint32_t purged = 0;
+    for (uint32_t i = 0; i < store->segment_count; i++) {
+        if (store->segments[i]->file.header.flags & SEGMENT_F_PURGED) {
+            purged = i;
+        }
+    }
+    for (uint32_t i = 0; i < purged; i++) {
+        store_segment_retire(store, store->segments[i]);
+    }
+    memmove(store->segments, store->segments + purged,
+            (store->segment_count - purged) * sizeof *store->segments);
+    store->segment_count -= purged;
+}
+
+/* Makes the scanned segments tile the sequence space. A segment whose log ends before the
+ * next one starts lost the sequences in between (a damaged record cut it short): they are
+ * counted as lost and held as gone. The one exception is a last segment that holds no
+ * record at all after such a gap: a crash came after it was created and before the batch
+ * in front of it was written, so it is dropped and appends resume in the segment before,
+ * with no sequence lost. */
+static int store_recover_tile(struct stream_store *store)
+{
+    for (uint32_t i = 0; i + 1 < store->segment_count; i++) {
+        struct store_segment *seg = store->segments[i];
+        struct store_segment *next = store->segments[i + 1];
+        ASSERT(seg_next(seg) <= seg_first(next));
+        uint64_t gap = seg_first(next) - seg_next(seg);
+        if (gap == 0) {
+            continue;
+        }
+        bool next_is_empty_last = i + 2 == store->segment_count &&
+                                  next->append_offset == SEGMENT_HEADER_SIZE &&
+                                  !(next->file.header.flags & SEGMENT_F_PURGED);
+        if (next_is_empty_last) {
+            LOG_WARN("store %s: segment %s is empty and starts after the end of %s; "
+                     "removing it",
+                     store->path, next->file.name, seg->file.name);
+            store_segment_retire(store, next);
+            store->segment_count--;
+            break;
+        }
+        /* A segment holds at most capacity / RECORD_OVERHEAD_SIZE messages; a larger gap
+         * means the headers contradict each other. */
+        if (gap > seg->file.header.capacity / RECORD_OVERHEAD_SIZE ||
+            gap + seg->seq_count > UINT32_MAX) {
+            LOG_ERROR("store %s: segment %s starts %" PRIu64 " sequences after %s ends",
+                      store->path, next->file.name, gap, seg->file.name);
+            return -EBADMSG;
+        }
+        int rc = store_offsets_reserve(store, seg, seg->seq_count + gap);
+        if (rc != 0) {
+            return rc;
+        }
+        LOG_WARN("store %s: segment %s: sequences %" PRIu64 "..%" PRIu64 " are lost",
+                 store->path, seg->file.name, seg_next(seg), seg_first(next) - 1);
+        memset(seg->offsets + seg->seq_count, 0, (size_t)gap * sizeof *seg->offsets);
+        if (store_subject_chained(store)) {
+            memset(seg->subject_next + seg->seq_count, 0,
+                   (size_t)gap * sizeof *seg->subject_next);
+        }
+        seg->seq_count += (uint32_t)gap;
+        store->lost_count += gap;
+    }
+    return 0;
+}
+
+/* Marks `seq` gone if a segment covers it and it is still held. */
+static void store_recover_gone(struct stream_store *store, uint64_t seq)
+{
+    struct store_segment *seg = store_segment_of(store, seq);
+    if (seg == NULL) {
+        return;
+    }
+    uint32_t *offset = &seg->offsets[seq - seg_first(seg)];
+    if (*offset != OFFSET_GONE) {
+        *offset = OFFSET_GONE;
+        seg->live_count--;
+    }
+}
+
+/* Applies floors and tombstones, then counts what is held into the indexes. */
+static int store_recover_index(struct stream_store *store, const struct recovery *recovery)
+{
+    for (uint32_t i = 0; i < store->segment_count; i++) {
+        struct store_segment *seg = store->segments[i];
+        for (uint64_t index = 0; index < seg->seq_count; index++) {
+            if (seg_first(seg) + index >= recovery->floor_seq) {
+                break;
+            }
+            seg->offsets[index] = OFFSET_GONE;
+        }
+        seg->live_count = 0;
+        for (uint64_t index = 0; index < seg->seq_count; index++) {
+            seg->live_count += seg->offsets[index] != OFFSET_GONE;
+        }
+    }
+    for (uint64_t i = 0; i < recovery->delete_count; i++) {
+        store_recover_gone(store, recovery->deletes[i]);
+    }
+    struct store_segment *last = store_last_segment(store);
+    store->last_seq = seg_next(last) - 1;
+    store->first_seq = 0;
+    for (uint32_t i = 0; i < store->segment_count; i++) {
+        struct store_segment *seg = store->segments[i];
+        for (uint64_t index = 0; index < seg->seq_count; index++) {
+            if (seg->offsets[index] == OFFSET_GONE) {
+                continue;
+            }
+            uint64_t seq = seg_first(seg) + index;
+            struct record rec;
+            int rc = store_read(store, seg, seq, &rec);
+            ASSERT(rc == 0); /* validated by the scan a moment ago */
+            uint64_t hash =
+                subject_table_hash(&store->subjects, rec.subject, rec.subject_length);
+            rc = store_subject_add(store, rec.subject, rec.subject_length, hash, seq);
+            if (rc != 0) {
+                return rc;
+            }
+            if (store->first_seq == 0) {
+                store->first_seq = seq;
+            }
+            store->msg_count++;
+            store->byte_count += rec.size;
+        }
+    }
+    if (store->first_seq == 0) {
+        store->first_seq = store->last_seq + 1;
+    }
+    return 0;
+}
+
+/* The steps, in order: list the files (removing half-created ones), open them (removing an
+ * unwritten tail), drop what a purge replaced, check that the segments start in order,
+ * scan each, tile the sequence space, apply floors and tombstones and rebuild the indexes,
+ * then go on in the last segment (or in a new one after a torn tail) and apply limits
+ * lowered since the last open. */
+int store_recover(struct stream_store *store)
+{
+    struct segment_listing *list = NULL;
+    uint32_t count = 0;
+    int rc = store_list(store, &list, &count);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = store_open_segments(store, list, count);
+    /* Ids are never reused, not even those of removed files. */
+    store->next_segment_id = count > 0 ? list[count - 1].segment_id + 1 : 1;
+    free(list);
+    if (rc != 0) {
+        return rc;
+    }
+    if (store->segment_count == 0) {
+        store->first_seq = 1;
+        return store_roll(store, 0, false);
+    }
+    store_recover_purge(store);
+    for (uint32_t i = 0; i + 1 < store->segment_count; i++) {
+        if (seg_first(store->segments[i]) > seg_first(store->segments[i + 1])) {
+            LOG_ERROR("store %s: segment %s starts after %s", store->path,
+                      store->segments[i]->file.name, store->segments[i + 1]->file.name);
+            return -EBADMSG;
+        }
+    }
+    struct recovery recovery = {0};
+    for (uint32_t i = 0; i < store->segment_count && rc == 0; i++) {
+        uint64_t seq_limit = i + 1 < store->segment_count ? seg_first(store->segments[i + 1])
+                                                          : UINT64_MAX;
+        rc = store_segment_scan(store, store->segments[i], seq_limit, &recovery);
+    }
+    if (rc == 0) {
+        rc = store_recover_tile(store);
+    }
+    for (uint32_t i = 0; rc == 0 && i + 1 < store->segment_count; i++) {
+        store_offsets_trim(store->segments[i]);
+    }
+    if (rc == 0) {
+        rc = store_recover_index(store, &recovery);
+    }
+    struct store_segment *last = store_last_segment(store);
+    if (rc == 0 && last->torn) {
+        /* Appends never go behind a torn record: the damaged bytes stay as they are, for
+         * whoever wants to look, and the log goes on in a new segment. */
+        rc = store_roll(store, 0, false);
+    } else if (rc == 0) {
+        rc = segment_extend(&last->file, store->io);
+    }
+    free(recovery.deletes);
+    if (rc != 0) {
+        return rc;
+    }
+    store_drop_front(store);
+    store->durable_seq = store->last_seq;
+    return store_recover_limits(store);
+}
