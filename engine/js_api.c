@@ -141,11 +141,19 @@ static json_t *body_parse(struct js *js, const struct route_msg *msg, const stru
     return root;
 }
 
-static const char *json_text(const json_t *object, const char *key)
+const char *js_api_json_text(const struct json_t *object, const char *key)
 {
     const json_t *value = json_object_get(object, key);
     return json_is_string(value) && json_string_length(value) > 0 ? json_string_value(value)
                                                                   : NULL;
+}
+
+uint64_t js_api_json_u64(const struct json_t *object, const char *key)
+{
+    const json_t *value = json_object_get(object, key);
+    return json_is_integer(value) && json_integer_value(value) > 0
+               ? (uint64_t)json_integer_value(value)
+               : 0;
 }
 
 /* ---- owner side ---- */
@@ -163,13 +171,15 @@ void js_api_reply_stream(struct js *js, const struct route_msg *msg, const char 
     reply_end(js, msg, &json);
 }
 
-static struct js_stream *stream_or_reply(struct js *js, const struct route_msg *msg,
-                                         const struct api_op *op, const char *name,
+struct js_stream *js_api_stream_or_reply(struct js *js, const struct route_msg *msg,
+                                         const char *type, const char *name,
                                          size_t name_length)
 {
     struct js_stream *stream = js_stream_find(js, name, name_length);
     if (stream == NULL) {
-        reply_error_id(js, msg, op, JS_ERR_STREAM_NOT_FOUND);
+        struct js_error error;
+        js_errors_set(&error, JS_ERR_STREAM_NOT_FOUND);
+        js_api_reply_error(js, msg, type, &error);
     }
     return stream;
 }
@@ -182,14 +192,14 @@ void js_api_stream_info(struct js *js, const struct route_msg *msg, const char *
     if (request == NULL) {
         return;
     }
-    struct js_stream *stream = stream_or_reply(js, msg, &op, name, name_length);
+    struct js_stream *stream = js_api_stream_or_reply(js, msg, op.type, name, name_length);
     if (stream != NULL) {
         struct js_errors_json json;
         reply_begin(&json, &op);
         js_errors_json_literal(&json, ",\"total\":0,\"offset\":0,\"limit\":0");
         js_stream_info_json(stream,
                             &json, json_is_true(json_object_get(request, "deleted_details")),
-                            json_text(request, "subjects_filter"));
+                            js_api_json_text(request, "subjects_filter"));
         reply_end(js, msg, &json);
     }
     json_decref(request);
@@ -199,7 +209,7 @@ void js_api_create_existing(struct js *js, const struct route_msg *msg, const ch
                             size_t name_length, const char *body, size_t body_length)
 {
     static const struct api_op op = {.type = "stream_create_response"};
-    struct js_stream *stream = stream_or_reply(js, msg, &op, name, name_length);
+    struct js_stream *stream = js_api_stream_or_reply(js, msg, op.type, name, name_length);
     if (stream != NULL) {
         /* nats-server 2.15 says did_create here too (2.10 did not) */
         js_api_reply_stream(js, msg, op.type, stream, true);

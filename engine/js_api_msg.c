@@ -44,31 +44,6 @@ static void reply_error_text(struct js *js, const struct route_msg *msg, const c
     js_api_reply_error(js, msg, type, &error);
 }
 
-static struct js_stream *stream_or_reply(struct js *js, const struct route_msg *msg,
-                                         const char *type, const char *name, size_t length)
-{
-    struct js_stream *stream = js_stream_find(js, name, length);
-    if (stream == NULL) {
-        reply_error_id(js, msg, type, JS_ERR_STREAM_NOT_FOUND);
-    }
-    return stream;
-}
-
-static uint64_t json_u64(const json_t *object, const char *key)
-{
-    const json_t *value = json_object_get(object, key);
-    return json_is_integer(value) && json_integer_value(value) > 0
-               ? (uint64_t)json_integer_value(value)
-               : 0;
-}
-
-static const char *json_text(const json_t *object, const char *key)
-{
-    const json_t *value = json_object_get(object, key);
-    return json_is_string(value) && json_string_length(value) > 0 ? json_string_value(value)
-                                                                  : NULL;
-}
-
 /* ---- purge ---- */
 
 /* Whether `filter` takes in every subject of the stream (a purge of everything). */
@@ -93,10 +68,10 @@ void js_api_purge(struct js *js, const struct route_msg *msg, const char *name,
     if (request == NULL) {
         return;
     }
-    struct js_stream *stream = stream_or_reply(js, msg, PURGE_TYPE, name, name_length);
-    const char *filter = json_text(request, "filter");
+    struct js_stream *stream = js_api_stream_or_reply(js, msg, PURGE_TYPE, name, name_length);
+    const char *filter = js_api_json_text(request, "filter");
     struct stream_store_purge_request purge = {
-        .up_to_seq = json_u64(request, "seq"), .keep = json_u64(request, "keep")};
+        .up_to_seq = js_api_json_u64(request, "seq"), .keep = js_api_json_u64(request, "keep")};
     if (stream == NULL) {
         json_decref(request);
         return;
@@ -187,9 +162,9 @@ static int find_next(struct js_stream *stream, const char *filter, uint64_t seq,
 static int find_requested(struct js_stream *stream, const json_t *request,
                           struct stream_store_msg *out)
 {
-    uint64_t seq = json_u64(request, "seq");
-    const char *last_by = json_text(request, "last_by_subj");
-    const char *next_by = json_text(request, "next_by_subj");
+    uint64_t seq = js_api_json_u64(request, "seq");
+    const char *last_by = js_api_json_text(request, "last_by_subj");
+    const char *next_by = js_api_json_text(request, "next_by_subj");
     if ((last_by != NULL && (seq > 0 || next_by != NULL)) ||
         (seq == 0 && last_by == NULL && next_by == NULL)) {
         return -EINVAL;
@@ -240,7 +215,7 @@ void js_api_msg_get(struct js *js, const struct route_msg *msg, const char *name
     if (request == NULL) {
         return;
     }
-    struct js_stream *stream = stream_or_reply(js, msg, GET_TYPE, name, name_length);
+    struct js_stream *stream = js_api_stream_or_reply(js, msg, GET_TYPE, name, name_length);
     struct stream_store_msg found;
     int rc = stream != NULL ? find_requested(stream, request, &found) : 0;
     json_decref(request);
@@ -285,9 +260,9 @@ void js_api_msg_delete(struct js *js, const struct route_msg *msg, const char *n
     if (request == NULL) {
         return;
     }
-    uint64_t seq = json_u64(request, "seq");
+    uint64_t seq = js_api_json_u64(request, "seq");
     json_decref(request);
-    struct js_stream *stream = stream_or_reply(js, msg, DELETE_TYPE, name, name_length);
+    struct js_stream *stream = js_api_stream_or_reply(js, msg, DELETE_TYPE, name, name_length);
     if (stream == NULL) {
         return;
     }

@@ -331,6 +331,15 @@ void js_api_reply_end(struct js *js, const struct route_msg *msg, struct js_erro
 struct json_t *js_api_body_parse(struct js *js, const struct route_msg *msg, const char *type,
                                  const char *body, size_t length);
 
+/* A request's string field (NULL when absent or empty) and positive integer field (0). */
+const char *js_api_json_text(const struct json_t *object, const char *key);
+uint64_t js_api_json_u64(const struct json_t *object, const char *key);
+
+/* This shard's stream `name`, or NULL after replying 10059 with a reply of `type`. */
+struct js_stream *js_api_stream_or_reply(struct js *js, const struct route_msg *msg,
+                                         const char *type, const char *name,
+                                         size_t name_length);
+
 /* A stream advisory ($JS.EVENT.ADVISORY.STREAM.<CREATED|UPDATED|DELETED>.<name>). */
 void js_api_advisory(struct js *js, const char *action, const char *name);
 

@@ -512,14 +512,8 @@ void js_meta_names_or_list(struct js *js, const struct route_msg *msg, const cha
     if (request == NULL) {
         return;
     }
-    const json_t *offset_json = json_object_get(request, "offset");
-    uint64_t offset = json_is_integer(offset_json) && json_integer_value(offset_json) > 0
-                          ? (uint64_t)json_integer_value(offset_json)
-                          : 0;
-    const json_t *filter_json = json_object_get(request, "subject");
-    const char *filter = json_is_string(filter_json) && json_string_length(filter_json) > 0
-                             ? json_string_value(filter_json)
-                             : NULL;
+    uint64_t offset = js_api_json_u64(request, "offset");
+    const char *filter = js_api_json_text(request, "subject");
     size_t limit = list ? JS_LIST_PAGE : JS_NAMES_PAGE;
     size_t total = 0;
     for (size_t i = 0; i < js->entry_count; i++) {
