@@ -1,7 +1,7 @@
-/* nats-server's JetStream API errors and Go-compatible JSON text: see js_errors.h.
+/* nats-server's JetStream API errors: see js_errors.h.
  *
  * The table's rows are nats-server's server/errors.json entries (current release, 2.15),
- * code, err_code and description template byte for byte; tests/unit/test_js_stream_config.c
+ * code, err_code and description template byte for byte; tests/unit/test_js_errors.c
  * checks a sample of them against replies recorded from the reference server. Placeholders
  * are substituted in template order, which is the order of nats-server's New...Error
  * arguments for every row here. */
@@ -9,9 +9,7 @@
 
 #include "base/assert.h"
 
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const struct js_error_entry js_errors_table[JS_ERR_COUNT] = {
@@ -153,9 +151,6 @@ static const struct js_error_entry js_errors_table[JS_ERR_COUNT] = {
     [JS_ERR_CONSUMER_DOES_NOT_EXIST] = {400, 10149, "consumer does not exist"},
 };
 
-/* First allocation of a JSON buffer: one stream config reply fits in it. */
-enum { JS_ERRORS_JSON_CAPACITY_FIRST = 1024 };
-
 const struct js_error_entry *js_errors_entry(enum js_error_id id)
 {
     ASSERT(id > JS_ERR_NONE);
@@ -175,30 +170,30 @@ enum js_error_id js_errors_find(uint16_t err_code)
     return JS_ERR_NONE;
 }
 
-/* Length of the placeholder "{name}" starting at `text`, or 0 when `text` does not start
- * one: '{', one or more lowercase letters, '}'. */
-static size_t js_errors_placeholder_length(const char *text)
+/* The first placeholder "{name}" ('{', one or more lowercase letters, '}') in `text`, and
+ * its length in *length; NULL when there is none. */
+static const char *js_errors_placeholder_next(const char *text, size_t *length)
 {
-    if (text[0] != '{') {
-        return 0;
+    for (const char *open = strchr(text, '{'); open != NULL; open = strchr(open + 1, '{')) {
+        size_t i = 1;
+        while (open[i] >= 'a' && open[i] <= 'z') {
+            i++;
+        }
+        if (i > 1 && open[i] == '}') {
+            *length = i + 1;
+            return open;
+        }
     }
-    size_t i = 1;
-    while (text[i] >= 'a' && text[i] <= 'z') {
-        i++;
-    }
-    return i > 1 && text[i] == '}' ? i + 1 : 0;
+    return NULL;
 }
 
 size_t js_errors_placeholder_count(enum js_error_id id)
 {
-    const char *text = js_errors_entry(id)->description;
     size_t count = 0;
-    for (size_t i = 0; text[i] != '\0'; i++) {
-        size_t length = js_errors_placeholder_length(&text[i]);
-        if (length > 0) {
-            count++;
-            i += length - 1;
-        }
+    size_t length = 0;
+    const char *at = js_errors_placeholder_next(js_errors_entry(id)->description, &length);
+    for (; at != NULL; at = js_errors_placeholder_next(at + length, &length)) {
+        count++;
     }
     return count;
 }
@@ -242,25 +237,21 @@ void js_errors_set_args(struct js_error *error, enum js_error_id id, const char 
                         size_t arg_count)
 {
     ASSERT(js_errors_placeholder_count(id) == arg_count);
-    const char *text = js_errors_entry(id)->description;
+    const char *start = js_errors_entry(id)->description; /* of the text not yet copied */
     error->id = id;
     error->description[0] = '\0';
     size_t used = 0;
     size_t arg_index = 0;
-    size_t start = 0;
-    for (size_t i = 0; text[i] != '\0'; i++) {
-        size_t length = js_errors_placeholder_length(&text[i]);
-        if (length == 0) {
-            continue;
-        }
-        js_errors_append(error, &used, &text[start], i - start);
+    size_t length = 0;
+    const char *at = js_errors_placeholder_next(start, &length);
+    for (; at != NULL; at = js_errors_placeholder_next(start, &length)) {
+        js_errors_append(error, &used, start, (size_t)(at - start));
         ASSERT(args[arg_index] != NULL);
         js_errors_append(error, &used, args[arg_index], strlen(args[arg_index]));
         arg_index++;
-        i += length - 1;
-        start = i + 1;
+        start = at + length;
     }
-    js_errors_append(error, &used, &text[start], strlen(&text[start]));
+    js_errors_append(error, &used, start, strlen(start));
 }
 
 void js_errors_set(struct js_error *error, enum js_error_id id)
@@ -288,298 +279,16 @@ void js_errors_setf(struct js_error *error, enum js_error_id id, const char *for
     va_end(args);
 }
 
-/* ---- UTF-8 and quoting --------------------------------------------------------------- */
-
-size_t js_errors_utf8_decode(const char *text, size_t length, uint32_t *rune)
-{
-    ASSERT(length > 0);
-    const unsigned char *bytes = (const unsigned char *)text;
-    unsigned char lead = bytes[0];
-    *rune = JS_ERRORS_RUNE_ERROR;
-    if (lead < 0x80) {
-        *rune = lead;
-        return 1;
-    }
-    size_t size;
-    uint32_t value;
-    uint32_t min;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        size = 2, value = lead & 0x1F, min = 0x80;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        size = 3, value = lead & 0x0F, min = 0x800;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        size = 4, value = lead & 0x07, min = 0x10000;
-    } else {
-        return 1;
-    }
-    if (length < size) {
-        return 1;
-    }
-    for (size_t i = 1; i < size; i++) {
-        if ((bytes[i] & 0xC0) != 0x80) {
-            return 1;
-        }
-        value = value << 6 | (bytes[i] & 0x3F);
-    }
-    /* overlong forms, UTF-16 surrogates and values past U+10FFFF are invalid, as Go's
-     * utf8.DecodeRune says */
-    if (value < min || (value >= 0xD800 && value <= 0xDFFF) || value > 0x10FFFF) {
-        return 1;
-    }
-    *rune = value;
-    return size;
-}
-
-/* Whether Go's unicode.IsPrint holds for a non-ASCII rune. Go consults the full Unicode
- * tables; this keeps the ranges a client could plausibly send (C1 controls, the Unicode
- * spaces and format characters, private use) and calls everything else printable. */
-static bool js_errors_rune_printable(uint32_t rune)
-{
-    static const uint32_t unprintable[][2] = {
-        {0x0080, 0x00A0}, {0x00AD, 0x00AD}, {0x061C, 0x061C},    {0x1680, 0x1680}, {0x180E, 0x180E},
-        {0x2000, 0x200F}, {0x2028, 0x202F}, {0x205F, 0x206F},    {0x3000, 0x3000}, {0xD800, 0xF8FF},
-        {0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB}, {0xF0000, 0x10FFFF},
-    };
-    for (size_t i = 0; i < sizeof unprintable / sizeof unprintable[0]; i++) {
-        if (rune >= unprintable[i][0] && rune <= unprintable[i][1]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* The escape strconv.Quote writes for one rune that is not printed as it is. */
-static int js_errors_quote_escape(char *target, size_t size, uint32_t rune, unsigned char byte,
-                                  bool invalid)
-{
-    static const char short_escapes[][2] = {
-        {'\a', 'a'}, {'\b', 'b'}, {'\f', 'f'}, {'\n', 'n'}, {'\r', 'r'}, {'\t', 't'}, {'\v', 'v'},
-    };
-    if (invalid) {
-        return snprintf(target, size, "\\x%02x", byte);
-    }
-    for (size_t i = 0; i < sizeof short_escapes / sizeof short_escapes[0]; i++) {
-        if (rune == (uint32_t)short_escapes[i][0]) {
-            return snprintf(target, size, "\\%c", short_escapes[i][1]);
-        }
-    }
-    if (rune < 0x20 || rune == 0x7F) {
-        return snprintf(target, size, "\\x%02x", (unsigned)rune);
-    }
-    if (rune < 0x10000) {
-        return snprintf(target, size, "\\u%04x", (unsigned)rune);
-    }
-    return snprintf(target, size, "\\U%08x", (unsigned)rune);
-}
-
-size_t js_errors_go_quote(char *target, size_t size, const char *text, size_t length)
-{
-    ASSERT(size >= 1);
-    size_t used = 0;
-    char piece[16];
-    /* one opening quote, each rune, one closing quote: a piece is written only whole */
-    for (size_t i = 0; i <= length + 1; i++) {
-        size_t piece_length;
-        size_t advance = 1;
-        if (i == 0 || i == length + 1) {
-            piece[0] = '"';
-            piece_length = 1;
-        } else {
-            uint32_t rune;
-            advance = js_errors_utf8_decode(&text[i - 1], length - (i - 1), &rune);
-            bool invalid = rune == JS_ERRORS_RUNE_ERROR && advance == 1;
-            if (!invalid && (rune == '"' || rune == '\\')) {
-                piece[0] = '\\';
-                piece[1] = (char)rune;
-                piece_length = 2;
-            } else if (!invalid && ((rune >= 0x20 && rune < 0x7F) ||
-                                    (rune >= 0x80 && js_errors_rune_printable(rune)))) {
-                memcpy(piece, &text[i - 1], advance);
-                piece_length = advance;
-            } else {
-                piece_length = (size_t)js_errors_quote_escape(piece, sizeof piece, rune,
-                                                              (unsigned char)text[i - 1], invalid);
-            }
-        }
-        if (used + piece_length > size - 1) {
-            break;
-        }
-        memcpy(&target[used], piece, piece_length);
-        used += piece_length;
-        i += advance - 1;
-    }
-    target[used] = '\0';
-    return used;
-}
-
-/* ---- JSON text ----------------------------------------------------------------------- */
-
-void js_errors_json_init(struct js_errors_json *json, size_t length_max)
-{
-    memset(json, 0, sizeof *json);
-    json->length_max = length_max;
-}
-
-void js_errors_json_free(struct js_errors_json *json)
-{
-    free(json->data);
-    memset(json, 0, sizeof *json);
-}
-
-/* Makes room for `extra` more bytes plus the NUL; false (and `failed`) when it cannot. */
-static bool js_errors_json_reserve(struct js_errors_json *json, size_t extra)
-{
-    if (json->failed) {
-        return false;
-    }
-    if (extra > json->length_max - json->length) {
-        json->failed = true;
-        return false;
-    }
-    size_t need = json->length + extra + 1;
-    if (need <= json->capacity) {
-        return true;
-    }
-    size_t capacity = json->capacity ? json->capacity : JS_ERRORS_JSON_CAPACITY_FIRST;
-    while (capacity < need) {
-        capacity *= 2;
-    }
-    char *data = realloc(json->data, capacity);
-    if (data == NULL) {
-        json->failed = true;
-        return false;
-    }
-    json->data = data;
-    json->capacity = capacity;
-    return true;
-}
-
-void js_errors_json_raw(struct js_errors_json *json, const char *bytes, size_t length)
-{
-    if (!js_errors_json_reserve(json, length)) {
-        return;
-    }
-    memcpy(&json->data[json->length], bytes, length);
-    json->length += length;
-    json->data[json->length] = '\0';
-}
-
-void js_errors_json_literal(struct js_errors_json *json, const char *text)
-{
-    js_errors_json_raw(json, text, strlen(text));
-}
-
-void js_errors_json_key(struct js_errors_json *json, const char *key)
-{
-    char last = json->length > 0 ? json->data[json->length - 1] : '{';
-    if (last != '{' && last != '[') {
-        js_errors_json_raw(json, ",", 1);
-    }
-    js_errors_json_cstring(json, key);
-    js_errors_json_raw(json, ":", 1);
-}
-
-/* The escape Go's encoding/json writes for an ASCII byte, or NULL when the byte goes out
- * as it is. HTML-significant bytes are escaped, as Go does unless told otherwise. */
-static const char *js_errors_json_ascii_escape(unsigned char byte, char scratch[8])
-{
-    switch (byte) {
-    case '"':
-        return "\\\"";
-    case '\\':
-        return "\\\\";
-    case '\b':
-        return "\\b";
-    case '\f':
-        return "\\f";
-    case '\n':
-        return "\\n";
-    case '\r':
-        return "\\r";
-    case '\t':
-        return "\\t";
-    case '<':
-    case '>':
-    case '&':
-        break;
-    default:
-        if (byte >= 0x20) {
-            return NULL;
-        }
-        break;
-    }
-    snprintf(scratch, 8, "\\u%04x", byte);
-    return scratch;
-}
-
-void js_errors_json_string(struct js_errors_json *json, const char *text, size_t length)
-{
-    js_errors_json_raw(json, "\"", 1);
-    size_t start = 0; /* bytes [start, i) go out unchanged */
-    size_t i = 0;
-    while (i < length) {
-        char scratch[8];
-        const char *escape = NULL;
-        size_t advance = 1;
-        unsigned char byte = (unsigned char)text[i];
-        if (byte < 0x80) {
-            escape = js_errors_json_ascii_escape(byte, scratch);
-        } else {
-            uint32_t rune;
-            advance = js_errors_utf8_decode(&text[i], length - i, &rune);
-            if (rune == JS_ERRORS_RUNE_ERROR && advance == 1) {
-                escape = "\\ufffd";
-            } else if (rune == 0x2028) {
-                escape = "\\u2028";
-            } else if (rune == 0x2029) {
-                escape = "\\u2029";
-            }
-        }
-        if (escape != NULL) {
-            js_errors_json_raw(json, &text[start], i - start);
-            js_errors_json_literal(json, escape);
-            start = i + advance;
-        }
-        i += advance;
-    }
-    js_errors_json_raw(json, &text[start], length - start);
-    js_errors_json_raw(json, "\"", 1);
-}
-
-void js_errors_json_cstring(struct js_errors_json *json, const char *text)
-{
-    js_errors_json_string(json, text, strlen(text));
-}
-
-void js_errors_json_int(struct js_errors_json *json, int64_t value)
-{
-    char text[24];
-    int length = snprintf(text, sizeof text, "%" PRId64, value);
-    js_errors_json_raw(json, text, (size_t)length);
-}
-
-void js_errors_json_uint(struct js_errors_json *json, uint64_t value)
-{
-    char text[24];
-    int length = snprintf(text, sizeof text, "%" PRIu64, value);
-    js_errors_json_raw(json, text, (size_t)length);
-}
-
-void js_errors_json_bool(struct js_errors_json *json, bool value)
-{
-    js_errors_json_literal(json, value ? "true" : "false");
-}
-
-void js_errors_json_error(struct js_errors_json *json, const struct js_error *error)
+void js_errors_json_error(struct go_json *json, const struct js_error *error)
 {
     const struct js_error_entry *entry = js_errors_entry(error->id);
-    js_errors_json_key(json, "error");
-    js_errors_json_raw(json, "{", 1);
-    js_errors_json_key(json, "code");
-    js_errors_json_uint(json, entry->code);
-    js_errors_json_key(json, "err_code");
-    js_errors_json_uint(json, entry->err_code);
-    js_errors_json_key(json, "description");
-    js_errors_json_cstring(json, error->description);
-    js_errors_json_raw(json, "}", 1);
+    go_json_key(json, "error");
+    go_json_raw(json, "{", 1);
+    go_json_key(json, "code");
+    go_json_uint(json, entry->code);
+    go_json_key(json, "err_code");
+    go_json_uint(json, entry->err_code);
+    go_json_key(json, "description");
+    go_json_cstring(json, error->description);
+    go_json_raw(json, "}", 1);
 }

@@ -1,22 +1,18 @@
-/* nats-server's JetStream API errors, and the JSON writer that sends them as Go does.
+/* nats-server's JetStream API errors: the table, and one filled-in error.
  *
  * Every error a JetStream API reply can carry is one row of a const table: the HTTP-like
  * `code`, nats-server's `err_code` and its `description` template, with the placeholders
  * ({err}, {prefix}, {subject}, ...) that nats-server's server/errors.json defines. A
  * `struct js_error` is one filled-in error, ready to be written as
  * `"error":{"code":500,"err_code":10052,"description":"..."}`. Clients match err_code and
- * often show or compare the description, so both are kept byte for byte.
- *
- * nats-server writes its replies with Go's encoding/json, which escapes '<', '>' and '&'
- * as \u003c, \u003e, \u0026 (so a subject "foo.>" goes out as "foo.\u003e"), writes
- * U+2028/U+2029 escaped and replaces invalid UTF-8 with U+FFFD. `struct js_errors_json` is
- * a bounded growing buffer that writes JSON text exactly that way; the stream-config
- * encoder uses it too. Pure functions and const tables: any thread. */
+ * often show or compare the description, so both are kept byte for byte; the JSON text is
+ * Go's, from go_json.h. Pure functions and const tables: any thread. */
 #ifndef IONATS_PROTO_JS_ERRORS_H
 #define IONATS_PROTO_JS_ERRORS_H
 
+#include "proto/go_json.h"
+
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -175,51 +171,21 @@ void js_errors_setf(struct js_error *error, enum js_error_id id, const char *for
 void js_errors_vsetf(struct js_error *error, enum js_error_id id, const char *format, va_list args)
     __attribute__((format(printf, 3, 0)));
 
-/* What a decoder reports for invalid UTF-8 (with a size of 1), as Go's utf8.RuneError. */
-enum { JS_ERRORS_RUNE_ERROR = 0xFFFD };
-
-/* Decodes the UTF-8 rune at text[0, length) (length >= 1) into *rune and returns its size;
- * invalid bytes decode as JS_ERRORS_RUNE_ERROR of size 1, as Go's utf8.DecodeRune does. */
-size_t js_errors_utf8_decode(const char *text, size_t length, uint32_t *rune);
-
-/* Writes `text` as Go's strconv.Quote / fmt's %q would: double quotes, \" \\ \a \b \f \n
- * \r \t \v, \xNN for invalid UTF-8 bytes and ASCII controls, \u00NN for C1 controls and
- * U+00AD, \u2028/\u2029; other runes as they are. Returns the length written (NUL
- * excluded), cut to fit `size` (size >= 1). */
-size_t js_errors_go_quote(char *target, size_t size, const char *text, size_t length);
-
-/* ---- Go-compatible JSON text ---------------------------------------------------------- */
-
-/* JSON text under construction. Appends never fail loudly: once out of memory or past
- * length_max, `failed` is set and later appends do nothing, so a writer checks once. */
-struct js_errors_json {
-    char *data;        /* owned (malloc); NUL-terminated while !failed */
-    size_t length;     /* bytes written, NUL excluded */
-    size_t capacity;   /* bytes allocated */
-    size_t length_max; /* never grows past this many bytes */
-    bool failed;       /* out of memory or over length_max: the text is incomplete */
-};
-
-void js_errors_json_init(struct js_errors_json *json, size_t length_max);
-void js_errors_json_free(struct js_errors_json *json);
-
-/* Appends bytes as they are (JSON punctuation, known-safe keys). */
-void js_errors_json_raw(struct js_errors_json *json, const char *bytes, size_t length);
-void js_errors_json_literal(struct js_errors_json *json, const char *text);
-
-/* Appends `"key":`, preceded by a comma unless the text so far ends with '{' or '['. */
-void js_errors_json_key(struct js_errors_json *json, const char *key);
-
-/* Appends a JSON string as Go's encoding/json writes it (see the top of this file). */
-void js_errors_json_string(struct js_errors_json *json, const char *text, size_t length);
-void js_errors_json_cstring(struct js_errors_json *json, const char *text);
-
-void js_errors_json_int(struct js_errors_json *json, int64_t value);
-void js_errors_json_uint(struct js_errors_json *json, uint64_t value);
-void js_errors_json_bool(struct js_errors_json *json, bool value);
-
 /* Appends `"error":{"code":N,"err_code":N,"description":"..."}` for `error` (an error id,
- * not JS_ERR_NONE), key preceded by a comma as js_errors_json_key does. */
-void js_errors_json_error(struct js_errors_json *json, const struct js_error *error);
+ * not JS_ERR_NONE), key preceded by a comma as go_json_key does. */
+void js_errors_json_error(struct go_json *json, const struct js_error *error);
+
+/* The engine's names for the go_json writer, from when it lived here. engine/js*.c still
+ * uses them; a pure rename there (js_errors_json -> go_json) retires this block. */
+#define js_errors_json go_json
+#define js_errors_json_init go_json_init
+#define js_errors_json_free go_json_free
+#define js_errors_json_raw go_json_raw
+#define js_errors_json_literal go_json_literal
+#define js_errors_json_key go_json_key
+#define js_errors_json_string go_json_string
+#define js_errors_json_cstring go_json_cstring
+#define js_errors_json_int go_json_int
+#define js_errors_json_uint go_json_uint
 
 #endif

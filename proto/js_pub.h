@@ -3,11 +3,12 @@
  *
  * The one idea: decide exactly what nats-server decides from the bytes alone, and leave
  * every decision that needs the stream's state to the broker, at a named place. Header
- * lookup copies nats-server's byte-level rules and quirks (js_pub.c lists them); acks are
- * written byte for byte as nats-server 2.15.1 writes them. A publish is checked in stages
- * (enum js_pub_stage) that interleave with the broker's own checks so that a message with
- * several faults gets the error nats-server would give first. Pure functions, any thread,
- * no allocation: parsed values borrow from the caller's header block. */
+ * lookup copies nats-server's byte-level rules and quirks (js_pub_directives.c lists them);
+ * acks are written byte for byte as nats-server 2.15.1 writes them (js_pub_ack.c). A
+ * publish is checked in stages (enum js_pub_stage, js_pub_check.c) that interleave with
+ * the broker's own checks so that a message with several faults gets the error
+ * nats-server would give first. Pure functions, any thread, no allocation: parsed values
+ * borrow from the caller's header block. */
 #ifndef IONATS_PROTO_JS_PUB_H
 #define IONATS_PROTO_JS_PUB_H
 
@@ -55,7 +56,7 @@ enum js_pub_commit {
 };
 
 /* What a published message asks of its stream. Raw values are as nats-server's lookup
- * finds them (see js_pub.c); interpreted fields follow nats-server's own reading, where
+ * finds them (see js_pub_directives.c); interpreted fields follow nats-server's own reading, where
  * "set" mostly means present and non-empty. Every text borrows from the parsed block. */
 struct js_pub_directives {
     struct js_pub_status status;

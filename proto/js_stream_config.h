@@ -322,6 +322,6 @@ struct js_stream_config_encode_options {
  * description, subjects, placement, ...), Go's string escaping. `options` may be NULL. */
 void js_stream_config_encode(const struct js_stream_config *config,
                              const struct js_stream_config_encode_options *options,
-                             struct js_errors_json *json);
+                             struct go_json *json);
 
 #endif

@@ -26,8 +26,7 @@
 /* The JetStream API prefix an external api prefix may not overlap (JSApiPrefix). */
 static const char JS_CHECK_API_PREFIX[] = "$JS.API";
 
-__attribute__((format(printf, 2, 3))) static int js_invalid(struct js_error *error,
-                                                            const char *format, ...)
+int js_stream_invalid(struct js_error *error, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
@@ -36,14 +35,13 @@ __attribute__((format(printf, 2, 3))) static int js_invalid(struct js_error *err
     return -EINVAL;
 }
 
-static int js_fail(struct js_error *error, enum js_error_id id)
+int js_stream_fail(struct js_error *error, enum js_error_id id)
 {
     js_errors_set(error, id);
     return -EINVAL;
 }
 
-__attribute__((format(printf, 3, 4))) static int
-js_failf(struct js_error *error, enum js_error_id id, const char *format, ...)
+int js_stream_failf(struct js_error *error, enum js_error_id id, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
@@ -61,7 +59,7 @@ static bool js_check_asset_name(const char *name)
 /* Go's %q of a string, for the descriptions that quote one. */
 static void js_check_quote(const char *text, char *quoted, size_t size)
 {
-    js_errors_go_quote(quoted, size, js_stream_text(text), strlen(js_stream_text(text)));
+    go_json_quote_into(quoted, size, js_stream_text(text), strlen(js_stream_text(text)));
 }
 
 /* ---- names, sizes, limits -------------------------------------------------------------- */
@@ -69,24 +67,24 @@ static void js_check_quote(const char *text, char *quoted, size_t size)
 static int js_check_sizes(const struct js_stream_config *config, struct js_error *error)
 {
     if (!js_check_asset_name(config->name)) {
-        return js_invalid(error,
-                          "stream name is required and can not contain '.', '*', '>', '\\', '/'");
+        return js_stream_invalid(
+            error, "stream name is required and can not contain '.', '*', '>', '\\', '/'");
     }
     if (strlen(config->name) > JS_STREAM_CONFIG_NAME_LENGTH_MAX) {
-        return js_invalid(error, "stream name is too long, maximum allowed is %d",
-                          JS_STREAM_CONFIG_NAME_LENGTH_MAX);
+        return js_stream_invalid(error, "stream name is too long, maximum allowed is %d",
+                                 JS_STREAM_CONFIG_NAME_LENGTH_MAX);
     }
     if (strlen(js_stream_text(config->description)) > JS_STREAM_CONFIG_DESCRIPTION_LENGTH_MAX) {
-        return js_invalid(error, "stream description is too long, maximum allowed is %d",
-                          JS_STREAM_CONFIG_DESCRIPTION_LENGTH_MAX);
+        return js_stream_invalid(error, "stream description is too long, maximum allowed is %d",
+                                 JS_STREAM_CONFIG_DESCRIPTION_LENGTH_MAX);
     }
     size_t metadata_length = 0;
     for (size_t i = 0; i < config->metadata_count; i++) {
         metadata_length += strlen(config->metadata[i].key) + strlen(config->metadata[i].value);
     }
     if (metadata_length > JS_STREAM_CONFIG_METADATA_LENGTH_MAX) {
-        return js_invalid(error, "stream metadata exceeds maximum size of %d bytes",
-                          JS_STREAM_CONFIG_METADATA_LENGTH_MAX);
+        return js_stream_invalid(error, "stream metadata exceeds maximum size of %d bytes",
+                                 JS_STREAM_CONFIG_METADATA_LENGTH_MAX);
     }
     return 0;
 }
@@ -97,7 +95,7 @@ static int js_check_unlimited(int64_t *value, const char *name, bool pedantic,
 {
     if (*value == 0 || *value < -1) {
         if (pedantic && *value < -1) {
-            return js_failf(error, JS_ERR_PEDANTIC, "%s must be set to -1", name);
+            return js_stream_failf(error, JS_ERR_PEDANTIC, "%s must be set to -1", name);
         }
         *value = -1;
     }
@@ -113,10 +111,10 @@ static int js_check_limits(struct js_stream_config *config, bool pedantic, struc
         config->num_replicas = 1;
     }
     if (config->num_replicas > JS_STREAM_CONFIG_REPLICAS_MAX) {
-        return js_invalid(error, "maximum replicas is %d", JS_STREAM_CONFIG_REPLICAS_MAX);
+        return js_stream_invalid(error, "maximum replicas is %d", JS_STREAM_CONFIG_REPLICAS_MAX);
     }
     if (config->num_replicas < 0) {
-        return js_fail(error, JS_ERR_REPLICAS_COUNT_CANNOT_BE_NEGATIVE);
+        return js_stream_fail(error, JS_ERR_REPLICAS_COUNT_CANNOT_BE_NEGATIVE);
     }
     int64_t max_msg_size = config->max_msg_size;
     int rc = js_check_unlimited(&config->max_msgs, "max_msgs", pedantic, error);
@@ -131,10 +129,10 @@ static int js_check_limits(struct js_stream_config *config, bool pedantic, struc
     }
     config->max_msg_size = (int32_t)max_msg_size;
     if (config->max_age_ns < 0) {
-        return js_invalid(error, "max age can not be negative");
+        return js_stream_invalid(error, "max age can not be negative");
     }
     if (config->max_age_ns != 0 && config->max_age_ns < JS_CHECK_WINDOW_MIN_NS) {
-        return js_invalid(error, "max age needs to be >= 100ms");
+        return js_stream_invalid(error, "max age needs to be >= 100ms");
     }
     return 0;
 }
@@ -148,97 +146,109 @@ static int js_check_duplicates(struct js_stream_config *config,
         int64_t window = JS_STREAM_DUPLICATE_WINDOW_DEFAULT_NS;
         if (limit > 0 && window > limit) {
             if (options->pedantic) {
-                return js_failf(error, JS_ERR_PEDANTIC,
-                                "duplicate window limits are higher than current limits");
+                return js_stream_failf(error, JS_ERR_PEDANTIC,
+                                       "duplicate window limits are higher than current limits");
             }
             window = limit;
         }
         if (config->max_age_ns != 0 && config->max_age_ns < window) {
             if (options->pedantic) {
-                return js_failf(error, JS_ERR_PEDANTIC,
-                                "duplicate window cannot be bigger than max age");
+                return js_stream_failf(error, JS_ERR_PEDANTIC,
+                                       "duplicate window cannot be bigger than max age");
             }
             window = config->max_age_ns;
         }
         config->duplicate_window_ns = window;
     }
     if (config->duplicate_window_ns < 0) {
-        return js_invalid(error, "duplicates window can not be negative");
+        return js_stream_invalid(error, "duplicates window can not be negative");
     }
     if (config->max_age_ns != 0 && config->duplicate_window_ns > config->max_age_ns) {
-        return js_invalid(error, "duplicates window can not be larger then max age");
+        return js_stream_invalid(error, "duplicates window can not be larger then max age");
     }
     if (limit > 0 && config->duplicate_window_ns > limit) {
         char text[JS_STREAM_DURATION_TEXT_SIZE];
         js_stream_duration_format(limit, text, sizeof text);
-        return js_invalid(error, "duplicates window can not be larger then server limit of %s",
-                          text);
+        return js_stream_invalid(
+            error, "duplicates window can not be larger then server limit of %s", text);
     }
     if (config->duplicate_window_ns > 0 && config->duplicate_window_ns < JS_CHECK_WINDOW_MIN_NS) {
-        return js_invalid(error, "duplicates window needs to be >= 100ms");
+        return js_stream_invalid(error, "duplicates window needs to be >= 100ms");
     }
     return 0;
 }
 
 /* Roll-ups, counters, discard new per subject, delete markers, schedules, persist mode. */
+int js_stream_check_discard_new_per_subject(const struct js_stream_config *config,
+                                            struct js_error *error)
+{
+    if (!config->discard_new_per_subject) {
+        return 0;
+    }
+    if (config->discard != JS_STREAM_DISCARD_NEW) {
+        return js_stream_invalid(error,
+                                 "discard new per subject requires discard new policy to be set");
+    }
+    if (config->max_msgs_per_subject <= 0) {
+        return js_stream_invalid(error,
+                                 "discard new per subject requires max msgs per subject > 0");
+    }
+    return 0;
+}
+
 static int js_check_flags(struct js_stream_config *config, bool pedantic, struct js_error *error)
 {
     if (config->deny_purge && config->allow_rollup_hdrs) {
-        return js_invalid(error, "roll-ups require the purge permission");
+        return js_stream_invalid(error, "roll-ups require the purge permission");
     }
     if (config->allow_msg_counter) {
         if (config->discard == JS_STREAM_DISCARD_NEW) {
-            return js_invalid(error, "counter stream cannot use discard new");
+            return js_stream_invalid(error, "counter stream cannot use discard new");
         }
         if (config->allow_msg_ttl) {
-            return js_invalid(error, "counter stream cannot use message TTLs");
+            return js_stream_invalid(error, "counter stream cannot use message TTLs");
         }
         if (config->allow_msg_schedules) {
-            return js_invalid(error, "counter stream cannot use message schedules");
+            return js_stream_invalid(error, "counter stream cannot use message schedules");
         }
         if (config->retention != JS_STREAM_RETENTION_LIMITS) {
-            return js_invalid(error, "counter stream can only use limits retention");
+            return js_stream_invalid(error, "counter stream can only use limits retention");
         }
     }
-    if (config->discard_new_per_subject) {
-        if (config->discard != JS_STREAM_DISCARD_NEW) {
-            return js_invalid(error,
-                              "discard new per subject requires discard new policy to be set");
-        }
-        if (config->max_msgs_per_subject <= 0) {
-            return js_invalid(error, "discard new per subject requires max msgs per subject > 0");
-        }
+    int rc = js_stream_check_discard_new_per_subject(config, error);
+    if (rc != 0) {
+        return rc;
     }
     if (config->subject_delete_marker_ttl_ns > 0) {
         if (config->subject_delete_marker_ttl_ns < JS_CHECK_MARKER_TTL_MIN_NS) {
-            return js_invalid(error, "subject delete marker TTL must be at least 1 second");
+            return js_stream_invalid(error, "subject delete marker TTL must be at least 1 second");
         }
         if (!config->allow_msg_ttl) {
             if (pedantic) {
-                return js_invalid(
+                return js_stream_invalid(
                     error, "subject delete marker cannot be set if message TTLs are disabled");
             }
             config->allow_msg_ttl = true;
         }
         if (!config->allow_rollup_hdrs) {
             if (pedantic) {
-                return js_invalid(error,
-                                  "subject delete marker cannot be set if roll-ups are disabled");
+                return js_stream_invalid(
+                    error, "subject delete marker cannot be set if roll-ups are disabled");
             }
             config->allow_rollup_hdrs = true;
             config->deny_purge = false;
         }
     } else if (config->subject_delete_marker_ttl_ns < 0) {
-        return js_invalid(error, "subject delete marker TTL must not be negative");
+        return js_stream_invalid(error, "subject delete marker TTL must not be negative");
     }
     if (config->allow_msg_schedules) {
         if (config->discard == JS_STREAM_DISCARD_NEW) {
-            return js_invalid(error, "message scheduling cannot use discard new");
+            return js_stream_invalid(error, "message scheduling cannot use discard new");
         }
         if (!config->allow_rollup_hdrs) {
             if (pedantic) {
-                return js_invalid(error,
-                                  "message scheduling cannot be set if roll-ups are disabled");
+                return js_stream_invalid(
+                    error, "message scheduling cannot be set if roll-ups are disabled");
             }
             config->allow_rollup_hdrs = true;
             config->deny_purge = false;
@@ -246,14 +256,15 @@ static int js_check_flags(struct js_stream_config *config, bool pedantic, struct
     }
     if (config->persist_mode == JS_STREAM_PERSIST_ASYNC) {
         if (config->storage != JS_STREAM_STORAGE_FILE) {
-            return js_invalid(error, "async persist mode is only supported on file storage");
+            return js_stream_invalid(error, "async persist mode is only supported on file storage");
         }
         if (config->num_replicas > 1) {
-            return js_invalid(error, "async persist mode is not supported on replicated streams");
+            return js_stream_invalid(error,
+                                     "async persist mode is not supported on replicated streams");
         }
         if (config->allow_atomic) {
-            return js_invalid(error,
-                              "async persist mode is not supported with atomic batch publish");
+            return js_stream_invalid(
+                error, "async persist mode is not supported with atomic batch publish");
         }
     }
     return 0;
@@ -278,30 +289,33 @@ static int js_check_source_transform(const struct js_stream_subject_transform *t
                                      struct js_error *error)
 {
     if (transform->src != NULL && !js_stream_subject_valid(transform->src)) {
-        return js_failf(error, bad_source, "invalid subject %s", transform->src);
+        return js_stream_failf(error, bad_source, "invalid subject %s", transform->src);
     }
     char text[JS_STREAM_TRANSFORM_ERROR_SIZE];
     if (js_stream_transform_check(transform->src, transform->dest, true, text, sizeof text) != 0) {
-        return js_failf(error, bad_mapping, "%s", text);
+        return js_stream_failf(error, bad_mapping, "%s", text);
     }
     return 0;
+}
+
+/* Whether an external prefix is unset (NULL) or the literal subject it must be. */
+static bool js_check_prefix_literal(const char *prefix)
+{
+    return prefix == NULL || (js_stream_subject_valid(prefix) && js_stream_subject_literal(prefix));
 }
 
 /* An external api prefix: a literal subject that does not overlap $JS.API. */
 static int js_check_api_prefix(const struct js_stream_source *source, struct js_error *error)
 {
-    const char *api = source->external.api;
-    if (!source->has_external || api == NULL) {
-        return 0;
-    }
-    if (!js_stream_subject_valid(api) || !js_stream_subject_literal(api)) {
+    const char *api = source->has_external ? source->external.api : NULL;
+    if (!js_check_prefix_literal(api)) {
         char quoted[2 * JS_STREAM_CONFIG_SUBJECT_LENGTH_MAX];
         js_check_quote(api, quoted, sizeof quoted);
-        return js_invalid(error,
-                          "stream external api prefix %s must be a valid subject without wildcards",
-                          quoted);
+        return js_stream_invalid(
+            error, "stream external api prefix %s must be a valid subject without wildcards",
+            quoted);
     }
-    if (js_stream_config_subjects_collide(api, JS_CHECK_API_PREFIX)) {
+    if (api != NULL && js_stream_config_subjects_collide(api, JS_CHECK_API_PREFIX)) {
         const char *args[] = {api, JS_CHECK_API_PREFIX};
         js_errors_set_args(error, JS_ERR_STREAM_EXTERNAL_API_OVERLAP, args, 2);
         return -EINVAL;
@@ -313,11 +327,8 @@ static int js_check_api_prefix(const struct js_stream_source *source, struct js_
  * subjects needs that stream: the caller's.) */
 static int js_check_deliver_prefix(const struct js_stream_source *source, struct js_error *error)
 {
-    const char *deliver = source->external.deliver;
-    if (!source->has_external || deliver == NULL) {
-        return 0;
-    }
-    if (!js_stream_subject_valid(deliver) || !js_stream_subject_literal(deliver)) {
+    const char *deliver = source->has_external ? source->external.deliver : NULL;
+    if (!js_check_prefix_literal(deliver)) {
         const char *args[] = {deliver};
         js_errors_set_args(error, JS_ERR_STREAM_INVALID_EXTERNAL_DELIVERY_SUBJ, args, 1);
         return -EINVAL;
@@ -329,13 +340,13 @@ static int js_check_mirror(const struct js_stream_config *config, struct js_erro
 {
     const struct js_stream_source *mirror = config->mirror;
     if (config->first_seq > 0) {
-        return js_fail(error, JS_ERR_MIRROR_WITH_FIRST_SEQ);
+        return js_stream_fail(error, JS_ERR_MIRROR_WITH_FIRST_SEQ);
     }
     if (config->subject_count > 0) {
-        return js_fail(error, JS_ERR_MIRROR_WITH_SUBJECTS);
+        return js_stream_fail(error, JS_ERR_MIRROR_WITH_SUBJECTS);
     }
     if (config->source_count > 0) {
-        return js_fail(error, JS_ERR_MIRROR_WITH_SOURCES);
+        return js_stream_fail(error, JS_ERR_MIRROR_WITH_SOURCES);
     }
     static const struct {
         size_t flag;
@@ -348,17 +359,17 @@ static int js_check_mirror(const struct js_stream_config *config, struct js_erro
     };
     for (size_t i = 0; i < sizeof forbidden / sizeof forbidden[0]; i++) {
         if (*(const bool *)((const char *)config + forbidden[i].flag)) {
-            return js_fail(error, forbidden[i].id);
+            return js_stream_fail(error, forbidden[i].id);
         }
     }
     if (mirror->has_consumer && !js_check_source_consumer(mirror)) {
-        return js_fail(error, JS_ERR_MIRROR_DURABLE_CONSUMER_CFG_INVALID);
+        return js_stream_fail(error, JS_ERR_MIRROR_DURABLE_CONSUMER_CFG_INVALID);
     }
     if (mirror->filter_subject != NULL && mirror->subject_transform_count > 0) {
-        return js_fail(error, JS_ERR_MIRROR_MULTIPLE_FILTERS_NOT_ALLOWED);
+        return js_stream_fail(error, JS_ERR_MIRROR_MULTIPLE_FILTERS_NOT_ALLOWED);
     }
     if (config->subject_delete_marker_ttl_ns > 0) {
-        return js_invalid(error, "subject delete markers forbidden on mirrors");
+        return js_stream_invalid(error, "subject delete markers forbidden on mirrors");
     }
     for (size_t i = 0; i < mirror->subject_transform_count; i++) {
         const struct js_stream_subject_transform *outer = &mirror->subject_transforms[i];
@@ -370,12 +381,12 @@ static int js_check_mirror(const struct js_stream_config *config, struct js_erro
         for (size_t j = 0; j < mirror->subject_transform_count; j++) {
             const char *inner = js_stream_text(mirror->subject_transforms[j].src);
             if (j != i && js_stream_config_subjects_collide(js_stream_text(outer->src), inner)) {
-                return js_fail(error, JS_ERR_MIRROR_OVERLAPPING_SUBJECT_FILTERS);
+                return js_stream_fail(error, JS_ERR_MIRROR_OVERLAPPING_SUBJECT_FILTERS);
             }
         }
     }
     if (!mirror->has_external && !js_check_asset_name(mirror->name)) {
-        return js_fail(error, JS_ERR_MIRROR_INVALID_STREAM_NAME);
+        return js_stream_fail(error, JS_ERR_MIRROR_INVALID_STREAM_NAME);
     }
     return 0;
 }
@@ -443,15 +454,15 @@ static int js_check_source(const struct js_stream_config *config, size_t index,
 {
     const struct js_stream_source *source = &config->sources[index];
     if (!js_check_asset_name(source->name)) {
-        return js_fail(error, JS_ERR_SOURCE_INVALID_STREAM_NAME);
+        return js_stream_fail(error, JS_ERR_SOURCE_INVALID_STREAM_NAME);
     }
     for (size_t i = 0; i < index; i++) {
         if (js_check_same_source(&config->sources[i], source)) {
-            return js_fail(error, JS_ERR_SOURCE_DUPLICATE_DETECTED);
+            return js_stream_fail(error, JS_ERR_SOURCE_DUPLICATE_DETECTED);
         }
     }
     if (source->filter_subject != NULL && source->subject_transform_count > 0) {
-        return js_fail(error, JS_ERR_SOURCE_MULTIPLE_FILTERS_NOT_ALLOWED);
+        return js_stream_fail(error, JS_ERR_SOURCE_MULTIPLE_FILTERS_NOT_ALLOWED);
     }
     for (size_t i = 0; i < source->subject_transform_count; i++) {
         int rc = js_check_source_transform(&source->subject_transforms[i],
@@ -466,18 +477,18 @@ static int js_check_source(const struct js_stream_config *config, size_t index,
             if (i != j &&
                 js_stream_subject_subset(js_stream_text(source->subject_transforms[i].src),
                                          js_stream_text(source->subject_transforms[j].src))) {
-                return js_fail(error, JS_ERR_SOURCE_OVERLAPPING_SUBJECT_FILTERS);
+                return js_stream_fail(error, JS_ERR_SOURCE_OVERLAPPING_SUBJECT_FILTERS);
             }
         }
     }
     if (source->has_consumer) {
         if (!js_check_source_consumer(source)) {
-            return js_fail(error, JS_ERR_SOURCE_DURABLE_CONSUMER_CFG_INVALID);
+            return js_stream_fail(error, JS_ERR_SOURCE_DURABLE_CONSUMER_CFG_INVALID);
         }
         for (size_t i = 0; i < index; i++) {
             const struct js_stream_source *other = &config->sources[i];
             if (other->has_consumer && js_check_same_source_consumer(other, source)) {
-                return js_fail(error, JS_ERR_SOURCE_DURABLE_CONSUMER_DUPLICATE_DETECTED);
+                return js_stream_fail(error, JS_ERR_SOURCE_DURABLE_CONSUMER_DUPLICATE_DETECTED);
             }
         }
     }
@@ -506,7 +517,7 @@ static int js_check_origins(const struct js_stream_config *config, struct js_err
         return rc;
     }
     if (config->source_count > 0 && config->allow_msg_schedules) {
-        return js_fail(error, JS_ERR_SOURCE_WITH_MSG_SCHEDULES);
+        return js_stream_fail(error, JS_ERR_SOURCE_WITH_MSG_SCHEDULES);
     }
     for (size_t i = 0; i < config->source_count; i++) {
         rc = js_check_source(config, i, error);
@@ -536,12 +547,12 @@ static int js_check_origins(const struct js_stream_config *config, struct js_err
         const struct js_stream_source *source = &config->sources[i];
         if (!source->has_external && strcmp(js_stream_text(source->name), config->name) == 0 &&
             js_check_filter_overlaps(config, source->filter_subject)) {
-            return js_invalid(error, "detected cycle");
+            return js_stream_invalid(error, "detected cycle");
         }
     }
     if (config->mirror != NULL && !config->mirror->has_external &&
         strcmp(js_stream_text(config->mirror->name), config->name) == 0) {
-        return js_invalid(error, "detected cycle");
+        return js_stream_invalid(error, "detected cycle");
     }
     return 0;
 }
@@ -556,13 +567,14 @@ static int js_check_subject_space(const char *subject, struct js_error *error)
     for (size_t i = 0; i < sizeof jetstream / sizeof jetstream[0]; i++) {
         if (js_stream_config_subjects_collide(subject, jetstream[i]) &&
             !js_stream_subject_subset(subject, "$JS.EVENT.>")) {
-            return js_invalid(error,
-                              "subjects that overlap with jetstream api require no-ack to be true");
+            return js_stream_invalid(
+                error, "subjects that overlap with jetstream api require no-ack to be true");
         }
     }
     if (js_stream_config_subjects_collide(subject, "$SYS.>") &&
         !js_stream_subject_subset(subject, "$SYS.ACCOUNT.>")) {
-        return js_invalid(error, "subjects that overlap with system api require no-ack to be true");
+        return js_stream_invalid(error,
+                                 "subjects that overlap with system api require no-ack to be true");
     }
     return 0;
 }
@@ -572,19 +584,19 @@ static int js_check_subject(const struct js_stream_config *config, size_t index,
 {
     const char *subject = config->subjects[index];
     if (!js_stream_subject_valid(subject)) {
-        return js_invalid(error, "invalid subject");
+        return js_stream_invalid(error, "invalid subject");
     }
     for (size_t i = 0; i < index; i++) {
         if (strcmp(js_stream_text(config->subjects[i]), subject) == 0) {
-            return js_invalid(error, "duplicate subjects detected");
+            return js_stream_invalid(error, "duplicate subjects detected");
         }
     }
     if (strcmp(subject, ">") == 0) {
         if (!config->no_ack) {
-            return js_invalid(error, "capturing all subjects requires no-ack to be true");
+            return js_stream_invalid(error, "capturing all subjects requires no-ack to be true");
         }
         if (config->num_replicas != 1) {
-            return js_invalid(error, "capturing all subjects requires replicas of 1");
+            return js_stream_invalid(error, "capturing all subjects requires replicas of 1");
         }
     }
     if (!config->no_ack) {
@@ -600,7 +612,8 @@ static int js_check_subject(const struct js_stream_config *config, size_t index,
             char quoted_later[2 * JS_STREAM_CONFIG_SUBJECT_LENGTH_MAX];
             js_check_quote(subject, quoted_subject, sizeof quoted_subject);
             js_check_quote(later, quoted_later, sizeof quoted_later);
-            return js_invalid(error, "subject %s overlaps with %s", quoted_subject, quoted_later);
+            return js_stream_invalid(error, "subject %s overlaps with %s", quoted_subject,
+                                     quoted_later);
         }
     }
     return 0;
@@ -621,7 +634,7 @@ static int js_check_subjects(struct js_stream_config *config, struct js_error *e
         }
     } else {
         if (config->mirror != NULL) {
-            return js_fail(error, JS_ERR_MIRROR_WITH_SUBJECTS);
+            return js_stream_fail(error, JS_ERR_MIRROR_WITH_SUBJECTS);
         }
         for (size_t i = 0; i < config->subject_count; i++) {
             int rc = js_check_subject(config, i, error);
@@ -631,8 +644,8 @@ static int js_check_subjects(struct js_stream_config *config, struct js_error *e
         }
     }
     if (config->subject_count == 0 && config->source_count == 0 && config->mirror == NULL) {
-        return js_invalid(error,
-                          "stream needs at least one configured subject or be a source/mirror");
+        return js_stream_invalid(
+            error, "stream needs at least one configured subject or be a source/mirror");
     }
     return 0;
 }
@@ -644,12 +657,12 @@ static int js_check_transform(const struct js_stream_config *config, struct js_e
     }
     const struct js_stream_subject_transform *transform = &config->subject_transform;
     if (transform->src != NULL && !js_stream_subject_valid(transform->src)) {
-        return js_failf(error, JS_ERR_STREAM_TRANSFORM_INVALID_SOURCE, "invalid subject %s",
-                        transform->src);
+        return js_stream_failf(error, JS_ERR_STREAM_TRANSFORM_INVALID_SOURCE, "invalid subject %s",
+                               transform->src);
     }
     char text[JS_STREAM_TRANSFORM_ERROR_SIZE];
     if (js_stream_transform_check(transform->src, transform->dest, true, text, sizeof text) != 0) {
-        return js_failf(error, JS_ERR_STREAM_TRANSFORM_INVALID_DESTINATION, "%s", text);
+        return js_stream_failf(error, JS_ERR_STREAM_TRANSFORM_INVALID_DESTINATION, "%s", text);
     }
     return 0;
 }
@@ -675,7 +688,7 @@ static int js_check_republish(struct js_stream_config *config, bool pedantic,
     struct js_stream_republish *republish = &config->republish;
     if (republish->src == NULL) {
         if (pedantic) {
-            return js_failf(error, JS_ERR_PEDANTIC, "republish source can not be empty");
+            return js_stream_failf(error, JS_ERR_PEDANTIC, "republish source can not be empty");
         }
         if (js_check_set(&republish->src, ">") != 0) {
             return -ENOMEM;
@@ -686,8 +699,8 @@ static int js_check_republish(struct js_stream_config *config, bool pedantic,
         config->has_subject_transform && config->subject_count == 1 &&
         strcmp(js_stream_text(config->subject_transform.src), config->subjects[0]) == 0) {
         if (pedantic) {
-            return js_failf(error, JS_ERR_PEDANTIC,
-                            "implicit republish based on subject transform");
+            return js_stream_failf(error, JS_ERR_PEDANTIC,
+                                   "implicit republish based on subject transform");
         }
         const char *to = js_stream_text(config->subject_transform.dest);
         if (js_check_set(&republish->src, to) != 0 || js_check_set(&republish->dest, to) != 0) {
@@ -697,17 +710,18 @@ static int js_check_republish(struct js_stream_config *config, bool pedantic,
     }
     for (size_t i = 0; i < config->subject_count; i++) {
         if (js_stream_config_subjects_collide(dest, js_stream_text(config->subjects[i]))) {
-            return js_invalid(error,
-                              "stream configuration for republish destination forms a cycle");
+            return js_stream_invalid(
+                error, "stream configuration for republish destination forms a cycle");
         }
     }
     char text[JS_STREAM_TRANSFORM_ERROR_SIZE];
     /* an empty destination passes: NewSubjectTransform makes no transform of it */
     if (js_stream_transform_check(republish->src, dest, false, text, sizeof text) != 0) {
-        return js_invalid(error,
-                          "stream configuration for republish with transform from '%s' to '%s' "
-                          "not valid",
-                          republish->src, dest);
+        return js_stream_invalid(
+            error,
+            "stream configuration for republish with transform from '%s' to '%s' "
+            "not valid",
+            republish->src, dest);
     }
     return 0;
 }
@@ -720,7 +734,7 @@ static int js_check_placement(struct js_stream_config *config, struct js_error *
         config->has_placement = false;
     }
     if (config->has_placement && placement->preferred != NULL) {
-        return js_invalid(error, "preferred server not permitted in placement");
+        return js_stream_invalid(error, "preferred server not permitted in placement");
     }
     return 0;
 }

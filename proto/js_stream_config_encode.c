@@ -37,62 +37,60 @@ static const char *const js_compression_names[] = {
     [JS_STREAM_COMPRESSION_S2] = "s2",
 };
 
-static void js_encode_string(struct js_errors_json *json, const char *key, const char *text)
+static void js_encode_string(struct go_json *json, const char *key, const char *text)
 {
-    js_errors_json_key(json, key);
-    js_errors_json_cstring(json, js_stream_text(text));
+    go_json_key(json, key);
+    go_json_cstring(json, js_stream_text(text));
 }
 
 /* An omitempty string: left out when empty. */
-static void js_encode_string_omit(struct js_errors_json *json, const char *key, const char *text)
+static void js_encode_string_omit(struct go_json *json, const char *key, const char *text)
 {
     if (text != NULL) {
         js_encode_string(json, key, text);
     }
 }
 
-static void js_encode_int(struct js_errors_json *json, const char *key, int64_t value)
+static void js_encode_int(struct go_json *json, const char *key, int64_t value)
 {
-    js_errors_json_key(json, key);
-    js_errors_json_int(json, value);
+    go_json_key(json, key);
+    go_json_int(json, value);
 }
 
-static void js_encode_bool(struct js_errors_json *json, const char *key, bool value)
+static void js_encode_bool(struct go_json *json, const char *key, bool value)
 {
-    js_errors_json_key(json, key);
-    js_errors_json_bool(json, value);
+    go_json_key(json, key);
+    go_json_bool(json, value);
 }
 
-static void js_encode_strings(struct js_errors_json *json, const char *key, char *const *strings,
+static void js_encode_strings(struct go_json *json, const char *key, char *const *strings,
                               size_t count)
 {
-    js_errors_json_key(json, key);
-    js_errors_json_literal(json, "[");
+    go_json_key(json, key);
+    go_json_literal(json, "[");
     for (size_t i = 0; i < count; i++) {
-        if (i > 0) {
-            js_errors_json_literal(json, ",");
-        }
-        js_errors_json_cstring(json, js_stream_text(strings[i]));
+        go_json_comma(json);
+        go_json_cstring(json, js_stream_text(strings[i]));
     }
-    js_errors_json_literal(json, "]");
+    go_json_literal(json, "]");
 }
 
-static void js_encode_transform(struct js_errors_json *json,
+static void js_encode_transform(struct go_json *json,
                                 const struct js_stream_subject_transform *transform)
 {
-    js_errors_json_literal(json, "{");
+    go_json_literal(json, "{");
     js_encode_string(json, "src", transform->src);
     js_encode_string(json, "dest", transform->dest);
-    js_errors_json_literal(json, "}");
+    go_json_literal(json, "}");
 }
 
-static void js_encode_source(struct js_errors_json *json, const struct js_stream_source *source)
+static void js_encode_source(struct go_json *json, const struct js_stream_source *source)
 {
-    js_errors_json_literal(json, "{");
+    go_json_literal(json, "{");
     js_encode_string(json, "name", source->name);
     if (source->opt_start_seq != 0) {
-        js_errors_json_key(json, "opt_start_seq");
-        js_errors_json_uint(json, source->opt_start_seq);
+        go_json_key(json, "opt_start_seq");
+        go_json_uint(json, source->opt_start_seq);
     }
     if (source->has_opt_start_time) {
         char text[JS_STREAM_TIME_TEXT_SIZE];
@@ -101,62 +99,57 @@ static void js_encode_source(struct js_errors_json *json, const struct js_stream
     }
     js_encode_string_omit(json, "filter_subject", source->filter_subject);
     if (source->subject_transform_count > 0) {
-        js_errors_json_key(json, "subject_transforms");
-        js_errors_json_literal(json, "[");
+        go_json_key(json, "subject_transforms");
+        go_json_literal(json, "[");
         for (size_t i = 0; i < source->subject_transform_count; i++) {
-            if (i > 0) {
-                js_errors_json_literal(json, ",");
-            }
+            go_json_comma(json);
             js_encode_transform(json, &source->subject_transforms[i]);
         }
-        js_errors_json_literal(json, "]");
+        go_json_literal(json, "]");
     }
     if (source->has_external) {
-        js_errors_json_key(json, "external");
-        js_errors_json_literal(json, "{");
+        go_json_key(json, "external");
+        go_json_literal(json, "{");
         js_encode_string(json, "api", source->external.api);
         js_encode_string(json, "deliver", source->external.deliver);
-        js_errors_json_literal(json, "}");
+        go_json_literal(json, "}");
     }
     if (source->has_consumer) {
-        js_errors_json_key(json, "consumer");
-        js_errors_json_literal(json, "{");
+        go_json_key(json, "consumer");
+        go_json_literal(json, "{");
         js_encode_string_omit(json, "name", source->consumer.name);
         js_encode_string_omit(json, "deliver_subject", source->consumer.deliver_subject);
-        js_errors_json_literal(json, "}");
+        go_json_literal(json, "}");
     }
-    js_errors_json_literal(json, "}");
+    go_json_literal(json, "}");
 }
 
-static void js_encode_placement(struct js_errors_json *json,
-                                const struct js_stream_placement *placement)
+static void js_encode_placement(struct go_json *json, const struct js_stream_placement *placement)
 {
-    js_errors_json_key(json, "placement");
-    js_errors_json_literal(json, "{");
+    go_json_key(json, "placement");
+    go_json_literal(json, "{");
     js_encode_string_omit(json, "cluster", placement->cluster);
     if (placement->tag_count > 0) {
         js_encode_strings(json, "tags", placement->tags, placement->tag_count);
     }
     js_encode_string_omit(json, "preferred", placement->preferred);
-    js_errors_json_literal(json, "}");
+    go_json_literal(json, "}");
 }
 
-static void js_encode_origins(struct js_errors_json *json, const struct js_stream_config *config)
+static void js_encode_origins(struct go_json *json, const struct js_stream_config *config)
 {
     if (config->mirror != NULL) {
-        js_errors_json_key(json, "mirror");
+        go_json_key(json, "mirror");
         js_encode_source(json, config->mirror);
     }
     if (config->source_count > 0) {
-        js_errors_json_key(json, "sources");
-        js_errors_json_literal(json, "[");
+        go_json_key(json, "sources");
+        go_json_literal(json, "[");
         for (size_t i = 0; i < config->source_count; i++) {
-            if (i > 0) {
-                js_errors_json_literal(json, ",");
-            }
+            go_json_comma(json);
             js_encode_source(json, &config->sources[i]);
         }
-        js_errors_json_literal(json, "]");
+        go_json_literal(json, "]");
     }
 }
 
@@ -168,7 +161,7 @@ static int js_encode_entry_order(const void *a, const void *b)
 }
 
 /* The metadata, with the server's own keys added when `options` names a version. */
-static void js_encode_metadata(struct js_errors_json *json, const struct js_stream_config *config,
+static void js_encode_metadata(struct go_json *json, const struct js_stream_config *config,
                                const struct js_stream_config_encode_options *options)
 {
     bool dynamic = options != NULL && options->server_version != NULL;
@@ -202,35 +195,35 @@ static void js_encode_metadata(struct js_errors_json *json, const struct js_stre
         entries[used++] = &extra[i];
     }
     qsort(entries, used, sizeof *entries, js_encode_entry_order);
-    js_errors_json_key(json, "metadata");
-    js_errors_json_literal(json, "{");
+    go_json_key(json, "metadata");
+    go_json_literal(json, "{");
     for (size_t i = 0; i < used; i++) {
         js_encode_string(json, entries[i]->key, entries[i]->value);
     }
-    js_errors_json_literal(json, "}");
+    go_json_literal(json, "}");
     free(entries);
 }
 
 /* The fields after "compression": transforms, flags, consumer limits, the 2.11+ fields. */
-static void js_encode_tail(struct js_errors_json *json, const struct js_stream_config *config)
+static void js_encode_tail(struct go_json *json, const struct js_stream_config *config)
 {
     if (config->first_seq != 0) {
-        js_errors_json_key(json, "first_seq");
-        js_errors_json_uint(json, config->first_seq);
+        go_json_key(json, "first_seq");
+        go_json_uint(json, config->first_seq);
     }
     if (config->has_subject_transform) {
-        js_errors_json_key(json, "subject_transform");
+        go_json_key(json, "subject_transform");
         js_encode_transform(json, &config->subject_transform);
     }
     if (config->has_republish) {
-        js_errors_json_key(json, "republish");
-        js_errors_json_literal(json, "{");
+        go_json_key(json, "republish");
+        go_json_literal(json, "{");
         js_encode_string_omit(json, "src", config->republish.src);
         js_encode_string(json, "dest", config->republish.dest);
         if (config->republish.headers_only) {
             js_encode_bool(json, "headers_only", true);
         }
-        js_errors_json_literal(json, "}");
+        go_json_literal(json, "}");
     }
     js_encode_bool(json, "allow_direct", config->allow_direct);
     js_encode_bool(json, "mirror_direct", config->mirror_direct);
@@ -241,15 +234,15 @@ static void js_encode_tail(struct js_errors_json *json, const struct js_stream_c
     js_encode_bool(json, "deny_delete", config->deny_delete);
     js_encode_bool(json, "deny_purge", config->deny_purge);
     js_encode_bool(json, "allow_rollup_hdrs", config->allow_rollup_hdrs);
-    js_errors_json_key(json, "consumer_limits");
-    js_errors_json_literal(json, "{");
+    go_json_key(json, "consumer_limits");
+    go_json_literal(json, "{");
     if (config->consumer_limits.inactive_threshold_ns != 0) {
         js_encode_int(json, "inactive_threshold", config->consumer_limits.inactive_threshold_ns);
     }
     if (config->consumer_limits.max_ack_pending != 0) {
         js_encode_int(json, "max_ack_pending", config->consumer_limits.max_ack_pending);
     }
-    js_errors_json_literal(json, "}");
+    go_json_literal(json, "}");
     js_encode_bool(json, "allow_msg_ttl", config->allow_msg_ttl);
     if (config->subject_delete_marker_ttl_ns != 0) {
         js_encode_int(json, "subject_delete_marker_ttl", config->subject_delete_marker_ttl_ns);
@@ -277,11 +270,11 @@ static void js_encode_tail(struct js_errors_json *json, const struct js_stream_c
 
 void js_stream_config_encode(const struct js_stream_config *config,
                              const struct js_stream_config_encode_options *options,
-                             struct js_errors_json *json)
+                             struct go_json *json)
 {
     /* only a checked config has a storage type; Go could not encode one without */
     ASSERT(config->storage != JS_STREAM_STORAGE_UNSET);
-    js_errors_json_literal(json, "{");
+    go_json_literal(json, "{");
     js_encode_string(json, "name", config->name);
     js_encode_string_omit(json, "description", config->description);
     if (config->subject_count > 0) {
@@ -312,5 +305,5 @@ void js_stream_config_encode(const struct js_stream_config *config,
     js_encode_string(json, "compression", js_compression_names[config->compression]);
     js_encode_tail(json, config);
     js_encode_metadata(json, config, options);
-    js_errors_json_literal(json, "}");
+    go_json_literal(json, "}");
 }

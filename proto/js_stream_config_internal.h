@@ -19,6 +19,22 @@ static inline const char *js_stream_text(const char *text)
     return text != NULL ? text : "";
 }
 
+/* ---- refusals (js_stream_config_check.c) ------------------------------------------------ */
+
+/* Each fills `error` and returns -EINVAL, so a check refuses with `return js_stream_...`:
+ * 10052 with the printf-formatted text as its description; `id`, whose template has no
+ * placeholder; `id`, whose one placeholder takes the printf-formatted text. */
+int js_stream_invalid(struct js_error *error, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+int js_stream_fail(struct js_error *error, enum js_error_id id);
+int js_stream_failf(struct js_error *error, enum js_error_id id, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* nats-server's discard-new-per-subject rule, which checkStreamCfg and configUpdateCheck
+ * both apply in their places: it needs discard new and a max msgs per subject. */
+int js_stream_check_discard_new_per_subject(const struct js_stream_config *config,
+                                            struct js_error *error);
+
 /* ---- subjects as nats-server checks them (js_stream_config_subject.c) ------------------ */
 
 /* nats-server's IsValidSubject: not empty, no empty token, no ' ', '\t', '\n', '\r', '\f',
@@ -77,10 +93,10 @@ void js_stream_duration_format(int64_t ns, char *text, size_t size);
 struct js_stream_scan {
     const char *body; /* borrowed for the scan's life */
     size_t length;
-    size_t position;             /* next byte of `body` to scan */
-    struct js_errors_json value; /* the copy of the value last scanned */
-    size_t value_start;          /* where that value starts in `body` */
-    size_t value_end;            /* and where it ends */
+    size_t position;      /* next byte of `body` to scan */
+    struct go_json value; /* the copy of the value last scanned */
+    size_t value_start;   /* where that value starts in `body` */
+    size_t value_end;     /* and where it ends */
     struct js_stream_scan_number {
         size_t start; /* offset in `body` */
         size_t length;

@@ -149,14 +149,19 @@ static void js_transform_free(struct js_stream_subject_transform *transform)
     memset(transform, 0, sizeof *transform);
 }
 
+static void js_transforms_free(struct js_stream_subject_transform *transforms, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        js_transform_free(&transforms[i]);
+    }
+    free(transforms);
+}
+
 static void js_source_free(struct js_stream_source *source)
 {
     free(source->name);
     free(source->filter_subject);
-    for (size_t i = 0; i < source->subject_transform_count; i++) {
-        js_transform_free(&source->subject_transforms[i]);
-    }
-    free(source->subject_transforms);
+    js_transforms_free(source->subject_transforms, source->subject_transform_count);
     free(source->external.api);
     free(source->external.deliver);
     free(source->consumer.name);
@@ -205,9 +210,15 @@ void js_stream_config_free(struct js_stream_config *config)
 
 /* ---- structs ------------------------------------------------------------------------ */
 
-/* An object of scalar fields only (placement, transform, republish, ...) into `base`. */
-static int js_decode_leaf(struct js_stream_decode *decode, const json_t *value,
-                          const struct js_stream_field *fields, const char *type, char *base)
+/* An object whose keys name `fields` (`type` names it in a type error): an unknown key is
+ * refused, and each member is decoded by `member_decode` into `target`, with its field
+ * on the path. Budget: one turn per member of an object the scanner bounded. */
+static int js_decode_object(struct js_stream_decode *decode, const json_t *value,
+                            const struct js_stream_field *fields, const char *type,
+                            int (*member_decode)(struct js_stream_decode *decode,
+                                                 const json_t *member,
+                                                 const struct js_stream_field *field, void *target),
+                            void *target)
 {
     if (!json_is_object(value)) {
         return js_stream_value_type_error(decode, value, type, false);
@@ -221,13 +232,26 @@ static int js_decode_leaf(struct js_stream_decode *decode, const json_t *value,
             return js_stream_value_unknown(decode, key, strlen(key));
         }
         js_stream_value_push(decode, field->name, 0, false);
-        int rc = js_stream_value_scalar(decode, member, field, base);
+        int rc = member_decode(decode, member, field, target);
         js_stream_value_pop(decode);
         if (rc != 0) {
             return rc;
         }
     }
     return 0;
+}
+
+static int js_decode_scalar_member(struct js_stream_decode *decode, const json_t *member,
+                                   const struct js_stream_field *field, void *base)
+{
+    return js_stream_value_scalar(decode, member, field, base);
+}
+
+/* An object of scalar fields only (placement, transform, republish, ...) into `base`. */
+static int js_decode_leaf(struct js_stream_decode *decode, const json_t *value,
+                          const struct js_stream_field *fields, const char *type, char *base)
+{
+    return js_decode_object(decode, value, fields, type, js_decode_scalar_member, base);
 }
 
 /* A pointer-to-struct field with a `present` flag: null empties it, an object is decoded
@@ -250,121 +274,138 @@ static int js_decode_optional(struct js_stream_decode *decode, const json_t *val
     return js_decode_leaf(decode, value, fields, type, target);
 }
 
+/* What js_decode_array needs to know of one kind of array. */
+struct js_decode_array_kind {
+    const char *type; /* Go's type name, for a type error */
+    size_t count_max; /* the ionats bound */
+    size_t element_size;
+    /* decodes a non-null element into its zeroed struct */
+    int (*element_decode)(struct js_stream_decode *decode, const json_t *element, void *target);
+    /* frees an array of `count` elements, each with what it owns */
+    void (*elements_free)(void *elements, size_t count);
+};
+
+/* An array of structs ([]T, or []*T where a null element is an empty struct): null
+ * empties *elements, an array replaces it, old elements freed. The array is replaced even
+ * when an element fails (the config owns and later frees what was decoded); a type error,
+ * a bound passed or -ENOMEM leaves it as it was. Budget: count_max elements. */
+static int js_decode_array(struct js_stream_decode *decode, const json_t *value,
+                           const struct js_decode_array_kind *kind, void **elements, size_t *count)
+{
+    size_t size = 0;
+    char *decoded = NULL;
+    int rc = 0;
+    if (!json_is_null(value)) {
+        if (!json_is_array(value)) {
+            return js_stream_value_type_error(decode, value, kind->type, false);
+        }
+        size = json_array_size(value);
+        if (size > kind->count_max) {
+            return js_stream_value_bound(decode, "entries", kind->count_max);
+        }
+        decoded = calloc(size ? size : 1, kind->element_size);
+        if (decoded == NULL) {
+            return -ENOMEM;
+        }
+        for (size_t i = 0; rc == 0 && i < size; i++) {
+            json_t *element = json_array_get(value, i);
+            js_stream_value_push(decode, NULL, i, true);
+            if (!json_is_null(element)) {
+                rc = kind->element_decode(decode, element, decoded + i * kind->element_size);
+            }
+            js_stream_value_pop(decode);
+        }
+    }
+    kind->elements_free(*elements, *count);
+    *elements = decoded;
+    *count = size;
+    return rc;
+}
+
+static int js_decode_transform_element(struct js_stream_decode *decode, const json_t *element,
+                                       void *target)
+{
+    return js_decode_leaf(decode, element, js_transform_fields, "server.SubjectTransformConfig",
+                          target);
+}
+
+static void js_transforms_free_any(void *elements, size_t count)
+{
+    js_transforms_free(elements, count);
+}
+
+static const struct js_decode_array_kind js_transforms_kind = {
+    "[]server.SubjectTransformConfig",
+    JS_STREAM_CONFIG_TRANSFORMS_MAX,
+    sizeof(struct js_stream_subject_transform),
+    js_decode_transform_element,
+    js_transforms_free_any,
+};
+
 /* []SubjectTransformConfig: replaces the array; a null element is an empty transform. */
 static int js_decode_transforms(struct js_stream_decode *decode, const json_t *value,
                                 struct js_stream_source *source)
 {
-    if (json_is_null(value)) {
-        for (size_t i = 0; i < source->subject_transform_count; i++) {
-            js_transform_free(&source->subject_transforms[i]);
-        }
-        free(source->subject_transforms);
-        source->subject_transforms = NULL;
-        source->subject_transform_count = 0;
-        return 0;
-    }
-    if (!json_is_array(value)) {
-        return js_stream_value_type_error(decode, value, "[]server.SubjectTransformConfig", false);
-    }
-    size_t size = json_array_size(value);
-    if (size > JS_STREAM_CONFIG_TRANSFORMS_MAX) {
-        return js_stream_value_bound(decode, "entries", JS_STREAM_CONFIG_TRANSFORMS_MAX);
-    }
-    struct js_stream_subject_transform *transforms = calloc(size ? size : 1, sizeof *transforms);
-    if (transforms == NULL) {
-        return -ENOMEM;
-    }
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < size; i++) {
-        json_t *element = json_array_get(value, i);
-        js_stream_value_push(decode, NULL, i, true);
-        if (!json_is_null(element)) {
-            rc = js_decode_leaf(decode, element, js_transform_fields,
-                                "server.SubjectTransformConfig", (char *)&transforms[i]);
-        }
-        js_stream_value_pop(decode);
-    }
-    for (size_t i = 0; i < source->subject_transform_count; i++) {
-        js_transform_free(&source->subject_transforms[i]);
-    }
-    free(source->subject_transforms);
-    source->subject_transforms = transforms;
-    source->subject_transform_count = size;
+    void *elements = source->subject_transforms;
+    int rc = js_decode_array(decode, value, &js_transforms_kind, &elements,
+                             &source->subject_transform_count);
+    source->subject_transforms = elements;
     return rc;
+}
+
+/* One member of a StreamSource object into the struct js_stream_source `target`. */
+static int js_decode_source_member(struct js_stream_decode *decode, const json_t *member,
+                                   const struct js_stream_field *field, void *target)
+{
+    struct js_stream_source *source = target;
+    switch (field->kind) {
+    case JS_F_TRANSFORMS:
+        return js_decode_transforms(decode, member, source);
+    case JS_F_EXTERNAL:
+        return js_decode_optional(decode, member, js_external_fields, "server.ExternalStream",
+                                  (char *)&source->external, sizeof source->external,
+                                  &source->has_external);
+    case JS_F_SOURCE_CONSUMER:
+        return js_decode_optional(decode, member, js_source_consumer_fields,
+                                  "server.StreamConsumerSource", (char *)&source->consumer,
+                                  sizeof source->consumer, &source->has_consumer);
+    default:
+        return js_stream_value_scalar(decode, member, field, (char *)source);
+    }
 }
 
 /* A StreamSource object (a mirror or one of the sources) into `source`. */
 static int js_decode_source(struct js_stream_decode *decode, const json_t *value,
                             struct js_stream_source *source)
 {
-    if (!json_is_object(value)) {
-        return js_stream_value_type_error(decode, value, "server.StreamSource", false);
-    }
-    const char *key;
-    json_t *member;
-    json_object_foreach((json_t *)value, key, member)
-    {
-        const struct js_stream_field *field = js_stream_value_field_find(js_source_fields, key);
-        if (field == NULL) {
-            return js_stream_value_unknown(decode, key, strlen(key));
-        }
-        js_stream_value_push(decode, field->name, 0, false);
-        int rc;
-        if (field->kind == JS_F_TRANSFORMS) {
-            rc = js_decode_transforms(decode, member, source);
-        } else if (field->kind == JS_F_EXTERNAL) {
-            rc = js_decode_optional(decode, member, js_external_fields, "server.ExternalStream",
-                                    (char *)&source->external, sizeof source->external,
-                                    &source->has_external);
-        } else if (field->kind == JS_F_SOURCE_CONSUMER) {
-            rc = js_decode_optional(decode, member, js_source_consumer_fields,
-                                    "server.StreamConsumerSource", (char *)&source->consumer,
-                                    sizeof source->consumer, &source->has_consumer);
-        } else {
-            rc = js_stream_value_scalar(decode, member, field, (char *)source);
-        }
-        js_stream_value_pop(decode);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
+    return js_decode_object(decode, value, js_source_fields, "server.StreamSource",
+                            js_decode_source_member, source);
 }
+
+static int js_decode_source_element(struct js_stream_decode *decode, const json_t *element,
+                                    void *target)
+{
+    return js_decode_source(decode, element, target);
+}
+
+static void js_sources_free_any(void *elements, size_t count)
+{
+    js_sources_free(elements, count);
+}
+
+static const struct js_decode_array_kind js_sources_kind = {
+    "[]*server.StreamSource", JS_STREAM_CONFIG_SOURCES_MAX, sizeof(struct js_stream_source),
+    js_decode_source_element, js_sources_free_any,
+};
 
 /* []*StreamSource: replaces the array; a null element is an empty source (refused later
  * as a source without a valid name, as nats-server refuses a nil one). */
 static int js_decode_sources(struct js_stream_decode *decode, const json_t *value,
                              struct js_stream_config *config)
 {
-    if (json_is_null(value)) {
-        js_sources_free(config->sources, config->source_count);
-        config->sources = NULL;
-        config->source_count = 0;
-        return 0;
-    }
-    if (!json_is_array(value)) {
-        return js_stream_value_type_error(decode, value, "[]*server.StreamSource", false);
-    }
-    size_t size = json_array_size(value);
-    if (size > JS_STREAM_CONFIG_SOURCES_MAX) {
-        return js_stream_value_bound(decode, "entries", JS_STREAM_CONFIG_SOURCES_MAX);
-    }
-    struct js_stream_source *sources = calloc(size ? size : 1, sizeof *sources);
-    if (sources == NULL) {
-        return -ENOMEM;
-    }
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < size; i++) {
-        json_t *element = json_array_get(value, i);
-        js_stream_value_push(decode, NULL, i, true);
-        if (!json_is_null(element)) {
-            rc = js_decode_source(decode, element, &sources[i]);
-        }
-        js_stream_value_pop(decode);
-    }
-    js_sources_free(config->sources, config->source_count);
-    config->sources = sources;
-    config->source_count = size;
+    void *elements = config->sources;
+    int rc = js_decode_array(decode, value, &js_sources_kind, &elements, &config->source_count);
+    config->sources = elements;
     return rc;
 }
 
@@ -392,11 +433,11 @@ static int js_decode_mirror(struct js_stream_decode *decode, const json_t *value
     return js_decode_source(decode, value, config->mirror);
 }
 
-/* One member of the request object. */
+/* One member of the request object into the struct js_decode_request `target`. */
 static int js_decode_config_member(struct js_stream_decode *decode, const json_t *value,
-                                   const struct js_stream_field *field,
-                                   struct js_decode_request *request)
+                                   const struct js_stream_field *field, void *target)
 {
+    struct js_decode_request *request = target;
     struct js_stream_config *config = &request->config;
     switch (field->kind) {
     case JS_F_METADATA:
@@ -436,25 +477,8 @@ static int js_decode_request(struct js_stream_decode *decode, const json_t *valu
     if (json_is_null(value)) {
         return 0;
     }
-    if (!json_is_object(value)) {
-        return js_stream_value_type_error(decode, value, NULL, false);
-    }
-    const char *key;
-    json_t *member;
-    json_object_foreach((json_t *)value, key, member)
-    {
-        const struct js_stream_field *field = js_stream_value_field_find(js_config_fields, key);
-        if (field == NULL) {
-            return js_stream_value_unknown(decode, key, strlen(key));
-        }
-        js_stream_value_push(decode, field->name, 0, false);
-        int rc = js_decode_config_member(decode, member, field, request);
-        js_stream_value_pop(decode);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
+    return js_decode_object(decode, value, js_config_fields, NULL, js_decode_config_member,
+                            request);
 }
 
 /* Parses the scanner's copy of one value with jansson and decodes it. */

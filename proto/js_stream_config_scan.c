@@ -55,12 +55,12 @@ void js_stream_scan_init(struct js_stream_scan *scan, const char *body, size_t l
     scan->length = length;
     /* the copy grows by at most 3 bytes per invalid byte and "<index>.5" per number of
      * at least 3 bytes: 8 times the body bounds it */
-    js_errors_json_init(&scan->value, 8 * length + 64);
+    go_json_init(&scan->value, 8 * length + 64);
 }
 
 void js_stream_scan_free(struct js_stream_scan *scan)
 {
-    js_errors_json_free(&scan->value);
+    go_json_free(&scan->value);
     free(scan->numbers);
     memset(scan, 0, sizeof *scan);
 }
@@ -100,14 +100,14 @@ static int js_scan_bad(struct js_scan_walk *walk, size_t at, const char *context
 {
     struct js_stream_scan *scan = walk->scan;
     uint32_t rune;
-    size_t size = js_errors_utf8_decode(&scan->body[at], scan->length - at, &rune);
+    size_t size = go_json_utf8_decode(&scan->body[at], scan->length - at, &rune);
     char quoted[24];
     if (scan->body[at] == '\'') {
         snprintf(quoted, sizeof quoted, "'\\''");
     } else if (scan->body[at] == '"') {
         snprintf(quoted, sizeof quoted, "'\"'");
     } else {
-        size_t length = js_errors_go_quote(quoted, sizeof quoted, &scan->body[at], size);
+        size_t length = go_json_quote_into(quoted, sizeof quoted, &scan->body[at], size);
         ASSERT(length >= 2);
         quoted[0] = '\'';
         quoted[length - 1] = '\'';
@@ -119,7 +119,7 @@ static int js_scan_bad(struct js_scan_walk *walk, size_t at, const char *context
 
 static void js_scan_copy(struct js_scan_walk *walk, const char *bytes, size_t length)
 {
-    js_errors_json_raw(&walk->scan->value, bytes, length);
+    go_json_raw(&walk->scan->value, bytes, length);
 }
 
 /* Scans the literal true, false or null at scan->position. */
@@ -181,6 +181,23 @@ static int js_scan_number_replace(struct js_scan_walk *walk, size_t start, size_
     return 0;
 }
 
+/* One or more digits at *at: 0 with *at moved past them, else Go's error (the end of the
+ * body, or the byte that is no digit). */
+static int js_scan_digits(struct js_scan_walk *walk, size_t *at)
+{
+    struct js_stream_scan *scan = walk->scan;
+    if (*at >= scan->length) {
+        return js_scan_eof(walk);
+    }
+    if (!js_scan_digit(scan->body[*at])) {
+        return js_scan_bad(walk, *at, "in numeric literal");
+    }
+    while (*at < scan->length && js_scan_digit(scan->body[*at])) {
+        (*at)++;
+    }
+    return 0;
+}
+
 /* Scans a number at scan->position: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int js_scan_number(struct js_scan_walk *walk)
 {
@@ -192,48 +209,28 @@ static int js_scan_number(struct js_scan_walk *walk)
     if (body[at] == '-') {
         at++;
     }
-    /* each step: the bytes it needs, or the error; `at` moves past what matched */
-    if (at >= scan->length) {
-        return js_scan_eof(walk);
-    }
-    if (!js_scan_digit(body[at])) {
-        return js_scan_bad(walk, at, "in numeric literal");
-    }
-    if (body[at] == '0') {
+    /* each part: the bytes it needs, or the error; `at` moves past what matched */
+    int rc = 0;
+    if (at < scan->length && body[at] == '0') {
         at++;
     } else {
-        while (at < scan->length && js_scan_digit(body[at])) {
-            at++;
-        }
+        rc = js_scan_digits(walk, &at);
     }
-    if (at < scan->length && body[at] == '.') {
+    if (rc == 0 && at < scan->length && body[at] == '.') {
         integer = false;
         at++;
-        if (at >= scan->length) {
-            return js_scan_eof(walk);
-        }
-        if (!js_scan_digit(body[at])) {
-            return js_scan_bad(walk, at, "in numeric literal");
-        }
-        while (at < scan->length && js_scan_digit(body[at])) {
-            at++;
-        }
+        rc = js_scan_digits(walk, &at);
     }
-    if (at < scan->length && (body[at] == 'e' || body[at] == 'E')) {
+    if (rc == 0 && at < scan->length && (body[at] == 'e' || body[at] == 'E')) {
         integer = false;
         at++;
         if (at < scan->length && (body[at] == '+' || body[at] == '-')) {
             at++;
         }
-        if (at >= scan->length) {
-            return js_scan_eof(walk);
-        }
-        if (!js_scan_digit(body[at])) {
-            return js_scan_bad(walk, at, "in numeric literal");
-        }
-        while (at < scan->length && js_scan_digit(body[at])) {
-            at++;
-        }
+        rc = js_scan_digits(walk, &at);
+    }
+    if (rc != 0) {
+        return rc;
     }
     scan->position = at;
     if (integer && js_scan_fits_int64(&body[start], at - start)) {
@@ -281,7 +278,7 @@ static int js_scan_escape(struct js_scan_walk *walk, size_t at)
     if (kind != 'u') {
         if (strchr("\"\\/bfnrt", kind) == NULL || kind == '\0') {
             uint32_t rune;
-            size_t size = js_errors_utf8_decode(&body[at + 1], scan->length - at - 1, &rune);
+            size_t size = go_json_utf8_decode(&body[at + 1], scan->length - at - 1, &rune);
             return js_scan_bad_escape(walk, at, 1 + size);
         }
         js_scan_copy(walk, &body[at], 2);
@@ -344,8 +341,8 @@ static int js_scan_string(struct js_scan_walk *walk, bool key)
             continue;
         }
         uint32_t rune;
-        size_t size = js_errors_utf8_decode(&body[at], scan->length - at, &rune);
-        if (rune == JS_ERRORS_RUNE_ERROR && size == 1) {
+        size_t size = go_json_utf8_decode(&body[at], scan->length - at, &rune);
+        if (rune == GO_JSON_RUNE_ERROR && size == 1) {
             js_scan_copy(walk, "\xEF\xBF\xBD", 3);
         } else {
             js_scan_copy(walk, &body[at], size);

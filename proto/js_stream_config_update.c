@@ -14,36 +14,9 @@
 #include "base/assert.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-__attribute__((format(printf, 2, 3))) static int js_refuse(struct js_error *error,
-                                                           const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    js_errors_vsetf(error, JS_ERR_STREAM_INVALID_CONFIG, format, args);
-    va_end(args);
-    return -EINVAL;
-}
-
-static int js_update_fail(struct js_error *error, enum js_error_id id)
-{
-    js_errors_set(error, id);
-    return -EINVAL;
-}
-
-__attribute__((format(printf, 3, 4))) static int
-js_update_failf(struct js_error *error, enum js_error_id id, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    js_errors_vsetf(error, id, format, args);
-    va_end(args);
-    return -EINVAL;
-}
 
 /* ---- equality ------------------------------------------------------------------------ */
 
@@ -211,7 +184,7 @@ int js_stream_config_check_name(const struct js_stream_config *config, const cha
     const char *name = js_stream_text(config->name);
     if (strlen(name) != subject_name_length ||
         memcmp(name, subject_name, subject_name_length) != 0) {
-        return js_update_fail(error, JS_ERR_STREAM_MISMATCH);
+        return js_stream_fail(error, JS_ERR_STREAM_MISMATCH);
     }
     return 0;
 }
@@ -227,13 +200,13 @@ int js_stream_config_check_create_request(const struct js_stream_config *config,
     }
     if (memchr(subject_name, '\\', subject_name_length) != NULL ||
         memchr(subject_name, '/', subject_name_length) != NULL) {
-        return js_update_fail(error, JS_ERR_STREAM_NAME_CONTAINS_PATH_SEPARATORS);
+        return js_stream_fail(error, JS_ERR_STREAM_NAME_CONTAINS_PATH_SEPARATORS);
     }
     if (config->sealed) {
-        return js_refuse(error, "stream configuration for create can not be sealed");
+        return js_stream_invalid(error, "stream configuration for create can not be sealed");
     }
     if (config->mirror_direct && config->mirror == NULL) {
-        return js_refuse(error, "stream has no mirror but does have mirror direct");
+        return js_stream_invalid(error, "stream has no mirror but does have mirror direct");
     }
     return 0;
 }
@@ -242,7 +215,7 @@ int js_stream_config_check_replicas(const struct js_stream_config *config, bool 
                                     struct js_error *error)
 {
     if (!clustered && config->num_replicas > 1) {
-        return js_update_fail(error, JS_ERR_STREAM_REPLICAS_NOT_SUPPORTED);
+        return js_stream_fail(error, JS_ERR_STREAM_REPLICAS_NOT_SUPPORTED);
     }
     return 0;
 }
@@ -254,7 +227,7 @@ static int js_check_origin_filters(const struct js_stream_source *source, bool m
     const char *what = mirror ? "the mirror" : "the source";
     if (source->subject_transform_count == 0) {
         if (source->filter_subject != NULL && !js_stream_subject_valid(source->filter_subject)) {
-            return js_update_failf(error, JS_ERR_STREAM_CREATE,
+            return js_stream_failf(error, JS_ERR_STREAM_CREATE,
                                    "subject filter '%s' for %s%s invalid subject",
                                    source->filter_subject, what, mirror ? "" : ":");
         }
@@ -264,20 +237,20 @@ static int js_check_origin_filters(const struct js_stream_source *source, bool m
         const struct js_stream_subject_transform *transform = &source->subject_transforms[i];
         if (transform->src != NULL && !js_stream_subject_valid(transform->src)) {
             if (mirror) {
-                return js_update_failf(
+                return js_stream_failf(
                     error, JS_ERR_STREAM_CREATE,
                     "invalid subject transform source '%s' for the mirror: invalid "
                     "subject",
                     transform->src);
             }
-            return js_update_failf(error, JS_ERR_STREAM_CREATE,
+            return js_stream_failf(error, JS_ERR_STREAM_CREATE,
                                    "subject filter '%s' for the source: invalid subject",
                                    transform->src);
         }
         char text[JS_STREAM_TRANSFORM_ERROR_SIZE];
         if (transform->dest != NULL &&
             js_stream_transform_check(transform->src, transform->dest, false, text, sizeof text)) {
-            return js_update_failf(error, JS_ERR_STREAM_CREATE,
+            return js_stream_failf(error, JS_ERR_STREAM_CREATE,
                                    "subject transform from '%s' to '%s' for %s: %s",
                                    js_stream_text(transform->src), transform->dest, what, text);
         }
@@ -309,49 +282,45 @@ static int js_update_rules(const struct js_stream_config *old,
                            const struct js_stream_config *config, struct js_error *error)
 {
     if (config->storage != old->storage) {
-        return js_refuse(error, "stream configuration update can not change storage type");
+        return js_stream_invalid(error, "stream configuration update can not change storage type");
     }
     if (config->retention != old->retention &&
         (old->retention == JS_STREAM_RETENTION_WORKQUEUE ||
          config->retention == JS_STREAM_RETENTION_WORKQUEUE)) {
-        return js_refuse(error,
-                         "stream configuration update can not change retention policy to/from "
-                         "workqueue");
+        return js_stream_invalid(
+            error, "stream configuration update can not change retention policy to/from "
+                   "workqueue");
     }
     if (!config->sealed && old->sealed) {
-        return js_refuse(error, "stream configuration update can not unseal a sealed stream");
+        return js_stream_invalid(error,
+                                 "stream configuration update can not unseal a sealed stream");
     }
     if (!config->deny_delete && old->deny_delete) {
-        return js_refuse(error, "stream configuration update can not cancel deny message deletes");
+        return js_stream_invalid(error,
+                                 "stream configuration update can not cancel deny message deletes");
     }
     if (!config->deny_purge && old->deny_purge) {
-        return js_refuse(error, "stream configuration update can not cancel deny purge");
+        return js_stream_invalid(error, "stream configuration update can not cancel deny purge");
     }
     if (config->mirror != NULL && !js_same_mirror(config->mirror, old->mirror)) {
-        js_errors_set(error, JS_ERR_STREAM_MIRROR_NOT_UPDATABLE);
-        return -EINVAL;
+        return js_stream_fail(error, JS_ERR_STREAM_MIRROR_NOT_UPDATABLE);
     }
-    if (config->discard_new_per_subject) {
-        if (config->discard != JS_STREAM_DISCARD_NEW) {
-            return js_refuse(error,
-                             "discard new per subject requires discard new policy to be set");
-        }
-        if (config->max_msgs_per_subject <= 0) {
-            return js_refuse(error, "discard new per subject requires max msgs per subject > 0");
-        }
+    int rc = js_stream_check_discard_new_per_subject(config, error);
+    if (rc != 0) {
+        return rc;
     }
     if (old->allow_msg_ttl && !config->allow_msg_ttl) {
-        return js_refuse(error, "message TTL status can not be disabled");
+        return js_stream_invalid(error, "message TTL status can not be disabled");
     }
     if (config->allow_msg_counter != old->allow_msg_counter) {
-        return js_refuse(error,
-                         "stream configuration update can not change message counter setting");
+        return js_stream_invalid(
+            error, "stream configuration update can not change message counter setting");
     }
     if (old->allow_msg_schedules && !config->allow_msg_schedules) {
-        return js_refuse(error, "message schedules can not be disabled");
+        return js_stream_invalid(error, "message schedules can not be disabled");
     }
     if (old->persist_mode != config->persist_mode) {
-        return js_refuse(error, "stream configuration update can not change persist mode");
+        return js_stream_invalid(error, "stream configuration update can not change persist mode");
     }
     return 0;
 }
@@ -367,7 +336,7 @@ int js_stream_config_check_update(const struct js_stream_config *old,
         return rc;
     }
     if (!js_same_text(config->name, old->name)) {
-        return js_refuse(error, "stream configuration name must match original");
+        return js_stream_invalid(error, "stream configuration name must match original");
     }
     rc = js_stream_config_check_replicas(config, clustered, error);
     rc = rc ? rc : js_update_rules(old, config, error);

@@ -153,7 +153,7 @@ int js_stream_value_type_error(struct js_stream_decode *decode, const json_t *va
 int js_stream_value_unknown(struct js_stream_decode *decode, const char *key, size_t length)
 {
     char quoted[JS_ERROR_DESCRIPTION_SIZE / 2];
-    js_errors_go_quote(quoted, sizeof quoted, key, length);
+    go_json_quote_into(quoted, sizeof quoted, key, length);
     js_errors_setf(decode->error, JS_ERR_INVALID_JSON, "json: unknown field %s", quoted);
     return -EINVAL;
 }
@@ -183,7 +183,7 @@ static int js_decode_enum_error(struct js_stream_decode *decode, const json_t *v
         return -EINVAL;
     }
     char quoted[JS_ERROR_DESCRIPTION_SIZE / 2];
-    js_errors_go_quote(quoted, sizeof quoted, raw, strlen(raw));
+    go_json_quote_into(quoted, sizeof quoted, raw, strlen(raw));
     free(raw);
     js_errors_setf(decode->error, JS_ERR_INVALID_JSON, "can not unmarshal %s", quoted);
     return -EINVAL;
