@@ -75,11 +75,11 @@ size_t js_time_format(char *text, size_t size, int64_t unix_ns)
     return length;
 }
 
-void js_json_time(struct js_errors_json *json, int64_t unix_ns)
+void js_json_time(struct go_json *json, int64_t unix_ns)
 {
     char text[JS_TIME_TEXT_SIZE];
     size_t length = js_time_format(text, sizeof text, unix_ns);
-    js_errors_json_string(json, text, length);
+    go_json_string(json, text, length);
 }
 
 void js_reply(struct js *js, const char *reply, size_t reply_length, const char *body,

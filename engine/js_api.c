@@ -5,7 +5,7 @@
  *
  * The one idea: each API subject nats-server answers is one server-side subscription here
  * (so a subject nats-server does not answer still gets a 503 no-responders), and each reply
- * is one JSON text written with js_errors_json, Go's encoding rules included. Request
+ * is one JSON text written with go_json, Go's encoding rules included. Request
  * bodies other than stream configs are read with jansson; their invalid-JSON texts are
  * jansson's, not Go's (the err_code is the same). The subscriptions and dispatch run on the
  * meta shard's thread; the reply writers and STREAM.INFO on the owner's. */
@@ -45,35 +45,35 @@ struct js_api_context {
 
 /* ---- replies ---- */
 
-static void reply_begin(struct js_errors_json *json, const struct api_op *op)
+static void reply_begin(struct go_json *json, const struct api_op *op)
 {
-    js_errors_json_init(json, JS_API_REPLY_MAX);
-    js_errors_json_literal(json, "{\"type\":\"" TYPE_PREFIX);
-    js_errors_json_literal(json, op->type);
-    js_errors_json_literal(json, "\"");
+    go_json_init(json, JS_API_REPLY_MAX);
+    go_json_literal(json, "{\"type\":\"" TYPE_PREFIX);
+    go_json_literal(json, op->type);
+    go_json_literal(json, "\"");
 }
 
-static void reply_end(struct js *js, const struct route_msg *msg, struct js_errors_json *json)
+static void reply_end(struct js *js, const struct route_msg *msg, struct go_json *json)
 {
-    js_errors_json_literal(json, "}");
+    go_json_literal(json, "}");
     if (!json->failed) {
         js_reply(js, msg->reply.data, msg->reply.length, json->data, json->length);
     } else {
         LOG_WARN("JetStream: a reply on %.*s did not fit (%zu bytes at most)",
                  (int)msg->subject.length, msg->subject.data, json->length_max);
     }
-    js_errors_json_free(json);
+    go_json_free(json);
 }
 
 static void reply_error(struct js *js, const struct route_msg *msg, const struct api_op *op,
                         const struct js_error *error)
 {
     js->api_errors++;
-    struct js_errors_json json;
+    struct go_json json;
     reply_begin(&json, op);
     js_errors_json_error(&json, error);
     if (strcmp(op->type, "stream_info_response") == 0) {
-        js_errors_json_literal(&json, ",\"total\":0,\"offset\":0,\"limit\":0");
+        go_json_literal(&json, ",\"total\":0,\"offset\":0,\"limit\":0");
     }
     reply_end(js, msg, &json);
 }
@@ -101,22 +101,22 @@ void js_api_advisory(struct js *js, const char *action, const char *name)
     char id[40];
     snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long)random[0],
              (unsigned long long)random[1]);
-    struct js_errors_json json;
-    js_errors_json_init(&json, 4096);
-    js_errors_json_literal(&json, "{\"type\":\"io.nats.jetstream.advisory.v1.stream_action\"");
-    js_errors_json_key(&json, "id");
-    js_errors_json_cstring(&json, id);
-    js_errors_json_key(&json, "timestamp");
+    struct go_json json;
+    go_json_init(&json, 4096);
+    go_json_literal(&json, "{\"type\":\"io.nats.jetstream.advisory.v1.stream_action\"");
+    go_json_key(&json, "id");
+    go_json_cstring(&json, id);
+    go_json_key(&json, "timestamp");
     js_json_time(&json, js_now_ns());
-    js_errors_json_key(&json, "stream");
-    js_errors_json_cstring(&json, name);
-    js_errors_json_key(&json, "action");
-    js_errors_json_cstring(&json, action);
-    js_errors_json_literal(&json, "}");
+    go_json_key(&json, "stream");
+    go_json_cstring(&json, name);
+    go_json_key(&json, "action");
+    go_json_cstring(&json, action);
+    go_json_literal(&json, "}");
     if (!json.failed) {
         js_reply(js, subject, strlen(subject), json.data, json.length);
     }
-    js_errors_json_free(&json);
+    go_json_free(&json);
 }
 
 /* ---- request bodies ---- */
@@ -162,11 +162,11 @@ void js_api_reply_stream(struct js *js, const struct route_msg *msg, const char 
                          struct js_stream *stream, bool did_create)
 {
     const struct api_op op = {.type = type};
-    struct js_errors_json json;
+    struct go_json json;
     reply_begin(&json, &op);
     js_stream_info_json(stream, &json, false, NULL);
     if (did_create) {
-        js_errors_json_literal(&json, ",\"did_create\":true");
+        go_json_literal(&json, ",\"did_create\":true");
     }
     reply_end(js, msg, &json);
 }
@@ -194,9 +194,9 @@ void js_api_stream_info(struct js *js, const struct route_msg *msg, const char *
     }
     struct js_stream *stream = js_api_stream_or_reply(js, msg, op.type, name, name_length);
     if (stream != NULL) {
-        struct js_errors_json json;
+        struct go_json json;
         reply_begin(&json, &op);
-        js_errors_json_literal(&json, ",\"total\":0,\"offset\":0,\"limit\":0");
+        go_json_literal(&json, ",\"total\":0,\"offset\":0,\"limit\":0");
         js_stream_info_json(stream,
                             &json, json_is_true(json_object_get(request, "deleted_details")),
                             js_api_json_text(request, "subjects_filter"));
@@ -317,13 +317,13 @@ void js_api_reply_error(struct js *js, const struct route_msg *msg, const char *
     reply_error(js, msg, &op, error);
 }
 
-void js_api_reply_begin(struct js_errors_json *json, const char *type)
+void js_api_reply_begin(struct go_json *json, const char *type)
 {
     const struct api_op op = {.type = type};
     reply_begin(json, &op);
 }
 
-void js_api_reply_end(struct js *js, const struct route_msg *msg, struct js_errors_json *json)
+void js_api_reply_end(struct js *js, const struct route_msg *msg, struct go_json *json)
 {
     reply_end(js, msg, json);
 }

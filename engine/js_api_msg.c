@@ -99,11 +99,11 @@ void js_api_purge(struct js *js, const struct route_msg *msg, const char *name,
         if (rc != 0) {
             reply_error_text(js, msg, PURGE_TYPE, JS_ERR_STREAM_PURGE_FAILED, strerror(-rc));
         } else {
-            struct js_errors_json json;
+            struct go_json json;
             js_api_reply_begin(&json, PURGE_TYPE);
-            js_errors_json_literal(&json, ",\"success\":true");
-            js_errors_json_key(&json, "purged");
-            js_errors_json_uint(&json, purged);
+            go_json_literal(&json, ",\"success\":true");
+            go_json_key(&json, "purged");
+            go_json_uint(&json, purged);
             js_api_reply_end(js, msg, &json);
         }
     }
@@ -180,11 +180,11 @@ static int find_requested(struct js_stream *stream, const json_t *request,
 
 /* ---- MSG.GET ---- */
 
-static void json_base64(struct js_errors_json *json, const uint8_t *data, size_t length)
+static void json_base64(struct go_json *json, const uint8_t *data, size_t length)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    js_errors_json_literal(json, "\"");
+    go_json_literal(json, "\"");
     char out[4 * 256];
     size_t used = 0;
     for (size_t i = 0; i < length; i += 3) {
@@ -200,12 +200,12 @@ static void json_base64(struct js_errors_json *json, const uint8_t *data, size_t
         out[used++] = i + 1 < length ? alphabet[(chunk >> 6) & 63] : '=';
         out[used++] = i + 2 < length ? alphabet[chunk & 63] : '=';
         if (used == sizeof out) {
-            js_errors_json_raw(json, out, used);
+            go_json_raw(json, out, used);
             used = 0;
         }
     }
-    js_errors_json_raw(json, out, used);
-    js_errors_json_literal(json, "\"");
+    go_json_raw(json, out, used);
+    go_json_literal(json, "\"");
 }
 
 void js_api_msg_get(struct js *js, const struct route_msg *msg, const char *name,
@@ -230,24 +230,24 @@ void js_api_msg_get(struct js *js, const struct route_msg *msg, const char *name
         reply_error_id(js, msg, GET_TYPE, JS_ERR_NO_MESSAGE_FOUND);
         return;
     }
-    struct js_errors_json json;
+    struct go_json json;
     js_api_reply_begin(&json, GET_TYPE);
-    js_errors_json_literal(&json, ",\"message\":{");
-    js_errors_json_key(&json, "subject");
-    js_errors_json_string(&json, (const char *)found.subject, found.subject_length);
-    js_errors_json_key(&json, "seq");
-    js_errors_json_uint(&json, found.seq);
+    go_json_literal(&json, ",\"message\":{");
+    go_json_key(&json, "subject");
+    go_json_string(&json, (const char *)found.subject, found.subject_length);
+    go_json_key(&json, "seq");
+    go_json_uint(&json, found.seq);
     if (found.header_length > 0) {
-        js_errors_json_key(&json, "hdrs");
+        go_json_key(&json, "hdrs");
         json_base64(&json, found.header, found.header_length);
     }
     if (found.payload_length > 0) {
-        js_errors_json_key(&json, "data");
+        go_json_key(&json, "data");
         json_base64(&json, found.payload, found.payload_length);
     }
-    js_errors_json_key(&json, "time");
+    go_json_key(&json, "time");
     js_json_time(&json, found.timestamp_ns);
-    js_errors_json_literal(&json, "}");
+    go_json_literal(&json, "}");
     js_api_reply_end(js, msg, &json);
 }
 
@@ -287,9 +287,9 @@ void js_api_msg_delete(struct js *js, const struct route_msg *msg, const char *n
     }
     stream->dirty = true;
     js_stream_account(stream);
-    struct js_errors_json json;
+    struct go_json json;
     js_api_reply_begin(&json, DELETE_TYPE);
-    js_errors_json_literal(&json, ",\"success\":true");
+    go_json_literal(&json, ",\"success\":true");
     js_api_reply_end(js, msg, &json);
 }
 

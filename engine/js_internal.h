@@ -265,7 +265,7 @@ enum { JS_TIME_TEXT_SIZE = 64 };
 size_t js_time_format(char *text, size_t size, int64_t unix_ns);
 
 /* Appends that time as a JSON string. */
-void js_json_time(struct js_errors_json *json, int64_t unix_ns);
+void js_json_time(struct go_json *json, int64_t unix_ns);
 
 /* ---- js_stream.c: a stream at run time ---- */
 
@@ -286,7 +286,7 @@ int js_stream_config_read(const char *dir, struct js_stream_config *config,
                           int64_t *created_ns);
 
 /* The stream's state object from the shared counters (what the meta shard can see). */
-void js_shared_state_json(const struct js_shared_state *shared, struct js_errors_json *json);
+void js_shared_state_json(const struct js_shared_state *shared, struct go_json *json);
 
 /* Applies a checked update (limits, subjects, flags) to a running stream, taking over
  * `config` on success (on failure the caller keeps it). */
@@ -309,11 +309,11 @@ bool js_stream_busy(const struct js_stream *stream);
 void js_stream_account(struct js_stream *stream);
 
 /* The stream's state object ("state":{...}) as nats-server writes it. */
-void js_stream_state_json(struct js_stream *stream, struct js_errors_json *json,
+void js_stream_state_json(struct js_stream *stream, struct go_json *json,
                           bool deleted_details, const char *subjects_filter);
 
 /* The whole info body (config, created, state, ts) without the type and braces. */
-void js_stream_info_json(struct js_stream *stream, struct js_errors_json *json,
+void js_stream_info_json(struct js_stream *stream, struct go_json *json,
                          bool deleted_details, const char *subjects_filter);
 
 /* ---- js_api.c: the $JS.API stream requests ---- */
@@ -326,8 +326,8 @@ int js_api_subscribe(struct js *js);
  * as a JSON object (NULL once an error was replied). */
 void js_api_reply_error(struct js *js, const struct route_msg *msg, const char *type,
                         const struct js_error *error);
-void js_api_reply_begin(struct js_errors_json *json, const char *type);
-void js_api_reply_end(struct js *js, const struct route_msg *msg, struct js_errors_json *json);
+void js_api_reply_begin(struct go_json *json, const char *type);
+void js_api_reply_end(struct js *js, const struct route_msg *msg, struct go_json *json);
 struct json_t *js_api_body_parse(struct js *js, const struct route_msg *msg, const char *type,
                                  const char *body, size_t length);
 

@@ -181,27 +181,27 @@ void js_meta_restore(struct js *js, const char *name, size_t length, const char 
 void js_meta_account_info(struct js *js, const struct route_msg *msg, const char *body,
                           size_t body_length)
 {
-    struct js_errors_json json;
+    struct go_json json;
     js_api_reply_begin(&json, "account_info_response");
-    js_errors_json_key(&json, "memory");
-    js_errors_json_int(&json,
+    go_json_key(&json, "memory");
+    go_json_int(&json,
                        atomic_load_explicit(&js->server->memory_used, memory_order_relaxed));
-    js_errors_json_key(&json, "storage");
-    js_errors_json_int(&json,
+    go_json_key(&json, "storage");
+    go_json_int(&json,
                        atomic_load_explicit(&js->server->storage_used, memory_order_relaxed));
-    js_errors_json_literal(&json, ",\"reserved_memory\":0,\"reserved_storage\":0");
-    js_errors_json_key(&json, "streams");
-    js_errors_json_uint(&json, js->entry_count);
-    js_errors_json_literal(&json,
+    go_json_literal(&json, ",\"reserved_memory\":0,\"reserved_storage\":0");
+    go_json_key(&json, "streams");
+    go_json_uint(&json, js->entry_count);
+    go_json_literal(&json,
                            ",\"consumers\":0,\"limits\":{\"max_memory\":-1,\"max_storage\":-1,"
                            "\"max_streams\":-1,\"max_consumers\":-1,\"max_ack_pending\":-1,"
                            "\"memory_max_stream_bytes\":-1,\"storage_max_stream_bytes\":-1,"
                            "\"max_bytes_required\":false},\"api\":{");
-    js_errors_json_key(&json, "total");
-    js_errors_json_uint(&json, js->api_total);
-    js_errors_json_key(&json, "errors");
-    js_errors_json_uint(&json, js->api_errors);
-    js_errors_json_literal(&json, "}");
+    go_json_key(&json, "total");
+    go_json_uint(&json, js->api_total);
+    go_json_key(&json, "errors");
+    go_json_uint(&json, js->api_errors);
+    go_json_literal(&json, "}");
     js_api_reply_end(js, msg, &json);
 }
 
@@ -263,11 +263,11 @@ static bool resources_refused(const struct js *js, const struct js_stream_config
 /* The config's JSON, for the owner (NULL: no memory). */
 static char *config_text(const struct js_stream_config *config, size_t *length)
 {
-    struct js_errors_json json;
-    js_errors_json_init(&json, JS_API_REQUEST_MAX * 8);
+    struct go_json json;
+    go_json_init(&json, JS_API_REQUEST_MAX * 8);
     js_stream_config_encode(config, NULL, &json);
     if (json.failed) {
-        js_errors_json_free(&json);
+        go_json_free(&json);
         return NULL;
     }
     *length = json.length;
@@ -448,33 +448,33 @@ void js_meta_delete(struct js *js, const struct route_msg *msg, const char *name
     js_message_send(js, owner, message);
 }
 
-void js_shared_state_json(const struct js_shared_state *shared, struct js_errors_json *json)
+void js_shared_state_json(const struct js_shared_state *shared, struct go_json *json)
 {
     uint64_t msgs = atomic_load_explicit(&shared->msgs, memory_order_relaxed);
     uint64_t subjects = atomic_load_explicit(&shared->subjects, memory_order_relaxed);
     uint64_t deleted = atomic_load_explicit(&shared->deleted, memory_order_relaxed);
-    js_errors_json_literal(json, "{");
-    js_errors_json_key(json, "messages");
-    js_errors_json_uint(json, msgs);
-    js_errors_json_key(json, "bytes");
-    js_errors_json_uint(json, atomic_load_explicit(&shared->bytes, memory_order_relaxed));
-    js_errors_json_key(json, "first_seq");
-    js_errors_json_uint(json, atomic_load_explicit(&shared->first_seq, memory_order_relaxed));
-    js_errors_json_key(json, "first_ts");
+    go_json_literal(json, "{");
+    go_json_key(json, "messages");
+    go_json_uint(json, msgs);
+    go_json_key(json, "bytes");
+    go_json_uint(json, atomic_load_explicit(&shared->bytes, memory_order_relaxed));
+    go_json_key(json, "first_seq");
+    go_json_uint(json, atomic_load_explicit(&shared->first_seq, memory_order_relaxed));
+    go_json_key(json, "first_ts");
     js_json_time(json, atomic_load_explicit(&shared->first_ts, memory_order_relaxed));
-    js_errors_json_key(json, "last_seq");
-    js_errors_json_uint(json, atomic_load_explicit(&shared->last_seq, memory_order_relaxed));
-    js_errors_json_key(json, "last_ts");
+    go_json_key(json, "last_seq");
+    go_json_uint(json, atomic_load_explicit(&shared->last_seq, memory_order_relaxed));
+    go_json_key(json, "last_ts");
     js_json_time(json, atomic_load_explicit(&shared->last_ts, memory_order_relaxed));
     if (subjects > 0) {
-        js_errors_json_key(json, "num_subjects");
-        js_errors_json_uint(json, subjects);
+        go_json_key(json, "num_subjects");
+        go_json_uint(json, subjects);
     }
     if (deleted > 0 && msgs > 0) {
-        js_errors_json_key(json, "num_deleted");
-        js_errors_json_uint(json, deleted);
+        go_json_key(json, "num_deleted");
+        go_json_uint(json, deleted);
     }
-    js_errors_json_literal(json, ",\"consumer_count\":0}");
+    go_json_literal(json, ",\"consumer_count\":0}");
 }
 
 /* Streams listed by NAMES and LIST: those with a subject colliding with `filter`. */
@@ -489,19 +489,19 @@ static bool entry_listed(const struct js_meta_entry *entry, const char *filter)
                                                  entry->config.subject_count);
 }
 
-static void entry_info_json(const struct js_meta_entry *entry, struct js_errors_json *json,
+static void entry_info_json(const struct js_meta_entry *entry, struct go_json *json,
                             int64_t created_ns)
 {
-    js_errors_json_literal(json, "{");
-    js_errors_json_key(json, "config");
+    go_json_literal(json, "{");
+    go_json_key(json, "config");
     js_stream_config_encode(&entry->config, NULL, json);
-    js_errors_json_key(json, "created");
+    go_json_key(json, "created");
     js_json_time(json, created_ns);
-    js_errors_json_key(json, "state");
+    go_json_key(json, "state");
     js_shared_state_json(entry->shared, json);
-    js_errors_json_key(json, "ts");
+    go_json_key(json, "ts");
     js_json_time(json, js_now_ns());
-    js_errors_json_literal(json, "}");
+    go_json_literal(json, "}");
 }
 
 void js_meta_names_or_list(struct js *js, const struct route_msg *msg, const char *body,
@@ -519,15 +519,15 @@ void js_meta_names_or_list(struct js *js, const struct route_msg *msg, const cha
     for (size_t i = 0; i < js->entry_count; i++) {
         total += entry_listed(&js->entries[i], filter);
     }
-    struct js_errors_json json;
+    struct go_json json;
     js_api_reply_begin(&json, type);
-    js_errors_json_key(&json, "total");
-    js_errors_json_uint(&json, total);
-    js_errors_json_key(&json, "offset");
-    js_errors_json_uint(&json, offset);
-    js_errors_json_key(&json, "limit");
-    js_errors_json_uint(&json, limit);
-    js_errors_json_key(&json, "streams");
+    go_json_key(&json, "total");
+    go_json_uint(&json, total);
+    go_json_key(&json, "offset");
+    go_json_uint(&json, offset);
+    go_json_key(&json, "limit");
+    go_json_uint(&json, limit);
+    go_json_key(&json, "streams");
     size_t seen = 0;
     size_t written = 0;
     for (size_t i = 0; i < js->entry_count && written < limit; i++) {
@@ -535,16 +535,16 @@ void js_meta_names_or_list(struct js *js, const struct route_msg *msg, const cha
         if (!entry_listed(entry, filter) || seen++ < offset) {
             continue;
         }
-        js_errors_json_literal(&json, written == 0 ? "[" : ",");
+        go_json_literal(&json, written == 0 ? "[" : ",");
         if (list) {
             entry_info_json(entry, &json, entry->created_ns);
         } else {
-            js_errors_json_cstring(&json, entry->config.name);
+            go_json_cstring(&json, entry->config.name);
         }
         written++;
     }
     /* nats-server: no names is null, no infos an empty array */
-    js_errors_json_literal(&json, written > 0 ? "]" : list ? "[]" : "null");
+    go_json_literal(&json, written > 0 ? "]" : list ? "[]" : "null");
     js_api_reply_end(js, msg, &json);
     json_decref(request);
 }

@@ -162,14 +162,14 @@ static void owner_update(struct js *js, struct js_message *message)
     }
     if (rc != 0) {
         js_api_reply_error(js, &request, type, &error);
-        struct js_errors_json json;
-        js_errors_json_init(&json, JS_API_REQUEST_MAX * 8);
+        struct go_json json;
+        go_json_init(&json, JS_API_REQUEST_MAX * 8);
         js_stream_config_encode(&stream->config, NULL, &json);
         if (!json.failed) {
             tell_meta(js, JS_OP_UPDATE_FAILED, message->name, message->name_length, json.data,
                       json.length);
         }
-        js_errors_json_free(&json);
+        go_json_free(&json);
         return;
     }
     js_api_reply_stream(js, &request, type, stream, false);
@@ -193,9 +193,9 @@ static void owner_delete(struct js *js, struct js_message *message)
         js_stream_free(stream);
     }
     LOG_INFO("JetStream: stream %s deleted", message->name);
-    struct js_errors_json json;
+    struct go_json json;
     js_api_reply_begin(&json, type);
-    js_errors_json_literal(&json, ",\"success\":true");
+    go_json_literal(&json, ",\"success\":true");
     js_api_reply_end(js, &request, &json);
     js_api_advisory(js, "delete", message->name);
 }

@@ -95,15 +95,15 @@ static int fsync_path(const char *path, int flags)
  * js_internal.h's users: the API answers only once the stream is on disk). */
 static int config_save(const struct js_stream *stream)
 {
-    struct js_errors_json json;
-    js_errors_json_init(&json, CONFIG_FILE_MAX);
-    js_errors_json_literal(&json, "{\"config\":");
+    struct go_json json;
+    go_json_init(&json, CONFIG_FILE_MAX);
+    go_json_literal(&json, "{\"config\":");
     js_stream_config_encode(&stream->config, NULL, &json);
-    js_errors_json_key(&json, "created_ns");
-    js_errors_json_int(&json, stream->created_ns);
-    js_errors_json_literal(&json, "}\n");
+    go_json_key(&json, "created_ns");
+    go_json_int(&json, stream->created_ns);
+    go_json_literal(&json, "}\n");
     if (json.failed) {
-        js_errors_json_free(&json);
+        go_json_free(&json);
         return -ENOMEM;
     }
     char *temp = path_join(stream->dir, CONFIG_TEMP);
@@ -136,7 +136,7 @@ static int config_save(const struct js_stream *stream)
     }
     free(temp);
     free(final);
-    js_errors_json_free(&json);
+    go_json_free(&json);
     return rc;
 }
 
@@ -490,7 +490,7 @@ void js_stream_account(struct js_stream *stream)
 
 /* ---- state and info ---- */
 
-void js_stream_state_json(struct js_stream *stream, struct js_errors_json *json,
+void js_stream_state_json(struct js_stream *stream, struct go_json *json,
                           bool deleted_details, const char *subjects_filter)
 {
     struct stream_store_info info;
@@ -499,30 +499,30 @@ void js_stream_state_json(struct js_stream *stream, struct js_errors_json *json,
     if (info.msg_count == 0 && info.last_seq == 0) {
         first_seq = 0; /* nats-server: a stream that never held a message */
     }
-    js_errors_json_literal(json, "{");
-    js_errors_json_key(json, "messages");
-    js_errors_json_uint(json, info.msg_count);
-    js_errors_json_key(json, "bytes");
-    js_errors_json_uint(json, info.byte_count);
-    js_errors_json_key(json, "first_seq");
-    js_errors_json_uint(json, first_seq);
-    js_errors_json_key(json, "first_ts");
+    go_json_literal(json, "{");
+    go_json_key(json, "messages");
+    go_json_uint(json, info.msg_count);
+    go_json_key(json, "bytes");
+    go_json_uint(json, info.byte_count);
+    go_json_key(json, "first_seq");
+    go_json_uint(json, first_seq);
+    go_json_key(json, "first_ts");
     js_json_time(json, info.msg_count > 0 ? info.first_timestamp_ns : 0);
-    js_errors_json_key(json, "last_seq");
-    js_errors_json_uint(json, info.last_seq);
-    js_errors_json_key(json, "last_ts");
+    go_json_key(json, "last_seq");
+    go_json_uint(json, info.last_seq);
+    go_json_key(json, "last_ts");
     js_json_time(json, info.last_timestamp_ns);
     if (info.subject_count > 0) {
-        js_errors_json_key(json, "num_subjects");
-        js_errors_json_uint(json, info.subject_count);
+        go_json_key(json, "num_subjects");
+        go_json_uint(json, info.subject_count);
     }
     (void)subjects_filter; /* per-subject counts: not reported yet (see README) */
     if (info.deleted_count > 0 && info.msg_count > 0) {
         if (deleted_details) {
             /* the gaps in [first, last], bounded: a client cannot make this walk forever */
             enum { DELETED_DETAILS_MAX = 100000 };
-            js_errors_json_key(json, "deleted");
-            js_errors_json_literal(json, "[");
+            go_json_key(json, "deleted");
+            go_json_literal(json, "[");
             uint32_t listed = 0;
             bool first = true;
             for (uint64_t seq = info.first_seq; seq <= info.last_seq && listed < DELETED_DETAILS_MAX;
@@ -530,40 +530,40 @@ void js_stream_state_json(struct js_stream *stream, struct js_errors_json *json,
                 struct stream_store_msg msg;
                 if (stream_store_get(stream->store, seq, &msg) == -ENOENT) {
                     if (!first) {
-                        js_errors_json_literal(json, ",");
+                        go_json_literal(json, ",");
                     }
-                    js_errors_json_uint(json, seq);
+                    go_json_uint(json, seq);
                     first = false;
                     listed++;
                 }
             }
-            js_errors_json_literal(json, "]");
+            go_json_literal(json, "]");
         }
-        js_errors_json_key(json, "num_deleted");
-        js_errors_json_uint(json, info.deleted_count);
+        go_json_key(json, "num_deleted");
+        go_json_uint(json, info.deleted_count);
     }
-    js_errors_json_key(json, "consumer_count");
-    js_errors_json_uint(json, 0);
-    js_errors_json_literal(json, "}");
+    go_json_key(json, "consumer_count");
+    go_json_uint(json, 0);
+    go_json_literal(json, "}");
 }
 
-void js_stream_info_json(struct js_stream *stream, struct js_errors_json *json,
+void js_stream_info_json(struct js_stream *stream, struct go_json *json,
                          bool deleted_details, const char *subjects_filter)
 {
-    js_errors_json_key(json, "config");
+    go_json_key(json, "config");
     js_stream_config_encode(&stream->config, NULL, json);
-    js_errors_json_key(json, "created");
+    go_json_key(json, "created");
     js_json_time(json, stream->created_ns);
-    js_errors_json_key(json, "state");
+    go_json_key(json, "state");
     js_stream_state_json(stream, json, deleted_details, subjects_filter);
     if (stream->failure != 0 && stream->failure != -ENOENT) {
         /* ionats's own field: why the stream stopped taking writes (a failed write or
          * fdatasync); clients ignore fields they do not know */
         char text[160];
         snprintf(text, sizeof text, "stream store failed: %s", strerror(-stream->failure));
-        js_errors_json_key(json, "store_error");
-        js_errors_json_cstring(json, text);
+        go_json_key(json, "store_error");
+        go_json_cstring(json, text);
     }
-    js_errors_json_key(json, "ts");
+    go_json_key(json, "ts");
     js_json_time(json, js_now_ns());
 }

@@ -175,17 +175,4 @@ void js_errors_vsetf(struct js_error *error, enum js_error_id id, const char *fo
  * not JS_ERR_NONE), key preceded by a comma as go_json_key does. */
 void js_errors_json_error(struct go_json *json, const struct js_error *error);
 
-/* The engine's names for the go_json writer, from when it lived here. engine/js*.c still
- * uses them; a pure rename there (js_errors_json -> go_json) retires this block. */
-#define js_errors_json go_json
-#define js_errors_json_init go_json_init
-#define js_errors_json_free go_json_free
-#define js_errors_json_raw go_json_raw
-#define js_errors_json_literal go_json_literal
-#define js_errors_json_key go_json_key
-#define js_errors_json_string go_json_string
-#define js_errors_json_cstring go_json_cstring
-#define js_errors_json_int go_json_int
-#define js_errors_json_uint go_json_uint
-
 #endif
