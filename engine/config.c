@@ -218,9 +218,9 @@ static void config_usage(FILE *out)
                  "Switches are on when given; -D=false (or 0, f) turns one off.\n\n"
                  "JetStream stream settings accepted but not yet honoured (see README): "
                  "interest and workqueue\nretention (no consumers yet: kept as limits), "
-                 "max_consumers, compression s2, placement,\nno_erase false, subjects_filter "
-                 "counts; lowered limits apply at the next restart. Refused:\nmirrors, "
-                 "sources, republish, subject transforms, first_seq, API level 1+ features.\n\n");
+                 "max_consumers, compression s2, placement,\nno_erase false. Refused: "
+                 "mirrors, sources, republish, subject transforms, first_seq,\nAPI level 1+ "
+                 "features.\n\n");
 }
 
 int config_size_parse(const char *text, int64_t *bytes)

@@ -164,7 +164,7 @@ void js_api_reply_stream(struct js *js, const struct route_msg *msg, const char 
     const struct api_op op = {.type = type};
     struct go_json json;
     reply_begin(&json, &op);
-    js_stream_info_json(stream, &json, false, NULL);
+    js_stream_info_json(stream, &json, false, NULL, 0);
     if (did_create) {
         go_json_literal(&json, ",\"did_create\":true");
     }
@@ -184,6 +184,45 @@ struct js_stream *js_api_stream_or_reply(struct js *js, const struct route_msg *
     return stream;
 }
 
+/* STREAM.INFO: with subjects_filter, the matching subjects' counts, a page of
+ * JS_SUBJECTS_PAGE at `offset` ("total" counts them all, as nats-server pages them). */
+static void stream_info_reply(struct js *js, const struct route_msg *msg,
+                              const struct api_op *op, struct js_stream *stream,
+                              const json_t *request)
+{
+    const char *filter = js_api_json_text(request, "subjects_filter");
+    uint64_t offset = js_api_json_u64(request, "offset");
+    struct js_subject_count *subjects = NULL;
+    size_t total = 0;
+    if (filter != NULL) {
+        int rc = js_stream_subjects_collect(stream, filter, &subjects, &total);
+        if (rc == -E2BIG) {
+            reply_error_id(js, msg, op, JS_ERR_STREAM_INFO_MAX_SUBJECTS);
+            return;
+        }
+        if (rc != 0) {
+            struct js_error error;
+            js_errors_setf(&error, JS_ERR_STREAM_GENERAL_ERROR, "%s", strerror(-rc));
+            reply_error(js, msg, op, &error);
+            return;
+        }
+    }
+    size_t first = offset < total ? (size_t)offset : total;
+    size_t page = total - first < JS_SUBJECTS_PAGE ? total - first : JS_SUBJECTS_PAGE;
+    struct go_json json;
+    reply_begin(&json, op);
+    go_json_key(&json, "total");
+    go_json_uint(&json, filter != NULL ? total : 0);
+    go_json_key(&json, "offset");
+    go_json_uint(&json, filter != NULL ? first : 0);
+    go_json_key(&json, "limit");
+    go_json_uint(&json, filter != NULL ? JS_SUBJECTS_PAGE : 0);
+    js_stream_info_json(stream, &json, json_is_true(json_object_get(request, "deleted_details")),
+                        subjects != NULL ? subjects + first : NULL, page);
+    reply_end(js, msg, &json);
+    js_subject_counts_free(subjects, total);
+}
+
 void js_api_stream_info(struct js *js, const struct route_msg *msg, const char *name,
                         size_t name_length, const char *body, size_t body_length)
 {
@@ -194,13 +233,7 @@ void js_api_stream_info(struct js *js, const struct route_msg *msg, const char *
     }
     struct js_stream *stream = js_api_stream_or_reply(js, msg, op.type, name, name_length);
     if (stream != NULL) {
-        struct go_json json;
-        reply_begin(&json, &op);
-        go_json_literal(&json, ",\"total\":0,\"offset\":0,\"limit\":0");
-        js_stream_info_json(stream,
-                            &json, json_is_true(json_object_get(request, "deleted_details")),
-                            js_api_json_text(request, "subjects_filter"));
-        reply_end(js, msg, &json);
+        stream_info_reply(js, msg, &op, stream, request);
     }
     json_decref(request);
 }

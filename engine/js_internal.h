@@ -308,13 +308,34 @@ bool js_stream_busy(const struct js_stream *stream);
 /* Refreshes `bytes` and the server's usage counters after the store changed. */
 void js_stream_account(struct js_stream *stream);
 
-/* The stream's state object ("state":{...}) as nats-server writes it. */
+/* A subject held and its messages (stream info's subjects_filter). */
+struct js_subject_count {
+    char *subject; /* owned, not NUL-terminated */
+    uint32_t length;
+    uint64_t count;
+};
+
+/* Subjects whose messages a subjects_filter asks for at most (more: the request fails). */
+enum { JS_SUBJECTS_COLLECT_MAX = 1000000 };
+/* nats-server's page of subject details in one stream info (JSMaxSubjectDetails). */
+enum { JS_SUBJECTS_PAGE = 100000 };
+
+/* The subjects held matching `filter`, sorted as Go writes a map: 0, -E2BIG (more than
+ * JS_SUBJECTS_COLLECT_MAX) or -ENOMEM. One pass over the stream's subject table. */
+int js_stream_subjects_collect(struct js_stream *stream, const char *filter,
+                               struct js_subject_count **out, size_t *count);
+void js_subject_counts_free(struct js_subject_count *items, size_t count);
+
+/* The stream's state object ("state":{...}) as nats-server writes it, with `subject_count`
+ * per-subject counts. */
 void js_stream_state_json(struct js_stream *stream, struct go_json *json,
-                          bool deleted_details, const char *subjects_filter);
+                          bool deleted_details, const struct js_subject_count *subjects,
+                          size_t subject_count);
 
 /* The whole info body (config, created, state, ts) without the type and braces. */
 void js_stream_info_json(struct js_stream *stream, struct go_json *json,
-                         bool deleted_details, const char *subjects_filter);
+                         bool deleted_details, const struct js_subject_count *subjects,
+                         size_t subject_count);
 
 /* ---- js_api.c: the $JS.API stream requests ---- */
 

@@ -12,6 +12,7 @@
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"
+#include "proto/subject.h"
 #include "store/stream_store.h"
 
 #include <dirent.h>
@@ -55,6 +56,10 @@ static void store_config_fill(const struct js *js, const struct js_stream_config
         config->max_msgs_per_subject > 0 ? (uint64_t)config->max_msgs_per_subject : 0;
     store->discard = config->discard == JS_STREAM_DISCARD_NEW ? STREAM_STORE_DISCARD_NEW
                                                               : STREAM_STORE_DISCARD_OLD;
+    /* bytes counted as nats-server counts them, so max_bytes holds as many messages */
+    store->accounting = config->storage == JS_STREAM_STORAGE_MEMORY
+                            ? STREAM_STORE_ACCOUNTING_MEMORY
+                            : STREAM_STORE_ACCOUNTING_FILE;
 }
 
 static void hook_committed(void *context, uint64_t seq, uint64_t lsn)
@@ -395,8 +400,17 @@ int js_stream_update(struct js_stream *stream, struct js_stream_config *config,
         js_errors_setf(error, JS_ERR_STREAM_UPDATE, "%s", strerror(-rc));
         return rc;
     }
-    /* limits and subjects take effect now; the store applies lowered limits on its next
-     * open (a restart), and the tick evicts by age */
+    /* limits and subjects take effect now: the store applies lowered limits at once (what
+     * an append error leaves undone goes with later appends) */
+    struct stream_store_config limits;
+    store_config_fill(stream->js, &stream->config, &limits);
+    int limits_rc = stream_store_limits_set(stream->store, &limits);
+    if (limits_rc != 0 && limits_rc != -EAGAIN) {
+        LOG_WARN("JetStream: stream %s: new limits not all applied yet: %s",
+                 stream->config.name, strerror(-limits_rc));
+    }
+    stream->dirty = true;
+    js_stream_account(stream);
     subs_drop(stream);
     rc = subs_make(stream);
     js_stream_config_free(&old);
@@ -490,8 +504,132 @@ void js_stream_account(struct js_stream *stream)
 
 /* ---- state and info ---- */
 
+/* ---- per-subject counts (stream info's subjects_filter) ---- */
+
+struct subjects_collect {
+    const char *filter;
+    size_t filter_length;
+    struct js_subject_count *items;
+    size_t count;
+    size_t capacity;
+};
+
+static int subject_collect(void *context, const uint8_t *subject, uint32_t length,
+                           uint64_t msg_count)
+{
+    struct subjects_collect *collect = context;
+    if (msg_count == 0 ||
+        !subject_matches(collect->filter, collect->filter_length, (const char *)subject,
+                         length)) {
+        return 0;
+    }
+    if (collect->count == JS_SUBJECTS_COLLECT_MAX) {
+        return -E2BIG;
+    }
+    if (collect->count == collect->capacity) {
+        size_t capacity = collect->capacity ? collect->capacity * 2 : 64;
+        struct js_subject_count *grown = realloc(collect->items, capacity * sizeof *grown);
+        if (grown == NULL) {
+            return -ENOMEM;
+        }
+        collect->items = grown;
+        collect->capacity = capacity;
+    }
+    char *copy = malloc(length);
+    if (copy == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(copy, subject, length);
+    collect->items[collect->count++] =
+        (struct js_subject_count){.subject = copy, .length = length, .count = msg_count};
+    return 0;
+}
+
+static int subject_count_compare(const void *left, const void *right)
+{
+    const struct js_subject_count *a = left;
+    const struct js_subject_count *b = right;
+    int cmp = memcmp(a->subject, b->subject, a->length < b->length ? a->length : b->length);
+    return cmp != 0 ? cmp : (a->length > b->length) - (a->length < b->length);
+}
+
+int js_stream_subjects_collect(struct js_stream *stream, const char *filter,
+                               struct js_subject_count **out, size_t *count)
+{
+    struct subjects_collect collect = {.filter = filter, .filter_length = strlen(filter)};
+    int rc = stream_store_subjects_each(stream->store, subject_collect, &collect);
+    if (rc != 0) {
+        js_subject_counts_free(collect.items, collect.count);
+        return rc;
+    }
+    /* Go writes a map's keys sorted */
+    if (collect.count > 1) {
+        qsort(collect.items, collect.count, sizeof *collect.items, subject_count_compare);
+    }
+    *out = collect.items;
+    *count = collect.count;
+    return 0;
+}
+
+void js_subject_counts_free(struct js_subject_count *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(items[i].subject);
+    }
+    free(items);
+}
+
+/* ---- state and info ---- */
+
+static void deleted_json(struct js_stream *stream, const struct stream_store_info *info,
+                         struct go_json *json)
+{
+    /* the gaps in [first, last], bounded: a client cannot make this walk forever */
+    enum { DELETED_DETAILS_MAX = 100000 };
+    go_json_key(json, "deleted");
+    go_json_literal(json, "[");
+    uint32_t listed = 0;
+    for (uint64_t seq = info->first_seq; seq <= info->last_seq && listed < DELETED_DETAILS_MAX;
+         seq++) {
+        struct stream_store_msg msg;
+        if (stream_store_get(stream->store, seq, &msg) == -ENOENT) {
+            if (listed > 0) {
+                go_json_literal(json, ",");
+            }
+            go_json_uint(json, seq);
+            listed++;
+        }
+    }
+    go_json_literal(json, "]");
+}
+
+/* nats-server's "lost":{"msgs":[...],"bytes":N}: what recovery found damaged. */
+static void lost_json(struct js_stream *stream, const struct stream_store_info *info,
+                      struct go_json *json)
+{
+    enum { LOST_LISTED_MAX = 4096 };
+    uint64_t seqs[LOST_LISTED_MAX];
+    size_t listed = stream_store_lost(stream->store, seqs, LOST_LISTED_MAX);
+    go_json_key(json, "lost");
+    go_json_literal(json, "{\"msgs\":");
+    if (listed == 0) {
+        go_json_literal(json, "null");
+    }
+    for (size_t i = 0; i < listed; i++) {
+        go_json_literal(json, i == 0 ? "[" : ",");
+        go_json_uint(json, seqs[i]);
+    }
+    if (listed > 0) {
+        go_json_literal(json, "]");
+    }
+    go_json_key(json, "bytes");
+    go_json_uint(json, info->lost_bytes);
+    go_json_literal(json, "}");
+}
+
 void js_stream_state_json(struct js_stream *stream, struct go_json *json,
-                          bool deleted_details, const char *subjects_filter)
+                          bool deleted_details, const struct js_subject_count *subjects,
+                          size_t subject_count)
 {
     struct stream_store_info info;
     stream_store_info_get(stream->store, &info);
@@ -516,31 +654,24 @@ void js_stream_state_json(struct js_stream *stream, struct go_json *json,
         go_json_key(json, "num_subjects");
         go_json_uint(json, info.subject_count);
     }
-    (void)subjects_filter; /* per-subject counts: not reported yet (see README) */
+    for (size_t i = 0; i < subject_count; i++) {
+        go_json_literal(json, i == 0 ? ",\"subjects\":{" : ",");
+        go_json_string(json, subjects[i].subject, subjects[i].length);
+        go_json_literal(json, ":");
+        go_json_uint(json, subjects[i].count);
+    }
+    if (subject_count > 0) {
+        go_json_literal(json, "}");
+    }
     if (info.deleted_count > 0 && info.msg_count > 0) {
-        if (deleted_details) {
-            /* the gaps in [first, last], bounded: a client cannot make this walk forever */
-            enum { DELETED_DETAILS_MAX = 100000 };
-            go_json_key(json, "deleted");
-            go_json_literal(json, "[");
-            uint32_t listed = 0;
-            bool first = true;
-            for (uint64_t seq = info.first_seq; seq <= info.last_seq && listed < DELETED_DETAILS_MAX;
-                 seq++) {
-                struct stream_store_msg msg;
-                if (stream_store_get(stream->store, seq, &msg) == -ENOENT) {
-                    if (!first) {
-                        go_json_literal(json, ",");
-                    }
-                    go_json_uint(json, seq);
-                    first = false;
-                    listed++;
-                }
-            }
-            go_json_literal(json, "]");
-        }
         go_json_key(json, "num_deleted");
         go_json_uint(json, info.deleted_count);
+        if (deleted_details) {
+            deleted_json(stream, &info, json);
+        }
+    }
+    if (info.lost_count > 0) {
+        lost_json(stream, &info, json);
     }
     go_json_key(json, "consumer_count");
     go_json_uint(json, 0);
@@ -548,14 +679,15 @@ void js_stream_state_json(struct js_stream *stream, struct go_json *json,
 }
 
 void js_stream_info_json(struct js_stream *stream, struct go_json *json,
-                         bool deleted_details, const char *subjects_filter)
+                         bool deleted_details, const struct js_subject_count *subjects,
+                         size_t subject_count)
 {
     go_json_key(json, "config");
     js_stream_config_encode(&stream->config, NULL, json);
     go_json_key(json, "created");
     js_json_time(json, stream->created_ns);
     go_json_key(json, "state");
-    js_stream_state_json(stream, json, deleted_details, subjects_filter);
+    js_stream_state_json(stream, json, deleted_details, subjects, subject_count);
     if (stream->failure != 0 && stream->failure != -ENOENT) {
         /* ionats's own field: why the stream stopped taking writes (a failed write or
          * fdatasync); clients ignore fields they do not know */

@@ -225,9 +225,7 @@ static int segment_create_memory(struct store_io *io, struct segment *segment)
     }
     int rc = io->ops->allocate(io, segment->fd, 0, segment->header.capacity);
     if (rc != 0) {
-        LOG_ERROR("store: cannot reserve %" PRIu64 " bytes of memory for segment %s: %s",
-                  segment->header.capacity, segment->name, strerror(-rc));
-        goto fail_file;
+        goto fail_file; /* the caller logs it */
     }
     uint8_t bytes[SEGMENT_HEADER_SIZE];
     segment_header_encode(&segment->header, bytes);
@@ -274,9 +272,7 @@ int segment_create(int dir_fd, struct store_io *io, const struct segment_header 
     }
     rc = io->ops->allocate(io, segment.fd, 0, header->capacity);
     if (rc != 0) {
-        LOG_ERROR("store: cannot preallocate %" PRIu64 " bytes for segment %s: %s",
-                  header->capacity, segment.name, strerror(-rc));
-        goto fail_file;
+        goto fail_file; /* the caller logs it, at most once a second on the message path */
     }
     if (mode != SEGMENT_CREATE_DEFERRED) {
         uint8_t bytes[SEGMENT_HEADER_SIZE];

@@ -94,7 +94,8 @@ enum segment_create_mode {
  * out->header) in `dir_fd`: under a temporary name, preallocates the whole capacity
  * through io->ops->allocate, writes the header (see `mode`), and renames it into place
  * (segment ids are never reused, so nothing is replaced). 0, or -errno (-ENOSPC when the
- * disk is full); on failure nothing is left behind. With `dir_fd` < 0 the segment is an
+ * disk is full); on failure nothing is left behind and nothing is logged (the caller knows
+ * whether a line per failure is too many). With `dir_fd` < 0 the segment is an
  * anonymous memory file (memfd) of a memory-backed store: preallocated the same way, its
  * header written, never named or synced, whatever `mode` says. */
 int segment_create(int dir_fd, struct store_io *io, const struct segment_header *header,

@@ -107,7 +107,8 @@ int store_read(const struct stream_store *store, const struct store_segment *seg
     return 0;
 }
 
-static void store_msg_fill(const struct record *rec, struct stream_store_msg *msg)
+static void store_msg_fill(const struct stream_store *store, const struct record *rec,
+                           struct stream_store_msg *msg)
 {
     *msg = (struct stream_store_msg){
         .seq = rec->sequence,
@@ -118,7 +119,7 @@ static void store_msg_fill(const struct record *rec, struct stream_store_msg *ms
         .subject_length = rec->subject_length,
         .header_length = rec->header_length,
         .payload_length = rec->payload_length,
-        .size = rec->size,
+        .size = store_record_msg_size(store, rec),
     };
 }
 
@@ -282,6 +283,25 @@ void store_offsets_trim(struct store_segment *seg)
     store_array_trim(&seg->subject_next, &seg->subject_next_capacity, seg->seq_count);
 }
 
+/* Logs a segment that could not be created. On the message path a full disk refuses every
+ * append, as fast as clients retry: the line is written at most once a second there. */
+static void store_roll_failed(struct stream_store *store, const struct segment_header *header,
+                              int error, bool on_message_path)
+{
+    uint64_t held_count = 0;
+    if (on_message_path && !store_log_due(&store->roll_log, store_clock_ns(store), &held_count)) {
+        return;
+    }
+    if (held_count == 0) {
+        LOG_ERROR("store %s: cannot create segment %" PRIu64 " of %" PRIu64 " bytes: %s",
+                  store->path, header->segment_id, header->capacity, strerror(-error));
+        return;
+    }
+    LOG_ERROR("store %s: cannot create segment %" PRIu64 " of %" PRIu64 " bytes: %s "
+              "(and %" PRIu64 " times since the last line)",
+              store->path, header->segment_id, header->capacity, strerror(-error), held_count);
+}
+
 /* Starts a new last segment at last_seq + 1 (with `flags`). The file is preallocated here,
  * so a full disk is -ENOSPC now, never a fault later. With `on_message_path` the creation
  * waits for no disk (SEGMENT_CREATE_DEFERRED): the header travels with the first batch and
@@ -313,8 +333,7 @@ int store_roll(struct stream_store *store, uint32_t flags, bool on_message_path)
     }
     rc = segment_create(store->dir_fd, store->io, &header, mode, &seg->file);
     if (rc != 0) {
-        LOG_ERROR("store %s: cannot create segment %" PRIu64 ": %s", store->path,
-                  header.segment_id, strerror(-rc));
+        store_roll_failed(store, &header, rc, on_message_path);
         free(seg);
         return rc;
     }
@@ -366,7 +385,7 @@ int stream_store_get(struct stream_store *store, uint64_t seq, struct stream_sto
     if (rc != 0) {
         return rc;
     }
-    store_msg_fill(&rec, msg);
+    store_msg_fill(store, &rec, msg);
     return 0;
 }
 
@@ -427,6 +446,7 @@ void stream_store_info_get(const struct stream_store *store, struct stream_store
         .durable_seq = store->durable_seq,
         .pending_bytes = store->pending_bytes,
         .lost_count = store->lost_count,
+        .lost_bytes = store->lost_bytes,
         .truncated_count = store->truncated_count,
         .failure = store->failure,
     };
@@ -449,6 +469,21 @@ void stream_store_info_get(const struct stream_store *store, struct stream_store
             info->last_timestamp_ns = rec.timestamp_ns;
         }
     }
+}
+
+size_t stream_store_lost(const struct stream_store *store, uint64_t *seqs, size_t max)
+{
+    size_t written = 0;
+    for (uint32_t i = 0; i < store->lost_range_count; i++) {
+        const struct store_lost_range *range = &store->lost_ranges[i];
+        for (uint64_t seq = range->first_seq; seq <= range->last_seq; seq++) {
+            if (written == max) {
+                return written;
+            }
+            seqs[written++] = seq;
+        }
+    }
+    return written;
 }
 
 /* ---- Open and close ------------------------------------------------------------------- */
@@ -480,6 +515,11 @@ static int stream_store_config_check(const struct stream_store_config *config)
     }
     if (config->discard != STREAM_STORE_DISCARD_OLD &&
         config->discard != STREAM_STORE_DISCARD_NEW) {
+        return -EINVAL;
+    }
+    if (config->accounting != STREAM_STORE_ACCOUNTING_RECORD &&
+        config->accounting != STREAM_STORE_ACCOUNTING_FILE &&
+        config->accounting != STREAM_STORE_ACCOUNTING_MEMORY) {
         return -EINVAL;
     }
     if (config->max_age_ns < 0 || config->batch_size < RECORD_OVERHEAD_SIZE ||
@@ -578,6 +618,7 @@ void stream_store_close(struct stream_store *store)
         store_segment_free(store, store->segments[i]);
     }
     free(store->segments);
+    free(store->lost_ranges);
     subject_table_destroy(&store->subjects);
     if (store->dir_fd >= 0) {
         close(store->dir_fd);

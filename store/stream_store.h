@@ -22,19 +22,23 @@
  * carries the stream's first sequence at the time (its "floor"), which makes evictions by
  * the limits durable without records of their own. Whole segments are dropped from the
  * front once none of their messages remain. Limits: max_msgs, max_bytes (discard old or
- * new), max_age (at stream_store_tick), max_msgs_per_subject; purges of everything, of
- * one subject, below a sequence, or all but the newest N.
+ * new; bytes counted as the record, or as nats-server's file or memory store counts them),
+ * max_age (at stream_store_tick), max_msgs_per_subject, each changeable on an open store
+ * (stream_store_limits_set); purges of everything, of one subject, below a sequence, or
+ * all but the newest N.
  *
  * A segment that fills is followed by one created without waiting for the disk: the file
  * is preallocated and named at once, its header is written with its first batch, and the
  * first datasync that covers that batch also syncs the directory before committing it.
  *
  * Opening recovers: every segment is scanned, records are validated by their chained
- * checksums (record.h), a segment's log ends at the first record that does not validate
- * (a torn or damaged tail, left as it is: appends go on in a new segment), segments at the
- * end whose header was never written are removed, tombstones and floors are applied, and
- * the indexes are rebuilt. Damage inside an older segment loses
- * the rest of that segment only ("lost" sequences), never the segments after it.
+ * checksums (record.h), a segment's log ends at the first record that does not validate,
+ * segments at the end whose header was never written are removed, tombstones and floors
+ * are applied, and the indexes are rebuilt. A torn tail of the last segment (a crash in
+ * the middle of a write) is zeroed and synced, so it is reported by that open only, and
+ * appends go on behind it. Damage inside an older segment loses the rest of that segment
+ * only ("lost" sequences, listed by stream_store_lost), never the segments after it, and
+ * is left as it is for whoever wants to look.
  *
  * A store is owned by one thread (its stream's shard): no locks. Messages handed out by
  * reads are borrowed: valid until the next call that changes the store (append, delete,
@@ -65,6 +69,17 @@ enum stream_store_discard {
     STREAM_STORE_DISCARD_NEW = 1,
 };
 
+/* What a message counts for in stream_store_msg.size, info.byte_count and max_bytes. */
+enum stream_store_accounting {
+    /* The whole record in the log: 48 + subject + header + payload bytes (record.c). */
+    STREAM_STORE_ACCOUNTING_RECORD = 0,
+    /* nats-server's file store (fileStoreMsgSizeRaw): 30 + subject + payload bytes, and
+     * 4 + header bytes more when there is a header. */
+    STREAM_STORE_ACCOUNTING_FILE = 1,
+    /* nats-server's memory store (memStoreMsgSizeRaw): 16 + subject + header + payload. */
+    STREAM_STORE_ACCOUNTING_MEMORY = 2,
+};
+
 /* Defaults and bounds (see stream_store_config). */
 #define STREAM_STORE_SEGMENT_SIZE_DEFAULT ((uint64_t)64 << 20)
 #define STREAM_STORE_BATCH_SIZE_DEFAULT ((uint32_t)256 << 10)
@@ -78,8 +93,8 @@ struct stream_store_config {
     enum stream_store_sync sync;
     int64_t sync_interval_ns;  /* STREAM_STORE_SYNC_INTERVAL: > 0 */
     uint64_t max_msgs;         /* 0: no limit */
-    uint64_t max_bytes;        /* 0: no limit; counts whole records (stream_store_msg.size) */
-    int64_t max_age_ns;        /* 0: no limit; applied by stream_store_tick */
+    uint64_t max_bytes;        /* 0: no limit; counts stream_store_msg.size (`accounting`) */
+    int64_t max_age_ns;        /* 0: no limit; applied by stream_store_tick (and at open) */
     /* 0: no limit. At the limit, an append removes the oldest message on its subject (a
      * tombstone), whatever `discard` says (nats-server's default). */
     uint64_t max_msgs_per_subject;
@@ -90,6 +105,11 @@ struct stream_store_config {
     /* Bytes appended and not yet written that an append may add to; beyond, -EAGAIN
      * (back-pressure: the shard stops reading from publishers of this stream). */
     uint64_t pending_bytes_max;
+    /* How a message's size is counted (0: the whole record). Fixed while the store is open;
+     * a store may be reopened with another (the counts are rebuilt at open). With
+     * nats-server's accounting, a max_bytes stream keeps as many messages as nats-server's
+     * file or memory store would. */
+    enum stream_store_accounting accounting;
 };
 
 struct stream_store_hooks {
@@ -115,7 +135,7 @@ struct stream_store_msg {
     uint32_t subject_length;
     uint32_t header_length;
     uint32_t payload_length;
-    uint32_t size; /* the whole record: what max_bytes counts */
+    uint32_t size; /* what max_bytes counts: see stream_store_config.accounting */
 };
 
 struct stream_store_info {
@@ -133,7 +153,10 @@ struct stream_store_info {
     uint64_t durable_seq;
     uint64_t pending_bytes;   /* appended, not yet written */
     uint64_t lost_count;      /* sequences recovery found missing from damaged segments */
-    uint64_t truncated_count; /* segments recovery cut at a torn or damaged record */
+    /* Bytes of the damaged segments from where their log was cut to the end of what was
+     * ever written there (nats-server's "lost":{"bytes"}). */
+    uint64_t lost_bytes;
+    uint64_t truncated_count; /* segments this open cut at a torn or damaged record */
     uint64_t index_bytes;     /* memory of the offset and link arrays, the subject table */
     int failure;              /* 0, or the -errno that stopped writes */
 };
@@ -143,9 +166,11 @@ void stream_store_config_default(struct stream_store_config *config);
 
 /* Opens the stream store in directory `path` (created when missing; its parent must
  * exist), recovering what is there (see the file comment), and locks the directory
- * against a second opener. `io` and `hooks` are borrowed for the store's life. A limit
- * lowered since the last open is applied here (discard old), persisted by a floor record
- * that the next flush writes.
+ * against a second opener. `io` and `hooks` are borrowed for the store's life. The limits
+ * of `config` hold when this returns, as after stream_store_limits_set (what a lowered
+ * limit removes is persisted by the records that the next flush writes), except that
+ * tombstones for max_msgs_per_subject beyond pending_bytes_max are left to later appends
+ * on their subjects.
  *
  * With `path` NULL the store is memory-backed: the same store over anonymous memory files
  * (memfd) instead of a directory, gone when closed; every operation, limit and hook works
@@ -166,7 +191,7 @@ void stream_store_close(struct stream_store *store);
  * payload of any size that fits a segment. The message is readable and counted at once;
  * durable after `committed` reports its sequence. Returns 0, or:
  *   -EINVAL    bad subject length
- *   -EMSGSIZE  the record is larger than a segment or than max_bytes
+ *   -EMSGSIZE  the record is larger than a segment, or the message's size than max_bytes
  *   -EDQUOT    a limit is reached and the policy is discard new
  *   -EAGAIN    pending_bytes_max reached: retry once batches complete
  *   -ENOSPC    a new segment could not be preallocated (disk full); nothing appended
@@ -234,5 +259,47 @@ uint64_t stream_store_subject_count(struct stream_store *store, const uint8_t *s
                                     uint32_t subject_length);
 
 void stream_store_info_get(const struct stream_store *store, struct stream_store_info *info);
+
+/* Changes the limits of an open store to those of `config`: max_msgs, max_bytes,
+ * max_age_ns, max_msgs_per_subject and discard; its other fields are ignored (they are
+ * fixed at open). Lowered limits apply at once, the way an append at the limit applies
+ * them: under discard old, the oldest messages go until max_msgs and max_bytes hold; under
+ * any discard, messages older than max_age at the clock's now (the `clock_ns` hook), with
+ * one floor record for both; then, on every subject over max_msgs_per_subject, its oldest
+ * messages, a tombstone each. When max_msgs_per_subject turns non-zero, the links of the
+ * subjects' messages are built by one walk over the messages held (O(messages held), no
+ * I/O: reads go through the maps); when it turns 0 they are freed.
+ * Returns 0; -EINVAL for a negative max_age_ns or an unknown discard, -ENOMEM for the
+ * links, or the error that stopped the store, each with nothing changed; or an append
+ * error (-EAGAIN past pending_bytes_max, -ENOSPC, -ENOMEM) while removing what is over the
+ * new limits: the new limits are in force then, part of the excess may be gone, and the
+ * rest goes with the next appends (max_msgs and max_bytes at the next one; up to 16 a
+ * time on a subject over max_msgs_per_subject), at the next open, or when this is called
+ * again (after a flush for -EAGAIN). */
+int stream_store_limits_set(struct stream_store *store, const struct stream_store_config *config);
+
+/* The sequences recovery found lost (info.lost_count): up to `max` of them, ascending,
+ * into `seqs`; returns how many were written. Recovery keeps them as ranges, at most
+ * STREAM_STORE_LOST_RANGES_MAX (one per damaged segment, less what a floor or a tombstone
+ * had removed before the damage); sequences of further ranges are counted, not listed, so
+ * fewer than info.lost_count may come back even with room for all. The list is what this
+ * open found: it does not shrink as the lost sequences fall below first_seq. */
+#define STREAM_STORE_LOST_RANGES_MAX 256
+size_t stream_store_lost(const struct stream_store *store, uint64_t *seqs, size_t max);
+
+/* One subject held and the messages held on it; `subject` is borrowed for the call.
+ * Non-zero stops the iteration. */
+typedef int stream_store_subject_fn(void *context, const uint8_t *subject,
+                                    uint32_t subject_length, uint64_t msg_count);
+
+/* Calls `each` for every subject on which the store holds messages, in no particular
+ * order, with the exact count (nats-server's stream info "subjects" for a filter: the
+ * caller matches the filter). `each` must not change the store. Returns 0, or the first
+ * non-zero value `each` returned. Cost: one pass over the subject table's slots (48 bytes
+ * each; at least 4/3 of the subjects held, rounded up to a power of two, and as many as
+ * when the table was largest: it does not shrink) and a call per subject; no allocation,
+ * no read of the log (about 20 ms for a million subjects, 10 us for a thousand). */
+int stream_store_subjects_each(const struct stream_store *store, stream_store_subject_fn *each,
+                               void *context);
 
 #endif

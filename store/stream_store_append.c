@@ -531,19 +531,21 @@ int stream_store_append(struct stream_store *store, const uint8_t *subject,
     }
     ASSERT(header != NULL || header_length == 0);
     ASSERT(payload != NULL || payload_length == 0);
-    uint64_t size_wide = record_size_for(subject_length, header_length, payload_length);
-    if (size_wide > store_record_size_max(store)) {
+    uint64_t record_size_wide = record_size_for(subject_length, header_length, payload_length);
+    if (record_size_wide > store_record_size_max(store)) {
         return -EMSGSIZE;
     }
-    uint32_t size = (uint32_t)size_wide;
+    uint32_t record_size = (uint32_t)record_size_wide;
+    uint32_t size = store_msg_size(store, subject_length, header_length, payload_length);
     uint64_t hash = subject_table_hash(&store->subjects, subject, subject_length);
     uint32_t evict_count = 0;
-    int rc = store_limits_admit(store, hash, subject, subject_length, size, &evict_count);
+    int rc = store_limits_admit(store, hash, subject, subject_length, record_size, size,
+                                &evict_count);
     if (rc != 0) {
         return rc;
     }
     struct store_slot slot;
-    rc = store_reserve(store, size + evict_count * RECORD_OVERHEAD_SIZE, true, &slot);
+    rc = store_reserve(store, record_size + evict_count * RECORD_OVERHEAD_SIZE, true, &slot);
     if (rc != 0) {
         return rc;
     }

@@ -6,9 +6,12 @@
  * one file calls in another (declared below under the file that defines them).
  *   stream_store.c           lookups by sequence, reads, segments (roll, drop), open, close
  *   stream_store_append.c    appends and group commit: batches, store_io submission, sync
- *   stream_store_limits.c    limits and retention: max_msgs/bytes/age, per subject, purges
- *   stream_store_subject.c   the per-subject index: first, last and count of each subject
- *   stream_store_recovery.c  recovery at open: listing, segment scan, index rebuild
+ *   stream_store_limits.c    limits and retention: max_msgs/bytes/age, per subject, purges,
+ *                            limits changed on an open store
+ *   stream_store_subject.c   the per-subject index: first, last and count of each subject,
+ *                            its chains turned on and off, the subjects iteration
+ *   stream_store_recovery.c  recovery at open: listing, segment scan, index rebuild, lost
+ *                            sequences, torn tails zeroed
  * Internal functions keep the store_ prefix (the public ones are stream_store_*).
  *
  * In memory a store is its segments in stream order, each with a dense array of record
@@ -57,6 +60,38 @@ enum {
     /* First allocation of the segment array (and of recovery's listing of the files). */
     SEGMENTS_CAPACITY_MIN = 8,
 };
+
+/* nats-server's message sizes (stream_store_config.accounting), from its server/
+ * filestore.go fileStoreMsgSizeRaw and memstore.go memStoreMsgSizeRaw. */
+enum {
+    /* File store: the record length (4), sequence (8), timestamp (8) and subject length (2)
+     * fields, and the trailing hash (8). */
+    STORE_FILE_MSG_OVERHEAD_SIZE = 4 + 8 + 8 + 2 + 8,
+    /* File store: the header length field, when there is a header. */
+    STORE_FILE_MSG_HEADER_OVERHEAD_SIZE = 4,
+    /* Memory store: the sequence and timestamp. */
+    STORE_MEMORY_MSG_OVERHEAD_SIZE = 8 + 8,
+};
+STATIC_ASSERT(STORE_FILE_MSG_OVERHEAD_SIZE == 30, "22 + 8 in fileStoreMsgSizeRaw");
+STATIC_ASSERT((int)STORE_FILE_MSG_OVERHEAD_SIZE + STORE_FILE_MSG_HEADER_OVERHEAD_SIZE <=
+                  (int)RECORD_OVERHEAD_SIZE,
+              "a message never counts more than its record, whose size fits 32 bits");
+STATIC_ASSERT((int)STORE_MEMORY_MSG_OVERHEAD_SIZE <= (int)RECORD_OVERHEAD_SIZE,
+              "a message never counts more than its record, whose size fits 32 bits");
+
+/* Sequences recovery found lost: [first_seq, last_seq]. */
+struct store_lost_range {
+    uint64_t first_seq;
+    uint64_t last_seq;
+};
+
+/* A log line that a client's retries could repeat (a full disk refusing every append):
+ * written at most once per STORE_LOG_INTERVAL_NS, with the count of those held back. */
+struct store_log_limit {
+    int64_t last_ns;         /* when the last line was written; 0: never */
+    uint64_t held_count;     /* lines not written since */
+};
+#define STORE_LOG_INTERVAL_NS ((int64_t)1000 * 1000 * 1000)
 
 enum store_batch_state {
     BATCH_OPEN,    /* collecting records; not yet handed to the store_io */
@@ -152,8 +187,13 @@ struct stream_store {
     bool unsynced; /* written since the last datasync (SYNC_INTERVAL) */
     int failure;
 
+    /* What recovery found lost (stream_store_lost): owned, ascending, disjoint. */
+    struct store_lost_range *lost_ranges;
+    uint32_t lost_range_count;
     uint64_t lost_count;
+    uint64_t lost_bytes;
     uint64_t truncated_count;
+    struct store_log_limit roll_log; /* "cannot create segment" on the message path */
 };
 
 /* Where an append's records go: reserved by store_reserve, filled by store_put. */
@@ -197,11 +237,60 @@ static inline int64_t store_clock_ns(const struct stream_store *store)
 /* Whether the store keeps the chains of its subjects' messages (subject_next): only under
  * max_msgs_per_subject, whose appends need a subject's next message at once. Without it,
  * a subject's first that goes is settled when asked for (stream_store_subject.c), and the
- * arrays cost neither memory nor a write per append. A store's config is fixed while it is
- * open. */
+ * arrays cost neither memory nor a write per append. stream_store_limits_set builds or
+ * frees the chains when the limit turns on or off. */
 static inline bool store_subject_chained(const struct stream_store *store)
 {
     return store->config.max_msgs_per_subject != 0;
+}
+
+/* What a message with these lengths counts for (stream_store_config.accounting): at most
+ * its record's size, which the caller checked fits 32 bits. */
+static inline uint32_t store_msg_size(const struct stream_store *store, uint32_t subject_length,
+                                      uint32_t header_length, uint32_t payload_length)
+{
+    uint64_t size = 0;
+    switch (store->config.accounting) {
+    case STREAM_STORE_ACCOUNTING_RECORD:
+        size = record_size_for(subject_length, header_length, payload_length);
+        break;
+    case STREAM_STORE_ACCOUNTING_FILE:
+        size = (uint64_t)STORE_FILE_MSG_OVERHEAD_SIZE + subject_length + payload_length;
+        if (header_length > 0) {
+            size += (uint64_t)STORE_FILE_MSG_HEADER_OVERHEAD_SIZE + header_length;
+        }
+        break;
+    case STREAM_STORE_ACCOUNTING_MEMORY:
+        size = (uint64_t)STORE_MEMORY_MSG_OVERHEAD_SIZE + subject_length + header_length +
+               payload_length;
+        break;
+    }
+    ASSERT(size > 0);
+    ASSERT(size <= record_size_for(subject_length, header_length, payload_length));
+    return (uint32_t)size;
+}
+
+/* What the message of record `rec` counts for. */
+static inline uint32_t store_record_msg_size(const struct stream_store *store,
+                                             const struct record *rec)
+{
+    return store_msg_size(store, rec->subject_length, rec->header_length, rec->payload_length);
+}
+
+/* Whether a line held back by `limit` may be written at `now_ns`; *held_count is then the
+ * number held back since the last one. A clock that stepped back lets the line through. */
+static inline bool store_log_due(struct store_log_limit *limit, int64_t now_ns,
+                                 uint64_t *held_count)
+{
+    if (limit->last_ns != 0 && now_ns >= limit->last_ns &&
+        now_ns - limit->last_ns < STORE_LOG_INTERVAL_NS) {
+        limit->held_count++;
+        return false;
+    }
+    *held_count = limit->held_count;
+    limit->held_count = 0;
+    limit->last_ns = now_ns != 0 ? now_ns : 1;
+    return true;
 }
 
 /* The floor every record carries: all sequences below it are gone. */
@@ -284,16 +373,18 @@ void store_forget(struct stream_store *store, struct store_segment *seg, uint64_
 /* Removes the oldest message held. */
 void store_forget_first(struct stream_store *store);
 
-/* What an append of a message of `size` record bytes on `subject` (whose hash is `hash`)
- * asks of the limits before it reserves: 0 and *evict_count, the tombstones it is to write
- * for max_msgs_per_subject; -EMSGSIZE for a message larger than max_bytes; -EDQUOT when
- * under discard new a limit is reached. */
+/* What an append of a message of `record_size` record bytes, counting `size` (store_msg_size),
+ * on `subject` (whose hash is `hash`) asks of the limits before it reserves: 0 and
+ * *evict_count, the tombstones it is to write for max_msgs_per_subject; -EMSGSIZE for a
+ * message larger than max_bytes; -EDQUOT when under discard new a limit is reached. */
 int store_limits_admit(const struct stream_store *store, uint64_t hash, const uint8_t *subject,
-                       uint32_t subject_length, uint32_t size, uint32_t *evict_count);
+                       uint32_t subject_length, uint32_t record_size, uint32_t size,
+                       uint32_t *evict_count);
 
 /* Then, with the message counted on its subject and room reserved in `slot`: evicts the
  * `evict_count` oldest messages on the subject, a tombstone each, and then the oldest
- * messages of the stream until the message fits under max_msgs and max_bytes. */
+ * messages of the stream until the message (counting `size`) fits under max_msgs and
+ * max_bytes. */
 void store_limits_make_room(struct stream_store *store, const struct store_slot *slot,
                             uint64_t hash, const uint8_t *subject, uint32_t subject_length,
                             uint32_t size, uint32_t evict_count);
@@ -301,8 +392,9 @@ void store_limits_make_room(struct stream_store *store, const struct store_slot 
 /* Evicts messages older than max_age at `now_ns`: 0, or a store_reserve error. */
 int store_expire(struct stream_store *store, int64_t now_ns);
 
-/* Applies limits lowered since the last open: 0, or a store_reserve error. */
-int store_recover_limits(struct stream_store *store);
+/* Makes the store's limits hold now (see stream_store_limits_set): 0, or a store_reserve
+ * error with part of the excess left. */
+int store_limits_apply(struct stream_store *store);
 
 /* ---- stream_store_subject.c: the per-subject index ------------------------------------ */
 
@@ -328,6 +420,18 @@ void store_subject_forget(struct stream_store *store, const struct record *rec, 
 
 /* Makes a stale first sequence of `entry` exact. */
 void store_subject_settle_first(struct stream_store *store, struct subject_entry *entry);
+
+/* Starts keeping chains (store_subject_chained turns true once the caller sets the
+ * limit): allocates every segment's links, 0 or -ENOMEM with nothing changed. */
+int store_subject_chains_alloc(struct stream_store *store);
+
+/* With the links allocated and the limit set: links every message held to the next one on
+ * its subject, and makes every entry's first and last exact, by one walk of the messages
+ * held in sequence order. Cannot fail. */
+void store_subject_chains_build(struct stream_store *store);
+
+/* Stops keeping chains: frees every segment's links (the limit is already 0). */
+void store_subject_chains_free(struct stream_store *store);
 
 /* ---- stream_store_recovery.c: recovery at open ---------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* Limits and retention: max_msgs and max_bytes (discard old or new), max_age,
- * max_msgs_per_subject, and the purges (everything, one subject, below a sequence, all but
- * the newest N); stream_store.h says what each one promises.
+ * max_msgs_per_subject, the purges (everything, one subject, below a sequence, all but
+ * the newest N), and limits changed on an open store (stream_store_limits_set, and at
+ * open); stream_store.h says what each one promises.
  *
  * The one idea: removing a message never rewrites the log. store_forget takes it out of the
  * indexes at once; a removal from the front is made durable by the floor that the next
@@ -36,7 +37,7 @@ void store_forget(struct stream_store *store, struct store_segment *seg, uint64_
     struct record rec;
     uint32_t size = 0;
     if (store_read(store, seg, seq, &rec) == 0) {
-        size = rec.size;
+        size = store_record_msg_size(store, &rec);
         store_subject_forget(store, &rec, seq);
     }
     seg->offsets[index] = OFFSET_GONE;
@@ -69,7 +70,7 @@ void store_forget_first(struct stream_store *store)
  * tests. */
 __attribute__((noinline)) static uint32_t
 store_subject_evict_count(const struct stream_store *store, uint64_t hash,
-                          const uint8_t *subject, uint32_t subject_length, uint32_t msg_size)
+                          const uint8_t *subject, uint32_t subject_length, uint32_t record_size)
 {
     uint64_t limit = store->config.max_msgs_per_subject;
     ASSERT(limit != 0);
@@ -82,12 +83,13 @@ store_subject_evict_count(const struct stream_store *store, uint64_t hash,
     if (count > SUBJECT_EVICT_MAX) {
         count = SUBJECT_EVICT_MAX;
     }
-    uint64_t room = (store_record_size_max(store) - msg_size) / RECORD_OVERHEAD_SIZE;
+    uint64_t room = (store_record_size_max(store) - record_size) / RECORD_OVERHEAD_SIZE;
     return (uint32_t)(count < room ? count : room);
 }
 
 int store_limits_admit(const struct stream_store *store, uint64_t hash, const uint8_t *subject,
-                       uint32_t subject_length, uint32_t size, uint32_t *evict_count)
+                       uint32_t subject_length, uint32_t record_size, uint32_t size,
+                       uint32_t *evict_count)
 {
     const struct stream_store_config *config = &store->config;
     if (config->max_bytes != 0 && size > config->max_bytes) {
@@ -103,7 +105,8 @@ int store_limits_admit(const struct stream_store *store, uint64_t hash, const ui
     }
     *evict_count = 0;
     if (config->max_msgs_per_subject != 0) {
-        *evict_count = store_subject_evict_count(store, hash, subject, subject_length, size);
+        *evict_count =
+            store_subject_evict_count(store, hash, subject, subject_length, record_size);
     }
     return 0;
 }
@@ -308,17 +311,39 @@ int store_expire(struct stream_store *store, int64_t now_ns)
     return 0;
 }
 
-/* Applies the limits of the current config (they may have been lowered since the last
- * open) and records the new floor. */
-int store_recover_limits(struct stream_store *store)
+/* ---- Limits lowered on a store: at open, and by stream_store_limits_set --------------- */
+
+/* Whether the oldest message held is over max_msgs or max_bytes (discard old only) or
+ * older than `cutoff_ns` (INT64_MIN: no max_age). */
+static bool store_front_over(const struct stream_store *store, int64_t cutoff_ns)
 {
     const struct stream_store_config *config = &store->config;
-    if (config->discard != STREAM_STORE_DISCARD_OLD) {
-        return 0;
+    if (store->msg_count == 0) {
+        return false;
     }
-    bool over = (config->max_msgs != 0 && store->msg_count > config->max_msgs) ||
-                (config->max_bytes != 0 && store->byte_count > config->max_bytes);
-    if (!over) {
+    if (config->discard == STREAM_STORE_DISCARD_OLD &&
+        ((config->max_msgs != 0 && store->msg_count > config->max_msgs) ||
+         (config->max_bytes != 0 && store->byte_count > config->max_bytes))) {
+        return true;
+    }
+    if (cutoff_ns == INT64_MIN) {
+        return false;
+    }
+    struct record rec;
+    const struct store_segment *seg = store_segment_of(store, store->first_seq);
+    return store_read(store, seg, store->first_seq, &rec) == 0 && rec.timestamp_ns < cutoff_ns;
+}
+
+/* The front: the oldest messages go while over max_msgs, max_bytes or max_age, behind one
+ * floor record. */
+static int store_limits_apply_front(struct stream_store *store)
+{
+    int64_t cutoff_ns = INT64_MIN;
+    int64_t now_ns = store_clock_ns(store);
+    if (store->config.max_age_ns != 0 && now_ns > INT64_MIN + store->config.max_age_ns) {
+        cutoff_ns = now_ns - store->config.max_age_ns;
+    }
+    if (!store_front_over(store, cutoff_ns)) {
         return 0;
     }
     struct store_slot slot;
@@ -326,14 +351,81 @@ int store_recover_limits(struct stream_store *store)
     if (rc != 0) {
         return rc;
     }
-    while (config->max_msgs != 0 && store->msg_count > config->max_msgs) {
-        store_forget_first(store);
-    }
-    while (config->max_bytes != 0 && store->byte_count > config->max_bytes) {
+    while (store_front_over(store, cutoff_ns)) {
         store_forget_first(store);
     }
     store_put_control(store, &slot, RECORD_KIND_FLOOR, 0);
     store_after_put(store);
     store_drop_front(store);
     return 0;
+}
+
+/* Every subject over max_msgs_per_subject loses its oldest messages, a tombstone each. No
+ * entry goes (each keeps `limit` >= 1 messages), so the walk over the table's slots sees
+ * every entry once. O(slots + messages removed), with the chains. */
+static int store_limits_apply_subjects(struct stream_store *store)
+{
+    uint64_t limit = store->config.max_msgs_per_subject;
+    if (limit == 0) {
+        return 0;
+    }
+    struct subject_table *table = &store->subjects;
+    for (uint32_t i = 0; i < table->capacity; i++) {
+        struct subject_entry *entry = &table->slots[i];
+        while (entry->subject != NULL && entry->msg_count > limit) {
+            struct store_slot slot;
+            int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, false, &slot);
+            if (rc != 0) {
+                return rc;
+            }
+            store_subject_settle_first(store, entry);
+            uint64_t victim = entry->first_seq;
+            store_forget(store, store_segment_of(store, victim), victim);
+            ASSERT(entry->subject != NULL); /* the slot still holds the entry */
+            store_put_control(store, &slot, RECORD_KIND_DELETE, victim);
+            store_after_put(store);
+            store_drop_front(store);
+        }
+    }
+    return 0;
+}
+
+int store_limits_apply(struct stream_store *store)
+{
+    int rc = store_limits_apply_front(store);
+    if (rc != 0) {
+        return rc;
+    }
+    return store_limits_apply_subjects(store);
+}
+
+/* Accepts the limit fields only; the rest of `config` is not looked at. */
+int stream_store_limits_set(struct stream_store *store, const struct stream_store_config *config)
+{
+    if (config->max_age_ns < 0 || (config->discard != STREAM_STORE_DISCARD_OLD &&
+                                   config->discard != STREAM_STORE_DISCARD_NEW)) {
+        return -EINVAL;
+    }
+    if (store->failure != 0) {
+        return store->failure;
+    }
+    bool chained = store_subject_chained(store);
+    bool chain = config->max_msgs_per_subject != 0;
+    if (chain && !chained) {
+        int rc = store_subject_chains_alloc(store);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    store->config.max_msgs = config->max_msgs;
+    store->config.max_bytes = config->max_bytes;
+    store->config.max_age_ns = config->max_age_ns;
+    store->config.max_msgs_per_subject = config->max_msgs_per_subject;
+    store->config.discard = config->discard;
+    if (chain && !chained) {
+        store_subject_chains_build(store);
+    } else if (!chain && chained) {
+        store_subject_chains_free(store);
+    }
+    return store_limits_apply(store);
 }

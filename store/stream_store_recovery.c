@@ -28,6 +28,8 @@
 enum {
     /* First allocation of the tombstones collected by recovery; grows by doubling. */
     DELETES_CAPACITY_MIN = 64,
+    /* Zeros written at a time over a torn tail. */
+    TORN_ZERO_CHUNK_SIZE = 64 * 1024,
 };
 STATIC_ASSERT(OFFSET_GONE == 0 && SUBJECT_NEXT_NONE == 0, "lost sequences' entries are zeroed");
 
@@ -37,6 +39,9 @@ struct recovery {
     uint64_t *deletes;   /* owned: targets of valid tombstones */
     uint64_t delete_count;
     uint64_t delete_capacity;
+    /* Owned: the gaps store_recover_tile found, one per segment at most, ascending. */
+    struct store_lost_range *gaps;
+    uint32_t gap_count;
 };
 
 static int recovery_note_delete(struct recovery *recovery, uint64_t seq)
@@ -59,8 +64,9 @@ static int recovery_note_delete(struct recovery *recovery, uint64_t seq)
  * pass record_decode with the chain seed, a message must carry the next sequence (and stay
  * below `seq_limit`, where the next segment starts), a tombstone must name a sequence
  * already assigned, a floor may not run ahead of the sequences. The log of the segment ends
- * at the first record that fails; a failure other than clean zeros is a torn or damaged
- * tail, counted and logged. Per-segment cost: one xxh3 pass over its bytes. */
+ * at the first record that fails; a failure other than clean zeros (or fewer bytes left
+ * than the smallest record) is a torn or damaged tail, counted and logged. Per-segment
+ * cost: one xxh3 pass over its bytes. */
 static int store_segment_scan(struct stream_store *store, struct store_segment *seg,
                               uint64_t seq_limit, struct recovery *recovery)
 {
@@ -72,6 +78,12 @@ static int store_segment_scan(struct stream_store *store, struct store_segment *
     int stop = -ENODATA;
     struct record rec;
     while (position < end) {
+        if (seg->file.header.capacity - position < RECORD_OVERHEAD_SIZE) {
+            /* No record starts this close to the end of a segment: the writer rolls over to
+             * a new one first. Whatever is there (zeros) is the clean end. */
+            stop = -ENODATA;
+            break;
+        }
         stop = record_decode(map + position, (size_t)(end - position), seed, &rec);
         if (stop != 0) {
             break;
@@ -271,13 +283,55 @@ static void store_recover_purge(struct stream_store *store)
     store->segment_count -= purged;
 }
 
+/* One past the last byte of `seg` at or after `from` that is not zero (`from` when there
+ * is none): the end of what was ever written there, since a segment is preallocated as
+ * zeros. Reads the tail through the map, backwards, a word at a time. */
+static uint64_t store_segment_written_end(const struct store_segment *seg, uint64_t from)
+{
+    const uint8_t *map = seg->file.map;
+    uint64_t end = seg->file.map_size;
+    while (end - from >= sizeof(uint64_t)) {
+        uint64_t word;
+        memcpy(&word, map + end - sizeof word, sizeof word);
+        if (word != 0) {
+            break;
+        }
+        end -= sizeof word;
+    }
+    while (end > from && map[end - 1] == 0) {
+        end--;
+    }
+    return end;
+}
+
+/* Notes the sequences [first_seq, last_seq] of `seg` lost, and the bytes from where its log
+ * was cut to the end of what was written. */
+static int recovery_note_gap(struct stream_store *store, struct recovery *recovery,
+                             const struct store_segment *seg, uint64_t first_seq,
+                             uint64_t last_seq)
+{
+    /* One gap per segment, each segment's after the one before. */
+    ASSERT(recovery->gap_count < store->segment_count);
+    if (recovery->gaps == NULL) {
+        recovery->gaps = malloc(store->segment_count * sizeof *recovery->gaps);
+        if (recovery->gaps == NULL) {
+            return -ENOMEM;
+        }
+    }
+    recovery->gaps[recovery->gap_count++] =
+        (struct store_lost_range){.first_seq = first_seq, .last_seq = last_seq};
+    store->lost_count += last_seq + 1 - first_seq;
+    store->lost_bytes += store_segment_written_end(seg, seg->append_offset) - seg->append_offset;
+    return 0;
+}
+
 /* Makes the scanned segments tile the sequence space. A segment whose log ends before the
  * next one starts lost the sequences in between (a damaged record cut it short): they are
  * counted as lost and held as gone. The one exception is a last segment that holds no
  * record at all after such a gap: a crash came after it was created and before the batch
  * in front of it was written, so it is dropped and appends resume in the segment before,
  * with no sequence lost. */
-static int store_recover_tile(struct stream_store *store)
+static int store_recover_tile(struct stream_store *store, struct recovery *recovery)
 {
     for (uint32_t i = 0; i + 1 < store->segment_count; i++) {
         struct store_segment *seg = store->segments[i];
@@ -307,6 +361,9 @@ static int store_recover_tile(struct stream_store *store)
             return -EBADMSG;
         }
         int rc = store_offsets_reserve(store, seg, seg->seq_count + gap);
+        if (rc == 0) {
+            rc = recovery_note_gap(store, recovery, seg, seg_next(seg), seg_first(next) - 1);
+        }
         if (rc != 0) {
             return rc;
         }
@@ -318,8 +375,114 @@ static int store_recover_tile(struct stream_store *store)
                    (size_t)gap * sizeof *seg->subject_next);
         }
         seg->seq_count += (uint32_t)gap;
-        store->lost_count += gap;
     }
+    return 0;
+}
+
+static int recovery_seq_compare(const void *left, const void *right)
+{
+    uint64_t a = *(const uint64_t *)left;
+    uint64_t b = *(const uint64_t *)right;
+    return a < b ? -1 : a > b;
+}
+
+/* Adds [first_seq, last_seq] to the store's list, which keeps STREAM_STORE_LOST_RANGES_MAX
+ * at most (the rest are counted only). */
+static int store_lost_list(struct stream_store *store, uint64_t first_seq, uint64_t last_seq)
+{
+    if (store->lost_range_count == STREAM_STORE_LOST_RANGES_MAX) {
+        return 0;
+    }
+    if (store->lost_ranges == NULL) {
+        store->lost_ranges = malloc(STREAM_STORE_LOST_RANGES_MAX * sizeof *store->lost_ranges);
+        if (store->lost_ranges == NULL) {
+            return -ENOMEM;
+        }
+    }
+    store->lost_ranges[store->lost_range_count++] =
+        (struct store_lost_range){.first_seq = first_seq, .last_seq = last_seq};
+    return 0;
+}
+
+/* Lists what the gaps really lost: not the sequences below the floor, nor those a
+ * tombstone deleted, which were gone before the damage. Sorts the tombstones (O(d log d),
+ * only when something was lost), then one pass over the gaps and the tombstones in them. */
+static int store_recover_lost(struct stream_store *store, struct recovery *recovery)
+{
+    if (recovery->gap_count == 0) {
+        return 0;
+    }
+    if (recovery->delete_count > 1) {
+        qsort(recovery->deletes, (size_t)recovery->delete_count, sizeof *recovery->deletes,
+              recovery_seq_compare);
+    }
+    uint64_t next_delete = 0;
+    for (uint32_t i = 0; i < recovery->gap_count; i++) {
+        const struct store_lost_range *gap = &recovery->gaps[i];
+        uint64_t first = gap->first_seq;
+        if (first < recovery->floor_seq) {
+            first = recovery->floor_seq;
+        }
+        if (first > gap->last_seq) {
+            store->lost_count -= gap->last_seq + 1 - gap->first_seq;
+            continue;
+        }
+        store->lost_count -= first - gap->first_seq;
+        while (next_delete < recovery->delete_count && recovery->deletes[next_delete] < first) {
+            next_delete++;
+        }
+        for (; next_delete < recovery->delete_count &&
+               recovery->deletes[next_delete] <= gap->last_seq;
+             next_delete++) {
+            uint64_t deleted = recovery->deletes[next_delete];
+            if (deleted < first) {
+                continue; /* a second tombstone of the same sequence */
+            }
+            if (deleted > first) {
+                int rc = store_lost_list(store, first, deleted - 1);
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+            store->lost_count--;
+            first = deleted + 1;
+        }
+        if (first <= gap->last_seq) {
+            int rc = store_lost_list(store, first, gap->last_seq);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Zeroes the torn tail of `seg`, from where its log was cut to the end of what was
+ * written, and syncs it before the store opens, so that the next open finds a clean end
+ * there instead of reporting the same tear again (and, in the last segment, appends go on
+ * in place). Nothing there is part of the log recovered. 0 or -errno. */
+static int store_segment_clear_tail(struct stream_store *store, struct store_segment *seg)
+{
+    static const uint8_t zeros[TORN_ZERO_CHUNK_SIZE];
+    uint64_t from = seg->append_offset;
+    uint64_t end = store_segment_written_end(seg, from);
+    for (uint64_t offset = from; offset < end;) {
+        size_t chunk = end - offset < sizeof zeros ? (size_t)(end - offset) : sizeof zeros;
+        ssize_t n = pwrite(seg->file.fd, zeros, chunk, (off_t)offset);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO;
+        }
+        offset += (uint64_t)n;
+    }
+    if (fdatasync(seg->file.fd) != 0) {
+        return -errno;
+    }
+    LOG_WARN("store %s: segment %s: zeroed the %" PRIu64 " bytes from offset %" PRIu64
+             " on, a torn tail",
+             store->path, seg->file.name, end - from, from);
     return 0;
 }
 
@@ -379,7 +542,7 @@ static int store_recover_index(struct stream_store *store, const struct recovery
                 store->first_seq = seq;
             }
             store->msg_count++;
-            store->byte_count += rec.size;
+            store->byte_count += store_record_msg_size(store, &rec);
         }
     }
     if (store->first_seq == 0) {
@@ -388,11 +551,79 @@ static int store_recover_index(struct stream_store *store, const struct recovery
     return 0;
 }
 
+/* Whether the log of `seg` was cut before the next segment starts (store_recover_tile). */
+static bool recovery_gap_in(const struct recovery *recovery, const struct store_segment *seg)
+{
+    for (uint32_t i = 0; i < recovery->gap_count; i++) {
+        if (recovery->gaps[i].first_seq >= seg_first(seg) &&
+            recovery->gaps[i].first_seq < seg_next(seg)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Zeroes the torn tail of `seg` when what it cut lost no message: the tail of the last
+ * segment (a write cut by a crash), or of an older one whose next segment starts right
+ * after its last message (the same, left by an open that could not zero it). Damage that
+ * lost sequences stays as it is, for whoever wants to look: its loss is reported at every
+ * open. A tail that cannot be zeroed stays torn. */
+static void store_recover_clear_tail(struct stream_store *store, const struct recovery *recovery,
+                                     struct store_segment *seg)
+{
+    if (!seg->torn || recovery_gap_in(recovery, seg)) {
+        return;
+    }
+    int rc = store_segment_clear_tail(store, seg);
+    if (rc != 0) {
+        LOG_ERROR("store %s: segment %s: cannot zero its torn tail: %s", store->path,
+                  seg->file.name, strerror(-rc));
+        return;
+    }
+    seg->torn = false;
+}
+
+/* Scans the opened segments into `recovery` and rebuilds the store from it: everything
+ * between the listing and the limits (see store_recover). The caller frees `recovery`. */
+static int store_recover_log(struct stream_store *store, struct recovery *recovery)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < store->segment_count && rc == 0; i++) {
+        uint64_t seq_limit = i + 1 < store->segment_count ? seg_first(store->segments[i + 1])
+                                                          : UINT64_MAX;
+        rc = store_segment_scan(store, store->segments[i], seq_limit, recovery);
+    }
+    if (rc == 0) {
+        rc = store_recover_tile(store, recovery);
+    }
+    for (uint32_t i = 0; rc == 0 && i + 1 < store->segment_count; i++) {
+        store_offsets_trim(store->segments[i]);
+    }
+    if (rc == 0) {
+        rc = store_recover_index(store, recovery);
+    }
+    if (rc == 0) {
+        rc = store_recover_lost(store, recovery);
+    }
+    for (uint32_t i = 0; rc == 0 && i < store->segment_count; i++) {
+        store_recover_clear_tail(store, recovery, store->segments[i]);
+    }
+    struct store_segment *last = store_last_segment(store);
+    if (rc == 0 && last->torn) {
+        /* Appends never go behind a torn record: the log goes on in a new segment, and the
+         * torn bytes are reported again at the next open. */
+        rc = store_roll(store, 0, false);
+    } else if (rc == 0) {
+        rc = segment_extend(&last->file, store->io);
+    }
+    return rc;
+}
+
 /* The steps, in order: list the files (removing half-created ones), open them (removing an
  * unwritten tail), drop what a purge replaced, check that the segments start in order,
  * scan each, tile the sequence space, apply floors and tombstones and rebuild the indexes,
- * then go on in the last segment (or in a new one after a torn tail) and apply limits
- * lowered since the last open. */
+ * list what was lost, zero a torn tail of the last segment and go on there (or in a new
+ * segment when it cannot be zeroed), and make the config's limits hold. */
 int store_recover(struct stream_store *store)
 {
     struct segment_listing *list = NULL;
@@ -421,33 +652,20 @@ int store_recover(struct stream_store *store)
         }
     }
     struct recovery recovery = {0};
-    for (uint32_t i = 0; i < store->segment_count && rc == 0; i++) {
-        uint64_t seq_limit = i + 1 < store->segment_count ? seg_first(store->segments[i + 1])
-                                                          : UINT64_MAX;
-        rc = store_segment_scan(store, store->segments[i], seq_limit, &recovery);
-    }
-    if (rc == 0) {
-        rc = store_recover_tile(store);
-    }
-    for (uint32_t i = 0; rc == 0 && i + 1 < store->segment_count; i++) {
-        store_offsets_trim(store->segments[i]);
-    }
-    if (rc == 0) {
-        rc = store_recover_index(store, &recovery);
-    }
-    struct store_segment *last = store_last_segment(store);
-    if (rc == 0 && last->torn) {
-        /* Appends never go behind a torn record: the damaged bytes stay as they are, for
-         * whoever wants to look, and the log goes on in a new segment. */
-        rc = store_roll(store, 0, false);
-    } else if (rc == 0) {
-        rc = segment_extend(&last->file, store->io);
-    }
+    rc = store_recover_log(store, &recovery);
     free(recovery.deletes);
+    free(recovery.gaps);
     if (rc != 0) {
         return rc;
     }
     store_drop_front(store);
     store->durable_seq = store->last_seq;
-    return store_recover_limits(store);
+    rc = store_limits_apply(store);
+    if (rc == -EAGAIN) {
+        /* Tombstones past pending_bytes_max: the rest goes with the appends. */
+        LOG_INFO("store %s: messages over max_msgs_per_subject are left for later appends",
+                 store->path);
+        return 0;
+    }
+    return rc;
 }

@@ -10,7 +10,8 @@
  * of subjects the stream holds. The first only moves forward, so each deleted message on a
  * chain is stepped over once: O(1) amortized per removal. The chains are not persisted;
  * recovery rebuilds them as it counts the held messages back in (store_subject_add, in
- * sequence order).
+ * sequence order), and stream_store_limits_set builds them by one walk of the messages held
+ * when max_msgs_per_subject turns on (and frees them when it turns off).
  *
  * Where there is no chain to follow (a stream without max_msgs_per_subject, which keeps
  * none: store_subject_chained; or a link longer than STORE_SUBJECT_NEXT_MAX), a first that
@@ -32,6 +33,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- The chains ----------------------------------------------------------------------- */
@@ -183,6 +185,91 @@ static void store_subject_settle_last(struct stream_store *store, struct subject
     entry->flags &= ~(uint32_t)SUBJECT_ENTRY_F_LAST_STALE;
 }
 
+/* ---- Turning the chains on and off (stream_store_limits_set) ------------------------- */
+
+int store_subject_chains_alloc(struct stream_store *store)
+{
+    ASSERT(!store_subject_chained(store));
+    for (uint32_t i = 0; i < store->segment_count; i++) {
+        struct store_segment *seg = store->segments[i];
+        ASSERT(seg->subject_next == NULL);
+        uint32_t capacity = seg->offsets_capacity;
+        /* calloc: every link SUBJECT_NEXT_NONE until the build sets it. */
+        seg->subject_next = capacity > 0 ? calloc(capacity, sizeof *seg->subject_next) : NULL;
+        if (capacity > 0 && seg->subject_next == NULL) {
+            store_subject_chains_free(store);
+            return -ENOMEM;
+        }
+        seg->subject_next_capacity = capacity;
+    }
+    return 0;
+}
+
+void store_subject_chains_free(struct stream_store *store)
+{
+    for (uint32_t i = 0; i < store->segment_count; i++) {
+        struct store_segment *seg = store->segments[i];
+        free(seg->subject_next);
+        seg->subject_next = NULL;
+        seg->subject_next_capacity = 0;
+    }
+}
+
+/* Counts message `seq`, whose record is `rec`, into the chain its entry is being rebuilt
+ * with: the entry's first message seen sets both bounds, each later one is linked after
+ * the last. */
+static void store_subject_relink(struct stream_store *store, const struct record *rec,
+                                 uint64_t seq)
+{
+    uint64_t hash = subject_table_hash(&store->subjects, rec->subject, rec->subject_length);
+    struct subject_entry *entry =
+        subject_table_find(&store->subjects, rec->subject, rec->subject_length, hash);
+    ASSERT(entry != NULL);
+    if (entry->flags & SUBJECT_ENTRY_F_RELINK) {
+        entry->first_seq = seq;
+        entry->flags = 0;
+    } else {
+        store_subject_link(store, entry->last_seq, seq);
+    }
+    entry->last_seq = seq;
+}
+
+/* One walk of the messages held, in sequence order, each read through its segment's map (or
+ * its batch) and looked up in the table: O(messages held). The counts stay as they are
+ * (they are exact); first and last become exact. A message whose bytes no longer frame a
+ * record (store_read logs it) is left off its chain, as store_forget leaves it off its
+ * entry; an entry none of whose messages could be read keeps its bounds as they were
+ * (a first with no link is settled by walking the log, as after a link too long). */
+void store_subject_chains_build(struct stream_store *store)
+{
+    ASSERT(store_subject_chained(store));
+    struct subject_table *table = &store->subjects;
+    for (uint32_t i = 0; i < table->capacity; i++) {
+        if (table->slots[i].subject != NULL) {
+            table->slots[i].flags |= SUBJECT_ENTRY_F_RELINK;
+        }
+    }
+    for (uint32_t i = 0; i < store->segment_count; i++) {
+        const struct store_segment *seg = store->segments[i];
+        for (uint32_t index = 0; index < seg->seq_count && seg->live_count > 0; index++) {
+            if (seg->offsets[index] == OFFSET_GONE) {
+                continue;
+            }
+            uint64_t seq = seg_first(seg) + index;
+            struct record rec;
+            if (store_read(store, seg, seq, &rec) == 0) {
+                store_subject_relink(store, &rec, seq);
+            }
+        }
+    }
+    for (uint32_t i = 0; i < table->capacity; i++) {
+        struct subject_entry *entry = &table->slots[i];
+        if (entry->subject != NULL) {
+            entry->flags &= ~(uint32_t)SUBJECT_ENTRY_F_RELINK;
+        }
+    }
+}
+
 /* ---- Queries -------------------------------------------------------------------------- */
 
 static struct subject_entry *store_subject_find(struct stream_store *store,
@@ -225,4 +312,22 @@ uint64_t stream_store_subject_count(struct stream_store *store, const uint8_t *s
 {
     struct subject_entry *entry = store_subject_find(store, subject, subject_length);
     return entry != NULL ? entry->msg_count : 0;
+}
+
+int stream_store_subjects_each(const struct stream_store *store, stream_store_subject_fn *each,
+                               void *context)
+{
+    const struct subject_table *table = &store->subjects;
+    for (uint32_t i = 0; i < table->capacity; i++) {
+        const struct subject_entry *entry = &table->slots[i];
+        if (entry->subject == NULL) {
+            continue;
+        }
+        int rc = each(context, (const uint8_t *)entry->subject, entry->subject_length,
+                      entry->msg_count);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
 }

@@ -14,10 +14,12 @@
 
 #include <stdint.h>
 
-/* Entry flags: the bound is not exact (see first_seq, last_seq). */
+/* Entry flags: the bound is not exact (see first_seq, last_seq); RELINK only while the
+ * store rebuilds its chains (stream_store_subject.c): no message of the entry seen yet. */
 enum {
     SUBJECT_ENTRY_F_FIRST_STALE = 1u << 0,
     SUBJECT_ENTRY_F_LAST_STALE = 1u << 1,
+    SUBJECT_ENTRY_F_RELINK = 1u << 2,
 };
 
 struct subject_entry {

@@ -362,8 +362,8 @@ START_TEST(test_subject_purges)
 }
 END_TEST
 
-/* A limit set between opens: the first append on a subject over it evicts the excess (up
- * to 16 at once) along the chain that recovery built; then the limit removed again. */
+/* A limit set between opens applies at open: the excess on each subject goes at once (a
+ * tombstone each) along the chain that recovery built; then the limit removed again. */
 START_TEST(test_subject_limit_lowered)
 {
     struct fixture fx;
@@ -378,10 +378,11 @@ START_TEST(test_subject_limit_lowered)
     fx_close(&fx);
     fx.config.max_msgs_per_subject = 2;
     fx_open(&fx);
-    expect_subject(fx.store, 0, 5, seqs[0], seqs[5]);
+    expect_subject(fx.store, 0, 2, seqs[4], seqs[5]);
+    expect_subject(fx.store, 1, 2, seqs[4] + 1, seqs[5] + 1);
     uint64_t added = fx_append(&fx, 0);
     expect_subject(fx.store, 0, 2, seqs[5], added);
-    expect_subject(fx.store, 1, 6, seqs[0] + 1, seqs[5] + 1);
+    expect_subject(fx.store, 1, 2, seqs[4] + 1, seqs[5] + 1);
     fx_reopen(&fx);
     expect_subject(fx.store, 0, 2, seqs[5], added);
     fx_close(&fx);
@@ -389,7 +390,7 @@ START_TEST(test_subject_limit_lowered)
     fx_open(&fx);
     ck_assert_int_eq(stream_store_delete(fx.store, seqs[5]), 0);
     expect_subject(fx.store, 0, 1, added, added);
-    expect_subject(fx.store, 1, 6, seqs[0] + 1, seqs[5] + 1);
+    expect_subject(fx.store, 1, 2, seqs[4] + 1, seqs[5] + 1);
     fx_fini(&fx);
 }
 END_TEST
