@@ -19,9 +19,9 @@
 # from one io_uring thread.
 #
 # JetStream scenarios (js-pub*) start nats-server with -js -sd <fresh temporary dir>,
-# removed after each run; ionats gets the same two flags once its --help lists
-# --jetstream. The generator first asks $JS.API.INFO: a server that does not answer (ionats
-# today) makes it exit with status 3, which is reported as "n/a", not as a failure.
+# removed after each run; ionats gets the same two flags when its --help lists
+# --jetstream. The generator first asks $JS.API.INFO: a server that does not answer makes
+# it exit with status 3, which is reported as "n/a", not as a failure.
 #
 #   scripts/bench.sh [--quick] [--reps N] [--duration S] [--servers LIST]
 #                    [--scenarios LIST]
@@ -196,13 +196,15 @@ free_port() {
 
 # True when the ionats binary offers JetStream (its --help lists --jetstream); until then it
 # is started without the flags and js-pub finds no JetStream there.
+# (grep reads all of --help: with -q it could stop early, and the SIGPIPE that the writer
+# then gets would fail the pipeline under pipefail, at random.)
 ionats_has_jetstream() {
-  "$IONATS_BIN" --help 2>&1 | grep -qE -- '--jetstream([^a-z_]|$)'
+  "$IONATS_BIN" --help 2>&1 | grep -E -- '--jetstream([^a-z_]|$)' >/dev/null
 }
 
 # True when the ionats binary picks its I/O backend (its --help lists -io or --io).
 ionats_has_io_flag() {
-  "$IONATS_BIN" --help 2>&1 | grep -qE -- '(^|[[:space:],])--?io[[:space:]=<]'
+  "$IONATS_BIN" --help 2>&1 | grep -E -- '(^|[[:space:],])--?io[[:space:]=<]' >/dev/null
 }
 
 # Starts server $1 on port $2, logging to $3, with JetStream in a fresh store when $4 is
@@ -508,11 +510,11 @@ make_tables() {
     echo "rates (better = higher), below 1 for latencies (better = lower). CPU = server"
     echo "CPU-seconds (user+sys) per million messages counted by the scenario's rate; RSS"
     echo "(VmHWM peak, VmRSS idle) in MB."
-    if printf '%s\n' "${scenario_list[@]}" | grep -qx fanout16b; then
+    if printf '%s\n' "${scenario_list[@]}" | grep -x fanout16b >/dev/null; then
       echo "Blocking subscriber threads (fanout16b): the 16 subscribers of fanout16, each a"
       echo "thread of its own reading a blocking socket into 32 KiB."
     fi
-    if printf '%s\n' "${scenario_list[@]}" | grep -q '^js-pub'; then
+    if printf '%s\n' "${scenario_list[@]}" | grep '^js-pub' >/dev/null; then
       echo "js-pub: a fresh stream (limits retention, discard old) per run, created by a"
       local tmp=${TMPDIR:-/tmp} device
       device=$(df -P "$tmp" | awk 'NR == 2 { print $1 }')

@@ -27,7 +27,7 @@ seeds_stamp=$seeds_venv/installed-requirements.txt
 install_debian_packages() {
   local missing=() p
   for p in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null; then
       missing+=("$p")
     fi
   done
