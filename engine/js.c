@@ -88,6 +88,15 @@ void js_reply(struct js *js, const char *reply, size_t reply_length, const char 
     if (reply_length == 0) {
         return;
     }
+    if (js->reply_via_meta) {
+        struct js_message *message =
+            js_message_make(JS_OP_REPLY, reply, reply_length, NULL, 0, body, body_length);
+        if (message != NULL) {
+            js_message_send(js, 0, message);
+            return;
+        }
+        /* no memory for the detour: straight away, as a subscription seen late allows */
+    }
     const struct route_msg msg = {
         .subject = {.data = reply, .length = (uint32_t)reply_length},
         .payload = {.data = body, .length = (uint32_t)body_length},

@@ -72,7 +72,9 @@ static void reply_error(struct js *js, const struct route_msg *msg, const struct
     struct go_json json;
     reply_begin(&json, op);
     js_errors_json_error(&json, error);
-    if (strcmp(op->type, "stream_info_response") == 0) {
+    if (strcmp(op->type, "stream_purge_response") == 0) {
+        go_json_literal(&json, ",\"purged\":0"); /* not omitted by nats-server */
+    } else if (strcmp(op->type, "stream_info_response") == 0) {
         go_json_literal(&json, ",\"total\":0,\"offset\":0,\"limit\":0");
     }
     reply_end(js, msg, &json);

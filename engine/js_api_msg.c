@@ -280,9 +280,25 @@ void js_api_msg_delete(struct js *js, const struct route_msg *msg, const char *n
         return;
     }
     int rc = stream_store_delete(stream->store, seq);
+    if (rc == -ENOENT) {
+        struct stream_store_info info;
+        stream_store_info_get(stream->store, &info);
+        if (seq > info.last_seq) {
+            /* nats-server: the store's EOF past the last sequence */
+            reply_error_text(js, msg, DELETE_TYPE, JS_ERR_STREAM_MSG_DELETE_FAILED,
+                             "stream store EOF");
+        } else {
+            char seq_text[24];
+            snprintf(seq_text, sizeof seq_text, "%llu", (unsigned long long)seq);
+            const char *const args[] = {seq_text};
+            struct js_error error;
+            js_errors_set_args(&error, JS_ERR_SEQUENCE_NOT_FOUND, args, 1);
+            js_api_reply_error(js, msg, DELETE_TYPE, &error);
+        }
+        return;
+    }
     if (rc != 0) {
-        reply_error_text(js, msg, DELETE_TYPE, JS_ERR_STREAM_MSG_DELETE_FAILED,
-                         rc == -ENOENT ? "no message found" : strerror(-rc));
+        reply_error_text(js, msg, DELETE_TYPE, JS_ERR_STREAM_MSG_DELETE_FAILED, strerror(-rc));
         return;
     }
     stream->dirty = true;

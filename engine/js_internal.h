@@ -163,6 +163,10 @@ struct js {
     size_t retired_count;
     size_t retired_capacity;
     uint64_t pending_bytes;        /* appended this turn, not yet counted in the server's */
+    /* While handling a request the meta shard passed on: replies go back through the meta
+     * shard, which has seen the requester's subscriptions (they came in the same ring as
+     * the request), where this shard may not have yet (they come in another ring). */
+    bool reply_via_meta;
     uint64_t api_total;
     uint64_t api_errors;
     bool stopping;
@@ -177,6 +181,7 @@ enum js_op {
     JS_OP_REQUEST,       /* meta → owner: `handler` answers the API request in `body` */
     JS_OP_CREATE_FAILED, /* owner → meta: forget `name`; its shared state is the meta's */
     JS_OP_UPDATE_FAILED, /* owner → meta: `body` is the config `name` still has */
+    JS_OP_REPLY,         /* owner → meta: publish `body` to the subject `name` */
 };
 
 /* An API request handler that runs where the stream is (its owner). */

@@ -202,6 +202,8 @@ static void owner_delete(struct js *js, struct js_message *message)
 
 void js_message_handle(struct js *js, int origin, struct js_message *message)
 {
+    bool via_meta = js->reply_via_meta;
+    js->reply_via_meta = origin != js->shard->index;
     switch (message->op) {
     case JS_OP_CREATE:
         owner_create(js, message);
@@ -225,6 +227,11 @@ void js_message_handle(struct js *js, int origin, struct js_message *message)
         js_meta_restore(js, message->name, message->name_length, message->body,
                         message->body_length);
         break;
+    case JS_OP_REPLY:
+        js->reply_via_meta = false;
+        js_reply(js, message->name, message->name_length, message->body, message->body_length);
+        break;
     }
+    js->reply_via_meta = via_meta;
     free(message);
 }

@@ -206,6 +206,10 @@ int shard_init(struct shard *shard, struct server *server, int index)
             return rc;
         }
         shard->module_started = true;
+        if (shard->shard_count > 1) {
+            /* the subscriptions it made reach the other shards' rings before any runs */
+            (void)xshard_flush(&shard->xshard);
+        }
     }
     return 0;
 }
@@ -686,6 +690,12 @@ static void shard_fail(struct shard *shard, int rc)
 
 void shard_run(struct shard *shard)
 {
+    if (shard->shard_count > 1) {
+        /* what the other shards' starts subscribed (a module's server-side subscribers) is
+         * known here before the first client's first request: every start is done (the
+         * start barrier orders their rings' contents before this) */
+        (void)xshard_drain(&shard->xshard);
+    }
     shard_accept_arm(shard);
     if (shard->server->config->stats_interval_ns > 0) {
         timer_arm(&shard->timers, &shard->stats_timer,

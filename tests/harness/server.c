@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -200,6 +202,13 @@ static int write_reference_config(struct test_server *server, const struct test_
         }
         fprintf(f, "}\n");
     }
+    if (o->jetstream) {
+        fprintf(f, "jetstream {\n");
+        if (o->store_dir) {
+            fprintf(f, "  store_dir: \"%s\"\n", o->store_dir);
+        }
+        fprintf(f, "}\n");
+    }
     fclose(f);
     return 0;
 }
@@ -281,6 +290,13 @@ static int build_ionats_args(const struct test_server *server,
     if (o->token) {
         add_arg(argv, argc, "--auth");
         add_arg(argv, argc, o->token);
+    }
+    if (o->jetstream) {
+        add_arg(argv, argc, "-js");
+        if (o->store_dir) {
+            add_arg(argv, argc, "-sd");
+            add_arg(argv, argc, o->store_dir);
+        }
     }
     for (int i = 0; o->extra_args != NULL && o->extra_args[i] != NULL; i++) {
         add_arg(argv, argc, o->extra_args[i]);
@@ -385,11 +401,14 @@ static int start_died(struct test_server *server, int status)
     return -ECHILD;
 }
 
-static int start_once(struct test_server *server, const struct test_server_options *o)
+/* One start on `port`, or on a free port when `port` is 0. */
+static int start_once(struct test_server *server, const struct test_server_options *o, int port)
 {
     char *argv[ARG_COUNT_MAX] = {0};
     int argc = 0;
-    int port = free_port();
+    if (port == 0) {
+        port = free_port();
+    }
     if (port < 0) {
         return port;
     }
@@ -458,14 +477,15 @@ static int start_once(struct test_server *server, const struct test_server_optio
     return -ETIMEDOUT;
 }
 
-int test_server_start(struct test_server *server, const struct test_server_options *options)
+/* Starts `server` (its pid 0), first on `port` (0: a free one), then on free ports while
+ * another process takes the chosen one. */
+static int start_attempts(struct test_server *server, const struct test_server_options *options,
+                          int port)
 {
     static const struct test_server_options defaults = {0};
-    memset(server, 0, sizeof *server);
-    server->reference = test_server_reference();
     int rc = -EINVAL;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-        rc = start_once(server, options ? options : &defaults);
+        rc = start_once(server, options ? options : &defaults, attempt == 0 ? port : 0);
         if (rc == 0) {
             return 0;
         }
@@ -482,6 +502,24 @@ int test_server_start(struct test_server *server, const struct test_server_optio
                 START_ATTEMPTS);
     }
     return rc;
+}
+
+int test_server_start(struct test_server *server, const struct test_server_options *options)
+{
+    memset(server, 0, sizeof *server);
+    server->reference = test_server_reference();
+    return start_attempts(server, options, 0);
+}
+
+int test_server_restart(struct test_server *server, const struct test_server_options *options)
+{
+    if (server->pid > 0) {
+        return -EBUSY;
+    }
+    int port = server->port;
+    memset(server, 0, sizeof *server);
+    server->reference = test_server_reference();
+    return start_attempts(server, options, port);
 }
 
 /* ionats must exit 0 on SIGTERM, promptly and (under the sanitizers) without a leak or
@@ -534,6 +572,81 @@ int test_server_stop(struct test_server *server)
         server->config_path[0] = '\0';
     }
     return status;
+}
+
+bool test_server_running(struct test_server *server)
+{
+    if (server->pid <= 0) {
+        fprintf(stderr, "harness: no broker was running on port %d\n", server->port);
+        return false;
+    }
+    int status = 0;
+    if (waitpid(server->pid, &status, WNOHANG) != server->pid) {
+        return true;
+    }
+    char how[96];
+    status_describe(status, how, sizeof how);
+    fprintf(stderr, "harness: the broker on port %d ended with %s\n", server->port, how);
+    log_show(server->log_path);
+    server->pid = 0;
+    return false;
+}
+
+int test_server_kill(struct test_server *server)
+{
+    int status = 0;
+    if (server->pid > 0) {
+        kill(server->pid, SIGKILL);
+        waitpid(server->pid, &status, 0);
+        server->pid = 0;
+        unlink(server->log_path);
+        /* A killed process's io_uring is torn down by the kernel after the process is
+         * reaped, and the listening socket it holds keeps accepting until then: a restart
+         * on the same port would find it taken, while the probe connects to the dead
+         * broker's socket and takes it for the new one. Wait (bounded) until it is gone. */
+        long deadline = test_now_ms() + STOP_WAIT_MS;
+        while (port_accepts(server->port) && test_now_ms() < deadline) {
+            usleep(POLL_STEP_MS * 1000);
+        }
+    }
+    if (server->config_path[0] != '\0') {
+        unlink(server->config_path);
+        server->config_path[0] = '\0';
+    }
+    return status;
+}
+
+/* Store directories are made from this template and only paths under it are removed. */
+#define STORE_DIR_PREFIX "/tmp/ionats-test-store-"
+
+int test_store_dir_create(char *path, size_t size)
+{
+    static const char template[] = STORE_DIR_PREFIX "XXXXXX";
+    if (size < sizeof template) {
+        return -ENOBUFS;
+    }
+    memcpy(path, template, sizeof template);
+    return mkdtemp(path) != NULL ? 0 : -errno;
+}
+
+static int store_dir_remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 ? 0 : errno;
+}
+
+int test_store_dir_remove(const char *path)
+{
+    if (strncmp(path, STORE_DIR_PREFIX, strlen(STORE_DIR_PREFIX)) != 0 ||
+        strstr(path, "..") != NULL) {
+        return -EINVAL;
+    }
+    /* depth first, links not followed: a file, then the directory that held it */
+    enum { OPEN_FDS_MAX = 16 };
+    int rc = nftw(path, store_dir_remove_one, OPEN_FDS_MAX, FTW_DEPTH | FTW_PHYS);
+    return rc == 0 ? 0 : rc > 0 ? -rc : -errno;
 }
 
 int test_connect_raw(int port)

@@ -9,7 +9,11 @@
  * backend; neither reaches nats-server. Flags a test passes in extra_args come after these
  * and win (ionats keeps the last value of a repeated flag).
  * A wrapper (test_server_options.wrapper) runs ionats under another program, such as
- * seccomp_exec, which refuses io_uring the way a container's seccomp profile does. */
+ * seccomp_exec, which refuses io_uring the way a container's seccomp profile does.
+ * JetStream (test_server_options.jetstream, store_dir) reaches ionats as -js -sd <dir> and
+ * nats-server as a jetstream block in its config file; both keep their streams in
+ * <dir>/jetstream, so a broker stopped (or killed) and restarted on the same store_dir
+ * finds what the first one stored. */
 #ifndef IONATS_TESTS_HARNESS_SERVER_H
 #define IONATS_TESTS_HARNESS_SERVER_H
 
@@ -36,6 +40,8 @@ struct test_server_options {
      * with the broker's whole command line appended. It must exec the broker in the same
      * process (the PID the harness waits on and stops is the wrapper's). NULL: none. */
     const char *const *wrapper;
+    bool jetstream;         /* enable JetStream */
+    const char *store_dir;  /* with jetstream: where streams live; NULL: the broker's default */
 };
 
 struct test_server {
@@ -63,6 +69,30 @@ int test_server_start(struct test_server *server, const struct test_server_optio
  * ionats must exit 0: any other exit, a signal included, is reported on stderr with the
  * broker's log and aborts the test process. */
 int test_server_stop(struct test_server *server);
+
+/* After something failed: true when the broker is still running; otherwise it is reaped,
+ * how it ended is said on stderr with its log, and the test can say the broker died rather
+ * than report the symptom (a refused or reset connection). */
+bool test_server_running(struct test_server *server);
+
+/* SIGKILL at once, as a crash would end it (what it wrote stays in the kernel's page cache:
+ * this is not a power cut), reap it, and wait (bounded) until its port is closed. Its exit
+ * is not checked (it is the test's doing); the log and config file are removed. Returns the
+ * wait status. */
+int test_server_kill(struct test_server *server);
+
+/* Starts a stopped (or killed) server again with `options` (the same store_dir to find
+ * what it stored): on its previous port when that is free again, else on a new one, so a
+ * test reads server->url afterwards. The same returns as test_server_start. */
+int test_server_restart(struct test_server *server, const struct test_server_options *options);
+
+/* Creates a fresh, empty directory under /tmp for a broker's store_dir and writes its path
+ * to `path` (`size` bytes, at least 32). 0 or -errno. */
+int test_store_dir_create(char *path, size_t size);
+
+/* Removes `path` and everything under it (what a broker stored there). 0 or -errno; a path
+ * outside /tmp/ionats-test-store- is refused with -EINVAL, so a bad path cannot delete more. */
+int test_store_dir_remove(const char *path);
 
 /* Milliseconds on the monotonic clock. */
 long test_now_ms(void);
