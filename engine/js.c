@@ -88,9 +88,21 @@ void js_reply(struct js *js, const char *reply, size_t reply_length, const char 
     if (reply_length == 0) {
         return;
     }
-    if (js->reply_via_meta) {
+    if (js->reply_via_meta || js->hold_sequence != 0) {
         struct js_message *message =
             js_message_make(JS_OP_REPLY, reply, reply_length, NULL, 0, body, body_length);
+        struct js_held_reply *held =
+            js->hold_sequence != 0 && message != NULL ? malloc(sizeof *held) : NULL;
+        if (held != NULL) {
+            *held = (struct js_held_reply){.sequence = js->hold_sequence, .message = message};
+            if (js->held_tail != NULL) {
+                js->held_tail->next = held;
+            } else {
+                js->held_head = held;
+            }
+            js->held_tail = held;
+            return;
+        }
         if (message != NULL) {
             js_message_send(js, 0, message);
             return;
@@ -102,6 +114,20 @@ void js_reply(struct js *js, const char *reply, size_t reply_length, const char 
         .payload = {.data = body, .length = (uint32_t)body_length},
     };
     service_publish(js->shard, &msg);
+}
+
+void js_held_replies_release(struct js *js, bool all)
+{
+    while (js->held_head != NULL &&
+           (all || xshard_announcements_applied(&js->shard->xshard, js->held_head->sequence))) {
+        struct js_held_reply *held = js->held_head;
+        js->held_head = held->next;
+        if (js->held_head == NULL) {
+            js->held_tail = NULL;
+        }
+        js_message_send(js, 0, held->message);
+        free(held);
+    }
 }
 
 struct js_stream *js_stream_find(struct js *js, const char *name, size_t length)
@@ -258,6 +284,12 @@ static void js_tick_fired(struct timer_entry *entry, void *ctx)
 
 static void js_free_all(struct js *js)
 {
+    while (js->held_head != NULL) {
+        struct js_held_reply *held = js->held_head;
+        js->held_head = held->next;
+        free(held->message);
+        free(held);
+    }
     for (size_t i = 0; i < js->api_sub_count; i++) {
         service_unsubscribe(js->shard, js->api_subs[i]);
     }
@@ -479,6 +511,9 @@ static void js_turn_end(struct shard *shard, void *opaque)
         }
     }
     js->pending_bytes = 0;
+    if (js->held_head != NULL) {
+        js_held_replies_release(js, false);
+    }
     if (js->retired_count > 0) {
         js_retired_reap(js);
     }
@@ -492,6 +527,7 @@ static bool js_stop_step(struct shard *shard, void *opaque)
     }
     struct js *js = &state->js;
     js->stopping = true;
+    js_held_replies_release(js, true);
     bool busy = false;
     for (size_t i = 0; i < js->stream_count; i++) {
         js_stream_flush(js->streams[i]);

@@ -167,10 +167,26 @@ struct js {
      * shard, which has seen the requester's subscriptions (they came in the same ring as
      * the request), where this shard may not have yet (they come in another ring). */
     bool reply_via_meta;
+    /* Replies to creates and updates wait until every shard has applied the stream's new
+     * subscriptions (the announcements up to their sequence), so that the client's next
+     * publish, on whatever shard, finds the stream; then they go by the meta shard. */
+    uint64_t hold_sequence;        /* while non-zero, js_reply holds what it is given */
+    struct js_held_reply *held_head;
+    struct js_held_reply *held_tail;
     uint64_t api_total;
     uint64_t api_errors;
     bool stopping;
 };
+
+struct js_held_reply {
+    struct js_held_reply *next;
+    uint64_t sequence;
+    struct js_message *message; /* a JS_OP_REPLY for the meta shard */
+};
+
+/* Sends the held replies whose announcements every shard has applied (js.c, each turn);
+ * `all`: every one, whatever was applied. */
+void js_held_replies_release(struct js *js, bool all);
 
 /* ---- module messages between a stream's owner and the meta shard (js_owner.c) ---- */
 
