@@ -41,7 +41,12 @@ enum {
     /* js-pub: a publisher's reply inbox with its slot number, and a whole publish frame
      * besides its payload: "PUB " subject " " inbox " " size CRLF payload CRLF. */
     BENCH_JS_INBOX_SIZE_MAX = 96,
-    BENCH_JS_FRAME_OVERHEAD = 4 + BENCH_SUBJECT_SIZE_MAX + 1 + BENCH_JS_INBOX_SIZE_MAX + 1 + 10 + 4,
+    /* js-pub --subjects: at most 10^9 subjects, so a subject token is at most 9 digits,
+     * appended to the subject with a '.'. */
+    BENCH_JS_SUBJECTS_MAX = 1000000000,
+    BENCH_JS_SUBJECT_DIGITS_MAX = 9,
+    BENCH_JS_FRAME_OVERHEAD = 4 + BENCH_SUBJECT_SIZE_MAX + 1 + BENCH_JS_SUBJECT_DIGITS_MAX + 1 +
+                              BENCH_JS_INBOX_SIZE_MAX + 1 + 10 + 4,
 };
 
 struct bench_opts {
@@ -65,6 +70,10 @@ struct bench_opts {
     char stream[BENCH_STREAM_SIZE_MAX]; /* created before the run, deleted after it */
     enum bench_storage storage;
     uint32_t window; /* publishes in flight, not yet acked, per connection */
+    /* 0 (--subjects not given): publish to `subject`, the stream takes `subject`. N: the
+     * stream takes "<subject>.>" and a publisher's publish i goes to "<subject>.<i mod N>",
+     * the number zero-padded to the digits of N - 1 (every frame one size). */
+    uint32_t subjects;
 };
 
 /* Written by one side, read by the other. Every store is a release that pairs with the

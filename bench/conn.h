@@ -82,10 +82,18 @@ struct conn {
 
     /* JetStream publisher: publish i goes out as window frame i % js_window and is in
      * flight until the ack to that frame's inbox comes back (see jspub.c). */
-    char *js_frames;      /* owned: js_window frames of js_frame_size, read-only once built */
+    char *js_frames;      /* owned: js_window frames of js_frame_size; only subject tokens
+                           * change once built, never while a send is in flight */
     size_t js_frame_size; /* every frame has the same size: slot numbers are zero-padded */
     int64_t *js_sent_ns;  /* owned: per slot, when its publish was queued; 0: slot free */
     uint32_t js_window;
+    /* --subjects N: the frame of publish i carries "<subject>.<i mod N>". The token's digits
+     * sit at one offset in every frame and are rewritten in place before a run is sent,
+     * unless N divides the window (then each slot keeps the subject it was built with). */
+    uint32_t js_subjects;             /* N; 0: the one plain subject, nothing to rewrite */
+    bool js_subject_rewrite;          /* N > 1 and N does not divide js_window */
+    size_t js_subject_offset;         /* of the token's first digit in each frame */
+    unsigned js_subject_digits;       /* the digits of N - 1 */
     uint64_t acked;         /* acks with a stream and sequence */
     uint64_t refused;       /* acks with an error */
     int64_t js_progress_ns; /* the last ack, or the send that ended an empty window */

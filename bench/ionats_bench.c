@@ -247,11 +247,13 @@ static int bench_js_finish(const struct bench_opts *opts, struct side *send)
     static struct jsapi api;
     char why[JSAPI_ERROR_SIZE] = "";
     uint64_t stored = 0;
+    int64_t stored_subjects = -1;
     int rc = jsapi_open(&api, opts);
     if (rc == 0) {
-        rc = jsapi_stream_messages(&api, opts, &stored);
+        rc = jsapi_stream_messages(&api, opts, &stored, &stored_subjects);
         if (rc == 0 && send != NULL) {
             send->result.stored = (int64_t)stored;
+            send->result.stored_subjects = stored_subjects;
         }
         if (rc < 0) {
             snprintf(why, sizeof why, "%s", api.error); /* the delete's request clears it */

@@ -2,7 +2,8 @@
 # Live test of ionats-bench js-pub against the reference nats-server with JetStream (ionats
 # has none yet): a short file-storage run and a counted memory-storage run with several
 # publishers and a small window must have every publish acked, the stream must hold exactly
-# the acked messages, and it must be gone from the store afterwards. A server without
+# the acked messages (on as many subjects as --subjects spreads them over), and it must be
+# gone from the store afterwards. A server without
 # JetStream must give exit status 3. Exits 77 (meson: SKIP) when nats-server is missing.
 #
 #   bench/js_pub_test.sh PATH/TO/ionats-bench
@@ -72,6 +73,19 @@ echo "$out"
 check "memory storage, 3 publishers: exit status 0" [ "$rc" -eq 0 ]
 check "memory storage, 3 publishers: all 5000 acked" [ "$(field acked "$out")" = 5000 ]
 check "memory storage, 3 publishers: all 5000 stored" [ "$(field stored "$out")" = 5000 ]
+
+# --subjects: a window of 7 that 5 does not divide (the subject tokens are rewritten per
+# send), 3 publishers each going round bench.0..4: the stream holds 5 subjects; 400 of
+# --subjects 1000 reach 400 subjects, each publish a subject of its own.
+out=$("$bench" js-pub -s "$url" --count 3000 --pubs 3 --window 7 --subjects 5 --json); rc=$?
+echo "$out"
+check "5 subjects: exit status 0" [ "$rc" -eq 0 ]
+check "5 subjects: all 3000 stored" [ "$(field stored "$out")" = 3000 ]
+check "5 subjects: on 5 subjects" [ "$(field stored_subjects "$out")" = 5 ]
+out=$("$bench" js-pub -s "$url" --count 400 --window 64 --subjects 1000 --json); rc=$?
+echo "$out"
+check "1000 subjects, 400 publishes: exit status 0" [ "$rc" -eq 0 ]
+check "1000 subjects, 400 publishes: on 400 subjects" [ "$(field stored_subjects "$out")" = 400 ]
 
 # nats-server keeps a file stream in <store>/jetstream/<account>/streams/<name>.
 left=$(find "$dir/store" -type d \( -name BENCH -o -name BENCH_MEM \) | head -1)

@@ -331,8 +331,13 @@ int jsapi_stream_create(struct jsapi *api, const struct bench_opts *opts)
     if (rc < 0) {
         return rc;
     }
+    /* --subjects: one wildcard takes them all, as a stream of many subjects is set up. */
+    char taken[BENCH_SUBJECT_SIZE_MAX + sizeof ".>"];
+    int taken_size = snprintf(taken, sizeof taken, opts->subjects > 0 ? "%s.>" : "%s",
+                              opts->subject);
+    ASSERT(taken_size > 0 && (size_t)taken_size < sizeof taken);
     json_t *config = json_pack("{s:s, s:[s], s:s, s:s, s:s}", "name", opts->stream, "subjects",
-                               opts->subject, "storage", bench_storage_name(opts->storage),
+                               taken, "storage", bench_storage_name(opts->storage),
                                "retention", "limits", "discard", "old");
     char *body = config != NULL ? json_dumps(config, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(config);
@@ -347,7 +352,8 @@ int jsapi_stream_create(struct jsapi *api, const struct bench_opts *opts)
     return rc;
 }
 
-int jsapi_stream_messages(struct jsapi *api, const struct bench_opts *opts, uint64_t *messages)
+int jsapi_stream_messages(struct jsapi *api, const struct bench_opts *opts, uint64_t *messages,
+                          int64_t *subjects)
 {
     char subject[JSAPI_SUBJECT_SIZE_MAX];
     jsapi_subject(subject, "INFO", opts);
@@ -362,6 +368,12 @@ int jsapi_stream_messages(struct jsapi *api, const struct bench_opts *opts, uint
         rc = -EPROTO;
     }
     *messages = (uint64_t)count;
+    json_int_t subject_count = -1;
+    if (json_unpack(reply, "{s:{s:I}}", "state", "num_subjects", &subject_count) < 0 ||
+        subject_count < 0) {
+        subject_count = -1; /* optional: older servers leave it out */
+    }
+    *subjects = (int64_t)subject_count;
     json_decref(reply);
     return rc;
 }

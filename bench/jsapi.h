@@ -49,8 +49,10 @@ int jsapi_probe(struct jsapi *api);
  * holding the server's description of a refusal. */
 int jsapi_stream_create(struct jsapi *api, const struct bench_opts *opts);
 
-/* The number of messages the stream holds. Returns 0 or -errno. */
-int jsapi_stream_messages(struct jsapi *api, const struct bench_opts *opts, uint64_t *messages);
+/* The number of messages the stream holds, and of distinct subjects among them (-1 when
+ * the server's state has no num_subjects). Returns 0 or -errno. */
+int jsapi_stream_messages(struct jsapi *api, const struct bench_opts *opts, uint64_t *messages,
+                          int64_t *subjects);
 
 /* Deletes the stream. Returns 0 or -errno. */
 int jsapi_stream_delete(struct jsapi *api, const struct bench_opts *opts);

@@ -10,6 +10,11 @@
  *
  * Frames (slot zero-padded to the digits of W - 1, so that every frame has one size):
  *   "PUB <subject> _INBOX.ionats_bench.<pid>.js<conn>.<slot> <size>\r\n<payload>\r\n"
+ * With --subjects N, <subject> is "<subject>.<k>", k = i mod N for publish i, zero-padded
+ * to the digits of N - 1: every frame keeps one size, and the digits of k, at one offset in
+ * every frame, are rewritten in place for the run about to be sent (no send is in flight
+ * then, and a slot is free only once its previous publish was acked, so the kernel is
+ * done with its bytes). The window's memory stays W frames whatever N is.
  * Acks (whole frames, SCAN_F_BODY): MSG <inbox>.<slot> <sid> <n>\r\n then either
  *   {"stream":"<name>", "seq":<n>}  or  {"error":{"code":..,"description":".."}, ...}.
  * Latency is from the moment a run of frames is queued for sending to the completion of
@@ -57,13 +62,41 @@ static unsigned jspub_digits(uint32_t value)
     return digits;
 }
 
+/* Writes `value` as exactly `digits` decimal digits, zero-padded, at `target`. */
+static void jspub_digits_write(char *target, unsigned digits, uint32_t value)
+{
+    for (unsigned i = digits; i > 0; i--) {
+        target[i - 1] = (char)('0' + value % JSPUB_DECIMAL_BASE);
+        value /= JSPUB_DECIMAL_BASE;
+    }
+    ASSERT(value == 0); /* the digits held all of it */
+}
+
+/* The subject part of a frame: "<subject>" or, with --subjects, "<subject>.<k>" with k
+ * zero-padded to js_subject_digits. Returns its length. */
+static size_t jspub_subject_write(const struct conn *conn, char *target, size_t capacity,
+                                  uint32_t subject_index)
+{
+    const struct bench_opts *opts = conn->side->opts;
+    int size = conn->js_subjects == 0
+                   ? snprintf(target, capacity, "%s", opts->subject)
+                   : snprintf(target, capacity, "%s.%0*u", opts->subject,
+                              (int)conn->js_subject_digits, (unsigned)subject_index);
+    ASSERT(size > 0 && (size_t)size < capacity);
+    return (size_t)size;
+}
+
 /* Writes the frame of `slot` at `frame`; returns its size. */
 static size_t jspub_frame_write(const struct conn *conn, char *frame, const char *inbox,
                                 unsigned digits, uint32_t slot)
 {
     const struct bench_opts *opts = conn->side->opts;
+    char subject[BENCH_SUBJECT_SIZE_MAX + 1 + BENCH_JS_SUBJECT_DIGITS_MAX];
+    /* The first lap: publish `slot` goes out as frame `slot`. */
+    uint32_t subject_index = conn->js_subjects > 0 ? slot % conn->js_subjects : 0;
+    jspub_subject_write(conn, subject, sizeof subject, subject_index);
     char header[BENCH_JS_FRAME_OVERHEAD + 1];
-    int header_size = snprintf(header, sizeof header, "PUB %s %s.%0*u %u\r\n", opts->subject, inbox,
+    int header_size = snprintf(header, sizeof header, "PUB %s %s.%0*u %u\r\n", subject, inbox,
                                (int)digits, (unsigned)slot, (unsigned)opts->size);
     ASSERT(header_size > 0 && header_size + JSPUB_CRLF_SIZE <= BENCH_JS_FRAME_OVERHEAD);
     memcpy(frame, header, (size_t)header_size);
@@ -82,6 +115,14 @@ int jspub_setup(struct conn *conn, uint64_t target)
     unsigned digits = jspub_digits(opts->window - 1);
     ASSERT(digits <= JSPUB_SLOT_DIGITS_MAX);
     ASSERT(strlen(inbox) + 1 + digits < BENCH_JS_INBOX_SIZE_MAX);
+    conn->js_subjects = opts->subjects;
+    if (opts->subjects > 0) {
+        conn->js_subject_digits = jspub_digits(opts->subjects - 1);
+        ASSERT(conn->js_subject_digits <= BENCH_JS_SUBJECT_DIGITS_MAX);
+        /* "PUB <subject>.": the token's digits follow. */
+        conn->js_subject_offset = strlen("PUB ") + strlen(opts->subject) + 1;
+        conn->js_subject_rewrite = opts->subjects > 1 && opts->window % opts->subjects != 0;
+    }
     /* The first frame tells the size of all. */
     size_t capacity = BENCH_JS_FRAME_OVERHEAD + opts->size;
     char *first = malloc(capacity);
@@ -100,6 +141,7 @@ int jspub_setup(struct conn *conn, uint64_t target)
         char *frame = conn->js_frames + (size_t)slot * conn->js_frame_size;
         size_t size = jspub_frame_write(conn, frame, inbox, digits, slot);
         ASSERT(size == conn->js_frame_size); /* zero-padded slots: one size for all */
+        ASSERT(conn->js_subjects == 0 || frame[conn->js_subject_offset - 1] == '.');
     }
     conn->js_window = opts->window;
     conn->target = target;
@@ -121,6 +163,25 @@ static void jspub_check_done(struct conn *conn, int64_t now_ns)
     conn->finished = true;
     conn->finished_ns = now_ns;
     side_conn_finished(conn->side);
+}
+
+/* --subjects: gives the frames of the run of `count` slots from `first`, publishes
+ * conn->sent onwards, the subjects of those publishes. Only while no send is in flight. */
+static void jspub_subjects_rewrite(struct conn *conn, uint32_t first, uint32_t count)
+{
+    ASSERT(!conn->send_in_flight);
+    ASSERT(conn->js_subjects > 1);
+    ASSERT(first + count <= conn->js_window);
+    uint32_t subject_index = (uint32_t)(conn->sent % conn->js_subjects);
+    char *token = conn->js_frames + (size_t)first * conn->js_frame_size + conn->js_subject_offset;
+    for (uint32_t i = 0; i < count; i++) {
+        jspub_digits_write(token, conn->js_subject_digits, subject_index);
+        token += conn->js_frame_size;
+        subject_index++;
+        if (subject_index == conn->js_subjects) {
+            subject_index = 0;
+        }
+    }
 }
 
 bool jspub_next_send(struct conn *conn, const char **data, size_t *size)
@@ -151,6 +212,9 @@ bool jspub_next_send(struct conn *conn, const char **data, size_t *size)
     }
     for (uint32_t i = 0; i < count; i++) {
         conn->js_sent_ns[first + i] = now_ns;
+    }
+    if (conn->js_subject_rewrite) {
+        jspub_subjects_rewrite(conn, first, count);
     }
     conn->sent += count;
     *data = conn->js_frames + (size_t)first * conn->js_frame_size;

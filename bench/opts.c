@@ -55,6 +55,7 @@ enum opts_key {
     OPTS_KEY_STORAGE,
     OPTS_KEY_WINDOW,
     OPTS_KEY_BLOCKING_SUBS,
+    OPTS_KEY_SUBJECTS,
 };
 
 /* What the user gave, before defaults. */
@@ -63,7 +64,7 @@ struct opts_given {
     bool duration;
     bool pubs;
     bool subs;
-    bool js; /* any of --stream, --storage, --window */
+    bool js; /* any of --stream, --storage, --window, --subjects */
 };
 
 static const struct option OPTS_LONG[] = {
@@ -83,6 +84,7 @@ static const struct option OPTS_LONG[] = {
     {"stream", required_argument, NULL, OPTS_KEY_STREAM},
     {"storage", required_argument, NULL, OPTS_KEY_STORAGE},
     {"window", required_argument, NULL, OPTS_KEY_WINDOW},
+    {"subjects", required_argument, NULL, OPTS_KEY_SUBJECTS},
     {"blocking-subs", no_argument, NULL, OPTS_KEY_BLOCKING_SUBS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -156,6 +158,9 @@ void opts_usage(FILE *stream)
           "  --storage file|memory   js-pub: the stream's storage (default file)\n"
           "  --window N              js-pub: publishes in flight, not yet acked, per\n"
           "                          connection (default 256)\n"
+          "  --subjects N            js-pub: the stream takes SUBJECT.> and each publisher's\n"
+          "                          publish i goes to SUBJECT.<i mod N>, zero-padded to the\n"
+          "                          digits of N - 1 (default: SUBJECT itself, one subject)\n"
           "\n"
           "Throughput is messages (and payload MB, 10^6 B) per second on each side: publishers\n"
           "from the first send to the PONG that follows the last; subscribers from the first to\n"
@@ -333,6 +338,11 @@ static int opts_one(int key, const char *arg, struct bench_opts *opts, struct op
         rc = opts_bounded(arg, 1, OPTS_WINDOW_MAX, &value);
         opts->window = (uint32_t)value;
         return rc;
+    case OPTS_KEY_SUBJECTS:
+        given->js = true;
+        rc = opts_bounded(arg, 1, BENCH_JS_SUBJECTS_MAX, &value);
+        opts->subjects = (uint32_t)value;
+        return rc;
     default:
         return -EINVAL;
     }
@@ -374,7 +384,7 @@ static const char *opts_silly(const struct bench_opts *opts, const struct opts_g
         return "js-pub publishers are window-bound (--window acks outstanding): no --rate";
     }
     if (mode != BENCH_MODE_JS_PUB && given->js) {
-        return "--stream, --storage and --window apply to js-pub only";
+        return "--stream, --storage, --window and --subjects apply to js-pub only";
     }
     if (mode == BENCH_MODE_JS_PUB &&
         (uint64_t)opts->window * (opts->size + BENCH_JS_FRAME_OVERHEAD) > OPTS_WINDOW_BYTES_MAX) {

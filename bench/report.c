@@ -129,6 +129,9 @@ static void report_text(FILE *stream, const struct bench_opts *opts, const struc
     if (opts->mode == BENCH_MODE_JS_PUB) {
         fprintf(stream, "stream %s (%s), window %u, ", opts->stream,
                 bench_storage_name(opts->storage), (unsigned)opts->window);
+        if (opts->subjects > 0) {
+            fprintf(stream, "subjects %s.0..%u, ", opts->subject, (unsigned)opts->subjects - 1);
+        }
     }
     fprintf(stream, "%s\n", opts->url);
     if (send != NULL) {
@@ -142,7 +145,10 @@ static void report_text(FILE *stream, const struct bench_opts *opts, const struc
         fprintf(stream, "  acks %llu of %llu publishes, %llu refused; the stream held ",
                 (unsigned long long)result->msgs, (unsigned long long)result->published,
                 (unsigned long long)result->refused);
-        if (result->stored >= 0) {
+        if (result->stored >= 0 && result->stored_subjects >= 0) {
+            fprintf(stream, "%lld on %lld subjects before its delete\n", (long long)result->stored,
+                    (long long)result->stored_subjects);
+        } else if (result->stored >= 0) {
             fprintf(stream, "%lld before its delete\n", (long long)result->stored);
         } else {
             fputs("? (not counted)\n", stream);
@@ -203,17 +209,18 @@ static void report_json_latency(FILE *stream, const char *name, const struct his
     fprintf(stream, ",\"max\":%.3f}", (double)hist->max_ns / REPORT_NS_PER_US);
 }
 
-/* js-pub's own numbers: "js":{"stream", "storage", "window", "published", "acked",
- * "refused", "refused_error" (the first, or null), "stored" (null when not counted)}. */
+/* js-pub's own numbers: "js":{"stream", "storage", "window", "subjects" (0: the one plain
+ * subject), "published", "acked", "refused", "refused_error" (the first, or null), "stored"
+ * and "stored_subjects" (each null when not counted)}. */
 static void report_json_js(FILE *stream, const struct bench_opts *opts, const struct side *send)
 {
     const struct side_result *result = &send->result;
     fprintf(stream, ",\"js\":{\"stream\":");
     report_json_string(stream, opts->stream);
     fprintf(stream,
-            ",\"storage\":\"%s\",\"window\":%u,\"published\":%llu,\"acked\":%llu,"
-            "\"refused\":%llu,\"refused_error\":",
-            bench_storage_name(opts->storage), (unsigned)opts->window,
+            ",\"storage\":\"%s\",\"window\":%u,\"subjects\":%u,\"published\":%llu,"
+            "\"acked\":%llu,\"refused\":%llu,\"refused_error\":",
+            bench_storage_name(opts->storage), (unsigned)opts->window, (unsigned)opts->subjects,
             (unsigned long long)result->published, (unsigned long long)result->msgs,
             (unsigned long long)result->refused);
     if (result->refused_text[0] != '\0') {
@@ -222,9 +229,14 @@ static void report_json_js(FILE *stream, const struct bench_opts *opts, const st
         fputs("null", stream);
     }
     if (result->stored >= 0) {
-        fprintf(stream, ",\"stored\":%lld}", (long long)result->stored);
+        fprintf(stream, ",\"stored\":%lld", (long long)result->stored);
     } else {
-        fputs(",\"stored\":null}", stream);
+        fputs(",\"stored\":null", stream);
+    }
+    if (result->stored_subjects >= 0) {
+        fprintf(stream, ",\"stored_subjects\":%lld}", (long long)result->stored_subjects);
+    } else {
+        fputs(",\"stored_subjects\":null}", stream);
     }
 }
 

@@ -54,6 +54,7 @@ int side_init(struct side *side, enum side_kind kind, const struct bench_opts *o
     side->conn_count = conn_count;
     side->stop_ns = INT64_MAX;
     side->result.stored = -1;
+    side->result.stored_subjects = -1;
     hist_init(&side->result.hist);
     return 0;
 }

@@ -55,11 +55,13 @@ struct side_result {
     int error;        /* 0, or -errno of the first failure */
     char error_text[SIDE_ERROR_SIZE];
     /* js-pub: publishes sent, acks with an error (the first one's description), and the
-     * messages the stream held after the run (filled in by main; -1 when unknown). */
+     * messages the stream held after the run and their distinct subjects (filled in by
+     * main; -1 when unknown). */
     uint64_t published;
     uint64_t refused;
     char refused_text[SIDE_ERROR_SIZE];
     int64_t stored;
+    int64_t stored_subjects;
 };
 
 struct side {

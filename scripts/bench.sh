@@ -23,6 +23,13 @@
 # --jetstream. The generator first asks $JS.API.INFO: a server that does not answer makes
 # it exit with status 3, which is reported as "n/a", not as a failure.
 #
+# js-pub-subj1m publishes 1,000,000 messages (file storage, 128 B), each to a subject of its
+# own (bench.000000 .. bench.999999, ionats-bench --subjects 1000000), into a stream taking
+# bench.>: the stream ends holding 1,000,000 subjects, the case where nats-server issue 4043
+# saw the publish rate collapse. js-pub-subj1 is the same run on one subject (bench.0, same
+# stream), to compare with. Both are bound by that count, not by --duration (at most
+# COUNT_TIMEOUT_S each), and are not in the default list.
+#
 #   scripts/bench.sh [--quick] [--reps N] [--duration S] [--servers LIST]
 #                    [--scenarios LIST]
 #     --quick            3 repetitions of 2 s loads: about 4 minutes for the three servers
@@ -30,9 +37,10 @@
 #     --duration S       seconds of load per run (default 3)
 #     --servers LIST     comma-separated, from nats-server,ionats,ionats-epoll (default all)
 #     --scenarios LIST   comma-separated subset of: pub16 pub128 pubsub fanout16 fanout16b
-#                        queue4 reqrep js-pub js-pub16 js-pub-mem js-pub-mem16 (default: all
-#                        but the last three; js-pub is file storage 128 B, -mem memory
-#                        storage, 16: 16 B)
+#                        queue4 reqrep js-pub js-pub16 js-pub-mem js-pub-mem16
+#                        js-pub-subj1 js-pub-subj1m (default: all up to js-pub; js-pub
+#                        is file storage 128 B, -mem memory storage, 16: 16 B, -subj1m
+#                        1,000,000 subjects and -subj1 one, see above)
 #   IONATS_BIN=PATH      benchmark this ionats binary instead of <build dir>/engine/ionats
 #   IONATS_BUILD_DIR=DIR build and use the generator (and ionats) in DIR, not build-release
 set -euo pipefail
@@ -83,6 +91,13 @@ readonly CLK_TCK
 bench_timeout_s=$(awk -v d="$duration" -v m=$RUN_MARGIN_S 'BEGIN { print d + m }')
 run_timeout_s=$(awk -v t="$bench_timeout_s" 'BEGIN { print t + 10 }')
 readonly bench_timeout_s run_timeout_s
+# js-pub-subj*: publishes per run, one per subject with --subjects 1000000, and the bound on
+# such a run: 1,000,000 publishes at 10 k msg/s, a tenth of what either server does on one
+# subject here, so that a collapse like issue 4043's (2.4 k msg/s) fails the run within
+# 100 s instead of holding the script for minutes.
+readonly SUBJECTS_COUNT=1000000
+readonly COUNT_TIMEOUT_S=100
+readonly COUNT_RUN_TIMEOUT_S=$(( COUNT_TIMEOUT_S + 10 ))
 # IONATS_BIN=path benchmarks another ionats binary instead of building one.
 ionats_bin_given=${IONATS_BIN:+yes}
 readonly BUILD_DIR=${IONATS_BUILD_DIR:-build-release}
@@ -270,7 +285,26 @@ scenario_args() {
     js-pub16) echo "js-pub --storage file --size 16" ;;
     js-pub-mem) echo "js-pub --storage memory --size 128" ;;
     js-pub-mem16) echo "js-pub --storage memory --size 16" ;;
+    js-pub-subj1) echo "js-pub --storage file --size 128 --subjects 1" ;;
+    js-pub-subj1m) echo "js-pub --storage file --size 128 --subjects $SUBJECTS_COUNT" ;;
     *) log "unknown scenario $1"; exit 2 ;;
+  esac
+}
+
+# How long a scenario's load lasts: --duration, or a fixed count for js-pub-subj*; with the
+# generator's own --timeout.
+scenario_load_args() {
+  case "$1" in
+    js-pub-subj*) echo "--count $SUBJECTS_COUNT --timeout $COUNT_TIMEOUT_S" ;;
+    *) echo "--duration $duration --timeout $bench_timeout_s" ;;
+  esac
+}
+
+# The backstop `timeout` of a scenario's generator run.
+scenario_run_timeout() {
+  case "$1" in
+    js-pub-subj*) echo "$COUNT_RUN_TIMEOUT_S" ;;
+    *) echo "$run_timeout_s" ;;
   esac
 }
 
@@ -306,10 +340,17 @@ scenario_rows() {
         js-pub16) what="file 16 B" ;;
         js-pub-mem) what="memory 128 B" ;;
         js-pub-mem16) what="memory 16 B" ;;
+        js-pub-subj1) what="file 128 B, 1M publishes to 1 subject (bench.>)" ;;
+        js-pub-subj1m) what="file 128 B, 1M publishes to 1M subjects (bench.>)" ;;
       esac
       echo "js-pub $what (acked)|k msg/s|.pub.msgs_per_s/1e3|higher|yes"
       echo "js-pub $what ack p50|us|.latency_us.p50|lower|no"
-      echo "js-pub $what ack p99|us|.latency_us.p99|lower|no" ;;
+      echo "js-pub $what ack p99|us|.latency_us.p99|lower|no"
+      # The proof that the subjects were distinct: the stream's own count (state.num_subjects).
+      case "$1" in
+        js-pub-subj*)
+          echo "js-pub $what: subjects in the stream|subjects|.js.stored_subjects|same|no" ;;
+      esac ;;
   esac
 }
 
@@ -334,9 +375,9 @@ run_one() {
   local cpu_before; cpu_before=$(cpu_ticks "$server_pid")
   local json="" rc=0
   # shellcheck disable=SC2046 # the scenario's arguments are meant to split
-  json=$(timeout --kill-after=5 "$run_timeout_s" \
-    "$BENCH_BIN" $(scenario_args "$scenario") --duration "$duration" \
-    --timeout "$bench_timeout_s" -s "nats://127.0.0.1:$port" --json \
+  json=$(timeout --kill-after=5 "$(scenario_run_timeout "$scenario")" \
+    "$BENCH_BIN" $(scenario_args "$scenario") $(scenario_load_args "$scenario") \
+    -s "nats://127.0.0.1:$port" --json \
     2>>"$out/logs/$scenario-$server-$rep.bench.err") || rc=$?
   if [ -n "$json" ] && ! jq -e . <<<"$json" >/dev/null 2>&1; then
     echo "$json" >>"$out/logs/$scenario-$server-$rep.bench.err"
@@ -522,6 +563,12 @@ make_tables() {
       echo "1 publisher, 256 publishes in flight awaiting acks; the rate counts acked publishes,"
       echo "so CPU s/M is server CPU-us per acked publish; ack latency is from the send of a"
       echo "publish to the read that brought its ack. n/a: the server has no JetStream."
+    fi
+    if printf '%s\n' "${scenario_list[@]}" | grep '^js-pub-subj' >/dev/null; then
+      echo "js-pub-subj1m / -subj1: $SUBJECTS_COUNT publishes per run (not ${duration} s), to"
+      echo "bench.<i> with i from 0 to $((SUBJECTS_COUNT - 1)), zero-padded (1M subjects), or"
+      echo "all to bench.0 (1 subject), into a stream taking bench.>; \"subjects in the stream\""
+      echo "is the stream's state.num_subjects after the run (better = same)."
     fi
     echo
     table_md_header
