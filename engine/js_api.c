@@ -17,6 +17,7 @@
 #include "store/stream_store.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +69,8 @@ static void reply_end(struct js *js, const struct route_msg *msg, struct go_json
 static void reply_error(struct js *js, const struct route_msg *msg, const struct api_op *op,
                         const struct js_error *error)
 {
-    js->api_errors++;
+    /* on whichever shard answered: the owners answer errors too */
+    atomic_fetch_add_explicit(&js->server->api_errors, 1, memory_order_relaxed);
     struct go_json json;
     reply_begin(&json, op);
     js_errors_json_error(&json, error);

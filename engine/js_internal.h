@@ -106,6 +106,7 @@ struct js_boot_stream {
 struct js_server {
     _Atomic int64_t memory_used;     /* bytes held by memory streams, all shards */
     _Atomic int64_t storage_used;    /* bytes held by file streams, all shards */
+    _Atomic uint64_t api_errors;     /* API error replies, from any shard (a count only) */
     struct js_boot_stream *boot;     /* owned [boot_count]: the streams found at start */
     size_t boot_count;
     int shard_count;
@@ -173,8 +174,7 @@ struct js {
     uint64_t hold_sequence;        /* while non-zero, js_reply holds what it is given */
     struct js_held_reply *held_head;
     struct js_held_reply *held_tail;
-    uint64_t api_total;
-    uint64_t api_errors;
+    uint64_t api_total;            /* meta shard: every request passes there */
     bool stopping;
 };
 

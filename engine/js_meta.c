@@ -200,7 +200,7 @@ void js_meta_account_info(struct js *js, const struct route_msg *msg, const char
     go_json_key(&json, "total");
     go_json_uint(&json, js->api_total);
     go_json_key(&json, "errors");
-    go_json_uint(&json, js->api_errors);
+    go_json_uint(&json, atomic_load_explicit(&js->server->api_errors, memory_order_relaxed));
     go_json_literal(&json, "}");
     js_api_reply_end(js, msg, &json);
 }

@@ -280,6 +280,19 @@ START_TEST(test_jetstream_account_info)
     ck_assert_str_eq(ack->Stream, "TWO");
     ck_assert_uint_eq(ack->Sequence, 1);
     jsPubAck_Destroy(ack);
+    /* error replies are counted, whichever shard owns the stream that answered them */
+    ITEST_OK(js_GetAccountInfo(&account, jst.js, NULL, &code));
+    uint64_t errors_before = account->API.Errors;
+    jsAccountInfo_Destroy(account);
+    for (int i = 0; i < 2; i++) {
+        natsMsg *missing = NULL;
+        ck_assert_int_ne(js_GetMsg(&missing, jst.js, i == 0 ? "ONE" : "TWO", 99, NULL, &code),
+                         NATS_OK);
+        ck_assert_int_eq(code, 10037);
+    }
+    ITEST_OK(js_GetAccountInfo(&account, jst.js, NULL, &code));
+    ck_assert_uint_eq(account->API.Errors, errors_before + 2);
+    jsAccountInfo_Destroy(account);
 }
 END_TEST
 
