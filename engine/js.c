@@ -90,7 +90,8 @@ void js_reply(struct js *js, const char *reply, size_t reply_length, const char 
     }
     if (js->reply_via_meta || js->hold_sequence != 0) {
         struct js_message *message =
-            js_message_make(JS_OP_REPLY, reply, reply_length, NULL, 0, body, body_length);
+            js_message_make(js, JS_OP_REPLY, reply, reply_length, NULL, 0, body,
+                            body_length);
         struct js_held_reply *held =
             js->hold_sequence != 0 && message != NULL ? malloc(sizeof *held) : NULL;
         if (held != NULL) {
@@ -287,7 +288,7 @@ static void js_free_all(struct js *js)
     while (js->held_head != NULL) {
         struct js_held_reply *held = js->held_head;
         js->held_head = held->next;
-        free(held->message);
+        js_message_free(held->message);
         free(held);
     }
     for (size_t i = 0; i < js->api_sub_count; i++) {
@@ -422,8 +423,9 @@ static int js_load_owned(struct js *js)
         }
         if (rc != 0) {
             LOG_ERROR("JetStream: stream %s not loaded: %s", boot->name, strerror(-rc));
-            struct js_message *forget = js_message_make(JS_OP_CREATE_FAILED, boot->name,
-                                                        strlen(boot->name), NULL, 0, NULL, 0);
+            struct js_message *forget =
+                js_message_make(js, JS_OP_CREATE_FAILED, boot->name, strlen(boot->name), NULL,
+                                0, NULL, 0);
             if (forget == NULL) {
                 return -ENOMEM;
             }

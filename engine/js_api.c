@@ -316,6 +316,11 @@ static void api_handle(struct shard *shard, void *context, const struct route_ms
         reply_error_id(js, msg, api->op, JS_ERR_BAD_REQUEST);
         return;
     }
+    if (js_messages_full(js)) {
+        /* the shards that own streams are that far behind: no more requests held for them */
+        reply_error_id(js, msg, api->op, JS_ERR_INSUFFICIENT_RESOURCES);
+        return;
+    }
     if (api->op->meta != NULL) {
         api->op->meta(js, msg, name, name_length, body, body_length);
     } else {

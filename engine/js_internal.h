@@ -107,6 +107,8 @@ struct js_server {
     _Atomic int64_t memory_used;     /* bytes held by memory streams, all shards */
     _Atomic int64_t storage_used;    /* bytes held by file streams, all shards */
     _Atomic uint64_t api_errors;     /* API error replies, from any shard (a count only) */
+    /* Bytes of js_messages made and not yet freed, all shards (a bound, relaxed). */
+    _Atomic int64_t message_bytes;
     struct js_boot_stream *boot;     /* owned [boot_count]: the streams found at start */
     size_t boot_count;
     int shard_count;
@@ -207,6 +209,8 @@ typedef void js_request_fn(struct js *js, const struct route_msg *msg, const cha
 /* One message, heap-allocated with its strings; whoever receives it frees it. */
 struct js_message {
     enum js_op op;
+    struct js_server *server;       /* whose message_bytes counts it */
+    size_t size;                    /* bytes allocated */
     js_request_fn *handler;         /* JS_OP_REQUEST: a static function */
     struct js_shared_state *shared; /* JS_OP_CREATE: the new stream's */
     int64_t created_ns;             /* JS_OP_CREATE: its creation time */
@@ -220,9 +224,20 @@ struct js_message {
 };
 
 /* A message with copies of the strings (`reply` and `body` may be NULL). NULL: no memory. */
-struct js_message *js_message_make(enum js_op op, const char *name, size_t name_length,
-                                   const char *reply, size_t reply_length, const char *body,
-                                   size_t body_length);
+struct js_message *js_message_make(struct js *js, enum js_op op, const char *name,
+                                   size_t name_length, const char *reply, size_t reply_length,
+                                   const char *body, size_t body_length);
+
+/* Frees a message (whoever received it), taking it off the server's count. */
+void js_message_free(struct js_message *message);
+
+/* Bytes of messages between shards at most before the meta shard refuses to pass more
+ * requests on (10023): what a client flooding the API with large requests for a stream on
+ * a slow shard can make the broker hold. */
+#define JS_MESSAGE_BYTES_MAX ((int64_t)64 << 20)
+
+/* True while messages between shards hold more than JS_MESSAGE_BYTES_MAX. */
+bool js_messages_full(const struct js *js);
 
 /* Hands `message` to shard `target`'s JetStream (at once when that is this shard). Takes
  * it; when it cannot be sent (no memory) the loss is logged. */

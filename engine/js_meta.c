@@ -282,7 +282,7 @@ static void send_change(struct js *js, const struct route_msg *msg, enum js_op o
     const char *name = entry->config.name;
     struct js_message *message =
         text == NULL ? NULL
-                     : js_message_make(op, name, strlen(name), msg->reply.data,
+                     : js_message_make(js, op, name, strlen(name), msg->reply.data,
                                        msg->reply.length, text, text_length);
     free(text);
     if (message == NULL) {
@@ -298,7 +298,7 @@ static void forward_request(struct js *js, const struct route_msg *msg, int owne
                             js_request_fn *handler, const char *name, size_t name_length,
                             const char *body, size_t body_length)
 {
-    struct js_message *message = js_message_make(JS_OP_REQUEST, name, name_length,
+    struct js_message *message = js_message_make(js, JS_OP_REQUEST, name, name_length,
                                                  msg->reply.data, msg->reply.length, body,
                                                  body_length);
     if (message == NULL) {
@@ -439,7 +439,7 @@ void js_meta_delete(struct js *js, const struct route_msg *msg, const char *name
     }
     int owner = entry->owner;
     entry_remove(js, entry); /* the owner's stream frees the shared state */
-    struct js_message *message = js_message_make(JS_OP_DELETE, name, name_length,
+    struct js_message *message = js_message_make(js, JS_OP_DELETE, name, name_length,
                                                  msg->reply.data, msg->reply.length, NULL, 0);
     if (message == NULL) {
         LOG_ERROR("JetStream: no memory to delete stream %.*s", (int)name_length, name);

@@ -15,6 +15,7 @@
 #include "engine/shard_module.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,16 +28,19 @@ int js_owner_of(const char *name, size_t length, int shard_count)
     return (int)(hash_bytes(name, length, OWNER_SEED) % (uint64_t)shard_count);
 }
 
-struct js_message *js_message_make(enum js_op op, const char *name, size_t name_length,
-                                   const char *reply, size_t reply_length, const char *body,
-                                   size_t body_length)
+struct js_message *js_message_make(struct js *js, enum js_op op, const char *name,
+                                   size_t name_length, const char *reply, size_t reply_length,
+                                   const char *body, size_t body_length)
 {
-    struct js_message *message =
-        malloc(sizeof *message + name_length + 1 + reply_length + 1 + body_length + 1);
+    size_t size = sizeof(struct js_message) + name_length + 1 + reply_length + 1 + body_length + 1;
+    struct js_message *message = malloc(size);
     if (message == NULL) {
         return NULL;
     }
     memset(message, 0, sizeof *message);
+    message->server = js->server;
+    message->size = size;
+    atomic_fetch_add_explicit(&js->server->message_bytes, (int64_t)size, memory_order_relaxed);
     message->op = op;
     char *at = message->data;
     message->name = at;
@@ -60,6 +64,19 @@ struct js_message *js_message_make(enum js_op op, const char *name, size_t name_
     return message;
 }
 
+void js_message_free(struct js_message *message)
+{
+    atomic_fetch_sub_explicit(&message->server->message_bytes, (int64_t)message->size,
+                              memory_order_relaxed);
+    free(message);
+}
+
+bool js_messages_full(const struct js *js)
+{
+    return atomic_load_explicit(&js->server->message_bytes, memory_order_relaxed) >
+           JS_MESSAGE_BYTES_MAX;
+}
+
 void js_message_send(struct js *js, int target, struct js_message *message)
 {
     if (target == js->shard->index) {
@@ -69,7 +86,7 @@ void js_message_send(struct js *js, int target, struct js_message *message)
     if (shard_module_send(js->shard, target, message) != 0) {
         LOG_ERROR("JetStream: no memory to reach shard %d about stream %s", target,
                   message->name);
-        free(message);
+        js_message_free(message);
     }
 }
 
@@ -104,7 +121,8 @@ static int config_from(const struct js_message *message, struct js_stream_config
 static void tell_meta(struct js *js, enum js_op op, const char *name, size_t name_length,
                       const char *body, size_t body_length)
 {
-    struct js_message *back = js_message_make(op, name, name_length, NULL, 0, body, body_length);
+    struct js_message *back =
+        js_message_make(js, op, name, name_length, NULL, 0, body, body_length);
     if (back == NULL) {
         LOG_ERROR("JetStream: no memory to tell the meta shard about stream %.*s",
                   (int)name_length, name);
@@ -246,5 +264,5 @@ void js_message_handle(struct js *js, int origin, struct js_message *message)
         break;
     }
     js->reply_via_meta = via_meta;
-    free(message);
+    js_message_free(message);
 }
