@@ -149,6 +149,135 @@ static const struct js_error_entry js_errors_table[JS_ERR_COUNT] = {
     [JS_ERR_CONSUMER_NAME_EXIST] = {400, 10013, "consumer name already in use"},
     [JS_ERR_CONSUMER_ALREADY_EXISTS] = {400, 10148, "consumer already exists"},
     [JS_ERR_CONSUMER_DOES_NOT_EXIST] = {400, 10149, "consumer does not exist"},
+    [JS_ERR_CONSUMER_CONFIG_REQUIRED] = {400, 10078, "consumer config required"},
+    [JS_ERR_CONSUMER_CREATE] = {500, 10012, "{err}"},
+    [JS_ERR_CONSUMER_STORE_FAILED] = {500, 10104, "error creating store for consumer: {err}"},
+    [JS_ERR_CONSUMER_EXISTING_ACTIVE] = {400, 10105, "consumer already exists and is still active"},
+    [JS_ERR_CONSUMER_REPLACEMENT_WITH_DIFFERENT_NAME] =
+        {400, 10106, "consumer replacement durable config not the same"},
+    [JS_ERR_CONSUMER_NAME_TOO_LONG] = {400, 10102,
+                                       "consumer name is too long, maximum allowed is {max}"},
+    [JS_ERR_CONSUMER_BAD_DURABLE_NAME] = {400, 10103, "durable name can not contain '.', '*', '>'"},
+    [JS_ERR_CONSUMER_NAME_CONTAINS_PATH_SEPARATORS] =
+        {400, 10127, "Consumer name can not contain path separators"},
+    [JS_ERR_CONSUMER_DURABLE_NAME_NOT_IN_SUBJECT] =
+        {400, 10016, "consumer expected to be durable but no durable name set in subject"},
+    [JS_ERR_CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT] =
+        {400, 10017, "consumer name in subject does not match durable name in request"},
+    [JS_ERR_CONSUMER_DURABLE_NAME_NOT_SET] =
+        {400, 10018, "consumer expected to be durable but a durable name was not set"},
+    [JS_ERR_CONSUMER_EPHEMERAL_WITH_DURABLE_IN_SUBJECT] =
+        {400, 10019,
+         "consumer expected to be ephemeral but detected a durable name set in subject"},
+    [JS_ERR_CONSUMER_EPHEMERAL_WITH_DURABLE_NAME] =
+        {400, 10020, "consumer expected to be ephemeral but a durable name was set in request"},
+    [JS_ERR_CONSUMER_CREATE_FILTER_SUBJECT_MISMATCH] =
+        {400, 10131, "Consumer create request did not match filtered subject from create subject"},
+    [JS_ERR_CONSUMER_MULTIPLE_FILTERS_NOT_ALLOWED] =
+        {400, 10137, "consumer with multiple subject filters cannot use subject based API"},
+    [JS_ERR_CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH] =
+        {400, 10132, "Consumer Durable and Name have to be equal if both are provided"},
+    [JS_ERR_CONSUMER_REPLICAS_EXCEEDS_STREAM] =
+        {400, 10126, "consumer config replica count exceeds parent stream"},
+    [JS_ERR_CONSUMER_REPLICAS_SHOULD_MATCH_STREAM] =
+        {400, 10134, "consumer config replicas must match interest retention stream's replicas"},
+    [JS_ERR_CONSUMER_ACK_POLICY_INVALID] = {400, 10181, "consumer ack policy invalid"},
+    [JS_ERR_CONSUMER_REPLAY_POLICY_INVALID] = {400, 10182, "consumer replay policy invalid"},
+    [JS_ERR_CONSUMER_BACKOFF_NEGATIVE] = {400, 10184, "consumer backoff needs to be positive"},
+    [JS_ERR_CONSUMER_ACK_WAIT_NEGATIVE] = {400, 10183, "consumer ack wait needs to be positive"},
+    [JS_ERR_CONSUMER_ACK_FC_REQUIRES_PUSH] =
+        {400, 10218, "flow control ack policy requires a push based consumer"},
+    [JS_ERR_CONSUMER_ACK_FC_REQUIRES_FC] = {400, 10219,
+                                            "flow control ack policy requires flow control"},
+    [JS_ERR_CONSUMER_ACK_FC_REQUIRES_MAX_ACK_PENDING] =
+        {400, 10220, "flow control ack policy requires max ack pending"},
+    [JS_ERR_CONSUMER_ACK_FC_REQUIRES_NO_ACK_WAIT] =
+        {400, 10221, "flow control ack policy requires unset ack wait"},
+    [JS_ERR_CONSUMER_ACK_FC_REQUIRES_NO_MAX_DELIVER] =
+        {400, 10222, "flow control ack policy requires unset max deliver"},
+    [JS_ERR_CONSUMER_MAX_DELIVER_BACKOFF] =
+        {400, 10116, "max deliver is required to be > length of backoff values"},
+    [JS_ERR_CONSUMER_DESCRIPTION_TOO_LONG] =
+        {400, 10107, "consumer description is too long, maximum allowed is {max}"},
+    [JS_ERR_CONSUMER_DELIVER_TO_WILDCARDS] = {400, 10079, "consumer deliver subject has wildcards"},
+    [JS_ERR_CONSUMER_INVALID_DELIVER_SUBJECT] = {400, 10112,
+                                                 "invalid push consumer deliver subject"},
+    [JS_ERR_CONSUMER_DELIVER_CYCLE] = {400, 10081, "consumer deliver subject forms a cycle"},
+    [JS_ERR_CONSUMER_PUSH_MAX_WAITING] = {400, 10080,
+                                          "consumer in push mode can not set max waiting"},
+    [JS_ERR_CONSUMER_MAX_PENDING_ACK_POLICY_REQUIRED] =
+        {400, 10082, "consumer requires ack policy for max ack pending"},
+    [JS_ERR_CONSUMER_SMALL_HEARTBEAT] = {400, 10083,
+                                         "consumer idle heartbeat needs to be >= 100ms"},
+    [JS_ERR_CONSUMER_PULL_REQUIRES_ACK] =
+        {400, 10084, "consumer in pull mode requires explicit ack policy on workqueue stream"},
+    [JS_ERR_CONSUMER_PULL_NOT_DURABLE] = {400, 10085,
+                                          "consumer in pull mode requires a durable name"},
+    [JS_ERR_CONSUMER_PULL_WITH_RATE_LIMIT] = {400, 10086,
+                                              "consumer in pull mode can not have rate limit set"},
+    [JS_ERR_CONSUMER_MAX_WAITING_NEGATIVE] = {400, 10087,
+                                              "consumer max waiting needs to be positive"},
+    [JS_ERR_CONSUMER_HB_REQUIRES_PUSH] = {400, 10088,
+                                          "consumer idle heartbeat requires a push based consumer"},
+    [JS_ERR_CONSUMER_FC_REQUIRES_PUSH] = {400, 10089,
+                                          "consumer flow control requires a push based consumer"},
+    [JS_ERR_CONSUMER_MAX_REQUEST_BATCH_NEGATIVE] = {400, 10114,
+                                                    "consumer max request batch needs to be > 0"},
+    [JS_ERR_CONSUMER_MAX_REQUEST_EXPIRES_TOO_SMALL] =
+        {400, 10115, "consumer max request expires needs to be >= 1ms"},
+    [JS_ERR_CONSUMER_MAX_REQUEST_BATCH_EXCEEDED] =
+        {400, 10125, "consumer max request batch exceeds server limit of {limit}"},
+    [JS_ERR_CONSUMER_MAX_PENDING_ACK_EXCESS] =
+        {400, 10121, "consumer max ack pending exceeds system limit of {limit}"},
+    [JS_ERR_CONSUMER_INACTIVE_THRESHOLD_EXCESS] =
+        {400, 10153, "consumer inactive threshold exceeds system limit of {limit}"},
+    [JS_ERR_CONSUMER_DIRECT_REQUIRES_PUSH] = {400, 10090,
+                                              "consumer direct requires a push based consumer"},
+    [JS_ERR_CONSUMER_DIRECT_REQUIRES_EPHEMERAL] =
+        {400, 10091, "consumer direct requires an ephemeral consumer"},
+    [JS_ERR_CONSUMER_ON_MAPPED] = {400, 10092, "consumer direct on a mapped consumer"},
+    [JS_ERR_CONSUMER_FILTER_NOT_SUBSET] =
+        {400, 10093, "consumer filter subject is not a valid subset of the interest subjects"},
+    [JS_ERR_CONSUMER_DUPLICATE_FILTER_SUBJECTS] =
+        {400, 10136, "consumer cannot have both FilterSubject and FilterSubjects specified"},
+    [JS_ERR_CONSUMER_EMPTY_FILTER] = {400, 10139,
+                                      "consumer filter in FilterSubjects cannot be empty"},
+    [JS_ERR_CONSUMER_OVERLAPPING_SUBJECT_FILTERS] = {400, 10138,
+                                                     "consumer subject filters cannot overlap"},
+    [JS_ERR_CONSUMER_INVALID_POLICY] = {400, 10094, "{err}"},
+    [JS_ERR_CONSUMER_INVALID_SAMPLING] = {400, 10095,
+                                          "failed to parse consumer sampling configuration: {err}"},
+    [JS_ERR_CONSUMER_WITH_FLOW_CONTROL_NEEDS_HEARTBEATS] =
+        {400, 10108, "consumer with flow control also needs heartbeats"},
+    [JS_ERR_CONSUMER_METADATA_LENGTH] = {400, 10135,
+                                         "consumer metadata exceeds maximum size of {limit}"},
+    [JS_ERR_CONSUMER_PUSH_WITH_PRIORITY_GROUP] =
+        {400, 10178, "priority groups can not be used with push consumers"},
+    [JS_ERR_CONSUMER_PRIORITY_POLICY_WITHOUT_GROUP] =
+        {400, 10159, "Setting PriorityPolicy requires at least one PriorityGroup to be set"},
+    [JS_ERR_CONSUMER_EMPTY_GROUP_NAME] = {400, 10161, "Group name cannot be an empty string"},
+    [JS_ERR_CONSUMER_INVALID_GROUP_NAME] = {400, 10162,
+                                            "Valid priority group name must match A-Z, a-z, 0-9, "
+                                            "-_/=)+ and may not exceed 16 characters"},
+    [JS_ERR_CONSUMER_PRIORITY_GROUP_WITH_POLICY_NONE] =
+        {400, 10196, "consumer can not have priority groups when policy is none"},
+    [JS_ERR_CONSUMER_PINNED_TTL_WITHOUT_PRIORITY_POLICY_NONE] =
+        {400, 10197, "PinnedTTL cannot be set when PriorityPolicy is none"},
+    [JS_ERR_CONSUMER_INVALID_PRIORITY_GROUP] =
+        {400, 10160, "Provided priority group does not exist for this consumer"},
+    [JS_ERR_CONSUMER_WQ_REQUIRES_EXPLICIT_ACK] = {400, 10098,
+                                                  "workqueue stream requires explicit ack"},
+    [JS_ERR_CONSUMER_WQ_MULTIPLE_UNFILTERED] =
+        {400, 10099, "multiple non-filtered consumers not allowed on workqueue stream"},
+    [JS_ERR_CONSUMER_WQ_CONSUMER_NOT_UNIQUE] = {400, 10100,
+                                                "filtered consumer not unique on workqueue stream"},
+    [JS_ERR_CONSUMER_WQ_CONSUMER_NOT_DELIVER_ALL] =
+        {400, 10101, "consumer must be deliver all on workqueue stream"},
+    [JS_ERR_CONSUMER_OFFLINE] = {500, 10119, "consumer is offline"},
+    [JS_ERR_CONSUMER_OFFLINE_REASON] = {500, 10195, "consumer is offline: {err}"},
+    [JS_ERR_CONSUMER_INVALID_RESET] = {400, 10204, "invalid reset: {err}"},
+    [JS_ERR_CONSUMER_STREAM_IDENTITY_MISMATCH] =
+        {400, 10225, "consumer's stream identity does not match: {msg}"},
 };
 
 const struct js_error_entry *js_errors_entry(enum js_error_id id)

@@ -109,6 +109,9 @@ struct js_stream_time {
     int32_t offset_seconds; /* east of UTC */
 };
 
+/* Writes a duration as Go's time.Duration.String() does ("1m30s", "500ms", "0s"). */
+void js_stream_duration_format(int64_t ns, char *text, size_t size);
+
 /* Nanoseconds since the Unix epoch of `time` (years 1678..2262 fit). */
 int64_t js_stream_time_unix_ns(const struct js_stream_time *time);
 

@@ -1,7 +1,8 @@
-/* What the js_stream_config_*.c files share and nobody else uses: Go's subject rules as
- * nats-server applies them to configs, subject transform validation, RFC 3339 times and
- * Go durations as text, the request scanner and the value decoder. Pure functions, any
- * thread. */
+/* What the js_stream_config_*.c files share, with the js_consumer_config_*.c files that
+ * decode and check a consumer's config the same way, and nobody else uses: Go's subject
+ * rules as nats-server applies them to configs, subject transform validation, RFC 3339
+ * times and Go durations as text, the request scanner and the value decoder. Pure
+ * functions, any thread. */
 #ifndef IONATS_PROTO_JS_STREAM_CONFIG_INTERNAL_H
 #define IONATS_PROTO_JS_STREAM_CONFIG_INTERNAL_H
 
@@ -71,6 +72,9 @@ int js_stream_time_parse(const char *value, size_t length, struct js_stream_time
 
 /* Room for a time as RFC 3339 with nanoseconds: "2006-01-02T15:04:05.999999999-07:00". */
 enum { JS_STREAM_TIME_TEXT_SIZE = 40 };
+
+/* Seconds since the Unix epoch of `time`, for any year it can hold (0..9999). */
+int64_t js_stream_time_unix_seconds(const struct js_stream_time *time);
 
 /* Writes `time` as Go's MarshalJSON does (RFC 3339, trailing fraction zeros dropped, "Z"
  * for a zero offset), without quotes. */
@@ -143,6 +147,14 @@ enum js_stream_field_kind {
     JS_F_CONSUMER_LIMITS,
     JS_F_EXTERNAL,
     JS_F_SOURCE_CONSUMER,
+    /* a consumer request's own, decoded by js_consumer_config_parse.c */
+    JS_F_CONSUMER_CONFIG,
+    JS_F_DELIVER_POLICY,
+    JS_F_ACK_POLICY,
+    JS_F_REPLAY_POLICY,
+    JS_F_PRIORITY_POLICY,
+    JS_F_ACTION,
+    JS_F_DURATIONS, /* int64_t * and a size_t count (`present`), []time.Duration */
 };
 
 struct js_stream_field {
@@ -159,6 +171,9 @@ enum { JS_DECODE_PATH_MAX = 8 };
 struct js_stream_decode {
     const struct js_stream_scan *scan;
     struct js_error *error;
+    /* the Go type the request decodes into, first in every path of a message
+     * ("CreateConsumerRequest"); NULL for a stream request ("StreamConfigRequest") */
+    const char *root;
     struct {
         const char *name; /* a field name or map key, or NULL for an array index */
         size_t index;
@@ -179,6 +194,16 @@ int js_stream_value_type_error(struct js_stream_decode *decode, const json_t *va
 /* Go's "json: unknown field \"key\"". Returns -EINVAL. */
 int js_stream_value_unknown(struct js_stream_decode *decode, const char *key, size_t length);
 
+/* The text of `value` as the client sent it, as Go's %v of the raw bytes prints it (a number
+ * as written, anything else re-encoded compactly), into `text` (cut to `size`). 0 or
+ * -ENOMEM. */
+int js_stream_value_raw(struct js_stream_decode *decode, const json_t *value, char *text,
+                        size_t size);
+
+/* nats-server's enum decoders' refusal, `can not unmarshal %q` of the raw value (10025).
+ * Returns -EINVAL. */
+int js_stream_value_enum_error(struct js_stream_decode *decode, const json_t *value);
+
 /* An ionats bound passed (10052). Returns -EINVAL. */
 int js_stream_value_bound(struct js_stream_decode *decode, const char *what, size_t max);
 
@@ -194,6 +219,16 @@ int js_stream_value_scalar(struct js_stream_decode *decode, const json_t *value,
 /* Decodes the metadata map into `config` (null empties it, members are added). */
 int js_stream_value_metadata(struct js_stream_decode *decode, const json_t *value,
                              struct js_stream_config *config);
+
+/* The same into any sorted metadata array and its count (a consumer's). */
+int js_stream_value_metadata_into(struct js_stream_decode *decode, const json_t *value,
+                                  struct js_stream_metadata_entry **entries, size_t *count);
+
+/* Inserts or replaces key -> value (both owned strings, taken in every case) in a metadata
+ * array kept sorted by key. 0; -E2BIG past JS_STREAM_CONFIG_METADATA_ENTRIES_MAX entries;
+ * -ENOMEM. */
+int js_stream_value_metadata_put(struct js_stream_metadata_entry **entries, size_t *count,
+                                 char *key, char *value);
 
 void js_stream_value_free_strings(char **strings, size_t count);
 void js_stream_value_free_metadata(struct js_stream_metadata_entry *entries, size_t count);

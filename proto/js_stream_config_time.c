@@ -303,12 +303,16 @@ static int64_t js_time_days_from_civil(int64_t year, int month, int day)
     return era * 146097 + day_of_era - 719468;
 }
 
-int64_t js_stream_time_unix_ns(const struct js_stream_time *time)
+int64_t js_stream_time_unix_seconds(const struct js_stream_time *time)
 {
     int64_t days = js_time_days_from_civil(time->year, time->month, time->day);
-    int64_t seconds =
-        days * 86400 + time->hour * 3600 + time->minute * 60 + time->second - time->offset_seconds;
-    return seconds * JS_STREAM_NS_PER_SECOND + time->nanosecond;
+    return days * 86400 + time->hour * 3600 + time->minute * 60 + time->second -
+           time->offset_seconds;
+}
+
+int64_t js_stream_time_unix_ns(const struct js_stream_time *time)
+{
+    return js_stream_time_unix_seconds(time) * JS_STREAM_NS_PER_SECOND + time->nanosecond;
 }
 
 /* Writes value / 10^digits with the fraction's trailing zeros (and a bare '.') dropped,

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* The root of every path in Go's messages: nats-server decodes into StreamConfigRequest. */
+/* The root of every path in Go's messages when the decoder names none: nats-server decodes
+ * a stream request into StreamConfigRequest. */
 static const char JS_DECODE_ROOT[] = "StreamConfigRequest";
 
 /* Go's name for each kind's type, as its messages print it. */
@@ -83,7 +84,8 @@ void js_stream_value_pop(struct js_stream_decode *decode)
 /* "StreamConfigRequest.sources.0.name" for the current path. */
 static void js_decode_path(const struct js_stream_decode *decode, char *text, size_t size)
 {
-    size_t used = (size_t)snprintf(text, size, "%s", JS_DECODE_ROOT);
+    const char *root = decode->root != NULL ? decode->root : JS_DECODE_ROOT;
+    size_t used = (size_t)snprintf(text, size, "%s", root);
     for (size_t i = 0; i < decode->depth && used < size; i++) {
         if (decode->path[i].name != NULL) {
             used += (size_t)snprintf(&text[used], size - used, ".%s", decode->path[i].name);
@@ -168,23 +170,33 @@ int js_stream_value_bound(struct js_stream_decode *decode, const char *what, siz
     return -EINVAL;
 }
 
-/* The value's text as nats-server's enum decoders quote it: `can not unmarshal %q`. */
-static int js_decode_enum_error(struct js_stream_decode *decode, const json_t *value)
+int js_stream_value_raw(struct js_stream_decode *decode, const json_t *value, char *text,
+                        size_t size)
 {
-    char *raw = NULL;
     if (json_is_real(value)) {
         const struct js_stream_scan_number *number = js_decode_number(decode, value);
-        raw = strndup(&decode->scan->body[number->start], number->length);
-    } else {
-        raw = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(text, size, "%.*s", (int)number->length, &decode->scan->body[number->start]);
+        return 0;
     }
+    char *raw = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
     if (raw == NULL) {
+        return -ENOMEM;
+    }
+    snprintf(text, size, "%s", raw);
+    free(raw);
+    return 0;
+}
+
+/* The value's text as nats-server's enum decoders quote it: `can not unmarshal %q`. */
+int js_stream_value_enum_error(struct js_stream_decode *decode, const json_t *value)
+{
+    char raw[JS_ERROR_DESCRIPTION_SIZE / 2];
+    if (js_stream_value_raw(decode, value, raw, sizeof raw) != 0) {
         js_errors_setf(decode->error, JS_ERR_INVALID_JSON, "can not unmarshal");
         return -EINVAL;
     }
     char quoted[JS_ERROR_DESCRIPTION_SIZE / 2];
     go_json_quote_into(quoted, sizeof quoted, raw, strlen(raw));
-    free(raw);
     js_errors_setf(decode->error, JS_ERR_INVALID_JSON, "can not unmarshal %s", quoted);
     return -EINVAL;
 }
@@ -326,7 +338,7 @@ static int js_decode_enum(struct js_stream_decode *decode, const json_t *value,
             }
         }
     }
-    return js_decode_enum_error(decode, value);
+    return js_stream_value_enum_error(decode, value);
 }
 
 /* compression: Go decodes a string first, then knows "s2" and "none" only. */
@@ -410,18 +422,18 @@ static int js_decode_strings(struct js_stream_decode *decode, const json_t *valu
     return 0;
 }
 
-/* Inserts or replaces key -> value (both taken) in the sorted metadata. */
-static int js_metadata_put(struct js_stream_config *config, char *key, char *value)
+int js_stream_value_metadata_put(struct js_stream_metadata_entry **entries, size_t *count,
+                                 char *key, char *value)
 {
     size_t low = 0;
-    size_t high = config->metadata_count;
+    size_t high = *count;
     while (low < high) {
         size_t middle = low + (high - low) / 2;
-        int order = strcmp(config->metadata[middle].key, key);
+        int order = strcmp((*entries)[middle].key, key);
         if (order == 0) {
             free(key);
-            free(config->metadata[middle].value);
-            config->metadata[middle].value = value;
+            free((*entries)[middle].value);
+            (*entries)[middle].value = value;
             return 0;
         }
         if (order < 0) {
@@ -430,35 +442,39 @@ static int js_metadata_put(struct js_stream_config *config, char *key, char *val
             high = middle;
         }
     }
-    if (config->metadata_count == JS_STREAM_CONFIG_METADATA_ENTRIES_MAX) {
+    if (*count == JS_STREAM_CONFIG_METADATA_ENTRIES_MAX) {
         free(key);
         free(value);
         return -E2BIG;
     }
-    void *grown =
-        realloc(config->metadata, (config->metadata_count + 1) * sizeof *config->metadata);
+    struct js_stream_metadata_entry *grown = realloc(*entries, (*count + 1) * sizeof **entries);
     if (grown == NULL) {
         free(key);
         free(value);
         return -ENOMEM;
     }
-    config->metadata = grown;
-    memmove(&config->metadata[low + 1], &config->metadata[low],
-            (config->metadata_count - low) * sizeof *config->metadata);
-    config->metadata[low].key = key;
-    config->metadata[low].value = value;
-    config->metadata_count++;
+    *entries = grown;
+    memmove(&grown[low + 1], &grown[low], (*count - low) * sizeof *grown);
+    grown[low].key = key;
+    grown[low].value = value;
+    (*count)++;
     return 0;
 }
 
-/* A map[string]string: null empties it, an object's members are added (null values as ""). */
 int js_stream_value_metadata(struct js_stream_decode *decode, const json_t *value,
                              struct js_stream_config *config)
 {
+    return js_stream_value_metadata_into(decode, value, &config->metadata, &config->metadata_count);
+}
+
+/* A map[string]string: null empties it, an object's members are added (null values as ""). */
+int js_stream_value_metadata_into(struct js_stream_decode *decode, const json_t *value,
+                                  struct js_stream_metadata_entry **entries, size_t *count)
+{
     if (json_is_null(value)) {
-        js_stream_value_free_metadata(config->metadata, config->metadata_count);
-        config->metadata = NULL;
-        config->metadata_count = 0;
+        js_stream_value_free_metadata(*entries, *count);
+        *entries = NULL;
+        *count = 0;
         return 0;
     }
     if (!json_is_object(value)) {
@@ -482,7 +498,7 @@ int js_stream_value_metadata(struct js_stream_decode *decode, const json_t *valu
             free(value_copy);
             return -ENOMEM;
         }
-        rc = js_metadata_put(config, key_copy, value_copy);
+        rc = js_stream_value_metadata_put(entries, count, key_copy, value_copy);
         if (rc == -E2BIG) {
             return js_stream_value_bound(decode, "entries", JS_STREAM_CONFIG_METADATA_ENTRIES_MAX);
         }

@@ -1,7 +1,7 @@
 /* Unit tests for the JetStream API error table (proto/js_errors.c): a sample of rows
  * against nats-server 2.15's server/errors.json and the replies recorded from nats-server
- * 2.15.1 (see test_js_stream_config.c), every row's shape, filling placeholders, and the
- * "error" member as nats-server writes it. One test thread. */
+ * 2.15.1 (see test_js_stream_config.c and test_js_consumer_config.c), every row's shape, filling
+ * placeholders, and the "error" member as nats-server writes it. One test thread. */
 #include "proto/js_errors.h"
 
 #include <check.h>
@@ -51,6 +51,30 @@ START_TEST(test_error_table)
          "stream external delivery prefix {prefix} overlaps with stream subject {subject}"},
         {JS_ERR_REQUIRED_API_LEVEL, 412, 10185, "JetStream minimum api level required"},
         {JS_ERR_CONSUMER_NOT_FOUND, 404, 10014, "consumer not found"},
+        {JS_ERR_CONSUMER_CREATE, 500, 10012, "{err}"},
+        {JS_ERR_CONSUMER_NAME_EXIST, 400, 10013, "consumer name already in use"},
+        {JS_ERR_CONSUMER_ALREADY_EXISTS, 400, 10148, "consumer already exists"},
+        {JS_ERR_CONSUMER_DOES_NOT_EXIST, 400, 10149, "consumer does not exist"},
+        {JS_ERR_CONSUMER_INVALID_POLICY, 400, 10094, "{err}"},
+        {JS_ERR_CONSUMER_INVALID_SAMPLING, 400, 10095,
+         "failed to parse consumer sampling configuration: {err}"},
+        {JS_ERR_CONSUMER_PULL_REQUIRES_ACK, 400, 10084,
+         "consumer in pull mode requires explicit ack policy on workqueue stream"},
+        {JS_ERR_CONSUMER_WQ_CONSUMER_NOT_UNIQUE, 400, 10100,
+         "filtered consumer not unique on workqueue stream"},
+        {JS_ERR_CONSUMER_MAX_PENDING_ACK_EXCESS, 400, 10121,
+         "consumer max ack pending exceeds system limit of {limit}"},
+        {JS_ERR_CONSUMER_INACTIVE_THRESHOLD_EXCESS, 400, 10153,
+         "consumer inactive threshold exceeds system limit of {limit}"},
+        {JS_ERR_CONSUMER_INVALID_GROUP_NAME, 400, 10162,
+         "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 "
+         "characters"},
+        {JS_ERR_CONSUMER_ACK_FC_REQUIRES_PUSH, 400, 10218,
+         "flow control ack policy requires a push based consumer"},
+        {JS_ERR_CONSUMER_OFFLINE_REASON, 500, 10195, "consumer is offline: {err}"},
+        {JS_ERR_CONSUMER_STREAM_IDENTITY_MISMATCH, 400, 10225,
+         "consumer's stream identity does not match: {msg}"},
+        {JS_ERR_MAXIMUM_CONSUMERS_LIMIT, 400, 10026, "maximum consumers limit reached"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct js_error_entry *entry = js_errors_entry(rows[i].id);
