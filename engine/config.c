@@ -34,6 +34,7 @@ enum flag_action {
     ACTION_HELP,
     ACTION_VERSION,
     ACTION_DEBUG_TRACE,
+    ACTION_REFUSE, /* nats-server's flag, not supported yet: named in the error */
 };
 
 struct flag {
@@ -119,6 +120,12 @@ static const struct flag flags[] = {
     {{"ring_entries"}, FLAG_INT, ACTION_SET, FIELD(ring_entries), 8, CONFIG_RING_ENTRIES_MAX,
      "<count>",
      "io_uring submission queue entries per shard (default: 1024)"},
+    {{"m", "http_port"}, FLAG_INT, ACTION_SET, FIELD(http_port), -1, 65535, "<port>",
+     "Use port for http monitoring, -1 for any free port (default: 0, off)"},
+    {{"http_host"}, FLAG_STRING, ACTION_SET, FIELD(http_host), 0, 0, "<host>",
+     "Bind http monitoring to this address (default: the --addr host)"},
+    {{"ms", "https_port"}, FLAG_INT, ACTION_REFUSE, 0, -1, 65535, "<port>",
+     "HTTPS monitoring: not supported yet, ionats has no TLS (use -m)"},
     {{"js", "jetstream"}, FLAG_SWITCH, ACTION_SET, FIELD(jetstream), 0, 0, NULL,
      "Enable JetStream (default: off)"},
     {{"sd", "store_dir"}, FLAG_STRING, ACTION_SET, FIELD(store_dir), 0, 0, "<dir>",
@@ -533,6 +540,10 @@ static enum config_result config_check(const struct config *config, FILE *err)
                 config->sync);
         return CONFIG_EXIT_USAGE;
     }
+    if (config->http_host != NULL && config->http_host[0] == '\0') {
+        fprintf(err, "ionats: --http_host is empty\n");
+        return CONFIG_EXIT_USAGE;
+    }
     if (config->store_dir[0] == '\0') {
         fprintf(err, "ionats: --store_dir is empty\n");
         return CONFIG_EXIT_USAGE;
@@ -578,6 +589,11 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
             }
             value = argv[++i];
         }
+        if (flag->action == ACTION_REFUSE) {
+            fprintf(err, "ionats: %s%s/--%s is refused (%s)\n",
+                    flag_dashes(flag->names[0]), flag->names[0], flag->names[1], flag->help);
+            return CONFIG_EXIT_USAGE;
+        }
         bool on = true;
         if (flag->action != ACTION_SET && flag_switch_parse(flag, value, &on, err) != 0) {
             return CONFIG_EXIT_USAGE;
@@ -601,6 +617,8 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
             continue;
         case ACTION_SET:
             break;
+        case ACTION_REFUSE:
+            UNREACHABLE(); /* refused above */
         }
         if (flag_apply(config, flag, value, err) != 0) {
             return CONFIG_EXIT_USAGE;

@@ -82,6 +82,9 @@ struct config {
     int64_t recv_buf_size;
     int64_t recv_buf_count;
     int64_t ring_entries;
+    /* HTTP monitoring */
+    int64_t http_port;         /* 0: off; -1: any free port */
+    const char *http_host;     /* NULL: the client address (host) */
     /* JetStream */
     bool jetstream;
     const char *store_dir;     /* CONFIG_STORE_DIR_DEFAULT when not given */

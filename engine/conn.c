@@ -329,6 +329,10 @@ void conn_table_free(struct conn_table *table, struct conn *conn)
     table->free_slots[table->free_count++] = conn->index;
     ASSERT(table->live_count > 0);
     table->live_count--;
+    table->stats.closed_totals.in_msgs += conn->stats.in_msgs;
+    table->stats.closed_totals.in_bytes += conn->stats.in_bytes;
+    table->stats.closed_totals.out_msgs += conn->stats.out_msgs;
+    table->stats.closed_totals.out_bytes += conn->stats.out_bytes;
     congested_unlink(conn);
     conn_flow_paused_remove(conn);
     timer_cancel(table->timers, &conn->close_timer);

@@ -41,6 +41,9 @@ enum {
     CONN_F_FLOW_PAUSED = 1u << 11,  /* not read: it fed a congested subscriber */
     CONN_F_HELD_QUEUED = 1u << 12,  /* on the shard's list of held input to handle */
     CONN_F_RECV_STOPPING = 1u << 13, /* its receive was asked to end (loop_recv_stop) */
+    /* The kind is preparing an answer elsewhere (monitoring gathers other shards' data): a
+     * close after flush waits for it, within its grace (CONFIG_DRAIN_NS) all the same. */
+    CONN_F_REPLY_PENDING = 1u << 14,
 };
 
 struct conn;
@@ -106,6 +109,7 @@ struct conn {
     size_t held_offset;     /* bytes of `held` already handled */
     struct conn *held_next; /* the shard's list of connections with held input to handle */
     int64_t connected_ns;
+    int64_t received_ns;    /* the shard's clock (its timer wheel) when input last came */
     int64_t send_progress_ns; /* last time the send in flight moved bytes */
     struct timer_entry write_timer; /* the write deadline; armed by the loop with a send */
     struct timer_entry close_timer; /* the end of a close-after-flush's grace */
@@ -131,6 +135,7 @@ struct conn {
 
 struct conn_table_stats {
     uint64_t closed;
+    struct conn_stats closed_totals; /* the counters of the connections freed so far */
     uint64_t slow_consumers;
     uint64_t flow_pauses;     /* publishers paused because a subscriber they fed was behind */
     uint64_t flow_exempted;   /* congested subscribers that stopped pushing back (stuck) */
@@ -257,6 +262,13 @@ uint32_t conn_flow_exempt_stuck(struct conn_table *table);
 /* Puts a publisher on, or takes it off, the flow-paused list (its flag follows). */
 void conn_flow_paused_add(struct conn *conn);
 void conn_flow_paused_remove(struct conn *conn);
+
+/* Input came: noted at the wheel's time (its latest tick), the turn's clock, so a receive
+ * costs no clock read. */
+static inline void conn_input_noted(struct conn *conn, const struct timer_wheel *wheel)
+{
+    conn->received_ns = wheel->origin_ns + (int64_t)wheel->reached_tick * wheel->tick_ns;
+}
 
 /* True once the connection is on its way out: no more input is handled. */
 static inline bool conn_ending(const struct conn *conn)

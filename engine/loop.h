@@ -42,12 +42,21 @@ enum { LOOP_SEND_MAX = 256 * 1024 };
  * multishot receive ends now and then, e.g. when buffers ran short). */
 enum { LOOP_RECV_AGAIN = 1 };
 
+/* The sockets a loop accepts on, each reported with its slot: the client port (every shard
+ * that has a listener), the HTTP monitoring port (shard 0, with -m). */
+enum loop_listener {
+    LOOP_LISTENER_CLIENT = 0,
+    LOOP_LISTENER_MONITOR = 1,
+    LOOP_LISTENER_COUNT = 2,
+};
+
 /* What the loop reports, all on the shard's thread from inside loop_dispatch. */
 struct loop_handlers {
     void *ctx;
-    /* A new connection's descriptor (result ≥ 0), or accepting failed (-errno). `armed`
-     * false: accepting has stopped, loop_accept_start goes on. */
-    void (*accepted)(void *ctx, int result, bool armed);
+    /* A new connection's descriptor (result ≥ 0) on `listener`'s socket, or accepting there
+     * failed (-errno). `armed` false: accepting on it has stopped, loop_accept_start goes
+     * on. */
+    void (*accepted)(void *ctx, int listener, int result, bool armed);
     /* Bytes received on `conn`, in order. */
     void (*received)(void *ctx, struct conn *conn, const char *data, size_t length);
     /* The receive is over: 0 the peer closed its side, LOOP_RECV_AGAIN, -ENOBUFS (no
@@ -74,10 +83,10 @@ struct loop_ops {
     void (*recv_start)(struct loop *loop, struct conn *conn);
     void (*recv_stop)(struct loop *loop, struct conn *conn);
     void (*send)(struct loop *loop, struct conn *conn);
-    void (*accept_start)(struct loop *loop, int listen_fd);
+    void (*accept_start)(struct loop *loop, int listener, int listen_fd);
     /* io_uring reports the end later as accepted(-ECANCELED, false); epoll reports nothing.
      * Accepting may start again only after that end (the shard stops only to shut down). */
-    void (*accept_stop)(struct loop *loop);
+    void (*accept_stop)(struct loop *loop, int listener);
     void (*wake)(struct loop *loop, const struct loop_peer *peer);
     /* 0, or -errno when the descriptor cannot be sent (it is still the caller's). */
     int (*handoff)(struct loop *loop, const struct loop_peer *peer, int target, int fd);
@@ -137,14 +146,16 @@ void loop_recv_stop(struct loop *loop, struct conn *conn);
  * running. Output appended while the send runs is not part of it. */
 void loop_send(struct loop *loop, struct conn *conn);
 
-static inline void loop_accept_start(struct loop *loop, int listen_fd)
+/* Starts accepting on `listen_fd` in slot `listener` (enum loop_listener), which is not
+ * accepting. */
+static inline void loop_accept_start(struct loop *loop, int listener, int listen_fd)
 {
-    loop->ops->accept_start(loop, listen_fd);
+    loop->ops->accept_start(loop, listener, listen_fd);
 }
 
-static inline void loop_accept_stop(struct loop *loop)
+static inline void loop_accept_stop(struct loop *loop, int listener)
 {
-    loop->ops->accept_stop(loop);
+    loop->ops->accept_stop(loop, listener);
 }
 
 static inline void loop_wake(struct loop *loop, const struct loop_peer *peer)

@@ -77,8 +77,10 @@ struct loop_epoll {
     int xwake_fd;       /* owned eventfd other shards write to */
     int handoff_read;   /* owned pipe: other shards write descriptors */
     int handoff_write;
-    int listen_fd;      /* borrowed, -1 when not accepting */
-    int accept_error;   /* an accept_start that failed, reported at the next dispatch */
+    /* Per listener slot: the socket (borrowed, -1 when not accepting), and an accept_start
+     * that failed, reported at the next dispatch. */
+    int listen_fd[LOOP_LISTENER_COUNT];
+    int accept_error[LOOP_LISTENER_COUNT];
     bool pwait2;        /* epoll_pwait2 works (nanosecond timeouts) */
     char *buffer;       /* owned: one receive's bytes */
     size_t buffer_size;
@@ -204,7 +206,9 @@ int loop_epoll_create(const struct loop_setup *setup, struct loop **loop)
     ep->shard_index = setup->shard_index;
     ep->control_fd = setup->control_fd;
     ep->epoll_fd = ep->xwake_fd = ep->handoff_read = ep->handoff_write = -1;
-    ep->listen_fd = -1;
+    for (int i = 0; i < LOOP_LISTENER_COUNT; i++) {
+        ep->listen_fd[i] = -1;
+    }
     ep->pwait2 = true;
     ep->buffer_size = (size_t)setup->config->recv_buf_size;
     ep->buffer = malloc(ep->buffer_size);
@@ -286,30 +290,49 @@ static void epoll_send(struct loop *loop, struct conn *conn)
     done_queue(ep, conn, IO_SEND_DONE);
 }
 
-static void epoll_accept_start(struct loop *loop, int listen_fd)
+/* A listening socket's epoll data: its type, and its slot in the index bits. */
+static uint64_t listen_tag(int listener)
+{
+    return loop_tag(EV_LISTEN, NULL) | (uint64_t)(uint32_t)listener << LOOP_TAG_INDEX_SHIFT;
+}
+
+static void epoll_accept_start(struct loop *loop, int listener, int listen_fd)
 {
     struct loop_epoll *ep = epoll_from(loop);
-    ASSERT(ep->listen_fd < 0);
+    ASSERT(listener >= 0 && listener < LOOP_LISTENER_COUNT);
+    ASSERT(ep->listen_fd[listener] < 0);
     /* accept4 must not block the shard when another shard took the connection first */
     int flags = fcntl(listen_fd, F_GETFL);
     if (flags >= 0 && !(flags & O_NONBLOCK)) {
         (void)fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
     }
-    int rc = ctl(ep, EPOLL_CTL_ADD, listen_fd, EPOLLIN, loop_tag(EV_LISTEN, NULL));
+    int rc = ctl(ep, EPOLL_CTL_ADD, listen_fd, EPOLLIN, listen_tag(listener));
     if (rc != 0) {
-        ep->accept_error = rc;
+        ep->accept_error[listener] = rc;
         return;
     }
-    ep->listen_fd = listen_fd;
+    ep->listen_fd[listener] = listen_fd;
 }
 
-static void epoll_accept_stop(struct loop *loop)
+static void epoll_accept_stop(struct loop *loop, int listener)
 {
     struct loop_epoll *ep = epoll_from(loop);
-    if (ep->listen_fd >= 0) {
-        (void)ctl(ep, EPOLL_CTL_DEL, ep->listen_fd, 0, 0);
-        ep->listen_fd = -1;
+    ASSERT(listener >= 0 && listener < LOOP_LISTENER_COUNT);
+    if (ep->listen_fd[listener] >= 0) {
+        (void)ctl(ep, EPOLL_CTL_DEL, ep->listen_fd[listener], 0, 0);
+        ep->listen_fd[listener] = -1;
     }
+}
+
+/* True when some listener's failed start waits to be reported. */
+static bool accept_error_waiting(const struct loop_epoll *ep)
+{
+    for (int i = 0; i < LOOP_LISTENER_COUNT; i++) {
+        if (ep->accept_error[i] != 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void epoll_wake(struct loop *loop, const struct loop_peer *peer)
@@ -337,7 +360,7 @@ static int epoll_handoff(struct loop *loop, const struct loop_peer *peer, int ta
 static int epoll_wait_ns(struct loop *loop, int64_t timeout_ns)
 {
     struct loop_epoll *ep = epoll_from(loop);
-    if (ep->done_head != NULL || ep->accept_error != 0) {
+    if (ep->done_head != NULL || accept_error_waiting(ep)) {
         timeout_ns = 0; /* ends are waiting to be reported */
     }
     int n = -1;
@@ -413,13 +436,13 @@ static void on_conn(struct loop_epoll *ep, uint64_t data, uint32_t events)
     }
 }
 
-static void on_listen(struct loop_epoll *ep)
+static void on_listen(struct loop_epoll *ep, int listener)
 {
     const struct loop_handlers *handlers = &ep->loop.handlers;
-    for (int i = 0; i < ACCEPT_BATCH && ep->listen_fd >= 0; i++) {
-        int fd = accept4(ep->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    for (int i = 0; i < ACCEPT_BATCH && ep->listen_fd[listener] >= 0; i++) {
+        int fd = accept4(ep->listen_fd[listener], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            handlers->accepted(handlers->ctx, fd, true);
+            handlers->accepted(handlers->ctx, listener, fd, true);
             continue;
         }
         int error = errno;
@@ -431,8 +454,8 @@ static void on_listen(struct loop_epoll *ep)
         }
         /* out of descriptors or memory: level triggering would spin, so stop accepting
          * until the shard's back-off is over */
-        epoll_accept_stop(&ep->loop);
-        handlers->accepted(handlers->ctx, -error, false);
+        epoll_accept_stop(&ep->loop, listener);
+        handlers->accepted(handlers->ctx, listener, -error, false);
         return;
     }
 }
@@ -467,9 +490,12 @@ static void on_event(struct loop_epoll *ep, const struct epoll_event *event)
     case EV_CONN:
         on_conn(ep, data, event->events);
         return;
-    case EV_LISTEN:
-        on_listen(ep);
+    case EV_LISTEN: {
+        uint32_t listener = loop_tag_index(data);
+        ASSERT(listener < LOOP_LISTENER_COUNT); /* only listen_tag makes these */
+        on_listen(ep, (int)listener);
         return;
+    }
     case EV_CONTROL:
         on_control(ep);
         return;
@@ -514,10 +540,12 @@ static void done_run(struct loop_epoll *ep)
 static void epoll_dispatch(struct loop *loop)
 {
     struct loop_epoll *ep = epoll_from(loop);
-    if (ep->accept_error != 0) {
-        int error = ep->accept_error;
-        ep->accept_error = 0;
-        ep->loop.handlers.accepted(ep->loop.handlers.ctx, error, false);
+    for (int i = 0; i < LOOP_LISTENER_COUNT; i++) {
+        if (ep->accept_error[i] != 0) {
+            int error = ep->accept_error[i];
+            ep->accept_error[i] = 0;
+            ep->loop.handlers.accepted(ep->loop.handlers.ctx, i, error, false);
+        }
     }
     int count = ep->event_count;
     ep->event_count = 0;

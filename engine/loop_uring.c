@@ -7,7 +7,7 @@
  * user_data of every SQE encodes what completed: the operation type in the top 8 bits,
  * the connection slot in the next 24 and the slot's generation in the low 32, so a
  * completion for a connection that was closed and whose slot was reused is recognised
- * and dropped. The stream stores of the shard write through the same ring (store_uring).
+ * and dropped (an accept's index bits name its listener slot instead). The stream stores of the shard write through the same ring (store_uring).
  *
  * One thread: the shard's. */
 #include "engine/loop.h"
@@ -73,8 +73,7 @@ struct loop_uring {
     int shard_index;
     int control_fd;
     uint64_t control_value; /* read target of the armed control read */
-    int listen_fd;
-    bool accept_armed;
+    bool accept_armed[LOOP_LISTENER_COUNT]; /* a multishot accept is in the kernel */
 };
 
 static struct loop_uring *uring_from(struct loop *loop)
@@ -199,7 +198,6 @@ int loop_uring_create(const struct loop_setup *setup, struct loop **loop)
     uring->loop.ops = &uring_ops;
     uring->shard_index = setup->shard_index;
     uring->control_fd = setup->control_fd;
-    uring->listen_fd = -1;
     uring->reap_passes =
         (unsigned)config->ring_entries * CQ_ENTRIES_PER_SQ_ENTRY / REAP_BATCH + 1;
     struct io_uring_params params = ring_params(config);
@@ -274,23 +272,30 @@ static void uring_send(struct loop *loop, struct conn *conn)
     io_uring_sqe_set_data64(sqe, loop_tag(UD_SEND, conn));
 }
 
-static void uring_accept_start(struct loop *loop, int listen_fd)
+/* An accept's user_data: its type, and its listener slot in the index bits. */
+static uint64_t accept_tag(int listener)
 {
-    struct loop_uring *uring = uring_from(loop);
-    ASSERT(!uring->accept_armed);
-    struct io_uring_sqe *sqe = sqe_get(uring);
-    io_uring_prep_multishot_accept(sqe, listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, loop_tag(UD_ACCEPT, NULL));
-    uring->listen_fd = listen_fd;
-    uring->accept_armed = true;
+    return loop_tag(UD_ACCEPT, NULL) | (uint64_t)(uint32_t)listener << LOOP_TAG_INDEX_SHIFT;
 }
 
-static void uring_accept_stop(struct loop *loop)
+static void uring_accept_start(struct loop *loop, int listener, int listen_fd)
 {
     struct loop_uring *uring = uring_from(loop);
-    if (uring->accept_armed) {
+    ASSERT(listener >= 0 && listener < LOOP_LISTENER_COUNT);
+    ASSERT(!uring->accept_armed[listener]);
+    struct io_uring_sqe *sqe = sqe_get(uring);
+    io_uring_prep_multishot_accept(sqe, listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, accept_tag(listener));
+    uring->accept_armed[listener] = true;
+}
+
+static void uring_accept_stop(struct loop *loop, int listener)
+{
+    struct loop_uring *uring = uring_from(loop);
+    ASSERT(listener >= 0 && listener < LOOP_LISTENER_COUNT);
+    if (uring->accept_armed[listener]) {
         struct io_uring_sqe *sqe = sqe_get(uring);
-        io_uring_prep_cancel64(sqe, loop_tag(UD_ACCEPT, NULL), 0);
+        io_uring_prep_cancel64(sqe, accept_tag(listener), 0);
         sqe_ignored(sqe);
     }
 }
@@ -388,9 +393,11 @@ static void dispatch_one(struct loop_uring *uring, const struct io_uring_cqe *cq
     struct conn *conn;
     switch ((enum user_data_type)loop_tag_type(data)) {
     case UD_ACCEPT: {
+        uint32_t listener = loop_tag_index(data);
+        ASSERT(listener < LOOP_LISTENER_COUNT); /* only accept_tag makes these */
         bool armed = (cqe->flags & IORING_CQE_F_MORE) != 0;
-        uring->accept_armed = armed;
-        handlers->accepted(handlers->ctx, cqe->res, armed);
+        uring->accept_armed[listener] = armed;
+        handlers->accepted(handlers->ctx, (int)listener, cqe->res, armed);
         return;
     }
     case UD_RECV:

@@ -1,16 +1,19 @@
 /* ionats entry point: flags, logging, listening sockets, the shard threads, signals.
  *
  * The main thread owns start-up and shut-down only. It fills `struct server` (immutable
- * afterwards, but for its atomics), allocates every cross-shard ring, and starts the shard
+ * afterwards, but for its atomics), opens the client and (with -m) the HTTP monitoring
+ * listener, allocates every cross-shard ring and mailbox, and starts the shard
  * threads; each sets its own loop up (io_uring, or epoll where io_uring is refused: chosen
  * once, here, for all; a SINGLE_ISSUER ring belongs to the thread that creates it) and waits at a barrier until all are ready, so no shard sends to a shard that
  * does not exist yet. Main then sleeps in sigwaitinfo: SIGUSR1 asks every shard to log its
  * counters, SIGINT/SIGTERM to drain and stop; then it joins them and exits. */
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/client.h"
 #include "engine/config.h"
 #include "engine/js.h"
+#include "engine/monitor.h"
 #include "engine/route.h"
 #include "engine/server.h"
 #include "engine/shard.h"
@@ -130,8 +133,14 @@ static int server_shards_alloc(struct server *server, int shard_count)
     size_t link_count = (size_t)shard_count * (size_t)shard_count;
     server->links = aligned_alloc(_Alignof(struct xshard_link),
                                   sizeof(struct xshard_link) * link_count);
-    if (server->shared == NULL || server->wake_fds == NULL || server->links == NULL) {
+    server->mailboxes = aligned_alloc(_Alignof(struct shard_mailbox),
+                                      sizeof(struct shard_mailbox) * (size_t)shard_count);
+    if (server->shared == NULL || server->wake_fds == NULL || server->links == NULL ||
+        server->mailboxes == NULL) {
         return -ENOMEM;
+    }
+    for (int i = 0; i < shard_count; i++) {
+        atomic_init(&server->mailboxes[i].head, NULL);
     }
     memset(server->shared, 0, sizeof(struct shard_shared) * (size_t)shard_count);
     memset(server->links, 0, sizeof(struct xshard_link) * link_count);
@@ -156,10 +165,15 @@ static int server_shards_alloc(struct server *server, int shard_count)
 }
 
 /* Frees the rings after every shard stopped, dropping the references their records hold to
- * large-message blocks (each shard dropped those of its overflow queues). */
+ * large-message blocks (each shard dropped those of its overflow queues), and the calls
+ * left in the mailboxes of shards that stopped before running them. */
 static void server_shards_free(struct server *server)
 {
     int n = server->shard_count;
+    for (int i = 0; i < n && server->mailboxes != NULL; i++) {
+        shard_mailbox_discard(&server->mailboxes[i]);
+    }
+    free(server->mailboxes);
     for (int i = 0; i < n * n && server->links != NULL; i++) {
         xshard_link_release(&server->links[i]);
         free(server->links[i].ring.bytes);
@@ -174,9 +188,37 @@ static void server_shards_free(struct server *server)
     free(server->wake_fds);
 }
 
+/* With -m: the HTTP monitoring listener (shard 0 accepts on it), its kind and its state.
+ * -1 asks for any free port, as nats-server's -m -1. 0 or -errno (logged). */
+static int monitor_listen(struct server *server)
+{
+    const struct config *config = server->config;
+    if (config->http_port == 0) {
+        return 0;
+    }
+    const char *host = config->http_host != NULL ? config->http_host : config->host;
+    int fd = listen_open(host, config->http_port < 0 ? 0 : (int)config->http_port, false);
+    if (fd < 0) {
+        return fd;
+    }
+    server->monitor_listen_fd = fd;
+    server->monitor_port = bound_port(fd);
+    server->monitor_kind = &monitor_kind;
+    server->monitor = monitor_create();
+    if (server->monitor == NULL) {
+        LOG_ERROR("out of memory setting up monitoring");
+        return -ENOMEM;
+    }
+    LOG_INFO("Starting http monitor on %s:%d", host, server->monitor_port);
+    return 0;
+}
+
 static int server_init(struct server *server, const struct config *config, int shard_count)
 {
     memset(server, 0, sizeof *server);
+    server->start_realtime_ns = clock_realtime_ns();
+    server->start_monotonic_ns = clock_monotonic_ns();
+    server->monitor_listen_fd = -1;
     server->config = config;
     server->listener_kind = &client_kind;
     server->forwarded = route_forwarded;
@@ -203,6 +245,10 @@ static int server_init(struct server *server, const struct config *config, int s
     }
     int port = bound_port(server->listen_fd);
     server->port = port;
+    int rc = monitor_listen(server);
+    if (rc != 0) {
+        return rc;
+    }
     struct info_server info = {
         .server_id = server->server_id,
         .server_name = server->server_name,
@@ -369,7 +415,6 @@ int main(int argc, char **argv)
     pthread_barrier_init(&go, NULL, (unsigned)shard_count + 1);
     bool abort_start = false;
     for (int i = 0; i < shard_count; i++) {
-        shards[i].listen_fd = -1;
         starts[i] = (struct shard_start){.shard = &shards[i], .server = &server, .index = i,
                                          .cpu = shard_cpu(&config, i), .ready = &ready,
                                          .go = &go, .abort_start = &abort_start};
@@ -385,10 +430,13 @@ int main(int argc, char **argv)
             LOG_ERROR("shard %d failed to start: %s", i, strerror(-shards[i].error));
             abort_start = true;
         } else {
-            int rc = listen_for_shard(&server, i, &shards[i].listen_fd);
+            int rc = listen_for_shard(&server, i, &shards[i].listeners[LOOP_LISTENER_CLIENT].fd);
             if (rc != 0) {
                 LOG_ERROR("shard %d has no listener: %s", i, strerror(-rc));
                 abort_start = true;
+            }
+            if (i == 0) {
+                shards[i].listeners[LOOP_LISTENER_MONITOR].fd = server.monitor_listen_fd;
             }
         }
     }
@@ -419,6 +467,10 @@ int main(int argc, char **argv)
         server.module->release(server.module_shared);
     }
     server_shards_free(&server);
+    monitor_destroy(server.monitor);
+    if (server.monitor_listen_fd >= 0) {
+        close(server.monitor_listen_fd);
+    }
     close(server.listen_fd);
     free(server.info_prefix);
     free(shards);

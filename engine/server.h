@@ -1,13 +1,15 @@
-/* What every shard shares: the settings, the INFO prefix, the listening socket and the
+/* What every shard shares: the settings, the INFO prefix, the listening sockets and the
  * connection count.
  *
  * Everything here is written by main before the shards start and is immutable after,
- * except `connection_count`, an atomic (see its comment for the memory order). */
+ * except the atomics (see each comment for the memory order), the shards' mailboxes (see
+ * shard_call.h) and what `monitor` points to (shard 0's alone). */
 #ifndef IONATS_ENGINE_SERVER_H
 #define IONATS_ENGINE_SERVER_H
 
 #include "engine/config.h"
 #include "engine/loop.h"
+#include "engine/shard_call.h"
 #include "engine/xshard.h"
 
 #include <stdatomic.h>
@@ -21,6 +23,7 @@
 enum { SERVER_ID_SIZE = 57 };
 
 struct conn_kind;
+struct monitor;
 struct shard;
 struct shard_module;
 
@@ -33,6 +36,18 @@ struct server {
     bool auth_required;
     int listen_fd;
     int port; /* the bound client port */
+    /* HTTP monitoring (-m): the socket shard 0 accepts on (-1 without -m), its bound port,
+     * the kind of its connections, and their state, touched only on shard 0's thread
+     * between the shards' start barrier and their join (owned by main, which makes and
+     * frees it around them). */
+    int monitor_listen_fd;
+    int monitor_port;
+    const struct conn_kind *monitor_kind; /* static */
+    struct monitor *monitor;
+    /* When the server started, on the wall clock (varz "start") and on the monotonic clock
+     * the shards time connections with (to turn those into wall times). */
+    int64_t start_realtime_ns;
+    int64_t start_monotonic_ns;
     uint64_t hash_seed;
     /* Connections open on all shards. Relaxed: it only enforces max_connections, and a
      * transient overshoot by racing accepts on different shards is corrected on the next
@@ -55,6 +70,7 @@ struct server {
     struct shard_shared *shared; /* owned [shard_count]: wake-up flags, loads, ring fds */
     struct xshard_link *links;   /* owned [shard_count²]: link i→j at i * shard_count + j */
     int *wake_fds;               /* owned [shard_count]: each shard's eventfd */
+    struct shard_mailbox *mailboxes; /* owned [shard_count]: calls to each shard */
     /* Set by a shard whose loop failed: main then exits non-zero. Relaxed: read after the
      * shard threads are joined, which orders it. */
     _Atomic int shard_failed;

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/conn.h"
+#include "engine/shard_call.h"
 #include "engine/shard_module.h"
 
 #include <errno.h>
@@ -159,7 +160,7 @@ int shard_init(struct shard *shard, struct server *server, int index)
     shard->index = index;
     shard->server = server;
     shard->wake_fd = server->wake_fds[index];
-    shard->listen_fd = -1;
+    shard_listeners_init(shard);
     shard->listener_kind = server->listener_kind;
     conn_table_init(&shard->conns, CONN_SLOTS_MAX, server->config->max_pending,
                     server->config->write_deadline_ns, &shard->timers);
@@ -167,7 +168,6 @@ int shard_init(struct shard *shard, struct server *server, int index)
     timer_wheel_init(&shard->timers, clock_monotonic_ns(), TIMER_TICK_NS);
     timer_entry_init(&shard->stats_timer, stats_timer_fired, shard);
     timer_entry_init(&shard->stop_timer, stop_timer_fired, shard);
-    timer_entry_init(&shard->accept_timer, shard_accept_retry_fired, shard);
     const struct loop_setup setup = {
         .config = server->config, .shard_index = index, .control_fd = shard->wake_fd};
     const struct loop_handlers handlers = {
@@ -380,6 +380,7 @@ static void on_received(void *ctx, struct conn *conn, const char *data, size_t l
         return; /* stopping: nothing new is taken in */
     }
     shard->stats.in_bytes += length;
+    conn_input_noted(conn, &shard->timers);
     if (conn_paused(conn) || conn->held.length > 0) {
         /* in order, after what is already held; and no more until that is handled, or the
          * receive would bring input in faster than held_step takes it */
@@ -491,12 +492,7 @@ static void stop_begin(struct shard *shard)
     shard->stopping = true;
     shard->stop_deadline_ns = clock_monotonic_ns() + CONFIG_DRAIN_NS;
     timer_arm(&shard->timers, &shard->stop_timer, shard->stop_deadline_ns);
-    if (shard->accept_armed) {
-        loop_accept_stop(shard->loop);
-        shard->accept_armed = false;
-    }
-    timer_cancel(&shard->timers, &shard->accept_timer);
-    shard->accept_retry_armed = false;
+    shard_accept_stop(shard);
     /* Connections stay open, their input no longer read (on_received), until every shard's
      * module has drained: acks of what was stored must still reach their publishers. */
 }
@@ -547,7 +543,8 @@ static void flush_all(struct shard *shard)
         if (!(conn->flags & (CONN_F_CLOSING | CONN_F_SEND_INFLIGHT))) {
             if (conn->out.length > 0) {
                 send_start(shard, conn);
-            } else if (conn->flags & CONN_F_CLOSE_AFTER_FLUSH) {
+            } else if ((conn->flags & (CONN_F_CLOSE_AFTER_FLUSH | CONN_F_REPLY_PENDING)) ==
+                       CONN_F_CLOSE_AFTER_FLUSH) {
                 conn_close(conn, conn->close_reason);
             }
         }
@@ -578,7 +575,10 @@ static void reap_closed(struct shard *shard)
         if (!(conn->flags & CONN_F_RELEASED)) {
             conn->flags |= CONN_F_RELEASED;
             conn->kind->release(conn);
-            atomic_fetch_sub_explicit(&shard->server->connection_count, 1, memory_order_relaxed);
+            if (conn->kind == shard->listener_kind) { /* only clients are counted */
+                atomic_fetch_sub_explicit(&shard->server->connection_count, 1,
+                                          memory_order_relaxed);
+            }
         }
         if (conn->inflight_count > 0) {
             link = &conn->close_next;
@@ -711,6 +711,10 @@ void shard_run(struct shard *shard)
             break;
         }
         loop_dispatch(shard->loop);
+        /* what other shards asked (shard_call.h); once stopping, main discards it */
+        if (shard->server->mailboxes != NULL && !shard->stopping) {
+            (void)shard_mailbox_run(&shard->server->mailboxes[shard->index], shard);
+        }
         bool held_left = shard->held_input != NULL && held_step(shard);
         /* A congested subscriber here, or server-side handlers behind, hold back what other
          * shards forward too: their rings fill, and their overflow budget pauses the
@@ -789,7 +793,8 @@ void shard_destroy(struct shard *shard)
     sublist_destroy(shard->sublist);
     shard_xshard_free(shard);
     free(shard->removals);
-    if (shard->listen_fd >= 0 && shard->listen_fd != shard->server->listen_fd) {
-        close(shard->listen_fd);
+    int listen_fd = shard->listeners[LOOP_LISTENER_CLIENT].fd; /* reuseport: its own */
+    if (listen_fd >= 0 && listen_fd != shard->server->listen_fd) {
+        close(listen_fd);
     }
 }

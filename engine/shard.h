@@ -50,6 +50,17 @@ struct held_pong {
     uint64_t sequence; /* announcements that must be applied everywhere first */
 };
 
+/* One socket a shard accepts on (enum loop_listener): whether its accept runs, and the
+ * back-off after a failed one. */
+struct shard_listener {
+    int fd;                  /* -1 if none; the shard closes it only when it opened it */
+    bool armed;              /* its accept is running in the loop */
+    bool retry_armed;        /* backing off after a failure: retry_timer brings it back */
+    int64_t backoff_ns;
+    struct timer_entry retry_timer;
+    struct shard *shard;     /* borrowed: the owner, for the timer */
+};
+
 struct shard {
     int index;
     struct server *server;   /* shared, immutable except its atomics */
@@ -66,13 +77,11 @@ struct shard {
     uint32_t group_shard_cursor; /* spreads them across shards; separate, or the two
                                   * rotations would lock into step */
     int wake_fd;             /* eventfd main writes to: stop or print statistics */
-    int listen_fd;           /* the socket this shard accepts on, -1 if none */
-    bool accept_armed;
-    bool accept_retry_armed;
+    /* The sockets this shard accepts on: clients (shard 0's is server->listen_fd, others'
+     * with reuseport their own), and HTTP monitoring on shard 0 (server->monitor_listen_fd). */
+    struct shard_listener listeners[LOOP_LISTENER_COUNT];
     bool rearm_pending;      /* some receive ended this turn and may need starting again */
     struct conn *held_input; /* resumed connections whose held input waits to be handled */
-    int64_t accept_backoff_ns;
-    struct timer_entry accept_timer; /* the back-off after a failed accept */
     /* Cross-shard state: the transport (links, overflow, announcements), the interest
      * replica it keeps current, and the PONGs waiting for acknowledgements. */
     int shard_count;
@@ -143,16 +152,20 @@ extern const struct xshard_handlers shard_xshard_handlers;
 
 /* ---- accepting and placing connections (shard_accept.c) ---- */
 
-/* Starts accepting on the shard's listening socket when it has one and is not stopping,
- * not accepting already and not backing off after a failure. */
+/* Sets the listeners up with no socket (main gives them theirs before the shard runs). */
+void shard_listeners_init(struct shard *shard);
+
+/* Starts accepting on each of the shard's listening sockets that it has and that is not
+ * accepting already or backing off after a failure, unless the shard is stopping. */
 void shard_accept_arm(struct shard *shard);
+
+/* Stops accepting on every listener (the shard is stopping). */
+void shard_accept_stop(struct shard *shard);
 
 /* Loop handlers: a descriptor accepted here, handed over by another shard, or one whose
  * handoff failed. */
-void shard_accepted(void *ctx, int result, bool armed);
+void shard_accepted(void *ctx, int listener, int result, bool armed);
 void shard_handed(void *ctx, int fd);
 void shard_handoff_failed(void *ctx, int target, int fd, int error);
-
-timer_fn shard_accept_retry_fired;
 
 #endif

@@ -1,11 +1,14 @@
 /* Accepting and placing connections: what a shard does with a new socket.
  *
  * The one idea: a connection is accepted once and lives on one shard. With the acceptor
- * placement, shard 0 accepts every connection and hands each to the least-loaded shard
- * (the loads are relaxed hints in struct shard_shared); with reuseport, every shard accepts
- * its own. The home shard adopts it: socket options, a slot of the connection table, the
- * kind's greeting, then receiving. An accept that fails (out of descriptors) backs off,
- * doubling, on the shard's timer wheel, so a full descriptor table does not spin the shard.
+ * placement, shard 0 accepts every client connection and hands each to the least-loaded
+ * shard (the loads are relaxed hints in struct shard_shared); with reuseport, every shard
+ * accepts its own. The home shard adopts it: socket options, a slot of the connection table,
+ * the kind's greeting, then receiving. HTTP monitoring connections (the second listener,
+ * shard 0's) stay where they were accepted, are no clients (not counted against
+ * --max_connections) and speak the kind main registered in server->monitor_kind. An accept
+ * that fails (out of descriptors) backs off, doubling, on the shard's timer wheel, per
+ * listener, so a full descriptor table does not spin the shard.
  *
  * One thread: the shard's (handoffs arrive through the loop). */
 #include "engine/shard.h"
@@ -31,17 +34,44 @@ static void load_add(struct shard *shard, int target, int64_t delta)
     atomic_fetch_add_explicit(&shard->server->shared[target].load, delta, memory_order_relaxed);
 }
 
-void shard_accept_arm(struct shard *shard)
+static timer_fn accept_retry_fired;
+
+void shard_listeners_init(struct shard *shard)
 {
-    if (shard->listen_fd >= 0 && !shard->accept_armed && !shard->accept_retry_armed &&
-        !shard->stopping) {
-        loop_accept_start(shard->loop, shard->listen_fd);
-        shard->accept_armed = true;
+    for (int i = 0; i < LOOP_LISTENER_COUNT; i++) {
+        struct shard_listener *listener = &shard->listeners[i];
+        *listener = (struct shard_listener){.fd = -1, .shard = shard};
+        timer_entry_init(&listener->retry_timer, accept_retry_fired, listener);
     }
 }
 
-/* Takes a new connection's descriptor into this shard: the kind's greeting, then reading. */
-static void conn_adopt(struct shard *shard, int fd)
+void shard_accept_arm(struct shard *shard)
+{
+    for (int i = 0; i < LOOP_LISTENER_COUNT && !shard->stopping; i++) {
+        struct shard_listener *listener = &shard->listeners[i];
+        if (listener->fd >= 0 && !listener->armed && !listener->retry_armed) {
+            loop_accept_start(shard->loop, i, listener->fd);
+            listener->armed = true;
+        }
+    }
+}
+
+void shard_accept_stop(struct shard *shard)
+{
+    for (int i = 0; i < LOOP_LISTENER_COUNT; i++) {
+        struct shard_listener *listener = &shard->listeners[i];
+        if (listener->armed) {
+            loop_accept_stop(shard->loop, i);
+            listener->armed = false;
+        }
+        timer_cancel(&shard->timers, &listener->retry_timer);
+        listener->retry_armed = false;
+    }
+}
+
+/* Takes a new connection's descriptor into this shard: the kind's greeting, then reading.
+ * `kind` is the client listener's (counted against max_connections) or the monitor's. */
+static void conn_adopt(struct shard *shard, int fd, const struct conn_kind *kind)
 {
     const struct server *server = shard->server;
     struct sockaddr_storage peer = {0};
@@ -49,11 +79,22 @@ static void conn_adopt(struct shard *shard, int fd)
     getpeername(fd, (struct sockaddr *)&peer, &peer_length);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct conn *conn = conn_table_take(&shard->conns, shard->listener_kind);
+    struct conn *conn = conn_table_take(&shard->conns, kind);
     if (conn == NULL) {
         LOG_WARN("out of memory for a new connection; refusing it");
         close(fd);
         load_add(shard, shard->index, -1);
+        return;
+    }
+    if (kind != shard->listener_kind) {
+        /* not a client: no client id, no count; the kind limits its own connections */
+        conn->shard = shard;
+        conn->fd = fd;
+        if (kind->open(conn, (struct sockaddr *)&peer) != 0) {
+            conn_close(conn, "Out Of Memory");
+            return;
+        }
+        loop_recv_start(shard->loop, conn);
         return;
     }
     shard->stats.accepted++;
@@ -124,58 +165,65 @@ static void handoff(struct shard *shard, int target, int fd)
     shard->stats.handed_off++;
 }
 
-void shard_accept_retry_fired(struct timer_entry *entry, void *ctx)
+static void accept_retry_fired(struct timer_entry *entry, void *ctx)
 {
     (void)entry;
-    struct shard *shard = ctx;
-    shard->accept_retry_armed = false;
-    shard_accept_arm(shard);
+    struct shard_listener *listener = ctx;
+    listener->retry_armed = false;
+    shard_accept_arm(listener->shard);
 }
 
-static void accept_retry_arm(struct shard *shard)
+static void accept_retry_arm(struct shard *shard, struct shard_listener *listener)
 {
-    shard->accept_backoff_ns = shard->accept_backoff_ns == 0
-                                   ? ACCEPT_BACKOFF_NS_MIN
-                                   : shard->accept_backoff_ns * 2;
-    if (shard->accept_backoff_ns > ACCEPT_BACKOFF_NS_MAX) {
-        shard->accept_backoff_ns = ACCEPT_BACKOFF_NS_MAX;
+    listener->backoff_ns =
+        listener->backoff_ns == 0 ? ACCEPT_BACKOFF_NS_MIN : listener->backoff_ns * 2;
+    if (listener->backoff_ns > ACCEPT_BACKOFF_NS_MAX) {
+        listener->backoff_ns = ACCEPT_BACKOFF_NS_MAX;
     }
-    timer_arm(&shard->timers, &shard->accept_timer,
-              clock_deadline_ns(clock_monotonic_ns(), shard->accept_backoff_ns));
-    shard->accept_retry_armed = true;
+    timer_arm(&shard->timers, &listener->retry_timer,
+              clock_deadline_ns(clock_monotonic_ns(), listener->backoff_ns));
+    listener->retry_armed = true;
 }
 
-void shard_accepted(void *ctx, int result, bool armed)
+void shard_accepted(void *ctx, int slot, int result, bool armed)
 {
     struct shard *shard = ctx;
-    shard->accept_armed = armed;
+    ASSERT(slot >= 0 && slot < LOOP_LISTENER_COUNT);
+    struct shard_listener *listener = &shard->listeners[slot];
+    listener->armed = armed;
     if (result < 0) {
         if (result == -ECANCELED || shard->stopping) {
             return;
         }
         shard->stats.accept_errors++;
-        if (shard->accept_backoff_ns < ACCEPT_BACKOFF_NS_MAX) {
+        if (listener->backoff_ns < ACCEPT_BACKOFF_NS_MAX) {
             LOG_WARN("accept failed: %s; retrying in %lld ms", strerror(-result),
-                     (long long)(shard->accept_backoff_ns ? shard->accept_backoff_ns * 2
-                                                          : ACCEPT_BACKOFF_NS_MIN) / NS_PER_MS);
+                     (long long)(listener->backoff_ns ? listener->backoff_ns * 2
+                                                      : ACCEPT_BACKOFF_NS_MIN) / NS_PER_MS);
         }
-        if (!shard->accept_armed && !shard->accept_retry_armed) {
-            accept_retry_arm(shard);
+        if (!listener->armed && !listener->retry_armed) {
+            accept_retry_arm(shard, listener);
         }
         return;
     }
-    shard->accept_backoff_ns = 0;
+    listener->backoff_ns = 0;
     int fd = result;
     if (shard->stopping) {
         close(fd);
         return;
     }
-    bool hand_over = shard->shard_count > 1 && shard->listen_fd == shard->server->listen_fd &&
+    if (slot == LOOP_LISTENER_MONITOR) {
+        ASSERT(shard->server->monitor_kind != NULL); /* main gives the socket with the kind */
+        load_add(shard, shard->index, 1);
+        conn_adopt(shard, fd, shard->server->monitor_kind);
+        return;
+    }
+    bool hand_over = shard->shard_count > 1 && listener->fd == shard->server->listen_fd &&
                      strcmp(shard->server->config->placement, "acceptor") == 0;
     int target = hand_over ? placement_pick(shard) : shard->index;
     load_add(shard, target, 1);
     if (target == shard->index) {
-        conn_adopt(shard, fd);
+        conn_adopt(shard, fd, shard->listener_kind);
     } else {
         handoff(shard, target, fd);
     }
@@ -192,5 +240,5 @@ void shard_handed(void *ctx, int fd)
         load_add(shard, shard->index, -1);
         return;
     }
-    conn_adopt(shard, fd);
+    conn_adopt(shard, fd, shard->listener_kind);
 }

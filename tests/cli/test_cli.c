@@ -83,7 +83,8 @@ START_TEST(test_help_lists_every_flag)
         "--ping_max", "--write_deadline", "--shards", "--cpus", "--placement",
         "--xshard_ring_size", "--xshard_overflow_max", "--stats", "--recv_buf_size", "--recv_buf_count",
         "--ring_entries", "--help", "--version", "--jetstream", "--store_dir",
-        "--max_memory_store", "--max_file_store", "--sync", "--sync_interval", "--segment_size"};
+        "--max_memory_store", "--max_file_store", "--sync", "--sync_interval", "--segment_size",
+        "--http_port", "--http_host", "--https_port"};
     static char out[OUTPUT_SIZE];
     static const char *const help[] = {"-h", NULL};
     ck_assert_int_eq(run_binary(help, out, sizeof out), 0);
@@ -113,6 +114,47 @@ START_TEST(test_bad_flags_exit_2)
     ck_assert_int_eq(run_binary(bad_placement, out, sizeof out), 2);
     static const char *const bad_ring[] = {"--xshard_ring_size", "100000", NULL};
     ck_assert_int_eq(run_binary(bad_ring, out, sizeof out), 2);
+    static const char *const https[] = {"-ms", "8443", NULL};
+    ck_assert_int_eq(run_binary(https, out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "-ms/--https_port is refused"));
+}
+END_TEST
+
+/* -m: the monitoring port answers HTTP, is logged as nats-server logs it, binds --http_host,
+ * and a port already taken stops the broker at start. */
+START_TEST(test_http_port)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/ionats-cli-m-%d.log", (int)getpid());
+    unlink(path);
+    const char *const args[] = {"-l", path, "-m", "-1", "--http_host", "127.0.0.1", NULL};
+    struct test_server server;
+    struct test_server_options options = {.extra_args = args};
+    ck_assert_int_eq(test_server_start(&server, &options), 0);
+    ck_assert(wait_file_contains(path, "Starting http monitor on 127.0.0.1:"));
+    static char text[1 << 16];
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    text[n > 0 ? n : 0] = '\0';
+    int port = atoi(strstr(text, "Starting http monitor on 127.0.0.1:") + 35);
+    ck_assert_int_gt(port, 0);
+    int http = test_connect_raw(port);
+    ck_assert_int_ge(http, 0);
+    static const char request[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    ck_assert_int_eq(test_send_all(http, request, sizeof request - 1), 0);
+    ck_assert_int_ge(test_read_until(http, text, sizeof text, "{\"status\":\"ok\"}", WAIT_MS), 0);
+    close(http);
+    /* the same port again, while this broker holds it: exit 1, the reason logged */
+    char taken[16];
+    snprintf(taken, sizeof taken, "%d", port);
+    static char out[OUTPUT_SIZE];
+    const char *const again[] = {"-p", "0", "-a", "127.0.0.1", "-m", taken, NULL};
+    ck_assert_int_eq(run_binary(again, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "Address already in use") != NULL, "%s", out);
+    test_server_stop(&server);
+    unlink(path);
 }
 END_TEST
 
@@ -395,6 +437,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_flag_spellings);
     tcase_add_test(tc, test_log_file_and_debug);
     tcase_add_test(tc, test_jetstream_flag);
+    tcase_add_test(tc, test_http_port);
     tcase_add_test(tc, test_sigterm_drains_and_port_rebinds);
     tcase_add_test(tc, test_max_subscriptions);
     tcase_add_test(tc, test_write_deadline);

@@ -18,7 +18,7 @@ static void handler_note(struct loop_fixture *fx)
     }
 }
 
-static void on_accepted(void *ctx, int result, bool armed)
+static void on_accepted(void *ctx, int listener, int result, bool armed)
 {
     struct loop_fixture *fx = ctx;
     handler_note(fx);

@@ -325,6 +325,39 @@ START_TEST(test_int_values)
 }
 END_TEST
 
+/* HTTP monitoring: -m/--http_port (0 off, -1 any free port), --http_host; -ms/--https_port
+ * refused by name (no TLS yet), whatever its value. */
+START_TEST(test_monitor_flags)
+{
+    struct config config;
+    ck_run(parse_args(&config, (const char *const[]){NULL}));
+    ck_assert_int_eq(config.http_port, 0);
+    ck_assert_ptr_null(config.http_host);
+    static const char *const spellings[][3] = {
+        {"-m", "8222", NULL}, {"--http_port", "8222", NULL}, {"--http-port=8222", NULL, NULL},
+        {"-m=8222", NULL, NULL}};
+    for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+        ck_run(parse_args(&config, spellings[i]));
+        ck_assert_msg(config.http_port == 8222, "%s", spellings[i][0]);
+    }
+    ck_run(parse(&config, "-m", "-1", "--http_host", "127.0.0.1"));
+    ck_assert_int_eq(config.http_port, -1);
+    ck_assert_str_eq(config.http_host, "127.0.0.1");
+    ck_usage(parse(&config, "-m", "-2"), "want an integer from -1 to 65535");
+    ck_usage(parse(&config, "-m", "65536"), "for -m:");
+    ck_usage(parse(&config, "--http_host="), "--http_host is empty");
+    ck_usage(parse(&config, "-ms", "8443"),
+             "-ms/--https_port is refused (HTTPS monitoring: not supported yet");
+    ck_usage(parse(&config, "--https_port=8443"), "-ms/--https_port is refused");
+    ck_usage(parse(&config, "--https_port"), "needs a value");
+    ck_assert_int_eq(parse(&config, "--help"), CONFIG_EXIT_OK);
+    ck_assert_ptr_nonnull(strstr(out_text, "-m, --http_port <port>"));
+    ck_assert_ptr_nonnull(strstr(out_text, "(default: 0, off)"));
+    ck_assert_ptr_nonnull(strstr(out_text, "--http_host <host>"));
+    ck_assert_ptr_nonnull(strstr(out_text, "-ms, --https_port <port>"));
+}
+END_TEST
+
 START_TEST(test_duration_flags)
 {
     struct config config;
@@ -763,6 +796,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_flag_aliases);
     tcase_add_test(tc, test_port_any);
     tcase_add_test(tc, test_int_values);
+    tcase_add_test(tc, test_monitor_flags);
     tcase_add_test(tc, test_duration_flags);
     tcase_add_test(tc, test_flag_errors);
     tcase_add_test(tc, test_help_version);

@@ -401,7 +401,7 @@ START_TEST(test_accept)
     struct sockaddr_in address;
     int listen_fd = listener_open(&address);
     fx.starting = true;
-    loop_accept_start(fx.loop, listen_fd);
+    loop_accept_start(fx.loop, LOOP_LISTENER_CLIENT, listen_fd);
     fx.starting = false;
     for (int i = 1; i <= 2; i++) {
         int client = client_connect(&address);
@@ -413,7 +413,7 @@ START_TEST(test_accept)
         close(client);
     }
     fx.starting = true;
-    loop_accept_stop(fx.loop);
+    loop_accept_stop(fx.loop, LOOP_LISTENER_CLIENT);
     fx.starting = false;
     int accepted_before_stop = fx.accepted_count;
     loop_fixture_pump_for(&fx, QUIET_NS);
@@ -428,7 +428,7 @@ START_TEST(test_accept)
     loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.accepted_count, accepted_after_stop);
     fx.starting = true;
-    loop_accept_start(fx.loop, listen_fd);
+    loop_accept_start(fx.loop, LOOP_LISTENER_CLIENT, listen_fd);
     fx.starting = false;
     LOOP_FIXTURE_PUMP_UNTIL(&fx, fx.accepted_count == accepted_after_stop + 1);
     ck_assert_int_ge(fx.accepted_result, 0);
@@ -438,7 +438,7 @@ START_TEST(test_accept)
     close(waiting);
     ck_assert_int_eq(fx.handler_inside_start_count, 0);
     fx.starting = true;
-    loop_accept_stop(fx.loop);
+    loop_accept_stop(fx.loop, LOOP_LISTENER_CLIENT);
     fx.starting = false;
     loop_fixture_pump_for(&fx, QUIET_NS);
     ck_assert_int_eq(fx.handler_inside_start_count, 0);

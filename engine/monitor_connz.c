@@ -1,0 +1,473 @@
+/* /connz and /subsz: each shard's part lists its own client connections (or their
+ * subscriptions), already sorted and cut to offset + limit, so a part never carries more
+ * than the answer can show; shard 0 merges the parts, sorts again and cuts the page. The
+ * JSON is nats-server's: its field names and order, times in RFC 3339, durations as its
+ * uptime strings, optional fields left out when empty as its omitempty tags do.
+ *
+ * What is not there yet: closed connections (state=closed lists none: ionats keeps no ring
+ * of them), rtt (not measured: "0s"), TLS, authorized_user/account (auth=1 is ignored),
+ * and in subsz the server-side subscriptions (JetStream's API) — counted in
+ * num_subscriptions, not listed — plus max_fanout and avg_fanout (the index keeps no
+ * fan-out figures: 0).
+ *
+ * The collectors run on each part's shard and read only that shard's connections; the
+ * writers run on shard 0 and read only the parts. */
+#include "engine/monitor_internal.h"
+
+#include "base/assert.h"
+#include "base/clock.h"
+#include "engine/client.h"
+#include "engine/server.h"
+#include "engine/shard.h"
+#include "proto/subject.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- ordering ---- */
+
+static int compare_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+static int compare_i64(int64_t a, int64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+/* nats-server's orders: cid and start ascending; the counts descending; last activity most
+ * recent first; idle most idle first (last activity ascending); uptime longest first (start
+ * ascending). Ties go by cid, so the order is total and the same on every shard. */
+static int fields_compare(const struct monitor_conn_fields *a, const struct monitor_conn_fields *b,
+                          enum monitor_sort sort)
+{
+    int order = 0;
+    switch (sort) {
+    case MONITOR_SORT_CID:
+    case MONITOR_SORT_RTT: /* not measured: every rtt is 0 */
+        break;
+    case MONITOR_SORT_START:
+    case MONITOR_SORT_UPTIME:
+        order = compare_i64(a->start_ns, b->start_ns);
+        break;
+    case MONITOR_SORT_SUBS:
+        order = compare_u64(b->sub_count, a->sub_count);
+        break;
+    case MONITOR_SORT_PENDING:
+        order = compare_u64(b->pending_bytes, a->pending_bytes);
+        break;
+    case MONITOR_SORT_MSGS_TO:
+        order = compare_u64(b->stats.out_msgs, a->stats.out_msgs);
+        break;
+    case MONITOR_SORT_MSGS_FROM:
+        order = compare_u64(b->stats.in_msgs, a->stats.in_msgs);
+        break;
+    case MONITOR_SORT_BYTES_TO:
+        order = compare_u64(b->stats.out_bytes, a->stats.out_bytes);
+        break;
+    case MONITOR_SORT_BYTES_FROM:
+        order = compare_u64(b->stats.in_bytes, a->stats.in_bytes);
+        break;
+    case MONITOR_SORT_LAST:
+        order = compare_i64(b->last_ns, a->last_ns);
+        break;
+    case MONITOR_SORT_IDLE:
+        order = compare_i64(a->last_ns, b->last_ns);
+        break;
+    }
+    return order != 0 ? order : compare_u64(a->cid, b->cid);
+}
+
+/* A connection as a collector sorts it. */
+struct candidate {
+    struct monitor_conn_fields fields;
+    const struct client *client;
+};
+
+static int candidate_compare(const void *a, const void *b, void *sort)
+{
+    return fields_compare(&((const struct candidate *)a)->fields,
+                          &((const struct candidate *)b)->fields, *(enum monitor_sort *)sort);
+}
+
+static int row_compare(const void *a, const void *b, void *sort)
+{
+    return fields_compare(&(*(struct monitor_conn_row *const *)a)->fields,
+                          &(*(struct monitor_conn_row *const *)b)->fields,
+                          *(enum monitor_sort *)sort);
+}
+
+/* offset + limit, saturating: the rows a part keeps at most. */
+static uint64_t page_end(const struct monitor_options *options)
+{
+    return options->offset > UINT64_MAX - options->limit ? UINT64_MAX
+                                                         : options->offset + options->limit;
+}
+
+/* ---- collecting (on the part's shard) ---- */
+
+static bool is_client(const struct shard *shard, const struct conn *conn)
+{
+    return conn != NULL && conn->kind == shard->listener_kind && !(conn->flags & CONN_F_CLOSING);
+}
+
+static void fields_fill(const struct client *client, struct monitor_conn_fields *fields)
+{
+    const struct conn *conn = &client->conn;
+    fields->cid = conn->id;
+    fields->start_ns = conn->connected_ns;
+    fields->last_ns = conn->received_ns > conn->connected_ns ? conn->received_ns
+                                                              : conn->connected_ns;
+    fields->pending_bytes = conn_pending_bytes(conn);
+    fields->stats = conn->stats;
+    fields->sub_count = client->sub_count;
+}
+
+/* Copies `length` bytes and a NUL to *text, moving it on; returns the copy. */
+static const char *text_put(char **text, const char *data, size_t length)
+{
+    char *copy = *text;
+    memcpy(copy, data, length);
+    copy[length] = '\0';
+    *text += length + 1;
+    return copy;
+}
+
+/* Bytes the text of one subscription's row takes in a part's block. */
+static size_t sub_text_size(const struct client_sub *sub)
+{
+    return (size_t)sub->route.sub.subject_length + 1 + sub->route.sub.queue_length + 1 +
+           sub->sid_length + 1;
+}
+
+static void sub_row_fill(const struct client_sub *sub, uint64_t cid, char **text,
+                         struct monitor_sub_row *row)
+{
+    const struct sub *entry = &sub->route.sub;
+    row->subject = text_put(text, entry->subject, entry->subject_length);
+    row->subject_length = entry->subject_length;
+    row->queue = entry->queue != NULL ? text_put(text, entry->queue, entry->queue_length) : NULL;
+    row->queue_length = entry->queue_length;
+    row->sid = text_put(text, sub->sid, sub->sid_length);
+    row->sid_length = sub->sid_length;
+    row->msgs = sub->route.delivered;
+    row->cid = cid;
+}
+
+/* Runs the statement that follows once for each of the client's subscriptions, as `sub`
+ * (its sid table's buckets, then each bucket's chain). */
+#define CLIENT_SUBS_FOR_EACH(client, sub)                                                    \
+    for (uint32_t bucket_ = 0; bucket_ < (client)->sid_bucket_count; bucket_++)             \
+        for (const struct client_sub *sub = (client)->sid_buckets[bucket_]; sub != NULL;     \
+             sub = sub->sid_next)
+
+void monitor_connz_collect(struct shard *shard, struct monitor_part *part)
+{
+    const struct monitor_options *options = &part->gather->options;
+    const struct conn_table *table = &shard->conns;
+    if (options->closed_only) {
+        return; /* no closed connections are kept */
+    }
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < table->capacity; i++) {
+        count += is_client(shard, table->conns[i]);
+    }
+    part->conn_total = count;
+    if (count == 0) {
+        return;
+    }
+    struct candidate *candidates = malloc((size_t)count * sizeof *candidates);
+    if (candidates == NULL) {
+        part->error = -ENOMEM;
+        return;
+    }
+    uint32_t taken = 0;
+    for (uint32_t i = 0; i < table->capacity; i++) {
+        const struct conn *conn = table->conns[i];
+        if (is_client(shard, conn) && (options->cid == 0 || conn->id == options->cid)) {
+            candidates[taken].client = (const struct client *)conn;
+            fields_fill(candidates[taken].client, &candidates[taken].fields);
+            taken++;
+        }
+    }
+    enum monitor_sort sort = options->sort;
+    qsort_r(candidates, taken, sizeof *candidates, candidate_compare, &sort);
+    uint32_t keep = page_end(options) < taken ? (uint32_t)page_end(options) : taken;
+    /* one block: the rows, their subscriptions' rows, then all their text */
+    size_t sub_rows = 0;
+    size_t text_size = 0;
+    for (uint32_t i = 0; i < keep; i++) {
+        const struct connect_options *connect = &candidates[i].client->options;
+        text_size += strlen(connect->name) + strlen(connect->lang) + strlen(connect->version) + 3;
+        if (options->subs != MONITOR_SUBS_NONE) {
+            CLIENT_SUBS_FOR_EACH(candidates[i].client, sub) {
+                sub_rows++;
+                text_size += sub_text_size(sub);
+            }
+        }
+    }
+    size_t rows_size = keep * sizeof(struct monitor_conn_row);
+    size_t subs_size = sub_rows * sizeof(struct monitor_sub_row);
+    part->block = malloc(rows_size + subs_size + text_size + 1);
+    if (part->block == NULL) {
+        free(candidates);
+        part->error = -ENOMEM;
+        return;
+    }
+    part->conns = part->block;
+    struct monitor_sub_row *sub_row = (struct monitor_sub_row *)((char *)part->block + rows_size);
+    char *text = (char *)part->block + rows_size + subs_size;
+    for (uint32_t i = 0; i < keep; i++) {
+        const struct client *client = candidates[i].client;
+        struct monitor_conn_row *row = &part->conns[i];
+        memset(row, 0, sizeof *row);
+        row->fields = candidates[i].fields;
+        memcpy(row->ip, client->conn.ip, sizeof row->ip);
+        row->port = client->conn.port;
+        row->name = text_put(&text, client->options.name, strlen(client->options.name));
+        row->lang = text_put(&text, client->options.lang, strlen(client->options.lang));
+        row->version = text_put(&text, client->options.version, strlen(client->options.version));
+        if (options->subs != MONITOR_SUBS_NONE) {
+            row->subs = sub_row;
+            CLIENT_SUBS_FOR_EACH(client, sub) {
+                sub_row_fill(sub, client->conn.id, &text, sub_row++);
+                row->subs_count++;
+            }
+        }
+    }
+    part->conn_count = keep;
+    free(candidates);
+}
+
+void monitor_subsz_collect(struct shard *shard, struct monitor_part *part)
+{
+    const struct monitor_options *options = &part->gather->options;
+    const struct conn_table *table = &shard->conns;
+    uint64_t keep_max = page_end(options);
+    uint64_t total = 0;
+    size_t keep = 0;
+    size_t text_size = 0;
+    /* two passes over the same connections: count and size, then copy */
+    for (int pass = 0; pass < 2; pass++) {
+        struct monitor_sub_row *row = part->subs;
+        char *text = part->block != NULL ? (char *)(part->subs + keep) : NULL;
+        total = 0;
+        for (uint32_t i = 0; i < table->capacity; i++) {
+            if (!is_client(shard, table->conns[i])) {
+                continue;
+            }
+            const struct client *client = (const struct client *)table->conns[i];
+            CLIENT_SUBS_FOR_EACH(client, sub) {
+                const struct sub *entry = &sub->route.sub;
+                if (options->test != NULL &&
+                    !subject_matches(entry->subject, entry->subject_length, options->test,
+                                     options->test_length)) {
+                    continue;
+                }
+                total++;
+                if (total > keep_max) {
+                    continue;
+                }
+                if (pass == 0) {
+                    keep++;
+                    text_size += sub_text_size(sub);
+                } else {
+                    sub_row_fill(sub, client->conn.id, &text, row++);
+                }
+            }
+        }
+        if (pass == 0) {
+            part->block = keep > 0 ? malloc(keep * sizeof *part->subs + text_size) : NULL;
+            if (keep > 0 && part->block == NULL) {
+                part->error = -ENOMEM;
+                return;
+            }
+            part->subs = part->block;
+        }
+    }
+    part->sub_total = total;
+    part->sub_count = (uint32_t)keep;
+}
+
+/* ---- writing (on shard 0) ---- */
+
+static void key_uint(struct go_json *json, const char *key, uint64_t value)
+{
+    go_json_key(json, key);
+    go_json_uint(json, value);
+}
+
+static void key_text(struct go_json *json, const char *key, const char *text, size_t length)
+{
+    go_json_key(json, key);
+    go_json_string(json, text, length);
+}
+
+static void head_write(const struct server *server, struct go_json *json)
+{
+    go_json_raw(json, "{", 1);
+    key_text(json, "server_id", server->server_id, strlen(server->server_id));
+    go_json_key(json, "now");
+    monitor_json_time(json, clock_realtime_ns());
+}
+
+/* One subscription: connz's detail (no account) or subsz's (with it). */
+static void sub_write(const struct monitor_sub_row *row, bool account, struct go_json *json)
+{
+    go_json_comma(json);
+    go_json_raw(json, "{", 1);
+    if (account) {
+        go_json_literal(json, "\"account\":\"$G\",\"account_tag\":\"$G\"");
+    }
+    key_text(json, "subject", row->subject, row->subject_length);
+    if (row->queue != NULL) {
+        key_text(json, "qgroup", row->queue, row->queue_length);
+    }
+    key_text(json, "sid", row->sid, row->sid_length);
+    key_uint(json, "msgs", row->msgs);
+    key_uint(json, "cid", row->cid);
+    go_json_raw(json, "}", 1);
+}
+
+static void conn_write(const struct server *server, const struct monitor_conn_row *row,
+                       enum monitor_subs subs, int64_t now_ns, struct go_json *json)
+{
+    const struct monitor_conn_fields *fields = &row->fields;
+    go_json_comma(json);
+    go_json_raw(json, "{", 1);
+    key_uint(json, "cid", fields->cid);
+    go_json_literal(json, ",\"kind\":\"Client\",\"type\":\"nats\"");
+    key_text(json, "ip", row->ip, strlen(row->ip));
+    key_uint(json, "port", (uint64_t)row->port);
+    go_json_key(json, "start");
+    monitor_json_time(json, monitor_realtime_ns(server, fields->start_ns));
+    go_json_key(json, "last_activity");
+    monitor_json_time(json, monitor_realtime_ns(server, fields->last_ns));
+    go_json_literal(json, ",\"rtt\":\"0s\"");
+    go_json_key(json, "uptime");
+    monitor_json_uptime(json, now_ns - fields->start_ns);
+    go_json_key(json, "idle");
+    monitor_json_uptime(json, now_ns - fields->last_ns);
+    key_uint(json, "pending_bytes", fields->pending_bytes);
+    key_uint(json, "in_msgs", fields->stats.in_msgs);
+    key_uint(json, "out_msgs", fields->stats.out_msgs);
+    key_uint(json, "in_bytes", fields->stats.in_bytes);
+    key_uint(json, "out_bytes", fields->stats.out_bytes);
+    key_uint(json, "subscriptions", fields->sub_count);
+    const char *labels[][2] = {{"name", row->name}, {"lang", row->lang},
+                               {"version", row->version}};
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+        if (labels[i][1][0] != '\0') {
+            key_text(json, labels[i][0], labels[i][1], strlen(labels[i][1]));
+        }
+    }
+    if (subs != MONITOR_SUBS_NONE && row->subs_count > 0) {
+        go_json_key(json, subs == MONITOR_SUBS_LIST ? "subscriptions_list"
+                                                    : "subscriptions_list_detail");
+        go_json_raw(json, "[", 1);
+        for (uint32_t i = 0; i < row->subs_count; i++) {
+            if (subs == MONITOR_SUBS_LIST) {
+                go_json_comma(json);
+                go_json_string(json, row->subs[i].subject, row->subs[i].subject_length);
+            } else {
+                sub_write(&row->subs[i], false, json);
+            }
+        }
+        go_json_raw(json, "]", 1);
+    }
+    go_json_raw(json, "}", 1);
+}
+
+void monitor_connz_write(struct shard *shard, const struct monitor_gather *gather,
+                         struct go_json *json)
+{
+    const struct monitor_options *options = &gather->options;
+    uint64_t total = 0;
+    size_t row_count = 0;
+    for (int i = 0; i < gather->part_count; i++) {
+        total += gather->parts[i].conn_total;
+        row_count += gather->parts[i].conn_count;
+    }
+    struct monitor_conn_row **rows = malloc((row_count > 0 ? row_count : 1) * sizeof *rows);
+    if (rows == NULL) {
+        json->failed = true; /* answered as a failure by the caller */
+        return;
+    }
+    size_t taken = 0;
+    for (int i = 0; i < gather->part_count; i++) {
+        for (uint32_t j = 0; j < gather->parts[i].conn_count; j++) {
+            rows[taken++] = &gather->parts[i].conns[j];
+        }
+    }
+    enum monitor_sort sort = options->sort;
+    qsort_r(rows, row_count, sizeof *rows, row_compare, &sort);
+    size_t first = options->offset < row_count ? (size_t)options->offset : row_count;
+    size_t last = page_end(options) < row_count ? (size_t)page_end(options) : row_count;
+    int64_t now_ns = clock_monotonic_ns();
+    head_write(shard->server, json);
+    key_uint(json, "num_connections", last - first);
+    key_uint(json, "total", total);
+    key_uint(json, "offset", options->offset);
+    key_uint(json, "limit", options->limit);
+    go_json_key(json, "connections");
+    go_json_raw(json, "[", 1);
+    for (size_t i = first; i < last; i++) {
+        conn_write(shard->server, rows[i], options->subs, now_ns, json);
+    }
+    go_json_raw(json, "]}", 2);
+    free(rows);
+}
+
+void monitor_subsz_write(struct shard *shard, const struct monitor_gather *gather,
+                         struct go_json *json)
+{
+    const struct monitor_options *options = &gather->options;
+    struct sublist_stats sum = {0};
+    uint64_t inserts = 0;
+    uint64_t total = 0;
+    for (int i = 0; i < gather->part_count; i++) {
+        const struct sublist_stats *stats = &gather->parts[i].sublist;
+        sum.sub_count += stats->sub_count;
+        sum.cache_entry_count += stats->cache_entry_count;
+        sum.match_count += stats->match_count;
+        sum.cache_hit_count += stats->cache_hit_count;
+        /* the index's generation counts every insert and every remove from 0, so the
+         * inserts are (generation + live) / 2 */
+        inserts += (stats->generation + stats->sub_count) / 2;
+        total += gather->parts[i].sub_total;
+    }
+    head_write(shard->server, json);
+    key_uint(json, "num_subscriptions", sum.sub_count);
+    key_uint(json, "num_cache", sum.cache_entry_count);
+    key_uint(json, "num_inserts", inserts);
+    key_uint(json, "num_removes", inserts - sum.sub_count);
+    key_uint(json, "num_matches", sum.match_count);
+    go_json_key(json, "cache_hit_rate");
+    monitor_json_float(json, sum.match_count > 0 ? (double)sum.cache_hit_count /
+                                                       (double)sum.match_count
+                                                 : 0.0);
+    go_json_literal(json, ",\"max_fanout\":0,\"avg_fanout\":0");
+    key_uint(json, "total", total);
+    key_uint(json, "offset", options->offset);
+    key_uint(json, "limit", options->limit);
+    if (options->subs != MONITOR_SUBS_NONE && total > options->offset) {
+        /* each part kept its first offset + limit; the page is cut from all of them in
+         * shard order */
+        uint64_t index = 0;
+        uint64_t end = page_end(options);
+        go_json_key(json, "subscriptions_list");
+        go_json_raw(json, "[", 1);
+        for (int i = 0; i < gather->part_count && index < end; i++) {
+            const struct monitor_part *part = &gather->parts[i];
+            for (uint32_t j = 0; j < part->sub_count && index < end; j++, index++) {
+                if (index >= options->offset) {
+                    sub_write(&part->subs[j], true, json);
+                }
+            }
+        }
+        go_json_raw(json, "]", 1);
+    }
+    go_json_raw(json, "}", 1);
+}

@@ -1,0 +1,261 @@
+/* Monitoring inside the broker, private to engine/monitor*.c: shard 0's state, what a
+ * request asks, and the snapshot gathered from every shard to answer it.
+ *
+ * The one idea: an endpoint that needs the shards' data (varz, connz, subsz) is answered in
+ * two steps. The HTTP connection (monitor_conn.c, shard 0) starts a *gather*: one *part*
+ * per shard, each a call (shard_call.h) that runs on its shard, copies what the request
+ * needs out of that shard's own structures into memory the part owns (counters; the
+ * connections or subscriptions asked for, already sorted and cut to offset + limit), and
+ * travels back to shard 0's mailbox. Shard 0 takes its own part at once. When the last part
+ * is back the connection writes the JSON from the parts (monitor_varz.c, monitor_connz.c)
+ * and frees the gather. Nothing another shard owns is read from shard 0, and no shard waits
+ * on another: a shard answers in its next turn.
+ *
+ * Ownership of a part: while it travels, whoever holds its call (a mailbox, or the shard
+ * running it) owns the part's contents; the gather itself stays shard 0's. A part's rows are
+ * allocated on the shard that collects them and freed on shard 0 (a free from another
+ * thread is an ordinary operation for jemalloc and glibc; see xshard.h on blocks). If the
+ * connection goes before the gather is complete, the gather is orphaned and frees itself
+ * when its last part is back; a part a stopping shard never ran is discarded by main after
+ * every shard stopped (shard_mailbox_discard), which frees the gather last.
+ *
+ * Threads: struct monitor and the gathers are shard 0's; a part is its current holder's. */
+#ifndef IONATS_ENGINE_MONITOR_INTERNAL_H
+#define IONATS_ENGINE_MONITOR_INTERNAL_H
+
+#include "engine/conn.h"
+#include "engine/http.h"
+#include "engine/shard_call.h"
+#include "proto/go_json.h"
+#include "proto/sublist.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct monitor_http;
+struct server;
+struct shard;
+
+/* The paths served, in the sorted order Go writes a map's keys (http_req_stats). */
+enum monitor_endpoint {
+    MONITOR_ROOT = 0,   /* "/" */
+    MONITOR_ACCOUNTZ,
+    MONITOR_CONNZ,
+    MONITOR_GATEWAYZ,
+    MONITOR_HEALTHZ,
+    MONITOR_LEAFZ,
+    MONITOR_ROUTEZ,
+    MONITOR_SUBSZ,
+    MONITOR_VARZ,
+    MONITOR_ENDPOINT_COUNT,
+};
+
+/* The path of each endpoint, "/" included. */
+extern const char *const monitor_endpoint_paths[MONITOR_ENDPOINT_COUNT];
+
+/* HTTP connections open at once; one more gets a 503 and is closed. Monitoring is scraped
+ * by a handful of tools; each connection may hold up to MONITOR_RESPONSE_MAX of output. */
+enum { MONITOR_CONNS_MAX = 32 };
+
+/* The largest response body: a connz of ~30,000 connections with their subscriptions. A
+ * larger one is refused with a 500 that says to use limit and offset. */
+enum { MONITOR_RESPONSE_MAX = 16 * 1024 * 1024 };
+
+/* Shard 0's monitoring state (server->monitor): only shard 0's thread touches it. */
+struct monitor {
+    uint32_t conn_count;       /* HTTP connections open */
+    uint64_t conn_id_next;     /* for logs: HTTP connections are numbered apart from clients */
+    uint64_t requests[MONITOR_ENDPOINT_COUNT]; /* varz http_req_stats */
+    /* varz cpu: the process's CPU time and the wall time when last sampled, and the percent
+     * computed then (over at least MONITOR_CPU_WINDOW_NS, as nats-server samples it). */
+    int64_t cpu_sample_ns;
+    int64_t cpu_sample_wall_ns;
+    double cpu_percent;
+};
+
+/* ---- what a request asks (parsed from its query by monitor_conn.c) ---- */
+
+/* connz?sort=, nats-server's keys: cid and start ascending, the others descending; ties by
+ * cid. */
+enum monitor_sort {
+    MONITOR_SORT_CID = 0,
+    MONITOR_SORT_START,
+    MONITOR_SORT_SUBS,
+    MONITOR_SORT_PENDING,
+    MONITOR_SORT_MSGS_TO,
+    MONITOR_SORT_MSGS_FROM,
+    MONITOR_SORT_BYTES_TO,
+    MONITOR_SORT_BYTES_FROM,
+    MONITOR_SORT_LAST,
+    MONITOR_SORT_IDLE,
+    MONITOR_SORT_UPTIME,
+    MONITOR_SORT_RTT,
+};
+
+enum monitor_subs {
+    MONITOR_SUBS_NONE = 0,
+    MONITOR_SUBS_LIST,   /* subs=1: the subjects */
+    MONITOR_SUBS_DETAIL, /* subs=detail: subject, queue, sid, msgs, cid */
+};
+
+struct monitor_options {
+    enum monitor_endpoint endpoint;
+    enum monitor_sort sort;
+    enum monitor_subs subs;  /* connz; subsz: LIST for subs=1 */
+    bool closed_only;        /* connz?state=closed (none are kept yet: an empty list) */
+    uint64_t cid;            /* connz?cid=, 0 for every connection */
+    uint64_t offset;
+    uint64_t limit;
+    char *test;              /* subsz?test=: owned literal subject, NULL for none */
+    size_t test_length;
+};
+
+/* What each endpoint takes when not given (nats-server's DefaultConnListSize, DefaultSubListSize). */
+enum { MONITOR_LIMIT_DEFAULT = 1024 };
+
+/* ---- monitor_request.c: reading a request ---- */
+
+/* The endpoint a request's path names, or MONITOR_ENDPOINT_COUNT for none (a 404). */
+enum monitor_endpoint monitor_endpoint_find(const struct http_request *request);
+
+/* Reads `query` for `endpoint` into `options` (zeroed first; its `test` is then owned). 0,
+ * or -EINVAL / -ENOMEM with nats-server's text for the 400 (or 500) in `error`. */
+int monitor_options_parse(enum monitor_endpoint endpoint, struct http_slice query,
+                          struct monitor_options *options, struct go_json *error);
+
+/* The page "/" answers. */
+extern const char monitor_index_html[];
+extern const size_t monitor_index_html_length;
+
+/* ---- one shard's part of a snapshot ---- */
+
+/* A connection's numbers: what connz writes and sorts by. */
+struct monitor_conn_fields {
+    uint64_t cid;
+    int64_t start_ns;       /* monotonic */
+    int64_t last_ns;        /* monotonic: last input (the shard's timer-wheel clock) */
+    uint64_t pending_bytes;
+    struct conn_stats stats;
+    uint32_t sub_count;
+};
+
+/* A subscription as connz?subs and subsz?subs write it. Strings point into the part's block. */
+struct monitor_sub_row {
+    const char *subject;
+    const char *queue;      /* NULL when none */
+    const char *sid;
+    uint32_t subject_length;
+    uint32_t queue_length;
+    uint32_t sid_length;
+    uint64_t msgs;
+    uint64_t cid;
+};
+
+struct monitor_conn_row {
+    struct monitor_conn_fields fields;
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+    const char *name;       /* into the part's block; "" when the client gave none */
+    const char *lang;
+    const char *version;
+    struct monitor_sub_row *subs; /* into the part's block, with subs= */
+    uint32_t subs_count;
+};
+
+struct monitor_gather;
+
+struct monitor_part {
+    struct shard_call call;          /* first: a call is its part */
+    struct monitor_gather *gather;   /* borrowed: shard 0's, outlives the part's travel */
+    int shard_index;                 /* the shard it collects on */
+    int error;                       /* -ENOMEM: that shard could not take its snapshot */
+    /* varz and subsz */
+    uint64_t connections;            /* client connections open */
+    uint64_t total_connections;      /* client connections accepted so far */
+    uint64_t slow_consumers;
+    struct conn_stats totals;        /* of the open client connections and the closed ones */
+    struct sublist_stats sublist;
+    /* connz: the connections matching, and the first offset + limit of them in sort order */
+    uint64_t conn_total;
+    struct monitor_conn_row *conns;
+    uint32_t conn_count;
+    /* subsz?subs=1: likewise for subscriptions */
+    uint64_t sub_total;
+    struct monitor_sub_row *subs;
+    uint32_t sub_count;
+    void *block;                     /* owned: the one allocation rows and text live in */
+};
+
+struct monitor_gather {
+    struct monitor_options options;
+    struct monitor_http *owner;      /* borrowed: the HTTP connection; NULL once it went */
+    int part_count;
+    int parts_out;                   /* parts not yet back on shard 0 (nor discarded) */
+    struct monitor_part parts[];     /* [part_count]: one per shard, by index */
+};
+
+/* ---- monitor_gather.c (shard 0) ---- */
+
+/* A gather for `options` (whose `test` it takes over) on behalf of `owner`, not started;
+ * NULL when out of memory. */
+struct monitor_gather *monitor_gather_create(struct shard *shard, struct monitor_http *owner,
+                                             struct monitor_options *options);
+
+/* Sends the parts to the other shards and takes shard 0's at once. When every part is back,
+ * within this call (one shard) or in a later turn, monitor_http_gathered(owner, gather) is
+ * called. */
+void monitor_gather_launch(struct shard *shard, struct monitor_gather *gather);
+
+/* The owner went: the gather frees itself once its parts are back. */
+void monitor_gather_orphan(struct monitor_gather *gather);
+
+/* After monitor_http_gathered wrote the answer. */
+void monitor_gather_free(struct monitor_gather *gather);
+
+/* ---- monitor_conn.c (shard 0): the gather is complete; the connection answers ---- */
+void monitor_http_gathered(struct monitor_http *owner, struct monitor_gather *gather);
+
+/* ---- collecting, on the part's shard ---- */
+
+/* monitor_varz.c: the counters (varz, subsz). */
+void monitor_counts_collect(struct shard *shard, struct monitor_part *part);
+
+/* monitor_connz.c: connz rows, subsz rows. Set part->error on a failed allocation. */
+void monitor_connz_collect(struct shard *shard, struct monitor_part *part);
+void monitor_subsz_collect(struct shard *shard, struct monitor_part *part);
+
+/* ---- writing, on shard 0: compact JSON into `json` ---- */
+
+void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather,
+                        struct go_json *json);
+void monitor_connz_write(struct shard *shard, const struct monitor_gather *gather,
+                         struct go_json *json);
+void monitor_subsz_write(struct shard *shard, const struct monitor_gather *gather,
+                         struct go_json *json);
+/* Endpoints without shard data: routez, leafz, gatewayz, accountz. */
+void monitor_static_write(struct shard *shard, enum monitor_endpoint endpoint,
+                          struct go_json *json);
+
+/* ---- monitor_json.c: values as nats-server's Go writes them ---- */
+
+/* A time as encoding/json writes time.Time: RFC 3339 in UTC with nanoseconds, trailing
+ * zeros dropped ("2026-12-07T10:11:39.998153781Z"), quoted. */
+void monitor_json_time(struct go_json *json, int64_t realtime_ns);
+
+/* A monotonic time of this process as a wall time (server start as the anchor). */
+int64_t monitor_realtime_ns(const struct server *server, int64_t monotonic_ns);
+
+/* nats-server's uptime strings: "5s", "3m5s", "2h3m5s", "1d2h3m5s", "1y1d2h3m5s". */
+void monitor_json_uptime(struct go_json *json, int64_t duration_ns);
+
+/* A float64 as encoding/json writes it: the shortest text that reads back the same, in
+ * %f form, or %e form below 1e-6 and from 1e21. */
+void monitor_json_float(struct go_json *json, double value);
+
+/* Re-writes compact JSON as Go's json.MarshalIndent(v, "", "  ") does: a member or element
+ * per line, "key": value, empty {} and [] kept on one line. `out` is a fresh writer. */
+void monitor_json_indent(const char *compact, size_t length, struct go_json *out);
+
+#endif
