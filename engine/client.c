@@ -203,7 +203,8 @@ static bool client_sub_deliver(struct shard *shard, struct route_sub *route,
         body += msg->header_length;
         body_length -= msg->header_length;
     }
-    size_t frame = FRAME_OVERHEAD_MAX + msg->subject.length + sub->sid_length +
+    const struct proto_slice subject = msg->shown.length > 0 ? msg->shown : msg->subject;
+    size_t frame = FRAME_OVERHEAD_MAX + subject.length + sub->sid_length +
                    msg->reply.length + body_length;
     if (conn_reserve_output(&client->conn, frame) != 0) {
         return false;
@@ -214,7 +215,7 @@ static bool client_sub_deliver(struct shard *shard, struct route_sub *route,
     } else {
         outq_put(out, "MSG ", 4);
     }
-    outq_put(out, msg->subject.data, msg->subject.length);
+    outq_put(out, subject.data, subject.length);
     outq_put(out, " ", 1);
     outq_put(out, sub->sid, sub->sid_length);
     outq_put(out, " ", 1);

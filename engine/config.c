@@ -223,11 +223,11 @@ static void config_usage(FILE *out)
     }
     fprintf(out, "\nDurations: 250ms, 2s, 1.5m, 1h, or a number of seconds.\n"
                  "Switches are on when given; -D=false (or 0, f) turns one off.\n\n"
-                 "JetStream stream settings accepted but not yet honoured (see README): "
-                 "interest and workqueue\nretention (no consumers yet: kept as limits), "
-                 "max_consumers, compression s2, placement,\nno_erase false. Refused: "
-                 "mirrors, sources, republish, subject transforms, first_seq,\nAPI level 1+ "
-                 "features.\n\n");
+                 "JetStream settings accepted but not yet honoured (see README): stream "
+                 "compression s2,\nplacement, no_erase false; consumer flow_control, "
+                 "replay_policy original,\nrate_limit_bps, pause_until, priority groups. "
+                 "Refused: mirrors, sources, republish,\nsubject transforms, first_seq, API "
+                 "level 1+ features.\n\n");
 }
 
 int config_size_parse(const char *text, int64_t *bytes)

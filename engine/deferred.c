@@ -20,10 +20,17 @@ STATIC_ASSERT(sizeof(struct deferred_record) % RECORD_ALIGN == 0, "records stay 
 /* Capacity a buffer keeps after a batch, so steady traffic does not reallocate. */
 enum { KEEP_BYTES = 64 * 1024 };
 
+/* A record keeps the subject a subscriber sees (route_msg.shown when set): the handler
+ * gets the message as a client subscribed there would. */
+static struct proto_slice record_subject(const struct route_msg *msg)
+{
+    return msg->shown.length > 0 ? msg->shown : msg->subject;
+}
+
 static size_t record_size(const struct route_msg *msg)
 {
-    size_t size = sizeof(struct deferred_record) + msg->subject.length + msg->reply.length +
-                  msg->payload.length;
+    size_t size = sizeof(struct deferred_record) + record_subject(msg).length +
+                  msg->reply.length + msg->payload.length;
     return (size + RECORD_ALIGN - 1) / RECORD_ALIGN * RECORD_ALIGN;
 }
 
@@ -56,7 +63,7 @@ int deferred_push(struct deferred *deferred, deferred_fn *fn, void *target,
     struct deferred_record head = {
         .fn = fn,
         .target = target,
-        .subject_length = msg->subject.length,
+        .subject_length = record_subject(msg).length,
         .reply_length = msg->reply.length,
         .payload_length = msg->payload.length,
         .header_length = msg->header_length,
@@ -64,8 +71,8 @@ int deferred_push(struct deferred *deferred, deferred_fn *fn, void *target,
     ASSERT(head.header_length <= head.payload_length);
     size_t start = deferred->queued.length;
     outbuf_put(&deferred->queued, &head, sizeof head);
-    if (msg->subject.length > 0) {
-        outbuf_put(&deferred->queued, msg->subject.data, msg->subject.length);
+    if (record_subject(msg).length > 0) {
+        outbuf_put(&deferred->queued, record_subject(msg).data, record_subject(msg).length);
     }
     if (msg->reply.length > 0) {
         outbuf_put(&deferred->queued, msg->reply.data, msg->reply.length);

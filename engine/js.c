@@ -14,6 +14,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/js_consumer.h"
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"
@@ -38,6 +39,12 @@ struct js_module_state {
     struct js js;
     struct timer_entry tick;
 };
+
+static void kick_fired(struct timer_entry *entry, void *context)
+{
+    struct js *js = context;
+    js->kick_armed = false; /* nothing else: the turn's end delivers */
+}
 
 int64_t js_now_ns(void)
 {
@@ -303,6 +310,12 @@ static void js_free_all(struct js *js)
     for (size_t i = 0; i < js->retired_count; i++) {
         js_stream_free(js->retired[i]);
     }
+    free(js->awake);
+    js->awake = NULL;
+    js->awake_count = 0;
+    free(js->dirty);
+    js->dirty = NULL;
+    js->dirty_count = 0;
     free(js->retired);
     js_meta_free(js);
     free(js->streams_dir);
@@ -445,6 +458,7 @@ static int js_start(struct shard *shard, void **out)
     }
     struct js *js = &state->js;
     js->shard = shard;
+    timer_entry_init(&js->kick, kick_fired, js);
     js->server = server->module_shared;
     js->io = shard->loop->store_io;
     js->max_memory = server->js_max_memory;
@@ -499,6 +513,30 @@ static void js_retired_reap(struct js *js)
     js->retired_count = kept;
 }
 
+/* Lets the consumers woken this turn deliver; those with more to do stay awake, and the
+ * loop comes back for them at once. */
+static void consumers_deliver(struct js *js)
+{
+    size_t count = js->awake_count;
+    if (count == 0) {
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        struct js_consumer *consumer = js->awake[i];
+        consumer->awake = false;
+        if (js_consumer_deliver(consumer)) {
+            js_consumer_wake(consumer);
+        }
+    }
+    /* the consumers woken while delivering (appended) move to the front */
+    memmove(js->awake, js->awake + count, (js->awake_count - count) * sizeof *js->awake);
+    js->awake_count -= count;
+    if (js->awake_count > 0 && !js->kick_armed) {
+        js->kick_armed = true;
+        timer_arm(&js->shard->timers, &js->kick, clock_monotonic_ns());
+    }
+}
+
 static void js_turn_end(struct shard *shard, void *opaque)
 {
     struct js_module_state *state = opaque;
@@ -506,6 +544,10 @@ static void js_turn_end(struct shard *shard, void *opaque)
         return;
     }
     struct js *js = &state->js;
+    consumers_deliver(js);
+    if (js->dirty_count > 0) {
+        js_consumers_store_flush(js);
+    }
     for (size_t i = 0; i < js->stream_count; i++) {
         if (js->streams[i]->dirty) {
             js_stream_account(js->streams[i]);
@@ -540,7 +582,7 @@ static bool js_stop_step(struct shard *shard, void *opaque)
                                      : stream_store_io_in_flight(stream->store);
     }
     js_retired_reap(js);
-    return !busy && js->retired_count == 0;
+    return !busy && js->retired_count == 0 && js->consumer_io_in_flight == 0;
 }
 
 static void js_destroy(struct shard *shard, void *opaque)
@@ -550,6 +592,9 @@ static void js_destroy(struct shard *shard, void *opaque)
         return;
     }
     timer_cancel(&shard->timers, &state->tick);
+    if (state->js.kick_armed) {
+        timer_cancel(&shard->timers, &state->js.kick);
+    }
     js_free_all(&state->js);
     free(state);
 }

@@ -11,6 +11,7 @@
  * meta shard's thread; the reply writers and STREAM.INFO on the owner's. */
 #include "base/assert.h"
 #include "base/log.h"
+#include "engine/js_consumer.h"
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"
@@ -37,6 +38,7 @@ struct api_op {
     meta_fn *meta;       /* answered on the meta shard, or */
     js_request_fn *owner; /* passed to the owner of the stream the subject names */
     bool named;          /* the last token is a stream name */
+    uint8_t stream_token; /* consumer requests: the index of the stream's token (0: none) */
 };
 
 struct js_api_context {
@@ -282,16 +284,26 @@ static void meta_list(struct js *js, const struct route_msg *msg, const char *na
 /* ---- dispatch ---- */
 
 static const struct api_op api_ops[] = {
-    {"INFO", "account_info_response", meta_info, NULL, false},
-    {"STREAM.CREATE.*", "stream_create_response", js_meta_create, NULL, true},
-    {"STREAM.UPDATE.*", "stream_update_response", js_meta_update, NULL, true},
-    {"STREAM.INFO.*", "stream_info_response", NULL, js_api_stream_info, true},
-    {"STREAM.DELETE.*", "stream_delete_response", meta_delete, NULL, true},
-    {"STREAM.NAMES", "stream_names_response", meta_names, NULL, false},
-    {"STREAM.LIST", "stream_list_response", meta_list, NULL, false},
-    {"STREAM.PURGE.*", "stream_purge_response", NULL, js_api_purge, true},
-    {"STREAM.MSG.GET.*", "stream_msg_get_response", NULL, js_api_msg_get, true},
-    {"STREAM.MSG.DELETE.*", "stream_msg_delete_response", NULL, js_api_msg_delete, true},
+    {"INFO", "account_info_response", meta_info, NULL, false, 0},
+    {"STREAM.CREATE.*", "stream_create_response", js_meta_create, NULL, true, 0},
+    {"STREAM.UPDATE.*", "stream_update_response", js_meta_update, NULL, true, 0},
+    {"STREAM.INFO.*", "stream_info_response", NULL, js_api_stream_info, true, 0},
+    {"STREAM.DELETE.*", "stream_delete_response", meta_delete, NULL, true, 0},
+    {"STREAM.NAMES", "stream_names_response", meta_names, NULL, false, 0},
+    {"STREAM.LIST", "stream_list_response", meta_list, NULL, false, 0},
+    {"STREAM.PURGE.*", "stream_purge_response", NULL, js_api_purge, true, 0},
+    {"STREAM.MSG.GET.*", "stream_msg_get_response", NULL, js_api_msg_get, true, 0},
+    {"STREAM.MSG.DELETE.*", "stream_msg_delete_response", NULL, js_api_msg_delete, true, 0},
+    {"CONSUMER.CREATE.*", "consumer_create_response", NULL, js_consumer_api_create, false, 4},
+    {"CONSUMER.CREATE.*.*", "consumer_create_response", NULL, js_consumer_api_create, false, 4},
+    {"CONSUMER.CREATE.*.*.>", "consumer_create_response", NULL, js_consumer_api_create, false,
+     4},
+    {"CONSUMER.DURABLE.CREATE.*.*", "consumer_create_response", NULL, js_consumer_api_create,
+     false, 5},
+    {"CONSUMER.INFO.*.*", "consumer_info_response", NULL, js_consumer_api_info, false, 4},
+    {"CONSUMER.DELETE.*.*", "consumer_delete_response", NULL, js_consumer_api_delete, false, 4},
+    {"CONSUMER.NAMES.*", "consumer_names_response", NULL, js_consumer_api_names, false, 4},
+    {"CONSUMER.LIST.*", "consumer_list_response", NULL, js_consumer_api_list, false, 4},
 };
 enum { API_OP_COUNT = sizeof api_ops / sizeof api_ops[0] };
 
@@ -321,7 +333,21 @@ static void api_handle(struct shard *shard, void *context, const struct route_ms
         reply_error_id(js, msg, api->op, JS_ERR_INSUFFICIENT_RESOURCES);
         return;
     }
-    if (api->op->meta != NULL) {
+    if (api->op->stream_token > 0) {
+        /* the stream's token, and the subject after $JS.API. for the owner to read */
+        const char *at = msg->subject.data;
+        const char *end = at + msg->subject.length;
+        for (int i = 0; i < api->op->stream_token; i++) {
+            at = memchr(at, '.', (size_t)(end - at));
+            ASSERT(at != NULL); /* the subscription's subject has these tokens */
+            at++;
+        }
+        const char *dot = memchr(at, '.', (size_t)(end - at));
+        const char *carried = msg->subject.data + strlen(API_PREFIX);
+        js_meta_forward_subject(js, msg, api->op->type, api->op->owner, at,
+                                (size_t)((dot != NULL ? dot : end) - at), carried,
+                                (size_t)(end - carried), body, body_length);
+    } else if (api->op->meta != NULL) {
         api->op->meta(js, msg, name, name_length, body, body_length);
     } else {
         js_meta_forward(js, msg, api->op->type, api->op->owner, name, name_length, body,

@@ -20,6 +20,7 @@
 #ifndef IONATS_ENGINE_JS_INTERNAL_H
 #define IONATS_ENGINE_JS_INTERNAL_H
 
+#include "base/timer.h"
 #include "engine/route_msg.h"
 #include "proto/js_errors.h"
 #include "proto/js_stream_config.h"
@@ -76,6 +77,7 @@ struct js_dedupe {
 };
 
 struct js;
+struct js_consumer;
 
 /* A stream's state as other shards read it (the meta shard, for lists and account totals):
  * written by the owner at the end of each turn that changed the stream, read by the meta
@@ -91,6 +93,7 @@ struct js_shared_state {
     _Atomic int64_t last_ts;
     _Atomic uint64_t subjects;
     _Atomic uint64_t deleted;
+    _Atomic uint64_t consumers;
 };
 
 /* What every shard's JetStream shares: built by main (shard_module's prepare) before the
@@ -140,6 +143,10 @@ struct js_stream {
     uint64_t bytes;                 /* the store's byte_count after the last change */
     uint64_t appended_seq;          /* the last sequence appended */
     struct js_shared_state *shared; /* what the meta shard reads (owned by the stream) */
+    struct js_consumer **consumers; /* owned array, sorted by name */
+    size_t consumer_count;
+    size_t consumer_capacity;
+    uint64_t committed_seq;         /* the last sequence the store reported durable */
     bool dirty;                     /* appended since the last flush */
     bool deleting;                  /* deleted: freed once its I/O is done */
     int failure;                    /* 0, or the -errno that stopped its writes */
@@ -177,6 +184,20 @@ struct js {
     struct js_held_reply *held_head;
     struct js_held_reply *held_tail;
     uint64_t api_total;            /* meta shard: every request passes there */
+    /* Consumers with something to deliver at the end of this turn (js_consumer_wake). */
+    struct js_consumer **awake;    /* owned array of borrowed consumers */
+    size_t awake_count;
+    size_t awake_capacity;
+    /* Armed for now while consumers stay awake past a turn, so the loop turns again
+     * without waiting for I/O. */
+    struct timer_entry kick;
+    bool kick_armed;
+    /* Consumers whose state changed this turn (js_consumer_store.c), and the snapshots of
+     * consumer state in flight: a stop waits for them. */
+    struct js_consumer **dirty;    /* owned array of borrowed consumers */
+    size_t dirty_count;
+    size_t dirty_capacity;
+    uint64_t consumer_io_in_flight;
     bool stopping;
 };
 
@@ -185,6 +206,10 @@ struct js_held_reply {
     uint64_t sequence;
     struct js_message *message; /* a JS_OP_REPLY for the meta shard */
 };
+
+/* Holds the replies js_reply is given from now until every shard applied this shard's
+ * subscriptions made so far (js->hold_sequence; the caller clears it after replying). */
+void js_hold_begin(struct js *js);
 
 /* Sends the held replies whose announcements every shard has applied (js.c, each turn);
  * `all`: every one, whatever was applied. */
@@ -276,6 +301,13 @@ void js_meta_forward(struct js *js, const struct route_msg *msg, const char *typ
                      js_request_fn *handler, const char *name, size_t name_length,
                      const char *body, size_t body_length);
 
+/* Passes a request about stream `stream` to its owner's `handler`, which gets `carried`
+ * (the request's subject after $JS.API.) as its name (10059 when there is no stream). */
+void js_meta_forward_subject(struct js *js, const struct route_msg *msg, const char *type,
+                             js_request_fn *handler, const char *stream, size_t stream_length,
+                             const char *carried, size_t carried_length, const char *body,
+                             size_t body_length);
+
 /* ---- js.c: the module and shared helpers ---- */
 
 /* Publishes `body` to `reply` from the meta shard (an API answer or an ack). */
@@ -291,6 +323,17 @@ void js_streams_remove(struct js *js, struct js_stream *stream);
 
 /* Keeps a deleted stream until its store's I/O is done (then js.c frees it). */
 int js_retire(struct js *js, struct js_stream *stream);
+
+/* "<dir>/<name>", malloc'd; NULL when out of memory. */
+char *js_path_join(const char *dir, const char *name);
+
+/* Writes `name` in `dir` durably: a temporary file, synced, renamed over, the directory
+ * synced. Synchronous (configs: rare, and the API answers only once they are on disk).
+ * 0 or -errno. */
+int js_file_write_durable(const char *dir, const char *name, const char *data, size_t length);
+
+/* Removes a directory and everything under it (best effort). */
+void js_remove_tree(const char *path);
 
 /* Wall-clock now, in ns since the epoch. */
 int64_t js_now_ns(void);

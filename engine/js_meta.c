@@ -192,8 +192,14 @@ void js_meta_account_info(struct js *js, const struct route_msg *msg, const char
     go_json_literal(&json, ",\"reserved_memory\":0,\"reserved_storage\":0");
     go_json_key(&json, "streams");
     go_json_uint(&json, js->entry_count);
+    uint64_t consumers = 0;
+    for (size_t i = 0; i < js->entry_count; i++) {
+        consumers += atomic_load_explicit(&js->entries[i].shared->consumers, memory_order_relaxed);
+    }
+    go_json_key(&json, "consumers");
+    go_json_uint(&json, consumers);
     go_json_literal(&json,
-                           ",\"consumers\":0,\"limits\":{\"max_memory\":-1,\"max_storage\":-1,"
+                           ",\"limits\":{\"max_memory\":-1,\"max_storage\":-1,"
                            "\"max_streams\":-1,\"max_consumers\":-1,\"max_ack_pending\":-1,"
                            "\"memory_max_stream_bytes\":-1,\"storage_max_stream_bytes\":-1,"
                            "\"max_bytes_required\":false},\"api\":{");
@@ -474,7 +480,9 @@ void js_shared_state_json(const struct js_shared_state *shared, struct go_json *
         go_json_key(json, "num_deleted");
         go_json_uint(json, deleted);
     }
-    go_json_literal(json, ",\"consumer_count\":0}");
+    go_json_key(json, "consumer_count");
+    go_json_uint(json, atomic_load_explicit(&shared->consumers, memory_order_relaxed));
+    go_json_literal(json, "}");
 }
 
 /* Streams listed by NAMES and LIST: those with a subject colliding with `filter`. */
@@ -547,6 +555,21 @@ void js_meta_names_or_list(struct js *js, const struct route_msg *msg, const cha
     go_json_literal(&json, written > 0 ? "]" : list ? "[]" : "null");
     js_api_reply_end(js, msg, &json);
     json_decref(request);
+}
+
+void js_meta_forward_subject(struct js *js, const struct route_msg *msg, const char *type,
+                             js_request_fn *handler, const char *stream, size_t stream_length,
+                             const char *carried, size_t carried_length, const char *body,
+                             size_t body_length)
+{
+    const struct js_meta_entry *entry = js_meta_find(js, stream, stream_length);
+    if (entry == NULL) {
+        struct js_error error;
+        js_errors_set(&error, JS_ERR_STREAM_NOT_FOUND);
+        js_api_reply_error(js, msg, type, &error);
+        return;
+    }
+    forward_request(js, msg, entry->owner, handler, carried, carried_length, body, body_length);
 }
 
 void js_meta_forward(struct js *js, const struct route_msg *msg, const char *type,

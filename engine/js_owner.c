@@ -132,7 +132,7 @@ static void tell_meta(struct js *js, enum js_op op, const char *name, size_t nam
 }
 
 /* What js_reply is given from here on waits for the subscriptions just made (js.c). */
-static void hold_begin(struct js *js)
+void js_hold_begin(struct js *js)
 {
     const struct shard *shard = js->shard;
     if (shard->shard_count > 1 && shard->xshard.announce_sequence > 0) {
@@ -166,7 +166,7 @@ static void owner_create(struct js *js, struct js_message *message)
         return;
     }
     LOG_INFO("JetStream: stream %s created on shard %d", stream->config.name, js->shard->index);
-    hold_begin(js);
+    js_hold_begin(js);
     js_api_reply_stream(js, &request, type, stream, true);
     js_api_advisory(js, "create", stream->config.name);
     js->hold_sequence = 0;
@@ -201,7 +201,7 @@ static void owner_update(struct js *js, struct js_message *message)
         go_json_free(&json);
         return;
     }
-    hold_begin(js);
+    js_hold_begin(js);
     js_api_reply_stream(js, &request, type, stream, false);
     js_api_advisory(js, "modify", stream->config.name);
     js->hold_sequence = 0;

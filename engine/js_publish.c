@@ -10,6 +10,7 @@
 #include "base/assert.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "engine/js_consumer.h"
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"
@@ -469,6 +470,10 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
     }
     stream->dirty = true; /* flushed, and its usage counted, at the end of the turn */
     stream->appended_seq = seq;
+    for (size_t i = 0; i < stream->consumer_count; i++) {
+        js_consumer_message_added(stream->consumers[i], msg->subject.data, msg->subject.length);
+    }
+    js_consumer_retention_stored(stream, seq, msg->subject.data, msg->subject.length);
     stream->js->pending_bytes += header_length + body_length;
     msg_id_remember(stream, directives.msg_id, seq);
     if (msg->reply.length > 0 && ack_push(stream, msg->reply, seq, false, NULL, 0) != 0) {

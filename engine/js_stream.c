@@ -9,6 +9,7 @@
  * Meta shard's thread only. */
 #include "base/assert.h"
 #include "base/log.h"
+#include "engine/js_consumer.h"
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"
@@ -27,7 +28,6 @@
 #include <unistd.h>
 
 static const char CONFIG_FILE[] = "config.json";
-static const char CONFIG_TEMP[] = "config.json.tmp";
 /* The largest config.json read back. */
 enum { CONFIG_FILE_MAX = 4 * 1024 * 1024 };
 
@@ -64,7 +64,30 @@ static void store_config_fill(const struct js *js, const struct js_stream_config
 
 static void hook_committed(void *context, uint64_t seq, uint64_t lsn)
 {
-    js_publish_committed(context, seq);
+    struct js_stream *stream = context;
+    if (seq > stream->committed_seq) {
+        stream->committed_seq = seq;
+        for (size_t i = 0; i < stream->consumer_count; i++) {
+            js_consumer_wake(stream->consumers[i]); /* durable messages to deliver */
+        }
+    }
+    js_publish_committed(stream, seq);
+}
+
+/* Frees the stream's consumers: saving their state (a stop), or not (a delete). */
+static void consumers_free(struct js_stream *stream, bool save)
+{
+    while (stream->consumer_count > 0) {
+        struct js_consumer *consumer = stream->consumers[stream->consumer_count - 1];
+        stream->consumer_count--;
+        if (!save) {
+            js_consumer_requests_end(consumer, "Consumer Deleted");
+        }
+        js_consumer_free(consumer, save);
+    }
+    free(stream->consumers);
+    stream->consumers = NULL;
+    stream->consumer_capacity = 0;
 }
 
 static void hook_failed(void *context, int error)
@@ -74,7 +97,7 @@ static void hook_failed(void *context, int error)
 
 /* ---- config.json ---- */
 
-static char *path_join(const char *dir, const char *name)
+char *js_path_join(const char *dir, const char *name)
 {
     size_t length = strlen(dir) + 1 + strlen(name) + 1;
     char *path = malloc(length);
@@ -95,32 +118,20 @@ static int fsync_path(const char *path, int flags)
     return rc;
 }
 
-/* Writes config.json durably: a temporary file, synced, renamed over, the directory
- * synced. Synchronous: a create or update is rare and waits for it (see the note in
- * js_internal.h's users: the API answers only once the stream is on disk). */
-static int config_save(const struct js_stream *stream)
+int js_file_write_durable(const char *dir, const char *name, const char *data, size_t length)
 {
-    struct go_json json;
-    go_json_init(&json, CONFIG_FILE_MAX);
-    go_json_literal(&json, "{\"config\":");
-    js_stream_config_encode(&stream->config, NULL, &json);
-    go_json_key(&json, "created_ns");
-    go_json_int(&json, stream->created_ns);
-    go_json_literal(&json, "}\n");
-    if (json.failed) {
-        go_json_free(&json);
-        return -ENOMEM;
-    }
-    char *temp = path_join(stream->dir, CONFIG_TEMP);
-    char *final = path_join(stream->dir, CONFIG_FILE);
+    char temp_name[256];
+    snprintf(temp_name, sizeof temp_name, "%s.tmp", name);
+    char *temp = js_path_join(dir, temp_name);
+    char *final = js_path_join(dir, name);
     int rc = -ENOMEM;
     if (temp != NULL && final != NULL) {
         int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
         rc = fd < 0 ? -errno : 0;
         if (rc == 0) {
             size_t done = 0;
-            while (rc == 0 && done < json.length) {
-                ssize_t n = write(fd, json.data + done, json.length - done);
+            while (rc == 0 && done < length) {
+                ssize_t n = write(fd, data + done, length - done);
                 if (n < 0 && errno != EINTR) {
                     rc = -errno;
                 } else if (n > 0) {
@@ -136,18 +147,34 @@ static int config_save(const struct js_stream *stream)
             rc = -errno;
         }
         if (rc == 0) {
-            rc = fsync_path(stream->dir, O_RDONLY | O_DIRECTORY);
+            rc = fsync_path(dir, O_RDONLY | O_DIRECTORY);
         }
     }
     free(temp);
     free(final);
+    return rc;
+}
+
+/* Writes config.json durably. Synchronous: a create or update is rare and waits for it
+ * (the API answers only once the stream is on disk). */
+static int config_save(const struct js_stream *stream)
+{
+    struct go_json json;
+    go_json_init(&json, CONFIG_FILE_MAX);
+    go_json_literal(&json, "{\"config\":");
+    js_stream_config_encode(&stream->config, NULL, &json);
+    go_json_key(&json, "created_ns");
+    go_json_int(&json, stream->created_ns);
+    go_json_literal(&json, "}\n");
+    int rc = json.failed ? -ENOMEM
+                         : js_file_write_durable(stream->dir, CONFIG_FILE, json.data, json.length);
     go_json_free(&json);
     return rc;
 }
 
 int js_stream_config_read(const char *dir, struct js_stream_config *config, int64_t *created_ns)
 {
-    char *path = path_join(dir, CONFIG_FILE);
+    char *path = js_path_join(dir, CONFIG_FILE);
     if (path == NULL) {
         return -ENOMEM;
     }
@@ -186,7 +213,7 @@ int js_stream_config_read(const char *dir, struct js_stream_config *config, int6
 
 /* ---- removing a stream's files ---- */
 
-static void remove_tree(const char *path)
+void js_remove_tree(const char *path)
 {
     DIR *dir = opendir(path);
     if (dir != NULL) {
@@ -195,13 +222,13 @@ static void remove_tree(const char *path)
             if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
                 continue;
             }
-            char *child = path_join(path, entry->d_name);
+            char *child = js_path_join(path, entry->d_name);
             if (child == NULL) {
                 break;
             }
             struct stat st;
             if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) {
-                remove_tree(child);
+                js_remove_tree(child);
             } else {
                 unlink(child);
             }
@@ -291,7 +318,7 @@ static int stream_open(struct js_stream *stream)
         .committed = hook_committed, .failed = hook_failed, .context = stream};
     char *msgs = NULL;
     if (stream->dir != NULL) {
-        msgs = path_join(stream->dir, "msgs");
+        msgs = js_path_join(stream->dir, "msgs");
         if (msgs == NULL) {
             return -ENOMEM;
         }
@@ -322,7 +349,7 @@ int js_stream_create(struct js *js, struct js_stream_config *config, int64_t cre
     int rc = 0;
     stream->created_ns = created_ns;
     if (config->storage == JS_STREAM_STORAGE_FILE) {
-        stream->dir = path_join(js->streams_dir, config->name);
+        stream->dir = js_path_join(js->streams_dir, config->name);
         rc = stream->dir == NULL ? -ENOMEM : 0;
         if (rc == 0 && mkdir(stream->dir, 0750) != 0) {
             rc = -errno;
@@ -337,7 +364,7 @@ int js_stream_create(struct js *js, struct js_stream_config *config, int64_t cre
     if (rc != 0) {
         js_errors_setf(error, JS_ERR_STREAM_CREATE, "%s", strerror(-rc));
         if (stream->dir != NULL && rc != -EEXIST) {
-            remove_tree(stream->dir);
+            js_remove_tree(stream->dir);
         }
         js_stream_free(stream);
         return rc;
@@ -355,7 +382,7 @@ int js_stream_load(struct js *js, const char *name, struct js_shared_state *shar
     if (stream == NULL) {
         return -ENOMEM;
     }
-    stream->dir = path_join(js->streams_dir, name);
+    stream->dir = js_path_join(js->streams_dir, name);
     int rc = stream->dir == NULL ? -ENOMEM
                                  : js_stream_config_read(stream->dir, &stream->config,
                                                          &stream->created_ns);
@@ -379,7 +406,9 @@ int js_stream_load(struct js *js, const char *name, struct js_shared_state *shar
     }
     js_publish_dedupe_rebuild(stream);
     stream->shared = shared; /* adopted: freed with the stream */
+    stream->committed_seq = info.last_seq; /* what recovery found is on disk */
     js_stream_account(stream);
+    (void)js_consumers_load(stream);
     *out = stream;
     return 0;
 }
@@ -422,16 +451,18 @@ int js_stream_update(struct js_stream *stream, struct js_stream_config *config,
 
 void js_stream_delete(struct js_stream *stream)
 {
+    consumers_free(stream, false);
     subs_drop(stream);
     stream->deleting = true;
     js_publish_failed(stream, -ENOENT); /* waiting acks learn the stream is gone */
     if (stream->dir != NULL) {
-        remove_tree(stream->dir);
+        js_remove_tree(stream->dir);
     }
 }
 
 void js_stream_free(struct js_stream *stream)
 {
+    consumers_free(stream, true);
     subs_drop(stream);
     if (stream->store != NULL) {
         bool unwritable = stream->failure != 0 && !stream_store_io_in_flight(stream->store);
@@ -674,7 +705,7 @@ void js_stream_state_json(struct js_stream *stream, struct go_json *json,
         lost_json(stream, &info, json);
     }
     go_json_key(json, "consumer_count");
-    go_json_uint(json, 0);
+    go_json_uint(json, stream->consumer_count);
     go_json_literal(json, "}");
 }
 

@@ -292,10 +292,24 @@ static void forward_failed(struct shard *shard, const struct route_publisher *pu
     }
 }
 
+bool route_has_interest(struct shard *shard, const char *subject, size_t length)
+{
+    const struct sublist_result *local = sublist_match(shard->sublist, subject, length);
+    if (local->plain_count > 0 || local->group_count > 0) {
+        return true;
+    }
+    if (shard->shard_count == 1) {
+        return false;
+    }
+    const struct sublist_result *remote =
+        interest_remote_match(&shard->interest, subject, length);
+    return remote->plain_count > 0 || remote->group_count > 0;
+}
+
 void route_publish(struct shard *shard, const struct route_publisher *publisher,
                    const struct route_msg *msg)
 {
-    const struct route_msg d = *msg; /* 48 bytes on the stack: the walk reads it locally */
+    const struct route_msg d = *msg; /* 64 bytes on the stack: the walk reads it locally */
     const struct sublist_result *result =
         sublist_match(shard->sublist, d.subject.data, d.subject.length);
     uint32_t delivered = 0;

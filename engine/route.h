@@ -69,6 +69,10 @@ void route_sub_remove(struct shard *shard, struct route_sub *sub);
 void route_publish(struct shard *shard, const struct route_publisher *publisher,
                    const struct route_msg *msg);
 
+/* True when a message on the literal `subject` would reach a subscriber, on this shard or
+ * (as far as this shard has heard) on another. */
+bool route_has_interest(struct shard *shard, const char *subject, size_t length);
+
 struct xshard_forwarded;
 
 /* Delivers a publish another shard forwarded (see xshard.h) to this shard's plain

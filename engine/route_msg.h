@@ -14,6 +14,10 @@ struct route_msg {
     struct proto_slice reply;
     struct proto_slice payload;
     uint32_t header_length;
+    /* The subject subscribers see, when it is not the one routed on (a JetStream delivery
+     * is routed on its deliver subject or pull inbox and shows the message's own subject,
+     * as nats-server's deliveries do); empty: `subject`. */
+    struct proto_slice shown;
 };
 
 #endif

@@ -74,7 +74,7 @@ static unsigned char *slice_put(unsigned char *target, struct proto_slice slice)
 static uint64_t publish_length(const struct route_msg *msg)
 {
     return sizeof(struct xshard_publish) + (uint64_t)msg->subject.length + msg->reply.length +
-           msg->payload.length;
+           msg->payload.length + msg->shown.length;
 }
 
 /* Writes the XSHARD_PUBLISH head, subject, reply and payload; returns where groups go. */
@@ -87,12 +87,14 @@ static unsigned char *publish_write(unsigned char *body, const struct route_msg 
         .header_length = msg->header_length,
         .payload_length = msg->payload.length,
         .group_count = group_count,
+        .shown_length = msg->shown.length,
     };
     memcpy(body, &head, sizeof head);
     body += sizeof head;
     body = slice_put(body, msg->subject);
     body = slice_put(body, msg->reply); /* may be empty, with no data pointer */
-    return slice_put(body, msg->payload);
+    body = slice_put(body, msg->payload);
+    return slice_put(body, msg->shown);
 }
 
 /* Bytes the groups picked for `target` take in a record; their number in *count. */
@@ -268,8 +270,8 @@ static const unsigned char *publish_read(const unsigned char *body, uint32_t len
     ASSERT(length >= sizeof head);
     memcpy(&head, body, sizeof head);
     const char *text = (const char *)body + sizeof head;
-    uint64_t text_length =
-        (uint64_t)head.subject_length + head.reply_length + head.payload_length;
+    uint64_t text_length = (uint64_t)head.subject_length + head.reply_length +
+                           head.payload_length + head.shown_length;
     ASSERT(sizeof head + text_length <= length);
     ASSERT(head.header_length <= head.payload_length);
     *msg = (struct route_msg){
@@ -278,6 +280,8 @@ static const unsigned char *publish_read(const unsigned char *body, uint32_t len
         .payload = {.data = text + head.subject_length + head.reply_length,
                     .length = head.payload_length},
         .header_length = head.header_length,
+        .shown = {.data = text + head.subject_length + head.reply_length + head.payload_length,
+                  .length = head.shown_length},
     };
     *group_count = head.group_count;
     return (const unsigned char *)text + text_length;

@@ -4,7 +4,7 @@
  *
  * Records (body layouts, host byte order: both ends are one process):
  *   XSHARD_PUBLISH   struct xshard_publish, then subject, reply, payload (header block
- *                    first), then per queue group the target must serve: u32 length, name.
+ *                    first), the shown subject (route_msg.shown; usually none), then per queue group the target must serve: u32 length, name.
  *                    At most XSHARD_INLINE_BYTES_MAX bytes in all.
  *   XSHARD_PUBLISH_REF  struct xshard_publish_ref, then per queue group the target must
  *                    serve: u32 length, name. The message is in the block it names, one
@@ -42,7 +42,7 @@ struct xshard_publish {
     uint32_t header_length;
     uint32_t payload_length;
     uint32_t group_count;
-    uint32_t reserved;
+    uint32_t shown_length; /* route_msg.shown, written after the payload (0: none) */
 };
 
 struct xshard_interest {

@@ -431,6 +431,17 @@ int stream_store_seq_for_time(struct stream_store *store, int64_t timestamp_ns, 
     return 0;
 }
 
+void stream_store_counts_get(const struct stream_store *store,
+                             struct stream_store_counts *counts)
+{
+    *counts = (struct stream_store_counts){
+        .msg_count = store->msg_count,
+        .first_seq = store->first_seq,
+        .last_seq = store->last_seq,
+        .removed_count = store->removed_count,
+    };
+}
+
 void stream_store_info_get(const struct stream_store *store, struct stream_store_info *info)
 {
     *info = (struct stream_store_info){

@@ -260,6 +260,17 @@ uint64_t stream_store_subject_count(struct stream_store *store, const uint8_t *s
 
 void stream_store_info_get(const struct stream_store *store, struct stream_store_info *info);
 
+/* The counters alone, without reading any record (what a consumer checks per delivery):
+ * removed_count counts every message removed since open, by a limit, a delete or a purge,
+ * so a reader that saw it unchanged knows nothing it counted went. */
+struct stream_store_counts {
+    uint64_t msg_count;
+    uint64_t first_seq; /* last_seq + 1 when empty */
+    uint64_t last_seq;
+    uint64_t removed_count;
+};
+void stream_store_counts_get(const struct stream_store *store, struct stream_store_counts *counts);
+
 /* Changes the limits of an open store to those of `config`: max_msgs, max_bytes,
  * max_age_ns, max_msgs_per_subject and discard; its other fields are ignored (they are
  * fixed at open). Lowered limits apply at once, the way an append at the limit applies

@@ -162,6 +162,7 @@ struct stream_store {
     uint64_t last_seq;
     uint64_t msg_count;
     uint64_t byte_count;
+    uint64_t removed_count; /* messages removed since open, by any means (never decreases) */
     int64_t last_timestamp_ns; /* of the last record appended or recovered: never decreases */
 
     uint64_t lsn;

@@ -45,6 +45,7 @@ void store_forget(struct stream_store *store, struct store_segment *seg, uint64_
     seg->live_count--;
     ASSERT(store->msg_count > 0);
     store->msg_count--;
+    store->removed_count++;
     store->byte_count -= size < store->byte_count ? size : store->byte_count;
     if (seq == store->first_seq) {
         uint64_t next = store_next_live(store, seq + 1);
@@ -179,6 +180,7 @@ static int store_purge_all(struct stream_store *store, uint64_t *purged_count)
     store->segment_count = 1;
     subject_table_clear(&store->subjects);
     store->msg_count = 0;
+    store->removed_count += count;
     store->byte_count = 0;
     store->first_seq = store->last_seq + 1;
     *purged_count = count;

@@ -787,6 +787,7 @@ static Suite *jetstream_suite(void)
     suite_add_tcase(suite, jst_limits_tcase());
     suite_add_tcase(suite, jst_msg_tcase());
     suite_add_tcase(suite, jst_persist_tcase());
+    suite_add_tcase(suite, jst_consumer_tcase());
     return suite;
 }
 

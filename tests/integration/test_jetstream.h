@@ -95,5 +95,6 @@ TCase *jst_publish_tcase(void);
 TCase *jst_limits_tcase(void);
 TCase *jst_msg_tcase(void);
 TCase *jst_persist_tcase(void);
+TCase *jst_consumer_tcase(void);
 
 #endif

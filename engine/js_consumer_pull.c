@@ -1,0 +1,323 @@
+/* Pull requests ($JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>): reading one (a batch
+ * number, or JSON with batch, expires, max_bytes, no_wait, idle_heartbeat), the checks and
+ * statuses nats-server answers with (400 Bad Request, 404 No Messages, 408 Request Timeout
+ * and Requests Pending, 409 Exceeded MaxWaiting / MaxRequestBatch / MaxRequestExpires /
+ * MaxRequestMaxBytes / Consumer is push based / Consumer Deleted), the FIFO of waiting
+ * requests bounded by max_waiting, their expiry and heartbeats.
+ *
+ * The one idea: a request is only queued here; js_consumer_deliver serves the queue's head
+ * at the end of the turn, so a request and the messages it gets travel in order behind
+ * everything the client sent before it. Owner shard's thread only. */
+#include "base/clock.h"
+#include "base/log.h"
+#include "engine/js_consumer.h"
+#include "engine/service.h"
+#include "engine/shard.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- statuses ---- */
+
+void js_consumer_request_status(struct js_consumer *consumer, const char *reply,
+                                size_t reply_length, int code, const char *text,
+                                bool pending_headers)
+{
+    char header[512];
+    int length = 0;
+    if (pending_headers) {
+        const struct js_pull_request *request =
+            consumer->request_count > 0 ? &consumer->requests[consumer->request_head] : NULL;
+        length = snprintf(header, sizeof header,
+                          "NATS/1.0 %d %s\r\nNats-Pending-Messages: %lld\r\n"
+                          "Nats-Pending-Bytes: %lld\r\n\r\n",
+                          code, text, request != NULL ? (long long)request->batch : 0LL,
+                          request != NULL ? (long long)request->max_bytes : 0LL);
+    } else {
+        length = snprintf(header, sizeof header, "NATS/1.0 %d %s\r\n\r\n", code, text);
+    }
+    if (length <= 0 || (size_t)length >= sizeof header || reply_length == 0) {
+        return;
+    }
+    const struct route_msg msg = {
+        .subject = {.data = reply, .length = (uint32_t)reply_length},
+        .payload = {.data = header, .length = (uint32_t)length},
+        .header_length = (uint32_t)length,
+    };
+    service_publish(consumer->stream->js->shard, &msg);
+}
+
+/* A status for a request that is not (or not yet) queued. */
+static void status_to(struct js_consumer *consumer, const struct route_msg *msg, int code,
+                      const char *text)
+{
+    js_consumer_request_status(consumer, msg->reply.data, msg->reply.length, code, text, false);
+}
+
+static void heartbeat_send(struct js_consumer *consumer, const struct js_pull_request *request)
+{
+    char header[160];
+    int length = snprintf(header, sizeof header,
+                          "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: %llu\r\n"
+                          "Nats-Last-Stream: %llu\r\n\r\n",
+                          (unsigned long long)consumer->dseq,
+                          (unsigned long long)consumer->delivered_sseq);
+    const struct route_msg msg = {
+        .subject = {.data = request->reply, .length = request->reply_length},
+        .payload = {.data = header, .length = (uint32_t)length},
+        .header_length = (uint32_t)length,
+    };
+    service_publish(consumer->stream->js->shard, &msg);
+}
+
+/* ---- the queue ---- */
+
+void js_consumer_request_pop(struct js_consumer *consumer)
+{
+    if (consumer->request_count == 0) {
+        return;
+    }
+    struct js_pull_request *request = &consumer->requests[consumer->request_head];
+    free(request->reply);
+    *request = (struct js_pull_request){0};
+    consumer->request_head = (consumer->request_head + 1) % consumer->request_capacity;
+    consumer->request_count--;
+    if (consumer->request_count == 0) {
+        consumer->last_active_ns = clock_monotonic_ns();
+    }
+}
+
+void js_consumer_requests_end(struct js_consumer *consumer, const char *text)
+{
+    while (consumer->request_count > 0) {
+        struct js_pull_request *request = &consumer->requests[consumer->request_head];
+        js_consumer_request_status(consumer, request->reply, request->reply_length, 409, text,
+                                   false);
+        js_consumer_request_pop(consumer);
+    }
+}
+
+static int request_push(struct js_consumer *consumer, const struct js_pull_request *request)
+{
+    if (consumer->request_count == consumer->request_capacity) {
+        uint32_t capacity = consumer->request_capacity != 0 ? consumer->request_capacity * 2 : 4;
+        struct js_pull_request *grown = malloc((size_t)capacity * sizeof *grown);
+        if (grown == NULL) {
+            return -ENOMEM;
+        }
+        for (uint32_t i = 0; i < consumer->request_count; i++) {
+            grown[i] = consumer->requests[(consumer->request_head + i) %
+                                          consumer->request_capacity];
+        }
+        free(consumer->requests);
+        consumer->requests = grown;
+        consumer->request_capacity = capacity;
+        consumer->request_head = 0;
+    }
+    consumer->requests[(consumer->request_head + consumer->request_count) %
+                       consumer->request_capacity] = *request;
+    consumer->request_count++;
+    return 0;
+}
+
+int64_t js_consumer_requests_tick(struct js_consumer *consumer, int64_t now_ns)
+{
+    int64_t next = 0;
+    /* expired ones leave from anywhere in the queue: rebuild it in order without them */
+    uint32_t count = consumer->request_count;
+    for (uint32_t i = 0; i < count; i++) {
+        struct js_pull_request request = consumer->requests[consumer->request_head];
+        consumer->request_head = (consumer->request_head + 1) % consumer->request_capacity;
+        consumer->request_count--;
+        if (request.expires_ns != 0 && request.expires_ns <= now_ns) {
+            char header[256];
+            int length = snprintf(header, sizeof header,
+                                  "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: %lld"
+                                  "\r\nNats-Pending-Bytes: %lld\r\n\r\n",
+                                  (long long)request.batch, (long long)request.max_bytes);
+            const struct route_msg msg = {
+                .subject = {.data = request.reply, .length = request.reply_length},
+                .payload = {.data = header, .length = (uint32_t)length},
+                .header_length = (uint32_t)length,
+            };
+            service_publish(consumer->stream->js->shard, &msg);
+            free(request.reply);
+            continue;
+        }
+        if (request.heartbeat_ns > 0 && request.heartbeat_at <= now_ns) {
+            heartbeat_send(consumer, &request);
+            request.heartbeat_at = now_ns + request.heartbeat_ns;
+        }
+        int64_t due[2] = {request.expires_ns, request.heartbeat_ns > 0 ? request.heartbeat_at : 0};
+        for (int k = 0; k < 2; k++) {
+            if (due[k] != 0 && (next == 0 || due[k] < next)) {
+                next = due[k];
+            }
+        }
+        (void)request_push(consumer, &request); /* room: it was just there */
+    }
+    if (consumer->request_count == 0 && count > 0) {
+        consumer->last_active_ns = now_ns;
+    }
+    return next;
+}
+
+/* ---- reading a request ---- */
+
+struct next_request {
+    int64_t batch;
+    int64_t max_bytes;
+    int64_t expires_ns;   /* a duration */
+    int64_t heartbeat_ns;
+    bool no_wait;
+};
+
+static int64_t json_int(const json_t *object, const char *key)
+{
+    const json_t *value = json_object_get(object, key);
+    return json_is_integer(value) ? (int64_t)json_integer_value(value) : 0;
+}
+
+/* nats-server's nextReqFromMsg: 0, or -EINVAL with the reason in `why`. */
+static int request_read(const char *body, size_t length, struct next_request *out, char *why,
+                        size_t why_size)
+{
+    *out = (struct next_request){.batch = 1};
+    while (length > 0 && isspace((unsigned char)body[0])) {
+        body++;
+        length--;
+    }
+    while (length > 0 && isspace((unsigned char)body[length - 1])) {
+        length--;
+    }
+    if (length == 0) {
+        return 0;
+    }
+    if (body[0] != '{') {
+        char text[32];
+        if (length < sizeof text) {
+            memcpy(text, body, length);
+            text[length] = '\0';
+            char *end = NULL;
+            long long n = strtoll(text, &end, 10);
+            if (end != NULL && *end == '\0') {
+                out->batch = n;
+            }
+        }
+        return 0;
+    }
+    json_error_t error;
+    json_t *root = json_loadb(body, length, 0, &error);
+    if (root == NULL || !json_is_object(root)) {
+        snprintf(why, why_size, "%s", root == NULL ? error.text : "not an object");
+        json_decref(root);
+        return -EINVAL;
+    }
+    out->batch = json_int(root, "batch");
+    out->max_bytes = json_int(root, "max_bytes");
+    out->expires_ns = json_int(root, "expires");
+    out->heartbeat_ns = json_int(root, "idle_heartbeat");
+    out->no_wait = json_is_true(json_object_get(root, "no_wait"));
+    json_decref(root);
+    if (out->heartbeat_ns > 0 && out->heartbeat_ns * 2 > out->expires_ns) {
+        snprintf(why, why_size, "heartbeat value too large");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The request limits of the consumer's config: a 409 text, or NULL. */
+static const char *limits_check(const struct js_consumer *consumer,
+                                const struct next_request *next, char *text, size_t size)
+{
+    const struct js_consumer_config *config = &consumer->config;
+    if (config->max_batch > 0 && next->batch > config->max_batch) {
+        snprintf(text, size, "Exceeded MaxRequestBatch of %lld", (long long)config->max_batch);
+        return text;
+    }
+    if (next->expires_ns > 0 && config->max_expires_ns > 0 &&
+        next->expires_ns > config->max_expires_ns) {
+        char duration[64];
+        js_stream_duration_format(config->max_expires_ns, duration, sizeof duration);
+        snprintf(text, size, "Exceeded MaxRequestExpires of %s", duration);
+        return text;
+    }
+    if (next->max_bytes > 0 && config->max_bytes > 0 && next->max_bytes > config->max_bytes) {
+        snprintf(text, size, "Exceeded MaxRequestMaxBytes of %lld", (long long)config->max_bytes);
+        return text;
+    }
+    return NULL;
+}
+
+void js_consumer_next_handle(struct shard *shard, void *context, const struct route_msg *msg)
+{
+    struct js_consumer *consumer = context;
+    if (msg->reply.length == 0 || consumer->deleted) {
+        return;
+    }
+    if (consumer->config.deliver_subject != NULL) {
+        status_to(consumer, msg, 409, "Consumer is push based");
+        return;
+    }
+    struct next_request next;
+    char why[256];
+    if (request_read(msg->payload.data + msg->header_length,
+                     msg->payload.length - msg->header_length, &next, why, sizeof why) != 0) {
+        char text[300];
+        snprintf(text, sizeof text, "Bad Request - %s", why);
+        status_to(consumer, msg, 400, text);
+        return;
+    }
+    char text[128];
+    const char *refused = limits_check(consumer, &next, text, sizeof text);
+    if (refused != NULL) {
+        status_to(consumer, msg, 409, refused);
+        return;
+    }
+    int64_t now = clock_monotonic_ns();
+    consumer->last_active_ns = now;
+    if (next.no_wait) {
+        uint64_t available = js_consumer_num_pending(consumer) + consumer->redeliver_count;
+        if (available == 0 && next.expires_ns == 0) {
+            status_to(consumer, msg, 404, "No Messages");
+            return;
+        }
+    }
+    int64_t max_waiting = consumer->config.max_waiting > 0 ? consumer->config.max_waiting
+                                                           : JS_CONSUMER_MAX_WAITING_DEFAULT;
+    if ((int64_t)consumer->request_count >= max_waiting) {
+        (void)js_consumer_requests_tick(consumer, now); /* expired ones make room */
+    }
+    if ((int64_t)consumer->request_count >= max_waiting) {
+        if (next.heartbeat_ns == 0) {
+            status_to(consumer, msg, 409, "Exceeded MaxWaiting");
+        }
+        return;
+    }
+    struct js_pull_request request = {
+        .reply = strndup(msg->reply.data, msg->reply.length),
+        .reply_length = msg->reply.length,
+        .batch = next.batch > 0 ? next.batch : 1,
+        .max_bytes = next.max_bytes > 0 ? next.max_bytes : 0,
+        .expires_ns = next.expires_ns > 0 ? now + next.expires_ns : 0,
+        .heartbeat_ns = next.heartbeat_ns,
+        .heartbeat_at = next.heartbeat_ns > 0 ? now + next.heartbeat_ns : 0,
+        .no_wait = next.no_wait,
+    };
+    if (request.reply == NULL || request_push(consumer, &request) != 0) {
+        free(request.reply);
+        LOG_WARN("JetStream: consumer %s: no memory for a pull request", consumer->name);
+        return;
+    }
+    if (request.expires_ns != 0) {
+        js_consumer_timer_at(consumer, request.expires_ns);
+    }
+    if (request.heartbeat_at != 0) {
+        js_consumer_timer_at(consumer, request.heartbeat_at);
+    }
+    js_consumer_wake(consumer);
+}
