@@ -94,6 +94,21 @@ static void reply_error_id(struct js *js, const struct route_msg *msg, const str
 
 /* ---- advisories ---- */
 
+void js_api_event_begin(struct go_json *json, const char *type)
+{
+    uint64_t random[2] = {0, 0};
+    (void)getrandom(random, sizeof random, 0);
+    char id[40];
+    snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long)random[0],
+             (unsigned long long)random[1]);
+    go_json_literal(json, "{\"type\":");
+    go_json_cstring(json, type);
+    go_json_key(json, "id");
+    go_json_cstring(json, id);
+    go_json_key(json, "timestamp");
+    js_json_time(json, js_now_ns());
+}
+
 void js_api_advisory(struct js *js, const char *action, const char *name)
 {
     char subject[64 + JS_STREAM_CONFIG_NAME_LENGTH_MAX];
@@ -102,18 +117,9 @@ void js_api_advisory(struct js *js, const char *action, const char *name)
              : strcmp(action, "delete") == 0 ? "DELETED"
                                              : "UPDATED",
              name);
-    uint64_t random[2] = {0, 0};
-    (void)getrandom(random, sizeof random, 0);
-    char id[40];
-    snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long)random[0],
-             (unsigned long long)random[1]);
     struct go_json json;
     go_json_init(&json, 4096);
-    go_json_literal(&json, "{\"type\":\"io.nats.jetstream.advisory.v1.stream_action\"");
-    go_json_key(&json, "id");
-    go_json_cstring(&json, id);
-    go_json_key(&json, "timestamp");
-    js_json_time(&json, js_now_ns());
+    js_api_event_begin(&json, "io.nats.jetstream.advisory.v1.stream_action");
     go_json_key(&json, "stream");
     go_json_cstring(&json, name);
     go_json_key(&json, "action");

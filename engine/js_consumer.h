@@ -261,6 +261,19 @@ int64_t js_consumer_requests_tick(struct js_consumer *consumer, int64_t now_ns);
 /* $JS.ACK.<stream>.<consumer>.>: a service handler. */
 void js_consumer_ack_handle(struct shard *shard, void *context, const struct route_msg *msg);
 
+/* ---- js_consumer_events.c: advisories and the dead-letter subject ---- */
+
+/* CREATED or DELETED. */
+void js_consumer_event_action(struct js_consumer *consumer, bool created);
+void js_consumer_event_nak(struct js_consumer *consumer, const struct js_consumer_pending *entry);
+/* MAX_DELIVERIES, and the message to the dead-letter subject (reason max_deliveries). */
+void js_consumer_event_max_deliveries(struct js_consumer *consumer,
+                                      const struct js_consumer_pending *entry);
+/* MSG_TERMINATED, and the message to the dead-letter subject (reason terminated). */
+void js_consumer_event_terminated(struct js_consumer *consumer,
+                                  const struct js_consumer_pending *entry, const char *reason,
+                                  size_t reason_length);
+
 /* ---- js_consumer_api.c: the consumer API on the owner ---- */
 
 /* Owner-side handlers (JS_OP_REQUEST); `name` is the request's subject after $JS.API. */

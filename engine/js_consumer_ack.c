@@ -240,6 +240,7 @@ static void nak(struct js_consumer *consumer, uint64_t sseq, const char *arg, si
     if (entry == NULL) {
         return;
     }
+    js_consumer_event_nak(consumer, entry);
     int64_t delay = nak_delay(arg, length);
     if (delay == 0 && consumer->config.backoff_count > 0) {
         /* a NAK without a delay follows the backoff, as nats-server 2.10+ */
@@ -305,7 +306,20 @@ void js_consumer_ack_handle(struct shard *shard, void *context, const struct rou
         progress(consumer, sseq);
         js_consumer_ack_answer(consumer, msg);
     } else if (starts(body, length, "+TERM")) {
-        ack_one(consumer, sseq);
+        struct js_consumer_pending *entry = js_consumer_pending_find(consumer, sseq);
+        if (entry != NULL) {
+            const char *reason = body + 5;
+            size_t reason_length = length - 5;
+            while (reason_length > 0 && isspace((unsigned char)*reason)) {
+                reason++;
+                reason_length--;
+            }
+            while (reason_length > 0 && isspace((unsigned char)reason[reason_length - 1])) {
+                reason_length--;
+            }
+            js_consumer_event_terminated(consumer, entry, reason, reason_length);
+            js_consumer_pending_done(consumer, entry, true);
+        }
         js_consumer_ack_answer(consumer, msg);
     }
 }

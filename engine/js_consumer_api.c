@@ -275,6 +275,7 @@ static void create_new(struct js *js, const struct route_msg *msg, const char *t
               stream->config.name);
     js_hold_begin(js); /* its subscriptions reach every shard before the client hears */
     reply_info(js, msg, type, consumer);
+    js_consumer_event_action(consumer, true);
     js->hold_sequence = 0;
 }
 
@@ -392,6 +393,7 @@ void js_consumer_api_delete(struct js *js, const struct route_msg *msg, const ch
     if (consumer == NULL) {
         return;
     }
+    js_consumer_event_action(consumer, false);
     js_consumer_delete(consumer);
     struct go_json json;
     js_api_reply_begin(&json, type);

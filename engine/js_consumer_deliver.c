@@ -334,6 +334,7 @@ static int next_redelivery(struct js_consumer *consumer, struct js_consumer_pend
         }
         int64_t max = consumer->config.max_deliver;
         if (max > 0 && entry->deliveries >= (uint64_t)max) {
+            js_consumer_event_max_deliveries(consumer, entry);
             js_consumer_pending_done(consumer, entry, false); /* delivered as often as allowed */
             continue;
         }
@@ -581,21 +582,47 @@ bool js_consumer_deliver(struct js_consumer *consumer)
 
 /* ---- the timer ---- */
 
-/* Queues the pending messages whose ack wait passed; the next deadline, or 0. */
+/* The messages whose ack wait passed after their last allowed delivery leave at once (their
+ * advisory and dead letter go out now, not when a next request comes). */
+static void pending_exhausted(struct js_consumer *consumer, const uint64_t *seqs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        struct js_consumer_pending *entry = js_consumer_pending_find(consumer, seqs[i]);
+        if (entry != NULL) {
+            js_consumer_event_max_deliveries(consumer, entry);
+            js_consumer_pending_done(consumer, entry, false); /* may compact the ring */
+        }
+    }
+}
+
+/* Queues the pending messages whose ack wait passed (or ends those delivered max_deliver
+ * times); the next deadline, or 0. */
 static int64_t pending_tick(struct js_consumer *consumer, int64_t now)
 {
     int64_t next = 0;
+    int64_t max = consumer->config.max_deliver;
+    uint64_t exhausted[64];
+    size_t exhausted_count = 0;
     for (uint32_t i = 0; i < consumer->pending_length; i++) {
         struct js_consumer_pending *entry = ring_at(consumer, i);
         if (entry->acked || entry->queued) {
             continue;
         }
-        if (entry->deadline_ns <= now) {
+        if (entry->deadline_ns > now) {
+            if (next == 0 || entry->deadline_ns < next) {
+                next = entry->deadline_ns;
+            }
+        } else if (max > 0 && entry->deliveries >= (uint64_t)max) {
+            if (exhausted_count < sizeof exhausted / sizeof exhausted[0]) {
+                exhausted[exhausted_count++] = entry->sseq;
+            } else {
+                next = now; /* the rest at the next tick */
+            }
+        } else {
             js_consumer_redeliver_queue(consumer, entry);
-        } else if (next == 0 || entry->deadline_ns < next) {
-            next = entry->deadline_ns;
         }
     }
+    pending_exhausted(consumer, exhausted, exhausted_count);
     return next;
 }
 
@@ -668,6 +695,7 @@ bool js_consumer_timer_fired(struct js_consumer *consumer, int64_t now_ns)
         next = requests;
     }
     if (inactive(consumer, now_ns, &next)) {
+        js_consumer_event_action(consumer, false);
         LOG_INFO("JetStream: consumer %s of stream %s deleted after %lld ms inactive",
                  consumer->name, consumer->stream->config.name,
                  (long long)(consumer->config.inactive_threshold_ns / 1000000));

@@ -440,6 +440,10 @@ struct js_stream *js_api_stream_or_reply(struct js *js, const struct route_msg *
                                          const char *type, const char *name,
                                          size_t name_length);
 
+/* Opens an advisory: `{"type":<type>,"id":<random>,"timestamp":<now>` (the caller adds
+ * its fields and the closing brace). */
+void js_api_event_begin(struct go_json *json, const char *type);
+
 /* A stream advisory ($JS.EVENT.ADVISORY.STREAM.<CREATED|UPDATED|DELETED>.<name>). */
 void js_api_advisory(struct js *js, const char *action, const char *name);
 

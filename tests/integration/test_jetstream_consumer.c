@@ -440,6 +440,107 @@ START_TEST(test_consumer_ack_sync_kill)
 }
 END_TEST
 
+static natsSubscription *sync_subscribe(const char *subject)
+{
+    natsSubscription *sub = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&sub, jst.connection, subject));
+    ITEST_OK(natsConnection_Flush(jst.connection));
+    return sub;
+}
+
+static void header_expect(natsMsg *msg, const char *key, const char *want)
+{
+    const char *value = NULL;
+    natsStatus status = natsMsgHeader_Get(msg, key, &value);
+    ck_assert_msg(status == NATS_OK && value != NULL && strcmp(value, want) == 0,
+                  "header %s: %s, want %s", key, value != NULL ? value : "(none)", want);
+}
+
+/* ionats's dead-letter subject (a consumer's metadata "ionats.dead_letter") with nats-server's
+ * advisories: a message past max_deliver and a terminated one are republished there whole
+ * (headers and body) with headers naming stream, consumer, sequence, deliveries, subject and
+ * reason, and a stream on that subject keeps them; MAX_DELIVERIES and MSG_TERMINATED
+ * advisories go out. Beyond nats-server: ionats only. */
+START_TEST(test_consumer_dead_letter)
+{
+    if (test_server_reference()) {
+        return;
+    }
+    jst_start(NULL);
+    stream_make("DL", "dl.in");
+    stream_make("DLQ", "dlq.>");
+    jst_request_expect("$JS.API.CONSUMER.DURABLE.CREATE.DL.C",
+                       "{\"stream_name\":\"DL\",\"config\":{\"durable_name\":\"C\","
+                       "\"ack_policy\":\"explicit\",\"ack_wait\":200000000,\"max_deliver\":2,"
+                       "\"metadata\":{\"ionats.dead_letter\":\"dlq.orders\"}}}",
+                       "\"ionats.dead_letter\":\"dlq.orders\"");
+    natsSubscription *max_advisory =
+        sync_subscribe("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.DL.C");
+    natsSubscription *term_advisory =
+        sync_subscribe("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.DL.C");
+    natsMsg *first = NULL;
+    ITEST_OK(natsMsg_Create(&first, "dl.in", NULL, "order-1", 7));
+    ITEST_OK(natsMsgHeader_Set(first, "Order-Id", "17"));
+    jsPubAck *ack = NULL;
+    jsErrCode code = 0;
+    ITEST_OK(js_PublishMsg(&ack, jst.js, first, NULL, &code));
+    jsPubAck_Destroy(ack);
+    natsMsg_Destroy(first);
+    jst_publish("dl.in", "order-2", 7, 2);
+
+    jsSubOptions options;
+    ITEST_OK(jsSubOptions_Init(&options));
+    options.Stream = "DL";
+    options.Consumer = "C";
+    natsSubscription *sub = pull_subscribe("dl.in", "C", &options);
+    fetch_expect(sub, 1, 1, 1, false);
+    nats_Sleep(300);
+    fetch_expect(sub, 1, 1, 1, false); /* the second and last delivery of 1 */
+    natsMsgList list = {0};
+    ITEST_OK(natsSubscription_Fetch(&list, sub, 1, FETCH_WAIT_MS, &code));
+    ck_assert_int_eq(list.Count, 1);
+    const char *reply = natsMsg_GetReply(list.Msgs[0]);
+    ITEST_OK(natsConnection_PublishString(jst.connection, reply, "+TERM bad order"));
+    natsMsgList_Destroy(&list);
+
+    natsMsg *advisory = NULL;
+    ITEST_OK(natsSubscription_NextMsg(&advisory, max_advisory, FETCH_WAIT_MS));
+    ck_assert_ptr_nonnull(strstr(natsMsg_GetData(advisory),
+                                 "\"stream\":\"DL\",\"consumer\":\"C\",\"stream_seq\":1,"
+                                 "\"deliveries\":2"));
+    natsMsg_Destroy(advisory);
+    ITEST_OK(natsSubscription_NextMsg(&advisory, term_advisory, FETCH_WAIT_MS));
+    ck_assert_ptr_nonnull(strstr(natsMsg_GetData(advisory), "\"reason\":\"bad order\""));
+    natsMsg_Destroy(advisory);
+
+    /* both are kept by the stream on the dead-letter subject: the terminated one first (at
+     * once), the one past max_deliver once its last ack wait passed */
+    for (uint64_t seq = 1; seq <= 2; seq++) {
+        bool terminated = seq == 1;
+        natsMsg *kept = NULL;
+        ITEST_OK(js_GetMsg(&kept, jst.js, "DLQ", seq, NULL, &code));
+        ck_assert_str_eq(natsMsg_GetSubject(kept), "dlq.orders");
+        header_expect(kept, "Ionats-Dead-Letter-Stream", "DL");
+        header_expect(kept, "Ionats-Dead-Letter-Consumer", "C");
+        header_expect(kept, "Ionats-Dead-Letter-Subject", "dl.in");
+        header_expect(kept, "Ionats-Dead-Letter-Sequence", terminated ? "2" : "1");
+        header_expect(kept, "Ionats-Dead-Letter-Deliveries", terminated ? "1" : "2");
+        header_expect(kept, "Ionats-Dead-Letter-Reason",
+                      terminated ? "terminated: bad order" : "max_deliveries");
+        if (!terminated) {
+            header_expect(kept, "Order-Id", "17");
+        }
+        ck_assert_int_eq(natsMsg_GetDataLength(kept), 7);
+        ck_assert_mem_eq(natsMsg_GetData(kept), terminated ? "order-2" : "order-1", 7);
+        natsMsg_Destroy(kept);
+    }
+    natsSubscription_Destroy(max_advisory);
+    natsSubscription_Destroy(term_advisory);
+    natsSubscription_Destroy(sub);
+    jst_stop();
+}
+END_TEST
+
 TCase *jst_consumer_tcase(void)
 {
     TCase *tcase = jst_tcase("consumer");
@@ -451,5 +552,6 @@ TCase *jst_consumer_tcase(void)
     tcase_add_test(tcase, test_consumer_api);
     tcase_add_test(tcase, test_consumer_restart);
     tcase_add_test(tcase, test_consumer_ack_sync_kill);
+    tcase_add_test(tcase, test_consumer_dead_letter);
     return tcase;
 }
