@@ -9,6 +9,7 @@
  * no codec library is a dependency yet; OpenSSL's EVP_EncodeBlock replaces it when TLS
  * brings OpenSSL in. Meta shard's thread only. */
 #include "base/assert.h"
+#include "engine/js_consumer.h"
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"
@@ -96,6 +97,7 @@ void js_api_purge(struct js *js, const struct route_msg *msg, const char *name,
         int rc = stream_store_purge(stream->store, &purge, &purged);
         stream->dirty = true;
         js_stream_account(stream);
+        js_consumers_purged(stream);
         if (rc != 0) {
             reply_error_text(js, msg, PURGE_TYPE, JS_ERR_STREAM_PURGE_FAILED, strerror(-rc));
         } else {

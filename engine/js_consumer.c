@@ -15,6 +15,7 @@
 #include "engine/js_consumer.h"
 #include "engine/service.h"
 #include "engine/shard.h"
+#include "proto/sublist.h"
 #include "store/stream_store.h"
 
 #include <dirent.h>
@@ -107,6 +108,100 @@ static void consumers_remove(struct js_stream *stream, struct js_consumer *consu
     }
 }
 
+/* ---- filters ---- */
+
+/* From this many filters on, they are matched through an index. */
+enum { FILTER_INDEX_MIN = 8 };
+
+static void filters_free(struct js_consumer *consumer)
+{
+    if (consumer->filter_index != NULL) {
+        sublist_destroy(consumer->filter_index);
+    }
+    free(consumer->filter_subs);
+    consumer->filter_index = NULL;
+    consumer->filter_subs = NULL;
+}
+
+int js_consumer_filters_index(struct js_consumer *consumer)
+{
+    filters_free(consumer);
+    size_t count = consumer->config.filter_subject_count;
+    if (count < FILTER_INDEX_MIN) {
+        return 0;
+    }
+    consumer->filter_index = sublist_create(0x9e3779b97f4a7c15ULL ^ (uintptr_t)consumer);
+    consumer->filter_subs = calloc(count, sizeof *consumer->filter_subs);
+    int rc = consumer->filter_index != NULL && consumer->filter_subs != NULL ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const char *filter = consumer->config.filter_subjects[i];
+        consumer->filter_subs[i] = (struct sub){.subject = filter,
+                                                .subject_length = (uint32_t)strlen(filter)};
+        rc = sublist_insert(consumer->filter_index, &consumer->filter_subs[i]);
+    }
+    if (rc != 0) {
+        filters_free(consumer);
+    }
+    return rc;
+}
+
+bool js_consumer_matches(struct js_consumer *consumer, const char *subject, size_t length)
+{
+    if (consumer->filter_index == NULL) {
+        return js_consumer_config_matches(&consumer->config, subject, length);
+    }
+    const struct sublist_result *result =
+        sublist_match(consumer->filter_index, subject, length);
+    return result->plain_count > 0;
+}
+
+/* ---- a purge ---- */
+
+static void purged(struct js_consumer *consumer, uint64_t first_seq)
+{
+    uint64_t *gone = consumer->pending_count > 0
+                         ? malloc(consumer->pending_count * sizeof *gone)
+                         : NULL;
+    size_t count = 0;
+    for (uint32_t i = 0; gone != NULL && i < consumer->pending_length; i++) {
+        const struct js_consumer_pending *entry =
+            &consumer->pending[(consumer->pending_head + i) & (consumer->pending_capacity - 1)];
+        struct stream_store_msg msg;
+        if (!entry->acked && stream_store_get(consumer->stream->store, entry->sseq, &msg) != 0) {
+            gone[count++] = entry->sseq;
+        }
+    }
+    for (size_t i = 0; i < count; i++) { /* pending_done may compact the ring: by sequence */
+        struct js_consumer_pending *entry = js_consumer_pending_find(consumer, gone[i]);
+        if (entry != NULL) {
+            js_consumer_pending_done(consumer, entry, false);
+        }
+    }
+    free(gone);
+    if (consumer->next_sseq < first_seq) {
+        consumer->next_sseq = first_seq;
+        if (consumer->delivered_sseq < first_seq - 1) {
+            consumer->delivered_sseq = first_seq - 1;
+        }
+    }
+    if (consumer->ack_floor_sseq < first_seq - 1 && consumer->pending_count == 0) {
+        consumer->ack_floor_sseq = first_seq - 1;
+        consumer->ack_floor_dseq = consumer->dseq;
+    }
+    consumer->num_pending_valid = false;
+    js_consumer_mark_dirty(consumer);
+    js_consumer_wake(consumer);
+}
+
+void js_consumers_purged(struct js_stream *stream)
+{
+    struct stream_store_counts counts;
+    stream_store_counts_get(stream->store, &counts);
+    for (size_t i = 0; i < stream->consumer_count; i++) {
+        purged(stream->consumers[i], counts.first_seq);
+    }
+}
+
 /* ---- wake-ups and the timer ---- */
 
 void js_consumer_wake(struct js_consumer *consumer)
@@ -192,7 +287,7 @@ static uint64_t last_matching(struct js_consumer *consumer, uint64_t seq, uint64
     for (; seq >= first && seq > 0; seq--) {
         struct stream_store_msg msg;
         if (stream_store_get(store, seq, &msg) == 0 &&
-            js_consumer_config_matches(&consumer->config, (const char *)msg.subject,
+            js_consumer_matches(consumer, (const char *)msg.subject,
                                        msg.subject_length)) {
             return seq;
         }
@@ -213,7 +308,7 @@ static int lps_each(void *context, const uint8_t *subject, uint32_t length, uint
     struct lps_collect *collect = context;
     struct js_consumer *consumer = collect->consumer;
     uint64_t seq = 0;
-    if (!js_consumer_config_matches(&consumer->config, (const char *)subject, length) ||
+    if (!js_consumer_matches(consumer, (const char *)subject, length) ||
         stream_store_subject_last(consumer->stream->store, subject, length, &seq) != 0) {
         return 0;
     }
@@ -394,6 +489,7 @@ int js_consumer_create(struct js_stream *stream, struct js_consumer_config *conf
     consumer->config = *config; /* moved */
     js_consumer_config_init(config);
     consumer->created_ns = js_now_ns();
+    (void)js_consumer_filters_index(consumer);
     start_position(consumer);
     int rc = 0;
     if (stream->dir != NULL && consumer->config.durable_name != NULL) {
@@ -446,6 +542,7 @@ int js_consumer_update(struct js_consumer *consumer, struct js_consumer_config *
         js_errors_setf(error, JS_ERR_CONSUMER_STORE_FAILED, "%s", strerror(-rc));
         return rc;
     }
+    (void)js_consumer_filters_index(consumer); /* before the old filters' strings go */
     js_consumer_config_free(&old);
     consumer->num_pending_valid = false; /* the filters may have changed */
     js_consumer_wake(consumer);
@@ -499,6 +596,7 @@ static int consumer_load(struct js_stream *stream, const char *dir, const char *
     js_consumer_request_free(&request);
     consumer->dir = strdup(dir);
     consumer->created_ns = created_read(dir);
+    (void)js_consumer_filters_index(consumer);
     start_position(consumer);
     rc = consumer->dir == NULL ? -ENOMEM : js_consumer_store_open(consumer);
     if (rc == 0) {
@@ -592,6 +690,7 @@ void js_consumer_free(struct js_consumer *consumer, bool save)
     free(consumer->pending);
     free(consumer->redeliver);
     free(consumer->lps);
+    filters_free(consumer);
     free(consumer->dir);
     free(consumer->name);
     js_consumer_config_free(&consumer->config);

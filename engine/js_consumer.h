@@ -102,6 +102,11 @@ struct js_consumer {
     uint32_t request_count;
     uint32_t request_capacity;
 
+    /* many filters: an index of them, so matching a message costs a lookup, not a
+     * comparison per filter (NULL: few, compared one by one) */
+    struct sublist *filter_index;
+    struct sub *filter_subs;        /* owned array: the index's entries */
+
     /* deliver_policy last_per_subject: the last message of each subject at creation, in
      * order, delivered first; then delivery goes on from lps_resume. */
     uint64_t *lps;                  /* owned */
@@ -157,6 +162,18 @@ void js_consumer_free(struct js_consumer *consumer, bool save);
 
 /* The stream's consumer named `name`, or NULL. */
 struct js_consumer *js_consumer_find(struct js_stream *stream, const char *name, size_t length);
+
+/* True when the consumer takes messages on the literal `subject` (its filters, or all). */
+bool js_consumer_matches(struct js_consumer *consumer, const char *subject, size_t length);
+
+/* (Re)builds the filters' index after the config changed. 0 or -ENOMEM (then the filters
+ * are compared one by one). */
+int js_consumer_filters_index(struct js_consumer *consumer);
+
+/* The stream was purged: each consumer lets go of the pending messages that are gone and
+ * moves its cursor, delivered and ack floor up to the stream's new first message, as
+ * nats-server's consumers do. */
+void js_consumers_purged(struct js_stream *stream);
 
 /* Marks the consumer to deliver at the end of this turn. */
 void js_consumer_wake(struct js_consumer *consumer);

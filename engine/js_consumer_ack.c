@@ -26,7 +26,7 @@
 static bool still_needed(struct js_consumer *consumer, uint64_t sseq, const char *subject,
                          size_t length)
 {
-    if (!js_consumer_config_matches(&consumer->config, subject, length)) {
+    if (!js_consumer_matches(consumer, subject, length)) {
         return false;
     }
     return sseq >= consumer->next_sseq || js_consumer_pending_find(consumer, sseq) != NULL;
@@ -47,7 +47,7 @@ static void retention_remove(struct js_stream *stream, uint64_t sseq, const char
         }
         consumer->removed_seen = before.removed_count + 1;
         if (sseq >= consumer->next_sseq && consumer->num_pending > 0 &&
-            js_consumer_config_matches(&consumer->config, subject, length)) {
+            js_consumer_matches(consumer, subject, length)) {
             consumer->num_pending--;
         }
     }
@@ -93,7 +93,7 @@ void js_consumer_retention_stored(struct js_stream *stream, uint64_t sseq, const
         return;
     }
     for (size_t i = 0; i < stream->consumer_count; i++) {
-        if (js_consumer_config_matches(&stream->consumers[i]->config, subject, length)) {
+        if (js_consumer_matches(stream->consumers[i], subject, length)) {
             return;
         }
     }

@@ -181,7 +181,7 @@ int64_t js_consumer_ack_deadline(const struct js_consumer *consumer, uint32_t de
 /* ---- what is left to deliver ---- */
 
 struct subject_sum {
-    const struct js_consumer_config *config;
+    struct js_consumer *consumer;
     uint64_t total;
 };
 
@@ -189,7 +189,7 @@ static int subject_sum_each(void *context, const uint8_t *subject, uint32_t leng
                             uint64_t count)
 {
     struct subject_sum *sum = context;
-    if (js_consumer_config_matches(sum->config, (const char *)subject, length)) {
+    if (js_consumer_matches(sum->consumer, (const char *)subject, length)) {
         sum->total += count;
     }
     return 0;
@@ -216,7 +216,7 @@ static uint64_t recount_from(struct js_consumer *consumer,
             return counts->last_seq - from + 1;
         }
     } else if (from == counts->first_seq) {
-        struct subject_sum sum = {.config = &consumer->config};
+        struct subject_sum sum = {.consumer = consumer};
         (void)stream_store_subjects_each(consumer->stream->store, subject_sum_each, &sum);
         return sum.total;
     }
@@ -224,7 +224,7 @@ static uint64_t recount_from(struct js_consumer *consumer,
     struct stream_store_msg msg;
     uint64_t seq = from;
     while (stream_store_next(consumer->stream->store, seq, &msg) == 0) {
-        if (js_consumer_config_matches(&consumer->config, (const char *)msg.subject,
+        if (js_consumer_matches(consumer, (const char *)msg.subject,
                                        msg.subject_length)) {
             total++;
         }
@@ -265,7 +265,7 @@ void js_consumer_message_added(struct js_consumer *consumer, const char *subject
                                size_t length)
 {
     if (consumer->num_pending_valid &&
-        js_consumer_config_matches(&consumer->config, subject, length)) {
+        js_consumer_matches(consumer, subject, length)) {
         consumer->num_pending++;
     }
 }
@@ -306,7 +306,7 @@ static int next_new(struct js_consumer *consumer, struct stream_store_msg *msg, 
             return -ENOENT;
         }
         (*scan)--;
-        if (js_consumer_config_matches(&consumer->config, (const char *)msg->subject,
+        if (js_consumer_matches(consumer, (const char *)msg->subject,
                                        msg->subject_length)) {
             return 0;
         }
