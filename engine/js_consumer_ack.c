@@ -247,6 +247,7 @@ static void nak(struct js_consumer *consumer, uint64_t sseq, const char *arg, si
         delay = js_consumer_ack_deadline(consumer, entry->deliveries, 0);
     }
     if (delay > 0) {
+        entry->queued = false; /* due already: it waits for the delay instead */
         entry->deadline_ns = clock_monotonic_ns() + delay;
         js_consumer_timer_at(consumer, entry->deadline_ns);
     } else {
@@ -258,6 +259,7 @@ static void progress(struct js_consumer *consumer, uint64_t sseq)
 {
     struct js_consumer_pending *entry = js_consumer_pending_find(consumer, sseq);
     if (entry != NULL) {
+        entry->queued = false; /* due already: it gets its time again */
         entry->deadline_ns = js_consumer_ack_deadline(consumer, entry->deliveries,
                                                       clock_monotonic_ns());
         js_consumer_timer_at(consumer, entry->deadline_ns);

@@ -143,16 +143,24 @@ void js_consumer_redeliver_queue(struct js_consumer *consumer,
         return;
     }
     if (consumer->redeliver_count == consumer->redeliver_capacity) {
+        /* grown to twice what is really queued at most: stale sequences (acked, or given
+         * more time since) are dropped when the ring is rewritten */
         uint32_t capacity = consumer->redeliver_capacity != 0 ? consumer->redeliver_capacity * 2
                                                               : 16;
         uint64_t *grown = malloc((size_t)capacity * sizeof *grown);
         if (grown == NULL) {
             return; /* its deadline passes again: the timer retries */
         }
+        uint32_t kept = 0;
         for (uint32_t i = 0; i < consumer->redeliver_count; i++) {
-            grown[i] = consumer->redeliver[(consumer->redeliver_head + i) %
-                                           consumer->redeliver_capacity];
+            uint64_t sseq = consumer->redeliver[(consumer->redeliver_head + i) %
+                                                consumer->redeliver_capacity];
+            const struct js_consumer_pending *queued = js_consumer_pending_find(consumer, sseq);
+            if (queued != NULL && queued->queued) {
+                grown[kept++] = sseq;
+            }
         }
+        consumer->redeliver_count = kept;
         free(consumer->redeliver);
         consumer->redeliver = grown;
         consumer->redeliver_capacity = capacity;
@@ -324,8 +332,8 @@ static int next_redelivery(struct js_consumer *consumer, struct js_consumer_pend
         consumer->redeliver_head = (consumer->redeliver_head + 1) % consumer->redeliver_capacity;
         consumer->redeliver_count--;
         struct js_consumer_pending *entry = js_consumer_pending_find(consumer, sseq);
-        if (entry == NULL) {
-            continue; /* acked since */
+        if (entry == NULL || !entry->queued) {
+            continue; /* acked since, or given more time (a NAK with a delay, +WPI) */
         }
         entry->queued = false;
         if (stream_store_get(consumer->stream->store, sseq, msg) != 0) {

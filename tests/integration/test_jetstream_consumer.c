@@ -440,6 +440,80 @@ START_TEST(test_consumer_ack_sync_kill)
 }
 END_TEST
 
+/* A fetch of one message that must be stream sequence `sseq` at delivery `deliveries`,
+ * waiting up to `wait_ms`; not acked. */
+static void fetch_one(natsSubscription *sub, uint64_t sseq, uint64_t deliveries, int wait_ms)
+{
+    natsMsgList list = {0};
+    jsErrCode code = 0;
+    natsStatus status = natsSubscription_Fetch(&list, sub, 1, wait_ms, &code);
+    ck_assert_msg(status == NATS_OK && list.Count == 1, "fetch of %llu (delivery %llu): %s",
+                  (unsigned long long)sseq, (unsigned long long)deliveries,
+                  natsStatus_GetText(status));
+    jsMsgMetaData *meta = meta_of(list.Msgs[0]);
+    ck_assert_uint_eq(meta->Sequence.Stream, sseq);
+    ck_assert_uint_eq(meta->NumDelivered, deliveries);
+    jsMsgMetaData_Destroy(meta);
+    natsMsgList_Destroy(&list);
+}
+
+/* Backoff: redeliveries follow its durations (the first replaces ack_wait), the last one
+ * repeating; a NAK with a delay waits that long. Margins are wide: what is checked is which
+ * duration applies, not the timer's precision. */
+START_TEST(test_consumer_backoff_nak_delay)
+{
+    jst_start(NULL);
+    stream_make("BO", "bo");
+    publish_n("bo", 1, 2);
+    jst_request_expect("$JS.API.CONSUMER.DURABLE.CREATE.BO.B",
+                       "{\"stream_name\":\"BO\",\"config\":{\"durable_name\":\"B\","
+                       "\"ack_policy\":\"explicit\",\"max_deliver\":4,"
+                       "\"backoff\":[200000000,3000000000]}}",
+                       "\"backoff\":[200000000,3000000000]");
+    jsSubOptions options;
+    ITEST_OK(jsSubOptions_Init(&options));
+    options.Stream = "BO";
+    options.Consumer = "B";
+    natsSubscription *sub = pull_subscribe("bo", "B", &options);
+    fetch_one(sub, 1, 1, FETCH_WAIT_MS);
+    fetch_one(sub, 2, 1, FETCH_WAIT_MS);
+    /* 200 ms, not ack_wait's 30 s: both come back well within 2 s */
+    fetch_one(sub, 1, 2, 2000);
+    fetch_one(sub, 2, 2, 2000);
+    /* now 3 s each: nothing within the next second */
+    fetch_expect(sub, 1, 0, 0, false);
+    nats_Sleep(700);
+    fetch_expect(sub, 1, 0, 0, false);
+    fetch_one(sub, 1, 3, FETCH_WAIT_MS);
+
+    /* a NAK with a delay of 1.5 s: not back within half a second, then back */
+    natsMsgList list = {0};
+    jsErrCode code = 0;
+    ITEST_OK(natsSubscription_Fetch(&list, sub, 1, FETCH_WAIT_MS, &code));
+    ck_assert_int_eq(list.Count, 1);
+    ITEST_OK(natsMsg_NakWithDelay(list.Msgs[0], 1500, NULL));
+    jsMsgMetaData *meta = meta_of(list.Msgs[0]);
+    uint64_t naked = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+    natsMsgList_Destroy(&list);
+    nats_Sleep(200);
+    fetch_expect(sub, 1, 0, 0, false); /* neither (the other is due 3 s after its delivery) */
+    bool back = false;
+    for (int i = 0; i < 3 && !back; i++) { /* nats-server may send the other one first */
+        ITEST_OK(natsSubscription_Fetch(&list, sub, 1, FETCH_WAIT_MS, &code));
+        meta = meta_of(list.Msgs[0]);
+        back = meta->Sequence.Stream == naked;
+        ck_assert(!back || meta->NumDelivered == 4);
+        jsMsgMetaData_Destroy(meta);
+        natsMsgList_Destroy(&list);
+    }
+    ck_assert_msg(back, "message %llu never came back after its NAK delay",
+                  (unsigned long long)naked);
+    natsSubscription_Destroy(sub);
+    jst_stop();
+}
+END_TEST
+
 static natsSubscription *sync_subscribe(const char *subject)
 {
     natsSubscription *sub = NULL;
@@ -553,5 +627,6 @@ TCase *jst_consumer_tcase(void)
     tcase_add_test(tcase, test_consumer_restart);
     tcase_add_test(tcase, test_consumer_ack_sync_kill);
     tcase_add_test(tcase, test_consumer_dead_letter);
+    tcase_add_test(tcase, test_consumer_backoff_nak_delay);
     return tcase;
 }
