@@ -428,15 +428,14 @@ static int subscribe(struct js_consumer *consumer)
     snprintf(subject, size, "$JS.ACK.%s.%s.>", stream_name, consumer->name);
     consumer->ack_sub =
         service_subscribe(shard, subject, NULL, js_consumer_ack_handle, consumer, &error);
-    if (consumer->ack_sub != NULL && consumer->config.deliver_subject == NULL) {
+    if (consumer->ack_sub != NULL) { /* push consumers too: they answer 409 */
         snprintf(subject, size, "$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream_name,
                  consumer->name);
         consumer->next_sub =
             service_subscribe(shard, subject, NULL, js_consumer_next_handle, consumer, &error);
     }
     free(subject);
-    return consumer->ack_sub == NULL || (consumer->config.deliver_subject == NULL &&
-                                         consumer->next_sub == NULL)
+    return consumer->ack_sub == NULL || consumer->next_sub == NULL
                ? (error != 0 ? error : -ENOMEM)
                : 0;
 }
@@ -498,7 +497,7 @@ int js_consumer_create(struct js_stream *stream, struct js_consumer_config *conf
             rc = config_save(consumer);
         }
         if (rc == 0) {
-            rc = js_consumer_store_open(consumer);
+            rc = js_consumer_store_open(consumer, true);
         }
         if (rc != 0) {
             js_errors_setf(error, JS_ERR_CONSUMER_STORE_FAILED, "%s", strerror(-rc));
@@ -523,6 +522,7 @@ int js_consumer_create(struct js_stream *stream, struct js_consumer_config *conf
         js_consumer_free(consumer, false);
         return rc;
     }
+    js_consumer_mark_dirty(consumer); /* its starting point is state too: written now */
     js_consumer_wake(consumer);
     timers_start(consumer);
     *out = consumer;
@@ -598,7 +598,7 @@ static int consumer_load(struct js_stream *stream, const char *dir, const char *
     consumer->created_ns = created_read(dir);
     (void)js_consumer_filters_index(consumer);
     start_position(consumer);
-    rc = consumer->dir == NULL ? -ENOMEM : js_consumer_store_open(consumer);
+    rc = consumer->dir == NULL ? -ENOMEM : js_consumer_store_open(consumer, false);
     if (rc == 0) {
         rc = js_consumer_store_load(consumer);
     }
@@ -651,6 +651,7 @@ int js_consumers_load(struct js_stream *stream)
 void js_consumer_delete(struct js_consumer *consumer)
 {
     js_consumer_requests_end(consumer, "Consumer Deleted");
+    js_consumer_retention_released(consumer);
     consumers_remove(consumer->stream, consumer);
     if (consumer->dir != NULL) {
         js_remove_tree(consumer->dir);

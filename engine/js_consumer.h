@@ -118,6 +118,9 @@ struct js_consumer {
     uint64_t removed_seen;          /* the store's removed_count when num_pending was right */
     bool num_pending_valid;
 
+    /* The earliest ack deadline of the pending messages, or earlier (never later): the
+     * timer scans them only once it is reached. 0: none. */
+    int64_t pending_due;
     int64_t last_active_ns;         /* monotonic: a request, an ack, or interest seen */
     int64_t heartbeat_at;           /* push with idle_heartbeat: monotonic, the next one */
     bool push_bound;                /* push: a subscriber was there at the last look */
@@ -134,6 +137,7 @@ struct js_consumer {
     uint32_t held_count;
     uint32_t held_capacity;
     bool state_dirty;               /* changed since the last snapshot */
+    bool state_failed;              /* a snapshot's write failed: no more are written */
     bool state_listed;              /* in js->dirty */
 };
 
@@ -178,6 +182,14 @@ void js_consumers_purged(struct js_stream *stream);
 /* Marks the consumer to deliver at the end of this turn. */
 void js_consumer_wake(struct js_consumer *consumer);
 
+/* A pending message's ack deadline is now `deadline`: the timer looks at it then. */
+static inline void js_consumer_due_note(struct js_consumer *consumer, int64_t deadline)
+{
+    if (consumer->pending_due == 0 || deadline < consumer->pending_due) {
+        consumer->pending_due = deadline;
+    }
+}
+
 /* Arms the consumer's timer for `at` (monotonic) unless it fires sooner already. */
 void js_consumer_timer_at(struct js_consumer *consumer, int64_t at);
 
@@ -187,8 +199,9 @@ int js_consumer_update(struct js_consumer *consumer, struct js_consumer_config *
 
 /* ---- js_consumer_store.c: durable state ---- */
 
-/* Opens (creating) the consumer's two state files in its directory. 0 or -errno. */
-int js_consumer_store_open(struct js_consumer *consumer);
+/* Opens (creating) the consumer's two state files in its directory, emptied when `fresh`
+ * (a new consumer). 0 or -errno. */
+int js_consumer_store_open(struct js_consumer *consumer, bool fresh);
 
 /* Restores the newest valid snapshot, if any (at start). 0, or -errno / -EBADMSG. */
 int js_consumer_store_load(struct js_consumer *consumer);
@@ -218,6 +231,11 @@ bool js_consumer_deliver(struct js_consumer *consumer);
  * stream removed messages since the last count). */
 uint64_t js_consumer_num_pending(struct js_consumer *consumer);
 
+/* The store removed message `seq` on `subject` (NULL: unknown): each consumer whose count
+ * of what is left holds it takes it off (called from inside the store: touches no store). */
+void js_consumers_removed(struct js_stream *stream, uint64_t seq, const char *subject,
+                          size_t length);
+
 /* A new message was committed on `subject`: counts it when it matches. */
 void js_consumer_message_added(struct js_consumer *consumer, const char *subject,
                                size_t length);
@@ -239,6 +257,10 @@ void js_consumer_pending_done(struct js_consumer *consumer, struct js_consumer_p
 /* Interest and workqueue retention: the message `sseq` was acknowledged (or, without acks,
  * delivered) by `consumer`; removes it from the stream once no consumer still needs it. */
 void js_consumer_retention_acked(struct js_consumer *consumer, uint64_t sseq);
+
+/* Interest retention: `leaving` is being deleted; removes the messages after its ack floor
+ * that no other consumer still needs (nats-server's cleanup of messages without interest). */
+void js_consumer_retention_released(struct js_consumer *leaving);
 
 /* Interest retention: removes `sseq` (just stored on `subject`) when no consumer's filter
  * takes it. */
@@ -279,6 +301,12 @@ int64_t js_consumer_requests_tick(struct js_consumer *consumer, int64_t now_ns);
 void js_consumer_ack_handle(struct shard *shard, void *context, const struct route_msg *msg);
 
 /* ---- js_consumer_events.c: advisories and the dead-letter subject ---- */
+
+/* The dead-letter subject a config names (metadata ionats.dead_letter), or NULL. */
+const char *js_consumer_dead_letter_subject(const struct js_consumer_config *config);
+/* False when the config names a dead-letter subject that is not a literal subject one can
+ * publish to (the create or update is refused). */
+bool js_consumer_dead_letter_valid(const struct js_consumer_config *config);
 
 /* CREATED or DELETED. */
 void js_consumer_event_action(struct js_consumer *consumer, bool created);

@@ -32,32 +32,15 @@ static bool still_needed(struct js_consumer *consumer, uint64_t sseq, const char
     return sseq >= consumer->next_sseq || js_consumer_pending_find(consumer, sseq) != NULL;
 }
 
-/* Removes `sseq` (on `subject`), keeping the consumers' counts of what is left right
- * without a recount: one removal they know the place of. */
+/* Removes `sseq` (on `subject`). */
 static void retention_remove(struct js_stream *stream, uint64_t sseq, const char *subject,
                              size_t length)
 {
-    struct stream_store_counts before;
-    stream_store_counts_get(stream->store, &before);
-    /* first, while `subject` (the store's) is valid: a delete may move what it points to */
-    for (size_t i = 0; i < stream->consumer_count; i++) {
-        struct js_consumer *consumer = stream->consumers[i];
-        if (!consumer->num_pending_valid || consumer->removed_seen != before.removed_count) {
-            continue; /* recounted anyway */
-        }
-        consumer->removed_seen = before.removed_count + 1;
-        if (sseq >= consumer->next_sseq && consumer->num_pending > 0 &&
-            js_consumer_matches(consumer, subject, length)) {
-            consumer->num_pending--;
-        }
+    (void)subject; /* the consumers' counts follow through the store's removed hook */
+    (void)length;
+    if (stream_store_delete(stream->store, sseq) == 0) {
+        stream->dirty = true; /* the tombstone is flushed, usage counted, at the turn's end */
     }
-    if (stream_store_delete(stream->store, sseq) != 0) {
-        for (size_t i = 0; i < stream->consumer_count; i++) {
-            stream->consumers[i]->num_pending_valid = false; /* not removed after all */
-        }
-        return;
-    }
-    stream->dirty = true; /* the tombstone is flushed, usage counted, at the turn's end */
 }
 
 void js_consumer_retention_acked(struct js_consumer *consumer, uint64_t sseq)
@@ -98,6 +81,31 @@ void js_consumer_retention_stored(struct js_stream *stream, uint64_t sseq, const
         }
     }
     retention_remove(stream, sseq, subject, length);
+}
+
+void js_consumer_retention_released(struct js_consumer *leaving)
+{
+    struct js_stream *stream = leaving->stream;
+    if (stream->config.retention != JS_STREAM_RETENTION_INTEREST) {
+        return;
+    }
+    struct stream_store_counts counts;
+    stream_store_counts_get(stream->store, &counts);
+    uint64_t seq = leaving->ack_floor_sseq + 1 > counts.first_seq ? leaving->ack_floor_sseq + 1
+                                                                 : counts.first_seq;
+    struct stream_store_msg msg;
+    while (stream_store_next(stream->store, seq, &msg) == 0) {
+        seq = msg.seq + 1;
+        bool needed = false;
+        for (size_t i = 0; i < stream->consumer_count && !needed; i++) {
+            struct js_consumer *other = stream->consumers[i];
+            needed = other != leaving && still_needed(other, msg.seq, (const char *)msg.subject,
+                                                      msg.subject_length);
+        }
+        if (!needed) {
+            retention_remove(stream, msg.seq, (const char *)msg.subject, msg.subject_length);
+        }
+    }
 }
 
 /* ---- acks ---- */
@@ -241,14 +249,12 @@ static void nak(struct js_consumer *consumer, uint64_t sseq, const char *arg, si
         return;
     }
     js_consumer_event_nak(consumer, entry);
-    int64_t delay = nak_delay(arg, length);
-    if (delay == 0 && consumer->config.backoff_count > 0) {
-        /* a NAK without a delay follows the backoff, as nats-server 2.10+ */
-        delay = js_consumer_ack_deadline(consumer, entry->deliveries, 0);
-    }
+    int64_t delay = nak_delay(arg, length); /* none: at once, backoff or not (2.15.1) */
     if (delay > 0) {
         entry->queued = false; /* due already: it waits for the delay instead */
-        entry->deadline_ns = clock_monotonic_ns() + delay;
+        int64_t now = clock_monotonic_ns();
+        entry->deadline_ns = delay < INT64_MAX - now ? now + delay : INT64_MAX;
+        js_consumer_due_note(consumer, entry->deadline_ns);
         js_consumer_timer_at(consumer, entry->deadline_ns);
     } else {
         js_consumer_redeliver_queue(consumer, entry);
@@ -262,6 +268,7 @@ static void progress(struct js_consumer *consumer, uint64_t sseq)
         entry->queued = false; /* due already: it gets its time again */
         entry->deadline_ns = js_consumer_ack_deadline(consumer, entry->deliveries,
                                                       clock_monotonic_ns());
+        js_consumer_due_note(consumer, entry->deadline_ns);
         js_consumer_timer_at(consumer, entry->deadline_ns);
     }
 }

@@ -330,6 +330,18 @@ void js_consumer_api_create(struct js *js, const struct route_msg *msg, const ch
     if (rc == -ENOMEM) {
         js_errors_setf(&error, JS_ERR_CONSUMER_CREATE, "%s", strerror(ENOMEM));
     }
+    if (rc == 0 && !js_consumer_dead_letter_valid(&request.config)) {
+        js_errors_setf(&error, JS_ERR_CONSUMER_CREATE,
+                       "metadata %s must be a literal subject to publish to",
+                       "ionats.dead_letter");
+        rc = -EINVAL;
+    }
+    if (rc == 0 && request.config.name != NULL &&
+        strlen(request.config.name) > JS_STREAM_CONFIG_NAME_LENGTH_MAX) {
+        /* as nats-server 2.15.1, whose store cannot name a file that long */
+        js_errors_setf(&error, JS_ERR_CONSUMER_CREATE, "%s", "error creating store for consumer");
+        rc = -EINVAL;
+    }
     if (rc != 0) {
         js_api_reply_error(js, msg, type, &error);
     } else if (existing != NULL) {

@@ -269,6 +269,26 @@ uint64_t js_consumer_num_pending(struct js_consumer *consumer)
     return consumer->num_pending;
 }
 
+void js_consumers_removed(struct js_stream *stream, uint64_t seq, const char *subject,
+                          size_t length)
+{
+    for (size_t i = 0; i < stream->consumer_count; i++) {
+        struct js_consumer *consumer = stream->consumers[i];
+        if (!consumer->num_pending_valid) {
+            continue;
+        }
+        if (subject == NULL || consumer->lps_index < consumer->lps_count) {
+            consumer->num_pending_valid = false; /* recounted when next asked */
+            continue;
+        }
+        consumer->removed_seen++; /* this removal is accounted for */
+        if (seq >= consumer->next_sseq && consumer->num_pending > 0 &&
+            js_consumer_matches(consumer, subject, length)) {
+            consumer->num_pending--;
+        }
+    }
+}
+
 void js_consumer_message_added(struct js_consumer *consumer, const char *subject,
                                size_t length)
 {
@@ -445,6 +465,7 @@ static void deliver_one(struct js_consumer *consumer, const struct stream_store_
             consumer->redelivered_count++;
         }
         entry->deadline_ns = js_consumer_ack_deadline(consumer, entry->deliveries, now);
+        js_consumer_due_note(consumer, entry->deadline_ns);
         entry->delivered_ns = wall;
         deliveries = entry->deliveries;
         js_consumer_timer_at(consumer, entry->deadline_ns);
@@ -472,6 +493,7 @@ static void deliver_one(struct js_consumer *consumer, const struct stream_store_
                 LOG_WARN("JetStream: consumer %s: no memory to track a delivery; it will not "
                          "be redelivered", consumer->name);
             } else {
+                js_consumer_due_note(consumer, fresh.deadline_ns);
                 js_consumer_timer_at(consumer, fresh.deadline_ns);
             }
         }
@@ -541,6 +563,10 @@ bool js_consumer_deliver(struct js_consumer *consumer)
                 return false;
             }
             request = &consumer->requests[consumer->request_head];
+            if (!route_has_interest(shard, request->reply, request->reply_length)) {
+                js_consumer_request_pop(consumer); /* its requester is gone: dropped */
+                continue;
+            }
         }
         struct js_consumer_pending *entry = NULL;
         struct stream_store_msg msg;
@@ -693,7 +719,12 @@ static int64_t heartbeat_tick(struct js_consumer *consumer, int64_t now)
 
 bool js_consumer_timer_fired(struct js_consumer *consumer, int64_t now_ns)
 {
-    int64_t next = pending_tick(consumer, now_ns);
+    int64_t next = consumer->pending_due;
+    if (next != 0 && next <= now_ns) {
+        /* a scan of the pending messages only when one of them may be due */
+        next = pending_tick(consumer, now_ns);
+        consumer->pending_due = next;
+    }
     int64_t heartbeat = heartbeat_tick(consumer, now_ns);
     if (heartbeat != 0 && (next == 0 || heartbeat < next)) {
         next = heartbeat;

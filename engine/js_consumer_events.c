@@ -14,6 +14,7 @@
 #include "engine/route.h"
 #include "engine/service.h"
 #include "engine/shard.h"
+#include "proto/subject.h"
 #include "store/stream_store.h"
 
 #include <stdio.h>
@@ -112,15 +113,22 @@ void js_consumer_event_nak(struct js_consumer *consumer, const struct js_consume
 
 /* ---- the dead-letter subject ---- */
 
-static const char *dead_letter_subject(const struct js_consumer *consumer)
+const char *js_consumer_dead_letter_subject(const struct js_consumer_config *config)
 {
-    for (size_t i = 0; i < consumer->config.metadata_count; i++) {
-        const struct js_stream_metadata_entry *entry = &consumer->config.metadata[i];
+    for (size_t i = 0; i < config->metadata_count; i++) {
+        const struct js_stream_metadata_entry *entry = &config->metadata[i];
         if (entry->key != NULL && strcmp(entry->key, DEAD_LETTER_KEY) == 0) {
-            return entry->value;
+            return entry->value != NULL ? entry->value : "";
         }
     }
     return NULL;
+}
+
+bool js_consumer_dead_letter_valid(const struct js_consumer_config *config)
+{
+    const char *to = js_consumer_dead_letter_subject(config);
+    return to == NULL || (to[0] != '\0' && strlen(to) <= JS_STREAM_CONFIG_SUBJECT_LENGTH_MAX &&
+                          subject_valid_literal(to, strlen(to)));
 }
 
 /* Header lines a dead letter gets: room for the names, numbers and two subjects. */
@@ -130,9 +138,10 @@ static void dead_letter_send(struct js_consumer *consumer,
                              const struct js_consumer_pending *entry, const char *why,
                              const char *reason, size_t reason_length)
 {
-    const char *to = dead_letter_subject(consumer);
+    const char *to = js_consumer_dead_letter_subject(&consumer->config);
     struct stream_store_msg msg;
-    if (to == NULL || stream_store_get(consumer->stream->store, entry->sseq, &msg) != 0) {
+    if (to == NULL || !js_consumer_dead_letter_valid(&consumer->config) ||
+        stream_store_get(consumer->stream->store, entry->sseq, &msg) != 0) {
         return;
     }
     /* the message's own header lines (without "NATS/1.0" and the blank line), then ours */

@@ -168,6 +168,10 @@ int64_t js_consumer_requests_tick(struct js_consumer *consumer, int64_t now_ns)
 
 /* ---- reading a request ---- */
 
+/* The longest expiry a request keeps (longer ones are this: time arithmetic stays far from
+ * overflow). */
+#define JS_PULL_EXPIRES_MAX_NS (INT64_C(100) * 365 * 24 * 3600 * 1000000000)
+
 struct next_request {
     int64_t batch;
     int64_t max_bytes;
@@ -176,10 +180,44 @@ struct next_request {
     bool no_wait;
 };
 
-static int64_t json_int(const json_t *object, const char *key)
+/* Go's name of a JSON value's kind in an unmarshal error ("string", "number 1.5", ...). */
+static void json_kind(const json_t *value, char *text, size_t size)
+{
+    if (json_is_string(value)) {
+        snprintf(text, size, "string");
+    } else if (json_is_real(value)) {
+        snprintf(text, size, "number %g", json_real_value(value));
+    } else if (json_is_integer(value)) {
+        snprintf(text, size, "number %lld", (long long)json_integer_value(value));
+    } else if (json_is_boolean(value)) {
+        snprintf(text, size, "bool");
+    } else if (json_is_array(value)) {
+        snprintf(text, size, "array");
+    } else {
+        snprintf(text, size, "object");
+    }
+}
+
+/* A request field as Go decodes it into JSApiConsumerGetNextRequest: absent or null leave
+ * 0; another kind than `go_type` wants is refused with Go's text. */
+static int json_field(const json_t *object, const char *key, const char *go_type,
+                      int64_t *out, char *why, size_t why_size)
 {
     const json_t *value = json_object_get(object, key);
-    return json_is_integer(value) ? (int64_t)json_integer_value(value) : 0;
+    if (value == NULL || json_is_null(value)) {
+        return 0;
+    }
+    bool want_bool = strcmp(go_type, "bool") == 0;
+    if (want_bool ? json_is_boolean(value) : json_is_integer(value)) {
+        *out = want_bool ? json_is_true(value) : (int64_t)json_integer_value(value);
+        return 0;
+    }
+    char kind[64];
+    json_kind(value, kind, sizeof kind);
+    snprintf(why, why_size,
+             "json: cannot unmarshal %s into Go struct field .%s of type %s", /* 2.15.1 */
+             kind, key, go_type);
+    return -EINVAL;
 }
 
 /* nats-server's nextReqFromMsg: 0, or -EINVAL with the reason in `why`. */
@@ -217,13 +255,30 @@ static int request_read(const char *body, size_t length, struct next_request *ou
         json_decref(root);
         return -EINVAL;
     }
-    out->batch = json_int(root, "batch");
-    out->max_bytes = json_int(root, "max_bytes");
-    out->expires_ns = json_int(root, "expires");
-    out->heartbeat_ns = json_int(root, "idle_heartbeat");
-    out->no_wait = json_is_true(json_object_get(root, "no_wait"));
+    int64_t no_wait = 0;
+    int rc = json_field(root, "expires", "time.Duration", &out->expires_ns, why, why_size);
+    if (rc == 0) {
+        rc = json_field(root, "batch", "int", &out->batch, why, why_size);
+    }
+    if (rc == 0) {
+        rc = json_field(root, "max_bytes", "int", &out->max_bytes, why, why_size);
+    }
+    if (rc == 0) {
+        rc = json_field(root, "no_wait", "bool", &no_wait, why, why_size);
+    }
+    if (rc == 0) {
+        rc = json_field(root, "idle_heartbeat", "time.Duration", &out->heartbeat_ns, why,
+                        why_size);
+    }
     json_decref(root);
-    if (out->heartbeat_ns > 0 && out->heartbeat_ns * 2 > out->expires_ns) {
+    if (rc != 0) {
+        return rc;
+    }
+    out->no_wait = no_wait != 0;
+    if (out->expires_ns > JS_PULL_EXPIRES_MAX_NS) {
+        out->expires_ns = JS_PULL_EXPIRES_MAX_NS; /* a century: never, without overflow */
+    }
+    if (out->heartbeat_ns > 0 && out->heartbeat_ns > out->expires_ns / 2) {
         snprintf(why, why_size, "heartbeat value too large");
         return -EINVAL;
     }

@@ -108,14 +108,16 @@ static uint64_t *snapshot_make(const struct js_consumer *consumer, uint64_t gene
 
 /* ---- opening and loading ---- */
 
-int js_consumer_store_open(struct js_consumer *consumer)
+int js_consumer_store_open(struct js_consumer *consumer, bool fresh)
 {
     for (int i = 0; i < 2; i++) {
         char *path = js_path_join(consumer->dir, STATE_FILES[i]);
         if (path == NULL) {
             return -ENOMEM;
         }
-        consumer->state_fds[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        /* a new consumer never reads what a former one of its name left */
+        consumer->state_fds[i] =
+            open(path, O_RDWR | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : 0), 0640);
         free(path);
         if (consumer->state_fds[i] < 0) {
             return -errno;
@@ -171,6 +173,7 @@ static int pending_restore(struct js_consumer *consumer, const uint64_t *entries
             .delivered_ns = (int64_t)word[3],
             .deadline_ns = js_consumer_ack_deadline(consumer, deliveries, now),
         };
+        js_consumer_due_note(consumer, consumer->pending[i].deadline_ns);
         if (deliveries > 1) {
             consumer->redelivered_count++;
         }
@@ -284,9 +287,13 @@ static void io_done(struct store_io_op *op, int32_t result)
     if (consumer != NULL) {
         consumer->state_io = NULL;
         if (result < 0) {
-            LOG_ERROR("JetStream: consumer %s of stream %s: state not written: %s",
+            /* a failed write or fdatasync leaves the file untrustworthy: no more snapshots
+             * (no retry loop), held AckSyncs stay unanswered, the last good copy is kept */
+            LOG_ERROR("JetStream: consumer %s of stream %s: state not written (%s); its "
+                      "acks are no longer made durable",
                       consumer->name, consumer->stream->config.name, strerror(-result));
-            js_consumer_mark_dirty(consumer); /* tried again after the next change */
+            consumer->state_generation = io->generation - 1;
+            consumer->state_failed = true;
         } else {
             consumer->state_durable = io->generation;
             held_release(consumer);
@@ -335,7 +342,8 @@ static int snapshot_write(struct js_consumer *consumer)
 void js_consumer_mark_dirty(struct js_consumer *consumer)
 {
     consumer->state_dirty = true;
-    if (consumer->dir == NULL || consumer->state_listed || consumer->deleted) {
+    if (consumer->dir == NULL || consumer->state_listed || consumer->deleted ||
+        consumer->state_failed) {
         return;
     }
     struct js *js = consumer->stream->js;
@@ -354,6 +362,9 @@ void js_consumer_mark_dirty(struct js_consumer *consumer)
 
 void js_consumers_store_flush(struct js *js)
 {
+    if (js->stopping) {
+        return; /* the stop waits for what is in flight; destroy writes the last state */
+    }
     size_t kept = 0;
     for (size_t i = 0; i < js->dirty_count; i++) {
         struct js_consumer *consumer = js->dirty[i];
@@ -373,11 +384,15 @@ void js_consumer_ack_answer(struct js_consumer *consumer, const struct route_msg
     if (msg->reply.length == 0) {
         return;
     }
-    if (consumer->dir == NULL || !consumer->state_dirty) {
+    bool durable = !consumer->state_dirty &&
+                   consumer->state_durable == consumer->state_generation;
+    if (consumer->dir == NULL || durable) {
         const struct route_msg answer = {.subject = msg->reply};
         service_publish(consumer->stream->js->shard, &answer);
         return;
     }
+    uint64_t needed = consumer->state_dirty ? consumer->state_generation + 1
+                                            : consumer->state_generation;
     if (consumer->held_count == consumer->held_capacity) {
         uint32_t capacity = consumer->held_capacity != 0 ? consumer->held_capacity * 2 : 8;
         struct js_consumer_held *grown = malloc((size_t)capacity * sizeof *grown);
@@ -397,7 +412,7 @@ void js_consumer_ack_answer(struct js_consumer *consumer, const struct route_msg
         return;
     }
     consumer->held[(consumer->held_head + consumer->held_count) % consumer->held_capacity] =
-        (struct js_consumer_held){.reply = reply, .generation = consumer->state_generation + 1};
+        (struct js_consumer_held){.reply = reply, .generation = needed};
     consumer->held_count++;
 }
 

@@ -90,6 +90,12 @@ static void consumers_free(struct js_stream *stream, bool save)
     stream->consumer_capacity = 0;
 }
 
+static void hook_removed(void *context, uint64_t seq, const uint8_t *subject,
+                         uint32_t subject_length)
+{
+    js_consumers_removed(context, seq, (const char *)subject, subject_length);
+}
+
 static void hook_failed(void *context, int error)
 {
     js_publish_failed(context, error);
@@ -315,7 +321,8 @@ static int stream_open(struct js_stream *stream)
     struct stream_store_config store_config;
     store_config_fill(js, &stream->config, &store_config);
     const struct stream_store_hooks hooks = {
-        .committed = hook_committed, .failed = hook_failed, .context = stream};
+        .committed = hook_committed, .failed = hook_failed, .removed = hook_removed,
+        .context = stream};
     char *msgs = NULL;
     if (stream->dir != NULL) {
         msgs = js_path_join(stream->dir, "msgs");

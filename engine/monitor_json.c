@@ -41,7 +41,7 @@ void monitor_json_time(struct go_json *json, int64_t realtime_ns)
         char fraction[16];
         snprintf(fraction, sizeof fraction, ".%09lld", (long long)nanos);
         size_t used = strlen(fraction);
-        while (fraction[used - 1] == '0') {
+        while (used > 1 && fraction[used - 1] == '0') {
             fraction[--used] = '\0'; /* RFC3339Nano drops trailing zeros */
         }
         memcpy(text + length, fraction, used);

@@ -120,6 +120,11 @@ struct stream_store_hooks {
     /* A write or datasync failed with `error`: the store accepts no more writes (a failed
      * fsync leaves the page cache untrustworthy), reads go on. May be NULL. */
     void (*failed)(void *context, int error);
+    /* Message `seq` on `subject` (NULL when its record could not be read) left the store's
+     * indexes: a limit, a delete or a partial purge (a purge of everything only moves
+     * removed_count). Called from inside the store call that removed it: the hook must not
+     * call into the store. May be NULL. */
+    void (*removed)(void *context, uint64_t seq, const uint8_t *subject, uint32_t subject_length);
     /* The wall clock for record timestamps and max_age, in ns; NULL: CLOCK_REALTIME. */
     int64_t (*clock_ns)(void *context);
     void *context; /* borrowed, passed to the hooks */

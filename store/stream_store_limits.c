@@ -36,7 +36,8 @@ void store_forget(struct stream_store *store, struct store_segment *seg, uint64_
     ASSERT(offset != OFFSET_GONE);
     struct record rec;
     uint32_t size = 0;
-    if (store_read(store, seg, seq, &rec) == 0) {
+    bool read = store_read(store, seg, seq, &rec) == 0;
+    if (read) {
         size = store_record_msg_size(store, &rec);
         store_subject_forget(store, &rec, seq);
     }
@@ -46,6 +47,10 @@ void store_forget(struct stream_store *store, struct store_segment *seg, uint64_
     ASSERT(store->msg_count > 0);
     store->msg_count--;
     store->removed_count++;
+    if (store->hooks.removed != NULL) {
+        store->hooks.removed(store->hooks.context, seq, read ? rec.subject : NULL,
+                             read ? rec.subject_length : 0);
+    }
     store->byte_count -= size < store->byte_count ? size : store->byte_count;
     if (seq == store->first_seq) {
         uint64_t next = store_next_live(store, seq + 1);
