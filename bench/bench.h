@@ -4,9 +4,11 @@
  * A run has at most two sides, each one thread with one io_uring driving all of its
  * connections: the *send side* (publishers, or requesters) and the *receive side*
  * (subscribers, or repliers); with --blocking-subs the receive side is instead one thread
- * per subscriber connection on a blocking socket (blocksub.h). The sides share nothing but
- * `struct bench_shared`, a handful of atomics written once or twice per run. Options are
- * parsed and checked by the main thread before any side starts and are read-only afterwards. */
+ * per subscriber connection on a blocking socket (blocksub.h). js-consume runs a send side
+ * twice: js-pub's publishers fill the stream, then one consumer connection drains it. The
+ * sides share nothing but `struct bench_shared`, a handful of atomics written once or twice
+ * per run. Options are parsed and checked by the main thread before any side starts and are
+ * read-only afterwards. */
 #ifndef IONATS_BENCH_BENCH_H
 #define IONATS_BENCH_BENCH_H
 
@@ -25,6 +27,18 @@ enum bench_mode {
     BENCH_MODE_QUEUE,  /* publishers → a queue group of N, each message to one member */
     BENCH_MODE_REQREP, /* M closed-loop requesters → repliers (a queue group when > 1) */
     BENCH_MODE_JS_PUB, /* N publishers into a JetStream stream, a window of un-acked each */
+    /* A stream filled (untimed) by js-pub's path, then drained by one consumer (timed). */
+    BENCH_MODE_JS_CONSUME,
+};
+
+enum bench_consumer {
+    BENCH_CONSUMER_PULL, /* durable, served by pipelined MSG.NEXT requests of --batch */
+    BENCH_CONSUMER_PUSH, /* ephemeral, delivering to a subject of ours (ordered-style) */
+};
+
+enum bench_ack {
+    BENCH_ACK_NONE,
+    BENCH_ACK_EXPLICIT, /* every delivery acked with a plain publish of +ACK */
 };
 
 enum bench_storage {
@@ -65,6 +79,7 @@ struct bench_opts {
     size_t batch_bytes;        /* bytes of PUB frames per send when publishing flat out */
     int64_t timeout_ns;        /* hard bound on the whole run */
     bool json;
+    long server_pid; /* --server-pid: whose CPU time to report; 0: nobody's */
     bool latency; /* derived: stamps in payloads (rate set), request round trips, or acks */
     /* js-pub only. */
     char stream[BENCH_STREAM_SIZE_MAX]; /* created before the run, deleted after it */
@@ -74,6 +89,10 @@ struct bench_opts {
      * stream takes "<subject>.>" and a publisher's publish i goes to "<subject>.<i mod N>",
      * the number zero-padded to the digits of N - 1 (every frame one size). */
     uint32_t subjects;
+    /* js-consume only (the stream and its filling take the js-pub options above). */
+    enum bench_consumer consumer;
+    enum bench_ack ack;
+    uint32_t batch_count; /* pull: messages asked for by one MSG.NEXT request */
 };
 
 /* Written by one side, read by the other. Every store is a release that pairs with the
@@ -94,5 +113,10 @@ const char *bench_mode_name(enum bench_mode mode);
 
 /* The name of a storage as given on the command line and in the stream's JSON. */
 const char *bench_storage_name(enum bench_storage storage);
+
+/* The names of a consumer kind and an ack policy, as given on the command line (the ack
+ * policy's also as in the consumer's JSON). */
+const char *bench_consumer_name(enum bench_consumer consumer);
+const char *bench_ack_name(enum bench_ack ack);
 
 #endif

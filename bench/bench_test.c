@@ -27,10 +27,13 @@ struct test_seen {
     unsigned replies;
     char last_reply[TEST_REPLY_SIZE];
     int64_t stamp_sum;
-    /* SCAN_F_BODY: the last subject and payload, and the payload bytes in all. */
+    /* SCAN_F_BODY: the last subject and payload, and the payload and header bytes in all
+     * (replies are counted as with SCAN_F_REPLY). */
     char last_subject[TEST_REPLY_SIZE];
+    char last_sid[TEST_REPLY_SIZE];
     char last_payload[TEST_REPLY_SIZE];
     size_t payload_bytes;
+    size_t header_bytes;
 };
 
 static unsigned test_passed;
@@ -74,18 +77,28 @@ static void test_on_err(void *context, const char *line, size_t line_size)
     ((struct test_seen *)context)->errs++;
 }
 
-static void test_on_body(void *context, const char *subject, size_t subject_size,
-                         const char *payload, size_t payload_size)
+static void test_on_body(void *context, const struct scan_frame *frame)
 {
     struct test_seen *seen = context;
-    ASSERT(subject_size < TEST_REPLY_SIZE);
-    ASSERT(payload_size < TEST_REPLY_SIZE);
+    ASSERT(frame->subject_size < TEST_REPLY_SIZE);
+    ASSERT(frame->payload_size < TEST_REPLY_SIZE);
     seen->msgs++;
-    seen->payload_bytes += payload_size;
-    memcpy(seen->last_subject, subject, subject_size);
-    seen->last_subject[subject_size] = '\0';
-    memcpy(seen->last_payload, payload, payload_size);
-    seen->last_payload[payload_size] = '\0';
+    seen->payload_bytes += frame->payload_size;
+    seen->header_bytes += frame->headers_size;
+    ASSERT((frame->headers == NULL) == (frame->headers_size == 0));
+    memcpy(seen->last_subject, frame->subject, frame->subject_size);
+    seen->last_subject[frame->subject_size] = '\0';
+    ASSERT(frame->sid_size < TEST_REPLY_SIZE);
+    memcpy(seen->last_sid, frame->sid, frame->sid_size);
+    seen->last_sid[frame->sid_size] = '\0';
+    memcpy(seen->last_payload, frame->payload, frame->payload_size);
+    seen->last_payload[frame->payload_size] = '\0';
+    if (frame->reply != NULL) {
+        ASSERT(frame->reply_size < TEST_REPLY_SIZE);
+        seen->replies++;
+        memcpy(seen->last_reply, frame->reply, frame->reply_size);
+        seen->last_reply[frame->reply_size] = '\0';
+    }
 }
 
 /* A stream with every frame kind (HMSG only `with_headers`: its header block would read as
@@ -167,13 +180,14 @@ static void test_scan_splits(unsigned flags, size_t piece)
         if (flags & SCAN_F_STAMP) {
             ok = ok && seen.stamp_sum == 1 + 2 + 3 + 4;
         }
-        if (flags & SCAN_F_REPLY) {
+        if (flags & (SCAN_F_REPLY | SCAN_F_BODY)) {
             ok = ok && seen.replies == 3 && strcmp(seen.last_reply, "r") == 0;
         }
         if (flags & SCAN_F_BODY) {
-            /* Four 12-byte payloads, HMSG's 14 bytes, then 0 and "abc". */
-            ok = ok && seen.payload_bytes == 4 * 12 + 14 + 0 + 3 &&
-                 strcmp(seen.last_subject, "s") == 0 && strcmp(seen.last_payload, "abc") == 0;
+            /* Four 12-byte payloads, HMSG's "hi" after its 12 header bytes, then 0 and "abc". */
+            ok = ok && seen.payload_bytes == 4 * 12 + 2 + 0 + 3 && seen.header_bytes == 12 &&
+                 strcmp(seen.last_subject, "s") == 0 && strcmp(seen.last_sid, "3") == 0 &&
+                 strcmp(seen.last_payload, "abc") == 0;
         }
         if (!ok) {
             printf("split %zu piece %zu flags %u: rc %ld msgs %u stamps %lld replies %u\n", split,
@@ -221,6 +235,21 @@ static void test_scan_body(void)
     scan_init(&scan, test_sink(&seen), SCAN_F_BODY);
     test_check(scan_feed(&scan, short_line, sizeof short_line - 1) == -EPROTO,
                "body: too few tokens");
+    static const char many[] = "MSG a 1 r x 0\r\n\r\n"; /* a reply and one token more */
+    scan_init(&scan, test_sink(&seen), SCAN_F_BODY);
+    test_check(scan_feed(&scan, many, sizeof many - 1) == -EPROTO, "body: too many tokens");
+    static const char headers_over[] = "HMSG a 1 5 4\r\nNATS\r\n"; /* headers > total */
+    scan_init(&scan, test_sink(&seen), SCAN_F_BODY);
+    test_check(scan_feed(&scan, headers_over, sizeof headers_over - 1) == -EPROTO,
+               "body: header size beyond the total");
+    /* A JetStream status: headers only, no reply, no payload. */
+    static const char status[] = "HMSG _INBOX.a.1 1 32 32\r\nNATS/1.0 408 Request Timeout"
+                                 "\r\n\r\n\r\n";
+    scan_init(&scan, test_sink(&seen), SCAN_F_BODY);
+    rc = scan_feed(&scan, status, sizeof status - 1);
+    test_check(rc == (long)sizeof status - 1 && seen.msgs == 1 && seen.header_bytes == 32 &&
+                   seen.payload_bytes == 0 && seen.replies == 0 && strcmp(seen.last_sid, "1") == 0,
+               "body: a status with headers only");
 }
 
 static int test_compare(const void *a, const void *b)

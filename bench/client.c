@@ -26,11 +26,16 @@ enum {
 static const char CLIENT_URL_SCHEME[] = "nats://";
 static const char CLIENT_PONG[] = "PONG\r\n";
 
-/* Nothing needs to be echoed, acknowledged or given headers: the cheapest client there is. */
+/* Nothing needs to be echoed, acknowledged or given headers: the cheapest client there is.
+ * A JetStream consumer asks for headers, to read the statuses that end pull requests. */
+#define CLIENT_CONNECT_HEAD                                                                        \
+    "CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,"                     \
+    "\"name\":\"ionats-bench\",\"lang\":\"c\",\"version\":\"0.1.0\",\"protocol\":1,"            \
+    "\"echo\":true,"
 static const char CLIENT_CONNECT[] =
-    "CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,"
-    "\"name\":\"ionats-bench\",\"lang\":\"c\",\"version\":\"0.1.0\",\"protocol\":1,"
-    "\"echo\":true,\"headers\":false,\"no_responders\":false}\r\n";
+    CLIENT_CONNECT_HEAD "\"headers\":false,\"no_responders\":false}\r\n";
+static const char CLIENT_CONNECT_HEADERS[] =
+    CLIENT_CONNECT_HEAD "\"headers\":true,\"no_responders\":false}\r\n";
 
 /* Splits "host[:port]" or "[v6]:port" into host and port text. */
 static int client_split_host_port(const char *rest, char *host, char *port)
@@ -215,7 +220,7 @@ static int client_await_pong(struct client_reader *reader, struct client_hello *
     }
 }
 
-static int client_greet(int fd, const char *subscribe, bool wait_pong, struct client_hello *hello)
+static int client_greet(int fd, const char *subscribe, unsigned flags, struct client_hello *hello)
 {
     struct client_reader reader = {.fd = fd, .buffer = hello->leftover};
     const char *line = NULL;
@@ -227,11 +232,12 @@ static int client_greet(int fd, const char *subscribe, bool wait_pong, struct cl
         return rc < 0 ? rc : -EPROTO;
     }
     hello->max_payload = client_info_max_payload(line, line_size);
-    char hello_lines[sizeof CLIENT_CONNECT + CLIENT_HANDSHAKE_BUFFER_SIZE];
-    int size = snprintf(hello_lines, sizeof hello_lines, "%s%sPING\r\n", CLIENT_CONNECT, subscribe);
+    char hello_lines[sizeof CLIENT_CONNECT_HEADERS + CLIENT_HANDSHAKE_BUFFER_SIZE];
+    const char *connect = (flags & CLIENT_F_HEADERS) ? CLIENT_CONNECT_HEADERS : CLIENT_CONNECT;
+    int size = snprintf(hello_lines, sizeof hello_lines, "%s%sPING\r\n", connect, subscribe);
     ASSERT(size > 0 && (size_t)size < sizeof hello_lines);
     rc = client_write_all(fd, hello_lines, (size_t)size);
-    if (rc == 0 && wait_pong) {
+    if (rc == 0 && (flags & CLIENT_F_WAIT_PONG)) {
         rc = client_await_pong(&reader, hello);
     }
     hello->leftover_size = reader.used - reader.start;
@@ -262,7 +268,7 @@ static int client_socket(const struct client_addr *addr, struct client_hello *he
     return fd;
 }
 
-int client_open(const struct client_addr *addr, const char *subscribe, bool wait_pong,
+int client_open(const struct client_addr *addr, const char *subscribe, unsigned flags,
                 struct client_hello *hello)
 {
     memset(hello, 0, sizeof *hello);
@@ -270,7 +276,7 @@ int client_open(const struct client_addr *addr, const char *subscribe, bool wait
     if (fd < 0) {
         return fd;
     }
-    int rc = client_greet(fd, subscribe, wait_pong, hello);
+    int rc = client_greet(fd, subscribe, flags, hello);
     if (rc == 0) {
         rc = client_set_timeout(fd, 0);
     }

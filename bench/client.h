@@ -38,12 +38,21 @@ struct client_hello {
  * literal, IPv6 in brackets). Returns 0 or -EINVAL / -EHOSTUNREACH. */
 int client_addr_parse(const char *url, struct client_addr *addr);
 
-/* Connects, reads INFO, sends CONNECT (verbose and pedantic off, no headers) followed by
- * `subscribe` (protocol lines, may be empty) and PING. With `wait_pong` it then reads until
- * the PONG (answering server PINGs, failing on -ERR) and returns the bytes after it in
- * hello->leftover; without, the PONG is left for the caller's loop. Returns a connected
- * socket (blocking, TCP_NODELAY, no timeouts) or -errno with hello->error filled in. */
-int client_open(const struct client_addr *addr, const char *subscribe, bool wait_pong,
+enum client_flags {
+    /* Read until the PONG that answers the handshake's PING. */
+    CLIENT_F_WAIT_PONG = 1u << 0,
+    /* CONNECT with "headers":true: the server then sends HMSG (JetStream statuses such as
+     * "NATS/1.0 408 Request Timeout") instead of stripping the headers off. */
+    CLIENT_F_HEADERS = 1u << 1,
+};
+
+/* Connects, reads INFO, sends CONNECT (verbose and pedantic off, headers only with
+ * CLIENT_F_HEADERS) followed by `subscribe` (protocol lines, may be empty) and PING. With
+ * CLIENT_F_WAIT_PONG it then reads until the PONG (answering server PINGs, failing on -ERR)
+ * and returns the bytes after it in hello->leftover; without, the PONG is left for the
+ * caller's loop. Returns a connected socket (blocking, TCP_NODELAY, no timeouts) or -errno
+ * with hello->error filled in. */
+int client_open(const struct client_addr *addr, const char *subscribe, unsigned flags,
                 struct client_hello *hello);
 
 /* Writes all `size` bytes to blocking socket `fd`, resuming short writes and EINTR.

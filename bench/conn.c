@@ -8,6 +8,7 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
+#include "bench/jsconsume.h"
 #include "bench/jspub.h"
 #include "bench/pub.h"
 #include "bench/reqrep.h"
@@ -23,6 +24,10 @@ enum {
     CONN_OUT_CONTROL_SIZE = 1024,
     /* A reply frame besides its payload: "PUB " reply " " size CRLF ... CRLF. */
     CONN_REPLY_OVERHEAD = 4 + SCAN_CONTROL_LINE_MAX + 1 + 10 + 2 + 2,
+    /* A JetStream consumer's output buffer: the acks of one whole receive buffer (an ack
+     * is never larger than its delivery), as much again for requests and acks appended
+     * while a send is in flight, and the PONG reserve. */
+    CONN_OUT_CONSUMER_SIZE = 2 * CONN_RX_DATA_SIZE + CONN_CONTROL_RESERVE,
 };
 
 STATIC_ASSERT((int)CONN_RX_CONTROL_SIZE > (int)SCAN_CONTROL_LINE_MAX, "a control line fits");
@@ -48,6 +53,8 @@ static size_t conn_out_capacity(const struct conn *conn)
     case CONN_ROLE_REQ:
     case CONN_ROLE_JS: /* publishes go out from its window frames */
         return CONN_OUT_CONTROL_SIZE;
+    case CONN_ROLE_JSC:
+        return CONN_OUT_CONSUMER_SIZE;
     }
     UNREACHABLE();
 }
@@ -60,6 +67,7 @@ static size_t conn_rx_capacity(enum conn_role role)
     case CONN_ROLE_SUB:
     case CONN_ROLE_REP:
     case CONN_ROLE_JS:
+    case CONN_ROLE_JSC:
         return CONN_RX_DATA_SIZE;
     case CONN_ROLE_PUB:
     case CONN_ROLE_REQ:
@@ -73,7 +81,7 @@ static unsigned conn_scan_flags(const struct conn *conn)
     if (conn->role == CONN_ROLE_SUB && conn->side->opts->latency) {
         return SCAN_F_STAMP;
     }
-    if (conn->role == CONN_ROLE_JS) {
+    if (conn->role == CONN_ROLE_JS || conn->role == CONN_ROLE_JSC) {
         return SCAN_F_BODY;
     }
     return conn->role == CONN_ROLE_REP ? SCAN_F_REPLY : 0;
@@ -96,19 +104,23 @@ static void conn_on_msg(void *context, const char *reply, size_t reply_size, int
         reqrep_on_request(conn, reply, reply_size);
         return;
     case CONN_ROLE_PUB:
-    case CONN_ROLE_JS: /* SCAN_F_BODY: on_body instead */
+    case CONN_ROLE_JS:  /* SCAN_F_BODY: on_body instead */
+    case CONN_ROLE_JSC: /* likewise */
         side_fail(conn->side, -EPROTO, "publisher %u received a MSG it never subscribed to",
                   conn->index);
         return;
     }
 }
 
-static void conn_on_body(void *context, const char *subject, size_t subject_size,
-                         const char *payload, size_t payload_size)
+static void conn_on_body(void *context, const struct scan_frame *frame)
 {
     struct conn *conn = context;
-    ASSERT(conn->role == CONN_ROLE_JS); /* the only role scanning with SCAN_F_BODY */
-    jspub_on_ack(conn, subject, subject_size, payload, payload_size);
+    if (conn->role == CONN_ROLE_JSC) {
+        jsconsume_on_frame(conn, frame);
+        return;
+    }
+    ASSERT(conn->role == CONN_ROLE_JS); /* the other role scanning with SCAN_F_BODY */
+    jspub_on_ack(conn, frame->subject, frame->subject_size, frame->payload, frame->payload_size);
 }
 
 static void conn_on_ping(void *context)
@@ -124,6 +136,9 @@ static void conn_on_pong(void *context)
     struct conn *conn = context;
     if (conn->role == CONN_ROLE_PUB) {
         pub_on_pong(conn);
+    }
+    if (conn->role == CONN_ROLE_JSC) {
+        jsconsume_on_pong(conn);
     }
     /* Subscribers in `sub` mode see the PONG to their SUB's PING here: nothing to do. */
 }
@@ -179,6 +194,7 @@ void conn_destroy(struct conn *conn)
     free(conn->request);
     free(conn->js_frames);
     free(conn->js_sent_ns);
+    jsconsume_destroy(conn);
     conn->rx = NULL;
     conn->out[0].data = NULL;
     conn->out[1].data = NULL;
@@ -244,6 +260,7 @@ static bool conn_role_next(struct conn *conn, const char **data, size_t *size)
         return jspub_next_send(conn, data, size);
     case CONN_ROLE_SUB:
     case CONN_ROLE_REP:
+    case CONN_ROLE_JSC: /* appends to the output buffer instead (jsconsume_queue) */
         return false;
     }
     UNREACHABLE();
@@ -253,6 +270,9 @@ void conn_kick(struct conn *conn)
 {
     if (conn->send_in_flight || conn->side->done) {
         return;
+    }
+    if (conn->role == CONN_ROLE_JSC) {
+        jsconsume_queue(conn);
     }
     struct conn_out *fill = &conn->out[conn->out_fill];
     if (fill->used > 0) {
@@ -271,6 +291,28 @@ void conn_kick(struct conn *conn)
         conn->tx_data = data;
         conn->tx_left = size;
         conn_submit_send(conn);
+    }
+}
+
+/* Submits the next recv, unless a JetStream consumer's output buffer lacks room for the
+ * acks a whole receive buffer may bring: then the send in flight resumes it when it
+ * completes (conn_recv_resume). */
+static void conn_recv_again(struct conn *conn)
+{
+    bool room = conn_out_room(conn) >= conn->rx_capacity + CONN_CONTROL_RESERVE;
+    if (conn->role == CONN_ROLE_JSC && !room) {
+        ASSERT(conn->send_in_flight); /* else conn_kick would have sent the buffer */
+        conn->recv_deferred = true;
+        return;
+    }
+    conn_submit_recv(conn);
+}
+
+static void conn_recv_resume(struct conn *conn)
+{
+    if (conn->recv_deferred && !conn->side->done) {
+        conn->recv_deferred = false;
+        conn_recv_again(conn);
     }
 }
 
@@ -300,6 +342,7 @@ static void conn_send_done(struct conn *conn, int res)
         return;
     }
     conn_kick(conn);
+    conn_recv_resume(conn);
 }
 
 /* Scans what is in rx and keeps an incomplete control line for the next recv. */
@@ -345,7 +388,7 @@ static void conn_recv_done(struct conn *conn, int res)
     conn->rx_used += (size_t)res;
     conn_scan(conn);
     if (!conn->side->done) {
-        conn_submit_recv(conn);
+        conn_recv_again(conn);
     }
 }
 
@@ -384,5 +427,8 @@ void conn_tick(struct conn *conn)
 {
     if (conn->role == CONN_ROLE_JS) {
         jspub_tick(conn);
+    }
+    if (conn->role == CONN_ROLE_JSC) {
+        jsconsume_tick(conn);
     }
 }

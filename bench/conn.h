@@ -8,6 +8,8 @@
  * or at the connection's output buffer, which is double
  * buffered: frames are appended to out[out_fill] while the other buffer is with the
  * kernel. Received bytes are scanned in place (scan.h); only a split control line is moved.
+ * A JetStream consumer appends an ack per delivery as it scans; its recv is submitted only
+ * while the buffer being filled has room for the acks of a whole receive buffer.
  * A connection belongs to its side and is touched by that side's thread only. */
 #ifndef IONATS_BENCH_CONN_H
 #define IONATS_BENCH_CONN_H
@@ -25,6 +27,7 @@ enum conn_role {
     CONN_ROLE_REQ, /* requester: one request in flight, waits for its reply */
     CONN_ROLE_REP, /* replier: answers every request with `size` bytes */
     CONN_ROLE_JS,  /* JetStream publisher: a window of publishes awaiting acks (jspub.c) */
+    CONN_ROLE_JSC, /* JetStream consumer: requests, deliveries, acks (jsconsume.c) */
 };
 
 enum {
@@ -36,6 +39,8 @@ enum {
      * buffers stopped paying off in measurements (fewer than 1 recv per 256 KiB is noise). */
     CONN_RX_DATA_SIZE = 256 * 1024,
 };
+
+struct jsconsume;
 
 struct conn_out {
     char *data; /* owned */
@@ -54,6 +59,8 @@ struct conn {
     char *rx; /* owned; [rx_used, rx_capacity) is the kernel's while a recv is in flight */
     size_t rx_used;
     size_t rx_capacity;
+    /* A JetStream consumer's next recv waits for a send to make room for its acks. */
+    bool recv_deferred;
 
     /* The send in flight: tx_data is held by the kernel until its completion. */
     const char *tx_data;
@@ -97,6 +104,9 @@ struct conn {
     uint64_t acked;         /* acks with a stream and sequence */
     uint64_t refused;       /* acks with an error */
     int64_t js_progress_ns; /* the last ack, or the send that ended an empty window */
+
+    /* JetStream consumer: target is the stream's messages, received those consumed. */
+    struct jsconsume *jsc; /* owned (jsconsume_setup / jsconsume_destroy) */
 };
 
 /* Takes ownership of `fd` and sets the connection up for `role`; `leftover` is what the

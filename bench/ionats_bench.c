@@ -11,14 +11,19 @@
  * --blocking-subs measures the opposite client: the same subscriptions, each on a thread of
  * its own reading a blocking socket (blocksub.h), as a simple application would.
  * js-pub adds a JetStream stream around the run (jsapi.h): created afresh before the
- * publishers connect, counted and deleted after they are done, on connections of its own. */
+ * publishers connect, counted and deleted after they are done, on connections of its own.
+ * js-consume runs js-pub's publishers first, untimed, to fill such a stream, creates a
+ * consumer, and measures one connection draining it (jsconsume.h); afterwards the
+ * consumer's state must show every message delivered (and acked, with explicit acks). */
 #include "base/assert.h"
 #include "bench/bench.h"
 #include "bench/blocksub.h"
 #include "bench/conn.h"
 #include "bench/jsapi.h"
+#include "bench/jsconsume.h"
 #include "bench/jspub.h"
 #include "bench/opts.h"
+#include "bench/procstat.h"
 #include "bench/pub.h"
 #include "bench/report.h"
 #include "bench/reqrep.h"
@@ -29,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -38,6 +44,11 @@ enum {
     /* Timer slack in ns for paced runs: the default 50 us would shift every pacing wake-up. */
     BENCH_TIMER_SLACK_NS = 1,
     BENCH_SUBSCRIBE_SIZE_MAX = 4 + BENCH_SUBJECT_SIZE_MAX + 1 + 32 + 4 + 2,
+    /* js-consume with explicit acks: the server may still be applying the last acks when
+     * the PONG after them is back (nats-server queues them to the consumer's goroutine);
+     * its state is read again every poll for at most this long before the run fails. */
+    BENCH_ACK_SETTLE_MS = 3000,
+    BENCH_ACK_POLL_NS = 20 * NS_PER_MS,
 };
 
 /* The SUB line a receive-side connection sends: queue groups where messages are to be
@@ -66,8 +77,10 @@ static void bench_subscribe_line(const struct bench_opts *opts, unsigned conn_in
 static int bench_connect(const struct bench_opts *opts, const char *subscribe,
                          struct client_hello *hello)
 {
-    bool wait_pong = opts->mode != BENCH_MODE_SUB; /* sub mode: messages may precede PONG */
-    int fd = client_open(&opts->addr, subscribe, wait_pong, hello);
+    /* sub mode: messages may precede the PONG; a consumer reads statuses in headers. */
+    unsigned flags = (opts->mode != BENCH_MODE_SUB ? CLIENT_F_WAIT_PONG : 0) |
+                     (opts->mode == BENCH_MODE_JS_CONSUME ? CLIENT_F_HEADERS : 0);
+    int fd = client_open(&opts->addr, subscribe, flags, hello);
     if (fd < 0) {
         fprintf(stderr, "ionats-bench: %s: %s\n", opts->url, hello->error);
         return fd;
@@ -155,6 +168,12 @@ static int bench_send_conn(struct side *side, unsigned index)
         int rc = bench_open_inbox(side, index, CONN_ROLE_JS, jspub_inbox, ".*");
         return rc < 0 ? rc : jspub_setup(&side->conns[index], share);
     }
+    if (opts->mode == BENCH_MODE_JS_CONSUME) {
+        char line[JSCONSUME_SUBSCRIBE_SIZE_MAX];
+        jsconsume_subscribe_line(opts, line, sizeof line);
+        int rc = bench_open(side, index, CONN_ROLE_JSC, line);
+        return rc < 0 ? rc : jsconsume_setup(&side->conns[index], share);
+    }
     if (opts->mode == BENCH_MODE_REQREP) {
         int rc = bench_open_inbox(side, index, CONN_ROLE_REQ, reqrep_inbox, "");
         return rc < 0 ? rc : reqrep_setup(&side->conns[index], share);
@@ -172,7 +191,8 @@ static int bench_send_side(struct side *side, const struct bench_opts *opts,
     bool requesters = opts->mode == BENCH_MODE_REQREP;
     unsigned conn_count = requesters ? opts->pubs : opts->pubs * opts->conns_per_client;
     int rc = side_init(side, SIDE_KIND_SEND, opts, shared, conn_count);
-    if (rc == 0 && !requesters && opts->mode != BENCH_MODE_JS_PUB) {
+    bool js = opts->mode == BENCH_MODE_JS_PUB || opts->mode == BENCH_MODE_JS_CONSUME;
+    if (rc == 0 && !requesters && !js) {
         rc = pub_build_frames(side); /* js-pub publishers build their own window frames */
     }
     for (unsigned i = 0; i < conn_count && rc == 0; i++) {
@@ -188,6 +208,11 @@ static int bench_run(const struct bench_opts *opts, struct side *send, struct si
                      struct blocksub *blocksub, bool *started)
 {
     static struct bench_shared shared; /* lives as long as the sides' threads */
+    /* js-consume runs twice; no side thread runs now, and pthread_create orders these
+     * stores before anything a new thread does. */
+    atomic_store_explicit(&shared.sent_total, 0, memory_order_relaxed);
+    atomic_store_explicit(&shared.send_done, false, memory_order_relaxed);
+    atomic_store_explicit(&shared.abort, false, memory_order_relaxed);
     int rc = 0;
     if (receive != NULL) {
         rc = bench_receive_side(receive, opts, &shared, blocksub);
@@ -299,6 +324,120 @@ static int bench_js_verify(struct side *send)
     return 0;
 }
 
+/* js-consume, before the measured run: fills the stream with opts->count messages through
+ * js-pub's publishers (one, --window in flight; not measured) and creates the consumer.
+ * Records both in `info`. Returns 0 or -errno, after saying why. */
+static int bench_consume_prepare(const struct bench_opts *opts, struct side_consume *info)
+{
+    struct bench_opts fill = *opts;
+    fill.mode = BENCH_MODE_JS_PUB;
+    fill.latency = true; /* as js-pub's defaults make it: acks are timed */
+    static struct side fill_side; /* large (histograms): not on the stack */
+    bool started = false;
+    int rc = bench_run(&fill, &fill_side, NULL, NULL, &started);
+    const struct side_result *result = &fill_side.result;
+    if (rc < 0) {
+        fprintf(stderr, "ionats-bench: filling stream %s: %s\n", opts->stream,
+                result->error_text[0] != '\0' ? result->error_text : strerror(-rc));
+    } else if (result->refused > 0 || result->msgs != opts->count) {
+        fprintf(stderr, "ionats-bench: filling stream %s: %llu of %llu publishes acked (%s)\n",
+                opts->stream, (unsigned long long)result->msgs, (unsigned long long)opts->count,
+                result->refused_text);
+        rc = -EIO;
+    }
+    info->filled = result->msgs;
+    info->fill_ns = result->end_ns - result->start_ns;
+    side_destroy(&fill_side);
+    if (rc < 0) {
+        return rc;
+    }
+    static struct jsapi api;
+    char deliver[JSCONSUME_SUBJECT_SIZE_MAX];
+    jsconsume_deliver_subject(deliver, sizeof deliver);
+    bool pull = opts->consumer == BENCH_CONSUMER_PULL;
+    STATIC_ASSERT((int)JSAPI_NAME_SIZE_MAX == (int)SIDE_CONSUMER_NAME_SIZE, "names fit");
+    rc = jsapi_open(&api, opts);
+    if (rc == 0) {
+        rc = jsapi_consumer_create(&api, opts, pull ? JSCONSUME_PULL_NAME : NULL,
+                                   pull ? NULL : deliver, info->name, info->config,
+                                   sizeof info->config);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "ionats-bench: %s: creating the consumer: %s\n", opts->url, api.error);
+    }
+    jsapi_close(&api);
+    return rc;
+}
+
+/* True when the consumer's state shows the whole stream delivered and, with explicit acks,
+ * acked. */
+static bool bench_consume_settled(const struct bench_opts *opts,
+                                  const struct jsapi_consumer_state *state)
+{
+    bool delivered = state->delivered == opts->count && state->pending == 0;
+    bool acked = opts->ack == BENCH_ACK_NONE ||
+                 (state->ack_floor == opts->count && state->ack_pending == 0);
+    return delivered && acked;
+}
+
+/* js-consume, after a finished run: reads the consumer's state until it is settled (acks
+ * may still be on their way through the server), for at most BENCH_ACK_SETTLE_MS, into
+ * `info`. Returns 0, -EIO when it never settled, or another -errno; says why. */
+static int bench_consume_check(const struct bench_opts *opts, struct side_consume *info)
+{
+    static struct jsapi api;
+    struct jsapi_consumer_state state = {0};
+    int rc = jsapi_open(&api, opts);
+    int64_t deadline_ns = clock_monotonic_ns() + (int64_t)BENCH_ACK_SETTLE_MS * NS_PER_MS;
+    /* Bounded by the deadline. */
+    while (rc == 0 && (rc = jsapi_consumer_state(&api, opts, info->name, &state)) == 0 &&
+           !bench_consume_settled(opts, &state) && clock_monotonic_ns() < deadline_ns) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = BENCH_ACK_POLL_NS};
+        nanosleep(&pause, NULL);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "ionats-bench: consumer %s after the run: %s\n", info->name, api.error);
+    }
+    jsapi_close(&api);
+    if (rc == 0) {
+        info->delivered = (int64_t)state.delivered;
+        info->ack_floor = (int64_t)state.ack_floor;
+        info->ack_pending = (int64_t)state.ack_pending;
+        info->pending = (int64_t)state.pending;
+    }
+    return rc == 0 && !bench_consume_settled(opts, &state) ? -EIO : rc;
+}
+
+/* js-consume: the run fails unless the consumer settled with the whole stream delivered
+ * (and acked), and the stream still held every message. The side has joined: main owns
+ * its result. */
+static int bench_consume_verify(const struct bench_opts *opts, struct side *consume,
+                                int check_rc)
+{
+    struct side_result *result = &consume->result;
+    const struct side_consume *info = &result->consume;
+    if (check_rc == -EIO) {
+        result->error = check_rc;
+        snprintf(result->error_text, sizeof result->error_text,
+                 "consumer %s did not settle after the run: delivered to stream sequence "
+                 "%lld, %lld not delivered, ack floor %lld, %lld acks pending; the stream has "
+                 "%llu",
+                 info->name, (long long)info->delivered, (long long)info->pending,
+                 (long long)info->ack_floor, (long long)info->ack_pending,
+                 (unsigned long long)opts->count);
+        return result->error;
+    }
+    if (check_rc < 0 || result->stored != (int64_t)opts->count) {
+        result->error = check_rc < 0 ? check_rc : -EIO;
+        snprintf(result->error_text, sizeof result->error_text,
+                 "%s after the run (the stream held %lld of %llu messages)",
+                 check_rc < 0 ? "the consumer's state could not be read" : "messages lost",
+                 (long long)result->stored, (unsigned long long)opts->count);
+        return result->error;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct bench_opts opts;
@@ -310,9 +449,17 @@ int main(int argc, char **argv)
     if (opts.rate > 0) {
         prctl(PR_SET_TIMERSLACK, BENCH_TIMER_SLACK_NS); /* inherited by the side threads */
     }
-    bool js = opts.mode == BENCH_MODE_JS_PUB;
+    bool consume = opts.mode == BENCH_MODE_JS_CONSUME;
+    bool js = opts.mode == BENCH_MODE_JS_PUB || consume;
     if (js && (rc = bench_js_prepare(&opts)) < 0) {
         return rc == -ENOTSUP ? BENCH_EXIT_NO_JETSTREAM : BENCH_EXIT_FAILED;
+    }
+    static struct side_consume consume_info; /* main's, copied into the result after the run */
+    consume_info = (struct side_consume){.delivered = -1, .ack_floor = -1, .ack_pending = -1,
+                                         .pending = -1};
+    if (consume && bench_consume_prepare(&opts, &consume_info) < 0) {
+        bench_js_finish(&opts, NULL); /* deletes the stream */
+        return BENCH_EXIT_FAILED;
     }
     bool has_send = opts.mode != BENCH_MODE_SUB;
     bool has_receive = opts.mode != BENCH_MODE_PUB && !js;
@@ -323,16 +470,37 @@ int main(int argc, char **argv)
     static struct blocksub blocksub; /* its readers are large: on the heap */
     struct blocksub *blocking = opts.blocking_subs && has_receive ? &blocksub : NULL;
     bool started = false;
+    int64_t cpu_before_ns = -1;
+    int64_t server_cpu_ns = -1;
+    if (opts.server_pid > 0 && procstat_cpu_ns(opts.server_pid, &cpu_before_ns) < 0) {
+        fprintf(stderr, "ionats-bench: cannot read the CPU time of pid %ld\n", opts.server_pid);
+        cpu_before_ns = -1; /* reported as not measured */
+    }
     rc = bench_run(&opts, send, receive, blocking, &started);
+    int64_t cpu_after_ns = -1;
+    if (cpu_before_ns >= 0 && procstat_cpu_ns(opts.server_pid, &cpu_after_ns) == 0) {
+        server_cpu_ns = cpu_after_ns - cpu_before_ns;
+    }
+    int check_rc = consume && rc == 0 ? bench_consume_check(&opts, &consume_info) : 0;
+    if (consume) {
+        struct side_consume *counted = &send->result.consume; /* by the side: keep those */
+        consume_info.requests = counted->requests;
+        consume_info.statuses = counted->statuses;
+        consume_info.heartbeats = counted->heartbeats;
+        consume_info.acks = counted->acks;
+        *counted = consume_info;
+    }
     if (js) {
         int finish_rc = bench_js_finish(&opts, started ? send : NULL);
         if (rc == 0 && finish_rc == 0) {
-            rc = bench_js_verify(send);
+            rc = consume ? bench_consume_verify(&opts, send, check_rc) : bench_js_verify(send);
         }
         rc = rc < 0 ? rc : finish_rc;
     }
     if (started) {
-        report_print(stdout, &opts, send, receive);
+        /* js-consume: its one connection reports as the side that receives. */
+        report_print(stdout, &opts, consume ? NULL : send, consume ? send : receive,
+                     server_cpu_ns);
     }
     if (send != NULL) {
         side_destroy(send);

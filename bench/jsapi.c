@@ -29,11 +29,12 @@ enum {
     JSAPI_PROBE_TIMEOUT_MS = 2000,
     /* Creating a file store, or deleting one that holds millions of messages. */
     JSAPI_TIMEOUT_MS = 30000,
-    JSAPI_SUBJECT_SIZE_MAX = 32 + BENCH_STREAM_SIZE_MAX,
+    /* "$JS.API.CONSUMER.DURABLE.CREATE.<stream>.<name>" is the longest. */
+    JSAPI_SUBJECT_SIZE_MAX = 48 + BENCH_STREAM_SIZE_MAX + JSAPI_NAME_SIZE_MAX,
     JSAPI_REQUEST_NUMBER_SIZE_MAX = 24,
     JSAPI_FRAME_HEADER_SIZE_MAX = 4 + JSAPI_SUBJECT_SIZE_MAX + 1 + BENCH_JS_INBOX_SIZE_MAX + 1 +
                                   JSAPI_REQUEST_NUMBER_SIZE_MAX + 1 + 10 + 2,
-    /* The stream configuration: names, subject and a few fixed words. */
+    /* The stream or consumer configuration: names, subjects and a few fixed words. */
     JSAPI_BODY_SIZE_MAX = 512 + BENCH_STREAM_SIZE_MAX + 2 * BENCH_SUBJECT_SIZE_MAX,
     JSAPI_MS_PER_S = 1000,
     /* The API's codes that js-pub tells apart. */
@@ -45,10 +46,13 @@ STATIC_ASSERT((int)CLIENT_HANDSHAKE_BUFFER_SIZE <= (int)JSAPI_RX_SIZE, "leftover
 
 static const char JSAPI_PONG[] = "PONG\r\n";
 
-static void jsapi_on_body(void *context, const char *subject, size_t subject_size,
-                          const char *payload, size_t payload_size)
+static void jsapi_on_body(void *context, const struct scan_frame *frame)
 {
     struct jsapi *api = context;
+    const char *subject = frame->subject;
+    size_t subject_size = frame->subject_size;
+    const char *payload = frame->payload;
+    size_t payload_size = frame->payload_size;
     char expected[BENCH_JS_INBOX_SIZE_MAX + JSAPI_REQUEST_NUMBER_SIZE_MAX];
     int size = snprintf(expected, sizeof expected, "%s.%llu", api->inbox,
                         (unsigned long long)api->request_count);
@@ -95,7 +99,7 @@ int jsapi_open(struct jsapi *api, const struct bench_opts *opts)
     size = snprintf(subscribe, sizeof subscribe, "SUB %s.* 1\r\n", api->inbox);
     ASSERT(size > 0 && (size_t)size < sizeof subscribe);
     static struct client_hello hello; /* main thread only; 8 KiB off the stack */
-    int fd = client_open(&opts->addr, subscribe, true, &hello);
+    int fd = client_open(&opts->addr, subscribe, CLIENT_F_WAIT_PONG, &hello);
     if (fd < 0) {
         snprintf(api->error, sizeof api->error, "%s", hello.error);
         return fd;
@@ -374,6 +378,127 @@ int jsapi_stream_messages(struct jsapi *api, const struct bench_opts *opts, uint
         subject_count = -1; /* optional: older servers leave it out */
     }
     *subjects = (int64_t)subject_count;
+    json_decref(reply);
+    return rc;
+}
+
+/* A name the server gave, fit to go into an API subject unescaped (see opts_stream). */
+static bool jsapi_name_plain(const char *name)
+{
+    size_t size = strlen(name);
+    if (size == 0 || size >= JSAPI_NAME_SIZE_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < size; i++) {
+        char c = name[i];
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '_';
+        if (!plain) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The consumer config js-consume asks for (see jsapi.h); NULL when out of memory. */
+static json_t *jsapi_consumer_config(const struct bench_opts *opts, const char *durable,
+                                     const char *deliver)
+{
+    /* nats.go's ordered consumer: idle heartbeat 5 s (in ns, as the API takes it). */
+    static const json_int_t heartbeat_ns = 5 * (json_int_t)NS_PER_SEC;
+    const char *ack = bench_ack_name(opts->ack);
+    if (durable != NULL) {
+        return json_pack("{s:s, s:s, s:s, s:s}", "durable_name", durable, "deliver_policy", "all",
+                         "ack_policy", ack, "replay_policy", "instant");
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:b, s:i}", "deliver_subject", deliver,
+                     "deliver_policy", "all", "ack_policy", ack, "replay_policy", "instant",
+                     "max_deliver", 1, "idle_heartbeat", heartbeat_ns, "mem_storage", 1,
+                     "num_replicas", 1);
+}
+
+/* Copies the reply's name (checked plain) and config (compact, "" when too large). */
+static int jsapi_consumer_echo(struct jsapi *api, json_t *reply, char *name, char *config,
+                               size_t config_size)
+{
+    const char *named = json_string_value(json_object_get(reply, "name"));
+    if (named == NULL || !jsapi_name_plain(named)) {
+        snprintf(api->error, sizeof api->error, "consumer create: no usable name in the reply");
+        return -EPROTO;
+    }
+    snprintf(name, JSAPI_NAME_SIZE_MAX, "%s", named);
+    config[0] = '\0';
+    json_t *echoed = json_object_get(reply, "config");
+    char *text = echoed != NULL ? json_dumps(echoed, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text != NULL && strlen(text) < config_size) {
+        strcpy(config, text);
+    }
+    free(text);
+    return 0;
+}
+
+int jsapi_consumer_create(struct jsapi *api, const struct bench_opts *opts, const char *durable,
+                          const char *deliver, char name[JSAPI_NAME_SIZE_MAX], char *config,
+                          size_t config_size)
+{
+    ASSERT((durable == NULL) != (deliver == NULL)); /* pull or push */
+    json_t *consumer = jsapi_consumer_config(opts, durable, deliver);
+    /* "o" steals the reference to the config, also when packing fails. */
+    json_t *request = consumer != NULL ? json_pack("{s:s, s:o}", "stream_name", opts->stream,
+                                                   "config", consumer)
+                                       : NULL;
+    char *body = request != NULL ? json_dumps(request, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(request);
+    if (body == NULL) {
+        snprintf(api->error, sizeof api->error, "out of memory");
+        return -ENOMEM;
+    }
+    char subject[JSAPI_SUBJECT_SIZE_MAX];
+    int size = durable != NULL ? snprintf(subject, sizeof subject,
+                                          "$JS.API.CONSUMER.DURABLE.CREATE.%s.%s", opts->stream,
+                                          durable)
+                               : snprintf(subject, sizeof subject, "$JS.API.CONSUMER.CREATE.%s",
+                                          opts->stream);
+    ASSERT(size > 0 && (size_t)size < sizeof subject);
+    json_t *reply = NULL;
+    int rc = jsapi_call(api, subject, body, 0, &reply);
+    free(body);
+    if (rc == 0) {
+        rc = jsapi_consumer_echo(api, reply, name, config, config_size);
+    }
+    json_decref(reply);
+    return rc;
+}
+
+int jsapi_consumer_state(struct jsapi *api, const struct bench_opts *opts, const char *name,
+                         struct jsapi_consumer_state *state)
+{
+    char subject[JSAPI_SUBJECT_SIZE_MAX];
+    int size = snprintf(subject, sizeof subject, "$JS.API.CONSUMER.INFO.%s.%s", opts->stream, name);
+    ASSERT(size > 0 && (size_t)size < sizeof subject);
+    json_t *reply = NULL;
+    int rc = jsapi_call(api, subject, "", 0, &reply);
+    if (rc < 0) {
+        return rc;
+    }
+    json_int_t delivered = -1;
+    json_int_t ack_floor = -1;
+    json_int_t ack_pending = -1;
+    json_int_t pending = -1;
+    if (json_unpack(reply, "{s:{s:I}, s:{s:I}, s:I, s:I}", "delivered", "stream_seq", &delivered,
+                    "ack_floor", "stream_seq", &ack_floor, "num_ack_pending", &ack_pending,
+                    "num_pending", &pending) < 0 ||
+        delivered < 0 || ack_floor < 0 || ack_pending < 0 || pending < 0) {
+        snprintf(api->error, sizeof api->error, "%s: no delivered, ack_floor or pending counts",
+                 subject);
+        rc = -EPROTO;
+    }
+    *state = (struct jsapi_consumer_state){
+        .delivered = (uint64_t)delivered,
+        .ack_floor = (uint64_t)ack_floor,
+        .ack_pending = (uint64_t)ack_pending,
+        .pending = (uint64_t)pending,
+    };
     json_decref(reply);
     return rc;
 }

@@ -1,5 +1,6 @@
-/* The JetStream API as js-pub needs it, over the plain NATS protocol: is JetStream there
- * ($JS.API.INFO), create a stream afresh, count its messages, delete it.
+/* The JetStream API as js-pub and js-consume need it, over the plain NATS protocol: is
+ * JetStream there ($JS.API.INFO), create a stream afresh, count its messages, delete it;
+ * create the consumer js-consume drains and read its state afterwards.
  *
  * The one idea: every call is one blocking request on a connection of its own, opened
  * before the measured run and again after it (an idle connection could be dropped by the
@@ -18,6 +19,17 @@
 
 enum {
     JSAPI_ERROR_SIZE = 256,
+    /* Consumer names the API may use in subjects (nats-server's ephemeral names are 8 to 22
+     * characters). */
+    JSAPI_NAME_SIZE_MAX = 64,
+};
+
+/* What a consumer reports after the run (CONSUMER.INFO). */
+struct jsapi_consumer_state {
+    uint64_t delivered;   /* delivered.stream_seq */
+    uint64_t ack_floor;   /* ack_floor.stream_seq */
+    uint64_t ack_pending; /* num_ack_pending */
+    uint64_t pending;     /* num_pending */
 };
 
 struct jsapi {
@@ -56,5 +68,20 @@ int jsapi_stream_messages(struct jsapi *api, const struct bench_opts *opts, uint
 
 /* Deletes the stream. Returns 0 or -errno. */
 int jsapi_stream_delete(struct jsapi *api, const struct bench_opts *opts);
+
+/* Creates js-consume's consumer on the stream of `opts`, deliver policy all, replay
+ * instant, ack policy opts->ack: with `durable`, a pull consumer of that name
+ * (DURABLE.CREATE); else an ephemeral push consumer delivering to `deliver` as nats.go's
+ * ordered consumer is configured (memory state, one replica, max_deliver 1, idle heartbeat
+ * 5 s) but without flow control (CONSUMER.CREATE). Fills `name` (as the server named it)
+ * and `config` (the config the server echoed, compact JSON, "" when it exceeds
+ * config_size). Returns 0 or -errno. */
+int jsapi_consumer_create(struct jsapi *api, const struct bench_opts *opts, const char *durable,
+                          const char *deliver, char name[JSAPI_NAME_SIZE_MAX], char *config,
+                          size_t config_size);
+
+/* The state of consumer `name` of the stream of `opts`. Returns 0 or -errno. */
+int jsapi_consumer_state(struct jsapi *api, const struct bench_opts *opts, const char *name,
+                         struct jsapi_consumer_state *state);
 
 #endif

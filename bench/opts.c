@@ -37,6 +37,15 @@ enum {
     OPTS_WINDOW_MAX = 65536,
     /* js-pub: every connection keeps one prebuilt frame per window slot. */
     OPTS_WINDOW_BYTES_MAX = 64 * 1024 * 1024,
+    /* js-consume fills its stream with a wider window: the filling is not what is measured,
+     * and with file storage it is bound by the group commit's sync (more acks per sync). */
+    OPTS_CONSUME_WINDOW_DEFAULT = 1024,
+    /* js-consume: nats.go's Fetch default is 1 message; 100 is what batch consumers use. */
+    OPTS_CONSUME_BATCH_DEFAULT = 100,
+    /* At most one and a half batches are asked for at a time: a million stays far from any
+     * counter's limit and from what a benchmark's stream holds. */
+    OPTS_CONSUME_BATCH_MAX = 1000000,
+    OPTS_PID_MAX = 4194304, /* Linux's PID_MAX_LIMIT */
 };
 
 enum opts_key {
@@ -56,6 +65,10 @@ enum opts_key {
     OPTS_KEY_WINDOW,
     OPTS_KEY_BLOCKING_SUBS,
     OPTS_KEY_SUBJECTS,
+    OPTS_KEY_CONSUMER,
+    OPTS_KEY_BATCH_COUNT,
+    OPTS_KEY_ACK,
+    OPTS_KEY_SERVER_PID,
 };
 
 /* What the user gave, before defaults. */
@@ -65,6 +78,10 @@ struct opts_given {
     bool pubs;
     bool subs;
     bool js; /* any of --stream, --storage, --window, --subjects */
+    bool window;
+    bool consume; /* any of --consumer, --batch, --ack */
+    bool batch;
+    bool ack;
 };
 
 static const struct option OPTS_LONG[] = {
@@ -85,6 +102,10 @@ static const struct option OPTS_LONG[] = {
     {"storage", required_argument, NULL, OPTS_KEY_STORAGE},
     {"window", required_argument, NULL, OPTS_KEY_WINDOW},
     {"subjects", required_argument, NULL, OPTS_KEY_SUBJECTS},
+    {"consumer", required_argument, NULL, OPTS_KEY_CONSUMER},
+    {"batch", required_argument, NULL, OPTS_KEY_BATCH_COUNT},
+    {"ack", required_argument, NULL, OPTS_KEY_ACK},
+    {"server-pid", required_argument, NULL, OPTS_KEY_SERVER_PID},
     {"blocking-subs", no_argument, NULL, OPTS_KEY_BLOCKING_SUBS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -93,13 +114,33 @@ static const struct option OPTS_LONG[] = {
 static const char *const OPTS_MODE_NAMES[] = {
     [BENCH_MODE_PUB] = "pub",       [BENCH_MODE_SUB] = "sub",     [BENCH_MODE_PUBSUB] = "pubsub",
     [BENCH_MODE_FANOUT] = "fanout", [BENCH_MODE_QUEUE] = "queue", [BENCH_MODE_REQREP] = "reqrep",
-    [BENCH_MODE_JS_PUB] = "js-pub",
+    [BENCH_MODE_JS_PUB] = "js-pub", [BENCH_MODE_JS_CONSUME] = "js-consume",
 };
 
 static const char *const OPTS_STORAGE_NAMES[] = {
     [BENCH_STORAGE_FILE] = "file",
     [BENCH_STORAGE_MEMORY] = "memory",
 };
+
+static const char *const OPTS_CONSUMER_NAMES[] = {
+    [BENCH_CONSUMER_PULL] = "pull",
+    [BENCH_CONSUMER_PUSH] = "push",
+};
+
+static const char *const OPTS_ACK_NAMES[] = {
+    [BENCH_ACK_NONE] = "none",
+    [BENCH_ACK_EXPLICIT] = "explicit",
+};
+
+const char *bench_consumer_name(enum bench_consumer consumer)
+{
+    return OPTS_CONSUMER_NAMES[consumer];
+}
+
+const char *bench_ack_name(enum bench_ack ack)
+{
+    return OPTS_ACK_NAMES[ack];
+}
 
 const char *bench_mode_name(enum bench_mode mode)
 {
@@ -131,6 +172,10 @@ void opts_usage(FILE *stream)
           "  js-pub   --pubs publishers into a JetStream stream taking --subject, created\n"
           "           afresh before the run and deleted after it; each publish carries a\n"
           "           reply inbox and counts once its ack is back, --window in flight each\n"
+          "  js-consume  a stream like js-pub's, filled untimed with --count messages (by\n"
+          "           js-pub's path, --window in flight), drained by one --consumer: the\n"
+          "           rate counts deliveries from the first request to the last delivery,\n"
+          "           each checked to come once and in stream order\n"
           "\n"
           "options:\n"
           "  -s, --url URL           server (default " OPTS_URL_DEFAULT ")\n"
@@ -154,21 +199,38 @@ void opts_usage(FILE *stream)
           "                          one io_uring thread for all subscribers)\n"
           "  --timeout SECONDS       hard bound on the whole run (default 60)\n"
           "  --json                  print one JSON object instead of text\n"
-          "  --stream NAME           js-pub: the stream (default " OPTS_STREAM_DEFAULT ")\n"
-          "  --storage file|memory   js-pub: the stream's storage (default file)\n"
+          "  --server-pid PID        report the CPU time (user + system) process PID used\n"
+          "                          during the measured part of the run (js-consume: not\n"
+          "                          while filling), from /proc/PID/stat\n"
+          "  --stream NAME           js-pub, js-consume: the stream (default " OPTS_STREAM_DEFAULT
+          ")\n"
+          "  --storage file|memory   js-pub, js-consume: the stream's storage (default file)\n"
           "  --window N              js-pub: publishes in flight, not yet acked, per\n"
-          "                          connection (default 256)\n"
+          "                          connection (default 256); js-consume: while filling\n"
+          "                          (default 1024)\n"
           "  --subjects N            js-pub: the stream takes SUBJECT.> and each publisher's\n"
           "                          publish i goes to SUBJECT.<i mod N>, zero-padded to the\n"
           "                          digits of N - 1 (default: SUBJECT itself, one subject)\n"
+          "  --consumer pull|push    js-consume: a durable pull consumer served by MSG.NEXT\n"
+          "                          requests, or an ephemeral push consumer (memory state,\n"
+          "                          deliver all, like an ordered consumer without flow\n"
+          "                          control) delivering to an inbox (default pull)\n"
+          "  --batch N               js-consume pull: messages per MSG.NEXT request; the next\n"
+          "                          request goes out once half of the current one arrived\n"
+          "                          (default 100)\n"
+          "  --ack none|explicit     js-consume: the ack policy; explicit acks every delivery\n"
+          "                          with a publish of +ACK to its reply subject (default:\n"
+          "                          explicit for pull, none for push)\n"
           "\n"
           "Throughput is messages (and payload MB, 10^6 B) per second on each side: publishers\n"
           "from the first send to the PONG that follows the last; subscribers from the first to\n"
           "the last delivery; js-pub counts acked publishes, from the first send to the\n"
-          "last ack. Latency is reported as p50 p90 p99 p99.9 p99.99 max in us.\n"
-          "Exit status: 0 done, 1 the run failed (server error, lost messages, refused\n"
-          "publishes, timeout), 2 the command line was refused, 3 js-pub only: the server\n"
-          "does not answer $JS.API.INFO (no JetStream there).\n",
+          "last ack; js-consume counts deliveries, from the first request (push: the SUB\n"
+          "to the deliver subject) to the last delivery. Latency is reported as p50 p90\n"
+          "p99 p99.9 p99.99 max in us.\n"
+          "Exit status: 0 done, 1 the run failed (server error, lost, repeated or reordered\n"
+          "messages, refused publishes, timeout), 2 the command line was refused, 3 js-pub\n"
+          "and js-consume only: the server does not answer $JS.API.INFO (no JetStream).\n",
           stream);
 }
 
@@ -257,6 +319,46 @@ static int opts_storage(const char *name, enum bench_storage *storage)
     return -EINVAL;
 }
 
+/* One of `names` (`count` of them) by its name; -EINVAL when none has it. */
+static int opts_choice(const char *name, const char *const *names, unsigned count, int *choice)
+{
+    for (unsigned i = 0; i < count; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *choice = (int)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* --consumer, --batch and --ack, js-consume's own. */
+static int opts_consume(int key, const char *arg, struct bench_opts *opts,
+                        struct opts_given *given)
+{
+    given->consume = true;
+    int choice = 0;
+    int rc = 0;
+    uint64_t value = 0;
+    switch (key) {
+    case OPTS_KEY_CONSUMER:
+        rc = opts_choice(arg, OPTS_CONSUMER_NAMES, 2, &choice);
+        opts->consumer = (enum bench_consumer)choice;
+        return rc;
+    case OPTS_KEY_ACK:
+        given->ack = true;
+        rc = opts_choice(arg, OPTS_ACK_NAMES, 2, &choice);
+        opts->ack = (enum bench_ack)choice;
+        return rc;
+    case OPTS_KEY_BATCH_COUNT:
+        given->batch = true;
+        rc = opts_bounded(arg, 1, OPTS_CONSUME_BATCH_MAX, &value);
+        opts->batch_count = (uint32_t)value;
+        return rc;
+    default:
+        return -EINVAL;
+    }
+}
+
 static int opts_copy(char *target, size_t capacity, const char *text)
 {
     if (strlen(text) >= capacity || text[0] == '\0') {
@@ -324,6 +426,10 @@ static int opts_one(int key, const char *arg, struct bench_opts *opts, struct op
     case OPTS_KEY_JSON:
         opts->json = true;
         return 0;
+    case OPTS_KEY_SERVER_PID:
+        rc = opts_bounded(arg, 1, OPTS_PID_MAX, &value);
+        opts->server_pid = (long)value;
+        return rc;
     case OPTS_KEY_BLOCKING_SUBS:
         opts->blocking_subs = true;
         return 0;
@@ -335,6 +441,7 @@ static int opts_one(int key, const char *arg, struct bench_opts *opts, struct op
         return opts_storage(arg, &opts->storage);
     case OPTS_KEY_WINDOW:
         given->js = true;
+        given->window = true;
         rc = opts_bounded(arg, 1, OPTS_WINDOW_MAX, &value);
         opts->window = (uint32_t)value;
         return rc;
@@ -343,6 +450,10 @@ static int opts_one(int key, const char *arg, struct bench_opts *opts, struct op
         rc = opts_bounded(arg, 1, BENCH_JS_SUBJECTS_MAX, &value);
         opts->subjects = (uint32_t)value;
         return rc;
+    case OPTS_KEY_CONSUMER:
+    case OPTS_KEY_BATCH_COUNT:
+    case OPTS_KEY_ACK:
+        return opts_consume(key, arg, opts, given);
     default:
         return -EINVAL;
     }
@@ -353,7 +464,8 @@ static void opts_defaults(struct bench_opts *opts, const struct opts_given *give
     if (!given->pubs) {
         opts->pubs = opts->mode == BENCH_MODE_SUB ? 0 : 1;
     }
-    bool publish_only = opts->mode == BENCH_MODE_PUB || opts->mode == BENCH_MODE_JS_PUB;
+    bool publish_only = opts->mode == BENCH_MODE_PUB || opts->mode == BENCH_MODE_JS_PUB ||
+                        opts->mode == BENCH_MODE_JS_CONSUME; /* its one connection: "pubs" */
     if (!given->subs) {
         opts->subs = publish_only ? 0 : 1;
     }
@@ -365,6 +477,33 @@ static void opts_defaults(struct bench_opts *opts, const struct opts_given *give
     }
     opts->latency = opts->mode == BENCH_MODE_REQREP || opts->mode == BENCH_MODE_JS_PUB ||
                     (opts->rate > 0 && opts->subs > 0);
+    if (opts->mode == BENCH_MODE_JS_CONSUME) {
+        opts->window = given->window ? opts->window : OPTS_CONSUME_WINDOW_DEFAULT;
+        bool pull = opts->consumer == BENCH_CONSUMER_PULL;
+        opts->ack = given->ack ? opts->ack : (pull ? BENCH_ACK_EXPLICIT : BENCH_ACK_NONE);
+    }
+}
+
+/* js-consume's own refusals; returns why, or NULL. */
+static const char *opts_silly_consume(const struct bench_opts *opts, const struct opts_given *given)
+{
+    if (opts->mode != BENCH_MODE_JS_CONSUME) {
+        return given->consume ? "--consumer, --batch and --ack apply to js-consume only" : NULL;
+    }
+    if (!given->count) {
+        return "js-consume drains a stream of --count (--msgs) messages: give it, not --duration";
+    }
+    if (given->pubs || given->subs || opts->rate > 0 || opts->blocking_subs) {
+        return "js-consume has one consumer connection: no --pubs, --subs, --rate or "
+               "--blocking-subs";
+    }
+    if (given->batch && opts->consumer == BENCH_CONSUMER_PUSH) {
+        return "--batch is the size of pull requests: a push consumer makes none";
+    }
+    if (opts->size > SCAN_BODY_SIZE_MAX) {
+        return "js-consume reads whole deliveries: --size must be at most 16384";
+    }
+    return NULL;
 }
 
 /* The combinations that cannot measure what they claim; returns why, or NULL. */
@@ -383,12 +522,17 @@ static const char *opts_silly(const struct bench_opts *opts, const struct opts_g
     if (mode == BENCH_MODE_JS_PUB && opts->rate > 0) {
         return "js-pub publishers are window-bound (--window acks outstanding): no --rate";
     }
-    if (mode != BENCH_MODE_JS_PUB && given->js) {
-        return "--stream, --storage, --window and --subjects apply to js-pub only";
+    bool js = mode == BENCH_MODE_JS_PUB || mode == BENCH_MODE_JS_CONSUME;
+    if (!js && given->js) {
+        return "--stream, --storage, --window and --subjects apply to js-pub and js-consume only";
     }
-    if (mode == BENCH_MODE_JS_PUB &&
+    const char *consume = opts_silly_consume(opts, given);
+    if (consume != NULL) {
+        return consume;
+    }
+    if (js &&
         (uint64_t)opts->window * (opts->size + BENCH_JS_FRAME_OVERHEAD) > OPTS_WINDOW_BYTES_MAX) {
-        return "js-pub: --window times --size is too large for a publisher's frames (64 MiB)";
+        return "--window times --size is too large for a publisher's frames (64 MiB)";
     }
     bool counting_subs =
         mode == BENCH_MODE_PUBSUB || mode == BENCH_MODE_FANOUT || mode == BENCH_MODE_QUEUE;
@@ -401,7 +545,7 @@ static const char *opts_silly(const struct bench_opts *opts, const struct opts_g
     if (mode != BENCH_MODE_SUB && opts->pubs == 0) {
         return "this mode needs --pubs >= 1";
     }
-    if (mode != BENCH_MODE_PUB && mode != BENCH_MODE_JS_PUB && opts->subs == 0) {
+    if (mode != BENCH_MODE_PUB && !js && opts->subs == 0) {
         return "this mode needs --subs >= 1 (fanout to nobody measures nothing)";
     }
     if (mode == BENCH_MODE_PUBSUB && opts->subs != 1) {
@@ -410,7 +554,7 @@ static const char *opts_silly(const struct bench_opts *opts, const struct opts_g
     if (mode == BENCH_MODE_REQREP && opts->rate > 0) {
         return "reqrep requesters are closed-loop (one request in flight each): no --rate";
     }
-    bool stamped = opts->latency && mode != BENCH_MODE_REQREP && mode != BENCH_MODE_JS_PUB;
+    bool stamped = opts->latency && mode != BENCH_MODE_REQREP && !js;
     if (stamped && opts->size < SCAN_STAMP_SIZE) {
         return "latency runs (--rate) carry an 8-byte send stamp: --size must be >= 8";
     }
@@ -440,6 +584,8 @@ static void opts_init(struct bench_opts *opts)
     strcpy(opts->stream, OPTS_STREAM_DEFAULT);
     opts->storage = BENCH_STORAGE_FILE;
     opts->window = OPTS_WINDOW_DEFAULT;
+    opts->consumer = BENCH_CONSUMER_PULL;
+    opts->batch_count = OPTS_CONSUME_BATCH_DEFAULT;
     opts->size = OPTS_SIZE_DEFAULT;
     opts->conns_per_client = 1;
     opts->batch_bytes = (size_t)OPTS_BATCH_KIB_DEFAULT * OPTS_KIB;
@@ -471,7 +617,8 @@ int opts_parse(int argc, char **argv, struct bench_opts *opts)
         }
     }
     if (optind + 1 != argc || opts_mode(argv[optind], &opts->mode) < 0) {
-        return opts_refuse("give exactly one mode: pub sub pubsub fanout queue reqrep js-pub");
+        return opts_refuse(
+            "give exactly one mode: pub sub pubsub fanout queue reqrep js-pub js-consume");
     }
     opts_defaults(opts, &given);
     const char *silly = opts_silly(opts, &given);

@@ -3,7 +3,8 @@
  * Rates: messages per second and payload megabytes (10^6 B) per second of each side over
  * that side's own interval. Latency: percentiles of the histogram of whichever side
  * measured it (subscribers for stamped runs, requesters for reqrep, JetStream publishers
- * for their acks), in microseconds. js-pub's rate counts acked publishes only. */
+ * for their acks), in microseconds. js-pub's rate counts acked publishes only; js-consume's
+ * counts deliveries of its one consumer connection, reported as the receiving side. */
 #include "bench/report.h"
 
 #include "base/clock.h"
@@ -114,8 +115,31 @@ static const struct side *report_lag_side(const struct bench_opts *opts, const s
     return send != NULL && opts->rate > 0 && opts->mode != BENCH_MODE_REQREP ? send : NULL;
 }
 
+/* js-consume's own lines: the filling, the consumer connection's counts, the consumer's
+ * state after the run. */
+static void report_text_consume(FILE *stream, const struct side_result *result)
+{
+    const struct side_consume *consume = &result->consume;
+    double fill_s = (double)consume->fill_ns / NS_PER_SEC;
+    fprintf(stream, "  filled %llu msgs in %.3f s (%.0f msg/s, not measured); consumer %s\n",
+            (unsigned long long)consume->filled, fill_s,
+            fill_s > 0 ? (double)consume->filled / fill_s : 0.0,
+            consume->name[0] != '\0' ? consume->name : "?");
+    fprintf(stream, "  %llu requests, %llu ended by 404/408, %llu heartbeats, %llu acks\n",
+            (unsigned long long)consume->requests, (unsigned long long)consume->statuses,
+            (unsigned long long)consume->heartbeats, (unsigned long long)consume->acks);
+    if (consume->delivered >= 0) {
+        fprintf(stream,
+                "  after the run: delivered to stream sequence %lld, ack floor %lld, %lld acks "
+                "pending, %lld not delivered; the stream held %lld\n",
+                (long long)consume->delivered, (long long)consume->ack_floor,
+                (long long)consume->ack_pending, (long long)consume->pending,
+                (long long)result->stored);
+    }
+}
+
 static void report_text(FILE *stream, const struct bench_opts *opts, const struct side *send,
-                        const struct side *receive)
+                        const struct side *receive, int64_t server_cpu_ns)
 {
     fprintf(stream, "%s: %u pub, %u sub, %u B payloads, %u conn/client, ",
             bench_mode_name(opts->mode), opts->pubs, opts->subs, (unsigned)opts->size,
@@ -126,7 +150,14 @@ static void report_text(FILE *stream, const struct bench_opts *opts, const struc
     if (opts->blocking_subs) {
         fputs("blocking subscriber threads, ", stream);
     }
-    if (opts->mode == BENCH_MODE_JS_PUB) {
+    if (opts->mode == BENCH_MODE_JS_CONSUME) {
+        fprintf(stream, "%s consumer, ack %s, ", bench_consumer_name(opts->consumer),
+                bench_ack_name(opts->ack));
+        if (opts->consumer == BENCH_CONSUMER_PULL) {
+            fprintf(stream, "batch %u, ", (unsigned)opts->batch_count);
+        }
+    }
+    if (opts->mode == BENCH_MODE_JS_PUB || opts->mode == BENCH_MODE_JS_CONSUME) {
         fprintf(stream, "stream %s (%s), window %u, ", opts->stream,
                 bench_storage_name(opts->storage), (unsigned)opts->window);
         if (opts->subjects > 0) {
@@ -154,6 +185,9 @@ static void report_text(FILE *stream, const struct bench_opts *opts, const struc
             fputs("? (not counted)\n", stream);
         }
     }
+    if (opts->mode == BENCH_MODE_JS_CONSUME && receive != NULL) {
+        report_text_consume(stream, &receive->result);
+    }
     const struct side *latency = report_latency_side(opts, send, receive);
     if (latency != NULL) {
         report_text_latency(stream, "latency", report_latency_what(opts), &latency->result.hist);
@@ -161,6 +195,10 @@ static void report_text(FILE *stream, const struct bench_opts *opts, const struc
     const struct side *lag = report_lag_side(opts, send);
     if (lag != NULL) {
         report_text_latency(stream, "send lag", "pacing batches", &lag->result.hist);
+    }
+    if (server_cpu_ns >= 0) {
+        fprintf(stream, "  server (pid %ld) CPU %.3f s during the run\n", opts->server_pid,
+                (double)server_cpu_ns / NS_PER_SEC);
     }
     const char *error = report_error(send, receive);
     if (error != NULL) {
@@ -240,8 +278,59 @@ static void report_json_js(FILE *stream, const struct bench_opts *opts, const st
     }
 }
 
+/* A count main may not have learned: the number, or null when negative. */
+static void report_json_known(FILE *stream, const char *name, int64_t value)
+{
+    if (value >= 0) {
+        fprintf(stream, ",\"%s\":%lld", name, (long long)value);
+    } else {
+        fprintf(stream, ",\"%s\":null", name);
+    }
+}
+
+/* js-consume's own numbers: "js":{"stream", "storage", "window" (of the filling), "filled",
+ * "fill_seconds", "stored" (after the run, or null), "consumer":{"type" (pull / push),
+ * "name", "durable", "ack", "batch" (pull, else null), "config" (as the server echoed it, or
+ * null), "requests", "request_statuses" (404 / 408), "heartbeats", "acks", and after the
+ * run (each null when unknown) "delivered" (stream sequence), "ack_floor", "ack_pending",
+ * "pending"}}. */
+static void report_json_consume(FILE *stream, const struct bench_opts *opts,
+                                const struct side *consumer)
+{
+    const struct side_result *result = &consumer->result;
+    const struct side_consume *consume = &result->consume;
+    bool pull = opts->consumer == BENCH_CONSUMER_PULL;
+    fprintf(stream, ",\"js\":{\"stream\":");
+    report_json_string(stream, opts->stream);
+    fprintf(stream, ",\"storage\":\"%s\",\"window\":%u,\"filled\":%llu,\"fill_seconds\":%.6f",
+            bench_storage_name(opts->storage), (unsigned)opts->window,
+            (unsigned long long)consume->filled, (double)consume->fill_ns / NS_PER_SEC);
+    report_json_known(stream, "stored", result->stored);
+    fprintf(stream, ",\"consumer\":{\"type\":\"%s\",\"name\":",
+            bench_consumer_name(opts->consumer));
+    report_json_string(stream, consume->name);
+    fprintf(stream, ",\"durable\":%s,\"ack\":\"%s\",\"batch\":", pull ? "true" : "false",
+            bench_ack_name(opts->ack));
+    if (pull) {
+        fprintf(stream, "%u", (unsigned)opts->batch_count);
+    } else {
+        fputs("null", stream);
+    }
+    /* The server's own JSON, kept whole or not at all (jsapi_consumer_create). */
+    fprintf(stream, ",\"config\":%s", consume->config[0] != '\0' ? consume->config : "null");
+    fprintf(stream,
+            ",\"requests\":%llu,\"request_statuses\":%llu,\"heartbeats\":%llu,\"acks\":%llu",
+            (unsigned long long)consume->requests, (unsigned long long)consume->statuses,
+            (unsigned long long)consume->heartbeats, (unsigned long long)consume->acks);
+    report_json_known(stream, "delivered", consume->delivered);
+    report_json_known(stream, "ack_floor", consume->ack_floor);
+    report_json_known(stream, "ack_pending", consume->ack_pending);
+    report_json_known(stream, "pending", consume->pending);
+    fputs("}}", stream);
+}
+
 static void report_json(FILE *stream, const struct bench_opts *opts, const struct side *send,
-                        const struct side *receive)
+                        const struct side *receive, int64_t server_cpu_ns)
 {
     fprintf(stream, "{\"mode\":\"%s\",\"url\":", bench_mode_name(opts->mode));
     report_json_string(stream, opts->url);
@@ -257,6 +346,9 @@ static void report_json(FILE *stream, const struct bench_opts *opts, const struc
     if (opts->mode == BENCH_MODE_JS_PUB && send != NULL) {
         report_json_js(stream, opts, send);
     }
+    if (opts->mode == BENCH_MODE_JS_CONSUME && receive != NULL) {
+        report_json_consume(stream, opts, receive);
+    }
     const struct side *latency = report_latency_side(opts, send, receive);
     if (latency != NULL) {
         report_json_latency(stream, "latency_us", &latency->result.hist);
@@ -264,6 +356,9 @@ static void report_json(FILE *stream, const struct bench_opts *opts, const struc
     const struct side *lag = report_lag_side(opts, send);
     if (lag != NULL) {
         report_json_latency(stream, "send_lag_us", &lag->result.hist);
+    }
+    if (server_cpu_ns >= 0) {
+        fprintf(stream, ",\"server_cpu_s\":%.3f", (double)server_cpu_ns / NS_PER_SEC);
     }
     const char *error = report_error(send, receive);
     fprintf(stream, ",\"ok\":%s,\"error\":", error == NULL ? "true" : "false");
@@ -276,11 +371,11 @@ static void report_json(FILE *stream, const struct bench_opts *opts, const struc
 }
 
 void report_print(FILE *stream, const struct bench_opts *opts, const struct side *send,
-                  const struct side *receive)
+                  const struct side *receive, int64_t server_cpu_ns)
 {
     if (opts->json) {
-        report_json(stream, opts, send, receive);
+        report_json(stream, opts, send, receive, server_cpu_ns);
     } else {
-        report_text(stream, opts, send, receive);
+        report_text(stream, opts, send, receive, server_cpu_ns);
     }
 }

@@ -8,8 +8,9 @@
 
 #include <stdio.h>
 
-/* `send` and `receive` may be NULL when the mode has no such side. */
+/* `send` and `receive` may be NULL when the mode has no such side; `server_cpu_ns` is the
+ * CPU time of --server-pid during the measured part, or negative when not measured. */
 void report_print(FILE *stream, const struct bench_opts *opts, const struct side *send,
-                  const struct side *receive);
+                  const struct side *receive, int64_t server_cpu_ns);
 
 #endif

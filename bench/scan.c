@@ -121,10 +121,29 @@ struct scan_after {
     size_t size;
 };
 
-/* SCAN_F_BODY: hands out the frame whose payload of `size` bytes starts at `after`, or
- * returns SCAN_INCOMPLETE when it has not all arrived yet. */
+/* A decimal token of 1..SCAN_SIZE_DIGITS_MAX digits; -EPROTO for anything else. */
+static int scan_decimal(const char *token, size_t token_size, uint64_t *value)
+{
+    if (token_size == 0 || token_size > SCAN_SIZE_DIGITS_MAX) {
+        return -EPROTO;
+    }
+    uint64_t parsed = 0;
+    for (size_t i = 0; i < token_size; i++) {
+        if (token[i] < '0' || token[i] > '9') {
+            return -EPROTO;
+        }
+        parsed = parsed * 10 + (uint64_t)(token[i] - '0');
+    }
+    *value = parsed;
+    return 0;
+}
+
+/* SCAN_F_BODY: hands out the frame whose payload of `size` bytes (for HMSG, headers and
+ * payload) starts at `after`, or returns SCAN_INCOMPLETE when it has not all arrived yet.
+ * MSG takes 3 tokens (subject sid size) or 4 (with a reply before the size); HMSG 4 or 5
+ * (subject sid [reply] header_size total_size), the header size at most the total. */
 static int scan_body(struct scan *scan, const char *line, size_t line_size, size_t op_size,
-                     uint64_t size, struct scan_after after)
+                     bool headers, uint64_t size, struct scan_after after)
 {
     if (size > SCAN_BODY_SIZE_MAX) {
         return -EMSGSIZE;
@@ -135,10 +154,32 @@ static int scan_body(struct scan *scan, const char *line, size_t line_size, size
     const char *tokens[SCAN_MSG_TOKENS_MAX];
     size_t sizes[SCAN_MSG_TOKENS_MAX];
     int count = scan_tokens(line + op_size, line_size - op_size, tokens, sizes);
-    if (count < 3) {
-        return -EPROTO; /* subject, sid, size at least */
+    int without_reply = headers ? 4 : 3;
+    if (count < without_reply || count > without_reply + 1) {
+        return -EPROTO;
     }
-    scan->sink->on_body(scan->sink->context, tokens[0], sizes[0], after.data, (size_t)size);
+    struct scan_frame frame = {
+        .subject = tokens[0],
+        .subject_size = sizes[0],
+        .sid = tokens[1],
+        .sid_size = sizes[1],
+    };
+    if (count == without_reply + 1) {
+        frame.reply = tokens[2];
+        frame.reply_size = sizes[2];
+    }
+    uint64_t headers_size = 0;
+    if (headers) {
+        int rc = scan_decimal(tokens[count - 2], sizes[count - 2], &headers_size);
+        if (rc < 0 || headers_size > size) {
+            return -EPROTO;
+        }
+        frame.headers = after.data;
+        frame.headers_size = (size_t)headers_size;
+    }
+    frame.payload = after.data + headers_size;
+    frame.payload_size = (size_t)(size - headers_size);
+    scan->sink->on_body(scan->sink->context, &frame);
     scan->payload_left = size + SCAN_CRLF_SIZE;
     scan->payload_seen = 0;
     return 0;
@@ -155,7 +196,7 @@ static int scan_msg(struct scan *scan, const char *line, size_t line_size, size_
         return rc;
     }
     if (scan->flags & SCAN_F_BODY) {
-        return scan_body(scan, line, line_size, op_size, size, after);
+        return scan_body(scan, line, line_size, op_size, headers, size, after);
     }
     const char *reply = NULL;
     size_t reply_size = 0;

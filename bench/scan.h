@@ -11,8 +11,9 @@
  * carry to the next read. The first SCAN_STAMP_SIZE payload bytes can be collected (even
  * when split) for latency stamps, and the reply subject handed out for repliers. Where the
  * payload itself matters (JetStream acks and API replies, a few dozen to a few thousand
- * bytes) the scanner can instead wait for whole frames and hand out subject and payload:
- * then the caller carries an incomplete frame, not just an incomplete line.
+ * bytes, and JetStream deliveries, whose reply subject and status headers matter too) the
+ * scanner can instead wait for whole frames and hand out subject, reply, headers and
+ * payload: then the caller carries an incomplete frame, not just an incomplete line.
  * A scanner belongs to one connection and is used by the thread that owns it. */
 #ifndef IONATS_BENCH_SCAN_H
 #define IONATS_BENCH_SCAN_H
@@ -33,6 +34,24 @@ enum {
     SCAN_FRAME_SIZE_MAX = SCAN_CONTROL_LINE_MAX + 2 + SCAN_BODY_SIZE_MAX + 2,
 };
 
+/* SCAN_F_BODY: one whole MSG or HMSG, every pointer borrowed from the buffer being scanned
+ * and valid only during the on_body call. */
+struct scan_frame {
+    /* The message's own subject: for a JetStream delivery the stored message's, not the
+     * subject the subscription took (the sid tells that one). */
+    const char *subject;
+    size_t subject_size;
+    const char *sid;
+    size_t sid_size;
+    const char *reply; /* NULL when the message has none */
+    size_t reply_size;
+    /* HMSG: the header block, "NATS/1.0..." up to and with its blank line; MSG: NULL. */
+    const char *headers;
+    size_t headers_size;
+    const char *payload; /* after the headers, without the trailing CRLF */
+    size_t payload_size;
+};
+
 /* What a scanned frame tells its owner. Pointers are borrowed from the buffer being
  * scanned and valid only during the call. */
 struct scan_sink {
@@ -44,10 +63,8 @@ struct scan_sink {
     void (*on_pong)(void *context);
     /* An -ERR line, without its CRLF. */
     void (*on_err)(void *context, const char *line, size_t line_size);
-    /* SCAN_F_BODY only, instead of on_msg: one whole message, its payload without the
-     * trailing CRLF (for HMSG, headers and payload together). */
-    void (*on_body)(void *context, const char *subject, size_t subject_size, const char *payload,
-                    size_t payload_size);
+    /* SCAN_F_BODY only, instead of on_msg: one whole message (see struct scan_frame). */
+    void (*on_body)(void *context, const struct scan_frame *frame);
 };
 
 enum scan_flags {

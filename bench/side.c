@@ -10,12 +10,14 @@
  * finishes when it has every delivery that total implies, or when nothing has arrived for
  * SIDE_IDLE_NS after the send side finished (messages were lost: reported as a failure),
  * or, in `sub` mode, at its own count or duration. Either side fails past the deadline.
- * JetStream publishers finish at their last ack and watch for stalled acks on the tick. */
+ * JetStream publishers finish at their last ack and watch for stalled acks on the tick; a
+ * JetStream consumer, on the send side, at the PONG after its last delivery. */
 #include "bench/side.h"
 
 #include "base/assert.h"
 #include "base/clock.h"
 #include "bench/conn.h"
+#include "bench/jsconsume.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -265,6 +267,10 @@ static void side_collect(struct side *side)
             msgs = conn->acked;
             result->published += conn->sent;
             result->refused += conn->refused;
+        }
+        if (conn->role == CONN_ROLE_JSC) {
+            result->expected += conn->target;
+            jsconsume_collect(conn, result);
         }
         result->conn_msgs_min = msgs < result->conn_msgs_min ? msgs : result->conn_msgs_min;
         result->conn_msgs_max = msgs > result->conn_msgs_max ? msgs : result->conn_msgs_max;

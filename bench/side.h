@@ -35,10 +35,31 @@ enum side_kind {
 
 enum {
     SIDE_ERROR_SIZE = 256,
+    /* js-consume: a consumer's name (nats-server's ephemeral names are 8 to 22 characters),
+     * and the server's echo of its config (about 400 bytes; a longer one is not kept). */
+    SIDE_CONSUMER_NAME_SIZE = 64,
+    SIDE_CONSUMER_CONFIG_SIZE = 2048,
     /* The tick checks deadlines and the other side's progress this often. */
     SIDE_TICK_NS = 10 * NS_PER_MS,
     /* After the send side has finished, deliveries that stop for this long are lost. */
     SIDE_IDLE_NS = 2 * NS_PER_SEC,
+};
+
+/* js-consume: what the consumer connection counted (jsconsume_collect), and what main
+ * learned around the run through the API (-1 where it is unknown). */
+struct side_consume {
+    uint64_t requests;   /* MSG.NEXT requests sent */
+    uint64_t statuses;   /* 404 / 408 statuses that ended a request before its batch */
+    uint64_t heartbeats; /* 100 statuses (idle heartbeats, flow control) */
+    uint64_t acks;       /* +ACK publishes */
+    uint64_t filled;     /* acked publishes of the untimed filling */
+    int64_t fill_ns;     /* how long the filling took */
+    char name[SIDE_CONSUMER_NAME_SIZE];
+    char config[SIDE_CONSUMER_CONFIG_SIZE]; /* compact JSON as the server echoed it, or "" */
+    int64_t delivered;   /* after the run: delivered.stream_seq */
+    int64_t ack_floor;   /* ack_floor.stream_seq */
+    int64_t ack_pending; /* num_ack_pending */
+    int64_t pending;     /* num_pending: messages not yet delivered */
 };
 
 struct side_result {
@@ -62,6 +83,7 @@ struct side_result {
     char refused_text[SIDE_ERROR_SIZE];
     int64_t stored;
     int64_t stored_subjects;
+    struct side_consume consume;
 };
 
 struct side {

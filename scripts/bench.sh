@@ -30,17 +30,35 @@
 # stream), to compare with. Both are bound by that count, not by --duration (at most
 # COUNT_TIMEOUT_S each), and are not in the default list.
 #
+# js-consume-* (ionats-bench js-consume) fill a fresh file stream with 1,000,000 messages of
+# 128 B (--consume-msgs; 300,000 with --quick) through js-pub's path, untimed, then time one
+# consumer draining it, each delivery checked to come once and in stream order:
+# pull100-none / pull100-explicit / pull1000-none / pull1000-explicit are a durable pull
+# consumer fetching batches of 100 or 1000 (the next request sent when half a batch has
+# arrived) with ack policy none or explicit (every delivery acked by a plain publish of
+# +ACK); push is an ephemeral push consumer configured as nats.go's ordered consumer (ack
+# none, deliver all, memory state, one replica) but without flow control. The rate counts
+# deliveries from the first request to the last delivery; their CPU is the server's during
+# that part only (ionats-bench --server-pid), not while filling. Bound by the count (at most
+# CONSUME_TIMEOUT_S for the filling and again for the draining); not in the default list:
+# --scenarios js-consume runs all five.
+#
 #   scripts/bench.sh [--quick] [--reps N] [--duration S] [--servers LIST]
-#                    [--scenarios LIST]
+#                    [--scenarios LIST] [--consume-msgs N]
 #     --quick            3 repetitions of 2 s loads: about 4 minutes for the three servers
+#                        (js-consume-*: streams of 300,000)
 #     --reps N           repetitions per scenario and server (default 5)
 #     --duration S       seconds of load per run (default 3)
 #     --servers LIST     comma-separated, from nats-server,ionats,ionats-epoll (default all)
 #     --scenarios LIST   comma-separated subset of: pub16 pub128 pubsub fanout16 fanout16b
 #                        queue4 reqrep js-pub js-pub16 js-pub-mem js-pub-mem16
-#                        js-pub-subj1 js-pub-subj1m (default: all up to js-pub; js-pub
-#                        is file storage 128 B, -mem memory storage, 16: 16 B, -subj1m
-#                        1,000,000 subjects and -subj1 one, see above)
+#                        js-pub-subj1 js-pub-subj1m js-consume-pull100-none
+#                        js-consume-pull100-explicit js-consume-pull1000-none
+#                        js-consume-pull1000-explicit js-consume-push (default: all up to
+#                        js-pub; js-pub is file storage 128 B, -mem memory storage, 16:
+#                        16 B, -subj1m 1,000,000 subjects and -subj1 one, see above);
+#                        js-consume stands for the five js-consume-* scenarios
+#     --consume-msgs N   messages in a js-consume-* stream (default 1000000)
 #   IONATS_BIN=PATH      benchmark this ionats binary instead of <build dir>/engine/ionats
 #   IONATS_BUILD_DIR=DIR build and use the generator (and ionats) in DIR, not build-release
 set -euo pipefail
@@ -51,16 +69,22 @@ reps=5
 duration=3
 servers="nats-server,ionats,ionats-epoll"
 scenarios="pub16,pub128,pubsub,fanout16,fanout16b,queue4,reqrep,js-pub"
+consume_msgs=1000000
+consume_msgs_given=""
+readonly CONSUME_SCENARIOS="js-consume-pull100-none,js-consume-pull100-explicit,\
+js-consume-pull1000-none,js-consume-pull1000-explicit,js-consume-push"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) reps=3; duration=2 ;;
+    --quick) reps=3; duration=2; [ -n "$consume_msgs_given" ] || consume_msgs=300000 ;;
     --reps) reps=${2:?--reps needs a number}; shift ;;
     --duration) duration=${2:?--duration needs seconds}; shift ;;
     --servers) servers=${2:?--servers needs a list}; shift ;;
     --scenarios) scenarios=${2:?--scenarios needs a list}; shift ;;
+    --consume-msgs)
+      consume_msgs=${2:?--consume-msgs needs a number}; consume_msgs_given=yes; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -68,7 +92,10 @@ while [ $# -gt 0 ]; do
 done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --reps must be >= 1" >&2; exit 2; }
 [[ "$duration" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: bad --duration" >&2; exit 2; }
+[[ "$consume_msgs" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: bad --consume-msgs" >&2; exit 2; }
 IFS=, read -r -a server_list <<< "$servers"
+# "js-consume" stands for the five js-consume-* scenarios.
+scenarios=$(sed -E "s/(^|,)js-consume(,|$)/\1$CONSUME_SCENARIOS\2/g" <<< "$scenarios")
 IFS=, read -r -a scenario_list <<< "$scenarios"
 # Every server the script knows, in the order of the table's columns.
 readonly KNOWN_SERVERS=(nats-server ionats ionats-epoll)
@@ -98,6 +125,11 @@ readonly bench_timeout_s run_timeout_s
 readonly SUBJECTS_COUNT=1000000
 readonly COUNT_TIMEOUT_S=100
 readonly COUNT_RUN_TIMEOUT_S=$(( COUNT_TIMEOUT_S + 10 ))
+# js-consume-*: the generator's --timeout bounds the filling and the draining each (a run of
+# 1,000,000 takes a few seconds of each here); the backstop adds the stream's delete, which
+# the generator bounds at 30 s, and the consumer checks.
+readonly CONSUME_TIMEOUT_S=100
+readonly CONSUME_RUN_TIMEOUT_S=$(( 2 * CONSUME_TIMEOUT_S + 40 ))
 # IONATS_BIN=path benchmarks another ionats binary instead of building one.
 ionats_bin_given=${IONATS_BIN:+yes}
 readonly BUILD_DIR=${IONATS_BUILD_DIR:-build-release}
@@ -287,15 +319,24 @@ scenario_args() {
     js-pub-mem16) echo "js-pub --storage memory --size 16" ;;
     js-pub-subj1) echo "js-pub --storage file --size 128 --subjects 1" ;;
     js-pub-subj1m) echo "js-pub --storage file --size 128 --subjects $SUBJECTS_COUNT" ;;
+    js-consume-pull100-none) echo "js-consume --storage file --size 128 --batch 100 --ack none" ;;
+    js-consume-pull100-explicit)
+      echo "js-consume --storage file --size 128 --batch 100 --ack explicit" ;;
+    js-consume-pull1000-none)
+      echo "js-consume --storage file --size 128 --batch 1000 --ack none" ;;
+    js-consume-pull1000-explicit)
+      echo "js-consume --storage file --size 128 --batch 1000 --ack explicit" ;;
+    js-consume-push) echo "js-consume --storage file --size 128 --consumer push --ack none" ;;
     *) log "unknown scenario $1"; exit 2 ;;
   esac
 }
 
-# How long a scenario's load lasts: --duration, or a fixed count for js-pub-subj*; with the
-# generator's own --timeout.
+# How long a scenario's load lasts: --duration, or a fixed count for js-pub-subj* and
+# js-consume-*; with the generator's own --timeout.
 scenario_load_args() {
   case "$1" in
     js-pub-subj*) echo "--count $SUBJECTS_COUNT --timeout $COUNT_TIMEOUT_S" ;;
+    js-consume-*) echo "--count $consume_msgs --timeout $CONSUME_TIMEOUT_S" ;;
     *) echo "--duration $duration --timeout $bench_timeout_s" ;;
   esac
 }
@@ -304,6 +345,7 @@ scenario_load_args() {
 scenario_run_timeout() {
   case "$1" in
     js-pub-subj*) echo "$COUNT_RUN_TIMEOUT_S" ;;
+    js-consume-*) echo "$CONSUME_RUN_TIMEOUT_S" ;;
     *) echo "$run_timeout_s" ;;
   esac
 }
@@ -311,7 +353,7 @@ scenario_run_timeout() {
 # "js" for the scenarios that need a JetStream server.
 scenario_server_kind() {
   case "$1" in
-    js-pub*) echo js ;;
+    js-pub*|js-consume-*) echo js ;;
     *) echo core ;;
   esac
 }
@@ -351,6 +393,16 @@ scenario_rows() {
         js-pub-subj*)
           echo "js-pub $what: subjects in the stream|subjects|.js.stored_subjects|same|no" ;;
       esac ;;
+    js-consume-*)
+      local what
+      case "$1" in
+        js-consume-pull100-none) what="pull batch 100, ack none" ;;
+        js-consume-pull100-explicit) what="pull batch 100, ack explicit" ;;
+        js-consume-pull1000-none) what="pull batch 1000, ack none" ;;
+        js-consume-pull1000-explicit) what="pull batch 1000, ack explicit" ;;
+        js-consume-push) what="push ordered-style (ack none, no flow control)" ;;
+      esac
+      echo "js-consume $what, file 128 B (deliveries)|k msg/s|.sub.msgs_per_s/1e3|higher|yes" ;;
   esac
 }
 
@@ -374,10 +426,13 @@ run_one() {
   local idle_kb; idle_kb=$(status_kb "$server_pid" VmRSS)
   local cpu_before; cpu_before=$(cpu_ticks "$server_pid")
   local json="" rc=0
+  # js-consume: the generator reads the server's CPU around the draining only, not the filling.
+  local cpu_args=()
+  case "$scenario" in js-consume-*) cpu_args=(--server-pid "$server_pid") ;; esac
   # shellcheck disable=SC2046 # the scenario's arguments are meant to split
   json=$(timeout --kill-after=5 "$(scenario_run_timeout "$scenario")" \
     "$BENCH_BIN" $(scenario_args "$scenario") $(scenario_load_args "$scenario") \
-    -s "nats://127.0.0.1:$port" --json \
+    "${cpu_args[@]}" -s "nats://127.0.0.1:$port" --json \
     2>>"$out/logs/$scenario-$server-$rep.bench.err") || rc=$?
   if [ -n "$json" ] && ! jq -e . <<<"$json" >/dev/null 2>&1; then
     echo "$json" >>"$out/logs/$scenario-$server-$rep.bench.err"
@@ -390,6 +445,15 @@ run_one() {
   server_stop
   local cpu_s
   cpu_s=$(awk -v a="$cpu_before" -v b="$cpu_after" -v t="$CLK_TCK" 'BEGIN{printf "%.3f", (b-a)/t}')
+  if [ ${#cpu_args[@]} -gt 0 ] && [ -n "$json" ]; then
+    local measured
+    measured=$(jq -r '.server_cpu_s // empty' <<<"$json" 2>/dev/null || true)
+    if [ -n "$measured" ]; then
+      cpu_s=$measured
+    else
+      log "$scenario on $server: no server_cpu_s from the generator; CPU includes the filling"
+    fi
+  fi
   local msgs=""
   if [ -n "$json" ]; then
     printf '{"scenario":"%s","server":"%s","rep":%d,"rc":%d,"server_cpu_s":%s,' \
@@ -564,6 +628,18 @@ make_tables() {
       echo "so CPU s/M is server CPU-us per acked publish; ack latency is from the send of a"
       echo "publish to the read that brought its ack. n/a: the server has no JetStream."
     fi
+    if printf '%s\n' "${scenario_list[@]}" | grep '^js-consume-' >/dev/null; then
+      echo "js-consume: a fresh file stream per run, filled untimed with $consume_msgs messages"
+      echo "of 128 B (1 publisher, 1024 publishes in flight), then drained by one consumer"
+      echo "connection, every delivery checked to come once and in stream order: a durable pull"
+      echo "consumer fetching batches of 100 or 1000 (the next request sent once half a batch"
+      echo "has arrived), ack policy none or explicit (a +ACK publish per delivery; after the"
+      echo "run the consumer's ack floor must be the last message), or an ephemeral push"
+      echo "consumer as nats.go's ordered consumer configures it, without flow control. The rate"
+      echo "counts deliveries from the first request (push: the SUB) to the last delivery; CPU"
+      echo "s/M is the server's CPU during that part only (not the filling), per million"
+      echo "deliveries; peak RSS includes the filling."
+    fi
     if printf '%s\n' "${scenario_list[@]}" | grep '^js-pub-subj' >/dev/null; then
       echo "js-pub-subj1m / -subj1: $SUBJECTS_COUNT publishes per run (not ${duration} s), to"
       echo "bench.<i> with i from 0 to $((SUBJECTS_COUNT - 1)), zero-padded (1M subjects), or"
@@ -582,7 +658,7 @@ make_tables() {
   done
   local failed
   failed=$(awk -F, -v na="$EXIT_NO_JETSTREAM" \
-    'NR > 1 && $9 != 0 && !($1 ~ /^js-pub/ && $9 == na)' "$out/runs.csv" | wc -l)
+    'NR > 1 && $9 != 0 && !($1 ~ /^js-/ && $9 == na)' "$out/runs.csv" | wc -l)
   [ "$failed" -eq 0 ] || echo -e "\n$failed run(s) failed: see runs.csv and logs/." >>"$md"
 }
 
