@@ -225,7 +225,7 @@ static void config_usage(FILE *out)
                  "Switches are on when given; -D=false (or 0, f) turns one off.\n\n"
                  "JetStream settings accepted but not yet honoured (see README): stream "
                  "compression s2,\nplacement, no_erase false; consumer flow_control, "
-                 "replay_policy original,\nrate_limit_bps, pause_until, priority groups. "
+                 "replay_policy original,\nrate_limit_bps, priority groups. "
                  "Refused: mirrors, sources, republish,\nsubject transforms, first_seq, API "
                  "level 1+ features.\n\n");
 }

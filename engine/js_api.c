@@ -78,6 +78,8 @@ static void reply_error(struct js *js, const struct route_msg *msg, const struct
     js_errors_json_error(&json, error);
     if (strcmp(op->type, "stream_purge_response") == 0) {
         go_json_literal(&json, ",\"purged\":0"); /* not omitted by nats-server */
+    } else if (strcmp(op->type, "consumer_pause_response") == 0) {
+        go_json_literal(&json, ",\"paused\":false,\"pause_until\":\"0001-01-01T00:00:00Z\"");
     } else if (strcmp(op->type, "stream_info_response") == 0) {
         go_json_literal(&json, ",\"total\":0,\"offset\":0,\"limit\":0");
     }
@@ -308,6 +310,7 @@ static const struct api_op api_ops[] = {
      false, 5},
     {"CONSUMER.INFO.*.*", "consumer_info_response", NULL, js_consumer_api_info, false, 4},
     {"CONSUMER.DELETE.*.*", "consumer_delete_response", NULL, js_consumer_api_delete, false, 4},
+    {"CONSUMER.PAUSE.*.*", "consumer_pause_response", NULL, js_consumer_api_pause, false, 4},
     {"CONSUMER.NAMES.*", "consumer_names_response", NULL, js_consumer_api_names, false, 4},
     {"CONSUMER.LIST.*", "consumer_list_response", NULL, js_consumer_api_list, false, 4},
 };

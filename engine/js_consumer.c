@@ -155,6 +155,18 @@ bool js_consumer_matches(struct js_consumer *consumer, const char *subject, size
     return result->plain_count > 0;
 }
 
+int64_t js_consumer_paused_until(const struct js_consumer *consumer)
+{
+    if (!consumer->config.has_pause_until) {
+        return 0;
+    }
+    if (consumer->config.pause_until.year >= 2262) {
+        return INT64_MAX / 2; /* past what nanoseconds hold: as good as for ever */
+    }
+    int64_t until = js_stream_time_unix_ns(&consumer->config.pause_until);
+    return until > js_now_ns() ? until : 0;
+}
+
 /* ---- a purge ---- */
 
 static void purged(struct js_consumer *consumer, uint64_t first_seq)

@@ -179,6 +179,10 @@ int js_consumer_filters_index(struct js_consumer *consumer);
  * nats-server's consumers do. */
 void js_consumers_purged(struct js_stream *stream);
 
+/* While the consumer is paused (config pause_until in the future): the wall-clock ns it
+ * resumes at; 0 when it is not paused. */
+int64_t js_consumer_paused_until(const struct js_consumer *consumer);
+
 /* Marks the consumer to deliver at the end of this turn. */
 void js_consumer_wake(struct js_consumer *consumer);
 
@@ -308,6 +312,9 @@ const char *js_consumer_dead_letter_subject(const struct js_consumer_config *con
  * publish to (the create or update is refused). */
 bool js_consumer_dead_letter_valid(const struct js_consumer_config *config);
 
+/* PAUSE: paused until `until_ns` (wall clock), or resumed (0). */
+void js_consumer_event_pause(struct js_consumer *consumer, int64_t until_ns);
+
 /* CREATED or DELETED. */
 void js_consumer_event_action(struct js_consumer *consumer, bool created);
 void js_consumer_event_nak(struct js_consumer *consumer, const struct js_consumer_pending *entry);
@@ -328,6 +335,8 @@ void js_consumer_api_info(struct js *js, const struct route_msg *msg, const char
                           size_t name_length, const char *body, size_t body_length);
 void js_consumer_api_delete(struct js *js, const struct route_msg *msg, const char *name,
                             size_t name_length, const char *body, size_t body_length);
+void js_consumer_api_pause(struct js *js, const struct route_msg *msg, const char *name,
+                           size_t name_length, const char *body, size_t body_length);
 void js_consumer_api_names(struct js *js, const struct route_msg *msg, const char *name,
                            size_t name_length, const char *body, size_t body_length);
 void js_consumer_api_list(struct js *js, const struct route_msg *msg, const char *name,

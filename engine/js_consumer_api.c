@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 /* nats-server's page sizes (JSApiNamesLimit, JSApiListLimit). */
 enum { CONSUMER_NAMES_PAGE = 1024, CONSUMER_LIST_PAGE = 256 };
@@ -125,6 +126,12 @@ void js_consumer_info_json(struct js_consumer *consumer, struct go_json *json)
         if (consumer->push_bound) {
             go_json_literal(json, ",\"push_bound\":true");
         }
+    }
+    int64_t paused = js_consumer_paused_until(consumer);
+    if (paused != 0) {
+        go_json_literal(json, ",\"paused\":true");
+        go_json_key(json, "pause_remaining");
+        go_json_int(json, paused - js_now_ns());
     }
     go_json_key(json, "ts");
     js_json_time(json, js_now_ns());
@@ -411,6 +418,120 @@ void js_consumer_api_delete(struct js *js, const struct route_msg *msg, const ch
     js_api_reply_begin(&json, type);
     go_json_literal(&json, ",\"success\":true");
     js_api_reply_end(js, msg, &json);
+}
+
+/* ---- pause (2.11) ---- */
+
+/* `unix_ns` as UTC wall-clock fields. */
+static void time_utc(int64_t unix_ns, struct js_stream_time *out)
+{
+    int64_t seconds = unix_ns / 1000000000;
+    int64_t nanos = unix_ns % 1000000000;
+    if (nanos < 0) {
+        nanos += 1000000000;
+        seconds--;
+    }
+    time_t t = (time_t)seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    *out = (struct js_stream_time){
+        .year = tm.tm_year + 1900,
+        .month = (uint8_t)(tm.tm_mon + 1),
+        .day = (uint8_t)tm.tm_mday,
+        .hour = (uint8_t)tm.tm_hour,
+        .minute = (uint8_t)tm.tm_min,
+        .second = (uint8_t)tm.tm_sec,
+        .nanosecond = (uint32_t)nanos,
+    };
+}
+
+static void reply_pause(struct js *js, const struct route_msg *msg, const char *type,
+                        struct js_consumer *consumer)
+{
+    int64_t paused = js_consumer_paused_until(consumer);
+    struct go_json json;
+    js_api_reply_begin(&json, type);
+    go_json_key(&json, "paused");
+    go_json_literal(&json, paused != 0 ? "true" : "false");
+    go_json_key(&json, "pause_until");
+    if (consumer->config.has_pause_until) {
+        char text[64];
+        js_stream_time_format(&consumer->config.pause_until, text, sizeof text);
+        go_json_cstring(&json, text);
+    } else {
+        js_json_time(&json, 0);
+    }
+    if (paused != 0) {
+        go_json_key(&json, "pause_remaining");
+        go_json_int(&json, paused - js_now_ns());
+    }
+    js_api_reply_end(js, msg, &json);
+}
+
+/* The request's pause_until: 0 (none, or a JSON error replied: -EINVAL). */
+static int pause_read(struct js *js, const struct route_msg *msg, const char *type,
+                      const char *body, size_t body_length, bool *has, struct js_stream_time *until)
+{
+    *has = false;
+    json_t *request = js_api_body_parse(js, msg, type, body, body_length);
+    if (request == NULL) {
+        return -EINVAL;
+    }
+    const json_t *value = json_object_get(request, "pause_until");
+    int rc = 0;
+    if (json_is_string(value)) {
+        char text[JS_STREAM_TIME_ERROR_SIZE];
+        rc = js_stream_time_parse(json_string_value(value), json_string_length(value), until,
+                                  text, sizeof text);
+        if (rc != 0) {
+            struct js_error error;
+            js_errors_setf(&error, JS_ERR_INVALID_JSON, "%s", text);
+            js_api_reply_error(js, msg, type, &error);
+        } else {
+            /* the zero time is no pause, as Go's IsZero */
+            *has = until->year > 1 || until->month > 1 || until->day > 1 || until->hour > 0 ||
+                   until->minute > 0 || until->second > 0 || until->nanosecond > 0;
+        }
+    }
+    json_decref(request);
+    return rc;
+}
+
+void js_consumer_api_pause(struct js *js, const struct route_msg *msg, const char *name,
+                           size_t name_length, const char *body, size_t body_length)
+{
+    static const char type[] = "consumer_pause_response";
+    bool has = false;
+    struct js_stream_time until = {0};
+    if (pause_read(js, msg, type, body, body_length, &has, &until) != 0) {
+        return;
+    }
+    struct js_consumer *consumer = named_consumer(js, msg, type, name, name_length);
+    if (consumer == NULL) {
+        return;
+    }
+    struct js_consumer_config config;
+    struct js_error error;
+    if (js_consumer_config_copy(&config, &consumer->config) != 0) {
+        js_errors_setf(&error, JS_ERR_CONSUMER_CREATE, "%s", strerror(ENOMEM));
+        js_api_reply_error(js, msg, type, &error);
+        return;
+    }
+    if (has && until.year > 1678 && until.year < 2262) {
+        /* as UTC, the wall-clock fields of the same instant (nats-server keeps it in UTC) */
+        int64_t unix_ns = js_stream_time_unix_ns(&until);
+        time_utc(unix_ns, &until);
+    }
+    config.has_pause_until = has;
+    config.pause_until = until;
+    if (js_consumer_update(consumer, &config, &error) != 0) {
+        js_consumer_config_free(&config);
+        js_api_reply_error(js, msg, type, &error);
+        return;
+    }
+    js_consumer_event_pause(consumer, js_consumer_paused_until(consumer));
+    js_consumer_wake(consumer); /* a resume delivers at once */
+    reply_pause(js, msg, type, consumer);
 }
 
 /* ---- names and list ---- */

@@ -537,6 +537,12 @@ static bool can_take_new(const struct js_consumer *consumer)
 bool js_consumer_deliver(struct js_consumer *consumer)
 {
     struct shard *shard = consumer->stream->js->shard;
+    int64_t paused = js_consumer_paused_until(consumer);
+    if (paused != 0) {
+        /* requests wait (and expire); the timer wakes the consumer when the pause ends */
+        js_consumer_timer_at(consumer, clock_monotonic_ns() + (paused - js_now_ns()));
+        return false;
+    }
     const char *deliver = consumer->config.deliver_subject;
     if (deliver != NULL) {
         consumer->push_bound = route_has_interest(shard, deliver, strlen(deliver));

@@ -62,6 +62,23 @@ static void advisory_names(const struct js_consumer *consumer, struct go_json *j
 
 enum { SUBJECT_SIZE = 64 + 2 * JS_STREAM_CONFIG_NAME_LENGTH_MAX };
 
+void js_consumer_event_pause(struct js_consumer *consumer, int64_t until_ns)
+{
+    char subject[SUBJECT_SIZE];
+    if (!advisory_subject(consumer, "PAUSE", subject, sizeof subject)) {
+        return;
+    }
+    struct go_json json;
+    go_json_init(&json, 4096);
+    js_api_event_begin(&json, "io.nats.jetstream.advisory.v1.consumer_pause");
+    advisory_names(consumer, &json);
+    go_json_key(&json, "paused");
+    go_json_literal(&json, until_ns != 0 ? "true" : "false");
+    go_json_key(&json, "pause_until");
+    js_json_time(&json, until_ns);
+    advisory_send(consumer, subject, &json);
+}
+
 void js_consumer_event_action(struct js_consumer *consumer, bool created)
 {
     char subject[SUBJECT_SIZE];

@@ -112,6 +112,19 @@ struct js_stream_time {
 /* Writes a duration as Go's time.Duration.String() does ("1m30s", "500ms", "0s"). */
 void js_stream_duration_format(int64_t ns, char *text, size_t size);
 
+/* Room for a Go time parse error: it quotes the input (each byte up to 4 times) twice. */
+enum { JS_STREAM_TIME_ERROR_SIZE = 1024 };
+
+/* Parses an RFC 3339 time as Go's time.Time.UnmarshalJSON does (strict: 'T' and 'Z'
+ * upper case, two-digit fields, '.' before fractions, offsets as +hh:mm). Returns 0, or
+ * -EINVAL with Go's error text in `text`. */
+int js_stream_time_parse(const char *value, size_t length, struct js_stream_time *time, char *text,
+                         size_t size);
+
+/* Writes `time` as Go's MarshalJSON does (RFC 3339, trailing fraction zeros dropped, "Z"
+ * for a zero offset), without quotes. */
+void js_stream_time_format(const struct js_stream_time *time, char *text, size_t size);
+
 /* Nanoseconds since the Unix epoch of `time` (years 1678..2262 fit). */
 int64_t js_stream_time_unix_ns(const struct js_stream_time *time);
 

@@ -61,24 +61,11 @@ int js_stream_transform_check(const char *source, const char *destination, bool 
 
 /* ---- times and durations (js_stream_config_time.c) ------------------------------------ */
 
-/* Room for a Go time parse error: it quotes the input (each byte up to 4 times) twice. */
-enum { JS_STREAM_TIME_ERROR_SIZE = 1024 };
-
-/* Parses an RFC 3339 time as Go's time.Time.UnmarshalJSON does (strict: 'T' and 'Z'
- * upper case, two-digit fields, '.' before fractions, offsets as +hh:mm). Returns 0, or
- * -EINVAL with Go's error text in `text`. */
-int js_stream_time_parse(const char *value, size_t length, struct js_stream_time *time, char *text,
-                         size_t size);
-
 /* Room for a time as RFC 3339 with nanoseconds: "2006-01-02T15:04:05.999999999-07:00". */
 enum { JS_STREAM_TIME_TEXT_SIZE = 40 };
 
 /* Seconds since the Unix epoch of `time`, for any year it can hold (0..9999). */
 int64_t js_stream_time_unix_seconds(const struct js_stream_time *time);
-
-/* Writes `time` as Go's MarshalJSON does (RFC 3339, trailing fraction zeros dropped, "Z"
- * for a zero offset), without quotes. */
-void js_stream_time_format(const struct js_stream_time *time, char *text, size_t size);
 
 /* Room for any duration as Go prints it ("-2562047h47m16.854775808s"). */
 enum { JS_STREAM_DURATION_TEXT_SIZE = 32 };

@@ -514,6 +514,35 @@ START_TEST(test_consumer_backoff_nak_delay)
 }
 END_TEST
 
+/* CONSUMER.PAUSE (2.11): a paused consumer delivers nothing (its info says so, with the
+ * time left) until it is resumed; the reply's shape and a missing consumer's error are
+ * nats-server 2.15.1's. */
+START_TEST(test_consumer_pause)
+{
+    jst_start(NULL);
+    if (jst_reference_before(2, 11)) {
+        jst_stop();
+        return;
+    }
+    stream_make("PZ", "pz");
+    publish_n("pz", 1, 2);
+    natsSubscription *sub = pull_subscribe("pz", "P", NULL);
+    jst_request_expect("$JS.API.CONSUMER.PAUSE.PZ.P", "{\"pause_until\":\"2999-01-02T03:04:05Z\"}",
+                       "\"paused\":true,\"pause_until\":\"2999-01-02T03:04:05Z\",\"pause_remaining\":");
+    jst_request_expect("$JS.API.CONSUMER.INFO.PZ.P", "", "\"paused\":true,\"pause_remaining\":");
+    fetch_expect(sub, 1, 0, 0, false);
+    jst_request_expect("$JS.API.CONSUMER.PAUSE.PZ.P", "",
+                       "{\"type\":\"io.nats.jetstream.api.v1.consumer_pause_response\","
+                       "\"paused\":false,\"pause_until\":\"0001-01-01T00:00:00Z\"}");
+    fetch_expect(sub, 2, 2, 1, true);
+    jst_request_expect("$JS.API.CONSUMER.PAUSE.PZ.NONE", "",
+                       "\"err_code\":10014,\"description\":\"consumer not found\"},"
+                       "\"paused\":false");
+    natsSubscription_Destroy(sub);
+    jst_stop();
+}
+END_TEST
+
 static natsSubscription *sync_subscribe(const char *subject)
 {
     natsSubscription *sub = NULL;
@@ -628,5 +657,6 @@ TCase *jst_consumer_tcase(void)
     tcase_add_test(tcase, test_consumer_ack_sync_kill);
     tcase_add_test(tcase, test_consumer_dead_letter);
     tcase_add_test(tcase, test_consumer_backoff_nak_delay);
+    tcase_add_test(tcase, test_consumer_pause);
     return tcase;
 }
