@@ -521,11 +521,12 @@ static void consumers_deliver(struct js *js)
     if (count == 0) {
         return;
     }
+    int budget = JS_CONSUMERS_TURN_BUDGET; /* the shard's, shared by its consumers */
     for (size_t i = 0; i < count; i++) {
         struct js_consumer *consumer = js->awake[i];
         consumer->awake = false;
-        if (js_consumer_deliver(consumer)) {
-            js_consumer_wake(consumer);
+        if (budget <= 0 || js_consumer_deliver(consumer, &budget)) {
+            js_consumer_wake(consumer); /* the rest next turn */
         }
     }
     /* the consumers woken while delivering (appended) move to the front */

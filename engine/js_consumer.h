@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Deliveries one consumer makes in one turn at most. */
-enum { JS_CONSUMER_TURN_BUDGET = 256 };
+/* Deliveries one consumer makes in one turn at most, and all of a shard's together. */
+enum { JS_CONSUMER_TURN_BUDGET = 256, JS_CONSUMERS_TURN_BUDGET = 4096 };
 /* Stream messages one consumer looks at (filter misses included) in one turn at most. */
 enum { JS_CONSUMER_SCAN_BUDGET = 16384 };
 /* Consumers per stream, whatever max_consumers says (each has subscriptions and a timer). */
@@ -227,9 +227,10 @@ void js_consumer_store_close(struct js_consumer *consumer);
 
 /* ---- js_consumer_deliver.c: delivery ---- */
 
-/* Delivers what the consumer can now, at most JS_CONSUMER_TURN_BUDGET messages; true when
- * it stopped for the budget (more to do next turn). */
-bool js_consumer_deliver(struct js_consumer *consumer);
+/* Delivers what the consumer can now, at most JS_CONSUMER_TURN_BUDGET messages and what is
+ * left of the shard's `*turn_budget` (which it lowers); true when it stopped for a budget
+ * (more to do next turn). */
+bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget);
 
 /* Messages after the cursor that the consumer would deliver (exact; recounted when the
  * stream removed messages since the last count). */

@@ -534,7 +534,7 @@ static bool can_take_new(const struct js_consumer *consumer)
     return consumer->pending_count < JS_CONSUMER_PENDING_MAX;
 }
 
-bool js_consumer_deliver(struct js_consumer *consumer)
+bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget)
 {
     struct shard *shard = consumer->stream->js->shard;
     int64_t paused = js_consumer_paused_until(consumer);
@@ -557,7 +557,7 @@ bool js_consumer_deliver(struct js_consumer *consumer)
         }
         consumer->last_active_ns = clock_monotonic_ns();
     }
-    int budget = JS_CONSUMER_TURN_BUDGET;
+    int budget = *turn_budget < JS_CONSUMER_TURN_BUDGET ? *turn_budget : JS_CONSUMER_TURN_BUDGET;
     int scan = JS_CONSUMER_SCAN_BUDGET;
     while (budget > 0) {
         if (xshard_budget_spent(&shard->xshard)) {
@@ -616,6 +616,7 @@ bool js_consumer_deliver(struct js_consumer *consumer)
             deliver_one(consumer, &msg, entry, deliver, strlen(deliver));
         }
         budget--;
+        (*turn_budget)--;
     }
     return budget == 0;
 }
