@@ -356,7 +356,9 @@ static uint64_t lps_start(struct js_consumer *consumer, const struct stream_stor
         free(collect.seqs);
         return counts->first_seq;
     }
-    qsort(collect.seqs, collect.count, sizeof *collect.seqs, seq_compare);
+    if (collect.count > 1) {
+        qsort(collect.seqs, collect.count, sizeof *collect.seqs, seq_compare);
+    }
     consumer->lps = collect.seqs;
     consumer->lps_count = collect.count;
     consumer->lps_index = 0;

@@ -386,6 +386,14 @@ static bool publish_admitted(struct js_stream *stream, const struct route_msg *m
     if (!stage_passes(stream, msg, directives, JS_PUB_STAGE_TTL, body_length)) {
         return false;
     }
+    if (directives->ttl == JS_PUB_TTL_SECONDS) {
+        /* allow_msg_ttl is accepted, per-message expiry not done yet: refused, not ignored */
+        struct js_error error;
+        js_errors_setf(&error, JS_ERR_STREAM_GENERAL_ERROR, "%s",
+                       "per-message TTL is not supported by this server yet");
+        nak_api(stream, msg->reply.data, msg->reply.length, &error);
+        return false;
+    }
     if (config->discard == JS_STREAM_DISCARD_NEW && config->discard_new_per_subject &&
         config->max_msgs_per_subject > 0 &&
         stream_store_subject_count(stream->store, (const uint8_t *)msg->subject.data,
