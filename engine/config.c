@@ -224,10 +224,11 @@ static void config_usage(FILE *out)
     fprintf(out, "\nDurations: 250ms, 2s, 1.5m, 1h, or a number of seconds.\n"
                  "Switches are on when given; -D=false (or 0, f) turns one off.\n\n"
                  "JetStream settings accepted but not yet honoured (see README): stream "
-                 "compression s2,\nplacement, no_erase false; consumer flow_control, "
-                 "replay_policy original,\nrate_limit_bps, priority groups. "
-                 "Refused: mirrors, sources, republish,\nsubject transforms, first_seq, API "
-                 "level 1+ features.\n\n");
+                 "compression s2,\nplacement, no_erase false; consumer replay_policy "
+                 "original, rate_limit_bps,\npriority groups. Refused: mirrors, sources, "
+                 "republish, subject transforms,\nfirst_seq, subject delete markers, API "
+                 "level 2+ features, publishes with a Nats-TTL\n(allow_msg_ttl is "
+                 "accepted).\n\n");
 }
 
 int config_size_parse(const char *text, int64_t *bytes)

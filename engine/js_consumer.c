@@ -442,6 +442,16 @@ static int subscribe(struct js_consumer *consumer)
     snprintf(subject, size, "$JS.ACK.%s.%s.>", stream_name, consumer->name);
     consumer->ack_sub =
         service_subscribe(shard, subject, NULL, js_consumer_ack_handle, consumer, &error);
+    if (consumer->ack_sub != NULL && consumer->config.flow_control &&
+        consumer->config.deliver_subject != NULL) {
+        snprintf(subject, size, "$JS.FC.%s.%s.*", stream_name, consumer->name);
+        consumer->flow_sub =
+            service_subscribe(shard, subject, NULL, js_consumer_flow_handle, consumer, &error);
+        if (consumer->flow_sub == NULL) {
+            free(subject);
+            return error != 0 ? error : -ENOMEM;
+        }
+    }
     if (consumer->ack_sub != NULL) { /* push consumers too: they answer 409 */
         snprintf(subject, size, "$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream_name,
                  consumer->name);
@@ -696,6 +706,9 @@ void js_consumer_free(struct js_consumer *consumer, bool save)
     }
     if (consumer->next_sub != NULL) {
         service_unsubscribe(js->shard, consumer->next_sub);
+    }
+    if (consumer->flow_sub != NULL) {
+        service_unsubscribe(js->shard, consumer->flow_sub);
     }
     while (consumer->request_count > 0) {
         js_consumer_request_pop(consumer);

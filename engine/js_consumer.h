@@ -73,7 +73,8 @@ struct js_consumer {
     int64_t created_ns;             /* wall clock */
     char *dir;                      /* owned: <stream dir>/obs/<name>; NULL in memory */
     struct service_sub *ack_sub;    /* $JS.ACK.<stream>.<name>.> */
-    struct service_sub *next_sub;   /* pull: $JS.API.CONSUMER.MSG.NEXT.<stream>.<name> */
+    struct service_sub *next_sub;   /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<name> */
+    struct service_sub *flow_sub;   /* push with flow_control: $JS.FC.<stream>.<name>.* */
     struct timer_entry timer;
     int64_t timer_at;               /* monotonic, 0 when not armed */
 
@@ -123,6 +124,12 @@ struct js_consumer {
     int64_t pending_due;
     int64_t last_active_ns;         /* monotonic: a request, an ack, or interest seen */
     int64_t heartbeat_at;           /* push with idle_heartbeat: monotonic, the next one */
+    /* flow control (js_consumer_flow.c) */
+    int64_t flow_bytes;             /* sent and not yet covered by an answer */
+    int64_t flow_window;            /* 0 until the first delivery */
+    int64_t flow_asked_bytes;       /* flow_bytes when the request waiting went out */
+    uint64_t flow_request;          /* the last request's number */
+    bool flow_waiting;              /* a request is out, not answered */
     bool push_bound;                /* push: a subscriber was there at the last look */
     bool awake;                     /* in the stream's wake list */
     bool deleted;
@@ -304,6 +311,17 @@ int64_t js_consumer_requests_tick(struct js_consumer *consumer, int64_t now_ns);
 
 /* $JS.ACK.<stream>.<consumer>.>: a service handler. */
 void js_consumer_ack_handle(struct shard *shard, void *context, const struct route_msg *msg);
+
+/* ---- js_consumer_flow.c: push flow control ---- */
+
+/* True while a flow-controlled push consumer has its window out: it delivers nothing. */
+bool js_consumer_flow_stalled(const struct js_consumer *consumer);
+/* `bytes` were delivered: asks for an answer once half the window is out. */
+void js_consumer_flow_sent(struct js_consumer *consumer, int64_t bytes);
+/* The reply subject of the last request ($JS.FC.<stream>.<consumer>.<n>); its length. */
+int js_consumer_flow_reply(const struct js_consumer *consumer, char *text, size_t size);
+/* $JS.FC.<stream>.<consumer>.*: a subscriber's answer (a service handler). */
+void js_consumer_flow_handle(struct shard *shard, void *context, const struct route_msg *msg);
 
 /* ---- js_consumer_events.c: advisories and the dead-letter subject ---- */
 

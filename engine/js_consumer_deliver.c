@@ -503,6 +503,8 @@ static void deliver_one(struct js_consumer *consumer, const struct stream_store_
         consumer->heartbeat_at = now + consumer->config.idle_heartbeat_ns; /* not idle */
     }
     send_delivery(consumer, msg, deliveries, to, to_length);
+    js_consumer_flow_sent(consumer, (int64_t)msg->subject_length + 64 + msg->header_length +
+                                        msg->payload_length);
     if (retention_delivered) {
         js_consumer_retention_acked(consumer, msg->seq); /* after: it reads the message */
     }
@@ -564,6 +566,9 @@ bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget)
             return true; /* the rings are full: the rest next turn */
         }
         struct js_pull_request *request = NULL;
+        if (deliver != NULL && js_consumer_flow_stalled(consumer)) {
+            return false; /* until the subscriber answers the flow-control request */
+        }
         if (deliver == NULL) {
             if (consumer->request_count == 0) {
                 return false;
@@ -706,12 +711,21 @@ static int64_t heartbeat_tick(struct js_consumer *consumer, int64_t now)
         consumer->heartbeat_at = now + interval;
     } else if (consumer->heartbeat_at <= now) {
         if (consumer->push_bound) {
-            char header[160];
+            char header[256 + 2 * JS_STREAM_CONFIG_NAME_LENGTH_MAX];
             int length = snprintf(header, sizeof header,
                                   "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: %llu\r\n"
-                                  "Nats-Last-Stream: %llu\r\n\r\n",
+                                  "Nats-Last-Stream: %llu\r\n",
                                   (unsigned long long)consumer->dseq,
                                   (unsigned long long)consumer->delivered_sseq);
+            if (consumer->flow_waiting) {
+                /* stalled: the request to answer, in case it was lost */
+                length += snprintf(header + length, sizeof header - (size_t)length,
+                                   "Nats-Consumer-Stalled: ");
+                length += js_consumer_flow_reply(consumer, header + length,
+                                                 sizeof header - (size_t)length);
+                length += snprintf(header + length, sizeof header - (size_t)length, "\r\n");
+            }
+            length += snprintf(header + length, sizeof header - (size_t)length, "\r\n");
             const struct route_msg msg = {
                 .subject = {.data = deliver, .length = (uint32_t)strlen(deliver)},
                 .payload = {.data = header, .length = (uint32_t)length},
