@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one seed user's client code (tests/seeds/: seed001/ with nats.go, seed003.py with
-# nats.py) against a broker it starts itself: a free loopback port, -js, a fresh store
+# nats.py) against a broker it starts itself: a free loopback port, -js, monitoring on a
+# free port (-m -1, as the tutorial's -m 8080), a fresh store
 # directory. The streams part runs the program's first run, restarts the broker on the same
 # store directory (a deploy with a data volume), runs the program again, and stops the broker
 # by its PID; the consumers part runs the first run with the consumer code on.
@@ -143,7 +144,8 @@ start_server() {
     local log=$1 attempt deadline
     for ((attempt = 1; attempt <= START_ATTEMPTS; attempt++)); do
         port=$(free_port) || fail "no free port"
-        "$server_bin" -js -sd "$tmp/store" -a 127.0.0.1 -p "$port" "${server_extra[@]}" \
+        # -m as the tutorial runs it (nats-server -js -m 8080), on a free port of its own
+        "$server_bin" -js -m -1 -sd "$tmp/store" -a 127.0.0.1 -p "$port" "${server_extra[@]}" \
             >"$log" 2>&1 &
         server_pid=$!
         deadline=$((SECONDS + START_WAIT_S))
