@@ -35,6 +35,8 @@ enum { JS_CONSUMER_TURN_BUDGET = 256, JS_CONSUMERS_TURN_BUDGET = 4096 };
 enum { JS_CONSUMER_SCAN_BUDGET = 16384 };
 /* Consumers per stream, whatever max_consumers says (each has subscriptions and a timer). */
 enum { JS_CONSUMERS_PER_STREAM_MAX = 10000 };
+/* Pull requests one consumer keeps waiting at most, whatever max_waiting says. */
+enum { JS_CONSUMER_WAITING_MAX = 1 << 16 };
 /* Unacknowledged messages one consumer holds at most (max_ack_pending -1 means this). */
 enum { JS_CONSUMER_PENDING_MAX = 1 << 22 };
 /* While a push consumer has work and no subscriber, how often it looks for one. */

@@ -344,6 +344,9 @@ void js_consumer_next_handle(struct shard *shard, void *context, const struct ro
     }
     int64_t max_waiting = consumer->config.max_waiting > 0 ? consumer->config.max_waiting
                                                            : JS_CONSUMER_MAX_WAITING_DEFAULT;
+    if (max_waiting > JS_CONSUMER_WAITING_MAX) {
+        max_waiting = JS_CONSUMER_WAITING_MAX; /* whatever the config says: bounded memory */
+    }
     if ((int64_t)consumer->request_count >= max_waiting) {
         (void)js_consumer_requests_tick(consumer, now); /* expired ones make room */
     }

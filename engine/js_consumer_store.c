@@ -384,6 +384,9 @@ void js_consumer_ack_answer(struct js_consumer *consumer, const struct route_msg
     if (msg->reply.length == 0) {
         return;
     }
+    if (consumer->state_failed) {
+        return; /* its state can no longer be made durable: no answer (nothing held) */
+    }
     bool durable = !consumer->state_dirty &&
                    consumer->state_durable == consumer->state_generation;
     if (consumer->dir == NULL || durable) {
