@@ -459,7 +459,7 @@ static int js_start(struct shard *shard, void **out)
     struct js *js = &state->js;
     js->shard = shard;
     timer_entry_init(&js->kick, kick_fired, js);
-    js->server = server->module_shared;
+    js->server = server->module_shared[0]; /* JetStream is always the first module */
     js->io = shard->loop->store_io;
     js->max_memory = server->js_max_memory;
     js->max_file = server->js_max_file;

@@ -10,6 +10,7 @@
 #include "base/assert.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "engine/js.h"
 #include "engine/js_internal.h"
 #include "engine/shard.h"
 #include "engine/shard_module.h"
@@ -83,7 +84,7 @@ void js_message_send(struct js *js, int target, struct js_message *message)
         js_message_handle(js, target, message);
         return;
     }
-    if (shard_module_send(js->shard, target, message) != 0) {
+    if (shard_module_send(js->shard, &js_module, target, message) != 0) {
         LOG_ERROR("JetStream: no memory to reach shard %d about stream %s", target,
                   message->name);
         js_message_free(message);

@@ -231,7 +231,7 @@ static int server_init(struct server *server, const struct config *config, int s
     server->server_name = config->server_name ? config->server_name : server->server_id;
     server->auth_required = config->user != NULL || config->token != NULL;
     if (config->jetstream) {
-        server->module = &js_module;
+        server->modules[server->module_count++] = &js_module;
         server->js_max_memory =
             config->max_memory_store > 0 ? config->max_memory_store : js_max_memory_default();
         server->js_max_file = config->max_file_store > 0
@@ -402,8 +402,13 @@ int main(int argc, char **argv)
         return 1;
     }
     server.io_backend = backend;
-    if (server.module != NULL && server.module->prepare(&server, &server.module_shared) != 0) {
-        return 1;
+    for (int m = 0; m < server.module_count; m++) {
+        if (server.modules[m]->prepare(&server, &server.module_shared[m]) != 0) {
+            while (m-- > 0) {
+                server.modules[m]->release(server.module_shared[m]);
+            }
+            return 1;
+        }
     }
     struct shard *shards = calloc((size_t)shard_count, sizeof *shards);
     struct shard_start *starts = calloc((size_t)shard_count, sizeof *starts);
@@ -463,8 +468,8 @@ int main(int argc, char **argv)
     if (atomic_load_explicit(&server.shard_failed, memory_order_relaxed)) {
         exit_code = 1;
     }
-    if (server.module != NULL) {
-        server.module->release(server.module_shared);
+    for (int m = server.module_count - 1; m >= 0; m--) {
+        server.modules[m]->release(server.module_shared[m]);
     }
     server_shards_free(&server);
     monitor_destroy(server.monitor);

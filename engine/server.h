@@ -21,6 +21,8 @@
 #define SERVER_PROTOCOL_VERSION "2.10.0"
 
 enum { SERVER_ID_SIZE = 57 };
+/* Shard modules a server runs at most: JetStream and NATS Streaming. */
+enum { SERVER_MODULES_MAX = 2 };
 
 struct conn_kind;
 struct monitor;
@@ -60,10 +62,12 @@ struct server {
      * main, which wires the platform to what uses it, so that neither the shard nor the
      * transport includes routing. Static. */
     void (*forwarded)(struct shard *shard, const struct xshard_forwarded *forwarded);
-    /* What runs inside the shards beside their connections (JetStream), NULL for none;
-     * static. Its limits, resolved by main from the flags (nats-server's defaults). */
-    const struct shard_module *module;
-    void *module_shared;  /* the module's prepare made it; every shard reads it */
+    /* What runs inside the shards beside their connections (JetStream, then NATS
+     * Streaming), static; stopped in the reverse order. JetStream's limits, resolved by main
+     * from the flags (nats-server's defaults). */
+    const struct shard_module *modules[SERVER_MODULES_MAX]; /* started in this order */
+    int module_count;
+    void *module_shared[SERVER_MODULES_MAX]; /* each module's prepare made it */
     int64_t js_max_memory;
     int64_t js_max_file;
     int shard_count;

@@ -134,11 +134,13 @@ static bool transport_drain_held(void *ctx)
     return shard->conns.congested_active != 0;
 }
 
-static void transport_module(void *ctx, int origin, void *message)
+static void transport_module(void *ctx, int origin, int module, void *message)
 {
     struct shard *shard = ctx;
-    if (shard->module_started) {
-        shard->server->module->message(shard, shard->module_state, origin, message);
+    ASSERT(module >= 0 && module < shard->server->module_count);
+    if (module < shard->modules_started && shard->server->modules[module]->message != NULL) {
+        shard->server->modules[module]->message(shard, shard->module_state[module], origin,
+                                                message);
     } else {
         free(message); /* no module here: nobody can have meant it */
     }
@@ -153,6 +155,16 @@ const struct xshard_handlers shard_xshard_handlers = {
     .drain_held = transport_drain_held,
     .module = transport_module,
 };
+
+/* Destroys the modules that started, the last first. */
+static void modules_destroy(struct shard *shard)
+{
+    while (shard->modules_started > 0) {
+        int m = --shard->modules_started;
+        shard->server->modules[m]->destroy(shard, shard->module_state[m]);
+        shard->module_state[m] = NULL;
+    }
+}
 
 int shard_init(struct shard *shard, struct server *server, int index)
 {
@@ -195,9 +207,10 @@ int shard_init(struct shard *shard, struct server *server, int index)
     }
     shard->shared->ring_fd = shard->loop->peer.wake_fd;
     shard->shared->handoff_fd = shard->loop->peer.handoff_fd;
-    if (server->module != NULL) {
-        rc = server->module->start(shard, &shard->module_state);
+    for (int m = 0; m < server->module_count; m++) {
+        rc = server->modules[m]->start(shard, &shard->module_state[m]);
         if (rc != 0) {
+            modules_destroy(shard);
             shard_xshard_free(shard);
             sublist_destroy(shard->sublist);
             shard->sublist = NULL;
@@ -205,7 +218,9 @@ int shard_init(struct shard *shard, struct server *server, int index)
             shard->loop = NULL;
             return rc;
         }
-        shard->module_started = true;
+        shard->modules_started = m + 1;
+    }
+    if (server->module_count > 0) {
         if (shard->shard_count > 1) {
             /* the subscriptions it made reach the other shards' rings before any runs */
             (void)xshard_flush(&shard->xshard);
@@ -231,10 +246,16 @@ static void send_start(struct shard *shard, struct conn *conn)
     conn_send_started(conn, clock_monotonic_ns());
 }
 
-int shard_module_send(struct shard *shard, int target, void *message)
+int shard_module_send(struct shard *shard, const struct shard_module *module, int target,
+                      void *message)
 {
     ASSERT(target != shard->index && target >= 0 && target < shard->shard_count);
-    return xshard_module_send(&shard->xshard, target, message);
+    int index = 0;
+    while (index < shard->server->module_count && shard->server->modules[index] != module) {
+        index++;
+    }
+    ASSERT(index < shard->server->module_count);
+    return xshard_module_send(&shard->xshard, target, index, message);
 }
 
 void shard_wake_send(struct shard *shard, int wake_fd)
@@ -629,10 +650,17 @@ static int turn_wait(struct shard *shard, bool work_left)
     return rc;
 }
 
+/* Every module that started is asked each time (the last first), so each drains in
+ * parallel with the others. */
 static bool module_stopped(struct shard *shard)
 {
-    return !shard->module_started ||
-           shard->server->module->stop_step(shard, shard->module_state);
+    bool stopped = true;
+    for (int m = shard->modules_started - 1; m >= 0; m--) {
+        if (!shard->server->modules[m]->stop_step(shard, shard->module_state[m])) {
+            stopped = false;
+        }
+    }
+    return stopped;
 }
 
 /* Stopping: (0) the module drains (stores commit, their acks go out) and says so to every
@@ -729,8 +757,8 @@ void shard_run(struct shard *shard)
             shard->deferred_pressed = false;
             shard->conns.flow_resume_wanted = true; /* the publishers it paused read again */
         }
-        if (shard->module_started) {
-            shard->server->module->turn_end(shard, shard->module_state);
+        for (int m = 0; m < shard->modules_started; m++) {
+            shard->server->modules[m]->turn_end(shard, shard->module_state[m]);
         }
         flush_all(shard);
         if (shard->rearm_pending) {
@@ -772,10 +800,7 @@ void shard_destroy(struct shard *shard)
 {
     /* The loop goes first: it cancels what is still in flight, and only then may the
      * memory those operations point at (send buffers) go. */
-    if (shard->module_started) {
-        shard->server->module->destroy(shard, shard->module_state);
-        shard->module_started = false;
-    }
+    modules_destroy(shard);
     loop_destroy(shard->loop);
     shard->loop = NULL;
     for (uint32_t i = 0; i < shard->conns.capacity; i++) {

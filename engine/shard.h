@@ -110,8 +110,8 @@ struct shard {
     struct timer_entry stats_timer;
     struct timer_entry stop_timer;   /* wakes the loop when the drain time is over */
     struct shard_stats stats;
-    void *module_state;      /* the server's module's (shard_module.h), NULL without one */
-    bool module_started;
+    void *module_state[SERVER_MODULES_MAX]; /* each of the server's modules' */
+    int modules_started;     /* the first this many of the server's modules have started */
     int error;               /* set when the shard failed to start */
 };
 

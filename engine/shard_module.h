@@ -37,9 +37,10 @@ struct shard_module {
     void (*message)(struct shard *shard, void *state, int origin, void *message);
 };
 
-/* Sends `message` (heap memory; the receiver frees it) to this module's instance on shard
+/* Sends `message` (heap memory; the receiver frees it) to `module`'s instance on shard
  * `target` (not this one), in order with everything else this shard sends there. 0, or
  * -ENOMEM (the caller still owns it). From the shard's own thread. */
-int shard_module_send(struct shard *shard, int target, void *message);
+int shard_module_send(struct shard *shard, const struct shard_module *module, int target,
+                      void *message);
 
 #endif

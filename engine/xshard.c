@@ -341,14 +341,15 @@ void xshard_commit(struct xshard *x, int target, bool overflowed)
     xshard_record_commit(x, target, overflowed, 0);
 }
 
-int xshard_module_send(struct xshard *x, int target, void *message)
+int xshard_module_send(struct xshard *x, int target, int module, void *message)
 {
     bool overflowed;
-    void *body = xshard_reserve(x, target, XSHARD_MODULE, sizeof message, &overflowed);
+    struct xshard_module_record record = {.message = message, .module = module};
+    void *body = xshard_reserve(x, target, XSHARD_MODULE, sizeof record, &overflowed);
     if (body == NULL) {
         return -ENOMEM;
     }
-    memcpy(body, &message, sizeof message);
+    memcpy(body, &record, sizeof record);
     xshard_commit(x, target, overflowed);
     return 0;
 }
@@ -583,10 +584,10 @@ static void handle_record(struct xshard *x, int origin, const struct spsc_record
         handle_interest(x, origin, body, record->length);
         return;
     case XSHARD_MODULE: {
-        void *message;
-        ASSERT(record->length == sizeof message);
-        memcpy(&message, body, sizeof message);
-        x->handlers->module(x->ctx, origin, message);
+        struct xshard_module_record module;
+        ASSERT(record->length == sizeof module);
+        memcpy(&module, body, sizeof module);
+        x->handlers->module(x->ctx, origin, module.module, module.message);
         return;
     }
     case XSHARD_ACK: {

@@ -186,8 +186,9 @@ struct xshard_handlers {
     /* True while the drain must stop before the next record (a subscriber here is behind:
      * flow control, conn.h). */
     bool (*drain_held)(void *ctx);
-    /* A module message from shard `origin` (xshard_module_send): the handler owns it. */
-    void (*module)(void *ctx, int origin, void *message);
+    /* A message for module `module` from shard `origin` (xshard_module_send): the handler
+     * owns it. */
+    void (*module)(void *ctx, int origin, int module, void *message);
 };
 
 /* Counters for --stats, printed by xshard_stats_format. Shard-owned, like the rest. */
@@ -272,10 +273,10 @@ void *xshard_reserve(struct xshard *x, int target, uint32_t type, uint32_t lengt
  * the shard. */
 void xshard_commit(struct xshard *x, int target, bool overflowed);
 
-/* Sends `message` (heap memory the receiver's module frees) to the module instance on shard
- * `target`, in order with everything else this shard sends there; never refused for a full
+/* Sends `message` (heap memory the receiver's module frees) to the instance of module
+ * `module` (an index in the server's list) on shard `target`, in order with everything else this shard sends there; never refused for a full
  * ring (it waits in the overflow queue). 0, or -ENOMEM (then the caller still owns it). */
-int xshard_module_send(struct xshard *x, int target, void *message);
+int xshard_module_send(struct xshard *x, int target, int module, void *message);
 
 /* A queue group a target shard is asked to serve for one publish: routing's pick. */
 struct xshard_pick {

@@ -19,7 +19,8 @@
  *                    config.c allows, as an XSHARD_INTEREST body does.
  *   XSHARD_INTEREST  struct xshard_interest, then subject, then queue
  *   XSHARD_ACK       u64: interest announcements of the receiver applied so far
- *   XSHARD_MODULE    void *: a message of the shard module (shard_module.h) to its
+ *   XSHARD_MODULE    struct xshard_module_record: a message of a shard module
+ *                    (shard_module.h, which by its index in the server's list) to its
  *                    instance on the receiving shard, heap-allocated by the sender and
  *                    owned by the receiver from then on (it frees it) */
 #ifndef IONATS_ENGINE_XSHARD_RECORD_H
@@ -43,6 +44,11 @@ struct xshard_publish {
     uint32_t payload_length;
     uint32_t group_count;
     uint32_t shown_length; /* route_msg.shown, written after the payload (0: none) */
+};
+
+struct xshard_module_record {
+    void *message;
+    int module; /* its index in struct server's modules */
 };
 
 struct xshard_interest {

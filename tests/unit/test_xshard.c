@@ -562,26 +562,27 @@ static const struct shard_module test_module = {.name = "test", .message = modul
 START_TEST(test_module_messages)
 {
     shard_fixture_init(&fx, 2, RING_SIZE, CONFIG_XSHARD_OVERFLOW_MAX_DEFAULT);
-    fx.server.module = &test_module;
-    fx.shards[1]->module_started = true;
+    fx.server.modules[0] = &test_module;
+    fx.server.module_count = 1;
+    fx.shards[1]->modules_started = 1;
     module_seen_count = 0;
     uint64_t *first = malloc(sizeof *first);
     ck_assert_ptr_nonnull(first);
     *first = 1;
-    ck_assert_int_eq(shard_module_send(fx.shards[0], 1, first), 0);
+    ck_assert_int_eq(shard_module_send(fx.shards[0], &test_module, 1, first), 0);
     shard_fixture_ring_fill_acks(&fx, 0, 1);
     for (uint64_t n = 2; n <= 3; n++) {
         uint64_t *message = malloc(sizeof *message);
         ck_assert_ptr_nonnull(message);
         *message = n;
-        ck_assert_int_eq(shard_module_send(fx.shards[0], 1, message), 0);
+        ck_assert_int_eq(shard_module_send(fx.shards[0], &test_module, 1, message), 0);
     }
     ck_assert(fx.shards[0]->xshard.overflowing);
     uint64_t *refused = malloc(sizeof *refused);
     ck_assert_ptr_nonnull(refused);
     alloc_fail_at(1);
     alloc_fail.armed = true;
-    int rc = shard_module_send(fx.shards[0], 1, refused);
+    int rc = shard_module_send(fx.shards[0], &test_module, 1, refused);
     alloc_fail.armed = false;
     ck_assert_int_eq(rc, -ENOMEM);
     free(refused);
@@ -591,7 +592,7 @@ START_TEST(test_module_messages)
         ck_assert_uint_eq(module_seen[i], (uint64_t)i + 1);
     }
     ck_assert_int_eq(module_origin, 0);
-    fx.shards[1]->module_started = false;
+    fx.shards[1]->modules_started = 0;
     shard_fixture_free(&fx);
 }
 END_TEST
