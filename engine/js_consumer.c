@@ -11,6 +11,7 @@
  * redelivers what was acked since, never loses a message). Owner shard's thread only. */
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "engine/js_consumer.h"
 #include "engine/service.h"
@@ -475,21 +476,21 @@ static int config_save(struct js_consumer *consumer)
     js_consumer_config_encode(&consumer->config, NULL, 0, &json);
     go_json_literal(&json, "}\n");
     int rc = json.failed ? -ENOMEM
-                         : js_file_write_durable(consumer->dir, CONFIG_FILE, json.data,
+                         : file_write_durable(consumer->dir, CONFIG_FILE, json.data,
                                                  json.length);
     go_json_free(&json);
     if (rc == 0) {
         char created[32];
         int length = snprintf(created, sizeof created, "%lld\n", (long long)consumer->created_ns);
-        rc = js_file_write_durable(consumer->dir, "created", created, (size_t)length);
+        rc = file_write_durable(consumer->dir, "created", created, (size_t)length);
     }
     return rc;
 }
 
 static int dir_make(struct js_consumer *consumer)
 {
-    char *parent = js_path_join(consumer->stream->dir, CONSUMERS_DIR);
-    consumer->dir = parent != NULL ? js_path_join(parent, consumer->name) : NULL;
+    char *parent = file_path_join(consumer->stream->dir, CONSUMERS_DIR);
+    consumer->dir = parent != NULL ? file_path_join(parent, consumer->name) : NULL;
     int rc = consumer->dir == NULL ? -ENOMEM : 0;
     if (rc == 0 && mkdir(parent, 0750) != 0 && errno != EEXIST) {
         rc = -errno;
@@ -541,7 +542,7 @@ int js_consumer_create(struct js_stream *stream, struct js_consumer_config *conf
     }
     if (rc != 0) {
         if (consumer->dir != NULL) {
-            js_remove_tree(consumer->dir);
+            file_remove_tree(consumer->dir);
         }
         js_consumer_free(consumer, false);
         return rc;
@@ -577,7 +578,7 @@ int js_consumer_update(struct js_consumer *consumer, struct js_consumer_config *
 
 static int64_t created_read(const char *dir)
 {
-    char *path = js_path_join(dir, "created");
+    char *path = file_path_join(dir, "created");
     FILE *file = path != NULL ? fopen(path, "r") : NULL;
     free(path);
     long long created = 0;
@@ -592,7 +593,7 @@ static int64_t created_read(const char *dir)
 
 static int consumer_load(struct js_stream *stream, const char *dir, const char *name)
 {
-    char *path = js_path_join(dir, CONFIG_FILE);
+    char *path = file_path_join(dir, CONFIG_FILE);
     json_error_t json_error;
     json_t *root = path != NULL ? json_load_file(path, 0, &json_error) : NULL;
     free(path);
@@ -646,7 +647,7 @@ int js_consumers_load(struct js_stream *stream)
     if (stream->dir == NULL) {
         return 0;
     }
-    char *parent = js_path_join(stream->dir, CONSUMERS_DIR);
+    char *parent = file_path_join(stream->dir, CONSUMERS_DIR);
     DIR *dir = parent != NULL ? opendir(parent) : NULL;
     if (dir == NULL) {
         free(parent);
@@ -657,7 +658,7 @@ int js_consumers_load(struct js_stream *stream)
         if (entry->d_name[0] == '.') {
             continue;
         }
-        char *path = js_path_join(parent, entry->d_name);
+        char *path = file_path_join(parent, entry->d_name);
         int rc = path != NULL ? consumer_load(stream, path, entry->d_name) : -ENOMEM;
         if (rc != 0) {
             LOG_ERROR("JetStream: consumer %s of stream %s not loaded: %s", entry->d_name,
@@ -678,7 +679,7 @@ void js_consumer_delete(struct js_consumer *consumer)
     js_consumer_retention_released(consumer);
     consumers_remove(consumer->stream, consumer);
     if (consumer->dir != NULL) {
-        js_remove_tree(consumer->dir);
+        file_remove_tree(consumer->dir);
     }
     js_consumer_free(consumer, false);
 }

@@ -14,6 +14,7 @@
  * outlives a deleted consumer in a small record of its own. Owner shard's thread only. */
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "engine/js_consumer.h"
 #include "engine/service.h"
@@ -111,7 +112,7 @@ static uint64_t *snapshot_make(const struct js_consumer *consumer, uint64_t gene
 int js_consumer_store_open(struct js_consumer *consumer, bool fresh)
 {
     for (int i = 0; i < 2; i++) {
-        char *path = js_path_join(consumer->dir, STATE_FILES[i]);
+        char *path = file_path_join(consumer->dir, STATE_FILES[i]);
         if (path == NULL) {
             return -ENOMEM;
         }

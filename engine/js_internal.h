@@ -324,17 +324,6 @@ void js_streams_remove(struct js *js, struct js_stream *stream);
 /* Keeps a deleted stream until its store's I/O is done (then js.c frees it). */
 int js_retire(struct js *js, struct js_stream *stream);
 
-/* "<dir>/<name>", malloc'd; NULL when out of memory. */
-char *js_path_join(const char *dir, const char *name);
-
-/* Writes `name` in `dir` durably: a temporary file, synced, renamed over, the directory
- * synced. Synchronous (configs: rare, and the API answers only once they are on disk).
- * 0 or -errno. */
-int js_file_write_durable(const char *dir, const char *name, const char *data, size_t length);
-
-/* Removes a directory and everything under it (best effort). */
-void js_remove_tree(const char *path);
-
 /* Wall-clock now, in ns since the epoch. */
 int64_t js_now_ns(void);
 

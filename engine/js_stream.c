@@ -8,6 +8,7 @@
  * leaves the index at once and is freed by js.c once its store has nothing in flight.
  * Meta shard's thread only. */
 #include "base/assert.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "engine/js_consumer.h"
 #include "engine/js_internal.h"
@@ -103,64 +104,6 @@ static void hook_failed(void *context, int error)
 
 /* ---- config.json ---- */
 
-char *js_path_join(const char *dir, const char *name)
-{
-    size_t length = strlen(dir) + 1 + strlen(name) + 1;
-    char *path = malloc(length);
-    if (path != NULL) {
-        snprintf(path, length, "%s/%s", dir, name);
-    }
-    return path;
-}
-
-static int fsync_path(const char *path, int flags)
-{
-    int fd = open(path, flags | O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
-    }
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
-}
-
-int js_file_write_durable(const char *dir, const char *name, const char *data, size_t length)
-{
-    char temp_name[256];
-    snprintf(temp_name, sizeof temp_name, "%s.tmp", name);
-    char *temp = js_path_join(dir, temp_name);
-    char *final = js_path_join(dir, name);
-    int rc = -ENOMEM;
-    if (temp != NULL && final != NULL) {
-        int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-        rc = fd < 0 ? -errno : 0;
-        if (rc == 0) {
-            size_t done = 0;
-            while (rc == 0 && done < length) {
-                ssize_t n = write(fd, data + done, length - done);
-                if (n < 0 && errno != EINTR) {
-                    rc = -errno;
-                } else if (n > 0) {
-                    done += (size_t)n;
-                }
-            }
-            if (rc == 0 && fsync(fd) != 0) {
-                rc = -errno;
-            }
-            close(fd);
-        }
-        if (rc == 0 && rename(temp, final) != 0) {
-            rc = -errno;
-        }
-        if (rc == 0) {
-            rc = fsync_path(dir, O_RDONLY | O_DIRECTORY);
-        }
-    }
-    free(temp);
-    free(final);
-    return rc;
-}
-
 /* Writes config.json durably. Synchronous: a create or update is rare and waits for it
  * (the API answers only once the stream is on disk). */
 static int config_save(const struct js_stream *stream)
@@ -173,14 +116,14 @@ static int config_save(const struct js_stream *stream)
     go_json_int(&json, stream->created_ns);
     go_json_literal(&json, "}\n");
     int rc = json.failed ? -ENOMEM
-                         : js_file_write_durable(stream->dir, CONFIG_FILE, json.data, json.length);
+                         : file_write_durable(stream->dir, CONFIG_FILE, json.data, json.length);
     go_json_free(&json);
     return rc;
 }
 
 int js_stream_config_read(const char *dir, struct js_stream_config *config, int64_t *created_ns)
 {
-    char *path = js_path_join(dir, CONFIG_FILE);
+    char *path = file_path_join(dir, CONFIG_FILE);
     if (path == NULL) {
         return -ENOMEM;
     }
@@ -218,32 +161,6 @@ int js_stream_config_read(const char *dir, struct js_stream_config *config, int6
 }
 
 /* ---- removing a stream's files ---- */
-
-void js_remove_tree(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (dir != NULL) {
-        struct dirent *entry;
-        while ((entry = readdir(dir)) != NULL) {
-            if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
-                continue;
-            }
-            char *child = js_path_join(path, entry->d_name);
-            if (child == NULL) {
-                break;
-            }
-            struct stat st;
-            if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) {
-                js_remove_tree(child);
-            } else {
-                unlink(child);
-            }
-            free(child);
-        }
-        closedir(dir);
-    }
-    rmdir(path);
-}
 
 /* ---- subscriptions ---- */
 
@@ -325,7 +242,7 @@ static int stream_open(struct js_stream *stream)
         .context = stream};
     char *msgs = NULL;
     if (stream->dir != NULL) {
-        msgs = js_path_join(stream->dir, "msgs");
+        msgs = file_path_join(stream->dir, "msgs");
         if (msgs == NULL) {
             return -ENOMEM;
         }
@@ -356,7 +273,7 @@ int js_stream_create(struct js *js, struct js_stream_config *config, int64_t cre
     int rc = 0;
     stream->created_ns = created_ns;
     if (config->storage == JS_STREAM_STORAGE_FILE) {
-        stream->dir = js_path_join(js->streams_dir, config->name);
+        stream->dir = file_path_join(js->streams_dir, config->name);
         rc = stream->dir == NULL ? -ENOMEM : 0;
         if (rc == 0 && mkdir(stream->dir, 0750) != 0) {
             rc = -errno;
@@ -371,7 +288,7 @@ int js_stream_create(struct js *js, struct js_stream_config *config, int64_t cre
     if (rc != 0) {
         js_errors_setf(error, JS_ERR_STREAM_CREATE, "%s", strerror(-rc));
         if (stream->dir != NULL && rc != -EEXIST) {
-            js_remove_tree(stream->dir);
+            file_remove_tree(stream->dir);
         }
         js_stream_free(stream);
         return rc;
@@ -389,7 +306,7 @@ int js_stream_load(struct js *js, const char *name, struct js_shared_state *shar
     if (stream == NULL) {
         return -ENOMEM;
     }
-    stream->dir = js_path_join(js->streams_dir, name);
+    stream->dir = file_path_join(js->streams_dir, name);
     int rc = stream->dir == NULL ? -ENOMEM
                                  : js_stream_config_read(stream->dir, &stream->config,
                                                          &stream->created_ns);
@@ -463,7 +380,7 @@ void js_stream_delete(struct js_stream *stream)
     stream->deleting = true;
     js_publish_failed(stream, -ENOENT); /* waiting acks learn the stream is gone */
     if (stream->dir != NULL) {
-        js_remove_tree(stream->dir);
+        file_remove_tree(stream->dir);
     }
 }
 
