@@ -143,6 +143,44 @@ static const struct flag flags[] = {
     {{"segment_size"}, FLAG_SIZE, ACTION_SET, FIELD(segment_size), 1LL << 20, 1LL << 32,
      "<size>", "Bytes of each stream segment file, from 1MB to 4GB; a stored message must fit "
      "one (default: 64MB)"},
+    {{"cid", "cluster_id"}, FLAG_STRING, ACTION_SET, FIELD(streaming_cluster_id), 0, 0, "<id>",
+     "NATS Streaming: serve this cluster id, which turns streaming (and JetStream) on "
+     "(default: off; nats-streaming-server's own default id is test-cluster)"},
+    {{"st", "store"}, FLAG_STRING, ACTION_SET, FIELD(streaming_store), 0, 0, "<type>",
+     "NATS Streaming store: FILE (channels, clients and subscriptions on disk, acked by "
+     "--sync) or MEMORY (default: FILE, where nats-streaming-server defaults to MEMORY)"},
+    {{"dir"}, FLAG_STRING, ACTION_SET, FIELD(streaming_dir), 0, 0, "<dir>",
+     "NATS Streaming: directory of its clients and subscriptions; channels are JetStream "
+     "streams in --store_dir (default: <store_dir>/streaming)"},
+    {{"mc", "max_channels"}, FLAG_INT, ACTION_SET, FIELD(streaming_max_channels), 0, INT64_MAX,
+     "<count>", "NATS Streaming: most channels, 0 for unlimited (default: 100)"},
+    {{"msu", "max_subs"}, FLAG_INT, ACTION_SET, FIELD(streaming_max_subs), 0, INT64_MAX,
+     "<count>", "NATS Streaming: most subscriptions per channel, 0 for unlimited "
+     "(default: 1000)"},
+    {{"mm", "max_msgs"}, FLAG_INT, ACTION_SET, FIELD(streaming_max_msgs), 0, INT64_MAX,
+     "<count>", "NATS Streaming: most messages per channel, 0 for unlimited "
+     "(default: 1000000)"},
+    {{"mb", "max_bytes"}, FLAG_SIZE, ACTION_SET, FIELD(streaming_max_bytes), 0, INT64_MAX,
+     "<size>", "NATS Streaming: most message bytes per channel, 0 for unlimited "
+     "(default: 976.6MB)"},
+    {{"ma", "max_age"}, FLAG_DURATION, ACTION_SET, FIELD(streaming_max_age_ns), 0, INT64_MAX,
+     "<duration>", "NATS Streaming: messages older than this go, 0 for unlimited (default: 0)"},
+    {{"hbi", "hb_interval"}, FLAG_DURATION, ACTION_SET, FIELD(streaming_hb_interval_ns), 1,
+     INT64_MAX, "<duration>",
+     "NATS Streaming: interval of the server's heartbeats to each client (default: 30s)"},
+    {{"hbt", "hb_timeout"}, FLAG_DURATION, ACTION_SET, FIELD(streaming_hb_timeout_ns), 1,
+     INT64_MAX, "<duration>",
+     "NATS Streaming: how long a heartbeat waits for the client's answer (default: 10s)"},
+    {{"hbf", "hb_fail_count"}, FLAG_INT, ACTION_SET, FIELD(streaming_hb_fail_count), 1,
+     INT64_MAX, "<count>",
+     "NATS Streaming: missed heartbeats in a row after which a client is dropped "
+     "(default: 10)"},
+    {{"SD", "stan_debug"}, FLAG_SWITCH, ACTION_SET, FIELD(streaming_debug), 0, 0, NULL,
+     "NATS Streaming: log its connects, subscriptions and closes (default: off)"},
+    {{"SV", "stan_trace"}, FLAG_SWITCH, ACTION_SET, FIELD(streaming_trace), 0, 0, NULL,
+     "NATS Streaming: also log each request it handles (default: off)"},
+    {{"SDV"}, FLAG_SWITCH, ACTION_SET, FIELD(streaming_debug_trace), 0, 0, NULL,
+     "NATS Streaming: -SD and -SV"},
     {{"h", "help"}, FLAG_SWITCH, ACTION_HELP, 0, 0, 0, NULL, "Show this message"},
     {{"v", "version"}, FLAG_SWITCH, ACTION_VERSION, 0, 0, 0, NULL, "Show version"},
 };
@@ -196,6 +234,14 @@ static void config_defaults(struct config *config)
     config->sync = "always";
     config->sync_interval_ns = CONFIG_SYNC_INTERVAL_NS_DEFAULT;
     config->segment_size = CONFIG_SEGMENT_SIZE_DEFAULT;
+    config->streaming_store = "FILE";
+    config->streaming_max_channels = CONFIG_STREAMING_MAX_CHANNELS_DEFAULT;
+    config->streaming_max_subs = CONFIG_STREAMING_MAX_SUBS_DEFAULT;
+    config->streaming_max_msgs = CONFIG_STREAMING_MAX_MSGS_DEFAULT;
+    config->streaming_max_bytes = CONFIG_STREAMING_MAX_BYTES_DEFAULT;
+    config->streaming_hb_interval_ns = CONFIG_STREAMING_HB_INTERVAL_NS_DEFAULT;
+    config->streaming_hb_timeout_ns = CONFIG_STREAMING_HB_TIMEOUT_NS_DEFAULT;
+    config->streaming_hb_fail_count = CONFIG_STREAMING_HB_FAIL_COUNT_DEFAULT;
 }
 
 /* How --help and errors spell a flag: one dash for the one- and two-letter ones (-D, -DV). */
@@ -475,6 +521,20 @@ static int flag_apply(struct config *config, const struct flag *flag, const char
     return 0;
 }
 
+bool config_streaming_id_valid(const char *id)
+{
+    if (id[0] == '\0') {
+        return false;
+    }
+    for (const char *c = id; *c != '\0'; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static enum config_result config_check(const struct config *config, FILE *err)
 {
     if ((config->recv_buf_count & (config->recv_buf_count - 1)) != 0) {
@@ -547,6 +607,18 @@ static enum config_result config_check(const struct config *config, FILE *err)
     }
     if (config->store_dir[0] == '\0') {
         fprintf(err, "ionats: --store_dir is empty\n");
+        return CONFIG_EXIT_USAGE;
+    }
+    if (strcasecmp(config->streaming_store, "FILE") != 0 &&
+        strcasecmp(config->streaming_store, "MEMORY") != 0) {
+        fprintf(err, "ionats: --store must be FILE or MEMORY, not \"%s\"\n",
+                config->streaming_store);
+        return CONFIG_EXIT_USAGE;
+    }
+    if (config->streaming_cluster_id != NULL && !config_streaming_id_valid(
+                                                    config->streaming_cluster_id)) {
+        fprintf(err, "ionats: invalid cluster id \"%s\": only alphanumeric and `-` or `_` "
+                "characters allowed\n", config->streaming_cluster_id);
         return CONFIG_EXIT_USAGE;
     }
     if ((config->user == NULL) != (config->pass == NULL)) {
@@ -628,6 +700,13 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
     if (debug_trace_given) {
         config->debug = debug_trace;
         config->trace = debug_trace;
+    }
+    if (config->streaming_debug_trace) {
+        config->streaming_debug = true;
+        config->streaming_trace = true;
+    }
+    if (config->streaming_cluster_id != NULL) {
+        config->jetstream = true; /* channels are streams */
     }
     return config_check(config, err);
 }

@@ -49,6 +49,14 @@ enum {
 #define CONFIG_SYNC_INTERVAL_NS_DEFAULT (120LL * 1000000000LL)
 /* nats-server's store directory when -sd is not given. */
 #define CONFIG_STORE_DIR_DEFAULT "/tmp/nats/jetstream"
+/* nats-streaming-server's defaults. */
+#define CONFIG_STREAMING_MAX_CHANNELS_DEFAULT 100
+#define CONFIG_STREAMING_MAX_SUBS_DEFAULT 1000
+#define CONFIG_STREAMING_MAX_MSGS_DEFAULT 1000000
+#define CONFIG_STREAMING_MAX_BYTES_DEFAULT (1000000LL * 1024)
+#define CONFIG_STREAMING_HB_INTERVAL_NS_DEFAULT (30LL * 1000000000LL)
+#define CONFIG_STREAMING_HB_TIMEOUT_NS_DEFAULT (10LL * 1000000000LL)
+#define CONFIG_STREAMING_HB_FAIL_COUNT_DEFAULT 10
 /* How long a stopping broker waits for clients to take their pending output. */
 #define CONFIG_DRAIN_NS (500LL * 1000000LL)
 
@@ -93,6 +101,21 @@ struct config {
     const char *sync;          /* "always", "interval" or "none" */
     int64_t sync_interval_ns;  /* --sync interval: how often stored data is synced */
     int64_t segment_size;      /* bytes of each stream segment file */
+    /* NATS Streaming (nats-streaming-server's flags); on when a cluster id is given */
+    const char *streaming_cluster_id; /* NULL: off */
+    const char *streaming_store;      /* "FILE" or "MEMORY", any case */
+    const char *streaming_dir;        /* NULL: <store_dir>/streaming */
+    int64_t streaming_max_channels;   /* 0: unlimited */
+    int64_t streaming_max_subs;       /* per channel; 0: unlimited */
+    int64_t streaming_max_msgs;       /* per channel; 0: unlimited */
+    int64_t streaming_max_bytes;      /* per channel; 0: unlimited */
+    int64_t streaming_max_age_ns;     /* per channel; 0: unlimited */
+    int64_t streaming_hb_interval_ns; /* server heartbeats to each client */
+    int64_t streaming_hb_timeout_ns;  /* how long each heartbeat waits for its answer */
+    int64_t streaming_hb_fail_count;  /* missed heartbeats in a row that drop a client */
+    bool streaming_debug;
+    bool streaming_trace;
+    bool streaming_debug_trace;
 };
 
 enum config_result {
@@ -116,6 +139,9 @@ int config_cpus_parse(const char *text, int *cpus, int capacity);
  * K/M/G/T (powers of 1000) or KB/MB/GB/TB (and KiB..., powers of 1024), any case.
  * 0 or -EINVAL (also on overflow). */
 int config_size_parse(const char *text, int64_t *bytes);
+
+/* A NATS Streaming cluster or client id: letters, digits, '-' and '_', not empty. */
+bool config_streaming_id_valid(const char *id);
 
 /* Parses "250ms", "2s", "1.5m", "1h" or a bare number of seconds. 0 or -EINVAL. */
 int config_duration_parse(const char *text, int64_t *ns);

@@ -18,6 +18,7 @@
 #include "engine/server.h"
 #include "engine/shard.h"
 #include "engine/shard_module.h"
+#include "engine/stan.h"
 #include "proto/connect.h"
 
 #include <errno.h>
@@ -232,6 +233,9 @@ static int server_init(struct server *server, const struct config *config, int s
     server->auth_required = config->user != NULL || config->token != NULL;
     if (config->jetstream) {
         server->modules[server->module_count++] = &js_module;
+        if (config->streaming_cluster_id != NULL) {
+            server->modules[server->module_count++] = &stan_module;
+        }
         server->js_max_memory =
             config->max_memory_store > 0 ? config->max_memory_store : js_max_memory_default();
         server->js_max_file = config->max_file_store > 0

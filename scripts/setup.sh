@@ -13,6 +13,7 @@ packages=(
   gcc g++ clang libclang-rt-14-dev meson ninja-build pkg-config
   liburing-dev libxxhash-dev libjemalloc-dev libjansson-dev
   check libsubunit-dev libnats-dev nats-server libbenchmark-dev libseccomp-dev
+  protobuf-c-compiler libprotobuf-c-dev
   python3 python3-venv
 )
 

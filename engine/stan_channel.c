@@ -1,0 +1,447 @@
+/* NATS Streaming channels and publishes. Shard 0's thread.
+ *
+ * The one idea: a channel is a JetStream stream, STAN_<escaped name> on the one subject
+ * _STAN.ch.<escaped name>, made (or brought to the current limits) by a request to
+ * JetStream's API the first time the channel is used after a start; a PubMsg becomes a
+ * publish to that subject with an internal reply, and JetStream's ack — sent once the
+ * message is as durable as --sync asks — becomes the PubAck. Publishes that arrive while
+ * the stream is being made wait on the channel, in order, bounded. */
+#include "base/assert.h"
+#include "base/log.h"
+#include "engine/shard.h"
+#include "engine/stan_internal.h"
+#include "proto/stan.pb-c.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR_INVALID_PUB_REQ "stan: invalid publish request"
+#define ERR_TOO_MANY_CHANNELS "too many channels"
+/* JetStream's "stream name already in use with a different configuration". */
+enum { JS_ERR_STREAM_NAME_IN_USE = 10058 };
+
+struct stan_pub_wait {
+    struct stan_pub_wait *next;
+    struct stan_channel *channel;
+    char *reply; /* the publisher's PubAck subject, NULL for none */
+    char *guid;
+    uint8_t *data; /* only while waiting for the stream */
+    size_t length;
+};
+
+struct stan_ready_wait {
+    struct stan_ready_wait *next;
+    stan_ready_fn *fn;
+    void *context;
+};
+
+/* '_' doubles, and what a stream name or a subject token cannot hold is _XX (hex): the
+ * escape is one to one, so no two channels share a stream. */
+static char *escape(const char *name)
+{
+    size_t length = strlen(name);
+    char *out = malloc(length * 3 + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c == '_') {
+            out[n++] = '_';
+            out[n++] = '_';
+        } else if (c <= ' ' || c >= 0x7f || c == '.' || c == '*' || c == '>' || c == '/' ||
+                   c == '\\') {
+            n += (size_t)snprintf(out + n, 4, "_%02X", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+struct stan_channel *stan_channel_find(struct stan *stan, const char *name)
+{
+    for (size_t i = 0; i < stan->channel_count; i++) {
+        if (strcmp(stan->channels[i]->name, name) == 0) {
+            return stan->channels[i];
+        }
+    }
+    return NULL;
+}
+
+static void channel_free(struct stan_channel *channel)
+{
+    ASSERT(channel->group_count == 0);
+    free(channel->groups);
+    while (channel->waiting_head != NULL) {
+        struct stan_pub_wait *wait = channel->waiting_head;
+        channel->waiting_head = wait->next;
+        free(wait->reply);
+        free(wait->guid);
+        free(wait->data);
+        free(wait);
+    }
+    while (channel->ready_head != NULL) {
+        struct stan_ready_wait *wait = channel->ready_head;
+        channel->ready_head = wait->next;
+        free(wait);
+    }
+    free(channel->name);
+    free(channel->stream);
+    free(channel->subject);
+    free(channel);
+}
+
+static struct stan_channel *channel_new(struct stan *stan, const char *name)
+{
+    if (stan->channel_count == stan->channel_capacity) {
+        size_t capacity = stan->channel_capacity == 0 ? 16 : stan->channel_capacity * 2;
+        struct stan_channel **grown = realloc(stan->channels, capacity * sizeof *grown);
+        if (grown == NULL) {
+            return NULL;
+        }
+        stan->channels = grown;
+        stan->channel_capacity = capacity;
+    }
+    struct stan_channel *channel = calloc(1, sizeof *channel);
+    char *escaped = escape(name);
+    if (channel == NULL || escaped == NULL) {
+        free(channel);
+        free(escaped);
+        return NULL;
+    }
+    channel->name = strdup(name);
+    channel->stream = stan_format("STAN_%s", escaped);
+    channel->subject = stan_format("_STAN.ch.%s", escaped);
+    free(escaped);
+    if (channel->name == NULL || channel->stream == NULL || channel->subject == NULL) {
+        channel_free(channel);
+        return NULL;
+    }
+    stan->channels[stan->channel_count++] = channel;
+    return channel;
+}
+
+void stan_channels_free(struct stan *stan)
+{
+    for (size_t i = 0; i < stan->channel_count; i++) {
+        struct stan_channel *channel = stan->channels[i];
+        while (channel->group_count > 0) {
+            stan_group_free(stan, channel->groups[channel->group_count - 1]);
+        }
+        channel_free(channel);
+    }
+    free(stan->channels);
+    stan->channels = NULL;
+    stan->channel_count = 0;
+    stan->channel_capacity = 0;
+}
+
+/* ---- making the stream ---- */
+
+static char *stream_config(const struct stan *stan, const struct stan_channel *channel)
+{
+    json_t *subjects = json_array();
+    json_array_append_new(subjects, json_string(channel->subject));
+    char description[256];
+    snprintf(description, sizeof description, "NATS Streaming channel %.200s", channel->name);
+    json_t *config = json_pack(
+        "{s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:s}", "name", channel->stream,
+        "subjects", subjects, "retention", "limits", "storage", stan->memory ? "memory" : "file",
+        "discard", "old", "max_msgs", (json_int_t)(stan->max_msgs > 0 ? stan->max_msgs : -1),
+        "max_bytes", (json_int_t)(stan->max_bytes > 0 ? stan->max_bytes : -1), "max_age",
+        (json_int_t)stan->max_age_ns, "num_replicas", 1, "description", description);
+    char *text = config != NULL ? json_dumps(config, JSON_COMPACT) : NULL;
+    json_decref(config);
+    return text;
+}
+
+static void publish_now(struct stan *stan, struct stan_pub_wait *wait, const void *data,
+                        size_t length);
+static void pub_ack_send(struct stan *stan, const char *reply, const char *guid,
+                         const char *error);
+
+static void channel_ready(struct stan *stan, struct stan_channel *channel, const char *error)
+{
+    channel->creating = false;
+    channel->ready = error == NULL;
+    while (channel->waiting_head != NULL) {
+        struct stan_pub_wait *wait = channel->waiting_head;
+        channel->waiting_head = wait->next;
+        channel->waiting_count--;
+        if (error == NULL) {
+            publish_now(stan, wait, wait->data, wait->length);
+            free(wait->data);
+            wait->data = NULL;
+        } else {
+            pub_ack_send(stan, wait->reply, wait->guid, error);
+            free(wait->reply);
+            free(wait->guid);
+            free(wait->data);
+            free(wait);
+        }
+    }
+    channel->waiting_tail = NULL;
+    struct stan_ready_wait *ready = channel->ready_head;
+    channel->ready_head = NULL;
+    while (ready != NULL) {
+        struct stan_ready_wait *next = ready->next;
+        ready->fn(stan, ready->context, error);
+        free(ready);
+        ready = next;
+    }
+}
+
+static void state_read(struct stan_channel *channel, const struct route_msg *reply)
+{
+    json_t *root = json_loadb(reply->payload.data + reply->header_length,
+                              reply->payload.length - reply->header_length, 0, NULL);
+    json_t *state = json_object_get(root, "state");
+    channel->first_seq = (uint64_t)json_integer_value(json_object_get(state, "first_seq"));
+    channel->last_seq = (uint64_t)json_integer_value(json_object_get(state, "last_seq"));
+    json_decref(root);
+}
+
+static void stream_answered(struct stan *stan, void *context, const struct route_msg *reply);
+
+static int stream_request(struct stan *stan, struct stan_channel *channel, const char *verb)
+{
+    char *config = stream_config(stan, channel);
+    char *subject = stan_format("$JS.API.STREAM.%s.%s", verb, channel->stream);
+    int rc = config == NULL || subject == NULL
+                 ? -ENOMEM
+                 : stan_request(stan, subject, config, strlen(config), STAN_REQUEST_TIMEOUT_NS,
+                                stream_answered, channel, NULL);
+    free(config);
+    free(subject);
+    if (rc == 0) {
+        channel->creating = true;
+        channel->create_error = verb[0] == 'U'; /* 1: this is the update */
+    }
+    return rc;
+}
+
+static void stream_answered(struct stan *stan, void *context, const struct route_msg *reply)
+{
+    struct stan_channel *channel = context;
+    int err_code = 0;
+    char description[256];
+    if (reply == NULL) {
+        LOG_ERROR("STREAM: channel %s: JetStream did not answer", channel->name);
+        channel_ready(stan, channel, "stan: channel store did not answer");
+        return;
+    }
+    if (!stan_api_error(reply, &err_code, description, sizeof description)) {
+        state_read(channel, reply);
+        channel_ready(stan, channel, NULL);
+        return;
+    }
+    if (err_code == JS_ERR_STREAM_NAME_IN_USE && channel->create_error == 0 &&
+        stream_request(stan, channel, "UPDATE") == 0) {
+        return; /* the limits changed since it was made */
+    }
+    LOG_ERROR("STREAM: channel %s: stream %s: %s", channel->name, channel->stream, description);
+    channel_ready(stan, channel, description);
+}
+
+static void channel_make(struct stan *stan, struct stan_channel *channel)
+{
+    if (channel->ready || channel->creating) {
+        return;
+    }
+    if (stream_request(stan, channel, "CREATE") != 0) {
+        channel_ready(stan, channel, "stan: out of memory");
+    }
+}
+
+int stan_channel_when_ready(struct stan *stan, struct stan_channel *channel, stan_ready_fn *fn,
+                            void *context)
+{
+    if (channel->ready) {
+        fn(stan, context, NULL);
+        return 0;
+    }
+    struct stan_ready_wait *wait = calloc(1, sizeof *wait);
+    if (wait == NULL) {
+        return -ENOMEM;
+    }
+    wait->fn = fn;
+    wait->context = context;
+    wait->next = channel->ready_head;
+    channel->ready_head = wait;
+    channel_make(stan, channel);
+    return 0;
+}
+
+struct stan_channel *stan_channel_get(struct stan *stan, const char *name, const char **error)
+{
+    struct stan_channel *channel = stan_channel_find(stan, name);
+    if (channel != NULL) {
+        return channel;
+    }
+    if (stan->max_channels > 0 && (int64_t)stan->channel_count >= stan->max_channels) {
+        *error = ERR_TOO_MANY_CHANNELS;
+        return NULL;
+    }
+    channel = channel_new(stan, name);
+    if (channel == NULL) {
+        *error = "stan: out of memory";
+        return NULL;
+    }
+    int rc = stan_persist_channel(stan, channel);
+    if (rc != 0) {
+        LOG_ERROR("STREAM: could not store channel %s: %s", name, strerror(-rc));
+    }
+    stan_log_debug(stan, "Channel \"%s\" created (stream %s)", name, channel->stream);
+    return channel;
+}
+
+/* ---- publishes ---- */
+
+static void pub_ack_send(struct stan *stan, const char *reply, const char *guid,
+                         const char *error)
+{
+    if (reply == NULL) {
+        return;
+    }
+    Pb__PubAck ack = PB__PUB_ACK__INIT;
+    ack.guid = (char *)(guid != NULL ? guid : "");
+    ack.error = (char *)(error != NULL ? error : "");
+    stan_send_pb(stan, reply, &ack);
+}
+
+static void pub_acked(struct stan *stan, void *context, const struct route_msg *reply)
+{
+    struct stan_pub_wait *wait = context;
+    int err_code = 0;
+    char description[256];
+    if (reply == NULL) {
+        pub_ack_send(stan, wait->reply, wait->guid, "stan: publish timeout");
+    } else if (stan_api_error(reply, &err_code, description, sizeof description)) {
+        if (err_code == 503) {
+            wait->channel->ready = false; /* the stream went: made again by the next use */
+        }
+        pub_ack_send(stan, wait->reply, wait->guid, description);
+    } else {
+        pub_ack_send(stan, wait->reply, wait->guid, NULL);
+    }
+    free(wait->reply);
+    free(wait->guid);
+    free(wait);
+}
+
+static void publish_now(struct stan *stan, struct stan_pub_wait *wait, const void *data,
+                        size_t length)
+{
+    int rc = stan_request(stan, wait->channel->subject, data, length, STAN_REQUEST_TIMEOUT_NS,
+                          pub_acked, wait, NULL);
+    if (rc != 0) {
+        pub_ack_send(stan, wait->reply, wait->guid,
+                     rc == -EBUSY ? "stan: too many publishes in flight" : "stan: out of memory");
+        free(wait->reply);
+        free(wait->guid);
+        free(wait);
+    }
+}
+
+static char *reply_dup(const struct route_msg *msg)
+{
+    if (msg->reply.length == 0) {
+        return NULL;
+    }
+    char *out = malloc((size_t)msg->reply.length + 1);
+    if (out != NULL) {
+        memcpy(out, msg->reply.data, msg->reply.length);
+        out[msg->reply.length] = '\0';
+    }
+    return out;
+}
+
+static bool client_valid(struct stan *stan, const Pb__PubMsg *pm)
+{
+    if (pm->conn_id.len > 0) {
+        return stan_client_find_conn(stan, pm->conn_id.data, pm->conn_id.len) != NULL;
+    }
+    return stan_client_find(stan, pm->client_id) != NULL;
+}
+
+void stan_on_publish(struct shard *shard, void *context, const struct route_msg *msg)
+{
+    struct stan *stan = context;
+    (void)shard;
+    size_t length = msg->payload.length - msg->header_length;
+    stan->stats.in_msgs++;
+    stan->stats.in_bytes += length;
+    char *reply = reply_dup(msg);
+    Pb__PubMsg *pm = pb__pub_msg__unpack(NULL, length,
+                                         (const uint8_t *)msg->payload.data + msg->header_length);
+    const char *error = NULL;
+    struct stan_channel *channel = NULL;
+    if (pm == NULL || pm->guid[0] == '\0' || !stan_channel_name_valid(pm->subject) ||
+        !client_valid(stan, pm)) {
+        error = ERR_INVALID_PUB_REQ;
+    } else {
+        channel = stan_channel_get(stan, pm->subject, &error);
+    }
+    struct stan_pub_wait *wait = NULL;
+    if (error == NULL) {
+        wait = calloc(1, sizeof *wait);
+        if (wait != NULL) {
+            wait->channel = channel;
+            wait->reply = reply;
+            reply = NULL;
+            wait->guid = strdup(pm->guid);
+        }
+        if (wait == NULL || wait->guid == NULL) {
+            error = "stan: out of memory";
+        }
+    }
+    if (error != NULL) {
+        pub_ack_send(stan, reply != NULL ? reply : (wait != NULL ? wait->reply : NULL),
+                     pm != NULL ? pm->guid : "", error);
+        if (wait != NULL) {
+            free(wait->reply);
+            free(wait);
+        }
+    } else if (channel->ready) {
+        publish_now(stan, wait, pm->data.data, pm->data.len);
+    } else if (channel->waiting_count >= STAN_CHANNEL_WAITING_MAX) {
+        pub_ack_send(stan, wait->reply, wait->guid, "stan: too many publishes in flight");
+        free(wait->reply);
+        free(wait->guid);
+        free(wait);
+    } else {
+        wait->length = pm->data.len;
+        wait->data = pm->data.len > 0 ? malloc(pm->data.len) : NULL;
+        if (pm->data.len > 0) {
+            if (wait->data == NULL) {
+                pub_ack_send(stan, wait->reply, wait->guid, "stan: out of memory");
+                free(wait->reply);
+                free(wait->guid);
+                free(wait);
+                wait = NULL;
+            } else {
+                memcpy(wait->data, pm->data.data, pm->data.len);
+            }
+        }
+        if (wait != NULL) {
+            if (channel->waiting_tail != NULL) {
+                channel->waiting_tail->next = wait;
+            } else {
+                channel->waiting_head = wait;
+            }
+            channel->waiting_tail = wait;
+            channel->waiting_count++;
+            channel_make(stan, channel);
+        }
+    }
+    if (pm != NULL) {
+        pb__pub_msg__free_unpacked(pm, NULL);
+    }
+    free(reply);
+}

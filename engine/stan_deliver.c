@@ -1,0 +1,352 @@
+/* NATS Streaming deliveries and acks: a consumer's push delivery becomes a MsgProto to one
+ * member's inbox, a member's Ack becomes the consumer's +ACK. Shard 0's thread.
+ *
+ * The one idea: JetStream decides what is due (new messages, redeliveries after the ack
+ * wait, at most max ack pending unacked); the gateway only decides who gets it — the member
+ * of the group with the fewest unacked messages under its own max in flight, in turn when
+ * tied, as nats-streaming-server picks — and remembers, per member, each unacked sequence's
+ * ack subject. A delivery no member has room for waits in the group's backlog (bounded by
+ * the consumer's max ack pending) until an ack makes room. A member that leaves hands its
+ * unacked messages back (-NAK), so the others, or the durable when it resumes, get them at
+ * once, marked redelivered. */
+#include "base/assert.h"
+#include "base/log.h"
+#include "engine/shard.h"
+#include "engine/stan_internal.h"
+#include "proto/stan.pb-c.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the in-flight map ---- */
+
+static uint32_t inflight_home(const struct stan_inflight *map, uint64_t seq)
+{
+    return (uint32_t)((seq * 0x9e3779b97f4a7c15ULL) >> 32) & (map->capacity - 1);
+}
+
+static struct stan_inflight_entry *inflight_find(struct stan_inflight *map, uint64_t seq)
+{
+    if (map->capacity == 0) {
+        return NULL;
+    }
+    for (uint32_t s = inflight_home(map, seq);; s = (s + 1) & (map->capacity - 1)) {
+        if (map->slots[s].seq == seq) {
+            return &map->slots[s];
+        }
+        if (map->slots[s].seq == 0) {
+            return NULL;
+        }
+    }
+}
+
+static int inflight_grow(struct stan_inflight *map)
+{
+    struct stan_inflight old = *map;
+    uint32_t capacity = old.capacity == 0 ? 16 : old.capacity * 2;
+    map->slots = calloc(capacity, sizeof *map->slots);
+    if (map->slots == NULL) {
+        *map = old;
+        return -ENOMEM;
+    }
+    map->capacity = capacity;
+    map->count = 0;
+    for (uint32_t i = 0; i < old.capacity; i++) {
+        if (old.slots[i].seq != 0) {
+            uint32_t s = inflight_home(map, old.slots[i].seq);
+            while (map->slots[s].seq != 0) {
+                s = (s + 1) & (capacity - 1);
+            }
+            map->slots[s] = old.slots[i];
+            map->count++;
+        }
+    }
+    free(old.slots);
+    return 0;
+}
+
+/* Takes `reply` (heap) whatever happens. */
+static int inflight_put(struct stan_inflight *map, uint64_t seq, char *reply)
+{
+    struct stan_inflight_entry *found = inflight_find(map, seq);
+    if (found != NULL) {
+        free(found->reply);
+        found->reply = reply;
+        return 0;
+    }
+    if ((map->count + 1) * 2 > map->capacity && inflight_grow(map) != 0) {
+        free(reply);
+        return -ENOMEM;
+    }
+    uint32_t s = inflight_home(map, seq);
+    while (map->slots[s].seq != 0) {
+        s = (s + 1) & (map->capacity - 1);
+    }
+    map->slots[s].seq = seq;
+    map->slots[s].reply = reply;
+    map->count++;
+    return 0;
+}
+
+/* Removes `entry` (found in `map`); returns its reply, now the caller's. */
+static char *inflight_remove(struct stan_inflight *map, struct stan_inflight_entry *entry)
+{
+    char *reply = entry->reply;
+    uint32_t mask = map->capacity - 1;
+    uint32_t hole = (uint32_t)(entry - map->slots);
+    map->slots[hole].seq = 0;
+    map->slots[hole].reply = NULL;
+    for (uint32_t j = (hole + 1) & mask; map->slots[j].seq != 0; j = (j + 1) & mask) {
+        uint32_t home = inflight_home(map, map->slots[j].seq);
+        bool between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!between) {
+            map->slots[hole] = map->slots[j];
+            map->slots[j].seq = 0;
+            map->slots[j].reply = NULL;
+            hole = j;
+        }
+    }
+    map->count--;
+    return reply;
+}
+
+void stan_inflight_free(struct stan_inflight *inflight)
+{
+    for (uint32_t i = 0; i < inflight->capacity; i++) {
+        free(inflight->slots[i].reply);
+    }
+    free(inflight->slots);
+    inflight->slots = NULL;
+    inflight->capacity = 0;
+    inflight->count = 0;
+}
+
+/* ---- choosing a member ---- */
+
+static struct stan_member *member_pick(struct stan_group *group)
+{
+    struct stan_member *best = NULL;
+    size_t best_index = 0;
+    size_t count = group->member_count;
+    for (size_t k = 0; k < count; k++) {
+        size_t i = (group->rotate + k) % count;
+        struct stan_member *member = group->members[i];
+        if ((int64_t)member->inflight.count >= member->max_inflight ||
+            member->client->fhb > 0) {
+            continue;
+        }
+        if (best == NULL || member->inflight.count < best->inflight.count) {
+            best = member;
+            best_index = i;
+        }
+    }
+    if (best != NULL) {
+        group->rotate = best_index + 1;
+    }
+    return best;
+}
+
+/* ---- delivering ---- */
+
+static void deliver_to(struct stan *stan, struct stan_member *member, uint64_t seq,
+                       int64_t timestamp_ns, uint32_t delivered, char *reply, const uint8_t *data,
+                       size_t length)
+{
+    Pb__MsgProto out = PB__MSG_PROTO__INIT;
+    out.sequence = seq;
+    out.subject = member->group->channel->name;
+    out.data.data = (uint8_t *)data;
+    out.data.len = length;
+    out.timestamp = timestamp_ns;
+    out.redelivered = delivered > 1;
+    out.redelivery_count = delivered > 1 ? delivered - 1 : 0;
+    stan->stats.out_msgs++;
+    stan->stats.out_bytes += pb__msg_proto__get_packed_size(&out);
+    stan_send_pb(stan, member->inbox, &out);
+    if (seq > member->last_sent) {
+        member->last_sent = seq;
+    }
+    if (inflight_put(&member->inflight, seq, reply) != 0) {
+        LOG_ERROR("STREAM: out of memory: message %llu of %s redelivered after its ack wait",
+                  (unsigned long long)seq, member->group->channel->name);
+    }
+}
+
+/* Reads "<delivered>.<sseq>.<cseq>.<ts>.<pending>" at the end of a $JS.ACK subject. */
+static bool ack_reply_parse(struct proto_slice reply, uint32_t *delivered, uint64_t *seq,
+                            int64_t *timestamp_ns)
+{
+    uint64_t fields[5] = {0};
+    int field = 4;
+    uint64_t value = 0, scale = 1;
+    for (uint32_t i = reply.length; i > 0 && field >= 0; i--) {
+        char c = reply.data[i - 1];
+        if (c == '.') {
+            fields[field--] = value;
+            value = 0;
+            scale = 1;
+        } else if (c >= '0' && c <= '9') {
+            value += (uint64_t)(c - '0') * scale;
+            scale *= 10;
+        } else {
+            return false;
+        }
+    }
+    if (field >= 0) {
+        return false;
+    }
+    *delivered = (uint32_t)fields[0];
+    *seq = fields[1];
+    *timestamp_ns = (int64_t)fields[3];
+    return *seq != 0;
+}
+
+static void backlog_push(struct stan_group *group, uint64_t seq, int64_t timestamp_ns,
+                         uint32_t delivered, char *reply, const uint8_t *data, size_t length)
+{
+    struct stan_backlog *entry = calloc(1, sizeof *entry);
+    uint8_t *copy = length > 0 ? malloc(length) : NULL;
+    if (entry == NULL || (length > 0 && copy == NULL)) {
+        free(entry);
+        free(copy);
+        free(reply); /* the consumer redelivers it after its ack wait */
+        return;
+    }
+    if (length > 0) {
+        memcpy(copy, data, length);
+    }
+    entry->seq = seq;
+    entry->timestamp_ns = timestamp_ns;
+    entry->delivered = delivered;
+    entry->reply = reply;
+    entry->data = copy;
+    entry->length = length;
+    if (group->backlog_tail != NULL) {
+        group->backlog_tail->next = entry;
+    } else {
+        group->backlog_head = entry;
+    }
+    group->backlog_tail = entry;
+    group->backlog_count++;
+}
+
+void stan_group_backlog_drain(struct stan *stan, struct stan_group *group)
+{
+    while (group->backlog_head != NULL) {
+        struct stan_member *member = member_pick(group);
+        if (member == NULL) {
+            return;
+        }
+        struct stan_backlog *entry = group->backlog_head;
+        group->backlog_head = entry->next;
+        if (group->backlog_head == NULL) {
+            group->backlog_tail = NULL;
+        }
+        group->backlog_count--;
+        deliver_to(stan, member, entry->seq, entry->timestamp_ns, entry->delivered, entry->reply,
+                   entry->data, entry->length);
+        free(entry->data);
+        free(entry);
+    }
+}
+
+void stan_group_backlog_free(struct stan_group *group)
+{
+    while (group->backlog_head != NULL) {
+        struct stan_backlog *entry = group->backlog_head;
+        group->backlog_head = entry->next;
+        free(entry->reply);
+        free(entry->data);
+        free(entry);
+    }
+    group->backlog_tail = NULL;
+    group->backlog_count = 0;
+}
+
+void stan_on_delivery(struct shard *shard, void *context, const struct route_msg *msg)
+{
+    struct stan_group *group = context;
+    struct stan *stan = NULL;
+    uint32_t delivered = 0;
+    uint64_t seq = 0;
+    int64_t timestamp_ns = 0;
+    (void)shard;
+    if (group->member_count == 0 ||
+        !ack_reply_parse(msg->reply, &delivered, &seq, &timestamp_ns)) {
+        return; /* not a consumer's delivery (a heartbeat, a flow control request) */
+    }
+    stan = group->members[0]->client->stan;
+    /* a redelivery takes the message off whichever member still held it */
+    if (delivered > 1) {
+        for (size_t i = 0; i < group->member_count; i++) {
+            struct stan_inflight_entry *entry = inflight_find(&group->members[i]->inflight, seq);
+            if (entry != NULL) {
+                free(inflight_remove(&group->members[i]->inflight, entry));
+            }
+        }
+    }
+    char *reply = malloc((size_t)msg->reply.length + 1);
+    if (reply == NULL) {
+        return;
+    }
+    memcpy(reply, msg->reply.data, msg->reply.length);
+    reply[msg->reply.length] = '\0';
+    const uint8_t *data = (const uint8_t *)msg->payload.data + msg->header_length;
+    size_t length = msg->payload.length - msg->header_length;
+    struct stan_member *member = group->backlog_head == NULL ? member_pick(group) : NULL;
+    if (member != NULL) {
+        deliver_to(stan, member, seq, timestamp_ns, delivered, reply, data, length);
+    } else {
+        backlog_push(group, seq, timestamp_ns, delivered, reply, data, length);
+        stan_group_backlog_drain(stan, group);
+    }
+}
+
+/* ---- acks ---- */
+
+static bool ack_apply(struct stan *stan, struct stan_member *member, uint64_t seq)
+{
+    struct stan_inflight_entry *entry = inflight_find(&member->inflight, seq);
+    if (entry == NULL) {
+        return false;
+    }
+    char *reply = inflight_remove(&member->inflight, entry);
+    stan_send(stan, reply, "+ACK", 4, NULL);
+    free(reply);
+    return true;
+}
+
+void stan_on_ack(struct shard *shard, void *context, const struct route_msg *msg)
+{
+    struct stan_member *member = context;
+    struct stan *stan = member->client->stan;
+    (void)shard;
+    Pb__Ack *ack = pb__ack__unpack(NULL, msg->payload.length - msg->header_length,
+                                   (const uint8_t *)msg->payload.data + msg->header_length);
+    if (ack == NULL) {
+        return;
+    }
+    struct stan_group *group = member->group;
+    if (!ack_apply(stan, member, ack->sequence)) {
+        /* a queue member may ack what the group gave another member */
+        for (size_t i = 0; i < group->member_count; i++) {
+            if (group->members[i] != member && ack_apply(stan, group->members[i], ack->sequence)) {
+                break;
+            }
+        }
+    }
+    pb__ack__free_unpacked(ack, NULL);
+    stan_group_backlog_drain(stan, group);
+}
+
+void stan_member_return_inflight(struct stan *stan, struct stan_member *member)
+{
+    for (uint32_t i = 0; i < member->inflight.capacity; i++) {
+        struct stan_inflight_entry *entry = &member->inflight.slots[i];
+        if (entry->seq != 0) {
+            stan_send(stan, entry->reply, "-NAK", 4, NULL);
+        }
+    }
+    stan_inflight_free(&member->inflight);
+}
