@@ -415,7 +415,14 @@ bool stan_api_error(const struct route_msg *reply, int *err_code, char *descript
 
 struct stan_module_state {
     struct stan stan;
+    struct timer_entry sweep; /* right after start: what the records left half done */
 };
+
+static void sweep_fired(struct timer_entry *entry, void *ctx)
+{
+    (void)entry;
+    stan_groups_sweep(ctx);
+}
 
 static int subjects_make(struct stan *stan)
 {
@@ -584,6 +591,8 @@ static int stan_start(struct shard *shard, void **out)
              "client(s) found",
              stan->cluster_id, stan->memory ? "MEMORY" : "FILE", stan->memory ? "" : " in ",
              stan->memory ? "" : stan->dir, stan->channel_count, stan->client_count);
+    timer_entry_init(&state->sweep, sweep_fired, stan);
+    timer_arm(&shard->timers, &state->sweep, clock_monotonic_ns());
     *out = state;
     return 0;
 }
@@ -610,6 +619,9 @@ static void stan_destroy(struct shard *shard, void *opaque)
     struct stan_module_state *state = opaque;
     if (state == NULL) {
         return;
+    }
+    if (timer_armed(&state->sweep)) {
+        timer_cancel(&shard->timers, &state->sweep);
     }
     stan_free_all(&state->stan);
     free(state);

@@ -16,6 +16,8 @@
 #include "proto/stan.pb-c.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -328,25 +330,123 @@ void stan_on_ack(struct shard *shard, void *context, const struct route_msg *msg
         return;
     }
     struct stan_group *group = member->group;
-    if (!ack_apply(stan, member, ack->sequence)) {
-        /* a queue member may ack what the group gave another member */
-        for (size_t i = 0; i < group->member_count; i++) {
-            if (group->members[i] != member && ack_apply(stan, group->members[i], ack->sequence)) {
-                break;
-            }
-        }
+    bool applied = ack_apply(stan, member, ack->sequence);
+    /* a queue member may ack what the group gave another member */
+    for (size_t i = 0; !applied && i < group->member_count; i++) {
+        applied = group->members[i] != member && ack_apply(stan, group->members[i], ack->sequence);
+    }
+    if (!applied && ack->sequence != 0) {
+        /* delivered before a restart, or already acked (then it changes nothing) */
+        stan_group_ack_unknown(stan, group, ack->sequence);
     }
     pb__ack__free_unpacked(ack, NULL);
     stan_group_backlog_drain(stan, group);
 }
 
+static int entry_order(const void *a, const void *b)
+{
+    uint64_t x = ((const struct stan_inflight_entry *)a)->seq;
+    uint64_t y = ((const struct stan_inflight_entry *)b)->seq;
+    return (x > y) - (x < y);
+}
+
 void stan_member_return_inflight(struct stan *stan, struct stan_member *member)
 {
-    for (uint32_t i = 0; i < member->inflight.capacity; i++) {
-        struct stan_inflight_entry *entry = &member->inflight.slots[i];
-        if (entry->seq != 0) {
-            stan_send(stan, entry->reply, "-NAK", 4, NULL);
+    struct stan_inflight *map = &member->inflight;
+    /* in sequence order: the consumer redelivers in the order it is handed them */
+    size_t kept = 0;
+    for (uint32_t i = 0; i < map->capacity; i++) {
+        if (map->slots[i].seq != 0) {
+            map->slots[kept++] = map->slots[i];
         }
     }
-    stan_inflight_free(&member->inflight);
+    qsort(map->slots, kept, sizeof *map->slots, entry_order);
+    for (size_t i = 0; i < kept; i++) {
+        stan_send(stan, map->slots[i].reply, "-NAK", 4, NULL);
+    }
+    for (size_t i = kept; i < map->capacity; i++) {
+        map->slots[i].seq = 0;
+        map->slots[i].reply = NULL;
+    }
+    stan_inflight_free(map);
+}
+
+/* ---- what the consumer holds unacked, after a restart or a resume ---- */
+
+/* The ack subject of `seq` on the group's consumer: the consumer reads only the stream
+ * sequence from it (js_consumer_ack.c), so the gateway can name a message it did not see
+ * delivered (one delivered before a restart). */
+static void ack_subject(const struct stan_group *group, uint64_t seq, char *out, size_t size)
+{
+    snprintf(out, size, "$JS.ACK.%s.%s.1.%llu.0.0.0", group->channel->stream, group->consumer,
+             (unsigned long long)seq);
+}
+
+bool stan_group_ack_unknown(struct stan *stan, struct stan_group *group, uint64_t seq)
+{
+    char subject[512];
+    ack_subject(group, seq, subject, sizeof subject);
+    stan_send(stan, subject, "+ACK", 4, NULL);
+    return true;
+}
+
+struct redeliver_wait {
+    struct stan_channel *channel;
+    uint64_t group_id;
+};
+
+static void info_answered(struct stan *stan, void *context, const struct route_msg *reply)
+{
+    struct redeliver_wait *wait = context;
+    struct stan_group *group = NULL;
+    for (size_t i = 0; i < wait->channel->group_count; i++) {
+        if (wait->channel->groups[i]->id == wait->group_id) {
+            group = wait->channel->groups[i];
+        }
+    }
+    int err_code = 0;
+    char description[256];
+    if (group != NULL && reply != NULL &&
+        !stan_api_error(reply, &err_code, description, sizeof description)) {
+        json_t *root = json_loadb(reply->payload.data + reply->header_length,
+                                  reply->payload.length - reply->header_length, 0, NULL);
+        uint64_t floor = (uint64_t)json_integer_value(
+            json_object_get(json_object_get(root, "ack_floor"), "stream_seq"));
+        uint64_t delivered = (uint64_t)json_integer_value(
+            json_object_get(json_object_get(root, "delivered"), "stream_seq"));
+        uint64_t pending = (uint64_t)json_integer_value(json_object_get(root, "num_ack_pending"));
+        json_decref(root);
+        /* a wide sparse range is left to the ack wait */
+        if (pending > 0 && delivered > floor && delivered - floor <= STAN_REDELIVER_SCAN_MAX) {
+            char subject[512];
+            for (uint64_t seq = floor + 1; seq <= delivered; seq++) {
+                bool held = false;
+                for (size_t m = 0; m < group->member_count && !held; m++) {
+                    held = inflight_find(&group->members[m]->inflight, seq) != NULL;
+                }
+                if (!held) {
+                    ack_subject(group, seq, subject, sizeof subject);
+                    stan_send(stan, subject, "-NAK", 4, NULL);
+                }
+            }
+        }
+    }
+    free(wait);
+}
+
+void stan_group_redeliver_pending(struct stan *stan, struct stan_group *group)
+{
+    struct redeliver_wait *wait = calloc(1, sizeof *wait);
+    char *subject = stan_format("$JS.API.CONSUMER.INFO.%s.%s", group->channel->stream,
+                                group->consumer);
+    if (wait != NULL && subject != NULL) {
+        wait->channel = group->channel;
+        wait->group_id = group->id;
+        if (stan_request(stan, subject, NULL, 0, STAN_REQUEST_TIMEOUT_NS, info_answered, wait,
+                         NULL) == 0) {
+            wait = NULL;
+        }
+    }
+    free(wait);
+    free(subject);
 }

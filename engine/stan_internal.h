@@ -35,6 +35,8 @@ struct stan_member;
 enum { STAN_REQUESTS_MAX = 1 << 20 };
 /* Publishes waiting for their channel's stream to be made, per channel. */
 enum { STAN_CHANNEL_WAITING_MAX = 65536 };
+/* The widest range of sequences (ack floor to last delivered) a redelivery walks. */
+#define STAN_REDELIVER_SCAN_MAX 65536
 /* Longest client id, channel, inbox, queue or durable name taken. */
 enum { STAN_NAME_MAX = 1024 };
 
@@ -282,6 +284,8 @@ void stan_on_subclose(struct shard *shard, void *context, const struct route_msg
  * keeps its state offline. */
 void stan_member_leave(struct stan *stan, struct stan_member *member, bool unsubscribe);
 void stan_group_free(struct stan *stan, struct stan_group *group);
+/* Ends the plain (non-durable) subscriptions left without members (after a start). */
+void stan_groups_sweep(struct stan *stan);
 /* Subscribes the services of a loaded group / member (at start). */
 int stan_group_activate(struct stan *stan, struct stan_group *group);
 int stan_member_activate(struct stan *stan, struct stan_member *member);
@@ -295,6 +299,12 @@ void stan_member_return_inflight(struct stan *stan, struct stan_member *member);
 void stan_group_backlog_drain(struct stan *stan, struct stan_group *group);
 void stan_group_backlog_free(struct stan_group *group);
 void stan_inflight_free(struct stan_inflight *inflight);
+/* Acks `seq` on the group's consumer without its delivery's reply subject. */
+bool stan_group_ack_unknown(struct stan *stan, struct stan_group *group, uint64_t seq);
+/* Has the consumer redeliver at once what it holds unacked and no member holds (after a
+ * restart, or when a durable resumes), as nats-streaming-server resends a durable's
+ * pending messages when it comes back. */
+void stan_group_redeliver_pending(struct stan *stan, struct stan_group *group);
 
 /* ---- stan_persist.c ---- */
 int stan_persist_open(struct stan *stan);

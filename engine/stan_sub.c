@@ -294,9 +294,31 @@ static void consumer_delete(struct stan *stan, struct stan_group *group)
 
 /* ---- leaving ---- */
 
+
 static bool group_durable(const struct stan_group *group)
 {
     return group->durable != NULL || (group->queue != NULL && strchr(group->queue, ':'));
+}
+
+void stan_groups_sweep(struct stan *stan)
+{
+    for (size_t c = 0; c < stan->channel_count; c++) {
+        struct stan_channel *channel = stan->channels[c];
+        for (size_t g = 0; g < channel->group_count;) {
+            struct stan_group *group = channel->groups[g];
+            if (group->member_count > 0 || group_durable(group)) {
+                if (group->member_count > 0) {
+                    stan_group_redeliver_pending(stan, group); /* what was out at the stop */
+                }
+                g++;
+                continue;
+            }
+            /* a plain subscription whose client did not come back */
+            consumer_delete(stan, group);
+            stan_persist_group_remove(stan, group);
+            stan_group_free(stan, group); /* takes it off channel->groups */
+        }
+    }
 }
 
 void stan_member_leave(struct stan *stan, struct stan_member *member, bool unsubscribe)
@@ -315,7 +337,10 @@ void stan_member_leave(struct stan *stan, struct stan_member *member, bool unsub
         return;
     }
     group_deactivate(stan, group);
-    stan_group_backlog_free(group); /* still pending on the consumer: redelivered later */
+    for (struct stan_backlog *held = group->backlog_head; held != NULL; held = held->next) {
+        stan_send(stan, held->reply, "-NAK", 4, NULL); /* first again when it resumes */
+    }
+    stan_group_backlog_free(group);
     if (group_durable(group) && !unsubscribe) {
         stan_persist_group(stan, group); /* offline, with the client it had */
         return;
@@ -402,8 +427,11 @@ static void member_join(struct stan *stan, struct stan_group *group, struct sub_
             consumer_update(stan, group);
         }
     }
+    bool resumed = group->ready && group->deliver_sub == NULL;
     if (stan_group_activate(stan, group) != 0) {
         LOG_ERROR("STREAM: consumer %s: could not subscribe its deliveries", group->consumer);
+    } else if (resumed) {
+        stan_group_redeliver_pending(stan, group);
     }
     stan_group_backlog_drain(stan, group);
 }
