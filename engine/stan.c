@@ -299,6 +299,9 @@ static void request_timed_out(struct timer_entry *entry, void *ctx)
 int stan_request(struct stan *stan, const char *subject, const void *data, size_t length,
                  int64_t timeout_ns, stan_reply_fn *fn, void *context, uint64_t *id)
 {
+    if (stan->stopping) {
+        return -ESHUTDOWN;
+    }
     if (stan->request_count >= STAN_REQUESTS_MAX) {
         return -EBUSY;
     }
@@ -363,6 +366,22 @@ static void on_reply(struct shard *shard, void *context, const struct route_msg 
     timer_cancel(&stan->shard->timers, &request->timer);
     request->fn(stan, request->context, msg);
     free(request);
+}
+
+/* Stopping: every request still waiting gets its answer now, as a timeout, so that what
+ * waits on it is let go; no new one starts. */
+static void requests_fail_all(struct stan *stan)
+{
+    for (uint32_t i = 0; i < stan->request_capacity; i++) {
+        struct stan_request *request = stan->requests[i];
+        if (request != NULL) {
+            request_take(stan, request->id); /* shifts later slots down: look here again */
+            timer_cancel(&stan->shard->timers, &request->timer);
+            request->fn(stan, request->context, NULL);
+            free(request);
+            i = (uint32_t)-1;
+        }
+    }
 }
 
 static void requests_free(struct stan *stan)
@@ -607,8 +626,9 @@ static bool stan_stop_step(struct shard *shard, void *opaque)
 {
     (void)shard;
     struct stan_module_state *state = opaque;
-    if (state != NULL) {
+    if (state != NULL && !state->stan.stopping) {
         state->stan.stopping = true;
+        requests_fail_all(&state->stan);
     }
     return true;
 }

@@ -328,6 +328,18 @@ static void pub_acked(struct stan *stan, void *context, const struct route_msg *
         }
         pub_ack_send(stan, wait->reply, wait->guid, description);
     } else {
+        const char *body = reply->payload.data + reply->header_length;
+        size_t length = reply->payload.length - reply->header_length;
+        const char *seq = memmem(body, length, "\"seq\":", 6);
+        if (seq != NULL) {
+            uint64_t value = 0;
+            for (const char *c = seq + 6; c < body + length && *c >= '0' && *c <= '9'; c++) {
+                value = value * 10 + (uint64_t)(*c - '0');
+            }
+            if (value > wait->channel->last_seq) {
+                wait->channel->last_seq = value; /* for a later subscription's start */
+            }
+        }
         pub_ack_send(stan, wait->reply, wait->guid, NULL);
     }
     free(wait->reply);

@@ -86,7 +86,12 @@ static void hb_answered(struct stan *stan, void *context, const struct route_msg
     struct stan_client *client = context;
     client->hb_request = 0;
     if (reply != NULL) {
+        bool was_failing = client->fhb > 0;
         client->fhb = 0;
+        for (size_t i = 0; was_failing && i < client->member_count; i++) {
+            /* it was passed over while it did not answer: what waited for it goes now */
+            stan_group_backlog_drain(stan, client->members[i]->group);
+        }
     } else if (++client->fhb > stan->hb_fail_count) {
         stan_log_debug(stan, "[Client:%s] Timed out on heartbeats", client->id);
         stan_client_close(stan, client, "heartbeats");
