@@ -524,8 +524,8 @@ static void stan_free_all(struct stan *stan)
         service_unsubscribe(stan->shard, stan->reply_sub);
         stan->reply_sub = NULL;
     }
+    stan_channels_free(stan); /* their members name their clients: first */
     stan_clients_free(stan);
-    stan_channels_free(stan);
     requests_free(stan);
     free(stan->discover);
     free(stan->pings);

@@ -43,8 +43,32 @@
 # CONSUME_TIMEOUT_S for the filling and again for the draining); not in the default list:
 # --scenarios js-consume runs all five.
 #
+# stan-* (NATS Streaming, the legacy STAN protocol; not in the default list: --scenarios stan
+# runs all four) use stan.go's own load generator, stan-bench (examples/stan-bench of
+# stan.go v0.10.4, built by scripts/setup.sh into .venv-tests/bin/), and take the reference
+# nats-streaming-server 0.25.6 (also built by scripts/setup.sh) in the nats-server slot of
+# --servers. Each run starts a fresh broker with a fresh store: nats-streaming-server
+# -cid ionats-bench -st FILE --dir <dir> (its default file_sync: a publish is acked after
+# its batch is fsync'd) or -st MEMORY; ionats -cid ionats-bench -sd <dir> with --sync always
+# (acked once on disk) or -st MEMORY. Every run carries --stan-msgs messages of 128 B
+# (default 100000; 50000 with --quick) on the channel "bench":
+#   stan-pub / stan-pub-mem  one publisher, async publishes, 512 acks in flight (stan-bench's
+#                            default), FILE / MEMORY store: the rate counts acked publishes,
+#                            from the first publish to the last ack (-np 1 -ns 0);
+#   stan-sub                 catch-up: the channel is first filled as in stan-pub (untimed,
+#                            not in the CPU), then one new subscriber with DeliverAllAvailable
+#                            (stan.go auto-acks each message; 1024 in flight) receives all of
+#                            it (-np 0 -ns 1). stan-bench has no durable-subscription option,
+#                            so the subscription is not durable; the rate counts deliveries
+#                            from the first to the last, the CPU is the broker's over the whole
+#                            subscriber run (connect, subscribe, deliveries and acks, close);
+#   stan-pubsub              live: that subscriber is in place first, then one publisher as in
+#                            stan-pub (-np 1 -ns 1); rows for deliveries and acked publishes.
+# stan-bench checks no order or duplicates: it stops at the Nth ack or delivery, and a
+# broker that loses one makes the run time out (STAN_TIMEOUT_S) and count as failed.
+#
 #   scripts/bench.sh [--quick] [--reps N] [--duration S] [--servers LIST]
-#                    [--scenarios LIST] [--consume-msgs N]
+#                    [--scenarios LIST] [--consume-msgs N] [--stan-msgs N]
 #     --quick            3 repetitions of 2 s loads: about 4 minutes for the three servers
 #                        (js-consume-*: streams of 300,000)
 #     --reps N           repetitions per scenario and server (default 5)
@@ -54,11 +78,15 @@
 #                        queue4 reqrep js-pub js-pub16 js-pub-mem js-pub-mem16
 #                        js-pub-subj1 js-pub-subj1m js-consume-pull100-none
 #                        js-consume-pull100-explicit js-consume-pull1000-none
-#                        js-consume-pull1000-explicit js-consume-push (default: all up to
+#                        js-consume-pull1000-explicit js-consume-push stan-pub
+#                        stan-pub-mem stan-sub stan-pubsub (default: all up to
 #                        js-pub; js-pub is file storage 128 B, -mem memory storage, 16:
 #                        16 B, -subj1m 1,000,000 subjects and -subj1 one, see above);
-#                        js-consume stands for the five js-consume-* scenarios
+#                        js-consume stands for the five js-consume-* scenarios, stan for
+#                        the four stan-* ones
 #     --consume-msgs N   messages in a js-consume-* stream (default 1000000)
+#     --stan-msgs N      messages per stan-* run (default 100000, at most 1000000: the
+#                        channel limit of both brokers)
 #   IONATS_BIN=PATH      benchmark this ionats binary instead of <build dir>/engine/ionats
 #   IONATS_BUILD_DIR=DIR build and use the generator (and ionats) in DIR, not build-release
 set -euo pipefail
@@ -71,20 +99,27 @@ servers="nats-server,ionats,ionats-epoll"
 scenarios="pub16,pub128,pubsub,fanout16,fanout16b,queue4,reqrep,js-pub"
 consume_msgs=1000000
 consume_msgs_given=""
+stan_msgs=100000
+stan_msgs_given=""
 readonly CONSUME_SCENARIOS="js-consume-pull100-none,js-consume-pull100-explicit,\
 js-consume-pull1000-none,js-consume-pull1000-explicit,js-consume-push"
+readonly STAN_SCENARIOS="stan-pub,stan-pub-mem,stan-sub,stan-pubsub"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) reps=3; duration=2; [ -n "$consume_msgs_given" ] || consume_msgs=300000 ;;
+    --quick)
+      reps=3; duration=2
+      [ -n "$consume_msgs_given" ] || consume_msgs=300000
+      [ -n "$stan_msgs_given" ] || stan_msgs=50000 ;;
     --reps) reps=${2:?--reps needs a number}; shift ;;
     --duration) duration=${2:?--duration needs seconds}; shift ;;
     --servers) servers=${2:?--servers needs a list}; shift ;;
     --scenarios) scenarios=${2:?--scenarios needs a list}; shift ;;
     --consume-msgs)
       consume_msgs=${2:?--consume-msgs needs a number}; consume_msgs_given=yes; shift ;;
+    --stan-msgs) stan_msgs=${2:?--stan-msgs needs a number}; stan_msgs_given=yes; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -93,9 +128,14 @@ done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --reps must be >= 1" >&2; exit 2; }
 [[ "$duration" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: bad --duration" >&2; exit 2; }
 [[ "$consume_msgs" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: bad --consume-msgs" >&2; exit 2; }
+if ! [[ "$stan_msgs" =~ ^[1-9][0-9]*$ ]] || [ "$stan_msgs" -gt 1000000 ]; then
+  echo "bench.sh: --stan-msgs must be from 1 to 1000000" >&2; exit 2
+fi
 IFS=, read -r -a server_list <<< "$servers"
 # "js-consume" stands for the five js-consume-* scenarios.
 scenarios=$(sed -E "s/(^|,)js-consume(,|$)/\1$CONSUME_SCENARIOS\2/g" <<< "$scenarios")
+# "stan" stands for the four stan-* scenarios.
+scenarios=$(sed -E "s/(^|,)stan(,|$)/\1$STAN_SCENARIOS\2/g" <<< "$scenarios")
 IFS=, read -r -a scenario_list <<< "$scenarios"
 # Every server the script knows, in the order of the table's columns.
 readonly KNOWN_SERVERS=(nats-server ionats ionats-epoll)
@@ -130,6 +170,15 @@ readonly COUNT_RUN_TIMEOUT_S=$(( COUNT_TIMEOUT_S + 10 ))
 # the generator bounds at 30 s, and the consumer checks.
 readonly CONSUME_TIMEOUT_S=100
 readonly CONSUME_RUN_TIMEOUT_S=$(( 2 * CONSUME_TIMEOUT_S + 40 ))
+# stan-*: stan-bench has no timeout of its own (it waits for the last ack or delivery), so
+# `timeout` bounds each of its runs: 60 s plus the time of --stan-msgs at 5 k msg/s.
+readonly STAN_TIMEOUT_S=$(( 60 + stan_msgs / 5000 ))
+readonly STAN_CLUSTER=ionats-bench
+readonly STAN_CHANNEL=bench
+readonly STAN_SIZE=128
+# Built by scripts/setup.sh (go install, pinned versions).
+readonly STAN_BENCH_BIN=.venv-tests/bin/stan-bench
+readonly NSS_BIN=.venv-tests/bin/nats-streaming-server
 # IONATS_BIN=path benchmarks another ionats binary instead of building one.
 ionats_bin_given=${IONATS_BIN:+yes}
 readonly BUILD_DIR=${IONATS_BUILD_DIR:-build-release}
@@ -166,6 +215,14 @@ install_tools() {
   for tool in nats-server jq; do
     command -v "$tool" >/dev/null || { log "$tool is missing and could not be installed"; exit 1; }
   done
+  if wants_stan; then
+    for tool in "$STAN_BENCH_BIN" "$NSS_BIN"; do
+      [ -x "$tool" ] || {
+        log "$tool is missing: scripts/setup.sh builds it with Go (go install), see its warnings"
+        exit 1
+      }
+    done
+  fi
 }
 
 build() {
@@ -206,6 +263,18 @@ wants_server() {
 
 # True when some server to run is an ionats binary.
 wants_ionats() { wants_server ionats || wants_server ionats-epoll; }
+
+# True when some scenario to run is a stan-* one.
+wants_stan() { printf '%s\n' "${scenario_list[@]}" | grep '^stan-' >/dev/null; }
+
+# The broker that runs in server slot $2 for scenario $1: the nats-server slot of a stan-*
+# scenario is nats-streaming-server. Runs are recorded (runs.csv, runs.jsonl, logs/) under it.
+run_server_name() {
+  case "$1,$2" in
+    stan-*,nats-server) echo nats-streaming-server ;;
+    *) echo "$2" ;;
+  esac
+}
 
 # --- servers -----------------------------------------------------------------------------
 
@@ -255,7 +324,10 @@ ionats_has_io_flag() {
 }
 
 # Starts server $1 on port $2, logging to $3, with JetStream in a fresh store when $4 is
-# "js"; sets server_pid (and store_dir) and waits until it listens.
+# "js", or NATS Streaming when $4 is "stan-file" (FILE store in a fresh directory) or
+# "stan-mem" (MEMORY store), where the nats-server slot runs nats-streaming-server; sets
+# server_pid (and store_dir) and waits until it listens (and, for nats-streaming-server,
+# until it logs that streaming is ready: it listens before its store is open).
 server_start() {
   local name=$1 port=$2 server_log=$3 js=${4:-}
   local js_args=()
@@ -263,6 +335,18 @@ server_start() {
     store_dir=$(mktemp -d "${TMPDIR:-/tmp}/ionats-bench-js.XXXXXX")
     js_args=(-js -sd "$store_dir")
   fi
+  local stan_ready=""
+  case "$js" in
+    stan-*)
+      store_dir=$(mktemp -d "${TMPDIR:-/tmp}/ionats-bench-stan.XXXXXX")
+      case "$name,$js" in
+        nats-server,stan-file) js_args=(-cid "$STAN_CLUSTER" -st FILE --dir "$store_dir") ;;
+        nats-server,stan-mem) js_args=(-cid "$STAN_CLUSTER" -st MEMORY) ;;
+        *,stan-file) js_args=(-cid "$STAN_CLUSTER" -sd "$store_dir" --sync always) ;;
+        *,stan-mem) js_args=(-cid "$STAN_CLUSTER" -sd "$store_dir" -st MEMORY) ;;
+      esac
+      [ "$name" != nats-server ] || stan_ready="Streaming Server is ready" ;;
+  esac
   # ionats asks for io_uring outright where it can choose: under --io auto a refused
   # io_uring would fall back to epoll and be reported as io_uring.
   local io_args=()
@@ -271,14 +355,20 @@ server_start() {
     ionats-epoll) io_args=(--io epoll) ;;
   esac
   case "$name" in
-    nats-server) nats-server -a 127.0.0.1 -p "$port" "${js_args[@]}" >"$server_log" 2>&1 & ;;
+    nats-server)
+      if [ -n "$stan_ready" ]; then
+        "$NSS_BIN" -a 127.0.0.1 -p "$port" "${js_args[@]}" >"$server_log" 2>&1 &
+      else
+        nats-server -a 127.0.0.1 -p "$port" "${js_args[@]}" >"$server_log" 2>&1 &
+      fi ;;
     ionats|ionats-epoll)
       "$IONATS_BIN" -a 127.0.0.1 -p "$port" "${io_args[@]}" "${js_args[@]}" \
         >"$server_log" 2>&1 & ;;
   esac
   server_pid=$!
   local deadline=$(( SECONDS + START_TIMEOUT_S ))
-  until [ -n "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; do
+  until [ -n "$(ss -Htln "sport = :$port" 2>/dev/null)" ] &&
+      { [ -z "$stan_ready" ] || grep -F "$stan_ready" "$server_log" >/dev/null; }; do
     if ! kill -0 "$server_pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
       log "$name did not start listening on port $port (log: $server_log)"
       tail -5 "$server_log" >&2 || true
@@ -327,6 +417,10 @@ scenario_args() {
     js-consume-pull1000-explicit)
       echo "js-consume --storage file --size 128 --batch 1000 --ack explicit" ;;
     js-consume-push) echo "js-consume --storage file --size 128 --consumer push --ack none" ;;
+    # stan-*: stan-bench's publishers and subscribers (run_one_stan adds the rest).
+    stan-pub|stan-pub-mem) echo "-np 1 -ns 0" ;;
+    stan-sub) echo "-np 0 -ns 1" ;;
+    stan-pubsub) echo "-np 1 -ns 1" ;;
     *) log "unknown scenario $1"; exit 2 ;;
   esac
 }
@@ -354,6 +448,8 @@ scenario_run_timeout() {
 scenario_server_kind() {
   case "$1" in
     js-pub*|js-consume-*) echo js ;;
+    stan-*-mem) echo stan-mem ;;
+    stan-*) echo stan-file ;;
     *) echo core ;;
   esac
 }
@@ -403,13 +499,23 @@ scenario_rows() {
         js-consume-push) what="push ordered-style (ack none, no flow control)" ;;
       esac
       echo "js-consume $what, file 128 B (deliveries)|k msg/s|.sub.msgs_per_s/1e3|higher|yes" ;;
+    stan-pub) echo "STAN publish, FILE, 128 B (acked)|k msg/s|.pub.msgs_per_s/1e3|higher|yes" ;;
+    stan-pub-mem)
+      echo "STAN publish, MEMORY, 128 B (acked)|k msg/s|.pub.msgs_per_s/1e3|higher|yes" ;;
+    stan-sub)
+      echo "STAN catch-up, 1 new subscriber, FILE, 128 B (deliveries)|k msg/s|\
+.sub.msgs_per_s/1e3|higher|yes" ;;
+    stan-pubsub)
+      echo "STAN live 1 -> 1, FILE, 128 B (deliveries)|k msg/s|.sub.msgs_per_s/1e3|higher|yes"
+      echo "STAN live 1 -> 1, FILE, 128 B (acked publishes)|k msg/s|.pub.msgs_per_s/1e3|higher|no"
+      ;;
   esac
 }
 
 # Messages a scenario's CPU is counted per: acked publishes for js-pub.
 scenario_msgs_query() {
   case "$1" in
-    pub16|pub128|reqrep|js-pub*) echo ".pub.msgs" ;;
+    pub16|pub128|reqrep|js-pub*|stan-pub|stan-pub-mem) echo ".pub.msgs" ;;
     *) echo ".sub.msgs" ;;
   esac
 }
@@ -417,6 +523,7 @@ scenario_msgs_query() {
 # One run: prints "value-json|msgs|cpu_s|idle_kb|peak_kb|rc" and appends to the raw files.
 run_one() {
   local scenario=$1 server=$2 rep=$3
+  case "$scenario" in stan-*) run_one_stan "$@"; return ;; esac
   local port; port=$(free_port)
   local server_log="$out/logs/$scenario-$server-$rep.log"
   if ! server_start "$server" "$port" "$server_log" "$(scenario_server_kind "$scenario")"; then
@@ -472,6 +579,95 @@ run_one() {
   echo "$scenario,$server,$rep,$port,$msgs,$cpu_s,$idle_kb,$peak_kb,$rc" >>"$out/runs.csv"
 }
 
+# One stan-bench run against the broker at URL $1, writing its report to $2.out, its log to
+# $2.err and its samples to $2.csv; the remaining arguments go to stan-bench. Returns its
+# status (124: killed by `timeout`).
+stan_bench() {
+  local url=$1 prefix=$2
+  shift 2
+  timeout --kill-after=5 "$STAN_TIMEOUT_S" "$STAN_BENCH_BIN" -s "$url" -c "$STAN_CLUSTER" \
+    -n "$stan_msgs" -ms "$STAN_SIZE" -csv "$prefix.csv" "$@" "$STAN_CHANNEL" \
+    >"$prefix.out" 2>"$prefix.err"
+}
+
+# stan-bench's samples (-csv: #RunID,ClientID,MsgCount,MsgBytes,MsgsPerSec,BytesPerSec,
+# DurationSecs; ClientID S0 for the subscriber, P0 for the publisher) as the generator JSON
+# that the tables read: {"pub":{"msgs":..,"msgs_per_s":..,"duration_s":..},"sub":{..}}.
+# MsgCount counts every NATS message of the connection, acks included, so msgs is
+# --stan-msgs (stan-bench ends a sample at the --stan-msgs-th ack or delivery) and the rate
+# is that over DurationSecs.
+stan_json() {
+  awk -F, -v n="$stan_msgs" '
+    $2 == "P0" || $2 == "S0" {
+      key = $2 == "P0" ? "pub" : "sub"
+      if ($7 + 0 <= 0) next
+      part[key] = sprintf("\"%s\":{\"msgs\":%d,\"msgs_per_s\":%.1f,\"duration_s\":%s}",
+                          key, n, n / $7, $7)
+    }
+    END {
+      if (!("pub" in part) && !("sub" in part)) exit 1
+      out = ""
+      if ("pub" in part) out = part["pub"]
+      if ("sub" in part) out = out (out == "" ? "" : ",") part["sub"]
+      print "{" out "}"
+    }' "$1"
+}
+
+# One stan-* run, recorded as run_one records one (server: the broker that ran, so
+# nats-streaming-server for the nats-server slot). stan-sub first fills the channel with
+# the same publisher as stan-pub, untimed and outside the CPU count.
+run_one_stan() {
+  local scenario=$1 server=$2 rep=$3
+  local name; name=$(run_server_name "$scenario" "$server")
+  local port; port=$(free_port)
+  local prefix="$out/logs/$scenario-$name-$rep"
+  local url="nats://127.0.0.1:$port"
+  if ! server_start "$server" "$port" "$prefix.log" "$(scenario_server_kind "$scenario")"; then
+    echo "$scenario,$name,$rep,$port,,,,,start-failed" >>"$out/runs.csv"
+    return 0
+  fi
+  local idle_kb; idle_kb=$(status_kb "$server_pid" VmRSS)
+  local rc=0 failed_step=""
+  if [ "$scenario" = stan-sub ]; then
+    stan_bench "$url" "$prefix.fill" -id stan-bench-fill -np 1 -ns 0 || {
+      rc=$?; failed_step=fill; }
+  fi
+  local cpu_before cpu_after=""
+  cpu_before=$(cpu_ticks "$server_pid")
+  if [ $rc -eq 0 ]; then
+    # shellcheck disable=SC2046 # the scenario's arguments are meant to split
+    stan_bench "$url" "$prefix" -id stan-bench $(scenario_args "$scenario") || rc=$?
+  fi
+  cpu_after=$(cpu_ticks "$server_pid" 2>/dev/null || echo "$cpu_before")
+  local peak_kb; peak_kb=$(status_kb "$server_pid" VmHWM 2>/dev/null || echo "")
+  server_stop
+  local cpu_s
+  cpu_s=$(awk -v a="$cpu_before" -v b="$cpu_after" -v t="$CLK_TCK" 'BEGIN{printf "%.3f", (b-a)/t}')
+  local json=""
+  if [ $rc -eq 0 ]; then
+    json=$(stan_json "$prefix.csv" 2>/dev/null) || { json=""; rc=1; }
+  fi
+  local msgs=""
+  if [ -n "$json" ]; then
+    printf '{"scenario":"%s","server":"%s","rep":%d,"rc":%d,"server_cpu_s":%s,' \
+      "$scenario" "$name" "$rep" "$rc" "$cpu_s" >>"$out/runs.jsonl"
+    printf '"idle_rss_kb":%d,"peak_rss_kb":%d,"bench":%s}\n' \
+      "${idle_kb:-0}" "${peak_kb:-0}" "$json" >>"$out/runs.jsonl"
+    msgs=$(jq -r "$(scenario_msgs_query "$scenario")" <<<"$json" 2>/dev/null || true)
+  else
+    local step=${failed_step:+$prefix.fill} why
+    step=${step:-$prefix}
+    if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+      why="stan-bench timed out after ${STAN_TIMEOUT_S} s (not every ack or delivery came)"
+    else
+      why=$(tail -3 "$step.err" 2>/dev/null | tr '\n' ' ')
+    fi
+    log "$scenario on $name (rep $rep${failed_step:+, filling}) failed with status $rc: $why" \
+      "(logs: $step.err, $prefix.log)"
+  fi
+  echo "$scenario,$name,$rep,$port,$msgs,$cpu_s,$idle_kb,$peak_kb,$rc" >>"$out/runs.csv"
+}
+
 # --- tables ------------------------------------------------------------------------------
 
 median() {
@@ -523,18 +719,19 @@ table_row() {
   local msgs; msgs=$(scenario_msgs_query "$scenario")
   # value, na and ratio by server; resource by "cpu|peak|idle,server".
   local -A value=() na=() ratio=() resource=()
-  local s
+  local s run
   for s in "${KNOWN_SERVERS[@]}"; do
     value[$s]="" na[$s]="" ratio[$s]=""
     resource[cpu,$s]="" resource[peak,$s]="" resource[idle,$s]=""
     wants_server "$s" || continue
-    value[$s]=$(runs_median "$scenario" "$s" ".bench | $query")
-    if runs_not_applicable "$scenario" "$s"; then na[$s]=n/a; fi
+    run=$(run_server_name "$scenario" "$s")
+    value[$s]=$(runs_median "$scenario" "$run" ".bench | $query")
+    if runs_not_applicable "$scenario" "$run"; then na[$s]=n/a; fi
     if [ "$resources" = yes ]; then
-      resource[cpu,$s]=$(runs_median "$scenario" "$s" \
+      resource[cpu,$s]=$(runs_median "$scenario" "$run" \
         ".server_cpu_s / ((.bench | $msgs) / 1e6)")
-      resource[peak,$s]=$(runs_median "$scenario" "$s" ".peak_rss_kb / 1024")
-      resource[idle,$s]=$(runs_median "$scenario" "$s" ".idle_rss_kb / 1024")
+      resource[peak,$s]=$(runs_median "$scenario" "$run" ".peak_rss_kb / 1024")
+      resource[idle,$s]=$(runs_median "$scenario" "$run" ".idle_rss_kb / 1024")
     fi
   done
   local reference=${value[nats-server]}
@@ -586,18 +783,46 @@ table_csv_header() {
   echo "$header"
 }
 
-# The table.md header and its alignment line, in the column order of table_row.
+# The table.md header and its alignment line, in the column order of table_row; for the
+# stan-* table ($1 = stan), nats-streaming-server in the nats-server slot and CPU in us per
+# message (the same number as s per million).
 table_md_header() {
-  local header="| scenario | unit" align="| --- | ---" s
-  for s in "${table_servers[@]}"; do header+=" | $s"; align+=" | ---:"; done
-  for s in "${ratio_servers[@]}"; do header+=" | $s/nats-server"; align+=" | ---:"; done
+  local header="| scenario | unit" align="| --- | ---" s cpu="CPU s/M" ref=nats-server
+  local -A shown=()
+  for s in "${table_servers[@]}"; do shown[$s]=$s; done
+  if [ "${1:-}" = stan ]; then
+    for s in "${table_servers[@]}"; do shown[$s]=$(run_server_name stan- "$s"); done
+    cpu="CPU us/msg" ref=$(run_server_name stan- nats-server)
+  fi
+  for s in "${table_servers[@]}"; do header+=" | ${shown[$s]}"; align+=" | ---:"; done
+  for s in "${ratio_servers[@]}"; do header+=" | $s/$ref"; align+=" | ---:"; done
   header+=" | better"
   align+=" | ---"
-  for s in "${table_servers[@]}"; do header+=" | CPU s/M $s"; align+=" | ---:"; done
-  for s in "${table_servers[@]}"; do header+=" | peak RSS $s"; align+=" | ---:"; done
-  for s in "${table_servers[@]}"; do header+=" | idle RSS $s"; align+=" | ---:"; done
+  for s in "${table_servers[@]}"; do header+=" | $cpu ${shown[$s]}"; align+=" | ---:"; done
+  for s in "${table_servers[@]}"; do header+=" | peak RSS ${shown[$s]}"; align+=" | ---:"; done
+  for s in "${table_servers[@]}"; do header+=" | idle RSS ${shown[$s]}"; align+=" | ---:"; done
   echo "$header |"
   echo "$align |"
+}
+
+# The paragraph before the stan-* table.
+stan_table_notes() {
+  local tmp=${TMPDIR:-/tmp} device
+  device=$(df -P "$tmp" | awk 'NR == 2 { print $1 }')
+  [ "$(tail -c 1 "$out/table.md")" = "" ] || echo
+  echo "NATS Streaming (stan-*): $("$NSS_BIN" --version 2>/dev/null | head -1) in the"
+  echo "nats-server slot, ionats -cid $STAN_CLUSTER; load from stan-bench (stan.go"
+  echo "v0.10.4 examples/stan-bench), $stan_msgs messages of $STAN_SIZE B per run (not"
+  echo "${duration} s), medians of $reps runs; a fresh broker and store (under $tmp, on"
+  echo "$device) per run. FILE: nats-streaming-server -st FILE --dir (default file_sync),"
+  echo "ionats -sd --sync always: a publish is acked once on disk in both; MEMORY: -st MEMORY."
+  echo "Publish: 1 publisher, async, 512 acks in flight; rate = acked publishes, first"
+  echo "publish to last ack. Catch-up: the channel filled first (untimed, outside the CPU),"
+  echo "then 1 new, non-durable subscriber (DeliverAllAvailable, auto-ack, 1024 in flight);"
+  echo "rate = deliveries, first to last. Live 1 -> 1: that subscriber in place, then the"
+  echo "publisher. CPU = broker user+sys us per message of the rate (the same number as s per"
+  echo "million), over the whole stan-bench run; ratio = that ionats / nats-streaming-server."
+  echo
 }
 
 make_tables() {
@@ -647,14 +872,26 @@ make_tables() {
       echo "is the stream's state.num_subjects after the run (better = same)."
     fi
     echo
-    table_md_header
   } >"$md"
   : >"$out/chart.dat"
-  local scenario label unit query better resources
-  for scenario in "${scenario_list[@]}"; do
-    while IFS='|' read -r label unit query better resources; do
-      table_row "$scenario" "$label" "$unit" "$query" "$better" "$resources"
-    done < <(scenario_rows "$scenario")
+  # The stan-* rows come in a table of their own, after the others.
+  local scenario label unit query better resources part
+  for part in core stan; do
+    local part_scenarios=()
+    for scenario in "${scenario_list[@]}"; do
+      case "$scenario" in
+        stan-*) [ "$part" = core ] || part_scenarios+=("$scenario") ;;
+        *) [ "$part" = stan ] || part_scenarios+=("$scenario") ;;
+      esac
+    done
+    [ ${#part_scenarios[@]} -gt 0 ] || continue
+    [ "$part" = core ] || stan_table_notes >>"$md"
+    table_md_header "$part" >>"$md"
+    for scenario in "${part_scenarios[@]}"; do
+      while IFS='|' read -r label unit query better resources; do
+        table_row "$scenario" "$label" "$unit" "$query" "$better" "$resources"
+      done < <(scenario_rows "$scenario")
+    done
   done
   local failed
   failed=$(awk -F, -v na="$EXIT_NO_JETSTREAM" \
@@ -729,7 +966,7 @@ for scenario in "${scenario_list[@]}"; do
       order+=("${server_list[$(( (rep - 1 + i) % ${#server_list[@]} ))]}")
     done
     for server in "${order[@]}"; do
-      log "$scenario rep $rep/$reps on $server"
+      log "$scenario rep $rep/$reps on $(run_server_name "$scenario" "$server")"
       run_one "$scenario" "$server" "$rep"
     done
   done

@@ -24,6 +24,18 @@ seeds_requirements=tests/seeds/requirements.txt
 # A copy of the requirements the virtualenv was last filled from: when it matches, nothing
 # is asked of PyPI.
 seeds_stamp=$seeds_venv/installed-requirements.txt
+# The NATS Streaming tests (tests/stan/): node-nats-streaming from npm at the version
+# tests/stan/node/package-lock.json pins, into tests/stan/node/node_modules (npm ci; a copy of
+# the lock it was installed from marks it done), and the reference nats-streaming-server
+# built with Go into .venv-tests/bin/.
+stan_node_dir=tests/stan/node
+stan_node_stamp=$stan_node_dir/node_modules/.ionats-installed-lock.json
+stan_server_module=github.com/nats-io/nats-streaming-server
+stan_server_version=v0.25.6
+# stan.go's benchmark tool, examples/stan-bench, for scripts/bench.sh --scenarios stan, built
+# with go install into .venv-tests/bin/ too.
+stan_bench_module=github.com/nats-io/stan.go
+stan_bench_version=v0.10.4
 
 install_debian_packages() {
   local missing=() p
@@ -99,6 +111,89 @@ install_seed_python() {
   cp "$seeds_requirements" "$seeds_stamp"
 }
 
+# node-nats-streaming for tests/stan/: npm ci from the lock, skipped when node_modules was
+# installed from this very lock.
+install_stan_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: WARNING: no node/npm on PATH: node-nats-streaming is not installed and the" \
+      "NATS Streaming tests (tests/stan/) will be skipped" >&2
+    return 0
+  fi
+  if [ -f "$stan_node_dir/node_modules/node-nats-streaming/package.json" ] &&
+      cmp -s "$stan_node_dir/package-lock.json" "$stan_node_stamp"; then
+    return 0
+  fi
+  echo "setup: installing node-nats-streaming into $stan_node_dir/node_modules (npm ci)"
+  if ! (cd "$stan_node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    echo "setup: WARNING: npm ci in $stan_node_dir failed: the NATS Streaming tests" \
+      "(tests/stan/) will be skipped" >&2
+    return 0
+  fi
+  cp "$stan_node_dir/package-lock.json" "$stan_node_stamp"
+}
+
+# The reference nats-streaming-server for tests/stan/ (IONATS_STAN_REFERENCE=1), built with
+# go install into .venv-tests/bin/; skipped when the binary there is this version.
+install_stan_server() {
+  local go_bin bin=$seeds_venv/bin/nats-streaming-server
+  if [ -x "$bin" ] && "$bin" --version 2>/dev/null |
+      grep -q "version ${stan_server_version#v}," ; then
+    return 0
+  fi
+  go_bin=$(command -v go || true)
+  if [ -z "$go_bin" ] && [ -x /usr/local/go/bin/go ]; then
+    go_bin=/usr/local/go/bin/go
+  fi
+  if [ -z "$go_bin" ]; then
+    echo "setup: WARNING: no Go toolchain: the reference nats-streaming-server is not built" \
+      "(IONATS_STAN_REFERENCE=1 runs of tests/stan/ will fail)" >&2
+    return 0
+  fi
+  echo "setup: building $stan_server_module@$stan_server_version into $seeds_venv/bin/"
+  mkdir -p "$seeds_venv/bin"
+  local out
+  if ! out=$(GOBIN="$PWD/$seeds_venv/bin" GOTOOLCHAIN=local GOWORK=off GOFLAGS= \
+      "$go_bin" install "$stan_server_module@$stan_server_version" 2>&1); then
+    echo "$out" >&2
+    echo "setup: WARNING: go install $stan_server_module@$stan_server_version failed: the" \
+      "reference nats-streaming-server is not built" >&2
+  fi
+}
+
+# stan-bench for scripts/bench.sh --scenarios stan: go install into .venv-tests/bin/; skipped
+# when the binary there was built from this version (go version -m), or is there without Go.
+install_stan_bench() {
+  local go_bin bin=$seeds_venv/bin/stan-bench built
+  go_bin=$(command -v go || true)
+  if [ -z "$go_bin" ] && [ -x /usr/local/go/bin/go ]; then
+    go_bin=/usr/local/go/bin/go
+  fi
+  if [ -x "$bin" ]; then
+    [ -n "$go_bin" ] || return 0
+    built=$("$go_bin" version -m "$bin" 2>/dev/null |
+      awk -v m="$stan_bench_module" '$1 == "mod" && $2 == m { print $3 }')
+    [ "$built" != "$stan_bench_version" ] || return 0
+  fi
+  if [ -z "$go_bin" ]; then
+    echo "setup: WARNING: no Go toolchain: stan-bench is not built" \
+      "(scripts/bench.sh --scenarios stan will not run)" >&2
+    return 0
+  fi
+  echo "setup: building $stan_bench_module/examples/stan-bench@$stan_bench_version into" \
+    "$seeds_venv/bin/"
+  mkdir -p "$seeds_venv/bin"
+  local out
+  if ! out=$(GOBIN="$PWD/$seeds_venv/bin" GOTOOLCHAIN=local GOWORK=off GOFLAGS='' \
+      "$go_bin" install "$stan_bench_module/examples/stan-bench@$stan_bench_version" 2>&1); then
+    echo "$out" >&2
+    echo "setup: WARNING: go install of stan-bench failed: scripts/bench.sh --scenarios stan" \
+      "will not run" >&2
+  fi
+}
+
 install_debian_packages
 install_seed_go
 install_seed_python
+install_stan_node
+install_stan_server
+install_stan_bench
