@@ -4,7 +4,8 @@
  *
  * The one idea: input collects in a fixed buffer of HTTP_HEAD_MAX bytes until a whole
  * request head is there; the head is answered at once (static pages, errors) or after a
- * gather of the shards' data (monitor_gather.c), during which further input waits in the
+ * gather of the shards' data (monitor_gather.c) or once NATS Streaming's pages have what
+ * they asked JetStream for (stan_monitor.c), during which further input waits in the
  * buffer. What a client can grow is bounded: the buffer (a head that does not fit gets a
  * 431 and the connection closes; pipelined input that does not fit is dropped, and once
  * the heads that did fit are answered, a 431 closes the connection), the output (a response
@@ -25,6 +26,7 @@
 #include "base/log.h"
 #include "engine/server.h"
 #include "engine/shard.h"
+#include "engine/stan.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,10 +44,6 @@ enum { RESPONSE_HEAD_MAX = 512 };
 /* Unsent output a connection may have when it asks for more: one full response and some. */
 enum { MONITOR_PENDING_MAX = MONITOR_RESPONSE_MAX + 64 * 1024 };
 
-/* The compact JSON of a response may take half of it: indentation at most doubles it for
- * what the endpoints write (a value per line). */
-enum { MONITOR_COMPACT_MAX = MONITOR_RESPONSE_MAX / 2 };
-
 struct monitor_http {
     struct conn conn;               /* first: the kind's record starts with the connection */
     struct monitor *monitor;        /* borrowed: shard 0's (server->monitor) */
@@ -54,6 +52,11 @@ struct monitor_http {
     bool input_lost;                /* input came with the buffer full, and was dropped */
     uint64_t body_skip;             /* body bytes of the last request still to drop */
     struct monitor_gather *gather;  /* owned share: the request waiting for the shards */
+    /* The request waiting for an answer written elsewhere (monitor_http_wait): what to call
+     * if the connection goes first. */
+    bool waiting;
+    monitor_cancel_fn *wait_cancel;
+    void *wait_context;
     /* How the request in hand is answered. */
     bool head_only;                 /* HEAD: the headers alone */
     int version_minor;
@@ -67,6 +70,12 @@ struct monitor_http {
 STATIC_ASSERT(offsetof(struct monitor_http, conn) == 0, "a conn * of this kind is a monitor_http *");
 
 static void serve(struct monitor_http *http);
+
+/* A request is in hand: its answer waits for the shards or for another module. */
+static bool busy(const struct monitor_http *http)
+{
+    return http->gather != NULL || http->waiting;
+}
 
 /* ---- writing responses ---- */
 
@@ -103,22 +112,28 @@ static void respond(struct monitor_http *http, int status, const char *content_t
 {
     char date[HTTP_DATE_SIZE];
     http_date_format(clock_realtime_ns(), date, sizeof date);
-    bool json = strcmp(content_type, "application/json") == 0;
+    bool json = content_type != NULL && strcmp(content_type, "application/json") == 0;
     const char *connection = "";
     if (http->version_minor == 1 && !http->keep_alive) {
         connection = "Connection: close\r\n";
     } else if (http->version_minor == 0 && http->keep_alive) {
         connection = "Connection: keep-alive\r\n";
     }
+    char type[RESPONSE_HEAD_MAX / 4] = "";
+    if (content_type != NULL) {
+        snprintf(type, sizeof type, "Content-Type: %s\r\n", content_type);
+    }
+    char content_length[48] = ""; /* a 204 has none, as Go's server writes it */
+    if (status != 204) {
+        snprintf(content_length, sizeof content_length, "Content-Length: %zu\r\n", length);
+    }
     char head[RESPONSE_HEAD_MAX];
     int head_length =
-        snprintf(head, sizeof head,
-                 "HTTP/1.%d %d %s\r\n%sContent-Type: %s\r\n%sDate: %s\r\nContent-Length: %zu\r\n"
-                 "%s\r\n",
+        snprintf(head, sizeof head, "HTTP/1.%d %d %s\r\n%s%s%sDate: %s\r\n%s%s\r\n",
                  http->version_minor, status, http_status_text(status),
-                 json ? "Access-Control-Allow-Origin: *\r\n" : "", content_type,
-                 status == 404 ? "X-Content-Type-Options: nosniff\r\n" : "", date, length,
-                 connection);
+                 json ? "Access-Control-Allow-Origin: *\r\n" : "", type,
+                 status == 404 ? "X-Content-Type-Options: nosniff\r\n" : "", date,
+                 content_length, connection);
     ASSERT(head_length > 0 && (size_t)head_length < sizeof head);
     (void)output_put(http, head, (size_t)head_length, body, http->head_only ? 0 : length);
 }
@@ -213,10 +228,56 @@ void monitor_http_gathered(struct monitor_http *http, struct monitor_gather *gat
     serve(http); /* what was pipelined behind it */
 }
 
+/* ---- answers written elsewhere (monitor_internal.h) ---- */
+
+void monitor_http_wait(struct monitor_http *http, monitor_cancel_fn *cancel, void *context)
+{
+    ASSERT(!busy(http));
+    http->waiting = true;
+    http->wait_cancel = cancel;
+    http->wait_context = context;
+    timer_cancel(http->conn.table->timers, &http->timer); /* the waiter always answers */
+    http->head_deadline = false;
+    http->conn.flags |= CONN_F_REPLY_PENDING; /* a client that half-closed gets it too */
+}
+
+/* Before an answer: ends a wait. True when there was one (then serve() goes on after). */
+static bool wait_end(struct monitor_http *http)
+{
+    if (!http->waiting) {
+        return false;
+    }
+    http->waiting = false;
+    http->conn.flags &= ~(uint32_t)CONN_F_REPLY_PENDING;
+    return true;
+}
+
+void monitor_http_reply(struct monitor_http *http, int status, const char *content_type,
+                        const char *body, size_t length)
+{
+    bool waited = wait_end(http);
+    respond(http, status, content_type, body, length);
+    if (waited) {
+        serve(http); /* what was pipelined behind it */
+    }
+}
+
+void monitor_http_reply_json(struct monitor_http *http, const struct go_json *compact)
+{
+    bool waited = wait_end(http);
+    respond_json(http, compact, true);
+    if (waited) {
+        serve(http);
+    }
+}
+
 /* Answers one request whose head was read. */
 static void request_handle(struct monitor_http *http, const struct http_request *request)
 {
     struct shard *shard = http->conn.shard;
+    if (stan_monitor_serve(shard, http, request)) {
+        return; /* a /streaming page, answered or to be */
+    }
     enum monitor_endpoint endpoint = monitor_endpoint_find(request);
     if (endpoint == MONITOR_ENDPOINT_COUNT) {
         static const char text[] = "404 page not found\n";
@@ -300,7 +361,7 @@ static void serve(struct monitor_http *http)
     }
     http->serving = true;
     /* once input was dropped, what is left can only end in the 431: never skip a request */
-    while (http->gather == NULL && !conn_ending(&http->conn) &&
+    while (!busy(http) && !conn_ending(&http->conn) &&
            (http->input_length > 0 || http->input_lost)) {
         struct http_request request;
         enum http_head_result result = http_head_parse(http->input, http->input_length, &request);
@@ -326,7 +387,7 @@ static void serve(struct monitor_http *http)
         http->body_skip = skip - buffered;
     }
     http->serving = false;
-    if (http->gather == NULL && !conn_ending(&http->conn)) {
+    if (!busy(http) && !conn_ending(&http->conn)) {
         timer_wait(http, http->input_length > 0);
     }
 }
@@ -336,7 +397,7 @@ static void serve(struct monitor_http *http)
 static void timer_fired(struct timer_entry *entry, void *ctx)
 {
     struct monitor_http *http = ctx;
-    if (http->gather != NULL || conn_ending(&http->conn)) {
+    if (busy(http) || conn_ending(&http->conn)) {
         return;
     }
     conn_close(&http->conn, http->input_length > 0 ? "Read Header Timeout" : "Idle Timeout");
@@ -401,6 +462,10 @@ static void http_release(struct conn *conn)
     if (http->gather != NULL) {
         monitor_gather_orphan(http->gather);
         http->gather = NULL;
+    }
+    if (http->waiting) {
+        http->waiting = false;
+        http->wait_cancel(http->wait_context);
     }
     if (http->counted) {
         ASSERT(http->monitor->conn_count > 0);

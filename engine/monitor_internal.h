@@ -63,6 +63,10 @@ enum { MONITOR_CONNS_MAX = 32 };
  * larger one is refused with a 500 that says to use limit and offset. */
 enum { MONITOR_RESPONSE_MAX = 16 * 1024 * 1024 };
 
+/* The compact JSON of a response may take half of it: indentation at most doubles it for
+ * what the endpoints write (a value per line). */
+enum { MONITOR_COMPACT_MAX = MONITOR_RESPONSE_MAX / 2 };
+
 /* Shard 0's monitoring state (server->monitor): only shard 0's thread touches it. */
 struct monitor {
     uint32_t conn_count;       /* HTTP connections open */
@@ -216,6 +220,24 @@ void monitor_gather_free(struct monitor_gather *gather);
 
 /* ---- monitor_conn.c (shard 0): the gather is complete; the connection answers ---- */
 void monitor_http_gathered(struct monitor_http *owner, struct monitor_gather *gather);
+
+/* ---- monitor_conn.c: answers written elsewhere (NATS Streaming's pages, stan_monitor.c) ----
+ *
+ * A request's path is offered to streaming first (stan_monitor_serve, shard 0). It answers
+ * at once with monitor_http_reply*, or calls monitor_http_wait and answers later from its
+ * own handlers on shard 0, exactly once. While it waits the connection takes no further
+ * request; if the connection goes first, `cancel(context)` runs instead, and the waiter
+ * must not touch the connection after it. */
+typedef void monitor_cancel_fn(void *context);
+void monitor_http_wait(struct monitor_http *http, monitor_cancel_fn *cancel, void *context);
+
+/* Answers the request in hand: `content_type` NULL writes none (a 204's answer). */
+void monitor_http_reply(struct monitor_http *http, int status, const char *content_type,
+                        const char *body, size_t length);
+
+/* Answers 200 with `compact` JSON laid out as json.MarshalIndent's (a 500 when it did not
+ * fit). */
+void monitor_http_reply_json(struct monitor_http *http, const struct go_json *compact);
 
 /* ---- collecting, on the part's shard ---- */
 

@@ -432,6 +432,7 @@ bool stan_api_error(const struct route_msg *reply, int *err_code, char *descript
 
 /* ---- the module ---- */
 
+/* stan_monitor.c reads the state through a cast to struct stan: it stays first. */
 struct stan_module_state {
     struct stan stan;
     struct timer_entry sweep; /* right after start: what the records left half done */

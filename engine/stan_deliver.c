@@ -360,7 +360,9 @@ void stan_member_return_inflight(struct stan *stan, struct stan_member *member)
             map->slots[kept++] = map->slots[i];
         }
     }
-    qsort(map->slots, kept, sizeof *map->slots, entry_order);
+    if (kept > 1) {
+        qsort(map->slots, kept, sizeof *map->slots, entry_order);
+    }
     for (size_t i = 0; i < kept; i++) {
         stan_send(stan, map->slots[i].reply, "-NAK", 4, NULL);
     }
