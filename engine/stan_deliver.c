@@ -169,6 +169,9 @@ static void deliver_to(struct stan *stan, struct stan_member *member, uint64_t s
     if (seq > member->last_sent) {
         member->last_sent = seq;
     }
+    if (seq > member->group->last_sent) {
+        member->group->last_sent = seq;
+    }
     if (inflight_put(&member->inflight, seq, reply) != 0) {
         LOG_ERROR("STREAM: out of memory: message %llu of %s redelivered after its ack wait",
                   (unsigned long long)seq, member->group->channel->name);

@@ -135,7 +135,11 @@ struct stan_group {
     struct stan_backlog *backlog_head;
     struct stan_backlog *backlog_tail;
     size_t backlog_count;
-    char *last_client;  /* offline durables: the client id it had */
+    char *last_client;  /* offline durables: the client id it had, */
+    char *last_inbox;   /* its last member's inbox and ack inbox */
+    char *last_ack_inbox;
+    int32_t last_max_inflight;
+    uint64_t last_sent; /* the highest sequence given to a member */
 };
 
 struct stan_member {

@@ -287,8 +287,8 @@ static void subz_write(struct go_json *json, const struct stan_group *group,
     go_json_comma(json);
     go_json_raw(json, "{", 1);
     key_string(json, "client_id", client_id);
-    key_string(json, "inbox", member != NULL ? member->inbox : NULL);
-    key_string(json, "ack_inbox", member != NULL ? member->ack_inbox : NULL);
+    key_string(json, "inbox", member != NULL ? member->inbox : group->last_inbox);
+    key_string(json, "ack_inbox", member != NULL ? member->ack_inbox : group->last_ack_inbox);
     if (group->durable != NULL) {
         key_string(json, "durable_name", group->durable);
     }
@@ -297,11 +297,11 @@ static void subz_write(struct go_json *json, const struct stan_group *group,
     }
     key_bool(json, "is_durable", group_durable(group));
     key_bool(json, "is_offline", member == NULL);
-    int64_t max_inflight = member != NULL ? member->max_inflight : 0;
+    int64_t max_inflight = member != NULL ? member->max_inflight : group->last_max_inflight;
     uint32_t pending = member != NULL ? member->inflight.count : 0;
     key_int(json, "max_inflight", max_inflight);
     key_int(json, "ack_wait", member != NULL ? member->ack_wait_s : group->ack_wait_s);
-    key_uint(json, "last_sent", member != NULL ? member->last_sent : 0);
+    key_uint(json, "last_sent", member != NULL ? member->last_sent : group->last_sent);
     key_uint(json, "pending_count", pending);
     key_bool(json, "is_stalled", member != NULL && (int64_t)pending >= max_inflight);
     go_json_raw(json, "}", 1);

@@ -179,6 +179,10 @@ int stan_persist_group(struct stan *stan, const struct stan_group *group)
     }
     if (record != NULL && group->last_client != NULL) {
         json_object_set_new(record, "last_client", json_string(group->last_client));
+        json_object_set_new(record, "last_inbox", json_string(group->last_inbox));
+        json_object_set_new(record, "last_ack_inbox", json_string(group->last_ack_inbox));
+        json_object_set_new(record, "last_max_inflight", json_integer(group->last_max_inflight));
+        json_object_set_new(record, "last_sent", json_integer((json_int_t)group->last_sent));
     }
     char name[32];
     snprintf(name, sizeof name, "%llu", (unsigned long long)group->id);
@@ -281,6 +285,11 @@ static int group_load(struct stan *stan, json_t *record)
     group->durable = dup_or_null(field_string(record, "durable"));
     group->durable_client = dup_or_null(field_string(record, "durable_client"));
     group->last_client = dup_or_null(field_string(record, "last_client"));
+    group->last_inbox = dup_or_null(field_string(record, "last_inbox"));
+    group->last_ack_inbox = dup_or_null(field_string(record, "last_ack_inbox"));
+    group->last_max_inflight =
+        (int32_t)json_integer_value(json_object_get(record, "last_max_inflight"));
+    group->last_sent = (uint64_t)json_integer_value(json_object_get(record, "last_sent"));
     if (group->durable != NULL && group->durable_client == NULL) {
         return -EBADMSG;
     }

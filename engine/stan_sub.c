@@ -105,6 +105,8 @@ void stan_group_free(struct stan *stan, struct stan_group *group)
     free(group->deliver);
     free(group->deliver_policy);
     free(group->last_client);
+    free(group->last_inbox);
+    free(group->last_ack_inbox);
     free(group);
 }
 
@@ -328,7 +330,12 @@ void stan_member_leave(struct stan *stan, struct stan_member *member, bool unsub
     stan_persist_member_remove(stan, member);
     if (group->member_count == 1 && group_durable(group) && !unsubscribe) {
         free(group->last_client);
+        free(group->last_inbox);
+        free(group->last_ack_inbox);
         group->last_client = stan_strdup(member->client->id);
+        group->last_inbox = stan_strdup(member->inbox);
+        group->last_ack_inbox = stan_strdup(member->ack_inbox);
+        group->last_max_inflight = member->max_inflight;
     }
     member_free(stan, member);
     if (group->member_count > 0) {
@@ -401,6 +408,7 @@ static void member_join(struct stan *stan, struct stan_group *group, struct sub_
     member->ack_inbox = stan_format("_INBOX.%s", token);
     member->max_inflight = req->max_in_flight;
     member->ack_wait_s = req->ack_wait_in_secs;
+    member->last_sent = group->last_sent;
     int rc = member->inbox == NULL || member->ack_inbox == NULL ? -ENOMEM : 0;
     if (rc == 0) {
         rc = stan_persist_member(stan, member);
@@ -474,8 +482,10 @@ static const char *start_policy(struct stan_group *group, const Pb__Subscription
 {
     switch (req->start_position) {
     case PB__START_POSITION__new_only:
+        group->last_sent = channel->last_seq;
         return "new";
     case PB__START_POSITION__last_received:
+        group->last_sent = channel->last_seq > 0 ? channel->last_seq - 1 : 0;
         return "last";
     case PB__START_POSITION__time_delta_start:
         group->start_time_ns = clock_realtime_ns() - req->start_time_delta;
@@ -485,9 +495,11 @@ static const char *start_policy(struct stan_group *group, const Pb__Subscription
             return "all";
         }
         if (req->start_sequence > channel->last_seq + 1) {
+            group->last_sent = channel->last_seq;
             return "new";
         }
         group->start_seq = req->start_sequence;
+        group->last_sent = req->start_sequence - 1;
         return "by_start_sequence";
     case PB__START_POSITION__first:
     default:
