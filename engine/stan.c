@@ -89,9 +89,6 @@ bool stan_channel_name_valid(const char *name)
         if (c == '*' || c == '>' || c == '/' || (c == '.' && name[i + 1] == '.')) {
             return false;
         }
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            return false; /* not a subject a client can publish on */
-        }
     }
     return true;
 }
@@ -196,15 +193,22 @@ void stan_map_free(struct stan_map *map)
 
 /* ---- sending ---- */
 
-void stan_send(struct stan *stan, const char *subject, const void *data, size_t length,
-               const char *reply)
+static void send_headed(struct stan *stan, const char *subject, const void *data, size_t length,
+                        size_t header_length, const char *reply)
 {
     struct route_msg msg = {
         .subject = {.data = subject, .length = (uint32_t)strlen(subject)},
         .reply = {.data = reply, .length = reply != NULL ? (uint32_t)strlen(reply) : 0},
         .payload = {.data = data, .length = (uint32_t)length},
+        .header_length = (uint32_t)header_length,
     };
     service_publish(stan->shard, &msg);
+}
+
+void stan_send(struct stan *stan, const char *subject, const void *data, size_t length,
+               const char *reply)
+{
+    send_headed(stan, subject, data, length, 0, reply);
 }
 
 void stan_send_pb(struct stan *stan, const char *subject, const void *message)
@@ -299,6 +303,13 @@ static void request_timed_out(struct timer_entry *entry, void *ctx)
 int stan_request(struct stan *stan, const char *subject, const void *data, size_t length,
                  int64_t timeout_ns, stan_reply_fn *fn, void *context, uint64_t *id)
 {
+    return stan_request_headed(stan, subject, data, length, 0, timeout_ns, fn, context, id);
+}
+
+int stan_request_headed(struct stan *stan, const char *subject, const void *data, size_t length,
+                        size_t header_length, int64_t timeout_ns, stan_reply_fn *fn,
+                        void *context, uint64_t *id)
+{
     if (stan->stopping) {
         return -ESHUTDOWN;
     }
@@ -330,7 +341,7 @@ int stan_request(struct stan *stan, const char *subject, const void *data, size_
     if (id != NULL) {
         *id = request->id;
     }
-    stan_send(stan, subject, data, length, reply);
+    send_headed(stan, subject, data, length, header_length, reply);
     return 0;
 }
 

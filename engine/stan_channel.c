@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ERR_INVALID_PUB_REQ "stan: invalid publish request"
 #define ERR_TOO_MANY_CHANNELS "too many channels"
@@ -28,6 +29,7 @@ struct stan_pub_wait {
     struct stan_channel *channel;
     char *reply; /* the publisher's PubAck subject, NULL for none */
     char *guid;
+    char *msg_reply; /* the PubMsg's own reply field, NULL for none */
     uint8_t *data; /* only while waiting for the stream */
     size_t length;
 };
@@ -37,6 +39,15 @@ struct stan_ready_wait {
     stan_ready_fn *fn;
     void *context;
 };
+
+static void pub_wait_free(struct stan_pub_wait *wait)
+{
+    free(wait->reply);
+    free(wait->guid);
+    free(wait->msg_reply);
+    free(wait->data);
+    free(wait);
+}
 
 /* '_' doubles, and what a stream name or a subject token cannot hold is _XX (hex): the
  * escape is one to one, so no two channels share a stream. */
@@ -81,10 +92,7 @@ static void channel_free(struct stan_channel *channel)
     while (channel->waiting_head != NULL) {
         struct stan_pub_wait *wait = channel->waiting_head;
         channel->waiting_head = wait->next;
-        free(wait->reply);
-        free(wait->guid);
-        free(wait->data);
-        free(wait);
+        pub_wait_free(wait);
     }
     while (channel->ready_head != NULL) {
         struct stan_ready_wait *wait = channel->ready_head;
@@ -175,15 +183,14 @@ static void channel_ready(struct stan *stan, struct stan_channel *channel, const
         channel->waiting_head = wait->next;
         channel->waiting_count--;
         if (error == NULL) {
-            publish_now(stan, wait, wait->data, wait->length);
-            free(wait->data);
+            uint8_t *data = wait->data; /* publish_now may free the wait */
+            size_t length = wait->length;
             wait->data = NULL;
+            publish_now(stan, wait, data, length);
+            free(data);
         } else {
             pub_ack_send(stan, wait->reply, wait->guid, error);
-            free(wait->reply);
-            free(wait->guid);
-            free(wait->data);
-            free(wait);
+            pub_wait_free(wait);
         }
     }
     channel->waiting_tail = NULL;
@@ -284,6 +291,17 @@ struct stan_channel *stan_channel_get(struct stan *stan, const char *name, const
     if (channel != NULL) {
         return channel;
     }
+    for (size_t i = 0; i < stan->channel_count; i++) {
+        if (strcasecmp(stan->channels[i]->name, name) == 0) {
+            static _Thread_local char text[2 * STAN_NAME_MAX + 128];
+            snprintf(text, sizeof text,
+                     "rejecting channel \"%s\" because channel \"%s\" alreay exists "
+                     "(different cases not allowed)",
+                     name, stan->channels[i]->name);
+            *error = text; /* nats-streaming-server's text, its spelling too */
+            return NULL;
+        }
+    }
     if (stan->max_channels > 0 && (int64_t)stan->channel_count >= stan->max_channels) {
         *error = ERR_TOO_MANY_CHANNELS;
         return NULL;
@@ -342,22 +360,39 @@ static void pub_acked(struct stan *stan, void *context, const struct route_msg *
         }
         pub_ack_send(stan, wait->reply, wait->guid, NULL);
     }
-    free(wait->reply);
-    free(wait->guid);
-    free(wait);
+    pub_wait_free(wait);
 }
 
 static void publish_now(struct stan *stan, struct stan_pub_wait *wait, const void *data,
                         size_t length)
 {
-    int rc = stan_request(stan, wait->channel->subject, data, length, STAN_REQUEST_TIMEOUT_NS,
+    int rc;
+    if (wait->msg_reply == NULL) {
+        rc = stan_request(stan, wait->channel->subject, data, length, STAN_REQUEST_TIMEOUT_NS,
                           pub_acked, wait, NULL);
+    } else {
+        /* the publisher's reply subject goes with the message, in a header */
+        size_t header = strlen("NATS/1.0\r\n" STAN_REPLY_HEADER ": \r\n\r\n") +
+                        strlen(wait->msg_reply);
+        char *buffer = malloc(header + length);
+        rc = -ENOMEM;
+        if (buffer != NULL) {
+            snprintf(buffer, header + 1, "NATS/1.0\r\n" STAN_REPLY_HEADER ": %s\r\n\r\n",
+                     wait->msg_reply);
+            if (length > 0) {
+                memcpy(buffer + header, data, length);
+            }
+            rc = stan_request_headed(stan, wait->channel->subject, buffer, header + length,
+                                     header, STAN_REQUEST_TIMEOUT_NS, pub_acked, wait, NULL);
+            free(buffer);
+        }
+        free(wait->msg_reply);
+        wait->msg_reply = NULL;
+    }
     if (rc != 0) {
         pub_ack_send(stan, wait->reply, wait->guid,
                      rc == -EBUSY ? "stan: too many publishes in flight" : "stan: out of memory");
-        free(wait->reply);
-        free(wait->guid);
-        free(wait);
+        pub_wait_free(wait);
     }
 }
 
@@ -408,6 +443,10 @@ void stan_on_publish(struct shard *shard, void *context, const struct route_msg 
             wait->reply = reply;
             reply = NULL;
             wait->guid = strdup(pm->guid);
+            if (pm->reply[0] != '\0' && strlen(pm->reply) <= STAN_NAME_MAX &&
+                strpbrk(pm->reply, "\r\n") == NULL) {
+                wait->msg_reply = strdup(pm->reply);
+            }
         }
         if (wait == NULL || wait->guid == NULL) {
             error = "stan: out of memory";
@@ -417,25 +456,20 @@ void stan_on_publish(struct shard *shard, void *context, const struct route_msg 
         pub_ack_send(stan, reply != NULL ? reply : (wait != NULL ? wait->reply : NULL),
                      pm != NULL ? pm->guid : "", error);
         if (wait != NULL) {
-            free(wait->reply);
-            free(wait);
+            pub_wait_free(wait);
         }
     } else if (channel->ready) {
         publish_now(stan, wait, pm->data.data, pm->data.len);
     } else if (channel->waiting_count >= STAN_CHANNEL_WAITING_MAX) {
         pub_ack_send(stan, wait->reply, wait->guid, "stan: too many publishes in flight");
-        free(wait->reply);
-        free(wait->guid);
-        free(wait);
+        pub_wait_free(wait);
     } else {
         wait->length = pm->data.len;
         wait->data = pm->data.len > 0 ? malloc(pm->data.len) : NULL;
         if (pm->data.len > 0) {
             if (wait->data == NULL) {
                 pub_ack_send(stan, wait->reply, wait->guid, "stan: out of memory");
-                free(wait->reply);
-                free(wait->guid);
-                free(wait);
+                pub_wait_free(wait);
                 wait = NULL;
             } else {
                 memcpy(wait->data, pm->data.data, pm->data.len);

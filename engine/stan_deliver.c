@@ -126,7 +126,9 @@ void stan_inflight_free(struct stan_inflight *inflight)
 
 /* ---- choosing a member ---- */
 
-static struct stan_member *member_pick(struct stan_group *group)
+/* A redelivery (`forced`) goes whatever the members' max in flight, as
+ * nats-streaming-server forces them. */
+static struct stan_member *member_pick(struct stan_group *group, bool forced)
 {
     struct stan_member *best = NULL;
     size_t best_index = 0;
@@ -134,7 +136,7 @@ static struct stan_member *member_pick(struct stan_group *group)
     for (size_t k = 0; k < count; k++) {
         size_t i = (group->rotate + k) % count;
         struct stan_member *member = group->members[i];
-        if ((int64_t)member->inflight.count >= member->max_inflight ||
+        if ((!forced && (int64_t)member->inflight.count >= member->max_inflight) ||
             member->client->fhb > 0) {
             continue;
         }
@@ -153,11 +155,14 @@ static struct stan_member *member_pick(struct stan_group *group)
 
 static void deliver_to(struct stan *stan, struct stan_member *member, uint64_t seq,
                        int64_t timestamp_ns, uint32_t delivered, char *reply, const uint8_t *data,
-                       size_t length)
+                       size_t length, const char *msg_reply)
 {
     Pb__MsgProto out = PB__MSG_PROTO__INIT;
     out.sequence = seq;
     out.subject = member->group->channel->name;
+    if (msg_reply != NULL) {
+        out.reply = (char *)msg_reply;
+    }
     out.data.data = (uint8_t *)data;
     out.data.len = length;
     out.timestamp = timestamp_ns;
@@ -208,11 +213,19 @@ static bool ack_reply_parse(struct proto_slice reply, uint32_t *delivered, uint6
 }
 
 static void backlog_push(struct stan_group *group, uint64_t seq, int64_t timestamp_ns,
-                         uint32_t delivered, char *reply, const uint8_t *data, size_t length)
+                         uint32_t delivered, char *reply, const uint8_t *data, size_t length,
+                         const char *msg_reply)
 {
     struct stan_backlog *entry = calloc(1, sizeof *entry);
+    if (entry != NULL && msg_reply != NULL && (entry->msg_reply = strdup(msg_reply)) == NULL) {
+        free(entry);
+        entry = NULL;
+    }
     uint8_t *copy = length > 0 ? malloc(length) : NULL;
     if (entry == NULL || (length > 0 && copy == NULL)) {
+        if (entry != NULL) {
+            free(entry->msg_reply);
+        }
         free(entry);
         free(copy);
         free(reply); /* the consumer redelivers it after its ack wait */
@@ -239,7 +252,7 @@ static void backlog_push(struct stan_group *group, uint64_t seq, int64_t timesta
 void stan_group_backlog_drain(struct stan *stan, struct stan_group *group)
 {
     while (group->backlog_head != NULL) {
-        struct stan_member *member = member_pick(group);
+        struct stan_member *member = member_pick(group, group->backlog_head->delivered > 1);
         if (member == NULL) {
             return;
         }
@@ -250,7 +263,8 @@ void stan_group_backlog_drain(struct stan *stan, struct stan_group *group)
         }
         group->backlog_count--;
         deliver_to(stan, member, entry->seq, entry->timestamp_ns, entry->delivered, entry->reply,
-                   entry->data, entry->length);
+                   entry->data, entry->length, entry->msg_reply);
+        free(entry->msg_reply);
         free(entry->data);
         free(entry);
     }
@@ -262,11 +276,34 @@ void stan_group_backlog_free(struct stan_group *group)
         struct stan_backlog *entry = group->backlog_head;
         group->backlog_head = entry->next;
         free(entry->reply);
+        free(entry->msg_reply);
         free(entry->data);
         free(entry);
     }
     group->backlog_tail = NULL;
     group->backlog_count = 0;
+}
+
+/* The publisher's reply subject, kept in the Stan-Reply header. */
+static bool header_reply(const struct route_msg *msg, char *out, size_t size)
+{
+    static const char name[] = "\r\n" STAN_REPLY_HEADER ": ";
+    if (msg->header_length == 0) {
+        return false;
+    }
+    const char *at = memmem(msg->payload.data, msg->header_length, name, sizeof name - 1);
+    if (at == NULL) {
+        return false;
+    }
+    const char *value = at + sizeof name - 1;
+    const char *end = memmem(value, (size_t)(msg->payload.data + msg->header_length - value),
+                             "\r\n", 2);
+    if (end == NULL || (size_t)(end - value) >= size) {
+        return false;
+    }
+    memcpy(out, value, (size_t)(end - value));
+    out[end - value] = '\0';
+    return true;
 }
 
 void stan_on_delivery(struct shard *shard, void *context, const struct route_msg *msg)
@@ -299,11 +336,16 @@ void stan_on_delivery(struct shard *shard, void *context, const struct route_msg
     reply[msg->reply.length] = '\0';
     const uint8_t *data = (const uint8_t *)msg->payload.data + msg->header_length;
     size_t length = msg->payload.length - msg->header_length;
-    struct stan_member *member = group->backlog_head == NULL ? member_pick(group) : NULL;
+    char msg_reply[STAN_NAME_MAX + 1];
+    bool has_reply = header_reply(msg, msg_reply, sizeof msg_reply);
+    struct stan_member *member =
+        group->backlog_head == NULL ? member_pick(group, delivered > 1) : NULL;
     if (member != NULL) {
-        deliver_to(stan, member, seq, timestamp_ns, delivered, reply, data, length);
+        deliver_to(stan, member, seq, timestamp_ns, delivered, reply, data, length,
+                   has_reply ? msg_reply : NULL);
     } else {
-        backlog_push(group, seq, timestamp_ns, delivered, reply, data, length);
+        backlog_push(group, seq, timestamp_ns, delivered, reply, data, length,
+                     has_reply ? msg_reply : NULL);
         stan_group_backlog_drain(stan, group);
     }
 }
@@ -409,6 +451,10 @@ static void info_answered(struct stan *stan, void *context, const struct route_m
             group = wait->channel->groups[i];
         }
     }
+    if (group != NULL) {
+        group->redeliver_asked = false;
+        group->inflight_unknown = reply == NULL; /* unanswered: tried again at the next resume */
+    }
     int err_code = 0;
     char description[256];
     if (group != NULL && reply != NULL &&
@@ -436,11 +482,18 @@ static void info_answered(struct stan *stan, void *context, const struct route_m
             }
         }
     }
+    /* the NAKs reach the consumer before the interest does: redeliveries go first */
+    if (group != NULL && group->member_count > 0 && stan_group_activate(stan, group) != 0) {
+        LOG_ERROR("STREAM: consumer %s: could not subscribe its deliveries", group->consumer);
+    }
     free(wait);
 }
 
 void stan_group_redeliver_pending(struct stan *stan, struct stan_group *group)
 {
+    if (group->redeliver_asked) {
+        return; /* one question at a time; its answer takes the deliveries */
+    }
     struct redeliver_wait *wait = calloc(1, sizeof *wait);
     char *subject = stan_format("$JS.API.CONSUMER.INFO.%s.%s", group->channel->stream,
                                 group->consumer);
@@ -449,9 +502,14 @@ void stan_group_redeliver_pending(struct stan *stan, struct stan_group *group)
         wait->group_id = group->id;
         if (stan_request(stan, subject, NULL, 0, STAN_REQUEST_TIMEOUT_NS, info_answered, wait,
                          NULL) == 0) {
+            group->redeliver_asked = true;
             wait = NULL;
         }
     }
     free(wait);
     free(subject);
+    if (!group->redeliver_asked && group->member_count > 0 &&
+        stan_group_activate(stan, group) != 0) {
+        LOG_ERROR("STREAM: consumer %s: could not subscribe its deliveries", group->consumer);
+    }
 }

@@ -104,6 +104,7 @@ struct stan_backlog {
     int64_t timestamp_ns;
     uint32_t delivered;
     char *reply;
+    char *msg_reply; /* the publisher's reply subject, NULL for none */
     uint8_t *data;
     size_t length;
 };
@@ -127,6 +128,10 @@ struct stan_group {
     int64_t ack_wait_s;
     bool ready;         /* the consumer exists */
     bool deleting;
+    /* read from the records at start: what its members held unacked is not known here, so
+     * the consumer is asked to redeliver it before deliveries resume */
+    bool inflight_unknown;
+    bool redeliver_asked; /* the consumer's info is asked for that */
     struct service_sub *deliver_sub; /* while it has members */
     struct stan_member **members;
     size_t member_count;
@@ -232,6 +237,12 @@ void stan_send_pb(struct stan *stan, const char *subject, const void *message);
  * with NULL after `timeout_ns`. 0 or -ENOMEM / -EBUSY (fn never runs then). */
 int stan_request(struct stan *stan, const char *subject, const void *data, size_t length,
                  int64_t timeout_ns, stan_reply_fn *fn, void *context, uint64_t *id);
+/* The same with a header block: the first `header_length` bytes of `data`. */
+int stan_request_headed(struct stan *stan, const char *subject, const void *data, size_t length,
+                        size_t header_length, int64_t timeout_ns, stan_reply_fn *fn,
+                        void *context, uint64_t *id);
+/* The header that keeps a PubMsg's reply subject with the stored message. */
+#define STAN_REPLY_HEADER "Stan-Reply"
 /* Forgets a request: its fn never runs. */
 void stan_request_cancel(struct stan *stan, uint64_t id);
 /* A random token of `length` letters and digits, NUL-terminated (buffer length+1). */
@@ -305,9 +316,11 @@ void stan_group_backlog_free(struct stan_group *group);
 void stan_inflight_free(struct stan_inflight *inflight);
 /* Acks `seq` on the group's consumer without its delivery's reply subject. */
 bool stan_group_ack_unknown(struct stan *stan, struct stan_group *group, uint64_t seq);
-/* Has the consumer redeliver at once what it holds unacked and no member holds (after a
- * restart, or when a durable resumes), as nats-streaming-server resends a durable's
- * pending messages when it comes back. */
+/* After a restart (group->inflight_unknown): has the consumer queue for redelivery what it
+ * holds unacked, then takes the group's deliveries (if it has members), so that those come
+ * first, as nats-streaming-server resends a durable's pending messages when it comes back.
+ * While the gateway knows what each member holds, a leaving member hands its messages
+ * back itself (stan_member_return_inflight) and this is not needed. */
 void stan_group_redeliver_pending(struct stan *stan, struct stan_group *group);
 
 /* ---- stan_persist.c ---- */

@@ -398,9 +398,7 @@ int stan_persist_load(struct stan *stan)
             for (size_t m = 0; rc == 0 && m < group->member_count; m++) {
                 rc = stan_member_activate(stan, group->members[m]);
             }
-            if (rc == 0 && group->member_count > 0) {
-                rc = stan_group_activate(stan, group);
-            }
+            group->inflight_unknown = true; /* deliveries resume after the sweep */
         }
     }
     return rc;

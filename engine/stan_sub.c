@@ -435,11 +435,10 @@ static void member_join(struct stan *stan, struct stan_group *group, struct sub_
             consumer_update(stan, group);
         }
     }
-    bool resumed = group->ready && group->deliver_sub == NULL;
-    if (stan_group_activate(stan, group) != 0) {
+    if (group->ready && group->inflight_unknown) {
+        stan_group_redeliver_pending(stan, group); /* then takes the deliveries */
+    } else if (stan_group_activate(stan, group) != 0) {
         LOG_ERROR("STREAM: consumer %s: could not subscribe its deliveries", group->consumer);
-    } else if (resumed) {
-        stan_group_redeliver_pending(stan, group);
     }
     stan_group_backlog_drain(stan, group);
 }

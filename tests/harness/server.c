@@ -36,6 +36,19 @@ bool test_server_reference(void)
     return which != NULL && strcmp(which, "nats-server") == 0;
 }
 
+bool test_server_stan_reference(void)
+{
+    const char *which = getenv("IONATS_TEST_SERVER");
+    return which != NULL && strcmp(which, "nats-streaming-server") == 0;
+}
+
+/* nats-streaming-server's command line: its embedded NATS server on loopback and the port,
+ * then the test's own flags (its spelling of the streaming options, extra_args), since it
+ * has none of ionats's. */
+static int build_stan_reference_args(const struct test_server *server,
+                                     const struct test_server_options *o, char **argv,
+                                     int *argc);
+
 long test_now_ms(void)
 {
     struct timespec ts;
@@ -304,6 +317,21 @@ static int build_ionats_args(const struct test_server *server,
     return 0;
 }
 
+static int build_stan_reference_args(const struct test_server *server,
+                                     const struct test_server_options *o, char **argv,
+                                     int *argc)
+{
+    const char *binary = getenv("IONATS_STAN_SERVER_BIN");
+    add_arg(argv, argc, binary != NULL && binary[0] != '\0' ? binary : "nats-streaming-server");
+    add_arg(argv, argc, "-a");
+    add_arg(argv, argc, "127.0.0.1");
+    add_long(argv, argc, "-p", server->port);
+    for (int i = 0; o->extra_args != NULL && o->extra_args[i] != NULL; i++) {
+        add_arg(argv, argc, o->extra_args[i]);
+    }
+    return 0;
+}
+
 static bool port_accepts(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -417,7 +445,9 @@ static int start_once(struct test_server *server, const struct test_server_optio
     snprintf(server->log_path, sizeof server->log_path, "/tmp/ionats-test-%d-%d.log",
              (int)getpid(), port);
     int rc;
-    if (server->reference) {
+    if (test_server_stan_reference()) {
+        rc = build_stan_reference_args(server, o, argv, &argc);
+    } else if (server->reference) {
         rc = write_reference_config(server, o);
         if (rc == 0) {
             add_arg(argv, &argc, "nats-server");
@@ -507,7 +537,7 @@ static int start_attempts(struct test_server *server, const struct test_server_o
 int test_server_start(struct test_server *server, const struct test_server_options *options)
 {
     memset(server, 0, sizeof *server);
-    server->reference = test_server_reference();
+    server->reference = test_server_reference() || test_server_stan_reference();
     return start_attempts(server, options, 0);
 }
 
@@ -518,7 +548,7 @@ int test_server_restart(struct test_server *server, const struct test_server_opt
     }
     int port = server->port;
     memset(server, 0, sizeof *server);
-    server->reference = test_server_reference();
+    server->reference = test_server_reference() || test_server_stan_reference();
     return start_attempts(server, options, port);
 }
 

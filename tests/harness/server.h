@@ -13,7 +13,11 @@
  * JetStream (test_server_options.jetstream, store_dir) reaches ionats as -js -sd <dir> and
  * nats-server as a jetstream block in its config file; both keep their streams in
  * <dir>/jetstream, so a broker stopped (or killed) and restarted on the same store_dir
- * finds what the first one stored. */
+ * finds what the first one stored.
+ * With IONATS_TEST_SERVER=nats-streaming-server the broker is the reference NATS Streaming
+ * server ($IONATS_STAN_SERVER_BIN, else nats-streaming-server on the PATH), started as
+ * `-a 127.0.0.1 -p <port>` followed by extra_args only: a test that runs against it passes
+ * its streaming flags (nats-streaming-server's spelling) in extra_args itself. */
 #ifndef IONATS_TESTS_HARNESS_SERVER_H
 #define IONATS_TESTS_HARNESS_SERVER_H
 
@@ -47,7 +51,7 @@ struct test_server_options {
 struct test_server {
     pid_t pid;
     int port;
-    bool reference;      /* true when this is nats-server */
+    bool reference;      /* true when this is nats-server or nats-streaming-server */
     char url[64];        /* nats://127.0.0.1:<port> */
     char config_path[128];
     char log_path[128];
@@ -55,6 +59,10 @@ struct test_server {
 
 /* True when IONATS_TEST_SERVER=nats-server. */
 bool test_server_reference(void);
+
+/* True when IONATS_TEST_SERVER=nats-streaming-server (test_server.reference is then true
+ * too). */
+bool test_server_stan_reference(void);
 
 /* Starts a broker and waits (bounded, 5 s) until it accepts connections. 0 or -errno:
  * -ECHILD when the broker died while starting and -ETIMEDOUT when it hung (both reported
