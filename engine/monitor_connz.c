@@ -293,12 +293,6 @@ void monitor_subsz_collect(struct shard *shard, struct monitor_part *part)
 
 /* ---- writing (on shard 0) ---- */
 
-static void key_uint(struct go_json *json, const char *key, uint64_t value)
-{
-    go_json_key(json, key);
-    go_json_uint(json, value);
-}
-
 static void key_text(struct go_json *json, const char *key, const char *text, size_t length)
 {
     go_json_key(json, key);
@@ -326,8 +320,8 @@ static void sub_write(const struct monitor_sub_row *row, bool account, struct go
         key_text(json, "qgroup", row->queue, row->queue_length);
     }
     key_text(json, "sid", row->sid, row->sid_length);
-    key_uint(json, "msgs", row->msgs);
-    key_uint(json, "cid", row->cid);
+    go_json_key_uint(json, "msgs", row->msgs);
+    go_json_key_uint(json, "cid", row->cid);
     go_json_raw(json, "}", 1);
 }
 
@@ -337,10 +331,10 @@ static void conn_write(const struct server *server, const struct monitor_conn_ro
     const struct monitor_conn_fields *fields = &row->fields;
     go_json_comma(json);
     go_json_raw(json, "{", 1);
-    key_uint(json, "cid", fields->cid);
+    go_json_key_uint(json, "cid", fields->cid);
     go_json_literal(json, ",\"kind\":\"Client\",\"type\":\"nats\"");
     key_text(json, "ip", row->ip, strlen(row->ip));
-    key_uint(json, "port", (uint64_t)row->port);
+    go_json_key_uint(json, "port", (uint64_t)row->port);
     go_json_key(json, "start");
     monitor_json_time(json, monitor_realtime_ns(server, fields->start_ns));
     go_json_key(json, "last_activity");
@@ -350,12 +344,12 @@ static void conn_write(const struct server *server, const struct monitor_conn_ro
     monitor_json_uptime(json, now_ns - fields->start_ns);
     go_json_key(json, "idle");
     monitor_json_uptime(json, now_ns - fields->last_ns);
-    key_uint(json, "pending_bytes", fields->pending_bytes);
-    key_uint(json, "in_msgs", fields->stats.in_msgs);
-    key_uint(json, "out_msgs", fields->stats.out_msgs);
-    key_uint(json, "in_bytes", fields->stats.in_bytes);
-    key_uint(json, "out_bytes", fields->stats.out_bytes);
-    key_uint(json, "subscriptions", fields->sub_count);
+    go_json_key_uint(json, "pending_bytes", fields->pending_bytes);
+    go_json_key_uint(json, "in_msgs", fields->stats.in_msgs);
+    go_json_key_uint(json, "out_msgs", fields->stats.out_msgs);
+    go_json_key_uint(json, "in_bytes", fields->stats.in_bytes);
+    go_json_key_uint(json, "out_bytes", fields->stats.out_bytes);
+    go_json_key_uint(json, "subscriptions", fields->sub_count);
     const char *labels[][2] = {{"name", row->name}, {"lang", row->lang},
                                {"version", row->version}};
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
@@ -407,10 +401,10 @@ void monitor_connz_write(struct shard *shard, const struct monitor_gather *gathe
     size_t last = page_end(options) < row_count ? (size_t)page_end(options) : row_count;
     int64_t now_ns = clock_monotonic_ns();
     head_write(shard->server, json);
-    key_uint(json, "num_connections", last - first);
-    key_uint(json, "total", total);
-    key_uint(json, "offset", options->offset);
-    key_uint(json, "limit", options->limit);
+    go_json_key_uint(json, "num_connections", last - first);
+    go_json_key_uint(json, "total", total);
+    go_json_key_uint(json, "offset", options->offset);
+    go_json_key_uint(json, "limit", options->limit);
     go_json_key(json, "connections");
     go_json_raw(json, "[", 1);
     for (size_t i = first; i < last; i++) {
@@ -439,19 +433,19 @@ void monitor_subsz_write(struct shard *shard, const struct monitor_gather *gathe
         total += gather->parts[i].sub_total;
     }
     head_write(shard->server, json);
-    key_uint(json, "num_subscriptions", sum.sub_count);
-    key_uint(json, "num_cache", sum.cache_entry_count);
-    key_uint(json, "num_inserts", inserts);
-    key_uint(json, "num_removes", inserts - sum.sub_count);
-    key_uint(json, "num_matches", sum.match_count);
+    go_json_key_uint(json, "num_subscriptions", sum.sub_count);
+    go_json_key_uint(json, "num_cache", sum.cache_entry_count);
+    go_json_key_uint(json, "num_inserts", inserts);
+    go_json_key_uint(json, "num_removes", inserts - sum.sub_count);
+    go_json_key_uint(json, "num_matches", sum.match_count);
     go_json_key(json, "cache_hit_rate");
     monitor_json_float(json, sum.match_count > 0 ? (double)sum.cache_hit_count /
                                                        (double)sum.match_count
                                                  : 0.0);
     go_json_literal(json, ",\"max_fanout\":0,\"avg_fanout\":0");
-    key_uint(json, "total", total);
-    key_uint(json, "offset", options->offset);
-    key_uint(json, "limit", options->limit);
+    go_json_key_uint(json, "total", total);
+    go_json_key_uint(json, "offset", options->offset);
+    go_json_key_uint(json, "limit", options->limit);
     if (options->subs != MONITOR_SUBS_NONE && total > options->offset) {
         /* each part kept its first offset + limit; the page is cut from all of them in
          * shard order */

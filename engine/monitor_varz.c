@@ -100,24 +100,6 @@ static double cpu_percent(struct monitor *monitor, const struct server *server)
     return monitor->cpu_percent;
 }
 
-static void key_int(struct go_json *json, const char *key, int64_t value)
-{
-    go_json_key(json, key);
-    go_json_int(json, value);
-}
-
-static void key_uint(struct go_json *json, const char *key, uint64_t value)
-{
-    go_json_key(json, key);
-    go_json_uint(json, value);
-}
-
-static void key_string(struct go_json *json, const char *key, const char *value)
-{
-    go_json_key(json, key);
-    go_json_cstring(json, value);
-}
-
 static void key_raw(struct go_json *json, const char *key, const char *raw)
 {
     go_json_key(json, key);
@@ -133,13 +115,13 @@ static void jetstream_write(const struct server *server, struct go_json *json)
         return;
     }
     go_json_literal(json, "{\"config\":{");
-    key_int(json, "max_memory", server->js_max_memory);
-    key_int(json, "max_storage", server->js_max_file);
+    go_json_key_int(json, "max_memory", server->js_max_memory);
+    go_json_key_int(json, "max_storage", server->js_max_file);
     go_json_key(json, "store_dir");
     go_json_raw(json, "\"", 1);
     go_json_string_inner(json, config->store_dir, strlen(config->store_dir));
     go_json_literal(json, "/jetstream\"");
-    key_int(json, "sync_interval", config->sync_interval_ns);
+    go_json_key_int(json, "sync_interval", config->sync_interval_ns);
     if (strcmp(config->sync, "always") == 0) {
         key_raw(json, "sync_always", "true");
     }
@@ -154,7 +136,7 @@ static void http_req_stats_write(const struct monitor *monitor, struct go_json *
     go_json_raw(json, "{", 1);
     for (int i = 0; i < MONITOR_ENDPOINT_COUNT; i++) {
         if (monitor->requests[i] > 0) {
-            key_uint(json, monitor_endpoint_paths[i], monitor->requests[i]);
+            go_json_key_uint(json, monitor_endpoint_paths[i], monitor->requests[i]);
         }
     }
     go_json_raw(json, "}", 1);
@@ -179,63 +161,63 @@ void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather
     }
     int64_t now_ns = clock_realtime_ns();
     go_json_raw(json, "{", 1);
-    key_string(json, "server_id", server->server_id);
-    key_string(json, "server_name", server->server_name);
-    key_string(json, "version", SERVER_PROTOCOL_VERSION);
-    key_int(json, "proto", 1);
-    key_string(json, "host", config->host);
-    key_int(json, "port", server->port);
+    go_json_key_cstring(json, "server_id", server->server_id);
+    go_json_key_cstring(json, "server_name", server->server_name);
+    go_json_key_cstring(json, "version", SERVER_PROTOCOL_VERSION);
+    go_json_key_int(json, "proto", 1);
+    go_json_key_cstring(json, "host", config->host);
+    go_json_key_int(json, "port", server->port);
     if (server->auth_required) {
         key_raw(json, "auth_required", "true");
     }
-    key_int(json, "max_connections", config->max_connections);
-    key_int(json, "ping_interval", config->ping_interval_ns);
-    key_int(json, "ping_max", config->ping_max);
-    key_string(json, "http_host", config->http_host != NULL ? config->http_host : config->host);
-    key_int(json, "http_port", server->monitor_port);
-    key_string(json, "http_base_path", "");
-    key_int(json, "https_port", 0);
+    go_json_key_int(json, "max_connections", config->max_connections);
+    go_json_key_int(json, "ping_interval", config->ping_interval_ns);
+    go_json_key_int(json, "ping_max", config->ping_max);
+    go_json_key_cstring(json, "http_host", config->http_host != NULL ? config->http_host : config->host);
+    go_json_key_int(json, "http_port", server->monitor_port);
+    go_json_key_cstring(json, "http_base_path", "");
+    go_json_key_int(json, "https_port", 0);
     go_json_key(json, "auth_timeout");
     monitor_json_float(json, (double)config->auth_timeout_ns / NS_PER_SEC);
-    key_int(json, "max_control_line", config->max_control_line);
-    key_int(json, "max_payload", config->max_payload);
-    key_int(json, "max_pending", config->max_pending);
+    go_json_key_int(json, "max_control_line", config->max_control_line);
+    go_json_key_int(json, "max_payload", config->max_payload);
+    go_json_key_int(json, "max_pending", config->max_pending);
     go_json_literal(json, ",\"cluster\":{},\"gateway\":{},\"leaf\":{},\"mqtt\":{},"
                           "\"websocket\":{}");
     jetstream_write(server, json);
     go_json_key(json, "tls_timeout");
     monitor_json_float(json, VARZ_TLS_TIMEOUT_SECONDS);
-    key_int(json, "write_deadline", config->write_deadline_ns);
+    go_json_key_int(json, "write_deadline", config->write_deadline_ns);
     go_json_key(json, "start");
     monitor_json_time(json, server->start_realtime_ns);
     go_json_key(json, "now");
     monitor_json_time(json, now_ns);
     go_json_key(json, "uptime");
     monitor_json_uptime(json, clock_monotonic_ns() - server->start_monotonic_ns);
-    key_int(json, "mem", resident_bytes());
-    key_int(json, "cores", sysconf(_SC_NPROCESSORS_ONLN));
-    key_int(json, "gomaxprocs", server->shard_count); /* the threads that run the broker */
+    go_json_key_int(json, "mem", resident_bytes());
+    go_json_key_int(json, "cores", sysconf(_SC_NPROCESSORS_ONLN));
+    go_json_key_int(json, "gomaxprocs", server->shard_count); /* the threads that run the broker */
     go_json_key(json, "cpu");
     monitor_json_float(json, cpu_percent(server->monitor, server));
-    key_uint(json, "connections", sum.connections);
-    key_uint(json, "total_connections", sum.total_connections);
+    go_json_key_uint(json, "connections", sum.connections);
+    go_json_key_uint(json, "total_connections", sum.total_connections);
     go_json_literal(json, ",\"routes\":0,\"remotes\":0,\"leafnodes\":0");
-    key_uint(json, "in_msgs", sum.totals.in_msgs);
-    key_uint(json, "in_bytes", sum.totals.in_bytes);
-    key_uint(json, "in_client_msgs", sum.totals.in_msgs);
-    key_uint(json, "in_client_bytes", sum.totals.in_bytes);
-    key_uint(json, "out_msgs", sum.totals.out_msgs);
-    key_uint(json, "out_bytes", sum.totals.out_bytes);
-    key_uint(json, "out_client_msgs", sum.totals.out_msgs);
-    key_uint(json, "out_client_bytes", sum.totals.out_bytes);
-    key_uint(json, "slow_consumers", sum.slow_consumers);
-    key_uint(json, "subscriptions", sum.sublist.sub_count);
+    go_json_key_uint(json, "in_msgs", sum.totals.in_msgs);
+    go_json_key_uint(json, "in_bytes", sum.totals.in_bytes);
+    go_json_key_uint(json, "in_client_msgs", sum.totals.in_msgs);
+    go_json_key_uint(json, "in_client_bytes", sum.totals.in_bytes);
+    go_json_key_uint(json, "out_msgs", sum.totals.out_msgs);
+    go_json_key_uint(json, "out_bytes", sum.totals.out_bytes);
+    go_json_key_uint(json, "out_client_msgs", sum.totals.out_msgs);
+    go_json_key_uint(json, "out_client_bytes", sum.totals.out_bytes);
+    go_json_key_uint(json, "slow_consumers", sum.slow_consumers);
+    go_json_key_uint(json, "subscriptions", sum.sublist.sub_count);
     http_req_stats_write(server->monitor, json);
     go_json_key(json, "config_load_time");
     monitor_json_time(json, server->start_realtime_ns);
     go_json_key(json, "slow_consumer_stats");
     go_json_literal(json, "{");
-    key_uint(json, "clients", sum.slow_consumers);
+    go_json_key_uint(json, "clients", sum.slow_consumers);
     go_json_literal(json, ",\"routes\":0,\"gateways\":0,\"leafs\":0}");
     go_json_raw(json, "}", 1);
 }
@@ -244,7 +226,7 @@ void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather
 static void head_write(const struct server *server, struct go_json *json)
 {
     go_json_raw(json, "{", 1);
-    key_string(json, "server_id", server->server_id);
+    go_json_key_cstring(json, "server_id", server->server_id);
 }
 
 void monitor_static_write(struct shard *shard, enum monitor_endpoint endpoint,
@@ -253,7 +235,7 @@ void monitor_static_write(struct shard *shard, enum monitor_endpoint endpoint,
     const struct server *server = shard->server;
     head_write(server, json);
     if (endpoint == MONITOR_ROUTEZ) {
-        key_string(json, "server_name", server->server_name);
+        go_json_key_cstring(json, "server_name", server->server_name);
     }
     go_json_key(json, "now");
     monitor_json_time(json, clock_realtime_ns());

@@ -93,6 +93,23 @@ bool stan_channel_name_valid(const char *name)
     return true;
 }
 
+int stan_array_reserve(void *items, size_t *capacity, size_t count, size_t element_size,
+                       size_t initial)
+{
+    if (count < *capacity) {
+        return 0;
+    }
+    size_t grown_capacity = *capacity == 0 ? initial : *capacity * 2;
+    void **array = items;
+    void *grown = realloc(*array, grown_capacity * element_size);
+    if (grown == NULL) {
+        return -ENOMEM;
+    }
+    *array = grown;
+    *capacity = grown_capacity;
+    return 0;
+}
+
 /* ---- string-keyed map ---- */
 
 static uint32_t map_bucket(const struct stan_map *map, const void *key, size_t length)

@@ -107,14 +107,9 @@ static void channel_free(struct stan_channel *channel)
 
 static struct stan_channel *channel_new(struct stan *stan, const char *name)
 {
-    if (stan->channel_count == stan->channel_capacity) {
-        size_t capacity = stan->channel_capacity == 0 ? 16 : stan->channel_capacity * 2;
-        struct stan_channel **grown = realloc(stan->channels, capacity * sizeof *grown);
-        if (grown == NULL) {
-            return NULL;
-        }
-        stan->channels = grown;
-        stan->channel_capacity = capacity;
+    if (stan_array_reserve(&stan->channels, &stan->channel_capacity, stan->channel_count,
+                           sizeof *stan->channels, 16) != 0) {
+        return NULL;
     }
     struct stan_channel *channel = calloc(1, sizeof *channel);
     char *escaped = escape(name);

@@ -105,14 +105,9 @@ struct stan_client *stan_client_add(struct stan *stan, const char *id, const cha
                                     int32_t protocol, int32_t ping_interval,
                                     int32_t ping_max_out)
 {
-    if (stan->client_count == stan->client_capacity) {
-        size_t capacity = stan->client_capacity == 0 ? 16 : stan->client_capacity * 2;
-        struct stan_client **grown = realloc(stan->clients, capacity * sizeof *grown);
-        if (grown == NULL) {
-            return NULL;
-        }
-        stan->clients = grown;
-        stan->client_capacity = capacity;
+    if (stan_array_reserve(&stan->clients, &stan->client_capacity, stan->client_count,
+                           sizeof *stan->clients, 16) != 0) {
+        return NULL;
     }
     struct stan_client *client = calloc(1, sizeof *client);
     if (client == NULL) {
@@ -177,14 +172,9 @@ void stan_client_close(struct stan *stan, struct stan_client *client, const char
 
 int stan_client_member_add(struct stan_client *client, struct stan_member *member)
 {
-    if (client->member_count == client->member_capacity) {
-        size_t capacity = client->member_capacity == 0 ? 4 : client->member_capacity * 2;
-        struct stan_member **grown = realloc(client->members, capacity * sizeof *grown);
-        if (grown == NULL) {
-            return -ENOMEM;
-        }
-        client->members = grown;
-        client->member_capacity = capacity;
+    if (stan_array_reserve(&client->members, &client->member_capacity, client->member_count,
+                           sizeof *client->members, 4) != 0) {
+        return -ENOMEM;
     }
     client->members[client->member_count++] = member;
     return 0;

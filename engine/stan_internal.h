@@ -223,6 +223,10 @@ struct stan {
 
 /* ---- stan.c: sending, internal requests, names ---- */
 
+/* Makes room for one more element in the array at *items (count in use, *capacity
+ * allocated; from `initial`, then doubling). 0 or -ENOMEM (the array is unchanged). */
+int stan_array_reserve(void *items, size_t *capacity, size_t count, size_t element_size,
+                       size_t initial);
 void *stan_map_get(const struct stan_map *map, const void *key, size_t length);
 int stan_map_put(struct stan_map *map, const void *key, size_t length, void *value);
 void stan_map_remove(struct stan_map *map, const void *key, size_t length);

@@ -242,36 +242,12 @@ static const struct stream_counts *counts_find(const struct stan_page *page,
 
 /* ---- JSON ---- */
 
-static void key_string(struct go_json *json, const char *key, const char *value)
-{
-    go_json_key(json, key);
-    go_json_cstring(json, text_or_empty(value));
-}
-
-static void key_int(struct go_json *json, const char *key, int64_t value)
-{
-    go_json_key(json, key);
-    go_json_int(json, value);
-}
-
-static void key_uint(struct go_json *json, const char *key, uint64_t value)
-{
-    go_json_key(json, key);
-    go_json_uint(json, value);
-}
-
-static void key_bool(struct go_json *json, const char *key, bool value)
-{
-    go_json_key(json, key);
-    go_json_bool(json, value);
-}
-
 /* cluster_id, server_id and now, which every page starts with (the object left open). */
 static void head_write(const struct stan *stan, struct go_json *json, bool now)
 {
     go_json_raw(json, "{", 1);
-    key_string(json, "cluster_id", stan->cluster_id);
-    key_string(json, "server_id", stan->shard->server->server_id);
+    go_json_key_cstring(json, "cluster_id", stan->cluster_id);
+    go_json_key_cstring(json, "server_id", stan->shard->server->server_id);
     if (now) {
         go_json_key(json, "now");
         monitor_json_time(json, clock_realtime_ns());
@@ -286,24 +262,24 @@ static void subz_write(struct go_json *json, const struct stan_group *group,
                                            : group->last_client;
     go_json_comma(json);
     go_json_raw(json, "{", 1);
-    key_string(json, "client_id", client_id);
-    key_string(json, "inbox", member != NULL ? member->inbox : group->last_inbox);
-    key_string(json, "ack_inbox", member != NULL ? member->ack_inbox : group->last_ack_inbox);
+    go_json_key_cstring(json, "client_id", client_id);
+    go_json_key_cstring(json, "inbox", member != NULL ? member->inbox : group->last_inbox);
+    go_json_key_cstring(json, "ack_inbox", member != NULL ? member->ack_inbox : group->last_ack_inbox);
     if (group->durable != NULL) {
-        key_string(json, "durable_name", group->durable);
+        go_json_key_cstring(json, "durable_name", group->durable);
     }
     if (group->queue != NULL) {
-        key_string(json, "queue_name", group->queue); /* "durable:queue" for a durable one */
+        go_json_key_cstring(json, "queue_name", group->queue); /* "durable:queue" for a durable one */
     }
-    key_bool(json, "is_durable", group_durable(group));
-    key_bool(json, "is_offline", member == NULL);
+    go_json_key_bool(json, "is_durable", group_durable(group));
+    go_json_key_bool(json, "is_offline", member == NULL);
     int64_t max_inflight = member != NULL ? member->max_inflight : group->last_max_inflight;
     uint32_t pending = member != NULL ? member->inflight.count : 0;
-    key_int(json, "max_inflight", max_inflight);
-    key_int(json, "ack_wait", member != NULL ? member->ack_wait_s : group->ack_wait_s);
-    key_uint(json, "last_sent", member != NULL ? member->last_sent : group->last_sent);
-    key_uint(json, "pending_count", pending);
-    key_bool(json, "is_stalled", member != NULL && (int64_t)pending >= max_inflight);
+    go_json_key_int(json, "max_inflight", max_inflight);
+    go_json_key_int(json, "ack_wait", member != NULL ? member->ack_wait_s : group->ack_wait_s);
+    go_json_key_uint(json, "last_sent", member != NULL ? member->last_sent : group->last_sent);
+    go_json_key_uint(json, "pending_count", pending);
+    go_json_key_bool(json, "is_stalled", member != NULL && (int64_t)pending >= max_inflight);
     go_json_raw(json, "}", 1);
 }
 
@@ -336,12 +312,12 @@ static void channelz_write(struct go_json *json, const struct stan_page *page,
     size_t subs_count = channel_subs_count(channel);
     go_json_comma(json);
     go_json_raw(json, "{", 1);
-    key_string(json, "name", channel->name);
-    key_uint(json, "msgs", counts != NULL ? counts->msgs : 0);
-    key_uint(json, "bytes", counts != NULL ? counts->bytes : 0);
-    key_uint(json, "first_seq", counts != NULL ? counts->first_seq : 0);
-    key_uint(json, "last_seq", counts != NULL ? counts->last_seq : 0);
-    key_uint(json, "subs_count", subs_count);
+    go_json_key_cstring(json, "name", channel->name);
+    go_json_key_uint(json, "msgs", counts != NULL ? counts->msgs : 0);
+    go_json_key_uint(json, "bytes", counts != NULL ? counts->bytes : 0);
+    go_json_key_uint(json, "first_seq", counts != NULL ? counts->first_seq : 0);
+    go_json_key_uint(json, "last_seq", counts != NULL ? counts->last_seq : 0);
+    go_json_key_uint(json, "subs_count", subs_count);
     if (page->query.subs && subs_count > 0) {
         go_json_key(json, "subscriptions");
         go_json_raw(json, "[", 1);
@@ -369,9 +345,9 @@ static int clientz_write(struct go_json *json, const struct stan_client *client,
 {
     go_json_comma(json);
     go_json_raw(json, "{", 1);
-    key_string(json, "id", client->id);
-    key_string(json, "hb_inbox", client->hb_inbox);
-    key_uint(json, "subs_count", client->member_count);
+    go_json_key_cstring(json, "id", client->id);
+    go_json_key_cstring(json, "hb_inbox", client->hb_inbox);
+    go_json_key_uint(json, "subs_count", client->member_count);
     if (subs && client->member_count > 0) {
         struct member_order *order = malloc(client->member_count * sizeof *order);
         if (order == NULL) {
@@ -453,28 +429,28 @@ static void serverz_write(const struct stan *stan, const struct stan_page *page,
     fds_count(&open_fds, &max_fds);
     int64_t now_ns = clock_realtime_ns();
     head_write(stan, json, false);
-    key_string(json, "version", IONATS_VERSION);
-    key_string(json, "state", "STANDALONE");
+    go_json_key_cstring(json, "version", IONATS_VERSION);
+    go_json_key_cstring(json, "state", "STANDALONE");
     go_json_key(json, "now");
     monitor_json_time(json, now_ns);
     go_json_key(json, "start_time");
     monitor_json_time(json, stan->start_ns);
     go_json_key(json, "uptime");
     monitor_json_uptime(json, now_ns - stan->start_ns);
-    key_uint(json, "clients", stan->client_count);
-    key_uint(json, "subscriptions", subscriptions);
-    key_uint(json, "channels", stan->channel_count);
-    key_uint(json, "total_msgs", msgs);
-    key_uint(json, "total_bytes", bytes);
-    key_uint(json, "in_msgs", stan->stats.in_msgs);
-    key_uint(json, "in_bytes", stan->stats.in_bytes);
-    key_uint(json, "out_msgs", stan->stats.out_msgs);
-    key_uint(json, "out_bytes", stan->stats.out_bytes);
+    go_json_key_uint(json, "clients", stan->client_count);
+    go_json_key_uint(json, "subscriptions", subscriptions);
+    go_json_key_uint(json, "channels", stan->channel_count);
+    go_json_key_uint(json, "total_msgs", msgs);
+    go_json_key_uint(json, "total_bytes", bytes);
+    go_json_key_uint(json, "in_msgs", stan->stats.in_msgs);
+    go_json_key_uint(json, "in_bytes", stan->stats.in_bytes);
+    go_json_key_uint(json, "out_msgs", stan->stats.out_msgs);
+    go_json_key_uint(json, "out_bytes", stan->stats.out_bytes);
     if (open_fds != 0) {
-        key_int(json, "open_fds", open_fds);
+        go_json_key_int(json, "open_fds", open_fds);
     }
     if (max_fds != 0) {
-        key_int(json, "max_fds", max_fds);
+        go_json_key_int(json, "max_fds", max_fds);
     }
     go_json_raw(json, "}", 1);
 }
@@ -486,19 +462,19 @@ static void storez_write(const struct stan *stan, const struct stan_page *page,
     uint64_t bytes = 0;
     totals(stan, page, &msgs, &bytes);
     head_write(stan, json, true);
-    key_string(json, "type", stan->memory ? "MEMORY" : "FILE");
+    go_json_key_cstring(json, "type", stan->memory ? "MEMORY" : "FILE");
     /* StoreLimits, its embedded ChannelLimits flattened; no per-channel limits */
     go_json_key(json, "limits");
     go_json_raw(json, "{", 1);
-    key_int(json, "max_channels", stan->max_channels);
-    key_int(json, "max_msgs", stan->max_msgs);
-    key_int(json, "max_bytes", stan->max_bytes);
-    key_int(json, "max_age", stan->max_age_ns);
-    key_int(json, "max_subscriptions", stan->max_subs);
-    key_int(json, "max_inactivity", 0);
+    go_json_key_int(json, "max_channels", stan->max_channels);
+    go_json_key_int(json, "max_msgs", stan->max_msgs);
+    go_json_key_int(json, "max_bytes", stan->max_bytes);
+    go_json_key_int(json, "max_age", stan->max_age_ns);
+    go_json_key_int(json, "max_subscriptions", stan->max_subs);
+    go_json_key_int(json, "max_inactivity", 0);
     go_json_raw(json, "}", 1);
-    key_uint(json, "total_msgs", msgs);
-    key_uint(json, "total_bytes", bytes);
+    go_json_key_uint(json, "total_msgs", msgs);
+    go_json_key_uint(json, "total_bytes", bytes);
     go_json_raw(json, "}", 1);
 }
 
@@ -518,10 +494,10 @@ static int list_write(const struct stan *stan, const struct stan_page *page,
     size_t to = 0;
     page_bounds(&page->query, total, &from, &to);
     head_write(stan, json, true);
-    key_int(json, "offset", page->query.offset);
-    key_int(json, "limit", page->query.limit);
-    key_uint(json, "count", to - from);
-    key_uint(json, "total", total);
+    go_json_key_int(json, "offset", page->query.offset);
+    go_json_key_int(json, "limit", page->query.limit);
+    go_json_key_uint(json, "count", to - from);
+    go_json_key_uint(json, "total", total);
     int rc = 0;
     if (clients) { /* never omitted */
         go_json_key(json, "clients");

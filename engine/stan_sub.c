@@ -44,14 +44,9 @@
 
 struct stan_group *stan_group_new(struct stan *stan, struct stan_channel *channel, uint64_t id)
 {
-    if (channel->group_count == channel->group_capacity) {
-        size_t capacity = channel->group_capacity == 0 ? 4 : channel->group_capacity * 2;
-        struct stan_group **grown = realloc(channel->groups, capacity * sizeof *grown);
-        if (grown == NULL) {
-            return NULL;
-        }
-        channel->groups = grown;
-        channel->group_capacity = capacity;
+    if (stan_array_reserve(&channel->groups, &channel->group_capacity, channel->group_count,
+                           sizeof *channel->groups, 4) != 0) {
+        return NULL;
     }
     struct stan_group *group = calloc(1, sizeof *group);
     if (group == NULL) {
@@ -72,6 +67,8 @@ struct stan_group *stan_group_new(struct stan *stan, struct stan_channel *channe
     return group;
 }
 
+static void member_free(struct stan *stan, struct stan_member *member);
+
 void stan_group_free(struct stan *stan, struct stan_group *group)
 {
     struct stan_channel *channel = group->channel;
@@ -82,17 +79,7 @@ void stan_group_free(struct stan *stan, struct stan_group *group)
         }
     }
     while (group->member_count > 0) {
-        struct stan_member *member = group->members[--group->member_count];
-        if (member->client != NULL) {
-            stan_client_member_remove(member->client, member);
-        }
-        if (member->ack_sub != NULL) {
-            service_unsubscribe(stan->shard, member->ack_sub);
-        }
-        stan_inflight_free(&member->inflight);
-        free(member->inbox);
-        free(member->ack_inbox);
-        free(member);
+        member_free(stan, group->members[group->member_count - 1]);
     }
     if (group->deliver_sub != NULL) {
         service_unsubscribe(stan->shard, group->deliver_sub);
@@ -113,14 +100,9 @@ void stan_group_free(struct stan *stan, struct stan_group *group)
 struct stan_member *stan_member_new(struct stan *stan, struct stan_group *group,
                                     struct stan_client *client, uint64_t id)
 {
-    if (group->member_count == group->member_capacity) {
-        size_t capacity = group->member_capacity == 0 ? 2 : group->member_capacity * 2;
-        struct stan_member **grown = realloc(group->members, capacity * sizeof *grown);
-        if (grown == NULL) {
-            return NULL;
-        }
-        group->members = grown;
-        group->member_capacity = capacity;
+    if (stan_array_reserve(&group->members, &group->member_capacity, group->member_count,
+                           sizeof *group->members, 2) != 0) {
+        return NULL;
     }
     struct stan_member *member = calloc(1, sizeof *member);
     if (member == NULL) {

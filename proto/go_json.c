@@ -344,3 +344,27 @@ size_t go_json_quote_into(char *target, size_t size, const char *text, size_t le
     target[json.length] = '\0';
     return json.length;
 }
+
+void go_json_key_int(struct go_json *json, const char *key, int64_t value)
+{
+    go_json_key(json, key);
+    go_json_int(json, value);
+}
+
+void go_json_key_uint(struct go_json *json, const char *key, uint64_t value)
+{
+    go_json_key(json, key);
+    go_json_uint(json, value);
+}
+
+void go_json_key_bool(struct go_json *json, const char *key, bool value)
+{
+    go_json_key(json, key);
+    go_json_bool(json, value);
+}
+
+void go_json_key_cstring(struct go_json *json, const char *key, const char *value)
+{
+    go_json_key(json, key);
+    go_json_cstring(json, value != NULL ? value : "");
+}

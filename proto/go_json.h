@@ -76,6 +76,12 @@ void go_json_int(struct go_json *json, int64_t value);
 void go_json_uint(struct go_json *json, uint64_t value);
 void go_json_bool(struct go_json *json, bool value);
 
+/* A member, `"key":value`, after go_json_comma. A NULL string is written as "". */
+void go_json_key_int(struct go_json *json, const char *key, int64_t value);
+void go_json_key_uint(struct go_json *json, const char *key, uint64_t value);
+void go_json_key_bool(struct go_json *json, const char *key, bool value);
+void go_json_key_cstring(struct go_json *json, const char *key, const char *value);
+
 /* Appends `text` as fmt's %q writes it, quotes included, and nothing else (no JSON
  * escaping on top: nats-server prints some replies with %q directly). */
 void go_json_quote(struct go_json *json, const char *text, size_t length);
