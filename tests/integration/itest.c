@@ -207,3 +207,28 @@ int itest_run(Suite *suite)
     srunner_free(runner);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+int itest_monitor_port(const struct test_server *server, long wait_ms)
+{
+    static const char needle[] = "Starting http monitor on 127.0.0.1:";
+    int port = 0;
+    int64_t deadline = itest_now_ms() + wait_ms;
+    while (port == 0 && itest_now_ms() < deadline) {
+        char line[512];
+        FILE *log = fopen(server->log_path, "r");
+        ck_assert_ptr_nonnull(log);
+        while (port == 0 && fgets(line, sizeof line, log) != NULL) {
+            const char *found = strstr(line, needle);
+            if (found != NULL) {
+                port = atoi(found + sizeof needle - 1);
+            }
+        }
+        fclose(log);
+        if (port == 0) {
+            struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    ck_assert_msg(port > 0, "no monitoring port in %s", server->log_path);
+    return port;
+}

@@ -36,6 +36,11 @@ enum { ITEST_CONNECT_TIMEOUT_MS = 5000 };
 /* Monotonic milliseconds. */
 int64_t itest_now_ms(void);
 
+/* The broker's monitoring port (-m -1), read from its log until the broker has logged it
+ * (the client port accepts as soon as it listens, which can be before that), for `wait_ms`
+ * at most; fails the test without it. */
+int itest_monitor_port(const struct test_server *server, long wait_ms);
+
 /* libnats's last error text for this thread, or "" (never NULL). */
 const char *itest_last_error(void);
 

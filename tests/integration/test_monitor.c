@@ -44,29 +44,7 @@ static int monitor_start(struct test_server *server)
     }
     struct test_server_options options = {.extra_args = MONITOR_ARGS};
     itest_server_start(server, &options);
-    /* the client port accepts (the kernel's backlog) as soon as it listens, which can be
-     * before the broker has logged the monitoring port: the log is read until it says it,
-     * for WAIT_MS at most */
-    static const char needle[] = "Starting http monitor on 127.0.0.1:";
-    int port = 0;
-    long deadline = test_now_ms() + WAIT_MS;
-    while (port == 0 && test_now_ms() < deadline) {
-        char line[512];
-        FILE *log = fopen(server->log_path, "r");
-        ck_assert_ptr_nonnull(log);
-        while (port == 0 && fgets(line, sizeof line, log) != NULL) {
-            const char *found = strstr(line, needle);
-            if (found != NULL) {
-                port = atoi(found + sizeof needle - 1);
-            }
-        }
-        fclose(log);
-        if (port == 0) {
-            usleep(10 * 1000);
-        }
-    }
-    ck_assert_msg(port > 0, "no monitoring port in %s", server->log_path);
-    return port;
+    return itest_monitor_port(server, WAIT_MS);
 }
 
 /* ---- reading HTTP responses ---- */

@@ -52,26 +52,7 @@ static int broker_start(struct test_server *server, const char *const *args, boo
     struct test_server_options options = {
         .extra_args = args, .jetstream = jetstream, .store_dir = store_dir};
     itest_server_start(server, &options);
-    static const char needle[] = "Starting http monitor on 127.0.0.1:";
-    int port = 0;
-    long deadline = test_now_ms() + WAIT_MS;
-    while (port == 0 && test_now_ms() < deadline) {
-        char line[512];
-        FILE *log = fopen(server->log_path, "r");
-        ck_assert_ptr_nonnull(log);
-        while (port == 0 && fgets(line, sizeof line, log) != NULL) {
-            const char *found = strstr(line, needle);
-            if (found != NULL) {
-                port = atoi(found + sizeof needle - 1);
-            }
-        }
-        fclose(log);
-        if (port == 0) {
-            usleep(10 * 1000);
-        }
-    }
-    ck_assert_msg(port > 0, "no monitoring port in %s", server->log_path);
-    return port;
+    return itest_monitor_port(server, WAIT_MS);
 }
 
 /* ---- HTTP ---- */
