@@ -165,6 +165,10 @@ static const struct flag flags[] = {
      "(default: 976.6MB)"},
     {{"ma", "max_age"}, FLAG_DURATION, ACTION_SET, FIELD(streaming_max_age_ns), 0, INT64_MAX,
      "<duration>", "NATS Streaming: messages older than this go, 0 for unlimited (default: 0)"},
+    {{"mi", "max_inactivity"}, FLAG_DURATION, ACTION_SET, FIELD(streaming_max_inactivity_ns), 0,
+     INT64_MAX, "<duration>",
+     "NATS Streaming: a channel with no subscription and no publish for this long is "
+     "deleted, 0 for never (default: 0)"},
     {{"hbi", "hb_interval"}, FLAG_DURATION, ACTION_SET, FIELD(streaming_hb_interval_ns), 1,
      INT64_MAX, "<duration>",
      "NATS Streaming: interval of the server's heartbeats to each client (default: 30s)"},

@@ -110,6 +110,8 @@ struct config {
     int64_t streaming_max_msgs;       /* per channel; 0: unlimited */
     int64_t streaming_max_bytes;      /* per channel; 0: unlimited */
     int64_t streaming_max_age_ns;     /* per channel; 0: unlimited */
+    int64_t streaming_max_inactivity_ns; /* a channel without subscriptions or publishes for
+                                          * this long is deleted; 0: never */
     int64_t streaming_hb_interval_ns; /* server heartbeats to each client */
     int64_t streaming_hb_timeout_ns;  /* how long each heartbeat waits for its answer */
     int64_t streaming_hb_fail_count;  /* missed heartbeats in a row that drop a client */

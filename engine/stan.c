@@ -464,12 +464,28 @@ bool stan_api_error(const struct route_msg *reply, int *err_code, char *descript
 struct stan_module_state {
     struct stan stan;
     struct timer_entry sweep; /* right after start: what the records left half done */
+    struct timer_entry inactivity; /* with --max_inactivity: looks for idle channels */
 };
+
+/* How often idle channels are looked for: the limit's tenth, from 10 ms to 1 s. */
+static int64_t inactivity_period(const struct stan *stan)
+{
+    int64_t period = stan->max_inactivity_ns / 10;
+    return period < 10000000 ? 10000000 : (period > 1000000000 ? 1000000000 : period);
+}
 
 static void sweep_fired(struct timer_entry *entry, void *ctx)
 {
     (void)entry;
     stan_groups_sweep(ctx);
+}
+
+static void inactivity_fired(struct timer_entry *entry, void *ctx)
+{
+    struct stan *stan = ctx;
+    int64_t now = clock_monotonic_ns();
+    stan_channels_expire(stan, now);
+    timer_arm(&stan->shard->timers, entry, now + inactivity_period(stan));
 }
 
 static int subjects_make(struct stan *stan)
@@ -594,6 +610,7 @@ static void config_apply(struct stan *stan, const struct config *config)
     stan->max_msgs = config->streaming_max_msgs;
     stan->max_bytes = config->streaming_max_bytes;
     stan->max_age_ns = config->streaming_max_age_ns;
+    stan->max_inactivity_ns = config->streaming_max_inactivity_ns;
 }
 
 static int stan_start(struct shard *shard, void **out)
@@ -641,6 +658,11 @@ static int stan_start(struct shard *shard, void **out)
              stan->memory ? "" : stan->dir, stan->channel_count, stan->client_count);
     timer_entry_init(&state->sweep, sweep_fired, stan);
     timer_arm(&shard->timers, &state->sweep, clock_monotonic_ns());
+    timer_entry_init(&state->inactivity, inactivity_fired, stan);
+    if (stan->max_inactivity_ns > 0) {
+        timer_arm(&shard->timers, &state->inactivity,
+                  clock_monotonic_ns() + inactivity_period(stan));
+    }
     *out = state;
     return 0;
 }
@@ -671,6 +693,9 @@ static void stan_destroy(struct shard *shard, void *opaque)
     }
     if (timer_armed(&state->sweep)) {
         timer_cancel(&shard->timers, &state->sweep);
+    }
+    if (timer_armed(&state->inactivity)) {
+        timer_cancel(&shard->timers, &state->inactivity);
     }
     stan_free_all(&state->stan);
     free(state);

@@ -7,6 +7,7 @@
  * message is as durable as --sync asks — becomes the PubAck. Publishes that arrive while
  * the stream is being made wait on the channel, in order, bounded. */
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/shard.h"
 #include "engine/stan_internal.h"
@@ -126,6 +127,7 @@ static struct stan_channel *channel_new(struct stan *stan, const char *name)
         channel_free(channel);
         return NULL;
     }
+    channel->active_ns = clock_monotonic_ns();
     stan->channels[stan->channel_count++] = channel;
     return channel;
 }
@@ -223,6 +225,7 @@ static int stream_request(struct stan *stan, struct stan_channel *channel, const
     free(subject);
     if (rc == 0) {
         channel->creating = true;
+        channel->busy++;
         channel->create_error = verb[0] == 'U'; /* 1: this is the update */
     }
     return rc;
@@ -231,6 +234,7 @@ static int stream_request(struct stan *stan, struct stan_channel *channel, const
 static void stream_answered(struct stan *stan, void *context, const struct route_msg *reply)
 {
     struct stan_channel *channel = context;
+    channel->busy--;
     int err_code = 0;
     char description[256];
     if (reply == NULL) {
@@ -331,6 +335,7 @@ static void pub_ack_send(struct stan *stan, const char *reply, const char *guid,
 static void pub_acked(struct stan *stan, void *context, const struct route_msg *reply)
 {
     struct stan_pub_wait *wait = context;
+    wait->channel->busy--;
     int err_code = 0;
     char description[256];
     if (reply == NULL) {
@@ -384,7 +389,10 @@ static void publish_now(struct stan *stan, struct stan_pub_wait *wait, const voi
         free(wait->msg_reply);
         wait->msg_reply = NULL;
     }
-    if (rc != 0) {
+    if (rc == 0) {
+        wait->channel->busy++;
+        wait->channel->active_ns = clock_monotonic_ns();
+    } else {
         pub_ack_send(stan, wait->reply, wait->guid,
                      rc == -EBUSY ? "stan: too many publishes in flight" : "stan: out of memory");
         pub_wait_free(wait);
@@ -485,4 +493,52 @@ void stan_on_publish(struct shard *shard, void *context, const struct route_msg 
         pb__pub_msg__free_unpacked(pm, NULL);
     }
     free(reply);
+}
+
+/* ---- max inactivity ---- */
+
+static void stream_deleted(struct stan *stan, void *context, const struct route_msg *reply)
+{
+    char *stream = context;
+    int err_code = 0;
+    char description[256];
+    if (reply == NULL) {
+        LOG_WARN("STREAM: deleting stream %s: not answered", stream);
+    } else if (stan_api_error(reply, &err_code, description, sizeof description)) {
+        LOG_WARN("STREAM: deleting stream %s: %s", stream, description);
+    }
+    (void)stan;
+    free(stream);
+}
+
+static bool channel_idle(const struct stan *stan, const struct stan_channel *channel,
+                         int64_t now_ns)
+{
+    return channel->group_count == 0 && channel->busy == 0 && channel->waiting_count == 0 &&
+           channel->ready_head == NULL && !channel->creating &&
+           now_ns - channel->active_ns >= stan->max_inactivity_ns;
+}
+
+void stan_channels_expire(struct stan *stan, int64_t now_ns)
+{
+    for (size_t i = 0; i < stan->channel_count;) {
+        struct stan_channel *channel = stan->channels[i];
+        if (!channel_idle(stan, channel, now_ns)) {
+            i++;
+            continue;
+        }
+        stan_log_debug(stan, "Channel \"%s\" has been inactive for %.3fs, deleting it",
+                       channel->name, (double)(now_ns - channel->active_ns) / 1e9);
+        char *subject = stan_format("$JS.API.STREAM.DELETE.%s", channel->stream);
+        char *stream = stan_strdup(channel->stream);
+        if (subject == NULL || stream == NULL ||
+            stan_request(stan, subject, NULL, 0, STAN_REQUEST_TIMEOUT_NS, stream_deleted, stream,
+                         NULL) != 0) {
+            free(stream);
+        }
+        free(subject);
+        stan_persist_channel_remove(stan, channel);
+        stan->channels[i] = stan->channels[--stan->channel_count];
+        channel_free(channel);
+    }
 }

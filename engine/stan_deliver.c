@@ -438,13 +438,14 @@ bool stan_group_ack_unknown(struct stan *stan, struct stan_group *group, uint64_
 }
 
 struct redeliver_wait {
-    struct stan_channel *channel;
+    struct stan_channel *channel; /* kept from deletion by channel->busy */
     uint64_t group_id;
 };
 
 static void info_answered(struct stan *stan, void *context, const struct route_msg *reply)
 {
     struct redeliver_wait *wait = context;
+    wait->channel->busy--;
     struct stan_group *group = NULL;
     for (size_t i = 0; i < wait->channel->group_count; i++) {
         if (wait->channel->groups[i]->id == wait->group_id) {
@@ -503,6 +504,7 @@ void stan_group_redeliver_pending(struct stan *stan, struct stan_group *group)
         if (stan_request(stan, subject, NULL, 0, STAN_REQUEST_TIMEOUT_NS, info_answered, wait,
                          NULL) == 0) {
             group->redeliver_asked = true;
+            group->channel->busy++;
             wait = NULL;
         }
     }

@@ -178,6 +178,8 @@ struct stan_channel {
     size_t waiting_count;
     /* subscriptions waiting for the stream: called once it is made (or failed) */
     struct stan_ready_wait *ready_head;
+    int64_t active_ns;  /* monotonic: the last publish, or when its last subscription went */
+    uint32_t busy;      /* requests in flight that name it: it is not deleted meanwhile */
     /* last state seen in a stream answer (for start positions) */
     uint64_t last_seq;
     uint64_t first_seq;
@@ -195,7 +197,7 @@ struct stan {
     bool debug, trace;
     int64_t hb_interval_ns, hb_timeout_ns;
     int64_t hb_fail_count;
-    int64_t max_channels, max_subs, max_msgs, max_bytes, max_age_ns;
+    int64_t max_channels, max_subs, max_msgs, max_bytes, max_age_ns, max_inactivity_ns;
     /* subjects */
     char *discover, *pings, *pub_prefix, *sub_subject, *unsub_subject, *subclose_subject,
         *close_subject, *reply_prefix, *dlv_prefix;
@@ -294,6 +296,8 @@ typedef void stan_ready_fn(struct stan *stan, void *context, const char *error);
 int stan_channel_when_ready(struct stan *stan, struct stan_channel *channel, stan_ready_fn *fn,
                             void *context);
 void stan_channels_free(struct stan *stan);
+/* Deletes the channels idle for --max_inactivity (their streams and records). */
+void stan_channels_expire(struct stan *stan, int64_t now_ns);
 
 /* ---- stan_sub.c ---- */
 void stan_on_subscribe(struct shard *shard, void *context, const struct route_msg *msg);
@@ -333,6 +337,7 @@ int stan_persist_load(struct stan *stan);
 int stan_persist_client(struct stan *stan, const struct stan_client *client);
 void stan_persist_client_remove(struct stan *stan, const char *id);
 int stan_persist_channel(struct stan *stan, const struct stan_channel *channel);
+void stan_persist_channel_remove(struct stan *stan, const struct stan_channel *channel);
 int stan_persist_group(struct stan *stan, const struct stan_group *group);
 void stan_persist_group_remove(struct stan *stan, const struct stan_group *group);
 int stan_persist_member(struct stan *stan, const struct stan_member *member);

@@ -22,9 +22,9 @@
  *
  * Left out of nats-streaming-server's: serverz "go" (not a Go program, as varz leaves it
  * out), "role" and "node_id" (omitted standalone there too). `version` is ionats's. An
- * offline durable shows its last client and ack wait; its inbox, ack inbox, max in flight
- * and last sent are not kept by the gateway once its last member left, and show empty/0.
- * Shard 0's thread only. */
+ * offline durable shows what its last member had (client, inboxes, max in flight, ack wait,
+ * last sent) and no pending count (what it holds unacked is the consumer's). Shard 0's
+ * thread only. */
 #include "engine/stan.h"
 
 #include "base/clock.h"

@@ -163,6 +163,11 @@ int stan_persist_channel(struct stan *stan, const struct stan_channel *channel)
                         json_pack("{s:s}", "name", channel->name));
 }
 
+void stan_persist_channel_remove(struct stan *stan, const struct stan_channel *channel)
+{
+    record_remove(stan, "channels", channel->stream);
+}
+
 int stan_persist_group(struct stan *stan, const struct stan_group *group)
 {
     json_t *record = json_pack(

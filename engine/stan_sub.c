@@ -337,6 +337,7 @@ void stan_member_leave(struct stan *stan, struct stan_member *member, bool unsub
     if (group->ready) {
         consumer_delete(stan, group);
     }
+    group->channel->active_ns = clock_monotonic_ns(); /* its inactivity starts now */
     stan_persist_group_remove(stan, group);
     stan_group_free(stan, group);
 }

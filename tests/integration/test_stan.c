@@ -1917,6 +1917,29 @@ END_TEST
 
 /* ---- limits ---- */
 
+/* -mi: a channel with no subscription and no publish for that long goes, with its
+ * messages; one with a subscription stays. The next publish makes it again from seq 1. */
+START_TEST(test_stan_max_inactivity)
+{
+    static const char *const args[] = {"-mi", "300ms", NULL};
+    st_start("FILE", args);
+    struct st_client *client = st_client_open("inactive");
+    st_publish_n(client, "idle", 1, 2);
+    st_publish_n(client, "kept", 1, 2);
+    struct st_sub *keeper = st_subscribe(client, "kept", (struct st_sub_options){.start = 4});
+    st_expect_range(keeper, 0, 1, 2, false);
+    usleep(1500 * 1000);
+    st_publish(client, "idle", "again");
+    struct st_sub *sub = st_subscribe(client, "idle", (struct st_sub_options){.start = 4});
+    st_expect_range(sub, 0, 1, 1, false);
+    struct st_delivery d = st_msg(sub, 0);
+    ck_assert_uint_eq(d.length, 5);
+    ck_assert(memcmp(d.data, "again", 5) == 0);
+    st_publish(client, "kept", "m3");
+    st_expect_range(keeper, 2, 3, 3, false);
+}
+END_TEST
+
 START_TEST(test_stan_limits)
 {
     static const char *const args[] = {"-mc", "1", "-msu", "1", "-mm", "3", NULL};
@@ -2291,6 +2314,7 @@ static Suite *stan_suite(void)
     stan_tcase(suite, "queue_durable", test_stan_queue_durable);
     stan_tcase(suite, "durable_resume", test_stan_durable_resume);
     stan_tcase(suite, "durable_resume_inflight", test_stan_durable_resume_inflight);
+    stan_tcase(suite, "max_inactivity", test_stan_max_inactivity);
     stan_tcase(suite, "durable_unsubscribe", test_stan_durable_unsubscribe);
     stan_tcase(suite, "unsubscribe_errors", test_stan_unsubscribe_errors);
     stan_tcase(suite, "close", test_stan_close);
