@@ -161,6 +161,11 @@ static char *stream_config(const struct stan *stan, const struct stan_channel *c
         "discard", "old", "max_msgs", (json_int_t)(stan->max_msgs > 0 ? stan->max_msgs : -1),
         "max_bytes", (json_int_t)(stan->max_bytes > 0 ? stan->max_bytes : -1), "max_age",
         (json_int_t)stan->max_age_ns, "num_replicas", 1, "description", description);
+    if (config != NULL) {
+        /* JetStream clients read a channel; deleting or purging its messages is not theirs */
+        json_object_set_new(config, "deny_delete", json_true());
+        json_object_set_new(config, "deny_purge", json_true());
+    }
     char *text = config != NULL ? json_dumps(config, JSON_COMPACT) : NULL;
     json_decref(config);
     return text;

@@ -1917,6 +1917,49 @@ END_TEST
 
 /* ---- limits ---- */
 
+/* Beyond nats-streaming-server: a channel is a JetStream stream (STAN_<channel>) that
+ * JetStream clients can read, and whose messages they cannot delete or purge. ionats only. */
+START_TEST(test_stan_jetstream_view)
+{
+    if (st_reference()) {
+        return; /* nats-streaming-server has no JetStream */
+    }
+    st_start("FILE", NULL);
+    struct st_client *client = st_client_open("viewer");
+    st_publish_n(client, "view.me", 1, 3);
+    natsMsg *reply = NULL;
+    ck_assert_int_eq(natsConnection_RequestString(&reply, client->nc,
+                                                  "$JS.API.STREAM.INFO.STAN_view_2Eme", "",
+                                                  ITEST_WAIT_MS),
+                     NATS_OK);
+    const char *info = natsMsg_GetData(reply);
+    ck_assert_msg(strstr(info, "\"messages\":3") != NULL, "%s", info);
+    ck_assert_msg(strstr(info, "\"_STAN.ch.view_2Eme\"") != NULL, "%s", info);
+    natsMsg_Destroy(reply);
+    ck_assert_int_eq(natsConnection_RequestString(&reply, client->nc,
+                                                  "$JS.API.STREAM.MSG.GET.STAN_view_2Eme",
+                                                  "{\"seq\":2}", ITEST_WAIT_MS),
+                     NATS_OK);
+    ck_assert_msg(strstr(natsMsg_GetData(reply), "\"data\":\"bTI=\"") != NULL, "%s",
+                  natsMsg_GetData(reply)); /* "m2" */
+    natsMsg_Destroy(reply);
+    ck_assert_int_eq(natsConnection_RequestString(&reply, client->nc,
+                                                  "$JS.API.STREAM.MSG.DELETE.STAN_view_2Eme",
+                                                  "{\"seq\":2}", ITEST_WAIT_MS),
+                     NATS_OK);
+    ck_assert_msg(strstr(natsMsg_GetData(reply), "\"err_code\":10")  != NULL, "%s",
+                  natsMsg_GetData(reply));
+    natsMsg_Destroy(reply);
+    ck_assert_int_eq(natsConnection_RequestString(&reply, client->nc,
+                                                  "$JS.API.STREAM.PURGE.STAN_view_2Eme", "",
+                                                  ITEST_WAIT_MS),
+                     NATS_OK);
+    ck_assert_msg(strstr(natsMsg_GetData(reply), "\"err_code\":10") != NULL, "%s",
+                  natsMsg_GetData(reply));
+    natsMsg_Destroy(reply);
+}
+END_TEST
+
 /* -mi: a channel with no subscription and no publish for that long goes, with its
  * messages; one with a subscription stays. The next publish makes it again from seq 1. */
 START_TEST(test_stan_max_inactivity)
@@ -2315,6 +2358,7 @@ static Suite *stan_suite(void)
     stan_tcase(suite, "durable_resume", test_stan_durable_resume);
     stan_tcase(suite, "durable_resume_inflight", test_stan_durable_resume_inflight);
     stan_tcase(suite, "max_inactivity", test_stan_max_inactivity);
+    stan_tcase(suite, "jetstream_view", test_stan_jetstream_view);
     stan_tcase(suite, "durable_unsubscribe", test_stan_durable_unsubscribe);
     stan_tcase(suite, "unsubscribe_errors", test_stan_unsubscribe_errors);
     stan_tcase(suite, "close", test_stan_close);
