@@ -567,8 +567,10 @@ static void st_delivery_cb(natsConnection *nc, natsSubscription *nsub, natsMsg *
         copy_text(d->subject, sizeof d->subject, proto->subject);
         copy_text(d->reply, sizeof d->reply, proto->reply);
         d->length = proto->data.len;
-        memcpy(d->data, proto->data.data,
-               proto->data.len < ST_DATA_MAX ? proto->data.len : ST_DATA_MAX);
+        if (proto->data.len > 0) { /* an empty message has no data pointer */
+            memcpy(d->data, proto->data.data,
+                   proto->data.len < ST_DATA_MAX ? proto->data.len : ST_DATA_MAX);
+        }
         d->timestamp = proto->timestamp;
         d->redelivered = proto->redelivered;
         d->redelivery_count = proto->redelivery_count;
