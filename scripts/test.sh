@@ -45,6 +45,8 @@ run_suites() {
   fi
   if grep -qE '^(Fail|Timeout): *[1-9]' "$output"; then
     stage_failed+=("$stage")
+    # which check failed, and where: the lines Check and the sanitizers print
+    grep -E ':[FE]:|runtime error|ERROR: [A-Za-z]*Sanitizer|^FAIL' "$output" | head -n 20
   fi
   tally "$build" "$stage" "$output"
   rm -f "$output"
