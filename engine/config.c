@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/spsc.h"
 #include "engine/xshard_record.h"
+#include "proto/conf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -48,9 +49,21 @@ struct flag {
     const char *help;
 };
 
+/* Where a flag's value comes from, for its errors: the command line (where "", label
+ * "--max_payload") or a file's key (where "file:line:col: ", label "max_payload"). */
+struct flag_source {
+    const struct flag *flag;
+    const char *where;
+    const char *label;
+};
+
 #define FIELD(name) offsetof(struct config, name)
 
 static const struct flag flags[] = {
+    {{"c", "config"}, FLAG_STRING, ACTION_SET, FIELD(config_path), 0, 0, "<file>",
+     "Configuration file, in nats-server's format; flags given override it"},
+    {{"t"}, FLAG_SWITCH, ACTION_SET, FIELD(config_test), 0, 0, NULL,
+     "Test the configuration file and exit: 0 if it is valid, else 1 and why"},
     {{"a", "addr", "net"}, FLAG_STRING, ACTION_SET, FIELD(host), 0, 0, "<host>",
      "Bind to host address (default: 0.0.0.0)"},
     {{"p", "port"}, FLAG_INT, ACTION_SET, FIELD(port), -1, 65535, "<port>",
@@ -436,7 +449,8 @@ int config_cpus_parse(const char *text, int *cpus, int capacity)
  * with nats-server; a bare switch (`value` NULL) is on. Accepts 1, t, T, true, TRUE, True
  * and their 0/f/false opposites; anything else (the empty string too) is -EINVAL, said
  * on `err`. */
-static int flag_switch_parse(const struct flag *flag, const char *value, bool *on, FILE *err)
+static int flag_switch_parse(const struct flag_source *source, const char *value, bool *on,
+                             FILE *err)
 {
     static const char *const spellings_true[] = {"1", "t", "T", "true", "TRUE", "True"};
     static const char *const spellings_false[] = {"0", "f", "F", "false", "FALSE", "False"};
@@ -456,25 +470,26 @@ static int flag_switch_parse(const struct flag *flag, const char *value, bool *o
             return 0;
         }
     }
-    fprintf(err, "ionats: invalid value \"%s\" for %s%s: want true or false (or 1, 0, t, f)\n",
-            value, flag_dashes(flag->names[0]), flag->names[0]);
+    fprintf(err, "ionats: %sinvalid value \"%s\" for %s: want true or false (or 1, 0, t, f)\n",
+            source->where, value, source->label);
     return -EINVAL;
 }
 
 /* Reads a decimal integer in the flag's range; a leading blank is refused, as Go's
  * strconv.ParseInt refuses it (strtoll would skip it). */
-static int flag_set_int(const struct flag *flag, const char *value, int64_t *target,
+static int flag_set_int(const struct flag_source *source, const char *value, int64_t *target,
                         FILE *err)
 {
     ASSERT(value != NULL); /* flags of kind FLAG_INT always take a value */
+    const struct flag *flag = source->flag;
     char *end = NULL;
     errno = 0;
     long long parsed = strtoll(value, &end, 10);
     bool blank = value[0] == ' ' || (value[0] >= '\t' && value[0] <= '\r');
     if (blank || errno != 0 || end == value || *end != '\0' || parsed < flag->min ||
         parsed > flag->max) {
-        fprintf(err, "ionats: invalid value \"%s\" for %s%s: want an integer from %lld to %lld\n",
-                value, flag_dashes(flag->names[0]), flag->names[0], (long long)flag->min,
+        fprintf(err, "ionats: %sinvalid value \"%s\" for %s: want an integer from %lld to %lld\n",
+                source->where, value, source->label, (long long)flag->min,
                 (long long)flag->max);
         return -EINVAL;
     }
@@ -482,9 +497,13 @@ static int flag_set_int(const struct flag *flag, const char *value, int64_t *tar
     return 0;
 }
 
-static int flag_apply(struct config *config, const struct flag *flag, const char *value,
+/* Sets a flag from `value`. */
+static int flag_apply(struct config *config, const struct flag_source *source, const char *value,
                       FILE *err)
 {
+    const struct flag *flag = source->flag;
+    const char *where = source->where;
+    char reason[128]; /* Go's reason for a file's duration, unused: the error below says it */
     char *field = (char *)config + flag->offset;
     int64_t number = 0;
     int rc = 0;
@@ -493,23 +512,25 @@ static int flag_apply(struct config *config, const struct flag *flag, const char
         memcpy(field, &value, sizeof value);
         return 0;
     case FLAG_SWITCH:
-        return flag_switch_parse(flag, value, (bool *)field, err);
+        return flag_switch_parse(source, value, (bool *)field, err);
     case FLAG_INT:
-        rc = flag_set_int(flag, value, &number, err);
+        rc = flag_set_int(source, value, &number, err);
         break;
     case FLAG_SIZE:
         rc = config_size_parse(value, &number);
         if (rc != 0 || number < flag->min || number > flag->max) {
-            fprintf(err, "ionats: invalid size \"%s\" for %s%s (e.g. 512MB, 10GB)\n", value,
-                    flag_dashes(flag->names[0]), flag->names[0]);
+            fprintf(err, "ionats: %sinvalid size \"%s\" for %s (e.g. 512MB, 10GB)\n", where,
+                    value, source->label);
             return -EINVAL;
         }
         break;
-    case FLAG_DURATION:
-        rc = config_duration_parse(value, &number);
+    case FLAG_DURATION: /* from a file also in Go's syntax ("1m30s"), as nats-server reads it */
+        rc = where[0] != '\0' && conf_duration_parse(value, &number, reason, sizeof reason) == 0
+                 ? 0
+                 : config_duration_parse(value, &number);
         if (rc != 0 || number < flag->min) {
-            fprintf(err, "ionats: invalid duration \"%s\" for %s%s (e.g. 250ms, 2s, 2m)\n",
-                    value, flag_dashes(flag->names[0]), flag->names[0]);
+            fprintf(err, "ionats: %sinvalid duration \"%s\" for %s (e.g. 250ms, 2s, 2m)\n",
+                    where, value, source->label);
             return -EINVAL;
         }
         break;
@@ -523,6 +544,33 @@ static int flag_apply(struct config *config, const struct flag *flag, const char
         memcpy(field, &number, sizeof number);
     }
     return 0;
+}
+
+/* A file may set a flag by any of its names but the one- and two-letter ones, which are
+ * spelled with one dash (-p, -sd, -DV); a flag with no other name (--io) by that one. */
+static bool flag_file_name(const struct flag *flag, const char *name)
+{
+    for (int n = 0; n < 4 && flag->names[n] != NULL; n++) {
+        bool only = flag->names[1] == NULL;
+        if (strcmp(flag->names[n], name) == 0 && (strlen(name) > 2 || only)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int config_flag_set(struct config *config, const char *name, const char *value,
+                    const char *where, FILE *err)
+{
+    ASSERT(where[0] != '\0'); /* only a file's keys come here */
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        if (flags[i].action == ACTION_SET && flags[i].offset != FIELD(config_path) &&
+            flags[i].offset != FIELD(config_test) && flag_file_name(&flags[i], name)) {
+            struct flag_source source = {&flags[i], where, name};
+            return value == NULL ? 0 : flag_apply(config, &source, value, err);
+        }
+    }
+    return -ENOENT;
 }
 
 bool config_streaming_id_valid(const char *id)
@@ -636,12 +684,12 @@ static enum config_result config_check(const struct config *config, FILE *err)
     return CONFIG_RUN;
 }
 
-enum config_result config_parse(struct config *config, int argc, char **argv, FILE *out,
-                                FILE *err)
+/* Applies the flags of argv to `config` in order, -DV after every other flag, whatever the
+ * order, as nats-server applies it: `-DV=false -D` is all off, `-DV -D=false` all on.
+ * CONFIG_RUN, or how the run ends (--help, --version, a bad flag). */
+static enum config_result flags_apply(struct config *config, int argc, char **argv, FILE *out,
+                                      FILE *err)
 {
-    config_defaults(config);
-    /* -DV sets both after every other flag, whatever the order, as nats-server applies it:
-     * `-DV=false -D` is all off, `-DV -D=false` all on. */
     bool debug_trace_given = false;
     bool debug_trace = false;
     for (int i = 1; i < argc; i++) {
@@ -671,8 +719,11 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
                     flag_dashes(flag->names[0]), flag->names[0], flag->names[1], flag->help);
             return CONFIG_EXIT_USAGE;
         }
+        char label[48];
+        snprintf(label, sizeof label, "%s%s", flag_dashes(flag->names[0]), flag->names[0]);
+        struct flag_source source = {flag, "", label};
         bool on = true;
-        if (flag->action != ACTION_SET && flag_switch_parse(flag, value, &on, err) != 0) {
+        if (flag->action != ACTION_SET && flag_switch_parse(&source, value, &on, err) != 0) {
             return CONFIG_EXIT_USAGE;
         }
         switch (flag->action) {
@@ -697,13 +748,44 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
         case ACTION_REFUSE:
             UNREACHABLE(); /* refused above */
         }
-        if (flag_apply(config, flag, value, err) != 0) {
+        if (flag_apply(config, &source, value, err) != 0) {
             return CONFIG_EXIT_USAGE;
         }
     }
     if (debug_trace_given) {
         config->debug = debug_trace;
         config->trace = debug_trace;
+    }
+    return CONFIG_RUN;
+}
+
+/* The flags; with -c, the file over the defaults and the flags again over the file, as
+ * nats-server does (a flag given wins even when it says the default). With -t a warning
+ * fails the check, as it fails nats-server's. */
+static enum config_result config_parse_all(struct config *config, int argc, char **argv,
+                                           FILE *out, FILE *err)
+{
+    config_defaults(config);
+    enum config_result result = flags_apply(config, argc, argv, out, err);
+    const char *path = config->config_path;
+    bool test = config->config_test;
+    int warnings = 0;
+    if (result != CONFIG_RUN) {
+        return result;
+    }
+    if (path != NULL) {
+        config_defaults(config);
+        if (config_file_apply(config, path, err, &warnings) != 0 || (test && warnings > 0)) {
+            return CONFIG_EXIT_ERROR;
+        }
+        result = flags_apply(config, argc, argv, out, err);
+        if (result != CONFIG_RUN) {
+            return result;
+        }
+    } else if (test) {
+        fprintf(err, "ionats: must specify [-c, --config] option to check configuration file "
+                     "syntax\n");
+        return CONFIG_EXIT_ERROR;
     }
     if (config->streaming_debug_trace) {
         config->streaming_debug = true;
@@ -712,5 +794,29 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
     if (config->streaming_cluster_id != NULL) {
         config->jetstream = true; /* channels are streams */
     }
-    return config_check(config, err);
+    result = config_check(config, err);
+    if (!config->config_test) {
+        return result;
+    }
+    if (result != CONFIG_RUN) {
+        return CONFIG_EXIT_ERROR;
+    }
+    fprintf(err, "ionats: configuration file %s is valid\n", config->config_path);
+    return CONFIG_EXIT_OK;
+}
+
+enum config_result config_parse(struct config *config, int argc, char **argv, FILE *out,
+                                FILE *err)
+{
+    enum config_result result = config_parse_all(config, argc, argv, out, err);
+    if (result != CONFIG_RUN) {
+        config_release(config); /* nothing is read from a config that does not run */
+    }
+    return result;
+}
+
+void config_release(struct config *config)
+{
+    conf_doc_free(config->config_doc);
+    config->config_doc = NULL;
 }

@@ -1,7 +1,9 @@
-/* The broker's settings: every command-line flag, its default and its parser.
+/* The broker's settings: every command-line flag, its default and its parser, and the
+ * configuration file (-c, config_file.c) in nats-server's format.
  *
  * Flags are spelled the way nats-server spells them and accept `-flag value`,
  * `--flag value` and `--flag=value`, so scripts written for nats-server start ionats.
+ * A file is applied over the defaults and the flags over the file, as nats-server does.
  * The parsed struct is immutable once the shards start; every shard reads it. */
 #ifndef IONATS_ENGINE_CONFIG_H
 #define IONATS_ENGINE_CONFIG_H
@@ -60,7 +62,14 @@ enum {
 /* How long a stopping broker waits for clients to take their pending output. */
 #define CONFIG_DRAIN_NS (500LL * 1000000LL)
 
+struct conf_doc;
+
 struct config {
+    const char *config_path; /* -c; NULL: no file */
+    bool config_test;        /* -t: check the configuration and exit */
+    /* Owned: the parsed -c file. String fields set from it point into it, so it lives as
+     * long as the config (config_release). */
+    struct conf_doc *config_doc;
     const char *host;
     int port;
     const char *server_name;
@@ -124,6 +133,7 @@ enum config_result {
     CONFIG_RUN = 0,     /* start the broker */
     CONFIG_EXIT_OK = 1, /* --help or --version was answered */
     CONFIG_EXIT_USAGE = 2,
+    CONFIG_EXIT_ERROR = 3, /* a bad configuration file, or -t found a fault: exit 1 */
 };
 
 /* Fills `config` from argv. Writes help/version to `out` and errors to `err`.
@@ -132,6 +142,26 @@ enum config_result {
  * take "false" as its value. */
 enum config_result config_parse(struct config *config, int argc, char **argv, FILE *out,
                                 FILE *err);
+
+/* Frees what the configuration file left in `config` (its string fields then dangle).
+ * config_parse has done it already when it returned anything but CONFIG_RUN. */
+void config_release(struct config *config);
+
+/* Sets the flag a configuration file names `name` (a flag's name longer than two letters,
+ * or its only name) from `value`, as the command line would, but for durations also in
+ * Go's syntax ("1m30s"); `where` ("file:line:col: ") prefixes an error on `err`.
+ * 0, -ENOENT when no such flag may be set from a file, or -EINVAL (said on `err`).
+ * A string value is kept, not copied. With `value` NULL, only whether the flag may be set
+ * (0 or -ENOENT). For config_file.c. */
+int config_flag_set(struct config *config, const char *name, const char *value,
+                    const char *where, FILE *err);
+
+/* Reads the configuration file at `path` and applies it over `config` (config_file.c):
+ * nats-server's keys with its meanings, ionats's own flags by their long names, the keys
+ * ionats refuses or ignores as the README lists them. Errors, warnings (an unknown key)
+ * and notes (an ignored key) go to `err` with file:line:col. 0, or -EINVAL after an error
+ * (the file's tree is then freed); *warning_count counts the warnings. */
+int config_file_apply(struct config *config, const char *path, FILE *err, int *warning_count);
 
 /* Parses a CPU list ("0,2-5") into `cpus` (up to `capacity`). Returns the count or
  * -EINVAL. */

@@ -383,7 +383,8 @@ int main(int argc, char **argv)
     static struct config config; /* static: the server refers to it until exit */
     enum config_result parsed = config_parse(&config, argc, argv, stdout, stderr);
     if (parsed != CONFIG_RUN) {
-        return parsed == CONFIG_EXIT_OK ? 0 : 2;
+        /* nats-server exits 1 for a bad configuration file, 2 for a bad flag */
+        return parsed == CONFIG_EXIT_OK ? 0 : parsed == CONFIG_EXIT_ERROR ? 1 : 2;
     }
     if (log_open(&config) < 0) {
         return 1;
