@@ -13,9 +13,12 @@
  * warning here as there, so `ionats -t` and `nats-server -t` agree on such a file).
  *
  * Runs on the main thread before anything starts. Errors are collected (each printed
- * with file:line:col), so one run shows them all, as nats-server does. */
+ * with file:line:col), so one run shows them all, as nats-server does. This file holds the
+ * rules' engine, the top level and the reading; the authorization, jetstream and streaming
+ * blocks are config_file_block.c's (what the two share is config_file_internal.h). */
 #include "engine/config.h"
 
+#include "engine/config_file_internal.h"
 #include "proto/conf.h"
 
 #include <errno.h>
@@ -32,44 +35,9 @@
  * a wrong path (a disk image, /dev/zero) from being read whole. */
 #define CONFIG_FILE_SIZE_MAX (16LL * 1024 * 1024)
 
-/* nats-server warns when an authorization timeout exceeds this (seconds). */
-enum { AUTH_TIMEOUT_HIGH_S = 60 };
-
-struct file_apply {
-    struct config *config;
-    struct conf_doc *doc; /* owned until handed to the config */
-    FILE *err;
-    int error_count;
-    int warning_count;
-    bool store_dir_set; /* store_dir was given once (top level or in jetstream {}) */
-};
-
-/* What a table says about a key. */
-enum key_action {
-    KEY_FLAG,    /* the value, of `type`, sets `flag` */
-    KEY_HANDLER, /* `handler` reads the value */
-    KEY_REFUSE,  /* an error: `why` */
-    KEY_OFF,     /* refused (`why`) unless it is `false`, which asks for what ionats does */
-    KEY_IGNORE,  /* a note: `why` */
-};
-
-struct key_rule;
-
-typedef void (*key_handler)(struct file_apply *a, const struct key_rule *rule,
-                            const char *key, const struct conf_node *value);
-
-struct key_rule {
-    const char *names[5]; /* lower case, as nats-server matches them */
-    enum key_action action;
-    enum conf_type type; /* KEY_FLAG: what nats-server takes */
-    const char *flag;    /* KEY_FLAG: the flag it sets */
-    key_handler handler;
-    const char *why;
-};
-
 /* ---- messages -------------------------------------------------------------------------- */
 
-static void say(struct file_apply *a, struct conf_position at, const char *kind,
+static void say(struct config_file_state *a, struct conf_position at, const char *kind,
                 const char *format, va_list args)
 {
     fprintf(a->err, "ionats: %s:%d:%d: %s", at.file, at.line, at.column, kind);
@@ -78,9 +46,8 @@ static void say(struct file_apply *a, struct conf_position at, const char *kind,
     fputc('\n', a->err);
 }
 
-__attribute__((format(printf, 3, 4))) static void apply_error(struct file_apply *a,
-                                                               const struct conf_node *at,
-                                                               const char *format, ...)
+void config_file_error(struct config_file_state *a, const struct conf_node *at, const char *format,
+                       ...)
 {
     va_list args;
     va_start(args, format);
@@ -89,9 +56,8 @@ __attribute__((format(printf, 3, 4))) static void apply_error(struct file_apply 
     a->error_count++;
 }
 
-__attribute__((format(printf, 3, 4))) static void apply_warning(struct file_apply *a,
-                                                                 const struct conf_node *at,
-                                                                 const char *format, ...)
+void config_file_warning(struct config_file_state *a, const struct conf_node *at,
+                         const char *format, ...)
 {
     va_list args;
     va_start(args, format);
@@ -100,9 +66,8 @@ __attribute__((format(printf, 3, 4))) static void apply_warning(struct file_appl
     a->warning_count++;
 }
 
-__attribute__((format(printf, 3, 4))) static void apply_note(struct file_apply *a,
-                                                              const struct conf_node *at,
-                                                              const char *format, ...)
+__attribute__((format(printf, 3, 4))) static void
+apply_note(struct config_file_state *a, const struct conf_node *at, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
@@ -110,23 +75,23 @@ __attribute__((format(printf, 3, 4))) static void apply_note(struct file_apply *
     va_end(args);
 }
 
-static void out_of_memory(struct file_apply *a, const struct conf_node *at)
+void config_file_out_of_memory(struct config_file_state *a, const struct conf_node *at)
 {
-    apply_error(a, at, "out of memory");
+    config_file_error(a, at, "out of memory");
 }
 
 /* ---- values as flag text --------------------------------------------------------------- */
 
 /* The value as the command line would spell it, in memory owned by the tree (a string
  * flag keeps the pointer); NULL for maps, arrays and datetimes (said as an error). */
-static const char *value_text(struct file_apply *a, const char *key,
+static const char *value_text(struct config_file_state *a, const char *key,
                               const struct conf_node *value)
 {
     char text[64];
     switch (value->type) {
     case CONF_STRING:
         if (strlen(value->as.string.bytes) != value->as.string.length) {
-            apply_error(a, value, "%s: the value holds a NUL byte", key);
+            config_file_error(a, value, "%s: the value holds a NUL byte", key);
             return NULL;
         }
         return value->as.string.bytes;
@@ -139,20 +104,19 @@ static const char *value_text(struct file_apply *a, const char *key,
     case CONF_BOOL:
         return value->as.boolean ? "true" : "false";
     default:
-        apply_error(a, value, "%s: expected a single value, got a %s", key,
-                    conf_type_name(value->type));
+        config_file_error(a, value, "%s: expected a single value, got a %s", key,
+                          conf_type_name(value->type));
         return NULL;
     }
     const char *copy = conf_doc_strdup(a->doc, text, strlen(text));
     if (copy == NULL) {
-        out_of_memory(a, value);
+        config_file_out_of_memory(a, value);
     }
     return copy;
 }
 
-/* Sets ionats's flag `flag` from the file's value (errors say where). */
-static void flag_from_value(struct file_apply *a, const char *flag, const char *key,
-                            const struct conf_node *value)
+void config_file_flag(struct config_file_state *a, const char *flag, const char *key,
+                      const struct conf_node *value)
 {
     const char *text = value_text(a, key, value);
     if (text == NULL) {
@@ -166,48 +130,49 @@ static void flag_from_value(struct file_apply *a, const char *flag, const char *
         a->error_count++;
     }
     if (rc == -ENOENT) {
-        apply_error(a, value, "%s: ionats has no flag --%s", key, flag); /* a table's bug */
+        config_file_error(a, value, "%s: ionats has no flag --%s", key, flag); /* a table's bug */
     }
 }
 
-static bool type_is(struct file_apply *a, const char *key, const struct conf_node *value,
-                    enum conf_type type)
+bool config_file_type_is(struct config_file_state *a, const char *key,
+                         const struct conf_node *value, enum conf_type type)
 {
     if (value->type == type) {
         return true;
     }
-    apply_error(a, value, "%s: expected %s %s, got %s %s", key,
-                type == CONF_INTEGER || type == CONF_ARRAY ? "an" : "a", conf_type_name(type),
-                value->type == CONF_INTEGER || value->type == CONF_ARRAY ? "an" : "a",
-                conf_type_name(value->type));
+    config_file_error(a, value, "%s: expected %s %s, got %s %s", key,
+                      type == CONF_INTEGER || type == CONF_ARRAY ? "an" : "a", conf_type_name(type),
+                      value->type == CONF_INTEGER || value->type == CONF_ARRAY ? "an" : "a",
+                      conf_type_name(value->type));
     return false;
 }
 
-/* nats-server's parseDuration: a duration string, or (with a warning) seconds. */
-static void duration_flag(struct file_apply *a, const char *flag, const char *key,
+void config_file_duration(struct config_file_state *a, const char *flag, const char *key,
                           const struct conf_node *value)
 {
     if (value->type == CONF_INTEGER) {
-        apply_warning(a, value, "invalid use of field \"%s\": %s should be converted to a "
-                                "duration", key, key);
-    } else if (!type_is(a, key, value, CONF_STRING)) {
+        config_file_warning(a, value,
+                            "invalid use of field \"%s\": %s should be converted to a "
+                            "duration",
+                            key, key);
+    } else if (!config_file_type_is(a, key, value, CONF_STRING)) {
         return;
     }
     if (value->type == CONF_STRING) {
         int64_t ns = 0;
         char reason[160];
         if (conf_duration_parse(value->as.string.bytes, &ns, reason, sizeof reason) != 0) {
-            apply_error(a, value, "error parsing %s: %s", key, reason);
+            config_file_error(a, value, "error parsing %s: %s", key, reason);
             return;
         }
     }
-    flag_from_value(a, flag, key, value);
+    config_file_flag(a, flag, key, value);
 }
 
 /* ---- the rules ------------------------------------------------------------------------- */
 
-static const struct key_rule *rule_find(const struct key_rule *rules, size_t count,
-                                        const char *key)
+static const struct config_file_rule *rule_find(const struct config_file_rule *rules, size_t count,
+                                                const char *key)
 {
     for (size_t i = 0; i < count; i++) {
         for (int n = 0; n < 5 && rules[i].names[n] != NULL; n++) {
@@ -221,21 +186,21 @@ static const struct key_rule *rule_find(const struct key_rule *rules, size_t cou
 
 /* Applies one key by its rule; a key without one is ionats's flag of that name, else
  * unknown (a warning, unless a $variable read it: then it was a variable). */
-static void rule_apply(struct file_apply *a, const struct key_rule *rule, const char *key,
-                       const struct conf_node *value, bool flags_allowed)
+static void rule_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                       const char *key, const struct conf_node *value, bool flags_allowed)
 {
     if (rule == NULL) {
         if (flags_allowed && config_flag_set(a->config, key, NULL, "?", NULL) == 0) {
-            flag_from_value(a, key, key, value);
+            config_file_flag(a, key, key, value);
         } else if (!value->variable_used) {
-            apply_warning(a, value, "unknown field \"%s\"", key);
+            config_file_warning(a, value, "unknown field \"%s\"", key);
         }
         return;
     }
     switch (rule->action) {
     case KEY_FLAG:
-        if (type_is(a, key, value, rule->type)) {
-            flag_from_value(a, rule->flag, key, value);
+        if (config_file_type_is(a, key, value, rule->type)) {
+            config_file_flag(a, rule->flag, key, value);
         }
         return;
     case KEY_HANDLER:
@@ -245,10 +210,10 @@ static void rule_apply(struct file_apply *a, const struct key_rule *rule, const 
         if (value->type == CONF_BOOL && !value->as.boolean) {
             return;
         }
-        apply_error(a, value, "%s: %s", key, rule->why);
+        config_file_error(a, value, "%s: %s", key, rule->why);
         return;
     case KEY_REFUSE:
-        apply_error(a, value, "%s: %s", key, rule->why);
+        config_file_error(a, value, "%s: %s", key, rule->why);
         return;
     case KEY_IGNORE:
         apply_note(a, value, "%s is ignored: %s", key, rule->why);
@@ -256,9 +221,8 @@ static void rule_apply(struct file_apply *a, const struct key_rule *rule, const 
     }
 }
 
-/* Applies every member of a map by `rules`. Keys are matched in lower case. */
-static void map_apply(struct file_apply *a, const struct conf_node *map,
-                      const struct key_rule *rules, size_t count, bool flags_allowed)
+void config_file_map_apply(struct config_file_state *a, const struct conf_node *map,
+                           const struct config_file_rule *rules, size_t count, bool flags_allowed)
 {
     for (size_t i = 0; i < map->as.map.count; i++) {
         const struct conf_member *member = &map->as.map.members[i];
@@ -275,8 +239,6 @@ static void map_apply(struct file_apply *a, const struct conf_node *map,
         rule_apply(a, rule_find(rules, count, key), key, member->value, flags_allowed);
     }
 }
-
-#define RULES(table) (table), sizeof(table) / sizeof((table)[0])
 
 /* ---- listen, http, server_name, store_dir ------------------------------------------------ */
 
@@ -307,17 +269,18 @@ static bool host_port_split(const char *text, const char **host, size_t *host_le
 }
 
 /* nats-server's parseListen: a port, or "host:port"; sets `host_flag` and `port_flag`. */
-static void listen_apply(struct file_apply *a, const char *key, const struct conf_node *value,
-                         const char *host_flag, const char *port_flag)
+static void listen_apply(struct config_file_state *a, const char *key,
+                         const struct conf_node *value, const char *host_flag,
+                         const char *port_flag)
 {
     if (value->type == CONF_INTEGER) {
-        flag_from_value(a, port_flag, key, value);
+        config_file_flag(a, port_flag, key, value);
         return;
     }
     if (value->type != CONF_STRING) {
-        apply_error(a, value, "%s: expected port or host:port, got %s %s", key,
-                    value->type == CONF_INTEGER || value->type == CONF_ARRAY ? "an" : "a",
-                    conf_type_name(value->type));
+        config_file_error(a, value, "%s: expected port or host:port, got %s %s", key,
+                          value->type == CONF_INTEGER || value->type == CONF_ARRAY ? "an" : "a",
+                          conf_type_name(value->type));
         return;
     }
     const char *text = value->as.string.bytes;
@@ -325,13 +288,13 @@ static void listen_apply(struct file_apply *a, const char *key, const struct con
     const char *port = NULL;
     size_t host_length = 0;
     if (!host_port_split(text, &host, &host_length, &port)) {
-        apply_error(a, value, "could not parse address string \"%s\"", text);
+        config_file_error(a, value, "could not parse address string \"%s\"", text);
         return;
     }
     char *end = NULL;
     long number = strtol(port, &end, 10);
     if (port[0] == '\0' || *end != '\0' || port[0] == ' ') {
-        apply_error(a, value, "could not parse port \"%s\"", port);
+        config_file_error(a, value, "could not parse port \"%s\"", port);
         return;
     }
     char port_text[32];
@@ -340,381 +303,75 @@ static void listen_apply(struct file_apply *a, const char *key, const struct con
     const char *owned_host = host_length > 0 ? conf_doc_strdup(a->doc, host, host_length)
                                              : "0.0.0.0";
     if (owned_port == NULL || owned_host == NULL) {
-        out_of_memory(a, value);
+        config_file_out_of_memory(a, value);
         return;
     }
     struct conf_node port_node = *value;
     port_node.as.string.bytes = owned_port;
     port_node.as.string.length = strlen(owned_port);
-    flag_from_value(a, port_flag, key, &port_node);
+    config_file_flag(a, port_flag, key, &port_node);
     if (host_length > 0 || strcmp(host_flag, "addr") == 0) {
         struct conf_node host_node = *value;
         host_node.as.string.bytes = owned_host;
         host_node.as.string.length = strlen(owned_host);
-        flag_from_value(a, host_flag, key, &host_node);
+        config_file_flag(a, host_flag, key, &host_node);
     }
 }
 
-static void handle_listen(struct file_apply *a, const struct key_rule *rule, const char *key,
-                          const struct conf_node *value)
+static void handle_listen(struct config_file_state *a, const struct config_file_rule *rule,
+                          const char *key, const struct conf_node *value)
 {
     listen_apply(a, key, value, "addr", "port");
 }
 
-static void handle_http(struct file_apply *a, const struct key_rule *rule, const char *key,
-                        const struct conf_node *value)
+static void handle_http(struct config_file_state *a, const struct config_file_rule *rule,
+                        const char *key, const struct conf_node *value)
 {
     listen_apply(a, key, value, "http_host", "http_port");
 }
 
-static void handle_server_name(struct file_apply *a, const struct key_rule *rule,
+static void handle_server_name(struct config_file_state *a, const struct config_file_rule *rule,
                                const char *key, const struct conf_node *value)
 {
-    if (!type_is(a, key, value, CONF_STRING)) {
+    if (!config_file_type_is(a, key, value, CONF_STRING)) {
         return;
     }
     if (strchr(value->as.string.bytes, ' ') != NULL) {
-        apply_error(a, value, "server name cannot contain spaces");
+        config_file_error(a, value, "server name cannot contain spaces");
         return;
     }
-    flag_from_value(a, "server_name", key, value);
+    config_file_flag(a, "server_name", key, value);
 }
 
-static void store_dir_apply(struct file_apply *a, const char *key,
-                            const struct conf_node *value)
+void config_file_store_dir(struct config_file_state *a, const char *key,
+                           const struct conf_node *value)
 {
-    if (!type_is(a, key, value, CONF_STRING)) {
+    if (!config_file_type_is(a, key, value, CONF_STRING)) {
         return;
     }
     if (a->store_dir_set) {
-        apply_error(a, value, "Duplicate 'store_dir' configuration");
+        config_file_error(a, value, "Duplicate 'store_dir' configuration");
         return;
     }
     a->store_dir_set = true;
-    flag_from_value(a, "store_dir", key, value);
+    config_file_flag(a, "store_dir", key, value);
 }
 
-static void handle_store_dir(struct file_apply *a, const struct key_rule *rule,
+static void handle_store_dir(struct config_file_state *a, const struct config_file_rule *rule,
                              const char *key, const struct conf_node *value)
 {
-    store_dir_apply(a, key, value);
+    config_file_store_dir(a, key, value);
 }
 
-static void handle_duration(struct file_apply *a, const struct key_rule *rule, const char *key,
-                            const struct conf_node *value)
+static void handle_duration(struct config_file_state *a, const struct config_file_rule *rule,
+                            const char *key, const struct conf_node *value)
 {
-    duration_flag(a, rule->flag, key, value);
-}
-
-/* ---- authorization {} ------------------------------------------------------------------- */
-
-/* A secret ionats compares as written: a bcrypt hash would then never match, so it is
- * refused rather than locking every client out. */
-static void secret_apply(struct file_apply *a, const struct key_rule *rule, const char *key,
-                         const struct conf_node *value)
-{
-    if (!type_is(a, key, value, CONF_STRING)) {
-        return;
-    }
-    if (strncmp(value->as.string.bytes, "$2", 2) == 0) {
-        apply_error(a, value, "%s: bcrypt-hashed secrets are not supported yet (write it in "
-                              "plain text)", key);
-        return;
-    }
-    flag_from_value(a, rule->flag, key, value);
-}
-
-/* nats-server's timeout: seconds (integer or float) or a duration string; 0 keeps the
- * default. */
-static void auth_timeout_apply(struct file_apply *a, const struct key_rule *rule,
-                               const char *key, const struct conf_node *value)
-{
-    double seconds = 0;
-    char reason[160];
-    int64_t ns = 0;
-    if (value->type == CONF_INTEGER) {
-        seconds = (double)value->as.integer;
-    } else if (value->type == CONF_FLOAT) {
-        seconds = value->as.real;
-    } else if (value->type == CONF_STRING) {
-        if (conf_duration_parse(value->as.string.bytes, &ns, reason, sizeof reason) != 0) {
-            apply_error(a, value, "error parsing authorization config, 'timeout' %s", reason);
-            return;
-        }
-        seconds = (double)ns / 1e9;
-    } else {
-        apply_error(a, value, "error parsing authorization config, 'timeout' wrong type");
-        return;
-    }
-    if (seconds > AUTH_TIMEOUT_HIGH_S) {
-        char written[64];
-        if (value->type == CONF_STRING) {
-            snprintf(written, sizeof written, "%s", value->as.string.bytes);
-        } else {
-            snprintf(written, sizeof written, "%g", seconds);
-        }
-        apply_warning(a, value, "invalid use of field \"%s\": timeout of %s (%f seconds) is "
-                                "high, consider keeping it under 60 seconds. possibly caused by "
-                                "unquoted duration; use '1m' instead of 1m, for example",
-                      key, written, seconds);
-    }
-    if (seconds == 0) {
-        return;
-    }
-    char text[64];
-    snprintf(text, sizeof text, "%.9fs", seconds);
-    struct conf_node timeout = *value;
-    timeout.type = CONF_STRING;
-    timeout.as.string.bytes = conf_doc_strdup(a->doc, text, strlen(text));
-    if (timeout.as.string.bytes == NULL) {
-        out_of_memory(a, value);
-        return;
-    }
-    timeout.as.string.length = strlen(text);
-    flag_from_value(a, "auth_timeout", key, &timeout);
-}
-
-static const struct key_rule authorization_rules[] = {
-    {{"user", "username"}, KEY_HANDLER, 0, "user", secret_apply, NULL},
-    {{"pass", "password"}, KEY_HANDLER, 0, "pass", secret_apply, NULL},
-    {{"token"}, KEY_HANDLER, 0, "auth", secret_apply, NULL},
-    {{"timeout"}, KEY_HANDLER, 0, NULL, auth_timeout_apply, NULL},
-    {{"users"}, KEY_REFUSE, 0, NULL, NULL,
-     "a users list is not supported yet (one user and password, or a token)"},
-    {{"permissions", "default_permission", "default_permissions"}, KEY_REFUSE, 0, NULL, NULL,
-     "permissions are not supported yet"},
-    {{"auth_callout", "auth_hook"}, KEY_REFUSE, 0, NULL, NULL,
-     "auth callout is not supported yet"},
-    {{"proxy_required"}, KEY_OFF, 0, NULL, NULL, "proxies are not supported yet"},
-};
-
-static void handle_authorization(struct file_apply *a, const struct key_rule *rule,
-                                 const char *key, const struct conf_node *value)
-{
-    if (!type_is(a, key, value, CONF_MAP)) {
-        return;
-    }
-    map_apply(a, value, RULES(authorization_rules), false);
-    const struct config *config = a->config;
-    if ((config->user != NULL || config->pass != NULL) && config->token != NULL) {
-        apply_error(a, value, "Cannot have a user/pass and token");
-    }
-}
-
-/* ---- jetstream {} ----------------------------------------------------------------------- */
-
-/* nats-server's getStorageSize: an integer (the file's size suffixes already applied), or a
- * string ending in K, M, G or T, powers of 1024 (a string's G is not an integer's G). */
-static void storage_size_apply(struct file_apply *a, const struct key_rule *rule,
-                               const char *key, const struct conf_node *value)
-{
-    static const char suffixes[] = "KMGT";
-    int64_t bytes = 0;
-    if (value->type == CONF_INTEGER) {
-        bytes = value->as.integer;
-    } else if (value->type != CONF_STRING) {
-        apply_error(a, value, "%s must be int64 or string", key);
-        return;
-    } else if (value->as.string.length > 0) {
-        const char *text = value->as.string.bytes;
-        size_t digits = value->as.string.length - 1;
-        char prefix[32];
-        char *end = prefix;
-        long long number = 0;
-        errno = 0;
-        if (digits > 0 && digits < sizeof prefix && text[0] != ' ') {
-            memcpy(prefix, text, digits);
-            prefix[digits] = '\0';
-            number = strtoll(prefix, &end, 10);
-        }
-        if (end != prefix + digits || digits == 0 || errno != 0) {
-            apply_error(a, value, "%s strconv.ParseInt: parsing \"%.*s\": %s", key, (int)digits,
-                        text, errno == ERANGE ? "value out of range" : "invalid syntax");
-            return;
-        }
-        const char *suffix = text[digits] != '\0' ? strchr(suffixes, text[digits]) : NULL;
-        if (suffix == NULL) {
-            apply_error(a, value, "%s sizes defined as strings must end in K, M, G, T", key);
-            return;
-        }
-        bytes = (int64_t)((uint64_t)number << (10 * (suffix - suffixes + 1)));
-    }
-    struct conf_node size = *value;
-    size.type = CONF_INTEGER;
-    size.as.integer = bytes < 0 ? 0 : bytes; /* nats-server's -1: the default */
-    flag_from_value(a, rule->flag, key, &size);
-}
-
-static void sync_apply(struct file_apply *a, const struct key_rule *rule, const char *key,
-                       const struct conf_node *value)
-{
-    if (value->type == CONF_STRING && strcasecmp(value->as.string.bytes, "always") == 0) {
-        a->config->sync = "always";
-        return;
-    }
-    int errors = a->error_count;
-    duration_flag(a, "sync_interval", key, value);
-    if (a->error_count == errors) {
-        a->config->sync = "interval";
-    }
-}
-
-static void jetstream_store_dir(struct file_apply *a, const struct key_rule *rule,
-                                const char *key, const struct conf_node *value)
-{
-    store_dir_apply(a, key, value);
-}
-
-static void bool_checked(struct file_apply *a, const struct key_rule *rule, const char *key,
-                         const struct conf_node *value)
-{
-    type_is(a, key, value, CONF_BOOL); /* read below, by handle_jetstream */
-}
-
-static const struct key_rule jetstream_rules[] = {
-    {{"store", "store_dir", "storedir"}, KEY_HANDLER, 0, NULL, jetstream_store_dir, NULL},
-    {{"sync", "sync_interval"}, KEY_HANDLER, 0, NULL, sync_apply, NULL},
-    {{"max_memory_store", "max_mem_store", "max_mem"}, KEY_HANDLER, 0, "max_memory_store",
-     storage_size_apply, NULL},
-    {{"max_file_store", "max_file"}, KEY_HANDLER, 0, "max_file_store", storage_size_apply,
-     NULL},
-    {{"enable", "enabled"}, KEY_HANDLER, 0, NULL, bool_checked, NULL},
-    {{"domain"}, KEY_REFUSE, 0, NULL, NULL, "JetStream domains are not supported yet"},
-    {{"key", "ek", "encryption_key", "cipher"}, KEY_REFUSE, 0, NULL, NULL,
-     "encryption at rest is not supported yet"},
-    {{"prev_key", "prev_ek", "prev_encryption_key", "tpm"}, KEY_REFUSE, 0, NULL, NULL,
-     "encryption at rest is not supported yet"},
-    {{"limits"}, KEY_REFUSE, 0, NULL, NULL, "JetStream limits are not supported yet"},
-    {{"strict", "extension_hint", "unique_tag", "max_outstanding_catchup"}, KEY_IGNORE, 0,
-     NULL, NULL, "ionats's JetStream API is always strict and has no cluster"},
-    {{"max_buffered_size", "max_buffered_msgs", "request_queue_limit", "info_queue_limit"},
-     KEY_IGNORE, 0, NULL, NULL, "ionats has no such queue"},
-    {{"meta_compact", "meta_compact_size", "meta_compact_sync", "max_concurrent_io"},
-     KEY_IGNORE, 0, NULL, NULL, "ionats has no meta layer or I/O pool to tune"},
-};
-
-static void handle_jetstream(struct file_apply *a, const struct key_rule *rule, const char *key,
-                             const struct conf_node *value)
-{
-    struct config *config = a->config;
-    if (value->type == CONF_BOOL) {
-        config->jetstream = value->as.boolean;
-    } else if (value->type == CONF_STRING) {
-        const char *text = value->as.string.bytes;
-        if (strcasecmp(text, "enabled") == 0 || strcasecmp(text, "enable") == 0) {
-            config->jetstream = true;
-        } else if (strcasecmp(text, "disabled") == 0 || strcasecmp(text, "disable") == 0) {
-            config->jetstream = false;
-        } else {
-            apply_error(a, value,
-                        "Expected 'enabled' or 'disabled' for string value, got '%s'", text);
-        }
-    } else if (value->type == CONF_MAP) {
-        map_apply(a, value, RULES(jetstream_rules), false);
-        const struct conf_member *enabled = conf_map_find(value, "enabled");
-        enabled = enabled != NULL ? enabled : conf_map_find(value, "enable");
-        bool on = enabled == NULL || enabled->value->type != CONF_BOOL ||
-                  enabled->value->as.boolean;
-        config->jetstream = on;
-    } else {
-        apply_error(a, value, "Expected map, bool or string to define JetStream, got %s %s",
-                    value->type == CONF_INTEGER || value->type == CONF_ARRAY ? "an" : "a",
-                    conf_type_name(value->type));
-    }
-}
-
-/* ---- streaming {} (nats-streaming-server's keys) ---------------------------------------- */
-
-static void streaming_store(struct file_apply *a, const struct key_rule *rule, const char *key,
-                            const struct conf_node *value)
-{
-    if (!type_is(a, key, value, CONF_STRING)) {
-        return;
-    }
-    const char *type = value->as.string.bytes;
-    if (strcasecmp(type, "SQL") == 0) {
-        apply_error(a, value, "%s: the SQL store is not supported (FILE or MEMORY)", key);
-    } else if (strcasecmp(type, "FILE") != 0 && strcasecmp(type, "MEMORY") != 0) {
-        apply_error(a, value, "unknown store type: %s", type);
-    } else {
-        flag_from_value(a, "store", key, value);
-    }
-}
-
-/* The channel limits, in store_limits {} as nats-streaming-server has them, and directly in
- * streaming {} too. */
-#define STREAMING_LIMIT_RULES                                                                 \
-    {{"mc", "max_channels", "maxchannels"}, KEY_FLAG, CONF_INTEGER, "max_channels", NULL,     \
-     NULL},                                                                                   \
-        {{"msu", "max_subs", "max_subscriptions", "maxsubscriptions"}, KEY_FLAG, CONF_INTEGER, \
-         "max_subs", NULL, NULL},                                                             \
-        {{"mm", "max_msgs", "maxmsgs", "max_count", "maxcount"}, KEY_FLAG, CONF_INTEGER,       \
-         "max_msgs", NULL, NULL},                                                             \
-        {{"mb", "max_bytes", "maxbytes"}, KEY_FLAG, CONF_INTEGER, "max_bytes", NULL, NULL},   \
-        {{"ma", "max_age", "maxage"}, KEY_FLAG, CONF_STRING, "max_age", NULL, NULL},          \
-        {{"mi", "max_inactivity", "maxinactivity"}, KEY_FLAG, CONF_STRING, "max_inactivity",  \
-         NULL, NULL},                                                                         \
-        {{"channels", "channels_limits", "channelslimits", "per_channel",                     \
-          "per_channel_limits"},                                                              \
-         KEY_REFUSE, 0, NULL, NULL, "per-channel limits are not supported yet"}
-
-static const struct key_rule streaming_limit_rules[] = {STREAMING_LIMIT_RULES};
-
-static void streaming_limits(struct file_apply *a, const struct key_rule *rule, const char *key,
-                             const struct conf_node *value)
-{
-    if (type_is(a, key, value, CONF_MAP)) {
-        map_apply(a, value, RULES(streaming_limit_rules), false);
-    }
-}
-
-static const struct key_rule streaming_rules[] = {
-    {{"id", "cid", "cluster_id"}, KEY_FLAG, CONF_STRING, "cluster_id", NULL, NULL},
-    {{"st", "store_type", "store", "storetype"}, KEY_HANDLER, 0, NULL, streaming_store, NULL},
-    {{"dir", "datastore"}, KEY_FLAG, CONF_STRING, "dir", NULL, NULL},
-    {{"sd", "stan_debug"}, KEY_FLAG, CONF_BOOL, "stan_debug", NULL, NULL},
-    {{"sv", "stan_trace"}, KEY_FLAG, CONF_BOOL, "stan_trace", NULL, NULL},
-    {{"hbi", "hb_interval", "server_to_client_hb_interval"}, KEY_FLAG, CONF_STRING,
-     "hb_interval", NULL, NULL},
-    {{"hbt", "hb_timeout", "server_to_client_hb_timeout"}, KEY_FLAG, CONF_STRING, "hb_timeout",
-     NULL, NULL},
-    {{"hbf", "hb_fail_count", "server_to_client_hb_fail_count"}, KEY_FLAG, CONF_INTEGER,
-     "hb_fail_count", NULL, NULL},
-    {{"limits", "store_limits", "storelimits"}, KEY_HANDLER, 0, NULL, streaming_limits, NULL},
-    STREAMING_LIMIT_RULES,
-    {{"ns", "nats_server", "nats_server_url", "discover_prefix"}, KEY_REFUSE, 0, NULL, NULL,
-     "ionats serves streaming itself, on its own subjects"},
-    {{"ft_group", "ft_group_name", "cluster", "partitioning"}, KEY_REFUSE, 0, NULL, NULL,
-     "fault-tolerant, clustered and partitioned streaming are not supported"},
-    {{"encrypt", "encryption_cipher", "encryption_key"}, KEY_REFUSE, 0, NULL, NULL,
-     "encryption at rest is not supported yet"},
-    {{"sql", "sql_options"}, KEY_REFUSE, 0, NULL, NULL, "the SQL store is not supported"},
-    {{"replace_durable", "replace_durables", "replace_duplicate_durable",
-      "replace_duplicate_durables"},
-     KEY_OFF, 0, NULL, NULL, "replacing duplicate durables is not supported"},
-    {{"credentials", "username", "user", "password", "pass"}, KEY_IGNORE, 0, NULL, NULL,
-     "streaming runs inside ionats and needs no credentials"},
-    {{"token", "nkey_seed_file", "secure", "tls"}, KEY_IGNORE, 0, NULL, NULL,
-     "streaming runs inside ionats and needs no connection"},
-    {{"file", "file_options", "syslog_name"}, KEY_IGNORE, 0, NULL, NULL,
-     "channels are JetStream streams (--sync, --segment_size tune them)"},
-};
-
-static void handle_streaming(struct file_apply *a, const struct key_rule *rule, const char *key,
-                             const struct conf_node *value)
-{
-    if (value->type != CONF_MAP) {
-        apply_error(a, value, "expected streaming section to be a map/struct, got %s %s",
-                    value->type == CONF_INTEGER || value->type == CONF_ARRAY ? "an" : "a",
-                    conf_type_name(value->type));
-        return;
-    }
-    map_apply(a, value, RULES(streaming_rules), false);
+    config_file_duration(a, rule->flag, key, value);
 }
 
 /* ---- the top level ---------------------------------------------------------------------- */
 
-static const struct key_rule top_rules[] = {
+static const struct config_file_rule top_rules[] = {
     {{"listen"}, KEY_HANDLER, 0, NULL, handle_listen, NULL},
     {{"port"}, KEY_FLAG, CONF_INTEGER, "port", NULL, NULL},
     {{"host", "net"}, KEY_FLAG, CONF_STRING, "addr", NULL, NULL},
@@ -733,10 +390,10 @@ static const struct key_rule top_rules[] = {
     {{"ping_max"}, KEY_FLAG, CONF_INTEGER, "ping_max", NULL, NULL},
     {{"http"}, KEY_HANDLER, 0, NULL, handle_http, NULL},
     {{"http_port", "monitor_port"}, KEY_FLAG, CONF_INTEGER, "http_port", NULL, NULL},
-    {{"authorization"}, KEY_HANDLER, 0, NULL, handle_authorization, NULL},
-    {{"jetstream"}, KEY_HANDLER, 0, NULL, handle_jetstream, NULL},
+    {{"authorization"}, KEY_HANDLER, 0, NULL, config_file_authorization, NULL},
+    {{"jetstream"}, KEY_HANDLER, 0, NULL, config_file_jetstream, NULL},
     {{"store_dir", "storedir"}, KEY_HANDLER, 0, NULL, handle_store_dir, NULL},
-    {{"streaming"}, KEY_HANDLER, 0, NULL, handle_streaming, NULL},
+    {{"streaming"}, KEY_HANDLER, 0, NULL, config_file_streaming, NULL},
     {{"tls", "https", "https_port", "ocsp", "ocsp_cache"}, KEY_REFUSE, 0, NULL, NULL,
      "TLS is not supported yet"},
     {{"allow_non_tls"}, KEY_OFF, 0, NULL, NULL, "TLS is not supported yet"},
@@ -841,7 +498,7 @@ int config_file_apply(struct config *config, const char *path, FILE *err, int *w
     }
     const struct conf_reader reader = {.read = file_read, .getenv = environment_get};
     struct conf_error error;
-    struct file_apply a = {.config = config, .err = err};
+    struct config_file_state a = {.config = config, .err = err};
     rc = conf_parse(text, length, path, &reader, &a.doc, &error);
     free(text);
     if (rc != 0) {
@@ -854,7 +511,7 @@ int config_file_apply(struct config *config, const char *path, FILE *err, int *w
         fprintf(err, "ionats: %s: warning: config has no values or is empty\n", path);
         a.warning_count++;
     }
-    map_apply(&a, root, RULES(top_rules), true);
+    config_file_map_apply(&a, root, CONFIG_FILE_RULES(top_rules), true);
     *warning_count = a.warning_count;
     if (a.error_count > 0) {
         conf_doc_free(a.doc);

@@ -1,4 +1,4 @@
-/* The configuration lexer (conf_lex.c): nats-server's conf/lex.go state machine in C.
+/* The configuration lexer (conf_lex*.c): nats-server's conf/lex.go state machine in C.
  *
  * Internal to proto/conf*.c. A lexer turns one buffer into items, one per call; the item's
  * text is borrowed until the next call. Errors are items too (CONF_ITEM_ERROR, with
@@ -52,7 +52,7 @@ struct conf_lexer {
     size_t width;       /* bytes of the rune last read, for backup */
     bool consumed;      /* the last move read a rune (an error then points before it) */
     size_t item_offset; /* where the pending item began, for positions */
-    int state;          /* enum lex_state in conf_lex.c; 0 when finished */
+    int state;          /* enum lex_state (conf_lex_internal.h); 0 when finished */
     int stack[CONF_LEX_STACK_MAX];
     size_t stack_count;
     int string_state; /* where an escape returns: a double-quoted or an unquoted string */

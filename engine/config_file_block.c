@@ -1,0 +1,329 @@
+/* The configuration file's blocks with tables of their own: authorization {} (one user
+ * and password or a token; a bcrypt hash or a users list is refused), jetstream {} (store,
+ * sync and storage sizes as nats-server reads them; domains, encryption and limits are
+ * refused) and streaming {} (nats-streaming-server's keys, its channel limits also in
+ * store_limits {}). Each block is a map applied by its table through the rules' engine in
+ * config_file.c, with the same refusals and notes as the top level. Main thread only,
+ * before anything starts. */
+#include "engine/config_file_internal.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- authorization {} ------------------------------------------------------------------- */
+
+/* nats-server warns when an authorization timeout exceeds this (seconds). */
+enum { AUTH_TIMEOUT_HIGH_S = 60 };
+
+/* A secret ionats compares as written: a bcrypt hash would then never match, so it is
+ * refused rather than locking every client out. */
+static void secret_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                         const char *key, const struct conf_node *value)
+{
+    if (!config_file_type_is(a, key, value, CONF_STRING)) {
+        return;
+    }
+    if (strncmp(value->as.string.bytes, "$2", 2) == 0) {
+        config_file_error(a, value,
+                          "%s: bcrypt-hashed secrets are not supported yet (write it in "
+                          "plain text)",
+                          key);
+        return;
+    }
+    config_file_flag(a, rule->flag, key, value);
+}
+
+/* nats-server's timeout: seconds (integer or float) or a duration string; 0 keeps the
+ * default. */
+static void auth_timeout_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                               const char *key, const struct conf_node *value)
+{
+    double seconds = 0;
+    char reason[160];
+    int64_t ns = 0;
+    if (value->type == CONF_INTEGER) {
+        seconds = (double)value->as.integer;
+    } else if (value->type == CONF_FLOAT) {
+        seconds = value->as.real;
+    } else if (value->type == CONF_STRING) {
+        if (conf_duration_parse(value->as.string.bytes, &ns, reason, sizeof reason) != 0) {
+            config_file_error(a, value, "error parsing authorization config, 'timeout' %s", reason);
+            return;
+        }
+        seconds = (double)ns / 1e9;
+    } else {
+        config_file_error(a, value, "error parsing authorization config, 'timeout' wrong type");
+        return;
+    }
+    if (seconds > AUTH_TIMEOUT_HIGH_S) {
+        char written[64];
+        if (value->type == CONF_STRING) {
+            snprintf(written, sizeof written, "%s", value->as.string.bytes);
+        } else {
+            snprintf(written, sizeof written, "%g", seconds);
+        }
+        config_file_warning(a, value,
+                            "invalid use of field \"%s\": timeout of %s (%f seconds) is "
+                            "high, consider keeping it under 60 seconds. possibly caused by "
+                            "unquoted duration; use '1m' instead of 1m, for example",
+                            key, written, seconds);
+    }
+    if (seconds == 0) {
+        return;
+    }
+    char text[64];
+    snprintf(text, sizeof text, "%.9fs", seconds);
+    struct conf_node timeout = *value;
+    timeout.type = CONF_STRING;
+    timeout.as.string.bytes = conf_doc_strdup(a->doc, text, strlen(text));
+    if (timeout.as.string.bytes == NULL) {
+        config_file_out_of_memory(a, value);
+        return;
+    }
+    timeout.as.string.length = strlen(text);
+    config_file_flag(a, "auth_timeout", key, &timeout);
+}
+
+static const struct config_file_rule authorization_rules[] = {
+    {{"user", "username"}, KEY_HANDLER, 0, "user", secret_apply, NULL},
+    {{"pass", "password"}, KEY_HANDLER, 0, "pass", secret_apply, NULL},
+    {{"token"}, KEY_HANDLER, 0, "auth", secret_apply, NULL},
+    {{"timeout"}, KEY_HANDLER, 0, NULL, auth_timeout_apply, NULL},
+    {{"users"}, KEY_REFUSE, 0, NULL, NULL,
+     "a users list is not supported yet (one user and password, or a token)"},
+    {{"permissions", "default_permission", "default_permissions"}, KEY_REFUSE, 0, NULL, NULL,
+     "permissions are not supported yet"},
+    {{"auth_callout", "auth_hook"}, KEY_REFUSE, 0, NULL, NULL,
+     "auth callout is not supported yet"},
+    {{"proxy_required"}, KEY_OFF, 0, NULL, NULL, "proxies are not supported yet"},
+};
+
+void config_file_authorization(struct config_file_state *a, const struct config_file_rule *rule,
+                               const char *key, const struct conf_node *value)
+{
+    if (!config_file_type_is(a, key, value, CONF_MAP)) {
+        return;
+    }
+    config_file_map_apply(a, value, CONFIG_FILE_RULES(authorization_rules), false);
+    const struct config *config = a->config;
+    if ((config->user != NULL || config->pass != NULL) && config->token != NULL) {
+        config_file_error(a, value, "Cannot have a user/pass and token");
+    }
+}
+
+/* ---- jetstream {} ----------------------------------------------------------------------- */
+
+/* nats-server's getStorageSize: an integer (the file's size suffixes already applied), or a
+ * string ending in K, M, G or T, powers of 1024 (a string's G is not an integer's G). */
+static void storage_size_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                               const char *key, const struct conf_node *value)
+{
+    static const char suffixes[] = "KMGT";
+    int64_t bytes = 0;
+    if (value->type == CONF_INTEGER) {
+        bytes = value->as.integer;
+    } else if (value->type != CONF_STRING) {
+        config_file_error(a, value, "%s must be int64 or string", key);
+        return;
+    } else if (value->as.string.length > 0) {
+        const char *text = value->as.string.bytes;
+        size_t digits = value->as.string.length - 1;
+        char prefix[32];
+        char *end = prefix;
+        long long number = 0;
+        errno = 0;
+        if (digits > 0 && digits < sizeof prefix && text[0] != ' ') {
+            memcpy(prefix, text, digits);
+            prefix[digits] = '\0';
+            number = strtoll(prefix, &end, 10);
+        }
+        if (end != prefix + digits || digits == 0 || errno != 0) {
+            config_file_error(a, value, "%s strconv.ParseInt: parsing \"%.*s\": %s", key,
+                              (int)digits, text,
+                              errno == ERANGE ? "value out of range" : "invalid syntax");
+            return;
+        }
+        const char *suffix = text[digits] != '\0' ? strchr(suffixes, text[digits]) : NULL;
+        if (suffix == NULL) {
+            config_file_error(a, value, "%s sizes defined as strings must end in K, M, G, T", key);
+            return;
+        }
+        bytes = (int64_t)((uint64_t)number << (10 * (suffix - suffixes + 1)));
+    }
+    struct conf_node size = *value;
+    size.type = CONF_INTEGER;
+    size.as.integer = bytes < 0 ? 0 : bytes; /* nats-server's -1: the default */
+    config_file_flag(a, rule->flag, key, &size);
+}
+
+static void sync_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                       const char *key, const struct conf_node *value)
+{
+    if (value->type == CONF_STRING && strcasecmp(value->as.string.bytes, "always") == 0) {
+        a->config->sync = "always";
+        return;
+    }
+    int errors = a->error_count;
+    config_file_duration(a, "sync_interval", key, value);
+    if (a->error_count == errors) {
+        a->config->sync = "interval";
+    }
+}
+
+static void jetstream_store_dir(struct config_file_state *a, const struct config_file_rule *rule,
+                                const char *key, const struct conf_node *value)
+{
+    config_file_store_dir(a, key, value);
+}
+
+static void bool_checked(struct config_file_state *a, const struct config_file_rule *rule,
+                         const char *key, const struct conf_node *value)
+{
+    config_file_type_is(a, key, value, CONF_BOOL); /* read below, by config_file_jetstream */
+}
+
+static const struct config_file_rule jetstream_rules[] = {
+    {{"store", "store_dir", "storedir"}, KEY_HANDLER, 0, NULL, jetstream_store_dir, NULL},
+    {{"sync", "sync_interval"}, KEY_HANDLER, 0, NULL, sync_apply, NULL},
+    {{"max_memory_store", "max_mem_store", "max_mem"}, KEY_HANDLER, 0, "max_memory_store",
+     storage_size_apply, NULL},
+    {{"max_file_store", "max_file"}, KEY_HANDLER, 0, "max_file_store", storage_size_apply,
+     NULL},
+    {{"enable", "enabled"}, KEY_HANDLER, 0, NULL, bool_checked, NULL},
+    {{"domain"}, KEY_REFUSE, 0, NULL, NULL, "JetStream domains are not supported yet"},
+    {{"key", "ek", "encryption_key", "cipher"}, KEY_REFUSE, 0, NULL, NULL,
+     "encryption at rest is not supported yet"},
+    {{"prev_key", "prev_ek", "prev_encryption_key", "tpm"}, KEY_REFUSE, 0, NULL, NULL,
+     "encryption at rest is not supported yet"},
+    {{"limits"}, KEY_REFUSE, 0, NULL, NULL, "JetStream limits are not supported yet"},
+    {{"strict", "extension_hint", "unique_tag", "max_outstanding_catchup"}, KEY_IGNORE, 0,
+     NULL, NULL, "ionats's JetStream API is always strict and has no cluster"},
+    {{"max_buffered_size", "max_buffered_msgs", "request_queue_limit", "info_queue_limit"},
+     KEY_IGNORE, 0, NULL, NULL, "ionats has no such queue"},
+    {{"meta_compact", "meta_compact_size", "meta_compact_sync", "max_concurrent_io"},
+     KEY_IGNORE, 0, NULL, NULL, "ionats has no meta layer or I/O pool to tune"},
+};
+
+void config_file_jetstream(struct config_file_state *a, const struct config_file_rule *rule,
+                           const char *key, const struct conf_node *value)
+{
+    struct config *config = a->config;
+    if (value->type == CONF_BOOL) {
+        config->jetstream = value->as.boolean;
+    } else if (value->type == CONF_STRING) {
+        const char *text = value->as.string.bytes;
+        if (strcasecmp(text, "enabled") == 0 || strcasecmp(text, "enable") == 0) {
+            config->jetstream = true;
+        } else if (strcasecmp(text, "disabled") == 0 || strcasecmp(text, "disable") == 0) {
+            config->jetstream = false;
+        } else {
+            config_file_error(a, value,
+                              "Expected 'enabled' or 'disabled' for string value, got '%s'", text);
+        }
+    } else if (value->type == CONF_MAP) {
+        config_file_map_apply(a, value, CONFIG_FILE_RULES(jetstream_rules), false);
+        const struct conf_member *enabled = conf_map_find(value, "enabled");
+        enabled = enabled != NULL ? enabled : conf_map_find(value, "enable");
+        bool on = enabled == NULL || enabled->value->type != CONF_BOOL ||
+                  enabled->value->as.boolean;
+        config->jetstream = on;
+    } else {
+        config_file_error(a, value, "Expected map, bool or string to define JetStream, got %s %s",
+                          value->type == CONF_INTEGER || value->type == CONF_ARRAY ? "an" : "a",
+                          conf_type_name(value->type));
+    }
+}
+
+/* ---- streaming {} (nats-streaming-server's keys) ---------------------------------------- */
+
+static void streaming_store(struct config_file_state *a, const struct config_file_rule *rule,
+                            const char *key, const struct conf_node *value)
+{
+    if (!config_file_type_is(a, key, value, CONF_STRING)) {
+        return;
+    }
+    const char *type = value->as.string.bytes;
+    if (strcasecmp(type, "SQL") == 0) {
+        config_file_error(a, value, "%s: the SQL store is not supported (FILE or MEMORY)", key);
+    } else if (strcasecmp(type, "FILE") != 0 && strcasecmp(type, "MEMORY") != 0) {
+        config_file_error(a, value, "unknown store type: %s", type);
+    } else {
+        config_file_flag(a, "store", key, value);
+    }
+}
+
+/* The channel limits, in store_limits {} as nats-streaming-server has them, and directly in
+ * streaming {} too. */
+#define STREAMING_LIMIT_RULES                                                                 \
+    {{"mc", "max_channels", "maxchannels"}, KEY_FLAG, CONF_INTEGER, "max_channels", NULL,     \
+     NULL},                                                                                   \
+        {{"msu", "max_subs", "max_subscriptions", "maxsubscriptions"}, KEY_FLAG, CONF_INTEGER, \
+         "max_subs", NULL, NULL},                                                             \
+        {{"mm", "max_msgs", "maxmsgs", "max_count", "maxcount"}, KEY_FLAG, CONF_INTEGER,       \
+         "max_msgs", NULL, NULL},                                                             \
+        {{"mb", "max_bytes", "maxbytes"}, KEY_FLAG, CONF_INTEGER, "max_bytes", NULL, NULL},   \
+        {{"ma", "max_age", "maxage"}, KEY_FLAG, CONF_STRING, "max_age", NULL, NULL},          \
+        {{"mi", "max_inactivity", "maxinactivity"}, KEY_FLAG, CONF_STRING, "max_inactivity",  \
+         NULL, NULL},                                                                         \
+        {{"channels", "channels_limits", "channelslimits", "per_channel",                     \
+          "per_channel_limits"},                                                              \
+         KEY_REFUSE, 0, NULL, NULL, "per-channel limits are not supported yet"}
+
+static const struct config_file_rule streaming_limit_rules[] = {STREAMING_LIMIT_RULES};
+
+static void streaming_limits(struct config_file_state *a, const struct config_file_rule *rule,
+                             const char *key, const struct conf_node *value)
+{
+    if (config_file_type_is(a, key, value, CONF_MAP)) {
+        config_file_map_apply(a, value, CONFIG_FILE_RULES(streaming_limit_rules), false);
+    }
+}
+
+static const struct config_file_rule streaming_rules[] = {
+    {{"id", "cid", "cluster_id"}, KEY_FLAG, CONF_STRING, "cluster_id", NULL, NULL},
+    {{"st", "store_type", "store", "storetype"}, KEY_HANDLER, 0, NULL, streaming_store, NULL},
+    {{"dir", "datastore"}, KEY_FLAG, CONF_STRING, "dir", NULL, NULL},
+    {{"sd", "stan_debug"}, KEY_FLAG, CONF_BOOL, "stan_debug", NULL, NULL},
+    {{"sv", "stan_trace"}, KEY_FLAG, CONF_BOOL, "stan_trace", NULL, NULL},
+    {{"hbi", "hb_interval", "server_to_client_hb_interval"}, KEY_FLAG, CONF_STRING,
+     "hb_interval", NULL, NULL},
+    {{"hbt", "hb_timeout", "server_to_client_hb_timeout"}, KEY_FLAG, CONF_STRING, "hb_timeout",
+     NULL, NULL},
+    {{"hbf", "hb_fail_count", "server_to_client_hb_fail_count"}, KEY_FLAG, CONF_INTEGER,
+     "hb_fail_count", NULL, NULL},
+    {{"limits", "store_limits", "storelimits"}, KEY_HANDLER, 0, NULL, streaming_limits, NULL},
+    STREAMING_LIMIT_RULES,
+    {{"ns", "nats_server", "nats_server_url", "discover_prefix"}, KEY_REFUSE, 0, NULL, NULL,
+     "ionats serves streaming itself, on its own subjects"},
+    {{"ft_group", "ft_group_name", "cluster", "partitioning"}, KEY_REFUSE, 0, NULL, NULL,
+     "fault-tolerant, clustered and partitioned streaming are not supported"},
+    {{"encrypt", "encryption_cipher", "encryption_key"}, KEY_REFUSE, 0, NULL, NULL,
+     "encryption at rest is not supported yet"},
+    {{"sql", "sql_options"}, KEY_REFUSE, 0, NULL, NULL, "the SQL store is not supported"},
+    {{"replace_durable", "replace_durables", "replace_duplicate_durable",
+      "replace_duplicate_durables"},
+     KEY_OFF, 0, NULL, NULL, "replacing duplicate durables is not supported"},
+    {{"credentials", "username", "user", "password", "pass"}, KEY_IGNORE, 0, NULL, NULL,
+     "streaming runs inside ionats and needs no credentials"},
+    {{"token", "nkey_seed_file", "secure", "tls"}, KEY_IGNORE, 0, NULL, NULL,
+     "streaming runs inside ionats and needs no connection"},
+    {{"file", "file_options", "syslog_name"}, KEY_IGNORE, 0, NULL, NULL,
+     "channels are JetStream streams (--sync, --segment_size tune them)"},
+};
+
+void config_file_streaming(struct config_file_state *a, const struct config_file_rule *rule,
+                           const char *key, const struct conf_node *value)
+{
+    if (value->type != CONF_MAP) {
+        config_file_error(a, value, "expected streaming section to be a map/struct, got %s %s",
+                          value->type == CONF_INTEGER || value->type == CONF_ARRAY ? "an" : "a",
+                          conf_type_name(value->type));
+        return;
+    }
+    config_file_map_apply(a, value, CONFIG_FILE_RULES(streaming_rules), false);
+}
