@@ -40,6 +40,18 @@ struct js_module_state {
     struct timer_entry tick;
 };
 
+struct js *js_of_shard(struct shard *shard)
+{
+    const struct server *server = shard->server;
+    /* JetStream is always the first module when it runs */
+    if (server->module_count == 0 || server->modules[0] != &js_module ||
+        shard->modules_started == 0 || shard->module_state[0] == NULL) {
+        return NULL;
+    }
+    struct js_module_state *state = shard->module_state[0];
+    return &state->js;
+}
+
 static void kick_fired(struct timer_entry *entry, void *context)
 {
     struct js *js = context;

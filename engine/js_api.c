@@ -269,6 +269,9 @@ static void meta_info(struct js *js, const struct route_msg *msg, const char *na
                       size_t name_length, const char *body, size_t body_length)
 {
     js_meta_account_info(js, msg, body, body_length);
+    /* counted once answered, as nats-server counts every request: its reply does not
+     * include itself, the next one's and /jsz's do */
+    js->api_total++;
 }
 
 static void meta_delete(struct js *js, const struct route_msg *msg, const char *name,

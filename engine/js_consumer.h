@@ -363,7 +363,8 @@ void js_consumer_api_names(struct js *js, const struct route_msg *msg, const cha
 void js_consumer_api_list(struct js *js, const struct route_msg *msg, const char *name,
                           size_t name_length, const char *body, size_t body_length);
 
-/* The consumer info object's fields (without the type and braces). */
-void js_consumer_info_json(struct js_consumer *consumer, struct go_json *json);
+/* The consumer info object's fields (without the type and braces); `config` false leaves
+ * its config out, as /jsz does without config=1. */
+void js_consumer_info_json(struct js_consumer *consumer, struct go_json *json, bool config);
 
 #endif

@@ -97,7 +97,7 @@ static void sequence_info(struct go_json *json, const char *key, uint64_t consum
     go_json_literal(json, "}");
 }
 
-void js_consumer_info_json(struct js_consumer *consumer, struct go_json *json)
+void js_consumer_info_json(struct js_consumer *consumer, struct go_json *json, bool config)
 {
     go_json_key(json, "stream_name");
     go_json_cstring(json, consumer->stream->config.name);
@@ -105,8 +105,10 @@ void js_consumer_info_json(struct js_consumer *consumer, struct go_json *json)
     go_json_cstring(json, consumer->name);
     go_json_key(json, "created");
     js_json_time(json, consumer->created_ns);
-    go_json_key(json, "config");
-    js_consumer_config_encode(&consumer->config, NULL, 0, json);
+    if (config) {
+        go_json_key(json, "config");
+        js_consumer_config_encode(&consumer->config, NULL, 0, json);
+    }
     sequence_info(json, "delivered", consumer->dseq, consumer->delivered_sseq,
                   consumer->delivered_ns);
     sequence_info(json, "ack_floor", consumer->ack_floor_dseq, consumer->ack_floor_sseq,
@@ -142,7 +144,7 @@ static void reply_info(struct js *js, const struct route_msg *msg, const char *t
 {
     struct go_json json;
     js_api_reply_begin(&json, type);
-    js_consumer_info_json(consumer, &json);
+    js_consumer_info_json(consumer, &json, true);
     js_api_reply_end(js, msg, &json);
 }
 
@@ -577,7 +579,7 @@ static void names_or_list(struct js *js, const struct route_msg *msg, const char
         }
         if (list) {
             go_json_literal(&json, "{");
-            js_consumer_info_json(stream->consumers[i], &json);
+            js_consumer_info_json(stream->consumers[i], &json, true);
             go_json_literal(&json, "}");
         } else {
             go_json_cstring(&json, stream->consumers[i]->name);

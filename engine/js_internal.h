@@ -310,6 +310,10 @@ void js_meta_forward_subject(struct js *js, const struct route_msg *msg, const c
 
 /* ---- js.c: the module and shared helpers ---- */
 
+/* This shard's JetStream, or NULL where the module does not run (not on, or not started
+ * on this shard). The shard's own thread. */
+struct js *js_of_shard(struct shard *shard);
+
 /* Publishes `body` to `reply` from the meta shard (an API answer or an ack). */
 void js_reply(struct js *js, const char *reply, size_t reply_length, const char *body,
               size_t body_length);

@@ -199,12 +199,17 @@ void monitor_http_gathered(struct monitor_http *http, struct monitor_gather *gat
     http->conn.flags &= ~(uint32_t)CONN_F_REPLY_PENDING;
     struct shard *shard = http->conn.shard;
     bool failed = false;
+    bool too_large = false;
     for (int i = 0; i < gather->part_count; i++) {
-        failed |= gather->parts[i].error != 0;
+        failed |= gather->parts[i].error == -ENOMEM;
+        too_large |= gather->parts[i].error == -E2BIG;
     }
     struct go_json json;
     go_json_init(&json, MONITOR_COMPACT_MAX);
-    if (failed) {
+    if (too_large && !failed) {
+        json.failed = true; /* answered as any response too large is */
+        respond_json(http, &json, true);
+    } else if (failed) {
         static const char text[] = "out of memory taking the snapshot";
         respond_text(http, 500, text, sizeof text - 1);
     } else {
@@ -217,6 +222,9 @@ void monitor_http_gathered(struct monitor_http *http, struct monitor_gather *gat
             break;
         case MONITOR_SUBSZ:
             monitor_subsz_write(shard, gather, &json);
+            break;
+        case MONITOR_JSZ:
+            monitor_jsz_write(shard, &gather->options, gather, &json);
             break;
         default:
             UNREACHABLE(); /* only these gather */
@@ -313,6 +321,21 @@ static void request_handle(struct monitor_http *http, const struct http_request 
     case MONITOR_ACCOUNTZ:
         go_json_init(&json, MONITOR_COMPACT_MAX);
         monitor_static_write(shard, endpoint, &json);
+        respond_json(http, &json, true);
+        go_json_free(&json);
+        return;
+    case MONITOR_JSZ:
+        if (options.jsz_leader_only && !shard->server->config->jetstream) {
+            /* nats-server: not a JetStream leader where JetStream is off */
+            static const char not_leader[] = "filtered response: not leader";
+            respond_text(http, 400, not_leader, sizeof not_leader - 1);
+            return;
+        }
+        if (monitor_jsz_gathers(shard, &options)) {
+            break; /* the streams' details are their owners' */
+        }
+        go_json_init(&json, MONITOR_COMPACT_MAX);
+        monitor_jsz_write(shard, &options, NULL, &json);
         respond_json(http, &json, true);
         go_json_free(&json);
         return;

@@ -28,6 +28,7 @@ static void part_free(struct monitor_part *part)
     part->block = NULL;
     part->conns = NULL;
     part->subs = NULL;
+    part->streams = NULL;
 }
 
 void monitor_gather_free(struct monitor_gather *gather)
@@ -56,6 +57,9 @@ static void part_fill(struct shard *shard, struct monitor_part *part)
         if (part->gather->options.subs != MONITOR_SUBS_NONE) {
             monitor_subsz_collect(shard, part);
         }
+        return;
+    case MONITOR_JSZ:
+        monitor_jsz_collect(shard, part);
         return;
     default:
         UNREACHABLE(); /* the other endpoints need no shard's data */

@@ -1,15 +1,16 @@
 /* Monitoring inside the broker, private to engine/monitor*.c: shard 0's state, what a
  * request asks, and the snapshot gathered from every shard to answer it.
  *
- * The one idea: an endpoint that needs the shards' data (varz, connz, subsz) is answered in
- * two steps. The HTTP connection (monitor_conn.c, shard 0) starts a *gather*: one *part*
- * per shard, each a call (shard_call.h) that runs on its shard, copies what the request
- * needs out of that shard's own structures into memory the part owns (counters; the
- * connections or subscriptions asked for, already sorted and cut to offset + limit), and
- * travels back to shard 0's mailbox. Shard 0 takes its own part at once. When the last part
- * is back the connection writes the JSON from the parts (monitor_varz.c, monitor_connz.c)
- * and frees the gather. Nothing another shard owns is read from shard 0, and no shard waits
- * on another: a shard answers in its next turn.
+ * The one idea: an endpoint that needs the shards' data (varz, connz, subsz, jsz's stream
+ * details) is answered in two steps. The HTTP connection (monitor_conn.c, shard 0) starts a
+ * *gather*: one *part* per shard, each a call (shard_call.h) that runs on its shard, copies
+ * what the request needs out of that shard's own structures into memory the part owns
+ * (counters; the connections or subscriptions asked for, already sorted and cut to offset
+ * + limit; its streams' details), and travels back to shard 0's mailbox. Shard 0 takes its
+ * own part at once. When the last part is back the connection writes the JSON from the
+ * parts (monitor_varz.c, monitor_connz.c, monitor_jsz.c) and frees the gather. Nothing
+ * another shard owns is read from shard 0, and no shard waits on another: a shard answers
+ * in its next turn.
  *
  * Ownership of a part: while it travels, whoever holds its call (a mailbox, or the shard
  * running it) owns the part's contents; the gather itself stays shard 0's. A part's rows are
@@ -45,6 +46,7 @@ enum monitor_endpoint {
     MONITOR_CONNZ,
     MONITOR_GATEWAYZ,
     MONITOR_HEALTHZ,
+    MONITOR_JSZ,
     MONITOR_LEAFZ,
     MONITOR_ROUTEZ,
     MONITOR_SUBSZ,
@@ -114,6 +116,14 @@ struct monitor_options {
     uint64_t limit;
     char *test;              /* subsz?test=: owned literal subject, NULL for none */
     size_t test_length;
+    /* jsz, as nats-server's Jsz reads its options (consumers implies streams; streams
+     * without acc= implies accounts; offset and limit page the accounts) */
+    bool jsz_details;        /* the one account's ($G) account_details entry is written */
+    bool jsz_streams;        /* ... with its stream_detail */
+    bool jsz_consumers;      /* ... with each stream's consumer_detail */
+    bool jsz_config;         /* config=1: stream and consumer configs in the details */
+    bool jsz_raft;           /* raft=1: streams_leader and consumers_leader */
+    bool jsz_leader_only;    /* leader-only=1: refused when JetStream is off */
 };
 
 /* What each endpoint takes when not given (nats-server's DefaultConnListSize, DefaultSubListSize). */
@@ -145,6 +155,14 @@ struct monitor_conn_fields {
     uint32_t sub_count;
 };
 
+/* A stream's /jsz stream_detail object, written on its owner. Strings point into the
+ * part's block. */
+struct monitor_stream_row {
+    const char *name;       /* NUL-terminated */
+    const char *detail;     /* the compact JSON object */
+    size_t detail_length;
+};
+
 /* A subscription as connz?subs and subsz?subs write it. Strings point into the part's block. */
 struct monitor_sub_row {
     const char *subject;
@@ -174,7 +192,8 @@ struct monitor_part {
     struct shard_call call;          /* first: a call is its part */
     struct monitor_gather *gather;   /* borrowed: shard 0's, outlives the part's travel */
     int shard_index;                 /* the shard it collects on */
-    int error;                       /* -ENOMEM: that shard could not take its snapshot */
+    int error;                       /* -ENOMEM: that shard could not take its snapshot;
+                                      * -E2BIG: what it collected would not fit a response */
     /* varz and subsz */
     uint64_t connections;            /* client connections open */
     uint64_t total_connections;      /* client connections accepted so far */
@@ -189,6 +208,9 @@ struct monitor_part {
     uint64_t sub_total;
     struct monitor_sub_row *subs;
     uint32_t sub_count;
+    /* jsz?streams=1: the streams this shard owns, in name order */
+    struct monitor_stream_row *streams;
+    uint32_t stream_count;
     void *block;                     /* owned: the one allocation rows and text live in */
 };
 
@@ -248,6 +270,9 @@ void monitor_counts_collect(struct shard *shard, struct monitor_part *part);
 void monitor_connz_collect(struct shard *shard, struct monitor_part *part);
 void monitor_subsz_collect(struct shard *shard, struct monitor_part *part);
 
+/* monitor_jsz.c: the stream_detail objects of the streams the part's shard owns. */
+void monitor_jsz_collect(struct shard *shard, struct monitor_part *part);
+
 /* ---- writing, on shard 0: compact JSON into `json` ---- */
 
 void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather,
@@ -256,6 +281,14 @@ void monitor_connz_write(struct shard *shard, const struct monitor_gather *gathe
                          struct go_json *json);
 void monitor_subsz_write(struct shard *shard, const struct monitor_gather *gather,
                          struct go_json *json);
+/* monitor_jsz.c: /jsz. It gathers only for stream details (monitor_jsz_gathers: streams=1
+ * with the account's details written and JetStream on); otherwise it is written at once
+ * from shard 0's own view (`gather` NULL). */
+bool monitor_jsz_gathers(struct shard *shard, const struct monitor_options *options);
+void monitor_jsz_write(struct shard *shard, const struct monitor_options *options,
+                       const struct monitor_gather *gather, struct go_json *json);
+/* varz's "jetstream" object, JetStream on: config, stats, limits. */
+void monitor_jsz_varz_write(struct shard *shard, struct go_json *json);
 /* Endpoints without shard data: routez, leafz, gatewayz, accountz. */
 void monitor_static_write(struct shard *shard, enum monitor_endpoint endpoint,
                           struct go_json *json);

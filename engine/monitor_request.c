@@ -4,7 +4,9 @@
  *
  * Options read: connz sort, subs (1 or detail), offset, limit, cid, state; subsz subs,
  * offset, limit, test; healthz js-enabled-only, js-server-only, js-meta-only (checked as
- * booleans; every answer is "ok" while the server runs). Others (connz auth, acc, user,
+ * booleans; every answer is "ok" while the server runs); jsz accounts, streams,
+ * consumers, direct-consumers, config, offset, limit, leader-only, raft,
+ * stream-leader-only, acc. Others (connz auth, acc, user,
  * filter_subject, mqtt_client; JSONP callback) are read by nats-server but ignored here. */
 #include "engine/monitor_internal.h"
 
@@ -22,6 +24,7 @@ const char *const monitor_endpoint_paths[MONITOR_ENDPOINT_COUNT] = {
     [MONITOR_CONNZ] = "/connz",
     [MONITOR_GATEWAYZ] = "/gatewayz",
     [MONITOR_HEALTHZ] = "/healthz",
+    [MONITOR_JSZ] = "/jsz",
     [MONITOR_LEAFZ] = "/leafz",
     [MONITOR_ROUTEZ] = "/routez",
     [MONITOR_SUBSZ] = "/subsz",
@@ -32,6 +35,7 @@ const char monitor_index_html[] =
     "<html lang=\"en\">\n<head><title>ionats monitoring</title></head>\n<body>\n"
     "<h1>ionats v" IONATS_VERSION "</h1>\n"
     "<a href=./varz>General</a><br/>\n"
+    "<a href=./jsz>JetStream</a><br/>\n"
     "<a href=./connz>Connections</a><br/>\n"
     "<a href=./accountz>Accounts</a><br/>\n"
     "<a href=./subsz>Subscriptions</a><br/>\n"
@@ -290,6 +294,49 @@ static int healthz_parse(struct http_slice query, char *value, struct go_json *e
     return 0;
 }
 
+/* The one account JetStream has: nats-server's global account. */
+#define JSZ_ACCOUNT "$G"
+
+/* nats-server's HandleJsz reads its options in this order (the first bad one answers),
+ * then Jsz settles them: which of its accounts (here only $G) get an account_details
+ * entry. acc= names one (and takes precedence); otherwise accounts=1 lists them by name,
+ * offset and limit paging the list, a limit of 0 meaning 1024 and a negative one no
+ * paging at all. */
+static int jsz_parse(struct http_slice query, char *value, struct monitor_options *options,
+                     struct go_json *error)
+{
+    bool accounts = false;
+    bool direct_consumers = false;
+    bool stream_leader_only = false;
+    int64_t offset = 0;
+    int64_t limit = 0;
+    if (query_bool(query, "accounts", value, &accounts, error) != 0 ||
+        query_bool(query, "streams", value, &options->jsz_streams, error) != 0 ||
+        query_bool(query, "consumers", value, &options->jsz_consumers, error) != 0 ||
+        query_bool(query, "direct-consumers", value, &direct_consumers, error) != 0 ||
+        query_bool(query, "config", value, &options->jsz_config, error) != 0 ||
+        query_int(query, "offset", value, &offset, error) != 0 ||
+        query_int(query, "limit", value, &limit, error) != 0 ||
+        query_bool(query, "leader-only", value, &options->jsz_leader_only, error) != 0 ||
+        query_bool(query, "raft", value, &options->jsz_raft, error) != 0 ||
+        query_bool(query, "stream-leader-only", value, &stream_leader_only, error) != 0) {
+        return -EINVAL;
+    }
+    /* direct consumers (none here) and stream leaders (this server leads every stream)
+     * change nothing standalone */
+    if (!http_query_get(query, "acc", value, HTTP_HEAD_MAX + 1)) {
+        value[0] = '\0';
+    }
+    options->jsz_streams |= options->jsz_consumers;
+    accounts |= options->jsz_streams && value[0] == '\0';
+    if (strcmp(value, JSZ_ACCOUNT) == 0) {
+        options->jsz_details = true;
+    } else if (accounts) {
+        options->jsz_details = limit < 0 || offset <= 0; /* one account, first by name */
+    }
+    return 0;
+}
+
 int monitor_options_parse(enum monitor_endpoint endpoint, struct http_slice query,
                           struct monitor_options *options, struct go_json *error)
 {
@@ -305,6 +352,8 @@ int monitor_options_parse(enum monitor_endpoint endpoint, struct http_slice quer
         return subsz_parse(query, value, options, error);
     case MONITOR_HEALTHZ:
         return healthz_parse(query, value, error);
+    case MONITOR_JSZ:
+        return jsz_parse(query, value, options, error);
     default:
         return 0;
     }

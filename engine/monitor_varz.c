@@ -7,8 +7,7 @@
  * system_account (no system account yet), config_digest, feature_flags, stale_connections
  * and stalled_clients (not counted yet), disk_io_wait_stats. Routes, remotes, leafnodes and
  * the cluster/gateway/leaf/mqtt/websocket blocks are there, zero and empty, as nats-server
- * writes them without those features. jetstream.stats is written with zeros: JetStream's
- * usage counters are private to engine/js*.c (see the README).
+ * writes them without those features. The jetstream object is monitor_jsz.c's.
  *
  * monitor_counts_collect runs on each part's shard; the writers on shard 0. */
 #include "engine/monitor_internal.h"
@@ -106,28 +105,14 @@ static void key_raw(struct go_json *json, const char *key, const char *raw)
     go_json_literal(json, raw);
 }
 
-static void jetstream_write(const struct server *server, struct go_json *json)
+static void jetstream_write(struct shard *shard, struct go_json *json)
 {
-    const struct config *config = server->config;
     go_json_key(json, "jetstream");
-    if (!config->jetstream) {
+    if (!shard->server->config->jetstream) {
         go_json_literal(json, "{}");
         return;
     }
-    go_json_literal(json, "{\"config\":{");
-    go_json_key_int(json, "max_memory", server->js_max_memory);
-    go_json_key_int(json, "max_storage", server->js_max_file);
-    go_json_key(json, "store_dir");
-    go_json_raw(json, "\"", 1);
-    go_json_string_inner(json, config->store_dir, strlen(config->store_dir));
-    go_json_literal(json, "/jetstream\"");
-    go_json_key_int(json, "sync_interval", config->sync_interval_ns);
-    if (strcmp(config->sync, "always") == 0) {
-        key_raw(json, "sync_always", "true");
-    }
-    go_json_literal(json, "},\"stats\":{\"memory\":0,\"storage\":0,\"reserved_memory\":0,"
-                          "\"reserved_storage\":0,\"accounts\":1,\"ha_assets\":0,"
-                          "\"api\":{\"total\":0,\"errors\":0}}}");
+    monitor_jsz_varz_write(shard, json);
 }
 
 static void http_req_stats_write(const struct monitor *monitor, struct go_json *json)
@@ -184,7 +169,7 @@ void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather
     go_json_key_int(json, "max_pending", config->max_pending);
     go_json_literal(json, ",\"cluster\":{},\"gateway\":{},\"leaf\":{},\"mqtt\":{},"
                           "\"websocket\":{}");
-    jetstream_write(server, json);
+    jetstream_write(shard, json);
     go_json_key(json, "tls_timeout");
     monitor_json_float(json, VARZ_TLS_TIMEOUT_SECONDS);
     go_json_key_int(json, "write_deadline", config->write_deadline_ns);

@@ -788,6 +788,7 @@ static Suite *jetstream_suite(void)
     suite_add_tcase(suite, jst_msg_tcase());
     suite_add_tcase(suite, jst_persist_tcase());
     suite_add_tcase(suite, jst_consumer_tcase());
+    suite_add_tcase(suite, jst_monitor_tcase());
     return suite;
 }
 

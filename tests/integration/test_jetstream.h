@@ -96,5 +96,6 @@ TCase *jst_limits_tcase(void);
 TCase *jst_msg_tcase(void);
 TCase *jst_persist_tcase(void);
 TCase *jst_consumer_tcase(void);
+TCase *jst_monitor_tcase(void);
 
 #endif

@@ -1,6 +1,7 @@
 /* HTTP monitoring (-m) on a running broker, over raw sockets: the endpoints answer with
  * nats-server's status lines, headers and JSON fields; a client's connection, subscription
- * and messages show in /varz, /connz and /subsz whichever shard it lives on; keep-alive,
+ * and messages show in /varz, /connz and /subsz whichever shard it lives on; /jsz without
+ * JetStream is nats-server's disabled page (with it: test_jetstream_monitor.c); keep-alive,
  * pipelining and Connection: close behave as Go's net/http does; a head too long, a
  * malformed one, too many connections and a head that never ends are refused within their
  * bounds.
@@ -201,6 +202,21 @@ START_TEST(test_monitor_endpoints)
     ck_assert_int_eq(json_int(response.body, "ping_interval"), 120000000000LL);
     ck_assert(contains(response.body, "\"http_req_stats\": {\n    \"/varz\": 1\n  }"));
     ck_assert(contains(response.body, "\"start\": \"20"));
+    ck_assert(contains(response.body, "\"jetstream\": {},"));
+    free(response.body);
+
+    /* /jsz without JetStream: nats-server's page for it, and leader-only refused */
+    get(port, "/jsz", &response);
+    ck_assert_int_eq(response.status, 200);
+    ck_assert(contains(response.body, "\"disabled\": true"));
+    ck_assert(contains(response.body,
+                       "\"config\": {\n    \"max_memory\": 0,\n    \"max_storage\": 0\n  }"));
+    ck_assert_int_eq(json_int(response.body, "accounts"), 0);
+    ck_assert_int_eq(json_int(response.body, "total"), 0);
+    free(response.body);
+    get(port, "/jsz?leader-only=true", &response);
+    ck_assert_int_eq(response.status, 400);
+    ck_assert_str_eq(response.body, "filtered response: not leader");
     free(response.body);
 
     get(port, "/healthz", &response);
@@ -233,6 +249,7 @@ START_TEST(test_monitor_endpoints)
     ck_assert_int_eq(response.status, 200);
     ck_assert(contains(response.head, "Content-Type: text/html; charset=utf-8\r\n"));
     ck_assert(contains(response.body, "href=./varz"));
+    ck_assert(contains(response.body, "href=./jsz"));
     free(response.body);
 
     static const char *const missing[] = {"/nope", "/varz/", "/VARZ", "/connz/x"};
