@@ -79,9 +79,9 @@ IONATS_TEST_SERVER=nats-server run_suites build-test "reference nats-server" \
 # the users' client code (tests/seeds) against the current nats-server release too
 IONATS_SEEDS_REFERENCE=1 run_suites build-test "reference nats-server (seeds, current release)" \
   --suite seeds
-# NATS Streaming (tests/stan, integration_stan) against nats-streaming-server 0.25.6
-IONATS_STAN_REFERENCE=1 IONATS_TEST_SERVER=nats-streaming-server \
-  run_suites build-test "reference nats-streaming-server" --suite stan
+# NATS Streaming against nats-streaming-server 0.25.6 is not a stage (CI must stay under
+# 25 minutes on 2 cores; it took ~50 s): IONATS_STAN_REFERENCE=1
+# IONATS_TEST_SERVER=nats-streaming-server meson test -C build-test --suite stan
 
 if [ "${IONATS_TEST_QUICK:-0}" != 1 ]; then
   if CC=clang CXX=clang++ build_dir build-asan -Db_sanitize=address,undefined \
