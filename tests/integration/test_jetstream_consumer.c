@@ -41,6 +41,25 @@ static jsMsgMetaData *meta_of(natsMsg *msg)
     return meta;
 }
 
+/* natsSubscription_Fetch, waiting the whole `wait_ms` for a message: a fetch can end early
+ * on the late 408 of an earlier request the client had already given up on (libnats gives
+ * every fetch of a subscription the same inbox, and the server expires a request by its own
+ * clock, a little after the client), so an empty early end fetches again for the time
+ * left, no longer. */
+static natsStatus fetch_until(natsMsgList *list, natsSubscription *sub, int batch, int64_t wait_ms,
+                              jsErrCode *code)
+{
+    int64_t deadline = itest_now_ms() + wait_ms;
+    natsStatus status = NATS_TIMEOUT;
+    for (int64_t left = wait_ms; left > 0; left = deadline - itest_now_ms()) {
+        status = natsSubscription_Fetch(list, sub, batch, left, code);
+        if (status != NATS_TIMEOUT || list->Count > 0) {
+            break;
+        }
+    }
+    return status;
+}
+
 /* Fetches `batch` and checks it holds exactly `want` messages, with stream sequences from
  * `first_seq` up (when `want` > 0), acking each when `ack`. */
 static void fetch_expect(natsSubscription *sub, int batch, int want, uint64_t first_seq,
@@ -48,9 +67,19 @@ static void fetch_expect(natsSubscription *sub, int batch, int want, uint64_t fi
 {
     natsMsgList list = {0};
     jsErrCode code = 0;
-    natsStatus status =
-        natsSubscription_Fetch(&list, sub, batch, want > 0 ? FETCH_WAIT_MS : EMPTY_WAIT_MS,
-                               &code);
+    natsStatus status;
+    if (want == 0) {
+        /* The request must end on the server's 408 and not on the client's clock: a request
+         * the client gave up on is still alive on the server, and its late 408 would end the
+         * next fetch on this subscription (they share its inbox). */
+        jsFetchRequest request;
+        jsFetchRequest_Init(&request);
+        request.Batch = batch;
+        request.Expires = (int64_t)EMPTY_WAIT_MS * 1000000;
+        status = natsSubscription_FetchRequest(&list, sub, &request);
+    } else {
+        status = fetch_until(&list, sub, batch, FETCH_WAIT_MS, &code);
+    }
     if (want == 0) {
         ck_assert_msg(status == NATS_TIMEOUT || list.Count == 0,
                       "fetch %d: %s, %d messages, want none", batch, natsStatus_GetText(status),
@@ -124,7 +153,7 @@ START_TEST(test_consumer_pull_durable)
 
     natsMsgList list = {0};
     jsErrCode code = 0;
-    ITEST_OK(natsSubscription_Fetch(&list, sub, 3, FETCH_WAIT_MS, &code));
+    ITEST_OK(fetch_until(&list, sub, 3, FETCH_WAIT_MS, &code));
     ck_assert_int_eq(list.Count, 3);
     for (int i = 0; i < 3; i++) {
         jsMsgMetaData *meta = meta_of(list.Msgs[i]);
@@ -216,7 +245,7 @@ START_TEST(test_consumer_redelivery)
     nats_Sleep(450);
     natsMsgList list = {0};
     jsErrCode code = 0;
-    ITEST_OK(natsSubscription_Fetch(&list, sub, 1, FETCH_WAIT_MS, &code));
+    ITEST_OK(fetch_until(&list, sub, 1, FETCH_WAIT_MS, &code));
     ck_assert_int_eq(list.Count, 1);
     jsMsgMetaData *meta = meta_of(list.Msgs[0]);
     ck_assert_uint_eq(meta->Sequence.Stream, 1);
@@ -225,7 +254,7 @@ START_TEST(test_consumer_redelivery)
     jsMsgMetaData_Destroy(meta);
     ITEST_OK(natsMsg_Nak(list.Msgs[0], NULL));
     natsMsgList_Destroy(&list);
-    ITEST_OK(natsSubscription_Fetch(&list, sub, 1, FETCH_WAIT_MS, &code));
+    ITEST_OK(fetch_until(&list, sub, 1, FETCH_WAIT_MS, &code));
     ck_assert_int_eq(list.Count, 1);
     meta = meta_of(list.Msgs[0]);
     ck_assert_uint_eq(meta->Sequence.Stream, 1);
@@ -236,7 +265,7 @@ START_TEST(test_consumer_redelivery)
     nats_Sleep(450);
     publish_n("rd", 2, 1);
     fetch_expect(sub, 1, 1, 2, false);
-    ITEST_OK(natsSubscription_Fetch(&list, sub, 1, FETCH_WAIT_MS, &code));
+    ITEST_OK(fetch_until(&list, sub, 1, FETCH_WAIT_MS, &code));
     ck_assert_int_eq(list.Count, 1);
     ck_assert_int_eq(natsMsg_Term(list.Msgs[0], NULL), NATS_OK);
     natsMsgList_Destroy(&list);
@@ -262,7 +291,7 @@ START_TEST(test_consumer_max_ack_pending)
     natsSubscription *sub = pull_subscribe("map", "M", &options);
     natsMsgList list = {0};
     jsErrCode code = 0;
-    natsStatus status = natsSubscription_Fetch(&list, sub, 10, 1000, &code);
+    natsStatus status = fetch_until(&list, sub, 10, 1000, &code);
     ck_assert_msg(list.Count == 3, "fetch at max_ack_pending 3: %d messages (%s)", list.Count,
                   natsStatus_GetText(status));
     ITEST_OK(natsMsg_Ack(list.Msgs[0], NULL));
@@ -301,7 +330,7 @@ START_TEST(test_consumer_filter_ack_all)
     options.Consumer = "F";
     natsSubscription *sub = pull_subscribe("fa.one", "F", &options);
     natsMsgList list = {0};
-    ITEST_OK(natsSubscription_Fetch(&list, sub, 3, FETCH_WAIT_MS, &code));
+    ITEST_OK(fetch_until(&list, sub, 3, FETCH_WAIT_MS, &code));
     ck_assert_int_eq(list.Count, 3);
     for (int i = 0; i < 3; i++) {
         jsMsgMetaData *meta = meta_of(list.Msgs[i]);
@@ -409,7 +438,7 @@ START_TEST(test_consumer_ack_sync_kill)
     natsSubscription *sub = pull_subscribe("ak", "S", &options);
     natsMsgList list = {0};
     jsErrCode code = 0;
-    ITEST_OK(natsSubscription_Fetch(&list, sub, 5, FETCH_WAIT_MS, &code));
+    ITEST_OK(fetch_until(&list, sub, 5, FETCH_WAIT_MS, &code));
     ck_assert_int_eq(list.Count, 5);
     for (int i = 0; i < 3; i++) {
         natsStatus status = natsMsg_AckSync(list.Msgs[i], NULL, &code);
@@ -424,7 +453,7 @@ START_TEST(test_consumer_ack_sync_kill)
                   (unsigned long long)info->AckFloor.Stream);
     jsConsumerInfo_Destroy(info);
     sub = pull_subscribe("ak", "S", &options);
-    ITEST_OK(natsSubscription_Fetch(&list, sub, 2, FETCH_WAIT_MS, &code));
+    ITEST_OK(fetch_until(&list, sub, 2, FETCH_WAIT_MS, &code));
     ck_assert_int_eq(list.Count, 2);
     for (int i = 0; i < 2; i++) {
         jsMsgMetaData *meta = meta_of(list.Msgs[i]);
@@ -446,7 +475,7 @@ static void fetch_one(natsSubscription *sub, uint64_t sseq, uint64_t deliveries,
 {
     natsMsgList list = {0};
     jsErrCode code = 0;
-    natsStatus status = natsSubscription_Fetch(&list, sub, 1, wait_ms, &code);
+    natsStatus status = fetch_until(&list, sub, 1, wait_ms, &code);
     ck_assert_msg(status == NATS_OK && list.Count == 1, "fetch of %llu (delivery %llu): %s",
                   (unsigned long long)sseq, (unsigned long long)deliveries,
                   natsStatus_GetText(status));
@@ -489,7 +518,7 @@ START_TEST(test_consumer_backoff_nak_delay)
     /* a NAK with a delay of 1.5 s: not back within half a second, then back */
     natsMsgList list = {0};
     jsErrCode code = 0;
-    ITEST_OK(natsSubscription_Fetch(&list, sub, 1, FETCH_WAIT_MS, &code));
+    ITEST_OK(fetch_until(&list, sub, 1, FETCH_WAIT_MS, &code));
     ck_assert_int_eq(list.Count, 1);
     ITEST_OK(natsMsg_NakWithDelay(list.Msgs[0], 1500, NULL));
     jsMsgMetaData *meta = meta_of(list.Msgs[0]);
@@ -500,7 +529,7 @@ START_TEST(test_consumer_backoff_nak_delay)
     fetch_expect(sub, 1, 0, 0, false); /* neither (the other is due 3 s after its delivery) */
     bool back = false;
     for (int i = 0; i < 3 && !back; i++) { /* nats-server may send the other one first */
-        ITEST_OK(natsSubscription_Fetch(&list, sub, 1, FETCH_WAIT_MS, &code));
+        ITEST_OK(fetch_until(&list, sub, 1, FETCH_WAIT_MS, &code));
         meta = meta_of(list.Msgs[0]);
         back = meta->Sequence.Stream == naked;
         ck_assert(!back || meta->NumDelivered == 4);
@@ -600,7 +629,7 @@ START_TEST(test_consumer_dead_letter)
     nats_Sleep(300);
     fetch_expect(sub, 1, 1, 1, false); /* the second and last delivery of 1 */
     natsMsgList list = {0};
-    ITEST_OK(natsSubscription_Fetch(&list, sub, 1, FETCH_WAIT_MS, &code));
+    ITEST_OK(fetch_until(&list, sub, 1, FETCH_WAIT_MS, &code));
     ck_assert_int_eq(list.Count, 1);
     const char *reply = natsMsg_GetReply(list.Msgs[0]);
     ITEST_OK(natsConnection_PublishString(jst.connection, reply, "+TERM bad order"));
