@@ -184,6 +184,7 @@ static void channel_ready(struct stan *stan, struct stan_channel *channel, const
         struct stan_pub_wait *wait = channel->waiting_head;
         channel->waiting_head = wait->next;
         channel->waiting_count--;
+        channel->waiting_bytes -= (int64_t)wait->length;
         if (error == NULL) {
             uint8_t *data = wait->data; /* publish_now may free the wait */
             size_t length = wait->length;
@@ -468,7 +469,8 @@ void stan_on_publish(struct shard *shard, void *context, const struct route_msg 
         }
     } else if (channel->ready) {
         publish_now(stan, wait, pm->data.data, pm->data.len);
-    } else if (channel->waiting_count >= STAN_CHANNEL_WAITING_MAX) {
+    } else if (channel->waiting_count >= STAN_CHANNEL_WAITING_MAX ||
+               channel->waiting_bytes + (int64_t)pm->data.len > STAN_CHANNEL_WAITING_BYTES_MAX) {
         pub_ack_send(stan, wait->reply, wait->guid, "stan: too many publishes in flight");
         pub_wait_free(wait);
     } else {
@@ -491,6 +493,7 @@ void stan_on_publish(struct shard *shard, void *context, const struct route_msg 
             }
             channel->waiting_tail = wait;
             channel->waiting_count++;
+            channel->waiting_bytes += (int64_t)wait->length;
             channel_make(stan, channel);
         }
     }

@@ -35,6 +35,12 @@ struct stan_member;
 enum { STAN_REQUESTS_MAX = 1 << 20 };
 /* Publishes waiting for their channel's stream to be made, per channel. */
 enum { STAN_CHANNEL_WAITING_MAX = 65536 };
+/* ... and their bytes, at most. */
+#define STAN_CHANNEL_WAITING_BYTES_MAX (64LL * 1024 * 1024)
+/* A subscription state's consumer holds at most this many unacked messages, whatever its
+ * members' max in flight add up to: what the gateway keeps per unacked message (its ack
+ * subject, a held delivery) stays bounded. */
+#define STAN_MAX_ACK_PENDING (1 << 20)
 /* The widest range of sequences (ack floor to last delivered) a redelivery walks. */
 #define STAN_REDELIVER_SCAN_MAX 65536
 /* Longest client id, channel, inbox, queue or durable name taken. */
@@ -176,6 +182,7 @@ struct stan_channel {
     struct stan_pub_wait *waiting_head; /* publishes waiting for the stream */
     struct stan_pub_wait *waiting_tail;
     size_t waiting_count;
+    int64_t waiting_bytes;
     /* subscriptions waiting for the stream: called once it is made (or failed) */
     struct stan_ready_wait *ready_head;
     int64_t active_ns;  /* monotonic: the last publish, or when its last subscription went */

@@ -182,7 +182,7 @@ static int64_t group_max_ack_pending(const struct stan_group *group)
     for (size_t i = 0; i < group->member_count; i++) {
         sum += group->members[i]->max_inflight;
     }
-    return sum > 0 ? sum : 1;
+    return sum > STAN_MAX_ACK_PENDING ? STAN_MAX_ACK_PENDING : (sum > 0 ? sum : 1);
 }
 
 static void time_format(int64_t ns, char *out, size_t size)
