@@ -12,6 +12,7 @@
 #include "engine/route.h"
 #include "engine/shard.h"
 #include "engine/xshard.h"
+#include "proto/go_json.h"
 #include "proto/subject.h"
 
 #include <arpa/inet.h>
@@ -25,8 +26,9 @@ STATIC_ASSERT(offsetof(struct client_sub, route) == 0, "a route_sub * is a clien
 STATIC_ASSERT(offsetof(struct client, conn) == 0, "a conn * of this kind is a client *");
 
 enum { SID_BUCKETS_MIN = 8 };
-/* INFO's per-client tail: client_id (20 digits), client_ip, keys and closing bytes. */
-enum { INFO_TAIL_SIZE_MAX = 160 };
+/* INFO's per-client tail: client_id (20 digits), client_ip, the nonce, keys and closing
+ * bytes. */
+enum { INFO_TAIL_SIZE_MAX = 200 };
 
 #define TEXT(s) s, sizeof(s) - 1
 
@@ -97,8 +99,12 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
         timer_arm(conn->table->timers, &client->auth_timer,
                   clock_deadline_ns(now, config->auth_timeout_ns));
     }
+    if (auth_nonce_required(config)) {
+        auth_nonce_make(client->nonce, sizeof client->nonce);
+    }
     char tail[INFO_TAIL_SIZE_MAX];
-    size_t tail_length = info_tail_write(tail, sizeof tail, client->conn.id, client->conn.ip);
+    size_t tail_length = info_tail_write(tail, sizeof tail, client->conn.id, client->conn.ip,
+                                         client->nonce[0] != '\0' ? client->nonce : NULL);
     ASSERT(tail_length > 0);
     size_t prefix_length = strlen(server->info_prefix);
     if (outq_reserve(&conn->out, &conn->table->out_pool, prefix_length + tail_length) != 0) {
@@ -166,6 +172,54 @@ static void sid_unlink(struct client *client, struct client_sub *target)
     *link = target->sid_next;
 }
 
+/* ---- permissions ---- */
+
+/* Bytes a quoted subject may take in a permissions -ERR (Go's %q writes a byte in at most
+ * four), bounded by the control line the subject came in. */
+enum { PERMISSION_ERR_FIXED = 128 };
+
+/* nats-server's -ERR for a refused publish or subscription (the connection stays):
+ *   'Permissions Violation for Publish to "x"'
+ *   'Permissions Violation for Subscription to "x"[ using queue "q"]' */
+static void permission_violation(struct client *client, const char *what,
+                                 struct proto_slice subject, struct proto_slice queue)
+{
+    struct go_json line;
+    go_json_init(&line, PERMISSION_ERR_FIXED + 4 * (subject.length + queue.length));
+    go_json_literal(&line, "-ERR 'Permissions Violation for ");
+    go_json_literal(&line, what);
+    go_json_literal(&line, " to ");
+    go_json_quote(&line, subject.data, subject.length);
+    if (queue.length > 0) {
+        go_json_literal(&line, " using queue ");
+        go_json_quote(&line, queue.data, queue.length);
+    }
+    go_json_literal(&line, "'\r\n");
+    if (!line.failed) {
+        conn_write_text(&client->conn, line.data, line.length);
+        LOG_ERROR("client %llu %s:%d: %s Violation - Subject %.*s%s%.*s",
+                  (unsigned long long)client->conn.id, client->conn.ip, client->conn.port,
+                  what[0] == 'P' ? "Publish" : "Subscription", (int)subject.length,
+                  subject.data, queue.length > 0 ? ", Queue: " : "", (int)queue.length,
+                  queue.data);
+    }
+    go_json_free(&line);
+}
+
+static bool publish_allowed(struct client *client, struct proto_slice subject)
+{
+    const struct auth_permissions *permissions = client->permissions;
+    if (auth_publish_allowed(permissions, subject.data, subject.length)) {
+        return true;
+    }
+    if (client->replies == NULL) {
+        return false;
+    }
+    uint64_t hash = hash_bytes(subject.data, subject.length, client->conn.shard->server->hash_seed);
+    return auth_replies_use(client->replies, permissions, subject.data, subject.length, hash,
+                            clock_monotonic_ns());
+}
+
 /* ---- subscriptions ---- */
 
 static void client_sub_free(struct shard *shard, struct client_sub *sub)
@@ -188,12 +242,33 @@ static void client_sub_free(struct shard *shard, struct client_sub *sub)
 /* "HMSG " + 4 spaces + 2 sizes of 20 digits + CRLF, and the CRLF after the payload. */
 enum { FRAME_OVERHEAD_MAX = 5 + 4 + 2 * 20 + 2 + 2 };
 
+/* A wildcard subscription does not deliver what the subscribe deny list names; a reply
+ * subject delivered to a user with allow_responses may be answered. */
+static bool client_may_receive(struct client *client, const struct route_msg *msg)
+{
+    const struct auth_permissions *permissions = client->permissions;
+    if (auth_delivery_denied(permissions, msg->subject.data, msg->subject.length)) {
+        return false;
+    }
+    if (client->replies != NULL && msg->reply.length > 0 &&
+        !auth_publish_allowed(permissions, msg->reply.data, msg->reply.length)) {
+        uint64_t hash =
+            hash_bytes(msg->reply.data, msg->reply.length, client->conn.shard->server->hash_seed);
+        (void)auth_replies_note(client->replies, msg->reply.data, msg->reply.length, hash,
+                                clock_monotonic_ns()); /* out of memory: it cannot answer */
+    }
+    return true;
+}
+
 static bool client_sub_deliver(struct shard *shard, struct route_sub *route,
                                const struct route_msg *msg, bool status)
 {
     struct client_sub *sub = (struct client_sub *)route;
     struct client *client = sub->client;
     if (conn_ending(&client->conn)) {
+        return false;
+    }
+    if (client->permissions != NULL && !client_may_receive(client, msg)) {
         return false;
     }
     bool with_headers = msg->header_length > 0 && client->options.headers;
@@ -282,6 +357,12 @@ static void handle_sub(struct client *client, const struct proto_op *op)
     if (!subject_valid_for_sub(op->subject.data, op->subject.length) ||
         (op->queue.length > 0 && !subject_valid_literal(op->queue.data, op->queue.length))) {
         conn_write_text(&client->conn, TEXT(ERR_INVALID_SUBJECT));
+        return;
+    }
+    if (client->permissions != NULL &&
+        !auth_subscribe_allowed(client->permissions, op->subject.data, op->subject.length,
+                                op->queue.data, op->queue.length)) {
+        permission_violation(client, "Subscription", op->subject, op->queue);
         return;
     }
     if (sid_find(client, op->sid) != NULL) {
@@ -377,6 +458,10 @@ static void handle_pub(struct client *client, const struct proto_op *op)
     client->conn.stats.in_msgs++;
     client->conn.stats.in_bytes += op->payload.length;
     shard->stats.in_msgs++;
+    if (client->permissions != NULL && !publish_allowed(client, op->subject)) {
+        permission_violation(client, "Publish", op->subject, (struct proto_slice){0});
+        return;
+    }
     client_ok(client);
     if (subject_valid_for_sub(op->subject.data, op->subject.length)) {
         const struct route_publisher publisher = {
@@ -397,35 +482,6 @@ static void handle_pub(struct client *client, const struct proto_op *op)
 
 /* ---- CONNECT and auth ---- */
 
-/* Compares secrets in time independent of where they differ. */
-static bool secret_equals(const char *given, const char *expected)
-{
-    if (given == NULL || expected == NULL) {
-        return false;
-    }
-    size_t given_length = strlen(given);
-    size_t expected_length = strlen(expected);
-    unsigned char diff = given_length != expected_length;
-    for (size_t i = 0; i < expected_length; i++) {
-        diff |= (unsigned char)(expected[i] ^ given[i < given_length ? i : 0]);
-    }
-    return diff == 0;
-}
-
-static bool credentials_valid(const struct config *config, const struct connect_options *opts)
-{
-    if (config->token != NULL) {
-        return secret_equals(opts->auth_token, config->token);
-    }
-    if (config->user != NULL) {
-        /* both compared, whatever the first gives, so timing does not tell which failed */
-        bool user_ok = secret_equals(opts->user, config->user);
-        bool pass_ok = secret_equals(opts->pass, config->pass);
-        return user_ok && pass_ok;
-    }
-    return true;
-}
-
 static void handle_connect(struct client *client, const struct proto_op *op)
 {
     const struct server *server = client->conn.shard->server;
@@ -439,11 +495,23 @@ static void handle_connect(struct client *client, const struct proto_op *op)
         conn_close_after_flush(&client->conn, "Protocol Violation"); /* no -ERR */
         return;
     }
-    if (server->auth_required && !credentials_valid(server->config, &options)) {
+    const struct auth_permissions *permissions = NULL;
+    if (server->auth_required &&
+        !auth_authenticate(server->config, &options,
+                           client->nonce[0] != '\0' ? client->nonce : NULL, &permissions)) {
         connect_options_free(&options);
         client_fail(client, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
         return;
     }
+    if (permissions != NULL && permissions->responses && client->replies == NULL) {
+        client->replies = auth_replies_new();
+        if (client->replies == NULL) {
+            connect_options_free(&options);
+            conn_close(&client->conn, "Out Of Memory");
+            return;
+        }
+    }
+    client->permissions = permissions;
     if (options.no_responders && !options.headers) {
         connect_options_free(&options);
         client_fail(client, TEXT(ERR_NO_RESPONDERS), "Protocol Violation");
@@ -617,6 +685,8 @@ static void client_release(struct conn *conn)
     client->sid_bucket_count = 0;
     parser_destroy(&client->parser);
     connect_options_free(&client->options);
+    auth_replies_free(client->replies);
+    client->replies = NULL;
 }
 
 const struct conn_kind client_kind = {

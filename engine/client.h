@@ -8,6 +8,7 @@
 #ifndef IONATS_ENGINE_CLIENT_H
 #define IONATS_ENGINE_CLIENT_H
 
+#include "engine/auth.h"
 #include "engine/conn.h"
 #include "engine/route.h"
 #include "proto/connect.h"
@@ -46,6 +47,10 @@ struct client {
     uint32_t pings_outstanding;
     struct timer_entry ping_timer; /* the next server PING */
     struct timer_entry auth_timer; /* armed until an authenticated CONNECT */
+    /* borrowed from the configuration: what the authenticated user may do; NULL: all */
+    const struct auth_permissions *permissions;
+    struct auth_replies *replies; /* owned: replies it may answer (allow_responses) */
+    char nonce[AUTH_NONCE_LENGTH + 1]; /* INFO's nonce; empty when none was sent */
 };
 
 /* The NATS client kind, for the shard's listener. */

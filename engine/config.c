@@ -11,6 +11,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/spsc.h"
+#include "engine/auth.h"
 #include "engine/xshard_record.h"
 #include "proto/conf.h"
 
@@ -684,4 +685,6 @@ void config_release(struct config *config)
 {
     conf_doc_free(config->config_doc);
     config->config_doc = NULL;
+    auth_config_free(config->auth);
+    config->auth = NULL;
 }

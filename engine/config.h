@@ -63,6 +63,7 @@ enum {
 #define CONFIG_DRAIN_NS (500LL * 1000000LL)
 
 struct conf_doc;
+struct auth_config;
 
 struct config {
     const char *config_path; /* -c; NULL: no file */
@@ -88,6 +89,9 @@ struct config {
     const char *user;
     const char *pass;
     const char *token;
+    /* Owned: the users, accounts and permissions of the file's authorization {} and
+     * accounts {} blocks (auth.h); NULL: none (the flags' single user or token, if any). */
+    struct auth_config *auth;
     int64_t shards;            /* 0: one per online CPU */
     const char *cpus;          /* NULL: shard i on CPU i modulo the online CPUs */
     const char *placement;     /* "acceptor" or "reuseport" */

@@ -397,7 +397,8 @@ static const struct config_file_rule top_rules[] = {
     {{"tls", "https", "https_port", "ocsp", "ocsp_cache"}, KEY_REFUSE, 0, NULL, NULL,
      "TLS is not supported yet"},
     {{"allow_non_tls"}, KEY_OFF, 0, NULL, NULL, "TLS is not supported yet"},
-    {{"accounts", "no_auth_user", "system_account", "system", "default_js_domain"},
+    {{"no_auth_user"}, KEY_HANDLER, 0, NULL, config_file_no_auth_user, NULL},
+    {{"accounts", "system_account", "system", "default_js_domain"},
      KEY_REFUSE, 0, NULL, NULL, "accounts are not supported yet"},
     {{"operator", "operators", "roots", "root", "root_operators"}, KEY_REFUSE, 0, NULL, NULL,
      "operators and JWT accounts are not supported yet"},
@@ -512,6 +513,7 @@ int config_file_apply(struct config *config, const char *path, FILE *err, int *w
         a.warning_count++;
     }
     config_file_map_apply(&a, root, CONFIG_FILE_RULES(top_rules), true);
+    config_file_auth_finish(&a);
     *warning_count = a.warning_count;
     if (a.error_count > 0) {
         conf_doc_free(a.doc);

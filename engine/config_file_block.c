@@ -1,5 +1,4 @@
-/* The configuration file's blocks with tables of their own: authorization {} (one user
- * and password or a token; a bcrypt hash or a users list is refused), jetstream {} (store,
+/* The configuration file's blocks with tables of their own: jetstream {} (store,
  * sync and storage sizes as nats-server reads them; domains, encryption and limits are
  * refused) and streaming {} (nats-streaming-server's keys, its channel limits also in
  * store_limits {}). Each block is a map applied by its table through the rules' engine in
@@ -14,107 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* ---- authorization {} ------------------------------------------------------------------- */
-
-/* nats-server warns when an authorization timeout exceeds this (seconds). */
-enum { AUTH_TIMEOUT_HIGH_S = 60 };
-
-/* A secret ionats compares as written: a bcrypt hash would then never match, so it is
- * refused rather than locking every client out. */
-static void secret_apply(struct config_file_state *a, const struct config_file_rule *rule,
-                         const char *key, const struct conf_node *value)
-{
-    if (!config_file_type_is(a, key, value, CONF_STRING)) {
-        return;
-    }
-    if (strncmp(value->as.string.bytes, "$2", 2) == 0) {
-        config_file_error(a, value,
-                          "%s: bcrypt-hashed secrets are not supported yet (write it in "
-                          "plain text)",
-                          key);
-        return;
-    }
-    config_file_flag(a, rule->flag, key, value);
-}
-
-/* nats-server's timeout: seconds (integer or float) or a duration string; 0 keeps the
- * default. */
-static void auth_timeout_apply(struct config_file_state *a, const struct config_file_rule *rule,
-                               const char *key, const struct conf_node *value)
-{
-    double seconds = 0;
-    char reason[160];
-    int64_t ns = 0;
-    if (value->type == CONF_INTEGER) {
-        seconds = (double)value->as.integer;
-    } else if (value->type == CONF_FLOAT) {
-        seconds = value->as.real;
-    } else if (value->type == CONF_STRING) {
-        if (conf_duration_parse(value->as.string.bytes, &ns, reason, sizeof reason) != 0) {
-            config_file_error(a, value, "error parsing authorization config, 'timeout' %s", reason);
-            return;
-        }
-        seconds = (double)ns / 1e9;
-    } else {
-        config_file_error(a, value, "error parsing authorization config, 'timeout' wrong type");
-        return;
-    }
-    if (seconds > AUTH_TIMEOUT_HIGH_S) {
-        char written[64];
-        if (value->type == CONF_STRING) {
-            snprintf(written, sizeof written, "%s", value->as.string.bytes);
-        } else {
-            snprintf(written, sizeof written, "%g", seconds);
-        }
-        config_file_warning(a, value,
-                            "invalid use of field \"%s\": timeout of %s (%f seconds) is "
-                            "high, consider keeping it under 60 seconds. possibly caused by "
-                            "unquoted duration; use '1m' instead of 1m, for example",
-                            key, written, seconds);
-    }
-    if (seconds == 0) {
-        return;
-    }
-    char text[64];
-    snprintf(text, sizeof text, "%.9fs", seconds);
-    struct conf_node timeout = *value;
-    timeout.type = CONF_STRING;
-    timeout.as.string.bytes = conf_doc_strdup(a->doc, text, strlen(text));
-    if (timeout.as.string.bytes == NULL) {
-        config_file_out_of_memory(a, value);
-        return;
-    }
-    timeout.as.string.length = strlen(text);
-    config_file_flag(a, "auth_timeout", key, &timeout);
-}
-
-static const struct config_file_rule authorization_rules[] = {
-    {{"user", "username"}, KEY_HANDLER, 0, "user", secret_apply, NULL},
-    {{"pass", "password"}, KEY_HANDLER, 0, "pass", secret_apply, NULL},
-    {{"token"}, KEY_HANDLER, 0, "auth", secret_apply, NULL},
-    {{"timeout"}, KEY_HANDLER, 0, NULL, auth_timeout_apply, NULL},
-    {{"users"}, KEY_REFUSE, 0, NULL, NULL,
-     "a users list is not supported yet (one user and password, or a token)"},
-    {{"permissions", "default_permission", "default_permissions"}, KEY_REFUSE, 0, NULL, NULL,
-     "permissions are not supported yet"},
-    {{"auth_callout", "auth_hook"}, KEY_REFUSE, 0, NULL, NULL,
-     "auth callout is not supported yet"},
-    {{"proxy_required"}, KEY_OFF, 0, NULL, NULL, "proxies are not supported yet"},
-};
-
-void config_file_authorization(struct config_file_state *a, const struct config_file_rule *rule,
-                               const char *key, const struct conf_node *value)
-{
-    if (!config_file_type_is(a, key, value, CONF_MAP)) {
-        return;
-    }
-    config_file_map_apply(a, value, CONFIG_FILE_RULES(authorization_rules), false);
-    const struct config *config = a->config;
-    if ((config->user != NULL || config->pass != NULL) && config->token != NULL) {
-        config_file_error(a, value, "Cannot have a user/pass and token");
-    }
-}
 
 /* ---- jetstream {} ----------------------------------------------------------------------- */
 

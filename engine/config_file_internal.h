@@ -5,8 +5,9 @@
  *
  * The one idea: config_file.c owns the rules' engine, the top level's table and its
  * handlers (listen, http, server_name, store_dir) and the reading of the file;
- * config_file_block.c owns the blocks with tables of their own: authorization {},
- * jetstream {} and streaming {}. Main thread only, before anything starts. */
+ * config_file_block.c owns the blocks with tables of their own, jetstream {} and
+ * streaming {}; config_file_auth.c owns authorization {} (users and permissions). Main
+ * thread only, before anything starts. */
 #ifndef IONATS_ENGINE_CONFIG_FILE_INTERNAL_H
 #define IONATS_ENGINE_CONFIG_FILE_INTERNAL_H
 
@@ -25,6 +26,9 @@ struct config_file_state {
     int error_count;
     int warning_count;
     bool store_dir_set; /* store_dir was given once (top level or in jetstream {}) */
+    const struct conf_node *no_auth_user; /* where no_auth_user was given, if it was */
+    void *entry; /* what a block's handlers fill while its table applies one entry (a user
+                  * of authorization {}'s users list) */
 };
 
 /* What a table says about a key. */
@@ -93,9 +97,15 @@ void config_file_store_dir(struct config_file_state *a, const char *key,
 
 void config_file_authorization(struct config_file_state *a, const struct config_file_rule *rule,
                                const char *key, const struct conf_node *value);
+void config_file_no_auth_user(struct config_file_state *a, const struct config_file_rule *rule,
+                              const char *key, const struct conf_node *value);
 void config_file_jetstream(struct config_file_state *a, const struct config_file_rule *rule,
                            const char *key, const struct conf_node *value);
 void config_file_streaming(struct config_file_state *a, const struct config_file_rule *rule,
                            const char *key, const struct conf_node *value);
+
+/* Checks what only the whole file shows (no_auth_user names a user) and completes the
+ * users (config_file_auth.c). */
+void config_file_auth_finish(struct config_file_state *a);
 
 #endif

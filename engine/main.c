@@ -10,6 +10,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/auth.h"
 #include "engine/client.h"
 #include "engine/config.h"
 #include "engine/js.h"
@@ -230,7 +231,8 @@ static int server_init(struct server *server, const struct config *config, int s
     info_server_id_make(server->server_id, sizeof server->server_id, random_words);
     server->hash_seed = random_words[4];
     server->server_name = config->server_name ? config->server_name : server->server_id;
-    server->auth_required = config->user != NULL || config->token != NULL;
+    server->auth_required = auth_required(config);
+    auth_config_warn(config);
     if (config->jetstream) {
         server->modules[server->module_count++] = &js_module;
         if (config->streaming_cluster_id != NULL) {

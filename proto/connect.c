@@ -2,7 +2,8 @@
  *
  * INFO is what nats-server 2.x sends, key order kept:
  *   INFO {"server_id":…,"server_name":…,"version":…,"proto":1,"go":…,"host":…,"port":N,
- *   "headers":true,"max_payload":N[,"auth_required":true][,"jetstream":true],"client_id":N,"client_ip":…} \r\n
+ *   "headers":true,"max_payload":N[,"auth_required":true][,"jetstream":true],"client_id":N,"client_ip":…
+ *   [,"nonce":…]} \r\n
  * (a space before CRLF, as the reference sends it). */
 #include "proto/connect.h"
 
@@ -51,11 +52,12 @@ static void json_label(json_t *object, const char *key, char *target, size_t siz
     snprintf(target, size, "%s", text ? text : "");
 }
 
-/* Copies a credential whole; *target stays NULL when the key is absent. */
+/* Copies a credential whole; *target stays NULL when the key is absent or empty (an
+ * empty credential is no credential to nats-server). */
 static int json_secret(json_t *object, const char *key, char **target)
 {
     json_t *value = json_object_get(object, key);
-    if (!json_is_string(value)) {
+    if (!json_is_string(value) || json_string_length(value) == 0) {
         return 0;
     }
     *target = strndup(json_string_value(value), json_string_length(value));
@@ -101,6 +103,12 @@ int connect_options_parse(const char *json, size_t length, struct connect_option
     if (rc == 0) {
         rc = json_secret(root, "auth_token", &options->auth_token);
     }
+    if (rc == 0) {
+        rc = json_secret(root, "nkey", &options->nkey);
+    }
+    if (rc == 0) {
+        rc = json_secret(root, "sig", &options->sig);
+    }
     json_decref(root);
     if (rc == 0 && (options->protocol < 0 || options->protocol > CONNECT_PROTOCOL_MAX)) {
         rc = CONNECT_ERR_PROTOCOL;
@@ -116,6 +124,10 @@ void connect_options_free(struct connect_options *options)
     free(options->user);
     free(options->pass);
     free(options->auth_token);
+    free(options->nkey);
+    free(options->sig);
+    options->nkey = NULL;
+    options->sig = NULL;
     options->user = NULL;
     options->pass = NULL;
     options->auth_token = NULL;
@@ -160,10 +172,15 @@ char *info_prefix_build(const struct info_server *server)
     return prefix;
 }
 
-size_t info_tail_write(char *buffer, size_t size, uint64_t client_id, const char *client_ip)
+size_t info_tail_write(char *buffer, size_t size, uint64_t client_id, const char *client_ip,
+                       const char *nonce)
 {
-    int n = snprintf(buffer, size, ",\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
-                     (unsigned long long)client_id, client_ip);
+    int n = nonce != NULL
+                ? snprintf(buffer, size,
+                           ",\"client_id\":%llu,\"client_ip\":\"%s\",\"nonce\":\"%s\"} \r\n",
+                           (unsigned long long)client_id, client_ip, nonce)
+                : snprintf(buffer, size, ",\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
+                           (unsigned long long)client_id, client_ip);
     if (n < 0 || (size_t)n >= size) {
         return 0;
     }

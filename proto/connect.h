@@ -31,6 +31,8 @@ struct connect_options {
     char *user;       /* owned, NULL when absent */
     char *pass;       /* owned, NULL when absent */
     char *auth_token; /* owned, NULL when absent */
+    char *nkey;       /* owned, NULL when absent: an nkey user's public key */
+    char *sig;        /* owned, NULL when absent: its signature of INFO's nonce */
 };
 
 enum connect_error {
@@ -60,9 +62,10 @@ struct info_server {
 char *info_prefix_build(const struct info_server *server);
 
 /* Writes what follows info_prefix_build's prefix in one client's INFO line (its id and
- * address, the closing brace and CRLF) into `buffer`. Returns its length, or 0 when it does
- * not fit. */
-size_t info_tail_write(char *buffer, size_t size, uint64_t client_id, const char *client_ip);
+ * address, the nonce when not NULL, the closing brace and CRLF) into `buffer`. Returns its
+ * length, or 0 when it does not fit. */
+size_t info_tail_write(char *buffer, size_t size, uint64_t client_id, const char *client_ip,
+                       const char *nonce);
 
 /* Fills `server_id` (57 bytes incl. NUL) with a random 56-character id starting 'N', in the
  * alphabet of NATS public keys, from the 64-bit random words given. */

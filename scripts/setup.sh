@@ -14,6 +14,7 @@ packages=(
   liburing-dev libxxhash-dev libjemalloc-dev libjansson-dev
   check libsubunit-dev libnats-dev nats-server libbenchmark-dev libseccomp-dev
   protobuf-c-compiler libprotobuf-c-dev
+  libcrypt-dev libsodium-dev libssl-dev openssl
   python3 python3-venv
 )
 

@@ -197,6 +197,9 @@ static int write_reference_config(struct test_server *server, const struct test_
     if (o->ping_interval) {
         fprintf(f, "ping_interval: \"%s\"\n", o->ping_interval);
     }
+    if (o->config_text) {
+        fputs(o->config_text, f);
+    }
     if (o->user || o->token || o->auth_timeout) {
         fprintf(f, "authorization {\n");
         if (o->user) {
@@ -244,7 +247,7 @@ static void add_long(char **argv, int *argc, const char *flag, long value)
     add_arg(argv, argc, text);
 }
 
-static int build_ionats_args(const struct test_server *server,
+static int build_ionats_args(struct test_server *server,
                              const struct test_server_options *o, char **argv, int *argc)
 {
     const char *binary = getenv("IONATS_BIN");
@@ -313,6 +316,18 @@ static int build_ionats_args(const struct test_server *server,
     }
     for (int i = 0; o->extra_args != NULL && o->extra_args[i] != NULL; i++) {
         add_arg(argv, argc, o->extra_args[i]);
+    }
+    if (o->config_text) {
+        snprintf(server->config_path, sizeof server->config_path, "/tmp/ionats-test-%d-%d.conf",
+                 (int)getpid(), server->port);
+        FILE *f = fopen(server->config_path, "w");
+        if (f == NULL) {
+            return -errno;
+        }
+        fputs(o->config_text, f);
+        fclose(f);
+        add_arg(argv, argc, "-c");
+        add_arg(argv, argc, server->config_path);
     }
     return 0;
 }

@@ -46,6 +46,9 @@ struct test_server_options {
     const char *const *wrapper;
     bool jetstream;         /* enable JetStream */
     const char *store_dir;  /* with jetstream: where streams live; NULL: the broker's default */
+    /* Configuration file text in nats-server's format (users, permissions...): given to
+     * ionats as a file with -c, appended to the reference's own file. NULL: none. */
+    const char *config_text;
 };
 
 struct test_server {

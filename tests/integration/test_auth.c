@@ -5,7 +5,7 @@
  * in the same test, so a refusal cannot come from a broker that refuses everything (or is
  * not there), and each success is proven by a message round trip, not by the connect call
  * alone. */
-#include "tests/integration/itest.h"
+#include "tests/integration/test_auth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +49,8 @@ static natsStatus auth_connect(const char *url, const char *user, const char *pa
     return status;
 }
 
-static void auth_expect_accepted(const char *url, const char *label, const char *user,
-                                 const char *pass, const char *token)
+void auth_expect_accepted(const char *url, const char *label, const char *user,
+                          const char *pass, const char *token)
 {
     natsConnection *connection = NULL;
     natsStatus status = auth_connect(url, user, pass, token, &connection);
@@ -62,8 +62,8 @@ static void auth_expect_accepted(const char *url, const char *label, const char 
 
 /* A refusal is an authentication error, reported before the connect timeout: a broker that
  * never answers would give NATS_TIMEOUT or NATS_NO_SERVER instead. */
-static void auth_expect_refused(const char *url, const char *label, const char *user,
-                                const char *pass, const char *token)
+void auth_expect_refused(const char *url, const char *label, const char *user,
+                         const char *pass, const char *token)
 {
     natsConnection *connection = NULL;
     int64_t start_ms = itest_now_ms();
@@ -162,6 +162,7 @@ static Suite *auth_suite(void)
     tcase_add_test(tc, test_auth_token);
     tcase_add_test(tc, test_auth_none);
     suite_add_tcase(suite, tc);
+    suite_add_tcase(suite, auth_users_tcase());
     return suite;
 }
 

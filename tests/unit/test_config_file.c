@@ -4,6 +4,7 @@
  * what is refused and what is only noted, unknown keys (a warning; -t then fails), errors
  * with file:line:col, and -t's answers. Files are written under /tmp; what config_parse
  * writes is captured through open_memstream. */
+#include "engine/auth.h"
 #include "engine/config.h"
 
 #include <check.h>
@@ -134,21 +135,55 @@ START_TEST(test_authorization)
     ck_assert_str_eq(config.token, "abc");
     ck_assert_int_eq(config.auth_timeout_ns, 3000000000LL);
     config_release(&config);
-    /* refused, each naming its key and place */
-    ck_assert_int_eq(
-        parse_file(&config, "authorization {\n  users: [ {user: a, password: b} ]\n}\n"),
-        CONFIG_EXIT_ERROR);
-    ck_said(":2:3: users: a users list is not supported yet");
-    ck_assert_int_eq(
-        parse_file(&config, "authorization { user: a, password: b, permissions: {} }\n"),
-        CONFIG_EXIT_ERROR);
-    ck_said(":1:39: permissions: permissions are not supported yet");
+    /* a users list with permissions and defaults */
+    result = parse_file(&config, "authorization {\n  default_permissions: { publish: \"p.>\" }\n"
+                                 "  users: [ {user: a, password: b},\n"
+                                 "    {user: c, password: d, permissions: { subscribe: {\n"
+                                 "      allow: [\"s.*\", \"q.> workers\"], deny: \"s.x\" } } } ]\n}\n");
+    ck_assert_msg(result == CONFIG_RUN, "%s", err_text);
+    ck_assert_ptr_nonnull(config.auth);
+    ck_assert_uint_eq(config.auth->user_count, 2);
+    ck_assert_str_eq(config.auth->users[0].name, "a");
+    const struct auth_permissions *defaults = config.auth->users[0].permissions;
+    ck_assert_ptr_nonnull(defaults);
+    ck_assert_uint_eq(defaults->pub_allow.count, 1);
+    ck_assert_str_eq(defaults->pub_allow.subjects[0], "p.>");
+    const struct auth_permissions *own = config.auth->users[1].permissions;
+    ck_assert_uint_eq(own->sub_allow.count, 2);
+    ck_assert_str_eq(own->sub_allow.subjects[1], "q.>");
+    ck_assert_str_eq(own->sub_allow.queues[1], "workers");
+    ck_assert_uint_eq(own->sub_deny.count, 1);
+    ck_assert(!own->pub_allow.present);
+    config_release(&config);
+    ck_assert_int_eq(parse_file(&config, "authorization { user: a, password: $2a$11$xyz }\n"),
+                     CONFIG_RUN);
+    config_release(&config);
+    /* refused, each with nats-server's words and its place */
     ck_assert_int_eq(parse_file(&config, "authorization { user: a, password: b, token: c }\n"),
                      CONFIG_EXIT_ERROR);
     ck_said("Cannot have a user/pass and token");
-    ck_assert_int_eq(parse_file(&config, "authorization { user: a, password: $2a$11$xyz }\n"),
+    ck_assert_int_eq(parse_file(&config, "authorization {\n  users: [ {password: b} ]\n}\n"),
                      CONFIG_EXIT_ERROR);
-    ck_said("password: bcrypt-hashed secrets are not supported yet");
+    ck_said(":2:13: User entry requires a user");
+    ck_assert_int_eq(parse_file(&config, "authorization { users: [ {user: a, password: b, "
+                                         "permissions: { publish: \"a..b\" } } ] }\n"),
+                     CONFIG_EXIT_ERROR);
+    ck_said("subject \"a..b\" is not a valid subject");
+    ck_assert_int_eq(parse_file(&config, "authorization { users: [ {user: a, password: b, "
+                                         "permissions: { subscribe: \"a q r\" } } ] }\n"),
+                     CONFIG_EXIT_ERROR);
+    ck_said("subject \"a q r\" is not a valid subject");
+    ck_assert_int_eq(parse_file(&config, "authorization { users: [ {user: a, password: b, "
+                                         "permissions: { pub: { allw: x } } } ] }\n"),
+                     CONFIG_EXIT_ERROR);
+    ck_said("Unknown field name \"allw\" parsing subject permissions, only 'allow' or 'deny' "
+            "are permitted");
+    ck_assert_int_eq(parse_file(&config, "authorization { users: [ {user: a}, {user: a} ] }\n"),
+                     CONFIG_EXIT_ERROR);
+    ck_said("Duplicate user \"a\" detected");
+    ck_assert_int_eq(parse_file(&config, "authorization { users: [ {nkey: Uabc} ] }\n"),
+                     CONFIG_EXIT_ERROR);
+    ck_said("Not a valid public nkey for a user");
 }
 END_TEST
 
@@ -273,7 +308,7 @@ START_TEST(test_refused_and_ignored)
         {"cluster { port: 6222 }\n", "cluster: clusters, gateways and leaf nodes"},
         {"leafnodes { port: 7422 }\n", "leafnodes: clusters, gateways and leaf nodes"},
         {"accounts { A: {} }\n", "accounts: accounts are not supported yet"},
-        {"no_auth_user: a\n", "no_auth_user: accounts are not supported yet"},
+        {"no_auth_user: a\n", "no_auth_user: \"a\" present, but users/nkeys are not defined"},
         {"websocket { port: 8080 }\n", "websocket: WebSocket and MQTT"},
         {"syslog: true\n", "syslog: syslog is not supported yet"},
         {"pid_file: /tmp/x.pid\n", "pid_file: ionats writes no pid or ports file yet"},
