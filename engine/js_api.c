@@ -10,6 +10,7 @@
  * jansson's, not Go's (the err_code is the same). The subscriptions and dispatch run on the
  * meta shard's thread; the reply writers and STREAM.INFO on the owner's. */
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/js_consumer.h"
 #include "engine/js_internal.h"
@@ -99,7 +100,9 @@ static void reply_error_id(struct js *js, const struct route_msg *msg, const str
 void js_api_event_begin(struct go_json *json, const char *type)
 {
     uint64_t random[2] = {0, 0};
-    (void)getrandom(random, sizeof random, 0);
+    if (getrandom(random, sizeof random, 0) != (ssize_t)sizeof random) {
+        random[0] ^= (uint64_t)clock_monotonic_ns(); /* an id only needs to differ */
+    }
     char id[40];
     snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long)random[0],
              (unsigned long long)random[1]);
