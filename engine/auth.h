@@ -47,8 +47,8 @@ struct auth_permissions {
     struct auth_subjects pub_deny;
     struct auth_subjects sub_allow;
     struct auth_subjects sub_deny;
-    bool responses;          /* allow_responses: may publish to replies it received */
-    int64_t responses_max;   /* per reply; < 0: unlimited */
+    bool responses;           /* allow_responses: may publish to replies it received */
+    int64_t responses_max;    /* per reply; < 0: unlimited */
     int64_t responses_ttl_ns; /* < 0: never expire */
 };
 
@@ -65,11 +65,11 @@ struct auth_config {
     struct auth_user *users;
     uint32_t user_count;
     uint32_t user_capacity;
-    bool users_given; /* `users` appeared, even empty: auth is required */
+    bool users_given;                      /* `users` appeared, even empty: auth is required */
     struct auth_permissions **permissions; /* owned: every set the users point to */
     uint32_t permissions_count;
     const struct auth_permissions *default_permissions; /* for users without their own */
-    const char *no_auth_user; /* borrowed; NULL: none */
+    const char *no_auth_user;                           /* borrowed; NULL: none */
     bool has_nkeys;
 };
 

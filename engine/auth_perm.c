@@ -36,7 +36,8 @@ bool auth_publish_allowed(const struct auth_permissions *permissions, const char
     if (permissions == NULL) {
         return true;
     }
-    if (permissions->pub_allow.present && !list_matches(&permissions->pub_allow, subject, length, false)) {
+    if (permissions->pub_allow.present &&
+        !list_matches(&permissions->pub_allow, subject, length, false)) {
         return false;
     }
     return !list_matches(&permissions->pub_deny, subject, length, false);
@@ -58,8 +59,8 @@ static bool queue_entry_matches(const char *entry, const char *queue, size_t que
  * whether a queue entry matched and names `queue`. */
 struct list_verdict {
     bool plain;
-    bool queued;       /* some queue entry matched the subject */
-    bool queue_named;  /* ... and one of them admits `queue` */
+    bool queued;      /* some queue entry matched the subject */
+    bool queue_named; /* ... and one of them admits `queue` */
 };
 
 static struct list_verdict list_verdict(const struct auth_subjects *list, const char *subject,
@@ -121,8 +122,8 @@ bool auth_delivery_denied(const struct auth_permissions *permissions, const char
 enum { REPLY_BUCKETS = 1024 };
 
 struct reply_entry {
-    struct reply_entry *chain;   /* same bucket */
-    struct reply_entry *older;   /* arrival order */
+    struct reply_entry *chain; /* same bucket */
+    struct reply_entry *older; /* arrival order */
     struct reply_entry *newer;
     uint64_t hash;
     int64_t noted_ns;

@@ -99,6 +99,9 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
         timer_arm(conn->table->timers, &client->auth_timer,
                   clock_deadline_ns(now, config->auth_timeout_ns));
     }
+    if (server->tls != NULL && conn_tls_start(conn, server->tls) != 0) {
+        return -ENOMEM;
+    }
     if (auth_nonce_required(config)) {
         auth_nonce_make(client->nonce, sizeof client->nonce);
     }

@@ -76,6 +76,22 @@ static const struct flag flags[] = {
      "Server name (default: the server id)"},
     {{"l", "log"}, FLAG_STRING, ACTION_SET, FIELD(log_path), 0, 0, "<file>",
      "File to redirect log output (default: stderr)"},
+    {{"T", "logtime"}, FLAG_SWITCH, ACTION_SET, FIELD(logtime), 0, 0, NULL,
+     "Timestamp log entries; -T=false leaves the date and time out (default: true)"},
+    {{"logtime_utc"}, FLAG_SWITCH, ACTION_SET, FIELD(logtime_utc), 0, 0, NULL,
+     "Timestamps in UTC instead of the local time zone (default: false)"},
+    {{"log_size_limit"}, FLAG_SIZE, ACTION_SET, FIELD(log_size_limit), 0, INT64_MAX, "<size>",
+     "Rotate the --log file once it is larger than this, e.g. 10MB; the full file is kept as "
+     "<file>.<date and time> (default: 0, never)"},
+    {{"P", "pid"}, FLAG_STRING, ACTION_SET, FIELD(pid_path), 0, 0, "<file>",
+     "File to store the process id in at start (default: none)"},
+    {{"ports_file_dir"}, FLAG_STRING, ACTION_SET, FIELD(ports_file_dir), 0, 0, "<dir>",
+     "Write <executable>_<pid>.ports, the client and monitoring URLs as JSON, in this "
+     "directory once listening; removed at exit (default: none)"},
+    {{"sl", "signal"}, FLAG_STRING, ACTION_SET, FIELD(signal), 0, 0, "<signal>[=<pid>]",
+     "Send a signal to a running ionats and exit: stop, quit, term, reopen, reload or ldm; "
+     "<pid> is a PID, a PID file, or a PID prefix ending in * (default: the only ionats "
+     "running)"},
     {{"D", "debug"}, FLAG_SWITCH, ACTION_SET, FIELD(debug), 0, 0, NULL,
      "Enable debugging output"},
     {{"V", "trace"}, FLAG_SWITCH, ACTION_SET, FIELD(trace), 0, 0, NULL,
@@ -89,6 +105,23 @@ static const struct flag flags[] = {
      "Authorization token required for connections"},
     {{"auth_timeout"}, FLAG_DURATION, ACTION_SET, FIELD(auth_timeout_ns), 1, INT64_MAX,
      "<duration>", "Time a client has to authenticate when auth is on (default: 2s)"},
+    {{"tls"}, FLAG_SWITCH, ACTION_SET, FIELD(tls), 0, 0, NULL,
+     "Enable TLS for clients, without checking their certificates (default: false)"},
+    {{"tlscert"}, FLAG_STRING, ACTION_SET, FIELD(tls_cert), 0, 0, "<file>",
+     "Server certificate chain file (PEM)"},
+    {{"tlskey"}, FLAG_STRING, ACTION_SET, FIELD(tls_key), 0, 0, "<file>",
+     "Private key of the server certificate (PEM)"},
+    {{"tlsverify"}, FLAG_SWITCH, ACTION_SET, FIELD(tls_verify), 0, 0, NULL,
+     "Enable TLS and require client certificates signed by --tlscacert (default: false)"},
+    {{"tlscacert"}, FLAG_STRING, ACTION_SET, FIELD(tls_ca), 0, 0, "<file>",
+     "CA certificates client certificates are checked against (PEM; default: the "
+     "system's)"},
+    {{"tls_handshake_first"}, FLAG_SWITCH, ACTION_SET, FIELD(tls_handshake_first), 0, 0, NULL,
+     "TLS handshake before INFO, as tls { handshake_first } (default: false)"},
+    {{"tls_timeout"}, FLAG_DURATION, ACTION_SET, FIELD(tls_timeout_ns), 1, INT64_MAX,
+     "<duration>", "Time a TLS handshake may take (default: 2s)"},
+    {{"tls_min_version"}, FLAG_STRING, ACTION_SET, FIELD(tls_min_version), 0, 0, "<version>",
+     "Lowest TLS version accepted: 1.2 or 1.3 (default: 1.2)"},
     {{"max_payload"}, FLAG_INT, ACTION_SET, FIELD(max_payload), 1, 64LL * 1024 * 1024,
      "<bytes>", "Largest message payload a client may publish (default: 1048576)"},
     {{"max_control_line"}, FLAG_INT, ACTION_SET, FIELD(max_control_line), 32,
@@ -235,6 +268,7 @@ static void config_defaults(struct config *config)
 {
     memset(config, 0, sizeof *config);
     config->host = "0.0.0.0";
+    config->logtime = true;
     config->port = CONFIG_PORT_DEFAULT;
     config->max_payload = CONFIG_MAX_PAYLOAD_DEFAULT;
     config->max_control_line = CONFIG_MAX_CONTROL_LINE_DEFAULT;
@@ -243,6 +277,7 @@ static void config_defaults(struct config *config)
     config->ping_interval_ns = CONFIG_PING_INTERVAL_NS_DEFAULT;
     config->ping_max = CONFIG_PING_MAX_DEFAULT;
     config->auth_timeout_ns = CONFIG_AUTH_TIMEOUT_NS_DEFAULT;
+    config->tls_timeout_ns = CONFIG_TLS_TIMEOUT_NS_DEFAULT;
     config->write_deadline_ns = CONFIG_WRITE_DEADLINE_NS_DEFAULT;
     config->recv_buf_size = CONFIG_RECV_BUF_SIZE_DEFAULT;
     config->recv_buf_count = CONFIG_RECV_BUF_COUNT_DEFAULT;
@@ -444,8 +479,9 @@ int config_flag_set(struct config *config, const char *name, const char *value,
 {
     ASSERT(where[0] != '\0'); /* only a file's keys come here */
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        if (flags[i].action == ACTION_SET && flags[i].offset != FIELD(config_path) &&
-            flags[i].offset != FIELD(config_test) && flag_file_name(&flags[i], name)) {
+        bool command = flags[i].offset == FIELD(config_path) ||
+                       flags[i].offset == FIELD(config_test) || flags[i].offset == FIELD(signal);
+        if (flags[i].action == ACTION_SET && !command && flag_file_name(&flags[i], name)) {
             struct flag_source source = {&flags[i], where, name};
             return value == NULL ? 0 : flag_apply(config, &source, value, err);
         }
@@ -547,6 +583,11 @@ static enum config_result config_check(const struct config *config, FILE *err)
         fprintf(err, "ionats: --auth cannot be combined with --user/--pass\n");
         return CONFIG_EXIT_USAGE;
     }
+    bool tls = config->tls || config->tls_verify;
+    if (tls && (config->tls_cert == NULL || config->tls_key == NULL)) {
+        fprintf(err, "ionats: TLS needs a certificate and its key (--tlscert and --tlskey)\n");
+        return CONFIG_EXIT_USAGE;
+    }
     return CONFIG_RUN;
 }
 
@@ -638,6 +679,9 @@ static enum config_result config_parse_all(struct config *config, int argc, char
     int warnings = 0;
     if (result != CONFIG_RUN) {
         return result;
+    }
+    if (config->signal != NULL && config->signal[0] != '\0') { /* "" is none, as there */
+        return CONFIG_SIGNAL; /* before the file is read, as nats-server sends it */
     }
     if (path != NULL) {
         config_defaults(config);

@@ -60,6 +60,8 @@ enum {
 #define CONFIG_STREAMING_HB_TIMEOUT_NS_DEFAULT (10LL * 1000000000LL)
 #define CONFIG_STREAMING_HB_FAIL_COUNT_DEFAULT 10
 /* How long a stopping broker waits for clients to take their pending output. */
+/* nats-server's TLS timeout. */
+#define CONFIG_TLS_TIMEOUT_NS_DEFAULT (2LL * 1000000000LL)
 #define CONFIG_DRAIN_NS (500LL * 1000000LL)
 
 struct conf_doc;
@@ -75,6 +77,14 @@ struct config {
     int port;
     const char *server_name;
     const char *log_path; /* NULL: stderr */
+    bool logtime;         /* -T: date and time on log lines (default true, as nats-server) */
+    bool logtime_utc;     /* ... in UTC rather than local time */
+    int64_t log_size_limit; /* bytes; rotate the -l file past this; 0: never */
+    const char *pid_path;   /* -P: write the pid here at start; NULL: none */
+    const char *ports_file_dir; /* write <exe>_<pid>.ports here once listening; NULL: none */
+    /* -sl/--signal: `command[=pid or pid file]` to send to a running broker instead of
+     * starting one (config_parse returns CONFIG_SIGNAL); NULL: start. */
+    const char *signal;
     bool debug;
     bool trace;
     int64_t max_payload;
@@ -92,6 +102,15 @@ struct config {
     /* Owned: the users, accounts and permissions of the file's authorization {} and
      * accounts {} blocks (auth.h); NULL: none (the flags' single user or token, if any). */
     struct auth_config *auth;
+    /* TLS for clients (--tls* flags, tls {}); on with tls or tls_verify */
+    bool tls;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_ca;       /* NULL: the system's CAs check client certificates */
+    bool tls_verify;          /* client certificates required */
+    bool tls_handshake_first; /* the handshake before INFO */
+    int64_t tls_timeout_ns;
+    const char *tls_min_version; /* "1.2" or "1.3"; NULL: 1.2 */
     int64_t shards;            /* 0: one per online CPU */
     const char *cpus;          /* NULL: shard i on CPU i modulo the online CPUs */
     const char *placement;     /* "acceptor" or "reuseport" */
@@ -138,6 +157,7 @@ enum config_result {
     CONFIG_EXIT_OK = 1, /* --help or --version was answered */
     CONFIG_EXIT_USAGE = 2,
     CONFIG_EXIT_ERROR = 3, /* a bad configuration file, or -t found a fault: exit 1 */
+    CONFIG_SIGNAL = 4,     /* --signal was given: send it (config->signal) and exit */
 };
 
 /* Fills `config` from argv. Writes help/version to `out` and errors to `err`.

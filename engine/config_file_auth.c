@@ -178,7 +178,8 @@ static void responses_apply(struct config_file_state *a, const struct conf_node 
         return;
     }
     if (value->type != CONF_MAP) {
-        config_file_error(a, value, "error parsing response permissions, expected a boolean or a map");
+        config_file_error(a, value,
+                          "error parsing response permissions, expected a boolean or a map");
         return;
     }
     p->responses = true;
@@ -274,9 +275,8 @@ static void user_string_apply(struct config_file_state *a, const struct config_f
     }
 }
 
-static void user_permissions_apply(struct config_file_state *a,
-                                   const struct config_file_rule *rule, const char *key,
-                                   const struct conf_node *value)
+static void user_permissions_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                                   const char *key, const struct conf_node *value)
 {
     struct auth_user *user = a->entry;
     user->permissions = permissions_parse(a, value);
@@ -288,7 +288,7 @@ static void user_connection_types_apply(struct config_file_state *a,
                                         const struct config_file_rule *rule, const char *key,
                                         const struct conf_node *value)
 {
-    static const char *const known[] = {"STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS",
+    static const char *const known[] = {"STANDARD", "WEBSOCKET", "LEAFNODE",  "LEAFNODE_WS",
                                         "MQTT",     "MQTT_WS",   "IN_PROCESS"};
     struct auth_user *user = a->entry;
     if (!config_file_type_is(a, key, value, CONF_ARRAY)) {
@@ -319,10 +319,18 @@ static const struct config_file_rule user_rules[] = {
     {{"nkey"}, KEY_HANDLER, 0, NULL, user_string_apply, NULL},
     {{"user", "username"}, KEY_HANDLER, 0, NULL, user_string_apply, NULL},
     {{"pass", "password"}, KEY_HANDLER, 0, NULL, user_string_apply, NULL},
-    {{"permission", "permissions", "authorization"}, KEY_HANDLER, 0, NULL,
-     user_permissions_apply, NULL},
-    {{"allowed_connection_types", "connection_types", "clients"}, KEY_HANDLER, 0, NULL,
-     user_connection_types_apply, NULL},
+    {{"permission", "permissions", "authorization"},
+     KEY_HANDLER,
+     0,
+     NULL,
+     user_permissions_apply,
+     NULL},
+    {{"allowed_connection_types", "connection_types", "clients"},
+     KEY_HANDLER,
+     0,
+     NULL,
+     user_connection_types_apply,
+     NULL},
     {{"proxy_required"}, KEY_OFF, 0, NULL, NULL, "proxies are not supported yet"},
     {{"account"}, KEY_REFUSE, 0, NULL, NULL, "accounts are not supported yet"},
 };
@@ -348,7 +356,8 @@ static void user_entry_apply(struct config_file_state *a, struct auth_config *au
     a->entry = &user;
     config_file_map_apply(a, item, CONFIG_FILE_RULES(user_rules), false);
     a->entry = NULL;
-    if (user.nkey == NULL && user.name == NULL) {
+    const char *identity = user.nkey != NULL ? user.nkey : user.name;
+    if (identity == NULL) {
         config_file_error(a, item, "User entry requires a user");
         return;
     }
@@ -363,9 +372,8 @@ static void user_entry_apply(struct config_file_state *a, struct auth_config *au
         }
     }
     if (user_duplicate(auth, &user)) {
-        const char *what = user.nkey != NULL ? user.nkey : user.name;
         config_file_error(a, list, "Duplicate %s %s detected", user.nkey != NULL ? "nkey" : "user",
-                          quoted(q, what, strlen(what)));
+                          quoted(q, identity, strlen(identity)));
         return;
     }
     int rc = auth_user_add(auth, &user);
@@ -476,10 +484,13 @@ static const struct config_file_rule authorization_rules[] = {
     {{"token"}, KEY_HANDLER, 0, "auth", secret_apply, NULL},
     {{"timeout"}, KEY_HANDLER, 0, NULL, auth_timeout_apply, NULL},
     {{"users"}, KEY_HANDLER, 0, NULL, users_apply, NULL},
-    {{"permissions", "default_permission", "default_permissions"}, KEY_HANDLER, 0, NULL,
-     default_permissions_apply, NULL},
-    {{"auth_callout", "auth_hook"}, KEY_REFUSE, 0, NULL, NULL,
-     "auth callout is not supported yet"},
+    {{"permissions", "default_permission", "default_permissions"},
+     KEY_HANDLER,
+     0,
+     NULL,
+     default_permissions_apply,
+     NULL},
+    {{"auth_callout", "auth_hook"}, KEY_REFUSE, 0, NULL, NULL, "auth callout is not supported yet"},
     {{"proxy_required"}, KEY_OFF, 0, NULL, NULL, "proxies are not supported yet"},
 };
 
@@ -535,7 +546,8 @@ void config_file_auth_finish(struct config_file_state *a)
         }
         if (!auth->users_given) {
             config_file_error(a, a->no_auth_user,
-                              "no_auth_user: \"%s\" present, but users/nkeys are not defined", name);
+                              "no_auth_user: \"%s\" present, but users/nkeys are not defined",
+                              name);
         } else if (!found) {
             config_file_error(a, a->no_auth_user,
                               "no_auth_user: \"%s\" not present as user or nkey in authorization "
@@ -545,4 +557,3 @@ void config_file_auth_finish(struct config_file_state *a)
     }
     auth_config_finish(auth);
 }
-

@@ -1,10 +1,14 @@
-/* The configuration file's blocks with tables of their own: jetstream {} (store,
+/* The configuration file's blocks with tables of their own: tls {} (certificate, key, CA,
+ * verify, timeout, handshake_first, min_version; cipher and curve choices, pinned and
+ * mapped certificates are refused), jetstream {} (store,
  * sync and storage sizes as nats-server reads them; domains, encryption and limits are
  * refused) and streaming {} (nats-streaming-server's keys, its channel limits also in
  * store_limits {}). Each block is a map applied by its table through the rules' engine in
  * config_file.c, with the same refusals and notes as the top level. Main thread only,
  * before anything starts. */
 #include "engine/config_file_internal.h"
+
+#include "engine/conn_tls.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -13,6 +17,106 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* ---- tls {} ------------------------------------------------------------------------------ */
+
+/* nats-server's TLS timeout: seconds (integer or float) or a duration string. */
+static void tls_timeout_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                              const char *key, const struct conf_node *value)
+{
+    char text[64];
+    if (value->type == CONF_INTEGER || value->type == CONF_FLOAT) {
+        double seconds = value->type == CONF_INTEGER ? (double)value->as.integer : value->as.real;
+        if (seconds <= 0) {
+            return; /* the default */
+        }
+        snprintf(text, sizeof text, "%.9fs", seconds);
+    } else if (value->type == CONF_STRING) {
+        snprintf(text, sizeof text, "%s", value->as.string.bytes);
+    } else {
+        config_file_error(a, value, "error parsing tls config, 'timeout' wrong type");
+        return;
+    }
+    struct conf_node timeout = *value;
+    timeout.type = CONF_STRING;
+    timeout.as.string.bytes = conf_doc_strdup(a->doc, text, strlen(text));
+    if (timeout.as.string.bytes == NULL) {
+        config_file_out_of_memory(a, value);
+        return;
+    }
+    timeout.as.string.length = strlen(text);
+    config_file_duration(a, "tls_timeout", key, &timeout);
+}
+
+/* handshake_first: a boolean; nats-server's fallback delay (a duration) is not served. */
+static void tls_handshake_first_apply(struct config_file_state *a,
+                                      const struct config_file_rule *rule, const char *key,
+                                      const struct conf_node *value)
+{
+    if (value->type == CONF_STRING) {
+        config_file_error(a, value,
+                          "%s: a fallback delay is not supported yet (true or false)", key);
+        return;
+    }
+    if (config_file_type_is(a, key, value, CONF_BOOL)) {
+        config_file_flag(a, "tls_handshake_first", key, value);
+    }
+}
+
+static const struct config_file_rule tls_rules[] = {
+    {{"cert_file"}, KEY_FLAG, CONF_STRING, "tlscert", NULL, NULL},
+    {{"key_file"}, KEY_FLAG, CONF_STRING, "tlskey", NULL, NULL},
+    {{"ca_file"}, KEY_FLAG, CONF_STRING, "tlscacert", NULL, NULL},
+    {{"verify"}, KEY_FLAG, CONF_BOOL, "tlsverify", NULL, NULL},
+    {{"timeout"}, KEY_HANDLER, 0, NULL, tls_timeout_apply, NULL},
+    {{"handshake_first", "first", "immediate"}, KEY_HANDLER, 0, NULL, tls_handshake_first_apply,
+     NULL},
+    {{"min_version"}, KEY_FLAG, CONF_STRING, "tls_min_version", NULL, NULL},
+    {{"verify_and_map", "verify_cert_and_check_known_urls"}, KEY_OFF, 0, NULL, NULL,
+     "mapping certificates to users is not supported yet"},
+    {{"cipher_suites", "curve_preferences"}, KEY_REFUSE, 0, NULL, NULL,
+     "choosing ciphers and curves is not supported yet (OpenSSL's defaults apply)"},
+    {{"pinned_certs", "certs", "cert_store", "cert_match_by", "cert_match"}, KEY_REFUSE, 0,
+     NULL, NULL, "not supported yet"},
+    {{"cert_match_skip_invalid", "ca_certs_match", "ocsp_peer", "insecure"}, KEY_REFUSE, 0,
+     NULL, NULL, "not supported yet"},
+};
+
+void config_file_tls(struct config_file_state *a, const struct config_file_rule *rule,
+                     const char *key, const struct conf_node *value)
+{
+    if (!config_file_type_is(a, key, value, CONF_MAP)) {
+        return;
+    }
+    struct conf_node on = *value;
+    on.type = CONF_BOOL;
+    on.as.boolean = true;
+    config_file_flag(a, "tls", key, &on);
+    int errors = a->error_count;
+    config_file_map_apply(a, value, CONFIG_FILE_RULES(tls_rules), false);
+    const struct config *config = a->config;
+    if (a->error_count > errors) {
+        return;
+    }
+    if (config->tls_cert == NULL || config->tls_key == NULL) {
+        config_file_error(a, value, "missing '%s' in TLS configuration",
+                          config->tls_cert == NULL ? "cert_file" : "key_file");
+        return;
+    }
+    /* as nats-server, the files are read now: -t finds a bad certificate too */
+    const struct tls_settings settings = {
+        .cert_file = config->tls_cert,
+        .key_file = config->tls_key,
+        .ca_file = config->tls_ca,
+        .min_version = config->tls_min_version,
+    };
+    char error[512];
+    struct tls_server *check = tls_server_new(&settings, error, sizeof error);
+    if (check == NULL) {
+        config_file_error(a, value, "error parsing X509 certificate/key pair: %s", error);
+    }
+    tls_server_free(check);
+}
 
 /* ---- jetstream {} ----------------------------------------------------------------------- */
 

@@ -99,6 +99,8 @@ void config_file_authorization(struct config_file_state *a, const struct config_
                                const char *key, const struct conf_node *value);
 void config_file_no_auth_user(struct config_file_state *a, const struct config_file_rule *rule,
                               const char *key, const struct conf_node *value);
+void config_file_tls(struct config_file_state *a, const struct config_file_rule *rule,
+                     const char *key, const struct conf_node *value);
 void config_file_jetstream(struct config_file_state *a, const struct config_file_rule *rule,
                            const char *key, const struct conf_node *value);
 void config_file_streaming(struct config_file_state *a, const struct config_file_rule *rule,

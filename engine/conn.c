@@ -337,6 +337,7 @@ void conn_table_free(struct conn_table *table, struct conn *conn)
     conn_flow_paused_remove(conn);
     timer_cancel(table->timers, &conn->close_timer);
     timer_cancel(table->timers, &conn->write_timer);
+    conn_tls_free(conn);
     outq_free(&conn->out, &table->out_pool);
     outbuf_free(&conn->held);
     free(conn);
@@ -353,6 +354,11 @@ struct conn *conn_table_get(const struct conn_table *table, uint32_t index, uint
 
 int conn_send_iov(struct conn *conn, size_t bytes_max)
 {
+    if (conn->tls != NULL) {
+        int tls_count = conn_tls_send_iov(conn, bytes_max);
+        ASSERT(tls_count > 0 && conn->send_length > 0);
+        return tls_count;
+    }
     int count = outq_iov(&conn->out, conn->send_iov, CONN_SEND_IOV_MAX, bytes_max,
                          &conn->send_length);
     ASSERT(count > 0 && conn->send_length > 0);
@@ -362,6 +368,11 @@ int conn_send_iov(struct conn *conn, size_t bytes_max)
 void conn_sent(struct conn *conn, size_t bytes)
 {
     ASSERT(bytes <= conn->send_length);
+    if (conn->tls != NULL) {
+        conn_tls_sent(conn, bytes);
+        conn->send_length = 0;
+        return;
+    }
     outq_consume(&conn->out, &conn->table->out_pool, bytes);
     conn->send_length = 0;
 }

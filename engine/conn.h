@@ -15,6 +15,7 @@
 #define IONATS_ENGINE_CONN_H
 
 #include "base/timer.h"
+#include "engine/conn_tls.h"
 #include "engine/outbuf.h"
 #include "engine/outq.h"
 
@@ -128,6 +129,7 @@ struct conn {
     int32_t io_result;
     struct conn *io_next;
     const char *close_reason; /* static text */
+    struct conn_tls *tls;     /* owned: TLS under the connection (conn_tls.h); NULL: none */
     struct conn_stats stats;
     char ip[INET6_ADDRSTRLEN];
     int port;
@@ -198,10 +200,29 @@ void conn_write_text(struct conn *conn, const char *text, size_t length);
  * -ENOMEM when it was closed for want of memory. */
 int conn_reserve_output(struct conn *conn, size_t bytes);
 
-/* Output bytes not yet sent: collected plus in flight. */
+/* Output bytes not yet sent: collected plus in flight (and TLS records not yet sent). */
 static inline size_t conn_pending_bytes(const struct conn *conn)
 {
-    return conn->out.length;
+    return conn->tls == NULL ? conn->out.length : conn_tls_pending(conn);
+}
+
+/* Hands received bytes to the connection: to its kind, or through TLS. */
+static inline void conn_receive(struct conn *conn, const char *data, size_t length)
+{
+    if (conn->tls == NULL) {
+        conn->kind->receive(conn, data, length);
+    } else {
+        conn_tls_receive(conn, data, length);
+    }
+}
+
+/* True when a send can start: output is queued (under TLS, sealed into records first). */
+static inline bool conn_output_ready(struct conn *conn)
+{
+    if (conn->tls == NULL) {
+        return conn->out.length > 0;
+    }
+    return conn_tls_seal(conn) && conn_tls_has_output(conn);
 }
 
 /* Appends bytes reserved with conn_reserve_output. */

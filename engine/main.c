@@ -4,9 +4,14 @@
  * afterwards, but for its atomics), opens the client and (with -m) the HTTP monitoring
  * listener, allocates every cross-shard ring and mailbox, and starts the shard
  * threads; each sets its own loop up (io_uring, or epoll where io_uring is refused: chosen
- * once, here, for all; a SINGLE_ISSUER ring belongs to the thread that creates it) and waits at a barrier until all are ready, so no shard sends to a shard that
- * does not exist yet. Main then sleeps in sigwaitinfo: SIGUSR1 asks every shard to log its
- * counters, SIGINT/SIGTERM to drain and stop; then it joins them and exits. */
+ * once, here, for all; a SINGLE_ISSUER ring belongs to the thread that creates it) and
+ * waits at a barrier until all are ready, so no shard sends to a shard that does not exist
+ * yet. Main then sleeps in sigwaitinfo and answers signals as nats-server does: SIGUSR1
+ * reopens the log file (and, for now, asks every shard to log its counters), SIGHUP and
+ * SIGUSR2 reach the hooks where configuration reload and lame-duck mode will go, and
+ * SIGINT/SIGTERM drain and stop; then it joins the shards and exits. Around that it has
+ * ops.c write nats-server's pid file (-P) and ports file (--ports_file_dir); with --signal
+ * it starts nothing and has ops.c send the signal to a running broker. */
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -15,6 +20,7 @@
 #include "engine/config.h"
 #include "engine/js.h"
 #include "engine/monitor.h"
+#include "engine/ops.h"
 #include "engine/route.h"
 #include "engine/server.h"
 #include "engine/shard.h"
@@ -24,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <sched.h>
@@ -82,25 +89,27 @@ static int listen_open(const char *host, int port, bool reuseport)
     return fd;
 }
 
+/* -l (with --log_size_limit), -D/-V and -T: where lines go and what they carry. 0 or -1. */
 static int log_open(const struct config *config)
 {
-    int fd = 2;
-    if (config->log_path != NULL) {
-        fd = open(config->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            fprintf(stderr, "ionats: cannot open log file %s: %s\n", config->log_path,
-                    strerror(errno));
-            return -1;
-        }
-    }
     enum log_level level = LOG_LEVEL_INFO;
     if (config->trace) {
         level = LOG_LEVEL_TRACE;
     } else if (config->debug) {
         level = LOG_LEVEL_DEBUG;
     }
-    log_configure(fd, level);
-    return fd;
+    log_configure_time(config->logtime, config->logtime_utc);
+    if (config->log_path == NULL) {
+        log_configure(2, level); /* nats-server ignores --log_size_limit without a file too */
+        return 0;
+    }
+    int rc = log_configure_file(config->log_path, config->log_size_limit, level);
+    if (rc < 0) {
+        fprintf(stderr, "ionats: cannot open log file %s: %s\n", config->log_path,
+                strerror(-rc));
+        return -1;
+    }
+    return 0;
 }
 
 static int bound_port(int fd)
@@ -231,8 +240,22 @@ static int server_init(struct server *server, const struct config *config, int s
     info_server_id_make(server->server_id, sizeof server->server_id, random_words);
     server->hash_seed = random_words[4];
     server->server_name = config->server_name ? config->server_name : server->server_id;
+    LOG_INFO("Starting ionats");
+    LOG_INFO("  Version:  %s", IONATS_VERSION);
+    LOG_INFO("  Name:     %s", server->server_name);
+    LOG_INFO("  ID:       %s", server->server_id);
+    if (config->pid_path != NULL && config->pid_path[0] != '\0') { /* "": none, as there */
+        int rc = ops_pid_file_write(config->pid_path); /* where nats-server writes it */
+        if (rc != 0) {
+            return rc;
+        }
+    }
     server->auth_required = auth_required(config);
     auth_config_warn(config);
+    int tls_rc = tls_server_configure(&server->tls, config);
+    if (tls_rc != 0) {
+        return tls_rc;
+    }
     if (config->jetstream) {
         server->modules[server->module_count++] = &js_module;
         if (config->streaming_cluster_id != NULL) {
@@ -263,6 +286,8 @@ static int server_init(struct server *server, const struct config *config, int s
         .port = port,
         .max_payload = (uint32_t)config->max_payload,
         .auth_required = server->auth_required,
+        .tls_required = server->tls != NULL,
+        .tls_verify = server->tls != NULL && config->tls_verify,
         .jetstream = config->jetstream,
     };
     server->info_prefix = info_prefix_build(&info);
@@ -355,17 +380,68 @@ static int shard_cpu(const struct config *config, int index)
     return online > 0 ? index % (int)online : -1;
 }
 
-/* Blocks until SIGINT or SIGTERM; SIGUSR1 on the way asks the shards for their counters. */
+/* How Go names a signal in nats-server's "Trapped" line. */
+static const char *signal_name(int signal_number)
+{
+    switch (signal_number) {
+    case SIGINT:
+        return "interrupt";
+    case SIGTERM:
+        return "terminated";
+    case SIGHUP:
+        return "hangup";
+    case SIGUSR1:
+        return "user defined signal 1";
+    case SIGUSR2:
+        return "user defined signal 2";
+    default:
+        return "unexpected";
+    }
+}
+
+/* SIGHUP: where the configuration will be reloaded. Until then it says why it is not, in
+ * nats-server's words where they apply (no -c), and the broker serves on unchanged. */
+static void signal_reload(const struct server *server)
+{
+    LOG_ERROR("Failed to reload server configuration: %s",
+              server->config->config_path == NULL
+                  ? "can only reload config when a file is provided using -c or --config"
+                  : "reload not supported yet");
+}
+
+/* SIGUSR2: where lame-duck mode will begin. Until then the broker serves on. */
+static void signal_lame_duck(const struct server *server)
+{
+    (void)server;
+    LOG_WARN("Lame duck mode not supported yet, the signal is ignored");
+}
+
+/* Blocks until SIGINT or SIGTERM, answering the others on the way, each after nats-server's
+ * "Trapped" line. SIGUSR1 also asks the shards for their counters, which tests read until
+ * /metrics serves them. Returns the stopping signal. */
 static int signal_loop(const sigset_t *signals, const struct server *server)
 {
     for (;;) {
         siginfo_t info;
         int signal_number = sigwaitinfo(signals, &info);
-        if (signal_number == SIGUSR1) {
+        if (signal_number <= 0) {
+            continue; /* EINTR */
+        }
+        LOG_INFO("Trapped \"%s\" signal", signal_name(signal_number));
+        switch (signal_number) {
+        case SIGUSR1:
+            log_reopen();
             for (int i = 0; i < server->shard_count; i++) {
                 shard_request_stats(server->wake_fds[i]);
             }
-        } else if (signal_number > 0) {
+            break;
+        case SIGHUP:
+            signal_reload(server);
+            break;
+        case SIGUSR2:
+            signal_lame_duck(server);
+            break;
+        default:
             return signal_number;
         }
     }
@@ -384,6 +460,9 @@ int main(int argc, char **argv)
 {
     static struct config config; /* static: the server refers to it until exit */
     enum config_result parsed = config_parse(&config, argc, argv, stdout, stderr);
+    if (parsed == CONFIG_SIGNAL) {
+        return ops_signal_send(config.signal);
+    }
     if (parsed != CONFIG_RUN) {
         /* nats-server exits 1 for a bad configuration file, 2 for a bad flag */
         return parsed == CONFIG_EXIT_OK ? 0 : parsed == CONFIG_EXIT_ERROR ? 1 : 2;
@@ -396,6 +475,8 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGUSR1);
+    sigaddset(&signals, SIGUSR2);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -458,12 +539,18 @@ int main(int argc, char **argv)
                  IONATS_VERSION, shard_count, config.placement,
                  backend == LOOP_URING ? "io_uring" : "epoll", server.server_id,
                  SERVER_PROTOCOL_VERSION);
+        LOG_INFO("Server is ready");
     }
     pthread_barrier_wait(&go);
     int exit_code = 1;
+    char ports_path[PATH_MAX];
+    ops_ports_file_path(ports_path, sizeof ports_path, config.ports_file_dir, argv[0]);
     if (!abort_start) {
-        int signal_number = signal_loop(&signals, &server);
-        LOG_INFO("received signal %d, shutting down", signal_number);
+        if (ports_path[0] != '\0') {
+            ops_ports_file_write(server.listen_fd, server.monitor_listen_fd, ports_path);
+        }
+        signal_loop(&signals, &server);
+        LOG_INFO("Initiating Shutdown...");
         for (int i = 0; i < shard_count; i++) {
             shard_request_stop(server.wake_fds[i]);
         }
@@ -485,11 +572,15 @@ int main(int argc, char **argv)
     }
     close(server.listen_fd);
     free(server.info_prefix);
+    tls_server_free(server.tls);
     free(shards);
     free(starts);
     free(threads);
     pthread_barrier_destroy(&go);
     sem_destroy(&ready);
-    LOG_INFO("server stopped");
+    if (ports_path[0] != '\0' && !abort_start) {
+        ops_ports_file_remove(ports_path);
+    }
+    LOG_INFO("Server Exiting..");
     return exit_code;
 }

@@ -29,6 +29,8 @@ struct monitor;
 struct shard;
 struct shard_module;
 
+struct tls_server;
+
 struct server {
     const struct config *config;
     const struct conn_kind *listener_kind; /* static: what accepted connections speak */
@@ -36,6 +38,7 @@ struct server {
     const char *server_name;
     char *info_prefix; /* owned: INFO line up to client_id */
     bool auth_required;
+    struct tls_server *tls; /* owned: TLS for clients (conn_tls.h); NULL: plain text */
     int listen_fd;
     int port; /* the bound client port */
     /* HTTP monitoring (-m): the socket shard 0 accepts on (-1 without -m), its bound port,

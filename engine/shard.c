@@ -329,7 +329,7 @@ static bool held_step(struct shard *shard)
             size_t chunk = left < chunk_max ? left : chunk_max;
             const char *data = conn->held.data + conn->held_offset;
             conn->held_offset += chunk;
-            conn->kind->receive(conn, data, chunk);
+            conn_receive(conn, data, chunk);
             if (conn->held_offset == conn->held.length) {
                 conn->held.length = 0;
                 conn->held_offset = 0;
@@ -410,7 +410,7 @@ static void on_received(void *ctx, struct conn *conn, const char *data, size_t l
         }
         return;
     }
-    conn->kind->receive(conn, data, length);
+    conn_receive(conn, data, length);
 }
 
 static void on_recv_ended(void *ctx, struct conn *conn, int result)
@@ -562,7 +562,7 @@ static void flush_all(struct shard *shard)
         struct conn *next = conn->flush_next;
         conn->flags &= ~CONN_F_FLUSH_QUEUED;
         if (!(conn->flags & (CONN_F_CLOSING | CONN_F_SEND_INFLIGHT))) {
-            if (conn->out.length > 0) {
+            if (conn_output_ready(conn)) {
                 send_start(shard, conn);
             } else if ((conn->flags & (CONN_F_CLOSE_AFTER_FLUSH | CONN_F_REPLY_PENDING)) ==
                        CONN_F_CLOSE_AFTER_FLUSH) {
@@ -716,14 +716,26 @@ static void shard_fail(struct shard *shard, int rc)
     kill(getpid(), SIGTERM);
 }
 
+void shard_start_drain(struct shard *shard)
+{
+    if (shard->shard_count == 1) {
+        return;
+    }
+    /* what the other shards' starts subscribed (a module's server-side subscribers) is
+     * known here before the first client's first request: every start is done (the
+     * start barrier orders their rings' contents before this) */
+    (void)xshard_drain(&shard->xshard);
+    /* A shard that entered its loop earlier may have clients already (reuseport: it
+     * accepts on its own socket), and their announcements were applied just now. Their
+     * PONGs wait for the acknowledgements the drain queued: publish them now, not at the
+     * end of a first turn that may sleep with nothing due, since that shard published
+     * before this one announced any sleep and so had nothing to wake it for. */
+    (void)xshard_flush(&shard->xshard);
+}
+
 void shard_run(struct shard *shard)
 {
-    if (shard->shard_count > 1) {
-        /* what the other shards' starts subscribed (a module's server-side subscribers) is
-         * known here before the first client's first request: every start is done (the
-         * start barrier orders their rings' contents before this) */
-        (void)xshard_drain(&shard->xshard);
-    }
+    shard_start_drain(shard);
     shard_accept_arm(shard);
     if (shard->server->config->stats_interval_ns > 0) {
         timer_arm(&shard->timers, &shard->stats_timer,

@@ -119,6 +119,10 @@ struct shard {
  * thread: a SINGLE_ISSUER ring belongs to the thread that creates it. */
 int shard_init(struct shard *shard, struct server *server, int index);
 
+/* Before the loop's first turn: applies what the other shards sent so far and publishes
+ * what that queued (acknowledgements), waking a peer that sleeps. shard_run calls it. */
+void shard_start_drain(struct shard *shard);
+
 /* Runs the loop until a stop is requested and every connection is closed. */
 void shard_run(struct shard *shard);
 

@@ -2,7 +2,8 @@
  *
  * INFO is what nats-server 2.x sends, key order kept:
  *   INFO {"server_id":…,"server_name":…,"version":…,"proto":1,"go":…,"host":…,"port":N,
- *   "headers":true,"max_payload":N[,"auth_required":true][,"jetstream":true],"client_id":N,"client_ip":…
+ *   "headers":true,"max_payload":N[,"jetstream":true][,"auth_required":true]
+ *   [,"tls_required":true][,"tls_verify":true],"client_id":N,"client_ip":…
  *   [,"nonce":…]} \r\n
  * (a space before CRLF, as the reference sends it). */
 #include "proto/connect.h"
@@ -153,6 +154,12 @@ char *info_prefix_build(const struct info_server *server)
     }
     if (server->auth_required) {
         json_object_set_new(info, "auth_required", json_true());
+    }
+    if (server->tls_required) {
+        json_object_set_new(info, "tls_required", json_true());
+    }
+    if (server->tls_verify) {
+        json_object_set_new(info, "tls_verify", json_true());
     }
     char *body = json_dumps(info, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(info);

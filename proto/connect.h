@@ -54,6 +54,8 @@ struct info_server {
     int port;
     uint32_t max_payload;
     bool auth_required;
+    bool tls_required; /* TLS for clients */
+    bool tls_verify;   /* ... with client certificates */
     bool jetstream; /* "jetstream":true, after max_payload as nats-server writes it */
 };
 

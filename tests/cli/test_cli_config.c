@@ -118,7 +118,10 @@ static const struct config_case cases[] = {
     {"ping_interval_seconds", "ping_interval: 60\n", 'R', 'R', 'R',
      NULL}, /* a warning: "should be converted to a duration" */
     {"ping_interval_bad", "ping_interval: \"soon\"\n", 'R', 'R', 'R', NULL},
-    {"logtime", "logtime: false\n", 'A', 'A', 'A', NULL}, /* ionats: ignored, noted */
+    {"logtime", "logtime: false\n", 'A', 'A', 'A', NULL},
+    {"ops_keys", "logtime: false\nlog_size_limit: 1MB\npidfile: /tmp/x.pid\nports_file_dir: /tmp\n",
+     'A', 'A', 'A', NULL},
+    {"logtime_utc", "logtime_utc: true\n", 'A', 'A', 'R', "2.10 added logtime_utc"},
     {"unknown_key", "port: 4222\nno_such_key: 1\n", 'R', 'R', 'R',
      NULL}, /* ionats: a warning, which fails -t */
     {"unknown_nested", "jetstream { no_such_key: 1 }\n", 'R', 'R', 'R', NULL},
@@ -151,7 +154,7 @@ static const struct config_case cases[] = {
     {"jetstream_disabled", "jetstream { enabled: false, store_dir: /tmp/x }\n", 'A', 'A', 'A',
      NULL},
     {"tls", "tls { cert_file: a.pem, key_file: b.pem }\n", 'R', 'R', 'R',
-     NULL}, /* ionats refuses TLS; nats-server cannot read the files */
+     NULL}, /* the certificate and key files are not there */
     /* ionats refuses what it cannot do, rather than serve less than the file asks */
     {"users_list", "authorization { users: [ {user: a, password: b} ] }\n", 'A', 'A', 'A',
      NULL},

@@ -7,10 +7,10 @@
 #include "tests/integration/itest.h"
 
 /* NULL credentials are not set. */
-void auth_expect_accepted(const char *url, const char *label, const char *user,
-                          const char *pass, const char *token);
-void auth_expect_refused(const char *url, const char *label, const char *user,
-                         const char *pass, const char *token);
+void auth_expect_accepted(const char *url, const char *label, const char *user, const char *pass,
+                          const char *token);
+void auth_expect_refused(const char *url, const char *label, const char *user, const char *pass,
+                         const char *token);
 
 /* Users, bcrypt, nkeys, permissions, allow_responses and no_auth_user, from a
  * configuration file given to both brokers. */

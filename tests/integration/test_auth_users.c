@@ -58,9 +58,10 @@ static int raw_login(int port, const char *user, const char *pass)
     ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS), 0);
     char connect[512];
     if (user != NULL) {
-        snprintf(connect, sizeof connect,
-                 "CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"%s\",\"pass\":\"%s\"}\r\n",
-                 user, pass);
+        snprintf(
+            connect, sizeof connect,
+            "CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"%s\",\"pass\":\"%s\"}\r\n",
+            user, pass);
     } else {
         snprintf(connect, sizeof connect, "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n");
     }
@@ -100,7 +101,8 @@ static void permissions_server_start(struct test_server *server, char *config, s
 {
     char bob_hash[128];
     char carol_hash[128];
-    snprintf(config, size, permissions_config, bcrypt_hash("bobpass", "$2b$", bob_hash, sizeof bob_hash),
+    snprintf(config, size, permissions_config,
+             bcrypt_hash("bobpass", "$2b$", bob_hash, sizeof bob_hash),
              bcrypt_hash("carolpass", "$2a$", carol_hash, sizeof carol_hash));
     struct test_server_options options = {.config_text = config};
     itest_server_start(server, &options);
@@ -203,7 +205,8 @@ START_TEST(test_auth_users_no_auth_user)
     struct test_server_options options = {.config_text = config};
     itest_server_start(&server, &options);
     int guest = raw_login(server.port, NULL, NULL);
-    raw_expect_exactly(guest, "SUB guest.in 1\r\nPUB guest.in 1\r\nG\r\n", "MSG guest.in 1 1\r\nG\r\n");
+    raw_expect_exactly(guest, "SUB guest.in 1\r\nPUB guest.in 1\r\nG\r\n",
+                       "MSG guest.in 1 1\r\nG\r\n");
     raw_expect_exactly(guest, "PUB admin.x 1\r\nA\r\n",
                        "-ERR 'Permissions Violation for Publish to \"admin.x\"'\r\n");
     close(guest);

@@ -75,7 +75,8 @@ START_TEST(test_auth_subscribe_lists)
 }
 END_TEST
 
-static bool use(struct auth_replies *r, const struct auth_permissions *p, const char *s, int64_t now)
+static bool use(struct auth_replies *r, const struct auth_permissions *p, const char *s,
+                int64_t now)
 {
     return auth_replies_use(r, p, s, strlen(s), strlen(s) * 31u, now);
 }

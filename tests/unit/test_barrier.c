@@ -13,7 +13,9 @@
  *   - a connection that goes away while its PONG is held gets nothing, and neither does a
  *     new connection in its slot; later PONGs still go out;
  *   - the FIFO keeps its order when it grows while wrapped around, and is bounded: the
- *     connection that fills it is paused.
+ *     connection that fills it is paused;
+ *   - a shard that starts after another has clients acknowledges the announcements its
+ *     start applies by itself (shard_start_drain), without waiting for a turn.
  *
  * Two or three shards built by hand in one thread, joined by real cross-shard rings
  * (xshard.c), as in test_route_shards.c: no loop, no sockets, no io_uring. The tests play
@@ -645,6 +647,30 @@ START_TEST(test_three_shards_independent)
 }
 END_TEST
 
+/* ---- (6) a shard that starts late ---- */
+
+/* With reuseport placement shard 0 may accept, and its client SUB and PING, before shard 1
+ * has entered its loop, so shard 0 saw no sleep to wake it from. Shard 1's start applies
+ * the announcement and publishes the acknowledgement itself: its first turn may sleep with
+ * nothing due, and nothing would wake it (a stuck PONG under CPU load before the fix). */
+START_TEST(test_pong_after_late_start)
+{
+    fixture_init(2);
+    struct conn *client = client_open(0);
+    client_send(client, "SUB p.* 1\r\nPING\r\n");
+    ck_assert_uint_eq(pongs_take(client), 0);
+    publish(0);
+    shard_start_drain(fx.shards[1]);
+    ck_assert_uint_eq(remote_interest(1, "p.x"), 1);
+    drain(0); /* no turn of shard 1 since its start */
+    ck_assert_uint_eq(pongs_take(client), 1);
+    ck_assert_uint_eq(fx.shards[0]->held_count, 0);
+    settle();
+    ck_assert_uint_eq(pongs_take(client), 0); /* exactly one */
+    fixture_free();
+}
+END_TEST
+
 static Suite *barrier_suite(void)
 {
     Suite *suite = suite_create("barrier");
@@ -670,6 +696,9 @@ static Suite *barrier_suite(void)
     tcase_add_test(three, test_pong_waits_for_every_shard);
     tcase_add_test(three, test_three_shards_independent);
     suite_add_tcase(suite, three);
+    TCase *late = tcase_create("late_start");
+    tcase_add_test(late, test_pong_after_late_start);
+    suite_add_tcase(suite, late);
     return suite;
 }
 

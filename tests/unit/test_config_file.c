@@ -303,15 +303,15 @@ START_TEST(test_refused_and_ignored)
         const char *text;
         const char *said;
     } refused[] = {
-        {"tls { cert_file: a }\n", "tls: TLS is not supported yet"},
-        {"https_port: 8443\n", "https_port: TLS is not supported yet"},
+        {"tls { cert_file: a }\n", "missing 'key_file' in TLS configuration"},
+        {"tls { cert_file: a, key_file: b }\n", "error parsing X509 certificate/key pair"},
+        {"https_port: 8443\n", "https_port: HTTPS monitoring is not supported yet"},
         {"cluster { port: 6222 }\n", "cluster: clusters, gateways and leaf nodes"},
         {"leafnodes { port: 7422 }\n", "leafnodes: clusters, gateways and leaf nodes"},
         {"accounts { A: {} }\n", "accounts: accounts are not supported yet"},
         {"no_auth_user: a\n", "no_auth_user: \"a\" present, but users/nkeys are not defined"},
         {"websocket { port: 8080 }\n", "websocket: WebSocket and MQTT"},
         {"syslog: true\n", "syslog: syslog is not supported yet"},
-        {"pid_file: /tmp/x.pid\n", "pid_file: ionats writes no pid or ports file yet"},
         {"port: \"4222\"\n", "port: expected an integer, got a string"},
         {"debug: 5\n", "debug: expected a boolean, got an integer"},
         {"listen: localhost\n", "could not parse address string \"localhost\""},
@@ -328,11 +328,20 @@ START_TEST(test_refused_and_ignored)
         ck_said(":1:1: "); /* every error names its place */
     }
     /* what asks for what ionats does anyway, or only tunes what it lacks, passes (noted) */
-    ck_assert_int_eq(parse_file(&config, "syslog: false\nlogtime: true\nlame_duck_duration: "
+    ck_assert_int_eq(parse_file(&config, "syslog: false\nlogfile_max_num: 3\nlame_duck_duration: "
                                          "\"30s\"\nno_system_account: true\n"),
                      CONFIG_RUN);
-    ck_said("note: logtime is ignored: ionats always stamps its log lines with the UTC time");
+    ck_said("note: logfile_max_num is ignored: ionats keeps every rotated log file");
     ck_said("note: lame_duck_duration is ignored");
+    config_release(&config);
+    /* the log and process keys set their flags */
+    ck_assert_int_eq(parse_file(&config, "logtime: false\nlog_size_limit: 1MB\n"
+                                         "pid_file: /tmp/x.pid\nports_file_dir: /tmp\n"),
+                     CONFIG_RUN);
+    ck_assert(!config.logtime);
+    ck_assert_int_eq(config.log_size_limit, 1048576); /* MB: 1024 * 1024 */
+    ck_assert_str_eq(config.pid_path, "/tmp/x.pid");
+    ck_assert_str_eq(config.ports_file_dir, "/tmp");
     config_release(&config);
 }
 END_TEST

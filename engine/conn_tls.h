@@ -1,0 +1,83 @@
+/* TLS under a connection, through OpenSSL, on the shard's own loop: the kind (the NATS
+ * client protocol) reads and writes plaintext as ever, and this layer sits between it and
+ * the socket. The handshake runs as the client's records arrive, never blocking the loop;
+ * once it is done, what the kind queued in `out` is sealed into records in the layer's
+ * `wire` queue, which is what the loop sends, and records received are opened into
+ * plaintext for the kind. Both I/O backends drive it the same way (conn_send_iov,
+ * conn_sent, conn_receive), so io_uring keeps its batching.
+ *
+ * OpenSSL reads from and writes to the connection through BIOs of ours: reading takes the
+ * bytes of the receive buffer being handled, writing appends records to `wire`, so no
+ * memory BIO sits between them.
+ *
+ * nats-server's two ways in: INFO in plain text first, then the client's handshake
+ * (`tls {}`); or, with handshake_first, the handshake first and INFO inside it. A
+ * handshake that does not finish within the TLS timeout, or fails, closes the connection
+ * without a word, as nats-server does.
+ *
+ * struct tls_server is built once on the main thread from the configuration and only read
+ * after (an SSL_CTX is safe to share once set up); a connection's layer belongs to its
+ * home shard. Kernel TLS is not used: this layer is the whole TLS data path. */
+#ifndef IONATS_ENGINE_CONN_TLS_H
+#define IONATS_ENGINE_CONN_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct conn;
+struct tls_server;
+
+/* nats-server's TLS timeout: how long a handshake may take (2 s). */
+#define TLS_TIMEOUT_NS_DEFAULT (2LL * 1000000000LL)
+
+/* What the configuration asks of TLS (tls {} or the --tls* flags). */
+struct tls_settings {
+    const char *cert_file;
+    const char *key_file;
+    const char *ca_file;     /* NULL: the system's CAs, when verify is on */
+    bool verify;             /* client certificates are required and checked */
+    bool handshake_first;    /* the handshake comes before INFO */
+    int64_t timeout_ns;      /* how long a handshake may take */
+    const char *min_version; /* "1.2" or "1.3"; NULL: 1.2 */
+};
+
+/* Builds the server side of TLS: loads the certificate chain and key (and the CA for
+ * client certificates). NULL when it cannot, with the reason in `error`. */
+struct tls_server *tls_server_new(const struct tls_settings *settings, char *error,
+                                  size_t error_size);
+void tls_server_free(struct tls_server *tls);
+
+/* Builds TLS for clients as the configuration asks (the --tls* flags, tls {}); `*tls`
+ * stays NULL when it asks for none. 0, or -EINVAL once the reason is logged. */
+int tls_server_configure(struct tls_server **tls, const struct config *config);
+
+bool tls_server_verify(const struct tls_server *tls);
+bool tls_server_handshake_first(const struct tls_server *tls);
+
+/* Puts TLS under a connection that has just opened. 0 or -ENOMEM. */
+int conn_tls_start(struct conn *conn, const struct tls_server *tls);
+
+/* Frees the layer; the connection's slot is going back to the table. */
+void conn_tls_free(struct conn *conn);
+
+/* Bytes the kernel handed to the connection (records, or a handshake). */
+void conn_tls_receive(struct conn *conn, const char *data, size_t length);
+
+/* True when something may be sent now: records, or INFO before the handshake. */
+bool conn_tls_has_output(const struct conn *conn);
+
+/* Output not yet sent: plaintext queued and records not yet sent. */
+size_t conn_tls_pending(const struct conn *conn);
+
+/* Seals the plaintext the kind queued into records, once the handshake is done (at the
+ * end of the loop turn, before the send). False when sealing failed and the connection
+ * was closed. */
+bool conn_tls_seal(struct conn *conn);
+
+/* conn_send_iov and conn_sent under TLS (see conn.h). */
+int conn_tls_send_iov(struct conn *conn, size_t bytes_max);
+void conn_tls_sent(struct conn *conn, size_t bytes);
+
+#endif

@@ -1,0 +1,325 @@
+/* TLS for clients, through libnats and, where libnats 3.4 cannot (a handshake before
+ * INFO), through OpenSSL directly; certificates (a CA, the server's for 127.0.0.1, a
+ * client's) are made by the openssl command at test time. Each case runs against ionats
+ * and, by the test switch, nats-server: the same tls {} block goes to both.
+ *
+ * What must show: INFO (in plain text) says tls_required (and tls_verify); a client that
+ * verifies the server, and one that skips verification, both get a round trip; client
+ * certificates are required when verify is on; a handshake before INFO
+ * (handshake_first, nats-server 2.10 and later); plain text to the TLS port and a client
+ * that never starts its handshake are cut off without a word; TLS to a plain port gets
+ * nats-server's parse error. */
+#include "tests/integration/itest.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { BUFFER_SIZE = 4096, CONFIG_SIZE = 1024 };
+
+static char cert_dir[64];
+
+/* Makes the CA, the server's certificate (127.0.0.1 and localhost) and a client's. */
+static void certs_make(void)
+{
+    snprintf(cert_dir, sizeof cert_dir, "/tmp/ionats-test-tls-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(cert_dir));
+    char command[2048];
+    snprintf(command, sizeof command,
+             "(cd %s && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "
+             "ca.key -out ca.pem -days 2 -subj '/CN=ionats test CA' && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
+             "-out server.csr -subj '/CN=localhost' && "
+             "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > server.ext && "
+             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
+             "server.pem -days 2 -extfile server.ext && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key "
+             "-out client.csr -subj '/CN=client' && "
+             "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && "
+             "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
+             "client.pem -days 2 -extfile client.ext) >/dev/null 2>&1",
+             cert_dir);
+    ck_assert_msg(system(command) == 0, "openssl could not make the test certificates");
+}
+
+static void certs_remove(void)
+{
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf %s", cert_dir);
+    ck_assert_int_eq(system(command), 0);
+}
+
+static const char *cert_path(const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", cert_dir, name);
+    return out;
+}
+
+/* Starts a broker with `tls { ... extra }`. */
+static void tls_server_start(struct test_server *server, char *config, const char *extra)
+{
+    snprintf(config, CONFIG_SIZE,
+             "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n"
+             "  ca_file: \"%s/ca.pem\"\n%s}\n",
+             cert_dir, cert_dir, cert_dir, extra);
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(server, &options);
+}
+
+static natsOptions *tls_options(const char *url, bool verify_server, bool client_cert)
+{
+    char ca[128];
+    char cert[128];
+    char key[128];
+    natsOptions *options = itest_options(url);
+    ITEST_OK(natsOptions_SetSecure(options, true));
+    if (verify_server) {
+        ITEST_OK(
+            natsOptions_LoadCATrustedCertificates(options, cert_path("ca.pem", ca, sizeof ca)));
+    } else {
+        ITEST_OK(natsOptions_SkipServerVerification(options, true));
+    }
+    if (client_cert) {
+        ITEST_OK(natsOptions_LoadCertificatesChain(options,
+                                                   cert_path("client.pem", cert, sizeof cert),
+                                                   cert_path("client.key", key, sizeof key)));
+    }
+    return options;
+}
+
+/* A round trip over the connection: subscribe, publish, receive. */
+static void round_trip(natsConnection *connection, const char *subject)
+{
+    natsSubscription *sub = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&sub, connection, subject));
+    ITEST_OK(natsConnection_PublishString(connection, subject, "sealed"));
+    natsMsg *msg = NULL;
+    ITEST_OK(natsSubscription_NextMsg(&msg, sub, ITEST_WAIT_MS));
+    ck_assert_str_eq(natsMsg_GetData(msg), "sealed");
+    natsMsg_Destroy(msg);
+    natsSubscription_Destroy(sub);
+}
+
+static natsStatus tls_connect(natsOptions *options, natsConnection **connection)
+{
+    *connection = NULL;
+    natsStatus status = natsConnection_Connect(connection, options);
+    natsOptions_Destroy(options);
+    return status;
+}
+
+static void read_info(int fd, char *buffer, size_t size)
+{
+    ck_assert_int_ge(test_read_until(fd, buffer, size, "\r\n", ITEST_WAIT_MS), 0);
+    ck_assert_msg(strncmp(buffer, "INFO {", 6) == 0, "first line: %s", buffer);
+}
+
+/* The server closes without a word: EOF (or a reset), not a timeout. */
+static void expect_silent_close(int fd, const char *label)
+{
+    char buffer[BUFFER_SIZE];
+    long n = test_read_until(fd, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS);
+    ck_assert_msg(n == -ECONNRESET, "%s: expected a close, got %ld (%s)", label, n,
+                  n >= 0 ? buffer : "");
+}
+
+START_TEST(test_tls_connect)
+{
+    certs_make();
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    tls_server_start(&server, config, "");
+    int fd = test_connect_raw(server.port);
+    ck_assert_int_ge(fd, 0);
+    char buffer[BUFFER_SIZE];
+    read_info(fd, buffer, sizeof buffer);
+    ck_assert_msg(strstr(buffer, "\"tls_required\":true") != NULL, "INFO: %s", buffer);
+    ck_assert_msg(strstr(buffer, "\"tls_verify\"") == NULL, "INFO: %s", buffer);
+    /* plain text where a handshake belongs */
+    const char connect[] = "CONNECT {\"verbose\":false}\r\nPING\r\n";
+    ck_assert_int_eq(write(fd, connect, sizeof connect - 1), (ssize_t)(sizeof connect - 1));
+    expect_silent_close(fd, "plain text to the TLS port");
+    close(fd);
+
+    natsConnection *connection = NULL;
+    ITEST_OK(tls_connect(tls_options(server.url, true, false), &connection));
+    round_trip(connection, "tls.verified");
+    natsConnection_Destroy(connection);
+    ITEST_OK(tls_connect(tls_options(server.url, false, false), &connection));
+    round_trip(connection, "tls.unverified");
+    /* a bigger payload crosses several records */
+    enum { BIG = 200 * 1024 };
+    char *payload = malloc(BIG);
+    ck_assert_ptr_nonnull(payload);
+    itest_payload_fill((unsigned char *)payload, BIG, 7);
+    natsSubscription *sub = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&sub, connection, "tls.big"));
+    ITEST_OK(natsConnection_Publish(connection, "tls.big", payload, BIG));
+    natsMsg *msg = NULL;
+    ITEST_OK(natsSubscription_NextMsg(&msg, sub, ITEST_WAIT_MS));
+    ck_assert_int_eq(natsMsg_GetDataLength(msg), BIG);
+    ck_assert(itest_payload_check(natsMsg_GetData(msg), BIG, 7));
+    natsMsg_Destroy(msg);
+    natsSubscription_Destroy(sub);
+    free(payload);
+    natsConnection_Destroy(connection);
+
+    /* a client not set up for TLS reads tls_required in INFO and tries its handshake,
+     * which fails without the CA that signed the server's certificate */
+    natsOptions *plain = itest_options(server.url);
+    natsStatus status = tls_connect(plain, &connection);
+    ck_assert_msg(status == NATS_SSL_ERROR, "plain client: %s", natsStatus_GetText(status));
+    itest_server_stop(&server);
+    certs_remove();
+}
+END_TEST
+
+START_TEST(test_tls_client_certificates)
+{
+    certs_make();
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    tls_server_start(&server, config, "  verify: true\n");
+    int fd = test_connect_raw(server.port);
+    ck_assert_int_ge(fd, 0);
+    char buffer[BUFFER_SIZE];
+    read_info(fd, buffer, sizeof buffer);
+    ck_assert_msg(strstr(buffer, "\"tls_verify\":true") != NULL, "INFO: %s", buffer);
+    close(fd);
+    natsConnection *connection = NULL;
+    ITEST_OK(tls_connect(tls_options(server.url, true, true), &connection));
+    round_trip(connection, "tls.client");
+    natsConnection_Destroy(connection);
+    natsStatus status = tls_connect(tls_options(server.url, true, false), &connection);
+    ck_assert_msg(status != NATS_OK, "a client without a certificate was let in");
+    ck_assert_ptr_null(connection);
+    /* refusals leave the broker serving */
+    ITEST_OK(tls_connect(tls_options(server.url, true, true), &connection));
+    natsConnection_Destroy(connection);
+    itest_server_stop(&server);
+    certs_remove();
+}
+END_TEST
+
+/* A client that never starts its handshake is cut off after the TLS timeout. */
+START_TEST(test_tls_handshake_timeout)
+{
+    certs_make();
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    tls_server_start(&server, config, "  timeout: 0.5\n");
+    int fd = test_connect_raw(server.port);
+    ck_assert_int_ge(fd, 0);
+    char buffer[BUFFER_SIZE];
+    read_info(fd, buffer, sizeof buffer);
+    long start = test_now_ms();
+    expect_silent_close(fd, "no handshake");
+    ck_assert_int_lt(test_now_ms() - start, ITEST_WAIT_MS);
+    close(fd);
+    itest_server_stop(&server);
+    certs_remove();
+}
+END_TEST
+
+/* True when the broker under test knows handshake_first (nats-server 2.10 and later). */
+static bool handshake_first_known(void)
+{
+    if (!test_server_reference()) {
+        return true;
+    }
+    FILE *version = popen("nats-server --version", "r");
+    ck_assert_ptr_nonnull(version);
+    int major = 0;
+    int minor = 0;
+    int matched = fscanf(version, "nats-server: v%d.%d", &major, &minor);
+    pclose(version);
+    return matched == 2 && (major > 2 || (major == 2 && minor >= 10));
+}
+
+START_TEST(test_tls_handshake_first)
+{
+    if (!handshake_first_known()) {
+        return; /* nats-server 2.9 has no handshake_first */
+    }
+    certs_make();
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    tls_server_start(&server, config, "  handshake_first: true\n");
+    int fd = test_connect_raw(server.port);
+    ck_assert_int_ge(fd, 0);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(ctx);
+    char ca[128];
+    ck_assert_int_eq(SSL_CTX_load_verify_locations(ctx, cert_path("ca.pem", ca, sizeof ca), NULL),
+                     1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL *ssl = SSL_new(ctx);
+    ck_assert_ptr_nonnull(ssl);
+    SSL_set_fd(ssl, fd);
+    ck_assert_msg(SSL_connect(ssl) == 1, "handshake before INFO failed");
+    char buffer[BUFFER_SIZE];
+    size_t have = 0;
+    while (have < sizeof buffer - 1 && memchr(buffer, '\n', have) == NULL) {
+        int n = SSL_read(ssl, buffer + have, (int)(sizeof buffer - 1 - have));
+        ck_assert_int_gt(n, 0);
+        have += (size_t)n;
+    }
+    buffer[have] = '\0';
+    ck_assert_msg(strncmp(buffer, "INFO {", 6) == 0, "first line inside TLS: %s", buffer);
+    ck_assert_msg(strstr(buffer, "\"tls_required\":true") != NULL, "INFO: %s", buffer);
+    const char ops[] = "CONNECT {\"verbose\":false}\r\nPING\r\n";
+    ck_assert_int_eq(SSL_write(ssl, ops, sizeof ops - 1), (int)(sizeof ops - 1));
+    int n = SSL_read(ssl, buffer, sizeof buffer - 1);
+    ck_assert_int_gt(n, 0);
+    buffer[n] = '\0';
+    ck_assert_str_eq(buffer, "PONG\r\n");
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    itest_server_stop(&server);
+    certs_remove();
+}
+END_TEST
+
+/* A TLS ClientHello to a plain port is a protocol error there. */
+START_TEST(test_tls_to_plain_port)
+{
+    struct test_server server;
+    itest_server_start(&server, NULL);
+    int fd = test_connect_raw(server.port);
+    ck_assert_int_ge(fd, 0);
+    char buffer[BUFFER_SIZE];
+    read_info(fd, buffer, sizeof buffer);
+    static const unsigned char hello[] = {0x16, 0x03, 0x01, 0x00, 0x05,
+                                          0x01, 0x00, 0x00, 0x01, 0x00};
+    ck_assert_int_eq(write(fd, hello, sizeof hello), (ssize_t)sizeof hello);
+    ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS), 0);
+    ck_assert_str_eq(buffer, "-ERR 'Unknown Protocol Operation'\r\n");
+    close(fd);
+    natsConnection *connection = NULL;
+    natsStatus status = tls_connect(tls_options(server.url, false, false), &connection);
+    ck_assert_msg(status == NATS_SECURE_CONNECTION_WANTED, "TLS client: %s",
+                  natsStatus_GetText(status));
+    itest_server_stop(&server);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("integration_tls");
+    TCase *tc = tcase_create("tls");
+    tcase_add_checked_fixture(tc, NULL, itest_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_tls_connect);
+    tcase_add_test(tc, test_tls_client_certificates);
+    tcase_add_test(tc, test_tls_handshake_timeout);
+    tcase_add_test(tc, test_tls_handshake_first);
+    tcase_add_test(tc, test_tls_to_plain_port);
+    suite_add_tcase(suite, tc);
+    return itest_run(suite);
+}
