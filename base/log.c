@@ -28,7 +28,8 @@ enum { LOG_LINE_SIZE_MAX = 2048 };
 #define LOG_FILE_MODE 0640
 
 static int log_fd = 2;                                   /* set once, before threads */
-static enum log_level log_level_max = LOG_LEVEL_INFO;    /* set once, before threads */
+/* relaxed: a reload (-D, -V) changes it; a line decided under the old level is harmless */
+static _Atomic int log_level_max = LOG_LEVEL_INFO;
 static bool log_time = true;                             /* set once, before threads */
 static bool log_time_utc = false;                        /* set once, before threads */
 static const char *log_path = NULL;      /* set once, before threads; NULL: not a file */
@@ -53,7 +54,13 @@ void log_configure(int fd, enum log_level level_max)
     ASSERT(fd >= 0);
     ASSERT(level_max <= LOG_LEVEL_TRACE);
     log_fd = fd;
-    log_level_max = level_max;
+    log_set_level(level_max);
+}
+
+void log_set_level(enum log_level level_max)
+{
+    ASSERT(level_max <= LOG_LEVEL_TRACE);
+    atomic_store_explicit(&log_level_max, (int)level_max, memory_order_relaxed);
 }
 
 void log_configure_time(bool time, bool utc)
@@ -92,7 +99,7 @@ int log_configure_file(const char *path, int64_t size_limit, enum log_level leve
 
 int log_enabled(enum log_level level)
 {
-    return level <= log_level_max;
+    return (int)level <= atomic_load_explicit(&log_level_max, memory_order_relaxed);
 }
 
 void log_set_thread_shard(int shard_index)

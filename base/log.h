@@ -28,6 +28,9 @@ enum log_level {
  * that is written. Call before starting threads. */
 void log_configure(int fd, enum log_level level_max);
 
+/* Changes the most detailed level written (a configuration reload's -D and -V); any thread. */
+void log_set_level(enum log_level level_max);
+
 /* Whether lines carry the date and time (nats-server's -T/--logtime, on by default), and
  * in UTC rather than local time (its logtime_utc). Call before starting threads. */
 void log_configure_time(bool time, bool utc);

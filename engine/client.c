@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "engine/reload.h"
 #include "engine/route.h"
 #include "engine/shard.h"
 #include "engine/xshard.h"
@@ -72,6 +73,7 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
     struct client *client = (struct client *)conn;
     const struct server *server = conn->shard->server;
     const struct config *config = server->config;
+    const struct server_live *live = server_live(server);
     /* first: release cancels both, whatever happens below */
     timer_entry_init(&client->ping_timer, ping_timer_fired, client);
     timer_entry_init(&client->auth_timer, auth_timer_fired, client);
@@ -95,25 +97,25 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
     int64_t first_ping = config->ping_interval_ns < CONFIG_FIRST_PING_NS ? config->ping_interval_ns
                                                                          : CONFIG_FIRST_PING_NS;
     timer_arm(conn->table->timers, &client->ping_timer, now + first_ping);
-    if (server->auth_required) {
+    if (live->auth_required) {
         timer_arm(conn->table->timers, &client->auth_timer,
                   clock_deadline_ns(now, config->auth_timeout_ns));
     }
     if (server->tls != NULL && conn_tls_start(conn, server->tls) != 0) {
         return -ENOMEM;
     }
-    if (auth_nonce_required(config)) {
+    if (auth_nonce_required(live->config)) {
         auth_nonce_make(client->nonce, sizeof client->nonce);
     }
     char tail[INFO_TAIL_SIZE_MAX];
     size_t tail_length = info_tail_write(tail, sizeof tail, client->conn.id, client->conn.ip,
                                          client->nonce[0] != '\0' ? client->nonce : NULL);
     ASSERT(tail_length > 0);
-    size_t prefix_length = strlen(server->info_prefix);
+    size_t prefix_length = strlen(live->info_prefix);
     if (outq_reserve(&conn->out, &conn->table->out_pool, prefix_length + tail_length) != 0) {
         return -ENOMEM;
     }
-    conn_put(conn, server->info_prefix, prefix_length);
+    conn_put(conn, live->info_prefix, prefix_length);
     conn_put(conn, tail, tail_length);
     conn_flush_queue(&client->conn);
     return 0;
@@ -185,10 +187,11 @@ enum { PERMISSION_ERR_FIXED = 128 };
  *   'Permissions Violation for Publish to "x"'
  *   'Permissions Violation for Subscription to "x"[ using queue "q"]' */
 static void permission_violation(struct client *client, const char *what,
-                                 struct proto_slice subject, struct proto_slice queue)
+                                 struct proto_slice subject, struct proto_slice queue,
+                                 struct proto_slice sid)
 {
     struct go_json line;
-    go_json_init(&line, PERMISSION_ERR_FIXED + 4 * (subject.length + queue.length));
+    go_json_init(&line, PERMISSION_ERR_FIXED + 4 * (subject.length + queue.length + sid.length));
     go_json_literal(&line, "-ERR 'Permissions Violation for ");
     go_json_literal(&line, what);
     go_json_literal(&line, " to ");
@@ -196,6 +199,11 @@ static void permission_violation(struct client *client, const char *what,
     if (queue.length > 0) {
         go_json_literal(&line, " using queue ");
         go_json_quote(&line, queue.data, queue.length);
+    }
+    if (sid.length > 0) {
+        go_json_literal(&line, " (sid ");
+        go_json_quote(&line, sid.data, sid.length);
+        go_json_literal(&line, ")");
     }
     go_json_literal(&line, "'\r\n");
     if (!line.failed) {
@@ -365,7 +373,8 @@ static void handle_sub(struct client *client, const struct proto_op *op)
     if (client->permissions != NULL &&
         !auth_subscribe_allowed(client->permissions, op->subject.data, op->subject.length,
                                 op->queue.data, op->queue.length)) {
-        permission_violation(client, "Subscription", op->subject, op->queue);
+        permission_violation(client, "Subscription", op->subject, op->queue,
+                             (struct proto_slice){0});
         return;
     }
     if (sid_find(client, op->sid) != NULL) {
@@ -462,7 +471,8 @@ static void handle_pub(struct client *client, const struct proto_op *op)
     client->conn.stats.in_bytes += op->payload.length;
     shard->stats.in_msgs++;
     if (client->permissions != NULL && !publish_allowed(client, op->subject)) {
-        permission_violation(client, "Publish", op->subject, (struct proto_slice){0});
+        permission_violation(client, "Publish", op->subject, (struct proto_slice){0},
+                             (struct proto_slice){0});
         return;
     }
     client_ok(client);
@@ -485,6 +495,26 @@ static void handle_pub(struct client *client, const struct proto_op *op)
 
 /* ---- CONNECT and auth ---- */
 
+/* Gives the client its permission set, and the table of replies it may answer when the
+ * set has allow_responses. False when out of memory (the client is then closed). */
+static bool client_permissions_set(struct client *client,
+                                   const struct auth_permissions *permissions)
+{
+    if (permissions != NULL && permissions->responses && client->replies == NULL) {
+        client->replies = auth_replies_new();
+        if (client->replies == NULL) {
+            conn_close(&client->conn, "Out Of Memory");
+            return false;
+        }
+    }
+    if ((permissions == NULL || !permissions->responses) && client->replies != NULL) {
+        auth_replies_free(client->replies);
+        client->replies = NULL;
+    }
+    client->permissions = permissions;
+    return true;
+}
+
 static void handle_connect(struct client *client, const struct proto_op *op)
 {
     const struct server *server = client->conn.shard->server;
@@ -499,22 +529,18 @@ static void handle_connect(struct client *client, const struct proto_op *op)
         return;
     }
     const struct auth_permissions *permissions = NULL;
-    if (server->auth_required &&
-        !auth_authenticate(server->config, &options,
+    const struct server_live *live = server_live(server);
+    if (live->auth_required &&
+        !auth_authenticate(live->config, &options,
                            client->nonce[0] != '\0' ? client->nonce : NULL, &permissions)) {
         connect_options_free(&options);
         client_fail(client, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
         return;
     }
-    if (permissions != NULL && permissions->responses && client->replies == NULL) {
-        client->replies = auth_replies_new();
-        if (client->replies == NULL) {
-            connect_options_free(&options);
-            conn_close(&client->conn, "Out Of Memory");
-            return;
-        }
+    if (!client_permissions_set(client, permissions)) {
+        connect_options_free(&options);
+        return;
     }
-    client->permissions = permissions;
     if (options.no_responders && !options.headers) {
         connect_options_free(&options);
         client_fail(client, TEXT(ERR_NO_RESPONDERS), "Protocol Violation");
@@ -531,7 +557,7 @@ static void handle_connect(struct client *client, const struct proto_op *op)
 
 static bool auth_pending(const struct client *client)
 {
-    return client->conn.shard->server->auth_required &&
+    return server_live(client->conn.shard->server)->auth_required &&
            !(client->conn.kind_flags & CLIENT_F_CONNECTED);
 }
 
@@ -670,6 +696,54 @@ static void auth_timer_fired(struct timer_entry *entry, void *ctx)
     client_fail(client, TEXT(ERR_AUTH_TIMEOUT), "Authentication Timeout");
 }
 
+/* After a reload, the subscriptions the client's permissions no longer allow are removed,
+ * each with nats-server's -ERR naming its sid. */
+static void subs_recheck(struct client *client)
+{
+    struct shard *shard = client->conn.shard;
+    uint64_t overflow_mark = xshard_overflow_mark(&shard->xshard);
+    for (uint32_t b = 0; b < client->sid_bucket_count; b++) {
+        struct client_sub *sub = client->sid_buckets[b];
+        while (sub != NULL) {
+            struct client_sub *next = sub->sid_next;
+            const struct sub *s = &sub->route.sub;
+            if (!auth_subscribe_allowed(client->permissions, s->subject, s->subject_length,
+                                        s->queue, s->queue_length)) {
+                struct proto_slice subject = {s->subject, s->subject_length};
+                struct proto_slice queue = {s->queue, s->queue_length};
+                struct proto_slice sid = {sub->sid, sub->sid_length};
+                permission_violation(client, "Subscription", subject, queue, sid);
+                client_sub_free(shard, sub);
+            }
+            sub = next;
+        }
+    }
+    xshard_producer_hold(&shard->xshard, &client->conn,
+                         xshard_overflow_mark(&shard->xshard) != overflow_mark);
+}
+
+/* A reload (reload.h): a client the new authorization no longer admits is closed, as
+ * nats-server closes it; the others take their new permissions. */
+static void client_reload(struct conn *conn)
+{
+    struct client *client = (struct client *)conn;
+    if (conn_ending(conn) || !(conn->kind_flags & CLIENT_F_CONNECTED)) {
+        return;
+    }
+    const struct server_live *live = server_live(conn->shard->server);
+    const struct auth_permissions *permissions = NULL;
+    if (live->auth_required &&
+        !auth_authenticate(live->config, &client->options,
+                           client->nonce[0] != '\0' ? client->nonce : NULL, &permissions)) {
+        /* closed without a word: nats-server 2.9.10 and 2.15.1 send nothing here */
+        conn_close_after_flush(&client->conn, "Authentication Failure");
+        return;
+    }
+    if (client_permissions_set(client, permissions)) {
+        subs_recheck(client);
+    }
+}
+
 static void client_release(struct conn *conn)
 {
     struct client *client = (struct client *)conn;
@@ -698,4 +772,5 @@ const struct conn_kind client_kind = {
     .open = client_open,
     .receive = client_receive,
     .release = client_release,
+    .reload = client_reload,
 };

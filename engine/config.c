@@ -732,3 +732,63 @@ void config_release(struct config *config)
     auth_config_free(config->auth);
     config->auth = NULL;
 }
+
+/* ---- reload ---------------------------------------------------------------------------- */
+
+/* The flags a reload may change, of those nats-server reloads: authorization, debug and
+ * trace, max_connections. The file's users and permissions (config->auth) always reload. */
+static bool flag_reloadable(const struct flag *flag)
+{
+    static const char *const reloadable[] = {
+        "c", "user", "pass", "auth", "auth_timeout", "D", "V", "DV", "max_connections", "t",
+    };
+    for (size_t i = 0; i < sizeof reloadable / sizeof reloadable[0]; i++) {
+        if (strcmp(flag->names[0], reloadable[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void flag_value_text(const struct flag *flag, const struct config *config, char *text,
+                            size_t size)
+{
+    const char *field = (const char *)config + flag->offset;
+    switch (flag->kind) {
+    case FLAG_STRING: {
+        const char *value = *(const char *const *)(const void *)field;
+        snprintf(text, size, "%s", value != NULL ? value : "");
+        return;
+    }
+    case FLAG_SWITCH:
+        snprintf(text, size, "%s", *(const bool *)(const void *)field ? "true" : "false");
+        return;
+    case FLAG_INT:
+    case FLAG_DURATION:
+    case FLAG_SIZE:
+        snprintf(text, size, "%lld", (long long)*(const int64_t *)(const void *)field);
+        return;
+    }
+    text[0] = '\0';
+}
+
+int config_reload_refused(const struct config *old, const struct config *next, char *text,
+                          size_t size)
+{
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        const struct flag *flag = &flags[i];
+        if (flag->action != ACTION_SET || flag_reloadable(flag)) {
+            continue;
+        }
+        char before[128];
+        char after[128];
+        flag_value_text(flag, old, before, sizeof before);
+        flag_value_text(flag, next, after, sizeof after);
+        if (strcmp(before, after) != 0) {
+            snprintf(text, size, "config reload not supported for %s: old=%s, new=%s",
+                     flag->names[flag->names[1] != NULL ? 1 : 0], before, after);
+            return 1;
+        }
+    }
+    return 0;
+}

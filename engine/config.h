@@ -171,6 +171,12 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
  * config_parse has done it already when it returned anything but CONFIG_RUN. */
 void config_release(struct config *config);
 
+/* What a reload may not change: 0 when `next` differs from `old` only in what a reload
+ * applies (authorization, users and permissions, debug and trace, max_connections); else 1 with nats-server's message, naming the first other flag that
+ * changed, in `text`. */
+int config_reload_refused(const struct config *old, const struct config *next, char *text,
+                          size_t size);
+
 /* Sets the flag a configuration file names `name` (a flag's name longer than two letters,
  * or its only name) from `value`, as the command line would, but for durations also in
  * Go's syntax ("1m30s"); `where` ("file:line:col: ") prefixes an error on `err`.

@@ -70,6 +70,9 @@ struct conn_kind {
     /* The connection is closing: drop subscriptions and what else the kind holds. Output
      * buffers stay: the kernel may hold one. Called once. */
     void (*release)(struct conn *conn);
+    /* The configuration was reloaded (reload.h): check the connection against it. NULL:
+     * nothing to check. */
+    void (*reload)(struct conn *conn);
 };
 
 struct conn_stats {

@@ -1,5 +1,6 @@
-/* What both I/O backends share (see loop.h): choosing one, creating it, and the flags and
- * in-flight count of a connection's receive and send, kept here once rather than twice.
+/* What both I/O backends share (see loop.h): choosing one, creating it, reading its
+ * counters, and the flags and in-flight count of a connection's receive and send, kept
+ * here once rather than twice.
  * Shard thread, except loop_backend_choose (main, before the shards start). */
 #include "engine/loop.h"
 
@@ -52,6 +53,12 @@ void loop_destroy(struct loop *loop)
     if (loop != NULL) {
         loop->ops->destroy(loop);
     }
+}
+
+void loop_stats_get(const struct loop *loop, struct loop_stats *stats)
+{
+    *stats = loop->stats;
+    loop->ops->store_stats(loop, stats);
 }
 
 struct conn *loop_tag_conn(const struct loop *loop, uint64_t tag)

@@ -19,6 +19,7 @@
 #define IONATS_ENGINE_LOOP_H
 
 #include "engine/conn.h"
+#include "engine/io_histogram.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@
 
 struct config;
 struct loop;
+struct loop_stats;
 struct store_io;
 
 enum loop_backend {
@@ -96,6 +98,24 @@ struct loop_ops {
     /* Runs the handlers of what is ready, up to a bound per call. */
     void (*dispatch)(struct loop *loop);
     void (*destroy)(struct loop *loop);
+    /* Fills the store_* members of *stats from the backend's store. */
+    void (*store_stats)(const struct loop *loop, struct loop_stats *stats);
+};
+
+/* What a loop counts, for /metrics (monitor_metrics.c reads it through loop_stats_get, on
+ * the shard's own thread): plain counters, no atomics. */
+struct loop_stats {
+    /* Operations handed to the kernel: io_uring SQEs submitted (the stores' included);
+     * epoll: recv, send and accept4 calls. */
+    uint64_t submitted;
+    uint64_t wakeups;                /* wake-ups from other shards that reached this loop */
+    struct io_histogram completions; /* one per dispatch (a turn): the completions it ran
+                                      * (epoll: readiness events and reported ends) */
+    /* The stream stores' I/O on this loop (store_uring, store_thread): filled in by
+     * loop_stats_get from the backend's store. */
+    uint64_t store_writes;
+    uint64_t store_datasyncs;        /* each one a group commit of what was written before */
+    struct io_histogram datasync_ns; /* submission to completion, IO_HISTOGRAM_NS_SHIFT */
 };
 
 /* Embedded first in a backend's own state. */
@@ -105,7 +125,11 @@ struct loop {
     struct conn_table *conns;   /* borrowed: resolves completions to connections */
     struct store_io *store_io;  /* the backend's store I/O (owned by the backend) */
     struct loop_peer peer;
+    struct loop_stats stats;    /* the backend's counters; the store's are its store's */
 };
+
+/* Copies the loop's counters, its store's included, into *stats. Shard thread. */
+void loop_stats_get(const struct loop *loop, struct loop_stats *stats);
 
 /* ---- setting up ---- */
 

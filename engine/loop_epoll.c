@@ -262,8 +262,9 @@ static void epoll_recv_stop(struct loop *loop, struct conn *conn)
 }
 
 /* One send(2) of what is left. The bytes sent, -EAGAIN, or another -errno. */
-static int send_some(struct conn *conn)
+static int send_some(struct loop_epoll *ep, struct conn *conn)
 {
+    ep->loop.stats.submitted++;
     ssize_t n;
     do {
         n = sendmsg(conn->fd, &conn->send_msg, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -277,7 +278,7 @@ static int send_some(struct conn *conn)
 static void epoll_send(struct loop *loop, struct conn *conn)
 {
     struct loop_epoll *ep = epoll_from(loop);
-    int result = send_some(conn);
+    int result = send_some(ep, conn);
     if (result == -EAGAIN) {
         conn->io_events |= IO_SEND_WAIT;
         result = interest_update(ep, conn);
@@ -393,6 +394,7 @@ done:
 
 static void on_conn_readable(struct loop_epoll *ep, struct conn *conn)
 {
+    ep->loop.stats.submitted++;
     ssize_t n;
     do {
         n = recv(conn->fd, ep->buffer, ep->buffer_size, MSG_DONTWAIT);
@@ -412,7 +414,7 @@ static void on_conn_readable(struct loop_epoll *ep, struct conn *conn)
 
 static void on_conn_writable(struct loop_epoll *ep, struct conn *conn)
 {
-    int result = send_some(conn);
+    int result = send_some(ep, conn);
     if (result == -EAGAIN) {
         return;
     }
@@ -440,6 +442,7 @@ static void on_listen(struct loop_epoll *ep, int listener)
 {
     const struct loop_handlers *handlers = &ep->loop.handlers;
     for (int i = 0; i < ACCEPT_BATCH && ep->listen_fd[listener] >= 0; i++) {
+        ep->loop.stats.submitted++;
         int fd = accept4(ep->listen_fd[listener], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             handlers->accepted(handlers->ctx, listener, fd, true);
@@ -502,6 +505,7 @@ static void on_event(struct loop_epoll *ep, const struct epoll_event *event)
     case EV_XWAKE: {
         uint64_t value;
         (void)!read(ep->xwake_fd, &value, sizeof value);
+        ep->loop.stats.wakeups++;
         return;
     }
     case EV_HANDOFF:
@@ -515,9 +519,10 @@ static void on_event(struct loop_epoll *ep, const struct epoll_event *event)
 }
 
 /* Reports the ends queued before this dispatch began; ends queued by their handlers wait
- * for the next one. */
-static void done_run(struct loop_epoll *ep)
+ * for the next one. Returns how many connections had ends to report. */
+static uint64_t done_run(struct loop_epoll *ep)
 {
+    uint64_t ran = 0;
     struct conn *conn = ep->done_head;
     ep->done_head = ep->done_tail = NULL;
     while (conn != NULL) {
@@ -534,7 +539,9 @@ static void done_run(struct loop_epoll *ep)
             loop_send_end(&ep->loop, conn, conn->io_result);
         }
         conn = next;
+        ran++;
     }
+    return ran;
 }
 
 static void epoll_dispatch(struct loop *loop)
@@ -552,7 +559,16 @@ static void epoll_dispatch(struct loop *loop)
     for (int i = 0; i < count; i++) {
         on_event(ep, &ep->events[i]);
     }
-    done_run(ep);
+    uint64_t ends = done_run(ep);
+    io_histogram_observe(&ep->loop.stats.completions, (uint64_t)count + ends, 0);
+}
+
+static void epoll_store_stats(const struct loop *loop, struct loop_stats *stats)
+{
+    const struct store_thread *store = &((const struct loop_epoll *)loop)->store;
+    stats->store_writes = store->write_count;
+    stats->store_datasyncs = store->datasync_count;
+    stats->datasync_ns = store->datasync_ns;
 }
 
 static const struct loop_ops epoll_ops = {
@@ -567,4 +583,5 @@ static const struct loop_ops epoll_ops = {
     .wait = epoll_wait_ns,
     .dispatch = epoll_dispatch,
     .destroy = epoll_destroy,
+    .store_stats = epoll_store_stats,
 };

@@ -107,6 +107,7 @@ static struct io_uring_sqe *sqe_get(struct loop_uring *uring)
         }
         sqe = io_uring_get_sqe(&uring->ring);
     }
+    uring->loop.stats.submitted++; /* the stores' SQEs are counted by store_uring */
     return sqe;
 }
 
@@ -426,6 +427,8 @@ static void dispatch_one(struct loop_uring *uring, const struct io_uring_cqe *cq
         store_uring_complete(&uring->store, cqe);
         return;
     case UD_XWAKE:
+        uring->loop.stats.wakeups++;
+        return;
     case UD_IGNORE:
         return;
     }
@@ -444,6 +447,7 @@ static void uring_dispatch(struct loop *loop)
     struct io_uring_cqe batch[REAP_BATCH];
     unsigned count;
     unsigned passes = uring->reap_passes;
+    uint64_t ran = 0;
     while (passes-- > 0 &&
            (count = io_uring_peek_batch_cqe(&uring->ring, cqes, REAP_BATCH)) > 0) {
         for (unsigned i = 0; i < count; i++) {
@@ -453,7 +457,18 @@ static void uring_dispatch(struct loop *loop)
         for (unsigned i = 0; i < count; i++) {
             dispatch_one(uring, &batch[i]);
         }
+        ran += count;
     }
+    io_histogram_observe(&uring->loop.stats.completions, ran, 0);
+}
+
+static void uring_store_stats(const struct loop *loop, struct loop_stats *stats)
+{
+    const struct store_uring *store = &((const struct loop_uring *)loop)->store;
+    stats->store_writes = store->write_count;
+    stats->store_datasyncs = store->datasync_count;
+    stats->datasync_ns = store->datasync_ns;
+    stats->submitted += store->write_count + store->datasync_count + store->release_count;
 }
 
 static const struct loop_ops uring_ops = {
@@ -468,4 +483,5 @@ static const struct loop_ops uring_ops = {
     .wait = uring_wait,
     .dispatch = uring_dispatch,
     .destroy = uring_destroy,
+    .store_stats = uring_store_stats,
 };

@@ -21,6 +21,7 @@
 #include "engine/js.h"
 #include "engine/monitor.h"
 #include "engine/ops.h"
+#include "engine/reload.h"
 #include "engine/route.h"
 #include "engine/server.h"
 #include "engine/shard.h"
@@ -250,7 +251,6 @@ static int server_init(struct server *server, const struct config *config, int s
             return rc;
         }
     }
-    server->auth_required = auth_required(config);
     auth_config_warn(config);
     int tls_rc = tls_server_configure(&server->tls, config);
     if (tls_rc != 0) {
@@ -278,20 +278,7 @@ static int server_init(struct server *server, const struct config *config, int s
     if (rc != 0) {
         return rc;
     }
-    struct info_server info = {
-        .server_id = server->server_id,
-        .server_name = server->server_name,
-        .version = SERVER_PROTOCOL_VERSION,
-        .host = config->host,
-        .port = port,
-        .max_payload = (uint32_t)config->max_payload,
-        .auth_required = server->auth_required,
-        .tls_required = server->tls != NULL,
-        .tls_verify = server->tls != NULL && config->tls_verify,
-        .jetstream = config->jetstream,
-    };
-    server->info_prefix = info_prefix_build(&info);
-    if (server->info_prefix == NULL || server_shards_alloc(server, shard_count) != 0) {
+    if (server_live_start(server, config) != 0 || server_shards_alloc(server, shard_count) != 0) {
         LOG_ERROR("out of memory setting up %d shards", shard_count);
         return -ENOMEM;
     }
@@ -399,16 +386,6 @@ static const char *signal_name(int signal_number)
     }
 }
 
-/* SIGHUP: where the configuration will be reloaded. Until then it says why it is not, in
- * nats-server's words where they apply (no -c), and the broker serves on unchanged. */
-static void signal_reload(const struct server *server)
-{
-    LOG_ERROR("Failed to reload server configuration: %s",
-              server->config->config_path == NULL
-                  ? "can only reload config when a file is provided using -c or --config"
-                  : "reload not supported yet");
-}
-
 /* SIGUSR2: where lame-duck mode will begin. Until then the broker serves on. */
 static void signal_lame_duck(const struct server *server)
 {
@@ -419,7 +396,7 @@ static void signal_lame_duck(const struct server *server)
 /* Blocks until SIGINT or SIGTERM, answering the others on the way, each after nats-server's
  * "Trapped" line. SIGUSR1 also asks the shards for their counters, which tests read until
  * /metrics serves them. Returns the stopping signal. */
-static int signal_loop(const sigset_t *signals, const struct server *server)
+static int signal_loop(const sigset_t *signals, struct server *server, int argc, char **argv)
 {
     for (;;) {
         siginfo_t info;
@@ -436,7 +413,7 @@ static int signal_loop(const sigset_t *signals, const struct server *server)
             }
             break;
         case SIGHUP:
-            signal_reload(server);
+            server_reload(server, argc, argv);
             break;
         case SIGUSR2:
             signal_lame_duck(server);
@@ -549,7 +526,7 @@ int main(int argc, char **argv)
         if (ports_path[0] != '\0') {
             ops_ports_file_write(server.listen_fd, server.monitor_listen_fd, ports_path);
         }
-        signal_loop(&signals, &server);
+        signal_loop(&signals, &server, argc, argv);
         LOG_INFO("Initiating Shutdown...");
         for (int i = 0; i < shard_count; i++) {
             shard_request_stop(server.wake_fds[i]);
@@ -571,7 +548,7 @@ int main(int argc, char **argv)
         close(server.monitor_listen_fd);
     }
     close(server.listen_fd);
-    free(server.info_prefix);
+    server_live_free(&server);
     tls_server_free(server.tls);
     free(shards);
     free(starts);

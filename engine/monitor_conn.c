@@ -212,6 +212,8 @@ void monitor_http_gathered(struct monitor_http *http, struct monitor_gather *gat
     } else if (failed) {
         static const char text[] = "out of memory taking the snapshot";
         respond_text(http, 500, text, sizeof text - 1);
+    } else if (gather->options.endpoint == MONITOR_METRICS) {
+        monitor_metrics_reply(shard, http, gather); /* Prometheus's text, not JSON */
     } else {
         switch (gather->options.endpoint) {
         case MONITOR_VARZ:

@@ -61,6 +61,9 @@ static void part_fill(struct shard *shard, struct monitor_part *part)
     case MONITOR_JSZ:
         monitor_jsz_collect(shard, part);
         return;
+    case MONITOR_METRICS:
+        monitor_metrics_collect(shard, part);
+        return;
     default:
         UNREACHABLE(); /* the other endpoints need no shard's data */
     }

@@ -1,6 +1,10 @@
 /* Monitoring inside the broker, private to engine/monitor*.c: shard 0's state, what a
  * request asks, and the snapshot gathered from every shard to answer it.
  *
+ * /metrics (monitor_metrics*.c) gathers like the rest: each part carries its shard's varz
+ * counters, its streams' details and its own loop's and transport's figures, and shard 0
+ * writes the Prometheus text from them.
+ *
  * The one idea: an endpoint that needs the shards' data (varz, connz, subsz, jsz's stream
  * details) is answered in two steps. The HTTP connection (monitor_conn.c, shard 0) starts a
  * *gather*: one *part* per shard, each a call (shard_call.h) that runs on its shard, copies
@@ -26,6 +30,7 @@
 
 #include "engine/conn.h"
 #include "engine/http.h"
+#include "engine/loop.h"
 #include "engine/shard_call.h"
 #include "proto/go_json.h"
 #include "proto/sublist.h"
@@ -48,6 +53,7 @@ enum monitor_endpoint {
     MONITOR_HEALTHZ,
     MONITOR_JSZ,
     MONITOR_LEAFZ,
+    MONITOR_METRICS,    /* ionats's own: nats-server has no /metrics */
     MONITOR_ROUTEZ,
     MONITOR_SUBSZ,
     MONITOR_VARZ,
@@ -186,6 +192,29 @@ struct monitor_conn_row {
     uint32_t subs_count;
 };
 
+/* /metrics: one shard's own figures, copied on that shard (monitor_metrics_collect). */
+struct monitor_shard_figures {
+    struct loop_stats loop;
+    uint64_t connections;         /* client connections open on the shard */
+    uint64_t accepted;            /* connections it accepted (shard_stats) */
+    uint64_t in_bytes;            /* socket bytes received and sent, protocol included */
+    uint64_t out_bytes;
+    uint64_t recv_enobufs;        /* receives that found no free buffer */
+    uint64_t slow_consumers;
+    /* the cross-shard transport (xshard_stats), and what its overflow queues hold now */
+    uint64_t xshard_sent;
+    uint64_t xshard_received;
+    uint64_t ring_full;
+    uint64_t overflowed;
+    uint64_t overflow_bytes;
+    uint64_t overflow_peak_bytes;
+    uint64_t wakeups_sent;
+    /* what connz writes of the open client connections, summed */
+    uint64_t pending_bytes;
+    uint64_t subscriptions;
+    struct conn_stats conn_totals;
+};
+
 struct monitor_gather;
 
 struct monitor_part {
@@ -211,6 +240,8 @@ struct monitor_part {
     /* jsz?streams=1: the streams this shard owns, in name order */
     struct monitor_stream_row *streams;
     uint32_t stream_count;
+    /* metrics: the shard's own figures */
+    struct monitor_shard_figures figures;
     void *block;                     /* owned: the one allocation rows and text live in */
 };
 
@@ -292,6 +323,19 @@ void monitor_jsz_varz_write(struct shard *shard, struct go_json *json);
 /* Endpoints without shard data: routez, leafz, gatewayz, accountz. */
 void monitor_static_write(struct shard *shard, enum monitor_endpoint endpoint,
                           struct go_json *json);
+
+/* ---- monitor_metrics.c: /metrics, the Prometheus text format ---- */
+
+/* What /metrics is served as: the text exposition format 0.0.4. */
+#define MONITOR_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* On the part's shard: varz's counters, the streams' details, and the shard's figures. */
+void monitor_metrics_collect(struct shard *shard, struct monitor_part *part);
+
+/* On shard 0, once the gather is complete: writes the page and answers `http` with it
+ * (monitor_http_reply), or with a 500 when it does not fit MONITOR_RESPONSE_MAX. */
+void monitor_metrics_reply(struct shard *shard, struct monitor_http *http,
+                           const struct monitor_gather *gather);
 
 /* ---- monitor_json.c: values as nats-server's Go writes them ---- */
 

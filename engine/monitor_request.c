@@ -6,7 +6,8 @@
  * offset, limit, test; healthz js-enabled-only, js-server-only, js-meta-only (checked as
  * booleans; every answer is "ok" while the server runs); jsz accounts, streams,
  * consumers, direct-consumers, config, offset, limit, leader-only, raft,
- * stream-leader-only, acc. Others (connz auth, acc, user,
+ * stream-leader-only, acc. /metrics takes none: it asks jsz's details with consumers and
+ * config, as prometheus-nats-exporter's -jsz=all does. Others (connz auth, acc, user,
  * filter_subject, mqtt_client; JSONP callback) are read by nats-server but ignored here. */
 #include "engine/monitor_internal.h"
 
@@ -26,6 +27,7 @@ const char *const monitor_endpoint_paths[MONITOR_ENDPOINT_COUNT] = {
     [MONITOR_HEALTHZ] = "/healthz",
     [MONITOR_JSZ] = "/jsz",
     [MONITOR_LEAFZ] = "/leafz",
+    [MONITOR_METRICS] = "/metrics",
     [MONITOR_ROUTEZ] = "/routez",
     [MONITOR_SUBSZ] = "/subsz",
     [MONITOR_VARZ] = "/varz",
@@ -43,6 +45,7 @@ const char monitor_index_html[] =
     "<a href=./leafz>LeafNodes</a><br/>\n"
     "<a href=./gatewayz>Gateways</a><br/>\n"
     "<a href=./healthz>Health Probe</a><br/>\n"
+    "<a href=./metrics>Metrics (Prometheus)</a><br/>\n"
     "</body>\n</html>\n";
 const size_t monitor_index_html_length = sizeof monitor_index_html - 1;
 
@@ -354,6 +357,14 @@ int monitor_options_parse(enum monitor_endpoint endpoint, struct http_slice quer
         return healthz_parse(query, value, error);
     case MONITOR_JSZ:
         return jsz_parse(query, value, options, error);
+    case MONITOR_METRICS:
+        /* the exporter's /jsz?consumers=true&config=true&raft=true */
+        options->jsz_details = true;
+        options->jsz_streams = true;
+        options->jsz_consumers = true;
+        options->jsz_config = true;
+        options->jsz_raft = true;
+        return 0;
     default:
         return 0;
     }

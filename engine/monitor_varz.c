@@ -10,6 +10,7 @@
  * writes them without those features. The jetstream object is monitor_jsz.c's.
  *
  * monitor_counts_collect runs on each part's shard; the writers on shard 0. */
+#include "engine/reload.h"
 #include "engine/monitor_internal.h"
 
 #include "base/assert.h"
@@ -152,7 +153,7 @@ void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather
     go_json_key_int(json, "proto", 1);
     go_json_key_cstring(json, "host", config->host);
     go_json_key_int(json, "port", server->port);
-    if (server->auth_required) {
+    if (server_live(server)->auth_required) {
         key_raw(json, "auth_required", "true");
     }
     go_json_key_int(json, "max_connections", config->max_connections);

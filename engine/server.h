@@ -30,15 +30,17 @@ struct shard;
 struct shard_module;
 
 struct tls_server;
+struct server_live;
 
 struct server {
     const struct config *config;
     const struct conn_kind *listener_kind; /* static: what accepted connections speak */
     char server_id[SERVER_ID_SIZE];
     const char *server_name;
-    char *info_prefix; /* owned: INFO line up to client_id */
-    bool auth_required;
     struct tls_server *tls; /* owned: TLS for clients (conn_tls.h); NULL: plain text */
+    /* What a reload changes (reload.h): published by main with a release store, read by
+     * the shards with an acquire load (server_live()). Owned. */
+    _Atomic(struct server_live *) live;
     int listen_fd;
     int port; /* the bound client port */
     /* HTTP monitoring (-m): the socket shard 0 accepts on (-1 without -m), its bound port,

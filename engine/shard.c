@@ -29,6 +29,8 @@ enum {
 };
 /* The eventfd value main adds to stop a shard; smaller values ask for counters. */
 #define WAKE_STOP_VALUE (1ULL << 32)
+/* A reload's wake-up: below the stop, above any count of stats requests. */
+#define WAKE_RELOAD_VALUE (1ULL << 20)
 /* How soon a shard whose records wait for room in a full ring looks again. */
 enum { OVERFLOW_POLL_NS = 100 * 1000 };
 /* Server-side deliveries waiting for their handlers, in bytes: far above what one turn's
@@ -528,6 +530,17 @@ static void close_all_after_flush(struct shard *shard)
     }
 }
 
+/* A reload was published (reload.h): each connection's kind checks it against it. */
+static void conns_reload(struct shard *shard)
+{
+    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
+        struct conn *conn = shard->conns.conns[i];
+        if (conn != NULL && conn->kind->reload != NULL && !(conn->flags & CONN_F_CLOSING)) {
+            conn->kind->reload(conn);
+        }
+    }
+}
+
 static void on_control(void *ctx, uint64_t value, int error)
 {
     struct shard *shard = ctx;
@@ -537,8 +550,11 @@ static void on_control(void *ctx, uint64_t value, int error)
         stop_begin(shard);
         return;
     }
-    if ((value & (WAKE_STOP_VALUE - 1)) != 0) {
+    if ((value & (WAKE_RELOAD_VALUE - 1)) != 0) {
         stats_log(shard);
+    }
+    if ((value & (WAKE_STOP_VALUE - 1)) >= WAKE_RELOAD_VALUE && !shard->stopping) {
+        conns_reload(shard);
     }
     if (value >= WAKE_STOP_VALUE && !shard->stopping) {
         stop_begin(shard);
@@ -806,6 +822,11 @@ void shard_request_stop(int wake_fd)
 void shard_request_stats(int wake_fd)
 {
     wake_fd_add(wake_fd, 1);
+}
+
+void shard_request_reload(int wake_fd)
+{
+    wake_fd_add(wake_fd, WAKE_RELOAD_VALUE);
 }
 
 void shard_destroy(struct shard *shard)

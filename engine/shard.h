@@ -132,6 +132,10 @@ void shard_destroy(struct shard *shard);
 void shard_request_stop(int wake_fd);
 void shard_request_stats(int wake_fd);
 
+/* Asks a shard to check its clients against a reloaded configuration (reload.h). Any
+ * thread. */
+void shard_request_reload(int wake_fd);
+
 /* A client's PING: answered now, or once every shard applied earlier interest changes. */
 void shard_pong(struct shard *shard, struct conn *conn);
 

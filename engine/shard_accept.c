@@ -11,6 +11,7 @@
  * listener, so a full descriptor table does not spin the shard.
  *
  * One thread: the shard's (handoffs arrive through the loop). */
+#include "engine/reload.h"
 #include "engine/shard.h"
 
 #include "base/assert.h"
@@ -109,10 +110,11 @@ static void conn_adopt(struct shard *shard, int fd, const struct conn_kind *kind
         conn_close(conn, "Out Of Memory");
         return;
     }
-    if (count > server->config->max_connections) {
+    int64_t max_connections = server_live(server)->max_connections;
+    if (count > max_connections) {
         static const char error[] = "-ERR 'maximum connections exceeded'\r\n";
         LOG_WARN("maximum connections (%lld) exceeded, refusing %s:%d",
-                 (long long)server->config->max_connections, conn->ip, conn->port);
+                 (long long)max_connections, conn->ip, conn->port);
         conn_write_text(conn, error, sizeof error - 1);
         conn_close_after_flush(conn, "Maximum Connections Exceeded");
         return;

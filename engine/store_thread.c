@@ -16,13 +16,16 @@
  * Completions: the helper publishes each completion as soon as its operation ends (a
  * write's completion does not wait behind the next datasync) and writes the completion
  * eventfd; those writes cost the helper's thread, not the owner's, and coalesce in the
- * eventfd's counter into one wake of the owner's loop.
+ * eventfd's counter into one wake of the owner's loop. A datasync's completion carries how
+ * long its fdatasync took on the helper (record type STORE_THREAD_DATASYNC), which the owner
+ * adds to its histogram for /metrics.
  *
  * Threads: the owner calls every exported function; store_thread_main and what it calls
  * run on the helper and touch only `struct store_thread_shared`. */
 #include "engine/store_thread.h"
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/spsc.h"
 
@@ -51,11 +54,11 @@ struct store_thread_request {
     int32_t fd; /* borrowed until the completion (a release's: owned by the helper) */
 };
 
-/* The body of a completion record. */
+/* The body of a completion record; its type is the request's for a datasync, 0 otherwise. */
 struct store_thread_completion {
     struct store_io_op *op; /* borrowed from the submitter, handed back by its done() */
     int32_t result;
-    uint32_t unused;
+    uint32_t elapsed_us;    /* a datasync's: how long fdatasync took, saturated */
 };
 
 STATIC_ASSERT(sizeof(struct store_thread_request) % SPSC_ALIGN == 0,
@@ -113,16 +116,18 @@ static void store_thread_signal(int fd)
     ASSERT(rc == 0);
 }
 
-/* Publishes one completion and signals the owner's eventfd. */
+/* Publishes one completion (of `type`, with `elapsed_us` for a datasync) and signals the
+ * owner's eventfd. */
 static void store_thread_complete(struct store_thread_shared *shared, struct store_io_op *op,
-                                  int32_t result)
+                                  int32_t result, uint32_t type, uint32_t elapsed_us)
 {
     struct store_thread_completion *completion =
-        spsc_reserve(&shared->completions, 0, sizeof *completion);
+        spsc_reserve(&shared->completions, type, sizeof *completion);
     /* The owner has at most in_flight_max operations outstanding, and the ring holds that
      * many completions (store_thread_init). */
     ASSERT(completion != NULL);
-    *completion = (struct store_thread_completion){.op = op, .result = result};
+    *completion =
+        (struct store_thread_completion){.op = op, .result = result, .elapsed_us = elapsed_us};
     spsc_commit(&shared->completions);
     (void)spsc_publish(&shared->completions);
     store_thread_signal(shared->event_fd);
@@ -152,6 +157,16 @@ static void store_thread_close(int fd)
     }
 }
 
+/* fdatasync(fd): 0 or -errno, and in *elapsed_us how long it took. */
+static int32_t store_thread_fdatasync(int fd, uint32_t *elapsed_us)
+{
+    int64_t start_ns = clock_monotonic_ns();
+    int32_t result = fdatasync(fd) == 0 ? 0 : -errno;
+    int64_t us = (clock_monotonic_ns() - start_ns) / NS_PER_US;
+    *elapsed_us = us <= 0 ? 0 : us >= UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    return result;
+}
+
 /* Performs the request `record` holds and publishes its completion. */
 static void store_thread_perform(struct store_thread_shared *shared,
                                  const struct spsc_record *record)
@@ -168,12 +183,15 @@ static void store_thread_perform(struct store_thread_shared *shared,
     switch (type) {
     case STORE_THREAD_WRITE:
         ASSERT(request.op != NULL);
-        store_thread_complete(shared, request.op, store_thread_pwrite(&request));
+        store_thread_complete(shared, request.op, store_thread_pwrite(&request), 0, 0);
         break;
-    case STORE_THREAD_DATASYNC:
+    case STORE_THREAD_DATASYNC: {
         ASSERT(request.op != NULL);
-        store_thread_complete(shared, request.op, fdatasync(request.fd) == 0 ? 0 : -errno);
+        uint32_t elapsed_us = 0;
+        int32_t result = store_thread_fdatasync(request.fd, &elapsed_us);
+        store_thread_complete(shared, request.op, result, STORE_THREAD_DATASYNC, elapsed_us);
         break;
+    }
     case STORE_THREAD_RELEASE:
         ASSERT(request.op == NULL);
         store_thread_close(request.fd);
@@ -442,6 +460,12 @@ uint32_t store_thread_reap(struct store_thread *st, uint32_t budget)
         struct store_thread_completion completion;
         ASSERT(record->length == sizeof completion);
         memcpy(&completion, spsc_record_body(record), sizeof completion);
+        if (record->type == STORE_THREAD_DATASYNC) {
+            io_histogram_observe(&st->datasync_ns, (uint64_t)completion.elapsed_us * NS_PER_US,
+                                 IO_HISTOGRAM_NS_SHIFT);
+        } else {
+            ASSERT(record->type == 0); /* what store_thread_complete writes */
+        }
         /* Room handed back before done(): the operation it may submit can complete into
          * it while this reap still runs. */
         spsc_advance(&shared->completions, record);

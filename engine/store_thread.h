@@ -20,6 +20,7 @@
 #ifndef IONATS_ENGINE_STORE_THREAD_H
 #define IONATS_ENGINE_STORE_THREAD_H
 
+#include "engine/io_histogram.h"
 #include "store/store_io.h"
 
 #include <pthread.h>
@@ -52,6 +53,7 @@ struct store_thread {
     uint64_t release_count;        /* every release, wherever it closed */
     uint64_t release_inline_count; /* releases closed on the owner's thread (ring full) */
     uint64_t wake_count;           /* writes to the helper's eventfd: it may have slept */
+    struct io_histogram datasync_ns; /* fdatasync on the helper, IO_HISTOGRAM_NS_SHIFT */
 };
 
 extern const struct store_io_ops store_thread_ops;

@@ -2,6 +2,7 @@
 #include "engine/store_uring.h"
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -11,6 +12,10 @@
 #include <unistd.h>
 
 #define STORE_URING_ADDRESS_MASK ((UINT64_C(1) << STORE_URING_TAG_SHIFT) - 1)
+/* In the address bits: the op is a timed datasync (an op's address is even). */
+#define STORE_URING_F_TIMED UINT64_C(1)
+
+STATIC_ASSERT(_Alignof(struct store_io_op) >= 2, "an op's address leaves its low bit free");
 
 static struct store_uring *store_uring_from(struct store_io *io)
 {
@@ -33,12 +38,40 @@ static struct io_uring_sqe *store_uring_sqe(struct store_uring *uring)
 }
 
 static void store_uring_queued(struct store_uring *uring, struct io_uring_sqe *sqe,
-                               struct store_io_op *op)
+                               struct store_io_op *op, bool timed)
 {
     uint64_t address = (uint64_t)(uintptr_t)op;
     ASSERT((address & ~STORE_URING_ADDRESS_MASK) == 0);
-    io_uring_sqe_set_data64(sqe, uring->tag | address);
+    ASSERT((address & STORE_URING_F_TIMED) == 0);
+    io_uring_sqe_set_data64(sqe, uring->tag | address | (timed ? STORE_URING_F_TIMED : 0));
     uring->in_flight++;
+}
+
+/* Keeps the start of a datasync when there is room: whether it is timed. */
+static bool store_uring_timed_start(struct store_uring *uring, const struct store_io_op *op)
+{
+    if (uring->timed_count >= STORE_URING_TIMED_MAX) {
+        return false;
+    }
+    uring->timed[uring->timed_count++] =
+        (struct store_uring_timed){.op = op, .submitted_ns = clock_monotonic_ns()};
+    return true;
+}
+
+/* A timed datasync completed: its time goes into the histogram. An op is timed once at a
+ * time (a store waits for its datasync before the next), so the first match is it. */
+static void store_uring_timed_end(struct store_uring *uring, const struct store_io_op *op)
+{
+    for (uint32_t i = 0; i < uring->timed_count; i++) {
+        if (uring->timed[i].op == op) {
+            int64_t elapsed = clock_monotonic_ns() - uring->timed[i].submitted_ns;
+            io_histogram_observe(&uring->datasync_ns, elapsed > 0 ? (uint64_t)elapsed : 0,
+                                 IO_HISTOGRAM_NS_SHIFT);
+            uring->timed[i] = uring->timed[--uring->timed_count];
+            return;
+        }
+    }
+    UNREACHABLE(); /* only store_uring_timed_start marks an op timed */
 }
 
 static int store_uring_write(struct store_io *io, int fd, const void *data, uint32_t size,
@@ -52,7 +85,7 @@ static int store_uring_write(struct store_io *io, int fd, const void *data, uint
         return -EBUSY;
     }
     io_uring_prep_write(sqe, fd, data, size, offset);
-    store_uring_queued(uring, sqe, op);
+    store_uring_queued(uring, sqe, op, false);
     uring->write_count++;
     return 0;
 }
@@ -66,7 +99,7 @@ static int store_uring_datasync(struct store_io *io, int fd, struct store_io_op 
         return -EBUSY;
     }
     io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-    store_uring_queued(uring, sqe, op);
+    store_uring_queued(uring, sqe, op, store_uring_timed_start(uring, op));
     uring->datasync_count++;
     return 0;
 }
@@ -97,7 +130,7 @@ static void store_uring_release(struct store_io *io, int fd)
     }
     io_uring_prep_close(sqe, fd);
     io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
-    store_uring_queued(uring, sqe, &uring->release_op);
+    store_uring_queued(uring, sqe, &uring->release_op, false);
     uring->release_count++;
 }
 
@@ -132,7 +165,10 @@ void store_uring_complete(struct store_uring *uring, const struct io_uring_cqe *
     ASSERT(uring->in_flight > 0);
     uring->in_flight--;
     uint64_t address = io_uring_cqe_get_data64(cqe) & STORE_URING_ADDRESS_MASK;
-    struct store_io_op *op = (struct store_io_op *)(uintptr_t)address;
+    struct store_io_op *op = (struct store_io_op *)(uintptr_t)(address & ~STORE_URING_F_TIMED);
+    if (address & STORE_URING_F_TIMED) {
+        store_uring_timed_end(uring, op);
+    }
     op->done(op, cqe->res);
 }
 

@@ -13,10 +13,15 @@
  * the disk; `release` closes in the kernel's worker threads, so that freeing a dropped
  * segment's blocks does not stall the ring's thread.
  *
+ * Each datasync is timed from its submission to its completion for /metrics' fdatasync
+ * histogram: its user_data's low bit (free, an op is pointer-aligned) marks it, and its
+ * start waits in a small table until the completion comes back.
+ *
  * One thread: the ring's. */
 #ifndef IONATS_ENGINE_STORE_URING_H
 #define IONATS_ENGINE_STORE_URING_H
 
+#include "engine/io_histogram.h"
 #include "store/store_io.h"
 
 #include <liburing.h>
@@ -25,6 +30,16 @@
 
 /* Top byte of user_data, where the tag goes; the low 56 bits hold the op's address. */
 #define STORE_URING_TAG_SHIFT 56
+
+/* Datasyncs timed at once: a stream store has one in flight (a file's or its directory's),
+ * so this covers a shard's stores; one past it is counted but not timed. */
+enum { STORE_URING_TIMED_MAX = 64 };
+
+/* A timed datasync in flight. */
+struct store_uring_timed {
+    const struct store_io_op *op; /* borrowed: the submitter's, until its done runs */
+    int64_t submitted_ns;         /* monotonic */
+};
 
 struct store_uring {
     struct store_io io;      /* first: store_uring_from */
@@ -37,6 +52,9 @@ struct store_uring {
     uint64_t release_count;
     /* Shared by every release: closes need no per-call state, only a completion. */
     struct store_io_op release_op;
+    struct store_uring_timed timed[STORE_URING_TIMED_MAX];
+    uint32_t timed_count;
+    struct io_histogram datasync_ns; /* IO_HISTOGRAM_NS_SHIFT */
 };
 
 extern const struct store_io_ops store_uring_ops;

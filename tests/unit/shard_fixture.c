@@ -76,7 +76,10 @@ void shard_fixture_init(struct shard_fixture *fx, int count, uint64_t ring_size,
     fx->server.shared = fx->shared;
     fx->server.links = fx->links;
     fx->server.forwarded = route_forwarded;
-    fx->server.info_prefix = info_prefix; /* borrowed: static */
+    fx->live.config = &fx->config;
+    fx->live.info_prefix = info_prefix; /* borrowed: static */
+    fx->live.max_connections = fx->config.max_connections;
+    atomic_store_explicit(&fx->server.live, &fx->live, memory_order_release);
     fx->shard_count = count;
     for (int i = 0; i < count; i++) {
         for (int j = 0; j < count; j++) {

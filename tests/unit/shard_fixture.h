@@ -9,6 +9,7 @@
 #define IONATS_TESTS_UNIT_SHARD_FIXTURE_H
 
 #include "engine/config.h"
+#include "engine/reload.h"
 #include "engine/server.h"
 #include "engine/shard.h"
 #include "engine/xshard.h"
@@ -26,6 +27,7 @@ enum {
 struct shard_fixture {
     struct config config;
     struct server server;
+    struct server_live live; /* what the server's live state points at: the defaults */
     struct shard_shared shared[SHARD_FIXTURE_SHARDS_MAX];
     /* i → j at i * shard_count + j */
     struct xshard_link links[SHARD_FIXTURE_SHARDS_MAX * SHARD_FIXTURE_SHARDS_MAX];
