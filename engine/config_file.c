@@ -169,6 +169,22 @@ void config_file_duration(struct config_file_state *a, const char *flag, const c
     config_file_flag(a, flag, key, value);
 }
 
+void config_file_seconds(struct config_file_state *a, const char *flag, const char *key,
+                         const struct conf_node *value, double seconds)
+{
+    char text[64];
+    snprintf(text, sizeof text, "%.9fs", seconds);
+    struct conf_node timeout = *value;
+    timeout.type = CONF_STRING;
+    timeout.as.string.bytes = conf_doc_strdup(a->doc, text, strlen(text));
+    if (timeout.as.string.bytes == NULL) {
+        config_file_out_of_memory(a, value);
+        return;
+    }
+    timeout.as.string.length = strlen(text);
+    config_file_flag(a, flag, key, &timeout);
+}
+
 /* ---- the rules ------------------------------------------------------------------------- */
 
 static const struct config_file_rule *rule_find(const struct config_file_rule *rules, size_t count,

@@ -465,17 +465,7 @@ static void auth_timeout_apply(struct config_file_state *a, const struct config_
     if (seconds == 0) {
         return;
     }
-    char text[64];
-    snprintf(text, sizeof text, "%.9fs", seconds);
-    struct conf_node timeout = *value;
-    timeout.type = CONF_STRING;
-    timeout.as.string.bytes = conf_doc_strdup(a->doc, text, strlen(text));
-    if (timeout.as.string.bytes == NULL) {
-        config_file_out_of_memory(a, value);
-        return;
-    }
-    timeout.as.string.length = strlen(text);
-    config_file_flag(a, "auth_timeout", key, &timeout);
+    config_file_seconds(a, "auth_timeout", key, value, seconds);
 }
 
 static const struct config_file_rule authorization_rules[] = {

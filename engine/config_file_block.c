@@ -24,28 +24,16 @@
 static void tls_timeout_apply(struct config_file_state *a, const struct config_file_rule *rule,
                               const char *key, const struct conf_node *value)
 {
-    char text[64];
     if (value->type == CONF_INTEGER || value->type == CONF_FLOAT) {
         double seconds = value->type == CONF_INTEGER ? (double)value->as.integer : value->as.real;
-        if (seconds <= 0) {
-            return; /* the default */
+        if (seconds > 0) { /* else the default */
+            config_file_seconds(a, "tls_timeout", key, value, seconds);
         }
-        snprintf(text, sizeof text, "%.9fs", seconds);
     } else if (value->type == CONF_STRING) {
-        snprintf(text, sizeof text, "%s", value->as.string.bytes);
+        config_file_duration(a, "tls_timeout", key, value);
     } else {
         config_file_error(a, value, "error parsing tls config, 'timeout' wrong type");
-        return;
     }
-    struct conf_node timeout = *value;
-    timeout.type = CONF_STRING;
-    timeout.as.string.bytes = conf_doc_strdup(a->doc, text, strlen(text));
-    if (timeout.as.string.bytes == NULL) {
-        config_file_out_of_memory(a, value);
-        return;
-    }
-    timeout.as.string.length = strlen(text);
-    config_file_duration(a, "tls_timeout", key, &timeout);
 }
 
 /* handshake_first: a boolean; nats-server's fallback delay (a duration) is not served. */

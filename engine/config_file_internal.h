@@ -84,6 +84,11 @@ bool config_file_type_is(struct config_file_state *a, const char *key,
 void config_file_duration(struct config_file_state *a, const char *flag, const char *key,
                           const struct conf_node *value);
 
+/* Sets duration flag `flag` to `seconds`, nats-server's float seconds (`value` names the
+ * place for errors). */
+void config_file_seconds(struct config_file_state *a, const char *flag, const char *key,
+                         const struct conf_node *value, double seconds);
+
 /* Applies every member of a map by `rules`. Keys are matched in lower case. */
 void config_file_map_apply(struct config_file_state *a, const struct conf_node *map,
                            const struct config_file_rule *rules, size_t count,
