@@ -101,7 +101,8 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
         timer_arm(conn->table->timers, &client->auth_timer,
                   clock_deadline_ns(now, config->auth_timeout_ns));
     }
-    if (server->tls != NULL && conn_tls_start(conn, server->tls) != 0) {
+    if (server->tls != NULL &&
+        conn_tls_start(conn, server->tls, tls_server_handshake_first(server->tls)) != 0) {
         return -ENOMEM;
     }
     if (auth_nonce_required(live->config)) {

@@ -174,8 +174,9 @@ static const struct flag flags[] = {
      "Use port for http monitoring, -1 for any free port (default: 0, off)"},
     {{"http_host"}, FLAG_STRING, ACTION_SET, FIELD(http_host), 0, 0, "<host>",
      "Bind http monitoring to this address (default: the --addr host)"},
-    {{"ms", "https_port"}, FLAG_INT, ACTION_REFUSE, 0, -1, 65535, "<port>",
-     "HTTPS monitoring: not supported yet, ionats has no TLS (use -m)"},
+    {{"ms", "https_port"}, FLAG_INT, ACTION_SET, FIELD(https_port), -1, 65535, "<port>",
+     "Use port for https monitoring (the --tls certificate), -1 for any free port "
+     "(default: 0, off)"},
     {{"js", "jetstream"}, FLAG_SWITCH, ACTION_SET, FIELD(jetstream), 0, 0, NULL,
      "Enable JetStream (default: off)"},
     {{"sd", "store_dir"}, FLAG_STRING, ACTION_SET, FIELD(store_dir), 0, 0, "<dir>",

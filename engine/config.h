@@ -124,6 +124,7 @@ struct config {
     int64_t ring_entries;
     /* HTTP monitoring */
     int64_t http_port;         /* 0: off; -1: any free port */
+    int64_t https_port;        /* the same over TLS; not both */
     const char *http_host;     /* NULL: the client address (host) */
     /* JetStream */
     bool jetstream;

@@ -346,6 +346,12 @@ static void handle_http(struct config_file_state *a, const struct config_file_ru
     listen_apply(a, key, value, "http_host", "http_port");
 }
 
+static void handle_https(struct config_file_state *a, const struct config_file_rule *rule,
+                         const char *key, const struct conf_node *value)
+{
+    listen_apply(a, key, value, "http_host", "https_port");
+}
+
 static void handle_server_name(struct config_file_state *a, const struct config_file_rule *rule,
                                const char *key, const struct conf_node *value)
 {
@@ -417,7 +423,8 @@ static const struct config_file_rule top_rules[] = {
     {{"store_dir", "storedir"}, KEY_HANDLER, 0, NULL, handle_store_dir, NULL},
     {{"streaming"}, KEY_HANDLER, 0, NULL, config_file_streaming, NULL},
     {{"tls"}, KEY_HANDLER, 0, NULL, config_file_tls, NULL},
-    {{"https", "https_port"}, KEY_REFUSE, 0, NULL, NULL, "HTTPS monitoring is not supported yet"},
+    {{"https"}, KEY_HANDLER, 0, NULL, handle_https, NULL},
+    {{"https_port"}, KEY_FLAG, CONF_INTEGER, "https_port", NULL, NULL},
     {{"ocsp", "ocsp_cache"}, KEY_REFUSE, 0, NULL, NULL, "OCSP is not supported yet"},
     {{"allow_non_tls"}, KEY_OFF, 0, NULL, NULL,
      "plain-text clients beside TLS ones are not supported yet"},

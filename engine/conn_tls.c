@@ -229,7 +229,7 @@ static void handshake_timer_fired(struct timer_entry *entry, void *ctx)
     }
 }
 
-int conn_tls_start(struct conn *conn, const struct tls_server *server)
+int conn_tls_start(struct conn *conn, const struct tls_server *server, bool handshake_first)
 {
     struct conn_tls *tls = calloc(1, sizeof *tls);
     if (tls == NULL) {
@@ -249,7 +249,7 @@ int conn_tls_start(struct conn *conn, const struct tls_server *server)
     BIO_set_init(bio, 1);
     SSL_set_bio(tls->ssl, bio, bio); /* the SSL owns it now */
     SSL_set_accept_state(tls->ssl);
-    tls->state = server->handshake_first ? TLS_HANDSHAKE : TLS_GREETING;
+    tls->state = handshake_first ? TLS_HANDSHAKE : TLS_GREETING;
     timer_entry_init(&tls->timer, handshake_timer_fired, conn);
     timer_arm(conn->table->timers, &tls->timer,
               clock_deadline_ns(clock_monotonic_ns(), server->timeout_ns));

@@ -56,8 +56,9 @@ int tls_server_configure(struct tls_server **tls, const struct config *config);
 bool tls_server_verify(const struct tls_server *tls);
 bool tls_server_handshake_first(const struct tls_server *tls);
 
-/* Puts TLS under a connection that has just opened. 0 or -ENOMEM. */
-int conn_tls_start(struct conn *conn, const struct tls_server *tls);
+/* Puts TLS under a connection that has just opened; `handshake_first`: the handshake comes
+ * before anything the kind says (HTTPS, or tls { handshake_first }). 0 or -ENOMEM. */
+int conn_tls_start(struct conn *conn, const struct tls_server *tls, bool handshake_first);
 
 /* Frees the layer; the connection's slot is going back to the table. */
 void conn_tls_free(struct conn *conn);

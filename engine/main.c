@@ -205,11 +205,22 @@ static void server_shards_free(struct server *server)
 static int monitor_listen(struct server *server)
 {
     const struct config *config = server->config;
-    if (config->http_port == 0) {
+    if (config->http_port == 0 && config->https_port == 0) {
         return 0;
     }
+    if (config->http_port != 0 && config->https_port != 0) {
+        LOG_FATAL("Can't start monitoring: can't specify both HTTP (%lld) and HTTPs (%lld) ports",
+                  (long long)config->http_port, (long long)config->https_port);
+        return -EINVAL;
+    }
+    server->monitor_tls = config->https_port != 0;
+    if (server->monitor_tls && server->tls == NULL) {
+        LOG_FATAL("Can't start monitoring: TLS cert and key required for HTTPS");
+        return -EINVAL;
+    }
+    int64_t wanted = server->monitor_tls ? config->https_port : config->http_port;
     const char *host = config->http_host != NULL ? config->http_host : config->host;
-    int fd = listen_open(host, config->http_port < 0 ? 0 : (int)config->http_port, false);
+    int fd = listen_open(host, wanted < 0 ? 0 : (int)wanted, false);
     if (fd < 0) {
         return fd;
     }
@@ -221,7 +232,8 @@ static int monitor_listen(struct server *server)
         LOG_ERROR("out of memory setting up monitoring");
         return -ENOMEM;
     }
-    LOG_INFO("Starting http monitor on %s:%d", host, server->monitor_port);
+    LOG_INFO("Starting %s monitor on %s:%d", server->monitor_tls ? "https" : "http", host,
+             server->monitor_port);
     return 0;
 }
 

@@ -444,6 +444,10 @@ static int http_open(struct conn *conn, const struct sockaddr *peer)
         conn->port = ntohs(in4->sin_port);
     }
     conn->connected_ns = clock_monotonic_ns();
+    const struct server *server = conn->shard->server;
+    if (server->monitor_tls && conn_tls_start(conn, server->tls, true) != 0) {
+        return -ENOMEM;
+    }
     conn->id = ++http->monitor->conn_id_next;
     http->keep_alive = true;
     http->version_minor = 1;

@@ -160,9 +160,9 @@ void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather
     go_json_key_int(json, "ping_interval", config->ping_interval_ns);
     go_json_key_int(json, "ping_max", config->ping_max);
     go_json_key_cstring(json, "http_host", config->http_host != NULL ? config->http_host : config->host);
-    go_json_key_int(json, "http_port", server->monitor_port);
+    go_json_key_int(json, "http_port", server->monitor_tls ? 0 : server->monitor_port);
     go_json_key_cstring(json, "http_base_path", "");
-    go_json_key_int(json, "https_port", 0);
+    go_json_key_int(json, "https_port", server->monitor_tls ? server->monitor_port : 0);
     go_json_key(json, "auth_timeout");
     monitor_json_float(json, (double)config->auth_timeout_ns / NS_PER_SEC);
     go_json_key_int(json, "max_control_line", config->max_control_line);

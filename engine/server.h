@@ -38,6 +38,7 @@ struct server {
     char server_id[SERVER_ID_SIZE];
     const char *server_name;
     struct tls_server *tls; /* owned: TLS for clients (conn_tls.h); NULL: plain text */
+    bool monitor_tls;       /* the monitoring port speaks HTTPS (with `tls`) */
     /* What a reload changes (reload.h): published by main with a release store, read by
      * the shards with an acquire load (server_live()). Owned. */
     _Atomic(struct server_live *) live;

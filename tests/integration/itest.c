@@ -210,7 +210,11 @@ int itest_run(Suite *suite)
 
 int itest_monitor_port(const struct test_server *server, long wait_ms)
 {
-    static const char needle[] = "Starting http monitor on 127.0.0.1:";
+    return itest_log_port(server, "Starting http monitor on ", wait_ms);
+}
+
+int itest_log_port(const struct test_server *server, const char *needle, long wait_ms)
+{
     int port = 0;
     int64_t deadline = itest_now_ms() + wait_ms;
     while (port == 0 && itest_now_ms() < deadline) {
@@ -219,8 +223,9 @@ int itest_monitor_port(const struct test_server *server, long wait_ms)
         ck_assert_ptr_nonnull(log);
         while (port == 0 && fgets(line, sizeof line, log) != NULL) {
             const char *found = strstr(line, needle);
-            if (found != NULL) {
-                port = atoi(found + sizeof needle - 1);
+            const char *colon = found != NULL ? strrchr(found, ':') : NULL;
+            if (colon != NULL) {
+                port = atoi(colon + 1); /* host:port, the host possibly [v6] */
             }
         }
         fclose(log);

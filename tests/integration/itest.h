@@ -41,6 +41,10 @@ int64_t itest_now_ms(void);
  * at most; fails the test without it. */
 int itest_monitor_port(const struct test_server *server, long wait_ms);
 
+/* The port of the first log line holding `needle` followed by host:port (for instance
+ * "Starting https monitor on "), waiting as itest_monitor_port does. */
+int itest_log_port(const struct test_server *server, const char *needle, long wait_ms);
+
 /* libnats's last error text for this thread, or "" (never NULL). */
 const char *itest_last_error(void);
 

@@ -283,6 +283,63 @@ START_TEST(test_tls_handshake_first)
 }
 END_TEST
 
+/* Reads one HTTP response over TLS from `port` for `path` into `buffer`. */
+static void https_get(int port, const char *path, char *buffer, size_t size)
+{
+    int fd = test_connect_raw(port);
+    ck_assert_int_ge(fd, 0);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(ctx);
+    char ca[128];
+    ck_assert_int_eq(SSL_CTX_load_verify_locations(ctx, cert_path("ca.pem", ca, sizeof ca), NULL),
+                     1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL *ssl = SSL_new(ctx);
+    ck_assert_ptr_nonnull(ssl);
+    SSL_set_fd(ssl, fd);
+    ck_assert_msg(SSL_connect(ssl) == 1, "HTTPS handshake failed");
+    char request[256];
+    snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+             path);
+    ck_assert_int_eq(SSL_write(ssl, request, (int)strlen(request)), (int)strlen(request));
+    size_t have = 0;
+    for (;;) {
+        int n = SSL_read(ssl, buffer + have, (int)(size - 1 - have));
+        if (n <= 0) {
+            break;
+        }
+        have += (size_t)n;
+    }
+    buffer[have] = '\0';
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+}
+
+/* -ms / https: the monitoring port speaks HTTPS with the server's certificate. */
+START_TEST(test_tls_https_monitoring)
+{
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    char text[CONFIG_SIZE];
+    snprintf(text, sizeof text,
+             "https_port: -1\ntls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n}\n",
+             cert_dir, cert_dir);
+    snprintf(config, sizeof config, "%s", text);
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&server, &options);
+    int port = itest_log_port(&server, "Starting https monitor on ", ITEST_WAIT_MS);
+    static char response[1 << 16];
+    https_get(port, "/varz", response, sizeof response);
+    ck_assert_msg(strncmp(response, "HTTP/1.1 200 OK\r\n", 17) == 0, "response: %.200s", response);
+    /* the port as set (nats-server: -1) or as bound (ionats), but set */
+    ck_assert_msg(strstr(response, "\"https_port\": ") != NULL &&
+                      strstr(response, "\"https_port\": 0,") == NULL,
+                  "varz: %.2000s", response);
+    itest_server_stop(&server);
+}
+END_TEST
+
 /* A TLS ClientHello to a plain port is a protocol error there. */
 START_TEST(test_tls_to_plain_port)
 {
@@ -317,6 +374,7 @@ int main(void)
     tcase_add_test(tc, test_tls_handshake_timeout);
     tcase_add_test(tc, test_tls_handshake_first);
     tcase_add_test(tc, test_tls_to_plain_port);
+    tcase_add_test(tc, test_tls_https_monitoring);
     suite_add_tcase(suite, tc);
     if (!certs_make()) { /* once for every case: they only read them */
         fprintf(stderr, "openssl could not make the test certificates in %s\n", cert_dir);

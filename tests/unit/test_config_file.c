@@ -305,7 +305,6 @@ START_TEST(test_refused_and_ignored)
     } refused[] = {
         {"tls { cert_file: a }\n", "missing 'key_file' in TLS configuration"},
         {"tls { cert_file: a, key_file: b }\n", "error parsing X509 certificate/key pair"},
-        {"https_port: 8443\n", "https_port: HTTPS monitoring is not supported yet"},
         {"cluster { port: 6222 }\n", "cluster: clusters, gateways and leaf nodes"},
         {"leafnodes { port: 7422 }\n", "leafnodes: clusters, gateways and leaf nodes"},
         {"accounts { A: {} }\n", "accounts: accounts are not supported yet"},
