@@ -110,7 +110,7 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
     }
     char tail[INFO_TAIL_SIZE_MAX];
     size_t tail_length = info_tail_write(tail, sizeof tail, client->conn.id, client->conn.ip,
-                                         client->nonce[0] != '\0' ? client->nonce : NULL);
+                                         client->nonce[0] != '\0' ? client->nonce : NULL, false);
     ASSERT(tail_length > 0);
     size_t prefix_length = strlen(live->info_prefix);
     if (outq_reserve(&conn->out, &conn->table->out_pool, prefix_length + tail_length) != 0) {
@@ -745,6 +745,28 @@ static void client_reload(struct conn *conn)
     }
 }
 
+/* Lame duck mode: a client that takes INFO updates (protocol 1) hears "ldm":true, and
+ * reconnects elsewhere before it is closed (shard_ldm.c). */
+static void client_lame_duck(struct conn *conn)
+{
+    struct client *client = (struct client *)conn;
+    if (conn_ending(conn) || !(conn->kind_flags & CLIENT_F_CONNECTED) ||
+        client->options.protocol < 1) {
+        return;
+    }
+    const struct server_live *live = server_live(conn->shard->server);
+    char tail[INFO_TAIL_SIZE_MAX];
+    size_t tail_length = info_tail_write(tail, sizeof tail, conn->id, conn->ip, NULL, true);
+    ASSERT(tail_length > 0);
+    size_t prefix_length = strlen(live->info_prefix);
+    if (conn_reserve_output(conn, prefix_length + tail_length) != 0) {
+        return;
+    }
+    conn_put(conn, live->info_prefix, prefix_length);
+    conn_put(conn, tail, tail_length);
+    conn_flush_queue(conn);
+}
+
 static void client_release(struct conn *conn)
 {
     struct client *client = (struct client *)conn;
@@ -774,4 +796,5 @@ const struct conn_kind client_kind = {
     .receive = client_receive,
     .release = client_release,
     .reload = client_reload,
+    .lame_duck = client_lame_duck,
 };

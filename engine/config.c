@@ -174,6 +174,13 @@ static const struct flag flags[] = {
      "Use port for http monitoring, -1 for any free port (default: 0, off)"},
     {{"http_host"}, FLAG_STRING, ACTION_SET, FIELD(http_host), 0, 0, "<host>",
      "Bind http monitoring to this address (default: the --addr host)"},
+    {{"lame_duck_duration"}, FLAG_DURATION, ACTION_SET, FIELD(lame_duck_duration_ns), 1,
+     INT64_MAX, "<duration>",
+     "Lame duck mode (SIGUSR2): close the clients over this long (default: 2m; a file "
+     "takes 30s at least, as nats-server)"},
+    {{"lame_duck_grace_period"}, FLAG_DURATION, ACTION_SET, FIELD(lame_duck_grace_period_ns),
+     0, INT64_MAX, "<duration>",
+     "Lame duck mode: wait this long before closing the first client (default: 10s)"},
     {{"ms", "https_port"}, FLAG_INT, ACTION_SET, FIELD(https_port), -1, 65535, "<port>",
      "Use port for https monitoring (the --tls certificate), -1 for any free port "
      "(default: 0, off)"},
@@ -279,6 +286,8 @@ static void config_defaults(struct config *config)
     config->ping_max = CONFIG_PING_MAX_DEFAULT;
     config->auth_timeout_ns = CONFIG_AUTH_TIMEOUT_NS_DEFAULT;
     config->tls_timeout_ns = CONFIG_TLS_TIMEOUT_NS_DEFAULT;
+    config->lame_duck_duration_ns = CONFIG_LAME_DUCK_DURATION_NS_DEFAULT;
+    config->lame_duck_grace_period_ns = CONFIG_LAME_DUCK_GRACE_NS_DEFAULT;
     config->write_deadline_ns = CONFIG_WRITE_DEADLINE_NS_DEFAULT;
     config->recv_buf_size = CONFIG_RECV_BUF_SIZE_DEFAULT;
     config->recv_buf_count = CONFIG_RECV_BUF_COUNT_DEFAULT;

@@ -60,6 +60,10 @@ enum {
 #define CONFIG_STREAMING_HB_TIMEOUT_NS_DEFAULT (10LL * 1000000000LL)
 #define CONFIG_STREAMING_HB_FAIL_COUNT_DEFAULT 10
 /* How long a stopping broker waits for clients to take their pending output. */
+/* nats-server's lame duck defaults, and the shortest duration its file takes. */
+#define CONFIG_LAME_DUCK_DURATION_NS_DEFAULT (120LL * 1000000000LL)
+#define CONFIG_LAME_DUCK_GRACE_NS_DEFAULT (10LL * 1000000000LL)
+#define CONFIG_LAME_DUCK_DURATION_NS_FILE_MIN (30LL * 1000000000LL)
 /* nats-server's TLS timeout. */
 #define CONFIG_TLS_TIMEOUT_NS_DEFAULT (2LL * 1000000000LL)
 #define CONFIG_DRAIN_NS (500LL * 1000000LL)
@@ -125,6 +129,8 @@ struct config {
     /* HTTP monitoring */
     int64_t http_port;         /* 0: off; -1: any free port */
     int64_t https_port;        /* the same over TLS; not both */
+    int64_t lame_duck_duration_ns;     /* SIGUSR2: clients closed over this long */
+    int64_t lame_duck_grace_period_ns; /* ... after this long */
     const char *http_host;     /* NULL: the client address (host) */
     /* JetStream */
     bool jetstream;

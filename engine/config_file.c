@@ -352,6 +352,28 @@ static void handle_https(struct config_file_state *a, const struct config_file_r
     listen_apply(a, key, value, "http_host", "https_port");
 }
 
+/* nats-server takes no lame duck duration under 30 s from a file. */
+static void handle_lame_duck_duration(struct config_file_state *a,
+                                      const struct config_file_rule *rule, const char *key,
+                                      const struct conf_node *value)
+{
+    if (!config_file_type_is(a, key, value, CONF_STRING)) {
+        return;
+    }
+    int64_t ns = 0;
+    char reason[160];
+    if (conf_duration_parse(value->as.string.bytes, &ns, reason, sizeof reason) != 0) {
+        config_file_error(a, value, "error parsing lame_duck_duration: %s", reason);
+        return;
+    }
+    if (ns < CONFIG_LAME_DUCK_DURATION_NS_FILE_MIN) {
+        config_file_error(a, value, "invalid lame_duck_duration of %s, minimum is 30 seconds",
+                          value->as.string.bytes);
+        return;
+    }
+    config_file_flag(a, "lame_duck_duration", key, value);
+}
+
 static void handle_server_name(struct config_file_state *a, const struct config_file_rule *rule,
                                const char *key, const struct conf_node *value)
 {
@@ -452,8 +474,9 @@ static const struct config_file_rule top_rules[] = {
      "ionats keeps every rotated log file"},
     {{"client_advertise", "connect_error_reports", "reconnect_error_reports"}, KEY_IGNORE, 0,
      NULL, NULL, "ionats has no cluster to advertise to or report on"},
-    {{"lame_duck_duration", "lame_duck_grace_period"}, KEY_IGNORE, 0, NULL, NULL,
-     "ionats has no lame duck mode (SIGTERM drains at once)"},
+    {{"lame_duck_duration"}, KEY_HANDLER, 0, NULL, handle_lame_duck_duration, NULL},
+    {{"lame_duck_grace_period"}, KEY_HANDLER, 0, "lame_duck_grace_period", handle_duration,
+     NULL},
     {{"no_system_account", "no_system", "no_sys_acc"}, KEY_IGNORE, 0, NULL, NULL,
      "ionats has no system account"},
     {{"max_closed_clients", "max_traced_msg_len", "disable_sublist_cache", "no_sublist_cache",

@@ -73,6 +73,9 @@ struct conn_kind {
     /* The configuration was reloaded (reload.h): check the connection against it. NULL:
      * nothing to check. */
     void (*reload)(struct conn *conn);
+    /* Lame duck mode began: tell the peer (a client's INFO with "ldm":true). NULL: nothing
+     * to tell. */
+    void (*lame_duck)(struct conn *conn);
 };
 
 struct conn_stats {

@@ -398,23 +398,51 @@ static const char *signal_name(int signal_number)
     }
 }
 
-/* SIGUSR2: where lame-duck mode will begin. Until then the broker serves on. */
-static void signal_lame_duck(const struct server *server)
+/* SIGUSR2: lame duck mode (shard_ldm.c): no new clients (the listener is shut down, so
+ * they are refused), INFO with "ldm":true to the others, which the shards close one by one
+ * after the grace period. Returns when the server stops: at the end of
+ * --lame_duck_duration, or once no client is left. */
+static int64_t lame_duck_begin(struct server *server)
 {
-    (void)server;
-    LOG_WARN("Lame duck mode not supported yet, the signal is ignored");
+    LOG_INFO("Entering lame duck mode, stop accepting new clients");
+    atomic_store_explicit(&server->lame_duck, true, memory_order_relaxed);
+    (void)shutdown(server->listen_fd, SHUT_RDWR);
+    for (int i = 0; i < server->shard_count; i++) {
+        shard_request_lame_duck(server->wake_fds[i]);
+    }
+    return clock_monotonic_ns();
 }
 
-/* Blocks until SIGINT or SIGTERM, answering the others on the way, each after nats-server's
- * "Trapped" line. SIGUSR1 also asks the shards for their counters, which tests read until
- * /metrics serves them. Returns the stopping signal. */
+/* While in lame duck mode: true when it is time to stop. */
+static bool lame_duck_over(const struct server *server, int64_t began_ns, bool *closing_said)
+{
+    const struct config *config = server->config;
+    int64_t now = clock_monotonic_ns();
+    if (!*closing_said && now - began_ns >= config->lame_duck_grace_period_ns) {
+        LOG_INFO("Closing existing clients");
+        *closing_said = true;
+    }
+    return now - began_ns >= config->lame_duck_duration_ns ||
+           atomic_load_explicit(&server->connection_count, memory_order_relaxed) == 0;
+}
+
+/* Blocks until SIGINT or SIGTERM (or the end of lame duck mode), answering the others on
+ * the way, each after nats-server's "Trapped" line. SIGUSR1 also asks the shards for their
+ * counters, which tests read until /metrics serves them. Returns the stopping signal. */
 static int signal_loop(const sigset_t *signals, struct server *server, int argc, char **argv)
 {
+    static const struct timespec LAME_DUCK_POLL = {.tv_nsec = 50 * 1000 * 1000};
+    int64_t lame_duck_ns = -1;
+    bool closing_said = false;
     for (;;) {
         siginfo_t info;
-        int signal_number = sigwaitinfo(signals, &info);
+        int signal_number = lame_duck_ns < 0 ? sigwaitinfo(signals, &info)
+                                             : sigtimedwait(signals, &info, &LAME_DUCK_POLL);
+        if (lame_duck_ns >= 0 && lame_duck_over(server, lame_duck_ns, &closing_said)) {
+            return SIGTERM;
+        }
         if (signal_number <= 0) {
-            continue; /* EINTR */
+            continue; /* EINTR, or the lame duck poll */
         }
         LOG_INFO("Trapped \"%s\" signal", signal_name(signal_number));
         switch (signal_number) {
@@ -428,7 +456,9 @@ static int signal_loop(const sigset_t *signals, struct server *server, int argc,
             server_reload(server, argc, argv);
             break;
         case SIGUSR2:
-            signal_lame_duck(server);
+            if (lame_duck_ns < 0) {
+                lame_duck_ns = lame_duck_begin(server);
+            }
             break;
         default:
             return signal_number;

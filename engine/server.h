@@ -84,6 +84,9 @@ struct server {
     /* Set by a shard whose loop failed: main then exits non-zero. Relaxed: read after the
      * shard threads are joined, which orders it. */
     _Atomic int shard_failed;
+    /* Lame duck mode began (SIGUSR2): set by main before it shuts the client listener
+     * down, so a shard takes the failed accept that follows for what it is (relaxed). */
+    _Atomic bool lame_duck;
     /* Stopping, in two counts. stop_quiet: shards that take no more input and have every
      * record they produced in the rings (none waits in an overflow queue). stop_drained:
      * shards that, after every shard was quiet, had drained their inbound rings and their

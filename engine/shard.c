@@ -29,8 +29,10 @@ enum {
 };
 /* The eventfd value main adds to stop a shard; smaller values ask for counters. */
 #define WAKE_STOP_VALUE (1ULL << 32)
-/* A reload's wake-up: below the stop, above any count of stats requests. */
+/* A reload's and lame duck mode's wake-ups: below the stop, above any count of stats
+ * requests (the counter is read, and so reset, every turn). */
 #define WAKE_RELOAD_VALUE (1ULL << 20)
+#define WAKE_LDM_VALUE (1ULL << 26)
 /* How soon a shard whose records wait for room in a full ring looks again. */
 enum { OVERFLOW_POLL_NS = 100 * 1000 };
 /* Server-side deliveries waiting for their handlers, in bytes: far above what one turn's
@@ -553,8 +555,12 @@ static void on_control(void *ctx, uint64_t value, int error)
     if ((value & (WAKE_RELOAD_VALUE - 1)) != 0) {
         stats_log(shard);
     }
-    if ((value & (WAKE_STOP_VALUE - 1)) >= WAKE_RELOAD_VALUE && !shard->stopping) {
+    if ((value & (WAKE_LDM_VALUE - 1)) >= WAKE_RELOAD_VALUE && !shard->stopping) {
         conns_reload(shard);
+    }
+    if ((value & (WAKE_STOP_VALUE - 1)) >= WAKE_LDM_VALUE && !shard->stopping &&
+        !shard->lame_duck) {
+        shard_lame_duck(shard);
     }
     if (value >= WAKE_STOP_VALUE && !shard->stopping) {
         stop_begin(shard);
@@ -827,6 +833,11 @@ void shard_request_stats(int wake_fd)
 void shard_request_reload(int wake_fd)
 {
     wake_fd_add(wake_fd, WAKE_RELOAD_VALUE);
+}
+
+void shard_request_lame_duck(int wake_fd)
+{
+    wake_fd_add(wake_fd, WAKE_LDM_VALUE);
 }
 
 void shard_destroy(struct shard *shard)

@@ -106,6 +106,11 @@ struct shard {
     bool stop_drained;       /* counted in server->stop_drained */
     int stop_phase;          /* 0: draining modules; 1: one more turn; 2: closing */
     int64_t stop_deadline_ns;
+    /* Lame duck mode (shard_ldm.c): no new clients; the others closed one by one. */
+    bool lame_duck;
+    int64_t ldm_interval_ns;  /* between two closes */
+    uint32_t ldm_cursor;      /* the next slot of the connection table to look at */
+    struct timer_entry ldm_timer;
     struct timer_wheel timers;       /* pings, deadlines, statistics */
     struct timer_entry stats_timer;
     struct timer_entry stop_timer;   /* wakes the loop when the drain time is over */
@@ -135,6 +140,14 @@ void shard_request_stats(int wake_fd);
 /* Asks a shard to check its clients against a reloaded configuration (reload.h). Any
  * thread. */
 void shard_request_reload(int wake_fd);
+
+/* Asks a shard to enter lame duck mode (shard_ldm.c). Any thread. */
+void shard_request_lame_duck(int wake_fd);
+
+/* Lame duck mode on this shard: stop taking clients, tell each (INFO with "ldm":true),
+ * and once the grace period is over close them one by one over the rest of
+ * --lame_duck_duration (shard_ldm.c). Shard thread. */
+void shard_lame_duck(struct shard *shard);
 
 /* A client's PING: answered now, or once every shard applied earlier interest changes. */
 void shard_pong(struct shard *shard, struct conn *conn);

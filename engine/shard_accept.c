@@ -50,6 +50,9 @@ void shard_accept_arm(struct shard *shard)
 {
     for (int i = 0; i < LOOP_LISTENER_COUNT && !shard->stopping; i++) {
         struct shard_listener *listener = &shard->listeners[i];
+        if (i == LOOP_LISTENER_CLIENT && shard->lame_duck) {
+            continue; /* no new clients in lame duck mode */
+        }
         if (listener->fd >= 0 && !listener->armed && !listener->retry_armed) {
             loop_accept_start(shard->loop, i, listener->fd);
             listener->armed = true;
@@ -194,8 +197,10 @@ void shard_accepted(void *ctx, int slot, int result, bool armed)
     struct shard_listener *listener = &shard->listeners[slot];
     listener->armed = armed;
     if (result < 0) {
-        if (result == -ECANCELED || shard->stopping) {
-            return;
+        if (result == -ECANCELED || shard->stopping ||
+            (slot == LOOP_LISTENER_CLIENT &&
+             atomic_load_explicit(&shard->server->lame_duck, memory_order_relaxed))) {
+            return; /* stopped on purpose (lame duck: main shut the listener down) */
         }
         shard->stats.accept_errors++;
         if (listener->backoff_ns < ACCEPT_BACKOFF_NS_MAX) {

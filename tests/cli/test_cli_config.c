@@ -119,6 +119,9 @@ static const struct config_case cases[] = {
      NULL}, /* a warning: "should be converted to a duration" */
     {"ping_interval_bad", "ping_interval: \"soon\"\n", 'R', 'R', 'R', NULL},
     {"logtime", "logtime: false\n", 'A', 'A', 'A', NULL},
+    {"lame_duck", "lame_duck_duration: \"45s\"\nlame_duck_grace_period: \"1s\"\n", 'A', 'A', 'A',
+     NULL},
+    {"lame_duck_short", "lame_duck_duration: \"5s\"\n", 'R', 'R', 'R', NULL},
     {"ops_keys", "logtime: false\nlog_size_limit: 1MB\npidfile: /tmp/x.pid\nports_file_dir: /tmp\n",
      'A', 'A', 'A', NULL},
     {"logtime_utc", "logtime_utc: true\n", 'A', 'A', 'R', "2.10 added logtime_utc"},

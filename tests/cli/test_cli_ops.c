@@ -380,8 +380,7 @@ END_TEST
 /* ---- signals ----------------------------------------------------------------------------- */
 
 /* logrotate's way: the file moved, then `--signal reopen=<pid file>`; SIGHUP without -c;
- * `--signal quit=<pid>` stops it. SIGUSR2 (ionats only: nats-server enters lame-duck mode
- * and exits, which ionats does not do yet) leaves it serving. */
+ * `--signal quit=<pid>` stops it. */
 START_TEST(test_signals)
 {
     static char out[TEXT_SIZE];
@@ -414,16 +413,72 @@ START_TEST(test_signals)
         expect_in(log_path, " [INF] Trapped \"hangup\" signal\n", s);
         expect_in(log_path, " [ERR] Failed to reload server configuration: can only reload "
                             "config when a file is provided using -c or --config\n", s);
-        if (!s->reference) {
-            kill(b.pid, SIGUSR2);
-            expect_in(log_path, " [WRN] Lame duck mode not supported yet", s);
-        }
         char quit[32];
         snprintf(quit, sizeof quit, "quit=%d", (int)b.pid);
         const char *const send_quit[] = {"--signal", quit, NULL};
         ck_assert_int_eq(command_run(s, send_quit, out, sizeof out), 0);
         ck_assert_int_eq(broker_wait(&b), 0);
         expect_in(log_path, " [INF] Trapped \"interrupt\" signal\n", s);
+        expect_in(log_path, " [INF] Server Exiting..\n", s);
+    }
+}
+END_TEST
+
+/* A raw client that takes INFO updates (protocol 1), past its first PONG. */
+static int ldm_client(int port)
+{
+    int fd = test_connect_raw(port);
+    ck_assert_int_ge(fd, 0);
+    static char seen[TEXT_SIZE];
+    ck_assert_int_ge(test_read_until(fd, seen, sizeof seen, "\r\n", WAIT_MS), 0);
+    static const char hello[] = "CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n";
+    ck_assert_int_eq(test_send_all(fd, hello, sizeof hello - 1), 0);
+    ck_assert_int_ge(test_read_until(fd, seen, sizeof seen, "PONG\r\n", WAIT_MS), 0);
+    return fd;
+}
+
+/* SIGUSR2, lame duck mode, from the same file for both (nats-server takes 30 s at least):
+ * new clients are refused, each client hears INFO with "ldm":true, after the grace period
+ * they are closed (spread, at most a second apart), and the server exits 0 once none is
+ * left, saying so in nats-server's lines. */
+START_TEST(test_lame_duck)
+{
+    static char text[TEXT_SIZE];
+    for (int i = 0; i < subject_count; i++) {
+        const struct subject *s = &subjects[i];
+        char conf[128];
+        char log_path[128];
+        snprintf(conf, sizeof conf, "%s/%s-ldm.conf", dir, s->name);
+        snprintf(log_path, sizeof log_path, "%s/%s-ldm.log", dir, s->name);
+        FILE *file = fopen(conf, "w");
+        ck_assert_ptr_nonnull(file);
+        fputs("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"200ms\"\n", file);
+        fclose(file);
+        const char *const args[] = {LOOPBACK_ARGS, "-c", conf, "-l", log_path, NULL};
+        struct broker b;
+        broker_start(&b, s, args, NULL);
+        static const char listening[] = "Listening for client connections on 127.0.0.1:";
+        expect_in(log_path, listening, s);
+        ck_assert(file_read(log_path, text, sizeof text));
+        int port = atoi(strstr(text, listening) + sizeof listening - 1);
+        int clients[2] = {ldm_client(port), ldm_client(port)};
+        ck_assert_int_eq(kill(b.pid, SIGUSR2), 0);
+        expect_in(log_path, " [INF] Entering lame duck mode, stop accepting new clients\n", s);
+        for (int c = 0; c < 2; c++) {
+            ck_assert_int_ge(test_read_until(clients[c], text, sizeof text, "\"ldm\":true",
+                                             WAIT_MS),
+                             0);
+            ck_assert_msg(strncmp(text, "INFO {", 6) == 0, "%s: %s", s->name, text);
+        }
+        int refused = test_connect_raw(port);
+        ck_assert_msg(refused < 0, "%s: a new client was taken in lame duck mode", s->name);
+        for (int c = 0; c < 2; c++) {
+            ck_assert_int_eq(test_read_until(clients[c], text, sizeof text, "\r\n", WAIT_MS),
+                             -ECONNRESET);
+            close(clients[c]);
+        }
+        ck_assert_int_eq(broker_wait(&b), 0);
+        expect_in(log_path, " [INF] Closing existing clients\n", s);
         expect_in(log_path, " [INF] Server Exiting..\n", s);
     }
 }
@@ -570,6 +625,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_pid_and_ports_files);
     tcase_add_test(tc, test_ops_files_errors);
     tcase_add_test(tc, test_signals);
+    tcase_add_test(tc, test_lame_duck);
     tcase_add_test(tc, test_signal_command_errors);
     tcase_add_test(tc, test_log_size_limit);
     tcase_add_test(tc, test_ops_flags);

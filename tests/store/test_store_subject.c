@@ -16,6 +16,7 @@
 #include "base/hash.h"
 #include "store/store_io.h"
 #include "store/stream_store.h"
+#include "tests/harness/ck_quiet.h"
 
 #include <check.h>
 #include <errno.h>
@@ -133,26 +134,28 @@ static uint64_t fx_append(struct fixture *fx, uint32_t index)
     return seq;
 }
 
-/* Subject s.<index> holds `count` messages, from `first` to `last` (count 0: none). */
+/* Subject s.<index> holds `count` messages, from `first` to `last` (count 0: none).
+ * Quiet assertions (ck_quiet.h): the differential tests check every subject after every
+ * step, a million checks in all. */
 static void expect_subject(struct stream_store *store, uint32_t index, uint64_t count,
                            uint64_t first, uint64_t last)
 {
     char name[SUBJECT_NAME_SIZE];
     uint32_t length = subject_name(index, name);
     const uint8_t *bytes = (const uint8_t *)name;
-    ck_assert_msg(stream_store_subject_count(store, bytes, length) == count,
-                  "%s: count %" PRIu64 ", want %" PRIu64, name,
-                  stream_store_subject_count(store, bytes, length), count);
+    quiet_assert_msg(stream_store_subject_count(store, bytes, length) == count,
+                     "%s: count %" PRIu64 ", want %" PRIu64, name,
+                     stream_store_subject_count(store, bytes, length), count);
     uint64_t seq = 0;
     if (count == 0) {
-        ck_assert_int_eq(stream_store_subject_first(store, bytes, length, &seq), -ENOENT);
-        ck_assert_int_eq(stream_store_subject_last(store, bytes, length, &seq), -ENOENT);
+        quiet_assert_int_eq(stream_store_subject_first(store, bytes, length, &seq), -ENOENT);
+        quiet_assert_int_eq(stream_store_subject_last(store, bytes, length, &seq), -ENOENT);
         return;
     }
-    ck_assert_int_eq(stream_store_subject_first(store, bytes, length, &seq), 0);
-    ck_assert_msg(seq == first, "%s: first %" PRIu64 ", want %" PRIu64, name, seq, first);
-    ck_assert_int_eq(stream_store_subject_last(store, bytes, length, &seq), 0);
-    ck_assert_msg(seq == last, "%s: last %" PRIu64 ", want %" PRIu64, name, seq, last);
+    quiet_assert_int_eq(stream_store_subject_first(store, bytes, length, &seq), 0);
+    quiet_assert_msg(seq == first, "%s: first %" PRIu64 ", want %" PRIu64, name, seq, first);
+    quiet_assert_int_eq(stream_store_subject_last(store, bytes, length, &seq), 0);
+    quiet_assert_msg(seq == last, "%s: last %" PRIu64 ", want %" PRIu64, name, seq, last);
 }
 
 static void fx_purge_subject(struct fixture *fx, uint32_t index, uint64_t keep,
@@ -476,8 +479,8 @@ static void model_check(struct fixture *fx, const struct model *model, bool boun
         }
         char name[SUBJECT_NAME_SIZE];
         uint32_t length = subject_name(index, name);
-        ck_assert_uint_eq(stream_store_subject_count(fx->store, (const uint8_t *)name, length),
-                          subject->count);
+        quiet_assert_uint_eq(stream_store_subject_count(fx->store, (const uint8_t *)name, length),
+                             subject->count);
     }
     struct stream_store_info info;
     stream_store_info_get(fx->store, &info);

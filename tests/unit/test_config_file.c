@@ -328,11 +328,14 @@ START_TEST(test_refused_and_ignored)
     }
     /* what asks for what ionats does anyway, or only tunes what it lacks, passes (noted) */
     ck_assert_int_eq(parse_file(&config, "syslog: false\nlogfile_max_num: 3\nlame_duck_duration: "
-                                         "\"30s\"\nno_system_account: true\n"),
+                                         "\"45s\"\nno_system_account: true\n"),
                      CONFIG_RUN);
     ck_said("note: logfile_max_num is ignored: ionats keeps every rotated log file");
-    ck_said("note: lame_duck_duration is ignored");
+    ck_assert_int_eq(config.lame_duck_duration_ns, 45000000000LL);
     config_release(&config);
+    /* nats-server's floor for a file's lame duck duration */
+    ck_assert_int_eq(parse_file(&config, "lame_duck_duration: \"5s\"\n"), CONFIG_EXIT_ERROR);
+    ck_said("invalid lame_duck_duration of 5s, minimum is 30 seconds");
     /* the log and process keys set their flags */
     ck_assert_int_eq(parse_file(&config, "logtime: false\nlog_size_limit: 1MB\n"
                                          "pid_file: /tmp/x.pid\nports_file_dir: /tmp\n"),

@@ -400,7 +400,7 @@ START_TEST(test_info_line)
     ck_assert_uint_lt(prefix_length, sizeof line);
     memcpy(line, prefix, prefix_length);
     size_t tail_length =
-        info_tail_write(line + prefix_length, sizeof line - prefix_length, 42, "127.0.0.1", NULL);
+        info_tail_write(line + prefix_length, sizeof line - prefix_length, 42, "127.0.0.1", NULL, false);
     ck_assert_uint_gt(tail_length, 0);
     size_t length = prefix_length + tail_length;
     ck_assert_uint_eq(length, strlen(line));
@@ -416,8 +416,8 @@ START_TEST(test_info_line)
     ck_assert(json_is_true(json_object_get(root, "headers")));
     json_decref(root);
     /* too small: 0, never a cut line */
-    ck_assert_uint_eq(info_tail_write(line, tail_length, 42, "127.0.0.1", NULL), 0);
-    ck_assert_uint_eq(info_tail_write(line, tail_length + 1, 42, "127.0.0.1", NULL), tail_length);
+    ck_assert_uint_eq(info_tail_write(line, tail_length, 42, "127.0.0.1", NULL, false), 0);
+    ck_assert_uint_eq(info_tail_write(line, tail_length + 1, 42, "127.0.0.1", NULL, false), tail_length);
     free(prefix);
     server.auth_required = true;
     prefix = info_prefix_build(&server);

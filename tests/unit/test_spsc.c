@@ -2,11 +2,16 @@
  * batching) and a two-thread sequence-number stress test that TSan checks for races.
  *
  * The stress test's producer writes records of varying length whose bodies carry their
- * sequence number in every word; the consumer checks the order and every byte. */
+ * sequence number in every word; the consumer checks the order and every byte. Either side
+ * yields the CPU when it finds the ring empty (consumer) or full (producer), so that on a
+ * busy machine it does not spin away the time slice the other side needs. The per-record and
+ * per-byte checks are quiet (ck_quiet.h): there are millions of them. */
 #include "base/spsc.h"
+#include "tests/harness/ck_quiet.h"
 
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,11 +43,11 @@ START_TEST(test_single_thread_order_and_wrap)
         ck_assert(!spsc_publish(&ring));
         const struct spsc_record *record;
         while ((record = spsc_peek(&ring)) != NULL) {
-            ck_assert_uint_eq(record->type, next_read);
-            ck_assert_uint_eq(record->length, (next_read * 13) % 300);
+            quiet_assert_uint_eq(record->type, next_read);
+            quiet_assert_uint_eq(record->length, (next_read * 13) % 300);
             const unsigned char *body = spsc_record_body(record);
             for (uint32_t b = 0; b < record->length; b++) {
-                ck_assert_uint_eq(body[b], next_read & 0xff);
+                quiet_assert_uint_eq(body[b], next_read & 0xff);
             }
             spsc_advance(&ring, record);
             next_read++;
@@ -90,11 +95,13 @@ static void *stress_producer(void *arg)
     uint64_t sequence = 0;
     while (sequence < STRESS_RECORDS) {
         uint32_t batch = (uint32_t)(sequence % BATCH_MAX) + 1;
+        bool full = false;
         for (uint32_t i = 0; i < batch && sequence < STRESS_RECORDS; i++) {
             uint32_t words = (uint32_t)(sequence % 9);
             uint64_t *body = spsc_reserve(&stress->ring, (uint32_t)sequence, words * 8);
             if (body == NULL) {
                 stress->full_count++;
+                full = true;
                 break;
             }
             for (uint32_t w = 0; w < words; w++) {
@@ -104,6 +111,9 @@ static void *stress_producer(void *arg)
             sequence++;
         }
         spsc_publish(&stress->ring);
+        if (full) {
+            sched_yield();
+        }
     }
     return NULL;
 }
@@ -121,18 +131,21 @@ START_TEST(test_two_thread_stress)
         const struct spsc_record *record;
         uint32_t batch = 0;
         while ((record = spsc_peek(&stress.ring)) != NULL && batch < BATCH_MAX) {
-            ck_assert_uint_eq(record->type, (uint32_t)expected);
+            quiet_assert_uint_eq(record->type, (uint32_t)expected);
             uint32_t words = (uint32_t)(expected % 9);
-            ck_assert_uint_eq(record->length, words * 8);
+            quiet_assert_uint_eq(record->length, words * 8);
             const uint64_t *body = spsc_record_body(record);
             for (uint32_t w = 0; w < words; w++) {
-                ck_assert_uint_eq(body[w], expected);
+                quiet_assert_uint_eq(body[w], expected);
             }
             spsc_advance(&stress.ring, record);
             expected++;
             batch++;
         }
         spsc_consume_done(&stress.ring);
+        if (batch == 0) {
+            sched_yield();
+        }
     }
     pthread_join(producer, NULL);
     ck_assert_ptr_null(spsc_peek(&stress.ring));
