@@ -83,7 +83,10 @@
 #                        js-pub; js-pub is file storage 128 B, -mem memory storage, 16:
 #                        16 B, -subj1m 1,000,000 subjects and -subj1 one, see above);
 #                        js-consume stands for the five js-consume-* scenarios, stan for
-#                        the four stan-* ones
+#                        the four stan-* ones; tls (or tls-pubsub16, tls-pubsub128,
+#                        tls-fanout4, tls-fanout8) runs bench/tls_bench.sh after the others:
+#                        the same servers over TLS, with a nats.go generator of its own
+#                        (ionats-bench speaks no TLS), results and table in <out>/tls/
 #     --consume-msgs N   messages in a js-consume-* stream (default 1000000)
 #     --stan-msgs N      messages per stan-* run (default 100000, at most 1000000: the
 #                        channel limit of both brokers)
@@ -136,6 +139,9 @@ IFS=, read -r -a server_list <<< "$servers"
 scenarios=$(sed -E "s/(^|,)js-consume(,|$)/\1$CONSUME_SCENARIOS\2/g" <<< "$scenarios")
 # "stan" stands for the four stan-* scenarios.
 scenarios=$(sed -E "s/(^|,)stan(,|$)/\1$STAN_SCENARIOS\2/g" <<< "$scenarios")
+# "tls" and tls-* go to bench/tls_bench.sh, run after the others (see --scenarios).
+tls_scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -E '^tls(-|$)' || true; } | paste -sd, -)
+scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -Ev '^tls(-|$)' || true; } | paste -sd, -)
 IFS=, read -r -a scenario_list <<< "$scenarios"
 # Every server the script knows, in the order of the table's columns.
 readonly KNOWN_SERVERS=(nats-server ionats ionats-epoll)
@@ -972,10 +978,17 @@ for scenario in "${scenario_list[@]}"; do
   done
 done
 
+if [ -n "$tls_scenarios" ]; then
+  log "TLS scenarios: bench/tls_bench.sh (log: $out/logs/tls_bench.log)"
+  bench/tls_bench.sh --reps "$reps" --duration "$duration" --servers "$servers" \
+    --scenarios "$tls_scenarios" --out "$out/tls" >"$out/logs/tls_bench.log" 2>&1 ||
+    log "bench/tls_bench.sh failed: see $out/logs/tls_bench.log"
+fi
 make_tables
 make_chart
 echo
 cat "$out/table.md"
+if [ -f "$out/tls/table.md" ]; then echo; cat "$out/tls/table.md"; fi
 echo
 echo "results in $out: table.md table.csv chart.png runs.csv runs.jsonl logs/"
 echo "($(( SECONDS - started )) s of runs)"
