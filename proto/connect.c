@@ -180,14 +180,12 @@ char *info_prefix_build(const struct info_server *server)
 }
 
 size_t info_tail_write(char *buffer, size_t size, uint64_t client_id, const char *client_ip,
-                       const char *nonce)
+                       const char *nonce, bool lame_duck)
 {
-    int n = nonce != NULL
-                ? snprintf(buffer, size,
-                           ",\"client_id\":%llu,\"client_ip\":\"%s\",\"nonce\":\"%s\"} \r\n",
-                           (unsigned long long)client_id, client_ip, nonce)
-                : snprintf(buffer, size, ",\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
-                           (unsigned long long)client_id, client_ip);
+    int n = snprintf(buffer, size, ",\"client_id\":%llu,\"client_ip\":\"%s\"%s%s%s%s} \r\n",
+                     (unsigned long long)client_id, client_ip, nonce != NULL ? ",\"nonce\":\"" : "",
+                     nonce != NULL ? nonce : "", nonce != NULL ? "\"" : "",
+                     lame_duck ? ",\"ldm\":true" : "");
     if (n < 0 || (size_t)n >= size) {
         return 0;
     }

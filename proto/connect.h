@@ -64,10 +64,11 @@ struct info_server {
 char *info_prefix_build(const struct info_server *server);
 
 /* Writes what follows info_prefix_build's prefix in one client's INFO line (its id and
- * address, the nonce when not NULL, the closing brace and CRLF) into `buffer`. Returns its
+ * address, the nonce when not NULL, "ldm":true in lame duck mode, the closing brace and
+ * CRLF) into `buffer`. Returns its
  * length, or 0 when it does not fit. */
 size_t info_tail_write(char *buffer, size_t size, uint64_t client_id, const char *client_ip,
-                       const char *nonce);
+                       const char *nonce, bool lame_duck);
 
 /* Fills `server_id` (57 bytes incl. NUL) with a random 56-character id starting 'N', in the
  * alphabet of NATS public keys, from the 64-bit random words given. */
