@@ -8,7 +8,6 @@
 
 #include "base/assert.h"
 #include "base/log.h"
-#include "engine/config.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -128,36 +127,13 @@ void auth_config_finish(struct auth_config *auth)
     }
 }
 
-static bool is_bcrypt(const char *secret)
+bool auth_is_bcrypt(const char *secret)
 {
     /* nats-server's ^\$2[abxy]\$\d{2}\$ */
     return secret != NULL && secret[0] == '$' && secret[1] == '2' &&
            strchr("abxy", secret[2]) != NULL && secret[2] != '\0' && secret[3] == '$' &&
            secret[4] >= '0' && secret[4] <= '9' && secret[5] >= '0' && secret[5] <= '9' &&
            secret[6] == '$';
-}
-
-void auth_config_warn(const struct config *config)
-{
-    bool plain = config->pass != NULL && !is_bcrypt(config->pass);
-    const struct auth_config *auth = config->auth;
-    for (uint32_t i = 0; auth != NULL && i < auth->user_count && !plain; i++) {
-        plain = auth->users[i].nkey == NULL && !is_bcrypt(auth->users[i].password);
-    }
-    if (plain) {
-        LOG_WARN("Plaintext passwords detected, use nkeys or bcrypt");
-    }
-}
-
-bool auth_required(const struct config *config)
-{
-    return config->user != NULL || config->token != NULL ||
-           (config->auth != NULL && config->auth->users_given);
-}
-
-bool auth_nonce_required(const struct config *config)
-{
-    return config->auth != NULL && config->auth->has_nkeys;
 }
 
 void auth_nonce_make(char *nonce, size_t size)
@@ -168,8 +144,7 @@ void auth_nonce_make(char *nonce, size_t size)
     sodium_bin2base64(nonce, size, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-/* Compares secrets in time independent of where they differ. */
-static bool secret_equals(const char *given, const char *expected)
+bool auth_secret_equals(const char *given, const char *expected)
 {
     if (given == NULL || expected == NULL) {
         return false;
@@ -188,15 +163,15 @@ bool auth_password_matches(const char *configured, const char *given)
     if (given == NULL) {
         given = ""; /* absent is empty, as to nats-server */
     }
-    if (!is_bcrypt(configured)) {
-        return secret_equals(given, configured);
+    if (!auth_is_bcrypt(configured)) {
+        return auth_secret_equals(given, configured);
     }
     struct crypt_data *data = calloc(1, sizeof *data);
     if (data == NULL) {
         return false;
     }
     const char *hash = crypt_rn(given, configured, data, sizeof *data);
-    bool match = hash != NULL && secret_equals(hash, configured);
+    bool match = hash != NULL && auth_secret_equals(hash, configured);
     free(data);
     return match;
 }
@@ -262,8 +237,9 @@ static bool no_credentials(const struct connect_options *options)
            options->nkey == NULL;
 }
 
-/* nats-server's order: nkeys, then the users list, then the single user or token. */
-static bool users_authenticate(const struct auth_config *auth,
+/* nats-server's order: nkeys, then the users list (the single user or token is
+ * auth_check.c's). */
+bool auth_users_authenticate(const struct auth_config *auth,
                                const struct connect_options *options, const char *nonce,
                                const struct auth_permissions **permissions)
 {
@@ -303,27 +279,4 @@ static bool users_authenticate(const struct auth_config *auth,
     }
     *permissions = user->permissions;
     return true;
-}
-
-bool auth_authenticate(const struct config *config, const struct connect_options *options,
-                       const char *nonce, const struct auth_permissions **permissions)
-{
-    *permissions = NULL;
-    if (!auth_required(config)) {
-        return true;
-    }
-    const struct auth_config *auth = config->auth;
-    if (auth != NULL && auth->user_count > 0) {
-        return users_authenticate(auth, options, nonce, permissions);
-    }
-    if (config->token != NULL) {
-        return auth_password_matches(config->token, options->auth_token);
-    }
-    if (config->user != NULL) {
-        /* both compared, whatever the first gives, so timing does not tell which failed */
-        bool user_ok = secret_equals(options->user, config->user);
-        bool pass_ok = auth_password_matches(config->pass, options->pass);
-        return user_ok && pass_ok;
-    }
-    return false;
 }

@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct config;
 
 /* nats-server's defaults for allow_responses: one response, within two minutes. */
 #define AUTH_RESPONSES_MAX_DEFAULT 1
@@ -93,25 +92,25 @@ int auth_user_add(struct auth_config *auth, const struct auth_user *user);
  * block is read. */
 void auth_config_finish(struct auth_config *auth);
 
-/* Logs nats-server's warning when a password is written in plain text. */
-void auth_config_warn(const struct config *config);
 
 /* ---- deciding (any shard) --------------------------------------------------------------- */
 
-/* True when a client must authenticate. */
-bool auth_required(const struct config *config);
 
-/* True when INFO must carry a nonce (nkey users exist). */
-bool auth_nonce_required(const struct config *config);
 
 /* Fills `nonce` (at least AUTH_NONCE_LENGTH + 1 bytes) with a fresh random nonce. */
 void auth_nonce_make(char *nonce, size_t size);
 
-/* Checks CONNECT's credentials. True when the client is in; `*permissions` is then its
- * permission set (NULL: everything allowed). `nonce` is the one its INFO carried (NULL
- * when none). A user name that does not exist costs what a wrong password costs. */
-bool auth_authenticate(const struct config *config, const struct connect_options *options,
-                       const char *nonce, const struct auth_permissions **permissions);
+/* The users list's check of CONNECT's credentials (nkeys, then names; auth_check.c calls
+ * it): true when the client is in, with its permission set in `*permissions`. */
+bool auth_users_authenticate(const struct auth_config *auth,
+                             const struct connect_options *options, const char *nonce,
+                             const struct auth_permissions **permissions);
+
+/* True when `secret` is a bcrypt hash, as nats-server tells ($2a$, $2b$, $2x$, $2y$). */
+bool auth_is_bcrypt(const char *secret);
+
+/* Compares secrets in time independent of where they differ. */
+bool auth_secret_equals(const char *given, const char *expected);
 
 /* True when a password matches the configured one (bcrypt or plain, in constant time). */
 bool auth_password_matches(const char *configured, const char *given);

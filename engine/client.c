@@ -9,6 +9,8 @@
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "engine/auth_check.h"
+#include "engine/conn_tls.h"
 #include "engine/reload.h"
 #include "engine/route.h"
 #include "engine/shard.h"

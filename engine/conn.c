@@ -337,7 +337,9 @@ void conn_table_free(struct conn_table *table, struct conn *conn)
     conn_flow_paused_remove(conn);
     timer_cancel(table->timers, &conn->close_timer);
     timer_cancel(table->timers, &conn->write_timer);
-    conn_tls_free(conn);
+    if (conn->layer != NULL) {
+        conn->layer->release(conn);
+    }
     outq_free(&conn->out, &table->out_pool);
     outbuf_free(&conn->held);
     free(conn);
@@ -354,10 +356,10 @@ struct conn *conn_table_get(const struct conn_table *table, uint32_t index, uint
 
 int conn_send_iov(struct conn *conn, size_t bytes_max)
 {
-    if (conn->tls != NULL) {
-        int tls_count = conn_tls_send_iov(conn, bytes_max);
-        ASSERT(tls_count > 0 && conn->send_length > 0);
-        return tls_count;
+    if (conn->layer != NULL) {
+        int layer_count = conn->layer->send_iov(conn, bytes_max);
+        ASSERT(layer_count > 0 && conn->send_length > 0);
+        return layer_count;
     }
     int count = outq_iov(&conn->out, conn->send_iov, CONN_SEND_IOV_MAX, bytes_max,
                          &conn->send_length);
@@ -368,8 +370,8 @@ int conn_send_iov(struct conn *conn, size_t bytes_max)
 void conn_sent(struct conn *conn, size_t bytes)
 {
     ASSERT(bytes <= conn->send_length);
-    if (conn->tls != NULL) {
-        conn_tls_sent(conn, bytes);
+    if (conn->layer != NULL) {
+        conn->layer->sent(conn, bytes);
         conn->send_length = 0;
         return;
     }

@@ -15,7 +15,6 @@
 #define IONATS_ENGINE_CONN_H
 
 #include "base/timer.h"
-#include "engine/conn_tls.h"
 #include "engine/outbuf.h"
 #include "engine/outq.h"
 
@@ -135,10 +134,26 @@ struct conn {
     int32_t io_result;
     struct conn *io_next;
     const char *close_reason; /* static text */
-    struct conn_tls *tls;     /* owned: TLS under the connection (conn_tls.h); NULL: none */
+    /* A layer between the kind and the socket (TLS, conn_tls.c), and its state; NULL: none,
+     * bytes go as they are. */
+    const struct conn_layer *layer;
+    struct conn_tls *tls;
     struct conn_stats stats;
     char ip[INET6_ADDRSTRLEN];
     int port;
+};
+
+/* What a layer under the kind does (TLS: conn_tls.c registers it on the connections it
+ * takes): it is handed the bytes received, and turns the kind's output into what is sent.
+ * The platform calls it; it never names the layer. */
+struct conn_layer {
+    void (*receive)(struct conn *conn, const char *data, size_t length);
+    bool (*seal)(struct conn *conn); /* before a send; false when it closed the connection */
+    bool (*has_output)(const struct conn *conn);
+    size_t (*pending)(const struct conn *conn);
+    int (*send_iov)(struct conn *conn, size_t bytes_max);
+    void (*sent)(struct conn *conn, size_t bytes);
+    void (*release)(struct conn *conn); /* the slot goes back to the table */
 };
 
 struct conn_table_stats {
@@ -209,26 +224,26 @@ int conn_reserve_output(struct conn *conn, size_t bytes);
 /* Output bytes not yet sent: collected plus in flight (and TLS records not yet sent). */
 static inline size_t conn_pending_bytes(const struct conn *conn)
 {
-    return conn->tls == NULL ? conn->out.length : conn_tls_pending(conn);
+    return conn->layer == NULL ? conn->out.length : conn->layer->pending(conn);
 }
 
 /* Hands received bytes to the connection: to its kind, or through TLS. */
 static inline void conn_receive(struct conn *conn, const char *data, size_t length)
 {
-    if (conn->tls == NULL) {
+    if (conn->layer == NULL) {
         conn->kind->receive(conn, data, length);
     } else {
-        conn_tls_receive(conn, data, length);
+        conn->layer->receive(conn, data, length);
     }
 }
 
 /* True when a send can start: output is queued (under TLS, sealed into records first). */
 static inline bool conn_output_ready(struct conn *conn)
 {
-    if (conn->tls == NULL) {
+    if (conn->layer == NULL) {
         return conn->out.length > 0;
     }
-    return conn_tls_seal(conn) && conn_tls_has_output(conn);
+    return conn->layer->seal(conn) && conn->layer->has_output(conn);
 }
 
 /* Appends bytes reserved with conn_reserve_output. */

@@ -221,6 +221,8 @@ static void tls_fail(struct conn *conn, const char *what)
     conn_close(conn, "TLS Handshake Failure");
 }
 
+static const struct conn_layer tls_layer;
+
 static void handshake_timer_fired(struct timer_entry *entry, void *ctx)
 {
     struct conn *conn = ctx;
@@ -254,6 +256,7 @@ int conn_tls_start(struct conn *conn, const struct tls_server *server, bool hand
     timer_arm(conn->table->timers, &tls->timer,
               clock_deadline_ns(clock_monotonic_ns(), server->timeout_ns));
     conn->tls = tls;
+    conn->layer = &tls_layer;
     return 0;
 }
 
@@ -268,6 +271,7 @@ void conn_tls_free(struct conn *conn)
     outq_free(&tls->wire, &conn->table->out_pool);
     free(tls);
     conn->tls = NULL;
+    conn->layer = NULL;
 }
 
 /* Opens every whole record received so far and hands the plaintext to the kind. */
@@ -404,3 +408,13 @@ void conn_tls_sent(struct conn *conn, size_t bytes)
         tls->raw_left -= bytes;
     }
 }
+
+static const struct conn_layer tls_layer = {
+    .receive = conn_tls_receive,
+    .seal = conn_tls_seal,
+    .has_output = conn_tls_has_output,
+    .pending = conn_tls_pending,
+    .send_iov = conn_tls_send_iov,
+    .sent = conn_tls_sent,
+    .release = conn_tls_free,
+};

@@ -18,6 +18,7 @@
  * Output goes into the connection's queue without conn_reserve_output: a monitoring reader
  * is no subscriber, so it takes no part in flow control and is not counted as a slow
  * consumer for being slow. One thread: shard 0's. */
+#include "engine/conn_tls.h"
 #include "engine/monitor.h"
 #include "engine/monitor_internal.h"
 

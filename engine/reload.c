@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "engine/auth.h"
+#include "engine/auth_check.h"
 #include "engine/config.h"
 #include "engine/conn_tls.h"
 #include "engine/shard.h"

@@ -3,6 +3,7 @@
  * may answer (counted, expired, the oldest forgotten past AUTH_REPLIES_MAX); password
  * checks (plain, bcrypt from libxcrypt, an unknown user) and no_auth_user. */
 #include "engine/auth.h"
+#include "engine/auth_check.h"
 #include "engine/config.h"
 
 #include <check.h>

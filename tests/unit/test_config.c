@@ -346,9 +346,10 @@ START_TEST(test_monitor_flags)
     ck_usage(parse(&config, "-m", "-2"), "want an integer from -1 to 65535");
     ck_usage(parse(&config, "-m", "65536"), "for -m:");
     ck_usage(parse(&config, "--http_host="), "--http_host is empty");
-    ck_usage(parse(&config, "-ms", "8443"),
-             "-ms/--https_port is refused (HTTPS monitoring: not supported yet");
-    ck_usage(parse(&config, "--https_port=8443"), "-ms/--https_port is refused");
+    ck_run(parse(&config, "-ms", "8443"));
+    ck_assert_int_eq(config.https_port, 8443);
+    ck_run(parse(&config, "--https_port=-1"));
+    ck_assert_int_eq(config.https_port, -1);
     ck_usage(parse(&config, "--https_port"), "needs a value");
     ck_assert_int_eq(parse(&config, "--help"), CONFIG_EXIT_OK);
     ck_assert_ptr_nonnull(strstr(out_text, "-m, --http_port <port>"));

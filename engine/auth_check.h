@@ -1,0 +1,28 @@
+/* Deciding who may connect from the configuration (auth_check.c): whether clients must
+ * authenticate, whether INFO carries a nonce, and the check of CONNECT's credentials. */
+#ifndef IONATS_ENGINE_AUTH_CHECK_H
+#define IONATS_ENGINE_AUTH_CHECK_H
+
+#include "proto/connect.h"
+
+#include <stdbool.h>
+
+struct auth_permissions;
+struct config;
+
+/* Logs nats-server's warning when a password is written in plain text. */
+void auth_config_warn(const struct config *config);
+
+/* True when a client must authenticate. */
+bool auth_required(const struct config *config);
+
+/* True when INFO must carry a nonce (nkey users exist). */
+bool auth_nonce_required(const struct config *config);
+
+/* Checks CONNECT's credentials. True when the client is in; `*permissions` is then its
+ * permission set (NULL: everything allowed). `nonce` is the one its INFO carried (NULL
+ * when none). A user name that does not exist costs what a wrong password costs. */
+bool auth_authenticate(const struct config *config, const struct connect_options *options,
+                       const char *nonce, const struct auth_permissions **permissions);
+
+#endif
