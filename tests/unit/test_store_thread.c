@@ -9,6 +9,7 @@
  *
  * Every test works on an unlinked temporary file under /tmp. */
 #include "engine/store_thread.h"
+#include "tests/harness/ck_quiet.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -53,16 +54,18 @@ struct test_op {
     uint64_t value; /* a stress write's bytes */
 };
 
+/* Quiet assertions (ck_quiet.h) here and in the stress test's loops: they run for each of
+ * tens of thousands of ops. */
 static void test_op_done(struct store_io_op *op, int32_t result)
 {
     struct test_op *test_op = (struct test_op *)op;
     struct test_context *context = test_op->context;
-    ck_assert_msg(!context->submitting, "a completion ran inside a submit");
-    ck_assert(!test_op->completed);
+    quiet_assert_msg(!context->submitting, "a completion ran inside a submit");
+    quiet_assert(!test_op->completed);
     test_op->completed = true;
     test_op->result = result;
     if (context->order != NULL) {
-        ck_assert_uint_lt(context->completed_count, context->order_size);
+        quiet_assert_uint_lt(context->completed_count, context->order_size);
         context->order[context->completed_count] = test_op->index;
     }
     context->completed_count++;
@@ -377,10 +380,10 @@ START_TEST(test_many_in_order)
                                   (uint64_t)next * sizeof op->value, op);
             }
             if (rc == -EBUSY) {
-                ck_assert_uint_eq(st.in_flight, STRESS_IN_FLIGHT);
+                quiet_assert_uint_eq(st.in_flight, STRESS_IN_FLIGHT);
                 break;
             }
-            ck_assert_int_eq(rc, 0);
+            quiet_assert_int_eq(rc, 0);
             next++;
         }
         wait_readable(&st);
@@ -388,14 +391,14 @@ START_TEST(test_many_in_order)
         budget = budget % 7 + 1;
     }
     for (uint32_t i = 0; i < STRESS_OPS; i++) {
-        ck_assert_uint_eq(order[i], i);
+        quiet_assert_uint_eq(order[i], i);
         bool is_sync = i % STRESS_DATASYNC_EVERY == STRESS_DATASYNC_EVERY - 1;
-        ck_assert_int_eq(ops[i].result, is_sync ? 0 : (int32_t)sizeof(uint64_t));
+        quiet_assert_int_eq(ops[i].result, is_sync ? 0 : (int32_t)sizeof(uint64_t));
         if (!is_sync) {
             uint64_t value;
-            ck_assert_int_eq(pread(fd, &value, sizeof value, (off_t)i * (off_t)sizeof value),
-                             (ssize_t)sizeof value);
-            ck_assert_uint_eq(value, ops[i].value);
+            quiet_assert_int_eq(pread(fd, &value, sizeof value, (off_t)i * (off_t)sizeof value),
+                                (ssize_t)sizeof value);
+            quiet_assert_uint_eq(value, ops[i].value);
         }
     }
     ck_assert_uint_eq(st.write_count + st.datasync_count, STRESS_OPS);
