@@ -122,6 +122,12 @@ static const struct flag flags[] = {
      "<duration>", "Time a TLS handshake may take (default: 2s)"},
     {{"tls_min_version"}, FLAG_STRING, ACTION_SET, FIELD(tls_min_version), 0, 0, "<version>",
      "Lowest TLS version accepted: 1.2 or 1.3 (default: 1.2)"},
+    {{"leafnodes"}, FLAG_STRING, ACTION_SET, FIELD(leaf_url), 0, 0, "<url,...>",
+     "Connect as a leafnode to the server at these URLs, nats-leaf://[user:pass@]host:port "
+     "(default: none)"},
+    {{"leafnode_reconnect"}, FLAG_DURATION, ACTION_SET, FIELD(leaf_reconnect_ns), 1,
+     INT64_MAX, "<duration>",
+     "Wait before a lost or refused leafnode link is tried again (default: 1s)"},
     {{"max_payload"}, FLAG_INT, ACTION_SET, FIELD(max_payload), 1, 64LL * 1024 * 1024,
      "<bytes>", "Largest message payload a client may publish (default: 1048576)"},
     {{"max_control_line"}, FLAG_INT, ACTION_SET, FIELD(max_control_line), 32,
@@ -286,6 +292,7 @@ static void config_defaults(struct config *config)
     config->ping_max = CONFIG_PING_MAX_DEFAULT;
     config->auth_timeout_ns = CONFIG_AUTH_TIMEOUT_NS_DEFAULT;
     config->tls_timeout_ns = CONFIG_TLS_TIMEOUT_NS_DEFAULT;
+    config->leaf_reconnect_ns = CONFIG_LEAF_RECONNECT_NS_DEFAULT;
     config->lame_duck_duration_ns = CONFIG_LAME_DUCK_DURATION_NS_DEFAULT;
     config->lame_duck_grace_period_ns = CONFIG_LAME_DUCK_GRACE_NS_DEFAULT;
     config->write_deadline_ns = CONFIG_WRITE_DEADLINE_NS_DEFAULT;
@@ -741,6 +748,8 @@ void config_release(struct config *config)
     config->config_doc = NULL;
     auth_config_free(config->auth);
     config->auth = NULL;
+    free(config->leaf);
+    config->leaf = NULL;
 }
 
 /* ---- reload ---------------------------------------------------------------------------- */

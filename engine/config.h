@@ -59,6 +59,10 @@ enum {
 #define CONFIG_STREAMING_HB_INTERVAL_NS_DEFAULT (30LL * 1000000000LL)
 #define CONFIG_STREAMING_HB_TIMEOUT_NS_DEFAULT (10LL * 1000000000LL)
 #define CONFIG_STREAMING_HB_FAIL_COUNT_DEFAULT 10
+/* nats-server's leafnode reconnect delay (leafnodes { reconnect }) and the most URLs one
+ * remote lists, remotes a server has. */
+#define CONFIG_LEAF_RECONNECT_NS_DEFAULT (1LL * 1000000000LL)
+enum { CONFIG_LEAF_URLS_MAX = 32, CONFIG_LEAF_REMOTES_MAX = 64 };
 /* How long a stopping broker waits for clients to take their pending output. */
 /* nats-server's lame duck defaults, and the shortest duration its file takes. */
 #define CONFIG_LAME_DUCK_DURATION_NS_DEFAULT (120LL * 1000000000LL)
@@ -70,6 +74,28 @@ enum {
 
 struct conf_doc;
 struct auth_config;
+
+/* One leafnode remote: a server this one connects to as a leaf (leafnodes { remotes },
+ * --leafnodes). Strings borrowed from the file's tree or argv. */
+struct config_leaf_remote {
+    const char *urls[CONFIG_LEAF_URLS_MAX]; /* nats-leaf://[user:pass@]host:port, nats://,
+                                             * tls:// */
+    uint32_t url_count;
+    const char *account;  /* the local account it binds: "$G" (no other accounts yet) */
+    const char *credentials; /* a .creds file: the JWT and the nkey seed that signs */
+    const char *deny_imports[CONFIG_LEAF_URLS_MAX]; /* subjects not taken from the hub */
+    uint32_t deny_import_count;
+    const char *deny_exports[CONFIG_LEAF_URLS_MAX]; /* subjects not sent to the hub */
+    uint32_t deny_export_count;
+    int64_t first_info_timeout_ns; /* the hub's INFO must come within this (1s) */
+    bool tls; /* tls {} given: the link speaks TLS (client side) */
+};
+
+/* The leafnodes {} block: the remotes. Owned by the config (config_release). */
+struct config_leaf {
+    struct config_leaf_remote remotes[CONFIG_LEAF_REMOTES_MAX];
+    uint32_t remote_count;
+};
 
 struct config {
     const char *config_path; /* -c; NULL: no file */
@@ -115,6 +141,12 @@ struct config {
     bool tls_handshake_first; /* the handshake before INFO */
     int64_t tls_timeout_ns;
     const char *tls_min_version; /* "1.2" or "1.3"; NULL: 1.2 */
+    /* Leafnodes: the remotes this server connects to, from the file (owned; NULL: none)
+     * and --leafnodes (one more remote: URLs, comma-separated); the delay before a lost or
+     * refused link is tried again. */
+    struct config_leaf *leaf;
+    const char *leaf_url;
+    int64_t leaf_reconnect_ns;
     int64_t shards;            /* 0: one per online CPU */
     const char *cpus;          /* NULL: shard i on CPU i modulo the online CPUs */
     const char *placement;     /* "acceptor" or "reuseport" */

@@ -110,6 +110,9 @@ void config_file_jetstream(struct config_file_state *a, const struct config_file
                            const char *key, const struct conf_node *value);
 void config_file_streaming(struct config_file_state *a, const struct config_file_rule *rule,
                            const char *key, const struct conf_node *value);
+/* config_file_leaf.c: leafnodes {} (the remotes). */
+void config_file_leafnodes(struct config_file_state *a, const struct config_file_rule *rule,
+                           const char *key, const struct conf_node *value);
 
 /* Checks what only the whole file shows (no_auth_user names a user) and completes the
  * users (config_file_auth.c). */

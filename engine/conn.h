@@ -134,6 +134,7 @@ struct conn {
     int32_t io_result;
     struct conn *io_next;
     const char *close_reason; /* static text */
+    int32_t recv_error;       /* the -errno that ended its receive ("Read Error"), or 0 */
     /* A layer between the kind and the socket (TLS, conn_tls.c), and its state; NULL: none,
      * bytes go as they are. */
     const struct conn_layer *layer;

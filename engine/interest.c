@@ -18,8 +18,21 @@
 
 enum { BUCKETS_MIN = 64 };
 
-/* The origin of a local count: shard indexes, the origins of remote entries, are >= 0. */
-enum { ENTRY_ORIGIN_LOCAL = -1 };
+/* The origin of a local count: shard indexes, the origins of remote entries, are >= 0.
+ * Interest across a leafnode link (weak) is kept apart from the rest of the same (subject,
+ * queue): a local weak count has its own origin, and a remote weak entry of shard s is
+ * keyed ENTRY_ORIGIN_WEAK_BASE - s. */
+enum { ENTRY_ORIGIN_LOCAL = -1, ENTRY_ORIGIN_LOCAL_WEAK = -2, ENTRY_ORIGIN_WEAK_BASE = -3 };
+
+static int local_origin(bool weak)
+{
+    return weak ? ENTRY_ORIGIN_LOCAL_WEAK : ENTRY_ORIGIN_LOCAL;
+}
+
+static bool origin_local(int origin)
+{
+    return origin == ENTRY_ORIGIN_LOCAL || origin == ENTRY_ORIGIN_LOCAL_WEAK;
+}
 
 /* Spreads the origin over the hash's bits, so one subject announced by several shards
  * lands in several buckets (the 64-bit golden ratio, as in Fibonacci hashing). */
@@ -177,10 +190,10 @@ static void entry_drop(struct interest *interest, struct interest_entry *entry)
 }
 
 int interest_local_add(struct interest *interest, const char *subject, uint32_t subject_length,
-                       const char *queue, uint32_t queue_length, bool *first)
+                       const char *queue, uint32_t queue_length, bool weak, bool *first)
 {
     bool created;
-    struct interest_entry *entry = entry_get(interest, ENTRY_ORIGIN_LOCAL, subject,
+    struct interest_entry *entry = entry_get(interest, local_origin(weak), subject,
                                              subject_length, queue, queue_length, &created);
     if (entry == NULL) {
         return -ENOMEM;
@@ -193,12 +206,12 @@ int interest_local_add(struct interest *interest, const char *subject, uint32_t 
 
 struct interest_entry *interest_local_uncount(struct interest *interest, const char *subject,
                                               uint32_t subject_length, const char *queue,
-                                              uint32_t queue_length)
+                                              uint32_t queue_length, bool weak)
 {
-    uint64_t hash =
-        key_hash(interest, ENTRY_ORIGIN_LOCAL, subject, subject_length, queue, queue_length);
-    struct interest_entry **link = entry_link(interest, hash, ENTRY_ORIGIN_LOCAL, subject,
-                                              subject_length, queue, queue_length);
+    int origin = local_origin(weak);
+    uint64_t hash = key_hash(interest, origin, subject, subject_length, queue, queue_length);
+    struct interest_entry **link =
+        entry_link(interest, hash, origin, subject, subject_length, queue, queue_length);
     ASSERT(*link != NULL); /* removing what was never added is the caller's bug */
     struct interest_entry *entry = *link;
     ASSERT(entry->count > 0);
@@ -210,7 +223,7 @@ struct interest_entry *interest_local_uncount(struct interest *interest, const c
 
 void interest_local_forget(struct interest *interest, struct interest_entry *entry)
 {
-    ASSERT(entry->origin == ENTRY_ORIGIN_LOCAL);
+    ASSERT(origin_local(entry->origin));
     ASSERT(entry->count == 0);
     ASSERT(!entry->local.removal_owed); /* the list still links it */
     entry_drop(interest, entry);
@@ -218,7 +231,7 @@ void interest_local_forget(struct interest *interest, struct interest_entry *ent
 
 void interest_removal_defer(struct interest *interest, struct interest_entry *entry)
 {
-    ASSERT(entry->origin == ENTRY_ORIGIN_LOCAL);
+    ASSERT(origin_local(entry->origin));
     ASSERT(entry->count == 0);
     ASSERT(!entry->local.removal_owed);
     entry->local.removal_owed = true;
@@ -245,6 +258,7 @@ const struct interest_entry *interest_removal_oldest(const struct interest *inte
         .subject_length = entry->subject_length,
         .queue = entry->queue_length > 0 ? entry->bytes + entry->subject_length + 1 : NULL,
         .queue_length = entry->queue_length,
+        .weak = entry->origin == ENTRY_ORIGIN_LOCAL_WEAK,
     };
     *counted = entry->count > 0;
     return entry;
@@ -269,10 +283,10 @@ void interest_removal_done(struct interest *interest)
 
 void interest_local_remove(struct interest *interest, const char *subject,
                            uint32_t subject_length, const char *queue, uint32_t queue_length,
-                           bool *last)
+                           bool weak, bool *last)
 {
     struct interest_entry *entry =
-        interest_local_uncount(interest, subject, subject_length, queue, queue_length);
+        interest_local_uncount(interest, subject, subject_length, queue, queue_length, weak);
     *last = entry != NULL;
     if (entry != NULL) {
         interest_local_forget(interest, entry);
@@ -280,23 +294,29 @@ void interest_local_remove(struct interest *interest, const char *subject,
 }
 
 int interest_remote_apply(struct interest *interest, int origin, bool add, const char *subject,
-                          uint32_t subject_length, const char *queue, uint32_t queue_length)
+                          uint32_t subject_length, const char *queue, uint32_t queue_length,
+                          bool weak)
 {
     ASSERT(origin >= 0);
+    int key = weak ? ENTRY_ORIGIN_WEAK_BASE - origin : origin;
     if (!add) {
-        uint64_t hash = key_hash(interest, origin, subject, subject_length, queue, queue_length);
+        uint64_t hash = key_hash(interest, key, subject, subject_length, queue, queue_length);
         struct interest_entry **link =
-            entry_link(interest, hash, origin, subject, subject_length, queue, queue_length);
+            entry_link(interest, hash, key, subject, subject_length, queue, queue_length);
         if (*link != NULL) {
             int removed = sublist_remove(interest->remote, &(*link)->remote.sub);
             ASSERT(removed == 0);
             entry_drop(interest, *link);
+            if (!weak) {
+                interest_watch_tell(interest, false, subject, subject_length, queue,
+                                    queue_length);
+            }
         }
         return 0;
     }
     bool created;
     struct interest_entry *entry =
-        entry_get(interest, origin, subject, subject_length, queue, queue_length, &created);
+        entry_get(interest, key, subject, subject_length, queue, queue_length, &created);
     if (entry == NULL) {
         return -ENOMEM;
     }
@@ -308,12 +328,17 @@ int interest_remote_apply(struct interest *interest, int origin, bool add, const
     entry->remote.sub.queue = queue_length ? entry->bytes + subject_length + 1 : NULL;
     entry->remote.sub.queue_length = queue_length;
     entry->remote.origin = origin;
+    entry->remote.weak = weak;
     entry->count = 1;
     int rc = sublist_insert(interest->remote, &entry->remote.sub);
     if (rc != 0) {
         entry_drop(interest, entry);
+        return rc;
     }
-    return rc;
+    if (!weak) {
+        interest_watch_tell(interest, true, subject, subject_length, queue, queue_length);
+    }
+    return 0;
 }
 
 const struct sublist_result *interest_remote_match(struct interest *interest,

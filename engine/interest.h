@@ -28,9 +28,20 @@ struct remote_interest {
     struct sub sub; /* subject/queue: NUL-terminated copies in the table entry holding
                      * this; first member, so a match result's struct sub * is one */
     int origin;     /* the shard that has local subscribers */
+    bool weak;      /* only across a leafnode link there (route_sub.link): a queue group
+                     * goes there only when no shard has a member of its own */
 };
 
 struct interest_entry;
+
+/* Who is told of every change of this server's interest as this shard sees it (a leafnode
+ * link tells its peer, leaf.h): a subscription added or removed here (routing tells it,
+ * but not of interest across a link) and another shard's announcement. */
+struct interest_watch {
+    void (*changed)(void *ctx, bool add, const char *subject, uint32_t subject_length,
+                    const char *queue, uint32_t queue_length);
+    void *ctx;
+};
 
 struct interest {
     uint64_t seed;
@@ -43,7 +54,19 @@ struct interest {
     struct interest_entry *removal_head;
     struct interest_entry *removal_tail;
     uint32_t removal_count;
+    struct interest_watch watch; /* changed NULL: nobody is told */
 };
+
+/* Tells the watcher, if any, of a change. */
+static inline void interest_watch_tell(const struct interest *interest, bool add,
+                                       const char *subject, uint32_t subject_length,
+                                       const char *queue, uint32_t queue_length)
+{
+    if (interest->watch.changed != NULL) {
+        interest->watch.changed(interest->watch.ctx, add, subject, subject_length, queue,
+                                queue_length);
+    }
+}
 
 /* The (subject, queue) pair of an entry, borrowed from it. */
 struct interest_key {
@@ -51,6 +74,7 @@ struct interest_key {
     uint32_t subject_length;
     const char *queue; /* NULL when queue_length is 0 */
     uint32_t queue_length;
+    bool weak; /* interest across a leafnode link (see remote_interest) */
 };
 
 int interest_init(struct interest *interest, uint64_t seed);
@@ -59,13 +83,13 @@ void interest_destroy(struct interest *interest);
 /* Counts a local subscription. *first is true when it is the first for (subject, queue),
  * i.e. the other shards must be told. 0 or -ENOMEM. */
 int interest_local_add(struct interest *interest, const char *subject, uint32_t subject_length,
-                       const char *queue, uint32_t queue_length, bool *first);
+                       const char *queue, uint32_t queue_length, bool weak, bool *first);
 
 /* Uncounts a local subscription; *last is true when none is left for (subject, queue) and
  * no removal of it is owed already: the caller must announce it. The entry is gone. */
 void interest_local_remove(struct interest *interest, const char *subject,
                            uint32_t subject_length, const char *queue, uint32_t queue_length,
-                           bool *last);
+                           bool weak, bool *last);
 
 /* Uncounts a local subscription for a caller whose announcement may fail. NULL while
  * others remain for (subject, queue), or while a removal of it is owed already (it goes
@@ -73,7 +97,7 @@ void interest_local_remove(struct interest *interest, const char *subject,
  * until the caller settles it with interest_local_forget or interest_removal_defer. */
 struct interest_entry *interest_local_uncount(struct interest *interest, const char *subject,
                                               uint32_t subject_length, const char *queue,
-                                              uint32_t queue_length);
+                                              uint32_t queue_length, bool weak);
 
 /* The entry interest_local_uncount returned is done with: its removal was announced, or
  * none is owed (its add never went out). Frees it. */
@@ -95,7 +119,8 @@ void interest_removal_done(struct interest *interest);
 
 /* Applies another shard's announcement to the replica. 0 or -ENOMEM. */
 int interest_remote_apply(struct interest *interest, int origin, bool add, const char *subject,
-                          uint32_t subject_length, const char *queue, uint32_t queue_length);
+                          uint32_t subject_length, const char *queue, uint32_t queue_length,
+                          bool weak);
 
 /* The other shards' interest matching a literal subject (struct remote_interest entries). */
 const struct sublist_result *interest_remote_match(struct interest *interest,

@@ -28,6 +28,7 @@
 #include "engine/server.h"
 #include "engine/shard.h"
 #include "engine/shard_module.h"
+#include "engine/leaf.h"
 #include "engine/stan.h"
 #include "proto/connect.h"
 
@@ -269,6 +270,10 @@ static int server_init(struct server *server, const struct config *config, int s
     int tls_rc = tls_server_configure(&server->tls, config);
     if (tls_rc != 0) {
         return tls_rc;
+    }
+    /* first: its watch of the interest must see the other modules' subscriptions */
+    if (config->leaf_url != NULL || (config->leaf != NULL && config->leaf->remote_count > 0)) {
+        server->modules[server->module_count++] = &leaf_module;
     }
     if (config->jetstream) {
         server->modules[server->module_count++] = &js_module;

@@ -323,7 +323,7 @@ static void request_handle(struct monitor_http *http, const struct http_request 
     case MONITOR_GATEWAYZ:
     case MONITOR_ACCOUNTZ:
         go_json_init(&json, MONITOR_COMPACT_MAX);
-        monitor_static_write(shard, endpoint, &json);
+        monitor_static_write(shard, endpoint, &options, &json);
         respond_json(http, &json, true);
         go_json_free(&json);
         return;

@@ -322,6 +322,7 @@ void monitor_jsz_write(struct shard *shard, const struct monitor_options *option
 void monitor_jsz_varz_write(struct shard *shard, struct go_json *json);
 /* Endpoints without shard data: routez, leafz, gatewayz, accountz. */
 void monitor_static_write(struct shard *shard, enum monitor_endpoint endpoint,
+                          const struct monitor_options *options,
                           struct go_json *json);
 
 /* ---- monitor_metrics.c: /metrics, the Prometheus text format ---- */

@@ -355,6 +355,12 @@ int monitor_options_parse(enum monitor_endpoint endpoint, struct http_slice quer
         return subsz_parse(query, value, options, error);
     case MONITOR_HEALTHZ:
         return healthz_parse(query, value, error);
+    case MONITOR_LEAFZ: {
+        bool subs = false;
+        int rc = query_bool(query, "subs", value, &subs, error);
+        options->subs = subs ? MONITOR_SUBS_LIST : MONITOR_SUBS_NONE;
+        return rc != 0 ? -EINVAL : 0;
+    }
     case MONITOR_JSZ:
         return jsz_parse(query, value, options, error);
     case MONITOR_METRICS:

@@ -13,6 +13,8 @@
 #include "engine/reload.h"
 #include "engine/monitor_internal.h"
 
+#include "engine/leaf.h"
+
 #include "base/assert.h"
 #include "base/clock.h"
 #include "engine/server.h"
@@ -187,7 +189,9 @@ void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather
     monitor_json_float(json, cpu_percent(server->monitor, server));
     go_json_key_uint(json, "connections", sum.connections);
     go_json_key_uint(json, "total_connections", sum.total_connections);
-    go_json_literal(json, ",\"routes\":0,\"remotes\":0,\"leafnodes\":0");
+    const struct leaf_state *leaf = leaf_state_of(shard);
+    go_json_literal(json, ",\"routes\":0,\"remotes\":0");
+    go_json_key_int(json, "leafnodes", leaf != NULL ? leaf_link_count(leaf) : 0);
     go_json_key_uint(json, "in_msgs", sum.totals.in_msgs);
     go_json_key_uint(json, "in_bytes", sum.totals.in_bytes);
     go_json_key_uint(json, "in_client_msgs", sum.totals.in_msgs);
@@ -216,7 +220,7 @@ static void head_write(const struct server *server, struct go_json *json)
 }
 
 void monitor_static_write(struct shard *shard, enum monitor_endpoint endpoint,
-                          struct go_json *json)
+                          const struct monitor_options *options, struct go_json *json)
 {
     const struct server *server = shard->server;
     head_write(server, json);
@@ -229,9 +233,16 @@ void monitor_static_write(struct shard *shard, enum monitor_endpoint endpoint,
     case MONITOR_ROUTEZ:
         go_json_literal(json, ",\"num_routes\":0,\"routes\":[]}");
         return;
-    case MONITOR_LEAFZ:
-        go_json_literal(json, ",\"leafnodes\":0,\"leafs\":[]}");
+    case MONITOR_LEAFZ: {
+        struct leaf_state *leaf = leaf_state_of(shard);
+        if (leaf == NULL) {
+            go_json_literal(json, ",\"leafnodes\":0,\"leafs\":[]}");
+            return;
+        }
+        leaf_leafz_json(leaf, json, options->subs != MONITOR_SUBS_NONE);
+        go_json_raw(json, "}", 1);
         return;
+    }
     case MONITOR_GATEWAYZ:
         go_json_literal(json, ",\"outbound_gateways\":{},\"inbound_gateways\":{}}");
         return;

@@ -60,21 +60,71 @@ static bool echo_allowed(const struct route_publisher *publisher, const struct r
            sub->owner != publisher->owner;
 }
 
+/* True when the publisher lets queue group `name` have its message (see queue_filter). */
+static bool group_allowed(const struct route_publisher *publisher, const char *name,
+                          uint32_t name_length)
+{
+    if (publisher == NULL || publisher->queue_filter == NULL) {
+        return true;
+    }
+    const char *cursor = publisher->queue_filter->data;
+    const char *end = cursor + publisher->queue_filter->length;
+    struct proto_slice listed;
+    while (proto_queue_next(&cursor, end, &listed)) {
+        if (listed.length == name_length && memcmp(listed.data, name, name_length) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* One member of a queue group, rotating the starting point across publishes. Members that
- * cannot take it (closing, or the publisher without echo) are skipped. */
+ * cannot take it (closing, or the publisher without echo) are skipped; members across a
+ * leafnode link get it only when no other member could. */
 static uint32_t deliver_to_group(struct shard *shard, const struct route_publisher *publisher,
                                  const struct sublist_queue_group *group,
                                  const struct route_msg *d)
 {
     uint32_t start = shard->queue_cursor++ % group->member_count;
+    bool links_seen = false;
     for (uint32_t i = 0; i < group->member_count; i++) {
         struct route_sub *sub =
             (struct route_sub *)group->members[(start + i) % group->member_count];
-        if (echo_allowed(publisher, sub) && deliver(shard, sub, d)) {
+        if (sub->link) {
+            links_seen = true;
+        } else if (echo_allowed(publisher, sub) && deliver(shard, sub, d)) {
+            return 1;
+        }
+    }
+    for (uint32_t i = 0; i < group->member_count && links_seen; i++) {
+        struct route_sub *sub =
+            (struct route_sub *)group->members[(start + i) % group->member_count];
+        if (sub->link && echo_allowed(publisher, sub) && deliver(shard, sub, d)) {
             return 1;
         }
     }
     return 0;
+}
+
+void route_collect(struct shard *shard, struct route_collector *collector)
+{
+    if (!collector->queued) {
+        collector->queued = true;
+        collector->next = shard->collectors;
+        shard->collectors = collector;
+    }
+}
+
+/* The walk's deliveries are done: each collector that gathered some sends them. */
+static void collectors_flush(struct shard *shard, const struct route_msg *d)
+{
+    while (shard->collectors != NULL) {
+        struct route_collector *collector = shard->collectors;
+        shard->collectors = collector->next;
+        collector->queued = false;
+        collector->next = NULL;
+        collector->flush(shard, collector, d);
+    }
 }
 
 static void apply_removals(struct shard *shard)
@@ -118,6 +168,17 @@ static void send_no_responders(struct shard *shard, const struct route_publisher
     target->ops->deliver(shard, target, &status, true); /* a status, not a message */
 }
 
+/* True when some member of the group is on this server, not across a leafnode link. */
+static bool group_has_own_member(const struct sublist_queue_group *group)
+{
+    for (uint32_t m = 0; m < group->member_count; m++) {
+        if (!((const struct route_sub *)group->members[m])->link) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* 0, or -ENOMEM when the picks array could not grow: that group misses the message. */
 static int route_pick_add(struct shard *shard, int target, const char *name,
                           uint32_t name_length)
@@ -158,14 +219,19 @@ static uint32_t groups_route(struct shard *shard, const struct route_publisher *
     uint8_t *has_members = shard->target_plain + shard->shard_count; /* scratch row */
     for (uint32_t g = 0; g < remote->group_count; g++) {
         const struct sublist_queue_group *group = &remote->groups[g];
+        if (!group_allowed(publisher, group->name, group->name_length)) {
+            continue;
+        }
+        /* per shard: 2 has members of its own, 1 only across a leafnode link (weak) */
         memset(has_members, 0, (size_t)shard->shard_count);
-        uint32_t candidates = 0;
+        uint32_t strong = 0;
         for (uint32_t m = 0; m < group->member_count; m++) {
             const struct remote_interest *r = (const struct remote_interest *)group->members[m];
-            candidates += has_members[r->origin] == 0;
-            has_members[r->origin] = 1;
+            uint8_t level = r->weak ? 1 : 2;
+            strong += level == 2 && has_members[r->origin] < 2;
+            has_members[r->origin] = has_members[r->origin] > level ? has_members[r->origin]
+                                                                    : level;
         }
-        ASSERT(candidates > 0); /* a group in the result has members */
         const struct sublist_queue_group *mine = NULL;
         for (uint32_t l = 0; l < local->group_count && mine == NULL; l++) {
             if (local->groups[l].name_length == group->name_length &&
@@ -173,8 +239,16 @@ static uint32_t groups_route(struct shard *shard, const struct route_publisher *
                 mine = &local->groups[l];
             }
         }
-        uint32_t pick = shard->group_shard_cursor++ % (candidates + (mine != NULL));
-        if (mine != NULL && pick == candidates) {
+        /* members on this server first: a link's only when no shard has its own */
+        bool mine_strong = mine != NULL && group_has_own_member(mine);
+        uint8_t level = strong > 0 || mine_strong ? 2 : 1;
+        bool mine_in = mine != NULL && (level == 1 || mine_strong);
+        uint32_t candidates = 0;
+        for (int target = 0; target < shard->shard_count; target++) {
+            candidates += has_members[target] == level;
+        }
+        uint32_t pick = shard->group_shard_cursor++ % (candidates + mine_in);
+        if (mine_in && pick == candidates) {
             uint32_t local_count = deliver_to_group(shard, publisher, mine, d);
             if (local_count > 0) {
                 delivered += local_count;
@@ -182,10 +256,19 @@ static uint32_t groups_route(struct shard *shard, const struct route_publisher *
             }
             /* no local member could take it (the publisher itself without echo, closing,
              * at its auto-unsubscribe limit): another shard's members get it instead */
+            if (candidates == 0) {
+                level = 1; /* only links elsewhere */
+                for (int target = 0; target < shard->shard_count; target++) {
+                    candidates += has_members[target] == level;
+                }
+                if (candidates == 0) {
+                    continue;
+                }
+            }
             pick = shard->group_shard_cursor % candidates;
         }
         for (int target = 0; target < shard->shard_count; target++) {
-            if (has_members[target] && pick-- == 0) {
+            if (has_members[target] == level && pick-- == 0) {
                 if (route_pick_add(shard, target, group->name, group->name_length) == 0) {
                     *delivered_remote = true;
                 } else {
@@ -203,12 +286,15 @@ static uint32_t groups_route(struct shard *shard, const struct route_publisher *
                      memcmp(remote->groups[g].name, local->groups[l].name,
                             local->groups[l].name_length) == 0;
         }
-        if (!shared) {
+        if (!shared && group_allowed(publisher, local->groups[l].name,
+                                     local->groups[l].name_length)) {
             delivered += deliver_to_group(shard, publisher, &local->groups[l], d);
         }
     }
     return delivered;
 }
+
+static int route_sub_insert(struct shard *shard, struct route_sub *sub);
 
 /* The first subscription to (subject, queue) here could not be announced: no other shard
  * heard of it, so it is undone without a removal; the caller closes whoever asked. */
@@ -217,7 +303,7 @@ static int sub_add_not_announced(struct shard *shard, struct route_sub *sub)
     const struct sub *s = &sub->sub;
     struct interest_entry *entry = interest_local_uncount(&shard->interest, s->subject,
                                                           s->subject_length, s->queue,
-                                                          s->queue_length);
+                                                          s->queue_length, sub->link);
     ASSERT(entry != NULL); /* it was the first, and no removal of it was owed */
     interest_local_forget(&shard->interest, entry);
     int rc = sublist_remove(shard->sublist, &sub->sub);
@@ -228,7 +314,27 @@ static int sub_add_not_announced(struct shard *shard, struct route_sub *sub)
     return -ENOMEM;
 }
 
+/* Tells the interest watcher (a leafnode link) of a subscription that is not across a
+ * link itself. */
+static void watch_tell(struct shard *shard, const struct route_sub *sub, bool add)
+{
+    if (!sub->link) {
+        const struct sub *s = &sub->sub;
+        interest_watch_tell(&shard->interest, add, s->subject, s->subject_length, s->queue,
+                            s->queue_length);
+    }
+}
+
 int route_sub_add(struct shard *shard, struct route_sub *sub)
+{
+    int rc = route_sub_insert(shard, sub);
+    if (rc == 0) {
+        watch_tell(shard, sub, true);
+    }
+    return rc;
+}
+
+static int route_sub_insert(struct shard *shard, struct route_sub *sub)
 {
     if (sublist_insert(shard->sublist, &sub->sub) != 0) {
         return -ENOMEM;
@@ -237,12 +343,12 @@ int route_sub_add(struct shard *shard, struct route_sub *sub)
         const struct sub *s = &sub->sub;
         bool first;
         if (interest_local_add(&shard->interest, s->subject, s->subject_length, s->queue,
-                               s->queue_length, &first) != 0) {
+                               s->queue_length, sub->link, &first) != 0) {
             sublist_remove(shard->sublist, &sub->sub);
             return -ENOMEM;
         }
         if (first && xshard_announce(&shard->xshard, true, s->subject, s->subject_length,
-                                     s->queue, s->queue_length) < 0) {
+                                     s->queue, s->queue_length, sub->link) < 0) {
             return sub_add_not_announced(shard, sub);
         }
     }
@@ -253,6 +359,7 @@ void route_sub_remove(struct shard *shard, struct route_sub *sub)
 {
     int rc = sublist_remove(shard->sublist, &sub->sub);
     ASSERT(rc == 0);
+    watch_tell(shard, sub, false);
     if (shard->shard_count == 1) {
         return;
     }
@@ -260,12 +367,12 @@ void route_sub_remove(struct shard *shard, struct route_sub *sub)
     struct interest *interest = &shard->interest;
     struct interest_entry *entry =
         interest_local_uncount(interest, s->subject, s->subject_length, s->queue,
-                               s->queue_length);
+                               s->queue_length, sub->link);
     if (entry == NULL) {
         return; /* others remain, or a removal is owed already */
     }
     if (xshard_announce(&shard->xshard, false, s->subject, s->subject_length, s->queue,
-                        s->queue_length) >= 0) {
+                        s->queue_length, sub->link) >= 0) {
         interest_local_forget(interest, entry);
         return;
     }
@@ -344,8 +451,13 @@ void route_publish(struct shard *shard, const struct route_publisher *publisher,
         }
     } else {
         for (uint32_t g = 0; g < result->group_count; g++) {
-            delivered += deliver_to_group(shard, publisher, &result->groups[g], &d);
+            if (group_allowed(publisher, result->groups[g].name, result->groups[g].name_length)) {
+                delivered += deliver_to_group(shard, publisher, &result->groups[g], &d);
+            }
         }
+    }
+    if (shard->collectors != NULL) {
+        collectors_flush(shard, &d);
     }
     if (shard->removal_count > 0) {
         apply_removals(shard);
@@ -384,6 +496,9 @@ void route_forwarded(struct shard *shard, const struct xshard_forwarded *forward
                 break;
             }
         }
+    }
+    if (shard->collectors != NULL) {
+        collectors_flush(shard, d);
     }
     if (shard->removal_count > 0) {
         apply_removals(shard);

@@ -43,7 +43,25 @@ struct route_sub {
     uint64_t delivered;
     uint64_t max_msgs;          /* 0: no auto-unsubscribe */
     bool removed;               /* removal pending after the current delivery walk */
+    /* Interest across a leafnode link (leaf.h): a queue group gives it a message only when
+     * no member on this server can take it, and the link's own interest is never told
+     * back to a link. */
+    bool link;
 };
+
+/* A subscriber that gathers what one walk delivered to it (a leafnode link sends one LMSG
+ * per message however many of its subscriptions matched, naming the queue groups it was
+ * picked for): its deliver handler calls route_collect, and `flush` runs once the walk's
+ * deliveries are done, while the message is still valid. */
+struct route_collector {
+    void (*flush)(struct shard *shard, struct route_collector *collector,
+                  const struct route_msg *msg);
+    struct route_collector *next; /* the shard's list for the current walk */
+    bool queued;
+};
+
+/* From a deliver handler: `collector` is flushed at the end of the current walk (once). */
+void route_collect(struct shard *shard, struct route_collector *collector);
 
 /* Who publishes: a client connection (`conn` is paused when its message waits for a full
  * cross-shard ring, or past the overflow budget: see xshard.h) or the server itself (owner
@@ -53,6 +71,9 @@ struct route_publisher {
     struct conn *conn;    /* borrowed, may be NULL */
     bool echo;
     bool no_responders;   /* a request nobody receives gets a 503 status back */
+    /* A message from a leafnode link: only the queue groups it names (blank-separated, the
+     * LMSG's list, maybe empty) get it; NULL: every queue group. */
+    const struct proto_slice *queue_filter;
 };
 
 /* Inserts a subscription into this shard's index and, when it is the first for its

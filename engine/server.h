@@ -21,8 +21,8 @@
 #define SERVER_PROTOCOL_VERSION "2.10.0"
 
 enum { SERVER_ID_SIZE = 57 };
-/* Shard modules a server runs at most: JetStream and NATS Streaming. */
-enum { SERVER_MODULES_MAX = 2 };
+/* Shard modules a server runs at most: leafnodes, JetStream and NATS Streaming. */
+enum { SERVER_MODULES_MAX = 3 };
 
 struct conn_kind;
 struct monitor;
@@ -68,7 +68,7 @@ struct server {
      * main, which wires the platform to what uses it, so that neither the shard nor the
      * transport includes routing. Static. */
     void (*forwarded)(struct shard *shard, const struct xshard_forwarded *forwarded);
-    /* What runs inside the shards beside their connections (JetStream, then NATS
+    /* What runs inside the shards beside their connections (leafnodes, JetStream, then NATS
      * Streaming), static; stopped in the reverse order. JetStream's limits, resolved by main
      * from the flags (nats-server's defaults). */
     const struct shard_module *modules[SERVER_MODULES_MAX]; /* started in this order */

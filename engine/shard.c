@@ -437,6 +437,7 @@ static void on_recv_ended(void *ctx, struct conn *conn, int result)
         }
         return;
     } else {
+        conn->recv_error = result;
         conn_close(conn, "Read Error");
         return;
     }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 struct route_sub;
+struct route_collector;
 
 struct shard_stats {
     uint64_t accepted;
@@ -73,6 +74,7 @@ struct shard {
                                   * during a delivery walk */
     uint32_t removal_count;
     uint32_t removal_capacity;
+    struct route_collector *collectors; /* to flush at the end of the current walk */
     uint32_t queue_cursor;   /* spreads queue-group deliveries across members */
     uint32_t group_shard_cursor; /* spreads them across shards; separate, or the two
                                   * rotations would lock into step */

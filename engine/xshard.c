@@ -411,7 +411,7 @@ static bool removals_retry(struct xshard *x)
             break;
         }
         if (!counted && xshard_announce(x, false, key.subject, key.subject_length,
-                                        key.queue, key.queue_length) < 0) {
+                                        key.queue, key.queue_length, key.weak) < 0) {
             break; /* still short of memory: the next turn tries again */
         }
         interest_removal_done(interest);
@@ -464,12 +464,13 @@ bool xshard_flush(struct xshard *x)
 
 static void interest_body_write(unsigned char *body, bool add, const char *subject,
                                 uint32_t subject_length, const char *queue,
-                                uint32_t queue_length)
+                                uint32_t queue_length, bool weak)
 {
     struct xshard_interest head = {
         .subject_length = subject_length,
         .queue_length = queue_length,
         .add = add ? 1 : 0,
+        .weak = weak ? 1 : 0,
     };
     memcpy(body, &head, sizeof head);
     memcpy(body + sizeof head, subject, subject_length);
@@ -493,7 +494,7 @@ static void spares_free(struct xshard_overflow *spare_head)
  * it and the consumer only frees; a ring found full may have room by then, and the spare
  * node is freed. */
 int xshard_announce(struct xshard *x, bool add, const char *subject, uint32_t subject_length,
-                    const char *queue, uint32_t queue_length)
+                    const char *queue, uint32_t queue_length, bool weak)
 {
     uint32_t length = (uint32_t)sizeof(struct xshard_interest) + subject_length + queue_length;
     struct xshard_overflow *spare_head = NULL;
@@ -533,7 +534,7 @@ int xshard_announce(struct xshard *x, bool add, const char *subject, uint32_t su
             body = node->body;
             result = XSHARD_ANNOUNCE_WAITING;
         }
-        interest_body_write(body, add, subject, subject_length, queue, queue_length);
+        interest_body_write(body, add, subject, subject_length, queue, queue_length, weak);
         xshard_commit(x, target, overflowed);
     }
     spares_free(spare_head); /* rings that made room meanwhile */
@@ -561,7 +562,7 @@ static void handle_interest(struct xshard *x, int origin, const unsigned char *b
     const char *subject = (const char *)body + sizeof head;
     int rc = interest_remote_apply(x->interest, origin, head.add != 0, subject,
                                    head.subject_length, subject + head.subject_length,
-                                   head.queue_length);
+                                   head.queue_length, head.weak != 0);
     if (rc != 0) {
         LOG_ERROR("shard %d: out of memory applying interest from shard %d; messages for "
                   "%.*s may not reach it",

@@ -339,7 +339,7 @@ bool xshard_flush(struct xshard *x);
  * could not be allocated: then no shard was told and announce_no_memory counts it. */
 enum { XSHARD_ANNOUNCE_WAITING = 1 };
 int xshard_announce(struct xshard *x, bool add, const char *subject, uint32_t subject_length,
-                    const char *queue, uint32_t queue_length);
+                    const char *queue, uint32_t queue_length, bool weak);
 
 /* True when every other shard has applied every announcement made up to `sequence`. */
 bool xshard_announcements_applied(const struct xshard *x, uint64_t sequence);

@@ -55,7 +55,7 @@ struct xshard_interest {
     uint32_t subject_length;
     uint32_t queue_length;
     uint32_t add; /* 1: first local subscription; 0: last one gone */
-    uint32_t reserved;
+    uint32_t weak; /* 1: interest across a leafnode link (interest.h's remote_interest) */
 };
 
 /* A large publish, written once and shared by every target shard's XSHARD_PUBLISH_REF

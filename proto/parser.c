@@ -8,6 +8,11 @@
  *   SUB <subject> [queue] <sid>               UNSUB <sid> [max]
  *   server → client: INFO <json>, MSG <subject> <sid> [reply] <size>, HMSG <subject> <sid>
  *   [reply] <header size> <total size>, +OK, -ERR <text>
+ *   leafnode links, both ways: CONNECT, INFO, PING, PONG, +OK, -ERR and
+ *   LS+ <subject> [<queue> <weight>]          LS- <subject> [<queue>]
+ *   LMSG <subject> <size> | LMSG <subject> <reply> <size>
+ *   LMSG <subject> + <reply> <queue>... <size> | LMSG <subject> "|" <queue>... <size>
+ *   HMSG (on a leaf link): the same forms ending in <header size> <total size>
  * An op is valid when its name is known for the role, its argument count fits, its sizes
  * are decimal numbers within the limits and its payload ends in "\r\n".
  *
@@ -29,27 +34,37 @@ enum { CARRY_KEEP_BYTES_MAX = 64 * 1024 };
 /* Decimal digits of the largest size accepted (uint32). */
 enum { SIZE_DIGITS_MAX = 10 };
 
+/* Which roles read an op: a bit per enum parser_role. */
+enum {
+    R_SERVER = 1u << PARSER_ROLE_SERVER,
+    R_CLIENT = 1u << PARSER_ROLE_CLIENT,
+    R_LEAF = 1u << PARSER_ROLE_LEAF,
+};
+
 struct op_name {
     const char *name;
     uint8_t length;
     enum proto_op_kind kind;
-    enum parser_role role; /* the role that may read it; PING/PONG both */
-    bool any_role;
+    uint8_t roles; /* R_* */
 };
 
 static const struct op_name op_names[] = {
-    {"PUB", 3, PROTO_OP_PUB, PARSER_ROLE_SERVER, false},
-    {"HPUB", 4, PROTO_OP_HPUB, PARSER_ROLE_SERVER, false},
-    {"SUB", 3, PROTO_OP_SUB, PARSER_ROLE_SERVER, false},
-    {"UNSUB", 5, PROTO_OP_UNSUB, PARSER_ROLE_SERVER, false},
-    {"CONNECT", 7, PROTO_OP_CONNECT, PARSER_ROLE_SERVER, false},
-    {"PING", 4, PROTO_OP_PING, PARSER_ROLE_SERVER, true},
-    {"PONG", 4, PROTO_OP_PONG, PARSER_ROLE_SERVER, true},
-    {"MSG", 3, PROTO_OP_MSG, PARSER_ROLE_CLIENT, false},
-    {"HMSG", 4, PROTO_OP_HMSG, PARSER_ROLE_CLIENT, false},
-    {"INFO", 4, PROTO_OP_INFO, PARSER_ROLE_CLIENT, true},
-    {"+OK", 3, PROTO_OP_OK, PARSER_ROLE_CLIENT, true},
-    {"-ERR", 4, PROTO_OP_ERR, PARSER_ROLE_CLIENT, true},
+    {"PUB", 3, PROTO_OP_PUB, R_SERVER},
+    {"HPUB", 4, PROTO_OP_HPUB, R_SERVER},
+    {"SUB", 3, PROTO_OP_SUB, R_SERVER},
+    {"UNSUB", 5, PROTO_OP_UNSUB, R_SERVER},
+    {"CONNECT", 7, PROTO_OP_CONNECT, R_SERVER | R_LEAF},
+    {"PING", 4, PROTO_OP_PING, R_SERVER | R_CLIENT | R_LEAF},
+    {"PONG", 4, PROTO_OP_PONG, R_SERVER | R_CLIENT | R_LEAF},
+    {"MSG", 3, PROTO_OP_MSG, R_CLIENT},
+    {"HMSG", 4, PROTO_OP_HMSG, R_CLIENT},
+    {"INFO", 4, PROTO_OP_INFO, R_SERVER | R_CLIENT | R_LEAF},
+    {"+OK", 3, PROTO_OP_OK, R_SERVER | R_CLIENT | R_LEAF},
+    {"-ERR", 4, PROTO_OP_ERR, R_SERVER | R_CLIENT | R_LEAF},
+    {"LS+", 3, PROTO_OP_LSUB, R_LEAF},
+    {"LS-", 3, PROTO_OP_LUNSUB, R_LEAF},
+    {"LMSG", 4, PROTO_OP_LMSG, R_LEAF},
+    {"HMSG", 4, PROTO_OP_HLMSG, R_LEAF}, /* a leaf link's HMSG has LMSG's form */
 };
 
 void parser_init(struct parser *parser, enum parser_role role, uint32_t control_line_max,
@@ -96,7 +111,7 @@ static bool name_equals(const char *text, size_t length, const char *name, size_
 
 static bool role_allows(const struct parser *parser, const struct op_name *entry)
 {
-    return entry->any_role || entry->role == parser->role;
+    return (entry->roles & (1u << parser->role)) != 0;
 }
 
 static const struct op_name *op_lookup(const struct parser *parser, const char *text,
@@ -314,6 +329,109 @@ static int parse_unsub(struct proto_slice *fields, int count, struct proto_op *o
     return 0;
 }
 
+static struct proto_slice rest_of_line(const char *args, size_t length);
+
+/* LS+ <subject> [<queue> <weight>] and LS- <subject> [<queue>]: the weight is 1 when
+ * absent. */
+static int parse_lsub(struct proto_slice *fields, int count, bool add, struct proto_op *op)
+{
+    if (count < 1 || count > 3 || (!add && count == 3) || (add && count == 2)) {
+        return PROTO_ERR_ARGUMENTS;
+    }
+    op->subject = fields[0];
+    op->max_msgs = 1;
+    if (count >= 2) {
+        op->queue = fields[1];
+    }
+    if (count == 3 && (parse_u64(fields[2], &op->max_msgs) != 0 || op->max_msgs == 0)) {
+        return PROTO_ERR_ARGUMENTS;
+    }
+    return 0;
+}
+
+/* The field of `line` starting at or after `*i`, or an empty slice at the end. */
+static struct proto_slice field_next(const char *line, size_t length, size_t *i)
+{
+    while (*i < length && is_blank(line[*i])) {
+        (*i)++;
+    }
+    size_t start = *i;
+    while (*i < length && !is_blank(line[*i])) {
+        (*i)++;
+    }
+    return (struct proto_slice){.data = line + start, .length = (uint32_t)(*i - start)};
+}
+
+/* LMSG and HLMSG (see the grammar above): any number of queue names, so the fields are
+ * read one by one rather than through split_fields. The sizes are the last one or two. */
+static int64_t parse_lmsg(const char *args, size_t length, bool headers, struct proto_op *op)
+{
+    enum { HEAD_FIELDS = 3 };
+    size_t sizes = headers ? 2 : 1;
+    struct proto_slice head[HEAD_FIELDS];
+    struct proto_slice tail[2] = {{0}, {0}}; /* the last `sizes` fields, oldest first */
+    size_t count = 0;
+    size_t i = 0;
+    for (;;) {
+        struct proto_slice field = field_next(args, length, &i);
+        if (field.length == 0) {
+            break;
+        }
+        if (count < HEAD_FIELDS) {
+            head[count] = field;
+        }
+        tail[0] = tail[1];
+        tail[1] = field;
+        count++;
+    }
+    if (count < 1 + sizes) {
+        return PROTO_ERR_ARGUMENTS;
+    }
+    op->subject = head[0];
+    size_t middle = count - 1 - sizes; /* fields between the subject and the sizes */
+    if (middle == 1) {
+        op->reply = head[1];
+    } else if (middle > 1) {
+        if (head[1].length != 1 || (head[1].data[0] != '+' && head[1].data[0] != '|')) {
+            return PROTO_ERR_ARGUMENTS;
+        }
+        bool reply = head[1].data[0] == '+';
+        if (reply) {
+            op->reply = head[2];
+        }
+        const char *queues = reply ? head[2].data + head[2].length : head[1].data + 1;
+        const char *sizes_start = tail[2 - sizes].data;
+        struct proto_slice rest = rest_of_line(queues, (size_t)(sizes_start - queues));
+        op->queue = rest;
+        if (rest.length == 0 && reply) {
+            return PROTO_ERR_ARGUMENTS; /* "+ reply" needs queues after it */
+        }
+    }
+    uint32_t total_size;
+    if (parse_size(tail[1], &total_size) != 0) {
+        return PROTO_ERR_ARGUMENTS;
+    }
+    if (headers) {
+        uint32_t header_size;
+        if (parse_size(tail[0], &header_size) != 0) {
+            return PROTO_ERR_ARGUMENTS;
+        }
+        if (header_size > total_size) {
+            return PROTO_ERR_HEADER_SIZE;
+        }
+        op->header_length = header_size;
+    }
+    return total_size;
+}
+
+bool proto_queue_next(const char **cursor, const char *end, struct proto_slice *name)
+{
+    size_t i = 0;
+    *name = field_next(*cursor, (size_t)(end - *cursor), &i);
+    *cursor += i;
+    return name->length > 0;
+}
+
 /* The rest of the line after the op name and its blanks: CONNECT/INFO JSON, -ERR text. */
 static struct proto_slice rest_of_line(const char *args, size_t length)
 {
@@ -330,7 +448,9 @@ static struct proto_slice rest_of_line(const char *args, size_t length)
 static bool op_needs_arguments(enum proto_op_kind kind)
 {
     return kind == PROTO_OP_PUB || kind == PROTO_OP_HPUB || kind == PROTO_OP_SUB ||
-           kind == PROTO_OP_UNSUB || kind == PROTO_OP_MSG || kind == PROTO_OP_HMSG;
+           kind == PROTO_OP_UNSUB || kind == PROTO_OP_MSG || kind == PROTO_OP_HMSG ||
+           kind == PROTO_OP_LSUB || kind == PROTO_OP_LUNSUB || kind == PROTO_OP_LMSG ||
+           kind == PROTO_OP_HLMSG;
 }
 
 /* Bytes of a control line that count against control_line_max: the arguments after the
@@ -369,7 +489,8 @@ static int64_t parse_control_line(const struct parser *parser, const char *line,
     size_t args_length = length - name_length;
     struct proto_slice fields[ARGS_MAX];
     int count = 0;
-    if (op->kind != PROTO_OP_CONNECT && op->kind != PROTO_OP_INFO && op->kind != PROTO_OP_ERR) {
+    if (op->kind != PROTO_OP_CONNECT && op->kind != PROTO_OP_INFO && op->kind != PROTO_OP_ERR &&
+        op->kind != PROTO_OP_LMSG && op->kind != PROTO_OP_HLMSG) {
         count = split_fields(args, args_length, fields);
     }
     switch (op->kind) {
@@ -385,6 +506,15 @@ static int64_t parse_control_line(const struct parser *parser, const char *line,
         return parse_sub(fields, count, op);
     case PROTO_OP_UNSUB:
         return parse_unsub(fields, count, op);
+    case PROTO_OP_LSUB:
+    case PROTO_OP_LUNSUB:
+        return parse_lsub(fields, count, op->kind == PROTO_OP_LSUB, op);
+    case PROTO_OP_LMSG:
+    case PROTO_OP_HLMSG:
+    {
+        int64_t size = parse_lmsg(args, args_length, op->kind == PROTO_OP_HLMSG, op);
+        return size > (int64_t)parser->payload_max ? PROTO_ERR_MAX_PAYLOAD : size;
+    }
     case PROTO_OP_PING:
     case PROTO_OP_PONG:
         return 0; /* nats-server answers "PING x" too: what follows the name is ignored */
@@ -404,7 +534,7 @@ static int64_t parse_control_line(const struct parser *parser, const char *line,
 static bool op_has_payload(enum proto_op_kind kind)
 {
     return kind == PROTO_OP_PUB || kind == PROTO_OP_HPUB || kind == PROTO_OP_MSG ||
-           kind == PROTO_OP_HMSG;
+           kind == PROTO_OP_HMSG || kind == PROTO_OP_LMSG || kind == PROTO_OP_HLMSG;
 }
 
 /* Length of the line content [line, newline) without a trailing '\r'. */

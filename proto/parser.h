@@ -35,12 +35,19 @@ enum proto_op_kind {
     PROTO_OP_HMSG,
     PROTO_OP_OK,
     PROTO_OP_ERR,
+    /* leafnode links, both directions (PARSER_ROLE_LEAF) */
+    PROTO_OP_LSUB,   /* LS+ <subject> [<queue> <weight>] */
+    PROTO_OP_LUNSUB, /* LS- <subject> [<queue>] */
+    PROTO_OP_LMSG,   /* LMSG <subject> [reply | + reply queue... | "|" queue...] <size> */
+    PROTO_OP_HLMSG,  /* a leaf link's HMSG: the same with <header size> <total size> */
 };
 
-/* Which side of the connection the parser reads: a broker reads client operations. */
+/* Which side of the connection the parser reads: a broker reads client operations, a
+ * leafnode link reads the leaf protocol (either end: CONNECT, INFO and the LS/LMSG ops). */
 enum parser_role {
     PARSER_ROLE_SERVER = 0,
     PARSER_ROLE_CLIENT = 1,
+    PARSER_ROLE_LEAF = 2,
 };
 
 /* Why input was rejected; the engine maps each to nats-server's exact -ERR text. */
@@ -63,12 +70,13 @@ struct proto_op {
     enum proto_op_kind kind;
     struct proto_slice subject; /* PUB HPUB SUB MSG HMSG */
     struct proto_slice reply;   /* PUB HPUB MSG HMSG; length 0 when absent */
-    struct proto_slice queue;   /* SUB; length 0 when absent */
+    struct proto_slice queue;   /* SUB LS+ LS-; length 0 when absent. LMSG HLMSG: the queue
+                                 * names, blank-separated (proto_queue_next), in one slice */
     struct proto_slice sid;     /* SUB UNSUB MSG HMSG */
     struct proto_slice text;    /* CONNECT and INFO JSON, -ERR text (quotes kept) */
     struct proto_slice payload; /* PUB HPUB MSG HMSG: header block + body, without CRLF */
     uint32_t header_length;     /* HPUB HMSG: bytes of payload that are the header block */
-    uint64_t max_msgs;          /* UNSUB: 0 when absent */
+    uint64_t max_msgs;          /* UNSUB: 0 when absent. LS+: the queue weight (1 absent) */
 };
 
 struct parser {
@@ -94,6 +102,10 @@ void parser_destroy(struct parser *parser);
  * or the error reported (the parser's state is unspecified). */
 int parser_next(struct parser *parser, const char **cursor, const char *end,
                 struct proto_op *op);
+
+/* The next queue name of an LMSG's blank-separated list in [*cursor, end): false when
+ * none is left. */
+bool proto_queue_next(const char **cursor, const char *end, struct proto_slice *name);
 
 /* True while part of an operation waits in the carry buffer. */
 static inline bool parser_mid_op(const struct parser *parser)

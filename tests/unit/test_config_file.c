@@ -305,8 +305,7 @@ START_TEST(test_refused_and_ignored)
     } refused[] = {
         {"tls { cert_file: a }\n", "missing 'key_file' in TLS configuration"},
         {"tls { cert_file: a, key_file: b }\n", "error parsing X509 certificate/key pair"},
-        {"cluster { port: 6222 }\n", "cluster: clusters, gateways and leaf nodes"},
-        {"leafnodes { port: 7422 }\n", "leafnodes: clusters, gateways and leaf nodes"},
+        {"cluster { port: 6222 }\n", "cluster: clusters and gateways are not supported yet"},
         {"accounts { A: {} }\n", "accounts: accounts are not supported yet"},
         {"no_auth_user: a\n", "no_auth_user: \"a\" present, but users/nkeys are not defined"},
         {"websocket { port: 8080 }\n", "websocket: WebSocket and MQTT"},
@@ -344,6 +343,53 @@ START_TEST(test_refused_and_ignored)
     ck_assert_int_eq(config.log_size_limit, 1048576); /* MB: 1024 * 1024 */
     ck_assert_str_eq(config.pid_path, "/tmp/x.pid");
     ck_assert_str_eq(config.ports_file_dir, "/tmp");
+    config_release(&config);
+}
+END_TEST
+
+/* leafnodes {}: remotes are read (urls in both forms, deny lists, the reconnect delay);
+ * what ionats refuses is named, each at its place. */
+START_TEST(test_leafnodes_block)
+{
+    static const struct {
+        const char *text;
+        const char *said;
+    } refused[] = {
+        {"leafnodes { listen: 7422 }\n",
+         "listen: accepting leafnode connections is not supported yet"},
+        {"leafnodes { remotes: [ { urls: [\"nats-leaf://a:x\"] } ] }\n",
+         "error parsing remote leafnode url \"nats-leaf://a:x\""},
+        {"leafnodes { remotes: [ { account: A, url: \"a\" } ] }\n",
+         "account: accounts are not supported yet"},
+        {"leafnodes { remotes: [ { tls: {} , url: \"a\" } ] }\n",
+         "tls: TLS on leafnode links is not supported yet"},
+        {"leafnodes { remotes: [ { deny_imports: [\"a..b\"], url: \"a\" } ] }\n",
+         "subject \"a..b\" is not a valid subject"},
+        {"leafnodes { remotes: [ { account: \"$G\" } ] }\n",
+         "leafnode remote requires a url"},
+    };
+    struct config config;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        ck_assert_msg(parse_file(&config, refused[i].text) == CONFIG_EXIT_ERROR, "%s accepted",
+                      refused[i].text);
+        ck_said(refused[i].said);
+    }
+    ck_assert_int_eq(parse_file(&config, "leafnodes {\n reconnect: \"250ms\"\n remotes: [\n"
+                                         "  { url: \"nats-leaf://u:p@127.0.0.1:7422\",\n"
+                                         "    deny_imports: \"secret.>\", compression: off },\n"
+                                         "  { urls: [\"nats://h1\", \"h2:7000\"],\n"
+                                         "    deny_exports: [\"a.*\", \"b\"] }\n ]\n}\n"),
+                     CONFIG_RUN);
+    ck_assert_ptr_nonnull(config.leaf);
+    ck_assert_int_eq(config.leaf->remote_count, 2);
+    ck_assert_int_eq(config.leaf->remotes[0].url_count, 1);
+    ck_assert_str_eq(config.leaf->remotes[0].urls[0], "nats-leaf://u:p@127.0.0.1:7422");
+    ck_assert_int_eq(config.leaf->remotes[0].deny_import_count, 1);
+    ck_assert_str_eq(config.leaf->remotes[0].deny_imports[0], "secret.>");
+    ck_assert_int_eq(config.leaf->remotes[1].url_count, 2);
+    ck_assert_int_eq(config.leaf->remotes[1].deny_export_count, 2);
+    ck_assert_int_eq(config.leaf_reconnect_ns, 250LL * 1000000LL);
+    ck_said("note: compression is ignored: leafnode links are not compressed");
     config_release(&config);
 }
 END_TEST
@@ -424,6 +470,7 @@ static Suite *config_file_suite(void)
     tcase_add_test(mapping, test_streaming_and_ionats_keys);
     tcase_add_test(mapping, test_flags_override_the_file);
     tcase_add_test(mapping, test_refused_and_ignored);
+    tcase_add_test(mapping, test_leafnodes_block);
     tcase_add_test(mapping, test_unknown_keys_and_test_flag);
     tcase_add_test(mapping, test_environment_and_include);
     suite_add_tcase(suite, mapping);

@@ -41,7 +41,7 @@ static bool local_add(struct interest *interest, const char *subject, const char
 {
     bool first = false;
     int rc = interest_local_add(interest, subject, (uint32_t)strlen(subject), queue,
-                                (uint32_t)text_length(queue), &first);
+                                (uint32_t)text_length(queue), false, &first);
     ck_assert_int_eq(rc, 0);
     return first;
 }
@@ -50,7 +50,7 @@ static bool local_remove(struct interest *interest, const char *subject, const c
 {
     bool last = false;
     interest_local_remove(interest, subject, (uint32_t)strlen(subject), queue,
-                          (uint32_t)text_length(queue), &last);
+                          (uint32_t)text_length(queue), false, &last);
     return last;
 }
 
@@ -58,7 +58,7 @@ static void remote_apply(struct interest *interest, int origin, bool add, const 
                          const char *queue)
 {
     int rc = interest_remote_apply(interest, origin, add, subject, (uint32_t)strlen(subject),
-                                   queue, (uint32_t)text_length(queue));
+                                   queue, (uint32_t)text_length(queue), false);
     ck_assert_int_eq(rc, 0);
 }
 
@@ -325,7 +325,7 @@ static int step_local_add(struct interest *interest, struct model *model, const 
     bool first = false;
     alloc_fail.armed = fail;
     int rc = interest_local_add(interest, subject, (uint32_t)strlen(subject),
-                                queue_or_null(queue), (uint32_t)strlen(queue), &first);
+                                queue_or_null(queue), (uint32_t)strlen(queue), false, &first);
     alloc_fail.armed = false;
     QUIET_ASSERT(rc == 0 || (fail && rc == -ENOMEM), "local add %s '%s': %d", subject, queue,
                  rc);
@@ -345,7 +345,7 @@ static void step_local_remove(struct interest *interest, struct model_local *l, 
     bool last = false;
     alloc_fail.armed = fail;
     interest_local_remove(interest, l->subject, (uint32_t)strlen(l->subject),
-                          queue_or_null(l->queue), (uint32_t)strlen(l->queue), &last);
+                          queue_or_null(l->queue), (uint32_t)strlen(l->queue), false, &last);
     alloc_fail.armed = false;
     QUIET_ASSERT(last == (l->count == 1), "local remove %s '%s': last %d with %u before",
                  l->subject, l->queue, last, l->count);
@@ -360,7 +360,7 @@ static int step_remote(struct interest *interest, struct model *model, int origi
 {
     alloc_fail.armed = fail;
     int rc = interest_remote_apply(interest, origin, add, subject, (uint32_t)strlen(subject),
-                                   queue_or_null(queue), (uint32_t)strlen(queue));
+                                   queue_or_null(queue), (uint32_t)strlen(queue), false);
     alloc_fail.armed = false;
     int32_t at = model_remote_find(model, origin, subject, queue);
     QUIET_ASSERT(rc == 0 || (fail && rc == -ENOMEM && add && at < 0), "remote %s %d %s: %d",

@@ -16,7 +16,8 @@ enum { CONTROL_LINE_MAX = 256, PAYLOAD_MAX = 1024, RENDER_SIZE = 1 << 16 };
 static const char *kind_name(enum proto_op_kind kind)
 {
     static const char *const names[] = {"NONE", "CONNECT", "PUB", "HPUB", "SUB", "UNSUB", "PING",
-                                        "PONG", "INFO", "MSG", "HMSG", "OK", "ERR"};
+                                        "PONG", "INFO", "MSG", "HMSG", "OK", "ERR",
+                                        "LS+", "LS-", "LMSG", "HLMSG"};
     return names[kind];
 }
 
@@ -128,6 +129,74 @@ START_TEST(test_client_role_ops)
                                "OK||||||0|0|\n"
                                "ERR|||||'Unknown Protocol Operation'|0|0|\n"
                                "PING||||||0|0|\n");
+}
+END_TEST
+
+/* The leafnode protocol, as nats-server's leaf links send it (server/leafnode.go's
+ * processLeafSub, processLeafUnsub, processLeafMsgArgs, processLeafHeaderMsgArgs). */
+START_TEST(test_leaf_role_ops)
+{
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF,
+                                 "INFO {\"server_id\":\"x\"}\r\n"
+                                 "CONNECT {\"name\":\"l\"}\r\n"
+                                 "LS+ foo.*\r\n"
+                                 "LS+ foo q 3\r\n"
+                                 "LS- foo.*\r\n"
+                                 "LS- foo q\r\n"
+                                 "LMSG foo 2\r\nhi\r\n"
+                                 "LMSG foo _INBOX.a 2\r\nhi\r\n"
+                                 "LMSG foo + _INBOX.a q1 q2 2\r\nhi\r\n"
+                                 "LMSG foo | q1 2\r\nhi\r\n"
+                                 "HMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+                                 "HMSG foo | q1  q2 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+                                 "PING\r\nPONG\r\n-ERR 'Loop Detected'\r\n",
+                                 rendered),
+                     0);
+    ck_assert_str_eq(rendered, "INFO|||||{\"server_id\":\"x\"}|0|0|\n"
+                               "CONNECT|||||{\"name\":\"l\"}|0|0|\n"
+                               "LS+|foo.*|||||0|1|\n"
+                               "LS+|foo||q|||0|3|\n"
+                               "LS-|foo.*|||||0|1|\n"
+                               "LS-|foo||q|||0|1|\n"
+                               "LMSG|foo|||||0|0|hi\n"
+                               "LMSG|foo|_INBOX.a||||0|0|hi\n"
+                               "LMSG|foo|_INBOX.a|q1 q2|||0|0|hi\n"
+                               "LMSG|foo||q1|||0|0|hi\n"
+                               "HLMSG|foo|||||12|0|NATS/1.0\r\n\r\nhi\n"
+                               "HLMSG|foo||q1  q2|||12|0|NATS/1.0\r\n\r\nhi\n"
+                               "PING||||||0|0|\n"
+                               "PONG||||||0|0|\n"
+                               "ERR|||||'Loop Detected'|0|0|\n");
+    /* bad forms */
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LMSG foo\r\n", rendered),
+                     PROTO_ERR_ARGUMENTS);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LMSG foo x q 2\r\nhi\r\n", rendered),
+                     PROTO_ERR_ARGUMENTS);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LMSG foo + r 2\r\nhi\r\n", rendered),
+                     PROTO_ERR_ARGUMENTS);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LMSG foo 2000\r\n", rendered),
+                     PROTO_ERR_MAX_PAYLOAD);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "HMSG foo 5 2\r\nhi\r\n", rendered),
+                     PROTO_ERR_HEADER_SIZE);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LS+ foo q\r\n", rendered),
+                     PROTO_ERR_ARGUMENTS);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LS+ foo q 0\r\n", rendered),
+                     PROTO_ERR_ARGUMENTS);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "PUB foo 0\r\n\r\n", rendered),
+                     PROTO_ERR_UNKNOWN_OP);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_SERVER, "LS+ foo\r\n", rendered),
+                     PROTO_ERR_UNKNOWN_OP);
+    /* the queue list is walked name by name */
+    const char list[] = "q1  q2\tq3";
+    const char *cursor = list;
+    struct proto_slice name;
+    int names = 0;
+    while (proto_queue_next(&cursor, list + sizeof list - 1, &name)) {
+        ck_assert_int_eq(name.length, 2);
+        ck_assert_int_eq(name.data[0], 'q');
+        names++;
+    }
+    ck_assert_int_eq(names, 3);
 }
 END_TEST
 
@@ -335,6 +404,7 @@ static Suite *parser_suite(void)
     tcase_add_test(ops, test_pub_forms);
     tcase_add_test(ops, test_hpub_sub_unsub_ping_pong_connect);
     tcase_add_test(ops, test_client_role_ops);
+    tcase_add_test(ops, test_leaf_role_ops);
     tcase_add_test(ops, test_role_separation);
     suite_add_tcase(suite, ops);
     TCase *errors = tcase_create("errors");

@@ -358,8 +358,8 @@ START_TEST(test_publish_past_budget)
 {
     shard_fixture_init(&fx, 3, RING_SIZE, 512);
     struct shard *shard = fx.shards[0];
-    ck_assert_int_eq(interest_remote_apply(&shard->interest, 1, true, "slow", 4, NULL, 0), 0);
-    ck_assert_int_eq(interest_remote_apply(&shard->interest, 2, true, "fast", 4, NULL, 0), 0);
+    ck_assert_int_eq(interest_remote_apply(&shard->interest, 1, true, "slow", 4, NULL, 0, false), 0);
+    ck_assert_int_eq(interest_remote_apply(&shard->interest, 2, true, "fast", 4, NULL, 0, false), 0);
     struct conn *heavy = shard_fixture_conn_open(shard, &test_kind);
     struct conn *bystander = shard_fixture_conn_open(shard, &test_kind);
     struct route_publisher from_heavy = {.owner = heavy, .conn = heavy, .echo = true};
@@ -520,7 +520,7 @@ START_TEST(test_ack_deferred)
     ck_assert(!xshard_flush(&announcer->xshard));
     /* the replica already holds it (announced twice is one entry), so applying it
      * allocates nothing, and the first allocation of the drain is the acknowledgement's */
-    ck_assert_int_eq(interest_remote_apply(&applier->interest, 0, true, "q", 1, NULL, 0), 0);
+    ck_assert_int_eq(interest_remote_apply(&applier->interest, 0, true, "q", 1, NULL, 0, false), 0);
     shard_fixture_ring_fill_acks(&fx, 1, 0);
     alloc_fail_at(1);
     alloc_fail.armed = true;

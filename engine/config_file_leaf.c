@@ -1,0 +1,209 @@
+/* The configuration file's leafnodes {} block: the remotes this server connects to as a
+ * leaf (urls, account, deny_imports, deny_exports) and the reconnect delay, into the
+ * configuration's struct config_leaf. Accepting leafnode connections (listen, port,
+ * authorization, advertise), TLS, credentials and nkeys on the link, and hub role
+ * reversal are refused by name; settings ionats does not need (compression, URL order,
+ * timeouts of its own) are noted as ignored. Strings stay in the parsed file. Main thread
+ * only, before anything starts. */
+#include "engine/config_file_internal.h"
+
+#include "engine/leaf.h"
+#include "engine/leaf_internal.h"
+#include "proto/subject.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Each string of a string-or-array value, through `take` (the array's items in order). */
+static void strings_each(struct config_file_state *a, const char *key,
+                         const struct conf_node *value,
+                         void (*take)(struct config_file_state *a, const struct conf_node *item))
+{
+    if (value->type == CONF_STRING) {
+        take(a, value);
+        return;
+    }
+    if (!config_file_type_is(a, key, value, CONF_ARRAY)) {
+        return;
+    }
+    for (size_t i = 0; i < value->as.array.count; i++) {
+        const struct conf_node *item = value->as.array.items[i];
+        if (config_file_type_is(a, key, item, CONF_STRING)) {
+            take(a, item);
+        }
+    }
+}
+
+static void url_take(struct config_file_state *a, const struct conf_node *item)
+{
+    struct config_leaf_remote *remote = a->entry;
+    struct leaf_url url;
+    if (leaf_url_parse(item->as.string.bytes, &url) != 0) {
+        config_file_error(a, item, "error parsing remote leafnode url \"%s\"",
+                          item->as.string.bytes);
+        return;
+    }
+    if (remote->url_count == CONFIG_LEAF_URLS_MAX) {
+        config_file_error(a, item, "a leafnode remote takes at most %d URLs",
+                          CONFIG_LEAF_URLS_MAX);
+        return;
+    }
+    remote->urls[remote->url_count++] = item->as.string.bytes;
+}
+
+static void urls_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                       const char *key, const struct conf_node *value)
+{
+    strings_each(a, key, value, url_take);
+}
+
+/* A deny list's subject, into `list`. */
+static void deny_take(struct config_file_state *a, const struct conf_node *item,
+                      const char **list, uint32_t *count)
+{
+    if (!subject_valid_for_sub(item->as.string.bytes, item->as.string.length)) {
+        config_file_error(a, item, "subject \"%s\" is not a valid subject",
+                          item->as.string.bytes);
+        return;
+    }
+    if (*count == CONFIG_LEAF_URLS_MAX) {
+        config_file_error(a, item, "a deny list takes at most %d subjects", CONFIG_LEAF_URLS_MAX);
+        return;
+    }
+    list[(*count)++] = item->as.string.bytes;
+}
+
+static void deny_import_take(struct config_file_state *a, const struct conf_node *item)
+{
+    struct config_leaf_remote *remote = a->entry;
+    deny_take(a, item, remote->deny_imports, &remote->deny_import_count);
+}
+
+static void deny_export_take(struct config_file_state *a, const struct conf_node *item)
+{
+    struct config_leaf_remote *remote = a->entry;
+    deny_take(a, item, remote->deny_exports, &remote->deny_export_count);
+}
+
+static void deny_imports_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                               const char *key, const struct conf_node *value)
+{
+    strings_each(a, key, value, deny_import_take);
+}
+
+static void deny_exports_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                               const char *key, const struct conf_node *value)
+{
+    strings_each(a, key, value, deny_export_take);
+}
+
+/* The local account a remote binds: only the global one while accounts are not served. */
+static void account_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                          const char *key, const struct conf_node *value)
+{
+    struct config_leaf_remote *remote = a->entry;
+    if (!config_file_type_is(a, key, value, CONF_STRING)) {
+        return;
+    }
+    if (strcmp(value->as.string.bytes, "$G") != 0) {
+        config_file_error(a, value, "%s: accounts are not supported yet (only \"$G\")", key);
+        return;
+    }
+    remote->account = value->as.string.bytes;
+}
+
+static void reconnect_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                            const char *key, const struct conf_node *value)
+{
+    if (value->type == CONF_INTEGER || value->type == CONF_FLOAT) {
+        double seconds = value->type == CONF_INTEGER ? (double)value->as.integer : value->as.real;
+        config_file_seconds(a, "leafnode_reconnect", key, value, seconds);
+    } else {
+        config_file_duration(a, "leafnode_reconnect", key, value);
+    }
+}
+
+static const struct config_file_rule remote_rules[] = {
+    {{"url", "urls"}, KEY_HANDLER, 0, NULL, urls_apply, NULL},
+    {{"account", "local"}, KEY_HANDLER, 0, NULL, account_apply, NULL},
+    {{"deny_imports", "deny_import"}, KEY_HANDLER, 0, NULL, deny_imports_apply, NULL},
+    {{"deny_exports", "deny_export"}, KEY_HANDLER, 0, NULL, deny_exports_apply, NULL},
+    {{"reconnect", "reconnect_delay", "reconnect_interval"}, KEY_HANDLER, 0, NULL,
+     reconnect_apply, NULL},
+    {{"credentials", "creds", "nkey", "seed"}, KEY_REFUSE, 0, NULL, NULL,
+     "credentials and nkeys on leafnode links are not supported yet (user and password in "
+     "the URL are)"},
+    {{"tls"}, KEY_REFUSE, 0, NULL, NULL, "TLS on leafnode links is not supported yet"},
+    {{"hub", "disabled"}, KEY_OFF, 0, NULL, NULL, "not supported yet"},
+    {{"ws_compression", "ws_no_masking", "proxy", "jetstream_cluster_migrate"}, KEY_REFUSE, 0,
+     NULL, NULL, "not supported yet"},
+    {{"isolate_leafnode_interest", "isolate", "request_isolation"}, KEY_REFUSE, 0, NULL, NULL,
+     "interest isolation is not supported yet"},
+    {{"compression"}, KEY_IGNORE, 0, NULL, NULL, "leafnode links are not compressed"},
+    {{"no_randomize", "dont_randomize"}, KEY_IGNORE, 0, NULL, NULL,
+     "ionats tries a remote's URLs in the order given"},
+    {{"first_info_timeout", "dial_timeout", "ignore_discovered_servers"}, KEY_IGNORE, 0, NULL,
+     NULL, "ionats waits 1s for the hub's INFO and dials only the URLs given"},
+};
+
+static void remotes_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                          const char *key, const struct conf_node *value)
+{
+    if (!config_file_type_is(a, key, value, CONF_ARRAY)) {
+        return;
+    }
+    struct config *config = a->config;
+    if (config->leaf == NULL) {
+        config->leaf = calloc(1, sizeof *config->leaf);
+        if (config->leaf == NULL) {
+            config_file_out_of_memory(a, value);
+            return;
+        }
+    }
+    for (size_t i = 0; i < value->as.array.count; i++) {
+        const struct conf_node *item = value->as.array.items[i];
+        if (!config_file_type_is(a, key, item, CONF_MAP)) {
+            continue;
+        }
+        if (config->leaf->remote_count == CONFIG_LEAF_REMOTES_MAX) {
+            config_file_error(a, item, "at most %d leafnode remotes", CONFIG_LEAF_REMOTES_MAX);
+            return;
+        }
+        struct config_leaf_remote *remote = &config->leaf->remotes[config->leaf->remote_count];
+        memset(remote, 0, sizeof *remote);
+        a->entry = remote;
+        config_file_map_apply(a, item, CONFIG_FILE_RULES(remote_rules), false);
+        a->entry = NULL;
+        if (remote->url_count == 0) {
+            config_file_error(a, item, "leafnode remote requires a url");
+            continue;
+        }
+        config->leaf->remote_count++;
+    }
+}
+
+static const struct config_file_rule leafnodes_rules[] = {
+    {{"remotes"}, KEY_HANDLER, 0, NULL, remotes_apply, NULL},
+    {{"reconnect", "reconnect_delay", "reconnect_interval"}, KEY_HANDLER, 0, NULL,
+     reconnect_apply, NULL},
+    {{"listen", "port", "host", "net"}, KEY_REFUSE, 0, NULL, NULL,
+     "accepting leafnode connections is not supported yet (remotes are)"},
+    {{"authorization", "advertise", "leafnode_advertise", "no_advertise"}, KEY_REFUSE, 0, NULL,
+     NULL, "accepting leafnode connections is not supported yet (remotes are)"},
+    {{"tls", "min_version", "minimum_version"}, KEY_REFUSE, 0, NULL, NULL,
+     "accepting leafnode connections is not supported yet (remotes are)"},
+    {{"isolate_leafnode_interest", "isolate"}, KEY_REFUSE, 0, NULL, NULL,
+     "interest isolation is not supported yet"},
+    {{"compression"}, KEY_IGNORE, 0, NULL, NULL, "leafnode links are not compressed"},
+    {{"dial_timeout", "write_deadline", "write_timeout"}, KEY_IGNORE, 0, NULL, NULL,
+     "leafnode links use the clients' write deadline"},
+};
+
+void config_file_leafnodes(struct config_file_state *a, const struct config_file_rule *rule,
+                           const char *key, const struct conf_node *value)
+{
+    if (config_file_type_is(a, key, value, CONF_MAP)) {
+        config_file_map_apply(a, value, CONFIG_FILE_RULES(leafnodes_rules), false);
+    }
+}

@@ -1,0 +1,172 @@
+/* What the leafnode files share: a remote (a server this one connects to as a leaf, with
+ * its URLs and back-off), a link (the connection to it, a kind of connection), the
+ * server's interest as the links tell it, and the module's state on shard 0.
+ *
+ * The one idea: every link lives on shard 0, and shard 0 already sees every change of this
+ * server's interest (its own subscriptions through routing, the other shards' through
+ * their announcements: interest.h's watch), so one table there counts, per (subject,
+ * queue), the subscriptions this server has, and a link tells its hub only the changes
+ * that matter: LS+ on the first, LS- after the last, a queue group's new weight. What the
+ * hub is interested in becomes subscriptions of the link on shard 0 (route_sub with
+ * `link` set), announced to the other shards like any other, so a publish anywhere reaches
+ * the hub through routing unchanged. leaf.c owns remotes, dialling and the interest
+ * table; leaf_link.c the link's protocol. Shard 0's thread only. */
+#ifndef IONATS_ENGINE_LEAF_INTERNAL_H
+#define IONATS_ENGINE_LEAF_INTERNAL_H
+
+#include "base/timer.h"
+#include "engine/config.h"
+#include "engine/conn.h"
+#include "engine/route.h"
+#include "proto/parser.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct shard;
+struct leaf_state;
+struct leaf_link;
+
+/* The shard every link lives on. */
+enum { LEAF_SHARD = 0 };
+
+/* nats-server's delays: after a loop was detected or the hub refused us for a reason that
+ * will not go away soon (same cluster name, permissions), the next try waits this long. */
+#define LEAF_RECONNECT_LONG_NS (30LL * 1000000000LL)
+/* The hub's INFO must come this soon after the TCP connection starts (nats-server's
+ * first_info_timeout default), and its connect INFO this soon after our CONNECT. */
+#define LEAF_FIRST_INFO_NS (1LL * 1000000000LL)
+#define LEAF_CONNECT_WAIT_NS (2LL * 1000000000LL)
+/* nats-server's default leafnode port, when a URL names none. */
+enum { LEAF_PORT_DEFAULT = 7422 };
+
+enum { LEAF_HOST_MAX = 256, LEAF_USER_MAX = 256 };
+
+/* One URL of a remote, parsed. */
+struct leaf_url {
+    char host[LEAF_HOST_MAX];
+    int port;
+    char user[LEAF_USER_MAX]; /* empty: none */
+    char pass[LEAF_USER_MAX];
+};
+
+/* A server this one connects to as a leaf. */
+struct leaf_remote {
+    struct leaf_state *state;   /* borrowed: the owner */
+    struct leaf_url urls[CONFIG_LEAF_URLS_MAX];
+    uint32_t url_count;
+    uint32_t url_next;          /* the URL the next try dials */
+    const struct config_leaf_remote *config; /* borrowed: deny lists */
+    struct leaf_link *link;     /* the connection now, NULL when none */
+    struct timer_entry retry_timer;
+    int64_t delay_ns;           /* before the next try; 0: the configured reconnect delay */
+    uint64_t attempts;          /* tries since the last link that worked */
+    int64_t first_info_ns;
+};
+
+/* Where a link is in its handshake. */
+enum leaf_phase {
+    LEAF_WAIT_INFO = 0,    /* dialled: the hub speaks first */
+    LEAF_WAIT_CONNECT_INFO, /* CONNECT sent; the hub answers with a connect INFO */
+    LEAF_ACTIVE,           /* interest and messages flow both ways */
+};
+
+/* A (subject, queue) the hub is interested in: a subscription of the link on shard 0. */
+struct leaf_sub {
+    struct route_sub route;    /* first: routing's view; route.link is set */
+    struct leaf_link *link;    /* borrowed: the owner */
+    struct leaf_sub *next;     /* chain in the link's table */
+    uint64_t weight;           /* the hub's queue weight (members behind it) */
+    uint64_t hash;
+    char text[];               /* subject NUL queue NUL */
+};
+
+/* A queue group a message was picked for, during one walk (route_collector). */
+struct leaf_pick {
+    const char *name;
+    uint32_t length;
+};
+
+struct leaf_link {
+    struct conn conn;          /* first: the kind's record starts with the connection */
+    struct leaf_remote *remote; /* borrowed; NULL once the remote let go of it */
+    enum leaf_phase phase;
+    struct parser parser;
+    struct leaf_sub **buckets; /* owned: the hub's interest by (subject, queue) */
+    uint32_t bucket_count;
+    uint32_t sub_count;
+    /* The message being delivered (route_collector): plain interest, and the queue groups
+     * picked for it, in `picks` (owned, grown as needed). */
+    struct route_collector collector;
+    bool collect_plain;
+    struct leaf_pick *picks;
+    uint32_t pick_count;
+    uint32_t pick_capacity;
+    struct timer_entry handshake_timer; /* the hub's INFO, then its connect INFO */
+    struct timer_entry ping_timer;
+    uint32_t pings_outstanding;
+    bool read_since_ping;
+    bool hub_headers;          /* the hub takes HMSG */
+    char hub_name[LEAF_HOST_MAX];
+    char hub_id[64];
+    int64_t ping_sent_ns;      /* when the last PING went, for the RTT */
+    int64_t rtt_ns;
+    struct leaf_url url;       /* what was dialled */
+};
+
+struct leaf_state {
+    struct shard *shard;
+    struct leaf_remote *remotes; /* owned [remote_count] */
+    uint32_t remote_count;
+    /* This server's interest, as the links tell the hubs: count per (subject, queue). */
+    struct leaf_interest **buckets; /* owned */
+    uint32_t bucket_count;
+    uint32_t interest_count;
+    uint64_t seed;
+    char lds[48];              /* "$LDS.<random>": our loop-detection subject */
+    bool stopping;
+};
+
+/* One (subject, queue) this server has subscriptions to: how many (a queue group's
+ * weight). */
+struct leaf_interest {
+    struct leaf_interest *next;
+    uint64_t hash;
+    uint64_t count;
+    uint32_t subject_length;
+    uint32_t queue_length;
+    char text[]; /* subject NUL queue NUL */
+};
+
+/* ---- leaf.c ---- */
+
+/* The link's connection is gone (release): the remote tries again after its delay. */
+void leaf_remote_lost(struct leaf_remote *remote);
+
+/* True when the link may tell its hub about `subject` (not one of the deny_exports, not
+ * JetStream's API, KV or object store, which stay on each side without a domain). */
+bool leaf_export_allowed(const struct leaf_remote *remote, const char *subject,
+                         uint32_t length);
+
+/* True when the link may take the hub's interest in, or messages on, `subject`. */
+bool leaf_import_allowed(const struct leaf_remote *remote, const char *subject,
+                         uint32_t length);
+
+/* Tells a link that became active everything this server is interested in (and its loop
+ * detection subject). */
+void leaf_interest_send_all(struct leaf_state *state, struct leaf_link *link);
+
+/* ---- leaf_link.c ---- */
+
+extern const struct conn_kind leaf_link_kind;
+
+/* Writes LS+ (with the queue's weight) or LS- for one (subject, queue) to an active link. */
+void leaf_link_interest(struct leaf_link *link, bool add, const char *subject,
+                        uint32_t subject_length, const char *queue, uint32_t queue_length,
+                        uint64_t weight);
+
+/* The module stops: the link says nothing more and closes. */
+void leaf_link_stop(struct leaf_link *link);
+
+#endif
