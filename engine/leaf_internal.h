@@ -144,12 +144,14 @@ struct leaf_interest {
 /* The link's connection is gone (release): the remote tries again after its delay. */
 void leaf_remote_lost(struct leaf_remote *remote);
 
-/* True when the link may tell its hub about `subject` (not one of the deny_exports, not
- * JetStream's API, KV or object store, which stay on each side without a domain). */
+/* True when messages on `subject` may go to the hub (not under deny_exports, nor
+ * JetStream's API, KV or object store, which stay on each side without a domain): the
+ * hub's interest in it is served, a message on it is sent. */
 bool leaf_export_allowed(const struct leaf_remote *remote, const char *subject,
                          uint32_t length);
 
-/* True when the link may take the hub's interest in, or messages on, `subject`. */
+/* True when messages on `subject` may come from the hub (not under deny_imports, nor
+ * JetStream's): this server's interest in it is told, a hub message on it is taken. */
 bool leaf_import_allowed(const struct leaf_remote *remote, const char *subject,
                          uint32_t length);
 

@@ -90,8 +90,8 @@ void leaf_link_interest(struct leaf_link *link, bool add, const char *subject,
                         uint64_t weight)
 {
     if (conn_ending(&link->conn) || link->remote == NULL ||
-        !leaf_export_allowed(link->remote, subject, subject_length)) {
-        return;
+        !leaf_import_allowed(link->remote, subject, subject_length)) {
+        return; /* what may not come in is not asked for */
     }
     if (conn_reserve_output(&link->conn, FRAME_OVERHEAD + subject_length + queue_length) != 0) {
         return;
@@ -145,8 +145,10 @@ static bool sub_deliver(struct shard *shard, struct route_sub *route, const stru
 {
     struct leaf_sub *sub = (struct leaf_sub *)route;
     struct leaf_link *link = sub->link;
-    if (status || link->phase != LEAF_ACTIVE || conn_ending(&link->conn)) {
-        return false;
+    if (status || link->phase != LEAF_ACTIVE || conn_ending(&link->conn) ||
+        link->remote == NULL ||
+        !leaf_export_allowed(link->remote, msg->subject.data, msg->subject.length)) {
+        return false; /* a subject denied under a wildcard the hub asked for stays here */
     }
     if (route->sub.queue == NULL) {
         link->collect_plain = true;
@@ -193,9 +195,9 @@ static void link_sub_add(struct leaf_link *link, const struct proto_op *op)
         return;
     }
     if ((op->subject.length > 5 && memcmp(op->subject.data, "$LDS.", 5) == 0) ||
-        link->remote == NULL || !leaf_import_allowed(link->remote, op->subject.data,
+        link->remote == NULL || !leaf_export_allowed(link->remote, op->subject.data,
                                                      op->subject.length)) {
-        return; /* another server's loop detection, or a subject kept on each side */
+        return; /* another server's loop detection, or a subject not sent to the hub */
     }
     if (!subject_valid_for_sub(op->subject.data, op->subject.length)) {
         LOG_WARN(LINK_FMT "leafnode interest in an invalid subject %.*s ignored",

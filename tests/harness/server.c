@@ -153,7 +153,7 @@ int test_binary_run_wrapped(const char *const *wrapper, const char *const *args,
 
 /* Binds port 0 on loopback to learn a free port. Another process could take it before the
  * broker binds; the start is retried on a new port when that happens. */
-static int free_port(void)
+int test_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) {
@@ -450,7 +450,7 @@ static int start_once(struct test_server *server, const struct test_server_optio
     char *argv[ARG_COUNT_MAX] = {0};
     int argc = 0;
     if (port == 0) {
-        port = free_port();
+        port = test_free_port();
     }
     if (port < 0) {
         return port;
@@ -460,12 +460,12 @@ static int start_once(struct test_server *server, const struct test_server_optio
     snprintf(server->log_path, sizeof server->log_path, "/tmp/ionats-test-%d-%d.log",
              (int)getpid(), port);
     int rc;
-    if (test_server_stan_reference()) {
+    if (test_server_stan_reference() && !server->forced_reference) {
         rc = build_stan_reference_args(server, o, argv, &argc);
     } else if (server->reference) {
         rc = write_reference_config(server, o);
         if (rc == 0) {
-            add_arg(argv, &argc, "nats-server");
+            add_arg(argv, &argc, o->reference_binary ? o->reference_binary : "nats-server");
             add_arg(argv, &argc, "-c");
             add_arg(argv, &argc, server->config_path);
         }
@@ -556,14 +556,25 @@ int test_server_start(struct test_server *server, const struct test_server_optio
     return start_attempts(server, options, 0);
 }
 
+int test_server_start_reference(struct test_server *server,
+                                const struct test_server_options *options)
+{
+    memset(server, 0, sizeof *server);
+    server->reference = true;
+    server->forced_reference = true;
+    return start_attempts(server, options, 0);
+}
+
 int test_server_restart(struct test_server *server, const struct test_server_options *options)
 {
     if (server->pid > 0) {
         return -EBUSY;
     }
     int port = server->port;
+    bool forced = server->forced_reference;
     memset(server, 0, sizeof *server);
-    server->reference = test_server_reference() || test_server_stan_reference();
+    server->forced_reference = forced;
+    server->reference = forced || test_server_reference() || test_server_stan_reference();
     return start_attempts(server, options, port);
 }
 

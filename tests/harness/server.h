@@ -49,12 +49,16 @@ struct test_server_options {
     /* Configuration file text in nats-server's format (users, permissions...): given to
      * ionats as a file with -c, appended to the reference's own file. NULL: none. */
     const char *config_text;
+    /* The reference broker's executable (nats-server 2.15.1's path, say); NULL:
+     * nats-server on the PATH. */
+    const char *reference_binary;
 };
 
 struct test_server {
     pid_t pid;
     int port;
     bool reference;      /* true when this is nats-server or nats-streaming-server */
+    bool forced_reference; /* started by test_server_start_reference */
     char url[64];        /* nats://127.0.0.1:<port> */
     char config_path[128];
     char log_path[128];
@@ -75,6 +79,15 @@ bool test_server_stan_reference(void);
  * The broker gets SIGKILL when the thread that started it dies (PR_SET_PDEATHSIG), so a
  * test process that aborts or is killed on a timeout does not leave a broker behind. */
 int test_server_start(struct test_server *server, const struct test_server_options *options);
+
+/* test_server_start, always with the reference nats-server (options->reference_binary),
+ * whatever IONATS_TEST_SERVER says: a peer of the broker under test (a leafnode hub). */
+int test_server_start_reference(struct test_server *server,
+                                const struct test_server_options *options);
+
+/* A free TCP port on loopback, as the harness picks them (another process may take it
+ * before it is bound). Or -errno. */
+int test_free_port(void);
 
 /* SIGTERM, wait up to 5 s, then SIGKILL. Returns the exit status as waitpid gave it.
  * ionats must exit 0: any other exit, a signal included, is reported on stderr with the

@@ -28,10 +28,26 @@ const char *itest_last_error(void)
     return text != NULL ? text : "";
 }
 
+static void server_register(struct test_server *server);
+
 void itest_server_start(struct test_server *server, const struct test_server_options *options)
 {
     int rc = test_server_start(server, options);
     ck_assert_msg(rc == 0, "broker did not start: %s (log %s)", strerror(-rc), server->log_path);
+    server_register(server);
+}
+
+void itest_reference_start(struct test_server *server, const struct test_server_options *options)
+{
+    int rc = test_server_start_reference(server, options);
+    ck_assert_msg(rc == 0, "nats-server did not start: %s (log %s)", strerror(-rc),
+                  server->log_path);
+    server_register(server);
+}
+
+/* Remembered for itest_teardown. */
+static void server_register(struct test_server *server)
+{
     for (int i = 0; i < ITEST_SERVERS_MAX; i++) {
         if (itest_servers[i].pid == 0) {
             itest_servers[i] = *server;

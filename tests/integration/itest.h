@@ -51,6 +51,10 @@ const char *itest_last_error(void);
 /* Starts a broker (NULL options: its defaults) and fails the test if it does not start. */
 void itest_server_start(struct test_server *server, const struct test_server_options *options);
 
+/* The same with the reference nats-server, whatever the test switch says (a peer of the
+ * broker under test: a leafnode hub). */
+void itest_reference_start(struct test_server *server, const struct test_server_options *options);
+
 /* Stops a broker started by itest_server_start and forgets it. */
 void itest_server_stop(struct test_server *server);
 

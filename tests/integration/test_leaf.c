@@ -1,0 +1,601 @@
+/* Leafnodes: the broker under test as a leaf of a real nats-server hub (Debian's 2.9.10 on
+ * the PATH, and the current release from .venv-tests when scripts/setup.sh installed it),
+ * on loopback, driven by libnats on both sides: publish/subscribe both ways with wildcards
+ * and headers, queue groups across the link with local members preferred, request/reply
+ * and no-responders across, the deny lists, user/password on the link, the hub restarting,
+ * two leafs of one hub, a loop, and /leafz.
+ *
+ * The leaf is configured through a file (leafnodes { remotes }), which nats-server reads
+ * too: with IONATS_TEST_SERVER=nats-server every case runs with nats-server as the leaf,
+ * which shows the expectations are nats-server's behaviour (observed with 2.9.10 and
+ * 2.15.1 as hub and leaf). */
+#include "tests/integration/itest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { CONFIG_MAX = 1024, PROBE_STEP_MS = 50, QUEUE_MSGS = 20 };
+
+/* The hubs the cases run against: the PATH's nats-server, then the current release. */
+static const char *hub_binary(int which)
+{
+    if (which == 0) {
+        return NULL;
+    }
+    const char *current = getenv("IONATS_NATS_SERVER_CURRENT");
+    return current != NULL && access(current, X_OK) == 0 ? current : NULL;
+}
+
+struct hub {
+    struct test_server server;
+    int leaf_port;
+    char config[CONFIG_MAX];
+    struct test_server_options options;
+};
+
+/* A nats-server hub listening for leafnodes on a free port; `extra` goes inside its
+ * leafnodes {} block (authorization). */
+static void hub_start(struct hub *hub, int which, const char *extra)
+{
+    memset(hub, 0, sizeof *hub);
+    hub->leaf_port = test_free_port();
+    ck_assert_int_gt(hub->leaf_port, 0);
+    snprintf(hub->config, sizeof hub->config,
+             "server_name: HUB\nleafnodes {\n  listen: \"127.0.0.1:%d\"\n%s}\n", hub->leaf_port,
+             extra != NULL ? extra : "");
+    hub->options.config_text = hub->config;
+    hub->options.reference_binary = hub_binary(which);
+    itest_reference_start(&hub->server, &hub->options);
+}
+
+/* The broker under test as the hub's leaf; `remote` goes inside its remote's {} (after the
+ * url), `userinfo` ("u:p@") into the URL. */
+static void leaf_start(struct test_server *leaf, const struct hub *hub, const char *name,
+                       const char *userinfo, const char *remote, char *config, size_t size)
+{
+    snprintf(config, size,
+             "server_name: %s\nhttp_port: -1\nleafnodes {\n  reconnect: 1\n"
+             "  remotes: [ { url: \"nats-leaf://%s127.0.0.1:%d\"\n%s } ]\n}\n",
+             name, userinfo != NULL ? userinfo : "", hub->leaf_port,
+             remote != NULL ? remote : "");
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(leaf, &options);
+}
+
+/* Waits until a message published on `from` reaches a subscription on `to` for `subject`
+ * (the link is up and the interest crossed it). False after ITEST_WAIT_MS. */
+static bool interest_crossed(natsConnection *from, natsConnection *to, const char *subject)
+{
+    natsSubscription *sub = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&sub, to, subject));
+    itest_flush(to);
+    bool crossed = false;
+    int64_t deadline = itest_now_ms() + ITEST_WAIT_MS;
+    while (!crossed && itest_now_ms() < deadline) {
+        ITEST_OK(natsConnection_PublishString(from, subject, "probe"));
+        itest_flush(from);
+        natsMsg *msg = NULL;
+        if (natsSubscription_NextMsg(&msg, sub, PROBE_STEP_MS) == NATS_OK) {
+            crossed = true;
+            natsMsg_Destroy(msg);
+        }
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return crossed;
+}
+
+/* The next message on `sub` within ITEST_WAIT_MS, its data checked. */
+static void expect_msg(natsSubscription *sub, const char *subject, const char *data)
+{
+    natsMsg *msg = NULL;
+    natsStatus status = natsSubscription_NextMsg(&msg, sub, ITEST_WAIT_MS);
+    ck_assert_msg(status == NATS_OK, "no message for %s: %s", subject, natsStatus_GetText(status));
+    ck_assert_str_eq(natsMsg_GetSubject(msg), subject);
+    ck_assert_int_eq(natsMsg_GetDataLength(msg), (int)strlen(data));
+    ck_assert(memcmp(natsMsg_GetData(msg), data, strlen(data)) == 0);
+    natsMsg_Destroy(msg);
+}
+
+/* Nothing more on `sub` for a short while. */
+static void expect_none(natsSubscription *sub, int wait_ms)
+{
+    natsMsg *msg = NULL;
+    natsStatus status = natsSubscription_NextMsg(&msg, sub, wait_ms);
+    ck_assert_msg(status == NATS_TIMEOUT, "unexpected message on %s",
+                  status == NATS_OK ? natsMsg_GetSubject(msg) : natsStatus_GetText(status));
+}
+
+/* True once the broker's log shows `needle` (within `wait_ms`). */
+static bool log_shows(const struct test_server *server, const char *needle, int wait_ms)
+{
+    int64_t deadline = itest_now_ms() + wait_ms;
+    do {
+        FILE *log = fopen(server->log_path, "r");
+        if (log != NULL) {
+            char line[1024];
+            while (fgets(line, sizeof line, log) != NULL) {
+                if (strstr(line, needle) != NULL) {
+                    fclose(log);
+                    return true;
+                }
+            }
+            fclose(log);
+        }
+        struct timespec pause = {.tv_nsec = PROBE_STEP_MS * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    } while (itest_now_ms() < deadline);
+    return false;
+}
+
+START_TEST(test_leaf_pubsub_both_ways)
+{
+    if (_i == 1 && hub_binary(1) == NULL) {
+        return; /* no current release installed: the PATH's hub ran as case 0 */
+    }
+    struct hub hub;
+    hub_start(&hub, _i, NULL);
+    struct test_server leaf;
+    char config[CONFIG_MAX];
+    leaf_start(&leaf, &hub, "LEAF", NULL, NULL, config, sizeof config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.up"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.down"));
+
+    /* wildcards on either side */
+    natsSubscription *hub_wild = NULL;
+    natsSubscription *leaf_wild = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&hub_wild, at_hub, "up.*.x"));
+    ITEST_OK(natsConnection_SubscribeSync(&leaf_wild, at_leaf, "down.>"));
+    itest_flush(at_hub);
+    itest_flush(at_leaf);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.up2"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.down2"));
+    ITEST_OK(natsConnection_PublishString(at_leaf, "up.a.x", "one"));
+    ITEST_OK(natsConnection_PublishString(at_leaf, "up.a.y", "not matched"));
+    ITEST_OK(natsConnection_PublishString(at_hub, "down.a.b.c", "two"));
+    /* headers cross too */
+    natsMsg *with_headers = NULL;
+    ITEST_OK(natsMsg_Create(&with_headers, "up.h.x", NULL, "three", 5));
+    ITEST_OK(natsMsgHeader_Set(with_headers, "K", "v"));
+    ITEST_OK(natsConnection_PublishMsg(at_leaf, with_headers));
+    natsMsg_Destroy(with_headers);
+    itest_flush(at_leaf);
+    itest_flush(at_hub);
+    expect_msg(hub_wild, "up.a.x", "one");
+    natsMsg *msg = NULL;
+    ITEST_OK(natsSubscription_NextMsg(&msg, hub_wild, ITEST_WAIT_MS));
+    ck_assert_str_eq(natsMsg_GetSubject(msg), "up.h.x");
+    const char *value = NULL;
+    ITEST_OK(natsMsgHeader_Get(msg, "K", &value));
+    ck_assert_str_eq(value, "v");
+    natsMsg_Destroy(msg);
+    expect_msg(leaf_wild, "down.a.b.c", "two");
+    /* a message crosses once however many of the peer's subscriptions match it */
+    natsSubscription *overlap = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&overlap, at_hub, "up.>"));
+    itest_flush(at_hub);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.up3"));
+    ITEST_OK(natsConnection_PublishString(at_leaf, "up.b.x", "four"));
+    itest_flush(at_leaf);
+    expect_msg(hub_wild, "up.b.x", "four");
+    expect_msg(overlap, "up.b.x", "four");
+    expect_none(hub_wild, 200);
+    expect_none(overlap, 0);
+    /* an unsubscribe crosses: the leaf's subscription gone, the hub no longer sends */
+    natsSubscription_Unsubscribe(leaf_wild);
+    itest_flush(at_leaf);
+    natsSubscription_Destroy(leaf_wild);
+    natsSubscription_Destroy(overlap);
+    natsSubscription_Destroy(hub_wild);
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+/* Counts, per side, the messages a queue group's members got. */
+static int drain_count(natsSubscription *sub, int wait_ms)
+{
+    int count = 0;
+    natsMsg *msg = NULL;
+    while (natsSubscription_NextMsg(&msg, sub, wait_ms) == NATS_OK) {
+        natsMsg_Destroy(msg);
+        count++;
+    }
+    return count;
+}
+
+START_TEST(test_leaf_queue_groups)
+{
+    struct hub hub;
+    hub_start(&hub, 0, NULL);
+    struct test_server leaf;
+    char config[CONFIG_MAX];
+    leaf_start(&leaf, &hub, "LEAF", NULL, NULL, config, sizeof config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    natsSubscription *hub_member = NULL;
+    natsSubscription *leaf_member = NULL;
+    ITEST_OK(natsConnection_QueueSubscribeSync(&hub_member, at_hub, "work", "grp"));
+    ITEST_OK(natsConnection_QueueSubscribeSync(&leaf_member, at_leaf, "work", "grp"));
+    itest_flush(at_hub);
+    itest_flush(at_leaf);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.q1"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.q2"));
+    /* each side's own member takes what is published there */
+    for (int i = 0; i < QUEUE_MSGS; i++) {
+        ITEST_OK(natsConnection_PublishString(at_leaf, "work", "from leaf"));
+        ITEST_OK(natsConnection_PublishString(at_hub, "work", "from hub"));
+    }
+    itest_flush(at_leaf);
+    itest_flush(at_hub);
+    ck_assert_int_eq(drain_count(leaf_member, 300), QUEUE_MSGS);
+    ck_assert_int_eq(drain_count(hub_member, 300), QUEUE_MSGS);
+    /* with no member here, the group's member across the link takes them, once each */
+    natsSubscription_Unsubscribe(leaf_member);
+    natsSubscription_Destroy(leaf_member);
+    itest_flush(at_leaf);
+    natsSubscription *plain = NULL; /* a plain subscriber on the hub gets every one too */
+    ITEST_OK(natsConnection_SubscribeSync(&plain, at_hub, "work"));
+    itest_flush(at_hub);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.q3"));
+    for (int i = 0; i < QUEUE_MSGS; i++) {
+        ITEST_OK(natsConnection_PublishString(at_leaf, "work", "across"));
+    }
+    itest_flush(at_leaf);
+    ck_assert_int_eq(drain_count(hub_member, 300), QUEUE_MSGS);
+    ck_assert_int_eq(drain_count(plain, 0), QUEUE_MSGS);
+    /* and the other way: the hub's member gone, the leaf's new member takes the hub's */
+    natsSubscription_Unsubscribe(hub_member);
+    natsSubscription_Destroy(hub_member);
+    natsSubscription *leaf_again = NULL;
+    ITEST_OK(natsConnection_QueueSubscribeSync(&leaf_again, at_leaf, "work", "grp"));
+    itest_flush(at_leaf);
+    itest_flush(at_hub);
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.q4"));
+    for (int i = 0; i < QUEUE_MSGS; i++) {
+        ITEST_OK(natsConnection_PublishString(at_hub, "work", "down"));
+    }
+    itest_flush(at_hub);
+    ck_assert_int_eq(drain_count(leaf_again, 300), QUEUE_MSGS);
+    natsSubscription_Destroy(leaf_again);
+    natsSubscription_Destroy(plain);
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+static void echo_on_msg(natsConnection *connection, natsSubscription *sub, natsMsg *msg,
+                        void *closure)
+{
+    char text[128];
+    snprintf(text, sizeof text, "%s:%.*s", (const char *)closure, natsMsg_GetDataLength(msg),
+             natsMsg_GetData(msg));
+    if (natsMsg_GetReply(msg) != NULL) {
+        natsConnection_PublishString(connection, natsMsg_GetReply(msg), text);
+    }
+    natsMsg_Destroy(msg);
+}
+
+START_TEST(test_leaf_request_reply)
+{
+    struct hub hub;
+    hub_start(&hub, 0, NULL);
+    struct test_server leaf;
+    char config[CONFIG_MAX];
+    leaf_start(&leaf, &hub, "LEAF", NULL, NULL, config, sizeof config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    natsSubscription *hub_service = NULL;
+    natsSubscription *leaf_service = NULL;
+    ITEST_OK(natsConnection_Subscribe(&hub_service, at_hub, "svc.hub", echo_on_msg, "hub"));
+    ITEST_OK(natsConnection_Subscribe(&leaf_service, at_leaf, "svc.leaf", echo_on_msg, "leaf"));
+    itest_flush(at_hub);
+    itest_flush(at_leaf);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.r1"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.r2"));
+    for (int i = 0; i < 20; i++) {
+        natsMsg *reply = NULL;
+        ITEST_OK(natsConnection_RequestString(&reply, at_leaf, "svc.hub", "ping", ITEST_WAIT_MS));
+        ck_assert_str_eq(natsMsg_GetData(reply), "hub:ping");
+        natsMsg_Destroy(reply);
+        ITEST_OK(natsConnection_RequestString(&reply, at_hub, "svc.leaf", "pong", ITEST_WAIT_MS));
+        ck_assert_str_eq(natsMsg_GetData(reply), "leaf:pong");
+        natsMsg_Destroy(reply);
+    }
+    /* nobody anywhere: each side's own broker answers 503 at once */
+    natsMsg *reply = NULL;
+    int64_t start = itest_now_ms();
+    ck_assert_int_eq(natsConnection_RequestString(&reply, at_leaf, "svc.nobody", "x", 5000),
+                     NATS_NO_RESPONDERS);
+    ck_assert_int_eq(natsConnection_RequestString(&reply, at_hub, "svc.nobody", "x", 5000),
+                     NATS_NO_RESPONDERS);
+    ck_assert_int_lt(itest_now_ms() - start, 4000);
+    natsSubscription_Destroy(hub_service);
+    natsSubscription_Destroy(leaf_service);
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+START_TEST(test_leaf_deny_lists)
+{
+    struct hub hub;
+    hub_start(&hub, 0, NULL);
+    struct test_server leaf;
+    char config[CONFIG_MAX];
+    leaf_start(&leaf, &hub, "LEAF", NULL,
+               "    deny_imports: [\"secret.in.>\"]\n    deny_exports: \"secret.out\"\n", config,
+               sizeof config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    natsSubscription *hub_secret = NULL;
+    natsSubscription *leaf_secret = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&hub_secret, at_hub, "secret.out"));
+    ITEST_OK(natsConnection_SubscribeSync(&leaf_secret, at_leaf, "secret.in.x"));
+    itest_flush(at_hub);
+    itest_flush(at_leaf);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.d1"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.d2"));
+    ITEST_OK(natsConnection_PublishString(at_leaf, "secret.out", "kept"));
+    ITEST_OK(natsConnection_PublishString(at_hub, "secret.in.x", "kept"));
+    itest_flush(at_leaf);
+    itest_flush(at_hub);
+    expect_none(hub_secret, 300);
+    expect_none(leaf_secret, 0);
+    natsSubscription_Destroy(hub_secret);
+    natsSubscription_Destroy(leaf_secret);
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+START_TEST(test_leaf_auth)
+{
+    struct hub hub;
+    hub_start(&hub, 0, "  authorization { user: lu, password: lp }\n");
+    struct test_server good;
+    struct test_server bad;
+    char good_config[CONFIG_MAX];
+    char bad_config[CONFIG_MAX];
+    leaf_start(&good, &hub, "GOOD", "lu:lp@", NULL, good_config, sizeof good_config);
+    leaf_start(&bad, &hub, "BAD", "lu:wrong@", NULL, bad_config, sizeof bad_config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_good = itest_connect(good.url);
+    ck_assert(interest_crossed(at_good, at_hub, "probe.a1"));
+    ck_assert(log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_good);
+    itest_server_stop(&good);
+    itest_server_stop(&bad);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+START_TEST(test_leaf_hub_restart)
+{
+    struct hub hub;
+    hub_start(&hub, 0, NULL);
+    struct test_server leaf;
+    char config[CONFIG_MAX];
+    leaf_start(&leaf, &hub, "LEAF", NULL, NULL, config, sizeof config);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    natsSubscription *leaf_sub = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&leaf_sub, at_leaf, "events.>"));
+    itest_flush(at_leaf);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.h1"));
+    natsConnection_Destroy(at_hub);
+    itest_server_stop(&hub.server);
+    /* the leaf serves its own clients while the hub is gone */
+    natsSubscription *local = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&local, at_leaf, "local.x"));
+    ITEST_OK(natsConnection_PublishString(at_leaf, "local.x", "still here"));
+    itest_flush(at_leaf);
+    expect_msg(local, "local.x", "still here");
+    /* the hub comes back on the same leafnode port: the link and the interest return */
+    hub.options.config_text = hub.config;
+    itest_reference_start(&hub.server, &hub.options);
+    at_hub = itest_connect(hub.server.url);
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.h2"));
+    ITEST_OK(natsConnection_PublishString(at_hub, "events.a", "after"));
+    itest_flush(at_hub);
+    expect_msg(leaf_sub, "events.a", "after");
+    expect_none(leaf_sub, 200); /* once: the interest was not doubled by the reconnect */
+    natsSubscription_Destroy(local);
+    natsSubscription_Destroy(leaf_sub);
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+/* One hub, two leafs: a message from one leaf reaches the other through the hub. */
+START_TEST(test_leaf_two_leafs)
+{
+    struct hub hub;
+    hub_start(&hub, 0, NULL);
+    struct test_server a;
+    struct test_server b;
+    char a_config[CONFIG_MAX];
+    char b_config[CONFIG_MAX];
+    leaf_start(&a, &hub, "LEAF_A", NULL, NULL, a_config, sizeof a_config);
+    leaf_start(&b, &hub, "LEAF_B", NULL, NULL, b_config, sizeof b_config);
+    natsConnection *at_a = itest_connect(a.url);
+    natsConnection *at_b = itest_connect(b.url);
+    ck_assert(interest_crossed(at_a, at_b, "probe.ab"));
+    ck_assert(interest_crossed(at_b, at_a, "probe.ba"));
+    natsConnection_Destroy(at_a);
+    natsConnection_Destroy(at_b);
+    itest_server_stop(&a);
+    itest_server_stop(&b);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+/* A hub played over a raw socket: the leaf's INFO, then whatever the test sends. */
+struct fake_hub {
+    int listen_fd;
+    int port;
+    int fd; /* the leaf's connection, once accepted */
+};
+
+static void fake_hub_listen(struct fake_hub *hub)
+{
+    hub->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(hub->listen_fd, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t length = sizeof addr;
+    ck_assert_int_eq(bind(hub->listen_fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(getsockname(hub->listen_fd, (struct sockaddr *)&addr, &length), 0);
+    ck_assert_int_eq(listen(hub->listen_fd, 4), 0);
+    hub->port = ntohs(addr.sin_port);
+}
+
+/* Accepts the leaf (within ITEST_WAIT_MS) and greets it as nats-server's leafnode port
+ * does, without asking for a connect INFO: the leaf then sends CONNECT and its interest. */
+static void fake_hub_accept(struct fake_hub *hub)
+{
+    struct pollfd wait = {.fd = hub->listen_fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&wait, 1, ITEST_WAIT_MS), 1);
+    hub->fd = accept4(hub->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_int_ge(hub->fd, 0);
+    struct timeval timeout = {.tv_sec = 5};
+    setsockopt(hub->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    static const char info[] =
+        "INFO {\"server_id\":\"NFAKEHUB\",\"server_name\":\"FAKE\",\"version\":\"2.10.0\","
+        "\"proto\":1,\"headers\":true,\"max_payload\":1048576,\"client_id\":7,"
+        "\"leafnode_urls\":[]} \r\n";
+    ck_assert_int_eq(write(hub->fd, info, sizeof info - 1), (ssize_t)(sizeof info - 1));
+}
+
+/* A leaf that gets its own loop-detection subject back says so with nats-server's -ERR,
+ * closes, and waits 30s before it tries again (observed with nats-server 2.15.1). */
+START_TEST(test_leaf_loop_detected)
+{
+    struct fake_hub hub;
+    fake_hub_listen(&hub);
+    char config[CONFIG_MAX];
+    snprintf(config, sizeof config,
+             "server_name: LOOP\nleafnodes {\n  reconnect: 1\n"
+             "  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
+             hub.port);
+    struct test_server leaf;
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&leaf, &options);
+    fake_hub_accept(&hub);
+    static char seen[8192];
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "LS+ $LDS.", ITEST_WAIT_MS), 0);
+    ck_assert_msg(strstr(seen, "CONNECT {") == seen, "%s", seen);
+    ck_assert_msg(strstr(seen, "\"name\":\"LOOP\"") != NULL, "%s", seen);
+    ck_assert_msg(strstr(seen, "\"headers\":true") != NULL, "%s", seen);
+    /* the whole line: LS+ $LDS.<id> */
+    if (strstr(strstr(seen, "LS+ $LDS."), "\r\n") == NULL) {
+        size_t have = strlen(seen);
+        ck_assert_int_gt(test_read_until(hub.fd, seen + have, sizeof seen - have, "\r\n",
+                                         ITEST_WAIT_MS),
+                         0);
+    }
+    const char *lds = strstr(seen, "LS+ $LDS.");
+    size_t line = (size_t)(strstr(lds, "\r\n") + 2 - lds);
+    ck_assert_int_eq(write(hub.fd, lds, line), (ssize_t)line); /* its own subject, back */
+    static char answer[1024];
+    ck_assert_int_gt(test_read_until(hub.fd, answer, sizeof answer,
+                                     "-ERR 'Loop detected for leafnode account=\"$G\". "
+                                     "Delaying attempt to reconnect for 30s'\r\n",
+                                     ITEST_WAIT_MS),
+                     0);
+    ck_assert(log_shows(&leaf, "Loop detected for leafnode account=\"$G\"", ITEST_WAIT_MS));
+    /* the leaf closed its side and does not come back within the reconnect delay */
+    char rest[256];
+    ck_assert_int_le(read(hub.fd, rest, sizeof rest), 0);
+    struct pollfd again = {.fd = hub.listen_fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&again, 1, 1000), 0);
+    close(hub.fd);
+    close(hub.listen_fd);
+    itest_server_stop(&leaf);
+}
+END_TEST
+
+/* /leafz on the leaf: the hub's link, its name, the counters and (subs=1) its interest. */
+START_TEST(test_leaf_leafz)
+{
+    struct hub hub;
+    hub_start(&hub, 0, NULL);
+    struct test_server leaf;
+    char config[CONFIG_MAX];
+    leaf_start(&leaf, &hub, "LEAF", NULL, NULL, config, sizeof config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    natsSubscription *watched = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&watched, at_hub, "watched.subject"));
+    itest_flush(at_hub);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.z"));
+    int port = itest_monitor_port(&leaf, ITEST_WAIT_MS);
+    int fd = test_connect_raw(port);
+    ck_assert_int_ge(fd, 0);
+    static const char get[] = "GET /leafz?subs=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    ck_assert_int_eq(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+    static char body[16384];
+    /* to the end of the response (2.9.10 writes no compression field, 2.15.1 does) */
+    long got = test_read_until(fd, body, sizeof body, "\r\n\r\n}", ITEST_WAIT_MS);
+    ck_assert_msg(got > 0 || got == -ECONNRESET, "%ld", got);
+    close(fd);
+    ck_assert_msg(strstr(body, "\"leafnodes\": 1") != NULL, "%s", body);
+    /* name and is_spoke: nats-server 2.10 and later (2.9.10 writes neither) */
+    if (!leaf.reference || strstr(body, "\"is_spoke\"") != NULL) {
+        ck_assert_msg(strstr(body, "\"name\": \"HUB\"") != NULL, "%s", body);
+        ck_assert_msg(strstr(body, "\"is_spoke\": true") != NULL, "%s", body);
+    }
+    ck_assert_msg(strstr(body, "\"account\": \"$G\"") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, "\"watched.subject\"") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, "\"out_msgs\": 0,") == NULL, "%s", body); /* probes went out */
+    natsSubscription_Destroy(watched);
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+static Suite *leaf_suite(void)
+{
+    Suite *suite = suite_create("integration_leaf");
+    TCase *tc = tcase_create("leaf");
+    tcase_add_checked_fixture(tc, NULL, itest_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_leaf_pubsub_both_ways, 0, 2);
+    tcase_add_test(tc, test_leaf_queue_groups);
+    tcase_add_test(tc, test_leaf_request_reply);
+    tcase_add_test(tc, test_leaf_deny_lists);
+    tcase_add_test(tc, test_leaf_auth);
+    tcase_add_test(tc, test_leaf_hub_restart);
+    tcase_add_test(tc, test_leaf_two_leafs);
+    tcase_add_test(tc, test_leaf_loop_detected);
+    tcase_add_test(tc, test_leaf_leafz);
+    suite_add_tcase(suite, tc);
+    return suite;
+}
+
+int main(void)
+{
+    return itest_run(leaf_suite());
+}
