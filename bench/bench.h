@@ -49,6 +49,8 @@ enum bench_storage {
 enum {
     BENCH_SUBJECT_SIZE_MAX = 128,
     BENCH_URL_SIZE_MAX = 256,
+    /* With --sub-url: how long the publishers wait after the subscribers' PONG. */
+    BENCH_SUB_URL_SETTLE_NS = 500 * 1000 * 1000,
     BENCH_CONNS_MAX = 1024, /* per side: each costs a receive buffer of up to 256 KiB */
     /* Stream names go into API subjects and JSON unescaped: short and plain (see opts.c). */
     BENCH_STREAM_SIZE_MAX = 64,
@@ -67,6 +69,10 @@ struct bench_opts {
     enum bench_mode mode;
     char url[BENCH_URL_SIZE_MAX];
     struct client_addr addr;
+    /* --sub-url: where subscribers and repliers connect (another server of a topology,
+     * e.g. across a leafnode link); empty: `url`. */
+    char sub_url[BENCH_URL_SIZE_MAX];
+    struct client_addr sub_addr;
     char subject[BENCH_SUBJECT_SIZE_MAX];
     uint32_t size;             /* payload bytes */
     uint64_t count;            /* messages (requests) to publish in total; 0: use duration */

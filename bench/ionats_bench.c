@@ -74,15 +74,17 @@ static void bench_subscribe_line(const struct bench_opts *opts, unsigned conn_in
 
 /* Connects and handshakes, subscribing with `subscribe`. Returns the socket, with what the
  * handshake read past its PONG in `hello`, or -errno after saying why. */
-static int bench_connect(const struct bench_opts *opts, const char *subscribe,
+static int bench_connect(const struct bench_opts *opts, const char *subscribe, bool receiving,
                          struct client_hello *hello)
 {
     /* sub mode: messages may precede the PONG; a consumer reads statuses in headers. */
     unsigned flags = (opts->mode != BENCH_MODE_SUB ? CLIENT_F_WAIT_PONG : 0) |
                      (opts->mode == BENCH_MODE_JS_CONSUME ? CLIENT_F_HEADERS : 0);
-    int fd = client_open(&opts->addr, subscribe, flags, hello);
+    bool far = receiving && opts->sub_url[0] != '\0';
+    int fd = client_open(far ? &opts->sub_addr : &opts->addr, subscribe, flags, hello);
     if (fd < 0) {
-        fprintf(stderr, "ionats-bench: %s: %s\n", opts->url, hello->error);
+        fprintf(stderr, "ionats-bench: %s: %s\n", far ? opts->sub_url : opts->url,
+                hello->error);
         return fd;
     }
     if (hello->max_payload > 0 && opts->size > hello->max_payload) {
@@ -98,7 +100,8 @@ static int bench_connect(const struct bench_opts *opts, const char *subscribe,
 static int bench_open(struct side *side, unsigned index, enum conn_role role, const char *subscribe)
 {
     struct client_hello hello;
-    int fd = bench_connect(side->opts, subscribe, &hello);
+    bool receiving = role == CONN_ROLE_SUB || role == CONN_ROLE_REP;
+    int fd = bench_connect(side->opts, subscribe, receiving, &hello);
     if (fd < 0) {
         return fd;
     }
@@ -110,7 +113,7 @@ static int bench_open(struct side *side, unsigned index, enum conn_role role, co
 static int bench_open_blocking(struct blocksub *blocksub, unsigned index, const char *subscribe)
 {
     struct client_hello hello;
-    int fd = bench_connect(blocksub->side->opts, subscribe, &hello);
+    int fd = bench_connect(blocksub->side->opts, subscribe, true, &hello);
     if (fd < 0) {
         return fd;
     }
@@ -216,6 +219,12 @@ static int bench_run(const struct bench_opts *opts, struct side *send, struct si
     int rc = 0;
     if (receive != NULL) {
         rc = bench_receive_side(receive, opts, &shared, blocksub);
+    }
+    if (rc == 0 && receive != NULL && opts->sub_url[0] != '\0') {
+        /* the subscriptions' interest crosses to the publishers' server (a leafnode link)
+         * after the PONG that acknowledged them: give it time before the first publish */
+        struct timespec settle = {.tv_nsec = BENCH_SUB_URL_SETTLE_NS};
+        nanosleep(&settle, NULL);
     }
     if (rc == 0 && send != NULL) {
         rc = bench_send_side(send, opts, &shared);

@@ -69,6 +69,7 @@ enum opts_key {
     OPTS_KEY_BATCH_COUNT,
     OPTS_KEY_ACK,
     OPTS_KEY_SERVER_PID,
+    OPTS_KEY_SUB_URL,
 };
 
 /* What the user gave, before defaults. */
@@ -86,6 +87,7 @@ struct opts_given {
 
 static const struct option OPTS_LONG[] = {
     {"url", required_argument, NULL, 's'},
+    {"sub-url", required_argument, NULL, OPTS_KEY_SUB_URL},
     {"size", required_argument, NULL, OPTS_KEY_SIZE},
     {"count", required_argument, NULL, OPTS_KEY_COUNT},
     {"msgs", required_argument, NULL, OPTS_KEY_COUNT},
@@ -179,6 +181,8 @@ void opts_usage(FILE *stream)
           "\n"
           "options:\n"
           "  -s, --url URL           server (default " OPTS_URL_DEFAULT ")\n"
+          "      --sub-url URL       subscribers and repliers connect here instead (a\n"
+          "                          second server: across a leafnode link, say)\n"
           "  --size BYTES            payload size (default 128)\n"
           "  --count N               messages (requests) to publish in total; suffix k, M, G\n"
           "  --duration SECONDS      publish for this long instead (default 2 without --count)\n"
@@ -391,6 +395,8 @@ static int opts_one(int key, const char *arg, struct bench_opts *opts, struct op
     switch (key) {
     case 's':
         return opts_copy(opts->url, sizeof opts->url, arg);
+    case OPTS_KEY_SUB_URL:
+        return opts_copy(opts->sub_url, sizeof opts->sub_url, arg);
     case OPTS_KEY_SIZE:
         rc = opts_bounded(arg, 0, OPTS_SIZE_MAX, &value);
         opts->size = (uint32_t)value;
@@ -627,6 +633,10 @@ int opts_parse(int argc, char **argv, struct bench_opts *opts)
     }
     if (client_addr_parse(opts->url, &opts->addr) < 0) {
         return opts_refuse("cannot parse or resolve --url (want nats://HOST:PORT)");
+    }
+    opts->sub_addr = opts->addr;
+    if (opts->sub_url[0] != '\0' && client_addr_parse(opts->sub_url, &opts->sub_addr) < 0) {
+        return opts_refuse("cannot parse or resolve --sub-url (want nats://HOST:PORT)");
     }
     return 0;
 }

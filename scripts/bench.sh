@@ -86,7 +86,9 @@
 #                        the four stan-* ones; tls (or tls-pubsub16, tls-pubsub128,
 #                        tls-fanout4, tls-fanout8) runs bench/tls_bench.sh after the others:
 #                        the same servers over TLS, with a nats.go generator of its own
-#                        (ionats-bench speaks no TLS), results and table in <out>/tls/
+#                        (ionats-bench speaks no TLS), results and table in <out>/tls/;
+#                        leaf runs bench/leaf_bench.sh: ionats and nats-server as the
+#                        leaf of a nats-server hub, results and table in <out>/leaf/
 #     --consume-msgs N   messages in a js-consume-* stream (default 1000000)
 #     --stan-msgs N      messages per stan-* run (default 100000, at most 1000000: the
 #                        channel limit of both brokers)
@@ -142,6 +144,9 @@ scenarios=$(sed -E "s/(^|,)stan(,|$)/\1$STAN_SCENARIOS\2/g" <<< "$scenarios")
 # "tls" and tls-* go to bench/tls_bench.sh, run after the others (see --scenarios).
 tls_scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -E '^tls(-|$)' || true; } | paste -sd, -)
 scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -Ev '^tls(-|$)' || true; } | paste -sd, -)
+# "leaf" goes to bench/leaf_bench.sh, run after the others.
+leaf_scenario=$(tr ',' '\n' <<< "$scenarios" | { grep -Ex 'leaf' || true; })
+scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -Evx 'leaf' || true; } | paste -sd, -)
 IFS=, read -r -a scenario_list <<< "$scenarios"
 # Every server the script knows, in the order of the table's columns.
 readonly KNOWN_SERVERS=(nats-server ionats ionats-epoll)
@@ -984,11 +989,17 @@ if [ -n "$tls_scenarios" ]; then
     --scenarios "$tls_scenarios" --out "$out/tls" >"$out/logs/tls_bench.log" 2>&1 ||
     log "bench/tls_bench.sh failed: see $out/logs/tls_bench.log"
 fi
+if [ -n "$leaf_scenario" ]; then
+  log "leafnode scenarios: bench/leaf_bench.sh (log: $out/logs/leaf_bench.log)"
+  bench/leaf_bench.sh --reps "$reps" --duration "$duration" --out "$out/leaf" \
+    >"$out/logs/leaf_bench.log" 2>&1 || log "bench/leaf_bench.sh failed: see $out/logs/leaf_bench.log"
+fi
 make_tables
 make_chart
 echo
 cat "$out/table.md"
 if [ -f "$out/tls/table.md" ]; then echo; cat "$out/tls/table.md"; fi
+if [ -f "$out/leaf/table.md" ]; then echo; cat "$out/leaf/table.md"; fi
 echo
 echo "results in $out: table.md table.csv chart.png runs.csv runs.jsonl logs/"
 echo "($(( SECONDS - started )) s of runs)"
