@@ -153,11 +153,21 @@ static int64_t reconnect_delay(const struct leaf_remote *remote)
     return remote->state->shard->server->config->leaf_reconnect_ns;
 }
 
-static void dial_failed(struct leaf_remote *remote, const struct leaf_url *url, const char *why)
+void leaf_dial_error(const struct leaf_remote *remote, const struct leaf_url *url,
+                     const char *why)
 {
-    LOG_ERROR("Error trying to connect as leafnode to remote server \"%s:%d\" (attempt %llu): "
+    /* nats-server's connect_error_reports: the first failure and every 3600th are errors */
+    enum { REPORT_EVERY = 3600 };
+    bool report = remote->attempts == 1 || remote->attempts % REPORT_EVERY == 0;
+    log_write(report ? LOG_LEVEL_ERROR : LOG_LEVEL_DEBUG,
+              "Error trying to connect as leafnode to remote server \"%s:%d\" (attempt %llu): "
               "%s",
               url->host, url->port, (unsigned long long)remote->attempts, why);
+}
+
+static void dial_failed(struct leaf_remote *remote, const struct leaf_url *url, const char *why)
+{
+    leaf_dial_error(remote, url, why);
     remote_retry(remote, reconnect_delay(remote));
 }
 

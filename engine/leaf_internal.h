@@ -141,6 +141,11 @@ struct leaf_interest {
 
 /* ---- leaf.c ---- */
 
+/* Logs a failed try as nats-server does: an error the first time and every 3600th, a
+ * debug line the others. */
+void leaf_dial_error(const struct leaf_remote *remote, const struct leaf_url *url,
+                     const char *why);
+
 /* The link's connection is gone (release): the remote tries again after its delay. */
 void leaf_remote_lost(struct leaf_remote *remote);
 

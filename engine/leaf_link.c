@@ -575,10 +575,7 @@ static void link_release(struct conn *conn)
         LOG_INFO(LINK_FMT "Leafnode connection closed: %s - Remote: %s", LINK_ARGS(link),
                  conn->close_reason ? conn->close_reason : "Client Closed", link->hub_name);
     } else if (link->remote != NULL && conn->recv_error != 0) {
-        LOG_ERROR("Error trying to connect as leafnode to remote server \"%s:%d\" (attempt "
-                  "%llu): %s",
-                  link->url.host, link->url.port, (unsigned long long)link->remote->attempts,
-                  strerror(-conn->recv_error));
+        leaf_dial_error(link->remote, &link->url, strerror(-conn->recv_error));
     }
     if (link->remote != NULL) {
         leaf_remote_lost(link->remote);

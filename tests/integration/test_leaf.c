@@ -43,10 +43,10 @@ struct hub {
 
 /* A nats-server hub listening for leafnodes on a free port; `extra` goes inside its
  * leafnodes {} block (authorization). */
-static void hub_start(struct hub *hub, int which, const char *extra)
+static void hub_start_on(struct hub *hub, int which, const char *extra, int leaf_port)
 {
     memset(hub, 0, sizeof *hub);
-    hub->leaf_port = test_free_port();
+    hub->leaf_port = leaf_port > 0 ? leaf_port : test_free_port();
     ck_assert_int_gt(hub->leaf_port, 0);
     snprintf(hub->config, sizeof hub->config,
              "server_name: HUB\nleafnodes {\n  listen: \"127.0.0.1:%d\"\n%s}\n", hub->leaf_port,
@@ -54,6 +54,11 @@ static void hub_start(struct hub *hub, int which, const char *extra)
     hub->options.config_text = hub->config;
     hub->options.reference_binary = hub_binary(which);
     itest_reference_start(&hub->server, &hub->options);
+}
+
+static void hub_start(struct hub *hub, int which, const char *extra)
+{
+    hub_start_on(hub, which, extra, 0);
 }
 
 /* The broker under test as the hub's leaf; `remote` goes inside its remote's {} (after the
@@ -535,6 +540,57 @@ START_TEST(test_leaf_loop_detected)
 }
 END_TEST
 
+/* Lines of the broker's log that hold `needle`. */
+static int log_count(const struct test_server *server, const char *needle)
+{
+    int count = 0;
+    FILE *log = fopen(server->log_path, "r");
+    if (log != NULL) {
+        char line[1024];
+        while (fgets(line, sizeof line, log) != NULL) {
+            count += strstr(line, needle) != NULL;
+        }
+        fclose(log);
+    }
+    return count;
+}
+
+/* ionats's own flags (nats-server takes leafnodes from its file only): --leafnodes names
+ * the hub, --leafnode_reconnect how soon a refused try is repeated (five tries well within
+ * the time the 1s default takes for two), and the link comes up once the hub listens. */
+START_TEST(test_leaf_flags)
+{
+    if (test_server_reference()) {
+        return;
+    }
+    int leaf_port = test_free_port();
+    char url[64];
+    snprintf(url, sizeof url, "nats-leaf://127.0.0.1:%d", leaf_port);
+    const char *args[] = {"-D", "--leafnodes", url, "--leafnode_reconnect", "100ms", NULL};
+    struct test_server_options options = {.extra_args = args};
+    struct test_server leaf;
+    itest_server_start(&leaf, &options);
+    static const char trying[] = "Trying to connect as leafnode to remote server";
+    int64_t deadline = itest_now_ms() + 2000;
+    while (log_count(&leaf, trying) < 5 && itest_now_ms() < deadline) {
+        struct timespec pause = {.tv_nsec = PROBE_STEP_MS * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    ck_assert_int_ge(log_count(&leaf, trying), 5);
+    /* the first refusal is an error, the next ones only debug lines (as nats-server) */
+    ck_assert_int_eq(log_count(&leaf, "[ERR] Error trying to connect as leafnode"), 1);
+    struct hub hub;
+    hub_start_on(&hub, 0, NULL, leaf_port);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.f1"));
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
 /* /leafz on the leaf: the hub's link, its name, the counters and (subs=1) its interest. */
 START_TEST(test_leaf_leafz)
 {
@@ -590,6 +646,7 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_hub_restart);
     tcase_add_test(tc, test_leaf_two_leafs);
     tcase_add_test(tc, test_leaf_loop_detected);
+    tcase_add_test(tc, test_leaf_flags);
     tcase_add_test(tc, test_leaf_leafz);
     suite_add_tcase(suite, tc);
     return suite;
