@@ -481,7 +481,7 @@ static int leaf_start(struct shard *shard, void **out)
         return -ENOMEM;
     }
     state->shard = shard;
-    state->remotes = calloc(count, sizeof *state->remotes);
+    state->remotes = calloc(count > 0 ? count : 1, sizeof *state->remotes);
     state->bucket_count = INTEREST_BUCKETS_MIN;
     state->buckets = calloc(state->bucket_count, sizeof *state->buckets);
     uint64_t random[2] = {0, 0};

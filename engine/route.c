@@ -247,6 +247,7 @@ static uint32_t groups_route(struct shard *shard, const struct route_publisher *
         for (int target = 0; target < shard->shard_count; target++) {
             candidates += has_members[target] == level;
         }
+        ASSERT(candidates + mine_in > 0); /* a group in the result has members */
         uint32_t pick = shard->group_shard_cursor++ % (candidates + mine_in);
         if (mine_in && pick == candidates) {
             uint32_t local_count = deliver_to_group(shard, publisher, mine, d);

@@ -43,28 +43,28 @@ enum {
 
 struct op_name {
     const char *name;
-    uint8_t length;
     enum proto_op_kind kind;
+    uint8_t length;
     uint8_t roles; /* R_* */
 };
 
 static const struct op_name op_names[] = {
-    {"PUB", 3, PROTO_OP_PUB, R_SERVER},
-    {"HPUB", 4, PROTO_OP_HPUB, R_SERVER},
-    {"SUB", 3, PROTO_OP_SUB, R_SERVER},
-    {"UNSUB", 5, PROTO_OP_UNSUB, R_SERVER},
-    {"CONNECT", 7, PROTO_OP_CONNECT, R_SERVER | R_LEAF},
-    {"PING", 4, PROTO_OP_PING, R_SERVER | R_CLIENT | R_LEAF},
-    {"PONG", 4, PROTO_OP_PONG, R_SERVER | R_CLIENT | R_LEAF},
-    {"MSG", 3, PROTO_OP_MSG, R_CLIENT},
-    {"HMSG", 4, PROTO_OP_HMSG, R_CLIENT},
-    {"INFO", 4, PROTO_OP_INFO, R_SERVER | R_CLIENT | R_LEAF},
-    {"+OK", 3, PROTO_OP_OK, R_SERVER | R_CLIENT | R_LEAF},
-    {"-ERR", 4, PROTO_OP_ERR, R_SERVER | R_CLIENT | R_LEAF},
-    {"LS+", 3, PROTO_OP_LSUB, R_LEAF},
-    {"LS-", 3, PROTO_OP_LUNSUB, R_LEAF},
-    {"LMSG", 4, PROTO_OP_LMSG, R_LEAF},
-    {"HMSG", 4, PROTO_OP_HLMSG, R_LEAF}, /* a leaf link's HMSG has LMSG's form */
+    {"PUB", PROTO_OP_PUB, 3, R_SERVER},
+    {"HPUB", PROTO_OP_HPUB, 4, R_SERVER},
+    {"SUB", PROTO_OP_SUB, 3, R_SERVER},
+    {"UNSUB", PROTO_OP_UNSUB, 5, R_SERVER},
+    {"CONNECT", PROTO_OP_CONNECT, 7, R_SERVER | R_LEAF},
+    {"PING", PROTO_OP_PING, 4, R_SERVER | R_CLIENT | R_LEAF},
+    {"PONG", PROTO_OP_PONG, 4, R_SERVER | R_CLIENT | R_LEAF},
+    {"MSG", PROTO_OP_MSG, 3, R_CLIENT},
+    {"HMSG", PROTO_OP_HMSG, 4, R_CLIENT},
+    {"INFO", PROTO_OP_INFO, 4, R_SERVER | R_CLIENT | R_LEAF},
+    {"+OK", PROTO_OP_OK, 3, R_SERVER | R_CLIENT | R_LEAF},
+    {"-ERR", PROTO_OP_ERR, 4, R_SERVER | R_CLIENT | R_LEAF},
+    {"LS+", PROTO_OP_LSUB, 3, R_LEAF},
+    {"LS-", PROTO_OP_LUNSUB, 3, R_LEAF},
+    {"LMSG", PROTO_OP_LMSG, 4, R_LEAF},
+    {"HMSG", PROTO_OP_HLMSG, 4, R_LEAF}, /* a leaf link's HMSG has LMSG's form */
 };
 
 void parser_init(struct parser *parser, enum parser_role role, uint32_t control_line_max,

@@ -135,7 +135,7 @@ static bool log_shows(const struct test_server *server, const char *needle, int 
             }
             fclose(log);
         }
-        struct timespec pause = {.tv_nsec = PROBE_STEP_MS * 1000 * 1000};
+        struct timespec pause = {.tv_nsec = PROBE_STEP_MS * 1000L * 1000L};
         nanosleep(&pause, NULL);
     } while (itest_now_ms() < deadline);
     return false;
@@ -573,7 +573,7 @@ START_TEST(test_leaf_flags)
     static const char trying[] = "Trying to connect as leafnode to remote server";
     int64_t deadline = itest_now_ms() + 2000;
     while (log_count(&leaf, trying) < 5 && itest_now_ms() < deadline) {
-        struct timespec pause = {.tv_nsec = PROBE_STEP_MS * 1000 * 1000};
+        struct timespec pause = {.tv_nsec = PROBE_STEP_MS * 1000L * 1000L};
         nanosleep(&pause, NULL);
     }
     ck_assert_int_ge(log_count(&leaf, trying), 5);
