@@ -125,6 +125,10 @@ static const struct flag flags[] = {
     {{"leafnodes"}, FLAG_STRING, ACTION_SET, FIELD(leaf_url), 0, 0, "<url,...>",
      "Connect as a leafnode to the server at these URLs, nats-leaf://[user:pass@]host:port "
      "(default: none)"},
+    {{"leafnode_port"}, FLAG_INT, ACTION_SET, FIELD(leaf_port), -1, 65535, "<port>",
+     "Accept leafnode connections on this port, -1 any free one (default: 0, none)"},
+    {{"leafnode_host"}, FLAG_STRING, ACTION_SET, FIELD(leaf_host), 0, 0, "<host>",
+     "Address leafnode connections are accepted on (default: the client address)"},
     {{"leafnode_reconnect"}, FLAG_DURATION, ACTION_SET, FIELD(leaf_reconnect_ns), 1,
      INT64_MAX, "<duration>",
      "Wait before a lost or refused leafnode link is tried again (default: 1s)"},

@@ -91,10 +91,13 @@ struct config_leaf_remote {
     bool tls; /* tls {} given: the link speaks TLS (client side) */
 };
 
-/* The leafnodes {} block: the remotes. Owned by the config (config_release). */
+/* The leafnodes {} block: the remotes, and who may connect as a leaf (authorization {}:
+ * one user and password; NULL: anyone). Owned by the config (config_release). */
 struct config_leaf {
     struct config_leaf_remote remotes[CONFIG_LEAF_REMOTES_MAX];
     uint32_t remote_count;
+    const char *user;
+    const char *pass;
 };
 
 struct config {
@@ -147,6 +150,9 @@ struct config {
     struct config_leaf *leaf;
     const char *leaf_url;
     int64_t leaf_reconnect_ns;
+    /* Leafs connecting to this server (leafnodes { listen }): 0 none, -1 any free port. */
+    int64_t leaf_port;
+    const char *leaf_host; /* NULL: the client address (host) */
     int64_t shards;            /* 0: one per online CPU */
     const char *cpus;          /* NULL: shard i on CPU i modulo the online CPUs */
     const char *placement;     /* "acceptor" or "reuseport" */

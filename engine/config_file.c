@@ -340,6 +340,13 @@ static void handle_listen(struct config_file_state *a, const struct config_file_
     listen_apply(a, key, value, "addr", "port");
 }
 
+void config_file_listen(struct config_file_state *a, const char *key,
+                        const struct conf_node *value, const char *host_flag,
+                        const char *port_flag)
+{
+    listen_apply(a, key, value, host_flag, port_flag);
+}
+
 static void handle_http(struct config_file_state *a, const struct config_file_rule *rule,
                         const char *key, const struct conf_node *value)
 {

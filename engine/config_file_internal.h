@@ -94,6 +94,11 @@ void config_file_map_apply(struct config_file_state *a, const struct conf_node *
                            const struct config_file_rule *rules, size_t count,
                            bool flags_allowed);
 
+/* A listen value (a port, or "host:port") into the flags `host_flag` and `port_flag`. */
+void config_file_listen(struct config_file_state *a, const char *key,
+                        const struct conf_node *value, const char *host_flag,
+                        const char *port_flag);
+
 /* store_dir, at the top level or in jetstream {}: a string, given once. */
 void config_file_store_dir(struct config_file_state *a, const char *key,
                            const struct conf_node *value);

@@ -1,10 +1,11 @@
 /* The configuration file's leafnodes {} block: the remotes this server connects to as a
- * leaf (urls, account, deny_imports, deny_exports) and the reconnect delay, into the
- * configuration's struct config_leaf. Accepting leafnode connections (listen, port,
- * authorization, advertise), TLS, credentials and nkeys on the link, and hub role
+ * leaf (urls, account, deny_imports, deny_exports), the reconnect delay, and the leafs
+ * that connect to it (listen, host, port as --leafnode_host and --leafnode_port;
+ * authorization { user, password }), into the configuration's struct config_leaf. TLS,
+ * credentials and nkeys on the link, a users list or accounts for leafs, and hub role
  * reversal are refused by name; settings ionats does not need (compression, URL order,
- * timeouts of its own) are noted as ignored. Strings stay in the parsed file. Main thread
- * only, before anything starts. */
+ * advertising, timeouts of its own) are noted as ignored. Strings stay in the parsed file.
+ * Main thread only, before anything starts. */
 #include "engine/config_file_internal.h"
 
 #include "engine/leaf.h"
@@ -147,6 +148,18 @@ static const struct config_file_rule remote_rules[] = {
      NULL, "ionats waits 1s for the hub's INFO and dials only the URLs given"},
 };
 
+static struct config_leaf *leaf_of(struct config_file_state *a, const struct conf_node *at)
+{
+    struct config *config = a->config;
+    if (config->leaf == NULL) {
+        config->leaf = calloc(1, sizeof *config->leaf);
+        if (config->leaf == NULL) {
+            config_file_out_of_memory(a, at);
+        }
+    }
+    return config->leaf;
+}
+
 static void remotes_apply(struct config_file_state *a, const struct config_file_rule *rule,
                           const char *key, const struct conf_node *value)
 {
@@ -154,12 +167,8 @@ static void remotes_apply(struct config_file_state *a, const struct config_file_
         return;
     }
     struct config *config = a->config;
-    if (config->leaf == NULL) {
-        config->leaf = calloc(1, sizeof *config->leaf);
-        if (config->leaf == NULL) {
-            config_file_out_of_memory(a, value);
-            return;
-        }
+    if (leaf_of(a, value) == NULL) {
+        return;
     }
     for (size_t i = 0; i < value->as.array.count; i++) {
         const struct conf_node *item = value->as.array.items[i];
@@ -183,16 +192,54 @@ static void remotes_apply(struct config_file_state *a, const struct config_file_
     }
 }
 
+static void listen_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                         const char *key, const struct conf_node *value)
+{
+    config_file_listen(a, key, value, "leafnode_host", "leafnode_port");
+}
+
+/* authorization { user, password }: the one user a leaf connects as. */
+static void auth_user_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                            const char *key, const struct conf_node *value)
+{
+    struct config_leaf *leaf = leaf_of(a, value);
+    if (leaf != NULL && config_file_type_is(a, key, value, CONF_STRING)) {
+        if (strcmp(rule->names[0], "user") == 0) {
+            leaf->user = value->as.string.bytes;
+        } else {
+            leaf->pass = value->as.string.bytes;
+        }
+    }
+}
+
+static const struct config_file_rule authorization_rules[] = {
+    {{"user", "username"}, KEY_HANDLER, 0, NULL, auth_user_apply, NULL},
+    {{"password", "pass"}, KEY_HANDLER, 0, NULL, auth_user_apply, NULL},
+    {{"timeout"}, KEY_IGNORE, 0, NULL, NULL, "a leaf has 2s to send its CONNECT"},
+    {{"users", "nkey", "account", "proxy_required"}, KEY_REFUSE, 0, NULL, NULL,
+     "leafnode users, nkeys and accounts are not supported yet (one user and password are)"},
+};
+
+static void authorization_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                                const char *key, const struct conf_node *value)
+{
+    if (config_file_type_is(a, key, value, CONF_MAP)) {
+        config_file_map_apply(a, value, CONFIG_FILE_RULES(authorization_rules), false);
+    }
+}
+
 static const struct config_file_rule leafnodes_rules[] = {
     {{"remotes"}, KEY_HANDLER, 0, NULL, remotes_apply, NULL},
     {{"reconnect", "reconnect_delay", "reconnect_interval"}, KEY_HANDLER, 0, NULL,
      reconnect_apply, NULL},
-    {{"listen", "port", "host", "net"}, KEY_REFUSE, 0, NULL, NULL,
-     "accepting leafnode connections is not supported yet (remotes are)"},
-    {{"authorization", "advertise", "leafnode_advertise", "no_advertise"}, KEY_REFUSE, 0, NULL,
-     NULL, "accepting leafnode connections is not supported yet (remotes are)"},
+    {{"listen"}, KEY_HANDLER, 0, NULL, listen_apply, NULL},
+    {{"port"}, KEY_FLAG, CONF_INTEGER, "leafnode_port", NULL, NULL},
+    {{"host", "net"}, KEY_FLAG, CONF_STRING, "leafnode_host", NULL, NULL},
+    {{"authorization"}, KEY_HANDLER, 0, NULL, authorization_apply, NULL},
+    {{"advertise", "leafnode_advertise", "no_advertise"}, KEY_IGNORE, 0, NULL, NULL,
+     "ionats tells leafs no other URLs"},
     {{"tls", "min_version", "minimum_version"}, KEY_REFUSE, 0, NULL, NULL,
-     "accepting leafnode connections is not supported yet (remotes are)"},
+     "TLS on leafnode links is not supported yet"},
     {{"isolate_leafnode_interest", "isolate"}, KEY_REFUSE, 0, NULL, NULL,
      "interest isolation is not supported yet"},
     {{"compression"}, KEY_IGNORE, 0, NULL, NULL, "leafnode links are not compressed"},

@@ -207,6 +207,8 @@ static void remote_dial(struct leaf_remote *remote)
     }
     conn->shard = shard;
     conn->fd = fd;
+    /* relaxed: a placement hint, taken back when the slot is freed (as an accept's) */
+    atomic_fetch_add_explicit(&shard->shared->load, 1, memory_order_relaxed);
     /* relaxed: ids only need to be unique (nats-server's links share the clients' ids) */
     conn->id = atomic_fetch_add_explicit(&shard->server->next_client_id, 1,
                                          memory_order_relaxed) + 1;
@@ -272,7 +274,7 @@ static bool denied(const char *const *patterns, uint32_t count, const char *subj
 bool leaf_export_allowed(const struct leaf_remote *remote, const char *subject,
                          uint32_t length)
 {
-    const struct config_leaf_remote *config = remote->config;
+    const struct config_leaf_remote *config = remote != NULL ? remote->config : NULL;
     return !jetstream_subject(subject, length) &&
            (config == NULL ||
             !denied(config->deny_exports, config->deny_export_count, subject, length));
@@ -281,7 +283,7 @@ bool leaf_export_allowed(const struct leaf_remote *remote, const char *subject,
 bool leaf_import_allowed(const struct leaf_remote *remote, const char *subject,
                          uint32_t length)
 {
-    const struct config_leaf_remote *config = remote->config;
+    const struct config_leaf_remote *config = remote != NULL ? remote->config : NULL;
     return !jetstream_subject(subject, length) &&
            (config == NULL ||
             !denied(config->deny_imports, config->deny_import_count, subject, length));
@@ -333,17 +335,111 @@ static void interest_grow(struct leaf_state *state)
     state->bucket_count = count;
 }
 
-/* Tells every active link of a change (its own filters apply). */
-static void interest_tell(struct leaf_state *state, bool add, const struct leaf_interest *e)
+/* The counts of an entry, before or after a change. */
+struct interest_counts {
+    uint64_t local;
+    uint64_t accepted;
+    uint64_t hub;
+};
+
+/* What `link` sees of an entry: a hub (solicited link) our clients' and our leafs'
+ * interest, an accepted leaf everything but its own. */
+static uint64_t visible(const struct leaf_link *link, const struct interest_counts *c, bool own)
 {
+    if (!link->accepted) {
+        return c->local + c->accepted;
+    }
+    return c->local + c->accepted - (own ? 1 : 0) + c->hub;
+}
+
+/* Tells one active link what changed for it: LS+ when it starts seeing the entry (or a
+ * queue group's weight changes), LS- when it stops. */
+static void link_tell(struct leaf_link *link, const struct leaf_interest *e,
+                      const struct interest_counts *before, const struct interest_counts *after,
+                      bool own_before, bool own_after)
+{
+    if (link->phase != LEAF_ACTIVE || conn_ending(&link->conn)) {
+        return;
+    }
+    uint64_t was = visible(link, before, own_before);
+    uint64_t is = visible(link, after, own_after);
+    const char *queue = e->queue_length ? e->text + e->subject_length + 1 : NULL;
+    if (is > 0 && (was == 0 || (e->queue_length > 0 && was != is))) {
+        leaf_link_interest(link, true, e->text, e->subject_length, queue, e->queue_length, is);
+    } else if (is == 0 && was > 0) {
+        leaf_link_interest(link, false, e->text, e->subject_length, queue, e->queue_length, 0);
+    }
+}
+
+/* Tells every active link of a change of `e` from `before`; `source` (a link whose own
+ * interest changed, or NULL) owned it before as `source_before`. */
+static void interest_tell(struct leaf_state *state, const struct leaf_interest *e,
+                          const struct interest_counts *before, const struct leaf_link *source,
+                          bool source_before)
+{
+    const struct interest_counts after = {e->local, e->accepted, e->hub};
     const char *queue = e->queue_length ? e->text + e->subject_length + 1 : NULL;
     for (uint32_t r = 0; r < state->remote_count; r++) {
         struct leaf_link *link = state->remotes[r].link;
-        if (link != NULL && link->phase == LEAF_ACTIVE) {
-            leaf_link_interest(link, add, e->text, e->subject_length, queue, e->queue_length,
-                               e->count);
+        if (link != NULL) {
+            link_tell(link, e, before, &after, false, false);
         }
     }
+    for (struct leaf_link *link = state->accepted_head; link != NULL;
+         link = link->accepted_next) {
+        bool own = link == source ? !source_before
+                                  : leaf_link_has(link, e->text, e->subject_length, queue,
+                                                  e->queue_length);
+        link_tell(link, e, before, &after, link == source ? source_before : own, own);
+    }
+}
+
+/* The entry for (subject, queue), created when `add` and absent (NULL when out of memory,
+ * or when absent and not `add`). */
+static struct leaf_interest *interest_entry(struct leaf_state *state, bool add,
+                                            const char *subject, uint32_t subject_length,
+                                            const char *queue, uint32_t queue_length)
+{
+    uint64_t hash = interest_hash(state, subject, subject_length, queue, queue_length);
+    struct leaf_interest **link =
+        interest_link(state, hash, subject, subject_length, queue, queue_length);
+    if (*link != NULL || !add) {
+        return *link;
+    }
+    struct leaf_interest *e = calloc(1, sizeof *e + subject_length + queue_length + 2);
+    if (e == NULL) {
+        LOG_ERROR("out of memory counting interest in %.*s for leafnode links",
+                  (int)subject_length, subject);
+        return NULL;
+    }
+    e->hash = hash;
+    e->subject_length = subject_length;
+    e->queue_length = queue_length;
+    memcpy(e->text, subject, subject_length);
+    if (queue_length > 0) {
+        memcpy(e->text + subject_length + 1, queue, queue_length);
+    }
+    *link = e;
+    state->interest_count++;
+    if (state->interest_count > state->bucket_count) {
+        interest_grow(state);
+    }
+    return e;
+}
+
+/* Frees an entry nobody counts any more. */
+static void interest_entry_drop(struct leaf_state *state, struct leaf_interest *e)
+{
+    if (e->local + e->accepted + e->hub > 0) {
+        return;
+    }
+    struct leaf_interest **link = &state->buckets[e->hash & (state->bucket_count - 1)];
+    while (*link != e) {
+        link = &(*link)->next;
+    }
+    *link = e->next;
+    state->interest_count--;
+    free(e);
 }
 
 /* interest.h's watch: a subscription of this server came or went. */
@@ -351,49 +447,31 @@ static void interest_changed(void *ctx, bool add, const char *subject, uint32_t 
                              const char *queue, uint32_t queue_length)
 {
     struct leaf_state *state = ctx;
-    uint64_t hash = interest_hash(state, subject, subject_length, queue, queue_length);
-    struct leaf_interest **link =
-        interest_link(state, hash, subject, subject_length, queue, queue_length);
-    struct leaf_interest *e = *link;
-    if (!add) {
-        if (e == NULL) {
-            return; /* its add was never counted (out of memory then) */
-        }
-        e->count--;
-        if (e->count == 0) {
-            *link = e->next;
-            state->interest_count--;
-            interest_tell(state, false, e);
-            free(e);
-        } else if (e->queue_length > 0) {
-            interest_tell(state, true, e); /* the group's new weight */
-        }
+    struct leaf_interest *e =
+        interest_entry(state, add, subject, subject_length, queue, queue_length);
+    if (e == NULL || (!add && e->local == 0)) {
+        return; /* its add was never counted (out of memory then) */
+    }
+    const struct interest_counts before = {e->local, e->accepted, e->hub};
+    e->local = add ? e->local + 1 : e->local - 1;
+    interest_tell(state, e, &before, NULL, false);
+    interest_entry_drop(state, e);
+}
+
+void leaf_interest_link_changed(struct leaf_state *state, struct leaf_link *link, bool add,
+                                const char *subject, uint32_t subject_length, const char *queue,
+                                uint32_t queue_length)
+{
+    struct leaf_interest *e =
+        interest_entry(state, add, subject, subject_length, queue, queue_length);
+    uint64_t *count = e == NULL ? NULL : link->accepted ? &e->accepted : &e->hub;
+    if (count == NULL || (!add && *count == 0)) {
         return;
     }
-    if (e == NULL) {
-        e = calloc(1, sizeof *e + subject_length + queue_length + 2);
-        if (e == NULL) {
-            LOG_ERROR("out of memory counting interest in %.*s for leafnode links",
-                      (int)subject_length, subject);
-            return;
-        }
-        e->hash = hash;
-        e->subject_length = subject_length;
-        e->queue_length = queue_length;
-        memcpy(e->text, subject, subject_length);
-        if (queue_length > 0) {
-            memcpy(e->text + subject_length + 1, queue, queue_length);
-        }
-        *link = e;
-        state->interest_count++;
-        if (state->interest_count > state->bucket_count) {
-            interest_grow(state);
-        }
-    }
-    e->count++;
-    if (e->count == 1 || e->queue_length > 0) {
-        interest_tell(state, true, e);
-    }
+    const struct interest_counts before = {e->local, e->accepted, e->hub};
+    *count = add ? *count + 1 : *count - 1;
+    interest_tell(state, e, &before, link, !add);
+    interest_entry_drop(state, e);
 }
 
 void leaf_interest_send_all(struct leaf_state *state, struct leaf_link *link)
@@ -402,8 +480,14 @@ void leaf_interest_send_all(struct leaf_state *state, struct leaf_link *link)
     for (uint32_t b = 0; b < state->bucket_count; b++) {
         for (const struct leaf_interest *e = state->buckets[b]; e != NULL; e = e->next) {
             const char *queue = e->queue_length ? e->text + e->subject_length + 1 : NULL;
-            leaf_link_interest(link, true, e->text, e->subject_length, queue, e->queue_length,
-                               e->count);
+            const struct interest_counts c = {e->local, e->accepted, e->hub};
+            bool own = link->accepted &&
+                       leaf_link_has(link, e->text, e->subject_length, queue, e->queue_length);
+            uint64_t count = visible(link, &c, own);
+            if (count > 0) {
+                leaf_link_interest(link, true, e->text, e->subject_length, queue,
+                                   e->queue_length, count);
+            }
         }
     }
 }
@@ -527,6 +611,9 @@ static bool leaf_stop_step(struct shard *shard, void *opaque)
             leaf_link_stop(remote->link);
         }
     }
+    for (struct leaf_link *link = state->accepted_head; link != NULL; link = link->accepted_next) {
+        leaf_link_stop(link);
+    }
     return true;
 }
 
@@ -542,7 +629,11 @@ static void leaf_destroy(struct shard *shard, void *opaque)
         timer_cancel(&shard->timers, &remote->retry_timer);
         if (remote->link != NULL) {
             remote->link->remote = NULL; /* the connection outlives the module's state */
+            leaf_link_forget(remote->link);
         }
+    }
+    while (state->accepted_head != NULL) {
+        leaf_link_forget(state->accepted_head);
     }
     state_free(state);
 }

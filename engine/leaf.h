@@ -14,6 +14,11 @@ struct shard_module;
 
 extern const struct shard_module leaf_module;
 
+/* leaf_accept.c: the kind of the connections accepted on the leafnode port (main gives it
+ * to shard 0 with the socket). */
+struct conn_kind;
+extern const struct conn_kind leaf_accept_kind;
+
 /* Parses a remote's URL: nats-leaf://[user[:pass]@]host[:port] (nats:// and tls:// too;
  * port 7422 when none). 0 or -EINVAL. Any thread. */
 int leaf_url_parse(const char *text, struct leaf_url *url);

@@ -16,6 +16,7 @@
 
 #include "base/timer.h"
 #include "engine/config.h"
+#include "engine/leaf.h"
 #include "engine/conn.h"
 #include "engine/route.h"
 #include "proto/parser.h"
@@ -90,7 +91,12 @@ struct leaf_pick {
 
 struct leaf_link {
     struct conn conn;          /* first: the kind's record starts with the connection */
-    struct leaf_remote *remote; /* borrowed; NULL once the remote let go of it */
+    struct leaf_state *state;  /* borrowed; NULL once the module let go of the link */
+    struct leaf_remote *remote; /* borrowed; NULL for an accepted link, or once the remote
+                                 * let go of it */
+    bool accepted;             /* a leaf connected to us (we are its hub) */
+    struct leaf_link *accepted_prev; /* the state's list of accepted links */
+    struct leaf_link *accepted_next;
     enum leaf_phase phase;
     struct parser parser;
     struct leaf_sub **buckets; /* owned: the hub's interest by (subject, queue) */
@@ -107,8 +113,8 @@ struct leaf_link {
     struct timer_entry ping_timer;
     uint32_t pings_outstanding;
     bool read_since_ping;
-    bool hub_headers;          /* the hub takes HMSG */
-    char hub_name[LEAF_HOST_MAX];
+    bool hub_headers;          /* the peer takes HMSG */
+    char hub_name[LEAF_HOST_MAX]; /* the peer's server name (a hub's, or an accepted leaf's) */
     char hub_id[64];
     int64_t ping_sent_ns;      /* when the last PING went, for the RTT */
     int64_t rtt_ns;
@@ -126,14 +132,20 @@ struct leaf_state {
     uint64_t seed;
     char lds[48];              /* "$LDS.<random>": our loop-detection subject */
     bool stopping;
+    struct leaf_link *accepted_head; /* the links of leafs connected to us */
+    uint32_t accepted_count;
 };
 
-/* One (subject, queue) this server has subscriptions to: how many (a queue group's
- * weight). */
+/* One (subject, queue) this server has subscriptions to: how many, by where they are.
+ * A link is told local + accepted (+ hub, when it is an accepted link, less its own): a
+ * leaf tells its hubs its clients' interest and its own leafs', a hub tells each of its
+ * leafs everything but that leaf's own, as nats-server does. */
 struct leaf_interest {
     struct leaf_interest *next;
     uint64_t hash;
-    uint64_t count;
+    uint64_t local;    /* clients' and services' subscriptions, on every shard */
+    uint64_t accepted; /* accepted links with a subscription to it */
+    uint64_t hub;      /* hubs (solicited links) with a subscription to it */
     uint32_t subject_length;
     uint32_t queue_length;
     char text[]; /* subject NUL queue NUL */
@@ -160,13 +172,35 @@ bool leaf_export_allowed(const struct leaf_remote *remote, const char *subject,
 bool leaf_import_allowed(const struct leaf_remote *remote, const char *subject,
                          uint32_t length);
 
-/* Tells a link that became active everything this server is interested in (and its loop
- * detection subject). */
+/* Tells a link that became active everything this server is interested in that it may
+ * see (and the loop detection subject). */
 void leaf_interest_send_all(struct leaf_state *state, struct leaf_link *link);
+
+/* A link gained or lost interest in (subject, queue): the other links are told. */
+void leaf_interest_link_changed(struct leaf_state *state, struct leaf_link *link, bool add,
+                                const char *subject, uint32_t subject_length, const char *queue,
+                                uint32_t queue_length);
 
 /* ---- leaf_link.c ---- */
 
 extern const struct conn_kind leaf_link_kind;
+
+/* What both kinds of link share: set up (0 or -ENOMEM), every received buffer, release. */
+int leaf_link_init(struct leaf_link *link, const struct sockaddr *peer);
+void leaf_link_receive(struct conn *conn, const char *data, size_t length);
+void leaf_link_release(struct conn *conn);
+
+/* The handshake is over: interest is exchanged, pings begin. */
+void leaf_link_activate(struct leaf_link *link);
+
+/* True when the link's peer is interested in (subject, queue). */
+bool leaf_link_has(struct leaf_link *link, const char *subject, uint32_t subject_length,
+                   const char *queue, uint32_t queue_length);
+
+/* ---- leaf_accept.c ---- */
+
+/* An accepted link's CONNECT. */
+void leaf_accept_connect(struct leaf_link *link, const struct proto_op *op);
 
 /* Writes LS+ (with the queue's weight) or LS- for one (subject, queue) to an active link. */
 void leaf_link_interest(struct leaf_link *link, bool add, const char *subject,
@@ -175,5 +209,9 @@ void leaf_link_interest(struct leaf_link *link, bool add, const char *subject,
 
 /* The module stops: the link says nothing more and closes. */
 void leaf_link_stop(struct leaf_link *link);
+
+/* The link leaves the module's state (its list of accepted links); released or the
+ * module destroyed first. */
+void leaf_link_forget(struct leaf_link *link);
 
 #endif

@@ -39,18 +39,13 @@ static timer_fn ping_timer_fired;
 static void collect_flush(struct shard *shard, struct route_collector *collector,
                           const struct route_msg *msg);
 
-static struct leaf_state *state_of(const struct leaf_link *link)
-{
-    return link->remote != NULL ? link->remote->state : NULL;
-}
-
 /* "ip:port - lid:N - ", nats-server's prefix for a link's log lines. */
 #define LINK_FMT "%s:%d - lid:%llu - "
 #define LINK_ARGS(link) (link)->conn.ip, (link)->conn.port, (unsigned long long)(link)->conn.id
 
-static int link_open(struct conn *conn, const struct sockaddr *peer)
+int leaf_link_init(struct leaf_link *link, const struct sockaddr *peer)
 {
-    struct leaf_link *link = (struct leaf_link *)conn;
+    struct conn *conn = &link->conn;
     const struct config *config = conn->shard->server->config;
     timer_entry_init(&link->handshake_timer, handshake_timer_fired, link);
     timer_entry_init(&link->ping_timer, ping_timer_fired, link);
@@ -66,13 +61,21 @@ static int link_open(struct conn *conn, const struct sockaddr *peer)
         inet_ntop(AF_INET, &in4->sin_addr, conn->ip, sizeof conn->ip);
         conn->port = ntohs(in4->sin_port);
     }
-    int64_t now = clock_monotonic_ns();
-    conn->connected_ns = now;
-    timer_arm(conn->table->timers, &link->handshake_timer,
-              clock_deadline_ns(now, LEAF_FIRST_INFO_NS));
+    conn->connected_ns = clock_monotonic_ns();
     link->bucket_count = SUB_BUCKETS_MIN;
     link->buckets = calloc(link->bucket_count, sizeof *link->buckets);
     return link->buckets == NULL ? -ENOMEM : 0;
+}
+
+/* A link we dialled: the hub's INFO must come soon. */
+static int link_open(struct conn *conn, const struct sockaddr *peer)
+{
+    struct leaf_link *link = (struct leaf_link *)conn;
+    link->state = link->remote->state;
+    int rc = leaf_link_init(link, peer);
+    timer_arm(conn->table->timers, &link->handshake_timer,
+              clock_deadline_ns(conn->connected_ns, LEAF_FIRST_INFO_NS));
+    return rc;
 }
 
 /* Closes the link with a log line naming why. */
@@ -89,7 +92,7 @@ void leaf_link_interest(struct leaf_link *link, bool add, const char *subject,
                         uint32_t subject_length, const char *queue, uint32_t queue_length,
                         uint64_t weight)
 {
-    if (conn_ending(&link->conn) || link->remote == NULL ||
+    if (conn_ending(&link->conn) || link->state == NULL ||
         !leaf_import_allowed(link->remote, subject, subject_length)) {
         return; /* what may not come in is not asked for */
     }
@@ -146,7 +149,7 @@ static bool sub_deliver(struct shard *shard, struct route_sub *route, const stru
     struct leaf_sub *sub = (struct leaf_sub *)route;
     struct leaf_link *link = sub->link;
     if (status || link->phase != LEAF_ACTIVE || conn_ending(&link->conn) ||
-        link->remote == NULL ||
+        link->state == NULL ||
         !leaf_export_allowed(link->remote, msg->subject.data, msg->subject.length)) {
         return false; /* a subject denied under a wildcard the hub asked for stays here */
     }
@@ -181,23 +184,27 @@ static const struct route_sub_ops leaf_sub_ops = {
 
 static void link_sub_add(struct leaf_link *link, const struct proto_op *op)
 {
-    struct leaf_state *state = state_of(link);
+    struct leaf_state *state = link->state;
     struct shard *shard = link->conn.shard;
-    if (state != NULL && op->queue.length == 0 && op->subject.length == strlen(state->lds) &&
+    if (state == NULL) {
+        return;
+    }
+    if (op->queue.length == 0 && op->subject.length == strlen(state->lds) &&
         memcmp(op->subject.data, state->lds, op->subject.length) == 0) {
         LOG_ERROR(LINK_FMT "Loop detected for leafnode account=\"$G\". Delaying attempt to "
                            "reconnect for 30s",
                   LINK_ARGS(link));
         conn_write_text(&link->conn, TEXT("-ERR 'Loop detected for leafnode account=\"$G\". "
                                           "Delaying attempt to reconnect for 30s'\r\n"));
-        link->remote->delay_ns = LEAF_RECONNECT_LONG_NS;
+        if (link->remote != NULL) {
+            link->remote->delay_ns = LEAF_RECONNECT_LONG_NS;
+        }
         link_fail(link, "Protocol Violation");
         return;
     }
-    if ((op->subject.length > 5 && memcmp(op->subject.data, "$LDS.", 5) == 0) ||
-        link->remote == NULL || !leaf_export_allowed(link->remote, op->subject.data,
-                                                     op->subject.length)) {
-        return; /* another server's loop detection, or a subject not sent to the hub */
+    /* another server's $LDS is interest like any other: it travels on to our other links */
+    if (!leaf_export_allowed(link->remote, op->subject.data, op->subject.length)) {
+        return; /* a subject not sent to this peer */
     }
     if (!subject_valid_for_sub(op->subject.data, op->subject.length)) {
         LOG_WARN(LINK_FMT "leafnode interest in an invalid subject %.*s ignored",
@@ -239,6 +246,28 @@ static void link_sub_add(struct leaf_link *link, const struct proto_op *op)
     sub->next = *at;
     *at = sub;
     link->sub_count++;
+    leaf_interest_link_changed(state, link, true, op->subject.data, op->subject.length,
+                               op->queue.data, op->queue.length);
+}
+
+bool leaf_link_has(struct leaf_link *link, const char *subject, uint32_t subject_length,
+                   const char *queue, uint32_t queue_length)
+{
+    const struct proto_slice s = {.data = subject, .length = subject_length};
+    const struct proto_slice q = {.data = queue, .length = queue_length};
+    return link->buckets != NULL && *sub_link(link, sub_hash(link, s, q), s, q) != NULL;
+}
+
+/* Forgets one of the peer's interests: routing's subscription, and the other links. */
+static void link_sub_drop(struct leaf_link *link, struct leaf_sub *sub)
+{
+    link->sub_count--;
+    if (link->state != NULL) {
+        const struct sub *s = &sub->route.sub;
+        leaf_interest_link_changed(link->state, link, false, s->subject, s->subject_length,
+                                   s->queue, s->queue_length);
+    }
+    sub_free(link->conn.shard, sub);
 }
 
 static void link_sub_remove(struct leaf_link *link, const struct proto_op *op)
@@ -248,8 +277,7 @@ static void link_sub_remove(struct leaf_link *link, const struct proto_op *op)
     struct leaf_sub *sub = *at;
     if (sub != NULL) {
         *at = sub->next;
-        link->sub_count--;
-        sub_free(link->conn.shard, sub);
+        link_sub_drop(link, sub);
     }
 }
 
@@ -320,7 +348,7 @@ static void link_message(struct leaf_link *link, const struct proto_op *op)
     link->conn.stats.in_msgs++;
     link->conn.stats.in_bytes += op->payload.length;
     shard->stats.in_msgs++;
-    if (link->remote == NULL ||
+    if (link->state == NULL ||
         !leaf_import_allowed(link->remote, op->subject.data, op->subject.length)) {
         return;
     }
@@ -367,16 +395,18 @@ static void connect_send(struct leaf_link *link)
     LOG_DEBUG(LINK_FMT "Remote leafnode connect msg sent", LINK_ARGS(link));
 }
 
-/* The handshake is over: this server's interest goes to the hub, then pings begin. */
-static void link_activate(struct leaf_link *link)
+void leaf_link_activate(struct leaf_link *link)
 {
     const struct config *config = link->conn.shard->server->config;
     link->phase = LEAF_ACTIVE;
     timer_cancel(link->conn.table->timers, &link->handshake_timer);
-    LOG_INFO(LINK_FMT "Leafnode connection created for account: $G", LINK_ARGS(link));
+    LOG_INFO(LINK_FMT "Leafnode connection created %s", LINK_ARGS(link),
+             link->accepted ? "" : "for account: $G");
     if (link->remote != NULL) {
         link->remote->attempts = 0;
-        leaf_interest_send_all(link->remote->state, link);
+    }
+    if (link->state != NULL) {
+        leaf_interest_send_all(link->state, link);
     }
     int64_t first = config->ping_interval_ns < CONFIG_FIRST_PING_NS ? config->ping_interval_ns
                                                                     : CONFIG_FIRST_PING_NS;
@@ -432,14 +462,14 @@ static void link_info(struct leaf_link *link, const struct proto_op *op)
             timer_arm(link->conn.table->timers, &link->handshake_timer,
                       clock_deadline_ns(clock_monotonic_ns(), LEAF_CONNECT_WAIT_NS));
         } else {
-            link_activate(link);
+            leaf_link_activate(link);
         }
         return;
     }
     bool connect_info = json_is_true(json_object_get(root, "connect_info"));
     json_decref(root);
     if (link->phase == LEAF_WAIT_CONNECT_INFO && connect_info) {
-        link_activate(link);
+        leaf_link_activate(link);
     }
     /* later INFOs (the hub's leafnode_urls changing) are not used: the configured URLs are */
 }
@@ -461,6 +491,12 @@ static void link_error(struct leaf_link *link, const struct proto_op *op)
 static void handshake_timer_fired(struct timer_entry *entry, void *ctx)
 {
     struct leaf_link *link = ctx;
+    if (link->accepted) { /* its CONNECT did not come */
+        LOG_ERROR(LINK_FMT "authentication timeout", LINK_ARGS(link));
+        conn_write_text(&link->conn, TEXT("-ERR 'Authentication Timeout'\r\n"));
+        conn_close_after_flush(&link->conn, "Authentication Timeout");
+        return;
+    }
     LOG_ERROR(LINK_FMT "%s", LINK_ARGS(link),
               link->phase == LEAF_WAIT_INFO ? "Leafnode first INFO not received in time"
                                             : "Stale Leaf Node Connection - Closing");
@@ -493,7 +529,15 @@ static void handle_op(struct leaf_link *link, const struct proto_op *op)
     bool connected = link->phase != LEAF_WAIT_INFO;
     switch (op->kind) {
     case PROTO_OP_INFO:
-        link_info(link, op);
+        if (!link->accepted) {
+            link_info(link, op);
+        } /* a leaf's INFO only offers compression, which we never advertise */
+        return;
+    case PROTO_OP_CONNECT:
+        if (!link->accepted || connected) {
+            break;
+        }
+        leaf_accept_connect(link, op);
         return;
     case PROTO_OP_PING:
         conn_write_text(&link->conn, TEXT("PONG\r\n"));
@@ -531,7 +575,7 @@ static void handle_op(struct leaf_link *link, const struct proto_op *op)
     link_fail(link, "Protocol Violation");
 }
 
-static void link_receive(struct conn *conn, const char *data, size_t length)
+void leaf_link_receive(struct conn *conn, const char *data, size_t length)
 {
     struct leaf_link *link = (struct leaf_link *)conn;
     const char *cursor = data;
@@ -553,17 +597,16 @@ static void link_receive(struct conn *conn, const char *data, size_t length)
     }
 }
 
-static void link_release(struct conn *conn)
+void leaf_link_release(struct conn *conn)
 {
     struct leaf_link *link = (struct leaf_link *)conn;
-    struct shard *shard = conn->shard;
     timer_cancel(conn->table->timers, &link->handshake_timer);
     timer_cancel(conn->table->timers, &link->ping_timer);
     for (uint32_t b = 0; b < link->bucket_count && link->buckets != NULL; b++) {
         while (link->buckets[b] != NULL) {
             struct leaf_sub *sub = link->buckets[b];
             link->buckets[b] = sub->next;
-            sub_free(shard, sub);
+            link_sub_drop(link, sub);
         }
     }
     free(link->buckets);
@@ -581,12 +624,33 @@ static void link_release(struct conn *conn)
         leaf_remote_lost(link->remote);
         link->remote = NULL;
     }
+    leaf_link_forget(link);
+}
+
+void leaf_link_forget(struct leaf_link *link)
+{
+    struct leaf_state *state = link->state;
+    if (state != NULL && link->accepted) {
+        if (link->accepted_prev != NULL) {
+            link->accepted_prev->accepted_next = link->accepted_next;
+        } else {
+            state->accepted_head = link->accepted_next;
+        }
+        if (link->accepted_next != NULL) {
+            link->accepted_next->accepted_prev = link->accepted_prev;
+        }
+        state->accepted_count--;
+    }
+    link->accepted_prev = link->accepted_next = NULL;
+    link->state = NULL;
 }
 
 void leaf_link_stop(struct leaf_link *link)
 {
-    link->remote->link = NULL;
-    link->remote = NULL;
+    if (link->remote != NULL) {
+        link->remote->link = NULL;
+        link->remote = NULL;
+    }
     if (!conn_ending(&link->conn)) {
         conn_close_after_flush(&link->conn, "Server Shutdown");
     }
@@ -596,6 +660,6 @@ const struct conn_kind leaf_link_kind = {
     .name = "leafnode",
     .size = sizeof(struct leaf_link),
     .open = link_open,
-    .receive = link_receive,
-    .release = link_release,
+    .receive = leaf_link_receive,
+    .release = leaf_link_release,
 };

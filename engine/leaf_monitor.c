@@ -22,6 +22,10 @@ int leaf_link_count(const struct leaf_state *state)
     for (uint32_t r = 0; r < state->remote_count; r++) {
         count += link_shown(state->remotes[r].link);
     }
+    for (const struct leaf_link *link = state->accepted_head; link != NULL;
+         link = link->accepted_next) {
+        count += link_shown(link);
+    }
     return count;
 }
 
@@ -60,7 +64,7 @@ static void link_write(const struct leaf_link *link, struct go_json *json, bool 
     go_json_raw(json, "{", 1);
     go_json_key_uint(json, "id", link->conn.id);
     go_json_key_cstring(json, "name", link->hub_name);
-    go_json_key_bool(json, "is_spoke", true);
+    go_json_key_bool(json, "is_spoke", !link->accepted); /* we dialled it: we are the spoke */
     go_json_key_cstring(json, "account", "$G");
     go_json_key_cstring(json, "ip", link->conn.ip);
     go_json_key_int(json, "port", link->conn.port);
@@ -95,6 +99,12 @@ void leaf_leafz_json(struct leaf_state *state, struct go_json *json, bool subs)
     go_json_raw(json, "[", 1);
     for (uint32_t r = 0; r < state->remote_count; r++) {
         const struct leaf_link *link = state->remotes[r].link;
+        if (link_shown(link)) {
+            link_write(link, json, subs);
+        }
+    }
+    for (const struct leaf_link *link = state->accepted_head; link != NULL;
+         link = link->accepted_next) {
         if (link_shown(link)) {
             link_write(link, json, subs);
         }

@@ -49,7 +49,8 @@ enum { LOOP_RECV_AGAIN = 1 };
 enum loop_listener {
     LOOP_LISTENER_CLIENT = 0,
     LOOP_LISTENER_MONITOR = 1,
-    LOOP_LISTENER_COUNT = 2,
+    LOOP_LISTENER_LEAF = 2, /* leafnodes connecting (shard 0, with --leafnode_port) */
+    LOOP_LISTENER_COUNT = 3,
 };
 
 /* What the loop reports, all on the shard's thread from inside loop_dispatch. */

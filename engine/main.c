@@ -246,6 +246,7 @@ static int server_init(struct server *server, const struct config *config, int s
     server->start_realtime_ns = clock_realtime_ns();
     server->start_monotonic_ns = clock_monotonic_ns();
     server->monitor_listen_fd = -1;
+    server->leaf_listen_fd = -1;
     server->config = config;
     server->listener_kind = &client_kind;
     server->forwarded = route_forwarded;
@@ -272,7 +273,8 @@ static int server_init(struct server *server, const struct config *config, int s
         return tls_rc;
     }
     /* first: its watch of the interest must see the other modules' subscriptions */
-    if (config->leaf_url != NULL || (config->leaf != NULL && config->leaf->remote_count > 0)) {
+    if (config->leaf_url != NULL || config->leaf_port != 0 ||
+        (config->leaf != NULL && config->leaf->remote_count > 0)) {
         server->modules[server->module_count++] = &leaf_module;
     }
     if (config->jetstream) {
@@ -296,6 +298,17 @@ static int server_init(struct server *server, const struct config *config, int s
     int rc = monitor_listen(server);
     if (rc != 0) {
         return rc;
+    }
+    if (config->leaf_port != 0) {
+        const char *host = config->leaf_host != NULL ? config->leaf_host : config->host;
+        server->leaf_listen_fd =
+            listen_open(host, config->leaf_port < 0 ? 0 : (int)config->leaf_port, false);
+        if (server->leaf_listen_fd < 0) {
+            return server->leaf_listen_fd;
+        }
+        server->leaf_kind = &leaf_accept_kind;
+        LOG_INFO("Listening for leafnode connections on %s:%d", host,
+                 bound_port(server->leaf_listen_fd));
     }
     if (server_live_start(server, config) != 0 || server_shards_alloc(server, shard_count) != 0) {
         LOG_ERROR("out of memory setting up %d shards", shard_count);
@@ -556,6 +569,7 @@ int main(int argc, char **argv)
             }
             if (i == 0) {
                 shards[i].listeners[LOOP_LISTENER_MONITOR].fd = server.monitor_listen_fd;
+                shards[i].listeners[LOOP_LISTENER_LEAF].fd = server.leaf_listen_fd;
             }
         }
     }
@@ -595,6 +609,9 @@ int main(int argc, char **argv)
     monitor_destroy(server.monitor);
     if (server.monitor_listen_fd >= 0) {
         close(server.monitor_listen_fd);
+    }
+    if (server.leaf_listen_fd >= 0) {
+        close(server.leaf_listen_fd);
     }
     close(server.listen_fd);
     server_live_free(&server);

@@ -52,6 +52,10 @@ struct server {
     int monitor_port;
     const struct conn_kind *monitor_kind; /* static */
     struct monitor *monitor;
+    /* Leafs connecting to this server (--leafnode_port): the socket shard 0 accepts on
+     * (-1 none) and their kind (leaf.h's). */
+    int leaf_listen_fd;
+    const struct conn_kind *leaf_kind; /* static */
     /* When the server started, on the wall clock (varz "start") and on the monotonic clock
      * the shards time connections with (to turn those into wall times). */
     int64_t start_realtime_ns;

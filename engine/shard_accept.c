@@ -219,10 +219,12 @@ void shard_accepted(void *ctx, int slot, int result, bool armed)
         close(fd);
         return;
     }
-    if (slot == LOOP_LISTENER_MONITOR) {
-        ASSERT(shard->server->monitor_kind != NULL); /* main gives the socket with the kind */
+    if (slot == LOOP_LISTENER_MONITOR || slot == LOOP_LISTENER_LEAF) {
+        const struct conn_kind *kind = slot == LOOP_LISTENER_MONITOR ? shard->server->monitor_kind
+                                                                     : shard->server->leaf_kind;
+        ASSERT(kind != NULL); /* main gives the socket with the kind */
         load_add(shard, shard->index, 1);
-        conn_adopt(shard, fd, shard->server->monitor_kind);
+        conn_adopt(shard, fd, kind);
         return;
     }
     bool hand_over = shard->shard_count > 1 && listener->fd == shard->server->listen_fd &&

@@ -632,6 +632,158 @@ START_TEST(test_leaf_leafz)
 }
 END_TEST
 
+/* ---- the broker under test as the hub of nats-server leafs ---- */
+
+/* The broker under test listening for leafs (`extra` inside its leafnodes {}). */
+static void hub_under_test_start(struct test_server *hub, int *leaf_port, const char *extra,
+                                 char *config, size_t size)
+{
+    *leaf_port = test_free_port();
+    ck_assert_int_gt(*leaf_port, 0);
+    snprintf(config, size, "server_name: IHUB\nleafnodes {\n  listen: \"127.0.0.1:%d\"\n%s}\n",
+             *leaf_port, extra != NULL ? extra : "");
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(hub, &options);
+}
+
+/* A nats-server leaf of a hub on `leaf_port` (`remote` inside its remote's {}; userinfo in
+ * the URL). */
+static void reference_leaf_start(struct test_server *leaf, int leaf_port, const char *name,
+                                 const char *userinfo, const char *extra, char *config,
+                                 size_t size)
+{
+    snprintf(config, size,
+             "server_name: %s\nleafnodes {\n  reconnect: 1\n"
+             "  remotes: [ { url: \"nats-leaf://%s127.0.0.1:%d\" } ]\n}\n%s",
+             name, userinfo != NULL ? userinfo : "", leaf_port, extra != NULL ? extra : "");
+    struct test_server_options options = {.config_text = config};
+    itest_reference_start(leaf, &options);
+}
+
+/* nats-server as a leaf of the broker: pub/sub both ways, queue groups with each side's
+ * members first, request/reply and no-responders. */
+START_TEST(test_hub_reference_leaf)
+{
+    struct test_server hub;
+    struct test_server leaf;
+    int leaf_port;
+    char hub_config[CONFIG_MAX];
+    char leaf_config[CONFIG_MAX];
+    hub_under_test_start(&hub, &leaf_port, NULL, hub_config, sizeof hub_config);
+    reference_leaf_start(&leaf, leaf_port, "NLEAF", NULL, NULL, leaf_config, sizeof leaf_config);
+    natsConnection *at_hub = itest_connect(hub.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.n1"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.n2"));
+    natsSubscription *hub_member = NULL;
+    natsSubscription *leaf_member = NULL;
+    ITEST_OK(natsConnection_QueueSubscribeSync(&hub_member, at_hub, "jobs", "g"));
+    ITEST_OK(natsConnection_QueueSubscribeSync(&leaf_member, at_leaf, "jobs", "g"));
+    itest_flush(at_hub);
+    itest_flush(at_leaf);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.n3"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.n4"));
+    for (int i = 0; i < QUEUE_MSGS; i++) {
+        ITEST_OK(natsConnection_PublishString(at_hub, "jobs", "h"));
+        ITEST_OK(natsConnection_PublishString(at_leaf, "jobs", "l"));
+    }
+    itest_flush(at_hub);
+    itest_flush(at_leaf);
+    ck_assert_int_eq(drain_count(hub_member, 300), QUEUE_MSGS);
+    ck_assert_int_eq(drain_count(leaf_member, 300), QUEUE_MSGS);
+    natsSubscription_Unsubscribe(hub_member);
+    natsSubscription_Destroy(hub_member);
+    itest_flush(at_hub);
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.n5"));
+    for (int i = 0; i < QUEUE_MSGS; i++) {
+        ITEST_OK(natsConnection_PublishString(at_hub, "jobs", "across"));
+    }
+    itest_flush(at_hub);
+    ck_assert_int_eq(drain_count(leaf_member, 300), QUEUE_MSGS);
+    natsSubscription *service = NULL;
+    ITEST_OK(natsConnection_Subscribe(&service, at_leaf, "svc.n", echo_on_msg, "nleaf"));
+    itest_flush(at_leaf);
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.n6"));
+    natsMsg *reply = NULL;
+    ITEST_OK(natsConnection_RequestString(&reply, at_hub, "svc.n", "q", ITEST_WAIT_MS));
+    ck_assert_str_eq(natsMsg_GetData(reply), "nleaf:q");
+    natsMsg_Destroy(reply);
+    ck_assert_int_eq(natsConnection_RequestString(&reply, at_hub, "svc.none", "x", 5000),
+                     NATS_NO_RESPONDERS);
+    natsSubscription_Destroy(service);
+    natsSubscription_Destroy(leaf_member);
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub);
+}
+END_TEST
+
+/* Two nats-server leafs of the broker reach each other through it, and a leaf with the
+ * wrong password is refused with nats-server's error. */
+START_TEST(test_hub_two_leafs_and_auth)
+{
+    struct test_server hub;
+    struct test_server a;
+    struct test_server b;
+    struct test_server bad;
+    int leaf_port;
+    char hub_config[CONFIG_MAX];
+    char a_config[CONFIG_MAX];
+    char b_config[CONFIG_MAX];
+    char bad_config[CONFIG_MAX];
+    hub_under_test_start(&hub, &leaf_port, "  authorization { user: lu, password: lp }\n",
+                         hub_config, sizeof hub_config);
+    reference_leaf_start(&a, leaf_port, "NA", "lu:lp@", NULL, a_config, sizeof a_config);
+    reference_leaf_start(&b, leaf_port, "NB", "lu:lp@", NULL, b_config, sizeof b_config);
+    reference_leaf_start(&bad, leaf_port, "NBAD", "lu:no@", NULL, bad_config,
+                         sizeof bad_config);
+    natsConnection *at_a = itest_connect(a.url);
+    natsConnection *at_b = itest_connect(b.url);
+    ck_assert(interest_crossed(at_a, at_b, "probe.ab"));
+    ck_assert(interest_crossed(at_b, at_a, "probe.ba"));
+    ck_assert(log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
+    natsConnection_Destroy(at_a);
+    natsConnection_Destroy(at_b);
+    itest_server_stop(&a);
+    itest_server_stop(&b);
+    itest_server_stop(&bad);
+    itest_server_stop(&hub);
+}
+END_TEST
+
+/* The broker in the middle: a leaf of a nats-server hub and the hub of a nats-server leaf.
+ * Interest of the leaf below reaches the hub above (a leaf tells its hub its own leafs'
+ * interest), and the hub's reaches the leaf below (a hub tells its leafs everything). */
+START_TEST(test_hub_in_the_middle)
+{
+    struct hub top;
+    hub_start(&top, 0, NULL);
+    int below_port = test_free_port();
+    char middle_config[CONFIG_MAX];
+    snprintf(middle_config, sizeof middle_config,
+             "server_name: MIDDLE\nleafnodes {\n  listen: \"127.0.0.1:%d\"\n  reconnect: 1\n"
+             "  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
+             below_port, top.leaf_port);
+    struct test_server middle;
+    struct test_server_options options = {.config_text = middle_config};
+    itest_server_start(&middle, &options);
+    struct test_server below;
+    char below_config[CONFIG_MAX];
+    reference_leaf_start(&below, below_port, "BELOW", NULL, NULL, below_config,
+                         sizeof below_config);
+    natsConnection *at_top = itest_connect(top.server.url);
+    natsConnection *at_below = itest_connect(below.url);
+    ck_assert(interest_crossed(at_top, at_below, "probe.down"));
+    ck_assert(interest_crossed(at_below, at_top, "probe.up"));
+    natsConnection_Destroy(at_top);
+    natsConnection_Destroy(at_below);
+    itest_server_stop(&below);
+    itest_server_stop(&middle);
+    itest_server_stop(&top.server);
+}
+END_TEST
+
 static Suite *leaf_suite(void)
 {
     Suite *suite = suite_create("integration_leaf");
@@ -647,6 +799,9 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_two_leafs);
     tcase_add_test(tc, test_leaf_loop_detected);
     tcase_add_test(tc, test_leaf_flags);
+    tcase_add_test(tc, test_hub_reference_leaf);
+    tcase_add_test(tc, test_hub_two_leafs_and_auth);
+    tcase_add_test(tc, test_hub_in_the_middle);
     tcase_add_test(tc, test_leaf_leafz);
     suite_add_tcase(suite, tc);
     return suite;

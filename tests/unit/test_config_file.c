@@ -355,8 +355,11 @@ START_TEST(test_leafnodes_block)
         const char *text;
         const char *said;
     } refused[] = {
-        {"leafnodes { listen: 7422 }\n",
-         "listen: accepting leafnode connections is not supported yet"},
+        {"leafnodes { listen: 7422, tls: {} }\n",
+         "tls: TLS on leafnode links is not supported yet"},
+        {"leafnodes { authorization { users: [] } }\n",
+         "users: leafnode users, nkeys and accounts are not supported yet"},
+        {"leafnodes { listen: \"127.0.0.1:x\" }\n", "could not parse port \"x\""},
         {"leafnodes { remotes: [ { urls: [\"nats-leaf://a:x\"] } ] }\n",
          "error parsing remote leafnode url \"nats-leaf://a:x\""},
         {"leafnodes { remotes: [ { account: A, url: \"a\" } ] }\n",
@@ -390,6 +393,18 @@ START_TEST(test_leafnodes_block)
     ck_assert_int_eq(config.leaf->remotes[1].deny_export_count, 2);
     ck_assert_int_eq(config.leaf_reconnect_ns, 250LL * 1000000LL);
     ck_said("note: compression is ignored: leafnode links are not compressed");
+    config_release(&config);
+    /* the leafs that connect here: listen as the flags, one user */
+    ck_assert_int_eq(parse_file(&config, "leafnodes {\n listen: \"127.0.0.2:7433\"\n"
+                                         " authorization { user: lu, password: lp }\n}\n"),
+                     CONFIG_RUN);
+    ck_assert_int_eq(config.leaf_port, 7433);
+    ck_assert_str_eq(config.leaf_host, "127.0.0.2");
+    ck_assert_str_eq(config.leaf->user, "lu");
+    ck_assert_str_eq(config.leaf->pass, "lp");
+    config_release(&config);
+    ck_assert_int_eq(parse_file(&config, "leafnodes { port: 7434 }\n"), CONFIG_RUN);
+    ck_assert_int_eq(config.leaf_port, 7434);
     config_release(&config);
 }
 END_TEST
