@@ -196,6 +196,9 @@ static const struct flag flags[] = {
      "(default: 0, off)"},
     {{"js", "jetstream"}, FLAG_SWITCH, ACTION_SET, FIELD(jetstream), 0, 0, NULL,
      "Enable JetStream (default: off)"},
+    {{"js_domain"}, FLAG_STRING, ACTION_SET, FIELD(js_domain), 0, 0, "<name>",
+     "JetStream domain: $JS.<name>.API reaches this JetStream, from across leafnode links "
+     "too (default: none)"},
     {{"sd", "store_dir"}, FLAG_STRING, ACTION_SET, FIELD(store_dir), 0, 0, "<dir>",
      "JetStream storage directory (default: " CONFIG_STORE_DIR_DEFAULT ")"},
     {{"max_memory_store"}, FLAG_SIZE, ACTION_SET, FIELD(max_memory_store), 0, INT64_MAX,
@@ -578,6 +581,16 @@ static enum config_result config_check(const struct config *config, FILE *err)
     }
     if (config->http_host != NULL && config->http_host[0] == '\0') {
         fprintf(err, "ionats: --http_host is empty\n");
+        return CONFIG_EXIT_USAGE;
+    }
+    enum { JS_DOMAIN_LENGTH_MAX = 64 };
+    if (config->js_domain != NULL &&
+        (config->js_domain[0] == '\0' || strlen(config->js_domain) > JS_DOMAIN_LENGTH_MAX ||
+         strspn(config->js_domain, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789_-") != strlen(config->js_domain))) {
+        fprintf(err, "ionats: --js_domain: invalid domain name: \"%s\" (one token of letters, "
+                     "digits, '_' and '-')\n",
+                config->js_domain);
         return CONFIG_EXIT_USAGE;
     }
     if (config->store_dir[0] == '\0') {

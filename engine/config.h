@@ -172,6 +172,7 @@ struct config {
     const char *http_host;     /* NULL: the client address (host) */
     /* JetStream */
     bool jetstream;
+    const char *js_domain;     /* $JS.<domain>.API reaches this JetStream; NULL: none */
     const char *store_dir;     /* CONFIG_STORE_DIR_DEFAULT when not given */
     int64_t max_memory_store;  /* bytes; 0: 75% of the host's memory, as nats-server */
     int64_t max_file_store;    /* bytes; 0: 75% of the store's free disk, at most 1 TB */

@@ -185,7 +185,7 @@ static const struct config_file_rule jetstream_rules[] = {
     {{"max_file_store", "max_file"}, KEY_HANDLER, 0, "max_file_store", storage_size_apply,
      NULL},
     {{"enable", "enabled"}, KEY_HANDLER, 0, NULL, bool_checked, NULL},
-    {{"domain"}, KEY_REFUSE, 0, NULL, NULL, "JetStream domains are not supported yet"},
+    {{"domain"}, KEY_FLAG, CONF_STRING, "js_domain", NULL, NULL},
     {{"key", "ek", "encryption_key", "cipher"}, KEY_REFUSE, 0, NULL, NULL,
      "encryption at rest is not supported yet"},
     {{"prev_key", "prev_ek", "prev_encryption_key", "tpm"}, KEY_REFUSE, 0, NULL, NULL,

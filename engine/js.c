@@ -40,15 +40,24 @@ struct js_module_state {
     struct timer_entry tick;
 };
 
+/* JetStream's place among the server's modules (leafnodes start before it), or -1. */
+static int js_module_index(const struct server *server)
+{
+    for (int m = 0; m < server->module_count; m++) {
+        if (server->modules[m] == &js_module) {
+            return m;
+        }
+    }
+    return -1;
+}
+
 struct js *js_of_shard(struct shard *shard)
 {
-    const struct server *server = shard->server;
-    /* JetStream is always the first module when it runs */
-    if (server->module_count == 0 || server->modules[0] != &js_module ||
-        shard->modules_started == 0 || shard->module_state[0] == NULL) {
+    int m = js_module_index(shard->server);
+    if (m < 0 || shard->modules_started <= m || shard->module_state[m] == NULL) {
         return NULL;
     }
-    struct js_module_state *state = shard->module_state[0];
+    struct js_module_state *state = shard->module_state[m];
     return &state->js;
 }
 
@@ -313,6 +322,9 @@ static void js_free_all(struct js *js)
     for (size_t i = 0; i < js->api_sub_count; i++) {
         service_unsubscribe(js->shard, js->api_subs[i]);
     }
+    if (js->domain_sub != NULL) {
+        service_unsubscribe(js->shard, js->domain_sub);
+    }
     free(js->api_subs);
     free(js->api_contexts);
     for (size_t i = 0; i < js->stream_count; i++) {
@@ -471,7 +483,7 @@ static int js_start(struct shard *shard, void **out)
     struct js *js = &state->js;
     js->shard = shard;
     timer_entry_init(&js->kick, kick_fired, js);
-    js->server = server->module_shared[0]; /* JetStream is always the first module */
+    js->server = server->module_shared[js_module_index(server)];
     js->io = shard->loop->store_io;
     js->max_memory = server->js_max_memory;
     js->max_file = server->js_max_file;

@@ -370,6 +370,31 @@ static void api_handle(struct shard *shard, void *context, const struct route_ms
     }
 }
 
+/* $JS.<domain>.API.<request>: the same request on $JS.API.<request>, its reply and headers
+ * kept, so a client that names this server's domain (from across a leafnode link) reaches
+ * its JetStream. */
+static void domain_forward(struct shard *shard, void *context, const struct route_msg *msg)
+{
+    struct js *js = context;
+    size_t prefix = sizeof "$JS.." - 1 + strlen(js->shard->server->config->js_domain);
+    if (msg->subject.length <= prefix + sizeof "API." - 1) {
+        return;
+    }
+    size_t rest = msg->subject.length - prefix; /* "API.<request>" */
+    char *subject = malloc(sizeof "$JS." - 1 + rest);
+    if (subject == NULL) {
+        return; /* the requester times out, as with a request lost on the way */
+    }
+    memcpy(subject, "$JS.", sizeof "$JS." - 1);
+    memcpy(subject + sizeof "$JS." - 1, msg->subject.data + prefix, rest);
+    struct route_msg copy = *msg;
+    copy.subject = (struct proto_slice){.data = subject,
+                                        .length = (uint32_t)(sizeof "$JS." - 1 + rest)};
+    copy.shown = (struct proto_slice){0};
+    service_publish(shard, &copy);
+    free(subject);
+}
+
 int js_api_subscribe(struct js *js)
 {
     struct js_api_context *contexts = calloc(API_OP_COUNT, sizeof *contexts);
@@ -389,6 +414,16 @@ int js_api_subscribe(struct js *js)
             return error;
         }
         js->api_sub_count = i + 1;
+    }
+    const char *domain = js->shard->server->config->js_domain;
+    if (domain != NULL) {
+        char subject[128];
+        snprintf(subject, sizeof subject, "$JS.%s.API.>", domain);
+        int error = 0;
+        js->domain_sub = service_subscribe(js->shard, subject, NULL, domain_forward, js, &error);
+        if (js->domain_sub == NULL) {
+            return error;
+        }
     }
     return 0;
 }

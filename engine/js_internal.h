@@ -166,6 +166,7 @@ struct js {
     struct service_sub **api_subs; /* owned array */
     struct js_api_context *api_contexts; /* owned array: what each API handler is */
     size_t api_sub_count;
+    struct service_sub *domain_sub; /* $JS.<domain>.API.> (--js_domain); NULL: none */
     struct js_stream **streams;    /* owned array, sorted by name */
     size_t stream_count;
     size_t stream_capacity;

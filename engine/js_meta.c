@@ -202,7 +202,11 @@ void js_meta_account_info(struct js *js, const struct route_msg *msg, const char
                            ",\"limits\":{\"max_memory\":-1,\"max_storage\":-1,"
                            "\"max_streams\":-1,\"max_consumers\":-1,\"max_ack_pending\":-1,"
                            "\"memory_max_stream_bytes\":-1,\"storage_max_stream_bytes\":-1,"
-                           "\"max_bytes_required\":false},\"api\":{");
+                           "\"max_bytes_required\":false}");
+    if (js->shard->server->config->js_domain != NULL) {
+        go_json_key_cstring(&json, "domain", js->shard->server->config->js_domain);
+    }
+    go_json_literal(&json, ",\"api\":{");
     go_json_key(&json, "total");
     go_json_uint(&json, js->api_total);
     go_json_key(&json, "errors");

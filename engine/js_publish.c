@@ -112,8 +112,13 @@ static void nak_id(struct js_stream *stream, const struct route_msg *msg, enum j
 static void ack_send(struct js_stream *stream, const char *reply, size_t reply_length,
                      uint64_t seq, bool duplicate)
 {
-    const struct js_pub_ack ack = {.stream = stream_name(stream), .seq = seq,
-                                   .duplicate = duplicate};
+    const char *domain = stream->js->shard->server->config->js_domain;
+    const struct js_pub_ack ack = {
+        .stream = stream_name(stream),
+        .domain = {.bytes = domain, .length = domain != NULL ? strlen(domain) : 0},
+        .seq = seq,
+        .duplicate = duplicate,
+    };
     char buffer[ACK_SIZE_MAX];
     size_t length = 0;
     if (js_pub_ack_write(&ack, buffer, sizeof buffer, &length) == 0) {

@@ -557,7 +557,8 @@ static int log_count(const struct test_server *server, const char *needle)
 
 /* ionats's own flags (nats-server takes leafnodes from its file only): --leafnodes names
  * the hub, --leafnode_reconnect how soon a refused try is repeated (five tries well within
- * the time the 1s default takes for two), and the link comes up once the hub listens. */
+ * the time the 1s default takes for two), and the link comes up once the hub listens;
+ * --leafnode_port and --leafnode_host take a nats-server leaf. */
 START_TEST(test_leaf_flags)
 {
     if (test_server_reference()) {
@@ -588,6 +589,31 @@ START_TEST(test_leaf_flags)
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
     itest_server_stop(&hub.server);
+
+    int listen_port = test_free_port();
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", listen_port);
+    const char *hub_args[] = {"--leafnode_port", port_text, "--leafnode_host", "127.0.0.1",
+                              NULL};
+    struct test_server_options hub_options = {.extra_args = hub_args};
+    struct test_server ionats_hub;
+    itest_server_start(&ionats_hub, &hub_options);
+    ck_assert(log_shows(&ionats_hub, "Listening for leafnode connections on 127.0.0.1:",
+                        ITEST_WAIT_MS));
+    struct test_server below;
+    char below_config[CONFIG_MAX];
+    snprintf(below_config, sizeof below_config,
+             "server_name: BELOW\nleafnodes { remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ] }\n",
+             listen_port);
+    struct test_server_options below_options = {.config_text = below_config};
+    itest_reference_start(&below, &below_options);
+    at_hub = itest_connect(ionats_hub.url);
+    natsConnection *at_below = itest_connect(below.url);
+    ck_assert(interest_crossed(at_below, at_hub, "probe.f2"));
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_below);
+    itest_server_stop(&below);
+    itest_server_stop(&ionats_hub);
 }
 END_TEST
 
@@ -629,6 +655,87 @@ START_TEST(test_leaf_leafz)
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
     itest_server_stop(&hub.server);
+}
+END_TEST
+
+/* A JetStream domain on the leaf: a client of the hub manages the leaf's streams and
+ * publishes to them through $JS.LEAFD.API (libnats's jsOptions.Domain), the acks naming
+ * the domain; the leaf's own clients see the same stream without a domain. */
+START_TEST(test_leaf_jetstream_domain)
+{
+    struct hub hub;
+    hub_start(&hub, 0, NULL);
+    char store[64];
+    ck_assert_int_eq(test_store_dir_create(store, sizeof store), 0);
+    char config[CONFIG_MAX];
+    snprintf(config, sizeof config,
+             "server_name: JSLEAF\njetstream { store_dir: \"%s\", domain: LEAFD }\n"
+             "leafnodes {\n  reconnect: 1\n"
+             "  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
+             store, hub.leaf_port);
+    struct test_server leaf;
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&leaf, &options);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.j1"));
+    /* the domain's API interest reaches the hub with the rest of the leaf's */
+    natsMsg *reply = NULL;
+    natsStatus status = NATS_NO_RESPONDERS;
+    int64_t deadline = itest_now_ms() + ITEST_WAIT_MS;
+    while (status != NATS_OK && itest_now_ms() < deadline) {
+        status = natsConnection_RequestString(&reply, at_hub, "$JS.LEAFD.API.INFO", "", 1000);
+    }
+    ck_assert_msg(status == NATS_OK, "%s", natsStatus_GetText(status));
+    ck_assert_msg(strstr(natsMsg_GetData(reply), "\"domain\":\"LEAFD\"") != NULL, "%s",
+                  natsMsg_GetData(reply));
+    natsMsg_Destroy(reply);
+    jsOptions js_options;
+    ITEST_OK(jsOptions_Init(&js_options));
+    js_options.Domain = "LEAFD";
+    js_options.Wait = ITEST_WAIT_MS;
+    jsCtx *js = NULL;
+    ITEST_OK(natsConnection_JetStream(&js, at_hub, &js_options));
+    jsStreamConfig stream;
+    ITEST_OK(jsStreamConfig_Init(&stream));
+    const char *subjects[] = {"edge.>"};
+    stream.Name = "EDGE";
+    stream.Subjects = subjects;
+    stream.SubjectsLen = 1;
+    stream.Storage = js_FileStorage;
+    jsStreamInfo *info = NULL;
+    jsErrCode code = 0;
+    ITEST_OK(js_AddStream(&info, js, &stream, NULL, &code));
+    jsStreamInfo_Destroy(info);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.j2")); /* the stream's subjects too */
+    for (int i = 1; i <= 5; i++) {
+        jsPubAck *ack = NULL;
+        status = NATS_TIMEOUT;
+        for (int tries = 0; tries < 50 && status != NATS_OK; tries++) {
+            status = js_Publish(&ack, js, "edge.a", "x", 1, NULL, &code);
+        }
+        ck_assert_msg(status == NATS_OK, "publish %d: %s (%d)", i, natsStatus_GetText(status),
+                      (int)code);
+        ck_assert_str_eq(ack->Stream, "EDGE");
+        ck_assert_str_eq(ack->Domain, "LEAFD");
+        ck_assert_int_eq(ack->Sequence, (uint64_t)i);
+        jsPubAck_Destroy(ack);
+    }
+    ITEST_OK(js_GetStreamInfo(&info, js, "EDGE", NULL, &code));
+    ck_assert_int_eq(info->State.Msgs, 5);
+    jsStreamInfo_Destroy(info);
+    jsCtx *local = NULL;
+    ITEST_OK(natsConnection_JetStream(&local, at_leaf, NULL));
+    ITEST_OK(js_GetStreamInfo(&info, local, "EDGE", NULL, &code));
+    ck_assert_int_eq(info->State.Msgs, 5);
+    jsStreamInfo_Destroy(info);
+    jsCtx_Destroy(local);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub.server);
+    test_store_dir_remove(store);
 }
 END_TEST
 
@@ -799,6 +906,7 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_two_leafs);
     tcase_add_test(tc, test_leaf_loop_detected);
     tcase_add_test(tc, test_leaf_flags);
+    tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_hub_reference_leaf);
     tcase_add_test(tc, test_hub_two_leafs_and_auth);
     tcase_add_test(tc, test_hub_in_the_middle);
