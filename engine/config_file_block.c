@@ -1,7 +1,7 @@
 /* The configuration file's blocks with tables of their own: tls {} (certificate, key, CA,
  * verify, timeout, handshake_first, min_version; cipher and curve choices, pinned and
  * mapped certificates are refused), jetstream {} (store,
- * sync and storage sizes as nats-server reads them; domains, encryption and limits are
+ * sync and storage sizes as nats-server reads them, the domain; encryption and limits are
  * refused) and streaming {} (nats-streaming-server's keys, its channel limits also in
  * store_limits {}). Each block is a map applied by its table through the rules' engine in
  * config_file.c, with the same refusals and notes as the top level. Main thread only,
