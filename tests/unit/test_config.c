@@ -302,6 +302,29 @@ START_TEST(test_port_any)
 }
 END_TEST
 
+/* Leafnodes and the JetStream domain: their flags, defaults and refusals. */
+START_TEST(test_leaf_and_domain_flags)
+{
+    struct config config;
+    ck_run(parse_args(&config, (const char *const[]){NULL}));
+    ck_assert_ptr_null(config.leaf_url);
+    ck_assert_int_eq(config.leaf_port, 0);
+    ck_assert_int_eq(config.leaf_reconnect_ns, 1000000000LL);
+    ck_assert_ptr_null(config.js_domain);
+    ck_run(parse(&config, "--leafnodes", "nats-leaf://h:7422,nats-leaf://g:7422",
+                 "--leafnode_port", "-1", "--leafnode_host", "127.0.0.1",
+                 "--leafnode_reconnect", "250ms", "--js_domain", "EDGE-1"));
+    ck_assert_str_eq(config.leaf_url, "nats-leaf://h:7422,nats-leaf://g:7422");
+    ck_assert_int_eq(config.leaf_port, -1);
+    ck_assert_str_eq(config.leaf_host, "127.0.0.1");
+    ck_assert_int_eq(config.leaf_reconnect_ns, 250000000LL);
+    ck_assert_str_eq(config.js_domain, "EDGE-1");
+    ck_usage(parse(&config, "--leafnode_port", "65536"), "ionats: invalid value");
+    ck_usage(parse(&config, "--js_domain", "a.b"), "invalid domain name: \"a.b\"");
+    ck_usage(parse(&config, "--js_domain", ""), "invalid domain name");
+}
+END_TEST
+
 START_TEST(test_int_values)
 {
     struct config config;
@@ -796,6 +819,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_flag_spellings);
     tcase_add_test(tc, test_flag_aliases);
     tcase_add_test(tc, test_port_any);
+    tcase_add_test(tc, test_leaf_and_domain_flags);
     tcase_add_test(tc, test_int_values);
     tcase_add_test(tc, test_monitor_flags);
     tcase_add_test(tc, test_duration_flags);
