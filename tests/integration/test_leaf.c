@@ -483,6 +483,8 @@ static void fake_hub_accept(struct fake_hub *hub)
     ck_assert_int_eq(poll(&wait, 1, ITEST_WAIT_MS), 1);
     hub->fd = accept4(hub->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     ck_assert_int_ge(hub->fd, 0);
+    int small = 4096; /* a slow hub's window fills soon */
+    setsockopt(hub->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     struct timeval timeout = {.tv_sec = 5};
     setsockopt(hub->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     static const char info[] =
@@ -554,6 +556,56 @@ static int log_count(const struct test_server *server, const char *needle)
     }
     return count;
 }
+
+/* A hub that stops reading: the leaf's own clients go on being served, the link is cut as
+ * a slow consumer once what it owes passes max_pending, and the leaf dials again. */
+START_TEST(test_leaf_slow_hub)
+{
+    struct fake_hub hub;
+    fake_hub_listen(&hub);
+    char config[CONFIG_MAX];
+    snprintf(config, sizeof config,
+             "server_name: SLOWLEAF\nleafnodes {\n  reconnect: 1\n"
+             "  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
+             hub.port);
+    struct test_server leaf;
+    struct test_server_options options = {.config_text = config, .max_pending = 1 << 20};
+    itest_server_start(&leaf, &options);
+    fake_hub_accept(&hub);
+    static char seen[8192];
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "LS+ $LDS.", ITEST_WAIT_MS), 0);
+    static const char interest[] = "LS+ slow.>\r\n";
+    ck_assert_int_eq(write(hub.fd, interest, sizeof interest - 1), (ssize_t)(sizeof interest - 1));
+    /* the hub reads nothing more; its receive buffer is small, so the leaf's fills at once */
+    natsConnection *publisher = itest_connect(leaf.url);
+    natsConnection *local = itest_connect(leaf.url);
+    natsSubscription *fast = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&fast, local, "fast.x"));
+    itest_flush(local);
+    static char chunk[64 * 1024];
+    memset(chunk, 'z', sizeof chunk);
+    for (int i = 0; i < 256; i++) { /* 16 MiB for a hub that takes none of it: more than
+                                      * the kernel buffers hold, and max_pending */
+        ITEST_OK(natsConnection_Publish(publisher, "slow.x", chunk, (int)sizeof chunk));
+        ITEST_OK(natsConnection_PublishString(local, "fast.x", "served"));
+    }
+    natsConnection_Flush(publisher);
+    itest_flush(local);
+    for (int i = 0; i < 256; i++) {
+        expect_msg(fast, "fast.x", "served");
+    }
+    ck_assert(log_shows(&leaf, "Slow Consumer", ITEST_WAIT_MS));
+    close(hub.fd);
+    fake_hub_accept(&hub); /* and it comes back */
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "CONNECT {", ITEST_WAIT_MS), 0);
+    natsSubscription_Destroy(fast);
+    natsConnection_Destroy(publisher);
+    natsConnection_Destroy(local);
+    close(hub.fd);
+    close(hub.listen_fd);
+    itest_server_stop(&leaf);
+}
+END_TEST
 
 /* ionats's own flags (nats-server takes leafnodes from its file only): --leafnodes names
  * the hub, --leafnode_reconnect how soon a refused try is repeated (five tries well within
@@ -905,6 +957,7 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_hub_restart);
     tcase_add_test(tc, test_leaf_two_leafs);
     tcase_add_test(tc, test_leaf_loop_detected);
+    tcase_add_test(tc, test_leaf_slow_hub);
     tcase_add_test(tc, test_leaf_flags);
     tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_hub_reference_leaf);
