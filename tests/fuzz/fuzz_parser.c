@@ -1,6 +1,7 @@
 /* libFuzzer target for the protocol parser.
  *
- * The first input byte picks the parser's role and how the rest is cut into receives (as
+ * The first input byte picks the parser's role (server, client, leafnode link) and how the
+ * rest is cut into receives (as
  * a socket would deliver it), so every split path is exercised, not just whole buffers.
  * Every op handed out must point inside the bytes given or the parser's carry, and sizes
  * must agree with what the op announced. */
@@ -42,8 +43,17 @@ static void check_op(const struct proto_op *op, const char *chunk, size_t length
     if (op->header_length > op->payload.length) {
         abort();
     }
-    if (parser->role == PARSER_ROLE_SERVER && op->payload.length > PAYLOAD_MAX) {
+    if (parser->role != PARSER_ROLE_CLIENT && op->payload.length > PAYLOAD_MAX) {
         abort();
+    }
+    /* an LMSG's queue names lie inside its list */
+    const char *cursor = op->queue.data;
+    const char *end = op->queue.data + op->queue.length;
+    struct proto_slice name;
+    while (op->queue.length > 0 && proto_queue_next(&cursor, end, &name)) {
+        if (name.data < op->queue.data || name.data + name.length > end) {
+            abort();
+        }
     }
 }
 
@@ -52,8 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
-    enum parser_role role = (data[0] & 1) ? PARSER_ROLE_CLIENT : PARSER_ROLE_SERVER;
-    size_t chunk_max = (size_t)(data[0] >> 1) + 1;
+    static const enum parser_role roles[] = {PARSER_ROLE_SERVER, PARSER_ROLE_CLIENT,
+                                             PARSER_ROLE_LEAF};
+    enum parser_role role = roles[data[0] % 3];
+    size_t chunk_max = (size_t)(data[0] / 3) + 1;
     struct parser parser;
     parser_init(&parser, role, CONTROL_LINE_MAX, PAYLOAD_MAX);
     const char *input = (const char *)data + 1;
