@@ -75,6 +75,16 @@ enum { CONFIG_LEAF_URLS_MAX = 32, CONFIG_LEAF_REMOTES_MAX = 64 };
 struct conf_doc;
 struct auth_config;
 
+/* TLS on leafnode links (a tls {} in leafnodes {} or in a remote). */
+struct config_leaf_tls {
+    bool on;
+    const char *cert_file; /* ours: the hub's certificate, or a leaf's client certificate */
+    const char *key_file;
+    const char *ca_file;   /* the peer's certificate is checked against it (NULL: system) */
+    bool verify;           /* hub side: leafs must show a certificate */
+    bool insecure;         /* leaf side: the hub's certificate is not checked */
+};
+
 /* One leafnode remote: a server this one connects to as a leaf (leafnodes { remotes },
  * --leafnodes). Strings borrowed from the file's tree or argv. */
 struct config_leaf_remote {
@@ -88,7 +98,7 @@ struct config_leaf_remote {
     const char *deny_exports[CONFIG_LEAF_URLS_MAX]; /* subjects not sent to the hub */
     uint32_t deny_export_count;
     int64_t first_info_timeout_ns; /* the hub's INFO must come within this (1s) */
-    bool tls; /* tls {} given: the link speaks TLS (client side) */
+    struct config_leaf_tls tls; /* on: the link speaks TLS even if the hub does not ask */
 };
 
 /* The leafnodes {} block: the remotes, and who may connect as a leaf (authorization {}:
@@ -98,6 +108,7 @@ struct config_leaf {
     uint32_t remote_count;
     const char *user;
     const char *pass;
+    struct config_leaf_tls tls; /* leafs connecting here speak TLS */
 };
 
 struct config {

@@ -1,8 +1,9 @@
 /* The configuration file's leafnodes {} block: the remotes this server connects to as a
  * leaf (urls, account, deny_imports, deny_exports), the reconnect delay, and the leafs
  * that connect to it (listen, host, port as --leafnode_host and --leafnode_port;
- * authorization { user, password }), into the configuration's struct config_leaf. TLS,
- * credentials and nkeys on the link, a users list or accounts for leafs, and hub role
+ * authorization { user, password }), and TLS on both sides (tls {}: certificate, key, CA,
+ * verify, insecure), into the configuration's struct config_leaf. Credentials and nkeys
+ * on the link, a users list or accounts for leafs, and hub role
  * reversal are refused by name; settings ionats does not need (compression, URL order,
  * advertising, timeouts of its own) are noted as ignored. Strings stay in the parsed file.
  * Main thread only, before anything starts. */
@@ -125,6 +126,94 @@ static void reconnect_apply(struct config_file_state *a, const struct config_fil
     }
 }
 
+static struct config_leaf *leaf_of(struct config_file_state *a, const struct conf_node *at)
+{
+    struct config *config = a->config;
+    if (config->leaf == NULL) {
+        config->leaf = calloc(1, sizeof *config->leaf);
+        if (config->leaf == NULL) {
+            config_file_out_of_memory(a, at);
+        }
+    }
+    return config->leaf;
+}
+
+/* ---- tls {} of leafnodes {} or of a remote: a->entry is the struct config_leaf_tls ---- */
+
+static void tls_string_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                             const char *key, const struct conf_node *value)
+{
+    struct config_leaf_tls *tls = a->entry;
+    if (!config_file_type_is(a, key, value, CONF_STRING)) {
+        return;
+    }
+    const char *name = rule->names[0];
+    const char **target = strcmp(name, "cert_file") == 0  ? &tls->cert_file
+                          : strcmp(name, "key_file") == 0 ? &tls->key_file
+                                                          : &tls->ca_file;
+    *target = value->as.string.bytes;
+}
+
+static void tls_bool_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                           const char *key, const struct conf_node *value)
+{
+    struct config_leaf_tls *tls = a->entry;
+    if (config_file_type_is(a, key, value, CONF_BOOL)) {
+        *(strcmp(rule->names[0], "verify") == 0 ? &tls->verify : &tls->insecure) =
+            value->as.boolean;
+    }
+}
+
+static const struct config_file_rule tls_rules[] = {
+    {{"cert_file"}, KEY_HANDLER, 0, NULL, tls_string_apply, NULL},
+    {{"key_file"}, KEY_HANDLER, 0, NULL, tls_string_apply, NULL},
+    {{"ca_file"}, KEY_HANDLER, 0, NULL, tls_string_apply, NULL},
+    {{"verify"}, KEY_HANDLER, 0, NULL, tls_bool_apply, NULL},
+    {{"insecure"}, KEY_HANDLER, 0, NULL, tls_bool_apply, NULL},
+    {{"timeout"}, KEY_IGNORE, 0, NULL, NULL, "a leafnode link's TLS handshake has 2s"},
+    {{"handshake_first", "first", "immediate"}, KEY_REFUSE, 0, NULL, NULL,
+     "a TLS handshake before INFO on leafnode links is not supported yet"},
+    {{"verify_and_map", "cipher_suites", "curve_preferences", "pinned_certs", "min_version"},
+     KEY_REFUSE, 0, NULL, NULL, "not supported yet on leafnode links"},
+    {{"cert_store", "cert_match_by", "cert_match", "ocsp_peer", "certs"}, KEY_REFUSE, 0, NULL,
+     NULL, "not supported yet on leafnode links"},
+};
+
+/* A tls {} into `tls` (the hub side's certificate and key are required). */
+static void tls_block_apply(struct config_file_state *a, const char *key,
+                            const struct conf_node *value, struct config_leaf_tls *tls,
+                            bool server)
+{
+    if (!config_file_type_is(a, key, value, CONF_MAP)) {
+        return;
+    }
+    void *entry = a->entry;
+    a->entry = tls;
+    tls->on = true;
+    config_file_map_apply(a, value, CONFIG_FILE_RULES(tls_rules), false);
+    a->entry = entry;
+    if (server && (tls->cert_file == NULL || tls->key_file == NULL)) {
+        config_file_error(a, value, "missing '%s' in TLS configuration",
+                          tls->cert_file == NULL ? "cert_file" : "key_file");
+    }
+}
+
+static void remote_tls_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                             const char *key, const struct conf_node *value)
+{
+    struct config_leaf_remote *remote = a->entry;
+    tls_block_apply(a, key, value, &remote->tls, false);
+}
+
+static void leafnodes_tls_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                                const char *key, const struct conf_node *value)
+{
+    struct config_leaf *leaf = leaf_of(a, value);
+    if (leaf != NULL) {
+        tls_block_apply(a, key, value, &leaf->tls, true);
+    }
+}
+
 static const struct config_file_rule remote_rules[] = {
     {{"url", "urls"}, KEY_HANDLER, 0, NULL, urls_apply, NULL},
     {{"account", "local"}, KEY_HANDLER, 0, NULL, account_apply, NULL},
@@ -135,7 +224,7 @@ static const struct config_file_rule remote_rules[] = {
     {{"credentials", "creds", "nkey", "seed"}, KEY_REFUSE, 0, NULL, NULL,
      "credentials and nkeys on leafnode links are not supported yet (user and password in "
      "the URL are)"},
-    {{"tls"}, KEY_REFUSE, 0, NULL, NULL, "TLS on leafnode links is not supported yet"},
+    {{"tls"}, KEY_HANDLER, 0, NULL, remote_tls_apply, NULL},
     {{"hub", "disabled"}, KEY_OFF, 0, NULL, NULL, "not supported yet"},
     {{"ws_compression", "ws_no_masking", "proxy", "jetstream_cluster_migrate"}, KEY_REFUSE, 0,
      NULL, NULL, "not supported yet"},
@@ -148,17 +237,6 @@ static const struct config_file_rule remote_rules[] = {
      NULL, "ionats waits 1s for the hub's INFO and dials only the URLs given"},
 };
 
-static struct config_leaf *leaf_of(struct config_file_state *a, const struct conf_node *at)
-{
-    struct config *config = a->config;
-    if (config->leaf == NULL) {
-        config->leaf = calloc(1, sizeof *config->leaf);
-        if (config->leaf == NULL) {
-            config_file_out_of_memory(a, at);
-        }
-    }
-    return config->leaf;
-}
 
 static void remotes_apply(struct config_file_state *a, const struct config_file_rule *rule,
                           const char *key, const struct conf_node *value)
@@ -238,8 +316,9 @@ static const struct config_file_rule leafnodes_rules[] = {
     {{"authorization"}, KEY_HANDLER, 0, NULL, authorization_apply, NULL},
     {{"advertise", "leafnode_advertise", "no_advertise"}, KEY_IGNORE, 0, NULL, NULL,
      "ionats tells leafs no other URLs"},
-    {{"tls", "min_version", "minimum_version"}, KEY_REFUSE, 0, NULL, NULL,
-     "TLS on leafnode links is not supported yet"},
+    {{"tls"}, KEY_HANDLER, 0, NULL, leafnodes_tls_apply, NULL},
+    {{"min_version", "minimum_version"}, KEY_REFUSE, 0, NULL, NULL,
+     "a minimum version for leafs is not supported yet"},
     {{"isolate_leafnode_interest", "isolate"}, KEY_REFUSE, 0, NULL, NULL,
      "interest isolation is not supported yet"},
     {{"compression"}, KEY_IGNORE, 0, NULL, NULL, "leafnode links are not compressed"},

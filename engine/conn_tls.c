@@ -13,7 +13,9 @@
 #include "engine/config.h"
 #include "engine/conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -157,6 +159,47 @@ struct tls_server *tls_server_new(const struct tls_settings *settings, char *err
     return NULL;
 }
 
+struct tls_server *tls_client_new(const struct tls_settings *settings, char *error,
+                                  size_t error_size)
+{
+    struct tls_server *tls = calloc(1, sizeof *tls);
+    if (tls == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+    tls->verify = !settings->insecure;
+    tls->timeout_ns = settings->timeout_ns > 0 ? settings->timeout_ns : TLS_TIMEOUT_NS_DEFAULT;
+    tls->ctx = SSL_CTX_new(TLS_client_method());
+    tls->method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ionats connection");
+    if (tls->ctx == NULL || tls->method == NULL ||
+        !SSL_CTX_set_min_proto_version(tls->ctx, TLS1_2_VERSION)) {
+        error_text(error, error_size, "TLS setup", NULL);
+        tls_server_free(tls);
+        return NULL;
+    }
+    BIO_meth_set_write(tls->method, bio_write);
+    BIO_meth_set_read(tls->method, bio_read);
+    BIO_meth_set_ctrl(tls->method, bio_ctrl);
+    SSL_CTX_set_mode(tls->ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (settings->cert_file != NULL &&
+        SSL_CTX_use_certificate_chain_file(tls->ctx, settings->cert_file) != 1) {
+        error_text(error, error_size, "error loading certificate", settings->cert_file);
+    } else if (settings->key_file != NULL &&
+               SSL_CTX_use_PrivateKey_file(tls->ctx, settings->key_file, SSL_FILETYPE_PEM) != 1) {
+        error_text(error, error_size, "error loading key", settings->key_file);
+    } else if (settings->ca_file != NULL &&
+               SSL_CTX_load_verify_locations(tls->ctx, settings->ca_file, NULL) != 1) {
+        error_text(error, error_size, "error loading CA", settings->ca_file);
+    } else if (settings->ca_file == NULL && SSL_CTX_set_default_verify_paths(tls->ctx) != 1) {
+        error_text(error, error_size, "error loading the system's CAs", NULL);
+    } else {
+        SSL_CTX_set_verify(tls->ctx, tls->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+        return tls;
+    }
+    tls_server_free(tls);
+    return NULL;
+}
+
 void tls_server_free(struct tls_server *tls)
 {
     if (tls == NULL) {
@@ -257,6 +300,35 @@ int conn_tls_start(struct conn *conn, const struct tls_server *server, bool hand
               clock_deadline_ns(clock_monotonic_ns(), server->timeout_ns));
     conn->tls = tls;
     conn->layer = &tls_layer;
+    return 0;
+}
+
+static void tls_handshake(struct conn *conn);
+
+int conn_tls_start_client(struct conn *conn, const struct tls_server *client, const char *host)
+{
+    int rc = conn_tls_start(conn, client, true);
+    if (rc != 0) {
+        return rc;
+    }
+    SSL *ssl = conn->tls->ssl;
+    SSL_set_connect_state(ssl);
+    /* a name gets SNI; an address is checked as one */
+    unsigned char bytes[sizeof(struct in6_addr)];
+    bool address = inet_pton(AF_INET, host, bytes) == 1 || inet_pton(AF_INET6, host, bytes) == 1;
+    if (!address) {
+        SSL_set_tlsext_host_name(ssl, host);
+    }
+    if (client->verify) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+        if ((address ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
+                     : X509_VERIFY_PARAM_set1_host(param, host, 0)) != 1) {
+            ERR_clear_error();
+            conn_tls_free(conn);
+            return -ENOMEM;
+        }
+    }
+    tls_handshake(conn); /* the ClientHello, into `wire` */
     return 0;
 }
 

@@ -41,6 +41,7 @@ struct tls_settings {
     bool handshake_first;    /* the handshake comes before INFO */
     int64_t timeout_ns;      /* how long a handshake may take */
     const char *min_version; /* "1.2" or "1.3"; NULL: 1.2 */
+    bool insecure;           /* client side: the server's certificate is not checked */
 };
 
 /* Builds the server side of TLS: loads the certificate chain and key (and the CA for
@@ -48,6 +49,19 @@ struct tls_settings {
 struct tls_server *tls_server_new(const struct tls_settings *settings, char *error,
                                   size_t error_size);
 void tls_server_free(struct tls_server *tls);
+
+/* Builds the client side of TLS (a leafnode link we dial): the server's certificate is
+ * checked against ca_file (the system's CAs when NULL) unless `insecure`; cert_file and
+ * key_file, when given, are our certificate. NULL when it cannot, with the reason in
+ * `error`. Freed with tls_server_free. */
+struct tls_server *tls_client_new(const struct tls_settings *settings, char *error,
+                                  size_t error_size);
+
+/* Puts the client side of TLS under a connection we dialled: the handshake starts now
+ * (our ClientHello goes out with the next flush); `host` names the server we expect (its
+ * certificate's name, and SNI). What the kind queues meanwhile is sealed once the
+ * handshake is done. 0 or -ENOMEM. */
+int conn_tls_start_client(struct conn *conn, const struct tls_server *tls, const char *host);
 
 /* Builds TLS for clients as the configuration asks (the --tls* flags, tls {}); `*tls`
  * stays NULL when it asks for none. 0, or -EINVAL once the reason is logged. */

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "engine/conn_tls.h"
 #include "engine/interest.h"
 #include "engine/loop.h"
 #include "engine/shard.h"
@@ -496,12 +497,35 @@ void leaf_interest_send_all(struct leaf_state *state, struct leaf_link *link)
 
 /* Fills a remote from its configuration (or, for --leafnodes, from a comma-separated URL
  * list). 0 or -EINVAL (logged). */
+/* The client side of TLS for a remote: its tls {}, or the defaults (the system's CAs) for a
+ * hub that asks for TLS unbidden. 0 or -EINVAL (logged). */
+static int remote_tls_init(struct leaf_remote *remote, const struct config_leaf_remote *config)
+{
+    struct tls_settings settings = {0};
+    if (config != NULL && config->tls.on) {
+        settings.cert_file = config->tls.cert_file;
+        settings.key_file = config->tls.key_file;
+        settings.ca_file = config->tls.ca_file;
+        settings.insecure = config->tls.insecure;
+    }
+    char error[512];
+    remote->tls = tls_client_new(&settings, error, sizeof error);
+    if (remote->tls == NULL) {
+        LOG_ERROR("leafnode remote TLS: %s", error);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int remote_init(struct leaf_state *state, struct leaf_remote *remote,
                        const struct config_leaf_remote *config, const char *url_list)
 {
     remote->state = state;
     remote->config = config;
     timer_entry_init(&remote->retry_timer, retry_fired, remote);
+    if (remote_tls_init(remote, config) != 0) {
+        return -EINVAL;
+    }
     if (config != NULL) {
         for (uint32_t u = 0; u < config->url_count; u++) {
             if (leaf_url_parse(config->urls[u], &remote->urls[remote->url_count]) != 0) {
@@ -547,6 +571,9 @@ static void state_free(struct leaf_state *state)
         }
     }
     free(state->buckets);
+    for (uint32_t r = 0; r < state->remote_count; r++) {
+        tls_server_free(state->remotes[r].tls);
+    }
     free(state->remotes);
     free(state);
 }
@@ -579,11 +606,11 @@ static int leaf_start(struct shard *shard, void **out)
              (unsigned long long)random[1]);
     for (uint32_t r = 0; r < count; r++) {
         const struct config_leaf_remote *rc = r < file_count ? &config->leaf->remotes[r] : NULL;
+        state->remote_count++; /* counted first: state_free frees what init made */
         if (remote_init(state, &state->remotes[r], rc, config->leaf_url) != 0) {
             state_free(state);
             return -EINVAL;
         }
-        state->remote_count++;
     }
     shard->interest.watch = (struct interest_watch){.changed = interest_changed, .ctx = state};
     for (uint32_t r = 0; r < state->remote_count; r++) {

@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/conn_tls.h"
 #include "engine/server.h"
 #include "engine/shard.h"
 #include "proto/go_json.h"
@@ -43,6 +44,10 @@ static void info_send(struct leaf_link *link)
     go_json_key_int(&json, "proto", 1);
     go_json_key_bool(&json, "headers", true);
     go_json_key_bool(&json, "auth_required", true);
+    if (server->leaf_tls != NULL) {
+        go_json_key_bool(&json, "tls_required", true);
+        go_json_key_bool(&json, "tls_verify", tls_server_verify(server->leaf_tls));
+    }
     go_json_key_int(&json, "max_payload", config->max_payload);
     go_json_key_uint(&json, "client_id", link->conn.id);
     go_json_literal(&json, ",\"leafnode_urls\":[]} \r\n");
@@ -74,7 +79,9 @@ static int accept_open(struct conn *conn, const struct sockaddr *peer)
     timer_arm(conn->table->timers, &link->handshake_timer,
               clock_deadline_ns(conn->connected_ns, LEAF_CONNECT_WAIT_NS));
     info_send(link);
-    return 0;
+    /* with leafnodes { tls }: INFO in plain text, then the leaf's handshake */
+    return shard->server->leaf_tls != NULL ? conn_tls_start(conn, shard->server->leaf_tls, false)
+                                           : 0;
 }
 
 static void refuse(struct leaf_link *link, const char *error, size_t length, const char *reason)

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 struct shard;
+struct tls_server;
 struct leaf_state;
 struct leaf_link;
 
@@ -64,6 +65,7 @@ struct leaf_remote {
     int64_t delay_ns;           /* before the next try; 0: the configured reconnect delay */
     uint64_t attempts;          /* tries since the last link that worked */
     int64_t first_info_ns;
+    struct tls_server *tls;     /* owned: the client side of TLS, for a hub that asks */
 };
 
 /* Where a link is in its handshake. */

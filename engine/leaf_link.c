@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "engine/conn_tls.h"
 #include "engine/server.h"
 #include "engine/shard.h"
 #include "proto/go_json.h"
@@ -449,12 +450,14 @@ static void link_info(struct leaf_link *link, const struct proto_op *op)
             link_fail(link, "Incorrect Port");
             return;
         }
-        if (tls) {
-            LOG_ERROR(LINK_FMT "the leafnode hub requires TLS, which ionats does not speak on "
-                               "leafnode links yet",
-                      LINK_ARGS(link));
-            link_fail(link, "TLS Handshake Error");
-            return;
+        const struct config_leaf_remote *config = link->remote ? link->remote->config : NULL;
+        if (tls || (config != NULL && config->tls.on)) {
+            /* the client side of the handshake now; CONNECT waits for it in `out` */
+            if (link->remote == NULL ||
+                conn_tls_start_client(&link->conn, link->remote->tls, link->url.host) != 0) {
+                link_fail(link, "TLS Handshake Error");
+                return;
+            }
         }
         connect_send(link);
         if (info_on_connect) {

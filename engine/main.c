@@ -307,6 +307,19 @@ static int server_init(struct server *server, const struct config *config, int s
             return server->leaf_listen_fd;
         }
         server->leaf_kind = &leaf_accept_kind;
+        const struct config_leaf_tls *tls = config->leaf != NULL ? &config->leaf->tls : NULL;
+        if (tls != NULL && tls->on) {
+            const struct tls_settings settings = {.cert_file = tls->cert_file,
+                                                  .key_file = tls->key_file,
+                                                  .ca_file = tls->ca_file,
+                                                  .verify = tls->verify};
+            char error[512];
+            server->leaf_tls = tls_server_new(&settings, error, sizeof error);
+            if (server->leaf_tls == NULL) {
+                LOG_ERROR("leafnode TLS: %s", error);
+                return -EINVAL;
+            }
+        }
         LOG_INFO("Listening for leafnode connections on %s:%d", host,
                  bound_port(server->leaf_listen_fd));
     }
@@ -616,6 +629,7 @@ int main(int argc, char **argv)
     close(server.listen_fd);
     server_live_free(&server);
     tls_server_free(server.tls);
+    tls_server_free(server.leaf_tls);
     free(shards);
     free(starts);
     free(threads);

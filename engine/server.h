@@ -56,6 +56,7 @@ struct server {
      * (-1 none) and their kind (leaf.h's). */
     int leaf_listen_fd;
     const struct conn_kind *leaf_kind; /* static */
+    struct tls_server *leaf_tls; /* owned: TLS for them (leafnodes { tls }); NULL: none */
     /* When the server started, on the wall clock (varz "start") and on the monotonic clock
      * the shards time connections with (to turn those into wall times). */
     int64_t start_realtime_ns;

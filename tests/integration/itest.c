@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* More brokers than any one test starts at once. */
 enum { ITEST_SERVERS_MAX = 8 };
@@ -252,4 +253,38 @@ int itest_log_port(const struct test_server *server, const char *needle, long wa
     }
     ck_assert_msg(port > 0, "no monitoring port in %s", server->log_path);
     return port;
+}
+
+bool itest_certs_make(char *cert_dir, size_t size)
+{
+    snprintf(cert_dir, size, "/tmp/ionats-test-tls-XXXXXX");
+    if (mkdtemp(cert_dir) == NULL) {
+        return false;
+    }
+    char command[2048];
+    snprintf(command, sizeof command,
+             "(cd %s && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "
+             "ca.key -out ca.pem -days 2 -subj '/CN=ionats test CA' && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
+             "-out server.csr -subj '/CN=localhost' && "
+             "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > server.ext && "
+             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
+             "server.pem -days 2 -extfile server.ext && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key "
+             "-out client.csr -subj '/CN=client' && "
+             "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && "
+             "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
+             "client.pem -days 2 -extfile client.ext) >/dev/null 2>&1",
+             cert_dir);
+    return system(command) == 0;
+}
+
+void itest_certs_remove(const char *cert_dir)
+{
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf %s", cert_dir);
+    if (system(command) != 0) {
+        fprintf(stderr, "could not remove %s\n", cert_dir);
+    }
 }

@@ -104,4 +104,13 @@ uint64_t itest_payload_seq(const void *data, size_t size);
 /* Runs `suite` with CK_NORMAL output; EXIT_SUCCESS when nothing failed. */
 int itest_run(Suite *suite);
 
+/* Makes a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and localhost
+ * (server.pem, server.key) and a client certificate (client.pem, client.key) with the
+ * openssl CLI in a fresh directory under /tmp, its path in `cert_dir` (at least 64 bytes).
+ * Outside Check's tests (no ck_assert): false when it cannot. */
+bool itest_certs_make(char *cert_dir, size_t size);
+
+/* Removes what itest_certs_make made. */
+void itest_certs_remove(const char *cert_dir);
+
 #endif

@@ -24,6 +24,8 @@
 
 enum { CONFIG_MAX = 1024, PROBE_STEP_MS = 50, QUEUE_MSGS = 20 };
 
+static char cert_dir[64]; /* made once for the run: itest_certs_make */
+
 /* The hubs the cases run against: the PATH's nats-server, then the current release. */
 static const char *hub_binary(int which)
 {
@@ -791,6 +793,39 @@ START_TEST(test_leaf_jetstream_domain)
 }
 END_TEST
 
+/* TLS on the link, the broker under test as the leaf: the hub's certificate checked
+ * against the CA of the remote's tls {}; without that CA (the system's) the handshake
+ * fails and no link is made. */
+START_TEST(test_leaf_tls_to_hub)
+{
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             "  tls { cert_file: \"%s/server.pem\", key_file: \"%s/server.key\" }\n",
+             cert_dir, cert_dir);
+    struct hub hub;
+    hub_start(&hub, 0, extra);
+    char remote[128];
+    snprintf(remote, sizeof remote, "    tls { ca_file: \"%s/ca.pem\" }\n", cert_dir);
+    struct test_server leaf;
+    struct test_server untrusting;
+    char config[CONFIG_MAX];
+    char untrusting_config[CONFIG_MAX];
+    leaf_start(&leaf, &hub, "TLSLEAF", NULL, remote, config, sizeof config);
+    leaf_start(&untrusting, &hub, "NOCA", NULL, NULL, untrusting_config,
+               sizeof untrusting_config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.t1"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.t2"));
+    ck_assert(log_shows(&untrusting, "certificate", ITEST_WAIT_MS)); /* verify failed */
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&untrusting);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
 /* ---- the broker under test as the hub of nats-server leafs ---- */
 
 /* The broker under test listening for leafs (`extra` inside its leafnodes {}). */
@@ -871,6 +906,43 @@ START_TEST(test_hub_reference_leaf)
                      NATS_NO_RESPONDERS);
     natsSubscription_Destroy(service);
     natsSubscription_Destroy(leaf_member);
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub);
+}
+END_TEST
+
+/* TLS on the link, the broker under test as the hub: INFO in plain text saying
+ * tls_required, then a nats-server leaf's handshake against our certificate. */
+START_TEST(test_hub_tls)
+{
+    struct test_server hub;
+    int leaf_port;
+    char hub_config[CONFIG_MAX];
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             "  tls { cert_file: \"%s/server.pem\", key_file: \"%s/server.key\" }\n",
+             cert_dir, cert_dir);
+    hub_under_test_start(&hub, &leaf_port, extra, hub_config, sizeof hub_config);
+    struct test_server leaf;
+    char leaf_config[CONFIG_MAX];
+    snprintf(leaf_config, sizeof leaf_config,
+             "server_name: NTLS\nleafnodes { remotes: [ { url: \"nats-leaf://127.0.0.1:%d\", "
+             "tls { ca_file: \"%s/ca.pem\" } } ] }\n",
+             leaf_port, cert_dir);
+    struct test_server_options options = {.config_text = leaf_config};
+    itest_reference_start(&leaf, &options);
+    int fd = test_connect_raw(leaf_port);
+    ck_assert_int_ge(fd, 0);
+    static char info[2048];
+    ck_assert_int_gt(test_read_until(fd, info, sizeof info, "\r\n", ITEST_WAIT_MS), 0);
+    ck_assert_msg(strstr(info, "\"tls_required\":true") != NULL, "%s", info);
+    close(fd);
+    natsConnection *at_hub = itest_connect(hub.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.t3"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.t4"));
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
@@ -960,6 +1032,8 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_slow_hub);
     tcase_add_test(tc, test_leaf_flags);
     tcase_add_test(tc, test_leaf_jetstream_domain);
+    tcase_add_test(tc, test_leaf_tls_to_hub);
+    tcase_add_test(tc, test_hub_tls);
     tcase_add_test(tc, test_hub_reference_leaf);
     tcase_add_test(tc, test_hub_two_leafs_and_auth);
     tcase_add_test(tc, test_hub_in_the_middle);
@@ -970,5 +1044,12 @@ static Suite *leaf_suite(void)
 
 int main(void)
 {
-    return itest_run(leaf_suite());
+    Suite *suite = leaf_suite();
+    if (!itest_certs_make(cert_dir, sizeof cert_dir)) { /* once for every case */
+        fprintf(stderr, "openssl could not make the test certificates in %s\n", cert_dir);
+        return 1;
+    }
+    int rc = itest_run(suite);
+    itest_certs_remove(cert_dir);
+    return rc;
 }

@@ -23,40 +23,14 @@ enum { BUFFER_SIZE = 4096, CONFIG_SIZE = 1024 };
 
 static char cert_dir[64];
 
-/* Makes the CA, the server's certificate (127.0.0.1 and localhost) and a client's, before
- * the cases run (outside Check's tests: no ck_assert). False when it cannot. */
 static bool certs_make(void)
 {
-    snprintf(cert_dir, sizeof cert_dir, "/tmp/ionats-test-tls-XXXXXX");
-    if (mkdtemp(cert_dir) == NULL) {
-        return false;
-    }
-    char command[2048];
-    snprintf(command, sizeof command,
-             "(cd %s && "
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "
-             "ca.key -out ca.pem -days 2 -subj '/CN=ionats test CA' && "
-             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
-             "-out server.csr -subj '/CN=localhost' && "
-             "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > server.ext && "
-             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
-             "server.pem -days 2 -extfile server.ext && "
-             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key "
-             "-out client.csr -subj '/CN=client' && "
-             "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && "
-             "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
-             "client.pem -days 2 -extfile client.ext) >/dev/null 2>&1",
-             cert_dir);
-    return system(command) == 0;
+    return itest_certs_make(cert_dir, sizeof cert_dir);
 }
 
 static void certs_remove(void)
 {
-    char command[128];
-    snprintf(command, sizeof command, "rm -rf %s", cert_dir);
-    if (system(command) != 0) {
-        fprintf(stderr, "could not remove %s\n", cert_dir);
-    }
+    itest_certs_remove(cert_dir);
 }
 
 static const char *cert_path(const char *name, char *out, size_t size)
