@@ -355,8 +355,9 @@ START_TEST(test_leafnodes_block)
         const char *text;
         const char *said;
     } refused[] = {
-        {"leafnodes { listen: 7422, tls: {} }\n",
-         "tls: TLS on leafnode links is not supported yet"},
+        {"leafnodes { listen: 7422, tls: {} }\n", "missing 'cert_file' in TLS configuration"},
+        {"leafnodes { listen: 7422, tls: { cert_file: a, key_file: b, handshake_first: true } }\n",
+         "handshake_first: a TLS handshake before INFO on leafnode links is not supported yet"},
         {"leafnodes { authorization { users: [] } }\n",
          "users: leafnode users, nkeys and accounts are not supported yet"},
         {"leafnodes { listen: \"127.0.0.1:x\" }\n", "could not parse port \"x\""},
@@ -364,8 +365,8 @@ START_TEST(test_leafnodes_block)
          "error parsing remote leafnode url \"nats-leaf://a:x\""},
         {"leafnodes { remotes: [ { account: A, url: \"a\" } ] }\n",
          "account: accounts are not supported yet"},
-        {"leafnodes { remotes: [ { tls: {} , url: \"a\" } ] }\n",
-         "tls: TLS on leafnode links is not supported yet"},
+        {"leafnodes { remotes: [ { tls: { cipher_suites: [] } , url: \"a\" } ] }\n",
+         "cipher_suites: not supported yet on leafnode links"},
         {"leafnodes { remotes: [ { deny_imports: [\"a..b\"], url: \"a\" } ] }\n",
          "subject \"a..b\" is not a valid subject"},
         {"leafnodes { remotes: [ { account: \"$G\" } ] }\n",
