@@ -826,5 +826,10 @@ int config_reload_refused(const struct config *old, const struct config *next, c
             return 1;
         }
     }
+    if (!config_leaf_equal(old->leaf, next->leaf)) { /* links are not redone on a reload */
+        snprintf(text, size, "config reload not supported for LeafNode: the leafnodes block "
+                             "changed");
+        return 1;
+    }
     return 0;
 }

@@ -234,6 +234,9 @@ void config_release(struct config *config);
 int config_reload_refused(const struct config *old, const struct config *next, char *text,
                           size_t size);
 
+/* True when two leafnodes {} blocks ask for the same (NULL: none); config_file_leaf.c. */
+bool config_leaf_equal(const struct config_leaf *a, const struct config_leaf *b);
+
 /* Sets the flag a configuration file names `name` (a flag's name longer than two letters,
  * or its only name) from `value`, as the command line would, but for durations also in
  * Go's syntax ("1m30s"); `where` ("file:line:col: ") prefixes an error on `err`.

@@ -326,6 +326,62 @@ static const struct config_file_rule leafnodes_rules[] = {
      "leafnode links use the clients' write deadline"},
 };
 
+/* ---- reload ---------------------------------------------------------------------------- */
+
+static bool text_equal(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool texts_equal(const char *const *a, uint32_t a_count, const char *const *b,
+                        uint32_t b_count)
+{
+    if (a_count != b_count) {
+        return false;
+    }
+    for (uint32_t i = 0; i < a_count; i++) {
+        if (!text_equal(a[i], b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool tls_equal(const struct config_leaf_tls *a, const struct config_leaf_tls *b)
+{
+    return a->on == b->on && text_equal(a->cert_file, b->cert_file) &&
+           text_equal(a->key_file, b->key_file) && text_equal(a->ca_file, b->ca_file) &&
+           a->verify == b->verify && a->insecure == b->insecure;
+}
+
+static bool remote_equal(const struct config_leaf_remote *a, const struct config_leaf_remote *b)
+{
+    return texts_equal(a->urls, a->url_count, b->urls, b->url_count) &&
+           text_equal(a->account, b->account) && text_equal(a->credentials, b->credentials) &&
+           texts_equal(a->deny_imports, a->deny_import_count, b->deny_imports,
+                       b->deny_import_count) &&
+           texts_equal(a->deny_exports, a->deny_export_count, b->deny_exports,
+                       b->deny_export_count) &&
+           tls_equal(&a->tls, &b->tls);
+}
+
+bool config_leaf_equal(const struct config_leaf *a, const struct config_leaf *b)
+{
+    static const struct config_leaf none = {0};
+    a = a != NULL ? a : &none;
+    b = b != NULL ? b : &none;
+    if (a->remote_count != b->remote_count || !text_equal(a->user, b->user) ||
+        !text_equal(a->pass, b->pass) || !tls_equal(&a->tls, &b->tls)) {
+        return false;
+    }
+    for (uint32_t r = 0; r < a->remote_count; r++) {
+        if (!remote_equal(&a->remotes[r], &b->remotes[r])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void config_file_leafnodes(struct config_file_state *a, const struct config_file_rule *rule,
                            const char *key, const struct conf_node *value)
 {

@@ -288,3 +288,46 @@ void itest_certs_remove(const char *cert_dir)
         fprintf(stderr, "could not remove %s\n", cert_dir);
     }
 }
+
+void itest_config_rewrite(struct test_server *server, const char *before, const char *after)
+{
+    static char text[1 << 16];
+    static char rewritten[1 << 16];
+    FILE *f = fopen(server->config_path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t length = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[length] = '\0';
+    char *at = strstr(text, before);
+    ck_assert_ptr_nonnull(at);
+    snprintf(rewritten, sizeof rewritten, "%.*s%s%s", (int)(at - text), text, after,
+             at + strlen(before));
+    f = fopen(server->config_path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(rewritten, f), 0);
+    fclose(f);
+    ck_assert_int_eq(kill(server->pid, SIGHUP), 0);
+}
+
+bool itest_log_shows(const struct test_server *server, const char *text, long wait_ms)
+{
+    static char log[1 << 16];
+    int64_t deadline = itest_now_ms() + wait_ms;
+    for (;;) {
+        FILE *f = fopen(server->log_path, "r");
+        size_t length = 0;
+        if (f != NULL) {
+            length = fread(log, 1, sizeof log - 1, f);
+            fclose(f);
+        }
+        log[length] = '\0';
+        if (strstr(log, text) != NULL) {
+            return true;
+        }
+        if (itest_now_ms() >= deadline) {
+            return false;
+        }
+        struct timespec pause = {.tv_nsec = 10L * 1000L * 1000L};
+        nanosleep(&pause, NULL);
+    }
+}

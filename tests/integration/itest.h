@@ -104,6 +104,13 @@ uint64_t itest_payload_seq(const void *data, size_t size);
 /* Runs `suite` with CK_NORMAL output; EXIT_SUCCESS when nothing failed. */
 int itest_run(Suite *suite);
 
+/* Replaces `before` with `after` in the broker's configuration file (the harness's -c
+ * file, or the reference's own), then sends it SIGHUP. */
+void itest_config_rewrite(struct test_server *server, const char *before, const char *after);
+
+/* True once the broker's log holds `text` (looked for until `wait_ms` passed). */
+bool itest_log_shows(const struct test_server *server, const char *text, long wait_ms);
+
 /* Makes a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and localhost
  * (server.pem, server.key) and a client certificate (client.pem, client.key) with the
  * openssl CLI in a fresh directory under /tmp, its path in `cert_dir` (at least 64 bytes).

@@ -239,50 +239,6 @@ static const char reload_after[] =
     "  ]\n"
     "}\n";
 
-/* Replaces the test's part of the broker's configuration file (the reference's file also
- * holds the harness's own lines), then sends SIGHUP. */
-static void config_rewrite_and_reload(struct test_server *server, const char *before,
-                                      const char *after)
-{
-    char text[CONFIG_SIZE * 2];
-    FILE *f = fopen(server->config_path, "r");
-    ck_assert_ptr_nonnull(f);
-    size_t length = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[length] = '\0';
-    char *at = strstr(text, before);
-    ck_assert_ptr_nonnull(at);
-    char rewritten[CONFIG_SIZE * 2];
-    snprintf(rewritten, sizeof rewritten, "%.*s%s%s", (int)(at - text), text, after,
-             at + strlen(before));
-    f = fopen(server->config_path, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_ge(fputs(rewritten, f), 0);
-    fclose(f);
-    ck_assert_int_eq(kill(server->pid, SIGHUP), 0);
-}
-
-/* Waits (bounded) until the broker's log holds `text`. */
-static void log_wait_for(const struct test_server *server, const char *text)
-{
-    static char log[1 << 16];
-    long deadline = test_now_ms() + ITEST_WAIT_MS;
-    for (;;) {
-        FILE *f = fopen(server->log_path, "r");
-        size_t length = 0;
-        if (f != NULL) {
-            length = fread(log, 1, sizeof log - 1, f);
-            fclose(f);
-        }
-        log[length] = '\0';
-        if (strstr(log, text) != NULL) {
-            return;
-        }
-        ck_assert_msg(test_now_ms() < deadline, "the log never said \"%s\"", text);
-        usleep(10 * 1000);
-    }
-}
-
 /* SIGHUP: a user taken out is cut off (without a word, as by nats-server); a user whose
  * permissions shrank stays, and loses the subscription they no longer allow (nats-server's
  * -ERR names its sid); a lowered max_connections applies to the next connection (it is
@@ -298,12 +254,14 @@ START_TEST(test_auth_users_reload)
     raw_expect_exactly(alice, "SUB a.x 1\r\nSUB b.x 2\r\n", "");
     /* what a reload cannot change refuses the whole file, and nothing changes */
     static const char renamed[] = "server_name: renamed\nmax_connections: 100\n";
-    config_rewrite_and_reload(&server, "max_connections: 100\n", renamed);
-    log_wait_for(&server, "Failed to reload server configuration: config reload not "
-                          "supported for ");
+    itest_config_rewrite(&server, "max_connections: 100\n", renamed);
+    ck_assert(itest_log_shows(&server,
+                              "Failed to reload server configuration: config reload not "
+                              "supported for ",
+                              ITEST_WAIT_MS));
     raw_expect_exactly(bob, "", "");
-    config_rewrite_and_reload(&server, renamed, "max_connections: 100\n");
-    config_rewrite_and_reload(&server, reload_before, reload_after);
+    itest_config_rewrite(&server, renamed, "max_connections: 100\n");
+    itest_config_rewrite(&server, reload_before, reload_after);
     char buffer[RAW_BUFFER_SIZE];
     ck_assert_int_eq(test_read_until(bob, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS),
                      -ECONNRESET); /* closed without a word */

@@ -121,28 +121,6 @@ static void expect_none(natsSubscription *sub, int wait_ms)
                   status == NATS_OK ? natsMsg_GetSubject(msg) : natsStatus_GetText(status));
 }
 
-/* True once the broker's log shows `needle` (within `wait_ms`). */
-static bool log_shows(const struct test_server *server, const char *needle, int wait_ms)
-{
-    int64_t deadline = itest_now_ms() + wait_ms;
-    do {
-        FILE *log = fopen(server->log_path, "r");
-        if (log != NULL) {
-            char line[1024];
-            while (fgets(line, sizeof line, log) != NULL) {
-                if (strstr(line, needle) != NULL) {
-                    fclose(log);
-                    return true;
-                }
-            }
-            fclose(log);
-        }
-        struct timespec pause = {.tv_nsec = PROBE_STEP_MS * 1000L * 1000L};
-        nanosleep(&pause, NULL);
-    } while (itest_now_ms() < deadline);
-    return false;
-}
-
 START_TEST(test_leaf_pubsub_both_ways)
 {
     if (_i == 1 && hub_binary(1) == NULL) {
@@ -387,7 +365,7 @@ START_TEST(test_leaf_auth)
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_good = itest_connect(good.url);
     ck_assert(interest_crossed(at_good, at_hub, "probe.a1"));
-    ck_assert(log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
+    ck_assert(itest_log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_good);
     itest_server_stop(&good);
@@ -532,7 +510,7 @@ START_TEST(test_leaf_loop_detected)
                                      "Delaying attempt to reconnect for 30s'\r\n",
                                      ITEST_WAIT_MS),
                      0);
-    ck_assert(log_shows(&leaf, "Loop detected for leafnode account=\"$G\"", ITEST_WAIT_MS));
+    ck_assert(itest_log_shows(&leaf, "Loop detected for leafnode account=\"$G\"", ITEST_WAIT_MS));
     /* the leaf closed its side and does not come back within the reconnect delay */
     char rest[256];
     ck_assert_int_le(read(hub.fd, rest, sizeof rest), 0);
@@ -596,7 +574,7 @@ START_TEST(test_leaf_slow_hub)
     for (int i = 0; i < 256; i++) {
         expect_msg(fast, "fast.x", "served");
     }
-    ck_assert(log_shows(&leaf, "Slow Consumer", ITEST_WAIT_MS));
+    ck_assert(itest_log_shows(&leaf, "Slow Consumer", ITEST_WAIT_MS));
     close(hub.fd);
     fake_hub_accept(&hub); /* and it comes back */
     ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "CONNECT {", ITEST_WAIT_MS), 0);
@@ -652,7 +630,7 @@ START_TEST(test_leaf_flags)
     struct test_server_options hub_options = {.extra_args = hub_args};
     struct test_server ionats_hub;
     itest_server_start(&ionats_hub, &hub_options);
-    ck_assert(log_shows(&ionats_hub, "Listening for leafnode connections on 127.0.0.1:",
+    ck_assert(itest_log_shows(&ionats_hub, "Listening for leafnode connections on 127.0.0.1:",
                         ITEST_WAIT_MS));
     struct test_server below;
     char below_config[CONFIG_MAX];
@@ -817,11 +795,39 @@ START_TEST(test_leaf_tls_to_hub)
     natsConnection *at_leaf = itest_connect(leaf.url);
     ck_assert(interest_crossed(at_leaf, at_hub, "probe.t1"));
     ck_assert(interest_crossed(at_hub, at_leaf, "probe.t2"));
-    ck_assert(log_shows(&untrusting, "certificate", ITEST_WAIT_MS)); /* verify failed */
+    ck_assert(itest_log_shows(&untrusting, "certificate", ITEST_WAIT_MS)); /* verify failed */
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
     itest_server_stop(&untrusting);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+/* A reload that changes leafnodes {} is refused by name (ionats does not redo its links on
+ * a reload), and the link goes on. ionats only: nats-server 2.10 and later apply some
+ * remote changes on a reload. */
+START_TEST(test_leaf_reload_refused)
+{
+    if (test_server_reference()) {
+        return;
+    }
+    struct hub hub;
+    hub_start(&hub, 0, NULL);
+    struct test_server leaf;
+    char config[CONFIG_MAX];
+    leaf_start(&leaf, &hub, "LEAF", NULL, "    deny_exports: \"a\"\n", config, sizeof config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.r1"));
+    itest_config_rewrite(&leaf, "deny_exports: \"a\"", "deny_exports: \"b\"");
+    ck_assert(itest_log_shows(&leaf, "Failed to reload server configuration: config reload "
+                                     "not supported for LeafNode",
+                              ITEST_WAIT_MS));
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.r2"));
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
     itest_server_stop(&hub.server);
 }
 END_TEST
@@ -973,7 +979,7 @@ START_TEST(test_hub_two_leafs_and_auth)
     natsConnection *at_b = itest_connect(b.url);
     ck_assert(interest_crossed(at_a, at_b, "probe.ab"));
     ck_assert(interest_crossed(at_b, at_a, "probe.ba"));
-    ck_assert(log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
+    ck_assert(itest_log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
     natsConnection_Destroy(at_a);
     natsConnection_Destroy(at_b);
     itest_server_stop(&a);
@@ -1033,6 +1039,7 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_flags);
     tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_leaf_tls_to_hub);
+    tcase_add_test(tc, test_leaf_reload_refused);
     tcase_add_test(tc, test_hub_tls);
     tcase_add_test(tc, test_hub_reference_leaf);
     tcase_add_test(tc, test_hub_two_leafs_and_auth);
