@@ -93,6 +93,7 @@ struct config_leaf_remote {
     uint32_t url_count;
     const char *account;  /* the local account it binds: "$G" (no other accounts yet) */
     const char *credentials; /* a .creds file: the JWT and the nkey seed that signs */
+    const char *seed;        /* nkey/seed: a user seed ("SU...") that signs the nonce */
     const char *deny_imports[CONFIG_LEAF_URLS_MAX]; /* subjects not taken from the hub */
     uint32_t deny_import_count;
     const char *deny_exports[CONFIG_LEAF_URLS_MAX]; /* subjects not sent to the hub */

@@ -11,6 +11,7 @@
 
 #include "engine/leaf.h"
 #include "engine/leaf_internal.h"
+#include "proto/nkey.h"
 #include "proto/subject.h"
 
 #include <stdbool.h>
@@ -214,6 +215,33 @@ static void leafnodes_tls_apply(struct config_file_state *a, const struct config
     }
 }
 
+static void remote_credentials_apply(struct config_file_state *a,
+                                     const struct config_file_rule *rule, const char *key,
+                                     const struct conf_node *value)
+{
+    struct config_leaf_remote *remote = a->entry;
+    if (config_file_type_is(a, key, value, CONF_STRING)) {
+        remote->credentials = value->as.string.bytes;
+    }
+}
+
+static void remote_seed_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                              const char *key, const struct conf_node *value)
+{
+    struct config_leaf_remote *remote = a->entry;
+    uint8_t seed[NKEY_KEY_SIZE];
+    if (!config_file_type_is(a, key, value, CONF_STRING)) {
+        return;
+    }
+    if (!nkey_seed_decode(value->as.string.bytes, value->as.string.length, NKEY_TYPE_USER,
+                          seed)) {
+        config_file_error(a, value, "%s: not a valid user nkey seed", key);
+        return;
+    }
+    memset(seed, 0, sizeof seed);
+    remote->seed = value->as.string.bytes;
+}
+
 static const struct config_file_rule remote_rules[] = {
     {{"url", "urls"}, KEY_HANDLER, 0, NULL, urls_apply, NULL},
     {{"account", "local"}, KEY_HANDLER, 0, NULL, account_apply, NULL},
@@ -221,9 +249,8 @@ static const struct config_file_rule remote_rules[] = {
     {{"deny_exports", "deny_export"}, KEY_HANDLER, 0, NULL, deny_exports_apply, NULL},
     {{"reconnect", "reconnect_delay", "reconnect_interval"}, KEY_HANDLER, 0, NULL,
      reconnect_apply, NULL},
-    {{"credentials", "creds", "nkey", "seed"}, KEY_REFUSE, 0, NULL, NULL,
-     "credentials and nkeys on leafnode links are not supported yet (user and password in "
-     "the URL are)"},
+    {{"credentials", "creds"}, KEY_HANDLER, 0, NULL, remote_credentials_apply, NULL},
+    {{"nkey", "seed"}, KEY_HANDLER, 0, NULL, remote_seed_apply, NULL},
     {{"tls"}, KEY_HANDLER, 0, NULL, remote_tls_apply, NULL},
     {{"hub", "disabled"}, KEY_OFF, 0, NULL, NULL, "not supported yet"},
     {{"ws_compression", "ws_no_masking", "proxy", "jetstream_cluster_migrate"}, KEY_REFUSE, 0,
@@ -358,6 +385,7 @@ static bool remote_equal(const struct config_leaf_remote *a, const struct config
 {
     return texts_equal(a->urls, a->url_count, b->urls, b->url_count) &&
            text_equal(a->account, b->account) && text_equal(a->credentials, b->credentials) &&
+           text_equal(a->seed, b->seed) &&
            texts_equal(a->deny_imports, a->deny_import_count, b->deny_imports,
                        b->deny_import_count) &&
            texts_equal(a->deny_exports, a->deny_export_count, b->deny_exports,

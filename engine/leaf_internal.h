@@ -118,6 +118,7 @@ struct leaf_link {
     bool hub_headers;          /* the peer takes HMSG */
     char hub_name[LEAF_HOST_MAX]; /* the peer's server name (a hub's, or an accepted leaf's) */
     char hub_id[64];
+    char nonce[64];            /* the hub's INFO nonce, for a signature; empty: none */
     int64_t ping_sent_ns;      /* when the last PING went, for the RTT */
     int64_t rtt_ns;
     struct leaf_url url;       /* what was dialled */
@@ -182,6 +183,15 @@ void leaf_interest_send_all(struct leaf_state *state, struct leaf_link *link);
 void leaf_interest_link_changed(struct leaf_state *state, struct leaf_link *link, bool add,
                                 const char *subject, uint32_t subject_length, const char *queue,
                                 uint32_t queue_length);
+
+/* ---- leaf_auth.c ---- */
+
+struct go_json;
+
+/* Adds what the remote proves to CONNECT: "nkey" and "sig" (its seed), or "jwt" and "sig"
+ * (its credentials file); nothing when it has neither. 0, or -EINVAL with why in `error`. */
+int leaf_auth_connect(const struct config_leaf_remote *config, const char *nonce,
+                      struct go_json *json, char *error, size_t size);
 
 /* ---- leaf_link.c ---- */
 

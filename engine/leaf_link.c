@@ -387,6 +387,13 @@ static void connect_send(struct leaf_link *link)
     go_json_key_bool(&json, "headers", true);
     go_json_key_cstring(&json, "compress_mode", "off");
     go_json_key_cstring(&json, "remote_account", "$G");
+    char why[256];
+    const struct config_leaf_remote *config = link->remote ? link->remote->config : NULL;
+    if (leaf_auth_connect(config, link->nonce, &json, why, sizeof why) != 0) {
+        LOG_ERROR(LINK_FMT "leafnode credentials: %s", LINK_ARGS(link), why);
+        link_fail(link, "Authentication Failure");
+        return;
+    }
     go_json_literal(&json, "}\r\n");
     if (json.failed) {
         link_fail(link, "Protocol Violation");
@@ -436,6 +443,7 @@ static void link_info(struct leaf_link *link, const struct proto_op *op)
     if (link->phase == LEAF_WAIT_INFO) {
         copy_string(root, "server_id", link->hub_id, sizeof link->hub_id);
         copy_string(root, "server_name", link->hub_name, sizeof link->hub_name);
+        copy_string(root, "nonce", link->nonce, sizeof link->nonce);
         if (link->hub_name[0] == '\0') {
             snprintf(link->hub_name, sizeof link->hub_name, "%s", link->hub_id);
         }

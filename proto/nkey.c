@@ -102,6 +102,23 @@ void nkey_public_encode(enum nkey_type type, const uint8_t key[NKEY_KEY_SIZE], c
     ASSERT(strlen(out) == NKEY_PUBLIC_LENGTH);
 }
 
+bool nkey_seed_decode(const char *text, size_t length, enum nkey_type type,
+                      uint8_t seed[NKEY_KEY_SIZE])
+{
+    uint8_t raw[SEED_RAW_SIZE];
+    if (length != NKEY_SEED_LENGTH || !base32_decode(text, length, raw, sizeof raw)) {
+        return false;
+    }
+    uint16_t crc = (uint16_t)(raw[SEED_RAW_SIZE - 2] | (raw[SEED_RAW_SIZE - 1] << 8));
+    if (raw[0] != (uint8_t)(SEED_PREFIX | ((unsigned)type >> 5)) ||
+        raw[1] != (uint8_t)(((unsigned)type & 31) << 3) ||
+        crc16_xmodem(raw, SEED_RAW_SIZE - 2) != crc) {
+        return false;
+    }
+    memcpy(seed, raw + 2, NKEY_KEY_SIZE);
+    return true;
+}
+
 void nkey_seed_encode(enum nkey_type type, const uint8_t seed[NKEY_KEY_SIZE], char *out)
 {
     uint8_t raw[SEED_RAW_SIZE];

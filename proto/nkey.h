@@ -35,6 +35,11 @@ bool nkey_public_decode(const char *text, size_t length, enum nkey_type type,
  * into `out` (at least NKEY_PUBLIC_LENGTH + 1 bytes). */
 void nkey_public_encode(enum nkey_type type, const uint8_t key[NKEY_KEY_SIZE], char *out);
 
+/* Decodes a seed of `type` (a user's: "SU...") into the ed25519 seed. False when the text
+ * is not one: wrong length, alphabet, type or checksum. */
+bool nkey_seed_decode(const char *text, size_t length, enum nkey_type type,
+                      uint8_t seed[NKEY_KEY_SIZE]);
+
 /* Writes the seed text of `type` for an ed25519 seed: NKEY_SEED_LENGTH characters and a
  * NUL into `out` (at least NKEY_SEED_LENGTH + 1 bytes). */
 void nkey_seed_encode(enum nkey_type type, const uint8_t seed[NKEY_KEY_SIZE], char *out);

@@ -11,6 +11,9 @@
  * 2.15.1 as hub and leaf). */
 #include "tests/integration/itest.h"
 
+#include "proto/nkey.h"
+
+#include <sodium.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -832,6 +835,141 @@ START_TEST(test_leaf_reload_refused)
 }
 END_TEST
 
+/* A user nkey and its seed, made with libsodium. */
+static void user_keys(char public_text[NKEY_PUBLIC_LENGTH + 1],
+                      char seed_text[NKEY_SEED_LENGTH + 1])
+{
+    ck_assert_int_ge(sodium_init(), 0);
+    unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
+    unsigned char secret_key[crypto_sign_SECRETKEYBYTES];
+    unsigned char seed[crypto_sign_SEEDBYTES];
+    crypto_sign_keypair(public_key, secret_key);
+    crypto_sign_ed25519_sk_to_seed(seed, secret_key);
+    nkey_public_encode(NKEY_TYPE_USER, public_key, public_text);
+    nkey_seed_encode(NKEY_TYPE_USER, seed, seed_text);
+}
+
+/* A remote with a user nkey seed signs the hub's nonce; a seed the hub does not know gets
+ * nats-server's Authorization Violation. The hub is nats-server 2.15.1 (2.9.10 has no
+ * nkey for leafnodes). */
+/* True when the reference nats-server on the PATH is 2.9 (it lacks a remote's nkey). */
+static bool reference_is_2_9(void)
+{
+    FILE *version = popen("nats-server --version 2>/dev/null", "r");
+    char text[64] = "";
+    if (version != NULL) {
+        if (fgets(text, sizeof text, version) == NULL) {
+            text[0] = '\0';
+        }
+        pclose(version);
+    }
+    return strstr(text, "v2.9.") != NULL;
+}
+
+START_TEST(test_leaf_nkey)
+{
+    if (hub_binary(1) == NULL || (test_server_reference() && reference_is_2_9())) {
+        return; /* no current release installed; 2.9.10 as the leaf has no remote nkey */
+    }
+    char public_text[NKEY_PUBLIC_LENGTH + 1];
+    char seed_text[NKEY_SEED_LENGTH + 1];
+    char other_public[NKEY_PUBLIC_LENGTH + 1];
+    char other_seed[NKEY_SEED_LENGTH + 1];
+    user_keys(public_text, seed_text);
+    user_keys(other_public, other_seed);
+    char extra[256];
+    snprintf(extra, sizeof extra, "  authorization { nkey: \"%s\" }\n", public_text);
+    struct hub hub;
+    hub_start(&hub, 1, extra);
+    char good_remote[128];
+    char bad_remote[128];
+    snprintf(good_remote, sizeof good_remote, "    nkey: \"%s\"\n", seed_text);
+    snprintf(bad_remote, sizeof bad_remote, "    nkey: \"%s\"\n", other_seed);
+    struct test_server good;
+    struct test_server bad;
+    char good_config[CONFIG_MAX];
+    char bad_config[CONFIG_MAX];
+    leaf_start(&good, &hub, "NKGOOD", NULL, good_remote, good_config, sizeof good_config);
+    leaf_start(&bad, &hub, "NKBAD", NULL, bad_remote, bad_config, sizeof bad_config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_good = itest_connect(good.url);
+    ck_assert(interest_crossed(at_good, at_hub, "probe.k1"));
+    ck_assert(itest_log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_good);
+    itest_server_stop(&good);
+    itest_server_stop(&bad);
+    itest_server_stop(&hub.server);
+}
+END_TEST
+
+/* A remote with a credentials file sends its JWT and its seed's signature of the nonce
+ * (checked here with libsodium against the seed's public key), as nats-server's leaf. */
+START_TEST(test_leaf_credentials)
+{
+    char public_text[NKEY_PUBLIC_LENGTH + 1];
+    char seed_text[NKEY_SEED_LENGTH + 1];
+    user_keys(public_text, seed_text);
+    char creds_path[128];
+    snprintf(creds_path, sizeof creds_path, "%s/leaf.creds", cert_dir);
+    FILE *creds = fopen(creds_path, "w");
+    ck_assert_ptr_nonnull(creds);
+    static const char jwt[] = "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2ln";
+    fprintf(creds,
+            "-----BEGIN NATS USER JWT-----\n%s\n------END NATS USER JWT------\n\n"
+            "************************* IMPORTANT *************************\n\n"
+            "-----BEGIN USER NKEY SEED-----\n%s\n------END USER NKEY SEED------\n",
+            jwt, seed_text);
+    fclose(creds);
+    struct fake_hub hub;
+    fake_hub_listen(&hub);
+    char config[CONFIG_MAX];
+    snprintf(config, sizeof config,
+             "server_name: CREDS\nleafnodes { remotes: [ { url: \"nats-leaf://127.0.0.1:%d\", "
+             "credentials: \"%s\" } ] }\n",
+             hub.port, creds_path);
+    struct test_server leaf;
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&leaf, &options);
+    struct pollfd wait = {.fd = hub.listen_fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&wait, 1, ITEST_WAIT_MS), 1);
+    hub.fd = accept4(hub.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_int_ge(hub.fd, 0);
+    static const char nonce[] = "PT8L_bk0i3KZpHc";
+    static const char info[] =
+        "INFO {\"server_id\":\"NFAKEHUB\",\"server_name\":\"FAKE\",\"version\":\"2.10.0\","
+        "\"proto\":1,\"headers\":true,\"auth_required\":true,\"max_payload\":1048576,"
+        "\"client_id\":7,\"nonce\":\"PT8L_bk0i3KZpHc\",\"leafnode_urls\":[]} \r\n";
+    ck_assert_int_eq(write(hub.fd, info, sizeof info - 1), (ssize_t)(sizeof info - 1));
+    static char seen[8192];
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "}\r\n", ITEST_WAIT_MS), 0);
+    char expected_jwt[256];
+    snprintf(expected_jwt, sizeof expected_jwt, "\"jwt\":\"%s\"", jwt);
+    ck_assert_msg(strstr(seen, expected_jwt) != NULL, "%s", seen);
+    const char *sig = strstr(seen, "\"sig\":\"");
+    ck_assert_msg(sig != NULL, "%s", seen);
+    sig += strlen("\"sig\":\"");
+    const char *sig_end = strchr(sig, '"');
+    ck_assert_ptr_nonnull(sig_end);
+    unsigned char signature[crypto_sign_BYTES];
+    size_t signature_length = 0;
+    ck_assert_int_eq(sodium_base642bin(signature, sizeof signature, sig, (size_t)(sig_end - sig),
+                                       NULL, &signature_length, NULL,
+                                       sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                     0);
+    ck_assert_int_eq(signature_length, crypto_sign_BYTES);
+    uint8_t public_key[NKEY_KEY_SIZE];
+    ck_assert(nkey_public_decode(public_text, strlen(public_text), NKEY_TYPE_USER, public_key));
+    ck_assert_int_eq(crypto_sign_verify_detached(signature, (const unsigned char *)nonce,
+                                                 strlen(nonce), public_key),
+                     0);
+    close(hub.fd);
+    close(hub.listen_fd);
+    itest_server_stop(&leaf);
+    unlink(creds_path);
+}
+END_TEST
+
 /* ---- the broker under test as the hub of nats-server leafs ---- */
 
 /* The broker under test listening for leafs (`extra` inside its leafnodes {}). */
@@ -1039,6 +1177,8 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_flags);
     tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_leaf_tls_to_hub);
+    tcase_add_test(tc, test_leaf_nkey);
+    tcase_add_test(tc, test_leaf_credentials);
     tcase_add_test(tc, test_leaf_reload_refused);
     tcase_add_test(tc, test_hub_tls);
     tcase_add_test(tc, test_hub_reference_leaf);

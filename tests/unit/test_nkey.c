@@ -52,6 +52,14 @@ START_TEST(test_nkey_seed)
     nkey_seed_encode(NKEY_TYPE_USER, seed, text);
     /* a user seed reads "SU..." (observed on nats-server 2.15.1 with this very seed) */
     ck_assert_str_eq(text, "SUAACCAPCYOSIKZSHFAEOTSVLRRWU4LYP6DI3FE3UKU3BN56YXGNHWVCJA");
+    /* and back; a wrong type or checksum is refused */
+    uint8_t again[NKEY_KEY_SIZE];
+    ck_assert(nkey_seed_decode(text, strlen(text), NKEY_TYPE_USER, again));
+    ck_assert_mem_eq(again, seed, sizeof seed);
+    ck_assert(!nkey_seed_decode(text, strlen(text), NKEY_TYPE_ACCOUNT, again));
+    text[20] = text[20] == 'A' ? 'B' : 'A';
+    ck_assert(!nkey_seed_decode(text, strlen(text), NKEY_TYPE_USER, again));
+    ck_assert(!nkey_seed_decode(known_user, strlen(known_user), NKEY_TYPE_USER, again));
 }
 END_TEST
 
