@@ -105,24 +105,18 @@ static int min_version_of(const char *text)
     return 0;
 }
 
-struct tls_server *tls_server_new(const struct tls_settings *settings, char *error,
-                                  size_t error_size)
+/* A context of `method` with our BIO and `min_version`; idle connections give their record
+ * buffers back. NULL with the reason in `error`. */
+static struct tls_server *context_new(const SSL_METHOD *method, int min_version,
+                                      int64_t timeout_ns, char *error, size_t error_size)
 {
-    int min_version = min_version_of(settings->min_version);
-    if (min_version == 0) {
-        snprintf(error, error_size, "unsupported TLS min_version %s (1.2 or 1.3)",
-                 settings->min_version);
-        return NULL;
-    }
     struct tls_server *tls = calloc(1, sizeof *tls);
     if (tls == NULL) {
         snprintf(error, error_size, "out of memory");
         return NULL;
     }
-    tls->verify = settings->verify;
-    tls->handshake_first = settings->handshake_first;
-    tls->timeout_ns = settings->timeout_ns > 0 ? settings->timeout_ns : TLS_TIMEOUT_NS_DEFAULT;
-    tls->ctx = SSL_CTX_new(TLS_server_method());
+    tls->timeout_ns = timeout_ns > 0 ? timeout_ns : TLS_TIMEOUT_NS_DEFAULT;
+    tls->ctx = SSL_CTX_new(method);
     tls->method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ionats connection");
     if (tls->ctx == NULL || tls->method == NULL ||
         !SSL_CTX_set_min_proto_version(tls->ctx, min_version)) {
@@ -133,9 +127,27 @@ struct tls_server *tls_server_new(const struct tls_settings *settings, char *err
     BIO_meth_set_write(tls->method, bio_write);
     BIO_meth_set_read(tls->method, bio_read);
     BIO_meth_set_ctrl(tls->method, bio_ctrl);
-    /* idle connections give their record buffers back; no session cache shared between
-     * the shards (tickets still resume sessions) */
     SSL_CTX_set_mode(tls->ctx, SSL_MODE_RELEASE_BUFFERS);
+    return tls;
+}
+
+struct tls_server *tls_server_new(const struct tls_settings *settings, char *error,
+                                  size_t error_size)
+{
+    int min_version = min_version_of(settings->min_version);
+    if (min_version == 0) {
+        snprintf(error, error_size, "unsupported TLS min_version %s (1.2 or 1.3)",
+                 settings->min_version);
+        return NULL;
+    }
+    struct tls_server *tls = context_new(TLS_server_method(), min_version, settings->timeout_ns,
+                                         error, error_size);
+    if (tls == NULL) {
+        return NULL;
+    }
+    tls->verify = settings->verify;
+    tls->handshake_first = settings->handshake_first;
+    /* no session cache shared between the shards (tickets still resume sessions) */
     SSL_CTX_set_session_cache_mode(tls->ctx, SSL_SESS_CACHE_OFF);
     if (SSL_CTX_use_certificate_chain_file(tls->ctx, settings->cert_file) != 1) {
         error_text(error, error_size, "error loading certificate", settings->cert_file);
@@ -162,25 +174,12 @@ struct tls_server *tls_server_new(const struct tls_settings *settings, char *err
 struct tls_server *tls_client_new(const struct tls_settings *settings, char *error,
                                   size_t error_size)
 {
-    struct tls_server *tls = calloc(1, sizeof *tls);
+    struct tls_server *tls = context_new(TLS_client_method(), TLS1_2_VERSION,
+                                         settings->timeout_ns, error, error_size);
     if (tls == NULL) {
-        snprintf(error, error_size, "out of memory");
         return NULL;
     }
     tls->verify = !settings->insecure;
-    tls->timeout_ns = settings->timeout_ns > 0 ? settings->timeout_ns : TLS_TIMEOUT_NS_DEFAULT;
-    tls->ctx = SSL_CTX_new(TLS_client_method());
-    tls->method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ionats connection");
-    if (tls->ctx == NULL || tls->method == NULL ||
-        !SSL_CTX_set_min_proto_version(tls->ctx, TLS1_2_VERSION)) {
-        error_text(error, error_size, "TLS setup", NULL);
-        tls_server_free(tls);
-        return NULL;
-    }
-    BIO_meth_set_write(tls->method, bio_write);
-    BIO_meth_set_read(tls->method, bio_read);
-    BIO_meth_set_ctrl(tls->method, bio_ctrl);
-    SSL_CTX_set_mode(tls->ctx, SSL_MODE_RELEASE_BUFFERS);
     if (settings->cert_file != NULL &&
         SSL_CTX_use_certificate_chain_file(tls->ctx, settings->cert_file) != 1) {
         error_text(error, error_size, "error loading certificate", settings->cert_file);
