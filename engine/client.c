@@ -85,15 +85,7 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
     client->options.echo = true;
     parser_init(&client->parser, PARSER_ROLE_SERVER, (uint32_t)config->max_control_line,
                 (uint32_t)config->max_payload);
-    if (peer->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
-        inet_ntop(AF_INET6, &in6->sin6_addr, client->conn.ip, sizeof client->conn.ip);
-        client->conn.port = ntohs(in6->sin6_port);
-    } else {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)peer;
-        inet_ntop(AF_INET, &in4->sin_addr, client->conn.ip, sizeof client->conn.ip);
-        client->conn.port = ntohs(in4->sin_port);
-    }
+    conn_peer_set(&client->conn, peer);
     int64_t now = clock_monotonic_ns();
     client->conn.connected_ns = now;
     int64_t first_ping = config->ping_interval_ns < CONFIG_FIRST_PING_NS ? config->ping_interval_ns

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "engine/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,6 +399,19 @@ int conn_reserve_output(struct conn *conn, size_t bytes)
     }
     congestion_note(conn, bytes);
     return 0;
+}
+
+void conn_peer_set(struct conn *conn, const struct sockaddr *peer)
+{
+    if (peer->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
+        inet_ntop(AF_INET6, &in6->sin6_addr, conn->ip, sizeof conn->ip);
+        conn->port = ntohs(in6->sin6_port);
+    } else {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)peer;
+        inet_ntop(AF_INET, &in4->sin_addr, conn->ip, sizeof conn->ip);
+        conn->port = ntohs(in4->sin_port);
+    }
 }
 
 void conn_write_text(struct conn *conn, const char *text, size_t length)

@@ -214,6 +214,9 @@ struct conn *conn_table_get(const struct conn_table *table, uint32_t index,
  * stretch of sending; a send that moved since is given the deadline again from then). */
 void conn_send_started(struct conn *conn, int64_t now_ns);
 
+/* Notes the peer's address and port (conn->ip, conn->port) from `peer`. */
+void conn_peer_set(struct conn *conn, const struct sockaddr *peer);
+
 /* Appends raw protocol text and queues a flush; nothing once the connection closes. */
 void conn_write_text(struct conn *conn, const char *text, size_t length);
 

@@ -53,15 +53,7 @@ int leaf_link_init(struct leaf_link *link, const struct sockaddr *peer)
     link->collector.flush = collect_flush;
     parser_init(&link->parser, PARSER_ROLE_LEAF, (uint32_t)config->max_control_line,
                 (uint32_t)config->max_payload);
-    if (peer->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
-        inet_ntop(AF_INET6, &in6->sin6_addr, conn->ip, sizeof conn->ip);
-        conn->port = ntohs(in6->sin6_port);
-    } else {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)peer;
-        inet_ntop(AF_INET, &in4->sin_addr, conn->ip, sizeof conn->ip);
-        conn->port = ntohs(in4->sin_port);
-    }
+    conn_peer_set(conn, peer);
     conn->connected_ns = clock_monotonic_ns();
     link->bucket_count = SUB_BUCKETS_MIN;
     link->buckets = calloc(link->bucket_count, sizeof *link->buckets);

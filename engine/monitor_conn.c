@@ -435,15 +435,7 @@ static int http_open(struct conn *conn, const struct sockaddr *peer)
     http->monitor = conn->shard->server->monitor;
     ASSERT(http->monitor != NULL); /* main makes it with the listener */
     timer_entry_init(&http->timer, timer_fired, http);
-    if (peer->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
-        inet_ntop(AF_INET6, &in6->sin6_addr, conn->ip, sizeof conn->ip);
-        conn->port = ntohs(in6->sin6_port);
-    } else {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)peer;
-        inet_ntop(AF_INET, &in4->sin_addr, conn->ip, sizeof conn->ip);
-        conn->port = ntohs(in4->sin_port);
-    }
+    conn_peer_set(conn, peer);
     conn->connected_ns = clock_monotonic_ns();
     const struct server *server = conn->shard->server;
     if (server->monitor_tls && conn_tls_start(conn, server->tls, true) != 0) {

@@ -358,17 +358,19 @@ START_TEST(test_leaf_deny_lists)
 }
 END_TEST
 
-START_TEST(test_leaf_auth)
+/* Two leafs of `hub`: the good one's link comes up, the bad one gets nats-server's
+ * Authorization Violation. Each with its URL userinfo and its remote's settings. */
+static void good_and_bad_leafs(struct hub *hub, const char *good_userinfo,
+                               const char *good_remote, const char *bad_userinfo,
+                               const char *bad_remote)
 {
-    struct hub hub;
-    hub_start(&hub, 0, "  authorization { user: lu, password: lp }\n");
     struct test_server good;
     struct test_server bad;
     char good_config[CONFIG_MAX];
     char bad_config[CONFIG_MAX];
-    leaf_start(&good, &hub, "GOOD", "lu:lp@", NULL, good_config, sizeof good_config);
-    leaf_start(&bad, &hub, "BAD", "lu:wrong@", NULL, bad_config, sizeof bad_config);
-    natsConnection *at_hub = itest_connect(hub.server.url);
+    leaf_start(&good, hub, "GOOD", good_userinfo, good_remote, good_config, sizeof good_config);
+    leaf_start(&bad, hub, "BAD", bad_userinfo, bad_remote, bad_config, sizeof bad_config);
+    natsConnection *at_hub = itest_connect(hub->server.url);
     natsConnection *at_good = itest_connect(good.url);
     ck_assert(interest_crossed(at_good, at_hub, "probe.a1"));
     ck_assert(itest_log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
@@ -376,6 +378,13 @@ START_TEST(test_leaf_auth)
     natsConnection_Destroy(at_good);
     itest_server_stop(&good);
     itest_server_stop(&bad);
+}
+
+START_TEST(test_leaf_auth)
+{
+    struct hub hub;
+    hub_start(&hub, 0, "  authorization { user: lu, password: lp }\n");
+    good_and_bad_leafs(&hub, "lu:lp@", NULL, "lu:wrong@", NULL);
     itest_server_stop(&hub.server);
 }
 END_TEST
@@ -888,20 +897,7 @@ START_TEST(test_leaf_nkey)
     char bad_remote[128];
     snprintf(good_remote, sizeof good_remote, "    nkey: \"%s\"\n", seed_text);
     snprintf(bad_remote, sizeof bad_remote, "    nkey: \"%s\"\n", other_seed);
-    struct test_server good;
-    struct test_server bad;
-    char good_config[CONFIG_MAX];
-    char bad_config[CONFIG_MAX];
-    leaf_start(&good, &hub, "NKGOOD", NULL, good_remote, good_config, sizeof good_config);
-    leaf_start(&bad, &hub, "NKBAD", NULL, bad_remote, bad_config, sizeof bad_config);
-    natsConnection *at_hub = itest_connect(hub.server.url);
-    natsConnection *at_good = itest_connect(good.url);
-    ck_assert(interest_crossed(at_good, at_hub, "probe.k1"));
-    ck_assert(itest_log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
-    natsConnection_Destroy(at_hub);
-    natsConnection_Destroy(at_good);
-    itest_server_stop(&good);
-    itest_server_stop(&bad);
+    good_and_bad_leafs(&hub, NULL, good_remote, NULL, bad_remote);
     itest_server_stop(&hub.server);
 }
 END_TEST
