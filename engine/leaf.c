@@ -176,6 +176,7 @@ static void remote_dial(struct leaf_remote *remote)
 {
     struct shard *shard = remote->state->shard;
     const struct leaf_url *url = &remote->urls[remote->url_next];
+    remote->url_dialled = remote->url_next;
     remote->url_next = (remote->url_next + 1) % remote->url_count;
     remote->attempts++;
     LOG_DEBUG("Trying to connect as leafnode to remote server on \"%s:%d\"", url->host,
@@ -230,6 +231,35 @@ static void retry_fired(struct timer_entry *entry, void *ctx)
     if (!remote->state->stopping && remote->link == NULL) {
         remote_dial(remote);
     }
+}
+
+static bool url_known(const struct leaf_remote *remote, const struct leaf_url *url)
+{
+    for (uint32_t u = 0; u < remote->url_count; u++) {
+        if (remote->urls[u].port == url->port && strcmp(remote->urls[u].host, url->host) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void leaf_remote_learn(struct leaf_remote *remote, const struct leaf_url *dialled,
+                       const char *const *urls, size_t count)
+{
+    enum { LEARNED_MAX = CONFIG_LEAF_URLS_MAX };
+    remote->url_count = remote->configured_count;
+    for (size_t i = 0; i < count && remote->url_count < remote->configured_count + LEARNED_MAX;
+         i++) {
+        struct leaf_url url;
+        if (leaf_url_parse(urls[i], &url) != 0 || url_known(remote, &url)) {
+            continue;
+        }
+        memcpy(url.user, dialled->user, sizeof url.user); /* nats-server's saveUserPassword */
+        memcpy(url.pass, dialled->pass, sizeof url.pass);
+        remote->urls[remote->url_count++] = url;
+    }
+    /* the next try: the URL after the one dialled (a learned one is now in reach) */
+    remote->url_next = (remote->url_dialled + 1) % remote->url_count;
 }
 
 void leaf_remote_lost(struct leaf_remote *remote)
@@ -534,6 +564,7 @@ static int remote_init(struct leaf_state *state, struct leaf_remote *remote,
             }
             remote->url_count++;
         }
+        remote->configured_count = remote->url_count;
         return 0;
     }
     char copy[CONFIG_LEAF_URLS_MAX * 128];
@@ -548,6 +579,7 @@ static int remote_init(struct leaf_state *state, struct leaf_remote *remote,
         }
         remote->url_count++;
     }
+    remote->configured_count = remote->url_count;
     return remote->url_count > 0 ? 0 : -EINVAL;
 }
 

@@ -56,9 +56,13 @@ struct leaf_url {
 /* A server this one connects to as a leaf. */
 struct leaf_remote {
     struct leaf_state *state;   /* borrowed: the owner */
-    struct leaf_url urls[CONFIG_LEAF_URLS_MAX];
+    /* The configured URLs, then those the hub's INFO named (leafnode_urls, replaced by
+     * each INFO), tried in turn. */
+    struct leaf_url urls[CONFIG_LEAF_URLS_MAX * 2];
     uint32_t url_count;
+    uint32_t configured_count;
     uint32_t url_next;          /* the URL the next try dials */
+    uint32_t url_dialled;       /* the URL the last try dialled */
     const struct config_leaf_remote *config; /* borrowed: deny lists */
     struct leaf_link *link;     /* the connection now, NULL when none */
     struct timer_entry retry_timer;
@@ -160,6 +164,12 @@ struct leaf_interest {
  * debug line the others. */
 void leaf_dial_error(const struct leaf_remote *remote, const struct leaf_url *url,
                      const char *why);
+
+/* The hub's INFO named these URLs ("host:port" strings, `count`) for its servers: they
+ * join the configured ones (with the dialled URL's user and password), replacing those of
+ * an earlier INFO. */
+void leaf_remote_learn(struct leaf_remote *remote, const struct leaf_url *dialled,
+                       const char *const *urls, size_t count);
 
 /* The link's connection is gone (release): the remote tries again after its delay. */
 void leaf_remote_lost(struct leaf_remote *remote);

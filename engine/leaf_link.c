@@ -422,6 +422,25 @@ static void copy_string(json_t *root, const char *key, char *target, size_t size
     }
 }
 
+/* The hub's leafnode_urls: other servers of its cluster to try when it goes. */
+static void urls_learn(struct leaf_link *link, json_t *root)
+{
+    enum { URLS_MAX = CONFIG_LEAF_URLS_MAX };
+    json_t *array = json_object_get(root, "leafnode_urls");
+    if (link->remote == NULL || !json_is_array(array)) {
+        return;
+    }
+    const char *urls[URLS_MAX];
+    size_t count = 0;
+    for (size_t i = 0; i < json_array_size(array) && count < URLS_MAX; i++) {
+        const char *text = json_string_value(json_array_get(array, i));
+        if (text != NULL) {
+            urls[count++] = text;
+        }
+    }
+    leaf_remote_learn(link->remote, &link->url, urls, count);
+}
+
 static void link_info(struct leaf_link *link, const struct proto_op *op)
 {
     json_error_t error;
@@ -432,6 +451,7 @@ static void link_info(struct leaf_link *link, const struct proto_op *op)
         link_fail(link, "Protocol Violation");
         return;
     }
+    urls_learn(link, root);
     if (link->phase == LEAF_WAIT_INFO) {
         copy_string(root, "server_id", link->hub_id, sizeof link->hub_id);
         copy_string(root, "server_name", link->hub_name, sizeof link->hub_name);
@@ -474,7 +494,7 @@ static void link_info(struct leaf_link *link, const struct proto_op *op)
     if (link->phase == LEAF_WAIT_CONNECT_INFO && connect_info) {
         leaf_link_activate(link);
     }
-    /* later INFOs (the hub's leafnode_urls changing) are not used: the configured URLs are */
+    /* later INFOs only update the URLs learned (above) */
 }
 
 static void link_error(struct leaf_link *link, const struct proto_op *op)

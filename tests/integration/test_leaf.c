@@ -552,6 +552,48 @@ static int log_count(const struct test_server *server, const char *needle)
     return count;
 }
 
+/* The hub's INFO names another server of its cluster (leafnode_urls): when the hub goes,
+ * the leaf dials that one next, as nats-server's leaf does. */
+START_TEST(test_leaf_learns_urls)
+{
+    struct fake_hub first;
+    struct fake_hub second;
+    fake_hub_listen(&first);
+    fake_hub_listen(&second);
+    char config[CONFIG_MAX];
+    snprintf(config, sizeof config,
+             "server_name: LEARN\nleafnodes {\n  reconnect: 1\n"
+             "  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
+             first.port);
+    struct test_server leaf;
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&leaf, &options);
+    struct pollfd wait = {.fd = first.listen_fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&wait, 1, ITEST_WAIT_MS), 1);
+    first.fd = accept4(first.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_int_ge(first.fd, 0);
+    char info[512];
+    int length = snprintf(info, sizeof info,
+                          "INFO {\"server_id\":\"NFIRST\",\"server_name\":\"FIRST\","
+                          "\"version\":\"2.10.0\",\"proto\":1,\"headers\":true,"
+                          "\"max_payload\":1048576,\"client_id\":3,"
+                          "\"leafnode_urls\":[\"127.0.0.1:%d\",\"127.0.0.1:%d\"]} \r\n",
+                          first.port, second.port);
+    ck_assert_int_eq(write(first.fd, info, (size_t)length), length);
+    static char seen[8192];
+    ck_assert_int_gt(test_read_until(first.fd, seen, sizeof seen, "CONNECT {", ITEST_WAIT_MS),
+                     0);
+    close(first.fd);
+    close(first.listen_fd); /* the first server is gone for good */
+    fake_hub_accept(&second);
+    ck_assert_int_gt(test_read_until(second.fd, seen, sizeof seen, "CONNECT {", ITEST_WAIT_MS),
+                     0);
+    close(second.fd);
+    close(second.listen_fd);
+    itest_server_stop(&leaf);
+}
+END_TEST
+
 /* A hub that stops reading: the leaf's own clients go on being served, the link is cut as
  * a slow consumer once what it owes passes max_pending, and the leaf dials again. */
 START_TEST(test_leaf_slow_hub)
@@ -1148,6 +1190,7 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_two_leafs);
     tcase_add_test(tc, test_leaf_loop_detected);
     tcase_add_test(tc, test_leaf_slow_hub);
+    tcase_add_test(tc, test_leaf_learns_urls);
     tcase_add_test(tc, test_leaf_flags);
     tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_leaf_tls_to_hub);
