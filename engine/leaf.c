@@ -6,9 +6,9 @@
  * --leafnode_reconnect), 30s after the hub found a loop. The connect is non-blocking and
  * the link is handed straight to the loop: the hub speaks first, so the link's receive
  * learns both that the connection was made (INFO) and that it was not (the connect's
- * error ends the receive). Host names are resolved with getaddrinfo on shard 0's thread
- * (numeric addresses and localhost need no lookup); a slow resolver delays shard 0 for the
- * lookup's time. Shard 0's thread only. */
+ * error ends the receive). Host names are looked up with glibc's getaddrinfo_a, whose own
+ * thread waits for the resolver, and looked at on shard 0's timer (numeric addresses and
+ * localhost need no lookup). Shard 0's thread only. */
 #include "engine/leaf.h"
 #include "engine/leaf_internal.h"
 
@@ -102,9 +102,9 @@ int leaf_url_parse(const char *text, struct leaf_url *url)
     return 0;
 }
 
-/* The URL's address, looked up when it is a name. 0 or -errno (EAI text in *why). */
-static int url_resolve(const struct leaf_url *url, struct sockaddr_storage *address,
-                       socklen_t *length, const char **why)
+/* The URL's address when it is one (or localhost): true, else a name to look up. */
+static bool url_numeric(const struct leaf_url *url, struct sockaddr_storage *address,
+                        socklen_t *length)
 {
     struct sockaddr_in *in4 = (struct sockaddr_in *)address;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
@@ -114,30 +114,15 @@ static int url_resolve(const struct leaf_url *url, struct sockaddr_storage *addr
         in4->sin_family = AF_INET;
         in4->sin_port = htons((uint16_t)url->port);
         *length = sizeof *in4;
-        return 0;
+        return true;
     }
     if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons((uint16_t)url->port);
         *length = sizeof *in6;
-        return 0;
+        return true;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *found = NULL;
-    int rc = getaddrinfo(host, NULL, &hints, &found);
-    if (rc != 0 || found == NULL) {
-        *why = gai_strerror(rc);
-        return -EHOSTUNREACH;
-    }
-    memcpy(address, found->ai_addr, found->ai_addrlen);
-    *length = found->ai_addrlen;
-    if (address->ss_family == AF_INET6) {
-        in6->sin6_port = htons((uint16_t)url->port);
-    } else {
-        in4->sin_port = htons((uint16_t)url->port);
-    }
-    freeaddrinfo(found);
-    return 0;
+    return false;
 }
 
 /* ---- dialling ------------------------------------------------------------------------- */
@@ -172,30 +157,113 @@ static void dial_failed(struct leaf_remote *remote, const struct leaf_url *url, 
     remote_retry(remote, reconnect_delay(remote));
 }
 
+/* How often a name being looked up is looked at. */
+#define LOOKUP_CHECK_NS (10LL * 1000000LL)
+
+static void remote_connect(struct leaf_remote *remote, const struct leaf_url *url,
+                           struct sockaddr_storage *address, socklen_t address_length);
+
+/* Starts looking the dialled URL's host up (glibc's getaddrinfo_a: a thread of its own
+ * waits for the resolver, never shard 0); retry_fired looks at it every LOOKUP_CHECK_NS. */
+static void lookup_start(struct leaf_remote *remote)
+{
+    struct leaf_lookup *lookup = &remote->lookup;
+    memset(lookup, 0, sizeof *lookup);
+    lookup->hints.ai_family = AF_UNSPEC;
+    lookup->hints.ai_socktype = SOCK_STREAM;
+    lookup->request.ar_name = remote->dialling.host;
+    lookup->request.ar_request = &lookup->hints;
+    struct gaicb *list[] = {&lookup->request};
+    int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+    if (rc != 0) {
+        dial_failed(remote, &remote->dialling, gai_strerror(rc));
+        return;
+    }
+    lookup->running = true;
+    remote_retry(remote, LOOKUP_CHECK_NS);
+}
+
+/* The lookup in progress: still running (looked at again later), failed, or an address to
+ * connect to. */
+static void lookup_check(struct leaf_remote *remote)
+{
+    struct leaf_lookup *lookup = &remote->lookup;
+    int rc = gai_error(&lookup->request);
+    if (rc == EAI_INPROGRESS) {
+        remote_retry(remote, LOOKUP_CHECK_NS);
+        return;
+    }
+    lookup->running = false;
+    struct addrinfo *found = lookup->request.ar_result;
+    if (rc != 0 || found == NULL || found->ai_addrlen > sizeof(struct sockaddr_storage)) {
+        if (found != NULL) {
+            freeaddrinfo(found);
+        }
+        dial_failed(remote, &remote->dialling, gai_strerror(rc != 0 ? rc : EAI_NONAME));
+        return;
+    }
+    struct sockaddr_storage address = {0};
+    memcpy(&address, found->ai_addr, found->ai_addrlen);
+    socklen_t length = found->ai_addrlen;
+    freeaddrinfo(found);
+    lookup->request.ar_result = NULL;
+    if (address.ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)&address)->sin6_port = htons((uint16_t)remote->dialling.port);
+    } else {
+        ((struct sockaddr_in *)&address)->sin_port = htons((uint16_t)remote->dialling.port);
+    }
+    remote_connect(remote, &remote->dialling, &address, length);
+}
+
+/* A lookup still running when the module goes: cancelled, or waited for (shutdown only). */
+static void lookup_abandon(struct leaf_remote *remote)
+{
+    struct leaf_lookup *lookup = &remote->lookup;
+    if (!lookup->running) {
+        return;
+    }
+    if (gai_cancel(&lookup->request) == EAI_NOTCANCELED) {
+        const struct gaicb *list[] = {&lookup->request};
+        while (gai_error(&lookup->request) == EAI_INPROGRESS) {
+            gai_suspend(list, 1, NULL);
+        }
+    }
+    if (lookup->request.ar_result != NULL) {
+        freeaddrinfo(lookup->request.ar_result);
+    }
+    lookup->running = false;
+}
+
 static void remote_dial(struct leaf_remote *remote)
 {
-    struct shard *shard = remote->state->shard;
-    const struct leaf_url *url = &remote->urls[remote->url_next];
+    remote->dialling = remote->urls[remote->url_next];
     remote->url_dialled = remote->url_next;
     remote->url_next = (remote->url_next + 1) % remote->url_count;
     remote->attempts++;
+    const struct leaf_url *url = &remote->dialling;
     LOG_DEBUG("Trying to connect as leafnode to remote server on \"%s:%d\"", url->host,
               url->port);
     struct sockaddr_storage address;
     socklen_t address_length = 0;
-    const char *why = NULL;
-    if (url_resolve(url, &address, &address_length, &why) != 0) {
-        dial_failed(remote, url, why);
-        return;
+    if (url_numeric(url, &address, &address_length)) {
+        remote_connect(remote, url, &address, address_length);
+    } else {
+        lookup_start(remote);
     }
-    int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+static void remote_connect(struct leaf_remote *remote, const struct leaf_url *url,
+                           struct sockaddr_storage *address, socklen_t address_length)
+{
+    struct shard *shard = remote->state->shard;
+    int fd = socket(address->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         dial_failed(remote, url, strerror(errno));
         return;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&address, address_length) != 0 && errno != EINPROGRESS) {
+    if (connect(fd, (struct sockaddr *)address, address_length) != 0 && errno != EINPROGRESS) {
         int error = errno;
         close(fd);
         dial_failed(remote, url, strerror(error));
@@ -218,7 +286,7 @@ static void remote_dial(struct leaf_remote *remote)
     link->remote = remote;
     link->url = *url;
     remote->link = link;
-    if (conn->kind->open(conn, (struct sockaddr *)&address) != 0) {
+    if (conn->kind->open(conn, (struct sockaddr *)address) != 0) {
         conn_close(conn, "Out Of Memory"); /* release gives the remote back its retry */
         return;
     }
@@ -228,7 +296,12 @@ static void remote_dial(struct leaf_remote *remote)
 static void retry_fired(struct timer_entry *entry, void *ctx)
 {
     struct leaf_remote *remote = ctx;
-    if (!remote->state->stopping && remote->link == NULL) {
+    if (remote->state->stopping || remote->link != NULL) {
+        return;
+    }
+    if (remote->lookup.running) {
+        lookup_check(remote);
+    } else {
         remote_dial(remote);
     }
 }
@@ -604,6 +677,7 @@ static void state_free(struct leaf_state *state)
     }
     free(state->buckets);
     for (uint32_t r = 0; r < state->remote_count; r++) {
+        lookup_abandon(&state->remotes[r]);
         tls_server_free(state->remotes[r].tls);
     }
     free(state->remotes);

@@ -21,6 +21,7 @@
 #include "engine/route.h"
 #include "proto/parser.h"
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,6 +54,13 @@ struct leaf_url {
     char pass[LEAF_USER_MAX];
 };
 
+/* A host name being looked up for a try (getaddrinfo_a). */
+struct leaf_lookup {
+    struct gaicb request;
+    struct addrinfo hints;
+    bool running;
+};
+
 /* A server this one connects to as a leaf. */
 struct leaf_remote {
     struct leaf_state *state;   /* borrowed: the owner */
@@ -63,6 +71,8 @@ struct leaf_remote {
     uint32_t configured_count;
     uint32_t url_next;          /* the URL the next try dials */
     uint32_t url_dialled;       /* the URL the last try dialled */
+    struct leaf_url dialling;   /* a copy of it, for the connect and its log lines */
+    struct leaf_lookup lookup;
     const struct config_leaf_remote *config; /* borrowed: deny lists */
     struct leaf_link *link;     /* the connection now, NULL when none */
     struct timer_entry retry_timer;

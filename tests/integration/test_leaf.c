@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -590,6 +591,42 @@ START_TEST(test_leaf_learns_urls)
                      0);
     close(second.fd);
     close(second.listen_fd);
+    itest_server_stop(&leaf);
+}
+END_TEST
+
+/* A remote named by host name: looked up off the loop (this machine's own name, when it
+ * is a loopback address; skipped otherwise, as tests stay on loopback). */
+START_TEST(test_leaf_host_name)
+{
+    char name[256];
+    ck_assert_int_eq(gethostname(name, sizeof name), 0);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found = NULL;
+    if (getaddrinfo(name, NULL, &hints, &found) != 0 || found == NULL) {
+        return;
+    }
+    bool loopback = ((const struct sockaddr_in *)found->ai_addr)->sin_addr.s_addr ==
+                    htonl(INADDR_LOOPBACK);
+    freeaddrinfo(found);
+    if (!loopback) {
+        fprintf(stderr, "test_leaf_host_name: %s is not a loopback name here; skipped\n", name);
+        return;
+    }
+    struct fake_hub hub;
+    fake_hub_listen(&hub);
+    char config[CONFIG_MAX];
+    snprintf(config, sizeof config,
+             "server_name: NAMED\nleafnodes { remotes: [ { url: \"nats-leaf://%s:%d\" } ] }\n",
+             name, hub.port);
+    struct test_server leaf;
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&leaf, &options);
+    fake_hub_accept(&hub);
+    static char seen[8192];
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "CONNECT {", ITEST_WAIT_MS), 0);
+    close(hub.fd);
+    close(hub.listen_fd);
     itest_server_stop(&leaf);
 }
 END_TEST
@@ -1191,6 +1228,7 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_loop_detected);
     tcase_add_test(tc, test_leaf_slow_hub);
     tcase_add_test(tc, test_leaf_learns_urls);
+    tcase_add_test(tc, test_leaf_host_name);
     tcase_add_test(tc, test_leaf_flags);
     tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_leaf_tls_to_hub);
