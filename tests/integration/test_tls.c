@@ -199,6 +199,53 @@ START_TEST(test_tls_handshake_timeout)
 }
 END_TEST
 
+/* A TLS 1.2 handshake after INFO, its result: true when it completed. */
+static bool handshake_tls12(int port)
+{
+    int fd = test_connect_raw(port);
+    ck_assert_int_ge(fd, 0);
+    char info[BUFFER_SIZE];
+    read_info(fd, info, sizeof info);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL *ssl = SSL_new(ctx);
+    ck_assert_ptr_nonnull(ssl);
+    SSL_set_fd(ssl, fd);
+    bool done = SSL_connect(ssl) == 1;
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    close(fd);
+    return done;
+}
+
+static bool handshake_first_known(void);
+
+/* tls { min_version: "1.3" } (--tls_min_version): a client held to TLS 1.2 is refused,
+ * one that speaks 1.3 gets on (nats-server 2.10 and later read min_version). */
+START_TEST(test_tls_min_version)
+{
+    if (!handshake_first_known()) {
+        return; /* nats-server 2.9 has no min_version either */
+    }
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    tls_server_start(&server, config, "  min_version: \"1.2\"\n");
+    ck_assert(handshake_tls12(server.port));
+    itest_server_stop(&server);
+    tls_server_start(&server, config, "  min_version: \"1.3\"\n");
+    ck_assert(!handshake_tls12(server.port));
+    natsConnection *connection = NULL;
+    natsOptions *options = tls_options(server.url, true, false);
+    ITEST_OK(tls_connect(options, &connection));
+    round_trip(connection, "min.version");
+    natsConnection_Destroy(connection);
+    itest_server_stop(&server);
+}
+END_TEST
+
 /* True when the broker under test knows handshake_first (nats-server 2.10 and later). */
 static bool handshake_first_known(void)
 {
@@ -347,6 +394,7 @@ int main(void)
     tcase_add_test(tc, test_tls_client_certificates);
     tcase_add_test(tc, test_tls_handshake_timeout);
     tcase_add_test(tc, test_tls_handshake_first);
+    tcase_add_test(tc, test_tls_min_version);
     tcase_add_test(tc, test_tls_to_plain_port);
     tcase_add_test(tc, test_tls_https_monitoring);
     suite_add_tcase(suite, tc);
