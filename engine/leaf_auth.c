@@ -88,8 +88,14 @@ int leaf_auth_connect(const struct config_leaf_remote *config, const char *nonce
     }
     static char text[CREDS_MAX]; /* shard 0's alone */
     size_t length = fread(text, 1, sizeof text - 1, file);
+    bool whole = feof(file) != 0;
     fclose(file);
     text[length] = '\0';
+    if (!whole) {
+        sodium_memzero(text, sizeof text);
+        snprintf(error, size, "%s: larger than %d bytes", config->credentials, CREDS_MAX - 1);
+        return -EINVAL;
+    }
     char *seed = creds_section(text, "BEGIN USER NKEY SEED");
     char *jwt = creds_section(text, "BEGIN NATS USER JWT");
     if (jwt == NULL || seed == NULL) {

@@ -115,7 +115,9 @@ struct leaf_link {
     struct leaf_link *accepted_next;
     enum leaf_phase phase;
     struct parser parser;
-    struct leaf_sub **buckets; /* owned: the hub's interest by (subject, queue) */
+    struct leaf_sub **buckets; /* owned: the hub's interest by (subject, queue), grown to
+                                * about one per bucket */
+    uint64_t seed;             /* of its hashes */
     uint32_t bucket_count;
     uint32_t sub_count;
     /* The message being delivered (route_collector): plain interest, and the queue groups

@@ -33,7 +33,16 @@
 
 #define TEXT(literal) (literal), (sizeof(literal) - 1)
 
-enum { SUB_BUCKETS_MIN = 64, FRAME_OVERHEAD = 64, CONNECT_MAX = 4096 };
+/* A CONNECT holds a JWT with its permissions at most this long. The parser of a link takes
+ * any control line and payload nats-server may send (it limits neither on a link), up to
+ * the largest --max_control_line and --max_payload. */
+enum {
+    SUB_BUCKETS_MIN = 64,
+    FRAME_OVERHEAD = 64,
+    CONNECT_MAX = 64 * 1024,
+    LINK_CONTROL_LINE_MAX = CONFIG_MAX_CONTROL_LINE_MAX,
+    LINK_PAYLOAD_MAX = 64 * 1024 * 1024,
+};
 
 static timer_fn handshake_timer_fired;
 static timer_fn ping_timer_fired;
@@ -47,12 +56,11 @@ static void collect_flush(struct shard *shard, struct route_collector *collector
 int leaf_link_init(struct leaf_link *link, const struct sockaddr *peer)
 {
     struct conn *conn = &link->conn;
-    const struct config *config = conn->shard->server->config;
     timer_entry_init(&link->handshake_timer, handshake_timer_fired, link);
     timer_entry_init(&link->ping_timer, ping_timer_fired, link);
     link->collector.flush = collect_flush;
-    parser_init(&link->parser, PARSER_ROLE_LEAF, (uint32_t)config->max_control_line,
-                (uint32_t)config->max_payload);
+    parser_init(&link->parser, PARSER_ROLE_LEAF, LINK_CONTROL_LINE_MAX, LINK_PAYLOAD_MAX);
+    link->seed = hash_bytes(&conn->id, sizeof conn->id, conn->shard->server->hash_seed);
     conn_peer_set(conn, peer);
     conn->connected_ns = clock_monotonic_ns();
     link->bucket_count = SUB_BUCKETS_MIN;
@@ -110,7 +118,7 @@ void leaf_link_interest(struct leaf_link *link, bool add, const char *subject,
 static uint64_t sub_hash(const struct leaf_link *link, struct proto_slice subject,
                          struct proto_slice queue)
 {
-    uint64_t h = hash_bytes(subject.data, subject.length, link->conn.id);
+    uint64_t h = hash_bytes(subject.data, subject.length, link->seed);
     return queue.length ? hash_bytes(queue.data, queue.length, h) : h;
 }
 
@@ -174,6 +182,27 @@ static const struct route_sub_ops leaf_sub_ops = {
     .deliver = sub_deliver,
     .expire = sub_expire,
 };
+
+/* Twice the buckets, so a chain stays short however much the peer is interested in. */
+static void subs_grow(struct leaf_link *link)
+{
+    uint32_t count = link->bucket_count * 2;
+    struct leaf_sub **buckets = calloc(count, sizeof *buckets);
+    if (buckets == NULL) {
+        return; /* longer chains, still correct */
+    }
+    for (uint32_t b = 0; b < link->bucket_count; b++) {
+        while (link->buckets[b] != NULL) {
+            struct leaf_sub *sub = link->buckets[b];
+            link->buckets[b] = sub->next;
+            sub->next = buckets[sub->hash & (count - 1)];
+            buckets[sub->hash & (count - 1)] = sub;
+        }
+    }
+    free(link->buckets);
+    link->buckets = buckets;
+    link->bucket_count = count;
+}
 
 static void link_sub_add(struct leaf_link *link, const struct proto_op *op)
 {
@@ -239,6 +268,9 @@ static void link_sub_add(struct leaf_link *link, const struct proto_op *op)
     sub->next = *at;
     *at = sub;
     link->sub_count++;
+    if (link->sub_count > link->bucket_count) {
+        subs_grow(link);
+    }
     leaf_interest_link_changed(state, link, true, op->subject.data, op->subject.length,
                                op->queue.data, op->queue.length);
 }
@@ -345,6 +377,11 @@ static void link_message(struct leaf_link *link, const struct proto_op *op)
         !leaf_import_allowed(link->remote, op->subject.data, op->subject.length)) {
         return;
     }
+    if (!subject_valid_literal(op->subject.data, op->subject.length)) {
+        LOG_DEBUG(LINK_FMT "leafnode message on an invalid subject %.*s dropped",
+                  LINK_ARGS(link), (int)op->subject.length, op->subject.data);
+        return;
+    }
     const struct route_msg msg = {
         .subject = op->subject,
         .reply = op->reply,
@@ -364,9 +401,8 @@ static void link_message(struct leaf_link *link, const struct proto_op *op)
 static void connect_send(struct leaf_link *link)
 {
     const struct server *server = link->conn.shard->server;
-    char buffer[CONNECT_MAX];
     struct go_json json;
-    go_json_init_lent(&json, buffer, sizeof buffer);
+    go_json_init(&json, CONNECT_MAX);
     go_json_literal(&json, "CONNECT {");
     go_json_key_cstring(&json, "version", SERVER_PROTOCOL_VERSION);
     if (link->url.user[0] != '\0') {
@@ -382,16 +418,21 @@ static void connect_send(struct leaf_link *link)
     char why[256];
     const struct config_leaf_remote *config = link->remote ? link->remote->config : NULL;
     if (leaf_auth_connect(config, link->nonce, &json, why, sizeof why) != 0) {
+        go_json_free(&json);
         LOG_ERROR(LINK_FMT "leafnode credentials: %s", LINK_ARGS(link), why);
         link_fail(link, "Authentication Failure");
         return;
     }
     go_json_literal(&json, "}\r\n");
     if (json.failed) {
-        link_fail(link, "Protocol Violation");
+        go_json_free(&json);
+        LOG_ERROR(LINK_FMT "leafnode CONNECT larger than %d bytes (credentials?)",
+                  LINK_ARGS(link), CONNECT_MAX);
+        link_fail(link, "Authentication Failure");
         return;
     }
-    conn_write_text(&link->conn, buffer, json.length);
+    conn_write_text(&link->conn, json.data, json.length);
+    go_json_free(&json);
     LOG_DEBUG(LINK_FMT "Remote leafnode connect msg sent", LINK_ARGS(link));
 }
 

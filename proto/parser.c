@@ -344,7 +344,7 @@ static int parse_lsub(struct proto_slice *fields, int count, bool add, struct pr
         op->queue = fields[1];
     }
     if (count == 3 && (parse_u64(fields[2], &op->max_msgs) != 0 || op->max_msgs == 0)) {
-        return PROTO_ERR_ARGUMENTS;
+        op->max_msgs = 1; /* nats-server takes a weight it cannot read as 1 */
     }
     return 0;
 }
@@ -402,10 +402,7 @@ static int64_t parse_lmsg(const char *args, size_t length, bool headers, struct 
         const char *queues = reply ? head[2].data + head[2].length : head[1].data + 1;
         const char *sizes_start = tail[2 - sizes].data;
         struct proto_slice rest = rest_of_line(queues, (size_t)(sizes_start - queues));
-        op->queue = rest;
-        if (rest.length == 0 && reply) {
-            return PROTO_ERR_ARGUMENTS; /* "+ reply" needs queues after it */
-        }
+        op->queue = rest; /* "+ reply" with no queue after it: none, as nats-server */
     }
     uint32_t total_size;
     if (parse_size(tail[1], &total_size) != 0) {

@@ -172,16 +172,17 @@ START_TEST(test_leaf_role_ops)
                      PROTO_ERR_ARGUMENTS);
     ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LMSG foo x q 2\r\nhi\r\n", rendered),
                      PROTO_ERR_ARGUMENTS);
-    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LMSG foo + r 2\r\nhi\r\n", rendered),
-                     PROTO_ERR_ARGUMENTS);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LMSG foo + r 2\r\nhi\r\n", rendered), 0);
+    ck_assert_str_eq(rendered, "LMSG|foo|r||||0|0|hi\n"); /* no queue: none, as nats-server */
     ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LMSG foo 2000\r\n", rendered),
                      PROTO_ERR_MAX_PAYLOAD);
     ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "HMSG foo 5 2\r\nhi\r\n", rendered),
                      PROTO_ERR_HEADER_SIZE);
     ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LS+ foo q\r\n", rendered),
                      PROTO_ERR_ARGUMENTS);
-    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LS+ foo q 0\r\n", rendered),
-                     PROTO_ERR_ARGUMENTS);
+    ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "LS+ foo q 0\r\nLS+ foo q x\r\n", rendered),
+                     0);
+    ck_assert_str_eq(rendered, "LS+|foo||q|||0|1|\nLS+|foo||q|||0|1|\n"); /* weight 1 */
     ck_assert_int_eq(parse_whole(PARSER_ROLE_LEAF, "PUB foo 0\r\n\r\n", rendered),
                      PROTO_ERR_UNKNOWN_OP);
     ck_assert_int_eq(parse_whole(PARSER_ROLE_SERVER, "LS+ foo\r\n", rendered),
