@@ -631,6 +631,51 @@ START_TEST(test_leaf_host_name)
 }
 END_TEST
 
+/* A hub message whose control line passes our max_control_line (nats-server limits it on
+ * client connections only: a subject and reply each within a client's 4 KiB make a longer
+ * LMSG) is taken, and one on an invalid subject is dropped without closing the link. */
+START_TEST(test_leaf_long_and_bad_lines)
+{
+    struct fake_hub hub;
+    fake_hub_listen(&hub);
+    char config[CONFIG_MAX];
+    snprintf(config, sizeof config,
+             "server_name: LONG\nleafnodes { remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ] }\n",
+             hub.port);
+    struct test_server leaf;
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&leaf, &options);
+    fake_hub_accept(&hub);
+    static char seen[8192];
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "LS+ $LDS.", ITEST_WAIT_MS), 0);
+    static char subject[2041];
+    memset(subject, 's', sizeof subject - 1);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    natsSubscription *exact = NULL;
+    natsSubscription *sub = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&exact, at_leaf, subject));
+    ITEST_OK(natsConnection_SubscribeSync(&sub, at_leaf, ">")); /* the invalid one would match */
+    itest_flush(at_leaf);
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "LS+ >", ITEST_WAIT_MS), 0);
+    static char frame[8192];
+    int length = snprintf(frame, sizeof frame, "LMSG a..b 1\r\nx\r\nLMSG %s + _INBOX.%s q1 q2 2\r\nok\r\n",
+                          subject, subject);
+    ck_assert_int_eq(write(hub.fd, frame, (size_t)length), length);
+    natsMsg *msg = NULL;
+    ITEST_OK(natsSubscription_NextMsg(&msg, sub, ITEST_WAIT_MS));
+    ck_assert_str_eq(natsMsg_GetSubject(msg), subject); /* a..b never came */
+    natsMsg_Destroy(msg);
+    ITEST_OK(natsSubscription_NextMsg(&msg, exact, ITEST_WAIT_MS));
+    natsMsg_Destroy(msg);
+    natsSubscription_Destroy(exact);
+    natsSubscription_Destroy(sub);
+    natsConnection_Destroy(at_leaf);
+    close(hub.fd);
+    close(hub.listen_fd);
+    itest_server_stop(&leaf);
+}
+END_TEST
+
 /* A hub that stops reading: the leaf's own clients go on being served, the link is cut as
  * a slow consumer once what it owes passes max_pending, and the leaf dials again. */
 START_TEST(test_leaf_slow_hub)
@@ -1229,6 +1274,7 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_slow_hub);
     tcase_add_test(tc, test_leaf_learns_urls);
     tcase_add_test(tc, test_leaf_host_name);
+    tcase_add_test(tc, test_leaf_long_and_bad_lines);
     tcase_add_test(tc, test_leaf_flags);
     tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_leaf_tls_to_hub);
