@@ -6,9 +6,10 @@
  * --leafnode_reconnect), 30s after the hub found a loop. The connect is non-blocking and
  * the link is handed straight to the loop: the hub speaks first, so the link's receive
  * learns both that the connection was made (INFO) and that it was not (the connect's
- * error ends the receive). Host names are looked up with glibc's getaddrinfo_a, whose own
- * thread waits for the resolver, and looked at on shard 0's timer (numeric addresses and
- * localhost need no lookup). Shard 0's thread only. */
+ * error ends the receive). Host names are looked up by a thread of their own, which waits
+ * for the resolver, and looked at on shard 0's timer (numeric addresses and localhost need
+ * no lookup). Shard 0's thread only, but for that lookup thread (struct leaf_lookup: its
+ * result is published with a release store). */
 #include "engine/leaf.h"
 #include "engine/leaf_internal.h"
 
@@ -163,20 +164,31 @@ static void dial_failed(struct leaf_remote *remote, const struct leaf_url *url, 
 static void remote_connect(struct leaf_remote *remote, const struct leaf_url *url,
                            struct sockaddr_storage *address, socklen_t address_length);
 
-/* Starts looking the dialled URL's host up (glibc's getaddrinfo_a: a thread of its own
- * waits for the resolver, never shard 0); retry_fired looks at it every LOOKUP_CHECK_NS. */
+/* A lookup's thread: getaddrinfo, the result published with `done`. */
+static void *lookup_thread(void *arg)
+{
+    struct leaf_lookup *lookup = arg;
+    const struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    lookup->rc = getaddrinfo(lookup->host, NULL, &hints, &lookup->result);
+    /* release: the result and rc before the flag */
+    atomic_store_explicit(&lookup->done, true, memory_order_release);
+    return NULL;
+}
+
+/* Starts looking the dialled URL's host up on a thread of its own, which waits for the
+ * resolver, never shard 0; retry_fired looks at it every LOOKUP_CHECK_NS. (A thread of
+ * ours rather than glibc's getaddrinfo_a, whose internal thread the thread sanitizer
+ * cannot follow.) */
 static void lookup_start(struct leaf_remote *remote)
 {
     struct leaf_lookup *lookup = &remote->lookup;
-    memset(lookup, 0, sizeof *lookup);
-    lookup->hints.ai_family = AF_UNSPEC;
-    lookup->hints.ai_socktype = SOCK_STREAM;
-    lookup->request.ar_name = remote->dialling.host;
-    lookup->request.ar_request = &lookup->hints;
-    struct gaicb *list[] = {&lookup->request};
-    int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+    snprintf(lookup->host, sizeof lookup->host, "%s", remote->dialling.host);
+    lookup->result = NULL;
+    lookup->rc = 0;
+    atomic_store_explicit(&lookup->done, false, memory_order_relaxed); /* no thread yet */
+    int rc = pthread_create(&lookup->thread, NULL, lookup_thread, lookup);
     if (rc != 0) {
-        dial_failed(remote, &remote->dialling, gai_strerror(rc));
+        dial_failed(remote, &remote->dialling, strerror(rc));
         return;
     }
     lookup->running = true;
@@ -188,13 +200,16 @@ static void lookup_start(struct leaf_remote *remote)
 static void lookup_check(struct leaf_remote *remote)
 {
     struct leaf_lookup *lookup = &remote->lookup;
-    int rc = gai_error(&lookup->request);
-    if (rc == EAI_INPROGRESS) {
+    /* acquire: pairs with the thread's release of `done` */
+    if (!atomic_load_explicit(&lookup->done, memory_order_acquire)) {
         remote_retry(remote, LOOKUP_CHECK_NS);
         return;
     }
+    pthread_join(lookup->thread, NULL); /* it has returned: no wait */
     lookup->running = false;
-    struct addrinfo *found = lookup->request.ar_result;
+    int rc = lookup->rc;
+    struct addrinfo *found = lookup->result;
+    lookup->result = NULL;
     if (rc != 0 || found == NULL || found->ai_addrlen > sizeof(struct sockaddr_storage)) {
         if (found != NULL) {
             freeaddrinfo(found);
@@ -206,7 +221,6 @@ static void lookup_check(struct leaf_remote *remote)
     memcpy(&address, found->ai_addr, found->ai_addrlen);
     socklen_t length = found->ai_addrlen;
     freeaddrinfo(found);
-    lookup->request.ar_result = NULL;
     if (address.ss_family == AF_INET6) {
         ((struct sockaddr_in6 *)&address)->sin6_port = htons((uint16_t)remote->dialling.port);
     } else {
@@ -215,21 +229,16 @@ static void lookup_check(struct leaf_remote *remote)
     remote_connect(remote, &remote->dialling, &address, length);
 }
 
-/* A lookup still running when the module goes: cancelled, or waited for (shutdown only). */
+/* A lookup still running when the module goes: waited for (shutdown only). */
 static void lookup_abandon(struct leaf_remote *remote)
 {
     struct leaf_lookup *lookup = &remote->lookup;
     if (!lookup->running) {
         return;
     }
-    if (gai_cancel(&lookup->request) == EAI_NOTCANCELED) {
-        const struct gaicb *list[] = {&lookup->request};
-        while (gai_error(&lookup->request) == EAI_INPROGRESS) {
-            gai_suspend(list, 1, NULL);
-        }
-    }
-    if (lookup->request.ar_result != NULL) {
-        freeaddrinfo(lookup->request.ar_result);
+    pthread_join(lookup->thread, NULL); /* waits for the resolver: at shutdown only */
+    if (lookup->result != NULL) {
+        freeaddrinfo(lookup->result);
     }
     lookup->running = false;
 }

@@ -23,6 +23,8 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,11 +56,14 @@ struct leaf_url {
     char pass[LEAF_USER_MAX];
 };
 
-/* A host name being looked up for a try (getaddrinfo_a). */
+/* A host name being looked up for a try, by a thread of its own (leaf.c). */
 struct leaf_lookup {
-    struct gaicb request;
-    struct addrinfo hints;
-    bool running;
+    pthread_t thread;
+    char host[LEAF_HOST_MAX];   /* the thread's input */
+    struct addrinfo *result;    /* the thread's output, with rc; read once `done` */
+    int rc;
+    _Atomic bool done;          /* release by the thread, acquire by shard 0 */
+    bool running;               /* a thread was started and is not joined yet */
 };
 
 /* A server this one connects to as a leaf. */
