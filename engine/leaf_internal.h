@@ -16,7 +16,6 @@
 
 #include "base/timer.h"
 #include "engine/config.h"
-#include "engine/leaf.h"
 #include "engine/conn.h"
 #include "engine/route.h"
 #include "proto/parser.h"
