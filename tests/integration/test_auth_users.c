@@ -305,9 +305,13 @@ static void nkey_pair_make(struct nkey_pair *pair, int index)
     nkey_public_encode(NKEY_TYPE_USER, public_key, pair->public_key);
     char seed_text[NKEY_SEED_LENGTH + 1];
     nkey_seed_encode(NKEY_TYPE_USER, seed, seed_text);
-    snprintf(pair->seed_path, sizeof pair->seed_path, "/tmp/ionats-test-%d-%d.nk", (int)getpid(),
-             index);
-    FILE *f = fopen(pair->seed_path, "w");
+    /* a name no other process can hold (mkstemp): a seed file overwritten by another test
+     * would make the signature fail */
+    snprintf(pair->seed_path, sizeof pair->seed_path, "/tmp/ionats-test-%d-%d-XXXXXX",
+             (int)getpid(), index);
+    int fd = mkstemp(pair->seed_path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
     ck_assert_ptr_nonnull(f);
     fprintf(f, "%s\n", seed_text);
     fclose(f);
