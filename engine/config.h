@@ -83,6 +83,7 @@ struct config_leaf_tls {
     const char *ca_file;   /* the peer's certificate is checked against it (NULL: system) */
     bool verify;           /* hub side: leafs must show a certificate */
     bool insecure;         /* leaf side: the hub's certificate is not checked */
+    bool handshake_first;  /* the TLS handshake before the hub's INFO */
 };
 
 /* One leafnode remote: a server this one connects to as a leaf (leafnodes { remotes },

@@ -9,6 +9,7 @@
  * Main thread only, before anything starts. */
 #include "engine/config_file_internal.h"
 
+#include "engine/conn_tls.h"
 #include "engine/leaf.h"
 #include "engine/leaf_internal.h"
 #include "proto/nkey.h"
@@ -165,6 +166,21 @@ static void tls_bool_apply(struct config_file_state *a, const struct config_file
     }
 }
 
+/* handshake_first: a boolean; nats-server's fallback delay (a duration) is not served. */
+static void tls_first_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                            const char *key, const struct conf_node *value)
+{
+    struct config_leaf_tls *tls = a->entry;
+    if (value->type == CONF_STRING) {
+        config_file_error(a, value, "%s: a fallback delay is not supported yet (true or false)",
+                          key);
+        return;
+    }
+    if (config_file_type_is(a, key, value, CONF_BOOL)) {
+        tls->handshake_first = value->as.boolean;
+    }
+}
+
 static const struct config_file_rule tls_rules[] = {
     {{"cert_file"}, KEY_HANDLER, 0, NULL, tls_string_apply, NULL},
     {{"key_file"}, KEY_HANDLER, 0, NULL, tls_string_apply, NULL},
@@ -172,8 +188,7 @@ static const struct config_file_rule tls_rules[] = {
     {{"verify"}, KEY_HANDLER, 0, NULL, tls_bool_apply, NULL},
     {{"insecure"}, KEY_HANDLER, 0, NULL, tls_bool_apply, NULL},
     {{"timeout"}, KEY_IGNORE, 0, NULL, NULL, "a leafnode link's TLS handshake has 2s"},
-    {{"handshake_first", "first", "immediate"}, KEY_REFUSE, 0, NULL, NULL,
-     "a TLS handshake before INFO on leafnode links is not supported yet"},
+    {{"handshake_first", "first", "immediate"}, KEY_HANDLER, 0, NULL, tls_first_apply, NULL},
     {{"verify_and_map", "cipher_suites", "curve_preferences", "pinned_certs", "min_version"},
      KEY_REFUSE, 0, NULL, NULL, "not supported yet on leafnode links"},
     {{"cert_store", "cert_match_by", "cert_match", "ocsp_peer", "certs"}, KEY_REFUSE, 0, NULL,
@@ -193,10 +208,23 @@ static void tls_block_apply(struct config_file_state *a, const char *key,
     tls->on = true;
     config_file_map_apply(a, value, CONFIG_FILE_RULES(tls_rules), false);
     a->entry = entry;
-    if (server && (tls->cert_file == NULL || tls->key_file == NULL)) {
+    if (!server) {
+        return;
+    }
+    if (tls->cert_file == NULL || tls->key_file == NULL) {
         config_file_error(a, value, "missing '%s' in TLS configuration",
                           tls->cert_file == NULL ? "cert_file" : "key_file");
+        return;
     }
+    /* read now, as nats-server does: -t finds a bad certificate too */
+    const struct tls_settings settings = {
+        .cert_file = tls->cert_file, .key_file = tls->key_file, .ca_file = tls->ca_file};
+    char error[512];
+    struct tls_server *check = tls_server_new(&settings, error, sizeof error);
+    if (check == NULL) {
+        config_file_error(a, value, "error parsing X509 certificate/key pair: %s", error);
+    }
+    tls_server_free(check);
 }
 
 static void remote_tls_apply(struct config_file_state *a, const struct config_file_rule *rule,
@@ -378,7 +406,8 @@ static bool tls_equal(const struct config_leaf_tls *a, const struct config_leaf_
 {
     return a->on == b->on && text_equal(a->cert_file, b->cert_file) &&
            text_equal(a->key_file, b->key_file) && text_equal(a->ca_file, b->ca_file) &&
-           a->verify == b->verify && a->insecure == b->insecure;
+           a->verify == b->verify && a->insecure == b->insecure &&
+           a->handshake_first == b->handshake_first;
 }
 
 static bool remote_equal(const struct config_leaf_remote *a, const struct config_leaf_remote *b)

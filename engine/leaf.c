@@ -299,6 +299,12 @@ static void remote_connect(struct leaf_remote *remote, const struct leaf_url *ur
         conn_close(conn, "Out Of Memory"); /* release gives the remote back its retry */
         return;
     }
+    const struct config_leaf_remote *config = remote->config;
+    if (config != NULL && config->tls.on && config->tls.handshake_first &&
+        conn_tls_start_client(conn, remote->tls, url->host) != 0) {
+        conn_close(conn, "TLS Handshake Error"); /* the handshake before the hub's INFO */
+        return;
+    }
     loop_recv_start(shard->loop, conn);
 }
 

@@ -78,10 +78,15 @@ static int accept_open(struct conn *conn, const struct sockaddr *peer)
     state->accepted_count++;
     timer_arm(conn->table->timers, &link->handshake_timer,
               clock_deadline_ns(conn->connected_ns, LEAF_CONNECT_WAIT_NS));
+    /* with leafnodes { tls }: INFO in plain text, then the leaf's handshake; with
+     * handshake_first, the handshake first and INFO inside it */
+    const struct tls_server *tls = shard->server->leaf_tls;
+    if (tls != NULL && tls_server_handshake_first(tls) && conn_tls_start(conn, tls, true) != 0) {
+        return -ENOMEM;
+    }
     info_send(link);
-    /* with leafnodes { tls }: INFO in plain text, then the leaf's handshake */
-    return shard->server->leaf_tls != NULL ? conn_tls_start(conn, shard->server->leaf_tls, false)
-                                           : 0;
+    return tls != NULL && !tls_server_handshake_first(tls) ? conn_tls_start(conn, tls, false)
+                                                           : 0;
 }
 
 static void refuse(struct leaf_link *link, const char *error, size_t length, const char *reason)

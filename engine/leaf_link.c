@@ -512,7 +512,7 @@ static void link_info(struct leaf_link *link, const struct proto_op *op)
             return;
         }
         const struct config_leaf_remote *config = link->remote ? link->remote->config : NULL;
-        if (tls || (config != NULL && config->tls.on)) {
+        if ((tls || (config != NULL && config->tls.on)) && link->conn.tls == NULL) {
             /* the client side of the handshake now; CONNECT waits for it in `out` */
             if (link->remote == NULL ||
                 conn_tls_start_client(&link->conn, link->remote->tls, link->url.host) != 0) {

@@ -312,7 +312,8 @@ static int server_init(struct server *server, const struct config *config, int s
             const struct tls_settings settings = {.cert_file = tls->cert_file,
                                                   .key_file = tls->key_file,
                                                   .ca_file = tls->ca_file,
-                                                  .verify = tls->verify};
+                                                  .verify = tls->verify,
+                                                  .handshake_first = tls->handshake_first};
             char error[512];
             server->leaf_tls = tls_server_new(&settings, error, sizeof error);
             if (server->leaf_tls == NULL) {

@@ -1093,6 +1093,61 @@ START_TEST(test_leaf_credentials)
 }
 END_TEST
 
+static void hub_under_test_start(struct test_server *hub, int *leaf_port, const char *extra,
+                                 char *config, size_t size);
+
+/* tls { handshake_first } on both sides of a link (nats-server 2.10 and later): the
+ * broker under test as the leaf of a nats-server 2.15.1 hub, then as the hub of one. */
+START_TEST(test_leaf_tls_handshake_first)
+{
+    if (hub_binary(1) == NULL || (test_server_reference() && reference_is_2_9())) {
+        return; /* 2.9.10 has no handshake_first */
+    }
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             "  tls { cert_file: \"%s/server.pem\", key_file: \"%s/server.key\", "
+             "handshake_first: true }\n",
+             cert_dir, cert_dir);
+    struct hub hub;
+    hub_start(&hub, 1, extra);
+    char remote[192];
+    snprintf(remote, sizeof remote, "    tls { ca_file: \"%s/ca.pem\", handshake_first: true }\n",
+             cert_dir);
+    struct test_server leaf;
+    char config[CONFIG_MAX];
+    leaf_start(&leaf, &hub, "FIRST", NULL, remote, config, sizeof config);
+    natsConnection *at_hub = itest_connect(hub.server.url);
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    ck_assert(interest_crossed(at_leaf, at_hub, "probe.f1"));
+    ck_assert(interest_crossed(at_hub, at_leaf, "probe.f2"));
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_leaf);
+    itest_server_stop(&leaf);
+    itest_server_stop(&hub.server);
+
+    struct test_server ionats_hub;
+    int leaf_port;
+    char hub_config[CONFIG_MAX];
+    hub_under_test_start(&ionats_hub, &leaf_port, extra, hub_config, sizeof hub_config);
+    struct test_server below;
+    char below_config[CONFIG_MAX];
+    snprintf(below_config, sizeof below_config,
+             "server_name: NFIRST\nleafnodes { remotes: [ { url: \"nats-leaf://127.0.0.1:%d\", "
+             "tls { ca_file: \"%s/ca.pem\", handshake_first: true } } ] }\n",
+             leaf_port, cert_dir);
+    struct test_server_options options = {.config_text = below_config,
+                                          .reference_binary = hub_binary(1)};
+    itest_reference_start(&below, &options);
+    at_hub = itest_connect(ionats_hub.url);
+    natsConnection *at_below = itest_connect(below.url);
+    ck_assert(interest_crossed(at_below, at_hub, "probe.f3"));
+    natsConnection_Destroy(at_hub);
+    natsConnection_Destroy(at_below);
+    itest_server_stop(&below);
+    itest_server_stop(&ionats_hub);
+}
+END_TEST
+
 /* ---- the broker under test as the hub of nats-server leafs ---- */
 
 /* The broker under test listening for leafs (`extra` inside its leafnodes {}). */
@@ -1279,6 +1334,7 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_leaf_tls_to_hub);
     tcase_add_test(tc, test_leaf_nkey);
+    tcase_add_test(tc, test_leaf_tls_handshake_first);
     tcase_add_test(tc, test_leaf_credentials);
     tcase_add_test(tc, test_leaf_reload_refused);
     tcase_add_test(tc, test_hub_tls);

@@ -356,8 +356,10 @@ START_TEST(test_leafnodes_block)
         const char *said;
     } refused[] = {
         {"leafnodes { listen: 7422, tls: {} }\n", "missing 'cert_file' in TLS configuration"},
-        {"leafnodes { listen: 7422, tls: { cert_file: a, key_file: b, handshake_first: true } }\n",
-         "handshake_first: a TLS handshake before INFO on leafnode links is not supported yet"},
+        {"leafnodes { listen: 7422, tls: { cert_file: /nonexistent.pem, key_file: k } }\n",
+         "error parsing X509 certificate/key pair: error loading certificate /nonexistent.pem"},
+        {"leafnodes { listen: 7422, tls: { cert_file: a, key_file: b, handshake_first: 300ms } }\n",
+         "handshake_first: a fallback delay is not supported yet (true or false)"},
         {"leafnodes { authorization { users: [] } }\n",
          "users: leafnode users, nkeys and accounts are not supported yet"},
         {"leafnodes { listen: \"127.0.0.1:x\" }\n", "could not parse port \"x\""},
