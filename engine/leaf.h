@@ -29,6 +29,10 @@ struct leaf_state *leaf_state_of(struct shard *shard);
 /* leaf_monitor.c: /leafz's count and "leafs" array (with each link's subscriptions when
  * `subs`), and the number of links for /varz. Shard 0's thread. */
 void leaf_leafz_json(struct leaf_state *state, struct go_json *json, bool subs);
+
+/* /varz's "leaf" object: the leafnode port's host, port and timeouts when leafs may
+ * connect, and the remotes (their account and configured URLs). Shard 0's thread. */
+void leaf_varz_json(const struct leaf_state *state, struct go_json *json);
 int leaf_link_count(const struct leaf_state *state);
 
 #endif

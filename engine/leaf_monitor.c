@@ -5,6 +5,8 @@
 #include "engine/leaf.h"
 #include "engine/leaf_internal.h"
 
+#include "engine/server.h"
+#include "engine/shard.h"
 #include "proto/go_json.h"
 
 #include <inttypes.h>
@@ -89,6 +91,45 @@ static void link_write(const struct leaf_link *link, struct go_json *json, bool 
         go_json_raw(json, "]", 1);
     }
     go_json_key_cstring(json, "compression", "off");
+    go_json_raw(json, "}", 1);
+}
+
+/* nats-server's LeafNodeOptsVarz: omitempty fields, seconds as numbers. */
+void leaf_varz_json(const struct leaf_state *state, struct go_json *json)
+{
+    const struct server *server = state->shard->server;
+    const struct config *config = server->config;
+    go_json_raw(json, "{", 1);
+    if (server->leaf_listen_fd >= 0) {
+        go_json_key_cstring(json, "host", config->leaf_host != NULL ? config->leaf_host
+                                                                    : config->host);
+        go_json_key_int(json, "port", server->leaf_port);
+        go_json_key_int(json, "auth_timeout", 2); /* a leaf's CONNECT must come within 2s */
+        go_json_key_int(json, "tls_timeout", 2);
+        if (server->leaf_tls != NULL) {
+            go_json_key_bool(json, "tls_required", true);
+        }
+    }
+    if (state->remote_count > 0) {
+        go_json_key(json, "remotes");
+        go_json_raw(json, "[", 1);
+        for (uint32_t r = 0; r < state->remote_count; r++) {
+            const struct leaf_remote *remote = &state->remotes[r];
+            go_json_comma(json);
+            go_json_raw(json, "{", 1);
+            go_json_key_cstring(json, "local_account", "$G");
+            go_json_key(json, "urls");
+            go_json_raw(json, "[", 1);
+            for (uint32_t u = 0; u < remote->configured_count; u++) {
+                char text[LEAF_HOST_MAX + 16];
+                snprintf(text, sizeof text, "%s:%d", remote->urls[u].host, remote->urls[u].port);
+                go_json_comma(json);
+                go_json_cstring(json, text);
+            }
+            go_json_raw(json, "]}", 2);
+        }
+        go_json_raw(json, "]", 1);
+    }
     go_json_raw(json, "}", 1);
 }
 

@@ -321,8 +321,8 @@ static int server_init(struct server *server, const struct config *config, int s
                 return -EINVAL;
             }
         }
-        LOG_INFO("Listening for leafnode connections on %s:%d", host,
-                 bound_port(server->leaf_listen_fd));
+        server->leaf_port = bound_port(server->leaf_listen_fd);
+        LOG_INFO("Listening for leafnode connections on %s:%d", host, server->leaf_port);
     }
     if (server_live_start(server, config) != 0 || server_shards_alloc(server, shard_count) != 0) {
         LOG_ERROR("out of memory setting up %d shards", shard_count);

@@ -170,8 +170,14 @@ void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather
     go_json_key_int(json, "max_control_line", config->max_control_line);
     go_json_key_int(json, "max_payload", config->max_payload);
     go_json_key_int(json, "max_pending", config->max_pending);
-    go_json_literal(json, ",\"cluster\":{},\"gateway\":{},\"leaf\":{},\"mqtt\":{},"
-                          "\"websocket\":{}");
+    go_json_literal(json, ",\"cluster\":{},\"gateway\":{}");
+    go_json_key(json, "leaf");
+    if (leaf_state_of(shard) != NULL) {
+        leaf_varz_json(leaf_state_of(shard), json);
+    } else {
+        go_json_literal(json, "{}");
+    }
+    go_json_literal(json, ",\"mqtt\":{},\"websocket\":{}");
     jetstream_write(shard, json);
     go_json_key(json, "tls_timeout");
     monitor_json_float(json, VARZ_TLS_TIMEOUT_SECONDS);

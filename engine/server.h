@@ -55,6 +55,7 @@ struct server {
     /* Leafs connecting to this server (--leafnode_port): the socket shard 0 accepts on
      * (-1 none) and their kind (leaf.h's). */
     int leaf_listen_fd;
+    int leaf_port; /* its bound port */
     const struct conn_kind *leaf_kind; /* static */
     struct tls_server *leaf_tls; /* owned: TLS for them (leafnodes { tls }); NULL: none */
     /* When the server started, on the wall clock (varz "start") and on the monotonic clock

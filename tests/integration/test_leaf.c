@@ -788,6 +788,20 @@ START_TEST(test_leaf_flags)
 }
 END_TEST
 
+/* The whole response to GET `path` (the broker closes after it). */
+static void http_get(int port, const char *path, char *body, size_t size)
+{
+    int fd = test_connect_raw(port);
+    ck_assert_int_ge(fd, 0);
+    char request[256];
+    int length = snprintf(request, sizeof request,
+                          "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    ck_assert_int_eq(write(fd, request, (size_t)length), length);
+    long got = test_read_until(fd, body, size, "\r\n\r\n}", ITEST_WAIT_MS);
+    ck_assert_msg(got > 0 || got == -ECONNRESET, "%ld", got);
+    close(fd);
+}
+
 /* /leafz on the leaf: the hub's link, its name, the counters and (subs=1) its interest. */
 START_TEST(test_leaf_leafz)
 {
@@ -803,15 +817,8 @@ START_TEST(test_leaf_leafz)
     itest_flush(at_hub);
     ck_assert(interest_crossed(at_leaf, at_hub, "probe.z"));
     int port = itest_monitor_port(&leaf, ITEST_WAIT_MS);
-    int fd = test_connect_raw(port);
-    ck_assert_int_ge(fd, 0);
-    static const char get[] = "GET /leafz?subs=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    ck_assert_int_eq(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
-    static char body[16384];
-    /* to the end of the response (2.9.10 writes no compression field, 2.15.1 does) */
-    long got = test_read_until(fd, body, sizeof body, "\r\n\r\n}", ITEST_WAIT_MS);
-    ck_assert_msg(got > 0 || got == -ECONNRESET, "%ld", got);
-    close(fd);
+    static char body[65536];
+    http_get(port, "/leafz?subs=1", body, sizeof body);
     ck_assert_msg(strstr(body, "\"leafnodes\": 1") != NULL, "%s", body);
     /* name and is_spoke: nats-server 2.10 and later (2.9.10 writes neither) */
     if (!leaf.reference || strstr(body, "\"is_spoke\"") != NULL) {
@@ -821,6 +828,12 @@ START_TEST(test_leaf_leafz)
     ck_assert_msg(strstr(body, "\"account\": \"$G\"") != NULL, "%s", body);
     ck_assert_msg(strstr(body, "\"watched.subject\"") != NULL, "%s", body);
     ck_assert_msg(strstr(body, "\"out_msgs\": 0,") == NULL, "%s", body); /* probes went out */
+    /* /varz's leaf object names the remote */
+    http_get(port, "/varz", body, sizeof body);
+    char url[64];
+    snprintf(url, sizeof url, "\"127.0.0.1:%d\"", hub.leaf_port);
+    ck_assert_msg(strstr(body, "\"local_account\": \"$G\"") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, url) != NULL, "%s", body);
     natsSubscription_Destroy(watched);
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
