@@ -10,7 +10,9 @@
  * hub is interested in becomes subscriptions of the link on shard 0 (route_sub with
  * `link` set), announced to the other shards like any other, so a publish anywhere reaches
  * the hub through routing unchanged. leaf.c owns remotes, dialling and the interest
- * table; leaf_link.c the link's protocol. Shard 0's thread only. */
+ * table; leaf_link.c the link's protocol (both sides); leaf_accept.c the hub side's
+ * handshake; leaf_auth.c what a leaf proves (nkey, credentials); leaf_monitor.c /leafz and
+ * varz. Shard 0's thread only, but for a host name's lookup thread (struct leaf_lookup). */
 #ifndef IONATS_ENGINE_LEAF_INTERNAL_H
 #define IONATS_ENGINE_LEAF_INTERNAL_H
 
