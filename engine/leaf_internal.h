@@ -176,6 +176,20 @@ struct leaf_interest {
     char text[]; /* subject NUL queue NUL */
 };
 
+/* ---- leaf_remote.c ---- */
+
+/* Fills a remote from its configuration (or, for --leafnodes, a comma-separated URL list):
+ * its URLs and TLS client context. 0 or -EINVAL (logged); leaf_remote_free frees what it
+ * made either way. */
+int leaf_remote_init(struct leaf_state *state, struct leaf_remote *remote,
+                     const struct config_leaf_remote *config, const char *url_list);
+
+/* The first try, once the loop runs; no more tries; what the remote holds, freed (a lookup
+ * still running is waited for: at shutdown only). */
+void leaf_remote_start(struct leaf_remote *remote);
+void leaf_remote_stop(struct leaf_remote *remote);
+void leaf_remote_free(struct leaf_remote *remote);
+
 /* ---- leaf.c ---- */
 
 /* Logs a failed try as nats-server does: an error the first time and every 3600th, a
