@@ -496,9 +496,11 @@ static int64_t parse_control_line(const struct parser *parser, const char *line,
     case PROTO_OP_HPUB:
         return parse_hpub(parser, fields, count, op);
     case PROTO_OP_MSG:
-        return parse_msg(fields, count, false, op);
-    case PROTO_OP_HMSG:
-        return parse_msg(fields, count, true, op);
+    case PROTO_OP_HMSG: {
+        /* a client reading a broker holds no more than payload_max of it either */
+        int64_t size = parse_msg(fields, count, op->kind == PROTO_OP_HMSG, op);
+        return size > (int64_t)parser->payload_max ? PROTO_ERR_MAX_PAYLOAD : size;
+    }
     case PROTO_OP_SUB:
         return parse_sub(fields, count, op);
     case PROTO_OP_UNSUB:

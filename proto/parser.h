@@ -81,7 +81,7 @@ struct proto_op {
 
 struct parser {
     uint32_t control_line_max; /* bytes of a control line, CRLF excluded */
-    uint32_t payload_max;      /* announced PUB/HPUB size limit */
+    uint32_t payload_max;      /* the largest payload an op may announce (any role) */
     enum parser_role role;
     /* Carry: an operation split across receives, stitched here. Owned. */
     char *carry;
