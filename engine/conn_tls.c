@@ -331,6 +331,31 @@ int conn_tls_start_client(struct conn *conn, const struct tls_server *client, co
     return 0;
 }
 
+bool conn_tls_describe(const struct conn *conn, const char **version, const char **cipher)
+{
+    const struct conn_tls *tls = conn->tls;
+    if (tls == NULL || tls->state != TLS_OPEN) {
+        return false;
+    }
+    switch (SSL_version(tls->ssl)) {
+    case TLS1_3_VERSION:
+        *version = "1.3";
+        break;
+    case TLS1_2_VERSION:
+        *version = "1.2";
+        break;
+    default:
+        *version = "unknown";
+        break;
+    }
+    const SSL_CIPHER *suite = SSL_get_current_cipher(tls->ssl);
+    *cipher = suite != NULL ? SSL_CIPHER_standard_name(suite) : NULL;
+    if (*cipher == NULL) {
+        *cipher = "unknown";
+    }
+    return true;
+}
+
 void conn_tls_free(struct conn *conn)
 {
     struct conn_tls *tls = conn->tls;

@@ -74,6 +74,11 @@ bool tls_server_handshake_first(const struct tls_server *tls);
  * before anything the kind says (HTTPS, or tls { handshake_first }). 0 or -ENOMEM. */
 int conn_tls_start(struct conn *conn, const struct tls_server *tls, bool handshake_first);
 
+/* The connection's TLS version ("1.2", "1.3") and cipher suite (its IANA name, as Go's
+ * crypto/tls writes it), once the handshake is done: static strings, readable on any
+ * thread. False when the connection speaks no TLS or its handshake is not done. */
+bool conn_tls_describe(const struct conn *conn, const char **version, const char **cipher);
+
 /* Frees the layer; the connection's slot is going back to the table. */
 void conn_tls_free(struct conn *conn);
 

@@ -17,6 +17,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "engine/client.h"
+#include "engine/conn_tls.h"
 #include "engine/server.h"
 #include "engine/shard.h"
 #include "proto/subject.h"
@@ -229,6 +230,9 @@ void monitor_connz_collect(struct shard *shard, struct monitor_part *part)
         row->name = text_put(&text, client->options.name, strlen(client->options.name));
         row->lang = text_put(&text, client->options.lang, strlen(client->options.lang));
         row->version = text_put(&text, client->options.version, strlen(client->options.version));
+        if (!conn_tls_describe(&client->conn, &row->tls_version, &row->tls_cipher)) {
+            row->tls_version = row->tls_cipher = NULL;
+        }
         if (options->subs != MONITOR_SUBS_NONE) {
             row->subs = sub_row;
             CLIENT_SUBS_FOR_EACH(client, sub) {
@@ -356,6 +360,10 @@ static void conn_write(const struct server *server, const struct monitor_conn_ro
         if (labels[i][1][0] != '\0') {
             key_text(json, labels[i][0], labels[i][1], strlen(labels[i][1]));
         }
+    }
+    if (row->tls_version != NULL) { /* nats-server's order: after version */
+        go_json_key_cstring(json, "tls_version", row->tls_version);
+        go_json_key_cstring(json, "tls_cipher_suite", row->tls_cipher);
     }
     if (subs != MONITOR_SUBS_NONE && row->subs_count > 0) {
         go_json_key(json, subs == MONITOR_SUBS_LIST ? "subscriptions_list"

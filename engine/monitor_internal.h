@@ -188,6 +188,8 @@ struct monitor_conn_row {
     const char *name;       /* into the part's block; "" when the client gave none */
     const char *lang;
     const char *version;
+    const char *tls_version; /* static (conn_tls_describe); NULL without TLS */
+    const char *tls_cipher;
     struct monitor_sub_row *subs; /* into the part's block, with subs= */
     uint32_t subs_count;
 };

@@ -357,6 +357,15 @@ START_TEST(test_tls_https_monitoring)
     ck_assert_msg(strstr(response, "\"https_port\": ") != NULL &&
                       strstr(response, "\"https_port\": 0,") == NULL,
                   "varz: %.2000s", response);
+    /* connz names a TLS client's version and cipher suite (IANA names, as Go's) */
+    natsConnection *connection = NULL;
+    ITEST_OK(tls_connect(tls_options(server.url, true, false), &connection));
+    https_get(port, "/connz", response, sizeof response);
+    ck_assert_msg(strstr(response, "\"tls_version\": \"1.3\"") != NULL, "connz: %.3000s",
+                  response);
+    ck_assert_msg(strstr(response, "\"tls_cipher_suite\": \"TLS_") != NULL, "connz: %.3000s",
+                  response);
+    natsConnection_Destroy(connection);
     itest_server_stop(&server);
 }
 END_TEST
