@@ -331,3 +331,26 @@ bool itest_log_shows(const struct test_server *server, const char *text, long wa
         nanosleep(&pause, NULL);
     }
 }
+
+void itest_logs_show(void)
+{
+    for (int i = 0; i < ITEST_SERVERS_MAX; i++) {
+        if (itest_servers[i].pid == 0) {
+            continue;
+        }
+        fprintf(stderr, "---- %s (pid %d) ----\n", itest_servers[i].log_path,
+                (int)itest_servers[i].pid);
+        FILE *log = fopen(itest_servers[i].log_path, "r");
+        if (log == NULL) {
+            continue;
+        }
+        static char tail[8192];
+        fseek(log, 0, SEEK_END);
+        long size = ftell(log);
+        fseek(log, size > (long)sizeof tail - 1 ? size - (long)sizeof tail + 1 : 0, SEEK_SET);
+        size_t length = fread(tail, 1, sizeof tail - 1, log);
+        fclose(log);
+        tail[length] = '\0';
+        fputs(tail, stderr);
+    }
+}

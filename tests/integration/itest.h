@@ -108,6 +108,10 @@ int itest_run(Suite *suite);
  * file, or the reference's own), then sends it SIGHUP. */
 void itest_config_rewrite(struct test_server *server, const char *before, const char *after);
 
+/* Writes the end of every running broker's log to stderr (before failing a test whose
+ * cause is in them). */
+void itest_logs_show(void);
+
 /* True once the broker's log holds `text` (looked for until `wait_ms` passed). */
 bool itest_log_shows(const struct test_server *server, const char *text, long wait_ms);
 

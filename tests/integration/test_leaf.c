@@ -104,6 +104,15 @@ static bool interest_crossed(natsConnection *from, natsConnection *to, const cha
     return crossed;
 }
 
+/* interest_crossed, or the test fails with the brokers' logs on stderr. */
+static void expect_crossed(natsConnection *from, natsConnection *to, const char *subject)
+{
+    if (!interest_crossed(from, to, subject)) {
+        itest_logs_show();
+        ck_abort_msg("the interest in %s never crossed", subject);
+    }
+}
+
 /* The next message on `sub` within ITEST_WAIT_MS, its data checked. */
 static void expect_msg(natsSubscription *sub, const char *subject, const char *data)
 {
@@ -137,8 +146,8 @@ START_TEST(test_leaf_pubsub_both_ways)
     leaf_start(&leaf, &hub, "LEAF", NULL, NULL, config, sizeof config);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.up"));
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.down"));
+    expect_crossed(at_leaf, at_hub, "probe.up");
+    expect_crossed(at_hub, at_leaf, "probe.down");
 
     /* wildcards on either side */
     natsSubscription *hub_wild = NULL;
@@ -147,8 +156,8 @@ START_TEST(test_leaf_pubsub_both_ways)
     ITEST_OK(natsConnection_SubscribeSync(&leaf_wild, at_leaf, "down.>"));
     itest_flush(at_hub);
     itest_flush(at_leaf);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.up2"));
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.down2"));
+    expect_crossed(at_leaf, at_hub, "probe.up2");
+    expect_crossed(at_hub, at_leaf, "probe.down2");
     ITEST_OK(natsConnection_PublishString(at_leaf, "up.a.x", "one"));
     ITEST_OK(natsConnection_PublishString(at_leaf, "up.a.y", "not matched"));
     ITEST_OK(natsConnection_PublishString(at_hub, "down.a.b.c", "two"));
@@ -173,7 +182,7 @@ START_TEST(test_leaf_pubsub_both_ways)
     natsSubscription *overlap = NULL;
     ITEST_OK(natsConnection_SubscribeSync(&overlap, at_hub, "up.>"));
     itest_flush(at_hub);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.up3"));
+    expect_crossed(at_leaf, at_hub, "probe.up3");
     ITEST_OK(natsConnection_PublishString(at_leaf, "up.b.x", "four"));
     itest_flush(at_leaf);
     expect_msg(hub_wild, "up.b.x", "four");
@@ -216,8 +225,8 @@ static void queue_sides_check(natsConnection *one, natsConnection *other, const 
     ITEST_OK(natsConnection_QueueSubscribeSync(&other_member, other, subject, "grp"));
     itest_flush(one);
     itest_flush(other);
-    ck_assert(interest_crossed(one, other, "probe.q1"));
-    ck_assert(interest_crossed(other, one, "probe.q2"));
+    expect_crossed(one, other, "probe.q1");
+    expect_crossed(other, one, "probe.q2");
     for (int i = 0; i < QUEUE_MSGS; i++) {
         ITEST_OK(natsConnection_PublishString(one, subject, "one"));
         ITEST_OK(natsConnection_PublishString(other, subject, "other"));
@@ -254,7 +263,7 @@ START_TEST(test_leaf_queue_groups)
     ITEST_OK(natsConnection_QueueSubscribeSync(&hub_member, at_hub, "task", "grp"));
     ITEST_OK(natsConnection_SubscribeSync(&plain, at_hub, "task"));
     itest_flush(at_hub);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.q3"));
+    expect_crossed(at_leaf, at_hub, "probe.q3");
     for (int i = 0; i < QUEUE_MSGS; i++) {
         ITEST_OK(natsConnection_PublishString(at_leaf, "task", "across"));
     }
@@ -297,8 +306,8 @@ START_TEST(test_leaf_request_reply)
     ITEST_OK(natsConnection_Subscribe(&leaf_service, at_leaf, "svc.leaf", echo_on_msg, "leaf"));
     itest_flush(at_hub);
     itest_flush(at_leaf);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.r1"));
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.r2"));
+    expect_crossed(at_leaf, at_hub, "probe.r1");
+    expect_crossed(at_hub, at_leaf, "probe.r2");
     for (int i = 0; i < 20; i++) {
         natsMsg *reply = NULL;
         ITEST_OK(natsConnection_RequestString(&reply, at_leaf, "svc.hub", "ping", ITEST_WAIT_MS));
@@ -342,8 +351,8 @@ START_TEST(test_leaf_deny_lists)
     ITEST_OK(natsConnection_SubscribeSync(&leaf_secret, at_leaf, "secret.in.x"));
     itest_flush(at_hub);
     itest_flush(at_leaf);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.d1"));
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.d2"));
+    expect_crossed(at_leaf, at_hub, "probe.d1");
+    expect_crossed(at_hub, at_leaf, "probe.d2");
     ITEST_OK(natsConnection_PublishString(at_leaf, "secret.out", "kept"));
     ITEST_OK(natsConnection_PublishString(at_hub, "secret.in.x", "kept"));
     itest_flush(at_leaf);
@@ -373,7 +382,7 @@ static void good_and_bad_leafs(struct hub *hub, const char *good_userinfo,
     leaf_start(&bad, hub, "BAD", bad_userinfo, bad_remote, bad_config, sizeof bad_config);
     natsConnection *at_hub = itest_connect(hub->server.url);
     natsConnection *at_good = itest_connect(good.url);
-    ck_assert(interest_crossed(at_good, at_hub, "probe.a1"));
+    expect_crossed(at_good, at_hub, "probe.a1");
     ck_assert(itest_log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_good);
@@ -402,7 +411,7 @@ START_TEST(test_leaf_hub_restart)
     ITEST_OK(natsConnection_SubscribeSync(&leaf_sub, at_leaf, "events.>"));
     itest_flush(at_leaf);
     natsConnection *at_hub = itest_connect(hub.server.url);
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.h1"));
+    expect_crossed(at_hub, at_leaf, "probe.h1");
     natsConnection_Destroy(at_hub);
     itest_server_stop(&hub.server);
     /* the leaf serves its own clients while the hub is gone */
@@ -415,7 +424,7 @@ START_TEST(test_leaf_hub_restart)
     hub.options.config_text = hub.config;
     itest_reference_start(&hub.server, &hub.options);
     at_hub = itest_connect(hub.server.url);
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.h2"));
+    expect_crossed(at_hub, at_leaf, "probe.h2");
     ITEST_OK(natsConnection_PublishString(at_hub, "events.a", "after"));
     itest_flush(at_hub);
     expect_msg(leaf_sub, "events.a", "after");
@@ -442,8 +451,8 @@ START_TEST(test_leaf_two_leafs)
     leaf_start(&b, &hub, "LEAF_B", NULL, NULL, b_config, sizeof b_config);
     natsConnection *at_a = itest_connect(a.url);
     natsConnection *at_b = itest_connect(b.url);
-    ck_assert(interest_crossed(at_a, at_b, "probe.ab"));
-    ck_assert(interest_crossed(at_b, at_a, "probe.ba"));
+    expect_crossed(at_a, at_b, "probe.ab");
+    expect_crossed(at_b, at_a, "probe.ba");
     natsConnection_Destroy(at_a);
     natsConnection_Destroy(at_b);
     itest_server_stop(&a);
@@ -755,7 +764,7 @@ START_TEST(test_leaf_flags)
     hub_start_on(&hub, 0, NULL, leaf_port);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.f1"));
+    expect_crossed(at_leaf, at_hub, "probe.f1");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
@@ -780,7 +789,7 @@ START_TEST(test_leaf_flags)
     itest_reference_start(&below, &below_options);
     at_hub = itest_connect(ionats_hub.url);
     natsConnection *at_below = itest_connect(below.url);
-    ck_assert(interest_crossed(at_below, at_hub, "probe.f2"));
+    expect_crossed(at_below, at_hub, "probe.f2");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_below);
     itest_server_stop(&below);
@@ -815,7 +824,7 @@ START_TEST(test_leaf_leafz)
     natsSubscription *watched = NULL;
     ITEST_OK(natsConnection_SubscribeSync(&watched, at_hub, "watched.subject"));
     itest_flush(at_hub);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.z"));
+    expect_crossed(at_leaf, at_hub, "probe.z");
     int port = itest_monitor_port(&leaf, ITEST_WAIT_MS);
     static char body[65536];
     http_get(port, "/leafz?subs=1", body, sizeof body);
@@ -862,7 +871,7 @@ START_TEST(test_leaf_jetstream_domain)
     itest_server_start(&leaf, &options);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.j1"));
+    expect_crossed(at_hub, at_leaf, "probe.j1");
     /* the domain's API interest reaches the hub with the rest of the leaf's */
     natsMsg *reply = NULL;
     natsStatus status = NATS_NO_RESPONDERS;
@@ -891,7 +900,7 @@ START_TEST(test_leaf_jetstream_domain)
     jsErrCode code = 0;
     ITEST_OK(js_AddStream(&info, js, &stream, NULL, &code));
     jsStreamInfo_Destroy(info);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.j2")); /* the stream's subjects too */
+    expect_crossed(at_leaf, at_hub, "probe.j2"); /* the stream's subjects too */
     for (int i = 1; i <= 5; i++) {
         jsPubAck *ack = NULL;
         status = NATS_TIMEOUT;
@@ -945,8 +954,8 @@ START_TEST(test_leaf_tls_to_hub)
                sizeof untrusting_config);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.t1"));
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.t2"));
+    expect_crossed(at_leaf, at_hub, "probe.t1");
+    expect_crossed(at_hub, at_leaf, "probe.t2");
     ck_assert(itest_log_shows(&untrusting, "certificate", ITEST_WAIT_MS)); /* verify failed */
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
@@ -971,12 +980,12 @@ START_TEST(test_leaf_reload_refused)
     leaf_start(&leaf, &hub, "LEAF", NULL, "    deny_exports: \"a\"\n", config, sizeof config);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.r1"));
+    expect_crossed(at_leaf, at_hub, "probe.r1");
     itest_config_rewrite(&leaf, "deny_exports: \"a\"", "deny_exports: \"b\"");
     ck_assert(itest_log_shows(&leaf, "Failed to reload server configuration: config reload "
                                      "not supported for LeafNode",
                               ITEST_WAIT_MS));
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.r2"));
+    expect_crossed(at_leaf, at_hub, "probe.r2");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
@@ -1131,8 +1140,8 @@ START_TEST(test_leaf_tls_handshake_first)
     leaf_start(&leaf, &hub, "FIRST", NULL, remote, config, sizeof config);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.f1"));
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.f2"));
+    expect_crossed(at_leaf, at_hub, "probe.f1");
+    expect_crossed(at_hub, at_leaf, "probe.f2");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
@@ -1153,7 +1162,7 @@ START_TEST(test_leaf_tls_handshake_first)
     itest_reference_start(&below, &options);
     at_hub = itest_connect(ionats_hub.url);
     natsConnection *at_below = itest_connect(below.url);
-    ck_assert(interest_crossed(at_below, at_hub, "probe.f3"));
+    expect_crossed(at_below, at_hub, "probe.f3");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_below);
     itest_server_stop(&below);
@@ -1202,13 +1211,13 @@ START_TEST(test_hub_reference_leaf)
     reference_leaf_start(&leaf, leaf_port, "NLEAF", NULL, NULL, leaf_config, sizeof leaf_config);
     natsConnection *at_hub = itest_connect(hub.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.n1"));
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.n2"));
+    expect_crossed(at_leaf, at_hub, "probe.n1");
+    expect_crossed(at_hub, at_leaf, "probe.n2");
     queue_sides_check(at_hub, at_leaf, "jobs");
     natsSubscription *service = NULL;
     ITEST_OK(natsConnection_Subscribe(&service, at_leaf, "svc.n", echo_on_msg, "nleaf"));
     itest_flush(at_leaf);
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.n6"));
+    expect_crossed(at_hub, at_leaf, "probe.n6");
     natsMsg *reply = NULL;
     ITEST_OK(natsConnection_RequestString(&reply, at_hub, "svc.n", "q", ITEST_WAIT_MS));
     ck_assert_str_eq(natsMsg_GetData(reply), "nleaf:q");
@@ -1251,8 +1260,8 @@ START_TEST(test_hub_tls)
     close(fd);
     natsConnection *at_hub = itest_connect(hub.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    ck_assert(interest_crossed(at_leaf, at_hub, "probe.t3"));
-    ck_assert(interest_crossed(at_hub, at_leaf, "probe.t4"));
+    expect_crossed(at_leaf, at_hub, "probe.t3");
+    expect_crossed(at_hub, at_leaf, "probe.t4");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
@@ -1281,8 +1290,8 @@ START_TEST(test_hub_two_leafs_and_auth)
                          sizeof bad_config);
     natsConnection *at_a = itest_connect(a.url);
     natsConnection *at_b = itest_connect(b.url);
-    ck_assert(interest_crossed(at_a, at_b, "probe.ab"));
-    ck_assert(interest_crossed(at_b, at_a, "probe.ba"));
+    expect_crossed(at_a, at_b, "probe.ab");
+    expect_crossed(at_b, at_a, "probe.ba");
     ck_assert(itest_log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
     natsConnection_Destroy(at_a);
     natsConnection_Destroy(at_b);
@@ -1315,8 +1324,8 @@ START_TEST(test_hub_in_the_middle)
                          sizeof below_config);
     natsConnection *at_top = itest_connect(top.server.url);
     natsConnection *at_below = itest_connect(below.url);
-    ck_assert(interest_crossed(at_top, at_below, "probe.down"));
-    ck_assert(interest_crossed(at_below, at_top, "probe.up"));
+    expect_crossed(at_top, at_below, "probe.down");
+    expect_crossed(at_below, at_top, "probe.up");
     natsConnection_Destroy(at_top);
     natsConnection_Destroy(at_below);
     itest_server_stop(&below);
