@@ -239,6 +239,13 @@ static void link_sub_add(struct leaf_link *link, const struct proto_op *op)
         (*at)->weight = op->max_msgs; /* a queue group's new weight */
         return;
     }
+    /* a peer's interest is bounded like a client's: --max_subscriptions per connection */
+    int64_t max_subs = shard->server->config->max_subscriptions;
+    if (max_subs > 0 && link->sub_count >= (uint64_t)max_subs) {
+        LOG_WARN(LINK_FMT "Maximum Subscriptions Exceeded: leafnode interest in %.*s ignored",
+                 LINK_ARGS(link), (int)op->subject.length, op->subject.data);
+        return;
+    }
     struct leaf_sub *sub = calloc(1, sizeof *sub + op->subject.length + op->queue.length + 2);
     if (sub == NULL) {
         LOG_ERROR(LINK_FMT "out of memory for leafnode interest in %.*s", LINK_ARGS(link),

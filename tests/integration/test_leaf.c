@@ -662,6 +662,44 @@ START_TEST(test_leaf_host_name)
 }
 END_TEST
 
+/* A peer's interest is bounded like a client's subscriptions (--max_subscriptions): past
+ * it, an LS+ is left out with a warning and the link stays. ionats only (nats-server
+ * bounds a leaf's interest by its account's max_subs). */
+START_TEST(test_leaf_max_subscriptions)
+{
+    if (test_server_reference()) {
+        return;
+    }
+    struct fake_hub hub;
+    fake_hub_listen(&hub);
+    char config[CONFIG_MAX];
+    snprintf(config, sizeof config,
+             "server_name: CAPPED\nmax_subscriptions: 2\n"
+             "leafnodes { remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ] }\n",
+             hub.port);
+    struct test_server leaf;
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&leaf, &options);
+    fake_hub_accept(&hub);
+    static char seen[8192];
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "LS+ $LDS.", ITEST_WAIT_MS), 0);
+    static const char interest[] = "LS+ one\r\nLS+ two\r\nLS+ three\r\nPING\r\n";
+    ck_assert_int_eq(write(hub.fd, interest, sizeof interest - 1), (ssize_t)(sizeof interest - 1));
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "PONG", ITEST_WAIT_MS), 0);
+    ck_assert(itest_log_shows(&leaf, "Maximum Subscriptions Exceeded: leafnode interest in three",
+                              ITEST_WAIT_MS));
+    /* the two taken still carry messages to the hub */
+    natsConnection *at_leaf = itest_connect(leaf.url);
+    ITEST_OK(natsConnection_PublishString(at_leaf, "two", "x"));
+    itest_flush(at_leaf);
+    ck_assert_int_gt(test_read_until(hub.fd, seen, sizeof seen, "LMSG two", ITEST_WAIT_MS), 0);
+    natsConnection_Destroy(at_leaf);
+    close(hub.fd);
+    close(hub.listen_fd);
+    itest_server_stop(&leaf);
+}
+END_TEST
+
 /* A hub message whose control line passes our max_control_line (nats-server limits it on
  * client connections only: a subject and reply each within a client's 4 KiB make a longer
  * LMSG) is taken, and one on an invalid subject is dropped without closing the link. */
@@ -1375,6 +1413,7 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_learns_urls);
     tcase_add_test(tc, test_leaf_host_name);
     tcase_add_test(tc, test_leaf_long_and_bad_lines);
+    tcase_add_test(tc, test_leaf_max_subscriptions);
     tcase_add_test(tc, test_leaf_flags);
     tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_leaf_tls_to_hub);
