@@ -6,16 +6,19 @@
  *   offset      size  field
  *   0           4     size            whole record in bytes, checksum included:
  *                                     48 + subject_length + header_length + payload_length
- *   4           1     kind            1 MSG, 2 DELETE, 3 FLOOR (record.h)
+ *   4           1     kind            1 MSG, 2 DELETE, 3 FLOOR, 4 SKIP (record.h)
  *   5           1     flags           0; a reader rejects any other value
- *   6           2     subject_length  MSG: 1..65535; DELETE and FLOOR: 0
+ *   6           2     subject_length  MSG: 1..65535; DELETE, FLOOR and SKIP: 0
  *   8           8     sequence        MSG: its stream sequence (>= 1)
  *                                     DELETE: the deleted sequence (>= 1)
  *                                     FLOOR: 0
+ *                                     SKIP: the last of the sequences it assigns, each one
+ *                                     after the previous record's (>= 1); none of them is a
+ *                                     message (a mirror skipping what its origin lost)
  *   16          8     timestamp_ns    wall-clock nanoseconds since the epoch (signed), at append
  *   24          8     floor_seq       every sequence below this one was gone (deleted, purged
  *                                     or evicted by a limit) when the record was written;
- *                                     MSG: floor_seq <= sequence
+ *                                     MSG and SKIP: floor_seq <= sequence
  *   32          4     header_length   NATS header block bytes (MSG only; 0 = none)
  *   36          4     payload_length  payload bytes (MSG only)
  *   40          s     subject         subject_length bytes, not terminated
@@ -29,8 +32,8 @@
  * remain in the segment; size equals 48 plus the three lengths; kind is known and flags is
  * zero; the per-kind rules in the table hold; the checksum matches. A size field of zero
  * means nothing was ever written there (preallocated space reads as zeros): the clean end.
- * Sequence continuity (each MSG one more than the previous) is the segment scanner's
- * check, not this file's. */
+ * Sequence continuity (each MSG one more than the previous sequence assigned, each SKIP at
+ * or after it) is the segment scanner's check, not this file's. */
 #include "store/record.h"
 
 #include "base/assert.h"
@@ -70,10 +73,14 @@ int record_check_fields(const struct record *rec)
         break;
     case RECORD_KIND_DELETE:
     case RECORD_KIND_FLOOR:
+    case RECORD_KIND_SKIP:
         if (rec->subject_length != 0 || rec->header_length != 0 || rec->payload_length != 0) {
             return -EINVAL;
         }
-        if ((rec->kind == RECORD_KIND_DELETE) != (rec->sequence != 0)) {
+        if ((rec->kind != RECORD_KIND_FLOOR) != (rec->sequence != 0)) {
+            return -EINVAL;
+        }
+        if (rec->kind == RECORD_KIND_SKIP && rec->floor_seq > rec->sequence) {
             return -EINVAL;
         }
         break;

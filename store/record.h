@@ -17,6 +17,7 @@ enum record_kind {
     RECORD_KIND_MSG = 1,    /* a stored message: takes the next stream sequence */
     RECORD_KIND_DELETE = 2, /* tombstone: `sequence` names the deleted message */
     RECORD_KIND_FLOOR = 3,  /* only moves the floor (see floor_seq); no sequence of its own */
+    RECORD_KIND_SKIP = 4,   /* assigns the sequences up to `sequence` to no message */
 };
 
 enum {

@@ -27,6 +27,10 @@
  * (stream_store_limits_set); purges of everything, of one subject, below a sequence, or
  * all but the newest N.
  *
+ * A mirror stores each message at its origin's sequence with its origin's timestamp: an
+ * append may carry its own timestamp (stream_store_append_timed), and a run of sequences
+ * may be assigned to no message (stream_store_skip: held as deleted ones are).
+ *
  * A segment that fills is followed by one created without waiting for the disk: the file
  * is preallocated and named at once, its header is written with its first batch, and the
  * first datasync that covers that batch also syncs the directory before committing it.
@@ -153,7 +157,8 @@ struct stream_store_info {
     uint64_t deleted_count;   /* sequences in [first_seq, last_seq] no longer held */
     uint64_t subject_count;
     uint32_t segment_count;
-    uint64_t lsn;             /* records appended since open (messages, tombstones, floors) */
+    uint64_t lsn;             /* records appended since open (messages, tombstones, floors,
+                               * skips) */
     uint64_t durable_lsn;     /* as reported to `committed` */
     uint64_t durable_seq;
     uint64_t pending_bytes;   /* appended, not yet written */
@@ -192,18 +197,58 @@ int stream_store_open(const char *path, const struct stream_store_config *config
  * complete first to keep them). */
 void stream_store_close(struct stream_store *store);
 
-/* Appends a message and sets *seq. Accepts a subject of 1..65535 bytes, and header and
- * payload of any size that fits a segment. The message is readable and counted at once;
- * durable after `committed` reports its sequence. Returns 0, or:
+/* The largest sequence a store assigns: last_seq + 1 (first_seq of an empty store) always
+ * fits 64 bits. Only stream_store_skip comes near it. */
+#define STREAM_STORE_SEQ_MAX (UINT64_MAX - 1)
+
+/* Appends a message, stamped with the clock's now (the `clock_ns` hook), and sets *seq.
+ * Accepts a subject of 1..65535 bytes, and header and payload of any size that fits a
+ * segment. The message is readable and counted at once; durable after `committed` reports
+ * its sequence. Returns 0, or:
  *   -EINVAL    bad subject length
  *   -EMSGSIZE  the record is larger than a segment, or the message's size than max_bytes
  *   -EDQUOT    a limit is reached and the policy is discard new
  *   -EAGAIN    pending_bytes_max reached: retry once batches complete
  *   -ENOSPC    a new segment could not be preallocated (disk full); nothing appended
+ *   -EOVERFLOW last_seq is STREAM_STORE_SEQ_MAX (a skip went there): no sequence is left
  *   -ENOMEM, or the error that stopped the store (see `failed`). */
 int stream_store_append(struct stream_store *store, const uint8_t *subject,
                         uint32_t subject_length, const uint8_t *header, uint32_t header_length,
                         const uint8_t *payload, uint32_t payload_length, uint64_t *seq);
+
+/* stream_store_append with the message stamped `timestamp_ns` (a mirror's: its origin's
+ * timestamp) instead of the clock's now. Message timestamps never decrease along the log
+ * (stream_store_seq_for_time relies on it): one below the last message's timestamp is
+ * raised to it. Tombstones and floor records, which carry the clock's now, do not raise
+ * it. The same returns as stream_store_append. */
+int stream_store_append_timed(struct stream_store *store, const uint8_t *subject,
+                              uint32_t subject_length, const uint8_t *header,
+                              uint32_t header_length, const uint8_t *payload,
+                              uint32_t payload_length, int64_t timestamp_ns, uint64_t *seq);
+
+/* The longest run stream_store_skip assigns while messages are held: 4 Mi sequences, whose
+ * offsets take 16 MiB (4 bytes each) for as long as the segment that covers them stays. */
+#define STREAM_STORE_SKIP_HELD_MAX (UINT32_C(1) << 22)
+
+/* Assigns every sequence in (last_seq, through_seq] to no message (a mirror skipping what
+ * its origin no longer has): they are held as deleted messages are (stream_store_get says
+ * -ENOENT, stream_store_next steps over them, info.deleted_count counts those from
+ * first_seq on), last_seq becomes through_seq, and the next append gets through_seq + 1.
+ * Durable like an append, and lost like one with a torn tail.
+ *   - With no message held, this is a purge of everything after last_seq moved to
+ *     through_seq: a new segment marked purged starts at through_seq + 1 (first_seq), and
+ *     replaces the old ones, created (and under SYNC_INTERVAL and SYNC_ALWAYS synced)
+ *     before this returns. Any run: it costs no memory per sequence.
+ *   - With messages held, one SKIP record is appended to the last segment (rolling over
+ *     to a new one as an append does), and each sequence takes 4 bytes of offsets (8 under
+ *     max_msgs_per_subject) in memory, so the run is bounded: -E2BIG for one longer than
+ *     STREAM_STORE_SKIP_HELD_MAX, with nothing changed (skip in shorter runs, or once the
+ *     messages are gone). A segment whose log is cut by damage before its SKIP record
+ *     reports the sequences it assigned lost, with the messages cut (stream_store_lost).
+ * Returns 0; -EINVAL when through_seq <= last_seq or through_seq > STREAM_STORE_SEQ_MAX;
+ * -E2BIG; -EAGAIN, -ENOSPC, -ENOMEM as for an append; or the error that stopped the store.
+ * Removes no message: no `removed` hook, removed_count unchanged. */
+int stream_store_skip(struct stream_store *store, uint64_t through_seq);
 
 /* Deletes message `seq` (a tombstone is appended). 0, -ENOENT when it is not held,
  * or an append error. */

@@ -7,9 +7,10 @@
  * the oldest unwritten batch (resubmitting the rest after a short write), and one datasync
  * that covers every batch written before it was issued (group commit), while the batches
  * written meanwhile wait for the next one. Batches are committed in order, through
- * `committed`; a failed write or datasync stops the store for good. One thread owns a
- * store; completions reach it from the store_io's loop on that thread, never from inside a
- * call into the store. */
+ * `committed`; a failed write or datasync stops the store for good. Skips go through the
+ * same path: one record (or, with nothing held, a purge) for a run of sequences. One thread
+ * owns a store; completions reach it from the store_io's loop on that thread, never from
+ * inside a call into the store. */
 #include "store/stream_store.h"
 
 #include "base/assert.h"
@@ -24,6 +25,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+STATIC_ASSERT(OFFSET_GONE == 0 && SUBJECT_NEXT_NONE == 0, "a skip's entries are zeroed");
 
 enum {
     /* Emptied batches kept for reuse: one in flight and one collecting is the steady state. */
@@ -405,11 +408,14 @@ static int store_batch_reserve(struct stream_store *store, struct store_segment 
     return 0;
 }
 
-/* Everything an append of a `size`-byte record needs that can fail: room in the last
- * segment (rolling over to a new one), in its offset array (for a message), and in a
- * batch. After this, appending the record cannot fail. */
-int store_reserve(struct stream_store *store, uint32_t size, bool is_msg, struct store_slot *slot)
+/* Everything an append of `size` record bytes taking `seq_count` sequences needs that can
+ * fail: room in the last segment, for the bytes and under seg_seq_max for the sequences
+ * (rolling over to a new one), in its arrays (for sequences), and in a batch. After this,
+ * appending the records cannot fail. */
+int store_reserve(struct stream_store *store, uint32_t size, uint64_t seq_count,
+                  struct store_slot *slot)
 {
+    ASSERT(seq_count <= STREAM_STORE_SKIP_HELD_MAX);
     if (store->failure != 0) {
         return store->failure;
     }
@@ -417,7 +423,8 @@ int store_reserve(struct stream_store *store, uint32_t size, bool is_msg, struct
         return -EAGAIN;
     }
     struct store_segment *seg = store_last_segment(store);
-    if (seg->append_offset + size > seg->file.header.capacity) {
+    if (seg->append_offset + size > seg->file.header.capacity ||
+        seg->seq_count + seq_count > seg_seq_max(seg)) {
         int rc = store_roll(store, 0, true);
         if (rc != 0) {
             return rc;
@@ -425,8 +432,9 @@ int store_reserve(struct stream_store *store, uint32_t size, bool is_msg, struct
         seg = store_last_segment(store);
     }
     ASSERT(seg->append_offset + size <= seg->file.map_size);
-    if (is_msg) {
-        int rc = store_offsets_reserve(store, seg, (uint64_t)seg->seq_count + 1);
+    ASSERT(seg->seq_count + seq_count <= seg_seq_max(seg));
+    if (seq_count > 0) {
+        int rc = store_offsets_reserve(store, seg, seg->seq_count + seq_count);
         if (rc != 0) {
             return rc;
         }
@@ -484,7 +492,8 @@ static uint32_t store_put(struct stream_store *store, const struct store_slot *s
     store->pending_bytes += size;
     store->lsn++;
     batch->last_lsn = store->lsn;
-    if (rec->timestamp_ns > store->last_timestamp_ns) {
+    if (rec->kind == RECORD_KIND_MSG) {
+        ASSERT(rec->timestamp_ns >= store->last_timestamp_ns);
         store->last_timestamp_ns = rec->timestamp_ns;
     }
     return (uint32_t)offset;
@@ -499,10 +508,16 @@ void store_after_put(struct stream_store *store)
     }
 }
 
+/* `timestamp_ns`, or the last message's timestamp when that is later: message timestamps
+ * never decrease along the log (stream_store_seq_for_time relies on it). */
+static int64_t store_timestamp_clamp(const struct stream_store *store, int64_t timestamp_ns)
+{
+    return timestamp_ns > store->last_timestamp_ns ? timestamp_ns : store->last_timestamp_ns;
+}
+
 static int64_t store_timestamp(struct stream_store *store)
 {
-    int64_t now = store_clock_ns(store);
-    return now > store->last_timestamp_ns ? now : store->last_timestamp_ns;
+    return store_timestamp_clamp(store, store_clock_ns(store));
 }
 
 /* Appends a control record (tombstone or floor) into a reserved slot; the caller ends
@@ -523,11 +538,23 @@ int stream_store_append(struct stream_store *store, const uint8_t *subject,
                         uint32_t subject_length, const uint8_t *header, uint32_t header_length,
                         const uint8_t *payload, uint32_t payload_length, uint64_t *seq)
 {
+    return stream_store_append_timed(store, subject, subject_length, header, header_length,
+                                     payload, payload_length, store_clock_ns(store), seq);
+}
+
+int stream_store_append_timed(struct stream_store *store, const uint8_t *subject,
+                              uint32_t subject_length, const uint8_t *header,
+                              uint32_t header_length, const uint8_t *payload,
+                              uint32_t payload_length, int64_t timestamp_ns, uint64_t *seq)
+{
     if (store->failure != 0) {
         return store->failure;
     }
     if (subject == NULL || subject_length == 0 || subject_length > RECORD_SUBJECT_LENGTH_MAX) {
         return -EINVAL;
+    }
+    if (store->last_seq >= STREAM_STORE_SEQ_MAX) {
+        return -EOVERFLOW;
     }
     ASSERT(header != NULL || header_length == 0);
     ASSERT(payload != NULL || payload_length == 0);
@@ -545,7 +572,7 @@ int stream_store_append(struct stream_store *store, const uint8_t *subject,
         return rc;
     }
     struct store_slot slot;
-    rc = store_reserve(store, record_size + evict_count * RECORD_OVERHEAD_SIZE, true, &slot);
+    rc = store_reserve(store, record_size + evict_count * RECORD_OVERHEAD_SIZE, 1, &slot);
     if (rc != 0) {
         return rc;
     }
@@ -566,7 +593,7 @@ int stream_store_append(struct stream_store *store, const uint8_t *subject,
     struct record rec = {
         .kind = RECORD_KIND_MSG,
         .sequence = new_seq,
-        .timestamp_ns = store_timestamp(store),
+        .timestamp_ns = store_timestamp_clamp(store, timestamp_ns),
         .floor_seq = store->first_seq,
         .subject = subject,
         .header = header,
@@ -600,7 +627,7 @@ int stream_store_delete(struct stream_store *store, uint64_t seq)
         return -ENOENT;
     }
     struct store_slot slot;
-    int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, false, &slot);
+    int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, 0, &slot);
     if (rc != 0) {
         return rc;
     }
@@ -609,6 +636,56 @@ int stream_store_delete(struct stream_store *store, uint64_t seq)
     store_after_put(store);
     store_drop_front(store);
     return 0;
+}
+
+/* ---- Skips ---------------------------------------------------------------------------- */
+
+/* With messages held: one SKIP record in the last segment assigns the run, whose sequences
+ * enter its arrays as gone (the record holds none of them, as a tombstone's message is no
+ * longer held). Counts nothing: no message, no byte, no live sequence. */
+static int store_skip_held(struct stream_store *store, uint64_t through_seq)
+{
+    uint64_t run = through_seq - store->last_seq;
+    if (run > STREAM_STORE_SKIP_HELD_MAX) {
+        return -E2BIG;
+    }
+    struct store_slot slot;
+    int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, run, &slot);
+    if (rc != 0) {
+        return rc;
+    }
+    /* Nothing fails from here on. */
+    struct store_segment *seg = slot.segment;
+    ASSERT(seg_next(seg) == store->last_seq + 1);
+    memset(seg->offsets + seg->seq_count, 0, (size_t)run * sizeof *seg->offsets);
+    if (store_subject_chained(store)) {
+        memset(seg->subject_next + seg->seq_count, 0, (size_t)run * sizeof *seg->subject_next);
+    }
+    seg->seq_count += (uint32_t)run;
+    store->last_seq = through_seq;
+    ASSERT(seg_next(seg) == through_seq + 1);
+    store_put_control(store, &slot, RECORD_KIND_SKIP, through_seq);
+    store_after_put(store);
+    return 0;
+}
+
+/* With no message held, the purged segment that starts after the run says it all, at any
+ * length; with messages held, the run's sequences take memory, so it is bounded. */
+int stream_store_skip(struct stream_store *store, uint64_t through_seq)
+{
+    if (store->failure != 0) {
+        return store->failure;
+    }
+    if (through_seq <= store->last_seq || through_seq > STREAM_STORE_SEQ_MAX) {
+        return -EINVAL;
+    }
+    if (store->msg_count == 0) {
+        uint64_t purged_count = 0;
+        int rc = store_purge_through(store, through_seq, &purged_count);
+        ASSERT(purged_count == 0);
+        return rc;
+    }
+    return store_skip_held(store, through_seq);
 }
 
 /* ---- Flush and tick ------------------------------------------------------------------- */

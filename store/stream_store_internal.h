@@ -5,7 +5,8 @@
  * what they share: the structs of a store, its segments and its batches, and the functions
  * one file calls in another (declared below under the file that defines them).
  *   stream_store.c           lookups by sequence, reads, segments (roll, drop), open, close
- *   stream_store_append.c    appends and group commit: batches, store_io submission, sync
+ *   stream_store_append.c    appends and group commit: batches, store_io submission, sync;
+ *                            skips (sequences assigned to no message)
  *   stream_store_limits.c    limits and retention: max_msgs/bytes/age, per subject, purges,
  *                            limits changed on an open store
  *   stream_store_subject.c   the per-subject index: first, last and count of each subject,
@@ -163,7 +164,10 @@ struct stream_store {
     uint64_t msg_count;
     uint64_t byte_count;
     uint64_t removed_count; /* messages removed since open, by any means (never decreases) */
-    int64_t last_timestamp_ns; /* of the last record appended or recovered: never decreases */
+    /* Of the last message appended or recovered: never decreases. Control records (their
+     * clock's now) leave it, so that a tombstone written just before a timed append does
+     * not raise the append's timestamp to the clock. */
+    int64_t last_timestamp_ns;
 
     uint64_t lsn;
     uint64_t durable_lsn;
@@ -214,6 +218,18 @@ static inline uint64_t seg_next(const struct store_segment *seg)
 {
     return seg->file.header.first_seq + seg->seq_count;
 }
+
+/* The most sequences `seg` covers: as many messages as its bytes hold, and one skip's
+ * worth more. A reservation that would go past it rolls over to a new segment first, so
+ * that recovery can tell a gap that contradicts two segments' headers from one that damage
+ * cut (store_recover_tile), and a segment's arrays stay bounded. */
+static inline uint64_t seg_seq_max(const struct store_segment *seg)
+{
+    return seg->file.header.capacity / RECORD_OVERHEAD_SIZE + STREAM_STORE_SKIP_HELD_MAX;
+}
+STATIC_ASSERT(SEGMENT_CAPACITY_MAX / RECORD_OVERHEAD_SIZE + STREAM_STORE_SKIP_HELD_MAX <=
+                  UINT32_MAX / 2,
+              "seq_count is 32-bit, and an offset array doubles past it without overflow");
 
 static inline struct store_segment *store_last_segment(const struct stream_store *store)
 {
@@ -354,9 +370,11 @@ void store_drop_front(struct stream_store *store);
 
 /* ---- stream_store_append.c: appends and group commit ---------------------------------- */
 
-/* Everything an append of a `size`-byte record needs that can fail (`is_msg`: a message,
- * which takes a sequence): 0, or the store's failure, -EAGAIN, -ENOSPC, -ENOMEM. */
-int store_reserve(struct stream_store *store, uint32_t size, bool is_msg, struct store_slot *slot);
+/* Everything an append of `size` record bytes that take `seq_count` sequences (1 for a
+ * message, 0 for control records, a skip's run) needs that can fail: 0, or the store's
+ * failure, -EAGAIN, -ENOSPC, -ENOMEM. */
+int store_reserve(struct stream_store *store, uint32_t size, uint64_t seq_count,
+                  struct store_slot *slot);
 
 /* Appends a tombstone (RECORD_KIND_DELETE of `target_seq`) or a floor record into a
  * reserved slot; cannot fail. */
@@ -389,6 +407,11 @@ int store_limits_admit(const struct stream_store *store, uint64_t hash, const ui
 void store_limits_make_room(struct stream_store *store, const struct store_slot *slot,
                             uint64_t hash, const uint8_t *subject, uint32_t subject_length,
                             uint32_t size, uint32_t evict_count);
+
+/* Replaces every segment by a new one marked purged that starts at `last_seq` + 1 (>= the
+ * store's): a purge of everything, after last_seq moved there. 0 and *purged_count, or a
+ * store_roll error with nothing changed. */
+int store_purge_through(struct stream_store *store, uint64_t last_seq, uint64_t *purged_count);
 
 /* Evicts messages older than max_age at `now_ns`: 0, or a store_reserve error. */
 int store_expire(struct stream_store *store, int64_t now_ns);

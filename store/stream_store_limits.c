@@ -169,12 +169,18 @@ void store_limits_make_room(struct stream_store *store, const struct store_slot 
 /* ---- Purges and max_age ---------------------------------------------------------------- */
 
 /* Purge of everything: a new segment, marked purged, replaces the old ones; creating it
- * commits the purge. */
-static int store_purge_all(struct stream_store *store, uint64_t *purged_count)
+ * commits the purge. It starts at `last_seq` + 1: a skip with no message held moves
+ * last_seq on this way (stream_store_skip), a purge leaves it. */
+int store_purge_through(struct stream_store *store, uint64_t last_seq, uint64_t *purged_count)
 {
+    ASSERT(last_seq >= store->last_seq);
+    ASSERT(last_seq <= STREAM_STORE_SEQ_MAX);
     uint64_t count = store->msg_count;
+    uint64_t last_seq_before = store->last_seq;
+    store->last_seq = last_seq; /* store_roll starts the segment after it */
     int rc = store_roll(store, SEGMENT_F_PURGED, false);
     if (rc != 0) {
+        store->last_seq = last_seq_before;
         return rc;
     }
     struct store_segment *last = store_last_segment(store);
@@ -212,7 +218,7 @@ static int store_purge_front(struct stream_store *store,
         return 0;
     }
     struct store_slot slot;
-    int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, false, &slot);
+    int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, 0, &slot);
     if (rc != 0) {
         return rc;
     }
@@ -247,7 +253,7 @@ static int store_purge_subject(struct stream_store *store,
             return 0;
         }
         struct store_slot slot;
-        int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, false, &slot);
+        int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, 0, &slot);
         if (rc != 0) {
             return rc;
         }
@@ -270,7 +276,7 @@ int stream_store_purge(struct stream_store *store,
         purged_count = &ignored;
     }
     if (request == NULL) {
-        return store_purge_all(store, purged_count);
+        return store_purge_through(store, store->last_seq, purged_count);
     }
     if (request->up_to_seq != 0 && request->keep != 0) {
         return -EINVAL;
@@ -282,7 +288,7 @@ int stream_store_purge(struct stream_store *store,
         return store_purge_subject(store, request, purged_count);
     }
     if (request->up_to_seq == 0 && request->keep == 0) {
-        return store_purge_all(store, purged_count);
+        return store_purge_through(store, store->last_seq, purged_count);
     }
     return store_purge_front(store, request, purged_count);
 }
@@ -300,7 +306,7 @@ int store_expire(struct stream_store *store, int64_t now_ns)
         return 0;
     }
     struct store_slot slot;
-    int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, false, &slot);
+    int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, 0, &slot);
     if (rc != 0) {
         return rc;
     }
@@ -354,7 +360,7 @@ static int store_limits_apply_front(struct stream_store *store)
         return 0;
     }
     struct store_slot slot;
-    int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, false, &slot);
+    int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, 0, &slot);
     if (rc != 0) {
         return rc;
     }
@@ -381,7 +387,7 @@ static int store_limits_apply_subjects(struct stream_store *store)
         struct subject_entry *entry = &table->slots[i];
         while (entry->subject != NULL && entry->msg_count > limit) {
             struct store_slot slot;
-            int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, false, &slot);
+            int rc = store_reserve(store, RECORD_OVERHEAD_SIZE, 0, &slot);
             if (rc != 0) {
                 return rc;
             }

@@ -60,13 +60,41 @@ static int recovery_note_delete(struct recovery *recovery, uint64_t seq)
     return 0;
 }
 
+/* Takes the run a SKIP record `rec` of `seg` assigns: from the next sequence of `seg` to
+ * rec->sequence, below `seq_limit`, no longer than a writer makes one (a longer run, whose
+ * checksum validated all the same, would only cost memory), entered as gone. 0, -EBADMSG
+ * for a run out of those bounds, or -ENOMEM. */
+static int store_segment_scan_skip(struct stream_store *store, struct store_segment *seg,
+                                   const struct record *rec, uint64_t seq_limit)
+{
+    uint64_t next_seq = seg_next(seg);
+    if (rec->sequence < next_seq || rec->sequence >= seq_limit) {
+        return -EBADMSG;
+    }
+    uint64_t run = rec->sequence - next_seq + 1;
+    if (run > STREAM_STORE_SKIP_HELD_MAX || seg->seq_count + run > seg_seq_max(seg)) {
+        return -EBADMSG;
+    }
+    int rc = store_offsets_reserve(store, seg, seg->seq_count + run);
+    if (rc != 0) {
+        return rc;
+    }
+    memset(seg->offsets + seg->seq_count, 0, (size_t)run * sizeof *seg->offsets);
+    if (store_subject_chained(store)) {
+        memset(seg->subject_next + seg->seq_count, 0, (size_t)run * sizeof *seg->subject_next);
+    }
+    seg->seq_count += (uint32_t)run;
+    return 0;
+}
+
 /* Reads the records of `seg` in order from its header while they validate: a record must
  * pass record_decode with the chain seed, a message must carry the next sequence (and stay
- * below `seq_limit`, where the next segment starts), a tombstone must name a sequence
- * already assigned, a floor may not run ahead of the sequences. The log of the segment ends
- * at the first record that fails; a failure other than clean zeros (or fewer bytes left
- * than the smallest record) is a torn or damaged tail, counted and logged. Per-segment
- * cost: one xxh3 pass over its bytes. */
+ * below `seq_limit`, where the next segment starts), a skip must end at or after it (below
+ * `seq_limit` too), a tombstone must name a sequence already assigned, a floor may not run
+ * ahead of the sequences. The log of the segment ends at the first record that fails; a
+ * failure other than clean zeros (or fewer bytes left than the smallest record) is a torn
+ * or damaged tail, counted and logged. Per-segment cost: one xxh3 pass over its bytes,
+ * and 4 bytes of offsets per sequence (a skip's too). */
 static int store_segment_scan(struct stream_store *store, struct store_segment *seg,
                               uint64_t seq_limit, struct recovery *recovery)
 {
@@ -103,6 +131,9 @@ static int store_segment_scan(struct stream_store *store, struct store_segment *
             }
             seg->seq_count++;
             next_seq++;
+            if (rec.timestamp_ns > store->last_timestamp_ns) {
+                store->last_timestamp_ns = rec.timestamp_ns;
+            }
         } else if (rec.kind == RECORD_KIND_DELETE) {
             if (rec.sequence >= next_seq) {
                 stop = -EBADMSG;
@@ -112,6 +143,16 @@ static int store_segment_scan(struct stream_store *store, struct store_segment *
             if (rc != 0) {
                 return rc;
             }
+        } else if (rec.kind == RECORD_KIND_SKIP) {
+            int rc = store_segment_scan_skip(store, seg, &rec, seq_limit);
+            if (rc == -EBADMSG) {
+                stop = rc;
+                break;
+            }
+            if (rc != 0) {
+                return rc;
+            }
+            next_seq = rec.sequence + 1;
         }
         if (rec.floor_seq > next_seq) {
             stop = -EBADMSG;
@@ -119,9 +160,6 @@ static int store_segment_scan(struct stream_store *store, struct store_segment *
         }
         if (rec.floor_seq > recovery->floor_seq) {
             recovery->floor_seq = rec.floor_seq;
-        }
-        if (rec.timestamp_ns > store->last_timestamp_ns) {
-            store->last_timestamp_ns = rec.timestamp_ns;
         }
         seed = rec.checksum;
         position += rec.size;
@@ -352,10 +390,10 @@ static int store_recover_tile(struct stream_store *store, struct recovery *recov
             store->segment_count--;
             break;
         }
-        /* A segment holds at most capacity / RECORD_OVERHEAD_SIZE messages; a larger gap
-         * means the headers contradict each other. */
-        if (gap > seg->file.header.capacity / RECORD_OVERHEAD_SIZE ||
-            gap + seg->seq_count > UINT32_MAX) {
+        /* A segment covers at most seg_seq_max sequences (its messages and a skip's
+         * worth); a larger gap means the headers contradict each other. Sequences that a
+         * SKIP record cut off here had assigned are counted lost with the messages. */
+        if (seg->seq_count + gap > seg_seq_max(seg)) {
             LOG_ERROR("store %s: segment %s starts %" PRIu64 " sequences after %s ends",
                       store->path, next->file.name, gap, seg->file.name);
             return -EBADMSG;

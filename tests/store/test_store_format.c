@@ -78,6 +78,13 @@ START_TEST(test_record_roundtrip)
     ck_assert_int_eq(record_decode(bytes, RECORD_OVERHEAD_SIZE, 5, &out), 0);
     ck_assert_int_eq(out.kind, RECORD_KIND_FLOOR);
     ck_assert_uint_eq(out.floor_seq, 77);
+    control = (struct record){.kind = RECORD_KIND_SKIP, .sequence = 1000, .floor_seq = 12};
+    record_encode(&control, 5, bytes);
+    ck_assert_int_eq(record_decode(bytes, RECORD_OVERHEAD_SIZE, 5, &out), 0);
+    ck_assert_int_eq(out.kind, RECORD_KIND_SKIP);
+    ck_assert_uint_eq(out.sequence, 1000);
+    ck_assert_uint_eq(out.floor_seq, 12);
+    ck_assert_uint_eq(out.size, RECORD_OVERHEAD_SIZE);
 }
 END_TEST
 
@@ -140,7 +147,22 @@ START_TEST(test_record_field_rules)
     ck_assert_int_eq(record_check_fields(&control), -EINVAL);
     control = (struct record){.kind = RECORD_KIND_FLOOR, .payload_length = 1};
     ck_assert_int_eq(record_check_fields(&control), -EINVAL);
+    /* A skip names the last sequence it assigns, carries nothing, and no floor above it. */
+    control = (struct record){.kind = RECORD_KIND_SKIP, .sequence = 7, .floor_seq = 7};
+    ck_assert_int_eq(record_check_fields(&control), 0);
+    control.sequence = 0;
+    control.floor_seq = 0;
+    ck_assert_int_eq(record_check_fields(&control), -EINVAL);
+    control = (struct record){.kind = RECORD_KIND_SKIP, .sequence = 7, .floor_seq = 8};
+    ck_assert_int_eq(record_check_fields(&control), -EINVAL);
+    control = (struct record){.kind = RECORD_KIND_SKIP, .sequence = 7, .subject = subject,
+                              .subject_length = 1};
+    ck_assert_int_eq(record_check_fields(&control), -EINVAL);
+    control = (struct record){.kind = RECORD_KIND_SKIP, .sequence = 7, .header_length = 1};
+    ck_assert_int_eq(record_check_fields(&control), -EINVAL);
     control = (struct record){.kind = (enum record_kind)9};
+    ck_assert_int_eq(record_check_fields(&control), -EINVAL);
+    control = (struct record){.kind = (enum record_kind)5};
     ck_assert_int_eq(record_check_fields(&control), -EINVAL);
     /* A nonzero flags byte or an unknown kind in the bytes is refused. */
     uint8_t bytes[RECORD_OVERHEAD_SIZE + 1];

@@ -1,7 +1,9 @@
 /* Check tests for the stream store's limits and retention: max_msgs and max_bytes with
  * discard old and new, max_msgs_per_subject, the purge variants (below a sequence, keep N,
  * one subject), segment rollover and dropping as messages go, limits lowered between
- * opens, and time: seq_for_time and max_age with an injected clock.
+ * opens, and time: seq_for_time and max_age with an injected clock, and appends stamped
+ * with a timestamp of their own (stream_store_append_timed: order, clamping, tombstones that
+ * do not raise it).
  *
  * The one idea: a removal is durable without rewriting the log (a floor or a tombstone),
  * so each case checks the state again after a reopen. Every test runs in its own process
@@ -378,6 +380,107 @@ START_TEST(test_store_time)
 }
 END_TEST
 
+/* ---- timed appends: a mirror's, its origin's timestamps ------------------------------- */
+
+/* Appends a message on `subject` stamped `timestamp_ns` (stream_store_append_timed). */
+static uint64_t append_timed(struct fixture *fx, const char *subject, int64_t timestamp_ns)
+{
+    uint64_t seq = 0;
+    int rc = stream_store_append_timed(fx->store, (const uint8_t *)subject,
+                                       (uint32_t)strlen(subject), NULL, 0,
+                                       (const uint8_t *)"p", 1, timestamp_ns, &seq);
+    ck_assert_msg(rc == 0, "append_timed: %s", strerror(-rc));
+    return seq;
+}
+
+static int64_t timestamp_of(struct fixture *fx, uint64_t seq)
+{
+    struct stream_store_msg msg;
+    ck_assert_int_eq(stream_store_get(fx->store, seq, &msg), 0);
+    return msg.timestamp_ns;
+}
+
+/* Appends a message on "a" stamped with the clock; returns its sequence. */
+static uint64_t append_now(struct fixture *fx)
+{
+    uint64_t seq = 0;
+    int rc = stream_store_append(fx->store, (const uint8_t *)"a", 1, NULL, 0,
+                                 (const uint8_t *)"p", 1, &seq);
+    ck_assert_msg(rc == 0, "append: %s", strerror(-rc));
+    return seq;
+}
+
+START_TEST(test_append_timed_order)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    fx_open_ok(&fx);
+    /* The origin's timestamps, not the clock's; one that goes back is raised to the last. */
+    ck_assert_uint_eq(append_timed(&fx, "o.1", 1000), 1);
+    ck_assert_uint_eq(append_timed(&fx, "o.2", 3000), 2);
+    ck_assert_uint_eq(append_timed(&fx, "o.3", 2000), 3);
+    ck_assert_uint_eq(append_timed(&fx, "o.4", 5000), 4);
+    ck_assert_int_eq(timestamp_of(&fx, 1), 1000);
+    ck_assert_int_eq(timestamp_of(&fx, 2), 3000);
+    ck_assert_int_eq(timestamp_of(&fx, 3), 3000);
+    ck_assert_int_eq(timestamp_of(&fx, 4), 5000);
+    uint64_t seq = 0;
+    ck_assert_int_eq(stream_store_seq_for_time(fx.store, 2500, &seq), 0);
+    ck_assert_uint_eq(seq, 2);
+    ck_assert_int_eq(stream_store_seq_for_time(fx.store, 4000, &seq), 0);
+    ck_assert_uint_eq(seq, 4);
+    /* A tombstone (stamped with the clock, far later) does not raise the next one. */
+    ck_assert_int_eq(stream_store_delete(fx.store, 1), 0);
+    ck_assert_uint_eq(append_timed(&fx, "o.5", 6000), 5);
+    ck_assert_int_eq(timestamp_of(&fx, 5), 6000);
+    struct stream_store_info info = info_of(fx.store);
+    ck_assert_int_eq(info.first_timestamp_ns, 3000);
+    ck_assert_int_eq(info.last_timestamp_ns, 6000);
+    /* Across a reopen the clamp is the last message's timestamp. */
+    fx_reopen(&fx);
+    ck_assert_uint_eq(append_timed(&fx, "o.6", 5500), 6);
+    ck_assert_int_eq(timestamp_of(&fx, 6), 6000);
+    /* A plain append takes the clock's now; a timed one after it is raised to that. */
+    ck_assert_uint_eq(append_now(&fx), 7);
+    ck_assert_int_eq(timestamp_of(&fx, 7), fx.now_ns);
+    ck_assert_uint_eq(append_timed(&fx, "o.8", 7000), 8);
+    ck_assert_int_eq(timestamp_of(&fx, 8), fx.now_ns);
+    ck_assert_uint_eq(append_timed(&fx, "o.9", fx.now_ns + 10), 9);
+    ck_assert_int_eq(timestamp_of(&fx, 9), fx.now_ns + 10);
+    /* Refusals are append's. */
+    ck_assert_int_eq(
+        stream_store_append_timed(fx.store, (const uint8_t *)"a", 0, NULL, 0, NULL, 0, 1, &seq),
+        -EINVAL);
+    fx_reopen(&fx);
+    ck_assert_int_eq(timestamp_of(&fx, 2), 3000);
+    ck_assert_int_eq(timestamp_of(&fx, 9), fx.now_ns + 10);
+    fx_fini(&fx);
+}
+END_TEST
+
+/* Under max_msgs_per_subject an append at the limit writes a tombstone (the clock's now)
+ * before its message: the message keeps its own timestamp all the same. */
+START_TEST(test_append_timed_subject_limit)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    fx.config.max_msgs_per_subject = 1;
+    fx_open_ok(&fx);
+    for (uint64_t i = 1; i <= 10; i++) {
+        ck_assert_uint_eq(append_timed(&fx, "kv.key", (int64_t)i * 100), i);
+        ck_assert_int_eq(timestamp_of(&fx, i), (int64_t)i * 100);
+    }
+    struct stream_store_info info = info_of(fx.store);
+    ck_assert_uint_eq(info.msg_count, 1);
+    ck_assert_uint_eq(info.first_seq, 10);
+    fx_reopen(&fx);
+    ck_assert_int_eq(timestamp_of(&fx, 10), 1000);
+    ck_assert_uint_eq(append_timed(&fx, "kv.key", 1100), 11);
+    ck_assert_int_eq(timestamp_of(&fx, 11), 1100);
+    fx_fini(&fx);
+}
+END_TEST
+
 static Suite *store_limits_suite(void)
 {
     Suite *suite = suite_create("store_limits");
@@ -391,6 +494,8 @@ static Suite *store_limits_suite(void)
     tcase_add_test(tc, test_store_rollover_and_drop);
     tcase_add_test(tc, test_store_retention_drops_segments);
     tcase_add_test(tc, test_store_time);
+    tcase_add_test(tc, test_append_timed_order);
+    tcase_add_test(tc, test_append_timed_subject_limit);
     suite_add_tcase(suite, tc);
     return suite;
 }

@@ -1,7 +1,7 @@
 /* Check test of the stream store against a naive model: random appends over a few
  * subjects under max_msgs and max_msgs_per_subject, deletes, subject purges, purges below a
- * sequence, drains and reopens, with every sequence and every subject's first, last and
- * count compared to the model's linear scans.
+ * sequence, skipped sequences (with messages held or none), drains and reopens, with every
+ * sequence and every subject's first, last and count compared to the model's linear scans.
  *
  * The one idea: the model is too simple to be wrong. The test runs in its own process
  * (Check's fork mode) and its own mkdtemp directory. */
@@ -29,6 +29,8 @@ enum {
     MODEL_OPS = 6000,
     MODEL_MAX_MSGS = 150,
     MODEL_MAX_PER_SUBJECT = 25,
+    /* The longest skip: about 3% of the operations skip 8 sequences on average. */
+    MODEL_SKIP_MAX = 16,
 };
 
 /* The store as a list: for each sequence, held or not and its subject. */
@@ -93,6 +95,8 @@ static void model_check(struct fixture *fx, const struct model *model)
     ck_assert_uint_eq(info.msg_count, model_count(model, -1));
     uint64_t first = model_first(model, -1);
     ck_assert_uint_eq(info.first_seq, first != 0 ? first : model->last_seq + 1);
+    ck_assert_uint_eq(info.deleted_count,
+                      model->last_seq + 1 - info.first_seq - model_count(model, -1));
     for (uint64_t seq = 1; seq <= model->last_seq + 1; seq++) {
         struct stream_store_msg msg;
         int rc = stream_store_get(fx->store, seq, &msg);
@@ -184,6 +188,11 @@ START_TEST(test_store_differential)
             for (uint64_t seq = 1; seq < up_to; seq++) {
                 model.held[seq] = false;
             }
+        } else if (dice < 93) {
+            uint64_t through = model.last_seq + 1 + hash_sequence_next(&random) % MODEL_SKIP_MAX;
+            ck_assert_uint_lt(through, MODEL_SEQ_MAX);
+            ck_assert_int_eq(stream_store_skip(fx.store, through), 0);
+            model.last_seq = through;
         } else if (dice < 98) {
             fx_drain(&fx);
         } else {

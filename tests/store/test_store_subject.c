@@ -3,7 +3,8 @@
  * more, and a limit set between opens), by max_msgs, after deletes of a subject's
  * first, middle and last messages, after purges (of one subject, keep N, below a sequence,
  * of the front) and after reopening; then a differential test against a naive model over
- * many subjects under random operations and reopens, with queries mixed in at random so
+ * many subjects under random operations (skipped sequences among them, which stretch the
+ * links past STORE_SUBJECT_NEXT_MAX) and reopens, with queries mixed in at random so
  * that the stale bounds are sometimes settled and sometimes not. Cases without a limit of
  * their own run twice: without max_msgs_per_subject (no chains kept) and with one that is
  * never reached (chains kept).
@@ -43,6 +44,8 @@ enum {
     MODEL_SEQ_MAX = 12000,
     MODEL_SUBJECTS = 40,
     MODEL_OPS = 6000,
+    /* The longest skip of the differential test, in sequences. */
+    MODEL_SKIP_MAX = 8,
 };
 
 /* ---- Fixture: a temporary directory, a store over the synchronous store_io ------------ */
@@ -555,6 +558,12 @@ START_TEST(test_subject_differential)
             }
         } else if (dice < 93) {
             fx_reopen(&fx);
+        } else if (dice < 95) {
+            uint64_t through = model.last_seq + 1 + hash_sequence_next(&random) % MODEL_SKIP_MAX;
+            if (through + 1 < MODEL_SEQ_MAX) {
+                ck_assert_int_eq(stream_store_skip(fx.store, through), 0);
+                model.last_seq = through;
+            }
         } else {
             fx_drain(&fx);
         }
