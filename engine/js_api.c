@@ -16,6 +16,7 @@
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"
+#include "proto/js_pub.h"
 #include "store/stream_store.h"
 
 #include <errno.h>
@@ -322,6 +323,31 @@ static const struct api_op api_ops[] = {
 };
 enum { API_OP_COUNT = sizeof api_ops / sizeof api_ops[0] };
 
+/* False when the request's Nats-Required-Api-Level asks for more than this server does
+ * (nats-server's errorOnRequiredApiLevel: a value that is not a decimal integer fails
+ * too). A mirror or source on a newer server asks for level 4 first and retries without. */
+static bool api_level_met(const char *block, size_t length)
+{
+    struct js_pub_text value = js_pub_header_value(block, length, "Nats-Required-Api-Level");
+    if (value.bytes == NULL || value.length == 0) {
+        return true;
+    }
+    size_t at = value.bytes[0] == '+' || value.bytes[0] == '-' ? 1 : 0;
+    bool negative = value.bytes[0] == '-';
+    if (at == value.length || value.length - at > 18) {
+        return false; /* empty, or past what Go's Atoi takes on a 64-bit int */
+    }
+    int64_t level = 0;
+    for (; at < value.length; at++) {
+        char c = value.bytes[at];
+        if (c < '0' || c > '9') {
+            return false;
+        }
+        level = level * 10 + (c - '0');
+    }
+    return negative || level <= JS_API_LEVEL;
+}
+
 static void api_handle(struct shard *shard, void *context, const struct route_msg *msg)
 {
     const struct js_api_context *api = context;
@@ -341,6 +367,10 @@ static void api_handle(struct shard *shard, void *context, const struct route_ms
     size_t body_length = msg->payload.length - msg->header_length;
     if (body_length > JS_API_REQUEST_MAX) {
         reply_error_id(js, msg, api->op, JS_ERR_BAD_REQUEST);
+        return;
+    }
+    if (msg->header_length > 0 && !api_level_met(msg->payload.data, msg->header_length)) {
+        reply_error_id(js, msg, api->op, JS_ERR_REQUIRED_API_LEVEL);
         return;
     }
     if (js_messages_full(js)) {

@@ -86,8 +86,10 @@ static int consumers_insert(struct js_stream *stream, struct js_consumer *consum
             (stream->consumer_count - index) * sizeof *stream->consumers);
     stream->consumers[index] = consumer;
     stream->consumer_count++;
+    stream->direct_consumer_count += consumer->config.direct ? 1 : 0;
     if (stream->shared != NULL) {
-        atomic_store_explicit(&stream->shared->consumers, stream->consumer_count,
+        atomic_store_explicit(&stream->shared->consumers,
+                              stream->consumer_count - stream->direct_consumer_count,
                               memory_order_relaxed);
     }
     return 0;
@@ -103,8 +105,10 @@ static void consumers_remove(struct js_stream *stream, struct js_consumer *consu
     memmove(&stream->consumers[index], &stream->consumers[index + 1],
             (stream->consumer_count - index - 1) * sizeof *stream->consumers);
     stream->consumer_count--;
+    stream->direct_consumer_count -= consumer->config.direct ? 1 : 0;
     if (stream->shared != NULL) {
-        atomic_store_explicit(&stream->shared->consumers, stream->consumer_count,
+        atomic_store_explicit(&stream->shared->consumers,
+                              stream->consumer_count - stream->direct_consumer_count,
                               memory_order_relaxed);
     }
 }

@@ -560,7 +560,7 @@ static void names_or_list(struct js *js, const struct route_msg *msg, const char
         return;
     }
     size_t page = list ? CONSUMER_LIST_PAGE : CONSUMER_NAMES_PAGE;
-    size_t total = stream->consumer_count;
+    size_t total = stream->consumer_count - stream->direct_consumer_count; /* public ones */
     size_t first = offset < total ? (size_t)offset : total;
     size_t end = total - first > page ? first + page : total;
     struct go_json json;
@@ -573,16 +573,19 @@ static void names_or_list(struct js *js, const struct route_msg *msg, const char
     go_json_uint(&json, page);
     go_json_key(&json, "consumers");
     go_json_literal(&json, "[");
-    for (size_t i = first; i < end; i++) {
-        if (i > first) {
-            go_json_literal(&json, ",");
+    size_t seen = 0; /* public consumers passed */
+    for (size_t i = 0; i < stream->consumer_count && seen < end; i++) {
+        const struct js_consumer *consumer = stream->consumers[i];
+        if (consumer->config.direct || seen++ < first) {
+            continue;
         }
+        go_json_comma(&json);
         if (list) {
             go_json_literal(&json, "{");
             js_consumer_info_json(stream->consumers[i], &json, true);
             go_json_literal(&json, "}");
         } else {
-            go_json_cstring(&json, stream->consumers[i]->name);
+            go_json_cstring(&json, consumer->name);
         }
     }
     go_json_literal(&json, "]");

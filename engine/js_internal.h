@@ -45,6 +45,11 @@ enum { JS_API_REPLY_MAX = 64 * 1024 * 1024 };
 enum { JS_STREAMS_MAX = 10000 };
 /* Page sizes of STREAM.NAMES and STREAM.LIST, as nats-server's. */
 enum { JS_NAMES_PAGE = 1024, JS_LIST_PAGE = 256 };
+/* The JetStream API level whose features this server all has (nats-server's JSApiLevel):
+ * 0, 2.10's, since 2.11's per-message TTL is not done yet (its allow_msg_ttl flag is
+ * accepted alone, js_meta.c). A request whose Nats-Required-Api-Level asks for more is
+ * refused (10185), as nats-server refuses one above its own. */
+enum { JS_API_LEVEL = 0 };
 /* Nats-Msg-Id entries a stream remembers for its duplicate window at most. */
 enum { JS_DEDUPE_MAX = 1 << 20 };
 
@@ -78,6 +83,7 @@ struct js_dedupe {
 
 struct js;
 struct js_consumer;
+struct js_source;
 
 /* A stream's state as other shards read it (the meta shard, for lists and account totals):
  * written by the owner at the end of each turn that changed the stream, read by the meta
@@ -143,9 +149,14 @@ struct js_stream {
     uint64_t bytes;                 /* the store's byte_count after the last change */
     uint64_t appended_seq;          /* the last sequence appended */
     struct js_shared_state *shared; /* what the meta shard reads (owned by the stream) */
+    struct js_source **source_links; /* owned array: its mirror or sources (js_source.h) */
+    size_t source_link_count;
     struct js_consumer **consumers; /* owned array, sorted by name */
     size_t consumer_count;
     size_t consumer_capacity;
+    /* of consumer_count, the direct ones (a mirror's or source's on this stream): like
+     * nats-server's, left out of consumer counts, names and lists */
+    size_t direct_consumer_count;
     uint64_t committed_seq;         /* the last sequence the store reported durable */
     bool dirty;                     /* appended since the last flush */
     bool deleting;                  /* deleted: freed once its I/O is done */
@@ -465,6 +476,16 @@ void js_api_msg_delete(struct js *js, const struct route_msg *msg, const char *n
 
 /* A message published on one of the stream's subjects. */
 void js_publish_handle(struct shard *shard, void *context, const struct route_msg *msg);
+
+/* Stores a message a source brought (its header already as it is to be stored: the
+ * origin's Nats-Expected-* and batch headers gone, Nats-Stream-Source added), or with
+ * `timestamp_ns` non-zero one a mirror brought, at the store's next sequence (the caller
+ * skipped to it) with its origin's timestamp. nats-server's checks for sourced messages:
+ * the duplicate window (sources only), the size limits and the account's storage; a
+ * rollup applies. 0 when stored or skipped as a duplicate, else -errno (an append error;
+ * -EMSGSIZE, -ENOSPC for the account's storage; the store's failure). No ack. */
+int js_publish_sourced(struct js_stream *stream, const struct route_msg *msg,
+                       int64_t timestamp_ns);
 
 /* $JS.API.DIRECT.GET.<stream>[.<subject>] */
 void js_direct_get_handle(struct shard *shard, void *context, const struct route_msg *msg);

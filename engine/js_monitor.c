@@ -80,11 +80,15 @@ void js_monitor_stream_detail(struct shard *shard, size_t index,
     }
     go_json_key(json, "state");
     js_stream_state_json(stream, json, false, NULL, 0);
-    if (options->consumers && stream->consumer_count > 0) {
+    if (options->consumers && stream->consumer_count > stream->direct_consumer_count) {
         go_json_key(json, "consumer_detail");
         go_json_literal(json, "[");
         for (size_t i = 0; i < stream->consumer_count; i++) {
-            go_json_literal(json, i == 0 ? "{" : ",{");
+            if (stream->consumers[i]->config.direct) {
+                continue; /* a mirror's or source's, as nats-server leaves them out */
+            }
+            go_json_comma(json);
+            go_json_literal(json, "{");
             js_consumer_info_json(stream->consumers[i], json, options->config);
             go_json_literal(json, "}");
         }

@@ -440,6 +440,72 @@ static void msg_id_remember(struct js_stream *stream, struct js_pub_text id, uin
     }
 }
 
+/* What follows every append: the turn's flush, the consumers, the dedupe window. */
+static void appended(struct js_stream *stream, const struct route_msg *msg,
+                     const struct js_pub_directives *directives, uint64_t seq, size_t size)
+{
+    stream->dirty = true; /* flushed, and its usage counted, at the end of the turn */
+    stream->appended_seq = seq;
+    for (size_t i = 0; i < stream->consumer_count; i++) {
+        js_consumer_message_added(stream->consumers[i], msg->subject.data, msg->subject.length);
+    }
+    js_consumer_retention_stored(stream, seq, msg->subject.data, msg->subject.length);
+    stream->js->pending_bytes += size;
+    msg_id_remember(stream, directives->msg_id, seq);
+}
+
+int js_publish_sourced(struct js_stream *stream, const struct route_msg *msg,
+                       int64_t timestamp_ns)
+{
+    if (stream->deleting) {
+        return -ENOENT;
+    }
+    if (stream->failure != 0) {
+        return stream->failure;
+    }
+    size_t header_length = msg->header_length;
+    size_t body_length = msg->payload.length - header_length;
+    struct js_pub_directives directives;
+    js_pub_directives_parse(header_length > 0 ? msg->payload.data : NULL, header_length,
+                            &directives);
+    bool mirror = timestamp_ns != 0;
+    if (!mirror && directives.msg_id.length > 0 &&
+        js_dedupe_find(&stream->dedupe, directives.msg_id.bytes, directives.msg_id.length) !=
+            NULL) {
+        return 0; /* a duplicate within the window: skipped, as nats-server skips it */
+    }
+    const struct js_stream_config *config = &stream->config;
+    if ((config->max_msg_size >= 0 && header_length + body_length > (size_t)config->max_msg_size) ||
+        header_length > UINT16_MAX) {
+        return -EMSGSIZE;
+    }
+    struct js *js = stream->js;
+    bool memory = config->storage == JS_STREAM_STORAGE_MEMORY;
+    int64_t used = atomic_load_explicit(memory ? &js->server->memory_used
+                                               : &js->server->storage_used,
+                                        memory_order_relaxed) +
+                   (int64_t)js->pending_bytes;
+    if (used + (int64_t)(header_length + body_length) > (memory ? js->max_memory : js->max_file)) {
+        return -ENOSPC;
+    }
+    rollup_apply(stream, msg, &directives);
+    const uint8_t *subject = (const uint8_t *)msg->subject.data;
+    const uint8_t *header = (const uint8_t *)msg->payload.data;
+    const uint8_t *body = header + header_length;
+    uint64_t seq = 0;
+    int rc = mirror ? stream_store_append_timed(stream->store, subject, msg->subject.length,
+                                                header, (uint32_t)header_length, body,
+                                                (uint32_t)body_length, timestamp_ns, &seq)
+                    : stream_store_append(stream->store, subject, msg->subject.length, header,
+                                          (uint32_t)header_length, body, (uint32_t)body_length,
+                                          &seq);
+    if (rc != 0) {
+        return rc;
+    }
+    appended(stream, msg, &directives, seq, header_length + body_length);
+    return 0;
+}
+
 void js_publish_handle(struct shard *shard, void *context, const struct route_msg *msg)
 {
     struct js_stream *stream = context;
@@ -481,14 +547,7 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
         nak_append(stream, msg, rc);
         return;
     }
-    stream->dirty = true; /* flushed, and its usage counted, at the end of the turn */
-    stream->appended_seq = seq;
-    for (size_t i = 0; i < stream->consumer_count; i++) {
-        js_consumer_message_added(stream->consumers[i], msg->subject.data, msg->subject.length);
-    }
-    js_consumer_retention_stored(stream, seq, msg->subject.data, msg->subject.length);
-    stream->js->pending_bytes += header_length + body_length;
-    msg_id_remember(stream, directives.msg_id, seq);
+    appended(stream, msg, &directives, seq, header_length + body_length);
     if (msg->reply.length > 0 && ack_push(stream, msg->reply, seq, false, NULL, 0) != 0) {
         /* stored, but the ack cannot wait: the client's retry is a duplicate */
         LOG_WARN("JetStream: stream %s: no memory to hold the ack of %llu", stream->config.name,

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "engine/js_consumer.h"
 #include "engine/js_internal.h"
+#include "engine/js_source.h"
 #include "engine/service.h"
 #include "engine/shard.h"
 #include "proto/subject.h"
@@ -167,6 +168,7 @@ int js_stream_config_read(const char *dir, struct js_stream_config *config, int6
 static void subs_drop(struct js_stream *stream)
 {
     struct shard *shard = stream->js->shard;
+    js_sources_stop(stream);
     for (size_t i = 0; i < stream->sub_count; i++) {
         service_unsubscribe(shard, stream->subs[i]);
     }
@@ -216,7 +218,11 @@ static int subs_make(struct js_stream *stream)
             return error != 0 ? error : -ENOMEM;
         }
     }
-    return 0;
+    int rc = js_sources_start(stream);
+    if (rc != 0) {
+        subs_drop(stream);
+    }
+    return rc;
 }
 
 /* ---- life cycle ---- */
@@ -284,6 +290,12 @@ int js_stream_create(struct js *js, struct js_stream_config *config, int64_t cre
     }
     if (rc == 0) {
         rc = stream_open(stream);
+    }
+    if (rc == 0 && config->first_seq > 1) {
+        /* first_seq: the empty store starts there (a purge that moves the sequence, durable
+         * before the reply as a purge is) */
+        rc = stream_store_skip(stream->store, config->first_seq - 1);
+        stream->appended_seq = config->first_seq - 1;
     }
     if (rc != 0) {
         js_errors_setf(error, JS_ERR_STREAM_CREATE, "%s", strerror(-rc));
@@ -629,7 +641,7 @@ void js_stream_state_json(struct js_stream *stream, struct go_json *json,
         lost_json(stream, &info, json);
     }
     go_json_key(json, "consumer_count");
-    go_json_uint(json, stream->consumer_count);
+    go_json_uint(json, stream->consumer_count - stream->direct_consumer_count);
     go_json_literal(json, "}");
 }
 
@@ -643,6 +655,7 @@ void js_stream_info_json(struct js_stream *stream, struct go_json *json,
     js_json_time(json, stream->created_ns);
     go_json_key(json, "state");
     js_stream_state_json(stream, json, deleted_details, subjects, subject_count);
+    js_sources_info_json(stream, json);
     if (stream->failure != 0 && stream->failure != -ENOENT) {
         /* ionats's own field: why the stream stopped taking writes (a failed write or
          * fdatasync); clients ignore fields they do not know */

@@ -315,6 +315,28 @@ static void link_sub_remove(struct leaf_link *link, const struct proto_op *op)
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
+/* Where the '@' of a JetStream delivery's reply "$JS.ACK.<8 dots' worth>@<subject>" is
+ * (nats-server's jsAckDeliverIdx): the first '@' after the eighth dot, 0 when there is
+ * none. Over a link, a delivery travels on the subject it is routed on (the consumer's
+ * deliver subject) and its own subject, which its subscribers see, rides in the reply
+ * after '@', as nats-server sends and reads them. */
+static size_t js_ack_deliver_index(struct proto_slice reply)
+{
+    static const char PREFIX[] = "$JS.ACK.";
+    if (reply.length <= sizeof PREFIX - 1 || memcmp(reply.data, PREFIX, sizeof PREFIX - 1) != 0) {
+        return 0;
+    }
+    uint32_t dots = 0;
+    for (uint32_t i = 0; i < reply.length; i++) {
+        if (reply.data[i] == '.') {
+            dots++;
+        } else if (reply.data[i] == '@' && dots >= 8) {
+            return i;
+        }
+    }
+    return 0;
+}
+
 /* The end of a walk that delivered to some of the link's subscriptions: one LMSG. */
 static void collect_flush(struct shard *shard, struct route_collector *collector,
                           const struct route_msg *msg)
@@ -331,7 +353,13 @@ static void collect_flush(struct shard *shard, struct route_collector *collector
         body += msg->header_length;
         body_length -= msg->header_length;
     }
-    size_t frame = FRAME_OVERHEAD + msg->subject.length + msg->reply.length + body_length;
+    /* a JetStream delivery names the subject its subscribers see after its reply's '@' */
+    bool shown = msg->shown.length > 0 && msg->reply.length > 0 &&
+                 js_ack_deliver_index(msg->reply) == 0 &&
+                 (msg->shown.length != msg->subject.length ||
+                  memcmp(msg->shown.data, msg->subject.data, msg->subject.length) != 0);
+    size_t frame = FRAME_OVERHEAD + msg->subject.length + msg->reply.length + body_length +
+                   (shown ? 1 + msg->shown.length : 0);
     for (uint32_t p = 0; p < picks; p++) {
         frame += link->picks[p].length + 1;
     }
@@ -347,6 +375,10 @@ static void collect_flush(struct shard *shard, struct route_collector *collector
     }
     if (msg->reply.length > 0) {
         outq_put(out, msg->reply.data, msg->reply.length);
+        if (shown) {
+            outq_put(out, "@", 1);
+            outq_put(out, msg->shown.data, msg->shown.length);
+        }
         outq_put(out, " ", 1);
     }
     for (uint32_t p = 0; p < picks; p++) {
@@ -389,12 +421,18 @@ static void link_message(struct leaf_link *link, const struct proto_op *op)
                   LINK_ARGS(link), (int)op->subject.length, op->subject.data);
         return;
     }
-    const struct route_msg msg = {
+    struct route_msg msg = {
         .subject = op->subject,
         .reply = op->reply,
         .payload = op->payload,
         .header_length = op->header_length,
     };
+    size_t at = js_ack_deliver_index(op->reply);
+    if (at > 0 && at + 1 < op->reply.length) {
+        msg.reply.length = (uint32_t)at;
+        msg.shown = (struct proto_slice){.data = op->reply.data + at + 1,
+                                         .length = op->reply.length - (uint32_t)at - 1};
+    }
     const struct route_publisher publisher = {
         .owner = link,
         .conn = &link->conn,

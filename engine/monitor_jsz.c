@@ -14,8 +14,10 @@
  * nats-server 2.15.1: api.level is 0 (ionats claims no API level; its account info
  * leaves it out), "limits" is {} (2.15's default_max_consumers of 1000 is not applied),
  * "compress_ok" is absent (no compression). nats-server lists the streams of the account
- * in its map's order; here they are sorted by name. direct-consumers and
- * stream-leader-only change nothing (no direct consumers; every stream is this server's).
+ * in its map's order; here they are sorted by name. direct-consumers is not read: the
+ * direct consumers of mirrors and sources of this server's streams are left out of
+ * consumer_detail as nats-server leaves them out by default; stream-leader-only changes
+ * nothing (every stream is this server's).
  *
  * monitor_jsz_collect runs on each part's shard; the rest on shard 0. */
 #include "engine/monitor_internal.h"

@@ -92,6 +92,12 @@ struct js_pub_directives {
     enum js_pub_commit batch_commit;
 };
 
+/* The value of header `name` in `block` (a header block as a message carries it), found
+ * as nats-server's sliceHeader finds it: the first line that starts with `name` and ':',
+ * the value without its leading spaces. Absent: bytes NULL. `name` starts "Na" (every
+ * NATS header does: the lookup relies on it). */
+struct js_pub_text js_pub_header_value(const char *block, size_t length, const char *name);
+
 /* Reads the header block of a published message (`block` of `length` bytes exactly as
  * HPUB carried it, final CRLFs included; NULL/0 for PUB). Accepts any bytes: nothing is
  * malformed at this level, values that are wrong are recorded as such. Time is linear in

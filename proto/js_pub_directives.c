@@ -119,6 +119,15 @@ static struct js_pub_text view_value(const struct header_view *view, const char 
     return value;
 }
 
+struct js_pub_text js_pub_header_value(const char *block, size_t length, const char *name)
+{
+    const struct header_view view = {block, length, 0};
+    if (block == NULL || length == 0) {
+        return (struct js_pub_text){NULL, 0};
+    }
+    return view_value(&view, name);
+}
+
 /* removeHeaderStatusIfPresent. */
 static void status_cut_find(const char *block, size_t length, struct js_pub_status *status)
 {

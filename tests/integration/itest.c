@@ -354,3 +354,35 @@ void itest_logs_show(void)
         fputs(tail, stderr);
     }
 }
+
+/* Waits until a message published on `from` reaches a subscription on `to` for `subject`
+ * (the link is up and the interest crossed it). False after ITEST_WAIT_MS. */
+bool itest_interest_crossed(natsConnection *from, natsConnection *to, const char *subject)
+{
+    natsSubscription *sub = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&sub, to, subject));
+    itest_flush(to);
+    bool crossed = false;
+    int64_t deadline = itest_now_ms() + ITEST_WAIT_MS;
+    while (!crossed && itest_now_ms() < deadline) {
+        ITEST_OK(natsConnection_PublishString(from, subject, "probe"));
+        itest_flush(from);
+        natsMsg *msg = NULL;
+        if (natsSubscription_NextMsg(&msg, sub, ITEST_PROBE_STEP_MS) == NATS_OK) {
+            crossed = true;
+            natsMsg_Destroy(msg);
+        }
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return crossed;
+}
+
+/* interest_crossed, or the test fails with the brokers' logs on stderr. */
+void itest_expect_crossed(natsConnection *from, natsConnection *to, const char *subject)
+{
+    if (!itest_interest_crossed(from, to, subject)) {
+        itest_logs_show();
+        ck_abort_msg("the interest in %s never crossed", subject);
+    }
+}

@@ -124,4 +124,13 @@ bool itest_certs_make(char *cert_dir, size_t size);
 /* Removes what itest_certs_make made. */
 void itest_certs_remove(const char *cert_dir);
 
+/* Waits until a message published on `from` reaches a subscription on `to` for `subject`
+ * (a link is up and the interest crossed it), probing every ITEST_PROBE_STEP_MS. False
+ * after ITEST_WAIT_MS. */
+enum { ITEST_PROBE_STEP_MS = 50 };
+bool itest_interest_crossed(natsConnection *from, natsConnection *to, const char *subject);
+
+/* itest_interest_crossed, or the test fails with the brokers' logs on stderr. */
+void itest_expect_crossed(natsConnection *from, natsConnection *to, const char *subject);
+
 #endif

@@ -103,38 +103,6 @@ static void leaf_start(struct test_server *leaf, const struct hub *hub, const ch
     link_wait(leaf, name);
 }
 
-/* Waits until a message published on `from` reaches a subscription on `to` for `subject`
- * (the link is up and the interest crossed it). False after ITEST_WAIT_MS. */
-static bool interest_crossed(natsConnection *from, natsConnection *to, const char *subject)
-{
-    natsSubscription *sub = NULL;
-    ITEST_OK(natsConnection_SubscribeSync(&sub, to, subject));
-    itest_flush(to);
-    bool crossed = false;
-    int64_t deadline = itest_now_ms() + ITEST_WAIT_MS;
-    while (!crossed && itest_now_ms() < deadline) {
-        ITEST_OK(natsConnection_PublishString(from, subject, "probe"));
-        itest_flush(from);
-        natsMsg *msg = NULL;
-        if (natsSubscription_NextMsg(&msg, sub, PROBE_STEP_MS) == NATS_OK) {
-            crossed = true;
-            natsMsg_Destroy(msg);
-        }
-    }
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-    return crossed;
-}
-
-/* interest_crossed, or the test fails with the brokers' logs on stderr. */
-static void expect_crossed(natsConnection *from, natsConnection *to, const char *subject)
-{
-    if (!interest_crossed(from, to, subject)) {
-        itest_logs_show();
-        ck_abort_msg("the interest in %s never crossed", subject);
-    }
-}
-
 /* The next message on `sub` within ITEST_WAIT_MS, its data checked. */
 static void expect_msg(natsSubscription *sub, const char *subject, const char *data)
 {
@@ -168,8 +136,8 @@ START_TEST(test_leaf_pubsub_both_ways)
     leaf_start(&leaf, &hub, "LEAF", NULL, NULL, config, sizeof config);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    expect_crossed(at_leaf, at_hub, "probe.up");
-    expect_crossed(at_hub, at_leaf, "probe.down");
+    itest_expect_crossed(at_leaf, at_hub, "probe.up");
+    itest_expect_crossed(at_hub, at_leaf, "probe.down");
 
     /* wildcards on either side */
     natsSubscription *hub_wild = NULL;
@@ -178,8 +146,8 @@ START_TEST(test_leaf_pubsub_both_ways)
     ITEST_OK(natsConnection_SubscribeSync(&leaf_wild, at_leaf, "down.>"));
     itest_flush(at_hub);
     itest_flush(at_leaf);
-    expect_crossed(at_leaf, at_hub, "probe.up2");
-    expect_crossed(at_hub, at_leaf, "probe.down2");
+    itest_expect_crossed(at_leaf, at_hub, "probe.up2");
+    itest_expect_crossed(at_hub, at_leaf, "probe.down2");
     ITEST_OK(natsConnection_PublishString(at_leaf, "up.a.x", "one"));
     ITEST_OK(natsConnection_PublishString(at_leaf, "up.a.y", "not matched"));
     ITEST_OK(natsConnection_PublishString(at_hub, "down.a.b.c", "two"));
@@ -204,7 +172,7 @@ START_TEST(test_leaf_pubsub_both_ways)
     natsSubscription *overlap = NULL;
     ITEST_OK(natsConnection_SubscribeSync(&overlap, at_hub, "up.>"));
     itest_flush(at_hub);
-    expect_crossed(at_leaf, at_hub, "probe.up3");
+    itest_expect_crossed(at_leaf, at_hub, "probe.up3");
     ITEST_OK(natsConnection_PublishString(at_leaf, "up.b.x", "four"));
     itest_flush(at_leaf);
     expect_msg(hub_wild, "up.b.x", "four");
@@ -247,8 +215,8 @@ static void queue_sides_check(natsConnection *one, natsConnection *other, const 
     ITEST_OK(natsConnection_QueueSubscribeSync(&other_member, other, subject, "grp"));
     itest_flush(one);
     itest_flush(other);
-    expect_crossed(one, other, "probe.q1");
-    expect_crossed(other, one, "probe.q2");
+    itest_expect_crossed(one, other, "probe.q1");
+    itest_expect_crossed(other, one, "probe.q2");
     for (int i = 0; i < QUEUE_MSGS; i++) {
         ITEST_OK(natsConnection_PublishString(one, subject, "one"));
         ITEST_OK(natsConnection_PublishString(other, subject, "other"));
@@ -285,7 +253,7 @@ START_TEST(test_leaf_queue_groups)
     ITEST_OK(natsConnection_QueueSubscribeSync(&hub_member, at_hub, "task", "grp"));
     ITEST_OK(natsConnection_SubscribeSync(&plain, at_hub, "task"));
     itest_flush(at_hub);
-    expect_crossed(at_leaf, at_hub, "probe.q3");
+    itest_expect_crossed(at_leaf, at_hub, "probe.q3");
     for (int i = 0; i < QUEUE_MSGS; i++) {
         ITEST_OK(natsConnection_PublishString(at_leaf, "task", "across"));
     }
@@ -328,8 +296,8 @@ START_TEST(test_leaf_request_reply)
     ITEST_OK(natsConnection_Subscribe(&leaf_service, at_leaf, "svc.leaf", echo_on_msg, "leaf"));
     itest_flush(at_hub);
     itest_flush(at_leaf);
-    expect_crossed(at_leaf, at_hub, "probe.r1");
-    expect_crossed(at_hub, at_leaf, "probe.r2");
+    itest_expect_crossed(at_leaf, at_hub, "probe.r1");
+    itest_expect_crossed(at_hub, at_leaf, "probe.r2");
     for (int i = 0; i < 20; i++) {
         natsMsg *reply = NULL;
         ITEST_OK(natsConnection_RequestString(&reply, at_leaf, "svc.hub", "ping", ITEST_WAIT_MS));
@@ -373,8 +341,8 @@ START_TEST(test_leaf_deny_lists)
     ITEST_OK(natsConnection_SubscribeSync(&leaf_secret, at_leaf, "secret.in.x"));
     itest_flush(at_hub);
     itest_flush(at_leaf);
-    expect_crossed(at_leaf, at_hub, "probe.d1");
-    expect_crossed(at_hub, at_leaf, "probe.d2");
+    itest_expect_crossed(at_leaf, at_hub, "probe.d1");
+    itest_expect_crossed(at_hub, at_leaf, "probe.d2");
     ITEST_OK(natsConnection_PublishString(at_leaf, "secret.out", "kept"));
     ITEST_OK(natsConnection_PublishString(at_hub, "secret.in.x", "kept"));
     itest_flush(at_leaf);
@@ -404,7 +372,7 @@ static void good_and_bad_leafs(struct hub *hub, const char *good_userinfo,
     leaf_start(&bad, hub, "BAD", bad_userinfo, bad_remote, bad_config, sizeof bad_config);
     natsConnection *at_hub = itest_connect(hub->server.url);
     natsConnection *at_good = itest_connect(good.url);
-    expect_crossed(at_good, at_hub, "probe.a1");
+    itest_expect_crossed(at_good, at_hub, "probe.a1");
     ck_assert(itest_log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_good);
@@ -433,7 +401,7 @@ START_TEST(test_leaf_hub_restart)
     ITEST_OK(natsConnection_SubscribeSync(&leaf_sub, at_leaf, "events.>"));
     itest_flush(at_leaf);
     natsConnection *at_hub = itest_connect(hub.server.url);
-    expect_crossed(at_hub, at_leaf, "probe.h1");
+    itest_expect_crossed(at_hub, at_leaf, "probe.h1");
     natsConnection_Destroy(at_hub);
     itest_server_stop(&hub.server);
     /* the leaf serves its own clients while the hub is gone */
@@ -446,7 +414,7 @@ START_TEST(test_leaf_hub_restart)
     hub.options.config_text = hub.config;
     itest_reference_start(&hub.server, &hub.options);
     at_hub = itest_connect(hub.server.url);
-    expect_crossed(at_hub, at_leaf, "probe.h2");
+    itest_expect_crossed(at_hub, at_leaf, "probe.h2");
     ITEST_OK(natsConnection_PublishString(at_hub, "events.a", "after"));
     itest_flush(at_hub);
     expect_msg(leaf_sub, "events.a", "after");
@@ -473,8 +441,8 @@ START_TEST(test_leaf_two_leafs)
     leaf_start(&b, &hub, "LEAF_B", NULL, NULL, b_config, sizeof b_config);
     natsConnection *at_a = itest_connect(a.url);
     natsConnection *at_b = itest_connect(b.url);
-    expect_crossed(at_a, at_b, "probe.ab");
-    expect_crossed(at_b, at_a, "probe.ba");
+    itest_expect_crossed(at_a, at_b, "probe.ab");
+    itest_expect_crossed(at_b, at_a, "probe.ba");
     natsConnection_Destroy(at_a);
     natsConnection_Destroy(at_b);
     itest_server_stop(&a);
@@ -824,7 +792,7 @@ START_TEST(test_leaf_flags)
     hub_start_on(&hub, 0, NULL, leaf_port);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    expect_crossed(at_leaf, at_hub, "probe.f1");
+    itest_expect_crossed(at_leaf, at_hub, "probe.f1");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
@@ -849,7 +817,7 @@ START_TEST(test_leaf_flags)
     itest_reference_start(&below, &below_options);
     at_hub = itest_connect(ionats_hub.url);
     natsConnection *at_below = itest_connect(below.url);
-    expect_crossed(at_below, at_hub, "probe.f2");
+    itest_expect_crossed(at_below, at_hub, "probe.f2");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_below);
     itest_server_stop(&below);
@@ -884,7 +852,7 @@ START_TEST(test_leaf_leafz)
     natsSubscription *watched = NULL;
     ITEST_OK(natsConnection_SubscribeSync(&watched, at_hub, "watched.subject"));
     itest_flush(at_hub);
-    expect_crossed(at_leaf, at_hub, "probe.z");
+    itest_expect_crossed(at_leaf, at_hub, "probe.z");
     int port = itest_monitor_port(&leaf, ITEST_WAIT_MS);
     static char body[65536];
     http_get(port, "/leafz?subs=1", body, sizeof body);
@@ -911,87 +879,6 @@ START_TEST(test_leaf_leafz)
 }
 END_TEST
 
-/* A JetStream domain on the leaf: a client of the hub manages the leaf's streams and
- * publishes to them through $JS.LEAFD.API (libnats's jsOptions.Domain), the acks naming
- * the domain; the leaf's own clients see the same stream without a domain. */
-START_TEST(test_leaf_jetstream_domain)
-{
-    struct hub hub;
-    hub_start(&hub, 0, NULL);
-    char store[64];
-    ck_assert_int_eq(test_store_dir_create(store, sizeof store), 0);
-    char config[CONFIG_MAX];
-    snprintf(config, sizeof config,
-             "server_name: JSLEAF\njetstream { store_dir: \"%s\", domain: LEAFD }\n"
-             "leafnodes {\n  reconnect: 1\n"
-             "  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
-             store, hub.leaf_port);
-    struct test_server leaf;
-    struct test_server_options options = {.config_text = config};
-    itest_server_start(&leaf, &options);
-    natsConnection *at_hub = itest_connect(hub.server.url);
-    natsConnection *at_leaf = itest_connect(leaf.url);
-    expect_crossed(at_hub, at_leaf, "probe.j1");
-    /* the domain's API interest reaches the hub with the rest of the leaf's */
-    natsMsg *reply = NULL;
-    natsStatus status = NATS_NO_RESPONDERS;
-    int64_t deadline = itest_now_ms() + ITEST_WAIT_MS;
-    while (status != NATS_OK && itest_now_ms() < deadline) {
-        status = natsConnection_RequestString(&reply, at_hub, "$JS.LEAFD.API.INFO", "", 1000);
-    }
-    ck_assert_msg(status == NATS_OK, "%s", natsStatus_GetText(status));
-    ck_assert_msg(strstr(natsMsg_GetData(reply), "\"domain\":\"LEAFD\"") != NULL, "%s",
-                  natsMsg_GetData(reply));
-    natsMsg_Destroy(reply);
-    jsOptions js_options;
-    ITEST_OK(jsOptions_Init(&js_options));
-    js_options.Domain = "LEAFD";
-    js_options.Wait = ITEST_WAIT_MS;
-    jsCtx *js = NULL;
-    ITEST_OK(natsConnection_JetStream(&js, at_hub, &js_options));
-    jsStreamConfig stream;
-    ITEST_OK(jsStreamConfig_Init(&stream));
-    const char *subjects[] = {"edge.>"};
-    stream.Name = "EDGE";
-    stream.Subjects = subjects;
-    stream.SubjectsLen = 1;
-    stream.Storage = js_FileStorage;
-    jsStreamInfo *info = NULL;
-    jsErrCode code = 0;
-    ITEST_OK(js_AddStream(&info, js, &stream, NULL, &code));
-    jsStreamInfo_Destroy(info);
-    expect_crossed(at_leaf, at_hub, "probe.j2"); /* the stream's subjects too */
-    for (int i = 1; i <= 5; i++) {
-        jsPubAck *ack = NULL;
-        status = NATS_TIMEOUT;
-        for (int tries = 0; tries < 50 && status != NATS_OK; tries++) {
-            status = js_Publish(&ack, js, "edge.a", "x", 1, NULL, &code);
-        }
-        ck_assert_msg(status == NATS_OK && ack != NULL, "publish %d: %s (%d)", i,
-                      natsStatus_GetText(status), (int)code);
-        ck_assert_str_eq(ack->Stream, "EDGE");
-        ck_assert_str_eq(ack->Domain, "LEAFD");
-        ck_assert_int_eq(ack->Sequence, (uint64_t)i);
-        jsPubAck_Destroy(ack);
-    }
-    ITEST_OK(js_GetStreamInfo(&info, js, "EDGE", NULL, &code));
-    ck_assert_int_eq(info->State.Msgs, 5);
-    jsStreamInfo_Destroy(info);
-    jsCtx *local = NULL;
-    ITEST_OK(natsConnection_JetStream(&local, at_leaf, NULL));
-    ITEST_OK(js_GetStreamInfo(&info, local, "EDGE", NULL, &code));
-    ck_assert_int_eq(info->State.Msgs, 5);
-    jsStreamInfo_Destroy(info);
-    jsCtx_Destroy(local);
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(at_hub);
-    natsConnection_Destroy(at_leaf);
-    itest_server_stop(&leaf);
-    itest_server_stop(&hub.server);
-    test_store_dir_remove(store);
-}
-END_TEST
-
 /* TLS on the link, the broker under test as the leaf: the hub's certificate checked
  * against the CA of the remote's tls {}; without that CA (the system's) the handshake
  * fails and no link is made. */
@@ -1014,8 +901,8 @@ START_TEST(test_leaf_tls_to_hub)
                sizeof untrusting_config);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    expect_crossed(at_leaf, at_hub, "probe.t1");
-    expect_crossed(at_hub, at_leaf, "probe.t2");
+    itest_expect_crossed(at_leaf, at_hub, "probe.t1");
+    itest_expect_crossed(at_hub, at_leaf, "probe.t2");
     ck_assert(itest_log_shows(&untrusting, "certificate", ITEST_WAIT_MS)); /* verify failed */
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
@@ -1040,12 +927,12 @@ START_TEST(test_leaf_reload_refused)
     leaf_start(&leaf, &hub, "LEAF", NULL, "    deny_exports: \"a\"\n", config, sizeof config);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    expect_crossed(at_leaf, at_hub, "probe.r1");
+    itest_expect_crossed(at_leaf, at_hub, "probe.r1");
     itest_config_rewrite(&leaf, "deny_exports: \"a\"", "deny_exports: \"b\"");
     ck_assert(itest_log_shows(&leaf, "Failed to reload server configuration: config reload "
                                      "not supported for LeafNode",
                               ITEST_WAIT_MS));
-    expect_crossed(at_leaf, at_hub, "probe.r2");
+    itest_expect_crossed(at_leaf, at_hub, "probe.r2");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
@@ -1200,8 +1087,8 @@ START_TEST(test_leaf_tls_handshake_first)
     leaf_start(&leaf, &hub, "FIRST", NULL, remote, config, sizeof config);
     natsConnection *at_hub = itest_connect(hub.server.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    expect_crossed(at_leaf, at_hub, "probe.f1");
-    expect_crossed(at_hub, at_leaf, "probe.f2");
+    itest_expect_crossed(at_leaf, at_hub, "probe.f1");
+    itest_expect_crossed(at_hub, at_leaf, "probe.f2");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
@@ -1222,7 +1109,7 @@ START_TEST(test_leaf_tls_handshake_first)
     itest_reference_start(&below, &options);
     at_hub = itest_connect(ionats_hub.url);
     natsConnection *at_below = itest_connect(below.url);
-    expect_crossed(at_below, at_hub, "probe.f3");
+    itest_expect_crossed(at_below, at_hub, "probe.f3");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_below);
     itest_server_stop(&below);
@@ -1272,13 +1159,13 @@ START_TEST(test_hub_reference_leaf)
     reference_leaf_start(&leaf, leaf_port, "NLEAF", NULL, NULL, leaf_config, sizeof leaf_config);
     natsConnection *at_hub = itest_connect(hub.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    expect_crossed(at_leaf, at_hub, "probe.n1");
-    expect_crossed(at_hub, at_leaf, "probe.n2");
+    itest_expect_crossed(at_leaf, at_hub, "probe.n1");
+    itest_expect_crossed(at_hub, at_leaf, "probe.n2");
     queue_sides_check(at_hub, at_leaf, "jobs");
     natsSubscription *service = NULL;
     ITEST_OK(natsConnection_Subscribe(&service, at_leaf, "svc.n", echo_on_msg, "nleaf"));
     itest_flush(at_leaf);
-    expect_crossed(at_hub, at_leaf, "probe.n6");
+    itest_expect_crossed(at_hub, at_leaf, "probe.n6");
     natsMsg *reply = NULL;
     ITEST_OK(natsConnection_RequestString(&reply, at_hub, "svc.n", "q", ITEST_WAIT_MS));
     ck_assert_str_eq(natsMsg_GetData(reply), "nleaf:q");
@@ -1321,8 +1208,8 @@ START_TEST(test_hub_tls)
     close(fd);
     natsConnection *at_hub = itest_connect(hub.url);
     natsConnection *at_leaf = itest_connect(leaf.url);
-    expect_crossed(at_leaf, at_hub, "probe.t3");
-    expect_crossed(at_hub, at_leaf, "probe.t4");
+    itest_expect_crossed(at_leaf, at_hub, "probe.t3");
+    itest_expect_crossed(at_hub, at_leaf, "probe.t4");
     natsConnection_Destroy(at_hub);
     natsConnection_Destroy(at_leaf);
     itest_server_stop(&leaf);
@@ -1351,8 +1238,8 @@ START_TEST(test_hub_two_leafs_and_auth)
                          sizeof bad_config);
     natsConnection *at_a = itest_connect(a.url);
     natsConnection *at_b = itest_connect(b.url);
-    expect_crossed(at_a, at_b, "probe.ab");
-    expect_crossed(at_b, at_a, "probe.ba");
+    itest_expect_crossed(at_a, at_b, "probe.ab");
+    itest_expect_crossed(at_b, at_a, "probe.ba");
     ck_assert(itest_log_shows(&bad, "Authorization Violation", ITEST_WAIT_MS));
     natsConnection_Destroy(at_a);
     natsConnection_Destroy(at_b);
@@ -1385,8 +1272,8 @@ START_TEST(test_hub_in_the_middle)
                          sizeof below_config);
     natsConnection *at_top = itest_connect(top.server.url);
     natsConnection *at_below = itest_connect(below.url);
-    expect_crossed(at_top, at_below, "probe.down");
-    expect_crossed(at_below, at_top, "probe.up");
+    itest_expect_crossed(at_top, at_below, "probe.down");
+    itest_expect_crossed(at_below, at_top, "probe.up");
     natsConnection_Destroy(at_top);
     natsConnection_Destroy(at_below);
     itest_server_stop(&below);
@@ -1415,7 +1302,6 @@ static Suite *leaf_suite(void)
     tcase_add_test(tc, test_leaf_long_and_bad_lines);
     tcase_add_test(tc, test_leaf_max_subscriptions);
     tcase_add_test(tc, test_leaf_flags);
-    tcase_add_test(tc, test_leaf_jetstream_domain);
     tcase_add_test(tc, test_leaf_tls_to_hub);
     tcase_add_test(tc, test_leaf_nkey);
     tcase_add_test(tc, test_leaf_tls_handshake_first);
