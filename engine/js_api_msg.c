@@ -380,7 +380,12 @@ void js_direct_get_handle(struct shard *shard, void *context, const struct route
     if (stream->deleting) {
         return;
     }
-    size_t prefix = sizeof "$JS.API.DIRECT.GET." - 1 + strlen(stream->config.name);
+    /* the stream's token: its name, or its origin's for a mirror's direct gets */
+    static const char DIRECT[] = "$JS.API.DIRECT.GET.";
+    size_t prefix = sizeof DIRECT - 1;
+    while (prefix < msg->subject.length && msg->subject.data[prefix] != '.') {
+        prefix++;
+    }
     const char *body = msg->payload.data + msg->header_length;
     size_t body_length = msg->payload.length - msg->header_length;
     struct stream_store_msg found;

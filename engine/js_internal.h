@@ -487,7 +487,11 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
 int js_publish_sourced(struct js_stream *stream, const struct route_msg *msg,
                        int64_t timestamp_ns);
 
-/* $JS.API.DIRECT.GET.<stream>[.<subject>] */
+/* The queue group of direct-get subscriptions (nats-server's "_sys_"): a stream and the
+ * mirrors that serve its direct gets (mirror_direct) answer a request once between them. */
+#define JS_DIRECT_GET_GROUP "_sys_"
+
+/* $JS.API.DIRECT.GET.<stream>[.<subject>] (or a mirror's origin's name as <stream>) */
 void js_direct_get_handle(struct shard *shard, void *context, const struct route_msg *msg);
 
 /* The store made everything up to `seq` durable: send the acks waiting for it. */

@@ -231,8 +231,6 @@ static bool unsupported(const struct js_stream_config *config, struct js_error *
         what = "subject transforms of mirrors and sources";
     } else if (durable) {
         what = "durable consumers of mirrors and sources (2.14)";
-    } else if (config->mirror_direct) {
-        what = "direct gets from mirrors (mirror_direct)";
     } else if (config->has_republish) {
         what = "republish";
     } else if (config->has_subject_transform) {
@@ -350,6 +348,45 @@ static bool config_parsed(struct js *js, const struct route_msg *msg, const char
     return true;
 }
 
+/* checkStreamCfg's look at the origins of a mirror and sources on this server (not
+ * external): a max_msg_size below its origin's is refused (10030, 10046), and a mirror
+ * takes its origin's allow_direct as its mirror_direct (refused under pedantic when the
+ * request said otherwise). An origin not there yet is fine: it is waited for. */
+static int origins_check(struct js *js, struct js_stream_config *config, bool pedantic,
+                         struct js_error *error)
+{
+    const struct js_stream_source *mirror = config->mirror;
+    if (mirror != NULL && !mirror->has_external && mirror->name != NULL) {
+        const struct js_meta_entry *origin = js_meta_find(js, mirror->name, strlen(mirror->name));
+        if (origin != NULL) {
+            if (config->max_msg_size > 0 && origin->config.max_msg_size > 0 &&
+                config->max_msg_size < origin->config.max_msg_size) {
+                js_errors_set(error, JS_ERR_MIRROR_MAX_MESSAGE_SIZE_TOO_BIG);
+                return -EINVAL;
+            }
+            if (pedantic && config->mirror_direct != origin->config.allow_direct) {
+                js_errors_setf(error, JS_ERR_PEDANTIC, "%s",
+                               "origin stream has direct get set, mirror has it disabled");
+                return -EINVAL;
+            }
+            config->mirror_direct = origin->config.allow_direct;
+        }
+    }
+    for (size_t i = 0; i < config->source_count; i++) {
+        const struct js_stream_source *source = &config->sources[i];
+        if (source->has_external || source->name == NULL) {
+            continue;
+        }
+        const struct js_meta_entry *origin = js_meta_find(js, source->name, strlen(source->name));
+        if (origin != NULL && config->max_msg_size > 0 && origin->config.max_msg_size > 0 &&
+            config->max_msg_size < origin->config.max_msg_size) {
+            js_errors_set(error, JS_ERR_SOURCE_MAX_MESSAGE_SIZE_TOO_BIG);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 void js_meta_create(struct js *js, const struct route_msg *msg, const char *name,
                     size_t name_length, const char *body, size_t body_length)
 {
@@ -363,6 +400,7 @@ void js_meta_create(struct js *js, const struct route_msg *msg, const char *name
     const struct js_stream_config_check_options options = {.pedantic = pedantic};
     if (js_stream_config_check_create_request(&config, name, name_length, &error) != 0 ||
         js_stream_config_check(&config, &options, &error) != 0 ||
+        origins_check(js, &config, pedantic, &error) != 0 ||
         js_stream_config_check_replicas(&config, false, &error) != 0) {
         js_api_reply_error(js, msg, CREATE_TYPE, &error);
         js_stream_config_free(&config);
@@ -421,6 +459,7 @@ void js_meta_update(struct js *js, const struct route_msg *msg, const char *name
     const struct js_stream_config_check_options options = {.pedantic = pedantic};
     struct js_meta_entry *entry = NULL;
     bool refused = js_stream_config_check(&config, &options, &error) != 0 ||
+                   origins_check(js, &config, pedantic, &error) != 0 ||
                    js_stream_config_check_name(&config, name, name_length, &error) != 0;
     if (!refused) {
         entry = js_meta_find(js, name, name_length);

@@ -522,8 +522,41 @@ static struct js_source *source_new(struct js_stream *stream, bool mirror, size_
     return source;
 }
 
+void js_source_direct_check(struct js_source *source)
+{
+    struct js_stream *stream = source->stream;
+    if (!source->mirror || !stream->config.mirror_direct || source->direct_subs[1] != NULL ||
+        source->lag >= 10) {
+        return;
+    }
+    struct shard *shard = stream->js->shard;
+    const char *origin = js_source_config(source)->name;
+    char subject[64 + JS_STREAM_CONFIG_NAME_LENGTH_MAX];
+    int error = 0;
+    for (int i = 0; i < 2; i++) {
+        if (source->direct_subs[i] != NULL) {
+            continue;
+        }
+        snprintf(subject, sizeof subject, i == 0 ? "$JS.API.DIRECT.GET.%s" : "$JS.API.DIRECT.GET.%s.>",
+                 origin);
+        source->direct_subs[i] = service_subscribe(shard, subject, JS_DIRECT_GET_GROUP,
+                                                   js_direct_get_handle, stream, &error);
+        if (source->direct_subs[i] == NULL) {
+            LOG_WARN("JetStream: stream %s: cannot serve direct gets of %s: %s",
+                     stream->config.name, origin, strerror(-error));
+            return; /* tried again with the next message */
+        }
+    }
+}
+
 static void source_free(struct js_source *source)
 {
+    struct shard *shard = source->stream->js->shard;
+    for (int i = 0; i < 2; i++) {
+        if (source->direct_subs[i] != NULL) {
+            service_unsubscribe(shard, source->direct_subs[i]);
+        }
+    }
     cancel(source);
     timer_cancel(&source->stream->js->shard->timers, &source->timer);
     free(source->iname);

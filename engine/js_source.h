@@ -41,6 +41,8 @@ struct js_source {
     int64_t requested_ns;           /* monotonic: the last create request; 0: none yet */
     uint32_t fails;                 /* failed setups in a row (the back-off) */
     struct timer_entry timer;
+    /* a mirror with mirror_direct: its origin's direct gets, once it has caught up */
+    struct service_sub *direct_subs[2];
     bool has_error;                 /* the last setup's error, for stream info */
     int error_code;
     int error_err_code;
@@ -57,6 +59,10 @@ void js_source_retry(struct js_source *source, bool failed);
 /* Reading from now on (the create reply came, or deliveries named the consumer first):
  * its error cleared, its health checked every 10 s. */
 void js_source_activated(struct js_source *source);
+
+/* Subscribes a mirror with mirror_direct to its origin's direct gets once it is within
+ * 10 messages of its origin (nats-server's dgetCaughtUpThresh); nothing otherwise. */
+void js_source_direct_check(struct js_source *source);
 
 /* What stream info shows as its "error" until the next success. */
 void js_source_error_set(struct js_source *source, int code, int err_code,

@@ -332,6 +332,7 @@ void js_source_deliver_handle(struct shard *shard, void *context, const struct r
     source->dseq = ack.delivery_seq;
     source->sseq = ack.stream_seq;
     source->lag = ack.pending > 0 ? ack.pending - 1 : 0;
+    js_source_direct_check(source);
 }
 
 /* ---- where sources take up again ---- */

@@ -206,12 +206,12 @@ static int subs_make(struct js_stream *stream)
     if (config->allow_direct) {
         char subject[64 + JS_STREAM_CONFIG_NAME_LENGTH_MAX];
         snprintf(subject, sizeof subject, "$JS.API.DIRECT.GET.%s", config->name);
-        stream->direct_subs[0] =
-            service_subscribe(shard, subject, NULL, js_direct_get_handle, stream, &error);
+        stream->direct_subs[0] = service_subscribe(shard, subject, JS_DIRECT_GET_GROUP,
+                                                   js_direct_get_handle, stream, &error);
         snprintf(subject, sizeof subject, "$JS.API.DIRECT.GET.%s.>", config->name);
         stream->direct_subs[1] = stream->direct_subs[0] == NULL
                                      ? NULL
-                                     : service_subscribe(shard, subject, NULL,
+                                     : service_subscribe(shard, subject, JS_DIRECT_GET_GROUP,
                                                          js_direct_get_handle, stream, &error);
         if (stream->direct_subs[1] == NULL) {
             subs_drop(stream);
