@@ -50,12 +50,15 @@ bool js_stream_subject_literal(const char *subject);
  * `test`. */
 bool js_stream_subject_subset(const char *subject, const char *test);
 
-/* The room an error text from a transform check needs. */
+/* The room an error text from a transform check of config subjects needs (the longest holds
+ * the destination's longest token once). */
 enum { JS_STREAM_TRANSFORM_ERROR_SIZE = 3 * JS_STREAM_CONFIG_SUBJECT_LENGTH_MAX };
 
 /* nats-server's NewSubjectTransform(source, destination) as a check (`validate_mapping`
  * false), or its ValidateMapping (true), which first checks each destination token.
- * Returns 0, or -EINVAL with Go's error text in `text`. An empty destination is fine. */
+ * Returns 0, or -EINVAL with Go's error text in `text`. An empty destination is fine. The
+ * parser is subject_transform_check's (proto/subject_transform.h), which the runtime compiles
+ * transforms with. */
 int js_stream_transform_check(const char *source, const char *destination, bool validate_mapping,
                               char *text, size_t size);
 
