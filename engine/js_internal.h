@@ -84,6 +84,7 @@ struct js_dedupe {
 struct js;
 struct js_consumer;
 struct js_source;
+struct subject_transform;
 
 /* A stream's state as other shards read it (the meta shard, for lists and account totals):
  * written by the owner at the end of each turn that changed the stream, read by the meta
@@ -140,6 +141,8 @@ struct js_stream {
     struct service_sub **subs;      /* owned array: one per subject */
     size_t sub_count;
     struct service_sub *direct_subs[2]; /* DIRECT.GET.<name> and .<name>.>, allow_direct */
+    struct subject_transform *input_transform;     /* subject_transform; NULL: none */
+    struct subject_transform *republish_transform; /* republish; NULL: none */
     struct js_pending_ack *acks;    /* owned FIFO ring */
     uint32_t ack_head;
     uint32_t ack_count;
@@ -471,6 +474,31 @@ void js_api_msg_get(struct js *js, const struct route_msg *msg, const char *name
                     size_t name_length, const char *body, size_t body_length);
 void js_api_msg_delete(struct js *js, const struct route_msg *msg, const char *name,
                        size_t name_length, const char *body, size_t body_length);
+
+/* ---- js_republish.c: the stream's subject_transform and republish ---- */
+
+/* Room for a transformed subject (a subject is at most 4 KiB on the wire). */
+enum { JS_SUBJECT_TRANSFORMED_MAX = 4096 };
+
+/* Compiles the stream's subject_transform and republish (with its subscriptions); 0 or
+ * -ENOMEM. The drop frees them. */
+int js_stream_transforms_make(struct js_stream *stream);
+void js_stream_transforms_drop(struct js_stream *stream);
+
+/* The subject a message on `subject` is stored under: transformed into `out` when the
+ * stream's subject_transform matches it, else `subject` itself. */
+struct proto_slice js_stream_subject_in(const struct js_stream *stream, struct proto_slice subject,
+                                        char *out, size_t size);
+
+/* Before an append on `subject` under republish: the last sequence held on it (0: none,
+ * or no republish), the republished message's Nats-Last-Sequence. */
+uint64_t js_republish_last(struct js_stream *stream, struct proto_slice subject);
+
+/* After message `seq` was stored (its stored header and body): published again on the
+ * republish destination when its source matches. */
+void js_republish(struct js_stream *stream, struct proto_slice subject, const char *header,
+                  size_t header_length, const char *body, size_t body_length, uint64_t seq,
+                  uint64_t last_seq);
 
 /* ---- js_publish.c: publishes to a stream's subjects and direct gets ---- */
 

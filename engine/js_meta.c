@@ -221,20 +221,12 @@ void js_meta_account_info(struct js *js, const struct route_msg *msg, const char
 static bool unsupported(const struct js_stream_config *config, struct js_error *error)
 {
     const char *what = NULL;
-    bool transforms = config->mirror != NULL && config->mirror->subject_transform_count > 0;
     bool durable = config->mirror != NULL && config->mirror->has_consumer;
     for (size_t i = 0; i < config->source_count; i++) {
-        transforms = transforms || config->sources[i].subject_transform_count > 0;
         durable = durable || config->sources[i].has_consumer;
     }
-    if (transforms) {
-        what = "subject transforms of mirrors and sources";
-    } else if (durable) {
+    if (durable) {
         what = "durable consumers of mirrors and sources (2.14)";
-    } else if (config->has_republish) {
-        what = "republish";
-    } else if (config->has_subject_transform) {
-        what = "subject transforms";
     } else if (config->subject_delete_marker_ttl_ns > 0) {
         what = "subject delete markers";
     } else if (js_stream_config_api_level_required(config) > 1) {

@@ -454,12 +454,16 @@ static void appended(struct js_stream *stream, const struct route_msg *msg,
     msg_id_remember(stream, directives->msg_id, seq);
 }
 
-int js_publish_sourced(struct js_stream *stream, const struct route_msg *msg,
+int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
                        int64_t timestamp_ns)
 {
     if (stream->deleting) {
         return -ENOENT;
     }
+    char transformed[JS_SUBJECT_TRANSFORMED_MAX];
+    struct route_msg in = *copy;
+    in.subject = js_stream_subject_in(stream, copy->subject, transformed, sizeof transformed);
+    const struct route_msg *msg = &in;
     if (stream->failure != 0) {
         return stream->failure;
     }
@@ -489,6 +493,7 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *msg,
         return -ENOSPC;
     }
     rollup_apply(stream, msg, &directives);
+    uint64_t republish_last = js_republish_last(stream, msg->subject);
     const uint8_t *subject = (const uint8_t *)msg->subject.data;
     const uint8_t *header = (const uint8_t *)msg->payload.data;
     const uint8_t *body = header + header_length;
@@ -503,15 +508,22 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *msg,
         return rc;
     }
     appended(stream, msg, &directives, seq, header_length + body_length);
+    js_republish(stream, msg->subject, msg->payload.data, header_length,
+                 msg->payload.data + header_length, body_length, seq, republish_last);
     return 0;
 }
 
-void js_publish_handle(struct shard *shard, void *context, const struct route_msg *msg)
+void js_publish_handle(struct shard *shard, void *context, const struct route_msg *published)
 {
     struct js_stream *stream = context;
     if (stream->deleting) {
         return;
     }
+    /* the stream's subject_transform picks the subject it is stored under */
+    char transformed[JS_SUBJECT_TRANSFORMED_MAX];
+    struct route_msg in = *published;
+    in.subject = js_stream_subject_in(stream, published->subject, transformed, sizeof transformed);
+    const struct route_msg *msg = &in;
     size_t header_length = msg->header_length;
     size_t body_length = msg->payload.length - header_length;
     struct js_pub_directives directives;
@@ -538,6 +550,7 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
         stored = status->stored_length;
     }
     rollup_apply(stream, msg, &directives);
+    uint64_t republish_last = js_republish_last(stream, msg->subject);
     uint64_t seq = 0;
     int rc = stream_store_append(stream->store, (const uint8_t *)msg->subject.data,
                                  msg->subject.length, (const uint8_t *)header, (uint32_t)stored,
@@ -548,6 +561,8 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
         return;
     }
     appended(stream, msg, &directives, seq, header_length + body_length);
+    js_republish(stream, msg->subject, header, stored, msg->payload.data + header_length,
+                 body_length, seq, republish_last);
     if (msg->reply.length > 0 && ack_push(stream, msg->reply, seq, false, NULL, 0) != 0) {
         /* stored, but the ack cannot wait: the client's retry is a duplicate */
         LOG_WARN("JetStream: stream %s: no memory to hold the ack of %llu", stream->config.name,

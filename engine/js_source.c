@@ -25,6 +25,7 @@
 #include "engine/service.h"
 #include "engine/shard.h"
 #include "proto/go_json.h"
+#include "proto/subject_transform.h"
 #include "store/stream_store.h"
 
 #include <errno.h>
@@ -101,22 +102,85 @@ static void name_hash(const char *text, char out[9])
     out[8] = '\0';
 }
 
-/* A source's index name, nats-server's composeIName without transforms:
- * "<name>[:<hash of the API prefix>] <filter or >> >". */
+/* Appends the transforms' sources (or destinations) joined by '\f', an empty one ">". */
+static void transforms_join(struct go_json *text, const struct js_stream_source *config,
+                            bool destinations)
+{
+    for (size_t i = 0; i < config->subject_transform_count; i++) {
+        const struct js_stream_subject_transform *transform = &config->subject_transforms[i];
+        const char *part = destinations ? transform->dest : transform->src;
+        if (i > 0) {
+            go_json_raw(text, "\f", 1);
+        }
+        go_json_literal(text, part != NULL ? part : ">");
+    }
+}
+
+/* A source's index name, nats-server's composeIName: "<name>[:<hash of the API prefix>]
+ * <filter or >> >", or with transforms "<name> <sources> <destinations>" each list joined
+ * by '\f'. Malloc'd, NULL without memory. */
 static char *index_name(const struct js_stream_source *config)
 {
-    char hash[9] = "";
-    bool external = config->has_external && config->external.api != NULL;
-    if (external) {
+    struct go_json text;
+    go_json_init(&text, 64 * 1024);
+    go_json_literal(&text, config->name);
+    if (config->has_external && config->external.api != NULL) {
+        char hash[9];
         name_hash(config->external.api, hash);
+        go_json_literal(&text, ":");
+        go_json_literal(&text, hash);
     }
-    const char *filter = config->filter_subject != NULL ? config->filter_subject : ">";
-    size_t size = strlen(config->name) + 1 + sizeof hash + 1 + strlen(filter) + 3;
-    char *iname = malloc(size);
-    if (iname != NULL) {
-        snprintf(iname, size, "%s%s%s %s >", config->name, external ? ":" : "", hash, filter);
+    go_json_literal(&text, " ");
+    if (config->subject_transform_count > 0) {
+        transforms_join(&text, config, false);
+        go_json_literal(&text, " ");
+        transforms_join(&text, config, true);
+    } else {
+        go_json_literal(&text, config->filter_subject != NULL ? config->filter_subject : ">");
+        go_json_literal(&text, " >");
     }
-    return iname;
+    if (text.failed) {
+        go_json_free(&text);
+        return NULL;
+    }
+    return text.data;
+}
+
+/* Compiles the source's subject transforms (checked with the config: only memory fails). */
+static int transforms_make(struct js_source *source)
+{
+    const struct js_stream_source *config = js_source_config(source);
+    if (config->subject_transform_count == 0) {
+        return 0;
+    }
+    source->transforms = calloc(config->subject_transform_count, sizeof *source->transforms);
+    if (source->transforms == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < config->subject_transform_count; i++) {
+        const struct js_stream_subject_transform *transform = &config->subject_transforms[i];
+        char error[256];
+        int rc = subject_transform_new(transform->src, transform->dest, &source->transforms[i],
+                                       error, sizeof error);
+        if (rc != 0) {
+            LOG_ERROR("JetStream: stream %s: transform of %s not made: %s",
+                      source->stream->config.name, config->name,
+                      rc == -ENOMEM ? strerror(ENOMEM) : error);
+            return rc;
+        }
+        source->transform_count = i + 1;
+    }
+    return 0;
+}
+
+static void transforms_free(struct js_source *source)
+{
+    for (size_t i = 0; i < source->transform_count; i++) {
+        subject_transform_free(source->transforms[i]);
+    }
+    free(source->transforms);
+    source->transforms = NULL;
+    source->transform_count = 0;
 }
 
 /* ---- the consumer on the origin ---- */
@@ -267,6 +331,18 @@ static char *request_body(const struct js_source *source)
     go_json_key_int(&json, "max_deliver", 1);
     if (config->filter_subject != NULL) {
         go_json_key_cstring(&json, "filter_subject", config->filter_subject);
+    } else if (config->subject_transform_count == 1) {
+        const char *filter = config->subject_transforms[0].src;
+        go_json_key_cstring(&json, "filter_subject", filter != NULL ? filter : ">");
+    } else if (config->subject_transform_count > 1) {
+        go_json_key(&json, "filter_subjects");
+        go_json_literal(&json, "[");
+        for (size_t i = 0; i < config->subject_transform_count; i++) {
+            const char *filter = config->subject_transforms[i].src;
+            go_json_comma(&json);
+            go_json_cstring(&json, filter != NULL ? filter : ">");
+        }
+        go_json_literal(&json, "]");
     }
     go_json_key_cstring(&json, "replay_policy", "instant");
     go_json_key_cstring(&json, "deliver_subject", source->deliver);
@@ -512,12 +588,12 @@ static struct js_source *source_new(struct js_stream *stream, bool mirror, size_
     source->mirror = mirror;
     source->index = index;
     timer_entry_init(&source->timer, timer_fired, source);
-    if (!mirror) {
-        source->iname = index_name(&stream->config.sources[index]);
-        if (source->iname == NULL) {
-            free(source);
-            return NULL;
-        }
+    if ((!mirror && (source->iname = index_name(&stream->config.sources[index])) == NULL) ||
+        transforms_make(source) != 0) {
+        transforms_free(source);
+        free(source->iname);
+        free(source);
+        return NULL;
     }
     return source;
 }
@@ -559,6 +635,7 @@ static void source_free(struct js_source *source)
     }
     cancel(source);
     timer_cancel(&source->stream->js->shard->timers, &source->timer);
+    transforms_free(source);
     free(source->iname);
     free(source);
 }
@@ -629,6 +706,19 @@ static void source_info_json(const struct js_source *source, struct go_json *jso
     }
     if (config->filter_subject != NULL) {
         go_json_key_cstring(json, "filter_subject", config->filter_subject);
+    }
+    if (config->subject_transform_count > 0) {
+        go_json_key(json, "subject_transforms");
+        go_json_literal(json, "[");
+        for (size_t i = 0; i < config->subject_transform_count; i++) {
+            const struct js_stream_subject_transform *transform = &config->subject_transforms[i];
+            go_json_comma(json);
+            go_json_literal(json, "{");
+            go_json_key_cstring(json, "src", transform->src != NULL ? transform->src : "");
+            go_json_key_cstring(json, "dest", transform->dest != NULL ? transform->dest : "");
+            go_json_literal(json, "}");
+        }
+        go_json_literal(json, "]");
     }
     go_json_literal(json, "}");
 }

@@ -17,6 +17,7 @@ struct js_stream;
 struct js_stream_source;
 struct shard;
 struct service_sub;
+struct subject_transform;
 
 enum js_source_state {
     JS_SOURCE_IDLE,       /* waiting for its timer to ask for a consumer */
@@ -40,6 +41,8 @@ struct js_source {
     int64_t last_ns;                /* wall clock of the last word from the origin; 0: none */
     int64_t requested_ns;           /* monotonic: the last create request; 0: none yet */
     uint32_t fails;                 /* failed setups in a row (the back-off) */
+    struct subject_transform **transforms; /* owned: its subject_transforms compiled */
+    size_t transform_count;
     struct timer_entry timer;
     /* a mirror with mirror_direct: its origin's direct gets, once it has caught up */
     struct service_sub *direct_subs[2];

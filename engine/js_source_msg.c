@@ -16,6 +16,7 @@
 #include "engine/js_source.h"
 #include "engine/service.h"
 #include "proto/js_pub.h"
+#include "proto/subject_transform.h"
 #include "store/stream_store.h"
 
 #include <errno.h>
@@ -166,6 +167,21 @@ static char *source_line(const struct js_source *source, const struct ack_reply 
     return line;
 }
 
+/* The subject a copy is stored under: the first of the source's transforms that matches
+ * (written into `out`), else the origin's subject. */
+static struct proto_slice copy_subject(const struct js_source *source, struct proto_slice subject,
+                                       char *out, size_t size)
+{
+    for (size_t i = 0; i < source->transform_count; i++) {
+        size_t length = 0;
+        if (subject_transform_apply(source->transforms[i], subject.data, subject.length, out, size,
+                                    &length) == 0) {
+            return (struct proto_slice){.data = out, .length = (uint32_t)length};
+        }
+    }
+    return subject;
+}
+
 /* Stores one copy; 0, or the append's error. */
 static int copy_store(struct js_source *source, const struct route_msg *msg,
                       const struct ack_reply *ack)
@@ -189,8 +205,9 @@ static int copy_store(struct js_source *source, const struct route_msg *msg,
                                           payload);
     memcpy(payload + header_length, msg->payload.data + msg->header_length, body_length);
     free(add);
+    char transformed[JS_SUBJECT_TRANSFORMED_MAX];
     const struct route_msg copy = {
-        .subject = msg->subject,
+        .subject = copy_subject(source, msg->subject, transformed, sizeof transformed),
         .payload = {.data = payload, .length = (uint32_t)(header_length + body_length)},
         .header_length = (uint32_t)header_length,
     };

@@ -169,6 +169,7 @@ static void subs_drop(struct js_stream *stream)
 {
     struct shard *shard = stream->js->shard;
     js_sources_stop(stream);
+    js_stream_transforms_drop(stream);
     for (size_t i = 0; i < stream->sub_count; i++) {
         service_unsubscribe(shard, stream->subs[i]);
     }
@@ -218,7 +219,8 @@ static int subs_make(struct js_stream *stream)
             return error != 0 ? error : -ENOMEM;
         }
     }
-    int rc = js_sources_start(stream);
+    int rc = js_stream_transforms_make(stream);
+    rc = rc != 0 ? rc : js_sources_start(stream);
     if (rc != 0) {
         subs_drop(stream);
     }
