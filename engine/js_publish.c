@@ -328,6 +328,19 @@ static void nak_append(struct js_stream *stream, const struct route_msg *msg, in
     }
 }
 
+/* True when `size` more bytes would take the server's memory or file storage (as the
+ * stream's kind) past --max_memory_store or --max_file_store. */
+static bool storage_exceeded(const struct js_stream *stream, size_t size)
+{
+    const struct js *js = stream->js;
+    bool memory = stream->config.storage == JS_STREAM_STORAGE_MEMORY;
+    int64_t used = atomic_load_explicit(memory ? &js->server->memory_used
+                                               : &js->server->storage_used,
+                                        memory_order_relaxed) +
+                   (int64_t)js->pending_bytes;
+    return used + (int64_t)size > (memory ? js->max_memory : js->max_file);
+}
+
 /* Everything before the append; false when the publish was answered (or dropped). */
 static bool publish_admitted(struct js_stream *stream, const struct route_msg *msg,
                              const struct js_pub_directives *directives, size_t header_length,
@@ -377,14 +390,7 @@ static bool publish_admitted(struct js_stream *stream, const struct route_msg *m
         nak_id(stream, msg, JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM);
         return false;
     }
-    struct js *js = stream->js;
-    bool memory = config->storage == JS_STREAM_STORAGE_MEMORY;
-    int64_t used = atomic_load_explicit(memory ? &js->server->memory_used
-                                               : &js->server->storage_used,
-                                        memory_order_relaxed) +
-                   (int64_t)js->pending_bytes;
-    int64_t limit = memory ? js->max_memory : js->max_file;
-    if (used + (int64_t)(header_length + body_length) > limit) {
+    if (storage_exceeded(stream, header_length + body_length)) {
         nak_id(stream, msg, JS_ERR_INSUFFICIENT_RESOURCES);
         return false;
     }
@@ -483,13 +489,7 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
         header_length > UINT16_MAX) {
         return -EMSGSIZE;
     }
-    struct js *js = stream->js;
-    bool memory = config->storage == JS_STREAM_STORAGE_MEMORY;
-    int64_t used = atomic_load_explicit(memory ? &js->server->memory_used
-                                               : &js->server->storage_used,
-                                        memory_order_relaxed) +
-                   (int64_t)js->pending_bytes;
-    if (used + (int64_t)(header_length + body_length) > (memory ? js->max_memory : js->max_file)) {
+    if (storage_exceeded(stream, header_length + body_length)) {
         return -ENOSPC;
     }
     rollup_apply(stream, msg, &directives);

@@ -175,27 +175,57 @@ static void copy_check(jsCtx *js, const char *name, uint64_t seq, const char *su
     natsMsg_Destroy(msg);
 }
 
+/* A hub (nats-server) and the broker under test as its leaf, JetStream on the leaf in
+ * domain LEAFD and, with `hub_domain`, on the hub too; a client of each, and each one's
+ * JetStream context. */
+struct pair {
+    struct test_server hub;
+    struct test_server leaf;
+    bool hub_jetstream;
+    char store[64];
+    char config[CONFIG_MAX];
+    natsConnection *at_hub;
+    natsConnection *at_leaf;
+    jsCtx *hub_js;  /* NULL without JetStream on the hub */
+    jsCtx *leaf_js;
+};
+
+static void pair_start(struct pair *pair, int which, const char *hub_domain)
+{
+    memset(pair, 0, sizeof *pair);
+    int leaf_port = hub_start(&pair->hub, which, hub_domain);
+    pair->hub_jetstream = hub_domain != NULL;
+    ck_assert_int_eq(test_store_dir_create(pair->store, sizeof pair->store), 0);
+    leaf_start(&pair->leaf, leaf_port, pair->store, pair->config, sizeof pair->config);
+    pair->at_hub = itest_connect(pair->hub.url);
+    pair->at_leaf = itest_connect(pair->leaf.url);
+    itest_expect_crossed(pair->at_hub, pair->at_leaf, "probe.pair");
+    pair->hub_js = pair->hub_jetstream ? js_at(pair->at_hub, NULL) : NULL;
+    pair->leaf_js = js_at(pair->at_leaf, NULL);
+}
+
+static void pair_stop(struct pair *pair)
+{
+    jsCtx_Destroy(pair->hub_js);
+    jsCtx_Destroy(pair->leaf_js);
+    natsConnection_Destroy(pair->at_hub);
+    natsConnection_Destroy(pair->at_leaf);
+    itest_server_stop(&pair->leaf);
+    itest_server_stop(&pair->hub);
+    test_store_dir_remove(pair->store);
+    if (pair->hub_jetstream) {
+        test_store_dir_remove(hub_store);
+    }
+}
+
 /* A JetStream domain on the leaf: a client of the hub manages the leaf's streams and
  * publishes to them through $JS.LEAFD.API (libnats's jsOptions.Domain), the acks naming
  * the domain; the leaf's own clients see the same stream without a domain. */
 START_TEST(test_leaf_jetstream_domain)
 {
-    struct test_server hub;
-    int leaf_port = hub_start(&hub, 0, NULL);
-    char store[64];
-    ck_assert_int_eq(test_store_dir_create(store, sizeof store), 0);
-    char config[CONFIG_MAX];
-    snprintf(config, sizeof config,
-             "server_name: JSLEAF\njetstream { store_dir: \"%s\", domain: LEAFD }\n"
-             "leafnodes {\n  reconnect: 1\n"
-             "  remotes: [ { url: \"nats-leaf://127.0.0.1:%d\" } ]\n}\n",
-             store, leaf_port);
-    struct test_server leaf;
-    struct test_server_options options = {.config_text = config};
-    itest_server_start(&leaf, &options);
-    natsConnection *at_hub = itest_connect(hub.url);
-    natsConnection *at_leaf = itest_connect(leaf.url);
-    itest_expect_crossed(at_hub, at_leaf, "probe.j1");
+    struct pair pair;
+    pair_start(&pair, 0, NULL);
+    natsConnection *at_hub = pair.at_hub;
     /* the domain's API interest reaches the hub with the rest of the leaf's */
     natsMsg *reply = NULL;
     natsStatus status = NATS_NO_RESPONDERS;
@@ -207,24 +237,11 @@ START_TEST(test_leaf_jetstream_domain)
     ck_assert_msg(strstr(natsMsg_GetData(reply), "\"domain\":\"LEAFD\"") != NULL, "%s",
                   natsMsg_GetData(reply));
     natsMsg_Destroy(reply);
-    jsOptions js_options;
-    ITEST_OK(jsOptions_Init(&js_options));
-    js_options.Domain = "LEAFD";
-    js_options.Wait = ITEST_WAIT_MS;
-    jsCtx *js = NULL;
-    ITEST_OK(natsConnection_JetStream(&js, at_hub, &js_options));
-    jsStreamConfig stream;
-    ITEST_OK(jsStreamConfig_Init(&stream));
-    const char *subjects[] = {"edge.>"};
-    stream.Name = "EDGE";
-    stream.Subjects = subjects;
-    stream.SubjectsLen = 1;
-    stream.Storage = js_FileStorage;
+    jsCtx *js = js_at(at_hub, "LEAFD");
+    stream_add(js, "EDGE", "edge.>", NULL, NULL, 0);
+    itest_expect_crossed(pair.at_leaf, at_hub, "probe.j2"); /* the stream's subjects too */
     jsStreamInfo *info = NULL;
     jsErrCode code = 0;
-    ITEST_OK(js_AddStream(&info, js, &stream, NULL, &code));
-    jsStreamInfo_Destroy(info);
-    itest_expect_crossed(at_leaf, at_hub, "probe.j2"); /* the stream's subjects too */
     for (int i = 1; i <= 5; i++) {
         jsPubAck *ack = NULL;
         status = NATS_TIMEOUT;
@@ -241,18 +258,11 @@ START_TEST(test_leaf_jetstream_domain)
     ITEST_OK(js_GetStreamInfo(&info, js, "EDGE", NULL, &code));
     ck_assert_int_eq(info->State.Msgs, 5);
     jsStreamInfo_Destroy(info);
-    jsCtx *local = NULL;
-    ITEST_OK(natsConnection_JetStream(&local, at_leaf, NULL));
-    ITEST_OK(js_GetStreamInfo(&info, local, "EDGE", NULL, &code));
+    ITEST_OK(js_GetStreamInfo(&info, pair.leaf_js, "EDGE", NULL, &code));
     ck_assert_int_eq(info->State.Msgs, 5);
     jsStreamInfo_Destroy(info);
-    jsCtx_Destroy(local);
     jsCtx_Destroy(js);
-    natsConnection_Destroy(at_hub);
-    natsConnection_Destroy(at_leaf);
-    itest_server_stop(&leaf);
-    itest_server_stop(&hub);
-    test_store_dir_remove(store);
+    pair_stop(&pair);
 }
 END_TEST
 
@@ -263,18 +273,10 @@ END_TEST
  * with the API prefix's hash (sources: nats-server's "HS:<hash> <seq> > > <subject>"). */
 START_TEST(test_leaf_mirror_and_source)
 {
-    struct test_server hub;
-    int leaf_port = hub_start(&hub, _i, "HUB");
-    char store[64];
-    ck_assert_int_eq(test_store_dir_create(store, sizeof store), 0);
-    char config[CONFIG_MAX];
-    struct test_server leaf;
-    leaf_start(&leaf, leaf_port, store, config, sizeof config);
-    natsConnection *at_hub = itest_connect(hub.url);
-    natsConnection *at_leaf = itest_connect(leaf.url);
-    itest_expect_crossed(at_hub, at_leaf, "probe.m1");
-    jsCtx *hub_js = js_at(at_hub, NULL);
-    jsCtx *leaf_js = js_at(at_leaf, NULL);
+    struct pair pair;
+    pair_start(&pair, _i, "HUB");
+    jsCtx *hub_js = pair.hub_js;
+    jsCtx *leaf_js = pair.leaf_js;
     stream_add(hub_js, "HS", "hs.>", NULL, NULL, 0);
     stream_add(leaf_js, "EDGE", "edge.>", NULL, NULL, 0);
     publish_n(hub_js, "hs.a", 10);
@@ -318,14 +320,7 @@ START_TEST(test_leaf_mirror_and_source)
     ck_assert_ptr_nonnull(info->Mirror->External);
     ck_assert_str_eq(info->Mirror->External->APIPrefix, "$JS.HUB.API");
     jsStreamInfo_Destroy(info);
-    jsCtx_Destroy(hub_js);
-    jsCtx_Destroy(leaf_js);
-    natsConnection_Destroy(at_hub);
-    natsConnection_Destroy(at_leaf);
-    itest_server_stop(&leaf);
-    itest_server_stop(&hub);
-    test_store_dir_remove(store);
-    test_store_dir_remove(hub_store);
+    pair_stop(&pair);
 }
 END_TEST
 
@@ -334,18 +329,10 @@ END_TEST
  * reading the leaf's (domain LEAFD). */
 START_TEST(test_leaf_push_consumer_subjects)
 {
-    struct test_server hub;
-    int leaf_port = hub_start(&hub, _i, "HUB");
-    char store[64];
-    ck_assert_int_eq(test_store_dir_create(store, sizeof store), 0);
-    char config[CONFIG_MAX];
-    struct test_server leaf;
-    leaf_start(&leaf, leaf_port, store, config, sizeof config);
-    natsConnection *at_hub = itest_connect(hub.url);
-    natsConnection *at_leaf = itest_connect(leaf.url);
-    itest_expect_crossed(at_hub, at_leaf, "probe.p1");
-    jsCtx *hub_js = js_at(at_hub, NULL);
-    jsCtx *leaf_js = js_at(at_leaf, NULL);
+    struct pair pair;
+    pair_start(&pair, _i, "HUB");
+    jsCtx *hub_js = pair.hub_js;
+    jsCtx *leaf_js = pair.leaf_js;
     stream_add(hub_js, "HP", "hp.>", NULL, NULL, 0);
     stream_add(leaf_js, "LP", "lp.>", NULL, NULL, 0);
     publish_n(hub_js, "hp.x", 3);
@@ -355,7 +342,7 @@ START_TEST(test_leaf_push_consumer_subjects)
         const char *domain;
         const char *stream;
         const char *subject;
-    } sides[] = {{at_leaf, "HUB", "HP", "hp.x"}, {at_hub, "LEAFD", "LP", "lp.y"}};
+    } sides[] = {{pair.at_leaf, "HUB", "HP", "hp.x"}, {pair.at_hub, "LEAFD", "LP", "lp.y"}};
     for (size_t s = 0; s < 2; s++) {
         jsCtx *js = js_at(sides[s].connection, sides[s].domain);
         jsSubOptions options;
@@ -379,14 +366,7 @@ START_TEST(test_leaf_push_consumer_subjects)
         natsSubscription_Destroy(sub);
         jsCtx_Destroy(js);
     }
-    jsCtx_Destroy(hub_js);
-    jsCtx_Destroy(leaf_js);
-    natsConnection_Destroy(at_hub);
-    natsConnection_Destroy(at_leaf);
-    itest_server_stop(&leaf);
-    itest_server_stop(&hub);
-    test_store_dir_remove(store);
-    test_store_dir_remove(hub_store);
+    pair_stop(&pair);
 }
 END_TEST
 
