@@ -74,6 +74,28 @@ int64_t js_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+size_t js_stored_headers_write(char *out, size_t size, const char *stream_name,
+                               const char *header, size_t header_length,
+                               struct proto_slice subject, uint64_t seq, int64_t timestamp_ns)
+{
+    char when[JS_TIME_TEXT_SIZE];
+    js_time_format(when, sizeof when, timestamp_ns);
+    size_t kept = header_length >= 4 ? header_length - 2 : 0; /* without the blank line */
+    size_t length = 0;
+    if (kept > 0) {
+        memcpy(out, header, kept);
+        length = kept;
+    } else {
+        length = (size_t)snprintf(out, size, "NATS/1.0\r\n");
+    }
+    length += (size_t)snprintf(out + length, size - length,
+                               "Nats-Stream: %s\r\nNats-Subject: %.*s\r\nNats-Sequence: %llu\r\n"
+                               "Nats-Time-Stamp: %s\r\n",
+                               stream_name, (int)subject.length, subject.data,
+                               (unsigned long long)seq, when);
+    return length;
+}
+
 size_t js_time_format(char *text, size_t size, int64_t unix_ns)
 {
     if (unix_ns == 0) {

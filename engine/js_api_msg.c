@@ -349,27 +349,18 @@ static void direct_status(struct js_stream *stream, const struct route_msg *requ
 static void direct_found(struct js_stream *stream, const struct route_msg *request,
                          const struct stream_store_msg *found)
 {
-    char time_text[JS_TIME_TEXT_SIZE];
-    js_time_format(time_text, sizeof time_text, found->timestamp_ns);
-    size_t base = found->header_length >= 4 ? found->header_length - 2 : 0; /* last CRLF */
-    size_t size = base + 128 + strlen(stream->config.name) + found->subject_length + 64;
+    size_t size = found->header_length + JS_STORED_HEADERS_ROOM + strlen(stream->config.name) +
+                  found->subject_length + 4;
     char *header = malloc(size);
     if (header == NULL) {
         return;
     }
-    size_t length = 0;
-    if (base > 0) {
-        memcpy(header, found->header, base);
-        length = base;
-    } else {
-        length = (size_t)snprintf(header, size, "NATS/1.0\r\n");
-    }
-    length += (size_t)snprintf(header + length, size - length,
-                               "Nats-Stream: %s\r\nNats-Subject: %.*s\r\nNats-Sequence: %llu\r\n"
-                               "Nats-Time-Stamp: %s\r\n\r\n",
-                               stream->config.name, (int)found->subject_length,
-                               (const char *)found->subject, (unsigned long long)found->seq,
-                               time_text);
+    const struct proto_slice subject = {.data = (const char *)found->subject,
+                                        .length = found->subject_length};
+    size_t length = js_stored_headers_write(header, size, stream->config.name,
+                                            (const char *)found->header, found->header_length,
+                                            subject, found->seq, found->timestamp_ns);
+    length += (size_t)snprintf(header + length, size - length, "\r\n");
     direct_reply(stream, request, header, length, found->payload, found->payload_length);
     free(header);
 }

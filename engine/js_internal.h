@@ -343,6 +343,18 @@ void js_streams_remove(struct js *js, struct js_stream *stream);
 /* Keeps a deleted stream until its store's I/O is done (then js.c frees it). */
 int js_retire(struct js *js, struct js_stream *stream);
 
+/* Room js_stored_headers_write needs beyond the header, the stream name and the subject. */
+enum { JS_STORED_HEADERS_ROOM = 160 };
+
+/* Writes into `out` a stored message's own header lines (its block without the blank line
+ * that ends it; "NATS/1.0\r\n" when it has none) and then Nats-Stream, Nats-Subject,
+ * Nats-Sequence and Nats-Time-Stamp, as nats-server's direct gets and republish add them;
+ * returns the length, the block not ended (the caller adds its lines and "\r\n"). `size`
+ * is at least header_length + JS_STORED_HEADERS_ROOM + the name's and subject's lengths. */
+size_t js_stored_headers_write(char *out, size_t size, const char *stream_name,
+                               const char *header, size_t header_length,
+                               struct proto_slice subject, uint64_t seq, int64_t timestamp_ns);
+
 /* Wall-clock now, in ns since the epoch. */
 int64_t js_now_ns(void);
 

@@ -97,31 +97,19 @@ void js_republish(struct js_stream *stream, struct proto_slice subject, const ch
     struct stream_store_msg stored;
     int64_t timestamp = stream_store_get(stream->store, seq, &stored) == 0 ? stored.timestamp_ns
                                                                           : js_now_ns();
-    char when[JS_TIME_TEXT_SIZE];
-    js_time_format(when, sizeof when, timestamp);
     bool headers_only = stream->config.republish.headers_only;
-    /* the message's own header lines first (its block without the blank line that ends
-     * it), then nats-server's */
-    size_t kept = header_length >= 4 ? header_length - 2 : 0;
-    size_t room = kept + 256 + strlen(stream->config.name) + subject.length + strlen(when);
+    size_t room = header_length + JS_STORED_HEADERS_ROOM + strlen(stream->config.name) +
+                  subject.length + 96;
     char *block = malloc(room + (headers_only ? 0 : body_length));
     if (block == NULL) {
         LOG_WARN("JetStream: stream %s: no memory to republish %llu", stream->config.name,
                  (unsigned long long)seq);
         return;
     }
-    size_t at = 0;
-    if (kept > 0) {
-        memcpy(block, header, kept);
-        at = kept;
-    } else {
-        at = (size_t)snprintf(block, room, "NATS/1.0\r\n");
-    }
-    at += (size_t)snprintf(block + at, room - at,
-                           "Nats-Stream: %s\r\nNats-Subject: %.*s\r\nNats-Sequence: %llu\r\n"
-                           "Nats-Time-Stamp: %s\r\nNats-Last-Sequence: %llu\r\n",
-                           stream->config.name, (int)subject.length, subject.data,
-                           (unsigned long long)seq, when, (unsigned long long)last_seq);
+    size_t at = js_stored_headers_write(block, room, stream->config.name, header, header_length,
+                                        subject, seq, timestamp);
+    at += (size_t)snprintf(block + at, room - at, "Nats-Last-Sequence: %llu\r\n",
+                           (unsigned long long)last_seq);
     if (headers_only) {
         at += (size_t)snprintf(block + at, room - at, "Nats-Msg-Size: %zu\r\n", body_length);
     }
