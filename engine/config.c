@@ -351,9 +351,9 @@ static void config_usage(FILE *out)
                  "Switches are on when given; -D=false (or 0, f) turns one off.\n\n"
                  "JetStream settings accepted but not yet honoured (see README): stream "
                  "compression s2,\nplacement, no_erase false; consumer replay_policy "
-                 "original, rate_limit_bps,\npriority groups. Refused: durable mirror and "
-                 "source consumers, subject delete\nmarkers, API level 2+ features, "
-                 "publishes with a Nats-TTL (allow_msg_ttl is\naccepted).\n\n");
+                 "original, rate_limit_bps,\npriority groups; Nats-TTL never under max_age. "
+                 "Refused: durable mirror and source\nconsumers, API level 2+ features "
+                 "(counters, atomic batches, schedules).\n\n");
 }
 
 /* True when `given` spells `name`, a '-' in `given` standing for '_' (--ring-entries). */

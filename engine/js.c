@@ -324,7 +324,7 @@ static void js_tick_fired(struct timer_entry *entry, void *ctx)
     for (size_t i = 0; i < js->stream_count; i++) {
         struct js_stream *stream = js->streams[i];
         if (stream->failure == 0) {
-            (void)stream_store_tick(stream->store, now);
+            (void)js_ttl_tick(stream, now);
             js_stream_account(stream);
             stream->dirty = true;
         }

@@ -84,6 +84,7 @@ struct js_dedupe {
 struct js;
 struct js_consumer;
 struct js_source;
+struct js_ttl;
 struct subject_transform;
 
 /* A stream's state as other shards read it (the meta shard, for lists and account totals):
@@ -141,6 +142,7 @@ struct js_stream {
     struct service_sub **subs;      /* owned array: one per subject */
     size_t sub_count;
     struct service_sub *direct_subs[2]; /* DIRECT.GET.<name> and .<name>.>, allow_direct */
+    struct js_ttl *ttl;             /* owned: message TTLs and markers (js_ttl.c); NULL: none */
     struct subject_transform *input_transform;     /* subject_transform; NULL: none */
     struct subject_transform *republish_transform; /* republish; NULL: none */
     struct js_pending_ack *acks;    /* owned FIFO ring */
@@ -511,6 +513,37 @@ uint64_t js_republish_last(struct js_stream *stream, struct proto_slice subject)
 void js_republish(struct js_stream *stream, struct proto_slice subject, const char *header,
                   size_t header_length, const char *body, size_t body_length, uint64_t seq,
                   uint64_t last_seq);
+
+/* ---- js_ttl.c: per-message TTL and subject delete markers ---- */
+
+struct js_pub_directives;
+
+/* After message `seq` (stored at `timestamp_ns`, with this header) was appended to a stream
+ * with allow_msg_ttl: its Nats-TTL joins the stream's expiries, and a marker is noted. */
+void js_ttl_note(struct js_stream *stream, uint64_t seq, int64_t timestamp_ns,
+                 const char *header, size_t header_length,
+                 const struct js_pub_directives *directives);
+
+/* nats-server's floor for a TTL under subject delete markers: a Nats-TTL below
+ * subject_delete_marker_ttl (unless max_msgs_per_subject is 1) is replaced by that TTL in
+ * the stored header (in place in `header`, of `size` bytes) and in `directives`. Returns the
+ * header's new length (`length` when nothing changed). */
+size_t js_ttl_header_raise(const struct js_stream *stream, struct js_pub_directives *directives,
+                           char *header, size_t length, size_t size);
+
+/* At load: the TTLs and markers of the messages held (one walk, allow_msg_ttl only). */
+void js_ttl_load(struct js_stream *stream);
+void js_ttl_free(struct js_stream *stream);
+
+/* The store's removal of `seq` (its `removed` hook): what max_age removed during
+ * js_ttl_tick waits for its marker; a marker removed is forgotten. */
+void js_ttl_aged(struct js_stream *stream, uint64_t seq, const uint8_t *subject,
+                 uint32_t subject_length);
+
+/* The stream's periodic work at `now_ns`: the store's tick (max_age, interval syncs), the
+ * markers of what max_age removed, and the messages whose TTL passed. Returns the store
+ * tick's result. */
+int js_ttl_tick(struct js_stream *stream, int64_t now_ns);
 
 /* ---- js_publish.c: publishes to a stream's subjects and direct gets ---- */
 

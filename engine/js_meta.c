@@ -227,8 +227,6 @@ static bool unsupported(const struct js_stream_config *config, struct js_error *
     }
     if (durable) {
         what = "durable consumers of mirrors and sources (2.14)";
-    } else if (config->subject_delete_marker_ttl_ns > 0) {
-        what = "subject delete markers";
     } else if (js_stream_config_api_level_required(config) > 1) {
         /* level 1 is allow_msg_ttl alone: accepted (nats-py sets it on every KV bucket);
          * a publish with a Nats-TTL of seconds is refused (js_publish.c) */

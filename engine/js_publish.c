@@ -397,14 +397,6 @@ static bool publish_admitted(struct js_stream *stream, const struct route_msg *m
     if (!stage_passes(stream, msg, directives, JS_PUB_STAGE_TTL, body_length)) {
         return false;
     }
-    if (directives->ttl == JS_PUB_TTL_SECONDS) {
-        /* allow_msg_ttl is accepted, per-message expiry not done yet: refused, not ignored */
-        struct js_error error;
-        js_errors_setf(&error, JS_ERR_STREAM_GENERAL_ERROR, "%s",
-                       "per-message TTL is not supported by this server yet");
-        nak_api(stream, msg->reply.data, msg->reply.length, &error);
-        return false;
-    }
     if (config->discard == JS_STREAM_DISCARD_NEW && config->discard_new_per_subject &&
         config->max_msgs_per_subject > 0 &&
         stream_store_subject_count(stream->store, (const uint8_t *)msg->subject.data,
@@ -458,6 +450,13 @@ static void appended(struct js_stream *stream, const struct route_msg *msg,
     js_consumer_retention_stored(stream, seq, msg->subject.data, msg->subject.length);
     stream->js->pending_bytes += size;
     msg_id_remember(stream, directives->msg_id, seq);
+    if (stream->config.allow_msg_ttl && msg->header_length > 0) {
+        struct stream_store_msg stored;
+        int64_t timestamp = stream_store_get(stream->store, seq, &stored) == 0
+                                ? stored.timestamp_ns
+                                : js_now_ns();
+        js_ttl_note(stream, seq, timestamp, msg->payload.data, msg->header_length, directives);
+    }
 }
 
 int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
@@ -549,6 +548,7 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
                header_length - status->cut_end);
         stored = status->stored_length;
     }
+    stored = js_ttl_header_raise(stream, &directives, header, stored, sizeof header);
     rollup_apply(stream, msg, &directives);
     uint64_t republish_last = js_republish_last(stream, msg->subject);
     uint64_t seq = 0;

@@ -96,6 +96,7 @@ static void hook_removed(void *context, uint64_t seq, const uint8_t *subject,
                          uint32_t subject_length)
 {
     js_consumers_removed(context, seq, (const char *)subject, subject_length);
+    js_ttl_aged(context, seq, subject, subject_length);
 }
 
 static void hook_failed(void *context, int error)
@@ -343,6 +344,7 @@ int js_stream_load(struct js *js, const char *name, struct js_shared_state *shar
                  (unsigned long long)info.truncated_count);
     }
     js_publish_dedupe_rebuild(stream);
+    js_ttl_load(stream);
     stream->shared = shared; /* adopted: freed with the stream */
     stream->committed_seq = info.last_seq; /* what recovery found is on disk */
     js_stream_account(stream);
@@ -421,6 +423,7 @@ void js_stream_free(struct js_stream *stream)
     }
     free(stream->acks);
     js_dedupe_free(&stream->dedupe);
+    js_ttl_free(stream);
     free(stream->last_msg_id);
     js_stream_config_free(&stream->config);
     free(stream->dir);
