@@ -352,8 +352,8 @@ static void config_usage(FILE *out)
                  "JetStream settings accepted but not yet honoured (see README): stream "
                  "compression s2,\nplacement, no_erase false; consumer replay_policy "
                  "original, rate_limit_bps,\npriority groups; Nats-TTL never under max_age. "
-                 "Refused: durable mirror and source\nconsumers, API level 2+ features "
-                 "(counters, atomic batches, schedules).\n\n");
+                 "Refused: durable mirror and source\nconsumers, atomic and fast batches, "
+                 "message schedules, async persistence.\n\n");
 }
 
 /* True when `given` spells `name`, a '-' in `given` standing for '_' (--ring-entries). */

@@ -60,6 +60,7 @@ struct js_pending_ack {
     char *body;     /* owned: an error ack, held only to keep acks in order; NULL: success */
     size_t body_length;
     bool duplicate; /* a Nats-Msg-Id seen in the window: acked with the first's sequence */
+    bool body_is_success; /* `body` is a success ack written ahead (a counter's "val") */
 };
 
 struct js_dedupe_entry {

@@ -11,6 +11,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "engine/js_consumer.h"
+#include "engine/js_counter.h"
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"
@@ -164,6 +165,7 @@ static int ack_push(struct js_stream *stream, const struct proto_slice reply, ui
     ack->body = body_copy;
     ack->body_length = body_length;
     ack->duplicate = duplicate;
+    ack->body_is_success = false;
     stream->ack_count++;
     return 0;
 }
@@ -217,7 +219,7 @@ void js_publish_failed(struct js_stream *stream, int error)
         struct js_pending_ack *ack = &stream->acks[stream->ack_head];
         stream->ack_head = (stream->ack_head + 1) % stream->ack_capacity;
         stream->ack_count--;
-        if (ack->body != NULL) {
+        if (ack->body != NULL && !ack->body_is_success) {
             js_reply(stream->js, ack->reply, strlen(ack->reply), ack->body, ack->body_length);
         } else if (rendered) {
             js_reply(stream->js, ack->reply, strlen(ack->reply), nak, nak_length);
@@ -459,6 +461,26 @@ static void appended(struct js_stream *stream, const struct route_msg *msg,
     }
 }
 
+/* `msg` with the counter's header (when it has one) and total as its header and body, into
+ * `out` (its payload malloc'd: the caller frees it). 0 or -ENOMEM. */
+static int counter_message(const struct route_msg *msg, const struct js_counter_next *counter,
+                           struct route_msg *out)
+{
+    const char *header = counter->header != NULL ? counter->header : msg->payload.data;
+    size_t header_length = counter->header != NULL ? counter->header_length : msg->header_length;
+    char *payload = malloc(header_length + counter->body_length + 1);
+    if (payload == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(payload, header, header_length);
+    memcpy(payload + header_length, counter->body, counter->body_length);
+    *out = *msg;
+    out->payload = (struct proto_slice){.data = payload,
+                                        .length = (uint32_t)(header_length + counter->body_length)};
+    out->header_length = (uint32_t)header_length;
+    return 0;
+}
+
 int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
                        int64_t timestamp_ns)
 {
@@ -491,6 +513,25 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
     if (storage_exceeded(stream, header_length + body_length)) {
         return -ENOSPC;
     }
+    struct js_counter_next counter = {0};
+    struct route_msg totalled;
+    if (!mirror && stream->config.allow_msg_counter && directives.incr_set) {
+        /* a total sourced from another counter stream is folded into this one's */
+        int rc = js_counter_next(stream, msg->subject, msg->payload.data, header_length,
+                                 msg->payload.data + header_length, body_length, &directives,
+                                 &counter);
+        if (rc != 0) {
+            return rc;
+        }
+        int built = counter_message(msg, &counter, &totalled);
+        free(counter.header);
+        if (built != 0) {
+            return built;
+        }
+        msg = &totalled;
+        header_length = msg->header_length;
+        body_length = msg->payload.length - header_length;
+    }
     rollup_apply(stream, msg, &directives);
     uint64_t republish_last = js_republish_last(stream, msg->subject);
     const uint8_t *subject = (const uint8_t *)msg->subject.data;
@@ -504,12 +545,84 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
                                           (uint32_t)header_length, body, (uint32_t)body_length,
                                           &seq);
     if (rc != 0) {
+        if (msg == &totalled) {
+            free((char *)totalled.payload.data);
+        }
         return rc;
     }
     appended(stream, msg, &directives, seq, header_length + body_length);
     js_republish(stream, msg->subject, msg->payload.data, header_length,
                  msg->payload.data + header_length, body_length, seq, republish_last);
+    if (msg == &totalled) {
+        free((char *)totalled.payload.data);
+    }
     return 0;
+}
+
+/* A counter publish (allow_msg_counter, Nats-Incr): its next total into `counter`, and the
+ * header it is stored with into header[*stored] (UINT16_MAX bytes). False when the publish
+ * was answered with an error instead. */
+static bool counter_prepare(struct js_stream *stream, const struct route_msg *msg,
+                            const struct js_pub_directives *directives, char *header,
+                            size_t *stored, struct js_counter_next *counter)
+{
+    const char *body = msg->payload.data + msg->header_length;
+    int rc = js_counter_next(stream, msg->subject, header, *stored, body,
+                             msg->payload.length - msg->header_length, directives, counter);
+    if (rc == -EBADMSG) {
+        char buffer[NAK_SIZE_MAX];
+        size_t length = 0;
+        static const char TEXT[] = "message counter is broken";
+        if (js_pub_nak_write(stream_name(stream), 400, 10172,
+                             (struct js_pub_text){.bytes = TEXT, .length = sizeof TEXT - 1},
+                             buffer, sizeof buffer, &length) == 0) {
+            answer(stream, msg->reply.data, msg->reply.length, buffer, length);
+        }
+        return false;
+    }
+    if (rc != 0) {
+        nak_store(stream, msg, strerror(-rc));
+        return false;
+    }
+    if (counter->header != NULL) {
+        if (counter->header_length > UINT16_MAX) {
+            free(counter->header);
+            nak_id(stream, msg, JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM);
+            return false;
+        }
+        memcpy(header, counter->header, counter->header_length);
+        *stored = counter->header_length;
+        free(counter->header);
+        counter->header = NULL;
+    }
+    return true;
+}
+
+/* A counter's ack names its new total ("val"): written now, sent once `seq` is durable. */
+static void counter_ack(struct js_stream *stream, const struct route_msg *msg, uint64_t seq,
+                        const struct js_counter_next *counter)
+{
+    if (msg->reply.length == 0) {
+        return;
+    }
+    const char *domain = stream->js->shard->server->config->js_domain;
+    const struct js_pub_ack ack = {
+        .stream = stream_name(stream),
+        .domain = {.bytes = domain, .length = domain != NULL ? strlen(domain) : 0},
+        .seq = seq,
+        .counter_value = {.bytes = counter->value, .length = counter->value_length},
+    };
+    char buffer[ACK_SIZE_MAX + JS_COUNTER_DIGITS_MAX];
+    size_t length = 0;
+    if (js_pub_ack_write(&ack, buffer, sizeof buffer, &length) != 0 ||
+        ack_push(stream, msg->reply, seq, false, buffer, length) != 0) {
+        LOG_WARN("JetStream: stream %s: no memory to hold the ack of %llu", stream->config.name,
+                 (unsigned long long)seq);
+        return;
+    }
+    /* an ack written before the commit: a failed store answers it with its error */
+    stream->acks[(stream->ack_head + stream->ack_count - 1) % stream->ack_capacity]
+        .body_is_success = true;
 }
 
 void js_publish_handle(struct shard *shard, void *context, const struct route_msg *published)
@@ -549,20 +662,32 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
         stored = status->stored_length;
     }
     stored = js_ttl_header_raise(stream, &directives, header, stored, sizeof header);
+    const char *body = msg->payload.data + header_length;
+    struct js_counter_next counter = {0};
+    bool is_counter = stream->config.allow_msg_counter && directives.incr_set;
+    if (is_counter && !counter_prepare(stream, msg, &directives, header, &stored, &counter)) {
+        return;
+    }
+    if (is_counter) {
+        body = counter.body;
+        body_length = counter.body_length;
+    }
     rollup_apply(stream, msg, &directives);
     uint64_t republish_last = js_republish_last(stream, msg->subject);
     uint64_t seq = 0;
     int rc = stream_store_append(stream->store, (const uint8_t *)msg->subject.data,
                                  msg->subject.length, (const uint8_t *)header, (uint32_t)stored,
-                                 (const uint8_t *)msg->payload.data + header_length,
-                                 (uint32_t)body_length, &seq);
+                                 (const uint8_t *)body, (uint32_t)body_length, &seq);
     if (rc != 0) {
         nak_append(stream, msg, rc);
         return;
     }
-    appended(stream, msg, &directives, seq, header_length + body_length);
-    js_republish(stream, msg->subject, header, stored, msg->payload.data + header_length,
-                 body_length, seq, republish_last);
+    appended(stream, msg, &directives, seq, stored + body_length);
+    js_republish(stream, msg->subject, header, stored, body, body_length, seq, republish_last);
+    if (is_counter) {
+        counter_ack(stream, msg, seq, &counter);
+        return;
+    }
     if (msg->reply.length > 0 && ack_push(stream, msg->reply, seq, false, NULL, 0) != 0) {
         /* stored, but the ack cannot wait: the client's retry is a duplicate */
         LOG_WARN("JetStream: stream %s: no memory to hold the ack of %llu", stream->config.name,
