@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "engine/auth_check.h"
 #include "engine/conn_tls.h"
+#include "engine/monitor.h"
 #include "engine/reload.h"
 #include "engine/route.h"
 #include "engine/shard.h"
@@ -764,6 +765,9 @@ static void client_lame_duck(struct conn *conn)
 static void client_release(struct conn *conn)
 {
     struct client *client = (struct client *)conn;
+    if (!conn->shard->stopping) {
+        monitor_closed_record(conn->shard, client); /* connz?state=closed */
+    }
     timer_cancel(conn->table->timers, &client->ping_timer);
     timer_cancel(conn->table->timers, &client->auth_timer);
     for (uint32_t b = 0; b < client->sid_bucket_count; b++) {

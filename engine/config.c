@@ -145,6 +145,9 @@ static const struct flag flags[] = {
      "<count>", "Most client connections at once (default: 65536)"},
     {{"max_subscriptions"}, FLAG_INT, ACTION_SET, FIELD(max_subscriptions), 0, 1 << 30,
      "<count>", "Most subscriptions per connection, 0 for no limit (default: 0)"},
+    {{"max_closed_clients"}, FLAG_INT, ACTION_SET, FIELD(max_closed_clients), 0, 1 << 24,
+     "<count>",
+     "Closed client connections kept for /connz?state=closed, 0 for none (default: 10000)"},
     {{"ping_interval"}, FLAG_DURATION, ACTION_SET, FIELD(ping_interval_ns), 1, INT64_MAX,
      "<duration>", "Interval between server PINGs to an idle client (default: 2m)"},
     {{"write_deadline"}, FLAG_DURATION, ACTION_SET, FIELD(write_deadline_ns), 1, INT64_MAX,
@@ -295,6 +298,7 @@ static void config_defaults(struct config *config)
     config->max_control_line = CONFIG_MAX_CONTROL_LINE_DEFAULT;
     config->max_pending = CONFIG_MAX_PENDING_DEFAULT;
     config->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
+    config->max_closed_clients = 10000; /* nats-server's DEFAULT_MAX_CLOSED_CLIENTS */
     config->ping_interval_ns = CONFIG_PING_INTERVAL_NS_DEFAULT;
     config->ping_max = CONFIG_PING_MAX_DEFAULT;
     config->auth_timeout_ns = CONFIG_AUTH_TIMEOUT_NS_DEFAULT;

@@ -138,6 +138,7 @@ struct config {
     int64_t max_pending;
     int64_t max_connections;
     int64_t max_subscriptions; /* per connection; 0 = unlimited */
+    int64_t max_closed_clients; /* kept for connz?state=closed, all shards; 0 = none */
     int64_t ping_interval_ns;
     int64_t ping_max;
     int64_t auth_timeout_ns;

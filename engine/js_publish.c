@@ -425,17 +425,22 @@ static void rollup_apply(struct js_stream *stream, const struct route_msg *msg,
     }
 }
 
+/* After a store: the stream's last Nats-Msg-Id is this message's (none when it has none,
+ * as nats-server's lmsgId), and the duplicate window, when the stream has one, holds it. */
 static void msg_id_remember(struct js_stream *stream, struct js_pub_text id, uint64_t seq)
 {
+    free(stream->last_msg_id);
+    stream->last_msg_id = NULL;
     if (id.length == 0) {
         return;
     }
-    (void)js_dedupe_add(&stream->dedupe, id.bytes, id.length, seq, js_now_ns());
+    if (stream->config.duplicate_window_ns > 0) { /* none for a stream with sources, 2.14+ */
+        (void)js_dedupe_add(&stream->dedupe, id.bytes, id.length, seq, js_now_ns());
+    }
     char *copy = malloc(id.length + 1);
     if (copy != NULL) {
         memcpy(copy, id.bytes, id.length);
         copy[id.length] = '\0';
-        free(stream->last_msg_id);
         stream->last_msg_id = copy;
     }
 }
@@ -532,8 +537,9 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
         header_length = msg->header_length;
         body_length = msg->payload.length - header_length;
     }
-    rollup_apply(stream, msg, &directives);
+    /* the republish's Nats-Last-Sequence is the subject's last before a rollup removes it */
     uint64_t republish_last = js_republish_last(stream, msg->subject);
+    rollup_apply(stream, msg, &directives);
     const uint8_t *subject = (const uint8_t *)msg->subject.data;
     const uint8_t *header = (const uint8_t *)msg->payload.data;
     const uint8_t *body = header + header_length;
@@ -672,8 +678,9 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
         body = counter.body;
         body_length = counter.body_length;
     }
-    rollup_apply(stream, msg, &directives);
+    /* the republish's Nats-Last-Sequence is the subject's last before a rollup removes it */
     uint64_t republish_last = js_republish_last(stream, msg->subject);
+    rollup_apply(stream, msg, &directives);
     uint64_t seq = 0;
     int rc = stream_store_append(stream->store, (const uint8_t *)msg->subject.data,
                                  msg->subject.length, (const uint8_t *)header, (uint32_t)stored,

@@ -695,6 +695,10 @@ static void source_info_json(const struct js_source *source, struct go_json *jso
         go_json_literal(json, "}");
     }
     go_json_key_uint(json, "lag", source->lag);
+    if (!source->mirror && source->sseq > 0) {
+        /* 2.15's: the last origin sequence copied (omitted when none, and for mirrors) */
+        go_json_key_uint(json, "seq", source->sseq);
+    }
     go_json_key_int(json, "active", source->last_ns == 0 ? -1 : js_now_ns() - source->last_ns);
     if (source->has_error) {
         go_json_key(json, "error");

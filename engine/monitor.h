@@ -10,8 +10,11 @@
 #ifndef IONATS_ENGINE_MONITOR_H
 #define IONATS_ENGINE_MONITOR_H
 
+struct client;
 struct conn_kind;
 struct monitor;
+struct monitor_closed;
+struct shard;
 
 /* The kind of the monitoring listener's connections (server->monitor_kind). */
 extern const struct conn_kind monitor_kind;
@@ -21,5 +24,14 @@ struct monitor *monitor_create(void);
 
 /* Main's thread, after every shard stopped. */
 void monitor_destroy(struct monitor *monitor);
+
+/* A client connection of `shard` is closing (its kind's release, before its subscriptions
+ * go): kept for connz?state=closed in the shard's ring of the last --max_closed_clients
+ * (spread over the shards), with its figures, subscriptions and close reason as they are
+ * now. Nothing is kept when the ring is off (0) or memory runs out. The shard's thread. */
+void monitor_closed_record(struct shard *shard, const struct client *client);
+
+/* Frees a shard's ring (shard_destroy). */
+void monitor_closed_free(struct monitor_closed *closed);
 
 #endif

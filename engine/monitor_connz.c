@@ -4,8 +4,9 @@
  * JSON is nats-server's: its field names and order, times in RFC 3339, durations as its
  * uptime strings, optional fields left out when empty as its omitempty tags do.
  *
- * What is not there yet: closed connections (state=closed lists none: ionats keeps no ring
- * of them), rtt (not measured: "0s"), TLS, authorized_user/account (auth=1 is ignored),
+ * Closed connections (state=closed and all) come from each shard's ring of them
+ * (monitor_closed.c), written as nats-server writes its: stop and reason, and uptime and
+ * idle as they were when they closed. What is not there yet: rtt (not measured: "0s"), TLS, authorized_user/account (auth=1 is ignored),
  * and in subsz the server-side subscriptions (JetStream's API) — counted in
  * num_subscriptions, not listed — plus max_fanout and avg_fanout (the index keeps no
  * fan-out figures: 0).
@@ -77,6 +78,12 @@ static int fields_compare(const struct monitor_conn_fields *a, const struct moni
     case MONITOR_SORT_IDLE:
         order = compare_i64(a->last_ns, b->last_ns);
         break;
+    case MONITOR_SORT_STOP: /* most recently closed first */
+        order = compare_i64(b->closed_ns, a->closed_ns);
+        break;
+    case MONITOR_SORT_REASON:
+        order = strcmp(a->reason != NULL ? a->reason : "", b->reason != NULL ? b->reason : "");
+        break;
     }
     return order != 0 ? order : compare_u64(a->cid, b->cid);
 }
@@ -84,7 +91,8 @@ static int fields_compare(const struct monitor_conn_fields *a, const struct moni
 /* A connection as a collector sorts it. */
 struct candidate {
     struct monitor_conn_fields fields;
-    const struct client *client;
+    const struct client *client;               /* an open one, or */
+    const struct monitor_closed_entry *closed; /* a closed one */
 };
 
 static int candidate_compare(const void *a, const void *b, void *sort)
@@ -114,7 +122,7 @@ static bool is_client(const struct shard *shard, const struct conn *conn)
     return conn != NULL && conn->kind == shard->listener_kind && !(conn->flags & CONN_F_CLOSING);
 }
 
-static void fields_fill(const struct client *client, struct monitor_conn_fields *fields)
+void monitor_fields_fill(const struct client *client, struct monitor_conn_fields *fields)
 {
     const struct conn *conn = &client->conn;
     fields->cid = conn->id;
@@ -124,6 +132,8 @@ static void fields_fill(const struct client *client, struct monitor_conn_fields 
     fields->pending_bytes = conn_pending_bytes(conn);
     fields->stats = conn->stats;
     fields->sub_count = client->sub_count;
+    fields->closed_ns = 0;
+    fields->reason = NULL;
 }
 
 /* Copies `length` bytes and a NUL to *text, moving it on; returns the copy. */
@@ -164,50 +174,143 @@ static void sub_row_fill(const struct client_sub *sub, uint64_t cid, char **text
         for (const struct client_sub *sub = (client)->sid_buckets[bucket_]; sub != NULL;     \
              sub = sub->sid_next)
 
+size_t monitor_client_row_size(const struct client *client, bool subs, size_t *sub_rows)
+{
+    const struct connect_options *connect = &client->options;
+    size_t text_size = strlen(connect->name) + strlen(connect->lang) + strlen(connect->version) + 3;
+    if (subs) {
+        CLIENT_SUBS_FOR_EACH(client, sub) {
+            (*sub_rows)++;
+            text_size += sub_text_size(sub);
+        }
+    }
+    return text_size;
+}
+
+void monitor_client_row_fill(const struct client *client, const struct monitor_conn_fields *fields,
+                             bool subs, struct monitor_conn_row *row,
+                             struct monitor_sub_row **sub_row, char **text)
+{
+    memset(row, 0, sizeof *row);
+    row->fields = *fields;
+    memcpy(row->ip, client->conn.ip, sizeof row->ip);
+    row->port = client->conn.port;
+    row->name = text_put(text, client->options.name, strlen(client->options.name));
+    row->lang = text_put(text, client->options.lang, strlen(client->options.lang));
+    row->version = text_put(text, client->options.version, strlen(client->options.version));
+    if (!conn_tls_describe(&client->conn, &row->tls_version, &row->tls_cipher)) {
+        row->tls_version = row->tls_cipher = NULL;
+    }
+    if (subs) {
+        row->subs = *sub_row;
+        CLIENT_SUBS_FOR_EACH(client, sub) {
+            sub_row_fill(sub, client->conn.id, text, (*sub_row)++);
+            row->subs_count++;
+        }
+    }
+}
+
+/* Bytes of the text of a kept row (its strings, and its subscriptions' with `subs`). */
+static size_t row_text_size(const struct monitor_conn_row *row, bool subs, size_t *sub_rows)
+{
+    size_t size = strlen(row->name) + strlen(row->lang) + strlen(row->version) + 3;
+    for (uint32_t i = 0; subs && i < row->subs_count; i++) {
+        const struct monitor_sub_row *sub = &row->subs[i];
+        size += sub->subject_length + 1 + sub->queue_length + 1 + sub->sid_length + 1;
+        (*sub_rows)++;
+    }
+    return size;
+}
+
+/* Copies a kept (closed) row into a part's block, its subscriptions with `subs`. */
+static void row_copy(const struct monitor_conn_row *source, bool subs,
+                     struct monitor_conn_row *row, struct monitor_sub_row **sub_row, char **text)
+{
+    *row = *source;
+    row->name = text_put(text, source->name, strlen(source->name));
+    row->lang = text_put(text, source->lang, strlen(source->lang));
+    row->version = text_put(text, source->version, strlen(source->version));
+    row->subs = NULL;
+    row->subs_count = 0;
+    if (!subs) {
+        return;
+    }
+    row->subs = *sub_row;
+    for (uint32_t i = 0; i < source->subs_count; i++) {
+        const struct monitor_sub_row *from = &source->subs[i];
+        struct monitor_sub_row *to = (*sub_row)++;
+        *to = *from;
+        to->subject = text_put(text, from->subject, from->subject_length);
+        to->queue = from->queue != NULL ? text_put(text, from->queue, from->queue_length) : NULL;
+        to->sid = text_put(text, from->sid, from->sid_length);
+        row->subs_count++;
+    }
+}
+
+/* The connections the options ask for (open, closed or both, one cid or every one) as
+ * candidates: a malloc'd array, its length in *count (NULL with 0: none or no memory,
+ * *error set for the latter). */
+static struct candidate *candidates_take(struct shard *shard, const struct monitor_options *options,
+                                         uint32_t *count, int *error)
+{
+    const struct conn_table *table = &shard->conns;
+    bool open = options->state != MONITOR_STATE_CLOSED;
+    bool closed = options->state != MONITOR_STATE_OPEN;
+    uint32_t total = 0;
+    for (uint32_t i = 0; open && i < table->capacity; i++) {
+        total += is_client(shard, table->conns[i]);
+    }
+    for (uint32_t i = 0; closed && monitor_closed_at(shard, i) != NULL; i++) {
+        total++;
+    }
+    *count = 0;
+    struct candidate *candidates = total > 0 ? malloc((size_t)total * sizeof *candidates) : NULL;
+    if (total > 0 && candidates == NULL) {
+        *error = -ENOMEM;
+        return NULL;
+    }
+    for (uint32_t i = 0; open && i < table->capacity; i++) {
+        const struct conn *conn = table->conns[i];
+        if (is_client(shard, conn) && (options->cid == 0 || conn->id == options->cid)) {
+            struct candidate *candidate = &candidates[(*count)++];
+            candidate->client = (const struct client *)conn;
+            candidate->closed = NULL;
+            monitor_fields_fill(candidate->client, &candidate->fields);
+        }
+    }
+    const struct monitor_closed_entry *entry = NULL;
+    for (uint32_t i = 0; closed && (entry = monitor_closed_at(shard, i)) != NULL; i++) {
+        if (options->cid == 0 || entry->row.fields.cid == options->cid) {
+            struct candidate *candidate = &candidates[(*count)++];
+            candidate->client = NULL;
+            candidate->closed = entry;
+            candidate->fields = entry->row.fields;
+        }
+    }
+    return candidates;
+}
+
 void monitor_connz_collect(struct shard *shard, struct monitor_part *part)
 {
     const struct monitor_options *options = &part->gather->options;
-    const struct conn_table *table = &shard->conns;
-    if (options->closed_only) {
-        return; /* no closed connections are kept */
-    }
-    uint32_t count = 0;
-    for (uint32_t i = 0; i < table->capacity; i++) {
-        count += is_client(shard, table->conns[i]);
-    }
-    part->conn_total = count;
-    if (count == 0) {
-        return;
-    }
-    struct candidate *candidates = malloc((size_t)count * sizeof *candidates);
-    if (candidates == NULL) {
-        part->error = -ENOMEM;
-        return;
-    }
     uint32_t taken = 0;
-    for (uint32_t i = 0; i < table->capacity; i++) {
-        const struct conn *conn = table->conns[i];
-        if (is_client(shard, conn) && (options->cid == 0 || conn->id == options->cid)) {
-            candidates[taken].client = (const struct client *)conn;
-            fields_fill(candidates[taken].client, &candidates[taken].fields);
-            taken++;
-        }
+    struct candidate *candidates = candidates_take(shard, options, &taken, &part->error);
+    part->conn_total = taken;
+    if (taken == 0) {
+        free(candidates);
+        return;
     }
     enum monitor_sort sort = options->sort;
     qsort_r(candidates, taken, sizeof *candidates, candidate_compare, &sort);
     uint32_t keep = page_end(options) < taken ? (uint32_t)page_end(options) : taken;
     /* one block: the rows, their subscriptions' rows, then all their text */
+    bool subs = options->subs != MONITOR_SUBS_NONE;
     size_t sub_rows = 0;
     size_t text_size = 0;
     for (uint32_t i = 0; i < keep; i++) {
-        const struct connect_options *connect = &candidates[i].client->options;
-        text_size += strlen(connect->name) + strlen(connect->lang) + strlen(connect->version) + 3;
-        if (options->subs != MONITOR_SUBS_NONE) {
-            CLIENT_SUBS_FOR_EACH(candidates[i].client, sub) {
-                sub_rows++;
-                text_size += sub_text_size(sub);
-            }
-        }
+        text_size += candidates[i].client != NULL
+                         ? monitor_client_row_size(candidates[i].client, subs, &sub_rows)
+                         : row_text_size(&candidates[i].closed->row, subs, &sub_rows);
     }
     size_t rows_size = keep * sizeof(struct monitor_conn_row);
     size_t subs_size = sub_rows * sizeof(struct monitor_sub_row);
@@ -221,24 +324,11 @@ void monitor_connz_collect(struct shard *shard, struct monitor_part *part)
     struct monitor_sub_row *sub_row = (struct monitor_sub_row *)((char *)part->block + rows_size);
     char *text = (char *)part->block + rows_size + subs_size;
     for (uint32_t i = 0; i < keep; i++) {
-        const struct client *client = candidates[i].client;
-        struct monitor_conn_row *row = &part->conns[i];
-        memset(row, 0, sizeof *row);
-        row->fields = candidates[i].fields;
-        memcpy(row->ip, client->conn.ip, sizeof row->ip);
-        row->port = client->conn.port;
-        row->name = text_put(&text, client->options.name, strlen(client->options.name));
-        row->lang = text_put(&text, client->options.lang, strlen(client->options.lang));
-        row->version = text_put(&text, client->options.version, strlen(client->options.version));
-        if (!conn_tls_describe(&client->conn, &row->tls_version, &row->tls_cipher)) {
-            row->tls_version = row->tls_cipher = NULL;
-        }
-        if (options->subs != MONITOR_SUBS_NONE) {
-            row->subs = sub_row;
-            CLIENT_SUBS_FOR_EACH(client, sub) {
-                sub_row_fill(sub, client->conn.id, &text, sub_row++);
-                row->subs_count++;
-            }
+        if (candidates[i].client != NULL) {
+            monitor_client_row_fill(candidates[i].client, &candidates[i].fields, subs,
+                                    &part->conns[i], &sub_row, &text);
+        } else {
+            row_copy(&candidates[i].closed->row, subs, &part->conns[i], &sub_row, &text);
         }
     }
     part->conn_count = keep;
@@ -343,6 +433,13 @@ static void conn_write(const struct server *server, const struct monitor_conn_ro
     monitor_json_time(json, monitor_realtime_ns(server, fields->start_ns));
     go_json_key(json, "last_activity");
     monitor_json_time(json, monitor_realtime_ns(server, fields->last_ns));
+    if (fields->closed_ns != 0) {
+        /* a closed one: its times as they were when it closed, as nats-server keeps them */
+        go_json_key(json, "stop");
+        monitor_json_time(json, monitor_realtime_ns(server, fields->closed_ns));
+        key_text(json, "reason", fields->reason, strlen(fields->reason));
+        now_ns = fields->closed_ns;
+    }
     go_json_literal(json, ",\"rtt\":\"0s\"");
     go_json_key(json, "uptime");
     monitor_json_uptime(json, now_ns - fields->start_ns);

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct client;
 struct monitor_http;
 struct server;
 struct shard;
@@ -104,6 +105,14 @@ enum monitor_sort {
     MONITOR_SORT_IDLE,
     MONITOR_SORT_UPTIME,
     MONITOR_SORT_RTT,
+    MONITOR_SORT_STOP,   /* closed connections only */
+    MONITOR_SORT_REASON, /* closed connections only */
+};
+
+enum monitor_state {
+    MONITOR_STATE_OPEN = 0,
+    MONITOR_STATE_CLOSED,
+    MONITOR_STATE_ALL,
 };
 
 enum monitor_subs {
@@ -116,7 +125,7 @@ struct monitor_options {
     enum monitor_endpoint endpoint;
     enum monitor_sort sort;
     enum monitor_subs subs;  /* connz; subsz: LIST for subs=1 */
-    bool closed_only;        /* connz?state=closed (none are kept yet: an empty list) */
+    enum monitor_state state; /* connz?state= */
     uint64_t cid;            /* connz?cid=, 0 for every connection */
     uint64_t offset;
     uint64_t limit;
@@ -156,6 +165,8 @@ struct monitor_conn_fields {
     uint64_t cid;
     int64_t start_ns;       /* monotonic */
     int64_t last_ns;        /* monotonic: last input (the shard's timer-wheel clock) */
+    int64_t closed_ns;      /* monotonic: when it closed; 0 while open */
+    const char *reason;     /* static: why it closed (nats-server's texts); NULL while open */
     uint64_t pending_bytes;
     struct conn_stats stats;
     uint32_t sub_count;
@@ -301,6 +312,45 @@ void monitor_counts_collect(struct shard *shard, struct monitor_part *part);
 
 /* monitor_connz.c: connz rows, subsz rows. Set part->error on a failed allocation. */
 void monitor_connz_collect(struct shard *shard, struct monitor_part *part);
+
+/* A client's connz fields now (open). */
+void monitor_fields_fill(const struct client *client, struct monitor_conn_fields *fields);
+
+/* Bytes of text a client's row takes (its strings, and with `subs` its subscriptions',
+ * whose number is added to *sub_rows). */
+size_t monitor_client_row_size(const struct client *client, bool subs, size_t *sub_rows);
+
+/* Fills `row` for `client` with `fields`, its strings copied to *text and, with `subs`,
+ * its subscriptions' rows to *sub_row (both cursors moved on). */
+void monitor_client_row_fill(const struct client *client, const struct monitor_conn_fields *fields,
+                             bool subs, struct monitor_conn_row *row,
+                             struct monitor_sub_row **sub_row, char **text);
+
+/* ---- monitor_closed.c: each shard's ring of its last closed client connections ---- */
+
+/* One closed connection as connz shows it: a row whose strings and subscription rows live
+ * in the same allocation, after it. */
+struct monitor_closed_entry {
+    struct monitor_conn_row row;
+    size_t text_size;   /* bytes of its strings (NULs included) */
+    size_t size;        /* bytes of the whole entry */
+};
+
+/* The closed connections a shard keeps for connz?state=closed (the oldest goes first);
+ * `entries` is a ring of `capacity`, `count` of them in use from `head`. */
+struct monitor_closed {
+    struct monitor_closed_entry **entries;
+    uint32_t capacity;
+    uint32_t head;
+    uint32_t count;
+};
+
+/* How many closed connections each shard keeps: --max_closed_clients spread over the
+ * shards (at least one each when it is not 0). */
+uint32_t monitor_closed_capacity(const struct server *server, int shard_count);
+
+/* The kept closed connection `i` (0: the oldest) of `shard`, or NULL past the last. */
+const struct monitor_closed_entry *monitor_closed_at(const struct shard *shard, uint32_t i);
 void monitor_subsz_collect(struct shard *shard, struct monitor_part *part);
 
 /* monitor_jsz.c: the stream_detail objects of the streams the part's shard owns. */

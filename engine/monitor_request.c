@@ -210,7 +210,8 @@ static int connz_sort_parse(const char *value, bool closed, struct monitor_optio
     }
     if (strcmp(value, "stop") == 0 || strcmp(value, "reason") == 0) {
         if (closed) {
-            return 0; /* no closed connections are kept: any order of none will do */
+            options->sort = value[0] == 's' ? MONITOR_SORT_STOP : MONITOR_SORT_REASON;
+            return 0;
         }
         go_json_literal(error, "sort by ");
         go_json_literal(error, value);
@@ -227,15 +228,17 @@ static int connz_parse(struct http_slice query, char *value, struct monitor_opti
 {
     if (http_query_get(query, "state", value, HTTP_HEAD_MAX + 1) && value[0] != '\0') {
         if (strcasecmp(value, "closed") == 0) {
-            options->closed_only = true;
-        } else if (strcasecmp(value, "open") != 0 && strcasecmp(value, "all") != 0) {
+            options->state = MONITOR_STATE_CLOSED;
+        } else if (strcasecmp(value, "all") == 0) {
+            options->state = MONITOR_STATE_ALL;
+        } else if (strcasecmp(value, "open") != 0) {
             go_json_literal(error, "Error decoding state for ");
             go_json_literal(error, value);
             return -EINVAL;
         }
     }
     (void)http_query_get(query, "sort", value, HTTP_HEAD_MAX + 1);
-    if (connz_sort_parse(value, options->closed_only, options, error) != 0) {
+    if (connz_sort_parse(value, options->state == MONITOR_STATE_CLOSED, options, error) != 0) {
         return -EINVAL;
     }
     if (http_query_get(query, "subs", value, HTTP_HEAD_MAX + 1)) {

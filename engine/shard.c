@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/conn.h"
+#include "engine/monitor.h"
 #include "engine/shard_call.h"
 #include "engine/shard_module.h"
 
@@ -858,6 +859,8 @@ void shard_destroy(struct shard *shard)
         }
     }
     conn_table_destroy(&shard->conns);
+    monitor_closed_free(shard->closed_conns);
+    shard->closed_conns = NULL;
     timer_wheel_destroy(&shard->timers);
     deferred_destroy(&shard->deferred);
     sublist_destroy(shard->sublist);

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct monitor_closed;
 struct route_sub;
 struct route_collector;
 
@@ -117,6 +118,7 @@ struct shard {
     struct timer_entry stats_timer;
     struct timer_entry stop_timer;   /* wakes the loop when the drain time is over */
     struct shard_stats stats;
+    struct monitor_closed *closed_conns; /* owned: its last closed clients (monitor.h) */
     void *module_state[SERVER_MODULES_MAX]; /* each of the server's modules' */
     int modules_started;     /* the first this many of the server's modules have started */
     int error;               /* set when the shard failed to start */

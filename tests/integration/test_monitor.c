@@ -536,6 +536,81 @@ START_TEST(test_monitor_refusals)
 }
 END_TEST
 
+/* Closed connections (nats-server's ring of closed clients): state=closed lists them with
+ * stop and reason, their subscriptions and counts as they were; state=all adds the open
+ * ones; stop and reason sort only closed ones; --max_closed_clients bounds the ring (here
+ * 0: none kept). Observed alike on nats-server 2.9.10 and 2.15.1 (its default ring). */
+START_TEST(test_monitor_closed_connections)
+{
+    struct test_server server;
+    int port = monitor_start(&server);
+    if (port == 0) {
+        return;
+    }
+    int gone = client_open(server.port, "gone-one");
+    int staying = client_open(server.port, "staying");
+    close(gone);
+    /* the harness's probe of the client port closed too, before: a closed one of no name */
+    struct response response;
+    int64_t deadline = itest_now_ms() + WAIT_MS;
+    bool listed = false;
+    while (!listed && itest_now_ms() < deadline) {
+        get(port, "/connz?state=closed&subs=1&sort=stop&limit=1", &response);
+        listed = contains(response.body, "\"name\": \"gone-one\"");
+        if (!listed) {
+            free(response.body);
+        }
+    }
+    ck_assert_msg(listed, "the closed client is not listed");
+    ck_assert_int_eq(response.status, 200);
+    long long closed_total = json_int(response.body, "total");
+    ck_assert_int_ge(closed_total, 1);
+    ck_assert(!contains(response.body, "\"name\": \"staying\""));
+    /* the raw client closes with a reset (the harness's sockets linger 0): nats-server's
+     * "Read Error" for it, "Client Closed" for a clean end */
+    ck_assert_msg(contains(response.body, "\"reason\": \"Read Error\"") ||
+                      contains(response.body, "\"reason\": \"Client Closed\""),
+                  "%s", response.body);
+    ck_assert(contains(response.body, "\"stop\": \""));
+    ck_assert_int_eq(json_int(response.body, "subscriptions"), 1);
+    ck_assert_int_eq(json_int(response.body, "in_msgs"), 1);
+    ck_assert(contains(response.body, "\"subscriptions_list\": [\n        \"foo\"\n      ]"));
+    free(response.body);
+    get(port, "/connz?state=all", &response);
+    ck_assert_int_eq(json_int(response.body, "total"), closed_total + 1);
+    ck_assert(contains(response.body, "\"name\": \"gone-one\""));
+    ck_assert(contains(response.body, "\"name\": \"staying\""));
+    free(response.body);
+    get(port, "/connz?state=closed&sort=reason", &response);
+    ck_assert_int_eq(response.status, 200);
+    ck_assert_int_eq(json_int(response.body, "total"), closed_total);
+    free(response.body);
+    get(port, "/connz?state=all&sort=stop", &response);
+    ck_assert_int_eq(response.status, 400);
+    ck_assert_str_eq(response.body, "sort by stop only valid on closed connections");
+    free(response.body);
+    get(port, "/connz?sort=reason", &response);
+    ck_assert_int_eq(response.status, 400);
+    ck_assert_str_eq(response.body, "sort by reason only valid on closed connections");
+    free(response.body);
+    close(staying);
+    itest_server_stop(&server);
+
+    /* none kept with --max_closed_clients 0 (ionats's flag; nats-server reads the key from
+     * its config file only) */
+    static const char *const NONE_ARGS[] = {"-m", "-1", "--max_closed_clients", "0", NULL};
+    struct test_server_options options = {.extra_args = NONE_ARGS};
+    itest_server_start(&server, &options);
+    port = itest_monitor_port(&server, WAIT_MS);
+    close(client_open(server.port, "forgotten"));
+    int probe = client_open(server.port, "probe"); /* its PONG: the close went before */
+    get(port, "/connz?state=closed", &response);
+    ck_assert_int_eq(json_int(response.body, "total"), 0);
+    free(response.body);
+    close(probe);
+}
+END_TEST
+
 static Suite *monitor_suite(void)
 {
     Suite *suite = suite_create("monitor");
@@ -546,6 +621,7 @@ static Suite *monitor_suite(void)
     tcase_add_test(tc, test_monitor_clients_counted);
     tcase_add_test(tc, test_monitor_keep_alive);
     tcase_add_test(tc, test_monitor_refusals);
+    tcase_add_test(tc, test_monitor_closed_connections);
     suite_add_tcase(suite, tc);
     return suite;
 }

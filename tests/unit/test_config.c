@@ -212,6 +212,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(config.max_pending, CONFIG_MAX_PENDING_DEFAULT);
     ck_assert_int_eq(config.max_connections, CONFIG_MAX_CONNECTIONS_DEFAULT);
     ck_assert_int_eq(config.max_subscriptions, 0);
+    ck_assert_int_eq(config.max_closed_clients, 10000);
     ck_assert_int_eq(config.ping_interval_ns, CONFIG_PING_INTERVAL_NS_DEFAULT);
     ck_assert_int_eq(config.ping_max, CONFIG_PING_MAX_DEFAULT);
     ck_assert_int_eq(config.auth_timeout_ns, CONFIG_AUTH_TIMEOUT_NS_DEFAULT);
@@ -329,8 +330,10 @@ START_TEST(test_int_values)
 {
     struct config config;
     ck_run(parse(&config, "--max_connections", "1", "--max_subscriptions", "0",
-                 "--recv_buf_size", "4096", "--shards", "256", "--ring_entries", "8192"));
+                 "--recv_buf_size", "4096", "--shards", "256", "--ring_entries", "8192",
+                 "--max_closed_clients", "0"));
     ck_assert_int_eq(config.max_connections, 1);
+    ck_assert_int_eq(config.max_closed_clients, 0);
     ck_assert_int_eq(config.recv_buf_size, 4096);
     ck_assert_int_eq(config.shards, 256);
     ck_assert_int_eq(config.ring_entries, 8192);
@@ -341,6 +344,7 @@ START_TEST(test_int_values)
         {"--ring_entries", "8193"},   {"--max_control_line", "31"},
         {"--max_control_line", "1048577"}, {"--xshard_ring_size", "32768"},
         {"--recv_buf_count", "1"},    {"--ping_max", "0"},
+        {"--max_closed_clients", "-1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_usage(parse(&config, bad[i][0], bad[i][1]), "ionats: invalid value");

@@ -88,7 +88,7 @@ START_TEST(test_nats_keys)
         "debug: true\ntrace: yes\n"
         "logfile: /tmp/ionats-conf.log\n"
         "max_payload: 2KB\nmax_pending: 64MB\nmax_connections: 100\n"
-        "max_control_line: 2k\nmax_subs: 10\n"
+        "max_control_line: 2k\nmax_subs: 10\nmax_closed_clients: 50\n"
         "ping_interval: \"1m30s\"\nping_max: 3\nwrite_deadline: \"5s\"\n"
         "http: 127.0.0.2:8222\n");
     ck_assert_msg(result == CONFIG_RUN, "%s", err_text);
@@ -103,6 +103,7 @@ START_TEST(test_nats_keys)
     ck_assert_int_eq(config.max_connections, 100);
     ck_assert_int_eq(config.max_control_line, 2000); /* k: 1000, as nats-server */
     ck_assert_int_eq(config.max_subscriptions, 10);
+    ck_assert_int_eq(config.max_closed_clients, 50);
     ck_assert_int_eq(config.ping_interval_ns, 90LL * 1000000000);
     ck_assert_int_eq(config.ping_max, 3);
     ck_assert_int_eq(config.write_deadline_ns, 5LL * 1000000000);
