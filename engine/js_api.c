@@ -159,6 +159,17 @@ static json_t *body_parse(struct js *js, const struct route_msg *msg, const stru
     return root;
 }
 
+bool js_api_request_empty(const char *body, size_t length)
+{
+    if (length == 0) {
+        return true;
+    }
+    json_t *root = json_loadb(body, length, 0, NULL);
+    bool empty = json_is_object(root) && json_object_size(root) == 0;
+    json_decref(root);
+    return empty;
+}
+
 const char *js_api_json_text(const struct json_t *object, const char *key)
 {
     const json_t *value = json_object_get(object, key);

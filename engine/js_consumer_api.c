@@ -392,7 +392,7 @@ void js_consumer_api_info(struct js *js, const struct route_msg *msg, const char
                           size_t name_length, const char *body, size_t body_length)
 {
     static const char type[] = "consumer_info_response";
-    if (body_length > 0) {
+    if (!js_api_request_empty(body, body_length)) {
         reply_error_id(js, msg, type, JS_ERR_NOT_EMPTY_REQUEST);
         return;
     }
@@ -406,7 +406,7 @@ void js_consumer_api_delete(struct js *js, const struct route_msg *msg, const ch
                             size_t name_length, const char *body, size_t body_length)
 {
     static const char type[] = "consumer_delete_response";
-    if (body_length > 0) {
+    if (!js_api_request_empty(body, body_length)) {
         reply_error_id(js, msg, type, JS_ERR_NOT_EMPTY_REQUEST);
         return;
     }

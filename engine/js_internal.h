@@ -454,6 +454,9 @@ void js_api_reply_end(struct js *js, const struct route_msg *msg, struct go_json
 struct json_t *js_api_body_parse(struct js *js, const struct route_msg *msg, const char *type,
                                  const char *body, size_t length);
 
+/* nats-server's isEmptyRequest: no body, or a JSON object without a member ("{}"). */
+bool js_api_request_empty(const char *body, size_t length);
+
 /* A request's string field (NULL when absent or empty) and positive integer field (0). */
 const char *js_api_json_text(const struct json_t *object, const char *key);
 uint64_t js_api_json_u64(const struct json_t *object, const char *key);

@@ -539,7 +539,11 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
     }
     /* the republish's Nats-Last-Sequence is the subject's last before a rollup removes it */
     uint64_t republish_last = js_republish_last(stream, msg->subject);
-    rollup_apply(stream, msg, &directives);
+    if (stream->config.allow_rollup_hdrs) {
+        /* a copied rollup applies where rollups are allowed (nats-server 2.15.1 leaves it
+         * alone in a mirror or source without allow_rollup_hdrs, as observed) */
+        rollup_apply(stream, msg, &directives);
+    }
     const uint8_t *subject = (const uint8_t *)msg->subject.data;
     const uint8_t *header = (const uint8_t *)msg->payload.data;
     const uint8_t *body = header + header_length;

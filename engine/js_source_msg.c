@@ -102,7 +102,8 @@ static bool key_dropped(const char *line, size_t length, bool source)
  * removeHeaderIfPrefixPresent of Nats-Expected- and Nats-Batch-, and for a source a
  * Nats-Stream-Source of an earlier hop), with `add` (a whole "Key: value" line) last when
  * not NULL. `out` has room for length + add_length + 16 bytes. Returns the new length: 0
- * for a block left without a line (stored without a header). */
+ * when no block came and none is added; a block left without a line stays, empty, as
+ * nats-server keeps it. */
 static size_t header_rewrite(const char *block, size_t length, const char *add,
                              size_t add_length, bool source, char *out)
 {
@@ -140,8 +141,8 @@ static size_t header_rewrite(const char *block, size_t length, const char *add,
         written += add_length + 2;
         lines++;
     }
-    if (lines == 0) {
-        return 0;
+    if (lines == 0 && length == 0) {
+        return 0; /* no header came, none is added */
     }
     memcpy(out + written, "\r\n", 2);
     return written + 2;

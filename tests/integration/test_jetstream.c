@@ -789,6 +789,7 @@ static Suite *jetstream_suite(void)
     suite_add_tcase(suite, jst_persist_tcase());
     suite_add_tcase(suite, jst_consumer_tcase());
     suite_add_tcase(suite, jst_monitor_tcase());
+    suite_add_tcase(suite, jst_source_tcase());
     return suite;
 }
 

@@ -97,5 +97,6 @@ TCase *jst_msg_tcase(void);
 TCase *jst_persist_tcase(void);
 TCase *jst_consumer_tcase(void);
 TCase *jst_monitor_tcase(void);
+TCase *jst_source_tcase(void);
 
 #endif

@@ -16,6 +16,13 @@ against nats-server 2.15.1):
          delete, a link (written as nats.go's AddLink writes it: nats-py has no add_link but
          its get follows links), status, seal, delete_object_store
 
+  kv.mirror_*, kv.sources_*: a bucket mirroring another and one sourcing two. nats-py 2.16's
+         KeyValueConfig has no mirror or sources, so their streams are made with add_stream
+         as nats.go's CreateKeyValue makes them (the Go program uses the KV API for it); the
+         mirror's contents are read through its stream (a direct get, an ordered consumer),
+         the origin's handle keeps reading after the origin is deleted (the mirror answers
+         its direct gets), and the aggregate is read with nats-py's KV (keys, get, watchall).
+
 nats-py has no updates-only KV watch (only the object store's watch has updates_only); the Go
 program next to this one covers it.
 
@@ -26,10 +33,8 @@ and the step goes on past it where it can (then its "ok:" line follows); without
 reference server) a gap is a failure. Exit 0 when no step failed, 1 otherwise. Every wait is
 bounded.
 
-The one gap known here, GAP_MSG_TTL: nats-py 2.16's create_key_value always asks for
-allow_msg_ttl (a 2.11 stream setting), which ionats (API level of 2.10) refuses; past it the
-bucket is made as create_key_value would make it, less that setting, so the KV steps still
-run against ionats.
+No gap is known here now: nats-py 2.16's create_key_value asks for allow_msg_ttl (a 2.11
+stream setting), which ionats takes and honours.
 """
 
 import argparse
@@ -59,6 +64,22 @@ KV_SHORT_BUCKET = "kvpy_ttl"
 KV_SHORT_TTL_S = 1.0
 KV_SHORT_WAIT_S = 2.5
 
+# A bucket mirroring another and one sourcing two, made as nats.go's KeyValueConfig.Mirror and
+# .Sources make their streams (nats-py 2.16's KeyValueConfig has neither): the mirror's
+# stream mirrors KV_<origin> with allow_direct and mirror_direct; the aggregate's sources
+# carry the subject transform $KV.<source>.> -> $KV.<aggregate>.>.
+KV_ORIGIN_BUCKET = "kvpy_origin"
+KV_MIRROR_BUCKET = "kvpy_mirror"
+KV_MIRROR_HISTORY = 3
+KV_SOURCE_A = "kvpy_src_a"
+KV_SOURCE_B = "kvpy_src_b"
+KV_AGGREGATE_BUCKET = "kvpy_agg"
+KV_AGGREGATE_HISTORY = 5
+# How long a mirror or source may take to copy what its origin holds (a nats-server source
+# whose first consumer request fails asks again ~10 s later), and how often it is looked at.
+COPY_WAIT_S = 20.0
+COPY_POLL_S = 0.02
+
 OBJ_BUCKET = "objpy"
 OBJ_LINKED_BUCKET = "objpy_links"
 # nats-py's default chunk is 128 KiB: 3 MiB is 24 full chunks, the 3 MiB + 1000 a 25th short one.
@@ -67,10 +88,7 @@ OBJ_BIG_SIZE = 3 * 1024 * 1024 + 1000
 OBJ_BIG_CHUNKS = 25
 
 # The reported ionats gaps this program recognises, each by the exact failure it stands for
-# (error code and all), so that any other failure stays a FAIL.
-GAP_MSG_TTL = ("create_key_value: nats-py 2.16 always sends allow_msg_ttl:true, which ionats "
-               "refuses with 10185 'JetStream minimum api level required' (a 2.11 feature); "
-               "the bucket is made with add_stream without allow_msg_ttl instead")
+# (error code and all), so that any other failure stays a FAIL: none at present.
 
 
 class Failure(Exception):
@@ -156,25 +174,10 @@ def summary(entries):
 
 async def create_bucket(js, steps, step, bucket, history=1, ttl=None, description=None,
                         direct=None):
-    """js.create_key_value(); where ionats refuses it for allow_msg_ttl (GAP_MSG_TTL) and
-    gaps are allowed, the same stream less allow_msg_ttl through add_stream, so what follows
-    still runs. Without --gaps the refusal is raised (a failure)."""
-    try:
-        return await js.create_key_value(bucket=bucket, history=history, ttl=ttl,
-                                         description=description, direct=direct)
-    except jse.APIError as error:
-        if not (steps.allow_gaps and error.code == 412 and error.err_code == 10185 and
-                error.description == "JetStream minimum api level required"):
-            raise
-        steps.gap(step, f"{GAP_MSG_TTL} (the server said: {error.code} {error.err_code} "
-                        f"{error.description!r})")
-    duplicate_window = 120.0 if not ttl or ttl > 120.0 else ttl
-    await js.add_stream(api.StreamConfig(
-        name=f"KV_{bucket}", description=description, subjects=[f"$KV.{bucket}.>"],
-        allow_rollup_hdrs=True, deny_delete=True, discard=api.DiscardPolicy.NEW,
-        duplicate_window=duplicate_window, max_age=ttl, max_consumers=-1, max_msgs=-1,
-        max_msgs_per_subject=history, num_replicas=1, allow_direct=direct))
-    return await js.key_value(bucket)
+    """js.create_key_value() (`steps` and `step` name the step, for the gaps a later ionats
+    may need to report here again)."""
+    return await js.create_key_value(bucket=bucket, history=history, ttl=ttl,
+                                     description=description, direct=direct)
 
 
 async def kv_steps(js, steps):
@@ -484,6 +487,191 @@ async def kv_steps(js, steps):
     await steps.run("kv.delete_key_value", delete_bucket, "kv")
 
 
+# ------------------------------------------------------- mirrored and sourced buckets
+
+async def state_wait(js, stream, messages, last_seq):
+    """Polls the stream's info until it holds messages up to last_seq, COPY_WAIT_S at most."""
+    deadline = asyncio.get_running_loop().time() + COPY_WAIT_S
+    while True:
+        state = (await js.stream_info(stream)).state
+        if (state.messages, state.last_seq) == (messages, last_seq):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise Failure(f"{stream}: {state.messages} messages up to {state.last_seq} after "
+                          f"{COPY_WAIT_S}s, want {messages} up to {last_seq}")
+        await asyncio.sleep(COPY_POLL_S)
+
+
+def kv_stream_config(bucket, history, **more):
+    """The stream nats.go's CreateKeyValue makes for bucket (no TTL, no limits)."""
+    return api.StreamConfig(
+        name=f"KV_{bucket}", allow_rollup_hdrs=True, deny_delete=True,
+        discard=api.DiscardPolicy.NEW, duplicate_window=120.0, max_consumers=-1, max_msgs=-1,
+        max_msgs_per_subject=history, num_replicas=1, allow_direct=True, **more)
+
+
+async def kv_mirror_steps(js, steps):
+    st = steps.state
+    origin_stream = f"KV_{KV_ORIGIN_BUCKET}"
+    mirror_stream = f"KV_{KV_MIRROR_BUCKET}"
+
+    def origin_subject(key):
+        return f"$KV.{KV_ORIGIN_BUCKET}.{key}"
+
+    async def create():
+        origin = await create_bucket(js, steps, "kv.mirror_create", KV_ORIGIN_BUCKET,
+                                     history=KV_MIRROR_HISTORY, direct=True)
+        for key, value in (("a", b"a1"), ("b", b"b1"), ("a", b"a2")):
+            await origin.put(key, value)
+        await origin.delete("b")
+        info = await js.add_stream(kv_stream_config(
+            KV_MIRROR_BUCKET, KV_MIRROR_HISTORY, mirror=api.StreamSource(name=origin_stream),
+            mirror_direct=True))
+        c = info.config
+        check(c.mirror is not None and c.mirror.name == origin_stream, f"mirror {c.mirror}")
+        check(c.allow_direct and c.mirror_direct,
+              f"allow_direct {c.allow_direct} mirror_direct {c.mirror_direct}")
+        check(not c.subjects, f"subjects {c.subjects}")
+        st["origin"] = origin
+        return (f"origin a1, b1, a2, DEL b (1..4); {mirror_stream} mirrors {origin_stream} with "
+                "allow_direct and mirror_direct (add_stream: nats-py's KV has no mirror)")
+    await steps.run("kv.mirror_create", create)
+
+    async def catch_up():
+        await state_wait(js, mirror_stream, 4, 4)
+        for seq in range(1, 5):
+            want = await js.get_msg(origin_stream, seq)
+            got = await js.get_msg(mirror_stream, seq)
+            check((got.subject, got.data, got.seq, got.headers) ==
+                  (want.subject, want.data, want.seq, want.headers),
+                  f"mirror {seq}: {got}, origin's {want}")
+        last = await js.get_last_msg(mirror_stream, origin_subject("a"), direct=True)
+        check((last.seq, last.data) == (3, b"a2"), f"mirror's last a (direct): {last}")
+        st["mirrored"] = True
+        return ("the mirror holds the origin's 4 messages at their sequences; its last a "
+                "(a direct get of the mirror) a2@3")
+    await steps.run("kv.mirror_catch_up", catch_up, "origin")
+
+    async def watch():
+        origin = st["origin"]
+        sub = await js.subscribe(origin_subject(">"), stream=mirror_stream,
+                                 ordered_consumer=True,
+                                 deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT)
+        try:
+            got = []
+            for _ in range(2):
+                msg = await sub.next_msg(timeout=UPDATE_TIMEOUT_S)
+                got.append((msg.subject, msg.data, msg.metadata.sequence.stream,
+                            (msg.headers or {}).get("KV-Operation")))
+            want = [(origin_subject("a"), b"a2", 3, None), (origin_subject("b"), b"", 4, "DEL")]
+            check(got == want, f"last values {got}, want {want}")
+            rev = await origin.put("c", b"c1")
+            msg = await sub.next_msg(timeout=UPDATE_TIMEOUT_S)
+            check((msg.subject, msg.data, msg.metadata.sequence.stream) ==
+                  (origin_subject("c"), b"c1", rev) and rev == 5, f"live: {msg} (put at {rev})")
+        finally:
+            await sub.unsubscribe()
+        st["watched"] = True
+        return ("an ordered consumer on the mirror's stream (last per subject): a2, DEL b, "
+                "then a put to the origin (5)")
+    await steps.run("kv.mirror_watch", watch, "mirrored")
+
+    async def origin_deleted():
+        origin = st["origin"]
+        await state_wait(js, mirror_stream, 5, 5)
+        check(await js.delete_key_value(KV_ORIGIN_BUCKET), "delete_key_value(origin)")
+        await expect_raise("key_value(origin) after its delete", (jse.BucketNotFoundError,),
+                           lambda: js.key_value(KV_ORIGIN_BUCKET))
+        # the origin's handle reads with direct gets, which the mirror answers now
+        a = await origin.get("a")
+        c = await origin.get("c")
+        check((a.value, a.revision) == (b"a2", 3), f"get(a) {a}")
+        check((c.value, c.revision) == (b"c1", 5), f"get(c) {c}")
+        await expect_raise("get(b)", (jse.KeyNotFoundError,), lambda: origin.get("b"))
+        check(await js.delete_stream(mirror_stream), "delete the mirror")
+        return ("origin deleted: key_value() raises BucketNotFoundError, the origin handle's "
+                "direct gets are answered by the mirror: a2@3, c1@5, b deleted")
+    await steps.run("kv.mirror_origin_deleted", origin_deleted, "watched")
+
+
+async def kv_sources_steps(js, steps):
+    st = steps.state
+    aggregate_stream = f"KV_{KV_AGGREGATE_BUCKET}"
+
+    def transform(bucket):
+        return api.SubjectTransform(src=f"$KV.{bucket}.>", dest=f"$KV.{KV_AGGREGATE_BUCKET}.>")
+
+    async def create():
+        src_a = await create_bucket(js, steps, "kv.sources_create", KV_SOURCE_A, direct=True)
+        src_b = await create_bucket(js, steps, "kv.sources_create", KV_SOURCE_B, direct=True)
+        await src_a.put("a", b"from a")
+        await src_a.put("gone", b"g")
+        await src_a.delete("gone")  # history 1: the DEL marker replaces the put
+        await src_b.put("b", b"from b")
+        await src_b.put("b2", b"also b")
+        info = await js.add_stream(kv_stream_config(
+            KV_AGGREGATE_BUCKET, KV_AGGREGATE_HISTORY,
+            subjects=[f"$KV.{KV_AGGREGATE_BUCKET}.>"],
+            sources=[api.StreamSource(name=f"KV_{KV_SOURCE_A}",
+                                      subject_transforms=[transform(KV_SOURCE_A)]),
+                     api.StreamSource(name=f"KV_{KV_SOURCE_B}",
+                                      subject_transforms=[transform(KV_SOURCE_B)])]))
+        got = [(s.name, [(t.src, t.dest) for t in s.subject_transforms or []])
+               for s in info.config.sources or []]
+        want = [(f"KV_{b}", [(transform(b).src, transform(b).dest)])
+                for b in (KV_SOURCE_A, KV_SOURCE_B)]
+        check(got == want, f"sources {got}, want {want}")
+        st["aggregate"] = await js.key_value(KV_AGGREGATE_BUCKET)
+        st["src_b"] = src_b
+        return (f"{KV_AGGREGATE_BUCKET} sources {KV_SOURCE_A} and {KV_SOURCE_B} with "
+                "$KV.<source>.> -> $KV.kvpy_agg.> (add_stream: nats-py's KV has no sources)")
+    await steps.run("kv.sources_create", create)
+
+    async def keys():
+        agg = st["aggregate"]
+        await state_wait(js, aggregate_stream, 4, 4)
+        names = sorted(await agg.keys())
+        check(names == ["a", "b", "b2"], f"keys() {names}")
+        a = await agg.get("a")
+        check(a.value == b"from a" and a.bucket == KV_AGGREGATE_BUCKET, f"get(a) {a}")
+        await expect_raise("get(gone)", (jse.KeyNotFoundError,), lambda: agg.get("gone"))
+        raw = await js.get_msg(aggregate_stream, a.revision)
+        fields = raw.headers["Nats-Stream-Source"].split(" ")[:5]  # 2.15 adds a sixth
+        want = [f"KV_{KV_SOURCE_A}", "1", f"$KV.{KV_SOURCE_A}.>", f"$KV.{KV_AGGREGATE_BUCKET}.>",
+                f"$KV.{KV_SOURCE_A}.a"]
+        check(fields == want, f"Nats-Stream-Source {fields}, want {want}")
+        check(raw.subject == f"$KV.{KV_AGGREGATE_BUCKET}.a", f"a stored under {raw.subject}")
+        st["copied"] = True
+        return f"keys() {names} (gone's DEL copied too); get(a); Nats-Stream-Source {fields}"
+    await steps.run("kv.sources_keys", keys, "aggregate")
+
+    async def watch():
+        agg = st["aggregate"]
+        w = await agg.watchall()
+        initial = await initial_updates(w, "the aggregate's watchall")
+        got = sorted((e.key, e.value, e.operation) for e in initial)
+        want = [("a", b"from a", None), ("b", b"from b", None), ("b2", b"also b", None),
+                ("gone", b"", "DEL")]
+        check(got == want, f"initial {got}, want {want}")
+        await st["src_b"].put("live", b"from b, live")
+        e = await next_update(w, "a put to a source")
+        check((e.key, e.value, e.revision) == ("live", b"from b, live", 5), f"live copy {e}")
+        rev = await agg.put("own", b"the aggregate's own")
+        e = await next_update(w, "a put to the aggregate")
+        check((e.key, e.revision) == ("own", rev) and rev == 6, f"own put {e} ({rev})")
+        await no_update(w, "the aggregate's watchall")
+        await w.stop()
+        return ("watchall: the copies' last values (gone's DEL too), then a live put to a "
+                "source (5) and one to the aggregate (6)")
+    await steps.run("kv.sources_watch", watch, "copied")
+
+    async def delete():
+        for bucket in (KV_AGGREGATE_BUCKET, KV_SOURCE_A, KV_SOURCE_B):
+            check(await js.delete_key_value(bucket), f"delete_key_value({bucket})")
+        return "delete_key_value of the three"
+    await steps.run("kv.sources_delete", delete, "aggregate")
+
+
 # ---------------------------------------------------------------------------- object store
 
 def big_payload():
@@ -697,6 +885,8 @@ async def program(url, steps, parts):
         js = nc.jetstream(timeout=5)
         if "kv" in parts:
             await kv_steps(js, steps)
+            await kv_mirror_steps(js, steps)
+            await kv_sources_steps(js, steps)
         if "obj" in parts:
             steps.state.clear()
             await obj_steps(js, steps)

@@ -12,7 +12,11 @@
 //	            ListKeysFiltered, watches (all, one key, a wildcard, WatchFiltered on two
 //	            keys, IncludeHistory, IgnoreDeletes, UpdatesOnly, MetaOnly,
 //	            ResumeFromRevision), Status, PurgeDeletes, a TTL expiring values,
-//	            DeleteKeyValue; the legacy API's CreateKeyValue, Put, Get, Watch
+//	            DeleteKeyValue; the legacy API's CreateKeyValue, Put, Get, Watch; a bucket
+//	            that mirrors another (Mirror: its stream, catch-up, reads, a Put through it,
+//	            a watch of its stream, the origin's direct gets answered by it after the
+//	            origin is deleted) and one that sources two (Sources: their subject
+//	            transforms, Keys, Get, Nats-Stream-Source, WatchAll with live copies)
 //	-part obj   CreateObjectStore, Put/PutBytes (3 MiB in 25 chunks, a custom chunk size,
 //	            small and empty objects), Get/GetBytes (the client checks the SHA-256
 //	            digest), GetInfo, List, a Put replacing an object, UpdateMeta (a rename),
@@ -73,6 +77,21 @@ const (
 	kvShortTTL     = time.Second
 	kvShortWait    = 2500 * time.Millisecond
 	kvLegacyBucket = "kvgo_legacy"
+
+	// A bucket mirroring another, and one sourcing two (nats.go's KeyValueConfig.Mirror and
+	// Sources), each on a server that holds both ends.
+	kvOriginBucket    = "kvgo_origin"
+	kvMirrorBucket    = "kvgo_mirror"
+	kvMirrorHistory   = 3
+	kvSourceA         = "kvgo_src_a"
+	kvSourceB         = "kvgo_src_b"
+	kvAggregateBucket = "kvgo_agg"
+	kvAggregateHist   = 5
+	// How long a mirror or source may take to copy what its origin holds (both servers start
+	// one within a few hundred ms; a nats-server source whose first consumer request fails
+	// asks again ~10 s later), and how often its stream is looked at meanwhile.
+	copyWait = 20 * time.Second
+	copyPoll = 20 * time.Millisecond
 
 	objBucket       = "objgo"
 	objOtherBucket  = "objgo_other"
@@ -876,6 +895,408 @@ func kvSteps(js jetstream.JetStream, nc *nats.Conn, s *steps) {
 	}, "kv.create_key_value")
 }
 
+// ---------------------------------------------------------------- mirrored and sourced buckets
+
+// waitFor polls cond until it holds, for copyWait at most; a failure says what cond last saw.
+func waitFor(ctx context.Context, what string, cond func() (bool, string)) error {
+	deadline := time.Now().Add(copyWait)
+	for {
+		ok, saw := cond()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return failf("%s: not within %s: %s", what, copyWait, saw)
+		}
+		select {
+		case <-ctx.Done():
+			return failf("%s: %v: %s", what, ctx.Err(), saw)
+		case <-time.After(copyPoll):
+		}
+	}
+}
+
+// stateWait waits until stream holds msgs messages up to lastSeq.
+func stateWait(ctx context.Context, js jetstream.JetStream, stream string, msgs, lastSeq uint64) error {
+	return waitFor(ctx, fmt.Sprintf("%s: %d messages up to %d", stream, msgs, lastSeq), func() (bool, string) {
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return false, err.Error()
+		}
+		st := s.CachedInfo().State
+		return st.Msgs == msgs && st.LastSeq == lastSeq, fmt.Sprintf("%d messages up to %d", st.Msgs, st.LastSeq)
+	})
+}
+
+// rawEntry is a stream message as a KV entry reads it: subject, value, sequence, operation.
+type rawEntry struct {
+	subject string
+	value   string
+	seq     uint64
+	op      string
+}
+
+func toRaw(m *jetstream.RawStreamMsg) rawEntry {
+	return rawEntry{m.Subject, string(m.Data), m.Sequence, m.Header.Get("KV-Operation")}
+}
+
+// nextMsg returns the next message a consumer handed to ch.
+func nextMsg(ch <-chan jetstream.Msg, what string) (jetstream.Msg, error) {
+	select {
+	case m := <-ch:
+		return m, nil
+	case <-time.After(updateTimeout):
+		return nil, failf("%s: no message within %s", what, updateTimeout)
+	}
+}
+
+// kvMirrorSteps: a bucket that mirrors another (KeyValueConfig.Mirror). nats.go makes its
+// stream a mirror of KV_<origin> with allow_direct and mirror_direct and no subjects, and
+// puts through it go to the origin's subjects; a mirror on the origin's own server is read
+// under its own name's prefix, where it holds nothing (its copies keep the origin's
+// subjects), so its contents are read through its stream, and the mirror shows in the
+// origin's reads: it answers the origin's direct gets, still after the origin is deleted.
+func kvMirrorSteps(js jetstream.JetStream, s *steps) {
+	var origin, mirror jetstream.KeyValue
+	originStream := "KV_" + kvOriginBucket
+	mirrorStream := "KV_" + kvMirrorBucket
+	originSubject := func(key string) string { return "$KV." + kvOriginBucket + "." + key }
+
+	s.run("kv.mirror_create", func(ctx context.Context) (string, error) {
+		var err error
+		origin, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: kvOriginBucket, History: kvMirrorHistory})
+		if err != nil {
+			return "", err
+		}
+		for _, kvp := range [][2]string{{"a", "a1"}, {"b", "b1"}, {"a", "a2"}} {
+			if _, err := origin.Put(ctx, kvp[0], []byte(kvp[1])); err != nil {
+				return "", err
+			}
+		}
+		if err := origin.Delete(ctx, "b"); err != nil {
+			return "", err
+		}
+		mirror, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: kvMirrorBucket,
+			History: kvMirrorHistory, Mirror: &jetstream.StreamSource{Name: kvOriginBucket}})
+		if err != nil {
+			return "", fmt.Errorf("CreateKeyValue with Mirror: %w", err)
+		}
+		stream, err := js.Stream(ctx, mirrorStream)
+		if err != nil {
+			return "", err
+		}
+		c := stream.CachedInfo().Config
+		return "origin a1, b1, a2, DEL b (1..4); the mirror bucket's stream mirrors KV_kvgo_origin " +
+				"with allow_direct and mirror_direct, no subjects", first(
+				check(c.Mirror != nil && c.Mirror.Name == originStream, "mirror %+v", c.Mirror),
+				check(c.AllowDirect && c.MirrorDirect, "allow_direct %v mirror_direct %v", c.AllowDirect, c.MirrorDirect),
+				check(len(c.Subjects) == 0, "subjects %v", c.Subjects),
+				check(c.MaxMsgsPerSubject == kvMirrorHistory, "max_msgs_per_subject %d", c.MaxMsgsPerSubject))
+	})
+
+	s.run("kv.mirror_catch_up", func(ctx context.Context) (string, error) {
+		if err := stateWait(ctx, js, mirrorStream, 4, 4); err != nil {
+			return "", err
+		}
+		from, err := js.Stream(ctx, originStream)
+		if err != nil {
+			return "", err
+		}
+		to, err := js.Stream(ctx, mirrorStream)
+		if err != nil {
+			return "", err
+		}
+		for seq := uint64(1); seq <= 4; seq++ {
+			want, err := from.GetMsg(ctx, seq)
+			if err != nil {
+				return "", fmt.Errorf("origin GetMsg(%d): %w", seq, err)
+			}
+			got, err := to.GetMsg(ctx, seq)
+			if err != nil {
+				return "", fmt.Errorf("mirror GetMsg(%d): %w", seq, err)
+			}
+			if toRaw(got) != toRaw(want) || !got.Time.Equal(want.Time) {
+				return "", failf("mirror %d: %+v at %s, origin's %+v at %s", seq, toRaw(got), got.Time, toRaw(want), want.Time)
+			}
+		}
+		info := to.CachedInfo()
+		return "the mirror holds the origin's 4 messages at their sequences, subjects and times", first(
+			check(info.Mirror != nil && info.Mirror.Name == originStream && info.Mirror.Error == nil,
+				"mirror info %+v", info.Mirror))
+	}, "kv.mirror_create")
+
+	s.run("kv.mirror_reads", func(ctx context.Context) (string, error) {
+		to, err := js.Stream(ctx, mirrorStream)
+		if err != nil {
+			return "", err
+		}
+		last, err := to.GetLastMsgForSubject(ctx, originSubject("a"))
+		if err != nil {
+			return "", fmt.Errorf("the mirror's last %s: %w", originSubject("a"), err)
+		}
+		_, errGet := mirror.Get(ctx, "a")
+		_, errKeys := mirror.Keys(ctx)
+		st, err := mirror.Status(ctx)
+		if err != nil {
+			return "", err
+		}
+		w, err := mirror.WatchAll(ctx)
+		if err != nil {
+			return "", err
+		}
+		defer w.Stop()
+		marker, errMarker := nextUpdate(w, "the mirror bucket's WatchAll")
+		e, err := origin.Get(ctx, "a")
+		if err != nil {
+			return "", fmt.Errorf("origin Get(a): %w", err)
+		}
+		return "the mirror's stream: last a2@3 (direct get); through the mirror bucket (its own " +
+				"prefix): Get, Keys and WatchAll find nothing; Status counts 4; the origin's Get " +
+				"(origin or mirror answering) a2@3", first(
+				check(toRaw(last) == rawEntry{originSubject("a"), "a2", 3, ""}, "mirror last a %+v", toRaw(last)),
+				expectErr("mirror bucket Get(a)", errGet, jetstream.ErrKeyNotFound),
+				expectErr("mirror bucket Keys", errKeys, jetstream.ErrNoKeysFound),
+				check(st.Values() == 4 && st.Bucket() == kvMirrorBucket, "mirror status: %d values, bucket %s", st.Values(), st.Bucket()),
+				errMarker, check(marker == nil, "the mirror bucket's WatchAll: %v, want the nil marker", marker),
+				quiet(w, "the mirror bucket's WatchAll"),
+				check(toEntry(e) == entry{"a", "a2", 3, jetstream.KeyValuePut}, "origin Get(a) %v", toEntry(e)))
+	}, "kv.mirror_catch_up")
+
+	s.run("kv.mirror_put_through", func(ctx context.Context) (string, error) {
+		rev, err := mirror.Put(ctx, "c", []byte("c1"))
+		if err != nil {
+			return "", err
+		}
+		// the origin's direct gets go to the origin or the mirror (one queue group): the
+		// mirror may answer before it has the copy, so it is waited for first
+		if err := stateWait(ctx, js, mirrorStream, 5, 5); err != nil {
+			return "", err
+		}
+		e, err := origin.Get(ctx, "c")
+		if err != nil {
+			return "", fmt.Errorf("origin Get(c): %w", err)
+		}
+		return "a Put through the mirror bucket lands in the origin (5) and comes back in the mirror", first(
+			check(rev == 5, "Put(c) revision %d", rev),
+			check(toEntry(e) == entry{"c", "c1", 5, jetstream.KeyValuePut}, "origin Get(c) %v", toEntry(e)))
+	}, "kv.mirror_catch_up")
+
+	s.run("kv.mirror_watch", func(ctx context.Context) (string, error) {
+		cons, err := js.OrderedConsumer(ctx, mirrorStream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{originSubject(">")}, DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy})
+		if err != nil {
+			return "", err
+		}
+		ch := make(chan jetstream.Msg, 16)
+		cc, err := cons.Consume(func(m jetstream.Msg) { ch <- m })
+		if err != nil {
+			return "", err
+		}
+		defer cc.Stop()
+		var got []rawEntry
+		for i := 0; i < 3; i++ {
+			m, err := nextMsg(ch, "the mirror's last values")
+			if err != nil {
+				return "", err
+			}
+			meta, err := m.Metadata()
+			if err != nil {
+				return "", err
+			}
+			got = append(got, rawEntry{m.Subject(), string(m.Data()), meta.Sequence.Stream, m.Headers().Get("KV-Operation")})
+		}
+		want := []rawEntry{{originSubject("a"), "a2", 3, ""}, {originSubject("b"), "", 4, "DEL"}, {originSubject("c"), "c1", 5, ""}}
+		if err := check(reflect.DeepEqual(got, want), "last values %+v, want %+v", got, want); err != nil {
+			return "", err
+		}
+		if _, err := origin.Put(ctx, "d", []byte("d1")); err != nil {
+			return "", err
+		}
+		m, err := nextMsg(ch, "a live put to the origin, through the mirror")
+		if err != nil {
+			return "", err
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return "", err
+		}
+		return "an ordered consumer on the mirror's stream (last per subject): a2, DEL b, c1, then " +
+				"a live put to the origin (6)", check(m.Subject() == originSubject("d") && string(m.Data()) == "d1" &&
+				meta.Sequence.Stream == 6, "live %s %q at %d", m.Subject(), m.Data(), meta.Sequence.Stream)
+	}, "kv.mirror_put_through")
+
+	s.run("kv.mirror_origin_deleted", func(ctx context.Context) (string, error) {
+		if err := stateWait(ctx, js, mirrorStream, 6, 6); err != nil {
+			return "", err
+		}
+		if err := js.DeleteKeyValue(ctx, kvOriginBucket); err != nil {
+			return "", err
+		}
+		_, errLookup := js.KeyValue(ctx, kvOriginBucket)
+		a, errA := origin.Get(ctx, "a")
+		d, errD := origin.Get(ctx, "d")
+		_, errB := origin.Get(ctx, "b")
+		if err := first(errA, errD); err != nil {
+			return "", fmt.Errorf("the deleted origin's Get: %w", err)
+		}
+		errDelete := js.DeleteKeyValue(ctx, kvMirrorBucket)
+		return "origin deleted: KeyValue() is ErrBucketNotFound, but the origin handle's Gets " +
+				"(direct gets) are answered by the mirror: a2@3, d1@6, b deleted", first(
+				expectErr("KeyValue(origin) after its delete", errLookup, jetstream.ErrBucketNotFound),
+				check(toEntry(a) == entry{"a", "a2", 3, jetstream.KeyValuePut}, "Get(a) %v", toEntry(a)),
+				check(toEntry(d) == entry{"d", "d1", 6, jetstream.KeyValuePut}, "Get(d) %v", toEntry(d)),
+				expectErr("Get(b)", errB, jetstream.ErrKeyNotFound),
+				errDelete)
+	}, "kv.mirror_watch")
+}
+
+// kvSourcesSteps: a bucket that sources two others (KeyValueConfig.Sources): nats.go gives
+// each source the subject transform $KV.<source>.> -> $KV.<bucket>.>, so the copies are the
+// bucket's own keys, at its own revisions, and every KV read of it sees them.
+func kvSourcesSteps(js jetstream.JetStream, s *steps) {
+	var srcA, srcB, agg jetstream.KeyValue
+	aggStream := "KV_" + kvAggregateBucket
+
+	s.run("kv.sources_create", func(ctx context.Context) (string, error) {
+		var err error
+		if srcA, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: kvSourceA}); err != nil {
+			return "", err
+		}
+		if srcB, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: kvSourceB}); err != nil {
+			return "", err
+		}
+		for _, put := range []struct {
+			kv       jetstream.KeyValue
+			key, val string
+		}{{srcA, "a", "from a"}, {srcA, "gone", "g"}, {srcB, "b", "from b"}, {srcB, "b2", "also b"}} {
+			if _, err := put.kv.Put(ctx, put.key, []byte(put.val)); err != nil {
+				return "", err
+			}
+		}
+		if err := srcA.Delete(ctx, "gone"); err != nil {
+			return "", err
+		}
+		agg, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: kvAggregateBucket, History: kvAggregateHist,
+			Sources: []*jetstream.StreamSource{{Name: kvSourceA}, {Name: kvSourceB}}})
+		if err != nil {
+			return "", fmt.Errorf("CreateKeyValue with Sources: %w", err)
+		}
+		stream, err := js.Stream(ctx, aggStream)
+		if err != nil {
+			return "", err
+		}
+		info := stream.CachedInfo()
+		c := info.Config
+		var errs []error
+		errs = append(errs, check(reflect.DeepEqual(c.Subjects, []string{"$KV." + kvAggregateBucket + ".>"}), "subjects %v", c.Subjects),
+			check(len(c.Sources) == 2 && len(info.Sources) == 2, "%d sources, %d in the info", len(c.Sources), len(info.Sources)))
+		for i, name := range []string{kvSourceA, kvSourceB} {
+			want := []jetstream.SubjectTransformConfig{{Source: "$KV." + name + ".>", Destination: "$KV." + kvAggregateBucket + ".>"}}
+			if len(c.Sources) == 2 {
+				errs = append(errs, check(c.Sources[i].Name == "KV_"+name && reflect.DeepEqual(c.Sources[i].SubjectTransforms, want),
+					"config source %d: %s %+v", i, c.Sources[i].Name, c.Sources[i].SubjectTransforms))
+			}
+			for _, si := range info.Sources {
+				if si.Name == "KV_"+name {
+					errs = append(errs, check(reflect.DeepEqual(si.SubjectTransforms, want), "info source %s: %+v", si.Name, si.SubjectTransforms))
+				}
+			}
+		}
+		return "kvgo_agg sources KV_kvgo_src_a and KV_kvgo_src_b, each with $KV.<source>.> -> " +
+			"$KV.kvgo_agg.> (in its config and its info's sources)", first(errs...)
+	})
+
+	s.run("kv.sources_keys", func(ctx context.Context) (string, error) {
+		var keys []string
+		// a (1) and gone's DEL (3, its put gone at history 1) of kvgo_src_a, b and b2 of
+		// kvgo_src_b: 4 copies
+		err := waitFor(ctx, "the aggregate's keys a, b, b2", func() (bool, string) {
+			var err error
+			keys, err = agg.Keys(ctx)
+			sort.Strings(keys)
+			if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+				return false, err.Error()
+			}
+			return reflect.DeepEqual(keys, []string{"a", "b", "b2"}), fmt.Sprintf("keys %v", keys)
+		})
+		if err != nil {
+			return "", err
+		}
+		if err := stateWait(ctx, js, aggStream, 4, 4); err != nil {
+			return "", err
+		}
+		a, errA := agg.Get(ctx, "a")
+		b, errB := agg.Get(ctx, "b")
+		_, errGone := agg.Get(ctx, "gone")
+		stream, err := js.Stream(ctx, aggStream)
+		if err != nil {
+			return "", err
+		}
+		raw, err := stream.GetMsg(ctx, a.Revision())
+		if err := first(errA, errB, err); err != nil {
+			return "", err
+		}
+		header := strings.Fields(raw.Header.Get("Nats-Stream-Source"))
+		if len(header) > 5 {
+			header = header[:5] // nats-server 2.15 adds the origin's identity
+		}
+		wantHeader := []string{"KV_" + kvSourceA, "1", "$KV." + kvSourceA + ".>", "$KV." + kvAggregateBucket + ".>", "$KV." + kvSourceA + ".a"}
+		return fmt.Sprintf("Keys %v (gone's DEL copied too); Get a and b; a's copy says Nats-Stream-Source %v", keys, header), first(
+			check(a.Value() != nil && string(a.Value()) == "from a" && a.Bucket() == kvAggregateBucket, "Get(a) %v", toEntry(a)),
+			check(b.Value() != nil && string(b.Value()) == "from b", "Get(b) %v", toEntry(b)),
+			expectErr("Get(gone)", errGone, jetstream.ErrKeyNotFound),
+			check(raw.Subject == "$KV."+kvAggregateBucket+".a", "a's copy stored under %s", raw.Subject),
+			check(reflect.DeepEqual(header, wantHeader), "Nats-Stream-Source %v, want %v", header, wantHeader))
+	}, "kv.sources_create")
+
+	s.run("kv.sources_watch", func(ctx context.Context) (string, error) {
+		w, err := agg.WatchAll(ctx)
+		if err != nil {
+			return "", err
+		}
+		defer w.Stop()
+		got, err := initial(w, "the aggregate's WatchAll")
+		if err != nil {
+			return "", err
+		}
+		var summary []string
+		for _, e := range got {
+			summary = append(summary, fmt.Sprintf("%s=%s/%s", e.key, e.value, e.op))
+		}
+		sort.Strings(summary)
+		want := []string{"a=from a/KeyValuePutOp", "b2=also b/KeyValuePutOp", "b=from b/KeyValuePutOp", "gone=/KeyValueDeleteOp"}
+		if err := check(reflect.DeepEqual(summary, want), "initial %v, want %v", summary, want); err != nil {
+			return "", err
+		}
+		if _, err := srcB.Put(ctx, "live", []byte("from b, live")); err != nil {
+			return "", err
+		}
+		e, err := nextUpdate(w, "a put to a source")
+		if err != nil {
+			return "", err
+		}
+		own, err := agg.Put(ctx, "own", []byte("the aggregate's own"))
+		if err != nil {
+			return "", err
+		}
+		mine, err := nextUpdate(w, "a put to the aggregate")
+		if err != nil {
+			return "", err
+		}
+		return "WatchAll: the copies' last values (gone's DEL too) in the aggregate's keys, then a " +
+				"live put to a source (5) and one to the aggregate (6)", first(
+				check(e != nil && toEntry(e) == entry{"live", "from b, live", 5, jetstream.KeyValuePut}, "live copy %v", e),
+				check(mine != nil && toEntry(mine) == entry{"own", "the aggregate's own", own, jetstream.KeyValuePut} && own == 6,
+					"own put %v (revision %d)", mine, own),
+				quiet(w, "the aggregate's WatchAll"))
+	}, "kv.sources_keys")
+
+	s.run("kv.sources_delete", func(ctx context.Context) (string, error) {
+		return "DeleteKeyValue of the three", first(js.DeleteKeyValue(ctx, kvAggregateBucket),
+			js.DeleteKeyValue(ctx, kvSourceA), js.DeleteKeyValue(ctx, kvSourceB))
+	}, "kv.sources_create")
+}
+
 // ---------------------------------------------------------------- object store
 
 func bigPayload() []byte {
@@ -1458,6 +1879,8 @@ func main() {
 	s := &steps{allowGaps: *allowGaps, have: map[string]bool{}}
 	if *part != "obj" {
 		kvSteps(js, nc, s)
+		kvMirrorSteps(js, s)
+		kvSourcesSteps(js, s)
 	}
 	if *part != "kv" {
 		objSteps(js, nc, s, *url)
