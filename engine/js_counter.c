@@ -42,7 +42,7 @@ static char *header_set(const char *block, size_t length, const char *key, const
 {
     size_t key_length = strlen(key);
     size_t value_length = strlen(value);
-    char *out = malloc(length + key_length + value_length + 32);
+    char *out = malloc(length + key_length + value_length + 36); /* +2: a CRLF added */
     if (out == NULL) {
         return NULL;
     }
@@ -68,7 +68,9 @@ static char *header_set(const char *block, size_t length, const char *key, const
             written += (size_t)sprintf(out + written, "%s: %s\r\n", key, value);
             replaced = true;
         } else {
-            memcpy(out + written, block + at, line + 2);
+            /* the line, then its CRLF written (a last line may have come without one) */
+            memcpy(out + written, block + at, line);
+            memcpy(out + written + line, "\r\n", 2);
             written += line + 2;
         }
         at += line + 2;
@@ -167,14 +169,14 @@ int js_counter_next(struct js_stream *stream, struct proto_slice subject, const 
             json_decref(sources);
             return -EBADMSG;
         }
-    } else {
-        size_t length = directives->incr.length < sizeof increment ? directives->incr.length : 0;
-        memcpy(increment, directives->incr.bytes, length);
-        increment[length] = '\0';
     }
+    /* a client's increment goes as it came (leading zeros may make it long): the addition
+     * strips them and bounds the digits */
+    const char *addend = sourced ? increment : directives->incr.bytes;
+    size_t addend_length = sourced ? strlen(increment) : directives->incr.length;
     char total[JS_COUNTER_DIGITS_MAX + 2];
-    int total_length = js_counter_add(initial, strlen(initial), increment, strlen(increment),
-                                      false, total, sizeof total);
+    int total_length = js_counter_add(initial, strlen(initial), addend, addend_length, false,
+                                      total, sizeof total);
     if (total_length < 0) {
         json_decref(sources);
         return -EBADMSG;

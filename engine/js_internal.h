@@ -46,9 +46,10 @@ enum { JS_STREAMS_MAX = 10000 };
 /* Page sizes of STREAM.NAMES and STREAM.LIST, as nats-server's. */
 enum { JS_NAMES_PAGE = 1024, JS_LIST_PAGE = 256 };
 /* The JetStream API level whose features this server all has (nats-server's JSApiLevel):
- * 0, 2.10's, since 2.11's per-message TTL is not done yet (its allow_msg_ttl flag is
- * accepted alone, js_meta.c). A request whose Nats-Required-Api-Level asks for more is
- * refused (10185), as nats-server refuses one above its own. */
+ * 0, 2.10's. 2.11's TTLs and markers and 2.12's counters are done, but not all of those
+ * levels (priority groups are accepted and not honoured; atomic batches and schedules are
+ * refused), so no higher level is claimed. A request whose Nats-Required-Api-Level asks
+ * for more is refused (10185), as nats-server refuses one above its own. */
 enum { JS_API_LEVEL = 0 };
 /* Nats-Msg-Id entries a stream remembers for its duplicate window at most. */
 enum { JS_DEDUPE_MAX = 1 << 20 };

@@ -499,6 +499,9 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
     if (stream->failure != 0) {
         return stream->failure;
     }
+    if (stream->config.sealed) {
+        return -EPERM; /* a sealed stream takes nothing, copies and markers included */
+    }
     size_t header_length = msg->header_length;
     size_t body_length = msg->payload.length - header_length;
     struct js_pub_directives directives;
@@ -536,12 +539,16 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
         msg = &totalled;
         header_length = msg->header_length;
         body_length = msg->payload.length - header_length;
+        if (header_length > UINT16_MAX) { /* the origins' totals grew it past the bound */
+            free((char *)totalled.payload.data);
+            return -EMSGSIZE;
+        }
     }
     /* the republish's Nats-Last-Sequence is the subject's last before a rollup removes it */
     uint64_t republish_last = js_republish_last(stream, msg->subject);
-    if (stream->config.allow_rollup_hdrs) {
-        /* a copied rollup applies where rollups are allowed (nats-server 2.15.1 leaves it
-         * alone in a mirror or source without allow_rollup_hdrs, as observed) */
+    if (stream->config.allow_rollup_hdrs && !stream->config.deny_purge) {
+        /* a copied rollup purges only where rollups may (nats-server's AllowRollup and not
+         * DenyPurge); elsewhere it is stored and does nothing */
         rollup_apply(stream, msg, &directives);
     }
     const uint8_t *subject = (const uint8_t *)msg->subject.data;

@@ -258,7 +258,7 @@ void js_source_activated(struct js_source *source)
     source->state = JS_SOURCE_ACTIVE;
     source->has_error = false;
     source->fails = 0;
-    source->last_ns = js_now_ns();
+    source->last_ns = clock_monotonic_ns();
     arm(source, SOURCE_HEALTH_NS);
 }
 
@@ -430,6 +430,7 @@ static void setup(struct js_source *source)
                                                 js_source_deliver_handle, source, &error);
     }
     if (source->deliver_sub != NULL) {
+        service_sub_show_delivered(source->deliver_sub);
         source->reply_sub = service_subscribe(shard, inbox, NULL, reply_handle, source, &error);
     }
     if (source->reply_sub == NULL) {
@@ -567,7 +568,7 @@ static void timer_fired(struct timer_entry *entry, void *context)
         js_source_retry(source, true);
         return;
     case JS_SOURCE_ACTIVE:
-        if (js_now_ns() - source->last_ns > SOURCE_HEALTH_NS) {
+        if (clock_monotonic_ns() - source->last_ns > SOURCE_HEALTH_NS) {
             js_source_retry(source, false); /* stalled: nothing heard for 10 s */
             return;
         }
@@ -645,8 +646,8 @@ int js_sources_start(struct js_stream *stream)
     ASSERT(stream->source_links == NULL);
     const struct js_stream_config *config = &stream->config;
     size_t count = config->mirror != NULL ? 1 : config->source_count;
-    if (count == 0) {
-        return 0;
+    if (count == 0 || config->sealed) {
+        return 0; /* a sealed stream reads nothing more */
     }
     stream->source_links = calloc(count, sizeof *stream->source_links);
     if (stream->source_links == NULL) {
@@ -699,7 +700,8 @@ static void source_info_json(const struct js_source *source, struct go_json *jso
         /* 2.15's: the last origin sequence copied (omitted when none, and for mirrors) */
         go_json_key_uint(json, "seq", source->sseq);
     }
-    go_json_key_int(json, "active", source->last_ns == 0 ? -1 : js_now_ns() - source->last_ns);
+    go_json_key_int(json, "active",
+                    source->last_ns == 0 ? -1 : clock_monotonic_ns() - source->last_ns);
     if (source->has_error) {
         go_json_key(json, "error");
         go_json_literal(json, "{");

@@ -38,7 +38,7 @@ struct js_source {
     uint64_t sseq;                  /* the last origin sequence stored */
     uint64_t dseq;                  /* the last delivery sequence seen */
     uint64_t lag;                   /* what the origin still had to deliver (pending - 1) */
-    int64_t last_ns;                /* wall clock of the last word from the origin; 0: none */
+    int64_t last_ns;                /* monotonic: the last word from the origin; 0: none */
     int64_t requested_ns;           /* monotonic: the last create request; 0: none yet */
     uint32_t fails;                 /* failed setups in a row (the back-off) */
     struct subject_transform **transforms; /* owned: its subject_transforms compiled */

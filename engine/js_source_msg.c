@@ -11,11 +11,13 @@
  * nats-server's own header, so either server finds its place in the other's copies.
  *
  * Owner shard's thread only. */
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/js_internal.h"
 #include "engine/js_source.h"
 #include "engine/service.h"
 #include "proto/js_pub.h"
+#include "proto/subject.h"
 #include "proto/subject_transform.h"
 #include "store/stream_store.h"
 
@@ -254,7 +256,8 @@ static void control_handle(struct js_source *source, const struct route_msg *msg
     }
     struct js_pub_text stalled =
         js_pub_header_value(msg->payload.data, msg->header_length, "Nats-Consumer-Stalled");
-    if (stalled.bytes != NULL && stalled.length > 0) {
+    if (stalled.bytes != NULL && stalled.length > 0 &&
+        subject_valid_literal(stalled.bytes, stalled.length)) {
         publish_empty(source, stalled.bytes, stalled.length, NULL);
     }
 }
@@ -266,9 +269,11 @@ static bool is_control(const struct route_msg *msg)
            memcmp(msg->payload.data, PREFIX, sizeof PREFIX - 1) == 0;
 }
 
-/* Where a delivery goes: false when it is ignored or ended the consumer. A mirror takes
- * the next origin sequence, or jumps a gap the origin left (the delivery sequence goes on
- * by one); a source any later origin sequence delivered next. */
+/* Where a delivery goes: false when it is ignored or ended the consumer, as nats-server's
+ * processInboundMirrorMsg and processInboundSourceMsg decide. A mirror takes the next
+ * origin sequence, or jumps a gap the origin left when the delivery sequence goes on by
+ * one; a source takes any later origin sequence delivered next. A delivery sequence further
+ * on means something was lost: a new consumer; one already seen is ignored. */
 static bool sequence_accepted(struct js_source *source, const struct ack_reply *ack)
 {
     if (ack->stream_seq <= source->sseq) {
@@ -281,6 +286,9 @@ static bool sequence_accepted(struct js_source *source, const struct ack_reply *
         (source->mirror && ack->stream_seq == source->sseq + 1)) {
         return true;
     }
+    if (!source->mirror && ack->delivery_seq <= source->dseq) {
+        return false;
+    }
     js_source_retry(source, false); /* a delivery was lost on the way */
     return false;
 }
@@ -289,7 +297,7 @@ void js_source_deliver_handle(struct shard *shard, void *context, const struct r
 {
     (void)shard;
     struct js_source *source = context;
-    source->last_ns = js_now_ns();
+    source->last_ns = clock_monotonic_ns();
     if (is_control(msg)) {
         control_handle(source, msg);
         return;

@@ -31,6 +31,13 @@
 /* Removals by max_age remembered in one tick for their markers at most; past it the rest
  * get none (logged). */
 enum { AGED_MAX = 65536 };
+/* Expiries carried out in one tick at most: the rest wait for the next (250 ms later). */
+enum { EXPIRE_PER_TICK_MAX = 16384 };
+/* The heap is rebuilt without the entries of messages no longer held once it holds more
+ * than twice the stream's messages and this many besides. */
+enum { HEAP_SLACK = 4096 };
+/* A message the store could not delete yet (busy writing) is tried again this much later. */
+#define EXPIRE_RETRY_NS INT64_C(1000000000)
 
 struct ttl_entry {
     int64_t expires_ns;
@@ -157,6 +164,25 @@ static bool marker_take(struct js_ttl *ttl, uint64_t seq)
     return found;
 }
 
+/* Puts marker `seq` back (an expiry that must be tried again); false without memory. */
+static bool marker_note_again(struct js_ttl *ttl, uint64_t seq)
+{
+    bool found = false;
+    size_t at = marker_index(ttl, seq, &found);
+    if (found) {
+        return true;
+    }
+    if (grow((void **)&ttl->markers, &ttl->marker_capacity, ttl->marker_count,
+             sizeof *ttl->markers) != 0) {
+        return false;
+    }
+    memmove(&ttl->markers[at + 1], &ttl->markers[at],
+            (ttl->marker_count - at) * sizeof *ttl->markers);
+    ttl->markers[at] = seq;
+    ttl->marker_count++;
+    return true;
+}
+
 /* nats-server's isSubjectDeleteMarker: a Nats-Marker-Reason, or a KV purge. */
 static bool is_marker(const char *header, size_t length)
 {
@@ -227,8 +253,8 @@ size_t js_ttl_header_raise(const struct js_stream *stream, struct js_pub_directi
     int64_t marker_seconds = stream->config.subject_delete_marker_ttl_ns / 1000000000;
     if (marker_seconds <= 0 || directives->ttl != JS_PUB_TTL_SECONDS ||
         directives->ttl_seconds >= marker_seconds || stream->config.max_msgs_per_subject == 1 ||
-        length < 4) {
-        return length;
+        length < 4 || memcmp(header + length - 4, "\r\n\r\n", 4) != 0) {
+        return length; /* nothing to raise, or a block not ended as blocks are: left alone */
     }
     /* nats-server: the Nats-TTL lines go, one with the markers' TTL in seconds is added */
     static const char KEY[] = "Nats-TTL:";
@@ -242,9 +268,12 @@ size_t js_ttl_header_raise(const struct js_stream *stream, struct js_pub_directi
         if (line == 0) {
             break; /* the blank line */
         }
+        if (end == NULL) {
+            break; /* cannot be: the block ends with a blank line */
+        }
         bool drop = line >= sizeof KEY - 1 && memcmp(header + at, KEY, sizeof KEY - 1) == 0;
         if (!drop) {
-            memmove(header + kept, header + at, line + 2);
+            memmove(header + kept, header + at, line + 2); /* the line and its CRLF */
             kept += line + 2;
         }
         at += line + 2;
@@ -326,14 +355,15 @@ static void marker_place(struct js_stream *stream, const char *subject, size_t l
 }
 
 /* Removes message `seq` whose TTL passed, leaving a marker when it was the last of its
- * subject and markers are asked for. */
-static void expire_one(struct js_stream *stream, uint64_t seq)
+ * subject and markers are asked for. -EAGAIN when the store could not take the delete
+ * now (the caller tries again later); else 0. */
+static int expire_one(struct js_stream *stream, uint64_t seq)
 {
+    bool was_marker = marker_take(stream->ttl, seq);
     struct stream_store_msg msg;
     if (stream_store_get(stream->store, seq, &msg) != 0) {
-        return; /* gone already (a delete, a limit, a purge) */
+        return 0; /* gone already (a delete, a limit, a purge) */
     }
-    bool was_marker = marker_take(stream->ttl, seq);
     bool place = stream->config.subject_delete_marker_ttl_ns > 0 && !was_marker &&
                  !is_marker((const char *)msg.header, msg.header_length) &&
                  stream_store_subject_count(stream->store, msg.subject, msg.subject_length) == 1;
@@ -341,14 +371,46 @@ static void expire_one(struct js_stream *stream, uint64_t seq)
     size_t subject_length = msg.subject_length < sizeof subject ? msg.subject_length : 0;
     memcpy(subject, msg.subject, subject_length);
     int rc = stream_store_delete(stream->store, seq);
+    if (rc == -EAGAIN) {
+        if (was_marker) {
+            (void)marker_note_again(stream->ttl, seq);
+        }
+        return rc;
+    }
     if (rc != 0) {
         LOG_WARN("JetStream: stream %s: message %llu not removed at its TTL: %s",
                  stream->config.name, (unsigned long long)seq, strerror(-rc));
-        return;
+        return 0;
     }
     stream->dirty = true;
     if (place && subject_length > 0) {
         marker_place(stream, subject, subject_length);
+    }
+    return 0;
+}
+
+/* Drops the entries of messages no longer held (deleted, purged, over a limit) once they
+ * outnumber the live ones: what a client publishing TTLs into a stream with a limit could
+ * otherwise grow without end. O(entries) at most every so often: amortised O(1). */
+static void heap_compact(struct js_stream *stream)
+{
+    struct js_ttl *ttl = stream->ttl;
+    struct stream_store_counts counts;
+    stream_store_counts_get(stream->store, &counts);
+    if (ttl->count <= 2 * counts.msg_count + HEAP_SLACK) {
+        return;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < ttl->count; i++) {
+        struct stream_store_msg msg;
+        if (stream_store_get(stream->store, ttl->heap[i].seq, &msg) == 0) {
+            ttl->heap[kept++] = ttl->heap[i];
+        }
+    }
+    size_t count = kept;
+    ttl->count = 0;
+    for (size_t i = 0; i < count; i++) {
+        heap_push(ttl, ttl->heap[i]); /* in place: the heap part never passes i */
     }
 }
 
@@ -412,10 +474,20 @@ int js_ttl_tick(struct js_stream *stream, int64_t now_ns)
         aged_settle(stream);
     }
     struct js_ttl *ttl = stream->ttl;
-    while (ttl != NULL && ttl->count > 0 && ttl->heap[0].expires_ns <= now_ns &&
-           stream->failure == 0) {
+    if (ttl == NULL) {
+        return rc;
+    }
+    heap_compact(stream);
+    for (int done = 0; done < EXPIRE_PER_TICK_MAX && ttl->count > 0 &&
+                       ttl->heap[0].expires_ns <= now_ns && stream->failure == 0;
+         done++) {
         struct ttl_entry due = heap_pop(ttl);
-        expire_one(stream, due.seq);
+        if (expire_one(stream, due.seq) == -EAGAIN) {
+            /* the store is busy writing: this one (and the rest) next time */
+            due.expires_ns = now_ns + EXPIRE_RETRY_NS;
+            heap_push(ttl, due);
+            break;
+        }
     }
     return rc;
 }

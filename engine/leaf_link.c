@@ -428,7 +428,8 @@ static void link_message(struct leaf_link *link, const struct proto_op *op)
         .header_length = op->header_length,
     };
     size_t at = js_ack_deliver_index(op->reply);
-    if (at > 0 && at + 1 < op->reply.length) {
+    if (at > 0 && at + 1 < op->reply.length &&
+        subject_valid_literal(op->reply.data + at + 1, op->reply.length - at - 1)) {
         msg.reply.length = (uint32_t)at;
         msg.shown = (struct proto_slice){.data = op->reply.data + at + 1,
                                          .length = op->reply.length - (uint32_t)at - 1};

@@ -25,6 +25,7 @@ struct service_sub {
     void *context;            /* borrowed from the subscriber */
     uint32_t pending;         /* deliveries queued for the handler */
     bool ended;               /* unsubscribed; freed once nothing is pending */
+    bool shows_delivered;     /* gets a JetStream delivery's own subject (service.h) */
     char text[];              /* subject, then queue; not NUL-terminated */
 };
 
@@ -50,6 +51,14 @@ static bool service_sub_deliver(struct shard *shard, struct route_sub *route,
     struct service_sub *sub = (struct service_sub *)route;
     if (sub->ended || status) {
         return false; /* the server publishes no requests that wait for a 503 */
+    }
+    struct route_msg routed;
+    if (msg->shown.length > 0 && !sub->shows_delivered) {
+        /* the subject it was routed on: what a peer names after a reply's '@' reaches
+         * only the subscribers that read deliveries (service.h) */
+        routed = *msg;
+        routed.shown = (struct proto_slice){0};
+        msg = &routed;
     }
     int rc = deferred_push(&shard->deferred, service_run_one, sub, msg);
     if (rc != 0) {
@@ -115,6 +124,11 @@ struct service_sub *service_subscribe(struct shard *shard, const char *subject,
     }
     *error = 0;
     return sub;
+}
+
+void service_sub_show_delivered(struct service_sub *sub)
+{
+    sub->shows_delivered = true;
 }
 
 void service_unsubscribe(struct shard *shard, struct service_sub *sub)

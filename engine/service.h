@@ -29,6 +29,12 @@ struct service_sub *service_subscribe(struct shard *shard, const char *subject,
                                       const char *queue, service_handler *handler,
                                       void *context, int *error);
 
+/* The handler gets JetStream deliveries under their own subjects (route_msg.shown), as a
+ * client subscribed there would: for the subscriptions that read a consumer's deliveries
+ * (a mirror's or source's, the Streaming gateway's). Every other server-side subscriber
+ * gets the subject a message was routed on, whatever a peer named after a reply's '@'. */
+void service_sub_show_delivered(struct service_sub *sub);
+
 /* Ends a subscription. Deliveries already queued for it are dropped, and no handler runs for
  * it after this returns. */
 void service_unsubscribe(struct shard *shard, struct service_sub *sub);

@@ -152,6 +152,9 @@ int stan_group_activate(struct stan *stan, struct stan_group *group)
     int error = 0;
     group->deliver_sub =
         service_subscribe(stan->shard, group->deliver, NULL, stan_on_delivery, group, &error);
+    if (group->deliver_sub != NULL) {
+        service_sub_show_delivered(group->deliver_sub); /* the channel's subject */
+    }
     return group->deliver_sub != NULL ? 0 : (error != 0 ? error : -ENOMEM);
 }
 
