@@ -89,6 +89,9 @@
 #                        (ionats-bench speaks no TLS), results and table in <out>/tls/;
 #                        leaf runs bench/leaf_bench.sh: ionats and nats-server as the
 #                        leaf of a nats-server hub, results and table in <out>/leaf/
+#                        mirror runs bench/mirror_bench.sh: a new mirror copying a
+#                        stream of 200000 messages, ionats against nats-server, results
+#                        and table in <out>/mirror/
 #     --consume-msgs N   messages in a js-consume-* stream (default 1000000)
 #     --stan-msgs N      messages per stan-* run (default 100000, at most 1000000: the
 #                        channel limit of both brokers)
@@ -147,6 +150,9 @@ scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -Ev '^tls(-|$)' || true; } | p
 # "leaf" goes to bench/leaf_bench.sh, run after the others.
 leaf_scenario=$(tr ',' '\n' <<< "$scenarios" | { grep -Ex 'leaf' || true; })
 scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -Evx 'leaf' || true; } | paste -sd, -)
+# "mirror" goes to bench/mirror_bench.sh, run after the others.
+mirror_scenario=$(tr ',' '\n' <<< "$scenarios" | { grep -Ex 'mirror' || true; })
+scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -Evx 'mirror' || true; } | paste -sd, -)
 IFS=, read -r -a scenario_list <<< "$scenarios"
 # Every server the script knows, in the order of the table's columns.
 readonly KNOWN_SERVERS=(nats-server ionats ionats-epoll)
@@ -994,12 +1000,18 @@ if [ -n "$leaf_scenario" ]; then
   bench/leaf_bench.sh --reps "$reps" --duration "$duration" --out "$out/leaf" \
     >"$out/logs/leaf_bench.log" 2>&1 || log "bench/leaf_bench.sh failed: see $out/logs/leaf_bench.log"
 fi
+if [ -n "$mirror_scenario" ]; then
+  log "mirror scenario: bench/mirror_bench.sh (log: $out/logs/mirror_bench.log)"
+  bench/mirror_bench.sh --reps "$reps" --out "$out/mirror" \
+    >"$out/logs/mirror_bench.log" 2>&1 || log "bench/mirror_bench.sh failed: see $out/logs/mirror_bench.log"
+fi
 make_tables
 make_chart
 echo
 cat "$out/table.md"
 if [ -f "$out/tls/table.md" ]; then echo; cat "$out/tls/table.md"; fi
 if [ -f "$out/leaf/table.md" ]; then echo; cat "$out/leaf/table.md"; fi
+if [ -f "$out/mirror/table.md" ]; then echo; cat "$out/mirror/table.md"; fi
 echo
 echo "results in $out: table.md table.csv chart.png runs.csv runs.jsonl logs/"
 echo "($(( SECONDS - started )) s of runs)"

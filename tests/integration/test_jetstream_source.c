@@ -28,12 +28,12 @@
  *
  * See test_jetstream.c for the whole suite and its fixture. Test thread only. */
 #include "tests/integration/test_jetstream.h"
+#include "tests/integration/jst_common.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* This file's TCase (its declaration belongs with the others in test_jetstream.h). */
 TCase *jst_source_tcase(void);
@@ -63,56 +63,14 @@ enum { SOURCE_API_LEVEL_ERR = 10185, SOURCE_STREAM_CREATE_ERR = 10049 };
 /* The duplicate window given to the source streams that must drop a repeated Nats-Msg-Id. */
 #define SOURCE_DUPLICATES_NS (60LL * 1000000000LL)
 
-static void pause_ms(long ms)
-{
-    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
-}
-
 /* ---- raw API requests, for what libnats 3.4 does not show (a source's error, its
  * filter_subject) or cannot send (a request header) ---- */
-
-/* The JSON reply to `subject` with `body` and, when `level` is not NULL, a
- * Nats-Required-Api-Level header; the caller decrefs it. */
-static json_t *api_request(const char *subject, const char *body, const char *level)
-{
-    natsMsg *request = NULL;
-    ITEST_OK(natsMsg_Create(&request, subject, NULL, body, (int)strlen(body)));
-    if (level != NULL) {
-        ITEST_OK(natsMsgHeader_Set(request, "Nats-Required-Api-Level", level));
-    }
-    natsMsg *reply = NULL;
-    ITEST_OK(natsConnection_RequestMsg(&reply, jst.connection, request, JST_API_WAIT_MS));
-    natsMsg_Destroy(request);
-    json_error_t error;
-    json_t *root = json_loadb(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), 0,
-                              &error);
-    ck_assert_msg(root != NULL, "%s: reply %.*s is not JSON: %s", subject,
-                  natsMsg_GetDataLength(reply), natsMsg_GetData(reply), error.text);
-    natsMsg_Destroy(reply);
-    return root;
-}
 
 static json_t *info_json(const char *name)
 {
     char subject[128];
     snprintf(subject, sizeof subject, "$JS.API.STREAM.INFO.%s", name);
-    return api_request(subject, "", NULL);
-}
-
-/* Fails unless `error` is {"code":code,"err_code":err_code,"description":description}. */
-static void error_expect(const char *what, const json_t *error, int code, int err_code,
-                         const char *description)
-{
-    ck_assert_msg(json_is_object(error), "%s: no error", what);
-    json_int_t got_code = json_integer_value(json_object_get(error, "code"));
-    json_int_t got_err_code = json_integer_value(json_object_get(error, "err_code"));
-    const char *got_description = json_string_value(json_object_get(error, "description"));
-    ck_assert_msg(got_code == code && got_err_code == err_code && got_description != NULL &&
-                      strcmp(got_description, description) == 0,
-                  "%s: error %lld %lld \"%s\", want %d %d \"%s\"", what, (long long)got_code,
-                  (long long)got_err_code, got_description ? got_description : "(none)", code,
-                  err_code, description);
+    return jsc_request(jst.connection, subject, "", NULL);
 }
 
 /* The mirror's object in a stream's raw INFO, or the source named `origin` in its sources
@@ -213,7 +171,7 @@ static jsStreamInfo *state_wait(const char *name, uint64_t msgs, uint64_t last_s
                          sources_text(name));
         }
         jsStreamInfo_Destroy(info);
-        pause_ms(SOURCE_POLL_MS);
+        jsc_pause_ms(SOURCE_POLL_MS);
     }
 }
 
@@ -274,28 +232,6 @@ static void publish_at(const char *subject, uint64_t seq)
     char data[32];
     int length = snprintf(data, sizeof data, "m%llu", (unsigned long long)seq);
     jst_publish(subject, data, length, seq);
-}
-
-static natsMsg *msg_get(const char *stream, uint64_t seq)
-{
-    natsMsg *msg = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_GetMsg(&msg, jst.js, stream, seq, NULL, &code);
-    ck_assert_msg(status == NATS_OK, "get %s %llu: %s, err_code %d (%s)", stream,
-                  (unsigned long long)seq, natsStatus_GetText(status), (int)code,
-                  itest_last_error());
-    return msg;
-}
-
-static void msg_missing_expect(const char *stream, uint64_t seq)
-{
-    natsMsg *msg = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_GetMsg(&msg, jst.js, stream, seq, NULL, &code);
-    char what[64];
-    snprintf(what, sizeof what, "get %s %llu", stream, (unsigned long long)seq);
-    jst_expect_error(what, status, code, JSNoMessageFoundErr);
-    ck_assert_ptr_null(msg);
 }
 
 static bool key_is_expected(const char *key)
@@ -376,15 +312,15 @@ static void mirror_messages_expect(const char *origin, const char *name, uint64_
         jsErrCode code = 0;
         if (js_GetMsg(&want, jst.js, origin, seq, NULL, &code) != NATS_OK) {
             ck_assert_int_eq(code, JSNoMessageFoundErr);
-            msg_missing_expect(name, seq);
+            jsc_msg_missing_expect(jst.js, name, seq);
             continue;
         }
         const char *subject = natsMsg_GetSubject(want);
         if (subject_prefix != NULL &&
             strncmp(subject, subject_prefix, strlen(subject_prefix)) != 0) {
-            msg_missing_expect(name, seq);
+            jsc_msg_missing_expect(jst.js, name, seq);
         } else {
-            natsMsg *got = msg_get(name, seq);
+            natsMsg *got = jsc_msg_get(jst.js, name, seq);
             copy_expect(want, got, true);
             natsMsg_Destroy(got);
         }
@@ -477,7 +413,7 @@ START_TEST(test_source_mirror)
     jsStreamInfo_Destroy(info);
     source_healthy_expect("MIRROR", "ORIGIN");
     mirror_messages_expect("ORIGIN", "MIRROR", 1, 15, NULL);
-    natsMsg *copy = msg_get("MIRROR", 7);
+    natsMsg *copy = jsc_msg_get(jst.js, "MIRROR", 7);
     const char *value = NULL;
     ck_assert_int_eq(natsMsgHeader_Get(copy, "Nats-Expected-Stream", &value), NATS_NOT_FOUND);
     ITEST_OK(natsMsgHeader_Get(copy, "Nats-Msg-Id", &value));
@@ -527,7 +463,7 @@ START_TEST(test_source_mirror_start)
     /* MTIME starts at the stored time of message 12, as the server wrote it: a raw create,
      * since libnats 3.4.1 writes opt_start_time's fraction without its leading zeros
      * (.012345678 s as .12345678 s, a later time) */
-    json_t *got = api_request("$JS.API.STREAM.MSG.GET.SO", "{\"seq\":12}", NULL);
+    json_t *got = jsc_request(jst.connection, "$JS.API.STREAM.MSG.GET.SO", "{\"seq\":12}", NULL);
     const char *twelfth_time =
         json_string_value(json_object_get(json_object_get(got, "message"), "time"));
     ck_assert_ptr_nonnull(twelfth_time);
@@ -536,7 +472,7 @@ START_TEST(test_source_mirror_start)
              "{\"name\":\"MTIME\",\"mirror\":{\"name\":\"SO\",\"opt_start_time\":\"%s\"}}",
              twelfth_time);
     json_decref(got);
-    json_t *created = api_request("$JS.API.STREAM.CREATE.MTIME", body, NULL);
+    json_t *created = jsc_request(jst.connection, "$JS.API.STREAM.CREATE.MTIME", body, NULL);
     ck_assert_msg(json_object_get(created, "error") == NULL, "create MTIME: %s", body);
     json_decref(created);
 
@@ -554,8 +490,8 @@ START_TEST(test_source_mirror_start)
     mirror_messages_expect("SO", "MSEQ", 8, 20, NULL);
     mirror_messages_expect("SO", "MTIME", 12, 20, NULL);
     mirror_messages_expect("SO", "MSEQF", 8, 20, "so.b");
-    msg_missing_expect("MSEQ", 7);
-    msg_missing_expect("MTIME", 11);
+    jsc_msg_missing_expect(jst.js, "MSEQ", 7);
+    jsc_msg_missing_expect(jst.js, "MTIME", 11);
 
     publish_at("so.c", 21);
     publish_at("so.b", 22);
@@ -658,14 +594,14 @@ START_TEST(test_source_mirror_late_origin)
         json_t *root = info_json("ML");
         const json_t *error = json_object_get(source_json(root, "LATE"), "error");
         if (error != NULL) {
-            error_expect("mirror of a missing stream", error, 404, JSStreamNotFoundErr,
-                         "stream not found");
+            jsc_error_expect("mirror of a missing stream", error, 404, JSStreamNotFoundErr,
+                             "stream not found");
             json_decref(root);
             break;
         }
         json_decref(root);
         ck_assert_msg(itest_now_ms() < deadline, "no mirror error within %d ms", SOURCE_WAIT_MS);
-        pause_ms(SOURCE_POLL_MS);
+        jsc_pause_ms(SOURCE_POLL_MS);
     }
     int64_t created_ms = itest_now_ms();
     stream_make("LATE", "late", js_FileStorage);
@@ -737,7 +673,7 @@ static void sources_walk(const char *name, uint64_t last_seq, struct source_want
     uint64_t last_origin_seq[SOURCE_ORIGINS_MAX] = {0};
     *local_count = 0;
     for (uint64_t seq = 1; seq <= last_seq; seq++) {
-        natsMsg *copy = msg_get(name, seq);
+        natsMsg *copy = jsc_msg_get(jst.js, name, seq);
         struct source_header header;
         if (!source_header_get(copy, &header)) {
             (*local_count)++;
@@ -764,7 +700,7 @@ static void sources_walk(const char *name, uint64_t last_seq, struct source_want
         ck_assert_msg(header.seq > last_origin_seq[origin], "%s %llu: %s out of order", name,
                       (unsigned long long)seq, header.value);
         last_origin_seq[origin] = header.seq;
-        natsMsg *original = msg_get(want->origin, want->seq);
+        natsMsg *original = jsc_msg_get(jst.js, want->origin, want->seq);
         copy_expect(original, copy, false);
         source_header_expect(&header, want->origin, want->seq, want->filter,
                              natsMsg_GetSubject(original));
@@ -969,7 +905,7 @@ START_TEST(test_source_restart)
     for (size_t i = 0; i < 31; i++) {
         ck_assert_msg(wants[i].seen, "RS has no copy of RO %zu", i + 1);
     }
-    natsMsg *own = msg_get("RS", 11);
+    natsMsg *own = jsc_msg_get(jst.js, "RS", 11);
     ck_assert_str_eq(natsMsg_GetSubject(own), "rs");
     natsMsg_Destroy(own);
     source_healthy_expect("RM", "RO");
@@ -1060,8 +996,8 @@ START_TEST(test_source_mirror_bulk)
     static const uint64_t checked[] = {1, 2, 4096, SOURCE_BULK_COUNT / 2, SOURCE_BULK_COUNT - 1,
                                        SOURCE_BULK_COUNT};
     for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) {
-        natsMsg *want = msg_get("BULK", checked[i]);
-        natsMsg *got = msg_get("MBULK", checked[i]);
+        natsMsg *want = jsc_msg_get(jst.js, "BULK", checked[i]);
+        natsMsg *got = jsc_msg_get(jst.js, "MBULK", checked[i]);
         ck_assert(itest_payload_check(natsMsg_GetData(got), (size_t)natsMsg_GetDataLength(got),
                                       checked[i]));
         copy_expect(want, got, true);
@@ -1086,19 +1022,19 @@ START_TEST(test_source_mirror_refused)
     for (uint64_t seq = 1; seq <= 3; seq++) {
         publish_at("ro", seq);
     }
-    json_t *root = api_request("$JS.API.STREAM.CREATE.BAD",
+    json_t *root = jsc_request(jst.connection, "$JS.API.STREAM.CREATE.BAD",
                                "{\"name\":\"BAD\",\"subjects\":[\"bad\"],\"mirror\":{\"name\":"
                                "\"RO\"}}",
                                NULL);
-    error_expect("mirror with subjects", json_object_get(root, "error"), 400,
-                 JSMirrorWithSubjectsErr, "stream mirrors can not contain subjects");
+    jsc_error_expect("mirror with subjects", json_object_get(root, "error"), 400,
+                     JSMirrorWithSubjectsErr, "stream mirrors can not contain subjects");
     json_decref(root);
-    root = api_request("$JS.API.STREAM.CREATE.BAD",
+    root = jsc_request(jst.connection, "$JS.API.STREAM.CREATE.BAD",
                        "{\"name\":\"BAD\",\"mirror\":{\"name\":\"RO\"},\"sources\":[{\"name\":"
                        "\"OTHER\"}]}",
                        NULL);
-    error_expect("mirror with sources", json_object_get(root, "error"), 400,
-                 JSMirrorWithSourcesErr, "stream mirrors can not also contain other sources");
+    jsc_error_expect("mirror with sources", json_object_get(root, "error"), 400,
+                     JSMirrorWithSourcesErr, "stream mirrors can not also contain other sources");
     json_decref(root);
     jsStreamInfo *info = NULL;
     jsErrCode code = 0;
@@ -1127,22 +1063,23 @@ START_TEST(test_source_mirror_refused)
     status = js_UpdateStream(&info, jst.js, &config, NULL, &code);
     jst_expect_error("update of the mirror's origin", status, code,
                      JSStreamMirrorNotUpdatableErr);
-    root = api_request("$JS.API.STREAM.UPDATE.M",
+    root = jsc_request(jst.connection, "$JS.API.STREAM.UPDATE.M",
                        "{\"name\":\"M\",\"mirror\":{\"name\":\"RO\"},\"subjects\":[\"m\"]}", NULL);
-    error_expect("update adding subjects", json_object_get(root, "error"), 400,
-                 JSMirrorWithSubjectsErr, "stream mirrors can not contain subjects");
+    jsc_error_expect("update adding subjects", json_object_get(root, "error"), 400,
+                     JSMirrorWithSubjectsErr, "stream mirrors can not contain subjects");
     json_decref(root);
-    root = api_request("$JS.API.STREAM.UPDATE.M",
+    root = jsc_request(jst.connection, "$JS.API.STREAM.UPDATE.M",
                        "{\"name\":\"M\",\"mirror\":{\"name\":\"RO\",\"filter_subject\":\"ro\"}}",
                        NULL);
-    error_expect("update of the filter", json_object_get(root, "error"), 400,
-                 JSStreamMirrorNotUpdatableErr, "stream mirror configuration can not be updated");
+    jsc_error_expect("update of the filter", json_object_get(root, "error"), 400,
+                     JSStreamMirrorNotUpdatableErr,
+                     "stream mirror configuration can not be updated");
     json_decref(root);
-    root = api_request("$JS.API.STREAM.UPDATE.RO",
+    root = jsc_request(jst.connection, "$JS.API.STREAM.UPDATE.RO",
                        "{\"name\":\"RO\",\"subjects\":[\"ro\"],\"mirror\":{\"name\":\"OTHER\"}}",
                        NULL);
-    error_expect("update making a stream a mirror", json_object_get(root, "error"), 400,
-                 JSMirrorWithSubjectsErr, "stream mirrors can not contain subjects");
+    jsc_error_expect("update making a stream a mirror", json_object_get(root, "error"), 400,
+                     JSMirrorWithSubjectsErr, "stream mirrors can not contain subjects");
     json_decref(root);
 
     info = jst_stream_info("M");
@@ -1186,16 +1123,17 @@ START_TEST(test_source_api_level)
     }
     static const char *const refused[] = {"99", "abc"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        json_t *root = api_request("$JS.API.INFO", "", refused[i]);
+        json_t *root = jsc_request(jst.connection, "$JS.API.INFO", "", refused[i]);
         char what[64];
         snprintf(what, sizeof what, "INFO at level %s", refused[i]);
-        error_expect(what, json_object_get(root, "error"), 412, SOURCE_API_LEVEL_ERR,
-                     "JetStream minimum api level required");
+        jsc_error_expect(what, json_object_get(root, "error"), 412, SOURCE_API_LEVEL_ERR,
+                         "JetStream minimum api level required");
         json_decref(root);
     }
-    json_t *root = api_request("$JS.API.STREAM.CREATE.LV", "{\"name\":\"LV\"}", "99");
-    error_expect("CREATE at level 99", json_object_get(root, "error"), 412, SOURCE_API_LEVEL_ERR,
-                 "JetStream minimum api level required");
+    json_t *root =
+            jsc_request(jst.connection, "$JS.API.STREAM.CREATE.LV", "{\"name\":\"LV\"}", "99");
+    jsc_error_expect("CREATE at level 99", json_object_get(root, "error"), 412,
+                     SOURCE_API_LEVEL_ERR, "JetStream minimum api level required");
     json_decref(root);
     jsStreamInfo *info = NULL;
     jsErrCode code = 0;
@@ -1204,13 +1142,13 @@ START_TEST(test_source_api_level)
 
     static const char *const served[] = {"0", "-1"};
     for (size_t i = 0; i < sizeof served / sizeof served[0]; i++) {
-        root = api_request("$JS.API.INFO", "", served[i]);
+        root = jsc_request(jst.connection, "$JS.API.INFO", "", served[i]);
         ck_assert_msg(json_object_get(root, "error") == NULL, "INFO at level %s refused",
                       served[i]);
         ck_assert_ptr_nonnull(json_object_get(root, "limits"));
         json_decref(root);
     }
-    root = api_request("$JS.API.STREAM.CREATE.LV", "{\"name\":\"LV\"}", "0");
+    root = jsc_request(jst.connection, "$JS.API.STREAM.CREATE.LV", "{\"name\":\"LV\"}", "0");
     ck_assert_ptr_null(json_object_get(root, "error"));
     json_decref(root);
     info = jst_stream_info("LV");
@@ -1240,9 +1178,9 @@ START_TEST(test_source_unsupported)
          "durable consumers of mirrors and sources (2.14) are not supported by this server yet"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        json_t *root = api_request("$JS.API.STREAM.CREATE.U", cases[i].body, NULL);
-        error_expect(cases[i].body, json_object_get(root, "error"), 500, SOURCE_STREAM_CREATE_ERR,
-                     cases[i].description);
+        json_t *root = jsc_request(jst.connection, "$JS.API.STREAM.CREATE.U", cases[i].body, NULL);
+        jsc_error_expect(cases[i].body, json_object_get(root, "error"), 500,
+                         SOURCE_STREAM_CREATE_ERR, cases[i].description);
         json_decref(root);
         jsStreamInfo *info = NULL;
         jsErrCode code = 0;

@@ -27,28 +27,20 @@
  * program exits 77 (meson: SKIP) and says so.
  *
  * The one idea: every case starts its own broker with JetStream on a store directory of its
- * own (the fixture below, test_jetstream.c's in small), and anything that happens on the
+ * own (jst_common.c's fixture, test_jetstream.c's in small), and anything that happens on the
  * broker's own time (a mirror or source catching up) is polled with a deadline; nothing
  * sleeps for a fixed time to let something happen. Test thread only. */
-#include "tests/integration/itest.h"
+#include "tests/integration/jst_common.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-/* How long one case may run: each takes well under a second on either server. */
-enum { TRANSFORM_TCASE_TIMEOUT_S = 120 };
 
 /* How long a mirror or source may take to catch up: both servers start one within a few
  * hundred ms; a nats-server source whose first consumer request fails retries ~10 s later. */
 enum { COPY_WAIT_MS = 30000 };
-
-/* How often INFO is polled while waiting. */
-enum { COPY_POLL_MS = 20 };
 
 /* The reference release that brought subject transforms. */
 enum { TRANSFORM_MAJOR = 2, TRANSFORM_MINOR = 10 };
@@ -62,164 +54,7 @@ enum {
 /* Go's time.RFC3339Nano of a UTC time: 2006-01-02T15:04:05.999999999Z (35 bytes and NUL). */
 enum { GO_TIME_SIZE = 40 };
 
-/* ---- the fixture: a broker with JetStream and a client, per test ---- */
-
-struct broker {
-    char store_dir[128];                /* this test's, under base_dir */
-    struct test_server_options options; /* what the broker was started with */
-    struct test_server server;          /* pid 0 while stopped */
-    natsConnection *connection;         /* owned */
-    jsCtx *js;                          /* owned, of `connection` */
-};
-
-/* The running test's broker (static, so the checked teardown finds what a failed assertion
- * left behind). */
-static struct broker broker;
-
-/* The TCase's store directory, made and removed by the unchecked fixture in the parent
- * process, so a test that failed in a forked child leaves nothing in /tmp. */
-static char base_dir[64];
-
-static void base_setup(void)
-{
-    int rc = test_store_dir_create(base_dir, sizeof base_dir);
-    ck_assert_msg(rc == 0, "store dir: %s", strerror(-rc));
-}
-
-static void base_teardown(void)
-{
-    if (base_dir[0] != '\0') {
-        test_store_dir_remove(base_dir);
-        base_dir[0] = '\0';
-    }
-}
-
-static void broker_teardown(void)
-{
-    if (broker.js != NULL) {
-        jsCtx_Destroy(broker.js);
-    }
-    if (broker.connection != NULL) {
-        natsConnection_Destroy(broker.connection);
-    }
-    if (broker.server.pid > 0) {
-        test_server_stop(&broker.server);
-    }
-    memset(&broker, 0, sizeof broker);
-}
-
-static void broker_start(void)
-{
-    memset(&broker, 0, sizeof broker);
-    ck_assert_msg(base_dir[0] != '\0', "no base store dir (fixture missing)");
-    snprintf(broker.store_dir, sizeof broker.store_dir, "%s/t-XXXXXX", base_dir);
-    ck_assert_msg(mkdtemp(broker.store_dir) != NULL, "mkdtemp: %s", strerror(errno));
-    broker.options.jetstream = true;
-    broker.options.store_dir = broker.store_dir;
-    int rc = test_server_start(&broker.server, &broker.options);
-    ck_assert_msg(rc == 0, "broker did not start: %s", strerror(-rc));
-    broker.connection = itest_connect(broker.server.url);
-    jsOptions options;
-    ITEST_OK(jsOptions_Init(&options));
-    options.Wait = ITEST_WAIT_MS;
-    ITEST_OK(natsConnection_JetStream(&broker.js, broker.connection, &options));
-}
-
-static void broker_disconnect(void)
-{
-    jsCtx_Destroy(broker.js);
-    broker.js = NULL;
-    natsConnection_Destroy(broker.connection);
-    broker.connection = NULL;
-}
-
-/* Stops the broker with SIGTERM and starts it again on the same store directory. */
-static void broker_restart(void)
-{
-    broker_disconnect();
-    test_server_stop(&broker.server);
-    int rc = test_server_restart(&broker.server, &broker.options);
-    ck_assert_msg(rc == 0, "broker did not restart: %s", strerror(-rc));
-    broker.connection = itest_connect(broker.server.url);
-    jsOptions options;
-    ITEST_OK(jsOptions_Init(&options));
-    options.Wait = ITEST_WAIT_MS;
-    ITEST_OK(natsConnection_JetStream(&broker.js, broker.connection, &options));
-}
-
-static TCase *transform_tcase(const char *name)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
-    tcase_add_checked_fixture(tc, NULL, broker_teardown);
-    tcase_set_timeout(tc, TRANSFORM_TCASE_TIMEOUT_S);
-    return tc;
-}
-
-static void pause_ms(long ms)
-{
-    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
-}
-
 /* ---- raw API requests ---- */
-
-/* The JSON reply to `subject` with `body`; the caller decrefs it. */
-static json_t *api_request(const char *subject, const char *body)
-{
-    natsMsg *reply = NULL;
-    ITEST_OK(natsConnection_RequestString(&reply, broker.connection, subject, body,
-                                          ITEST_WAIT_MS));
-    json_error_t error;
-    json_t *root = json_loadb(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), 0,
-                              &error);
-    ck_assert_msg(root != NULL, "%s: reply %.*s is not JSON: %s", subject,
-                  natsMsg_GetDataLength(reply), natsMsg_GetData(reply), error.text);
-    natsMsg_Destroy(reply);
-    return root;
-}
-
-/* Creates stream `name` from its raw config `body` and fails unless that succeeds. */
-static void stream_create(const char *name, const char *body)
-{
-    char subject[128];
-    snprintf(subject, sizeof subject, "$JS.API.STREAM.CREATE.%s", name);
-    json_t *root = api_request(subject, body);
-    const json_t *error = json_object_get(root, "error");
-    ck_assert_msg(error == NULL, "create %s: %s: %s", name, body,
-                  json_string_value(json_object_get(error, "description")));
-    json_decref(root);
-}
-
-/* Fails unless creating `name` from `body` is refused with exactly this error. */
-static void stream_create_refused(const char *name, const char *body, int code, int err_code,
-                                  const char *description)
-{
-    char subject[128];
-    snprintf(subject, sizeof subject, "$JS.API.STREAM.CREATE.%s", name);
-    json_t *root = api_request(subject, body);
-    const json_t *error = json_object_get(root, "error");
-    ck_assert_msg(error != NULL, "create %s: %s: accepted", name, body);
-    json_int_t got_code = json_integer_value(json_object_get(error, "code"));
-    json_int_t got_err_code = json_integer_value(json_object_get(error, "err_code"));
-    const char *got = json_string_value(json_object_get(error, "description"));
-    ck_assert_msg(got_code == code && got_err_code == err_code && got != NULL &&
-                      strcmp(got, description) == 0,
-                  "create %s: %s: error %lld %lld \"%s\", want %d %d \"%s\"", name, body,
-                  (long long)got_code, (long long)got_err_code, got ? got : "(none)", code,
-                  err_code, description);
-    json_decref(root);
-}
-
-/* Stream `name`'s raw INFO; the caller decrefs it. */
-static json_t *info_json(const char *name)
-{
-    char subject[128];
-    snprintf(subject, sizeof subject, "$JS.API.STREAM.INFO.%s", name);
-    json_t *root = api_request(subject, "");
-    ck_assert_msg(json_object_get(root, "error") == NULL, "info %s: an error", name);
-    return root;
-}
 
 /* `transforms` (a JSON array of {src, dest}) is exactly the `count` pairs of `want`
  * ({src0, dest0, src1, dest1, ...}). */
@@ -251,106 +86,12 @@ static void string_expect(const char *what, const json_t *object, const char *ke
 
 /* ---- messages ---- */
 
-/* Publishes `data` on `subject` with the header `key`: `value` (when `key` is not NULL) and
- * fails unless it is stored at `seq`. */
-static void publish(const char *subject, const char *data, const char *key, const char *value,
-                    uint64_t seq)
-{
-    natsMsg *msg = NULL;
-    ITEST_OK(natsMsg_Create(&msg, subject, NULL, data, (int)strlen(data)));
-    if (key != NULL) {
-        ITEST_OK(natsMsgHeader_Set(msg, key, value));
-    }
-    jsPubAck *ack = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_PublishMsg(&ack, broker.js, msg, NULL, &code);
-    natsMsg_Destroy(msg);
-    ck_assert_msg(status == NATS_OK, "publish on %s: %s, err_code %d (%s)", subject,
-                  natsStatus_GetText(status), (int)code, itest_last_error());
-    ck_assert_msg(ack->Sequence == seq, "publish on %s stored at %llu, want %llu", subject,
-                  (unsigned long long)ack->Sequence, (unsigned long long)seq);
-    jsPubAck_Destroy(ack);
-}
-
-static natsMsg *msg_get(const char *stream, uint64_t seq)
-{
-    natsMsg *msg = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_GetMsg(&msg, broker.js, stream, seq, NULL, &code);
-    ck_assert_msg(status == NATS_OK, "get %s %llu: %s, err_code %d (%s)", stream,
-                  (unsigned long long)seq, natsStatus_GetText(status), (int)code,
-                  itest_last_error());
-    return msg;
-}
-
-static void msg_missing_expect(const char *stream, uint64_t seq)
-{
-    natsMsg *msg = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_GetMsg(&msg, broker.js, stream, seq, NULL, &code);
-    ck_assert_msg(status != NATS_OK && code == JSNoMessageFoundErr,
-                  "get %s %llu: %s, err_code %d, want 10037", stream, (unsigned long long)seq,
-                  natsStatus_GetText(status), (int)code);
-}
-
-/* Message `seq` of `stream` is stored under `subject` with payload `data`. */
-static void stored_expect(const char *stream, uint64_t seq, const char *subject, const char *data)
-{
-    natsMsg *msg = msg_get(stream, seq);
-    ck_assert_msg(strcmp(natsMsg_GetSubject(msg), subject) == 0, "%s %llu stored under %s, want %s",
-                  stream, (unsigned long long)seq, natsMsg_GetSubject(msg), subject);
-    ck_assert_int_eq(natsMsg_GetDataLength(msg), (int)strlen(data));
-    ck_assert_mem_eq(natsMsg_GetData(msg), data, strlen(data));
-    natsMsg_Destroy(msg);
-}
-
 /* The last message of `stream` on `subject` is `seq`. */
 static void last_expect(const char *stream, const char *subject, uint64_t seq)
 {
-    natsMsg *msg = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_GetLastMsg(&msg, broker.js, stream, subject, NULL, &code);
-    ck_assert_msg(status == NATS_OK, "last of %s on %s: %s, err_code %d", stream, subject,
-                  natsStatus_GetText(status), (int)code);
+    natsMsg *msg = jsc_last_get(stream, subject);
     ck_assert_uint_eq(natsMsg_GetSequence(msg), seq);
     natsMsg_Destroy(msg);
-}
-
-/* Fails unless header `key` of `msg` is `want`. */
-static void header_expect(natsMsg *msg, const char *key, const char *want)
-{
-    const char *got = NULL;
-    natsStatus status = natsMsgHeader_Get(msg, key, &got);
-    ck_assert_msg(status == NATS_OK && got != NULL && strcmp(got, want) == 0,
-                  "%s: header %s is %s, want %s", natsMsg_GetSubject(msg), key,
-                  status == NATS_OK && got != NULL ? got : "(none)", want);
-}
-
-/* Fails unless `msg`'s header keys are exactly the `count` of `keys`, in any order, each
- * once. */
-static void header_keys_expect(natsMsg *msg, const char *const *keys, int count)
-{
-    const char **got = NULL;
-    int got_count = 0;
-    natsStatus status = natsMsgHeader_Keys(msg, &got, &got_count);
-    ck_assert_msg(status == NATS_OK || status == NATS_NOT_FOUND, "header keys: %s",
-                  natsStatus_GetText(status));
-    char listed[512] = "";
-    size_t at = 0;
-    for (int i = 0; i < got_count && at < sizeof listed; i++) {
-        at += (size_t)snprintf(listed + at, sizeof listed - at, "%s ", got[i]);
-    }
-    bool same = got_count == count;
-    for (int i = 0; same && i < count; i++) {
-        int found = 0;
-        for (int j = 0; j < got_count; j++) {
-            found += strcmp(got[j], keys[i]) == 0 ? 1 : 0;
-        }
-        same = found == 1;
-    }
-    free((void *)got);
-    ck_assert_msg(same, "%s: header keys %s, want %d of them starting %s",
-                  natsMsg_GetSubject(msg), listed, count, count > 0 ? keys[0] : "-");
 }
 
 /* `ns` since the epoch as Go's time.RFC3339Nano writes a UTC time: the fraction without its
@@ -405,25 +146,25 @@ static void republished_expect(natsSubscription *sub, const struct republished *
     ck_assert_str_eq(natsMsg_GetSubject(msg), want->subject);
     ck_assert_ptr_null(natsMsg_GetReply(msg));
     char number[32];
-    header_expect(msg, "Nats-Stream", want->stream);
-    header_expect(msg, "Nats-Subject", want->stored);
+    jsc_header_expect(msg, "Nats-Stream", want->stream);
+    jsc_header_expect(msg, "Nats-Subject", want->stored);
     snprintf(number, sizeof number, "%llu", (unsigned long long)want->seq);
-    header_expect(msg, "Nats-Sequence", number);
+    jsc_header_expect(msg, "Nats-Sequence", number);
     snprintf(number, sizeof number, "%llu", (unsigned long long)want->last_seq);
-    header_expect(msg, "Nats-Last-Sequence", number);
-    natsMsg *stored = msg_get(want->stream, want->seq);
+    jsc_header_expect(msg, "Nats-Last-Sequence", number);
+    natsMsg *stored = jsc_msg_get(jsc.js, want->stream, want->seq);
     ck_assert_str_eq(natsMsg_GetSubject(stored), want->stored);
     char when[GO_TIME_SIZE];
     go_time_format(natsMsg_GetTime(stored), when, sizeof when);
     natsMsg_Destroy(stored);
-    header_expect(msg, "Nats-Time-Stamp", when);
+    jsc_header_expect(msg, "Nats-Time-Stamp", when);
     const char *keys[8] = {"Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp",
                            "Nats-Last-Sequence"};
     int key_count = 5;
     size_t body_length = strlen(want->body);
     if (want->headers_only) {
         snprintf(number, sizeof number, "%zu", body_length);
-        header_expect(msg, "Nats-Msg-Size", number);
+        jsc_header_expect(msg, "Nats-Msg-Size", number);
         keys[key_count++] = "Nats-Msg-Size";
         ck_assert_int_eq(natsMsg_GetDataLength(msg), 0);
     } else {
@@ -431,17 +172,17 @@ static void republished_expect(natsSubscription *sub, const struct republished *
         ck_assert_mem_eq(natsMsg_GetData(msg), want->body, body_length);
     }
     if (want->own_key != NULL) {
-        header_expect(msg, want->own_key, want->own_value);
+        jsc_header_expect(msg, want->own_key, want->own_value);
         keys[key_count++] = want->own_key;
     }
-    header_keys_expect(msg, keys, key_count);
+    jsc_header_keys_expect(msg, keys, key_count);
     natsMsg_Destroy(msg);
 }
 
 /* A subscription of `connection` (NULL: the test's), its SUB flushed. */
 static natsSubscription *subscribe_on(natsConnection *connection, const char *subject)
 {
-    connection = connection != NULL ? connection : broker.connection;
+    connection = connection != NULL ? connection : jsc.connection;
     natsSubscription *sub = NULL;
     ITEST_OK(natsConnection_SubscribeSync(&sub, connection, subject));
     itest_flush(connection);
@@ -453,31 +194,6 @@ static natsSubscription *subscribe(const char *subject)
     return subscribe_on(NULL, subject);
 }
 
-/* Polls INFO until `name` holds at least `msgs` messages, and fails with its state and
- * sources after COPY_WAIT_MS. */
-static void msgs_wait(const char *name, uint64_t msgs)
-{
-    int64_t deadline = itest_now_ms() + COPY_WAIT_MS;
-    for (;;) {
-        json_t *root = info_json(name);
-        json_int_t got = json_integer_value(json_object_get(json_object_get(root, "state"),
-                                                            "messages"));
-        if ((uint64_t)got >= msgs) {
-            json_decref(root);
-            return;
-        }
-        if (itest_now_ms() >= deadline) {
-            char *dump = json_dumps(root, JSON_COMPACT);
-            json_decref(root);
-            itest_logs_show();
-            ck_abort_msg("%s: %lld messages after %d ms, want %llu: %s", name, (long long)got,
-                         COPY_WAIT_MS, (unsigned long long)msgs, dump);
-        }
-        json_decref(root);
-        pause_ms(COPY_POLL_MS);
-    }
-}
-
 /* ---- a stream's subject_transform ---- */
 
 /* One stream per kind of destination: what a publish is stored under, as nats-server 2.15.1
@@ -486,29 +202,30 @@ static void msgs_wait(const char *name, uint64_t msgs)
  * found; INFO echoes the transform. */
 START_TEST(test_transform_stored_subjects)
 {
-    broker_start();
-    stream_create("DOLLAR", "{\"name\":\"DOLLAR\",\"subjects\":[\"d.>\"],"
-                            "\"subject_transform\":{\"src\":\"d.*.*\",\"dest\":\"D.$2.$1\"}}");
-    stream_create("WILD", "{\"name\":\"WILD\",\"subjects\":[\"w.*.*\"],\"subject_transform\":"
-                          "{\"src\":\"w.*.*\",\"dest\":\"W.{{wildcard(2)}}.x.{{wildcard(1)}}\"}}");
-    stream_create("PART", "{\"name\":\"PART\",\"subjects\":[\"p.*.*\"],\"subject_transform\":"
-                          "{\"src\":\"p.*.*\",\"dest\":\"P.{{partition(5,1,2)}}.$1.$2\"}}");
-    stream_create("SPLIT", "{\"name\":\"SPLIT\",\"subjects\":[\"s.*\"],\"subject_transform\":"
-                           "{\"src\":\"s.*\",\"dest\":\"S.{{split(1,-)}}\"}}");
+    jsc_start();
+    jsc_stream_create("DOLLAR", "{\"name\":\"DOLLAR\",\"subjects\":[\"d.>\"],"
+                                "\"subject_transform\":{\"src\":\"d.*.*\",\"dest\":\"D.$2.$1\"}}");
+    jsc_stream_create("WILD", "{\"name\":\"WILD\",\"subjects\":[\"w.*.*\"],\"subject_transform\":"
+                              "{\"src\":\"w.*.*\","
+                              "\"dest\":\"W.{{wildcard(2)}}.x.{{wildcard(1)}}\"}}");
+    jsc_stream_create("PART", "{\"name\":\"PART\",\"subjects\":[\"p.*.*\"],\"subject_transform\":"
+                              "{\"src\":\"p.*.*\",\"dest\":\"P.{{partition(5,1,2)}}.$1.$2\"}}");
+    jsc_stream_create("SPLIT", "{\"name\":\"SPLIT\",\"subjects\":[\"s.*\"],\"subject_transform\":"
+                               "{\"src\":\"s.*\",\"dest\":\"S.{{split(1,-)}}\"}}");
 
-    publish("d.one.two", "1", NULL, NULL, 1);
-    publish("d.x", "2", NULL, NULL, 2);         /* one token short: stored as it came */
-    publish("d.a.b.c", "3", NULL, NULL, 3);     /* one token long: the same */
-    publish("d.three.four", "4", NULL, NULL, 4);
-    stored_expect("DOLLAR", 1, "D.two.one", "1");
-    stored_expect("DOLLAR", 2, "d.x", "2");
-    stored_expect("DOLLAR", 3, "d.a.b.c", "3");
-    stored_expect("DOLLAR", 4, "D.four.three", "4");
+    jsc_publish("d.one.two", "1", NULL, NULL, 1);
+    jsc_publish("d.x", "2", NULL, NULL, 2);         /* one token short: stored as it came */
+    jsc_publish("d.a.b.c", "3", NULL, NULL, 3);     /* one token long: the same */
+    jsc_publish("d.three.four", "4", NULL, NULL, 4);
+    jsc_stored_expect("DOLLAR", 1, "D.two.one", "1");
+    jsc_stored_expect("DOLLAR", 2, "d.x", "2");
+    jsc_stored_expect("DOLLAR", 3, "d.a.b.c", "3");
+    jsc_stored_expect("DOLLAR", 4, "D.four.three", "4");
     last_expect("DOLLAR", "D.two.one", 1);
     last_expect("DOLLAR", "d.x", 2);
 
-    publish("w.left.right", "w", NULL, NULL, 1);
-    stored_expect("WILD", 1, "W.right.x.left", "w");
+    jsc_publish("w.left.right", "w", NULL, NULL, 1);
+    jsc_stored_expect("WILD", 1, "W.right.x.left", "w");
 
     /* the FNV-1a hashes of "ab", "ba", "ordersnew" and "usersold" modulo 5, as nats-server
      * 2.15.1 stores them */
@@ -516,18 +233,18 @@ START_TEST(test_transform_stored_subjects)
     static const char *const part_out[] = {"P.1.a.b", "P.3.b.a", "P.0.orders.new",
                                            "P.2.users.old"};
     for (size_t i = 0; i < sizeof part_in / sizeof part_in[0]; i++) {
-        publish(part_in[i], "p", NULL, NULL, i + 1);
-        stored_expect("PART", i + 1, part_out[i], "p");
+        jsc_publish(part_in[i], "p", NULL, NULL, i + 1);
+        jsc_stored_expect("PART", i + 1, part_out[i], "p");
     }
 
-    publish("s.a-b-c", "s1", NULL, NULL, 1);
-    publish("s.-lead-trail-", "s2", NULL, NULL, 2); /* empty parts at the ends are dropped */
-    publish("s.plain", "s3", NULL, NULL, 3);
-    stored_expect("SPLIT", 1, "S.a.b.c", "s1");
-    stored_expect("SPLIT", 2, "S.lead.trail", "s2");
-    stored_expect("SPLIT", 3, "S.plain", "s3");
+    jsc_publish("s.a-b-c", "s1", NULL, NULL, 1);
+    jsc_publish("s.-lead-trail-", "s2", NULL, NULL, 2); /* empty parts at the ends are dropped */
+    jsc_publish("s.plain", "s3", NULL, NULL, 3);
+    jsc_stored_expect("SPLIT", 1, "S.a.b.c", "s1");
+    jsc_stored_expect("SPLIT", 2, "S.lead.trail", "s2");
+    jsc_stored_expect("SPLIT", 3, "S.plain", "s3");
 
-    json_t *root = info_json("PART");
+    json_t *root = jsc_info_json("PART");
     const json_t *transform =
         json_object_get(json_object_get(root, "config"), "subject_transform");
     string_expect("PART config", transform, "src", "p.*.*");
@@ -541,13 +258,13 @@ END_TEST
  * stream's subjects, which would store its own republishes (10052, "forms a cycle"). */
 START_TEST(test_transform_config_errors)
 {
-    broker_start();
-    stream_create_refused(
-        "BADT", "{\"name\":\"BADT\",\"subjects\":[\"bt.*\"],"
-                "\"subject_transform\":{\"src\":\"bt.*\",\"dest\":\"out.$2\"}}",
-        400, ERR_TRANSFORM_INVALID_DESTINATION,
-        "stream transform: invalid mapping destination: wildcard index out of range in $2: "
-        "[2]");
+    jsc_start();
+    jsc_stream_create_refused(
+            "BADT", "{\"name\":\"BADT\",\"subjects\":[\"bt.*\"],"
+                    "\"subject_transform\":{\"src\":\"bt.*\",\"dest\":\"out.$2\"}}",
+            400, ERR_TRANSFORM_INVALID_DESTINATION,
+            "stream transform: invalid mapping destination: wildcard index out of range in $2: "
+            "[2]");
     static const char *const cycles[] = {
         "{\"name\":\"CYC\",\"subjects\":[\"cy.>\"],\"republish\":{\"src\":\"cy.>\","
         "\"dest\":\"cy.again.>\"}}",
@@ -556,16 +273,16 @@ START_TEST(test_transform_config_errors)
         "\"dest\":\"other.a\"}}",
     };
     for (size_t i = 0; i < sizeof cycles / sizeof cycles[0]; i++) {
-        stream_create_refused("CYC", cycles[i], 500, ERR_STREAM_INVALID_CONFIG,
-                              "stream configuration for republish destination forms a cycle");
+        jsc_stream_create_refused("CYC", cycles[i], 500, ERR_STREAM_INVALID_CONFIG,
+                                  "stream configuration for republish destination forms a cycle");
     }
-    stream_create_refused(
-        "BADR", "{\"name\":\"BADR\",\"subjects\":[\"br.*\"],\"republish\":{\"src\":\"br.*\","
-                "\"dest\":\"out.$2\"}}",
-        500, ERR_STREAM_INVALID_CONFIG,
-        "stream configuration for republish with transform from 'br.*' to 'out.$2' not valid");
+    jsc_stream_create_refused(
+            "BADR", "{\"name\":\"BADR\",\"subjects\":[\"br.*\"],\"republish\":{\"src\":\"br.*\","
+                    "\"dest\":\"out.$2\"}}",
+            500, ERR_STREAM_INVALID_CONFIG,
+            "stream configuration for republish with transform from 'br.*' to 'out.$2' not valid");
     /* nothing was made */
-    json_t *root = api_request("$JS.API.STREAM.NAMES", "{}");
+    json_t *root = jsc_request(jsc.connection, "$JS.API.STREAM.NAMES", "{}", NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(root, "total")), 0);
     json_decref(root);
 }
@@ -579,7 +296,7 @@ END_TEST
  * does not match is stored but not republished. */
 START_TEST(test_transform_republish)
 {
-    broker_start();
+    jsc_start();
     jsRePublish republish;
     ITEST_OK(jsRePublish_Init(&republish));
     republish.Source = "rp.*";
@@ -594,7 +311,7 @@ START_TEST(test_transform_republish)
     config.RePublish = &republish;
     jsStreamInfo *info = NULL;
     jsErrCode code = 0;
-    ITEST_OK(js_AddStream(&info, broker.js, &config, NULL, &code));
+    ITEST_OK(js_AddStream(&info, jsc.js, &config, NULL, &code));
     ck_assert_ptr_nonnull(info->Config->RePublish);
     ck_assert_str_eq(info->Config->RePublish->Source, "rp.*");
     ck_assert_str_eq(info->Config->RePublish->Destination, "out.{{wildcard(1)}}");
@@ -603,14 +320,14 @@ START_TEST(test_transform_republish)
 
     /* a second connection too: with several shards ionats republishes to it from the
      * stream's shard over the cross-shard rings */
-    natsConnection *other = itest_connect(broker.server.url);
+    natsConnection *other = itest_connect(jsc.server.url);
     natsSubscription *subs[] = {subscribe("out.>"), subscribe_on(other, "out.>")};
-    publish("rp.a", "first a", "X-Custom", "custom value", 1);
-    publish("rp.b", "first b", NULL, NULL, 2);
-    publish("rp.a", "second a", NULL, NULL, 3);
-    publish("rp.x.y", "not republished", NULL, NULL, 4);
-    publish("rp.a", "", "X-Custom", "empty body", 5);
-    publish("rp.b", "second b", NULL, NULL, 6);
+    jsc_publish("rp.a", "first a", "X-Custom", "custom value", 1);
+    jsc_publish("rp.b", "first b", NULL, NULL, 2);
+    jsc_publish("rp.a", "second a", NULL, NULL, 3);
+    jsc_publish("rp.x.y", "not republished", NULL, NULL, 4);
+    jsc_publish("rp.a", "", "X-Custom", "empty body", 5);
+    jsc_publish("rp.b", "second b", NULL, NULL, 6);
     const struct republished want[] = {
         {"out.a", "RP", "rp.a", 1, 0, "first a", false, "X-Custom", "custom value"},
         {"out.b", "RP", "rp.b", 2, 0, "first b", false, NULL, NULL},
@@ -624,7 +341,7 @@ START_TEST(test_transform_republish)
         }
         natsSubscription_Destroy(subs[i]);
     }
-    stored_expect("RP", 4, "rp.x.y", "not republished");
+    jsc_stored_expect("RP", 4, "rp.x.y", "not republished");
     natsConnection_Destroy(other);
 }
 END_TEST
@@ -633,18 +350,18 @@ END_TEST
  * one), the message's own headers kept. */
 START_TEST(test_transform_republish_headers_only)
 {
-    broker_start();
-    stream_create("HO", "{\"name\":\"HO\",\"subjects\":[\"ho.*\"],\"republish\":{\"src\":"
-                        "\"ho.*\",\"dest\":\"meta.$1\",\"headers_only\":true}}");
-    json_t *root = info_json("HO");
+    jsc_start();
+    jsc_stream_create("HO", "{\"name\":\"HO\",\"subjects\":[\"ho.*\"],\"republish\":{\"src\":"
+                            "\"ho.*\",\"dest\":\"meta.$1\",\"headers_only\":true}}");
+    json_t *root = jsc_info_json("HO");
     const json_t *republish = json_object_get(json_object_get(root, "config"), "republish");
     ck_assert(json_is_true(json_object_get(republish, "headers_only")));
     json_decref(root);
 
     natsSubscription *sub = subscribe("meta.>");
-    publish("ho.a", "twelve bytes", "X-Trace", "t-1", 1);
-    publish("ho.a", "", NULL, NULL, 2);
-    publish("ho.b", "0123456789abcdef0123456789abcdef", NULL, NULL, 3);
+    jsc_publish("ho.a", "twelve bytes", "X-Trace", "t-1", 1);
+    jsc_publish("ho.a", "", NULL, NULL, 2);
+    jsc_publish("ho.b", "0123456789abcdef0123456789abcdef", NULL, NULL, 3);
     const struct republished want[] = {
         {"meta.a", "HO", "ho.a", 1, 0, "twelve bytes", true, "X-Trace", "t-1"},
         {"meta.a", "HO", "ho.a", 2, 1, "", true, NULL, NULL},
@@ -662,9 +379,9 @@ END_TEST
  * an "all" rollup alike; the Nats-Rollup header is the message's own and kept. */
 START_TEST(test_transform_republish_rollup)
 {
-    broker_start();
-    stream_create("RR", "{\"name\":\"RR\",\"subjects\":[\"rr.*\"],\"allow_rollup_hdrs\":true,"
-                        "\"republish\":{\"src\":\"rr.*\",\"dest\":\"rro.$1\"}}");
+    jsc_start();
+    jsc_stream_create("RR", "{\"name\":\"RR\",\"subjects\":[\"rr.*\"],\"allow_rollup_hdrs\":true,"
+                            "\"republish\":{\"src\":\"rr.*\",\"dest\":\"rro.$1\"}}");
     natsSubscription *sub = subscribe("rro.>");
     const struct republished want[] = {
         {"rro.a", "RR", "rr.a", 1, 0, "a1", false, NULL, NULL},
@@ -675,11 +392,11 @@ START_TEST(test_transform_republish_rollup)
     /* each checked before the next publish, which may roll it up (its time is read from
      * the store) */
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        publish(want[i].stored, want[i].body, want[i].own_key, want[i].own_value, want[i].seq);
+        jsc_publish(want[i].stored, want[i].body, want[i].own_key, want[i].own_value, want[i].seq);
         republished_expect(sub, &want[i]);
     }
     natsSubscription_Destroy(sub);
-    json_t *root = info_json("RR");
+    json_t *root = jsc_info_json("RR");
     const json_t *state = json_object_get(root, "state");
     ck_assert_int_eq(json_integer_value(json_object_get(state, "messages")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(state, "first_seq")), 4);
@@ -693,14 +410,14 @@ END_TEST
  * transformed subjects, and INFO says so (nats-server's implicit republish). */
 START_TEST(test_transform_republish_after_transform)
 {
-    broker_start();
-    stream_create("RT", "{\"name\":\"RT\",\"subjects\":[\"in.>\"],"
-                        "\"subject_transform\":{\"src\":\"in.*\",\"dest\":\"kept.$1\"},"
-                        "\"republish\":{\"src\":\"kept.*\",\"dest\":\"seen.$1\"}}");
-    stream_create("IMP", "{\"name\":\"IMP\",\"subjects\":[\"imp.>\"],"
-                         "\"subject_transform\":{\"src\":\"imp.>\",\"dest\":\"done.>\"},"
-                         "\"republish\":{\"src\":\">\",\"dest\":\">\"}}");
-    json_t *root = info_json("IMP");
+    jsc_start();
+    jsc_stream_create("RT", "{\"name\":\"RT\",\"subjects\":[\"in.>\"],"
+                            "\"subject_transform\":{\"src\":\"in.*\",\"dest\":\"kept.$1\"},"
+                            "\"republish\":{\"src\":\"kept.*\",\"dest\":\"seen.$1\"}}");
+    jsc_stream_create("IMP", "{\"name\":\"IMP\",\"subjects\":[\"imp.>\"],"
+                             "\"subject_transform\":{\"src\":\"imp.>\",\"dest\":\"done.>\"},"
+                             "\"republish\":{\"src\":\">\",\"dest\":\">\"}}");
+    json_t *root = jsc_info_json("IMP");
     const json_t *republish = json_object_get(json_object_get(root, "config"), "republish");
     string_expect("IMP republish", republish, "src", "done.>");
     string_expect("IMP republish", republish, "dest", "done.>");
@@ -708,14 +425,14 @@ START_TEST(test_transform_republish_after_transform)
 
     natsSubscription *seen = subscribe("seen.>");
     natsSubscription *done = subscribe("done.>");
-    publish("in.a", "a1", NULL, NULL, 1);
-    publish("in.x.y", "untransformed", NULL, NULL, 2); /* stored as in.x.y: not republished */
-    publish("in.a", "a2", "X-Custom", "c", 3);
-    publish("imp.q", "q1", NULL, NULL, 1);
-    publish("imp.r.s", "rs", NULL, NULL, 2);
-    publish("imp.q", "q2", NULL, NULL, 3);
-    stored_expect("RT", 1, "kept.a", "a1");
-    stored_expect("RT", 2, "in.x.y", "untransformed");
+    jsc_publish("in.a", "a1", NULL, NULL, 1);
+    jsc_publish("in.x.y", "untransformed", NULL, NULL, 2); /* stored as in.x.y: not republished */
+    jsc_publish("in.a", "a2", "X-Custom", "c", 3);
+    jsc_publish("imp.q", "q1", NULL, NULL, 1);
+    jsc_publish("imp.r.s", "rs", NULL, NULL, 2);
+    jsc_publish("imp.q", "q2", NULL, NULL, 3);
+    jsc_stored_expect("RT", 1, "kept.a", "a1");
+    jsc_stored_expect("RT", 2, "in.x.y", "untransformed");
     const struct republished want_seen[] = {
         {"seen.a", "RT", "kept.a", 1, 0, "a1", false, NULL, NULL},
         {"seen.a", "RT", "kept.a", 3, 1, "a2", false, "X-Custom", "c"},
@@ -742,10 +459,10 @@ END_TEST
  * under (10071 "wrong last sequence" otherwise). */
 START_TEST(test_transform_update)
 {
-    broker_start();
-    stream_create("UP", "{\"name\":\"UP\",\"subjects\":[\"up.*\"]}");
+    jsc_start();
+    jsc_stream_create("UP", "{\"name\":\"UP\",\"subjects\":[\"up.*\"]}");
     natsSubscription *sub = subscribe("upout.>");
-    publish("up.a", "1", NULL, NULL, 1);
+    jsc_publish("up.a", "1", NULL, NULL, 1);
     static const char *const updates[] = {
         "{\"name\":\"UP\",\"subjects\":[\"up.*\"],"
         "\"subject_transform\":{\"src\":\"up.*\",\"dest\":\"UP.$1\"},"
@@ -758,7 +475,7 @@ START_TEST(test_transform_update)
         "\"republish\":{\"src\":\"UP.*\",\"dest\":\"upout.$1\"}}",
     };
     for (size_t i = 0; i < sizeof updates / sizeof updates[0]; i++) {
-        json_t *root = api_request("$JS.API.STREAM.UPDATE.UP", updates[i]);
+        json_t *root = jsc_request(jsc.connection, "$JS.API.STREAM.UPDATE.UP", updates[i], NULL);
         const json_t *error = json_object_get(root, "error");
         ck_assert_msg(error == NULL, "update %zu: %s", i,
                       json_string_value(json_object_get(error, "description")));
@@ -769,13 +486,13 @@ START_TEST(test_transform_update)
                       "update %zu: republish", i);
         json_decref(root);
         if (i < 3) {
-            publish("up.a", i == 0 ? "2" : i == 1 ? "3" : "4", NULL, NULL, i + 2);
+            jsc_publish("up.a", i == 0 ? "2" : i == 1 ? "3" : "4", NULL, NULL, i + 2);
         }
     }
-    stored_expect("UP", 1, "up.a", "1");
-    stored_expect("UP", 2, "UP.a", "2");
-    stored_expect("UP", 3, "up.a", "3");
-    stored_expect("UP", 4, "up.a", "4");
+    jsc_stored_expect("UP", 1, "up.a", "1");
+    jsc_stored_expect("UP", 2, "UP.a", "2");
+    jsc_stored_expect("UP", 3, "up.a", "3");
+    jsc_stored_expect("UP", 4, "up.a", "4");
     const struct republished after_update[] = {
         {"upout.a", "UP", "UP.a", 2, 0, "2", false, NULL, NULL},
         {"upout.a", "UP", "up.a", 3, 1, "3", true, NULL, NULL},
@@ -784,28 +501,28 @@ START_TEST(test_transform_update)
         republished_expect(sub, &after_update[i]);
     }
 
-    publish("up.b", "5", "Nats-Msg-Id", "once", 5);
+    jsc_publish("up.b", "5", "Nats-Msg-Id", "once", 5);
     natsMsg *msg = NULL;
     ITEST_OK(natsMsg_Create(&msg, "up.b", NULL, "dup", 3));
     ITEST_OK(natsMsgHeader_Set(msg, "Nats-Msg-Id", "once"));
     jsPubAck *ack = NULL;
     jsErrCode code = 0;
-    ITEST_OK(js_PublishMsg(&ack, broker.js, msg, NULL, &code));
+    ITEST_OK(js_PublishMsg(&ack, jsc.js, msg, NULL, &code));
     natsMsg_Destroy(msg);
     ck_assert(ack->Duplicate);
     ck_assert_uint_eq(ack->Sequence, 5);
     jsPubAck_Destroy(ack);
-    publish("up.b", "6", "Nats-Expected-Last-Subject-Sequence", "5", 6);
+    jsc_publish("up.b", "6", "Nats-Expected-Last-Subject-Sequence", "5", 6);
     ITEST_OK(natsMsg_Create(&msg, "up.b", NULL, "7", 1));
     ITEST_OK(natsMsgHeader_Set(msg, "Nats-Expected-Last-Subject-Sequence", "0"));
     ack = NULL;
-    natsStatus status = js_PublishMsg(&ack, broker.js, msg, NULL, &code);
+    natsStatus status = js_PublishMsg(&ack, jsc.js, msg, NULL, &code);
     natsMsg_Destroy(msg);
     ck_assert_msg(status != NATS_OK && code == JSStreamWrongLastSequenceErr,
                   "expected last subject sequence 0 on UP.b: %s, err_code %d",
                   natsStatus_GetText(status), (int)code);
     ck_assert_ptr_null(ack);
-    publish("up.c", "8", "Nats-Expected-Last-Subject-Sequence", "0", 7);
+    jsc_publish("up.c", "8", "Nats-Expected-Last-Subject-Sequence", "0", 7);
     const struct republished later[] = {
         {"upout.b", "UP", "UP.b", 5, 0, "5", false, "Nats-Msg-Id", "once"},
         {"upout.b", "UP", "UP.b", 6, 5, "6", false, "Nats-Expected-Last-Subject-Sequence", "5"},
@@ -866,7 +583,7 @@ static void copies_expect(const char *name, uint64_t last_seq, struct copy_want 
 {
     ck_assert_uint_eq(last_seq, count);
     for (uint64_t seq = 1; seq <= last_seq; seq++) {
-        natsMsg *msg = msg_get(name, seq);
+        natsMsg *msg = jsc_msg_get(jsc.js, name, seq);
         const char *value = NULL;
         ck_assert_int_eq(natsMsgHeader_Get(msg, "Nats-Stream-Source", &value), NATS_OK);
         struct copy_want *want = NULL;
@@ -900,25 +617,25 @@ static void copies_expect(const char *name, uint64_t last_seq, struct copy_want 
  * and in sources[]; a publish after the create is copied too. */
 START_TEST(test_transform_sources)
 {
-    broker_start();
-    stream_create("O1", "{\"name\":\"O1\",\"subjects\":[\"o1.>\"]}");
-    stream_create("O2", "{\"name\":\"O2\",\"subjects\":[\"o2.*\"]}");
-    publish("o1.a", "o1 1", NULL, NULL, 1);
-    publish("o1.b.c", "o1 2", NULL, NULL, 2);
-    publish("o1.x", "o1 3 not copied", NULL, NULL, 3);
-    publish("o2.q", "o2 1", "X-Custom", "kept", 1);
-    stream_create("AGG",
-                  "{\"name\":\"AGG\",\"sources\":["
-                  "{\"name\":\"O1\",\"subject_transforms\":["
-                  "{\"src\":\"o1.a\",\"dest\":\"agg.first\"},"
-                  "{\"src\":\"o1.b.*\",\"dest\":\"agg.b.$1\"}]},"
-                  "{\"name\":\"O2\",\"subject_transforms\":["
-                  "{\"src\":\"o2.*\",\"dest\":\"agg.two.{{wildcard(1)}}\"}]}]}");
-    msgs_wait("AGG", 3);
-    publish("o1.b.d", "o1 4", NULL, NULL, 4);
-    publish("o1.y", "o1 5 not copied", NULL, NULL, 5);
-    publish("o2.r", "o2 2", NULL, NULL, 2);
-    msgs_wait("AGG", 5);
+    jsc_start();
+    jsc_stream_create("O1", "{\"name\":\"O1\",\"subjects\":[\"o1.>\"]}");
+    jsc_stream_create("O2", "{\"name\":\"O2\",\"subjects\":[\"o2.*\"]}");
+    jsc_publish("o1.a", "o1 1", NULL, NULL, 1);
+    jsc_publish("o1.b.c", "o1 2", NULL, NULL, 2);
+    jsc_publish("o1.x", "o1 3 not copied", NULL, NULL, 3);
+    jsc_publish("o2.q", "o2 1", "X-Custom", "kept", 1);
+    jsc_stream_create("AGG",
+                      "{\"name\":\"AGG\",\"sources\":["
+                      "{\"name\":\"O1\",\"subject_transforms\":["
+                      "{\"src\":\"o1.a\",\"dest\":\"agg.first\"},"
+                      "{\"src\":\"o1.b.*\",\"dest\":\"agg.b.$1\"}]},"
+                      "{\"name\":\"O2\",\"subject_transforms\":["
+                      "{\"src\":\"o2.*\",\"dest\":\"agg.two.{{wildcard(1)}}\"}]}]}");
+    jsc_state_wait_min("AGG", "messages", 3, COPY_WAIT_MS);
+    jsc_publish("o1.b.d", "o1 4", NULL, NULL, 4);
+    jsc_publish("o1.y", "o1 5 not copied", NULL, NULL, 5);
+    jsc_publish("o2.r", "o2 2", NULL, NULL, 2);
+    jsc_state_wait_min("AGG", "messages", 5, COPY_WAIT_MS);
 
     static const char *const o1_1[] = {"O1", "1", "o1.a\fo1.b.*", "agg.first\fagg.b.$1", "o1.a"};
     static const char *const o1_2[] = {"O1", "2", "o1.a\fo1.b.*", "agg.first\fagg.b.$1",
@@ -934,7 +651,7 @@ START_TEST(test_transform_sources)
         {"O2", 1, "agg.two.q", "o2 1", o2_1, false},
         {"O2", 2, "agg.two.r", "o2 2", o2_2, false},
     };
-    json_t *root = info_json("AGG");
+    json_t *root = jsc_info_json("AGG");
     const json_t *state = json_object_get(root, "state");
     ck_assert_int_eq(json_integer_value(json_object_get(state, "messages")), 5);
     ck_assert_int_eq(json_integer_value(json_object_get(state, "last_seq")), 5);
@@ -962,9 +679,9 @@ START_TEST(test_transform_sources)
     copies_expect("AGG", 5, wants, sizeof wants / sizeof wants[0]);
     /* the origin's own headers travel with the copy */
     for (uint64_t seq = 1; seq <= 5; seq++) {
-        natsMsg *msg = msg_get("AGG", seq);
+        natsMsg *msg = jsc_msg_get(jsc.js, "AGG", seq);
         if (strcmp(natsMsg_GetSubject(msg), "agg.two.q") == 0) {
-            header_expect(msg, "X-Custom", "kept");
+            jsc_header_expect(msg, "X-Custom", "kept");
         }
         natsMsg_Destroy(msg);
     }
@@ -976,27 +693,27 @@ END_TEST
  * (Nats-Stream-Source among them). */
 START_TEST(test_transform_source_republish)
 {
-    broker_start();
-    stream_create("SX", "{\"name\":\"SX\",\"subjects\":[\"sx.*\"]}");
-    stream_create("SR", "{\"name\":\"SR\",\"sources\":[{\"name\":\"SX\",\"subject_transforms\":"
-                        "[{\"src\":\"sx.*\",\"dest\":\"sy.$1\"}]}],"
-                        "\"subject_transform\":{\"src\":\"sy.*\",\"dest\":\"sz.$1\"},"
-                        "\"republish\":{\"src\":\"sz.*\",\"dest\":\"rep.$1\"}}");
+    jsc_start();
+    jsc_stream_create("SX", "{\"name\":\"SX\",\"subjects\":[\"sx.*\"]}");
+    jsc_stream_create("SR", "{\"name\":\"SR\",\"sources\":[{\"name\":\"SX\",\"subject_transforms\":"
+                            "[{\"src\":\"sx.*\",\"dest\":\"sy.$1\"}]}],"
+                            "\"subject_transform\":{\"src\":\"sy.*\",\"dest\":\"sz.$1\"},"
+                            "\"republish\":{\"src\":\"sz.*\",\"dest\":\"rep.$1\"}}");
     natsSubscription *sub = subscribe("rep.>");
-    publish("sx.a", "one", NULL, NULL, 1);
-    publish("sx.a", "two", NULL, NULL, 2);
-    msgs_wait("SR", 2);
-    stored_expect("SR", 1, "sz.a", "one");
-    stored_expect("SR", 2, "sz.a", "two");
+    jsc_publish("sx.a", "one", NULL, NULL, 1);
+    jsc_publish("sx.a", "two", NULL, NULL, 2);
+    jsc_state_wait_min("SR", "messages", 2, COPY_WAIT_MS);
+    jsc_stored_expect("SR", 1, "sz.a", "one");
+    jsc_stored_expect("SR", 2, "sz.a", "two");
     for (uint64_t seq = 1; seq <= 2; seq++) {
         natsMsg *msg = next_msg(sub, "rep.a");
         ck_assert_str_eq(natsMsg_GetSubject(msg), "rep.a");
         char number[32];
-        header_expect(msg, "Nats-Stream", "SR");
-        header_expect(msg, "Nats-Subject", "sz.a");
+        jsc_header_expect(msg, "Nats-Stream", "SR");
+        jsc_header_expect(msg, "Nats-Subject", "sz.a");
         snprintf(number, sizeof number, "%llu", (unsigned long long)seq);
-        header_expect(msg, "Nats-Sequence", number);
-        header_expect(msg, "Nats-Last-Sequence", seq == 1 ? "0" : "1");
+        jsc_header_expect(msg, "Nats-Sequence", number);
+        jsc_header_expect(msg, "Nats-Last-Sequence", seq == 1 ? "0" : "1");
         const char *const want[SOURCE_FIELDS] = {"SX", number, "sx.*", "sy.$1", "sx.a"};
         source_header_expect(msg, want);
         ck_assert_int_eq(natsMsg_GetDataLength(msg), 3);
@@ -1012,20 +729,20 @@ END_TEST
  * transforms in the mirror's config and in its mirror object. */
 START_TEST(test_transform_mirror)
 {
-    broker_start();
-    stream_create("MO", "{\"name\":\"MO\",\"subjects\":[\"mo.>\"]}");
-    publish("mo.a", "a1", NULL, NULL, 1);
-    publish("mo.b.x", "b1", "X-Custom", "b", 2);
-    publish("mo.c", "c1 not mirrored", NULL, NULL, 3);
-    stream_create("MT", "{\"name\":\"MT\",\"mirror\":{\"name\":\"MO\",\"subject_transforms\":["
-                        "{\"src\":\"mo.a\",\"dest\":\"mirrored.a\"},"
-                        "{\"src\":\"mo.b.*\",\"dest\":\"mirrored.{{wildcard(1)}}.b\"}]}}");
-    msgs_wait("MT", 2);
-    publish("mo.a", "a2", NULL, NULL, 4);
-    publish("mo.c", "c2 not mirrored", NULL, NULL, 5);
-    publish("mo.b.y", "b2", NULL, NULL, 6);
-    msgs_wait("MT", 4);
-    json_t *root = info_json("MT");
+    jsc_start();
+    jsc_stream_create("MO", "{\"name\":\"MO\",\"subjects\":[\"mo.>\"]}");
+    jsc_publish("mo.a", "a1", NULL, NULL, 1);
+    jsc_publish("mo.b.x", "b1", "X-Custom", "b", 2);
+    jsc_publish("mo.c", "c1 not mirrored", NULL, NULL, 3);
+    jsc_stream_create("MT", "{\"name\":\"MT\",\"mirror\":{\"name\":\"MO\",\"subject_transforms\":["
+                            "{\"src\":\"mo.a\",\"dest\":\"mirrored.a\"},"
+                            "{\"src\":\"mo.b.*\",\"dest\":\"mirrored.{{wildcard(1)}}.b\"}]}}");
+    jsc_state_wait_min("MT", "messages", 2, COPY_WAIT_MS);
+    jsc_publish("mo.a", "a2", NULL, NULL, 4);
+    jsc_publish("mo.c", "c2 not mirrored", NULL, NULL, 5);
+    jsc_publish("mo.b.y", "b2", NULL, NULL, 6);
+    jsc_state_wait_min("MT", "messages", 4, COPY_WAIT_MS);
+    json_t *root = jsc_info_json("MT");
     const json_t *state = json_object_get(root, "state");
     ck_assert_int_eq(json_integer_value(json_object_get(state, "messages")), 4);
     ck_assert_int_eq(json_integer_value(json_object_get(state, "first_seq")), 1);
@@ -1045,17 +762,17 @@ START_TEST(test_transform_mirror)
     static const char *const data[] = {"a1", "b1", NULL, "a2", NULL, "b2"};
     for (uint64_t seq = 1; seq <= 6; seq++) {
         if (subjects[seq - 1] == NULL) {
-            msg_missing_expect("MT", seq);
+            jsc_msg_missing_expect(jsc.js, "MT", seq);
             continue;
         }
-        stored_expect("MT", seq, subjects[seq - 1], data[seq - 1]);
-        natsMsg *copy = msg_get("MT", seq);
-        natsMsg *origin = msg_get("MO", seq);
+        jsc_stored_expect("MT", seq, subjects[seq - 1], data[seq - 1]);
+        natsMsg *copy = jsc_msg_get(jsc.js, "MT", seq);
+        natsMsg *origin = jsc_msg_get(jsc.js, "MO", seq);
         const char *value = NULL;
         ck_assert_int_eq(natsMsgHeader_Get(copy, "Nats-Stream-Source", &value), NATS_NOT_FOUND);
         ck_assert_int_eq(natsMsg_GetTime(copy), natsMsg_GetTime(origin));
         if (seq == 2) {
-            header_expect(copy, "X-Custom", "b");
+            jsc_header_expect(copy, "X-Custom", "b");
         }
         natsMsg_Destroy(origin);
         natsMsg_Destroy(copy);
@@ -1070,30 +787,31 @@ END_TEST
  * origin message is the only one that arrives. */
 START_TEST(test_transform_restart)
 {
-    broker_start();
-    stream_create("RO", "{\"name\":\"RO\",\"subjects\":[\"ro.>\"]}");
-    stream_create("RA", "{\"name\":\"RA\",\"sources\":[{\"name\":\"RO\",\"subject_transforms\":["
-                        "{\"src\":\"ro.a\",\"dest\":\"ra.first\"},"
-                        "{\"src\":\"ro.b.*\",\"dest\":\"ra.b.$1\"}]}]}");
-    stream_create("RS", "{\"name\":\"RS\",\"subjects\":[\"rs.*\"],"
-                        "\"subject_transform\":{\"src\":\"rs.*\",\"dest\":\"RS.$1\"},"
-                        "\"republish\":{\"src\":\"RS.*\",\"dest\":\"rsout.$1\"}}");
-    publish("ro.a", "1", NULL, NULL, 1);
-    publish("ro.b.x", "2", NULL, NULL, 2);
-    publish("ro.c", "3 not copied", NULL, NULL, 3);
-    publish("rs.k", "k1", NULL, NULL, 1);
-    msgs_wait("RA", 2);
+    jsc_start();
+    jsc_stream_create("RO", "{\"name\":\"RO\",\"subjects\":[\"ro.>\"]}");
+    jsc_stream_create("RA", "{\"name\":\"RA\",\"sources\":[{\"name\":\"RO\","
+                            "\"subject_transforms\":["
+                            "{\"src\":\"ro.a\",\"dest\":\"ra.first\"},"
+                            "{\"src\":\"ro.b.*\",\"dest\":\"ra.b.$1\"}]}]}");
+    jsc_stream_create("RS", "{\"name\":\"RS\",\"subjects\":[\"rs.*\"],"
+                            "\"subject_transform\":{\"src\":\"rs.*\",\"dest\":\"RS.$1\"},"
+                            "\"republish\":{\"src\":\"RS.*\",\"dest\":\"rsout.$1\"}}");
+    jsc_publish("ro.a", "1", NULL, NULL, 1);
+    jsc_publish("ro.b.x", "2", NULL, NULL, 2);
+    jsc_publish("ro.c", "3 not copied", NULL, NULL, 3);
+    jsc_publish("rs.k", "k1", NULL, NULL, 1);
+    jsc_state_wait_min("RA", "messages", 2, COPY_WAIT_MS);
 
-    broker_restart();
+    jsc_restart();
     natsSubscription *sub = subscribe("rsout.>");
-    publish("rs.k", "k2", NULL, NULL, 2);
+    jsc_publish("rs.k", "k2", NULL, NULL, 2);
     const struct republished want = {"rsout.k", "RS", "RS.k", 2, 1, "k2", false, NULL, NULL};
     republished_expect(sub, &want);
     natsSubscription_Destroy(sub);
-    stored_expect("RS", 1, "RS.k", "k1");
+    jsc_stored_expect("RS", 1, "RS.k", "k1");
 
-    publish("ro.b.y", "4", NULL, NULL, 4);
-    msgs_wait("RA", 3);
+    jsc_publish("ro.b.y", "4", NULL, NULL, 4);
+    jsc_state_wait_min("RA", "messages", 3, COPY_WAIT_MS);
     static const char *const ro_1[] = {"RO", "1", "ro.a\fro.b.*", "ra.first\fra.b.$1", "ro.a"};
     static const char *const ro_2[] = {"RO", "2", "ro.a\fro.b.*", "ra.first\fra.b.$1", "ro.b.x"};
     static const char *const ro_4[] = {"RO", "4", "ro.a\fro.b.*", "ra.first\fra.b.$1", "ro.b.y"};
@@ -1102,7 +820,7 @@ START_TEST(test_transform_restart)
         {"RO", 2, "ra.b.x", "2", ro_2, false},
         {"RO", 4, "ra.b.y", "4", ro_4, false},
     };
-    json_t *root = info_json("RA");
+    json_t *root = jsc_info_json("RA");
     const json_t *state = json_object_get(root, "state");
     ck_assert_int_eq(json_integer_value(json_object_get(state, "messages")), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(state, "last_seq")), 3);
@@ -1122,7 +840,7 @@ static void direct_get_expect(const char *subject, const char *body, uint64_t se
 {
     natsMsg *reply = NULL;
     natsStatus status =
-        natsConnection_RequestString(&reply, broker.connection, subject, body, ITEST_WAIT_MS);
+        natsConnection_RequestString(&reply, jsc.connection, subject, body, ITEST_WAIT_MS);
     ck_assert_msg(status == NATS_OK, "direct get %s %s: %s", subject, body,
                   natsStatus_GetText(status));
     const char *stream = NULL;
@@ -1134,8 +852,8 @@ static void direct_get_expect(const char *subject, const char *body, uint64_t se
     ck_assert_msg(known, "direct get %s %s: answered by %s", subject, body, stream);
     char number[32];
     snprintf(number, sizeof number, "%llu", (unsigned long long)seq);
-    header_expect(reply, "Nats-Sequence", number);
-    header_expect(reply, "Nats-Subject", subject_want);
+    jsc_header_expect(reply, "Nats-Sequence", number);
+    jsc_header_expect(reply, "Nats-Subject", subject_want);
     ck_assert_int_eq(natsMsg_GetDataLength(reply), (int)strlen(data));
     ck_assert_mem_eq(natsMsg_GetData(reply), data, strlen(data));
     natsMsg_Destroy(reply);
@@ -1148,23 +866,23 @@ static void direct_get_expect(const char *subject, const char *body, uint64_t se
  * stream without allow_direct serves nothing: its origin's direct gets have no responders. */
 START_TEST(test_transform_mirror_direct)
 {
-    broker_start();
-    stream_create("DG", "{\"name\":\"DG\",\"subjects\":[\"dg.*\"],\"allow_direct\":true}");
-    publish("dg.a", "a1", NULL, NULL, 1);
-    publish("dg.b", "b1", NULL, NULL, 2);
-    publish("dg.a", "a2", NULL, NULL, 3);
-    stream_create("DGM", "{\"name\":\"DGM\",\"mirror\":{\"name\":\"DG\"}}");
-    stream_create("PL", "{\"name\":\"PL\",\"subjects\":[\"pl\"]}");
-    publish("pl", "p", NULL, NULL, 1);
-    stream_create("PLM", "{\"name\":\"PLM\",\"mirror\":{\"name\":\"PL\"}}");
-    msgs_wait("DGM", 3);
-    msgs_wait("PLM", 1);
-    json_t *root = info_json("DGM");
+    jsc_start();
+    jsc_stream_create("DG", "{\"name\":\"DG\",\"subjects\":[\"dg.*\"],\"allow_direct\":true}");
+    jsc_publish("dg.a", "a1", NULL, NULL, 1);
+    jsc_publish("dg.b", "b1", NULL, NULL, 2);
+    jsc_publish("dg.a", "a2", NULL, NULL, 3);
+    jsc_stream_create("DGM", "{\"name\":\"DGM\",\"mirror\":{\"name\":\"DG\"}}");
+    jsc_stream_create("PL", "{\"name\":\"PL\",\"subjects\":[\"pl\"]}");
+    jsc_publish("pl", "p", NULL, NULL, 1);
+    jsc_stream_create("PLM", "{\"name\":\"PLM\",\"mirror\":{\"name\":\"PL\"}}");
+    jsc_state_wait_min("DGM", "messages", 3, COPY_WAIT_MS);
+    jsc_state_wait_min("PLM", "messages", 1, COPY_WAIT_MS);
+    json_t *root = jsc_info_json("DGM");
     const json_t *config = json_object_get(root, "config");
     ck_assert(json_is_true(json_object_get(config, "mirror_direct")));
     ck_assert(json_is_false(json_object_get(config, "allow_direct")));
     json_decref(root);
-    root = info_json("PLM");
+    root = jsc_info_json("PLM");
     ck_assert(json_is_false(json_object_get(json_object_get(root, "config"), "mirror_direct")));
     json_decref(root);
 
@@ -1178,14 +896,14 @@ START_TEST(test_transform_mirror_direct)
         direct_get_expect("$JS.API.DIRECT.GET.DG.dg.a", "", 3, "dg.a", "a2", streams);
         if (round == 0) {
             jsErrCode code = 0;
-            ITEST_OK(js_DeleteStream(broker.js, "DG", NULL, &code));
+            ITEST_OK(js_DeleteStream(jsc.js, "DG", NULL, &code));
         }
     }
     /* and it is the mirror that holds them */
-    stored_expect("DGM", 3, "dg.a", "a2");
+    jsc_stored_expect("DGM", 3, "dg.a", "a2");
 
     natsMsg *reply = NULL;
-    natsStatus status = natsConnection_RequestString(&reply, broker.connection,
+    natsStatus status = natsConnection_RequestString(&reply, jsc.connection,
                                                      "$JS.API.DIRECT.GET.PL", "{\"seq\":1}",
                                                      ITEST_WAIT_MS);
     ck_assert_msg(status == NATS_NO_RESPONDERS, "direct get of PL: %s, want no responders",
@@ -1195,42 +913,10 @@ END_TEST
 
 /* ---- the program ---- */
 
-/* 1 when the broker under test is a nats-server older than TRANSFORM_MAJOR.TRANSFORM_MINOR,
- * 0 when not (ionats, or a current reference), -errno when that cannot be told. Runs outside
- * Check's tests: no assertions. */
-static int reference_too_old(char *version, size_t size)
-{
-    snprintf(version, size, "?");
-    if (!test_server_reference()) {
-        return 0;
-    }
-    struct test_server server;
-    struct test_server_options options = {0};
-    int rc = test_server_start(&server, &options);
-    if (rc != 0) {
-        return rc;
-    }
-    int fd = test_connect_raw(server.port);
-    char info[4096] = "";
-    long length = fd >= 0 ? test_read_until(fd, info, sizeof info, "\r\n", ITEST_WAIT_MS) : fd;
-    if (fd >= 0) {
-        close(fd);
-    }
-    test_server_stop(&server);
-    const char *at = strstr(info, "\"version\":\"");
-    int major = 0;
-    int minor = 0;
-    if (length <= 0 || at == NULL || sscanf(at, "\"version\":\"%d.%d", &major, &minor) != 2) {
-        return -EPROTO;
-    }
-    snprintf(version, size, "%d.%d", major, minor);
-    return major < TRANSFORM_MAJOR || (major == TRANSFORM_MAJOR && minor < TRANSFORM_MINOR);
-}
-
 static Suite *transform_suite(void)
 {
     Suite *suite = suite_create("integration_jetstream_transform");
-    TCase *stream = transform_tcase("stream");
+    TCase *stream = jsc_tcase("stream");
     tcase_add_test(stream, test_transform_stored_subjects);
     tcase_add_test(stream, test_transform_config_errors);
     tcase_add_test(stream, test_transform_republish);
@@ -1239,7 +925,7 @@ static Suite *transform_suite(void)
     tcase_add_test(stream, test_transform_republish_after_transform);
     tcase_add_test(stream, test_transform_update);
     suite_add_tcase(suite, stream);
-    TCase *copies = transform_tcase("sources_mirrors");
+    TCase *copies = jsc_tcase("sources_mirrors");
     tcase_add_test(copies, test_transform_sources);
     tcase_add_test(copies, test_transform_source_republish);
     tcase_add_test(copies, test_transform_mirror);
@@ -1251,16 +937,5 @@ static Suite *transform_suite(void)
 
 int main(void)
 {
-    char version[32];
-    int old = reference_too_old(version, sizeof version);
-    if (old < 0) {
-        fprintf(stderr, "cannot read the reference's version: %s\n", strerror(-old));
-        return EXIT_FAILURE;
-    }
-    if (old > 0) {
-        printf("SKIP: nats-server %s has no subject transforms (nats-server %d.%d)\n", version,
-               TRANSFORM_MAJOR, TRANSFORM_MINOR);
-        return 77;
-    }
-    return itest_run(transform_suite());
+    return jsc_run(transform_suite, TRANSFORM_MAJOR, TRANSFORM_MINOR, "subject transforms");
 }

@@ -37,18 +37,12 @@
  * nats-server on a coarser timing wheel), so every expiry is polled from INFO with a deadline
  * of the TTL plus EXPIRY_SLACK_MS, and "nothing more happens" is a look after QUIET_MS; no
  * instant is asserted. Each case takes a few seconds. Test thread only. */
-#include "tests/integration/itest.h"
+#include "tests/integration/jst_common.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-/* How long one case may run: each takes under 10 s on either server. */
-enum { TTL_TCASE_TIMEOUT_S = 120 };
 
 /* How long past a TTL (or max_age) an expiry, and the marker it leaves, may take: ionats
  * checks every 250 ms, nats-server's wheel is coarser, and a loaded machine adds more. */
@@ -58,9 +52,6 @@ enum { EXPIRY_SLACK_MS = 4000 };
  * the subject kept a message): both servers place a marker in the same pass as the removal,
  * so a second after it is four ionats ticks and well past nats-server's pass. */
 enum { QUIET_MS = 1000 };
-
-/* How often INFO is polled while waiting. */
-enum { POLL_MS = 50 };
 
 /* How long a mirror may take to copy what its origin holds. */
 enum { COPY_WAIT_MS = 10000 };
@@ -78,216 +69,21 @@ enum {
 /* A TTL or marker TTL in nanoseconds, as stream configs carry them. */
 #define NS_PER_S 1000000000LL
 
-/* ---- the fixture: a broker with JetStream and a client, per test ---- */
-
-struct broker {
-    char store_dir[128];                /* this test's, under base_dir */
-    struct test_server_options options; /* what the broker was started with (restarts) */
-    struct test_server server;          /* pid 0 while stopped */
-    natsConnection *connection;         /* owned; NULL while stopped */
-    jsCtx *js;                          /* owned, of `connection` */
-};
-
-/* The running test's broker (static, so the checked teardown finds what a failed assertion
- * left behind). */
-static struct broker broker;
-
-/* The TCase's store directory, made and removed by the unchecked fixture in the parent
- * process, so a test that failed in a forked child leaves nothing in /tmp. */
-static char base_dir[64];
-
-static void base_setup(void)
-{
-    int rc = test_store_dir_create(base_dir, sizeof base_dir);
-    ck_assert_msg(rc == 0, "store dir: %s", strerror(-rc));
-}
-
-static void base_teardown(void)
-{
-    if (base_dir[0] != '\0') {
-        test_store_dir_remove(base_dir);
-        base_dir[0] = '\0';
-    }
-}
-
-static void broker_disconnect(void)
-{
-    if (broker.js != NULL) {
-        jsCtx_Destroy(broker.js);
-        broker.js = NULL;
-    }
-    if (broker.connection != NULL) {
-        natsConnection_Destroy(broker.connection);
-        broker.connection = NULL;
-    }
-}
-
-static void broker_teardown(void)
-{
-    broker_disconnect();
-    if (broker.server.pid > 0) {
-        test_server_stop(&broker.server);
-    }
-    memset(&broker, 0, sizeof broker);
-}
-
-static void broker_connect(void)
-{
-    broker.connection = itest_connect(broker.server.url);
-    jsOptions options;
-    ITEST_OK(jsOptions_Init(&options));
-    options.Wait = ITEST_WAIT_MS;
-    ITEST_OK(natsConnection_JetStream(&broker.js, broker.connection, &options));
-}
-
-static void broker_start(void)
-{
-    memset(&broker, 0, sizeof broker);
-    ck_assert_msg(base_dir[0] != '\0', "no base store dir (fixture missing)");
-    snprintf(broker.store_dir, sizeof broker.store_dir, "%s/t-XXXXXX", base_dir);
-    ck_assert_msg(mkdtemp(broker.store_dir) != NULL, "mkdtemp: %s", strerror(errno));
-    broker.options.jetstream = true;
-    broker.options.store_dir = broker.store_dir;
-    int rc = test_server_start(&broker.server, &broker.options);
-    ck_assert_msg(rc == 0, "broker did not start: %s", strerror(-rc));
-    broker_connect();
-}
-
-/* Stops the broker with SIGTERM (ionats must exit 0) and starts it again on the same store
- * directory, then reconnects. */
-static void broker_restart(void)
-{
-    broker_disconnect();
-    test_server_stop(&broker.server);
-    ck_assert_int_eq(broker.server.pid, 0);
-    int rc = test_server_restart(&broker.server, &broker.options);
-    ck_assert_msg(rc == 0, "broker did not restart: %s", strerror(-rc));
-    broker_connect();
-}
-
-static TCase *ttl_tcase(const char *name)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
-    tcase_add_checked_fixture(tc, NULL, broker_teardown);
-    tcase_set_timeout(tc, TTL_TCASE_TIMEOUT_S);
-    return tc;
-}
-
-static void pause_ms(long ms)
-{
-    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
-}
-
 /* ---- raw API requests ---- */
-
-static json_t *json_parse(const char *what, const char *data, int length)
-{
-    json_error_t error;
-    json_t *root = json_loadb(data, (size_t)length, 0, &error);
-    ck_assert_msg(root != NULL, "%s: reply %.*s is not JSON: %s", what, length, data,
-                  error.text);
-    return root;
-}
-
-/* The JSON reply to `subject` with `body`; the caller decrefs it. */
-static json_t *api_request(const char *subject, const char *body)
-{
-    natsMsg *reply = NULL;
-    ITEST_OK(natsConnection_RequestString(&reply, broker.connection, subject, body,
-                                          ITEST_WAIT_MS));
-    json_t *root = json_parse(subject, natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
-    natsMsg_Destroy(reply);
-    return root;
-}
-
-/* Fails unless `error` (an API reply's or an ack's "error") is exactly this one. */
-static void error_expect(const char *what, const json_t *error, int code, int err_code,
-                         const char *description)
-{
-    ck_assert_msg(error != NULL, "%s: no error, want %d", what, err_code);
-    json_int_t got_code = json_integer_value(json_object_get(error, "code"));
-    json_int_t got_err_code = json_integer_value(json_object_get(error, "err_code"));
-    const char *got = json_string_value(json_object_get(error, "description"));
-    ck_assert_msg(got_code == code && got_err_code == err_code && got != NULL &&
-                      strcmp(got, description) == 0,
-                  "%s: error %lld %lld \"%s\", want %d %d \"%s\"", what, (long long)got_code,
-                  (long long)got_err_code, got != NULL ? got : "(none)", code, err_code,
-                  description);
-}
-
-/* Creates stream `name` from its raw config `body` and fails unless that succeeds; returns
- * the reply (the config as the broker echoes it), which the caller decrefs. */
-static json_t *stream_create(const char *name, const char *body)
-{
-    char subject[128];
-    snprintf(subject, sizeof subject, "$JS.API.STREAM.CREATE.%s", name);
-    json_t *root = api_request(subject, body);
-    const json_t *error = json_object_get(root, "error");
-    ck_assert_msg(error == NULL, "create %s: %s: %s", name, body,
-                  json_string_value(json_object_get(error, "description")));
-    return root;
-}
-
-/* Fails unless creating `name` from `body` is refused with exactly this error. */
-static void stream_create_refused(const char *name, const char *body, int code, int err_code,
-                                  const char *description)
-{
-    char subject[128];
-    snprintf(subject, sizeof subject, "$JS.API.STREAM.CREATE.%s", name);
-    json_t *root = api_request(subject, body);
-    error_expect(body, json_object_get(root, "error"), code, err_code, description);
-    json_decref(root);
-}
-
-/* Stream `name`'s raw INFO; the caller decrefs it. */
-static json_t *info_json(const char *name)
-{
-    char subject[128];
-    snprintf(subject, sizeof subject, "$JS.API.STREAM.INFO.%s", name);
-    json_t *root = api_request(subject, "");
-    ck_assert_msg(json_object_get(root, "error") == NULL, "info %s: an error", name);
-    return root;
-}
 
 /* The integer `field` of stream `name`'s state (0 when INFO leaves it out). */
 static json_int_t state_get(const char *name, const char *field)
 {
-    json_t *root = info_json(name);
+    json_t *root = jsc_info_json(name);
     json_int_t value = json_integer_value(json_object_get(json_object_get(root, "state"), field));
     json_decref(root);
     return value;
 }
 
-/* Polls INFO until state.`field` of `name` is `want`; fails with the state after `wait_ms`. */
-static void state_wait(const char *name, const char *field, json_int_t want, long wait_ms)
-{
-    int64_t deadline = itest_now_ms() + wait_ms;
-    for (;;) {
-        json_t *root = info_json(name);
-        const json_t *state = json_object_get(root, "state");
-        json_int_t got = json_integer_value(json_object_get(state, field));
-        if (got == want) {
-            json_decref(root);
-            return;
-        }
-        if (itest_now_ms() >= deadline) {
-            char *dump = json_dumps(state, JSON_COMPACT);
-            json_decref(root);
-            itest_logs_show();
-            ck_abort_msg("%s: state.%s is %lld after %ld ms, want %lld: %s", name, field,
-                         (long long)got, wait_ms, (long long)want, dump);
-        }
-        json_decref(root);
-        pause_ms(POLL_MS);
-    }
-}
-
 /* Fails unless stream `name` holds `messages` messages up to `last_seq`. */
 static void state_expect(const char *name, json_int_t messages, json_int_t last_seq)
 {
-    json_t *root = info_json(name);
+    json_t *root = jsc_info_json(name);
     const json_t *state = json_object_get(root, "state");
     json_int_t got_messages = json_integer_value(json_object_get(state, "messages"));
     json_int_t got_last = json_integer_value(json_object_get(state, "last_seq"));
@@ -301,37 +97,11 @@ static void state_expect(const char *name, json_int_t messages, json_int_t last_
 
 /* ---- messages ---- */
 
-/* A message on `subject` with body `data` and the header `key`: `value` (none when `key` is
- * NULL), and a second header `key2`: `value2` when that is not NULL. */
-static natsMsg *msg_make(const char *subject, const char *data, const char *key,
-                         const char *value, const char *key2, const char *value2)
-{
-    natsMsg *msg = NULL;
-    ITEST_OK(natsMsg_Create(&msg, subject, NULL, data, (int)strlen(data)));
-    if (key != NULL) {
-        ITEST_OK(natsMsgHeader_Set(msg, key, value));
-    }
-    if (key2 != NULL) {
-        ITEST_OK(natsMsgHeader_Set(msg, key2, value2));
-    }
-    return msg;
-}
-
 /* Publishes `data` on `subject` with Nats-TTL `ttl` (none when NULL) and fails unless it is
  * stored at `seq`. */
 static void publish(const char *subject, const char *data, const char *ttl, uint64_t seq)
 {
-    natsMsg *msg = msg_make(subject, data, ttl != NULL ? "Nats-TTL" : NULL, ttl, NULL, NULL);
-    jsPubAck *ack = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_PublishMsg(&ack, broker.js, msg, NULL, &code);
-    natsMsg_Destroy(msg);
-    ck_assert_msg(status == NATS_OK, "publish on %s with Nats-TTL %s: %s, err_code %d (%s)",
-                  subject, ttl != NULL ? ttl : "(none)", natsStatus_GetText(status), (int)code,
-                  itest_last_error());
-    ck_assert_msg(ack->Sequence == seq, "publish on %s stored at %llu, want %llu", subject,
-                  (unsigned long long)ack->Sequence, (unsigned long long)seq);
-    jsPubAck_Destroy(ack);
+    jsc_publish(subject, data, ttl != NULL ? "Nats-TTL" : NULL, ttl, seq);
 }
 
 /* Publishes on `subject` with Nats-TTL `ttl` as a plain request, so the whole ack is seen,
@@ -339,90 +109,18 @@ static void publish(const char *subject, const char *data, const char *ttl, uint
 static void publish_refused(const char *subject, const char *ttl, int code, int err_code,
                             const char *description)
 {
-    natsMsg *msg = msg_make(subject, "refused", "Nats-TTL", ttl, NULL, NULL);
+    natsMsg *msg = jsc_msg_make(subject, "refused", "Nats-TTL", ttl, NULL, NULL);
     natsMsg *reply = NULL;
-    ITEST_OK(natsConnection_RequestMsg(&reply, broker.connection, msg, ITEST_WAIT_MS));
+    ITEST_OK(natsConnection_RequestMsg(&reply, jsc.connection, msg, ITEST_WAIT_MS));
     natsMsg_Destroy(msg);
     char what[128];
     snprintf(what, sizeof what, "publish on %s with Nats-TTL %s", subject, ttl);
-    json_t *ack = json_parse(what, natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
+    json_t *ack = jsc_json_parse(what, natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
     natsMsg_Destroy(reply);
-    error_expect(what, json_object_get(ack, "error"), code, err_code, description);
+    jsc_error_expect(what, json_object_get(ack, "error"), code, err_code, description);
     ck_assert_msg(json_integer_value(json_object_get(ack, "seq")) == 0, "%s: acked a sequence",
                   what);
     json_decref(ack);
-}
-
-/* Message `seq` of `stream`; the caller destroys it. */
-static natsMsg *msg_get(const char *stream, uint64_t seq)
-{
-    natsMsg *msg = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_GetMsg(&msg, broker.js, stream, seq, NULL, &code);
-    ck_assert_msg(status == NATS_OK, "get %s %llu: %s, err_code %d (%s)", stream,
-                  (unsigned long long)seq, natsStatus_GetText(status), (int)code,
-                  itest_last_error());
-    return msg;
-}
-
-/* The last message of `stream` on `subject`; the caller destroys it. */
-static natsMsg *last_get(const char *stream, const char *subject)
-{
-    natsMsg *msg = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_GetLastMsg(&msg, broker.js, stream, subject, NULL, &code);
-    ck_assert_msg(status == NATS_OK, "last of %s on %s: %s, err_code %d", stream, subject,
-                  natsStatus_GetText(status), (int)code);
-    return msg;
-}
-
-static void msg_missing_expect(const char *stream, uint64_t seq)
-{
-    natsMsg *msg = NULL;
-    jsErrCode code = 0;
-    natsStatus status = js_GetMsg(&msg, broker.js, stream, seq, NULL, &code);
-    ck_assert_msg(status != NATS_OK && code == JSNoMessageFoundErr,
-                  "get %s %llu: %s, err_code %d, want 10037", stream, (unsigned long long)seq,
-                  natsStatus_GetText(status), (int)code);
-}
-
-/* Fails unless header `key` of `msg` is `want`. */
-static void header_expect(natsMsg *msg, const char *key, const char *want)
-{
-    const char *got = NULL;
-    natsStatus status = natsMsgHeader_Get(msg, key, &got);
-    ck_assert_msg(status == NATS_OK && got != NULL && strcmp(got, want) == 0,
-                  "%s (seq %llu): header %s is %s, want %s", natsMsg_GetSubject(msg),
-                  (unsigned long long)natsMsg_GetSequence(msg), key,
-                  status == NATS_OK && got != NULL ? got : "(none)", want);
-}
-
-/* Fails unless `msg`'s header keys are exactly the `count` of `keys`, in any order, each
- * once. */
-static void header_keys_expect(natsMsg *msg, const char *const *keys, int count)
-{
-    const char **got = NULL;
-    int got_count = 0;
-    natsStatus status = natsMsgHeader_Keys(msg, &got, &got_count);
-    ck_assert_msg(status == NATS_OK || status == NATS_NOT_FOUND, "header keys: %s",
-                  natsStatus_GetText(status));
-    char listed[512] = "";
-    size_t at = 0;
-    for (int i = 0; i < got_count && at < sizeof listed; i++) {
-        at += (size_t)snprintf(listed + at, sizeof listed - at, "%s ", got[i]);
-    }
-    bool same = got_count == count;
-    for (int i = 0; same && i < count; i++) {
-        int found = 0;
-        for (int j = 0; j < got_count; j++) {
-            found += strcmp(got[j], keys[i]) == 0 ? 1 : 0;
-        }
-        same = found == 1;
-    }
-    free((void *)got);
-    ck_assert_msg(same, "%s (seq %llu): header keys %s, want %d of them starting %s",
-                  natsMsg_GetSubject(msg), (unsigned long long)natsMsg_GetSequence(msg), listed,
-                  count, count > 0 ? keys[0] : "-");
 }
 
 /* Message `seq` of `stream` is on `subject` with body `data` and the one header Nats-TTL:
@@ -430,16 +128,12 @@ static void header_keys_expect(natsMsg *msg, const char *const *keys, int count)
 static void stored_expect(const char *stream, uint64_t seq, const char *subject,
                           const char *data, const char *ttl)
 {
-    natsMsg *msg = msg_get(stream, seq);
-    ck_assert_msg(strcmp(natsMsg_GetSubject(msg), subject) == 0, "%s %llu stored under %s, want %s",
-                  stream, (unsigned long long)seq, natsMsg_GetSubject(msg), subject);
-    ck_assert_int_eq(natsMsg_GetDataLength(msg), (int)strlen(data));
-    ck_assert_mem_eq(natsMsg_GetData(msg), data, strlen(data));
+    natsMsg *msg = jsc_stored_get(stream, seq, subject, data);
     static const char *const keys[] = {"Nats-TTL"};
     if (ttl != NULL) {
-        header_expect(msg, "Nats-TTL", ttl);
+        jsc_header_expect(msg, "Nats-TTL", ttl);
     }
-    header_keys_expect(msg, keys, ttl != NULL ? 1 : 0);
+    jsc_header_keys_expect(msg, keys, ttl != NULL ? 1 : 0);
     natsMsg_Destroy(msg);
 }
 
@@ -448,11 +142,11 @@ static void stored_expect(const char *stream, uint64_t seq, const char *subject,
 static void marker_expect(natsMsg *msg, const char *subject, const char *ttl)
 {
     ck_assert_str_eq(natsMsg_GetSubject(msg), subject);
-    header_expect(msg, "Nats-Marker-Reason", "MaxAge");
-    header_expect(msg, "Nats-TTL", ttl);
-    header_expect(msg, "Nats-Rollup", "sub");
+    jsc_header_expect(msg, "Nats-Marker-Reason", "MaxAge");
+    jsc_header_expect(msg, "Nats-TTL", ttl);
+    jsc_header_expect(msg, "Nats-Rollup", "sub");
     static const char *const keys[] = {"Nats-Marker-Reason", "Nats-TTL", "Nats-Rollup"};
-    header_keys_expect(msg, keys, 3);
+    jsc_header_keys_expect(msg, keys, 3);
     ck_assert_int_eq(natsMsg_GetDataLength(msg), 0);
 }
 
@@ -461,7 +155,7 @@ static void marker_expect(natsMsg *msg, const char *subject, const char *ttl)
 static void last_marker_expect(const char *stream, const char *subject, const char *ttl,
                                uint64_t seq)
 {
-    natsMsg *msg = last_get(stream, subject);
+    natsMsg *msg = jsc_last_get(stream, subject);
     ck_assert_uint_ge(natsMsg_GetSequence(msg), seq);
     marker_expect(msg, subject, ttl);
     natsMsg_Destroy(msg);
@@ -473,9 +167,9 @@ static void last_marker_expect(const char *stream, const char *subject, const ch
  * stay; every header stored as it came. */
 START_TEST(test_ttl_expires)
 {
-    broker_start();
-    json_t *created = stream_create("T", "{\"name\":\"T\",\"subjects\":[\"t.>\"],"
-                                         "\"allow_msg_ttl\":true}");
+    jsc_start();
+    json_t *created = jsc_stream_create_reply("T", "{\"name\":\"T\",\"subjects\":[\"t.>\"],"
+                                                   "\"allow_msg_ttl\":true}");
     ck_assert(json_is_true(json_object_get(json_object_get(created, "config"),
                                            "allow_msg_ttl")));
     json_decref(created);
@@ -488,9 +182,9 @@ START_TEST(test_ttl_expires)
     stored_expect("T", 1, "t.seconds", "seconds", "2");
     stored_expect("T", 2, "t.duration", "duration", "2s");
 
-    state_wait("T", "messages", 3, 2000 + EXPIRY_SLACK_MS);
-    msg_missing_expect("T", 1);
-    msg_missing_expect("T", 2);
+    jsc_state_wait("T", "messages", 3, 2000 + EXPIRY_SLACK_MS);
+    jsc_msg_missing_expect(jsc.js, "T", 1);
+    jsc_msg_missing_expect(jsc.js, "T", 2);
     stored_expect("T", 3, "t.minute", "minute", "1m");
     stored_expect("T", 4, "t.none", "none", NULL);
     stored_expect("T", 5, "t.never", "never", "never");
@@ -503,8 +197,8 @@ END_TEST
  * nothing stored. */
 START_TEST(test_ttl_disabled)
 {
-    broker_start();
-    json_decref(stream_create("PLAIN", "{\"name\":\"PLAIN\",\"subjects\":[\"plain\"]}"));
+    jsc_start();
+    jsc_stream_create("PLAIN", "{\"name\":\"PLAIN\",\"subjects\":[\"plain\"]}");
     publish_refused("plain", "2", 400, ERR_MESSAGE_TTL_DISABLED, "per-message TTL is disabled");
     publish_refused("plain", "1m", 400, ERR_MESSAGE_TTL_DISABLED,
                     "per-message TTL is disabled");
@@ -518,9 +212,9 @@ END_TEST
 /* TTLs that are not a whole second or more: 10165, nothing stored; "never" is stored. */
 START_TEST(test_ttl_invalid)
 {
-    broker_start();
-    json_decref(stream_create("T", "{\"name\":\"T\",\"subjects\":[\"t\"],"
-                                   "\"allow_msg_ttl\":true}"));
+    jsc_start();
+    jsc_stream_create("T", "{\"name\":\"T\",\"subjects\":[\"t\"],"
+                           "\"allow_msg_ttl\":true}");
     static const char *const invalid[] = {"500ms", "abc", "-1", "0", "0s"};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         publish_refused("t", invalid[i], 400, ERR_MESSAGE_TTL_INVALID, "invalid per-message TTL");
@@ -537,26 +231,26 @@ END_TEST
  * off) and is refused below a second; a mirror cannot have it. */
 START_TEST(test_ttl_marker_config)
 {
-    broker_start();
-    json_t *created = stream_create("M", "{\"name\":\"M\",\"subjects\":[\"m\"],"
-                                         "\"subject_delete_marker_ttl\":1000000000,"
-                                         "\"allow_rollup_hdrs\":false}");
+    jsc_start();
+    json_t *created = jsc_stream_create_reply("M", "{\"name\":\"M\",\"subjects\":[\"m\"],"
+                                                   "\"subject_delete_marker_ttl\":1000000000,"
+                                                   "\"allow_rollup_hdrs\":false}");
     const json_t *config = json_object_get(created, "config");
     ck_assert(json_is_true(json_object_get(config, "allow_msg_ttl")));
     ck_assert(json_is_true(json_object_get(config, "allow_rollup_hdrs")));
     ck_assert_int_eq(json_integer_value(json_object_get(config, "subject_delete_marker_ttl")),
                      NS_PER_S);
     json_decref(created);
-    stream_create_refused("SHORT",
-                          "{\"name\":\"SHORT\",\"subjects\":[\"short\"],\"allow_msg_ttl\":true,"
-                          "\"subject_delete_marker_ttl\":500000000}",
-                          500, ERR_STREAM_INVALID_CONFIG,
-                          "subject delete marker TTL must be at least 1 second");
-    stream_create_refused("MM",
-                          "{\"name\":\"MM\",\"mirror\":{\"name\":\"M\"},\"allow_msg_ttl\":true,"
-                          "\"subject_delete_marker_ttl\":2000000000}",
-                          500, ERR_STREAM_INVALID_CONFIG,
-                          "subject delete markers forbidden on mirrors");
+    jsc_stream_create_refused("SHORT",
+                              "{\"name\":\"SHORT\",\"subjects\":[\"short\"],\"allow_msg_ttl\":true,"
+                              "\"subject_delete_marker_ttl\":500000000}",
+                              500, ERR_STREAM_INVALID_CONFIG,
+                              "subject delete marker TTL must be at least 1 second");
+    jsc_stream_create_refused("MM",
+                              "{\"name\":\"MM\",\"mirror\":{\"name\":\"M\"},\"allow_msg_ttl\":true,"
+                              "\"subject_delete_marker_ttl\":2000000000}",
+                              500, ERR_STREAM_INVALID_CONFIG,
+                              "subject delete markers forbidden on mirrors");
 }
 END_TEST
 
@@ -565,15 +259,15 @@ END_TEST
  * TTL'd message was not its last) none; the markers expire 2 s later and leave nothing. */
 START_TEST(test_ttl_marker)
 {
-    broker_start();
-    json_decref(stream_create("M", "{\"name\":\"M\",\"subjects\":[\"m.>\"],"
-                                   "\"allow_msg_ttl\":true,"
-                                   "\"subject_delete_marker_ttl\":2000000000}"));
+    jsc_start();
+    jsc_stream_create("M", "{\"name\":\"M\",\"subjects\":[\"m.>\"],"
+                           "\"allow_msg_ttl\":true,"
+                           "\"subject_delete_marker_ttl\":2000000000}");
     publish("m.a", "a", "1", 1);
-    natsMsg *msg = msg_make("m.b", "b", "Nats-TTL", "1s", "X-Other", "kept");
+    natsMsg *msg = jsc_msg_make("m.b", "b", "Nats-TTL", "1s", "X-Other", "kept");
     jsPubAck *ack = NULL;
     jsErrCode code = 0;
-    natsStatus status = js_PublishMsg(&ack, broker.js, msg, NULL, &code);
+    natsStatus status = js_PublishMsg(&ack, jsc.js, msg, NULL, &code);
     natsMsg_Destroy(msg);
     ck_assert_msg(status == NATS_OK, "publish m.b: %s, err_code %d", natsStatus_GetText(status),
                   (int)code);
@@ -584,32 +278,32 @@ START_TEST(test_ttl_marker)
     publish("m.n", "n last", NULL, 5);
 
     stored_expect("M", 1, "m.a", "a", "2");
-    msg = msg_get("M", 2);
-    header_expect(msg, "Nats-TTL", "2");
-    header_expect(msg, "X-Other", "kept");
+    msg = jsc_msg_get(jsc.js, "M", 2);
+    jsc_header_expect(msg, "Nats-TTL", "2");
+    jsc_header_expect(msg, "X-Other", "kept");
     static const char *const keys[] = {"Nats-TTL", "X-Other"};
-    header_keys_expect(msg, keys, 2);
+    jsc_header_keys_expect(msg, keys, 2);
     natsMsg_Destroy(msg);
     stored_expect("M", 3, "m.keep", "keep", "1m");
     stored_expect("M", 4, "m.n", "n first", "2");
 
     /* 1, 2 and 4 expire; m.a and m.b get a marker each (6 and 7, in either order) */
-    state_wait("M", "last_seq", 7, 2000 + EXPIRY_SLACK_MS);
-    state_wait("M", "messages", 4, EXPIRY_SLACK_MS);
-    msg_missing_expect("M", 1);
-    msg_missing_expect("M", 2);
-    msg_missing_expect("M", 4);
+    jsc_state_wait("M", "last_seq", 7, 2000 + EXPIRY_SLACK_MS);
+    jsc_state_wait("M", "messages", 4, EXPIRY_SLACK_MS);
+    jsc_msg_missing_expect(jsc.js, "M", 1);
+    jsc_msg_missing_expect(jsc.js, "M", 2);
+    jsc_msg_missing_expect(jsc.js, "M", 4);
     last_marker_expect("M", "m.a", "2s", 6);
     last_marker_expect("M", "m.b", "2s", 6);
     stored_expect("M", 5, "m.n", "n last", NULL);
-    pause_ms(QUIET_MS);
+    jsc_pause_ms(QUIET_MS);
     state_expect("M", 4, 7); /* none for m.n */
 
     /* the markers expire and leave no marker of their own */
-    state_wait("M", "messages", 2, 2000 + EXPIRY_SLACK_MS);
-    msg_missing_expect("M", 6);
-    msg_missing_expect("M", 7);
-    pause_ms(QUIET_MS);
+    jsc_state_wait("M", "messages", 2, 2000 + EXPIRY_SLACK_MS);
+    jsc_msg_missing_expect(jsc.js, "M", 6);
+    jsc_msg_missing_expect(jsc.js, "M", 7);
+    jsc_pause_ms(QUIET_MS);
     state_expect("M", 2, 7);
     stored_expect("M", 3, "m.keep", "keep", "1m");
 }
@@ -620,23 +314,23 @@ END_TEST
  * allow_msg_ttl asked for; the markers expire in turn and leave nothing. */
 START_TEST(test_ttl_marker_max_age)
 {
-    broker_start();
-    json_decref(stream_create("A", "{\"name\":\"A\",\"subjects\":[\"a.>\"],"
-                                   "\"max_age\":1000000000,"
-                                   "\"subject_delete_marker_ttl\":1000000000}"));
+    jsc_start();
+    jsc_stream_create("A", "{\"name\":\"A\",\"subjects\":[\"a.>\"],"
+                           "\"max_age\":1000000000,"
+                           "\"subject_delete_marker_ttl\":1000000000}");
     publish("a.x", "x", NULL, 1);
     publish("a.y", "y1", NULL, 2);
     publish("a.y", "y2", NULL, 3);
-    state_wait("A", "last_seq", 5, 1000 + EXPIRY_SLACK_MS);
-    state_wait("A", "messages", 2, EXPIRY_SLACK_MS);
-    msg_missing_expect("A", 1);
-    msg_missing_expect("A", 2);
-    msg_missing_expect("A", 3);
+    jsc_state_wait("A", "last_seq", 5, 1000 + EXPIRY_SLACK_MS);
+    jsc_state_wait("A", "messages", 2, EXPIRY_SLACK_MS);
+    jsc_msg_missing_expect(jsc.js, "A", 1);
+    jsc_msg_missing_expect(jsc.js, "A", 2);
+    jsc_msg_missing_expect(jsc.js, "A", 3);
     last_marker_expect("A", "a.x", "1s", 4);
     last_marker_expect("A", "a.y", "1s", 4);
 
-    state_wait("A", "messages", 0, 1000 + EXPIRY_SLACK_MS);
-    pause_ms(QUIET_MS);
+    jsc_state_wait("A", "messages", 0, 1000 + EXPIRY_SLACK_MS);
+    jsc_pause_ms(QUIET_MS);
     state_expect("A", 0, 5);
 }
 END_TEST
@@ -646,13 +340,13 @@ END_TEST
  * max_msgs_per_subject 2 the same TTL is raised to "90". */
 START_TEST(test_ttl_kv_not_raised)
 {
-    broker_start();
-    json_decref(stream_create("KV", "{\"name\":\"KV\",\"subjects\":[\"kv.>\"],"
-                                    "\"allow_msg_ttl\":true,\"max_msgs_per_subject\":1,"
-                                    "\"subject_delete_marker_ttl\":90000000000}"));
-    json_decref(stream_create("KV2", "{\"name\":\"KV2\",\"subjects\":[\"kv2.>\"],"
-                                     "\"allow_msg_ttl\":true,\"max_msgs_per_subject\":2,"
-                                     "\"subject_delete_marker_ttl\":90000000000}"));
+    jsc_start();
+    jsc_stream_create("KV", "{\"name\":\"KV\",\"subjects\":[\"kv.>\"],"
+                            "\"allow_msg_ttl\":true,\"max_msgs_per_subject\":1,"
+                            "\"subject_delete_marker_ttl\":90000000000}");
+    jsc_stream_create("KV2", "{\"name\":\"KV2\",\"subjects\":[\"kv2.>\"],"
+                             "\"allow_msg_ttl\":true,\"max_msgs_per_subject\":2,"
+                             "\"subject_delete_marker_ttl\":90000000000}");
     publish("kv.a", "a", "1", 1);
     publish("kv.b", "b", "1s", 2);
     publish("kv2.a", "a", "1", 1);
@@ -660,8 +354,8 @@ START_TEST(test_ttl_kv_not_raised)
     stored_expect("KV", 2, "kv.b", "b", "1s");
     stored_expect("KV2", 1, "kv2.a", "a", "90");
 
-    state_wait("KV", "last_seq", 4, 1000 + EXPIRY_SLACK_MS);
-    state_wait("KV", "messages", 2, EXPIRY_SLACK_MS);
+    jsc_state_wait("KV", "last_seq", 4, 1000 + EXPIRY_SLACK_MS);
+    jsc_state_wait("KV", "messages", 2, EXPIRY_SLACK_MS);
     last_marker_expect("KV", "kv.a", "1m30s", 3);
     last_marker_expect("KV", "kv.b", "1m30s", 3);
     state_expect("KV2", 1, 1); /* its 90 s run on */
@@ -674,9 +368,9 @@ END_TEST
  * counts it in num_deleted, and the consumer gets the two others. */
 START_TEST(test_ttl_consumer)
 {
-    broker_start();
-    json_decref(stream_create("C", "{\"name\":\"C\",\"subjects\":[\"c.>\"],"
-                                   "\"allow_msg_ttl\":true}"));
+    jsc_start();
+    jsc_stream_create("C", "{\"name\":\"C\",\"subjects\":[\"c.>\"],"
+                           "\"allow_msg_ttl\":true}");
     publish("c.a", "one", NULL, 1);
     publish("c.b", "two", "1", 2);
     publish("c.c", "three", NULL, 3);
@@ -686,25 +380,25 @@ START_TEST(test_ttl_consumer)
     sub_options.Config.AckPolicy = js_AckExplicit;
     natsSubscription *sub = NULL;
     jsErrCode code = 0;
-    ITEST_OK(js_PullSubscribe(&sub, broker.js, "c.>", "D", NULL, &sub_options, &code));
+    ITEST_OK(js_PullSubscribe(&sub, jsc.js, "c.>", "D", NULL, &sub_options, &code));
 
     jsConsumerInfo *info = NULL;
-    ITEST_OK(js_GetConsumerInfo(&info, broker.js, "C", "D", NULL, &code));
+    ITEST_OK(js_GetConsumerInfo(&info, jsc.js, "C", "D", NULL, &code));
     ck_assert_uint_eq(info->NumPending, 3);
     jsConsumerInfo_Destroy(info);
 
-    state_wait("C", "messages", 2, 1000 + EXPIRY_SLACK_MS);
+    jsc_state_wait("C", "messages", 2, 1000 + EXPIRY_SLACK_MS);
     ck_assert_int_eq(state_get("C", "num_deleted"), 1);
     state_expect("C", 2, 3);
     int64_t deadline = itest_now_ms() + EXPIRY_SLACK_MS;
     uint64_t pending = 0;
     do {
         info = NULL;
-        ITEST_OK(js_GetConsumerInfo(&info, broker.js, "C", "D", NULL, &code));
+        ITEST_OK(js_GetConsumerInfo(&info, jsc.js, "C", "D", NULL, &code));
         pending = info->NumPending;
         jsConsumerInfo_Destroy(info);
         if (pending != 2) {
-            pause_ms(POLL_MS);
+            jsc_pause_ms(JSC_POLL_MS);
         }
     } while (pending != 2 && itest_now_ms() < deadline);
     ck_assert_uint_eq(pending, 2);
@@ -743,31 +437,31 @@ END_TEST
  * the next restart expires after that one; "1m" survives both. File storage. */
 START_TEST(test_ttl_restart)
 {
-    broker_start();
-    json_decref(stream_create("R", "{\"name\":\"R\",\"subjects\":[\"r.>\"],\"storage\":\"file\","
-                                   "\"allow_msg_ttl\":true,"
-                                   "\"subject_delete_marker_ttl\":2000000000}"));
+    jsc_start();
+    jsc_stream_create("R", "{\"name\":\"R\",\"subjects\":[\"r.>\"],\"storage\":\"file\","
+                           "\"allow_msg_ttl\":true,"
+                           "\"subject_delete_marker_ttl\":2000000000}");
     publish("r.a", "a", "2", 1);
     publish("r.keep", "keep", "1m", 2);
     publish("r.plain", "plain", NULL, 3);
-    broker_restart();
+    jsc_restart();
     state_expect("R", 3, 3);
 
-    state_wait("R", "last_seq", 4, 2000 + EXPIRY_SLACK_MS);
-    state_wait("R", "messages", 3, EXPIRY_SLACK_MS);
-    msg_missing_expect("R", 1);
+    jsc_state_wait("R", "last_seq", 4, 2000 + EXPIRY_SLACK_MS);
+    jsc_state_wait("R", "messages", 3, EXPIRY_SLACK_MS);
+    jsc_msg_missing_expect(jsc.js, "R", 1);
     last_marker_expect("R", "r.a", "2s", 4);
 
-    broker_restart();
+    jsc_restart();
     natsMsg *marker = NULL;
     jsErrCode code = 0;
-    if (js_GetMsg(&marker, broker.js, "R", 4, NULL, &code) == NATS_OK) {
+    if (js_GetMsg(&marker, jsc.js, "R", 4, NULL, &code) == NATS_OK) {
         marker_expect(marker, "r.a", "2s"); /* still held: it expires from here */
         natsMsg_Destroy(marker);
     }
-    state_wait("R", "messages", 2, 2000 + EXPIRY_SLACK_MS);
-    msg_missing_expect("R", 4);
-    pause_ms(QUIET_MS);
+    jsc_state_wait("R", "messages", 2, 2000 + EXPIRY_SLACK_MS);
+    jsc_msg_missing_expect(jsc.js, "R", 4);
+    jsc_pause_ms(QUIET_MS);
     state_expect("R", 2, 4);
     stored_expect("R", 2, "r.keep", "keep", "1m");
     stored_expect("R", 3, "r.plain", "plain", NULL);
@@ -782,51 +476,51 @@ END_TEST
  * headers, and it expires in the mirror without a marker of the mirror's own. */
 START_TEST(test_ttl_mirror)
 {
-    broker_start();
-    json_decref(stream_create("P", "{\"name\":\"P\",\"subjects\":[\"p.>\"],"
-                                   "\"allow_msg_ttl\":true}"));
-    json_decref(stream_create("O", "{\"name\":\"O\",\"subjects\":[\"o.>\"],"
-                                   "\"allow_msg_ttl\":true,"
-                                   "\"subject_delete_marker_ttl\":1000000000}"));
-    json_decref(stream_create("PK", "{\"name\":\"PK\",\"mirror\":{\"name\":\"P\"}}"));
-    json_decref(stream_create("PT", "{\"name\":\"PT\",\"mirror\":{\"name\":\"P\"},"
-                                    "\"allow_msg_ttl\":true}"));
-    json_decref(stream_create("OT", "{\"name\":\"OT\",\"mirror\":{\"name\":\"O\"},"
-                                    "\"allow_msg_ttl\":true}"));
+    jsc_start();
+    jsc_stream_create("P", "{\"name\":\"P\",\"subjects\":[\"p.>\"],"
+                           "\"allow_msg_ttl\":true}");
+    jsc_stream_create("O", "{\"name\":\"O\",\"subjects\":[\"o.>\"],"
+                           "\"allow_msg_ttl\":true,"
+                           "\"subject_delete_marker_ttl\":1000000000}");
+    jsc_stream_create("PK", "{\"name\":\"PK\",\"mirror\":{\"name\":\"P\"}}");
+    jsc_stream_create("PT", "{\"name\":\"PT\",\"mirror\":{\"name\":\"P\"},"
+                            "\"allow_msg_ttl\":true}");
+    jsc_stream_create("OT", "{\"name\":\"OT\",\"mirror\":{\"name\":\"O\"},"
+                            "\"allow_msg_ttl\":true}");
     publish("p.a", "short", "1", 1);
     publish("p.b", "long", "1m", 2);
     publish("p.c", "plain", NULL, 3);
     publish("o.a", "short", "1", 1);
     publish("o.b", "plain", NULL, 2);
-    state_wait("PK", "last_seq", 3, COPY_WAIT_MS);
-    state_wait("PT", "last_seq", 3, COPY_WAIT_MS);
-    state_wait("OT", "last_seq", 2, COPY_WAIT_MS);
+    jsc_state_wait("PK", "last_seq", 3, COPY_WAIT_MS);
+    jsc_state_wait("PT", "last_seq", 3, COPY_WAIT_MS);
+    jsc_state_wait("OT", "last_seq", 2, COPY_WAIT_MS);
     stored_expect("PK", 2, "p.b", "long", "1m");
     stored_expect("PT", 2, "p.b", "long", "1m");
 
     /* p.a: gone from P and PT, kept by PK with its header */
-    state_wait("P", "messages", 2, 1000 + EXPIRY_SLACK_MS);
-    state_wait("PT", "messages", 2, EXPIRY_SLACK_MS);
-    msg_missing_expect("PT", 1);
+    jsc_state_wait("P", "messages", 2, 1000 + EXPIRY_SLACK_MS);
+    jsc_state_wait("PT", "messages", 2, EXPIRY_SLACK_MS);
+    jsc_msg_missing_expect(jsc.js, "PT", 1);
     stored_expect("PK", 1, "p.a", "short", "1");
     state_expect("PK", 3, 3);
 
     /* o.a: gone from O and OT; O's marker copied to OT as it is */
-    state_wait("O", "last_seq", 3, 1000 + EXPIRY_SLACK_MS);
-    state_wait("OT", "last_seq", 3, COPY_WAIT_MS);
-    natsMsg *copy = msg_get("OT", 3);
+    jsc_state_wait("O", "last_seq", 3, 1000 + EXPIRY_SLACK_MS);
+    jsc_state_wait("OT", "last_seq", 3, COPY_WAIT_MS);
+    natsMsg *copy = jsc_msg_get(jsc.js, "OT", 3);
     marker_expect(copy, "o.a", "1s");
-    natsMsg *origin = msg_get("O", 3);
+    natsMsg *origin = jsc_msg_get(jsc.js, "O", 3);
     ck_assert_int_eq(natsMsg_GetTime(copy), natsMsg_GetTime(origin));
     natsMsg_Destroy(origin);
     natsMsg_Destroy(copy);
-    state_wait("OT", "messages", 2, EXPIRY_SLACK_MS);
-    msg_missing_expect("OT", 1);
+    jsc_state_wait("OT", "messages", 2, EXPIRY_SLACK_MS);
+    jsc_msg_missing_expect(jsc.js, "OT", 1);
 
     /* the marker expires in both; neither leaves another */
-    state_wait("O", "messages", 1, 1000 + EXPIRY_SLACK_MS);
-    state_wait("OT", "messages", 1, 1000 + EXPIRY_SLACK_MS);
-    pause_ms(QUIET_MS);
+    jsc_state_wait("O", "messages", 1, 1000 + EXPIRY_SLACK_MS);
+    jsc_state_wait("OT", "messages", 1, 1000 + EXPIRY_SLACK_MS);
+    jsc_pause_ms(QUIET_MS);
     state_expect("O", 1, 3);
     state_expect("OT", 1, 3);
     stored_expect("OT", 2, "o.b", "plain", NULL);
@@ -835,49 +529,17 @@ END_TEST
 
 /* ---- the program ---- */
 
-/* 1 when the broker under test is a nats-server older than TTL_MAJOR.TTL_MINOR, 0 when not
- * (ionats, or a current reference), -errno when that cannot be told. Runs outside Check's
- * tests: no assertions. */
-static int reference_too_old(char *version, size_t size)
-{
-    snprintf(version, size, "?");
-    if (!test_server_reference()) {
-        return 0;
-    }
-    struct test_server server;
-    struct test_server_options options = {0};
-    int rc = test_server_start(&server, &options);
-    if (rc != 0) {
-        return rc;
-    }
-    int fd = test_connect_raw(server.port);
-    char info[4096] = "";
-    long length = fd >= 0 ? test_read_until(fd, info, sizeof info, "\r\n", ITEST_WAIT_MS) : fd;
-    if (fd >= 0) {
-        close(fd);
-    }
-    test_server_stop(&server);
-    const char *at = strstr(info, "\"version\":\"");
-    int major = 0;
-    int minor = 0;
-    if (length <= 0 || at == NULL || sscanf(at, "\"version\":\"%d.%d", &major, &minor) != 2) {
-        return -EPROTO;
-    }
-    snprintf(version, size, "%d.%d", major, minor);
-    return major < TTL_MAJOR || (major == TTL_MAJOR && minor < TTL_MINOR);
-}
-
 static Suite *ttl_suite(void)
 {
     Suite *suite = suite_create("integration_jetstream_ttl");
-    TCase *ttl = ttl_tcase("ttl");
+    TCase *ttl = jsc_tcase("ttl");
     tcase_add_test(ttl, test_ttl_expires);
     tcase_add_test(ttl, test_ttl_disabled);
     tcase_add_test(ttl, test_ttl_invalid);
     tcase_add_test(ttl, test_ttl_consumer);
     tcase_add_test(ttl, test_ttl_restart);
     suite_add_tcase(suite, ttl);
-    TCase *markers = ttl_tcase("markers");
+    TCase *markers = jsc_tcase("markers");
     tcase_add_test(markers, test_ttl_marker_config);
     tcase_add_test(markers, test_ttl_marker);
     tcase_add_test(markers, test_ttl_marker_max_age);
@@ -889,16 +551,5 @@ static Suite *ttl_suite(void)
 
 int main(void)
 {
-    char version[32];
-    int old = reference_too_old(version, sizeof version);
-    if (old < 0) {
-        fprintf(stderr, "cannot read the reference's version: %s\n", strerror(-old));
-        return EXIT_FAILURE;
-    }
-    if (old > 0) {
-        printf("SKIP: nats-server %s has no per-message TTL (nats-server %d.%d)\n", version,
-               TTL_MAJOR, TTL_MINOR);
-        return 77;
-    }
-    return itest_run(ttl_suite());
+    return jsc_run(ttl_suite, TTL_MAJOR, TTL_MINOR, "per-message TTL");
 }
