@@ -70,7 +70,8 @@ static char *header_set(const char *block, size_t length, const char *key, const
         } else {
             /* the line, then its CRLF written (a last line may have come without one) */
             memcpy(out + written, block + at, line);
-            memcpy(out + written + line, "\r\n", 2);
+            out[written + line] = '\r';
+            out[written + line + 1] = '\n';
             written += line + 2;
         }
         at += line + 2;
@@ -78,7 +79,8 @@ static char *header_set(const char *block, size_t length, const char *key, const
     if (!replaced) {
         written += (size_t)sprintf(out + written, "%s: %s\r\n", key, value);
     }
-    memcpy(out + written, "\r\n", 2);
+    out[written] = '\r';
+    out[written + 1] = '\n';
     *out_length = written + 2;
     return out;
 }

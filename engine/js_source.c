@@ -122,7 +122,7 @@ static void transforms_join(struct go_json *text, const struct js_stream_source 
 static char *index_name(const struct js_stream_source *config)
 {
     struct go_json text;
-    go_json_init(&text, 64 * 1024);
+    go_json_init(&text, (size_t)64 * 1024);
     go_json_literal(&text, config->name);
     if (config->has_external && config->external.api != NULL) {
         char hash[9];
@@ -313,7 +313,7 @@ static char *request_body(const struct js_source *source)
     int64_t start_ns;
     const char *policy = deliver_policy_of(source, &start_seq, &start_ns);
     struct go_json json;
-    go_json_init(&json, 64 * 1024);
+    go_json_init(&json, (size_t)64 * 1024);
     go_json_literal(&json, "{");
     go_json_key_cstring(&json, "stream_name", config->name);
     go_json_key(&json, "config");
@@ -628,6 +628,9 @@ void js_source_direct_check(struct js_source *source)
 
 static void source_free(struct js_source *source)
 {
+    if (source == NULL) {
+        return;
+    }
     struct shard *shard = source->stream->js->shard;
     for (int i = 0; i < 2; i++) {
         if (source->direct_subs[i] != NULL) {

@@ -56,7 +56,7 @@ static uint64_t token_number(struct proto_slice token)
 static bool ack_reply_parse(struct proto_slice reply, struct ack_reply *out)
 {
     enum { TOKENS_V1 = 9, TOKENS_V2 = 12, TOKENS_MAX = 16 };
-    struct proto_slice tokens[TOKENS_MAX];
+    struct proto_slice tokens[TOKENS_MAX] = {{0}};
     size_t count = 0;
     uint32_t start = 0;
     for (uint32_t i = 0; i <= reply.length; i++) {
@@ -106,9 +106,19 @@ static bool key_dropped(const char *line, size_t length, bool source)
  * not NULL. `out` has room for length + add_length + 16 bytes. Returns the new length: 0
  * when no block came and none is added; a block left without a line stays, empty, as
  * nats-server keeps it. */
+/* Writes a CRLF at `at`. */
+static void crlf_put(char *at)
+{
+    at[0] = '\r';
+    at[1] = '\n';
+}
+
 static size_t header_rewrite(const char *block, size_t length, const char *add,
                              size_t add_length, bool source, char *out)
 {
+    if (block == NULL) {
+        length = 0;
+    }
     static const char EMPTY[] = "NATS/1.0\r\n";
     size_t at = 0;
     size_t written = 0;
@@ -131,7 +141,7 @@ static size_t header_rewrite(const char *block, size_t length, const char *add,
         }
         if (!key_dropped(line, line_length, source)) {
             memcpy(out + written, line, line_length);
-            memcpy(out + written + line_length, "\r\n", 2);
+            crlf_put(out + written + line_length);
             written += line_length + 2;
             lines++;
         }
@@ -139,14 +149,14 @@ static size_t header_rewrite(const char *block, size_t length, const char *add,
     }
     if (add != NULL) {
         memcpy(out + written, add, add_length);
-        memcpy(out + written + add_length, "\r\n", 2);
+        crlf_put(out + written + add_length);
         written += add_length + 2;
         lines++;
     }
     if (lines == 0 && length == 0) {
         return 0; /* no header came, none is added */
     }
-    memcpy(out + written, "\r\n", 2);
+    crlf_put(out + written);
     return written + 2;
 }
 

@@ -140,7 +140,9 @@ void monitor_fields_fill(const struct client *client, struct monitor_conn_fields
 static const char *text_put(char **text, const char *data, size_t length)
 {
     char *copy = *text;
-    memcpy(copy, data, length);
+    if (length > 0) {
+        memcpy(copy, data, length);
+    }
     copy[length] = '\0';
     *text += length + 1;
     return copy;
@@ -264,8 +266,11 @@ static struct candidate *candidates_take(struct shard *shard, const struct monit
         total++;
     }
     *count = 0;
-    struct candidate *candidates = total > 0 ? malloc((size_t)total * sizeof *candidates) : NULL;
-    if (total > 0 && candidates == NULL) {
+    if (total == 0) {
+        return NULL;
+    }
+    struct candidate *candidates = malloc((size_t)total * sizeof *candidates);
+    if (candidates == NULL) {
         *error = -ENOMEM;
         return NULL;
     }
