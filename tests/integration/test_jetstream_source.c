@@ -760,7 +760,7 @@ START_TEST(test_source_sources)
 
     /* A 1-4 and B 2, 4, 5, less one of the two "dup" */
     uint64_t copies = dup ? 6 : 7;
-    state_wait("S", copies, copies, SOURCE_WAIT_MS);
+    jsStreamInfo_Destroy(state_wait("S", copies, copies, SOURCE_WAIT_MS));
     /* the copies held one "dup": the other is dropped, not stored after this */
     jst_publish("own", "local 1", 7, copies + 1);
     ck_assert_uint_eq(publish_id("a.y", "a9", NULL), 5);
