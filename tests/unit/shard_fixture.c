@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/spsc.h"
 #include "engine/interest.h"
+#include "engine/monitor.h"
 #include "engine/route.h"
 
 #include <check.h>
@@ -49,6 +50,7 @@ static void shard_free(struct shard *shard)
 {
     xshard_destroy(&shard->xshard);
     conn_table_destroy(&shard->conns);
+    monitor_closed_free(shard->closed_conns); /* the clients released closed into it */
     timer_wheel_destroy(&shard->timers);
     interest_destroy(&shard->interest);
     sublist_destroy(shard->sublist);
