@@ -538,8 +538,8 @@ END_TEST
 
 /* Closed connections (nats-server's ring of closed clients): state=closed lists them with
  * stop and reason, their subscriptions and counts as they were; state=all adds the open
- * ones; stop and reason sort only closed ones; --max_closed_clients bounds the ring (here
- * 0: none kept). Observed alike on nats-server 2.9.10 and 2.15.1 (its default ring). */
+ * ones; stop and reason sort only closed ones; --max_closed_clients bounds the ring (0:
+ * none kept; 2 on one shard: the oldest goes). Observed alike on nats-server 2.9.10 and 2.15.1 (its default ring). */
 START_TEST(test_monitor_closed_connections)
 {
     struct test_server server;
@@ -608,6 +608,34 @@ START_TEST(test_monitor_closed_connections)
     ck_assert_int_eq(json_int(response.body, "total"), 0);
     free(response.body);
     close(probe);
+    itest_server_stop(&server);
+
+    /* a ring of 2 on one shard: the oldest closed goes when a third closes */
+    static const char *const RING_ARGS[] = {"-m", "-1", "--max_closed_clients", "2",
+                                            "--shards", "1", NULL};
+    options.extra_args = RING_ARGS;
+    itest_server_start(&server, &options);
+    port = itest_monitor_port(&server, WAIT_MS);
+    static const char *const names[] = {"closed-1", "closed-2", "closed-3"};
+    for (size_t i = 0; i < 3; i++) {
+        close(client_open(server.port, names[i]));
+        char wanted[48];
+        snprintf(wanted, sizeof wanted, "\"name\": \"%s\"", names[i]);
+        bool seen = false; /* closed in this order: each is in the ring before the next */
+        deadline = itest_now_ms() + WAIT_MS;
+        while (!seen && itest_now_ms() < deadline) {
+            get(port, "/connz?state=closed", &response);
+            seen = contains(response.body, wanted);
+            free(response.body);
+        }
+        ck_assert_msg(seen, "%s never listed as closed", names[i]);
+    }
+    get(port, "/connz?state=closed", &response);
+    ck_assert_int_eq(json_int(response.body, "total"), 2);
+    ck_assert(!contains(response.body, "\"name\": \"closed-1\""));
+    ck_assert(contains(response.body, "\"name\": \"closed-2\""));
+    ck_assert(contains(response.body, "\"name\": \"closed-3\""));
+    free(response.body);
 }
 END_TEST
 
