@@ -30,9 +30,14 @@ enum { LOG_LINE_SIZE_MAX = 2048 };
 static int log_fd = 2;                                   /* set once, before threads */
 /* relaxed: a reload (-D, -V) changes it; a line decided under the old level is harmless */
 static _Atomic int log_level_max = LOG_LEVEL_INFO;
-static bool log_time = true;                             /* set once, before threads */
-static bool log_time_utc = false;                        /* set once, before threads */
-static const char *log_path = NULL;      /* set once, before threads; NULL: not a file */
+/* relaxed: a reload (-T, logtime_utc) changes them; a line stamped the old way is harmless */
+static _Atomic bool log_time = true;
+static _Atomic bool log_time_utc = false;
+/* NULL: not a file. Set before threads; moved by a reload (log_file_move) while holding
+ * log_file_busy, under which the rotation on any thread reads it; main, the only writer,
+ * reads it freely. */
+static const char *log_path = NULL;
+static char *log_path_moved = NULL; /* owned: log_path after a move; main thread only */
 static int64_t log_size_limit = 0;       /* set once, before threads; 0: never rotate */
 static _Thread_local int log_shard_index = -1;
 
@@ -65,8 +70,8 @@ void log_set_level(enum log_level level_max)
 
 void log_configure_time(bool time, bool utc)
 {
-    log_time = time;
-    log_time_utc = utc;
+    atomic_store_explicit(&log_time, time, memory_order_relaxed);
+    atomic_store_explicit(&log_time_utc, utc, memory_order_relaxed);
     tzset(); /* once here: localtime_r need not read TZ on every line */
 }
 
@@ -116,11 +121,11 @@ int log_thread_shard(void)
 static size_t log_prefix(char *line, size_t size, enum log_level level)
 {
     int n = 0;
-    if (log_time) {
+    if (atomic_load_explicit(&log_time, memory_order_relaxed)) {
         struct timespec now;
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &now);
-        if (log_time_utc) {
+        if (atomic_load_explicit(&log_time_utc, memory_order_relaxed)) {
             gmtime_r(&now.tv_sec, &tm);
         } else {
             localtime_r(&now.tv_sec, &tm);
@@ -255,6 +260,36 @@ int log_reopen(void)
     }
     LOG_INFO("File log re-opened");
     return 0;
+}
+
+int log_file_move(const char *path)
+{
+    ASSERT(path != NULL);
+    ASSERT(log_path != NULL);
+    char *copy = strdup(path);
+    if (copy == NULL) {
+        return -ENOMEM;
+    }
+    int64_t size = 0;
+    int fd = log_file_open(path, &size);
+    if (fd < 0) {
+        free(copy);
+        return fd;
+    }
+    while (atomic_flag_test_and_set_explicit(&log_file_busy, memory_order_acquire)) {
+        sched_yield(); /* a rotation holds it for one rename and one open */
+    }
+    int rc = log_file_swap(fd);
+    char *replaced = copy;
+    if (rc == 0) {
+        replaced = log_path_moved;
+        log_path_moved = copy;
+        log_path = copy;
+        atomic_store_explicit(&log_file_bytes, size, memory_order_relaxed);
+    }
+    atomic_flag_clear_explicit(&log_file_busy, memory_order_release);
+    free(replaced);
+    return rc;
 }
 
 void log_write(enum log_level level, const char *format, ...)

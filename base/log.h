@@ -32,7 +32,7 @@ void log_configure(int fd, enum log_level level_max);
 void log_set_level(enum log_level level_max);
 
 /* Whether lines carry the date and time (nats-server's -T/--logtime, on by default), and
- * in UTC rather than local time (its logtime_utc). Call before starting threads. */
+ * in UTC rather than local time (its logtime_utc). Any thread (a reload changes them). */
 void log_configure_time(bool time, bool utc);
 
 /* Opens `path` for logging as nats-server opens its log file (append, created 0640), and
@@ -47,6 +47,12 @@ int log_configure_file(const char *path, int64_t size_limit, enum log_level leve
  * says so in the log; without a file, says that it ignored the request. Main thread only.
  * 0 or -errno (also logged). */
 int log_reopen(void);
+
+/* A reload's new log file: opens `path` (copied) as log_configure_file does
+ * and puts it behind the descriptor lines go to, in place of the
+ * file there (the logging must already go to a file). Main thread only. 0 or -errno (the
+ * old file stays). */
+int log_file_move(const char *path);
 
 /* True when lines at `level` are written: lets callers skip formatting trace output. */
 int log_enabled(enum log_level level);

@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "engine/auth.h"
+#include "engine/auth_tls_map.h"
 #include "engine/config.h"
 
 #include <string.h>
@@ -34,13 +35,24 @@ bool auth_nonce_required(const struct config *config)
 }
 
 bool auth_authenticate(const struct config *config, const struct connect_options *options,
-                       const char *nonce, const struct auth_permissions **permissions)
+                       const char *nonce, const struct x509_st *certificate,
+                       const struct auth_permissions **permissions)
 {
     *permissions = NULL;
     if (!auth_required(config)) {
         return true;
     }
     const struct auth_config *auth = config->auth;
+    if (config->tls_map && auth != NULL && auth->user_count > 0 && options->nkey == NULL) {
+        /* nats-server: the certificate names the user; CONNECT's user and password count
+         * for nothing */
+        const struct auth_user *user = auth_tls_map_find(auth, certificate);
+        if (user == NULL) {
+            return false;
+        }
+        *permissions = user->permissions;
+        return true;
+    }
     if (auth != NULL && auth->user_count > 0) {
         return auth_users_authenticate(auth, options, nonce, permissions);
     }

@@ -9,6 +9,7 @@
 
 struct auth_permissions;
 struct config;
+struct x509_st;
 
 /* Logs nats-server's warning when a password is written in plain text. */
 void auth_config_warn(const struct config *config);
@@ -21,8 +22,11 @@ bool auth_nonce_required(const struct config *config);
 
 /* Checks CONNECT's credentials. True when the client is in; `*permissions` is then its
  * permission set (NULL: everything allowed). `nonce` is the one its INFO carried (NULL
- * when none). A user name that does not exist costs what a wrong password costs. */
+ * when none); `certificate` the one the client presented over TLS (NULL when none), which
+ * names the user under verify_and_map. A user name that does not exist costs what a wrong
+ * password costs. */
 bool auth_authenticate(const struct config *config, const struct connect_options *options,
-                       const char *nonce, const struct auth_permissions **permissions);
+                       const char *nonce, const struct x509_st *certificate,
+                       const struct auth_permissions **permissions);
 
 #endif

@@ -75,8 +75,8 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
 {
     struct client *client = (struct client *)conn;
     const struct server *server = conn->shard->server;
-    const struct config *config = server->config;
     const struct server_live *live = server_live(server);
+    const struct config *config = live->config;
     /* first: release cancels both, whatever happens below */
     timer_entry_init(&client->ping_timer, ping_timer_fired, client);
     timer_entry_init(&client->auth_timer, auth_timer_fired, client);
@@ -96,8 +96,8 @@ static int client_open(struct conn *conn, const struct sockaddr *peer)
         timer_arm(conn->table->timers, &client->auth_timer,
                   clock_deadline_ns(now, config->auth_timeout_ns));
     }
-    if (server->tls != NULL &&
-        conn_tls_start(conn, server->tls, tls_server_handshake_first(server->tls)) != 0) {
+    if (live->tls != NULL &&
+        conn_tls_start(conn, live->tls, tls_server_handshake_first(live->tls)) != 0) {
         return -ENOMEM;
     }
     if (auth_nonce_required(live->config)) {
@@ -528,7 +528,8 @@ static void handle_connect(struct client *client, const struct proto_op *op)
     const struct server_live *live = server_live(server);
     if (live->auth_required &&
         !auth_authenticate(live->config, &options,
-                           client->nonce[0] != '\0' ? client->nonce : NULL, &permissions)) {
+                           client->nonce[0] != '\0' ? client->nonce : NULL,
+                           conn_tls_peer_certificate(&client->conn), &permissions)) {
         connect_options_free(&options);
         client_fail(client, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
         return;
@@ -667,7 +668,7 @@ static void client_receive(struct conn *conn, const char *data, size_t length)
 static void ping_timer_fired(struct timer_entry *entry, void *ctx)
 {
     struct client *client = ctx;
-    const struct config *config = client->conn.shard->server->config;
+    const struct config *config = server_live(client->conn.shard->server)->config;
     if (conn_ending(&client->conn)) {
         return;
     }
@@ -727,10 +728,13 @@ static void client_reload(struct conn *conn)
         return;
     }
     const struct server_live *live = server_live(conn->shard->server);
+    parser_limits_set(&client->parser, (uint32_t)live->config->max_control_line,
+                      (uint32_t)live->config->max_payload);
     const struct auth_permissions *permissions = NULL;
     if (live->auth_required &&
         !auth_authenticate(live->config, &client->options,
-                           client->nonce[0] != '\0' ? client->nonce : NULL, &permissions)) {
+                           client->nonce[0] != '\0' ? client->nonce : NULL,
+                           conn_tls_peer_certificate(conn), &permissions)) {
         /* closed without a word: nats-server 2.9.10 and 2.15.1 send nothing here */
         conn_close_after_flush(&client->conn, "Authentication Failure");
         return;

@@ -770,24 +770,13 @@ void config_release(struct config *config)
     config->auth = NULL;
     free(config->leaf);
     config->leaf = NULL;
+    free(config->tls_ciphers);
+    config->tls_ciphers = NULL;
+    free(config->tls_curves);
+    config->tls_curves = NULL;
 }
 
-/* ---- reload ---------------------------------------------------------------------------- */
-
-/* The flags a reload may change, of those nats-server reloads: authorization, debug and
- * trace, max_connections. The file's users and permissions (config->auth) always reload. */
-static bool flag_reloadable(const struct flag *flag)
-{
-    static const char *const reloadable[] = {
-        "c", "user", "pass", "auth", "auth_timeout", "D", "V", "DV", "max_connections", "t",
-    };
-    for (size_t i = 0; i < sizeof reloadable / sizeof reloadable[0]; i++) {
-        if (strcmp(flag->names[0], reloadable[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
+/* ---- comparison (config_reload.c decides what a reload may change) ---------------------- */
 
 static void flag_value_text(const struct flag *flag, const struct config *config, char *text,
                             size_t size)
@@ -811,28 +800,30 @@ static void flag_value_text(const struct flag *flag, const struct config *config
     text[0] = '\0';
 }
 
-int config_reload_refused(const struct config *old, const struct config *next, char *text,
-                          size_t size)
+int config_flags_compare(const struct config *a, const struct config *b,
+                         config_flag_change_fn *visit, void *context)
 {
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         const struct flag *flag = &flags[i];
-        if (flag->action != ACTION_SET || flag_reloadable(flag)) {
+        if (flag->action != ACTION_SET) {
             continue;
         }
         char before[128];
         char after[128];
-        flag_value_text(flag, old, before, sizeof before);
-        flag_value_text(flag, next, after, sizeof after);
+        flag_value_text(flag, a, before, sizeof before);
+        flag_value_text(flag, b, after, sizeof after);
         if (strcmp(before, after) != 0) {
-            snprintf(text, size, "config reload not supported for %s: old=%s, new=%s",
-                     flag->names[flag->names[1] != NULL ? 1 : 0], before, after);
-            return 1;
+            const struct config_flag_change change = {
+                .name = flag->names[0],
+                .label = flag->names[flag->names[1] != NULL ? 1 : 0],
+                .before = before,
+                .after = after,
+            };
+            int rc = visit(context, &change);
+            if (rc != 0) {
+                return rc;
+            }
         }
-    }
-    if (!config_leaf_equal(old->leaf, next->leaf)) { /* links are not redone on a reload */
-        snprintf(text, size, "config reload not supported for LeafNode: the leafnodes block "
-                             "changed");
-        return 1;
     }
     return 0;
 }

@@ -158,6 +158,12 @@ struct config {
     bool tls_handshake_first; /* the handshake before INFO */
     int64_t tls_timeout_ns;
     const char *tls_min_version; /* "1.2" or "1.3"; NULL: 1.2 */
+    /* tls {} only (no flags): cipher_suites and curve_preferences, Go's names joined by
+     * ':' (owned; NULL: OpenSSL's defaults), and verify_and_map: the user is the one the
+     * client certificate names (auth_tls_map.c) */
+    char *tls_ciphers;
+    char *tls_curves;
+    bool tls_map;
     /* Leafnodes: the remotes this server connects to, from the file (owned; NULL: none)
      * and --leafnodes (one more remote: URLs, comma-separated); the delay before a lost or
      * refused link is tried again. */
@@ -231,11 +237,34 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
  * config_parse has done it already when it returned anything but CONFIG_RUN. */
 void config_release(struct config *config);
 
-/* What a reload may not change: 0 when `next` differs from `old` only in what a reload
- * applies (authorization, users and permissions, debug and trace, max_connections); else 1 with nats-server's message, naming the first other flag that
- * changed, in `text`. */
-int config_reload_refused(const struct config *old, const struct config *next, char *text,
+/* A settable flag whose value differs between two configurations: its first name (the
+ * table's key: "P", "max_payload"), the name nats-server's messages use ("pid"), and both
+ * values as text (a switch "true"/"false", a number in its unit: bytes, nanoseconds). */
+struct config_flag_change {
+    const char *name;
+    const char *label;
+    const char *before;
+    const char *after;
+};
+
+typedef int config_flag_change_fn(void *context, const struct config_flag_change *change);
+
+/* Calls `visit` for each settable flag whose value differs between `a` and `b`, in the
+ * table's order (--help's), and stops at the first nonzero return, which it returns; 0
+ * when every call returned 0. */
+int config_flags_compare(const struct config *a, const struct config *b,
+                         config_flag_change_fn *visit, void *context);
+
+/* What a reload may not change (config_reload.c): 0 when `next` differs from `start` (the
+ * configuration the broker started with) only in what a reload applies; else 1 with
+ * nats-server's message ("config reload not supported for X: old=…, new=…") or ionats's
+ * own reason in `text`. */
+int config_reload_refused(const struct config *start, const struct config *next, char *text,
                           size_t size);
+
+/* Logs nats-server's "Reloaded: <name> = <value>" for each flag that a reload from
+ * `current` to `next` changes (config_reload.c). */
+void config_reload_describe(const struct config *current, const struct config *next);
 
 /* True when two leafnodes {} blocks ask for the same (NULL: none); config_file_leaf.c. */
 bool config_leaf_equal(const struct config_leaf *a, const struct config_leaf *b);

@@ -1,6 +1,6 @@
 /* The configuration file's blocks with tables of their own: tls {} (certificate, key, CA,
- * verify, timeout, handshake_first, min_version; cipher and curve choices, pinned and
- * mapped certificates are refused), jetstream {} (store,
+ * verify, verify_and_map, timeout, handshake_first, min_version, cipher_suites and
+ * curve_preferences by Go's names; pinned certificates and certificate stores are refused), jetstream {} (store,
  * sync and storage sizes as nats-server reads them, the domain; encryption and limits are
  * refused) and streaming {} (nats-streaming-server's keys, its channel limits also in
  * store_limits {}). Each block is a map applied by its table through the rules' engine in
@@ -9,6 +9,7 @@
 #include "engine/config_file_internal.h"
 
 #include "engine/conn_tls.h"
+#include "engine/tls_names.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -51,6 +52,76 @@ static void tls_handshake_first_apply(struct config_file_state *a,
     }
 }
 
+/* cipher_suites and curve_preferences: a non-empty array of the names nats-server knows,
+ * kept joined by ':' (tls_names.h turns them into OpenSSL's). */
+static void tls_names_apply_key(struct config_file_state *a, const char *key,
+                                const struct conf_node *value, bool ciphers)
+{
+    if (!config_file_type_is(a, key, value, CONF_ARRAY)) {
+        return;
+    }
+    if (value->as.array.count == 0) {
+        config_file_error(a, value, "error parsing tls config, '%s' cannot be empty", key);
+        return;
+    }
+    size_t length = 0;
+    for (size_t i = 0; i < value->as.array.count; i++) {
+        const struct conf_node *item = value->as.array.items[i];
+        if (item->type != CONF_STRING) {
+            config_file_error(a, item, "error parsing tls config, '%s' wrong type", key);
+            return;
+        }
+        const char *name = item->as.string.bytes;
+        bool known = ciphers ? tls_names_cipher_known(name) : tls_names_curve_known(name);
+        if (!known) {
+            config_file_error(a, item, ciphers ? "unrecognized cipher %s"
+                                               : "unrecognized curve preference %s",
+                              name);
+            return;
+        }
+        length += item->as.string.length + 1;
+    }
+    char *joined = calloc(1, length);
+    if (joined == NULL) {
+        config_file_error(a, value, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < value->as.array.count; i++) {
+        if (i > 0) {
+            strcat(joined, ":");
+        }
+        strcat(joined, value->as.array.items[i]->as.string.bytes);
+    }
+    char **field = ciphers ? &a->config->tls_ciphers : &a->config->tls_curves;
+    free(*field);
+    *field = joined;
+}
+
+static void tls_ciphers_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                              const char *key, const struct conf_node *value)
+{
+    tls_names_apply_key(a, key, value, true);
+}
+
+static void tls_curves_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                             const char *key, const struct conf_node *value)
+{
+    tls_names_apply_key(a, key, value, false);
+}
+
+/* verify_and_map: client certificates required, and the user is the one they name. */
+static void tls_map_apply(struct config_file_state *a, const struct config_file_rule *rule,
+                          const char *key, const struct conf_node *value)
+{
+    if (!config_file_type_is(a, key, value, CONF_BOOL)) {
+        return;
+    }
+    a->config->tls_map = value->as.boolean;
+    if (value->as.boolean) {
+        config_file_flag(a, "tlsverify", key, value);
+    }
+}
+
 static const struct config_file_rule tls_rules[] = {
     {{"cert_file"}, KEY_FLAG, CONF_STRING, "tlscert", NULL, NULL},
     {{"key_file"}, KEY_FLAG, CONF_STRING, "tlskey", NULL, NULL},
@@ -60,10 +131,11 @@ static const struct config_file_rule tls_rules[] = {
     {{"handshake_first", "first", "immediate"}, KEY_HANDLER, 0, NULL, tls_handshake_first_apply,
      NULL},
     {{"min_version"}, KEY_FLAG, CONF_STRING, "tls_min_version", NULL, NULL},
-    {{"verify_and_map", "verify_cert_and_check_known_urls"}, KEY_OFF, 0, NULL, NULL,
-     "mapping certificates to users is not supported yet"},
-    {{"cipher_suites", "curve_preferences"}, KEY_REFUSE, 0, NULL, NULL,
-     "choosing ciphers and curves is not supported yet (OpenSSL's defaults apply)"},
+    {{"verify_and_map"}, KEY_HANDLER, 0, NULL, tls_map_apply, NULL},
+    {{"verify_cert_and_check_known_urls"}, KEY_OFF, 0, NULL, NULL,
+     "checking certificates against known URLs is for routes and gateways, not supported"},
+    {{"cipher_suites"}, KEY_HANDLER, 0, NULL, tls_ciphers_apply, NULL},
+    {{"curve_preferences"}, KEY_HANDLER, 0, NULL, tls_curves_apply, NULL},
     {{"pinned_certs", "certs", "cert_store", "cert_match_by", "cert_match"}, KEY_REFUSE, 0,
      NULL, NULL, "not supported yet"},
     {{"cert_match_skip_invalid", "ca_certs_match", "ocsp_peer", "insecure"}, KEY_REFUSE, 0,
@@ -97,6 +169,8 @@ void config_file_tls(struct config_file_state *a, const struct config_file_rule 
         .key_file = config->tls_key,
         .ca_file = config->tls_ca,
         .min_version = config->tls_min_version,
+        .ciphers = config->tls_ciphers,
+        .curves = config->tls_curves,
     };
     char error[512];
     struct tls_server *check = tls_server_new(&settings, error, sizeof error);

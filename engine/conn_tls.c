@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "engine/config.h"
 #include "engine/conn.h"
+#include "engine/tls_names.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -161,6 +162,9 @@ struct tls_server *tls_server_new(const struct tls_settings *settings, char *err
     } else if (settings->ca_file == NULL && settings->verify &&
                SSL_CTX_set_default_verify_paths(tls->ctx) != 1) {
         error_text(error, error_size, "error loading the system's CAs", NULL);
+    } else if (tls_names_apply(tls->ctx, settings->ciphers, settings->curves, error,
+                               error_size) != 0) {
+        /* the reason is in `error` */
     } else {
         if (settings->verify) {
             SSL_CTX_set_verify(tls->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
@@ -223,6 +227,8 @@ int tls_server_configure(struct tls_server **tls, const struct config *config)
         .handshake_first = config->tls_handshake_first,
         .timeout_ns = config->tls_timeout_ns,
         .min_version = config->tls_min_version,
+        .ciphers = config->tls_ciphers,
+        .curves = config->tls_curves,
     };
     char error[512];
     *tls = tls_server_new(&settings, error, sizeof error);
@@ -354,6 +360,15 @@ bool conn_tls_describe(const struct conn *conn, const char **version, const char
         *cipher = "unknown";
     }
     return true;
+}
+
+struct x509_st *conn_tls_peer_certificate(const struct conn *conn)
+{
+    const struct conn_tls *tls = conn->tls;
+    if (tls == NULL || tls->state != TLS_OPEN) {
+        return NULL;
+    }
+    return SSL_get0_peer_certificate(tls->ssl);
 }
 
 void conn_tls_free(struct conn *conn)

@@ -42,6 +42,9 @@ struct tls_settings {
     int64_t timeout_ns;      /* how long a handshake may take */
     const char *min_version; /* "1.2" or "1.3"; NULL: 1.2 */
     bool insecure;           /* client side: the server's certificate is not checked */
+    const char *ciphers;     /* server side: Go's names of the TLS 1.2 suites allowed,
+                              * ':'-separated (tls_names.h); NULL: OpenSSL's defaults */
+    const char *curves;      /* server side: Go's names of the groups; NULL: defaults */
 };
 
 /* Builds the server side of TLS: loads the certificate chain and key (and the CA for
@@ -99,5 +102,10 @@ bool conn_tls_seal(struct conn *conn);
 /* conn_send_iov and conn_sent under TLS (see conn.h). */
 int conn_tls_send_iov(struct conn *conn, size_t bytes_max);
 void conn_tls_sent(struct conn *conn, size_t bytes);
+
+/* The certificate the peer of a connection presented in its finished handshake, borrowed
+ * until the connection is released; NULL without TLS, before the handshake ended, or when
+ * it presented none. An X509 of OpenSSL's. */
+struct x509_st *conn_tls_peer_certificate(const struct conn *conn);
 
 #endif

@@ -597,11 +597,11 @@ int main(int argc, char **argv)
     }
     pthread_barrier_wait(&go);
     int exit_code = 1;
-    char ports_path[PATH_MAX];
-    ops_ports_file_path(ports_path, sizeof ports_path, config.ports_file_dir, argv[0]);
+    ops_ports_file_path(server.ports_path, sizeof server.ports_path, config.ports_file_dir,
+                        argv[0]);
     if (!abort_start) {
-        if (ports_path[0] != '\0') {
-            ops_ports_file_write(server.listen_fd, server.monitor_listen_fd, ports_path);
+        if (server.ports_path[0] != '\0') {
+            ops_ports_file_write(server.listen_fd, server.monitor_listen_fd, server.ports_path);
         }
         signal_loop(&signals, &server, argc, argv);
         LOG_INFO("Initiating Shutdown...");
@@ -636,8 +636,8 @@ int main(int argc, char **argv)
     free(threads);
     pthread_barrier_destroy(&go);
     sem_destroy(&ready);
-    if (ports_path[0] != '\0' && !abort_start) {
-        ops_ports_file_remove(ports_path);
+    if (server.ports_path[0] != '\0' && !abort_start) {
+        ops_ports_file_remove(server.ports_path);
     }
     LOG_INFO("Server Exiting..");
     return exit_code;

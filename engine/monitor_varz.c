@@ -134,7 +134,7 @@ void monitor_varz_write(struct shard *shard, const struct monitor_gather *gather
                         struct go_json *json)
 {
     const struct server *server = shard->server;
-    const struct config *config = server->config;
+    const struct config *config = server_live(server)->config; /* what a reload changed too */
     struct monitor_part sum = {0};
     for (int i = 0; i < gather->part_count; i++) {
         const struct monitor_part *part = &gather->parts[i];

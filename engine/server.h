@@ -12,6 +12,7 @@
 #include "engine/shard_call.h"
 #include "engine/xshard.h"
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -67,6 +68,14 @@ struct server {
      * transient overshoot by racing accepts on different shards is corrected on the next
      * accept; no other memory is published through it. */
     _Atomic int64_t connection_count;
+    /* Clients a reload that lowered max_connections still wants closed: main sets it, each
+     * shard claims one at a time (a decrement that finds it above 0) and closes one of its
+     * own, so that together they close exactly that many. Relaxed: a claim publishes
+     * nothing but itself. */
+    _Atomic int64_t connections_to_close;
+    /* The ports file written (--ports_file_dir; "" none): main thread only, so that a
+     * reload can move it and the exit remove it. */
+    char ports_path[PATH_MAX];
     /* Client ids handed out; relaxed, ids only need to be unique. */
     _Atomic uint64_t next_client_id;
     enum loop_backend io_backend; /* every shard's */

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "engine/conn.h"
 #include "engine/monitor.h"
+#include "engine/reload.h"
 #include "engine/shard_call.h"
 #include "engine/shard_module.h"
 
@@ -534,17 +535,6 @@ static void close_all_after_flush(struct shard *shard)
     }
 }
 
-/* A reload was published (reload.h): each connection's kind checks it against it. */
-static void conns_reload(struct shard *shard)
-{
-    for (uint32_t i = 0; i < shard->conns.capacity; i++) {
-        struct conn *conn = shard->conns.conns[i];
-        if (conn != NULL && conn->kind->reload != NULL && !(conn->flags & CONN_F_CLOSING)) {
-            conn->kind->reload(conn);
-        }
-    }
-}
-
 static void on_control(void *ctx, uint64_t value, int error)
 {
     struct shard *shard = ctx;
@@ -558,7 +548,7 @@ static void on_control(void *ctx, uint64_t value, int error)
         stats_log(shard);
     }
     if ((value & (WAKE_LDM_VALUE - 1)) >= WAKE_RELOAD_VALUE && !shard->stopping) {
-        conns_reload(shard);
+        shard_reload_apply(shard);
     }
     if ((value & (WAKE_STOP_VALUE - 1)) >= WAKE_LDM_VALUE && !shard->stopping &&
         !shard->lame_duck) {

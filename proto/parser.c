@@ -77,6 +77,13 @@ void parser_init(struct parser *parser, enum parser_role role, uint32_t control_
     parser->payload_max = payload_max;
 }
 
+void parser_limits_set(struct parser *parser, uint32_t control_line_max, uint32_t payload_max)
+{
+    ASSERT(control_line_max > 0);
+    parser->control_line_max = control_line_max;
+    parser->payload_max = payload_max;
+}
+
 void parser_destroy(struct parser *parser)
 {
     free(parser->carry);

@@ -96,6 +96,10 @@ void parser_init(struct parser *parser, enum parser_role role, uint32_t control_
                  uint32_t payload_max);
 void parser_destroy(struct parser *parser);
 
+/* New limits for the ops still to come (a configuration reload); an op already being
+ * stitched keeps the size it announced. */
+void parser_limits_set(struct parser *parser, uint32_t control_line_max, uint32_t payload_max);
+
 /* Parses the next operation from [*cursor, end). Returns 1 with `op` filled and *cursor
  * advanced past it; 0 when the input is used up (an incomplete op is carried internally;
  * *cursor == end); or a negative proto_error, after which the connection must be closed

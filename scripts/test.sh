@@ -182,16 +182,16 @@ if [ "${IONATS_TEST_QUICK:-0}" != 1 ]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     run_suites build-asan "ionats (clang, ASan+UBSan)" --no-suite fuzz
-    for pair in "uring 1 epoll 4" "epoll 1 uring 4"; do
-      read -r io1 shards1 io2 shards2 <<< "$pair"
-      IONATS_TEST_IO=$io1 IONATS_TEST_SHARDS=$shards1 \
-        stage_start build-asan "ionats (clang, ASan+UBSan, --io $io1 --shards $shards1)" \
-        --suite integration --suite wire
-      IONATS_TEST_IO=$io2 IONATS_TEST_SHARDS=$shards2 \
-        stage_start build-asan "ionats (clang, ASan+UBSan, --io $io2 --shards $shards2)" \
-        --suite integration --suite wire
-      stages_finish
-    done
+    # each backend once, one with 1 shard and one with 4: every backend and every shard
+    # count under ASan; the gcc stages run all four pairings (the other two under ASan
+    # cost 115 s of CI's 25 minutes)
+    IONATS_TEST_IO=uring IONATS_TEST_SHARDS=1 \
+      stage_start build-asan "ionats (clang, ASan+UBSan, --io uring --shards 1)" \
+      --suite integration --suite wire
+    IONATS_TEST_IO=epoll IONATS_TEST_SHARDS=4 \
+      stage_start build-asan "ionats (clang, ASan+UBSan, --io epoll --shards 4)" \
+      --suite integration --suite wire
+    stages_finish
     unset ASAN_OPTIONS UBSAN_OPTIONS
     # CPU-bound: two targets at a time, one per CPU (tests/fuzz/meson.build)
     run_suites build-asan "fuzzing (parser, CONNECT JSON, client connection, config file)" \

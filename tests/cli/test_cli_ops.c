@@ -1,6 +1,6 @@
 /* Operations from the command line: the log line format (-T, --logtime_utc), the pid file
  * (-P), the ports file (--ports_file_dir), log rotation (--log_size_limit), the signals and
- * --signal, each on the running binary.
+ * --signal, what a reload moves of them, each on the running binary.
  *
  * The one idea: nats-server is the judge. Every scenario runs against ionats ($IONATS_BIN)
  * and, when it is there, against nats-server 2.15.1 ($IONATS_NATS_SERVER_CURRENT, from
@@ -342,6 +342,70 @@ START_TEST(test_pid_and_ports_files)
 }
 END_TEST
 
+/* The configuration file of test_reload_ops, for `s`, with files named `which`. */
+static void reload_conf_write(const char *path, const struct subject *s, const char *which,
+                              bool logtime)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "listen: 127.0.0.1:-1\nlogtime: %s\nlog_file: \"%s/%s-%s.log\"\n"
+             "pid_file: \"%s/%s-%s.pid\"\nports_file_dir: \"%s/ports-%s-%s\"\n",
+             logtime ? "true" : "false", dir, s->name, which, dir, s->name, which, dir, s->name,
+             which);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    fclose(f);
+}
+
+/* SIGHUP moves the log to another file (its lines now without the time), writes the pid
+ * file named now, and moves the ports file to the directory named now, removing the old
+ * one; as nats-server does. */
+START_TEST(test_reload_ops)
+{
+    for (int i = 0; i < subject_count; i++) {
+        const struct subject *s = &subjects[i];
+        char conf[160];
+        char path[192];
+        snprintf(conf, sizeof conf, "%s/reload-%s.conf", dir, s->name);
+        for (int k = 0; k < 2; k++) {
+            snprintf(path, sizeof path, "%s/ports-%s-%c", dir, s->name, "ab"[k]);
+            ck_assert_int_eq(mkdir(path, 0755), 0);
+        }
+        reload_conf_write(conf, s, "a", true);
+        const char *const args[] = {"-c", conf, NULL};
+        struct broker b;
+        broker_start(&b, s, args, NULL);
+        pid_t pid = b.pid;
+        char log_a[192];
+        char log_b[192];
+        snprintf(log_a, sizeof log_a, "%s/%s-a.log", dir, s->name);
+        snprintf(log_b, sizeof log_b, "%s/%s-b.log", dir, s->name);
+        expect_in(log_a, " [INF] Server is ready\n", s);
+        char ports_a[256];
+        char ports_b[256];
+        snprintf(ports_a, sizeof ports_a, "%s/ports-%s-a/%s_%d.ports", dir, s->name, s->name,
+                 (int)pid);
+        snprintf(ports_b, sizeof ports_b, "%s/ports-%s-b/%s_%d.ports", dir, s->name, s->name,
+                 (int)pid);
+        expect_in(ports_a, "}", s);
+        reload_conf_write(conf, s, "b", false);
+        ck_assert_int_eq(kill(pid, SIGHUP), 0);
+        expect_in(log_b, "[INF] Reloaded server configuration", s); /* 2.15: a digest after */
+        expect_in(ports_b, "}", s);
+        ck_assert_int_eq(access(ports_a, F_OK), -1);
+        char pid_text[32];
+        snprintf(pid_text, sizeof pid_text, "%d", (int)pid);
+        snprintf(path, sizeof path, "%s/%s-b.pid", dir, s->name);
+        expect_in(path, pid_text, s);
+        ck_assert_int_eq(broker_stop(&b, SIGTERM), 0);
+        expect_in(log_b, " [INF] Server Exiting..\n", s);
+        lines_match(log_b, PLAIN_LINE, pid, s);
+        lines_match(log_a, TIME_LINE, pid, s);
+    }
+}
+END_TEST
+
 /* A pid file that cannot be written stops the start ([FTL], exit 1); a ports file that
  * cannot be written is an [ERR] and the broker serves on. */
 START_TEST(test_ops_files_errors)
@@ -624,6 +688,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_log_lines_and_logtime);
     tcase_add_test(tc, test_pid_and_ports_files);
     tcase_add_test(tc, test_ops_files_errors);
+    tcase_add_test(tc, test_reload_ops);
     tcase_add_test(tc, test_signals);
     tcase_add_test(tc, test_lame_duck);
     tcase_add_test(tc, test_signal_command_errors);

@@ -152,6 +152,54 @@ START_TEST(test_auth_none)
 }
 END_TEST
 
+/* ---- raw connections ---- */
+
+void auth_raw_send(int fd, const char *text)
+{
+    size_t length = strlen(text);
+    ck_assert_int_eq(write(fd, text, length), (ssize_t)length);
+}
+
+/* Sends `ops` and a PING; what comes back up to PONG must be `expected` and PONG. */
+void auth_raw_expect_exactly(int fd, const char *ops, const char *expected)
+{
+    char buffer[AUTH_RAW_BUFFER_SIZE];
+    auth_raw_send(fd, ops);
+    auth_raw_send(fd, "PING\r\n");
+    ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "PONG\r\n", ITEST_WAIT_MS), 0);
+    char want[AUTH_RAW_BUFFER_SIZE];
+    snprintf(want, sizeof want, "%sPONG\r\n", expected);
+    ck_assert_str_eq(buffer, want);
+}
+
+/* Reads until `needle` and checks everything read is exactly `expected`. */
+void auth_raw_read_exactly(int fd, const char *needle, const char *expected)
+{
+    char buffer[AUTH_RAW_BUFFER_SIZE];
+    ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, needle, ITEST_WAIT_MS), 0);
+    ck_assert_str_eq(buffer, expected);
+}
+
+/* A raw client logged in as `user` (NULL: no credentials), past INFO and its first PONG. */
+int auth_raw_login(int port, const char *user, const char *pass)
+{
+    int fd = test_connect_raw(port);
+    ck_assert_int_ge(fd, 0);
+    char buffer[AUTH_RAW_BUFFER_SIZE];
+    ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS), 0);
+    char connect[512];
+    if (user != NULL) {
+        snprintf(
+            connect, sizeof connect,
+            "CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"%s\",\"pass\":\"%s\"}\r\n",
+            user, pass);
+    } else {
+        snprintf(connect, sizeof connect, "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n");
+    }
+    auth_raw_expect_exactly(fd, connect, "");
+    return fd;
+}
+
 static Suite *auth_suite(void)
 {
     Suite *suite = suite_create("integration_auth");
@@ -163,6 +211,7 @@ static Suite *auth_suite(void)
     tcase_add_test(tc, test_auth_none);
     suite_add_tcase(suite, tc);
     suite_add_tcase(suite, auth_users_tcase());
+    suite_add_tcase(suite, auth_reload_tcase());
     return suite;
 }
 

@@ -23,54 +23,6 @@
 
 enum { CONFIG_SIZE = 4096, RAW_BUFFER_SIZE = 8192, BCRYPT_COST = 4 };
 
-/* ---- raw connections ---- */
-
-static void raw_send(int fd, const char *text)
-{
-    size_t length = strlen(text);
-    ck_assert_int_eq(write(fd, text, length), (ssize_t)length);
-}
-
-/* Sends `ops` and a PING; what comes back up to PONG must be `expected` and PONG. */
-static void raw_expect_exactly(int fd, const char *ops, const char *expected)
-{
-    char buffer[RAW_BUFFER_SIZE];
-    raw_send(fd, ops);
-    raw_send(fd, "PING\r\n");
-    ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "PONG\r\n", ITEST_WAIT_MS), 0);
-    char want[RAW_BUFFER_SIZE];
-    snprintf(want, sizeof want, "%sPONG\r\n", expected);
-    ck_assert_str_eq(buffer, want);
-}
-
-/* Reads until `needle` and checks everything read is exactly `expected`. */
-static void raw_read_exactly(int fd, const char *needle, const char *expected)
-{
-    char buffer[RAW_BUFFER_SIZE];
-    ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, needle, ITEST_WAIT_MS), 0);
-    ck_assert_str_eq(buffer, expected);
-}
-
-/* A raw client logged in as `user` (NULL: no credentials), past INFO and its first PONG. */
-static int raw_login(int port, const char *user, const char *pass)
-{
-    int fd = test_connect_raw(port);
-    ck_assert_int_ge(fd, 0);
-    char buffer[RAW_BUFFER_SIZE];
-    ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS), 0);
-    char connect[512];
-    if (user != NULL) {
-        snprintf(
-            connect, sizeof connect,
-            "CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"%s\",\"pass\":\"%s\"}\r\n",
-            user, pass);
-    } else {
-        snprintf(connect, sizeof connect, "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n");
-    }
-    raw_expect_exactly(fd, connect, "");
-    return fd;
-}
-
 static const char *bcrypt_hash(const char *password, const char *prefix, char *out, size_t size)
 {
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];
@@ -134,30 +86,30 @@ START_TEST(test_auth_users_permission_errors)
     struct test_server server;
     char config[CONFIG_SIZE];
     permissions_server_start(&server, config, sizeof config);
-    int bob = raw_login(server.port, "bob", "bobpass");
-    raw_expect_exactly(bob, "PUB orders.new 2\r\nok\r\n", "");
-    raw_expect_exactly(bob, "PUB orders.secret 2\r\nno\r\n",
+    int bob = auth_raw_login(server.port, "bob", "bobpass");
+    auth_raw_expect_exactly(bob, "PUB orders.new 2\r\nok\r\n", "");
+    auth_raw_expect_exactly(bob, "PUB orders.secret 2\r\nno\r\n",
                        "-ERR 'Permissions Violation for Publish to \"orders.secret\"'\r\n");
-    raw_expect_exactly(bob, "PUB billing.x 2\r\nno\r\n",
+    auth_raw_expect_exactly(bob, "PUB billing.x 2\r\nno\r\n",
                        "-ERR 'Permissions Violation for Publish to \"billing.x\"'\r\n");
-    raw_expect_exactly(bob, "SUB billing.x 1\r\n",
+    auth_raw_expect_exactly(bob, "SUB billing.x 1\r\n",
                        "-ERR 'Permissions Violation for Subscription to \"billing.x\"'\r\n");
-    raw_expect_exactly(bob, "SUB orders.secret 2\r\n",
+    auth_raw_expect_exactly(bob, "SUB orders.secret 2\r\n",
                        "-ERR 'Permissions Violation for Subscription to \"orders.secret\"'\r\n");
     /* "work.* workers" admits that queue only */
-    raw_expect_exactly(bob, "SUB work.x 3\r\n",
+    auth_raw_expect_exactly(bob, "SUB work.x 3\r\n",
                        "-ERR 'Permissions Violation for Subscription to \"work.x\"'\r\n");
-    raw_expect_exactly(bob, "SUB work.x others 4\r\n",
+    auth_raw_expect_exactly(bob, "SUB work.x others 4\r\n",
                        "-ERR 'Permissions Violation for Subscription to \"work.x\" using "
                        "queue \"others\"'\r\n");
-    raw_expect_exactly(bob, "SUB work.x workers 5\r\nSUB orders.* 6\r\n", "");
+    auth_raw_expect_exactly(bob, "SUB work.x workers 5\r\nSUB orders.* 6\r\n", "");
 
     /* the wildcard subscription does not deliver what the deny list names */
-    int admin = raw_login(server.port, "admin", "adminpass");
-    raw_expect_exactly(admin, "PUB orders.secret 1\r\nS\r\nPUB orders.ok 1\r\nK\r\n", "");
-    raw_read_exactly(bob, "K\r\n", "MSG orders.ok 6 1\r\nK\r\n");
-    raw_expect_exactly(admin, "PUB work.x 1\r\nW\r\n", "");
-    raw_read_exactly(bob, "W\r\n", "MSG work.x 5 1\r\nW\r\n");
+    int admin = auth_raw_login(server.port, "admin", "adminpass");
+    auth_raw_expect_exactly(admin, "PUB orders.secret 1\r\nS\r\nPUB orders.ok 1\r\nK\r\n", "");
+    auth_raw_read_exactly(bob, "K\r\n", "MSG orders.ok 6 1\r\nK\r\n");
+    auth_raw_expect_exactly(admin, "PUB work.x 1\r\nW\r\n", "");
+    auth_raw_read_exactly(bob, "W\r\n", "MSG work.x 5 1\r\nW\r\n");
     close(admin);
     close(bob);
     itest_server_stop(&server);
@@ -169,21 +121,21 @@ START_TEST(test_auth_users_allow_responses)
     struct test_server server;
     char config[CONFIG_SIZE];
     permissions_server_start(&server, config, sizeof config);
-    int svc = raw_login(server.port, "svc", "svcpass");
-    int admin = raw_login(server.port, "admin", "adminpass");
-    raw_expect_exactly(svc, "SUB svc.echo 1\r\n", "");
-    raw_expect_exactly(admin, "SUB reply.1 9\r\n", "");
-    raw_expect_exactly(admin, "PUB svc.echo reply.1 2\r\nhi\r\n", "");
-    raw_read_exactly(svc, "hi\r\n", "MSG svc.echo 1 reply.1 2\r\nhi\r\n");
+    int svc = auth_raw_login(server.port, "svc", "svcpass");
+    int admin = auth_raw_login(server.port, "admin", "adminpass");
+    auth_raw_expect_exactly(svc, "SUB svc.echo 1\r\n", "");
+    auth_raw_expect_exactly(admin, "SUB reply.1 9\r\n", "");
+    auth_raw_expect_exactly(admin, "PUB svc.echo reply.1 2\r\nhi\r\n", "");
+    auth_raw_read_exactly(svc, "hi\r\n", "MSG svc.echo 1 reply.1 2\r\nhi\r\n");
     /* one response to a reply it received (the default max) */
-    raw_expect_exactly(svc, "PUB reply.1 2\r\nok\r\n", "");
-    raw_read_exactly(admin, "ok\r\n", "MSG reply.1 9 2\r\nok\r\n");
-    raw_expect_exactly(svc, "PUB reply.1 2\r\nno\r\n",
+    auth_raw_expect_exactly(svc, "PUB reply.1 2\r\nok\r\n", "");
+    auth_raw_read_exactly(admin, "ok\r\n", "MSG reply.1 9 2\r\nok\r\n");
+    auth_raw_expect_exactly(svc, "PUB reply.1 2\r\nno\r\n",
                        "-ERR 'Permissions Violation for Publish to \"reply.1\"'\r\n");
-    raw_expect_exactly(svc, "PUB reply.2 2\r\nno\r\n",
+    auth_raw_expect_exactly(svc, "PUB reply.2 2\r\nno\r\n",
                        "-ERR 'Permissions Violation for Publish to \"reply.2\"'\r\n");
     /* allow_responses alone leaves no other publish allowed */
-    raw_expect_exactly(svc, "PUB svc.echo 2\r\nno\r\n",
+    auth_raw_expect_exactly(svc, "PUB svc.echo 2\r\nno\r\n",
                        "-ERR 'Permissions Violation for Publish to \"svc.echo\"'\r\n");
     close(admin);
     close(svc);
@@ -206,10 +158,10 @@ START_TEST(test_auth_users_no_auth_user)
     struct test_server server;
     struct test_server_options options = {.config_text = config};
     itest_server_start(&server, &options);
-    int guest = raw_login(server.port, NULL, NULL);
-    raw_expect_exactly(guest, "SUB guest.in 1\r\nPUB guest.in 1\r\nG\r\n",
+    int guest = auth_raw_login(server.port, NULL, NULL);
+    auth_raw_expect_exactly(guest, "SUB guest.in 1\r\nPUB guest.in 1\r\nG\r\n",
                        "MSG guest.in 1 1\r\nG\r\n");
-    raw_expect_exactly(guest, "PUB admin.x 1\r\nA\r\n",
+    auth_raw_expect_exactly(guest, "PUB admin.x 1\r\nA\r\n",
                        "-ERR 'Permissions Violation for Publish to \"admin.x\"'\r\n");
     close(guest);
     auth_expect_refused(server.url, "wrong password for a named user", "admin", "guestpass", NULL);
@@ -248,10 +200,10 @@ START_TEST(test_auth_users_reload)
     struct test_server server;
     struct test_server_options options = {.config_text = reload_before};
     itest_server_start(&server, &options);
-    int alice = raw_login(server.port, "alice", "apass");
-    int bob = raw_login(server.port, "bob", "bpass");
-    int carol = raw_login(server.port, "carol", "cpass");
-    raw_expect_exactly(alice, "SUB a.x 1\r\nSUB b.x 2\r\n", "");
+    int alice = auth_raw_login(server.port, "alice", "apass");
+    int bob = auth_raw_login(server.port, "bob", "bpass");
+    int carol = auth_raw_login(server.port, "carol", "cpass");
+    auth_raw_expect_exactly(alice, "SUB a.x 1\r\nSUB b.x 2\r\n", "");
     /* what a reload cannot change refuses the whole file, and nothing changes */
     static const char renamed[] = "server_name: renamed\nmax_connections: 100\n";
     itest_config_rewrite(&server, "max_connections: 100\n", renamed);
@@ -259,20 +211,20 @@ START_TEST(test_auth_users_reload)
                               "Failed to reload server configuration: config reload not "
                               "supported for ",
                               ITEST_WAIT_MS));
-    raw_expect_exactly(bob, "", "");
+    auth_raw_expect_exactly(bob, "", "");
     itest_config_rewrite(&server, renamed, "max_connections: 100\n");
     itest_config_rewrite(&server, reload_before, reload_after);
     char buffer[RAW_BUFFER_SIZE];
     ck_assert_int_eq(test_read_until(bob, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS),
                      -ECONNRESET); /* closed without a word */
     close(bob);
-    raw_read_exactly(alice, "\r\n",
+    auth_raw_read_exactly(alice, "\r\n",
                      "-ERR 'Permissions Violation for Subscription to \"b.x\" (sid \"2\")'\r\n");
-    raw_expect_exactly(carol, "PUB b.x 1\r\nB\r\nPUB a.x 1\r\nA\r\n", "");
-    raw_read_exactly(alice, "A\r\n", "MSG a.x 1 1\r\nA\r\n");
-    raw_expect_exactly(alice, "", "");
+    auth_raw_expect_exactly(carol, "PUB b.x 1\r\nB\r\nPUB a.x 1\r\nA\r\n", "");
+    auth_raw_read_exactly(alice, "A\r\n", "MSG a.x 1 1\r\nA\r\n");
+    auth_raw_expect_exactly(alice, "", "");
     /* alice, carol and dave are three: a fourth is one too many now */
-    int dave = raw_login(server.port, "carol", "cpass");
+    int dave = auth_raw_login(server.port, "carol", "cpass");
     int eve = test_connect_raw(server.port);
     ck_assert_int_ge(eve, 0);
     ck_assert_int_ge(test_read_until(eve, buffer, sizeof buffer, "maximum connections exceeded",
@@ -280,7 +232,7 @@ START_TEST(test_auth_users_reload)
                      0);
     close(eve);
     close(dave);
-    raw_expect_exactly(carol, "", "");
+    auth_raw_expect_exactly(carol, "", "");
     close(alice);
     close(carol);
     itest_server_stop(&server);
@@ -354,7 +306,7 @@ START_TEST(test_auth_users_nkey)
     snprintf(connect, sizeof connect,
              "CONNECT {\"verbose\":false,\"nkey\":\"%s\",\"sig\":\"AAAA\"}\r\nPING\r\n",
              known.public_key);
-    raw_send(fd, connect);
+    auth_raw_send(fd, connect);
     ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS), 0);
     ck_assert_str_eq(buffer, "-ERR 'Authorization Violation'\r\n");
     close(fd);

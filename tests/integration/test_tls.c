@@ -8,7 +8,9 @@
  * certificates are required when verify is on; a handshake before INFO
  * (handshake_first, nats-server 2.10 and later); plain text to the TLS port and a client
  * that never starts its handshake are cut off without a word; TLS to a plain port gets
- * nats-server's parse error. */
+ * nats-server's parse error; verify_and_map names the user by the client's certificate;
+ * cipher_suites and curve_preferences by Go's names; a reload renews the certificate or turns TLS off for new
+ * clients and keeps the connected ones. */
 #include "tests/integration/itest.h"
 
 #include <openssl/err.h>
@@ -393,6 +395,177 @@ START_TEST(test_tls_to_plain_port)
 }
 END_TEST
 
+/* A client certificate `name`.pem/.key in cert_dir, signed by its CA, for `subject`
+ * ("/CN=x/O=y") with the extension lines `extensions` besides clientAuth. */
+static void client_cert_make(const char *name, const char *subject, const char *extensions)
+{
+    char command[1024];
+    snprintf(command, sizeof command,
+             "(cd %s && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "
+             "%s.key -out %s.csr -subj '%s' && printf 'extendedKeyUsage=clientAuth\\n%s' > "
+             "%s.ext && openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out %s.pem -days 2 -extfile %s.ext) >/dev/null 2>&1",
+             cert_dir, name, name, subject, extensions, name, name, name, name);
+    ck_assert_int_eq(system(command), 0);
+}
+
+static natsStatus connect_with_cert(const char *url, const char *name,
+                                    natsConnection **connection)
+{
+    char ca[128];
+    char cert[128];
+    char key[128];
+    snprintf(cert, sizeof cert, "%s/%s.pem", cert_dir, name);
+    snprintf(key, sizeof key, "%s/%s.key", cert_dir, name);
+    natsOptions *options = itest_options(url);
+    ITEST_OK(natsOptions_SetSecure(options, true));
+    ITEST_OK(natsOptions_LoadCATrustedCertificates(options, cert_path("ca.pem", ca, sizeof ca)));
+    ITEST_OK(natsOptions_LoadCertificatesChain(options, cert, key));
+    return tls_connect(options, connection);
+}
+
+/* tls { verify_and_map: true }: the user is the one the client certificate names, by an
+ * e-mail address among its alternative names, or by its subject read as a distinguished
+ * name (its RDNs written in another order and spacing); CONNECT's credentials count for
+ * nothing; a certificate naming no user is refused; the user's permissions apply. */
+START_TEST(test_tls_verify_and_map)
+{
+    client_cert_make("mail", "/CN=someone", "subjectAltName=email:alice@example.com\\n");
+    client_cert_make("dn", "/O=Acme/CN=bob", "");
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    snprintf(config, sizeof config,
+             "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n"
+             "  ca_file: \"%s/ca.pem\"\n  verify_and_map: true\n}\n"
+             "authorization {\n  users = [\n"
+             "    {user: \"alice@example.com\", permissions: {publish: \"mail.>\"}}\n"
+             "    {user: \"CN=bob, O=Acme\"}\n  ]\n}\n",
+             cert_dir, cert_dir, cert_dir);
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&server, &options);
+    natsConnection *mail = NULL;
+    ITEST_OK(connect_with_cert(server.url, "mail", &mail));
+    round_trip(mail, "mail.x");
+    natsConnection *dn = NULL;
+    ITEST_OK(connect_with_cert(server.url, "dn", &dn));
+    round_trip(dn, "dn.x");
+    /* the e-mail user may publish only mail.>: dn's subscriber hears nothing of it */
+    natsSubscription *sub = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&sub, dn, "denied"));
+    itest_flush(dn);
+    ITEST_OK(natsConnection_PublishString(mail, "denied", "x"));
+    natsMsg *msg = NULL;
+    ck_assert_int_eq(natsSubscription_NextMsg(&msg, sub, 300), NATS_TIMEOUT);
+    natsSubscription_Destroy(sub);
+    natsConnection *nobody = NULL;
+    natsStatus status = connect_with_cert(server.url, "client", &nobody);
+    ck_assert_msg(status == NATS_CONNECTION_AUTH_FAILED || status == NATS_NOT_PERMITTED,
+                  "a certificate naming no user: %s (%s)", natsStatus_GetText(status),
+                  itest_last_error());
+    natsConnection_Destroy(mail);
+    natsConnection_Destroy(dn);
+    itest_server_stop(&server);
+}
+END_TEST
+
+/* A TLS 1.2 handshake after INFO, held to what it completed with: the suite's standard name
+ * and the key exchange group's. */
+static void handshake_tls12_expect(int port, const char *suite, const char *group)
+{
+    int fd = test_connect_raw(port);
+    ck_assert_int_ge(fd, 0);
+    char info[BUFFER_SIZE];
+    read_info(fd, info, sizeof info);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL *ssl = SSL_new(ctx);
+    ck_assert_ptr_nonnull(ssl);
+    SSL_set_fd(ssl, fd);
+    ck_assert_int_eq(SSL_connect(ssl), 1);
+    ck_assert_str_eq(SSL_CIPHER_standard_name(SSL_get_current_cipher(ssl)), suite);
+    ck_assert_str_eq(OBJ_nid2sn(SSL_get_negotiated_group(ssl)), group);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+}
+
+/* tls { cipher_suites, curve_preferences } by Go's names, as nats-server reads them: a
+ * TLS 1.2 client that offers more gets the suite and the group the server allows. */
+START_TEST(test_tls_ciphers_and_curves)
+{
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    tls_server_start(&server, config,
+                     "  cipher_suites: [\"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384\"]\n"
+                     "  curve_preferences: [\"CurveP384\"]\n");
+    handshake_tls12_expect(server.port, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "secp384r1");
+    itest_server_stop(&server);
+    /* one curve each: with several, which wins is the client's order under OpenSSL and
+     * Go 1.24, the server's under older Go */
+    tls_server_start(&server, config,
+                     "  cipher_suites: [\"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\"]\n"
+                     "  curve_preferences: [\"CurveP521\"]\n");
+    handshake_tls12_expect(server.port, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "secp521r1");
+    itest_server_stop(&server);
+}
+END_TEST
+
+/* The CA of another set of certificates (cert_dir_other): a client that trusts it only
+ * accepts the server's certificate of that set. */
+static char cert_dir_other[64];
+
+static natsOptions *tls_options_trusting(const char *url, const char *dir)
+{
+    char ca[128];
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    natsOptions *options = itest_options(url);
+    ITEST_OK(natsOptions_SetSecure(options, true));
+    ITEST_OK(natsOptions_LoadCATrustedCertificates(options, ca));
+    return options;
+}
+
+/* SIGHUP with another certificate and key (a renewal): a client connected before keeps
+ * its connection, new clients get the new certificate; then a reload without tls {}: new
+ * clients speak plain text. nats-server does both. */
+START_TEST(test_tls_reload)
+{
+    ck_assert(itest_certs_make(cert_dir_other, sizeof cert_dir_other));
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    tls_server_start(&server, config, "");
+    natsConnection *before = NULL;
+    ITEST_OK(tls_connect(tls_options_trusting(server.url, cert_dir), &before));
+    char renewed[CONFIG_SIZE];
+    snprintf(renewed, sizeof renewed,
+             "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n"
+             "  ca_file: \"%s/ca.pem\"\n}\n",
+             cert_dir_other, cert_dir_other, cert_dir_other);
+    itest_config_rewrite(&server, config, renewed);
+    ck_assert(itest_log_shows(&server, "Reloaded server configuration", ITEST_WAIT_MS));
+    natsConnection *after = NULL;
+    ITEST_OK(tls_connect(tls_options_trusting(server.url, cert_dir_other), &after));
+    round_trip(after, "tls.renewed");
+    round_trip(before, "tls.before");
+    natsStatus status = tls_connect(tls_options_trusting(server.url, cert_dir), &after);
+    ck_assert_msg(status == NATS_SSL_ERROR, "the old CA: %s", natsStatus_GetText(status));
+    itest_config_rewrite(&server, renewed, "# no tls\n");
+    int64_t deadline = itest_now_ms() + ITEST_WAIT_MS;
+    natsConnection *plain = NULL;
+    while ((status = tls_connect(itest_options(server.url), &plain)) != NATS_OK) {
+        ck_assert_int_lt(itest_now_ms(), deadline); /* until the second reload is done */
+        usleep(20 * 1000);
+    }
+    round_trip(plain, "tls.off");
+    round_trip(before, "tls.still");
+    natsConnection_Destroy(plain);
+    natsConnection_Destroy(before);
+    itest_server_stop(&server);
+    itest_certs_remove(cert_dir_other);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("integration_tls");
@@ -406,6 +579,9 @@ int main(void)
     tcase_add_test(tc, test_tls_min_version);
     tcase_add_test(tc, test_tls_to_plain_port);
     tcase_add_test(tc, test_tls_https_monitoring);
+    tcase_add_test(tc, test_tls_reload);
+    tcase_add_test(tc, test_tls_verify_and_map);
+    tcase_add_test(tc, test_tls_ciphers_and_curves);
     suite_add_tcase(suite, tc);
     if (!certs_make()) { /* once for every case: they only read them */
         fprintf(stderr, "openssl could not make the test certificates in %s\n", cert_dir);

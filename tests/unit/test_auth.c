@@ -154,16 +154,16 @@ START_TEST(test_auth_passwords)
     ck_assert(!auth_nonce_required(&config));
     const struct auth_permissions *permissions = guest_permissions;
     struct connect_options options = {.user = "alice", .pass = "s3cret"};
-    ck_assert(auth_authenticate(&config, &options, NULL, &permissions));
+    ck_assert(auth_authenticate(&config, &options, NULL, NULL, &permissions));
     ck_assert_ptr_null(permissions);
     options.pass = "wrong";
-    ck_assert(!auth_authenticate(&config, &options, NULL, &permissions));
+    ck_assert(!auth_authenticate(&config, &options, NULL, NULL, &permissions));
     options.user = "mallory";
-    ck_assert(!auth_authenticate(&config, &options, NULL, &permissions));
+    ck_assert(!auth_authenticate(&config, &options, NULL, NULL, &permissions));
     struct connect_options none = {0};
-    ck_assert(!auth_authenticate(&config, &none, NULL, &permissions));
+    ck_assert(!auth_authenticate(&config, &none, NULL, NULL, &permissions));
     auth->no_auth_user = "guest";
-    ck_assert(auth_authenticate(&config, &none, NULL, &permissions));
+    ck_assert(auth_authenticate(&config, &none, NULL, NULL, &permissions));
     ck_assert_ptr_eq(permissions, guest_permissions);
     auth_config_free(auth);
 }

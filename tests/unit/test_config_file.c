@@ -348,6 +348,35 @@ START_TEST(test_refused_and_ignored)
 }
 END_TEST
 
+/* tls {}'s suite and curve choices by Go's names, refused as nats-server refuses them. */
+START_TEST(test_tls_choices_refused)
+{
+    static const struct {
+        const char *text;
+        const char *said;
+    } refused[] = {
+        {"tls { cert_file: a, key_file: b, cipher_suites: [] }\n",
+         "error parsing tls config, 'cipher_suites' cannot be empty"},
+        {"tls { cert_file: a, key_file: b, cipher_suites: [\"TLS_FOO\"] }\n",
+         "unrecognized cipher TLS_FOO"},
+        {"tls { cert_file: a, key_file: b, curve_preferences: [\"CurveP256\", \"P-256\"] }\n",
+         "unrecognized curve preference P-256"},
+        {"tls { cert_file: a, key_file: b, curve_preferences: [] }\n",
+         "error parsing tls config, 'curve_preferences' cannot be empty"},
+        /* names known, then the files are read: the error is theirs */
+        {"tls { cert_file: /nonexistent.pem, key_file: b, verify_and_map: true,\n"
+         "  cipher_suites: [\"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305\"] }\n",
+         "error loading certificate /nonexistent.pem"},
+    };
+    struct config config;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        ck_assert_msg(parse_file(&config, refused[i].text) == CONFIG_EXIT_ERROR, "%s accepted",
+                      refused[i].text);
+        ck_said(refused[i].said);
+    }
+}
+END_TEST
+
 /* leafnodes {}: remotes are read (urls in both forms, deny lists, the reconnect delay);
  * what ionats refuses is named, each at its place. */
 START_TEST(test_leafnodes_block)
@@ -489,6 +518,7 @@ static Suite *config_file_suite(void)
     tcase_add_test(mapping, test_streaming_and_ionats_keys);
     tcase_add_test(mapping, test_flags_override_the_file);
     tcase_add_test(mapping, test_refused_and_ignored);
+    tcase_add_test(mapping, test_tls_choices_refused);
     tcase_add_test(mapping, test_leafnodes_block);
     tcase_add_test(mapping, test_unknown_keys_and_test_flag);
     tcase_add_test(mapping, test_environment_and_include);
