@@ -2,8 +2,8 @@
  * auth_authenticate runs on the shard of the connecting client and only reads them.
  *
  * bcrypt is libxcrypt's (crypt_rn), ed25519 and base64 are libsodium's. A bcrypt check
- * runs on the shard's loop: at cost 10 it holds the loop ~50 ms, which every connection
- * of that shard waits out (nats-server runs it on the client's goroutine). */
+ * is not run here but left to the caller (auth_users_decide's AUTH_BCRYPT): at cost 10 it
+ * takes ~50 ms, which a shard's loop must not wait out (the crypt worker runs it). */
 #include "engine/auth.h"
 
 #include "base/assert.h"
@@ -176,15 +176,42 @@ bool auth_password_matches(const char *configured, const char *given)
     return match;
 }
 
-/* What a wrong name costs: the same work as a wrong password for a name that exists. */
-static void unknown_user_cost(const struct auth_config *auth, const char *given)
+/* What a wrong name costs: the same work as a wrong password for a name that exists (a
+ * bcrypt comparison when that password is a bcrypt hash, which is then denied). */
+static enum auth_verdict unknown_user(const struct auth_config *auth, const char *given,
+                                      struct auth_bcrypt *bcrypt)
 {
     for (uint32_t i = 0; i < auth->user_count; i++) {
-        if (auth->users[i].name != NULL && auth->users[i].password != NULL) {
-            (void)auth_password_matches(auth->users[i].password, given);
-            return;
+        const char *password = auth->users[i].password;
+        if (auth->users[i].name != NULL && password != NULL) {
+            if (auth_is_bcrypt(password)) {
+                *bcrypt = (struct auth_bcrypt){password, given != NULL ? given : "", true};
+                return AUTH_BCRYPT;
+            }
+            (void)auth_secret_equals(given != NULL ? given : "", password);
+            break;
         }
     }
+    return AUTH_DENIED;
+}
+
+/* A password check: plain ones at once, bcrypt ones left to the caller. */
+static enum auth_verdict password_check(const char *configured, const char *given,
+                                        struct auth_bcrypt *bcrypt)
+{
+    if (given == NULL) {
+        given = ""; /* absent is empty, as to nats-server */
+    }
+    if (auth_is_bcrypt(configured)) {
+        *bcrypt = (struct auth_bcrypt){configured, given, false};
+        return AUTH_BCRYPT;
+    }
+    return auth_secret_equals(given, configured) ? AUTH_GRANTED : AUTH_DENIED;
+}
+
+bool auth_bcrypt_run(const struct auth_bcrypt *bcrypt)
+{
+    return auth_password_matches(bcrypt->hash, bcrypt->given) && !bcrypt->deny;
 }
 
 static bool signature_valid(const struct auth_user *user, const struct connect_options *options,
@@ -239,9 +266,10 @@ static bool no_credentials(const struct connect_options *options)
 
 /* nats-server's order: nkeys, then the users list (the single user or token is
  * auth_check.c's). */
-bool auth_users_authenticate(const struct auth_config *auth,
-                               const struct connect_options *options, const char *nonce,
-                               const struct auth_permissions **permissions)
+enum auth_verdict auth_users_decide(const struct auth_config *auth,
+                                    const struct connect_options *options, const char *nonce,
+                                    const struct auth_permissions **permissions,
+                                    struct auth_bcrypt *bcrypt)
 {
     const char *no_auth = no_credentials(options) ? auth->no_auth_user : NULL;
     if (auth->has_nkeys) {
@@ -250,33 +278,29 @@ bool auth_users_authenticate(const struct auth_config *auth,
         if (nkey == NULL && options->nkey != NULL) {
             nkey = find_nkey(auth, options->nkey);
             if (nkey == NULL) {
-                return false;
+                return AUTH_DENIED;
             }
         }
         if (nkey != NULL) {
             if (!skip_signature && !signature_valid(nkey, options, nonce)) {
-                return false;
+                return AUTH_DENIED;
             }
             *permissions = nkey->permissions;
-            return true;
+            return AUTH_GRANTED;
         }
     }
     const struct auth_user *user = find_user(auth, no_auth);
     if (user != NULL) {
         *permissions = user->permissions;
-        return true;
+        return AUTH_GRANTED;
     }
     if (options->user == NULL) {
-        return false;
+        return AUTH_DENIED;
     }
     user = find_user(auth, options->user);
     if (user == NULL) {
-        unknown_user_cost(auth, options->pass);
-        return false;
-    }
-    if (!auth_password_matches(user->password != NULL ? user->password : "", options->pass)) {
-        return false;
+        return unknown_user(auth, options->pass, bcrypt);
     }
     *permissions = user->permissions;
-    return true;
+    return password_check(user->password != NULL ? user->password : "", options->pass, bcrypt);
 }

@@ -100,11 +100,29 @@ void auth_config_finish(struct auth_config *auth);
 /* Fills `nonce` (at least AUTH_NONCE_LENGTH + 1 bytes) with a fresh random nonce. */
 void auth_nonce_make(char *nonce, size_t size);
 
+/* How a check of credentials ends: in, out, or on a bcrypt comparison that is left to the
+ * caller (it takes tens of milliseconds: a shard hands it to the crypt worker). */
+enum auth_verdict { AUTH_DENIED, AUTH_GRANTED, AUTH_BCRYPT };
+
+/* The comparison an AUTH_BCRYPT verdict leaves: `given` hashed with the salt and cost of
+ * `hash` must give `hash`; the client is then in with the permissions the verdict set,
+ * unless `deny` (a name that does not exist: the work is done so that the answer takes as
+ * long as for a wrong password, and the answer is no). */
+struct auth_bcrypt {
+    const char *hash;  /* borrowed from the configuration (kept until exit) */
+    const char *given; /* borrowed from the CONNECT options ("" when absent) */
+    bool deny;
+};
+
 /* The users list's check of CONNECT's credentials (nkeys, then names; auth_check.c calls
- * it): true when the client is in, with its permission set in `*permissions`. */
-bool auth_users_authenticate(const struct auth_config *auth,
-                             const struct connect_options *options, const char *nonce,
-                             const struct auth_permissions **permissions);
+ * it), with the permission set in `*permissions` for AUTH_GRANTED and AUTH_BCRYPT. */
+enum auth_verdict auth_users_decide(const struct auth_config *auth,
+                                    const struct connect_options *options, const char *nonce,
+                                    const struct auth_permissions **permissions,
+                                    struct auth_bcrypt *bcrypt);
+
+/* Runs the comparison of an AUTH_BCRYPT verdict: true when the client is in. Any thread. */
+bool auth_bcrypt_run(const struct auth_bcrypt *bcrypt);
 
 /* True when `secret` is a bcrypt hash, as nats-server tells ($2a$, $2b$, $2x$, $2y$). */
 bool auth_is_bcrypt(const char *secret);

@@ -34,13 +34,30 @@ bool auth_nonce_required(const struct config *config)
     return config->auth != NULL && config->auth->has_nkeys;
 }
 
-bool auth_authenticate(const struct config *config, const struct connect_options *options,
-                       const char *nonce, const struct x509_st *certificate,
-                       const struct auth_permissions **permissions)
+/* A secret from the flags (a token, or the single user's password): plain at once, bcrypt
+ * left to the caller; `deny` makes a bcrypt comparison end in no whatever it finds. */
+static enum auth_verdict secret_check(const char *configured, const char *given, bool deny,
+                                      struct auth_bcrypt *bcrypt)
+{
+    if (given == NULL) {
+        given = "";
+    }
+    if (auth_is_bcrypt(configured)) {
+        *bcrypt = (struct auth_bcrypt){configured, given, deny};
+        return AUTH_BCRYPT;
+    }
+    bool match = auth_secret_equals(given, configured);
+    return match && !deny ? AUTH_GRANTED : AUTH_DENIED;
+}
+
+enum auth_verdict auth_decide(const struct config *config, const struct connect_options *options,
+                              const char *nonce, const struct x509_st *certificate,
+                              const struct auth_permissions **permissions,
+                              struct auth_bcrypt *bcrypt)
 {
     *permissions = NULL;
     if (!auth_required(config)) {
-        return true;
+        return AUTH_GRANTED;
     }
     const struct auth_config *auth = config->auth;
     if (config->tls_map && auth != NULL && auth->user_count > 0 && options->nkey == NULL) {
@@ -48,22 +65,37 @@ bool auth_authenticate(const struct config *config, const struct connect_options
          * for nothing */
         const struct auth_user *user = auth_tls_map_find(auth, certificate);
         if (user == NULL) {
-            return false;
+            return AUTH_DENIED;
         }
         *permissions = user->permissions;
-        return true;
+        return AUTH_GRANTED;
     }
     if (auth != NULL && auth->user_count > 0) {
-        return auth_users_authenticate(auth, options, nonce, permissions);
+        return auth_users_decide(auth, options, nonce, permissions, bcrypt);
     }
     if (config->token != NULL) {
-        return auth_password_matches(config->token, options->auth_token);
+        return secret_check(config->token, options->auth_token, false, bcrypt);
     }
     if (config->user != NULL) {
         /* both compared, whatever the first gives, so timing does not tell which failed */
         bool user_ok = auth_secret_equals(options->user, config->user);
-        bool pass_ok = auth_password_matches(config->pass, options->pass);
-        return user_ok && pass_ok;
+        return secret_check(config->pass, options->pass, !user_ok, bcrypt);
+    }
+    return AUTH_DENIED;
+}
+
+bool auth_authenticate(const struct config *config, const struct connect_options *options,
+                       const char *nonce, const struct x509_st *certificate,
+                       const struct auth_permissions **permissions)
+{
+    struct auth_bcrypt bcrypt;
+    switch (auth_decide(config, options, nonce, certificate, permissions, &bcrypt)) {
+    case AUTH_GRANTED:
+        return true;
+    case AUTH_BCRYPT:
+        return auth_bcrypt_run(&bcrypt);
+    case AUTH_DENIED:
+        break;
     }
     return false;
 }

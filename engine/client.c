@@ -4,6 +4,7 @@
  * doubled when the load passes one, hashed with the shard's seed. Hand-written because it
  * must chain the connection's own `struct client_sub` records without a second allocation. */
 #include "engine/client.h"
+#include "engine/client_internal.h"
 
 #include "base/assert.h"
 #include "base/clock.h"
@@ -34,23 +35,18 @@ enum { SID_BUCKETS_MIN = 8 };
  * bytes. */
 enum { INFO_TAIL_SIZE_MAX = 200 };
 
-#define TEXT(s) s, sizeof(s) - 1
-
 static const char ERR_UNKNOWN_OP[] = "-ERR 'Unknown Protocol Operation'\r\n";
 static const char ERR_MAX_PAYLOAD[] = "-ERR 'Maximum Payload Violation'\r\n";
 static const char ERR_CONTROL_LINE[] = "-ERR 'maximum control line exceeded'\r\n";
-static const char ERR_AUTHORIZATION[] = "-ERR 'Authorization Violation'\r\n";
 static const char ERR_AUTH_TIMEOUT[] = "-ERR 'Authentication Timeout'\r\n";
 static const char ERR_STALE[] = "-ERR 'Stale Connection'\r\n";
 static const char ERR_INVALID_SUBJECT[] = "-ERR 'Invalid Subject'\r\n";
 static const char ERR_INVALID_PUB_SUBJECT[] = "-ERR 'Invalid Publish Subject'\r\n";
-static const char ERR_PROTOCOL[] = "-ERR 'invalid client protocol'\r\n";
-static const char ERR_NO_RESPONDERS[] = "-ERR 'no responders requires headers support'\r\n";
 static const char ERR_MAX_SUBS[] = "-ERR 'maximum subscriptions exceeded'\r\n";
 
 /* Sends the -ERR, then closes once it is out. A connection already on its way out sends
  * nothing more: one fatal error is all a client gets, as from nats-server. */
-static void client_fail(struct client *client, const char *error, size_t length, const char *reason)
+void client_fail(struct client *client, const char *error, size_t length, const char *reason)
 {
     if (conn_ending(&client->conn)) {
         return;
@@ -61,7 +57,7 @@ static void client_fail(struct client *client, const char *error, size_t length,
     conn_close_after_flush(&client->conn, reason);
 }
 
-static void client_ok(struct client *client)
+void client_ok(struct client *client)
 {
     if (client->options.verbose) {
         conn_write_text(&client->conn, TEXT("+OK\r\n"));
@@ -491,65 +487,6 @@ static void handle_pub(struct client *client, const struct proto_op *op)
 
 /* ---- CONNECT and auth ---- */
 
-/* Gives the client its permission set, and the table of replies it may answer when the
- * set has allow_responses. False when out of memory (the client is then closed). */
-static bool client_permissions_set(struct client *client,
-                                   const struct auth_permissions *permissions)
-{
-    if (permissions != NULL && permissions->responses && client->replies == NULL) {
-        client->replies = auth_replies_new();
-        if (client->replies == NULL) {
-            conn_close(&client->conn, "Out Of Memory");
-            return false;
-        }
-    }
-    if ((permissions == NULL || !permissions->responses) && client->replies != NULL) {
-        auth_replies_free(client->replies);
-        client->replies = NULL;
-    }
-    client->permissions = permissions;
-    return true;
-}
-
-static void handle_connect(struct client *client, const struct proto_op *op)
-{
-    const struct server *server = client->conn.shard->server;
-    struct connect_options options;
-    int rc = connect_options_parse(op->text.data, op->text.length, &options);
-    if (rc == CONNECT_ERR_PROTOCOL) {
-        client_fail(client, TEXT(ERR_PROTOCOL), "Protocol Violation");
-        return;
-    }
-    if (rc != 0) {
-        conn_close_after_flush(&client->conn, "Protocol Violation"); /* no -ERR */
-        return;
-    }
-    const struct auth_permissions *permissions = NULL;
-    const struct server_live *live = server_live(server);
-    if (live->auth_required &&
-        !auth_authenticate(live->config, &options,
-                           client->nonce[0] != '\0' ? client->nonce : NULL,
-                           conn_tls_peer_certificate(&client->conn), &permissions)) {
-        connect_options_free(&options);
-        client_fail(client, TEXT(ERR_AUTHORIZATION), "Authentication Failure");
-        return;
-    }
-    if (!client_permissions_set(client, permissions)) {
-        connect_options_free(&options);
-        return;
-    }
-    if (options.no_responders && !options.headers) {
-        connect_options_free(&options);
-        client_fail(client, TEXT(ERR_NO_RESPONDERS), "Protocol Violation");
-        return;
-    }
-    connect_options_free(&client->options);
-    client->options = options;
-    client->conn.kind_flags |= CLIENT_F_CONNECTED;
-    timer_cancel(client->conn.table->timers, &client->auth_timer);
-    client_ok(client);
-}
-
 /* ---- dispatch ---- */
 
 static bool auth_pending(const struct client *client)
@@ -622,7 +559,7 @@ static void handle_op(struct client *client, const struct proto_op *op)
     case PROTO_OP_INFO:
         return; /* nats-server ignores both from a client */
     case PROTO_OP_CONNECT:
-        handle_connect(client, op);
+        client_connect_handle(client, op);
         return;
     default:
         UNREACHABLE(); /* the server-role parser yields no other op */
@@ -659,6 +596,11 @@ static void client_receive(struct conn *conn, const char *data, size_t length)
         LOG_TRACE("client %llu <<- op %d %.*s", (unsigned long long)client->conn.id, op.kind,
                   (int)op.subject.length, op.subject.data);
         handle_op(client, &op);
+        if (client->login != NULL) {
+            /* a bcrypt comparison decides the CONNECT: what follows waits for it */
+            shard_input_hold(conn->shard, conn, cursor, (size_t)(end - cursor));
+            return;
+        }
     }
 }
 
@@ -731,10 +673,7 @@ static void client_reload(struct conn *conn)
     parser_limits_set(&client->parser, (uint32_t)live->config->max_control_line,
                       (uint32_t)live->config->max_payload);
     const struct auth_permissions *permissions = NULL;
-    if (live->auth_required &&
-        !auth_authenticate(live->config, &client->options,
-                           client->nonce[0] != '\0' ? client->nonce : NULL,
-                           conn_tls_peer_certificate(conn), &permissions)) {
+    if (live->auth_required && !client_connect_recheck(client, &permissions)) {
         /* closed without a word: nats-server 2.9.10 and 2.15.1 send nothing here */
         conn_close_after_flush(&client->conn, "Authentication Failure");
         return;
@@ -786,6 +725,7 @@ static void client_release(struct conn *conn)
     client->sid_buckets = NULL;
     client->sid_bucket_count = 0;
     parser_destroy(&client->parser);
+    client_login_free(client);
     connect_options_free(&client->options);
     auth_replies_free(client->replies);
     client->replies = NULL;

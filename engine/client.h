@@ -25,6 +25,7 @@ enum {
 };
 
 struct client;
+struct client_login;
 
 /* A subscription of one client: routing's view plus the client's bookkeeping. Owned by
  * its client; in the shard's index while alive. */
@@ -51,6 +52,11 @@ struct client {
     const struct auth_permissions *permissions;
     struct auth_replies *replies; /* owned: replies it may answer (allow_responses) */
     char nonce[AUTH_NONCE_LENGTH + 1]; /* INFO's nonce; empty when none was sent */
+    /* owned: a CONNECT whose bcrypt comparison the crypt worker runs; NULL: none waits */
+    struct client_login *login;
+    /* borrowed from a configuration (all are kept until exit): the bcrypt hash that let the
+     * client in; NULL: none did */
+    const char *verified_hash;
 };
 
 /* The NATS client kind, for the shard's listener. */

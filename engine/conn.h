@@ -44,6 +44,9 @@ enum {
     /* The kind is preparing an answer elsewhere (monitoring gathers other shards' data): a
      * close after flush waits for it, within its grace (CONFIG_DRAIN_NS) all the same. */
     CONN_F_REPLY_PENDING = 1u << 14,
+    /* Not read: the kind waits on work done elsewhere (a bcrypt comparison) before it takes
+     * the rest of its input, which is held (shard_input_hold). */
+    CONN_F_INPUT_HELD = 1u << 15,
 };
 
 struct conn;

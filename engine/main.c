@@ -20,6 +20,7 @@
 #include "engine/client.h"
 #include "engine/config.h"
 #include "engine/conn_tls.h"
+#include "engine/crypt_worker.h"
 #include "engine/js.h"
 #include "engine/monitor.h"
 #include "engine/ops.h"
@@ -328,6 +329,12 @@ static int server_init(struct server *server, const struct config *config, int s
         LOG_ERROR("out of memory setting up %d shards", shard_count);
         return -ENOMEM;
     }
+    /* one thread per shard for logins' bcrypt comparisons: idle unless users have them */
+    int crypt_rc = crypt_worker_start(&server->crypt, shard_count);
+    if (crypt_rc != 0) {
+        LOG_ERROR("starting the crypt worker: %s", strerror(-crypt_rc));
+        return crypt_rc;
+    }
     LOG_INFO("Listening for client connections on %s:%d", config->host, port);
     return 0;
 }
@@ -619,6 +626,8 @@ int main(int argc, char **argv)
     for (int m = server.module_count - 1; m >= 0; m--) {
         server.modules[m]->release(server.module_shared[m]);
     }
+    crypt_worker_stop(server.crypt); /* before the mailboxes its answers may be in go */
+    server.crypt = NULL;
     server_shards_free(&server);
     monitor_destroy(server.monitor);
     if (server.monitor_listen_fd >= 0) {

@@ -32,6 +32,7 @@ struct shard_module;
 
 struct tls_server;
 struct server_live;
+struct crypt_worker;
 
 struct server {
     const struct config *config;
@@ -73,6 +74,9 @@ struct server {
      * own, so that together they close exactly that many. Relaxed: a claim publishes
      * nothing but itself. */
     _Atomic int64_t connections_to_close;
+    /* The threads that run logins' bcrypt comparisons (crypt_worker.h): started by main
+     * before the shards, stopped after them. NULL: comparisons run where they are asked. */
+    struct crypt_worker *crypt;
     /* The ports file written (--ports_file_dir; "" none): main thread only, so that a
      * reload can move it and the exit remove it. */
     char ports_path[PATH_MAX];

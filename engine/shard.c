@@ -35,6 +35,9 @@ enum {
  * requests (the counter is read, and so reset, every turn). */
 #define WAKE_RELOAD_VALUE (1ULL << 20)
 #define WAKE_LDM_VALUE (1ULL << 26)
+/* A thread that is no shard pushed a call into the mailbox (shard_request_calls): above the
+ * stop's band, so that the stop's count is read below it. */
+#define WAKE_CALL_VALUE (1ULL << 40)
 /* How soon a shard whose records wait for room in a full ring looks again. */
 enum { OVERFLOW_POLL_NS = 100 * 1000 };
 /* Server-side deliveries waiting for their handlers, in bytes: far above what one turn's
@@ -282,7 +285,7 @@ void shard_conn_pause(struct shard *shard, struct conn *conn)
 
 static bool conn_paused(const struct conn *conn)
 {
-    return (conn->flags & (CONN_F_PAUSED | CONN_F_FLOW_PAUSED)) != 0;
+    return (conn->flags & (CONN_F_PAUSED | CONN_F_FLOW_PAUSED | CONN_F_INPUT_HELD)) != 0;
 }
 
 /* Keeps input that arrived while paused; false when memory ran out (the connection is
@@ -349,6 +352,33 @@ static bool held_step(struct shard *shard)
         conn = next;
     }
     return shard->held_input != NULL;
+}
+
+void shard_input_hold(struct shard *shard, struct conn *conn, const char *rest, size_t length)
+{
+    ASSERT(!(conn->flags & CONN_F_INPUT_HELD));
+    conn->flags |= CONN_F_INPUT_HELD;
+    loop_recv_stop(shard->loop, conn);
+    if (length == 0) {
+        return;
+    }
+    const char *held_start = conn->held.data + conn->held_offset;
+    if (conn->held.data != NULL && rest >= conn->held.data &&
+        rest + length == held_start) {
+        conn->held_offset -= length; /* from held input (held_step): taken back */
+        return;
+    }
+    ASSERT(conn->held.length == conn->held_offset); /* fresh input comes only after held */
+    (void)held_keep(conn, rest, length);
+}
+
+void shard_input_resume(struct shard *shard, struct conn *conn)
+{
+    if (!(conn->flags & CONN_F_INPUT_HELD)) {
+        return;
+    }
+    conn->flags &= ~(uint32_t)CONN_F_INPUT_HELD;
+    read_again(shard, conn);
 }
 
 /* Every overflow queue is empty again: read the paused publishers once more. */
@@ -554,7 +584,7 @@ static void on_control(void *ctx, uint64_t value, int error)
         !shard->lame_duck) {
         shard_lame_duck(shard);
     }
-    if (value >= WAKE_STOP_VALUE && !shard->stopping) {
+    if ((value & (WAKE_CALL_VALUE - 1)) >= WAKE_STOP_VALUE && !shard->stopping) {
         stop_begin(shard);
     }
 }
@@ -830,6 +860,11 @@ void shard_request_reload(int wake_fd)
 void shard_request_lame_duck(int wake_fd)
 {
     wake_fd_add(wake_fd, WAKE_LDM_VALUE);
+}
+
+void shard_request_calls(int wake_fd)
+{
+    wake_fd_add(wake_fd, WAKE_CALL_VALUE);
 }
 
 void shard_destroy(struct shard *shard)

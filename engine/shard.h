@@ -148,6 +148,10 @@ void shard_request_reload(int wake_fd);
 /* Asks a shard to enter lame duck mode (shard_ldm.c). Any thread. */
 void shard_request_lame_duck(int wake_fd);
 
+/* Wakes a shard for the call a thread that is no shard pushed into its mailbox (the crypt
+ * worker's answers). Any thread. */
+void shard_request_calls(int wake_fd);
+
 /* Lame duck mode on this shard: stop taking clients, tell each (INFO with "ldm":true),
  * and once the grace period is over close them one by one over the rest of
  * --lame_duck_duration (shard_ldm.c). Shard thread. */
@@ -158,6 +162,15 @@ void shard_pong(struct shard *shard, struct conn *conn);
 
 /* Wakes the shard whose loop's wake handle (struct loop_peer's wake_fd) is `wake_fd`. */
 void shard_wake_send(struct shard *shard, int wake_fd);
+
+/* The kind stopped taking input until work done elsewhere ends: `rest` (`length` bytes,
+ * those of the buffer it was handed that it did not take) is held, with what arrives
+ * meanwhile, and the connection is not read. */
+void shard_input_hold(struct shard *shard, struct conn *conn, const char *rest, size_t length);
+
+/* That work ended: the held input is handled (a receive buffer's worth per turn), then
+ * reading goes on. */
+void shard_input_resume(struct shard *shard, struct conn *conn);
 
 /* The connection published into a full cross-shard ring: stop reading it for now. */
 void shard_conn_pause(struct shard *shard, struct conn *conn);

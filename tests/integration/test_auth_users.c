@@ -81,6 +81,42 @@ START_TEST(test_auth_users_passwords)
 }
 END_TEST
 
+/* What a client sends behind its CONNECT, in the same write, is handled after the login
+ * and in order, whether a bcrypt comparison decides it (ionats runs those off the shard's
+ * loop) or not; after a refused login, none of it is. */
+START_TEST(test_auth_users_bcrypt_pipelined)
+{
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    permissions_server_start(&server, config, sizeof config);
+    static const char *const users[][2] = {{"carol", "carolpass"}, {"admin", "adminpass"}};
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++) {
+        int fd = test_connect_raw(server.port);
+        ck_assert_int_ge(fd, 0);
+        char buffer[AUTH_RAW_BUFFER_SIZE];
+        ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS), 0);
+        char ops[512];
+        snprintf(ops, sizeof ops,
+                 "CONNECT {\"verbose\":true,\"pedantic\":false,\"user\":\"%s\",\"pass\":\"%s\"}"
+                 "\r\nSUB piped 1\r\nPUB piped 2\r\nhi\r\n",
+                 users[i][0], users[i][1]);
+        auth_raw_expect_exactly(fd, ops, "+OK\r\n+OK\r\n+OK\r\nMSG piped 1 2\r\nhi\r\n");
+        close(fd);
+    }
+    int fd = test_connect_raw(server.port);
+    ck_assert_int_ge(fd, 0);
+    char buffer[AUTH_RAW_BUFFER_SIZE];
+    ck_assert_int_ge(test_read_until(fd, buffer, sizeof buffer, "\r\n", ITEST_WAIT_MS), 0);
+    auth_raw_send(fd, "CONNECT {\"verbose\":true,\"user\":\"carol\",\"pass\":\"wrong\"}\r\n"
+                      "SUB piped 1\r\nPING\r\n");
+    ck_assert_int_eq(test_read_until(fd, buffer, sizeof buffer, "PONG", ITEST_WAIT_MS),
+                     -ECONNRESET);
+    ck_assert_str_eq(buffer, "-ERR 'Authorization Violation'\r\n");
+    close(fd);
+    itest_server_stop(&server);
+}
+END_TEST
+
 START_TEST(test_auth_users_permission_errors)
 {
     struct test_server server;
@@ -339,6 +375,7 @@ TCase *auth_users_tcase(void)
     tcase_add_checked_fixture(tc, NULL, itest_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_auth_users_passwords);
+    tcase_add_test(tc, test_auth_users_bcrypt_pipelined);
     tcase_add_test(tc, test_auth_users_permission_errors);
     tcase_add_test(tc, test_auth_users_allow_responses);
     tcase_add_test(tc, test_auth_users_no_auth_user);
