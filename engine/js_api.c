@@ -329,6 +329,7 @@ static const struct api_op api_ops[] = {
     {"CONSUMER.INFO.*.*", "consumer_info_response", NULL, js_consumer_api_info, false, 4},
     {"CONSUMER.DELETE.*.*", "consumer_delete_response", NULL, js_consumer_api_delete, false, 4},
     {"CONSUMER.PAUSE.*.*", "consumer_pause_response", NULL, js_consumer_api_pause, false, 4},
+    {"CONSUMER.UNPIN.*.*", "consumer_unpin_response", NULL, js_consumer_api_unpin, false, 4},
     {"CONSUMER.NAMES.*", "consumer_names_response", NULL, js_consumer_api_names, false, 4},
     {"CONSUMER.LIST.*", "consumer_list_response", NULL, js_consumer_api_list, false, 4},
 };

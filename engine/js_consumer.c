@@ -573,6 +573,9 @@ int js_consumer_update(struct js_consumer *consumer, struct js_consumer_config *
     }
     (void)js_consumer_filters_index(consumer); /* before the old filters' strings go */
     js_consumer_config_free(&old);
+    if (consumer->config.priority_policy != JS_CONSUMER_PRIORITY_PINNED_CLIENT) {
+        js_consumer_pin_clear(consumer); /* no pin without the policy */
+    }
     consumer->num_pending_valid = false; /* the filters may have changed */
     js_consumer_wake(consumer);
     return 0;

@@ -55,6 +55,26 @@ struct js_consumer_pending {
     bool queued;          /* in the redelivery queue */
 };
 
+/* A pinned client's id: nats-server's nuid, 22 characters of [0-9A-Za-z]. */
+enum { JS_CONSUMER_PIN_ID_LENGTH = 22 };
+/* A request's group and pin id are kept to one character past the longest that can match
+ * (a group name has 16 at most, a pin 22): a longer one is kept cut there and never
+ * matches, so a request costs the same memory whatever it sends. */
+enum { JS_PULL_GROUP_SIZE = 16 + 2, JS_PULL_PIN_ID_SIZE = JS_CONSUMER_PIN_ID_LENGTH + 2 };
+/* The priority a request without priority-group fields (not JSON) has under the
+ * prioritized policy: after every request that gave one (nats-server's math.MaxInt32). */
+enum { JS_PULL_PRIORITY_NONE = 0x7fffffff };
+
+/* A pull request's priority-group fields (nats-server's PriorityGroup), as read. */
+struct js_pull_priority {
+    char group[JS_PULL_GROUP_SIZE];    /* NUL-terminated; "" none */
+    char pin_id[JS_PULL_PIN_ID_SIZE];  /* "id": the pin it presents; "" none */
+    int64_t min_pending;               /* overflow: served once this many are pending */
+    int64_t min_ack_pending;           /* overflow: or once this many await their ack */
+    int64_t priority;                  /* prioritized: 0 first .. 9 last */
+    bool present;                      /* a JSON request (nats-server's priorityGroup != nil) */
+};
+
 /* A pull request waiting for messages (CONSUMER.MSG.NEXT). */
 struct js_pull_request {
     char *reply;            /* owned, NUL-terminated */
@@ -65,6 +85,7 @@ struct js_pull_request {
     int64_t heartbeat_ns;   /* interval, 0: none */
     int64_t heartbeat_at;   /* monotonic: the next heartbeat */
     int64_t sent;           /* messages sent for it so far */
+    struct js_pull_priority priority;
     bool no_wait;
 };
 
@@ -132,6 +153,12 @@ struct js_consumer {
     int64_t flow_asked_bytes;       /* flow_bytes when the request waiting went out */
     uint64_t flow_request;          /* the last request's number */
     bool flow_waiting;              /* a request is out, not answered */
+    /* pinned_client (js_consumer_priority.c): the pinned client, in memory only (as
+     * nats-server's, a restart pins afresh) */
+    char pin_id[JS_CONSUMER_PIN_ID_LENGTH + 1]; /* "" while none is pinned */
+    char pin_group[JS_PULL_GROUP_SIZE];  /* the group it was pinned for */
+    int64_t pin_ns;                 /* wall clock of the pin, 0: none */
+    int64_t pin_deadline_ns;        /* monotonic: priority_timeout runs out, 0: none */
     bool push_bound;                /* push: a subscriber was there at the last look */
     bool awake;                     /* in the stream's wake list */
     bool deleted;
@@ -309,6 +336,62 @@ void js_consumer_requests_end(struct js_consumer *consumer, const char *text);
 /* Expires requests, sends their heartbeats; the next time anything is due, or 0. */
 int64_t js_consumer_requests_tick(struct js_consumer *consumer, int64_t now_ns);
 
+/* Go's name of a JSON value's kind in an unmarshal error ("string", "number", ...) for a
+ * field that is `numeric` (then a number it could not take is named: "number 1.5"). */
+void js_consumer_json_kind(const struct json_t *value, bool numeric, char *text, size_t size);
+
+/* Queues a request at the tail (position `count`) or before the one at `index` (0: the
+ * head). 0 or -ENOMEM. */
+int js_consumer_request_insert(struct js_consumer *consumer, const struct js_pull_request *request,
+                               uint32_t index);
+
+/* The request `index` places after the head. */
+static inline struct js_pull_request *js_consumer_request_at(struct js_consumer *consumer,
+                                                             uint32_t index)
+{
+    return &consumer->requests[(consumer->request_head + index) % consumer->request_capacity];
+}
+
+/* ---- js_consumer_priority.c: priority groups ---- */
+
+/* Whether a request's priority-group fields are accepted: 0, or the status `*code` with
+ * its description `*text` (static) to answer it with, as nats-server's
+ * processNextMsgRequest refuses them. A request presenting the pinned client's id renews
+ * the pin's priority_timeout. */
+int js_consumer_priority_admit(struct js_consumer *consumer, const struct js_pull_priority *fields,
+                               int *code, const char **text);
+
+/* Queues an admitted request: at the tail, or under the prioritized policy after every
+ * request of the same or a lower priority. 0 or -ENOMEM. */
+int js_consumer_priority_enqueue(struct js_consumer *consumer,
+                                 const struct js_pull_request *request);
+
+/* The request the next message goes to, at the head of the queue when not NULL, as
+ * nats-server's nextWaiting chooses it for a message of `size` bytes (a redelivery when
+ * `redelivery`): expired requests answered 408, the pin given or checked (423 to a stale
+ * pin), overflow's min_pending / min_ack_pending, max_bytes (409), requests without
+ * interest dropped. NULL: none may take it now (the message stays). */
+struct js_pull_request *js_consumer_priority_pick(struct js_consumer *consumer, int64_t size,
+                                                  bool redelivery, int64_t now_ns);
+
+/* One message went to the request at the head: it leaves once its batch is done, else it
+ * goes behind the others (of its priority, under prioritized), as nats-server's pop. */
+void js_consumer_priority_served(struct js_consumer *consumer);
+
+/* The Nats-Pin-Id header a pinned_client consumer adds to `header` (a message's block,
+ * `header_length` bytes, 0: none) into `out`; its length, 0 when `size` is too small. */
+size_t js_consumer_pin_header(const struct js_consumer *consumer, const char *header,
+                              size_t header_length, char *out, size_t size);
+
+/* Unpins the client whose priority_timeout ran out; the next deadline, or 0. */
+int64_t js_consumer_priority_tick(struct js_consumer *consumer, int64_t now_ns);
+
+/* Lets go of the pin (no advisory): a delete, a policy no longer pinned_client. */
+void js_consumer_pin_clear(struct js_consumer *consumer);
+
+/* Consumer info's "priority_groups" (its first group and the pin), when it has groups. */
+void js_consumer_priority_info_json(const struct js_consumer *consumer, struct go_json *json);
+
 /* ---- js_consumer_ack.c: acknowledgements ---- */
 
 /* $JS.ACK.<stream>.<consumer>.>: a service handler. */
@@ -336,6 +419,12 @@ bool js_consumer_dead_letter_valid(const struct js_consumer_config *config);
 /* PAUSE: paused until `until_ns` (wall clock), or resumed (0). */
 void js_consumer_event_pause(struct js_consumer *consumer, int64_t until_ns);
 
+/* PINNED: `group` pinned the client `consumer->pin_id`. */
+void js_consumer_event_pinned(struct js_consumer *consumer, const char *group);
+/* UNPINNED: `group` lost its pin, for `reason` ("admin": UNPIN, "timeout"). */
+void js_consumer_event_unpinned(struct js_consumer *consumer, const char *group,
+                                const char *reason);
+
 /* CREATED or DELETED. */
 void js_consumer_event_action(struct js_consumer *consumer, bool created);
 void js_consumer_event_nak(struct js_consumer *consumer, const struct js_consumer_pending *entry);
@@ -358,10 +447,19 @@ void js_consumer_api_delete(struct js *js, const struct route_msg *msg, const ch
                             size_t name_length, const char *body, size_t body_length);
 void js_consumer_api_pause(struct js *js, const struct route_msg *msg, const char *name,
                            size_t name_length, const char *body, size_t body_length);
+/* js_consumer_priority.c: CONSUMER.UNPIN.<stream>.<consumer> {"group":"..."}. */
+void js_consumer_api_unpin(struct js *js, const struct route_msg *msg, const char *name,
+                           size_t name_length, const char *body, size_t body_length);
 void js_consumer_api_names(struct js *js, const struct route_msg *msg, const char *name,
                            size_t name_length, const char *body, size_t body_length);
 void js_consumer_api_list(struct js *js, const struct route_msg *msg, const char *name,
                           size_t name_length, const char *body, size_t body_length);
+
+/* The consumer a request's subject names (CONSUMER.<OP>.<stream>.<consumer>), or NULL
+ * after replying the error (a reply of `type`). */
+struct js_consumer *js_consumer_api_named(struct js *js, const struct route_msg *msg,
+                                          const char *type, const char *name,
+                                          size_t name_length);
 
 /* The consumer info object's fields (without the type and braces); `config` false leaves
  * its config out, as /jsz does without config=1. */

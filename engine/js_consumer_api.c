@@ -1,6 +1,6 @@
 /* The consumer API on the stream's owner: CONSUMER.CREATE in its three subject forms and
  * DURABLE.CREATE (create, update, or the existing consumer when the config is the same),
- * INFO, DELETE, NAMES and LIST (paged), and the consumer info object every one of them
+ * INFO, DELETE, PAUSE, NAMES and LIST (paged), and the consumer info object every one of them
  * answers with, in nats-server's field order.
  *
  * The one idea: the meta shard passes every consumer request to the owner of the stream
@@ -137,6 +137,7 @@ void js_consumer_info_json(struct js_consumer *consumer, struct go_json *json, b
     }
     go_json_key(json, "ts");
     js_json_time(json, js_now_ns());
+    js_consumer_priority_info_json(consumer, json);
 }
 
 static void reply_info(struct js *js, const struct route_msg *msg, const char *type,
@@ -363,9 +364,7 @@ void js_consumer_api_create(struct js *js, const struct route_msg *msg, const ch
 
 /* ---- info, delete ---- */
 
-/* The consumer a request's subject names (CONSUMER.<OP>.<stream>.<consumer>), or NULL
- * after replying the error. */
-static struct js_consumer *named_consumer(struct js *js, const struct route_msg *msg,
+struct js_consumer *js_consumer_api_named(struct js *js, const struct route_msg *msg,
                                           const char *type, const char *name,
                                           size_t name_length)
 {
@@ -396,7 +395,7 @@ void js_consumer_api_info(struct js *js, const struct route_msg *msg, const char
         reply_error_id(js, msg, type, JS_ERR_NOT_EMPTY_REQUEST);
         return;
     }
-    struct js_consumer *consumer = named_consumer(js, msg, type, name, name_length);
+    struct js_consumer *consumer = js_consumer_api_named(js, msg, type, name, name_length);
     if (consumer != NULL) {
         reply_info(js, msg, type, consumer);
     }
@@ -410,7 +409,7 @@ void js_consumer_api_delete(struct js *js, const struct route_msg *msg, const ch
         reply_error_id(js, msg, type, JS_ERR_NOT_EMPTY_REQUEST);
         return;
     }
-    struct js_consumer *consumer = named_consumer(js, msg, type, name, name_length);
+    struct js_consumer *consumer = js_consumer_api_named(js, msg, type, name, name_length);
     if (consumer == NULL) {
         return;
     }
@@ -508,7 +507,7 @@ void js_consumer_api_pause(struct js *js, const struct route_msg *msg, const cha
     if (pause_read(js, msg, type, body, body_length, &has, &until) != 0) {
         return;
     }
-    struct js_consumer *consumer = named_consumer(js, msg, type, name, name_length);
+    struct js_consumer *consumer = js_consumer_api_named(js, msg, type, name, name_length);
     if (consumer == NULL) {
         return;
     }

@@ -9,7 +9,9 @@
  * are half the ring, so the ring stays within twice the messages really pending. The count
  * of messages left (num_pending, in every ack reply) is kept by +1 on each matching append
  * and -1 on each first delivery, and recounted exactly whenever the store says it removed
- * messages since the last count. Owner shard's thread only. */
+ * messages since the last count. A pull consumer takes the message first and then asks
+ * js_consumer_priority.c which waiting request it goes to (none: it is put back). Owner
+ * shard's thread only. */
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -394,8 +396,8 @@ static size_t headers_only_block(const struct stream_store_msg *msg, char *scrat
     return length;
 }
 
-/* Publishes one delivery to `to`. The payload must be contiguous after the header block;
- * when the store's are not, they are copied. */
+/* Publishes one delivery to `to`, with Nats-Pin-Id under pinned_client. The payload must
+ * be contiguous after the header block; when the store's are not, they are copied. */
 static void send_delivery(struct js_consumer *consumer, const struct stream_store_msg *msg,
                           uint32_t deliveries, const char *to, size_t to_length)
 {
@@ -412,31 +414,49 @@ static void send_delivery(struct js_consumer *consumer, const struct stream_stor
         .subject = {.data = to, .length = (uint32_t)to_length},
         .reply = {.data = reply, .length = (uint32_t)reply_length},
         .shown = {.data = (const char *)msg->subject, .length = msg->subject_length},
-        .header_length = msg->header_length,
     };
-    char *copy = NULL;
+    const char *header = (const char *)msg->header;
+    size_t header_length = msg->header_length;
+    const char *body = (const char *)msg->payload;
+    size_t body_length = msg->payload_length;
     char block[8192];
     if (consumer->config.headers_only) {
-        size_t length = headers_only_block(msg, block, sizeof block);
-        out.payload = (struct proto_slice){.data = block, .length = (uint32_t)length};
-        out.header_length = (uint32_t)length;
-    } else if (msg->header_length == 0 ||
-               msg->header + msg->header_length == msg->payload) {
-        const uint8_t *start = msg->header_length > 0 ? msg->header : msg->payload;
-        out.payload = (struct proto_slice){.data = (const char *)start,
-                                           .length = msg->header_length + msg->payload_length};
-    } else {
-        size_t length = (size_t)msg->header_length + msg->payload_length;
-        copy = malloc(length > 0 ? length : 1);
-        if (copy == NULL) {
+        header_length = headers_only_block(msg, block, sizeof block);
+        header = block;
+        body_length = 0;
+    }
+    char *pinned = NULL; /* owned: the block with Nats-Pin-Id when it does not fit `stack` */
+    char stack[1024];
+    if (consumer->config.priority_policy == JS_CONSUMER_PRIORITY_PINNED_CLIENT) {
+        size_t size = header_length + JS_PULL_PIN_ID_SIZE + 32;
+        pinned = size > sizeof stack ? malloc(size) : NULL;
+        if (size > sizeof stack && pinned == NULL) {
             return;
         }
-        memcpy(copy, msg->header, msg->header_length);
-        memcpy(copy + msg->header_length, msg->payload, msg->payload_length);
+        char *into = pinned != NULL ? pinned : stack;
+        header_length = js_consumer_pin_header(consumer, header, header_length, into, size);
+        header = into;
+    }
+    char *copy = NULL;
+    if (header_length == 0 || header + header_length == body || body_length == 0) {
+        const char *start = header_length > 0 ? header : body;
+        out.payload = (struct proto_slice){.data = start,
+                                           .length = (uint32_t)(header_length + body_length)};
+    } else {
+        size_t length = header_length + body_length;
+        copy = malloc(length);
+        if (copy == NULL) {
+            free(pinned);
+            return;
+        }
+        memcpy(copy, header, header_length);
+        memcpy(copy + header_length, body, body_length);
         out.payload = (struct proto_slice){.data = copy, .length = (uint32_t)length};
     }
+    out.header_length = (uint32_t)header_length;
     service_publish(consumer->stream->js->shard, &out);
     free(copy);
+    free(pinned);
 }
 
 /* What a pull request's max_bytes counts for a message (nats-server's: subject, ack reply,
@@ -524,6 +544,28 @@ static void requests_caught_up(struct js_consumer *consumer)
     }
 }
 
+/* Puts back a message taken and not delivered: a redelivery at the front of its queue; a
+ * new one is found again, as the cursor has not passed it (but last_per_subject's first
+ * pass, which moved on: back to `lps_index` and `next_sseq`). */
+static void message_untake(struct js_consumer *consumer, struct js_consumer_pending *entry,
+                           size_t lps_index, uint64_t next_sseq)
+{
+    if (entry == NULL) {
+        if (consumer->lps_index != lps_index) {
+            consumer->lps_index = lps_index;
+            consumer->next_sseq = next_sseq;
+        }
+        return;
+    }
+    ASSERT(!entry->queued);
+    ASSERT(consumer->redeliver_count < consumer->redeliver_capacity); /* it was just there */
+    consumer->redeliver_head = (consumer->redeliver_head + consumer->redeliver_capacity - 1) %
+                               consumer->redeliver_capacity;
+    consumer->redeliver[consumer->redeliver_head] = entry->sseq;
+    consumer->redeliver_count++;
+    entry->queued = true;
+}
+
 static bool can_take_new(const struct js_consumer *consumer)
 {
     if (consumer->config.ack_policy == JS_CONSUMER_ACK_NONE) {
@@ -565,23 +607,19 @@ bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget)
         if (xshard_budget_spent(&shard->xshard)) {
             return true; /* the rings are full: the rest next turn */
         }
-        struct js_pull_request *request = NULL;
         if (deliver != NULL && js_consumer_flow_stalled(consumer)) {
             return false; /* until the subscriber answers the flow-control request */
         }
-        if (deliver == NULL) {
-            if (consumer->request_count == 0) {
-                return false;
-            }
-            request = &consumer->requests[consumer->request_head];
-            if (!route_has_interest(shard, request->reply, request->reply_length)) {
-                js_consumer_request_pop(consumer); /* its requester is gone: dropped */
-                continue;
-            }
+        if (deliver == NULL && consumer->request_count == 0) {
+            return false;
         }
+        /* the message first, then the request that takes it, as nats-server's
+         * loopAndGatherMsgs: which request may take it can depend on the message */
         struct js_consumer_pending *entry = NULL;
         struct stream_store_msg msg;
         (void)js_consumer_num_pending(consumer); /* counted before the cursor moves */
+        size_t lps_index = consumer->lps_index;
+        uint64_t next_sseq = consumer->next_sseq;
         if (next_redelivery(consumer, &entry, &msg) != 0) {
             if (!can_take_new(consumer)) {
                 break;
@@ -595,30 +633,18 @@ bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget)
                 return false;
             }
         }
-        if (request != NULL && request->max_bytes > 0) {
-            int64_t size = delivery_size(consumer, &msg);
-            if (size > request->max_bytes) {
-                if (entry != NULL) {
-                    js_consumer_redeliver_queue(consumer, entry); /* for the next request */
-                }
-                js_consumer_request_status(consumer, request->reply, request->reply_length,
-                                           409, "Message Size Exceeds MaxBytes", true);
-                js_consumer_request_pop(consumer);
-                continue;
+        if (deliver != NULL) {
+            deliver_one(consumer, &msg, entry, deliver, strlen(deliver));
+        } else {
+            struct js_pull_request *request = js_consumer_priority_pick(
+                consumer, delivery_size(consumer, &msg), entry != NULL, clock_monotonic_ns());
+            if (request == NULL) {
+                message_untake(consumer, entry, lps_index, next_sseq);
+                return false; /* a new request, an ack, a message or the pin's end wakes it */
             }
-            request->max_bytes -= size;
-            if (request->max_bytes == 0) {
-                request->batch = 1;
-            }
-        }
-        if (request != NULL) {
             deliver_one(consumer, &msg, entry, request->reply, request->reply_length);
             request->sent++;
-            if (--request->batch <= 0) {
-                js_consumer_request_pop(consumer);
-            }
-        } else {
-            deliver_one(consumer, &msg, entry, deliver, strlen(deliver));
+            js_consumer_priority_served(consumer);
         }
         budget--;
         (*turn_budget)--;
@@ -753,6 +779,10 @@ bool js_consumer_timer_fired(struct js_consumer *consumer, int64_t now_ns)
     int64_t requests = js_consumer_requests_tick(consumer, now_ns);
     if (requests != 0 && (next == 0 || requests < next)) {
         next = requests;
+    }
+    int64_t pin = js_consumer_priority_tick(consumer, now_ns);
+    if (pin != 0 && (next == 0 || pin < next)) {
+        next = pin;
     }
     if (inactive(consumer, now_ns, &next)) {
         js_consumer_event_action(consumer, false);

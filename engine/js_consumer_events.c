@@ -1,6 +1,6 @@
 /* What a consumer tells the world besides its deliveries: nats-server's consumer advisories
  * ($JS.EVENT.ADVISORY.CONSUMER.CREATED / DELETED / MAX_DELIVERIES / MSG_NAKED /
- * MSG_TERMINATED .<stream>.<consumer>, with its JSON), and ionats's dead-letter subject.
+ * MSG_TERMINATED / PAUSE / PINNED / UNPINNED .<stream>.<consumer>, with its JSON), and ionats's dead-letter subject.
  *
  * The one idea: an advisory is written only when someone listens on its subject (a lookup
  * in the shard's index), so a consumer under load pays nothing for advisories nobody reads.
@@ -76,6 +76,54 @@ void js_consumer_event_pause(struct js_consumer *consumer, int64_t until_ns)
     go_json_literal(&json, until_ns != 0 ? "true" : "false");
     go_json_key(&json, "pause_until");
     js_json_time(&json, until_ns);
+    advisory_send(consumer, subject, &json);
+}
+
+/* The head of a priority group advisory: its account (JetStream's is the global one), the
+ * names, the domain when there is one, the group. */
+static void group_advisory_begin(const struct js_consumer *consumer, const char *type,
+                                 const char *group, struct go_json *json)
+{
+    go_json_init(json, 4096);
+    js_api_event_begin(json, type);
+    go_json_key(json, "account");
+    go_json_cstring(json, "$G");
+    advisory_names(consumer, json);
+    const char *domain = consumer->stream->js->shard->server->config->js_domain;
+    if (domain != NULL) {
+        go_json_key(json, "domain");
+        go_json_cstring(json, domain);
+    }
+    go_json_key(json, "group");
+    go_json_cstring(json, group);
+}
+
+void js_consumer_event_pinned(struct js_consumer *consumer, const char *group)
+{
+    char subject[SUBJECT_SIZE];
+    if (!advisory_subject(consumer, "PINNED", subject, sizeof subject)) {
+        return;
+    }
+    struct go_json json;
+    group_advisory_begin(consumer, "io.nats.jetstream.advisory.v1.consumer_group_pinned", group,
+                         &json);
+    go_json_key(&json, "pinned_id");
+    go_json_cstring(&json, consumer->pin_id);
+    advisory_send(consumer, subject, &json);
+}
+
+void js_consumer_event_unpinned(struct js_consumer *consumer, const char *group,
+                                const char *reason)
+{
+    char subject[SUBJECT_SIZE];
+    if (!advisory_subject(consumer, "UNPINNED", subject, sizeof subject)) {
+        return;
+    }
+    struct go_json json;
+    group_advisory_begin(consumer, "io.nats.jetstream.advisory.v1.consumer_group_unpinned",
+                         group, &json);
+    go_json_key(&json, "reason");
+    go_json_cstring(&json, reason);
     advisory_send(consumer, subject, &json);
 }
 

@@ -2,12 +2,15 @@
  * number, or JSON with batch, expires, max_bytes, no_wait, idle_heartbeat), the checks and
  * statuses nats-server answers with (400 Bad Request, 404 No Messages, 408 Request Timeout
  * and Requests Pending, 409 Exceeded MaxWaiting / MaxRequestBatch / MaxRequestExpires /
- * MaxRequestMaxBytes / Consumer is push based / Consumer Deleted), the FIFO of waiting
- * requests bounded by max_waiting, their expiry and heartbeats.
+ * MaxRequestMaxBytes / Consumer is push based / Consumer Deleted), the queue of waiting
+ * requests bounded by max_waiting, their expiry and heartbeats. Their priority-group fields
+ * are read here and judged in js_consumer_priority.c.
  *
- * The one idea: a request is only queued here; js_consumer_deliver serves the queue's head
- * at the end of the turn, so a request and the messages it gets travel in order behind
- * everything the client sent before it. Owner shard's thread only. */
+ * The one idea: a request is only queued here; js_consumer_deliver serves the queue at the
+ * end of the turn (js_consumer_priority_pick choosing the request each message goes to), so
+ * a request and the messages it gets travel in order behind everything the client sent
+ * before it. Owner shard's thread only. */
+#include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/js_consumer.h"
@@ -101,8 +104,10 @@ void js_consumer_requests_end(struct js_consumer *consumer, const char *text)
     }
 }
 
-static int request_push(struct js_consumer *consumer, const struct js_pull_request *request)
+int js_consumer_request_insert(struct js_consumer *consumer, const struct js_pull_request *request,
+                               uint32_t index)
 {
+    ASSERT(index <= consumer->request_count);
     if (consumer->request_count == consumer->request_capacity) {
         uint32_t capacity = consumer->request_capacity != 0 ? consumer->request_capacity * 2 : 4;
         struct js_pull_request *grown = malloc((size_t)capacity * sizeof *grown);
@@ -118,10 +123,17 @@ static int request_push(struct js_consumer *consumer, const struct js_pull_reque
         consumer->request_capacity = capacity;
         consumer->request_head = 0;
     }
-    consumer->requests[(consumer->request_head + consumer->request_count) %
-                       consumer->request_capacity] = *request;
+    for (uint32_t i = consumer->request_count; i > index; i--) {
+        *js_consumer_request_at(consumer, i) = *js_consumer_request_at(consumer, i - 1);
+    }
+    *js_consumer_request_at(consumer, index) = *request;
     consumer->request_count++;
     return 0;
+}
+
+static int request_push(struct js_consumer *consumer, const struct js_pull_request *request)
+{
+    return js_consumer_request_insert(consumer, request, consumer->request_count);
 }
 
 int64_t js_consumer_requests_tick(struct js_consumer *consumer, int64_t now_ns)
@@ -177,18 +189,22 @@ struct next_request {
     int64_t max_bytes;
     int64_t expires_ns;   /* a duration */
     int64_t heartbeat_ns;
+    struct js_pull_priority priority;
     bool no_wait;
 };
 
-/* Go's name of a JSON value's kind in an unmarshal error ("string", "number 1.5", ...). */
-static void json_kind(const json_t *value, char *text, size_t size)
+void js_consumer_json_kind(const json_t *value, bool numeric, char *text, size_t size)
 {
     if (json_is_string(value)) {
         snprintf(text, size, "string");
-    } else if (json_is_real(value)) {
-        snprintf(text, size, "number %g", json_real_value(value));
-    } else if (json_is_integer(value)) {
-        snprintf(text, size, "number %lld", (long long)json_integer_value(value));
+    } else if (json_is_number(value)) {
+        /* Go names the number only when a numeric field could not take it (1.5 for an
+         * int); an integer reaches here only for a field that is not numeric */
+        if (numeric && json_is_real(value)) {
+            snprintf(text, size, "number %g", json_real_value(value));
+        } else {
+            snprintf(text, size, "number");
+        }
     } else if (json_is_boolean(value)) {
         snprintf(text, size, "bool");
     } else if (json_is_array(value)) {
@@ -208,16 +224,63 @@ static int json_field(const json_t *object, const char *key, const char *go_type
         return 0;
     }
     bool want_bool = strcmp(go_type, "bool") == 0;
+    ASSERT(strcmp(go_type, "string") != 0); /* json_text's */
     if (want_bool ? json_is_boolean(value) : json_is_integer(value)) {
         *out = want_bool ? json_is_true(value) : (int64_t)json_integer_value(value);
         return 0;
     }
     char kind[64];
-    json_kind(value, kind, sizeof kind);
+    js_consumer_json_kind(value, !want_bool, kind, sizeof kind);
     snprintf(why, why_size,
              "json: cannot unmarshal %s into Go struct field .%s of type %s", /* 2.15.1 */
              kind, key, go_type);
     return -EINVAL;
+}
+
+/* A string field into `out` (`size` bytes), cut to size - 1 characters (the sizes are
+ * chosen so a cut one never matches); absent or null leave "". */
+static int json_text(const json_t *object, const char *key, char *out, size_t size, char *why,
+                     size_t why_size)
+{
+    const json_t *value = json_object_get(object, key);
+    out[0] = '\0';
+    if (value == NULL || json_is_null(value)) {
+        return 0;
+    }
+    if (json_is_string(value)) {
+        size_t length = json_string_length(value);
+        length = length < size - 1 ? length : size - 1;
+        memcpy(out, json_string_value(value), length);
+        out[length] = '\0';
+        return 0;
+    }
+    char kind[64];
+    js_consumer_json_kind(value, false, kind, sizeof kind);
+    snprintf(why, why_size, "json: cannot unmarshal %s into Go struct field .%s of type string",
+             kind, key);
+    return -EINVAL;
+}
+
+/* The priority-group fields of a JSON request (nats-server's embedded PriorityGroup),
+ * read in its field order. */
+static int priority_read(const json_t *root, struct js_pull_priority *out, char *why,
+                         size_t why_size)
+{
+    out->present = true;
+    int rc = json_text(root, "group", out->group, sizeof out->group, why, why_size);
+    if (rc == 0) {
+        rc = json_field(root, "min_pending", "int64", &out->min_pending, why, why_size);
+    }
+    if (rc == 0) {
+        rc = json_field(root, "min_ack_pending", "int64", &out->min_ack_pending, why, why_size);
+    }
+    if (rc == 0) {
+        rc = json_text(root, "id", out->pin_id, sizeof out->pin_id, why, why_size);
+    }
+    if (rc == 0) {
+        rc = json_field(root, "priority", "int", &out->priority, why, why_size);
+    }
+    return rc;
 }
 
 /* nats-server's nextReqFromMsg: 0, or -EINVAL with the reason in `why`. */
@@ -269,6 +332,9 @@ static int request_read(const char *body, size_t length, struct next_request *ou
     if (rc == 0) {
         rc = json_field(root, "idle_heartbeat", "time.Duration", &out->heartbeat_ns, why,
                         why_size);
+    }
+    if (rc == 0) {
+        rc = priority_read(root, &out->priority, why, why_size);
     }
     json_decref(root);
     if (rc != 0) {
@@ -333,6 +399,12 @@ void js_consumer_next_handle(struct shard *shard, void *context, const struct ro
         status_to(consumer, msg, 409, refused);
         return;
     }
+    int code = 0;
+    const char *priority_refused = NULL;
+    if (js_consumer_priority_admit(consumer, &next.priority, &code, &priority_refused) != 0) {
+        status_to(consumer, msg, code, priority_refused);
+        return;
+    }
     int64_t now = clock_monotonic_ns();
     consumer->last_active_ns = now;
     if (next.no_wait) {
@@ -364,9 +436,10 @@ void js_consumer_next_handle(struct shard *shard, void *context, const struct ro
         .expires_ns = next.expires_ns > 0 ? now + next.expires_ns : 0,
         .heartbeat_ns = next.heartbeat_ns,
         .heartbeat_at = next.heartbeat_ns > 0 ? now + next.heartbeat_ns : 0,
+        .priority = next.priority,
         .no_wait = next.no_wait,
     };
-    if (request.reply == NULL || request_push(consumer, &request) != 0) {
+    if (request.reply == NULL || js_consumer_priority_enqueue(consumer, &request) != 0) {
         free(request.reply);
         LOG_WARN("JetStream: consumer %s: no memory for a pull request", consumer->name);
         return;

@@ -221,6 +221,10 @@ int js_consumer_request_check(struct js_consumer_request *request,
                               enum js_consumer_subject_form form, const char *stream,
                               const char *consumer, const char *filter, struct js_error *error);
 
+/* nats-server's validGroupName (^[a-zA-Z0-9/_=-]{1,16}$): a priority group's name, in a
+ * config or an UNPIN request. */
+bool js_consumer_config_group_name_valid(const char *name);
+
 /* The JetStream API level a consumer's features need: 0, 1 (pause_until, priority
  * groups or policy), 4 (the flow_control ack policy). */
 int js_consumer_config_api_level_required(const struct js_consumer_config *config);

@@ -460,8 +460,7 @@ static int js_check_sampling_names(const struct js_consumer_config *config, stru
     return 0;
 }
 
-/* nats-server's validGroupName. */
-static bool js_check_group_name(const char *name)
+bool js_consumer_config_group_name_valid(const char *name)
 {
     size_t length = strlen(name);
     return length >= 1 && length <= JS_CHECK_GROUP_NAME_LENGTH_MAX &&
@@ -483,7 +482,7 @@ static int js_check_priority(const struct js_consumer_config *config,
             if (config->priority_groups[i] == NULL) {
                 return js_stream_fail(error, JS_ERR_CONSUMER_EMPTY_GROUP_NAME);
             }
-            if (!js_check_group_name(config->priority_groups[i])) {
+            if (!js_consumer_config_group_name_valid(config->priority_groups[i])) {
                 return js_stream_fail(error, JS_ERR_CONSUMER_INVALID_GROUP_NAME);
             }
         }

@@ -16,7 +16,8 @@
 //	            that mirrors another (Mirror: its stream, catch-up, reads, a Put through it,
 //	            a watch of its stream, the origin's direct gets answered by it after the
 //	            origin is deleted) and one that sources two (Sources: their subject
-//	            transforms, Keys, Get, Nats-Stream-Source, WatchAll with live copies)
+//	            transforms, Keys, Get, Nats-Stream-Source, WatchAll with live copies);
+//	            and a pull consumer's pinned_client priority group (priority.go)
 //	-part obj   CreateObjectStore, Put/PutBytes (3 MiB in 25 chunks, a custom chunk size,
 //	            small and empty objects), Get/GetBytes (the client checks the SHA-256
 //	            digest), GetInfo, List, a Put replacing an object, UpdateMeta (a rename),
@@ -1881,6 +1882,7 @@ func main() {
 		kvSteps(js, nc, s)
 		kvMirrorSteps(js, s)
 		kvSourcesSteps(js, s)
+		prioritySteps(js, s)
 	}
 	if *part != "kv" {
 		objSteps(js, nc, s, *url)
