@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/js_consumer.h"
+#include "engine/js_batch.h"
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"
@@ -329,6 +330,7 @@ static void js_tick_fired(struct timer_entry *entry, void *ctx)
             stream->dirty = true;
         }
         js_dedupe_expire(&stream->dedupe, now - stream->config.duplicate_window_ns);
+        js_batch_tick(stream, clock_monotonic_ns());
     }
     timer_arm(&js->shard->timers, entry, clock_monotonic_ns() + JS_TICK_NS);
 }

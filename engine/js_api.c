@@ -338,7 +338,7 @@ enum { API_OP_COUNT = sizeof api_ops / sizeof api_ops[0] };
 /* False when the request's Nats-Required-Api-Level asks for more than this server does
  * (nats-server's errorOnRequiredApiLevel: a value that is not a decimal integer fails
  * too). A mirror or source on a newer server asks for level 4 first and retries without. */
-static bool api_level_met(const char *block, size_t length)
+bool js_api_level_met(const char *block, size_t length)
 {
     struct js_pub_text value = js_pub_header_value(block, length, "Nats-Required-Api-Level");
     if (value.bytes == NULL || value.length == 0) {
@@ -381,7 +381,7 @@ static void api_handle(struct shard *shard, void *context, const struct route_ms
         reply_error_id(js, msg, api->op, JS_ERR_BAD_REQUEST);
         return;
     }
-    if (msg->header_length > 0 && !api_level_met(msg->payload.data, msg->header_length)) {
+    if (msg->header_length > 0 && !js_api_level_met(msg->payload.data, msg->header_length)) {
         reply_error_id(js, msg, api->op, JS_ERR_REQUIRED_API_LEVEL);
         return;
     }

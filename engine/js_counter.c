@@ -137,20 +137,38 @@ int js_counter_next(struct js_stream *stream, struct proto_slice subject, const 
                     size_t header_length, const char *body, size_t body_length,
                     const struct js_pub_directives *directives, struct js_counter_next *out)
 {
-    memset(out, 0, sizeof *out);
-    char initial[JS_COUNTER_DIGITS_MAX + 2] = "0";
-    json_t *sources = NULL;
     uint64_t last = 0;
     struct stream_store_msg previous;
     if (stream_store_subject_last(stream->store, (const uint8_t *)subject.data, subject.length,
                                   &last) == 0 &&
         stream_store_get(stream->store, last, &previous) == 0) {
-        if (!body_value((const char *)previous.payload, previous.payload_length, initial,
-                        sizeof initial)) {
+        const struct js_counter_last known = {
+            .header = (const char *)previous.header,
+            .header_length = previous.header_length,
+            .body = (const char *)previous.payload,
+            .body_length = previous.payload_length,
+        };
+        return js_counter_next_after(&known, subject, header, header_length, body, body_length,
+                                     directives, out);
+    }
+    return js_counter_next_after(NULL, subject, header, header_length, body, body_length,
+                                 directives, out);
+}
+
+int js_counter_next_after(const struct js_counter_last *previous, struct proto_slice subject,
+                          const char *header, size_t header_length, const char *body,
+                          size_t body_length, const struct js_pub_directives *directives,
+                          struct js_counter_next *out)
+{
+    memset(out, 0, sizeof *out);
+    char initial[JS_COUNTER_DIGITS_MAX + 2] = "0";
+    json_t *sources = NULL;
+    if (previous != NULL) {
+        if (!body_value(previous->body, previous->body_length, initial, sizeof initial)) {
             return -EBADMSG;
         }
-        struct js_pub_text known = js_pub_header_value(
-            (const char *)previous.header, previous.header_length, "Nats-Counter-Sources");
+        struct js_pub_text known = js_pub_header_value(previous->header, previous->header_length,
+                                                       "Nats-Counter-Sources");
         if (known.bytes != NULL && known.length > 0) {
             sources = json_loadb(known.bytes, known.length, 0, NULL);
             if (!json_is_object(sources)) {

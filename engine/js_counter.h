@@ -32,4 +32,20 @@ int js_counter_next(struct js_stream *stream, struct proto_slice subject, const 
                     size_t header_length, const char *body, size_t body_length,
                     const struct js_pub_directives *directives, struct js_counter_next *out);
 
+/* A subject's last message, as js_counter_next_after is given it (borrowed). */
+struct js_counter_last {
+    const char *header;
+    size_t header_length;
+    const char *body;
+    size_t body_length;
+};
+
+/* js_counter_next with the subject's last message given instead of read from the store
+ * (`previous` NULL: the subject has none): an atomic batch totals a subject's increments
+ * over its own earlier messages before any of them is stored. The same returns. */
+int js_counter_next_after(const struct js_counter_last *previous, struct proto_slice subject,
+                          const char *header, size_t header_length, const char *body,
+                          size_t body_length, const struct js_pub_directives *directives,
+                          struct js_counter_next *out);
+
 #endif

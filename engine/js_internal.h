@@ -122,6 +122,9 @@ struct js_server {
     _Atomic uint64_t api_errors;     /* API error replies, from any shard (a count only) */
     /* Bytes of js_messages made and not yet freed, all shards (a bound, relaxed). */
     _Atomic int64_t message_bytes;
+    /* Atomic batches open on every stream of every shard (js_batch.c's server-wide bound):
+     * relaxed, a count that bounds, nothing is published through it. */
+    _Atomic int64_t batches_open;
     struct js_boot_stream *boot;     /* owned [boot_count]: the streams found at start */
     size_t boot_count;
     int shard_count;
@@ -152,6 +155,8 @@ struct js_stream {
     uint32_t ack_count;
     uint32_t ack_capacity;
     struct js_dedupe dedupe;
+    struct js_batch *batches;       /* owned list: its open atomic batches (js_batch.c) */
+    uint32_t batch_count;
     char *last_msg_id;              /* owned; the last stored Nats-Msg-Id, NULL if none */
     uint64_t bytes;                 /* the store's byte_count after the last change */
     uint64_t appended_seq;          /* the last sequence appended */
@@ -192,6 +197,7 @@ struct js {
     size_t retired_count;
     size_t retired_capacity;
     uint64_t pending_bytes;        /* appended this turn, not yet counted in the server's */
+    uint64_t batch_bytes;          /* staged by this shard's open atomic batches (js_batch.c) */
     /* While handling a request the meta shard passed on: replies go back through the meta
      * shard, which has seen the requester's subscriptions (they came in the same ring as
      * the request), where this shard may not have yet (they come in another ring). */
@@ -454,6 +460,11 @@ void js_api_reply_begin(struct go_json *json, const char *type);
 void js_api_reply_end(struct js *js, const struct route_msg *msg, struct go_json *json);
 struct json_t *js_api_body_parse(struct js *js, const struct route_msg *msg, const char *type,
                                  const char *body, size_t length);
+
+/* False when the header block's Nats-Required-Api-Level asks for more than this server
+ * does (nats-server's errorOnRequiredApiLevel; a value that is not a decimal integer fails
+ * too); true without one. */
+bool js_api_level_met(const char *block, size_t length);
 
 /* nats-server's isEmptyRequest: no body, or a JSON object without a member ("{}"). */
 bool js_api_request_empty(const char *body, size_t length);

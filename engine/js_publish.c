@@ -10,9 +10,11 @@
 #include "base/assert.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "engine/js_batch.h"
 #include "engine/js_consumer.h"
 #include "engine/js_counter.h"
 #include "engine/js_internal.h"
+#include "engine/js_publish.h"
 #include "engine/service.h"
 #include "engine/shard.h"
 #include "proto/js_pub.h"
@@ -25,8 +27,7 @@
 #include <string.h>
 
 /* Room for an ack: the fixed part and the stream name escaped (js_pub.h's bound). */
-enum { ACK_SIZE_MAX = JS_PUB_REPLY_FIXED_SIZE_MAX +
-                      JS_PUB_REPLY_EXPANSION_MAX * (JS_STREAM_CONFIG_NAME_LENGTH_MAX + 512) };
+enum { ACK_SIZE_MAX = JS_PUBLISH_ACK_SIZE_MAX };
 
 static struct js_pub_text stream_name(const struct js_stream *stream)
 {
@@ -54,6 +55,12 @@ static void answer(struct js_stream *stream, const char *reply, size_t reply_len
     }
 }
 
+void js_publish_answer(struct js_stream *stream, struct proto_slice reply, const char *body,
+                       size_t length)
+{
+    answer(stream, reply.data, reply.length, body, length);
+}
+
 static void reply_raw(struct js_stream *stream, const struct route_msg *msg, const char *body,
                       size_t length)
 {
@@ -61,7 +68,7 @@ static void reply_raw(struct js_stream *stream, const struct route_msg *msg, con
 }
 
 /* An error ack for one of js_pub's errors. */
-static void nak_pub(struct js_stream *stream, const struct route_msg *msg,
+void js_publish_nak(struct js_stream *stream, const struct route_msg *msg,
                     enum js_pub_error error, const struct js_pub_error_args *args)
 {
     char buffer[ACK_SIZE_MAX];
@@ -96,30 +103,41 @@ static void nak_api(struct js_stream *stream, const char *reply, size_t reply_le
     }
 }
 
-static void nak_store(struct js_stream *stream, const struct route_msg *msg, const char *text)
+void js_publish_nak_api(struct js_stream *stream, const struct route_msg *msg,
+                        const struct js_error *error)
+{
+    nak_api(stream, msg->reply.data, msg->reply.length, error);
+}
+
+void js_publish_nak_store(struct js_stream *stream, const struct route_msg *msg, const char *text)
 {
     struct js_error error;
     js_errors_setf(&error, JS_ERR_STREAM_STORE_FAILED, "%s", text);
     nak_api(stream, msg->reply.data, msg->reply.length, &error);
 }
 
-static void nak_id(struct js_stream *stream, const struct route_msg *msg, enum js_error_id id)
+void js_publish_nak_id(struct js_stream *stream, const struct route_msg *msg, enum js_error_id id)
 {
     struct js_error error;
     js_errors_set(&error, id);
     nak_api(stream, msg->reply.data, msg->reply.length, &error);
 }
 
-static void ack_send(struct js_stream *stream, const char *reply, size_t reply_length,
-                     uint64_t seq, bool duplicate)
+struct js_pub_ack js_publish_ack_base(const struct js_stream *stream, uint64_t seq)
 {
     const char *domain = stream->js->shard->server->config->js_domain;
-    const struct js_pub_ack ack = {
+    return (struct js_pub_ack){
         .stream = stream_name(stream),
         .domain = {.bytes = domain, .length = domain != NULL ? strlen(domain) : 0},
         .seq = seq,
-        .duplicate = duplicate,
     };
+}
+
+static void ack_send(struct js_stream *stream, const char *reply, size_t reply_length,
+                     uint64_t seq, bool duplicate)
+{
+    struct js_pub_ack ack = js_publish_ack_base(stream, seq);
+    ack.duplicate = duplicate;
     char buffer[ACK_SIZE_MAX];
     size_t length = 0;
     if (js_pub_ack_write(&ack, buffer, sizeof buffer, &length) == 0) {
@@ -242,7 +260,7 @@ static struct js_pub_rules rules_of(const struct js_stream_config *config)
     };
 }
 
-static bool stage_passes(struct js_stream *stream, const struct route_msg *msg,
+bool js_publish_stage_passes(struct js_stream *stream, const struct route_msg *msg,
                          const struct js_pub_directives *directives, enum js_pub_stage stage,
                          size_t body_length)
 {
@@ -257,7 +275,7 @@ static bool stage_passes(struct js_stream *stream, const struct route_msg *msg,
     if (error == JS_PUB_ERR_ROLLUP_INVALID) {
         args.text = directives->rollup_text;
     }
-    nak_pub(stream, msg, error, &args);
+    js_publish_nak(stream, msg, error, &args);
     return false;
 }
 
@@ -280,7 +298,7 @@ static bool expectations_hold(struct js_stream *stream, const struct route_msg *
         }
         if (last != directives->expected_last_subject_seq) {
             const struct js_pub_error_args args = {.number = last};
-            nak_pub(stream, msg, JS_PUB_ERR_WRONG_LAST_SEQUENCE, &args);
+            js_publish_nak(stream, msg, JS_PUB_ERR_WRONG_LAST_SEQUENCE, &args);
             return false;
         }
     }
@@ -289,7 +307,7 @@ static bool expectations_hold(struct js_stream *stream, const struct route_msg *
         stream_store_info_get(stream->store, &info);
         if (directives->expected_last_seq != info.last_seq) {
             const struct js_pub_error_args args = {.number = info.last_seq};
-            nak_pub(stream, msg, JS_PUB_ERR_WRONG_LAST_SEQUENCE, &args);
+            js_publish_nak(stream, msg, JS_PUB_ERR_WRONG_LAST_SEQUENCE, &args);
             return false;
         }
     }
@@ -303,36 +321,36 @@ static bool last_msg_id_matches(const struct js_stream *stream, struct js_pub_te
 }
 
 /* The text of an append error as nats-server's store errors read. */
-static void nak_append(struct js_stream *stream, const struct route_msg *msg, int rc)
+void js_publish_nak_append(struct js_stream *stream, const struct route_msg *msg, int rc)
 {
     struct stream_store_info info;
     stream_store_info_get(stream->store, &info);
     switch (rc) {
     case -EDQUOT:
         if (stream->config.max_msgs > 0 && info.msg_count >= (uint64_t)stream->config.max_msgs) {
-            nak_store(stream, msg, "maximum messages exceeded");
+            js_publish_nak_store(stream, msg, "maximum messages exceeded");
         } else {
-            nak_store(stream, msg, "maximum bytes exceeded");
+            js_publish_nak_store(stream, msg, "maximum bytes exceeded");
         }
         return;
     case -EMSGSIZE:
-        nak_id(stream, msg, JS_ERR_STREAM_MESSAGE_EXCEEDS_MAXIMUM);
+        js_publish_nak_id(stream, msg, JS_ERR_STREAM_MESSAGE_EXCEEDS_MAXIMUM);
         return;
     case -ENOSPC:
-        nak_id(stream, msg, JS_ERR_STORAGE_RESOURCES_EXCEEDED);
+        js_publish_nak_id(stream, msg, JS_ERR_STORAGE_RESOURCES_EXCEEDED);
         return;
     case -EAGAIN:
-        nak_store(stream, msg, "stream store busy: too many writes pending");
+        js_publish_nak_store(stream, msg, "stream store busy: too many writes pending");
         return;
     default:
-        nak_store(stream, msg, strerror(-rc));
+        js_publish_nak_store(stream, msg, strerror(-rc));
         return;
     }
 }
 
 /* True when `size` more bytes would take the server's memory or file storage (as the
  * stream's kind) past --max_memory_store or --max_file_store. */
-static bool storage_exceeded(const struct js_stream *stream, size_t size)
+bool js_publish_storage_exceeded(const struct js_stream *stream, size_t size)
 {
     const struct js *js = stream->js;
     bool memory = stream->config.storage == JS_STREAM_STORAGE_MEMORY;
@@ -353,16 +371,16 @@ static bool publish_admitted(struct js_stream *stream, const struct route_msg *m
     if (stream->failure != 0) {
         char text[128];
         snprintf(text, sizeof text, "stream store failed: %s", strerror(-stream->failure));
-        nak_store(stream, msg, text);
+        js_publish_nak_store(stream, msg, text);
         return false;
     }
     if (config->sealed) {
-        nak_id(stream, msg, JS_ERR_STREAM_SEALED);
+        js_publish_nak_id(stream, msg, JS_ERR_STREAM_SEALED);
         return false;
     }
-    if (!stage_passes(stream, msg, directives, JS_PUB_STAGE_HEADERS, body_length) ||
+    if (!js_publish_stage_passes(stream, msg, directives, JS_PUB_STAGE_HEADERS, body_length) ||
         !expectations_hold(stream, msg, directives) ||
-        !stage_passes(stream, msg, directives, JS_PUB_STAGE_SOURCE, body_length)) {
+        !js_publish_stage_passes(stream, msg, directives, JS_PUB_STAGE_SOURCE, body_length)) {
         return false;
     }
     if (directives->msg_id.length > 0) {
@@ -378,25 +396,25 @@ static bool publish_admitted(struct js_stream *stream, const struct route_msg *m
         const char *last = stream->last_msg_id != NULL ? stream->last_msg_id : "";
         const struct js_pub_error_args args = {
             .text = {.bytes = last, .length = strlen(last)}};
-        nak_pub(stream, msg, JS_PUB_ERR_WRONG_LAST_MSG_ID, &args);
+        js_publish_nak(stream, msg, JS_PUB_ERR_WRONG_LAST_MSG_ID, &args);
         return false;
     }
-    if (!stage_passes(stream, msg, directives, JS_PUB_STAGE_ROLLUP, body_length)) {
+    if (!js_publish_stage_passes(stream, msg, directives, JS_PUB_STAGE_ROLLUP, body_length)) {
         return false;
     }
     if (config->max_msg_size >= 0 && header_length + body_length > (size_t)config->max_msg_size) {
-        nak_id(stream, msg, JS_ERR_STREAM_MESSAGE_EXCEEDS_MAXIMUM);
+        js_publish_nak_id(stream, msg, JS_ERR_STREAM_MESSAGE_EXCEEDS_MAXIMUM);
         return false;
     }
     if (header_length > UINT16_MAX) {
-        nak_id(stream, msg, JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM);
+        js_publish_nak_id(stream, msg, JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM);
         return false;
     }
-    if (storage_exceeded(stream, header_length + body_length)) {
-        nak_id(stream, msg, JS_ERR_INSUFFICIENT_RESOURCES);
+    if (js_publish_storage_exceeded(stream, header_length + body_length)) {
+        js_publish_nak_id(stream, msg, JS_ERR_INSUFFICIENT_RESOURCES);
         return false;
     }
-    if (!stage_passes(stream, msg, directives, JS_PUB_STAGE_TTL, body_length)) {
+    if (!js_publish_stage_passes(stream, msg, directives, JS_PUB_STAGE_TTL, body_length)) {
         return false;
     }
     if (config->discard == JS_STREAM_DISCARD_NEW && config->discard_new_per_subject &&
@@ -404,14 +422,14 @@ static bool publish_admitted(struct js_stream *stream, const struct route_msg *m
         stream_store_subject_count(stream->store, (const uint8_t *)msg->subject.data,
                                    msg->subject.length) >=
             (uint64_t)config->max_msgs_per_subject) {
-        nak_store(stream, msg, "maximum messages per subject exceeded");
+        js_publish_nak_store(stream, msg, "maximum messages per subject exceeded");
         return false;
     }
     return true;
 }
 
 /* Nats-Rollup: the stream (all) or the subject (sub) is purged before the append. */
-static void rollup_apply(struct js_stream *stream, const struct route_msg *msg,
+void js_publish_rollup_apply(struct js_stream *stream, const struct route_msg *msg,
                          const struct js_pub_directives *directives)
 {
     if (directives->rollup == JS_PUB_ROLLUP_ALL) {
@@ -446,7 +464,7 @@ static void msg_id_remember(struct js_stream *stream, struct js_pub_text id, uin
 }
 
 /* What follows every append: the turn's flush, the consumers, the dedupe window. */
-static void appended(struct js_stream *stream, const struct route_msg *msg,
+void js_publish_appended(struct js_stream *stream, const struct route_msg *msg,
                      const struct js_pub_directives *directives, uint64_t seq, size_t size)
 {
     stream->dirty = true; /* flushed, and its usage counted, at the end of the turn */
@@ -518,7 +536,7 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
         header_length > UINT16_MAX) {
         return -EMSGSIZE;
     }
-    if (storage_exceeded(stream, header_length + body_length)) {
+    if (js_publish_storage_exceeded(stream, header_length + body_length)) {
         return -ENOSPC;
     }
     struct js_counter_next counter = {0};
@@ -549,7 +567,7 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
     if (stream->config.allow_rollup_hdrs && !stream->config.deny_purge) {
         /* a copied rollup purges only where rollups may (nats-server's AllowRollup and not
          * DenyPurge); elsewhere it is stored and does nothing */
-        rollup_apply(stream, msg, &directives);
+        js_publish_rollup_apply(stream, msg, &directives);
     }
     const uint8_t *subject = (const uint8_t *)msg->subject.data;
     const uint8_t *header = (const uint8_t *)msg->payload.data;
@@ -567,13 +585,25 @@ int js_publish_sourced(struct js_stream *stream, const struct route_msg *copy,
         }
         return rc;
     }
-    appended(stream, msg, &directives, seq, header_length + body_length);
+    js_publish_appended(stream, msg, &directives, seq, header_length + body_length);
     js_republish(stream, msg->subject, msg->payload.data, header_length,
                  msg->payload.data + header_length, body_length, seq, republish_last);
     if (msg == &totalled) {
         free((char *)totalled.payload.data);
     }
     return 0;
+}
+
+void js_publish_nak_counter_broken(struct js_stream *stream, const struct route_msg *msg)
+{
+    char buffer[NAK_SIZE_MAX];
+    size_t length = 0;
+    static const char TEXT[] = "message counter is broken";
+    if (js_pub_nak_write(stream_name(stream), 400, 10172,
+                         (struct js_pub_text){.bytes = TEXT, .length = sizeof TEXT - 1}, buffer,
+                         sizeof buffer, &length) == 0) {
+        answer(stream, msg->reply.data, msg->reply.length, buffer, length);
+    }
 }
 
 /* A counter publish (allow_msg_counter, Nats-Incr): its next total into `counter`, and the
@@ -587,24 +617,17 @@ static bool counter_prepare(struct js_stream *stream, const struct route_msg *ms
     int rc = js_counter_next(stream, msg->subject, header, *stored, body,
                              msg->payload.length - msg->header_length, directives, counter);
     if (rc == -EBADMSG) {
-        char buffer[NAK_SIZE_MAX];
-        size_t length = 0;
-        static const char TEXT[] = "message counter is broken";
-        if (js_pub_nak_write(stream_name(stream), 400, 10172,
-                             (struct js_pub_text){.bytes = TEXT, .length = sizeof TEXT - 1},
-                             buffer, sizeof buffer, &length) == 0) {
-            answer(stream, msg->reply.data, msg->reply.length, buffer, length);
-        }
+        js_publish_nak_counter_broken(stream, msg);
         return false;
     }
     if (rc != 0) {
-        nak_store(stream, msg, strerror(-rc));
+        js_publish_nak_store(stream, msg, strerror(-rc));
         return false;
     }
     if (counter->header != NULL) {
         if (counter->header_length > UINT16_MAX) {
             free(counter->header);
-            nak_id(stream, msg, JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM);
+            js_publish_nak_id(stream, msg, JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM);
             return false;
         }
         memcpy(header, counter->header, counter->header_length);
@@ -615,6 +638,19 @@ static bool counter_prepare(struct js_stream *stream, const struct route_msg *ms
     return true;
 }
 
+int js_publish_ack_hold(struct js_stream *stream, struct proto_slice reply, uint64_t seq,
+                        const char *body, size_t length)
+{
+    int rc = ack_push(stream, reply, seq, false, body, length);
+    if (rc != 0) {
+        return rc;
+    }
+    /* an ack written before the commit: a failed store answers it with its error */
+    stream->acks[(stream->ack_head + stream->ack_count - 1) % stream->ack_capacity]
+        .body_is_success = true;
+    return 0;
+}
+
 /* A counter's ack names its new total ("val"): written now, sent once `seq` is durable. */
 static void counter_ack(struct js_stream *stream, const struct route_msg *msg, uint64_t seq,
                         const struct js_counter_next *counter)
@@ -622,24 +658,33 @@ static void counter_ack(struct js_stream *stream, const struct route_msg *msg, u
     if (msg->reply.length == 0) {
         return;
     }
-    const char *domain = stream->js->shard->server->config->js_domain;
-    const struct js_pub_ack ack = {
-        .stream = stream_name(stream),
-        .domain = {.bytes = domain, .length = domain != NULL ? strlen(domain) : 0},
-        .seq = seq,
-        .counter_value = {.bytes = counter->value, .length = counter->value_length},
-    };
+    struct js_pub_ack ack = js_publish_ack_base(stream, seq);
+    ack.counter_value = (struct js_pub_text){.bytes = counter->value,
+                                             .length = counter->value_length};
     char buffer[ACK_SIZE_MAX + JS_COUNTER_DIGITS_MAX];
     size_t length = 0;
     if (js_pub_ack_write(&ack, buffer, sizeof buffer, &length) != 0 ||
-        ack_push(stream, msg->reply, seq, false, buffer, length) != 0) {
+        js_publish_ack_hold(stream, msg->reply, seq, buffer, length) != 0) {
         LOG_WARN("JetStream: stream %s: no memory to hold the ack of %llu", stream->config.name,
                  (unsigned long long)seq);
-        return;
     }
-    /* an ack written before the commit: a failed store answers it with its error */
-    stream->acks[(stream->ack_head + stream->ack_count - 1) % stream->ack_capacity]
-        .body_is_success = true;
+}
+
+size_t js_publish_header_prepare(const struct js_stream *stream, const struct route_msg *msg,
+                                 struct js_pub_directives *directives, char *header,
+                                 size_t size)
+{
+    /* the inline status of the header block is not stored (js_pub.h) */
+    size_t stored = 0;
+    size_t header_length = msg->header_length;
+    if (header_length > 0 && directives->status.stored_length > 0) {
+        const struct js_pub_status *status = &directives->status;
+        memcpy(header, msg->payload.data, status->cut_start);
+        memcpy(header + status->cut_start, msg->payload.data + status->cut_end,
+               header_length - status->cut_end);
+        stored = status->stored_length;
+    }
+    return js_ttl_header_raise(stream, directives, header, stored, size);
 }
 
 void js_publish_handle(struct shard *shard, void *context, const struct route_msg *published)
@@ -658,27 +703,22 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
     struct js_pub_directives directives;
     js_pub_directives_parse(header_length > 0 ? msg->payload.data : NULL, header_length,
                             &directives);
+    if (directives.batch) {
+        js_batch_publish(stream, msg, &directives); /* an atomic batch's message */
+        return;
+    }
     uint64_t duplicate_seq = 0;
     if (!publish_admitted(stream, msg, &directives, header_length, body_length,
                           &duplicate_seq)) {
         if (duplicate_seq != 0 && msg->reply.length > 0 &&
             ack_push(stream, msg->reply, duplicate_seq, true, NULL, 0) != 0) {
-            nak_store(stream, msg, strerror(ENOMEM));
+            js_publish_nak_store(stream, msg, strerror(ENOMEM));
         }
         js_publish_committed_check(stream);
         return;
     }
-    /* the inline status of the header block is not stored (js_pub.h) */
     char header[UINT16_MAX];
-    size_t stored = 0;
-    if (header_length > 0 && directives.status.stored_length > 0) {
-        const struct js_pub_status *status = &directives.status;
-        memcpy(header, msg->payload.data, status->cut_start);
-        memcpy(header + status->cut_start, msg->payload.data + status->cut_end,
-               header_length - status->cut_end);
-        stored = status->stored_length;
-    }
-    stored = js_ttl_header_raise(stream, &directives, header, stored, sizeof header);
+    size_t stored = js_publish_header_prepare(stream, msg, &directives, header, sizeof header);
     const char *body = msg->payload.data + header_length;
     struct js_counter_next counter = {0};
     bool is_counter = stream->config.allow_msg_counter && directives.incr_set;
@@ -691,16 +731,16 @@ void js_publish_handle(struct shard *shard, void *context, const struct route_ms
     }
     /* the republish's Nats-Last-Sequence is the subject's last before a rollup removes it */
     uint64_t republish_last = js_republish_last(stream, msg->subject);
-    rollup_apply(stream, msg, &directives);
+    js_publish_rollup_apply(stream, msg, &directives);
     uint64_t seq = 0;
     int rc = stream_store_append(stream->store, (const uint8_t *)msg->subject.data,
                                  msg->subject.length, (const uint8_t *)header, (uint32_t)stored,
                                  (const uint8_t *)body, (uint32_t)body_length, &seq);
     if (rc != 0) {
-        nak_append(stream, msg, rc);
+        js_publish_nak_append(stream, msg, rc);
         return;
     }
-    appended(stream, msg, &directives, seq, stored + body_length);
+    js_publish_appended(stream, msg, &directives, seq, stored + body_length);
     js_republish(stream, msg->subject, header, stored, body, body_length, seq, republish_last);
     if (is_counter) {
         counter_ack(stream, msg, seq, &counter);

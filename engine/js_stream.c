@@ -11,6 +11,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "engine/js_consumer.h"
+#include "engine/js_batch.h"
 #include "engine/js_internal.h"
 #include "engine/js_source.h"
 #include "engine/service.h"
@@ -380,6 +381,9 @@ int js_stream_update(struct js_stream *stream, struct js_stream_config *config,
     }
     stream->dirty = true;
     js_stream_account(stream);
+    if (!stream->config.allow_atomic) {
+        js_batch_drop_all(stream); /* as nats-server deletes its batches in progress */
+    }
     subs_drop(stream);
     rc = subs_make(stream);
     js_stream_config_free(&old);
@@ -391,6 +395,7 @@ int js_stream_update(struct js_stream *stream, struct js_stream_config *config,
 
 void js_stream_delete(struct js_stream *stream)
 {
+    js_batch_drop_all(stream);
     consumers_free(stream, false);
     subs_drop(stream);
     stream->deleting = true;
@@ -423,6 +428,7 @@ void js_stream_free(struct js_stream *stream)
     }
     free(stream->acks);
     js_dedupe_free(&stream->dedupe);
+    js_batch_drop_all(stream);
     js_ttl_free(stream);
     free(stream->last_msg_id);
     js_stream_config_free(&stream->config);

@@ -58,6 +58,8 @@ static const struct {
                                             ARG_NONE},
     [JS_PUB_ERR_SOURCE_HEADER] = {{400, 10227, "message stream source header is not allowed"},
                                   ARG_NONE},
+    [JS_PUB_ERR_ATOMIC_TOO_MANY_INFLIGHT] = {{429, 10210, "atomic publish too many inflight"},
+                                             ARG_NONE},
 };
 
 /* The longest fixed text must fit the fixed part of the reply bound with room for the

@@ -7,7 +7,9 @@
  *   0           4     size            whole record in bytes, checksum included:
  *                                     48 + subject_length + header_length + payload_length
  *   4           1     kind            1 MSG, 2 DELETE, 3 FLOOR, 4 SKIP (record.h)
- *   5           1     flags           0; a reader rejects any other value
+ *   5           1     flags           bit 0 (RECORD_F_BATCH_MORE): more records of the same
+ *                                     atomic batch follow; any other bit set is rejected.
+ *                                     Stores written before atomic batches have 0 here
  *   6           2     subject_length  MSG: 1..65535; DELETE, FLOOR and SKIP: 0
  *   8           8     sequence        MSG: its stream sequence (>= 1)
  *                                     DELETE: the deleted sequence (>= 1)
@@ -29,11 +31,15 @@
  *                                     checksum of the previous record for every other
  *
  * A record is valid when all of these hold: size >= 48; size fits in the bytes that
- * remain in the segment; size equals 48 plus the three lengths; kind is known and flags is
- * zero; the per-kind rules in the table hold; the checksum matches. A size field of zero
+ * remain in the segment; size equals 48 plus the three lengths; kind is known and flags has
+ * no unknown bit; the per-kind rules in the table hold; the checksum matches. A size field of zero
  * means nothing was ever written there (preallocated space reads as zeros): the clean end.
  * Sequence continuity (each MSG one more than the previous sequence assigned, each SKIP at
- * or after it) is the segment scanner's check, not this file's. */
+ * or after it) is the segment scanner's check, not this file's, and so is the batch rule:
+ * the records of an atomic batch carry RECORD_F_BATCH_MORE, all but its last message's,
+ * which ends the batch; a batch is in the log once that record validates, and recovery
+ * drops a trailing run of flagged records that no unflagged record ends (a crash or a
+ * torn write inside the batch), whatever segments it spans. */
 #include "store/record.h"
 
 #include "base/assert.h"
@@ -62,6 +68,9 @@ STATIC_ASSERT(RECORD_OVERHEAD_SIZE == 48, "the format table says 48 bytes of ove
 
 int record_check_fields(const struct record *rec)
 {
+    if ((rec->flags & ~RECORD_F_MASK) != 0) {
+        return -EINVAL;
+    }
     switch (rec->kind) {
     case RECORD_KIND_MSG:
         if (rec->subject_length == 0 || rec->subject_length > RECORD_SUBJECT_LENGTH_MAX) {
@@ -101,7 +110,7 @@ uint64_t record_encode(const struct record *rec, uint64_t seed, uint8_t *target)
         (uint32_t)record_size_for(rec->subject_length, rec->header_length, rec->payload_length);
     le_store_u32(target + RECORD_OFFSET_SIZE, size);
     target[RECORD_OFFSET_KIND] = (uint8_t)rec->kind;
-    target[RECORD_OFFSET_FLAGS] = 0;
+    target[RECORD_OFFSET_FLAGS] = rec->flags;
     le_store_u16(target + RECORD_OFFSET_SUBJECT_LENGTH, (uint16_t)rec->subject_length);
     le_store_u64(target + RECORD_OFFSET_SEQUENCE, rec->sequence);
     le_store_u64(target + RECORD_OFFSET_TIMESTAMP, (uint64_t)rec->timestamp_ns);
@@ -141,10 +150,8 @@ static int record_parse(const uint8_t *source, size_t available, struct record *
         return -EBADMSG;
     }
     uint8_t kind = source[RECORD_OFFSET_KIND];
-    if (source[RECORD_OFFSET_FLAGS] != 0) {
-        return -EBADMSG;
-    }
     out->kind = (enum record_kind)kind;
+    out->flags = source[RECORD_OFFSET_FLAGS]; /* unknown bits: record_check_fields */
     out->subject_length = le_load_u16(source + RECORD_OFFSET_SUBJECT_LENGTH);
     out->sequence = le_load_u64(source + RECORD_OFFSET_SEQUENCE);
     out->timestamp_ns = (int64_t)le_load_u64(source + RECORD_OFFSET_TIMESTAMP);

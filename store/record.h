@@ -20,6 +20,16 @@ enum record_kind {
     RECORD_KIND_SKIP = 4,   /* assigns the sequences up to `sequence` to no message */
 };
 
+/* Bits of a record's flags byte (record.c's table). */
+enum {
+    /* More records of the same atomic batch follow this one: a log that ends in records
+     * with this bit and no record without it after them holds an unfinished batch, which
+     * recovery drops whole (stream_store.h). */
+    RECORD_F_BATCH_MORE = 0x01,
+    /* Every bit a reader accepts; any other one fails validation. */
+    RECORD_F_MASK = RECORD_F_BATCH_MORE,
+};
+
 enum {
     /* Fixed fields before the subject; see the table in record.c. */
     RECORD_HEADER_SIZE = 40,
@@ -35,6 +45,7 @@ enum {
  * (borrowed: valid as long as those bytes are). */
 struct record {
     enum record_kind kind;
+    uint8_t flags; /* RECORD_F_* */
     uint64_t sequence;
     int64_t timestamp_ns;
     uint64_t floor_seq;

@@ -356,6 +356,9 @@ int store_roll(struct stream_store *store, uint32_t flags, bool on_message_path)
  * durable: its header carries the floor a recovery starts from. */
 void store_drop_front(struct stream_store *store)
 {
+    if (store->batch_open || store->durable_lsn < store->batch_hold_lsn) {
+        return; /* an atomic batch's floor or tombstones are undone with it (a crash) */
+    }
     uint32_t dropped = 0;
     while (store->segment_count - dropped > 1 && store->segments[dropped]->live_count == 0 &&
            !store->segments[dropped + 1]->creation_pending) {
@@ -459,6 +462,7 @@ void stream_store_info_get(const struct stream_store *store, struct stream_store
         .lost_count = store->lost_count,
         .lost_bytes = store->lost_bytes,
         .truncated_count = store->truncated_count,
+        .batch_dropped_count = store->batch_dropped_count,
         .failure = store->failure,
     };
     uint64_t index_bytes = (uint64_t)store->subjects.capacity * sizeof(struct subject_entry);

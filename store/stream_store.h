@@ -44,6 +44,12 @@
  * only ("lost" sequences, listed by stream_store_lost), never the segments after it, and
  * is left as it is for whoever wants to look.
  *
+ * An atomic batch (stream_store_batch_open .. its last message) is in the log whole or not
+ * at all: its records carry a flag that only its last message's lacks (record.c), and
+ * recovery drops a trailing run of flagged records that nothing unflagged ends, logging
+ * it; until the batch is durable no segment is dropped from the front, so that what its
+ * floor or tombstones removed comes back with it.
+ *
  * A store is owned by one thread (its stream's shard): no locks. Messages handed out by
  * reads are borrowed: valid until the next call that changes the store (append, delete,
  * purge, tick) or completes its I/O. */
@@ -167,6 +173,7 @@ struct stream_store_info {
      * ever written there (nats-server's "lost":{"bytes"}). */
     uint64_t lost_bytes;
     uint64_t truncated_count; /* segments this open cut at a torn or damaged record */
+    uint64_t batch_dropped_count; /* messages of an unfinished atomic batch this open dropped */
     uint64_t index_bytes;     /* memory of the offset and link arrays, the subject table */
     int failure;              /* 0, or the -errno that stopped writes */
 };
@@ -249,6 +256,29 @@ int stream_store_append_timed(struct stream_store *store, const uint8_t *subject
  * -E2BIG; -EAGAIN, -ENOSPC, -ENOMEM as for an append; or the error that stopped the store.
  * Removes no message: no `removed` hook, removed_count unchanged. */
 int stream_store_skip(struct stream_store *store, uint64_t through_seq);
+
+/* ---- Atomic batches ---- */
+
+/* Opens an atomic batch: every record appended from now on (messages, and the tombstones
+ * and floors that limits, rollups and deletes add) belongs to it, until the message that
+ * follows stream_store_batch_last. While it is open:
+ *   - appends are not held to pending_bytes_max (the caller bounds a batch's bytes: all of
+ *     it is appended in one go, nothing to wait for);
+ *   - a purge of everything moves the floor with one record instead of replacing the
+ *     segments, so that it is undone with the batch;
+ *   - no segment is dropped from the front, nor after, until the batch is durable.
+ * One batch at a time (asserted). */
+void stream_store_batch_open(struct stream_store *store);
+
+/* The next message appended ends the open batch: its record is the one without the flag,
+ * and once `committed` reports its sequence the batch is durable whole. */
+void stream_store_batch_last(struct stream_store *store);
+
+/* An append of the open batch failed. Returns 0 when nothing of it was appended yet (the
+ * batch is simply closed); otherwise the store stops taking writes (-ECANCELED through
+ * `failed`, as a failed write would), so that nothing is ever appended behind the
+ * unfinished records, which the next open drops. Reads see them until then. */
+int stream_store_batch_abort(struct stream_store *store);
 
 /* Deletes message `seq` (a tombstone is appended). 0, -ENOENT when it is not held,
  * or an append error. */

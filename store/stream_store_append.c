@@ -104,6 +104,10 @@ static bool store_commit_head(struct stream_store *store, bool synced)
 static void store_settle(struct stream_store *store, bool synced)
 {
     bool committed = store_commit_head(store, synced);
+    if (committed && store->batch_hold_lsn != 0 && store->durable_lsn >= store->batch_hold_lsn) {
+        store->batch_hold_lsn = 0; /* the last atomic batch is durable: drop what it let go */
+        store_drop_front(store);
+    }
     store_pump(store);
     if (committed && store->hooks.committed != NULL) {
         store->hooks.committed(store->hooks.context, store->durable_seq, store->durable_lsn);
@@ -419,7 +423,8 @@ int store_reserve(struct stream_store *store, uint32_t size, uint64_t seq_count,
     if (store->failure != 0) {
         return store->failure;
     }
-    if (store->pending_bytes > 0 && store->pending_bytes + size > store->config.pending_bytes_max) {
+    if (!store->batch_open && store->pending_bytes > 0 &&
+        store->pending_bytes + size > store->config.pending_bytes_max) {
         return -EAGAIN;
     }
     struct store_segment *seg = store_last_segment(store);
@@ -472,10 +477,31 @@ static void store_slot_release(struct stream_store *store, const struct store_sl
     store_batch_recycle(store, batch);
 }
 
-/* Encodes `rec` into the reserved slot; returns its offset in the segment. */
-static uint32_t store_put(struct stream_store *store, const struct store_slot *slot,
-                          const struct record *rec)
+/* The flags of the next record (`message`: whether it is a message) under the atomic batch
+ * rule, closing the batch with the message that follows stream_store_batch_last. */
+static uint8_t store_batch_flags(struct stream_store *store, bool message)
 {
+    if (!store->batch_open) {
+        return 0;
+    }
+    if (message && store->batch_last) {
+        store->batch_open = false;
+        store->batch_last = false;
+        store->batch_hold_lsn = store->lsn + 1; /* this record's */
+        return 0;
+    }
+    return RECORD_F_BATCH_MORE;
+}
+
+/* Encodes `given` into the reserved slot, with the batch flag it takes; returns its offset
+ * in the segment. */
+static uint32_t store_put(struct stream_store *store, const struct store_slot *slot,
+                          const struct record *given)
+{
+    ASSERT(given->flags == 0);
+    struct record flagged = *given;
+    flagged.flags = store_batch_flags(store, given->kind == RECORD_KIND_MSG);
+    const struct record *rec = &flagged;
     struct store_segment *seg = slot->segment;
     struct store_batch *batch = slot->batch;
     uint32_t size =
@@ -614,6 +640,34 @@ int stream_store_append_timed(struct stream_store *store, const uint8_t *subject
     store_after_put(store);
     *seq = new_seq;
     return 0;
+}
+
+void stream_store_batch_open(struct stream_store *store)
+{
+    ASSERT(!store->batch_open);
+    store->batch_open = true;
+    store->batch_last = false;
+    store->batch_open_lsn = store->lsn;
+}
+
+void stream_store_batch_last(struct stream_store *store)
+{
+    ASSERT(store->batch_open);
+    store->batch_last = true;
+}
+
+int stream_store_batch_abort(struct stream_store *store)
+{
+    if (!store->batch_open) {
+        return 0;
+    }
+    store->batch_open = false;
+    store->batch_last = false;
+    if (store->lsn == store->batch_open_lsn) {
+        return 0; /* nothing of it in the log */
+    }
+    store_fail(store, -ECANCELED, "an atomic batch");
+    return -ECANCELED;
 }
 
 int stream_store_delete(struct stream_store *store, uint64_t seq)

@@ -192,6 +192,16 @@ struct stream_store {
     bool unsynced; /* written since the last datasync (SYNC_INTERVAL) */
     int failure;
 
+    /* The atomic batch (stream_store_batch_open): records get RECORD_F_BATCH_MORE while
+     * batch_open, but for the message that follows batch_last, which closes it. */
+    bool batch_open;
+    bool batch_last;
+    uint64_t batch_open_lsn; /* store->lsn when it opened: whether anything went in */
+    /* lsn of the last batch's closing record: segments are not dropped from the front
+     * until durable_lsn reaches it (0: nothing to wait for). */
+    uint64_t batch_hold_lsn;
+    uint64_t batch_dropped_count; /* what recovery dropped (info) */
+
     /* What recovery found lost (stream_store_lost): owned, ascending, disjoint. */
     struct store_lost_range *lost_ranges;
     uint32_t lost_range_count;

@@ -275,8 +275,9 @@ int stream_store_purge(struct stream_store *store,
     if (purged_count == NULL) {
         purged_count = &ignored;
     }
+    const struct stream_store_purge_request everything = {.up_to_seq = store->last_seq + 1};
     if (request == NULL) {
-        return store_purge_through(store, store->last_seq, purged_count);
+        request = &everything;
     }
     if (request->up_to_seq != 0 && request->keep != 0) {
         return -EINVAL;
@@ -288,8 +289,12 @@ int stream_store_purge(struct stream_store *store,
         return store_purge_subject(store, request, purged_count);
     }
     if (request->up_to_seq == 0 && request->keep == 0) {
+        request = &everything;
+    }
+    if (request == &everything && !store->batch_open) {
         return store_purge_through(store, store->last_seq, purged_count);
     }
+    /* inside an atomic batch a purge of everything is a floor record, undone with it */
     return store_purge_front(store, request, purged_count);
 }
 

@@ -42,7 +42,40 @@ struct recovery {
     /* Owned: the gaps store_recover_tile found, one per segment at most, ascending. */
     struct store_lost_range *gaps;
     uint32_t gap_count;
+    /* The run of RECORD_F_BATCH_MORE records the scan is in (an atomic batch not yet
+     * ended), and what the scan had before its first record, to go back to when the log
+     * ends inside it (store_recover_batch_cut). */
+    bool run_open;
+    struct store_segment *run_segment; /* borrowed: where its first record is */
+    uint64_t run_offset;
+    uint64_t run_seed;
+    uint32_t run_seq_count; /* run_segment's seq_count before it */
+    uint64_t run_floor_seq;
+    uint64_t run_delete_count;
+    int64_t run_last_timestamp_ns;
 };
+
+/* Follows the batch rule (record.c) at record `rec` of `seg`, before it is applied. */
+static void recovery_run_track(struct stream_store *store, struct recovery *recovery,
+                               struct store_segment *seg, uint64_t position, uint64_t seed,
+                               const struct record *rec)
+{
+    if ((rec->flags & RECORD_F_BATCH_MORE) == 0) {
+        recovery->run_open = false;
+        return;
+    }
+    if (recovery->run_open) {
+        return;
+    }
+    recovery->run_open = true;
+    recovery->run_segment = seg;
+    recovery->run_offset = position;
+    recovery->run_seed = seed;
+    recovery->run_seq_count = seg->seq_count;
+    recovery->run_floor_seq = recovery->floor_seq;
+    recovery->run_delete_count = recovery->delete_count;
+    recovery->run_last_timestamp_ns = store->last_timestamp_ns;
+}
 
 static int recovery_note_delete(struct recovery *recovery, uint64_t seq)
 {
@@ -116,6 +149,7 @@ static int store_segment_scan(struct stream_store *store, struct store_segment *
         if (stop != 0) {
             break;
         }
+        recovery_run_track(store, recovery, seg, position, seed, &rec);
         if (rec.kind == RECORD_KIND_MSG) {
             if (rec.sequence != next_seq || next_seq >= seq_limit) {
                 stop = -EBADMSG;
@@ -621,6 +655,44 @@ static void store_recover_clear_tail(struct stream_store *store, const struct re
     seg->torn = false;
 }
 
+/* When the log ends inside an atomic batch (a crash or a torn write before its last
+ * record): cuts it where the batch began, as if none of it had been written. The segments
+ * after the one it began in hold nothing else and are removed, last first (a crash in
+ * between leaves a log that still ends inside the batch); that one's log ends where the
+ * batch began and the rest is zeroed as a torn tail (store_recover_clear_tail); the
+ * tombstones and floors the batch carried are forgotten. */
+static void store_recover_batch_cut(struct stream_store *store, struct recovery *recovery)
+{
+    if (!recovery->run_open) {
+        return;
+    }
+    struct store_segment *seg = recovery->run_segment;
+    struct store_segment *last = store_last_segment(store);
+    uint64_t first_seq = seg_first(seg) + recovery->run_seq_count;
+    uint64_t dropped_count = seg_next(last) - first_seq;
+    while (store_last_segment(store) != seg) {
+        struct store_segment *tail = store_last_segment(store);
+        LOG_WARN("store %s: removing segment %s: it holds only an unfinished atomic batch",
+                 store->path, tail->file.name);
+        store_segment_retire(store, tail);
+        store->segment_count--;
+    }
+    LOG_WARN("store %s: segment %s: dropped an unfinished atomic batch from offset %" PRIu64
+             " (%" PRIu64 " messages from sequence %" PRIu64 ")",
+             store->path, seg->file.name, recovery->run_offset, dropped_count, first_seq);
+    seg->seq_count = recovery->run_seq_count;
+    seg->live_count = seg->seq_count;
+    seg->append_offset = recovery->run_offset;
+    seg->written_offset = recovery->run_offset;
+    seg->chain_seed = recovery->run_seed;
+    seg->torn = true; /* its tail is the batch's: zeroed as a torn one */
+    recovery->floor_seq = recovery->run_floor_seq;
+    recovery->delete_count = recovery->run_delete_count;
+    store->last_timestamp_ns = recovery->run_last_timestamp_ns;
+    store->batch_dropped_count = dropped_count;
+    recovery->run_open = false;
+}
+
 /* Scans the opened segments into `recovery` and rebuilds the store from it: everything
  * between the listing and the limits (see store_recover). The caller frees `recovery`. */
 static int store_recover_log(struct stream_store *store, struct recovery *recovery)
@@ -632,6 +704,7 @@ static int store_recover_log(struct stream_store *store, struct recovery *recove
         rc = store_segment_scan(store, store->segments[i], seq_limit, recovery);
     }
     if (rc == 0) {
+        store_recover_batch_cut(store, recovery);
         rc = store_recover_tile(store, recovery);
     }
     for (uint32_t i = 0; rc == 0 && i + 1 < store->segment_count; i++) {
@@ -659,7 +732,7 @@ static int store_recover_log(struct stream_store *store, struct recovery *recove
 
 /* The steps, in order: list the files (removing half-created ones), open them (removing an
  * unwritten tail), drop what a purge replaced, check that the segments start in order,
- * scan each, tile the sequence space, apply floors and tombstones and rebuild the indexes,
+ * scan each, drop an unfinished atomic batch at the end, tile the sequence space, apply floors and tombstones and rebuild the indexes,
  * list what was lost, zero a torn tail of the last segment and go on there (or in a new
  * segment when it cannot be zeroed), and make the config's limits hold. */
 int store_recover(struct stream_store *store)

@@ -164,14 +164,30 @@ START_TEST(test_record_field_rules)
     ck_assert_int_eq(record_check_fields(&control), -EINVAL);
     control = (struct record){.kind = (enum record_kind)5};
     ck_assert_int_eq(record_check_fields(&control), -EINVAL);
-    /* A nonzero flags byte or an unknown kind in the bytes is refused. */
+    /* An unknown flag bit or an unknown kind in the bytes is refused; the batch bit is
+     * carried both ways. */
     uint8_t bytes[RECORD_OVERHEAD_SIZE + 1];
     rec.floor_seq = 5;
     record_encode(&rec, 0, bytes);
     struct record out;
     ck_assert_int_eq(record_decode(bytes, sizeof bytes, 0, &out), 0);
-    bytes[5] = 1;
-    ck_assert_int_eq(record_view(bytes, sizeof bytes, &out), -EBADMSG);
+    ck_assert_uint_eq(out.flags, 0);
+    for (unsigned bit = 1; bit < 8; bit++) {
+        bytes[5] = (uint8_t)(1u << bit);
+        ck_assert_int_eq(record_view(bytes, sizeof bytes, &out), -EBADMSG);
+    }
+    bytes[5] = RECORD_F_BATCH_MORE;
+    ck_assert_int_eq(record_view(bytes, sizeof bytes, &out), 0);
+    ck_assert_uint_eq(out.flags, RECORD_F_BATCH_MORE);
+    control = rec;
+    control.flags = 0x80;
+    ck_assert_int_eq(record_check_fields(&control), -EINVAL);
+    control.flags = RECORD_F_BATCH_MORE;
+    uint8_t flagged[RECORD_OVERHEAD_SIZE + 1];
+    uint64_t checksum = record_encode(&control, 0, flagged);
+    ck_assert_int_eq(record_decode(flagged, sizeof flagged, 0, &out), 0);
+    ck_assert_uint_eq(out.flags, RECORD_F_BATCH_MORE);
+    ck_assert_uint_eq(out.checksum, checksum);
     bytes[5] = 0;
     bytes[4] = 9;
     ck_assert_int_eq(record_view(bytes, sizeof bytes, &out), -EBADMSG);

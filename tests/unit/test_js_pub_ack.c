@@ -236,10 +236,30 @@ START_TEST(test_error_table)
 {
     for (int e = JS_PUB_OK + 1; e < JS_PUB_ERROR_COUNT; e++) {
         const struct js_pub_api_error *api = js_pub_error_api((enum js_pub_error)e);
-        ck_assert(api->code == 400 || api->code == 500);
+        ck_assert(api->code == 400 || api->code == 429 || api->code == 500);
         ck_assert_uint_ge(api->err_code, 10060);
         ck_assert_uint_gt(strlen(api->description), 0);
     }
+}
+END_TEST
+
+/* The one error a client's rate draws: 10210 with 429, as nats-server writes it. */
+START_TEST(test_error_too_many_inflight)
+{
+    const struct js_pub_api_error *api = js_pub_error_api(JS_PUB_ERR_ATOMIC_TOO_MANY_INFLIGHT);
+    ck_assert_int_eq(api->code, 429);
+    ck_assert_uint_eq(api->err_code, 10210);
+    ck_assert_str_eq(api->description, "atomic publish too many inflight");
+    char buffer[JS_PUB_REPLY_FIXED_SIZE_MAX + 16];
+    size_t length = 0;
+    const struct js_pub_text stream = {.bytes = "S", .length = 1};
+    ck_assert_int_eq(js_pub_error_ack_write(stream, JS_PUB_ERR_ATOMIC_TOO_MANY_INFLIGHT, NULL,
+                                            buffer, sizeof buffer, &length),
+                     0);
+    static const char WANT[] = "{\"error\":{\"code\":429,\"err_code\":10210,\"description\":"
+                               "\"atomic publish too many inflight\"},\"stream\":\"S\",\"seq\":0}";
+    ck_assert_uint_eq(length, sizeof WANT - 1);
+    ck_assert(memcmp(buffer, WANT, length) == 0);
 }
 END_TEST
 
@@ -248,6 +268,7 @@ TCase *js_pub_acks_tcase(void)
     TCase *tc = tcase_create("acks");
     tcase_add_test(tc, test_success_acks);
     tcase_add_test(tc, test_error_acks);
+    tcase_add_test(tc, test_error_too_many_inflight);
     tcase_add_test(tc, test_error_ack_text);
     tcase_add_test(tc, test_nak_raw);
     tcase_add_test(tc, test_buffer_bounds);
