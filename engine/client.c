@@ -566,7 +566,7 @@ static void handle_op(struct client *client, const struct proto_op *op)
     }
 }
 
-static void client_receive(struct conn *conn, const char *data, size_t length)
+void client_receive(struct conn *conn, const char *data, size_t length)
 {
     struct client *client = (struct client *)conn;
     const char *cursor = data;
@@ -577,6 +577,11 @@ static void client_receive(struct conn *conn, const char *data, size_t length)
         return;
     }
     client->conn.kind_flags |= CLIENT_F_READ_SINCE_PING;
+    if (client->login != NULL) {
+        /* more of what was received (TLS records opened after the CONNECT's) */
+        client_login_input_keep(client, data, length);
+        return;
+    }
     if (auth_pending(client) && !parser_mid_op(&client->parser) && length > 0 && data[0] != 'C' &&
         data[0] != 'c') {
         /* nothing but CONNECT may come first: refused at its first byte, as nats-server */
@@ -598,7 +603,8 @@ static void client_receive(struct conn *conn, const char *data, size_t length)
         handle_op(client, &op);
         if (client->login != NULL) {
             /* a bcrypt comparison decides the CONNECT: what follows waits for it */
-            shard_input_hold(conn->shard, conn, cursor, (size_t)(end - cursor));
+            shard_input_pause(conn->shard, conn);
+            client_login_input_keep(client, cursor, (size_t)(end - cursor));
             return;
         }
     }

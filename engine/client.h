@@ -10,6 +10,7 @@
 
 #include "engine/auth.h"
 #include "engine/conn.h"
+#include "engine/outbuf.h"
 #include "engine/route.h"
 #include "proto/connect.h"
 #include "proto/parser.h"
@@ -54,6 +55,10 @@ struct client {
     char nonce[AUTH_NONCE_LENGTH + 1]; /* INFO's nonce; empty when none was sent */
     /* owned: a CONNECT whose bcrypt comparison the crypt worker runs; NULL: none waits */
     struct client_login *login;
+    /* owned: input handed to the client while its login waits, handled once it is decided
+     * (the connection is not read meanwhile, so this is at most what one receive brought,
+     * decrypted) */
+    struct outbuf login_input;
     /* borrowed from a configuration (all are kept until exit): the bcrypt hash that let the
      * client in; NULL: none did */
     const char *verified_hash;

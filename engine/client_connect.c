@@ -13,7 +13,9 @@
 
 #include "base/assert.h"
 #include "base/log.h"
+#include "engine/auth.h"
 #include "engine/auth_check.h"
+#include "engine/client.h"
 #include "engine/conn_tls.h"
 #include "engine/crypt_worker.h"
 #include "engine/reload.h"
@@ -30,6 +32,8 @@ struct client_login {
     struct connect_options options;             /* owned: the CONNECT's */
     const struct auth_permissions *permissions; /* borrowed: the user's, if it matches */
     const char *hash; /* borrowed from the configuration: what the password must give */
+    const struct server_live *live; /* borrowed (kept until exit): what decided it */
+    struct crypt_job *job; /* borrowed: out with the worker until its answer frees it */
 };
 
 bool client_permissions_set(struct client *client, const struct auth_permissions *permissions)
@@ -79,10 +83,62 @@ static void connect_refuse(struct client *client, struct connect_options *option
 void client_login_free(struct client *client)
 {
     if (client->login != NULL) {
+        atomic_store_explicit(&client->login->job->cancelled, true, memory_order_relaxed);
         connect_options_free(&client->login->options);
         free(client->login);
         client->login = NULL;
     }
+    outbuf_free(&client->login_input);
+}
+
+void client_login_input_keep(struct client *client, const char *data, size_t length)
+{
+    if (length == 0 || conn_ending(&client->conn)) {
+        return;
+    }
+    if (outbuf_reserve(&client->login_input, length) != 0) {
+        conn_close(&client->conn, "Out Of Memory"); /* input cannot be dropped */
+        return;
+    }
+    outbuf_put(&client->login_input, data, length);
+}
+
+/* The login decided: what the client sent after its CONNECT is handled now, in order
+ * (a second CONNECT in it may wait for the worker again, keeping the rest anew). */
+static void login_input_replay(struct client *client)
+{
+    struct outbuf kept = client->login_input;
+    client->login_input = (struct outbuf){0};
+    if (kept.length > 0 && !conn_ending(&client->conn)) {
+        client_receive(&client->conn, kept.data, kept.length);
+    }
+    outbuf_free(&kept);
+}
+
+/* A reload came while the comparison ran: the login is decided again by what applies now
+ * (the user may be gone, or have other permissions); the comparison made still counts for
+ * the same hash. */
+static bool login_recheck(struct client *client, struct client_login *login, bool matched,
+                          const struct auth_permissions **permissions, const char **hash)
+{
+    const struct server_live *live = server_live(client->conn.shard->server);
+    struct auth_bcrypt bcrypt;
+    *hash = NULL;
+    switch (auth_decide(live->config, &login->options,
+                        client->nonce[0] != '\0' ? client->nonce : NULL,
+                        conn_tls_peer_certificate(&client->conn), permissions, &bcrypt)) {
+    case AUTH_GRANTED:
+        return true;
+    case AUTH_DENIED:
+        return false;
+    case AUTH_BCRYPT:
+        break;
+    }
+    *hash = bcrypt.hash;
+    if (!bcrypt.deny && strcmp(bcrypt.hash, login->hash) == 0) {
+        return matched;
+    }
+    return auth_bcrypt_run(&bcrypt); /* the hash changed too: rare, compared here */
 }
 
 /* The crypt worker's answer, back on the client's shard. */
@@ -91,32 +147,46 @@ static void login_answered(struct shard *shard, struct shard_call *call)
     struct crypt_job *job = (struct crypt_job *)call; /* the call is the job's first member */
     struct conn *conn =
         job->conn_index < shard->conns.capacity ? shard->conns.conns[job->conn_index] : NULL;
-    if (conn != NULL && conn->id == job->conn_id && conn->kind == &client_kind &&
-        ((struct client *)conn)->login != NULL) {
-        struct client *client = (struct client *)conn;
-        struct client_login *login = client->login;
-        client->login = NULL;
-        if (conn_ending(conn)) {
-            connect_options_free(&login->options);
-        } else if (job->match) {
-            connect_accept(client, &login->options, login->permissions, login->hash);
-        } else {
-            connect_refuse(client, &login->options);
-        }
-        free(login);
+    struct client *client = conn != NULL && conn->id == job->conn_id && conn->kind == &client_kind
+                                ? (struct client *)conn
+                                : NULL;
+    if (client == NULL || client->login == NULL || client->login->job != job) {
+        crypt_job_free(job); /* the client left: nobody waits for it */
+        return;
+    }
+    struct client_login *login = client->login;
+    client->login = NULL;
+    const struct auth_permissions *permissions = login->permissions;
+    const char *hash = login->hash;
+    bool in = job->match;
+    if (login->live != server_live(shard->server)) {
+        in = login_recheck(client, login, job->match, &permissions, &hash);
+    }
+    if (conn_ending(conn)) {
+        connect_options_free(&login->options);
+    } else if (in) {
+        connect_accept(client, &login->options, permissions, hash);
+    } else {
+        connect_refuse(client, &login->options);
+    }
+    free(login);
+    crypt_job_free(job);
+    login_input_replay(client);
+    if (client->login == NULL) {
         shard_input_resume(shard, conn);
     }
-    crypt_job_free(job);
 }
 
 /* Hands the comparison to the crypt worker; the CONNECT waits in the client. False when
- * that cannot be done (no worker: a test's shard; no memory): the caller compares here. */
+ * that cannot be done (no worker: a test's shard; no memory): the caller compares here.
+ * A full queue refuses the login (`*refused`). */
 static bool login_defer(struct client *client, struct connect_options *options,
                         const struct auth_permissions *permissions,
-                        const struct auth_bcrypt *bcrypt)
+                        const struct auth_bcrypt *bcrypt, bool *refused)
 {
     struct shard *shard = client->conn.shard;
     struct server *server = shard->server;
+    *refused = false;
     if (server->crypt == NULL || server->mailboxes == NULL) {
         return false;
     }
@@ -126,16 +196,25 @@ static bool login_defer(struct client *client, struct connect_options *options,
         free(login);
         return false;
     }
-    ASSERT(client->login == NULL);
-    login->options = *options;
-    login->permissions = permissions;
-    login->hash = bcrypt->hash;
-    client->login = login;
     job->mailbox = &server->mailboxes[shard->index];
     job->wake_fd = server->wake_fds[shard->index];
     job->conn_id = client->conn.id;
     job->conn_index = client->conn.index;
-    crypt_worker_submit(server->crypt, job);
+    if (!crypt_worker_submit(server->crypt, job)) {
+        LOG_WARN("client %llu: %d logins already wait for their bcrypt comparison; refused",
+                 (unsigned long long)client->conn.id, CRYPT_JOBS_MAX);
+        crypt_job_free(job);
+        free(login);
+        *refused = true;
+        return false;
+    }
+    ASSERT(client->login == NULL);
+    login->options = *options;
+    login->permissions = permissions;
+    login->hash = bcrypt->hash;
+    login->live = server_live(server);
+    login->job = job;
+    client->login = login;
     return true;
 }
 
@@ -167,16 +246,18 @@ void client_connect_handle(struct client *client, const struct proto_op *op)
     case AUTH_DENIED:
         connect_refuse(client, &options);
         return;
-    case AUTH_BCRYPT:
-        if (login_defer(client, &options, permissions, &bcrypt)) {
+    case AUTH_BCRYPT: {
+        bool refused = false;
+        if (login_defer(client, &options, permissions, &bcrypt, &refused)) {
             return;
         }
-        if (auth_bcrypt_run(&bcrypt)) {
+        if (!refused && auth_bcrypt_run(&bcrypt)) {
             connect_accept(client, &options, permissions, bcrypt.hash);
         } else {
             connect_refuse(client, &options);
         }
         return;
+    }
     }
 }
 

@@ -3,12 +3,14 @@
 #ifndef IONATS_ENGINE_CLIENT_INTERNAL_H
 #define IONATS_ENGINE_CLIENT_INTERNAL_H
 
-#include "engine/auth.h"
-#include "engine/client.h"
 #include "proto/parser.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+
+struct auth_permissions;
+struct client;
+struct conn;
 
 #define TEXT(s) s, sizeof(s) - 1
 
@@ -34,7 +36,14 @@ void client_connect_handle(struct client *client, const struct proto_op *op);
  * a bcrypt comparison already made for the same hash and password is not made again. */
 bool client_connect_recheck(struct client *client, const struct auth_permissions **permissions);
 
-/* Frees a login still waiting (the client is released). */
+/* Frees a login still waiting and what it kept (the client is released); the crypt
+ * worker skips its comparison if it has not run it yet. */
 void client_login_free(struct client *client);
+
+/* Keeps input handed to the client while its login waits. */
+void client_login_input_keep(struct client *client, const char *data, size_t length);
+
+/* The client kind's receive (client.c): handles the ops in `data`. */
+void client_receive(struct conn *conn, const char *data, size_t length);
 
 #endif

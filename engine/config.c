@@ -355,8 +355,8 @@ static void config_usage(FILE *out)
                  "Switches are on when given; -D=false (or 0, f) turns one off.\n\n"
                  "JetStream settings accepted but not yet honoured (see README): stream "
                  "compression s2,\nplacement, no_erase false; consumer replay_policy "
-                 "original, rate_limit_bps,\npriority groups; Nats-TTL never under max_age. "
-                 "Refused: durable mirror and source\nconsumers, atomic and fast batches, "
+                 "original, rate_limit_bps;\nNats-TTL never under max_age. "
+                 "Refused: durable mirror and source consumers,\nfast batches, "
                  "message schedules, async persistence.\n\n");
 }
 

@@ -45,7 +45,7 @@ enum {
      * close after flush waits for it, within its grace (CONFIG_DRAIN_NS) all the same. */
     CONN_F_REPLY_PENDING = 1u << 14,
     /* Not read: the kind waits on work done elsewhere (a bcrypt comparison) before it takes
-     * the rest of its input, which is held (shard_input_hold). */
+     * more input; what arrives is held (shard_input_pause). */
     CONN_F_INPUT_HELD = 1u << 15,
 };
 

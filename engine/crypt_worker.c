@@ -20,6 +20,7 @@ struct crypt_worker {
     pthread_cond_t wanted; /* a job was queued, or stopping */
     struct crypt_job *head; /* the queue, oldest first; under `lock` */
     struct crypt_job *tail;
+    uint32_t queued; /* jobs in the queue; under `lock` */
     bool stopping; /* under `lock` */
     pthread_t threads[CRYPT_THREADS_MAX];
     int thread_count;
@@ -70,6 +71,7 @@ static struct crypt_job *job_take(struct crypt_worker *worker)
         if (worker->head == NULL) {
             worker->tail = NULL;
         }
+        worker->queued--;
     } else {
         job = NULL;
     }
@@ -82,7 +84,9 @@ static void *worker_main(void *arg)
     struct crypt_worker *worker = arg;
     struct crypt_job *job;
     while ((job = job_take(worker)) != NULL) {
-        job->match = auth_bcrypt_run(&job->bcrypt);
+        /* a job nobody waits for is answered without the work (the answer is not read) */
+        job->match = !atomic_load_explicit(&job->cancelled, memory_order_relaxed) &&
+                     auth_bcrypt_run(&job->bcrypt);
         job->next = NULL;
         int wake_fd = job->wake_fd;
         /* release (the push): the shard sees `match` with the job */
@@ -116,11 +120,16 @@ int crypt_worker_start(struct crypt_worker **out, int thread_count)
     return 0;
 }
 
-void crypt_worker_submit(struct crypt_worker *worker, struct crypt_job *job)
+bool crypt_worker_submit(struct crypt_worker *worker, struct crypt_job *job)
 {
     ASSERT(job->mailbox != NULL);
     job->next = NULL;
     pthread_mutex_lock(&worker->lock);
+    if (worker->queued >= CRYPT_JOBS_MAX) {
+        pthread_mutex_unlock(&worker->lock);
+        return false;
+    }
+    worker->queued++;
     if (worker->tail != NULL) {
         worker->tail->next = job;
     } else {
@@ -129,6 +138,7 @@ void crypt_worker_submit(struct crypt_worker *worker, struct crypt_job *job)
     worker->tail = job;
     pthread_cond_signal(&worker->wanted);
     pthread_mutex_unlock(&worker->lock);
+    return true;
 }
 
 void crypt_worker_stop(struct crypt_worker *worker)

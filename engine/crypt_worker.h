@@ -16,6 +16,7 @@
 #include "engine/auth.h"
 #include "engine/shard_call.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,6 +31,9 @@ struct crypt_job {
     uint32_t conn_index;
     struct auth_bcrypt bcrypt;    /* hash and given point into `text` */
     bool match;                   /* the answer: auth_bcrypt_run's */
+    /* Set by the asking shard when nobody waits for the answer any more (the client left):
+     * the worker skips the comparison. Relaxed: a late skip only costs the work. */
+    _Atomic bool cancelled;
     char text[];                  /* hash NUL given NUL */
 };
 
@@ -43,8 +47,14 @@ void crypt_job_free(struct crypt_job *job);
 /* Starts `thread_count` (≥ 1) worker threads. 0 or -errno. Main thread. */
 int crypt_worker_start(struct crypt_worker **worker, int thread_count);
 
-/* Queues `job` (its mailbox, wake_fd and connection set). Any shard. */
-void crypt_worker_submit(struct crypt_worker *worker, struct crypt_job *job);
+/* Queues `job` (its mailbox, wake_fd and connection set). Any shard. False when the queue
+ * already holds CRYPT_JOBS_MAX jobs (the caller refuses the login: a flood of logins must
+ * not grow it without bound). */
+bool crypt_worker_submit(struct crypt_worker *worker, struct crypt_job *job);
+
+/* The most jobs queued at once, all shards together: at 100 ms a comparison, minutes of
+ * work for one thread. */
+enum { CRYPT_JOBS_MAX = 4096 };
 
 /* Stops and joins the threads, frees the jobs still queued and the worker. Main thread,
  * once no shard runs. NULL: nothing. */

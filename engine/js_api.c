@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/js_consumer.h"
+#include "engine/js.h"
 #include "engine/js_internal.h"
 #include "engine/service.h"
 #include "engine/shard.h"

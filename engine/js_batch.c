@@ -585,12 +585,27 @@ static bool item_rollup_holds(struct commit *c, size_t index)
     return true;
 }
 
-/* Discard new: the stream's messages and bytes with the batch's so far, and the subject's
- * messages with the batch's on it (a rollup excepted), against the limits. */
+/* What the store would refuse of the item whatever it holds (its size against the
+ * segment's room and max_bytes, the header it is stored with, sequences left), answered as
+ * a single publish's refusal is, so that once the first append is made no other fails but
+ * for the disk or memory; then, under discard new, the stream's messages and bytes with the
+ * batch's so far, and the subject's messages with the batch's on it (a rollup excepted),
+ * against the limits. */
 static bool item_limits_hold(struct commit *c, size_t index)
 {
     struct prepared *p = &c->items[index];
     const struct js_stream_config *config = &c->stream->config;
+    if (p->header_length > UINT16_MAX) {
+        js_publish_nak_id(c->stream, c->reply_to, JS_ERR_STREAM_HEADER_EXCEEDS_MAXIMUM);
+        return false;
+    }
+    int refused = stream_store_append_check(c->stream->store, p->msg.subject.length,
+                                            (uint32_t)p->header_length,
+                                            (uint32_t)p->body_length, index);
+    if (refused != 0) {
+        js_publish_nak_append(c->stream, c->reply_to, refused);
+        return false;
+    }
     c->bytes += counted_size(c->stream, p);
     if (config->discard != JS_STREAM_DISCARD_NEW) {
         return true;

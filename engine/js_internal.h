@@ -45,12 +45,6 @@ enum { JS_API_REPLY_MAX = 64 * 1024 * 1024 };
 enum { JS_STREAMS_MAX = 10000 };
 /* Page sizes of STREAM.NAMES and STREAM.LIST, as nats-server's. */
 enum { JS_NAMES_PAGE = 1024, JS_LIST_PAGE = 256 };
-/* The JetStream API level whose features this server all has (nats-server's JSApiLevel):
- * 0, 2.10's. 2.11's TTLs and markers and 2.12's counters are done, but not all of those
- * levels (priority groups are accepted and not honoured; atomic batches and schedules are
- * refused), so no higher level is claimed. A request whose Nats-Required-Api-Level asks
- * for more is refused (10185), as nats-server refuses one above its own. */
-enum { JS_API_LEVEL = 0 };
 /* Nats-Msg-Id entries a stream remembers for its duplicate window at most. */
 enum { JS_DEDUPE_MAX = 1 << 20 };
 
@@ -563,8 +557,8 @@ int js_ttl_tick(struct js_stream *stream, int64_t now_ns);
 
 /* ---- js_publish.c: publishes to a stream's subjects and direct gets ---- */
 
-/* A message published on one of the stream's subjects. */
-void js_publish_handle(struct shard *shard, void *context, const struct route_msg *msg);
+/* A message published on one of the stream's subjects: js_stream.c's handler hands it to
+ * js_publish_single (js_publish.h) or, an atomic batch's, to js_batch_publish. */
 
 /* Stores a message a source brought (its header already as it is to be stored: the
  * origin's Nats-Expected-* and batch headers gone, Nats-Stream-Source added), or with

@@ -13,6 +13,7 @@
 #include "base/assert.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "engine/js.h"
 #include "engine/js_internal.h"
 #include "engine/shard.h"
 
@@ -207,6 +208,8 @@ void js_meta_account_info(struct js *js, const struct route_msg *msg, const char
         go_json_key_cstring(&json, "domain", js->shard->server->config->js_domain);
     }
     go_json_literal(&json, ",\"api\":{");
+    go_json_key(&json, "level");
+    go_json_int(&json, JS_API_LEVEL);
     go_json_key(&json, "total");
     go_json_uint(&json, js->api_total);
     go_json_key(&json, "errors");

@@ -10,7 +10,6 @@
 #include "base/assert.h"
 #include "base/hash.h"
 #include "base/log.h"
-#include "engine/js_batch.h"
 #include "engine/js_consumer.h"
 #include "engine/js_counter.h"
 #include "engine/js_internal.h"
@@ -687,26 +686,12 @@ size_t js_publish_header_prepare(const struct js_stream *stream, const struct ro
     return js_ttl_header_raise(stream, directives, header, stored, size);
 }
 
-void js_publish_handle(struct shard *shard, void *context, const struct route_msg *published)
+void js_publish_single(struct js_stream *stream, const struct route_msg *msg,
+                       const struct js_pub_directives *parsed)
 {
-    struct js_stream *stream = context;
-    if (stream->deleting) {
-        return;
-    }
-    /* the stream's subject_transform picks the subject it is stored under */
-    char transformed[JS_SUBJECT_TRANSFORMED_MAX];
-    struct route_msg in = *published;
-    in.subject = js_stream_subject_in(stream, published->subject, transformed, sizeof transformed);
-    const struct route_msg *msg = &in;
+    struct js_pub_directives directives = *parsed;
     size_t header_length = msg->header_length;
     size_t body_length = msg->payload.length - header_length;
-    struct js_pub_directives directives;
-    js_pub_directives_parse(header_length > 0 ? msg->payload.data : NULL, header_length,
-                            &directives);
-    if (directives.batch) {
-        js_batch_publish(stream, msg, &directives); /* an atomic batch's message */
-        return;
-    }
     uint64_t duplicate_seq = 0;
     if (!publish_admitted(stream, msg, &directives, header_length, body_length,
                           &duplicate_seq)) {

@@ -19,6 +19,13 @@
 
 struct js_stream;
 
+/* A message published on one of the stream's subjects, not an atomic batch's: the checks
+ * in nats-server's order, the append, the ack held until it is durable. `msg`'s subject is
+ * the one it is stored under (the stream's subject_transform applied); `directives` its
+ * parsed header block. */
+void js_publish_single(struct js_stream *stream, const struct route_msg *msg,
+                       const struct js_pub_directives *directives);
+
 /* Publishes `body` to `reply` (none when empty), behind the acks still waiting. */
 void js_publish_answer(struct js_stream *stream, struct proto_slice reply, const char *body,
                        size_t length);

@@ -13,6 +13,7 @@
 #include "engine/js_consumer.h"
 #include "engine/js_batch.h"
 #include "engine/js_internal.h"
+#include "engine/js_publish.h"
 #include "engine/js_source.h"
 #include "engine/service.h"
 #include "engine/shard.h"
@@ -186,6 +187,30 @@ static void subs_drop(struct js_stream *stream)
     }
 }
 
+/* A message published on one of the stream's subjects: stored under the subject the
+ * stream's subject_transform picks, by the single-message path or, an atomic batch's, by
+ * js_batch.c. */
+static void stream_publish_handle(struct shard *shard, void *context,
+                                  const struct route_msg *published)
+{
+    struct js_stream *stream = context;
+    if (stream->deleting) {
+        return;
+    }
+    char transformed[JS_SUBJECT_TRANSFORMED_MAX];
+    struct route_msg msg = *published;
+    msg.subject = js_stream_subject_in(stream, published->subject, transformed,
+                                       sizeof transformed);
+    struct js_pub_directives directives;
+    js_pub_directives_parse(msg.header_length > 0 ? msg.payload.data : NULL, msg.header_length,
+                            &directives);
+    if (directives.batch) {
+        js_batch_publish(stream, &msg, &directives);
+    } else {
+        js_publish_single(stream, &msg, &directives);
+    }
+}
+
 static int subs_make(struct js_stream *stream)
 {
     struct shard *shard = stream->js->shard;
@@ -198,7 +223,7 @@ static int subs_make(struct js_stream *stream)
         }
         for (size_t i = 0; i < config->subject_count; i++) {
             stream->subs[i] = service_subscribe(shard, config->subjects[i], NULL,
-                                                js_publish_handle, stream, &error);
+                                                stream_publish_handle, stream, &error);
             if (stream->subs[i] == NULL) {
                 subs_drop(stream);
                 return error;

@@ -133,7 +133,8 @@ static void stats_members(const struct js_monitor_stats *stats, bool on, bool ac
     go_json_key_int(json, "accounts", on && !account ? 1 : 0);
     go_json_key_int(json, "ha_assets", 0);
     go_json_key(json, "api");
-    go_json_literal(json, "{\"level\":0");
+    go_json_literal(json, "{");
+    go_json_key_int(json, "level", JS_API_LEVEL);
     go_json_key_uint(json, "total", stats->api_total);
     go_json_key_uint(json, "errors", stats->api_errors);
     go_json_literal(json, "}");

@@ -60,10 +60,4 @@ static inline const struct server_live *server_live(const struct server *server)
  * it or says why not. Main thread. */
 void server_reload(struct server *server, int argc, char **argv);
 
-/* A shard's part of a reload, on the wake-up that follows it (shard_reload.c): the write
- * deadline of its connections, its share of the clients past a lowered max_connections
- * (claimed from server->connections_to_close), then each connection's own check. The
- * shard's thread. */
-void shard_reload_apply(struct shard *shard);
-
 #endif

@@ -15,7 +15,6 @@
 #include "base/log.h"
 #include "engine/conn.h"
 #include "engine/monitor.h"
-#include "engine/reload.h"
 #include "engine/shard_call.h"
 #include "engine/shard_module.h"
 
@@ -354,22 +353,13 @@ static bool held_step(struct shard *shard)
     return shard->held_input != NULL;
 }
 
-void shard_input_hold(struct shard *shard, struct conn *conn, const char *rest, size_t length)
+void shard_input_pause(struct shard *shard, struct conn *conn)
 {
-    ASSERT(!(conn->flags & CONN_F_INPUT_HELD));
+    if (conn->flags & (CONN_F_INPUT_HELD | CONN_F_CLOSING)) {
+        return;
+    }
     conn->flags |= CONN_F_INPUT_HELD;
     loop_recv_stop(shard->loop, conn);
-    if (length == 0) {
-        return;
-    }
-    const char *held_start = conn->held.data + conn->held_offset;
-    if (conn->held.data != NULL && rest >= conn->held.data &&
-        rest + length == held_start) {
-        conn->held_offset -= length; /* from held input (held_step): taken back */
-        return;
-    }
-    ASSERT(conn->held.length == conn->held_offset); /* fresh input comes only after held */
-    (void)held_keep(conn, rest, length);
 }
 
 void shard_input_resume(struct shard *shard, struct conn *conn)

@@ -148,6 +148,12 @@ void shard_request_reload(int wake_fd);
 /* Asks a shard to enter lame duck mode (shard_ldm.c). Any thread. */
 void shard_request_lame_duck(int wake_fd);
 
+/* A shard's part of a reload (reload.h), on the wake-up that follows it (shard_reload.c):
+ * the write deadline of its connections, its share of the clients past a lowered
+ * max_connections (claimed from server->connections_to_close), then each connection's own
+ * check. The shard's thread. */
+void shard_reload_apply(struct shard *shard);
+
 /* Wakes a shard for the call a thread that is no shard pushed into its mailbox (the crypt
  * worker's answers). Any thread. */
 void shard_request_calls(int wake_fd);
@@ -163,10 +169,10 @@ void shard_pong(struct shard *shard, struct conn *conn);
 /* Wakes the shard whose loop's wake handle (struct loop_peer's wake_fd) is `wake_fd`. */
 void shard_wake_send(struct shard *shard, int wake_fd);
 
-/* The kind stopped taking input until work done elsewhere ends: `rest` (`length` bytes,
- * those of the buffer it was handed that it did not take) is held, with what arrives
- * meanwhile, and the connection is not read. */
-void shard_input_hold(struct shard *shard, struct conn *conn, const char *rest, size_t length);
+/* The kind waits on work done elsewhere before it takes more input: the connection is not
+ * read, and what arrives meanwhile is held (the kind keeps what it was already handed).
+ * Once paused, a second call changes nothing. */
+void shard_input_pause(struct shard *shard, struct conn *conn);
 
 /* That work ended: the held input is handled (a receive buffer's worth per turn), then
  * reading goes on. */

@@ -223,6 +223,14 @@ int stream_store_append(struct stream_store *store, const uint8_t *subject,
                         uint32_t subject_length, const uint8_t *header, uint32_t header_length,
                         const uint8_t *payload, uint32_t payload_length, uint64_t *seq);
 
+/* What stream_store_append would refuse of a message whatever the store holds: a subject
+ * of no or too many bytes (-EINVAL), a record past the segment's room or a message past
+ * max_bytes (-EMSGSIZE), or no sequence left for `ahead` more messages after the last
+ * (-EOVERFLOW); 0 when none. An atomic batch checks every message before it appends the
+ * first, so that no append of it fails but for the disk or memory. */
+int stream_store_append_check(const struct stream_store *store, uint32_t subject_length,
+                              uint32_t header_length, uint32_t payload_length, uint64_t ahead);
+
 /* stream_store_append with the message stamped `timestamp_ns` (a mirror's: its origin's
  * timestamp) instead of the clock's now. Message timestamps never decrease along the log
  * (stream_store_seq_for_time relies on it): one below the last message's timestamp is

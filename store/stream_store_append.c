@@ -568,6 +568,26 @@ int stream_store_append(struct stream_store *store, const uint8_t *subject,
                                      payload, payload_length, store_clock_ns(store), seq);
 }
 
+int stream_store_append_check(const struct stream_store *store, uint32_t subject_length,
+                              uint32_t header_length, uint32_t payload_length, uint64_t ahead)
+{
+    if (subject_length == 0 || subject_length > RECORD_SUBJECT_LENGTH_MAX) {
+        return -EINVAL;
+    }
+    if (store->last_seq >= STREAM_STORE_SEQ_MAX || STREAM_STORE_SEQ_MAX - store->last_seq <= ahead) {
+        return -EOVERFLOW;
+    }
+    if (record_size_for(subject_length, header_length, payload_length) >
+        store_record_size_max(store)) {
+        return -EMSGSIZE;
+    }
+    uint32_t size = store_msg_size(store, subject_length, header_length, payload_length);
+    if (store->config.max_bytes != 0 && size > store->config.max_bytes) {
+        return -EMSGSIZE;
+    }
+    return 0;
+}
+
 int stream_store_append_timed(struct stream_store *store, const uint8_t *subject,
                               uint32_t subject_length, const uint8_t *header,
                               uint32_t header_length, const uint8_t *payload,

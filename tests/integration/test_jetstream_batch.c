@@ -156,6 +156,39 @@ START_TEST(test_batch_commit)
 }
 END_TEST
 
+/* A commit whose message is larger than the stream's max_bytes (discard old): the stream
+ * takes publishes afterwards, and (ionats) the commit is refused as a single publish of
+ * that size is, with nothing of the batch stored. nats-server 2.15.1 stores the batch. */
+START_TEST(test_batch_larger_than_max_bytes)
+{
+    jsc_start();
+    jsc_stream_create("B", "{\"name\":\"B\",\"subjects\":[\"b.>\"],\"allow_atomic\":true,"
+                           "\"max_bytes\":1000}");
+    staged(batch_msg("b.1", "x", "big", 1, NULL, NULL, NULL));
+    char large[2001];
+    memset(large, 'L', sizeof large - 1);
+    large[sizeof large - 1] = '\0';
+    natsMsg *reply = request(batch_msg("b.2", large, "big", 2, "1", NULL, NULL));
+    json_t *ack = jsc_json_parse("large commit", natsMsg_GetData(reply),
+                                 natsMsg_GetDataLength(reply));
+    natsMsg_Destroy(reply);
+    if (!test_server_reference()) {
+        ck_assert_ptr_nonnull(json_object_get(ack, "error"));
+        state_expect("B", 0, 0);
+    }
+    json_decref(ack);
+    natsMsg *plain = NULL;
+    ITEST_OK(natsMsg_Create(&plain, "b.3", NULL, "after", 5));
+    reply = request(plain);
+    ack = jsc_json_parse("publish after", natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
+    ck_assert_msg(json_object_get(ack, "error") == NULL, "publish after: %.*s",
+                  natsMsg_GetDataLength(reply), natsMsg_GetData(reply));
+    ck_assert_int_gt(json_integer_value(json_object_get(ack, "seq")), 0);
+    json_decref(ack);
+    natsMsg_Destroy(reply);
+}
+END_TEST
+
 /* ---- errors of the batch itself ---- */
 
 START_TEST(test_batch_entry_errors)
@@ -400,6 +433,7 @@ static Suite *batch_suite(void)
     Suite *suite = suite_create("integration_jetstream_batch");
     TCase *tc = jsc_tcase("batch");
     tcase_add_test(tc, test_batch_commit);
+    tcase_add_test(tc, test_batch_larger_than_max_bytes);
     tcase_add_test(tc, test_batch_entry_errors);
     tcase_add_test(tc, test_batch_expected);
     tcase_add_test(tc, test_batch_msg_id_rollup);

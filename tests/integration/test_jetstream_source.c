@@ -1110,8 +1110,8 @@ END_TEST
 
 /* A $JS.API request whose Nats-Required-Api-Level asks for more than the server's level is
  * refused with 412/10185 and not carried out, as is one whose level is not a number; level
- * 0 or below is served. Level 1 is left out: nats-server 2.15.1 (level 5) serves it, ionats
- * (JS_API_LEVEL 0) refuses it. nats-server reads the header since 2.12. */
+ * 1 or below is served (ionats's JS_API_LEVEL is 1; nats-server 2.15.1's 5), and $JS.API.INFO
+ * says the server's level (ionats: 1). nats-server reads the header since 2.12. */
 START_TEST(test_source_api_level)
 {
     jst_start(NULL);
@@ -1140,12 +1140,18 @@ START_TEST(test_source_api_level)
     natsStatus status = js_GetStreamInfo(&info, jst.js, "LV", NULL, &code);
     jst_expect_error("info of the refused stream", status, code, JSStreamNotFoundErr);
 
-    static const char *const served[] = {"0", "-1"};
+    static const char *const served[] = {"1", "0", "-1"};
     for (size_t i = 0; i < sizeof served / sizeof served[0]; i++) {
         root = jsc_request(jst.connection, "$JS.API.INFO", "", served[i]);
         ck_assert_msg(json_object_get(root, "error") == NULL, "INFO at level %s refused",
                       served[i]);
         ck_assert_ptr_nonnull(json_object_get(root, "limits"));
+        json_int_t level = json_integer_value(json_object_get(json_object_get(root, "api"),
+                                                              "level"));
+        ck_assert_int_ge(level, 1);
+        if (!test_server_reference()) {
+            ck_assert_int_eq(level, 1);
+        }
         json_decref(root);
     }
     root = jsc_request(jst.connection, "$JS.API.STREAM.CREATE.LV", "{\"name\":\"LV\"}", "0");

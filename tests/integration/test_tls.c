@@ -491,6 +491,92 @@ static void handshake_tls12_expect(int port, const char *suite, const char *grou
     close(fd);
 }
 
+/* A TLS client (no certificate checks) past INFO and its handshake, on `port`. */
+static SSL *tls_raw_open(int port, SSL_CTX **ctx, int *fd)
+{
+    *fd = test_connect_raw(port);
+    ck_assert_int_ge(*fd, 0);
+    char info[BUFFER_SIZE];
+    read_info(*fd, info, sizeof info);
+    *ctx = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(*ctx);
+    SSL_CTX_set_verify(*ctx, SSL_VERIFY_NONE, NULL);
+    SSL *ssl = SSL_new(*ctx);
+    ck_assert_ptr_nonnull(ssl);
+    SSL_set_fd(ssl, *fd);
+    ck_assert_int_eq(SSL_connect(ssl), 1);
+    return ssl;
+}
+
+/* Writes each of `records` as a TLS record of its own, then reads what comes back until
+ * `needle` or the end, into `out`. */
+static void tls_raw_exchange(SSL *ssl, const char *const *records, const char *needle,
+                             char *out, size_t size)
+{
+    for (size_t i = 0; records[i] != NULL; i++) {
+        int length = (int)strlen(records[i]);
+        ck_assert_int_eq(SSL_write(ssl, records[i], length), length);
+    }
+    size_t used = 0;
+    out[0] = '\0';
+    while (strstr(out, needle) == NULL && used + 1 < size) {
+        int n = SSL_read(ssl, out + used, (int)(size - 1 - used));
+        if (n <= 0) {
+            break;
+        }
+        used += (size_t)n;
+        out[used] = '\0';
+    }
+}
+
+/* A bcrypt login over TLS with what follows in TLS records of their own (ionats compares
+ * bcrypt hashes off the shard's loop and keeps the client's input meanwhile): a PING, and
+ * a second CONNECT with a PING, are answered after the login, as by nats-server; a wrong
+ * password gets the -ERR alone. */
+START_TEST(test_tls_bcrypt_records)
+{
+    struct test_server server;
+    char config[CONFIG_SIZE];
+    snprintf(config, sizeof config,
+             "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n}\n"
+             "authorization {\n  users = [\n"
+             "    {user: alice, password: \"$2b$04$Qo5BlGgv9cXmatdVKJktHejNIoHLtfhd84N1mi3SbJdUdI"
+             "RKRT1By\"}\n  ]\n}\n",
+             cert_dir, cert_dir);
+    struct test_server_options options = {.config_text = config};
+    itest_server_start(&server, &options);
+    static const char login[] = "CONNECT {\"verbose\":false,\"user\":\"alice\","
+                                "\"pass\":\"tlspass\"}\r\n";
+    static const char wrong[] = "CONNECT {\"verbose\":false,\"user\":\"alice\","
+                                "\"pass\":\"nope\"}\r\n";
+    char second[256];
+    snprintf(second, sizeof second, "%sPING\r\n", login);
+    const char *const cases[][3] = {{login, "PING\r\n", NULL}, {login, second, NULL}};
+    char buffer[BUFFER_SIZE];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        SSL_CTX *ctx = NULL;
+        int fd = -1;
+        SSL *ssl = tls_raw_open(server.port, &ctx, &fd);
+        tls_raw_exchange(ssl, cases[i], "\r\n", buffer, sizeof buffer);
+        ck_assert_str_eq(buffer, "PONG\r\n");
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
+        close(fd);
+    }
+    SSL_CTX *ctx = NULL;
+    int fd = -1;
+    SSL *ssl = tls_raw_open(server.port, &ctx, &fd);
+    const char *const refused[] = {wrong, "SUB x 1\r\n", "PING\r\n", NULL};
+    tls_raw_exchange(ssl, refused, "PONG", buffer, sizeof buffer);
+    ck_assert_str_eq(buffer, "-ERR 'Authorization Violation'\r\n");
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    ERR_clear_error();
+    itest_server_stop(&server);
+}
+END_TEST
+
 /* tls { cipher_suites, curve_preferences } by Go's names, as nats-server reads them: a
  * TLS 1.2 client that offers more gets the suite and the group the server allows. */
 START_TEST(test_tls_ciphers_and_curves)
@@ -582,6 +668,7 @@ int main(void)
     tcase_add_test(tc, test_tls_reload);
     tcase_add_test(tc, test_tls_verify_and_map);
     tcase_add_test(tc, test_tls_ciphers_and_curves);
+    tcase_add_test(tc, test_tls_bcrypt_records);
     suite_add_tcase(suite, tc);
     if (!certs_make()) { /* once for every case: they only read them */
         fprintf(stderr, "openssl could not make the test certificates in %s\n", cert_dir);
