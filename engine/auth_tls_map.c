@@ -9,6 +9,8 @@
  * dotted OIDs with hex values. Shard threads, reading the configuration only. */
 #include "engine/auth_tls_map.h"
 
+#include "base/hex.h"
+
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -125,20 +127,6 @@ static bool dn_of_subject(const X509_NAME *subject, struct dn *dn)
     return true;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Appends one character of a value at `*at` (an escape read whole) to `out`, which holds
  * `*used`; false on a malformed escape or when it does not fit. */
 static bool value_char(const char **at, char *out, size_t size, size_t *used, bool *escaped)
@@ -147,8 +135,8 @@ static bool value_char(const char **at, char *out, size_t size, size_t *used, bo
     char c = *p;
     *escaped = false;
     if (c == '\\') {
-        int high = hex_digit(p[1]);
-        int low = high >= 0 ? hex_digit(p[2]) : -1;
+        int high = hex_value(p[1]);
+        int low = high >= 0 ? hex_value(p[2]) : -1;
         if (high >= 0 && low >= 0) {
             c = (char)(high * 16 + low);
             p += 2;

@@ -213,7 +213,8 @@ void tls_server_free(struct tls_server *tls)
     free(tls);
 }
 
-int tls_server_configure(struct tls_server **tls, const struct config *config)
+int tls_server_from_config(const struct config *config, struct tls_server **tls, char *error,
+                           size_t error_size)
 {
     *tls = NULL;
     if (!config->tls && !config->tls_verify) {
@@ -230,13 +231,18 @@ int tls_server_configure(struct tls_server **tls, const struct config *config)
         .ciphers = config->tls_ciphers,
         .curves = config->tls_curves,
     };
+    *tls = tls_server_new(&settings, error, error_size);
+    return *tls != NULL ? 0 : -EINVAL;
+}
+
+int tls_server_configure(struct tls_server **tls, const struct config *config)
+{
     char error[512];
-    *tls = tls_server_new(&settings, error, sizeof error);
-    if (*tls == NULL) {
+    int rc = tls_server_from_config(config, tls, error, sizeof error);
+    if (rc != 0) {
         LOG_ERROR("TLS: %s", error);
-        return -EINVAL;
     }
-    return 0;
+    return rc;
 }
 
 bool tls_server_verify(const struct tls_server *tls)

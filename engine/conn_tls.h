@@ -67,7 +67,11 @@ struct tls_server *tls_client_new(const struct tls_settings *settings, char *err
 int conn_tls_start_client(struct conn *conn, const struct tls_server *tls, const char *host);
 
 /* Builds TLS for clients as the configuration asks (the --tls* flags, tls {}); `*tls`
- * stays NULL when it asks for none. 0, or -EINVAL once the reason is logged. */
+ * stays NULL when it asks for none. 0, or -EINVAL with the reason in `error`. */
+int tls_server_from_config(const struct config *config, struct tls_server **tls, char *error,
+                           size_t error_size);
+
+/* tls_server_from_config, the reason logged: 0, or -EINVAL once it is. */
 int tls_server_configure(struct tls_server **tls, const struct config *config);
 
 bool tls_server_verify(const struct tls_server *tls);

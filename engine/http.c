@@ -8,6 +8,7 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/hex.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,20 +30,6 @@ static bool is_tchar(unsigned char c)
 static bool is_blank(char c)
 {
     return c == ' ' || c == '\t';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 /* Decodes %XX escapes (and '+' as a blank when `plus`) of in[0, length) into `out`, which

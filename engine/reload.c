@@ -124,28 +124,12 @@ static int config_read_again(struct config *next, int argc, char **argv, char *w
  * asks for none) or -EINVAL with the reason in `why`. */
 static int tls_build(const struct config *next, struct tls_server **tls, char *why, size_t size)
 {
-    *tls = NULL;
-    if (!next->tls && !next->tls_verify) {
-        return 0;
-    }
-    const struct tls_settings settings = {
-        .cert_file = next->tls_cert,
-        .key_file = next->tls_key,
-        .ca_file = next->tls_ca,
-        .verify = next->tls_verify,
-        .handshake_first = next->tls_handshake_first,
-        .timeout_ns = next->tls_timeout_ns,
-        .min_version = next->tls_min_version,
-        .ciphers = next->tls_ciphers,
-        .curves = next->tls_curves,
-    };
     char error[512];
-    *tls = tls_server_new(&settings, error, sizeof error);
-    if (*tls == NULL) {
+    int rc = tls_server_from_config(next, tls, error, sizeof error);
+    if (rc != 0) {
         snprintf(why, size, "TLS: %s", error);
-        return -EINVAL;
     }
-    return 0;
+    return rc;
 }
 
 static bool text_differs(const char *a, const char *b)

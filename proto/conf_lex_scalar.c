@@ -7,6 +7,7 @@
 #include "proto/conf_lex_internal.h"
 
 #include "base/assert.h"
+#include "base/hex.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -159,20 +160,6 @@ int conf_lex_string_escape(struct conf_lexer *lx)
                                "characters are allowed: \\xXX, \\t, \\n, \\r, \\\", \\\\.",
                                conf_lex_rune_text(r, text));
     }
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 /* Two hex digits after "\x": the last two bytes read, as lex.go takes them. */
