@@ -87,6 +87,9 @@ static natsSubscription *inbox_subscribe(const char *inbox)
 {
     natsSubscription *sub = NULL;
     ITEST_OK(natsConnection_SubscribeSync(&sub, jsc.connection, inbox));
+    /* the PONG comes once every shard knows the interest: an advisory or a delivery from
+     * the stream's shard, which may be another, is not published before it does */
+    itest_flush(jsc.connection);
     return sub;
 }
 
