@@ -357,7 +357,7 @@ static void config_usage(FILE *out)
                  "compression s2,\nplacement, no_erase false; consumer replay_policy "
                  "original, rate_limit_bps;\nNats-TTL never under max_age. "
                  "Refused: durable mirror and source consumers,\nfast batches, "
-                 "message schedules, async persistence.\n\n");
+                 "message schedules.\n\n");
 }
 
 /* True when `given` spells `name`, a '-' in `given` standing for '_' (--ring-entries). */

@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 /* The JetStream API level whose features this server all has (nats-server's JSApiLevel):
- * 1, 2.11's (TTLs and delete markers, pause, priority groups). Of level 2 (2.12), counters
- * and atomic batches are done, message schedules and async persistence are refused, so it
- * is not claimed. A request whose Nats-Required-Api-Level asks for more is refused
+ * 1, 2.11's (TTLs and delete markers, pause, priority groups). Of level 2 (2.12), counters,
+ * atomic batches and async persistence are done, message schedules are refused, so it is
+ * not claimed. A request whose Nats-Required-Api-Level asks for more is refused
  * (10185), as nats-server refuses one above its own; $JS.API.INFO and /jsz say the level. */
 enum { JS_API_LEVEL = 1 };
 

@@ -163,7 +163,7 @@ struct js_stream {
     /* of consumer_count, the direct ones (a mirror's or source's on this stream): like
      * nats-server's, left out of consumer counts, names and lists */
     size_t direct_consumer_count;
-    uint64_t committed_seq;         /* the last sequence the store reported durable */
+    uint64_t committed_seq;         /* the last durable sequence (async: appended) */
     bool dirty;                     /* appended since the last flush */
     bool deleting;                  /* deleted: freed once its I/O is done */
     int failure;                    /* 0, or the -errno that stopped its writes */
@@ -404,6 +404,13 @@ void js_stream_free(struct js_stream *stream);
 
 /* Hands the stream's collected appends to the store's I/O. */
 void js_stream_flush(struct js_stream *stream);
+
+/* A stream with persist_mode async: everything appended up to `seq` counts as committed at
+ * once (its consumers may deliver it, its acks leave); any other stream waits for the
+ * store's `committed` hook. The group commit still runs at the --sync cadence: an async ack
+ * says the message is in the store (readable, in memory or the page cache), not on disk,
+ * and a crash may lose it. */
+void js_stream_async_release(struct js_stream *stream, uint64_t seq);
 
 /* True while the store has I/O queued or in flight. */
 bool js_stream_busy(const struct js_stream *stream);

@@ -230,11 +230,10 @@ static bool unsupported(const struct js_stream_config *config, struct js_error *
     }
     if (durable) {
         what = "durable consumers of mirrors and sources (2.14)";
-    } else if (config->allow_msg_schedules || config->allow_batched ||
-               config->persist_mode == JS_STREAM_PERSIST_ASYNC) {
-        /* 2.12+ features not done yet (fast batches, schedules, async persist): refused as
-         * a server of a lower API level refuses them; TTLs, markers, counters and atomic
-         * batches are done */
+    } else if (config->allow_msg_schedules || config->allow_batched) {
+        /* 2.12+ features not done yet (fast batches, schedules): refused as a server of a
+         * lower API level refuses them; TTLs, markers, counters, atomic batches and async
+         * persist are done */
         js_errors_set(error, JS_ERR_REQUIRED_API_LEVEL);
         return true;
     }

@@ -6,7 +6,13 @@
  * ack joins the stream's FIFO of acks in sequence order; the store's `committed` hook
  * releases every ack up to the sequence it made durable, so with --sync always an ack
  * never leaves before its group commit's fdatasync. A failed store answers every waiting
- * ack with its error and takes no more writes. Meta shard's thread only. */
+ * ack with its error and takes no more writes.
+ *
+ * A stream with persist_mode async (nats-server 2.12) releases its FIFO at the append
+ * instead, in the same order: its acks say the message is in the store (readable, and
+ * delivered to consumers, from memory or the page cache), not that it is on disk. The group
+ * commit still runs at the --sync cadence, so a crash may lose what was acked; what a
+ * commit already reported durable stays so. Meta shard's thread only. */
 #include "base/assert.h"
 #include "base/hash.h"
 #include "base/log.h"
@@ -472,6 +478,7 @@ void js_publish_appended(struct js_stream *stream, const struct route_msg *msg,
         js_consumer_message_added(stream->consumers[i], msg->subject.data, msg->subject.length);
     }
     js_consumer_retention_stored(stream, seq, msg->subject.data, msg->subject.length);
+    js_stream_async_release(stream, seq); /* an async stream's consumers see it now */
     stream->js->pending_bytes += size;
     msg_id_remember(stream, directives->msg_id, seq);
     if (stream->config.allow_msg_ttl && msg->header_length > 0) {
@@ -686,8 +693,8 @@ size_t js_publish_header_prepare(const struct js_stream *stream, const struct ro
     return js_ttl_header_raise(stream, directives, header, stored, size);
 }
 
-void js_publish_single(struct js_stream *stream, const struct route_msg *msg,
-                       const struct js_pub_directives *parsed)
+static void publish_single(struct js_stream *stream, const struct route_msg *msg,
+                           const struct js_pub_directives *parsed)
 {
     struct js_pub_directives directives = *parsed;
     size_t header_length = msg->header_length;
@@ -736,4 +743,13 @@ void js_publish_single(struct js_stream *stream, const struct route_msg *msg,
         LOG_WARN("JetStream: stream %s: no memory to hold the ack of %llu", stream->config.name,
                  (unsigned long long)seq);
     }
+}
+
+void js_publish_single(struct js_stream *stream, const struct route_msg *msg,
+                       const struct js_pub_directives *parsed)
+{
+    publish_single(stream, msg, parsed);
+    /* an async stream's ack (or duplicate ack, or error behind them) leaves now, in order;
+     * a duplicate's sequence is at most the last appended one, or durable since the load */
+    js_stream_async_release(stream, stream->appended_seq);
 }

@@ -66,16 +66,29 @@ static void store_config_fill(const struct js *js, const struct js_stream_config
                             : STREAM_STORE_ACCOUNTING_FILE;
 }
 
-static void hook_committed(void *context, uint64_t seq, uint64_t lsn)
+/* Everything up to `seq` may be delivered and acked: the consumers are woken for it and
+ * the acks waiting for it leave, in order. */
+static void release(struct js_stream *stream, uint64_t seq)
 {
-    struct js_stream *stream = context;
     if (seq > stream->committed_seq) {
         stream->committed_seq = seq;
         for (size_t i = 0; i < stream->consumer_count; i++) {
-            js_consumer_wake(stream->consumers[i]); /* durable messages to deliver */
+            js_consumer_wake(stream->consumers[i]); /* messages to deliver */
         }
     }
     js_publish_committed(stream, seq);
+}
+
+static void hook_committed(void *context, uint64_t seq, uint64_t lsn)
+{
+    release(context, seq);
+}
+
+void js_stream_async_release(struct js_stream *stream, uint64_t seq)
+{
+    if (stream->config.persist_mode == JS_STREAM_PERSIST_ASYNC) {
+        release(stream, seq);
+    }
 }
 
 /* Frees the stream's consumers: saving their state (a stop), or not (a delete). */

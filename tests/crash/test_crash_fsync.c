@@ -8,7 +8,10 @@
  *  - the messages acked before the failure are still readable;
  *  - another stream on the same broker goes on storing and acking;
  *  - after a restart on a healthy disk the stream takes writes again and nothing acked is
- *    lost.
+ *    lost;
+ *  - a stream with persist_mode async (BADA, on the same failing disk) is acked at the
+ *    append: its first publish after the failure gets a success ack although the datasync
+ *    of its group commit fails, and only the publishes after that failure get 10077.
  * Loopback only; the broker is started and stopped by PID (crash.h). */
 #include "tests/crash/crash.h"
 
@@ -22,6 +25,8 @@
 #include <unistd.h>
 
 enum { WHY_SIZE = 1024, BEFORE = 5, LOG_SHOW_BYTES = 8192 };
+/* How long BADA's failed commit may take to show in its info, and how often it is asked. */
+enum { ASYNC_FAILED_WAIT_MS = 10000, ASYNC_POLL_MS = 10 };
 
 static char run_dir[256];
 static char store_dir[300];
@@ -92,6 +97,27 @@ static void stream_create(struct crash_conn *conn, const char *name, const char 
     }
 }
 
+/* Polls the info of `name` until its store_error says the disk failed. */
+static void store_error_wait(struct crash_conn *conn, const char *name)
+{
+    char subject[64];
+    snprintf(subject, sizeof subject, "$JS.API.STREAM.INFO.%s", name);
+    int64_t deadline = crash_now_ms() + ASYNC_FAILED_WAIT_MS;
+    for (;;) {
+        json_t *info = request(conn, subject, "");
+        const char *store_error = json_string_value(json_object_get(info, "store_error"));
+        bool failed = store_error != NULL && strstr(store_error, "Input/output error") != NULL;
+        json_decref(info);
+        if (failed) {
+            return;
+        }
+        if (crash_now_ms() > deadline) {
+            fail("stream info of %s does not say why it stopped", name);
+        }
+        usleep(ASYNC_POLL_MS * 1000);
+    }
+}
+
 static bool log_contains(const char *needle)
 {
     FILE *file = fopen(log_path, "r");
@@ -123,6 +149,9 @@ static void failing_disk(void)
     }
     stream_create(&conn, "BAD", "{\"name\":\"BAD\",\"subjects\":[\"bad.>\"]}");
     stream_create(&conn, "GOOD", "{\"name\":\"GOOD\",\"subjects\":[\"good.>\"]}");
+    /* nothing published before the failure: no commit of its own is pending then */
+    stream_create(&conn, "BADA",
+                  "{\"name\":\"BADA\",\"subjects\":[\"bada.>\"],\"persist_mode\":\"async\"}");
     for (uint64_t seq = 1; seq <= BEFORE; seq++) {
         publish_acked(&conn, "bad.x", seq);
         publish_acked(&conn, "good.x", seq);
@@ -135,6 +164,9 @@ static void failing_disk(void)
     publish_refused(&conn, "bad.x"); /* its group commit's datasync fails */
     publish_refused(&conn, "bad.y"); /* the stream takes no more writes */
     publish_acked(&conn, "good.x", BEFORE + 1);
+    publish_acked(&conn, "bada.x", 1); /* at the append: its commit's datasync fails after */
+    store_error_wait(&conn, "BADA");
+    publish_refused(&conn, "bada.x");
     json_t *info = request(&conn, "$JS.API.STREAM.INFO.BAD", "");
     const char *store_error = json_string_value(json_object_get(info, "store_error"));
     if (store_error == NULL || strstr(store_error, "Input/output error") == NULL) {
@@ -208,7 +240,7 @@ int main(void)
     }
     /* inherited by the broker only: this process has its libraries loaded already */
     setenv("LD_PRELOAD", shim, 1);
-    setenv("IONATS_FSYNC_FAIL_MATCH", "/streams/BAD/", 1);
+    setenv("IONATS_FSYNC_FAIL_MATCH", "/streams/BAD", 1); /* BAD and BADA */
     setenv("IONATS_FSYNC_FAIL_TRIGGER", trigger_path, 1);
     /* a sanitizer's runtime in the broker wants to come first; the shim is plain libc */
     setenv("ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=1:abort_on_error=1", 1);
@@ -220,6 +252,7 @@ int main(void)
         fprintf(stderr, "cannot remove %s\n", run_dir);
     }
     printf("ok: a failed datasync stops one stream's writes with error acks, says why in its "
-           "info and the log, keeps what was acked, and leaves the other stream going\n");
+           "info and the log, keeps what was acked, and leaves the other stream going; an "
+           "async stream's ack left before its failed datasync\n");
     return 0;
 }

@@ -8,7 +8,9 @@
  * publisher, in order), so a check needs no copy of what was sent. Test thread only, except
  * the ack handler (libnats's thread), which writes only persist_acks. */
 #include "tests/integration/test_jetstream.h"
+#include "tests/integration/jst_common.h"
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,6 +435,241 @@ START_TEST(test_jetstream_persist_kill_in_flight)
 }
 END_TEST
 
+/* ---- persist_mode async (nats-server 2.12) ---- */
+
+/* Publishes of the async ordering test: PERSIST_ASYNC_ROUNDS rounds of PERSIST_ASYNC_STEPS
+ * (a message, one with a Nats-Msg-Id, a wrong Nats-Expected-Last-Sequence, the Msg-Id
+ * again), two stored a round. */
+enum { PERSIST_ASYNC_ROUNDS = 25, PERSIST_ASYNC_STEPS = 4, PERSIST_ASYNC_STORED = 2 };
+#define PERSIST_ASYNC_INBOX "_INBOX.asy"
+
+/* True (after saying so) when the reference is older than 2.12, which has no persist_mode. */
+static bool persist_async_left_out(const char *test)
+{
+    if (!jst_reference_before(2, 12)) {
+        return false;
+    }
+    fprintf(stderr, "%s: left out (the reference is older than nats-server 2.12, which "
+                    "brought persist_mode)\n", test);
+    jst_stop();
+    return true;
+}
+
+/* Fails unless `root` (a create or update reply, decref'd here) has no error and its
+ * config's persist_mode is `want` (NULL: left out, as the default is). nats-server's
+ * _nats.req.level metadata ("2") is not looked at: ionats adds no _nats keys. */
+static void persist_mode_expect(const char *what, json_t *root, const char *want)
+{
+    char *dump = json_dumps(root, JSON_COMPACT);
+    const json_t *config = json_object_get(root, "config");
+    const json_t *mode = json_object_get(config, "persist_mode");
+    ck_assert_msg(json_object_get(root, "error") == NULL && json_is_object(config), "%s: %s",
+                  what, dump);
+    ck_assert_msg(want != NULL ? json_is_string(mode) && strcmp(json_string_value(mode), want) == 0
+                               : mode == NULL,
+                  "%s: persist_mode is not %s: %s", what, want != NULL ? want : "left out", dump);
+    free(dump);
+    json_decref(root);
+}
+
+static void persist_api_refused(const char *what, const char *subject, const char *body,
+                                int code, int err_code, const char *description)
+{
+    json_t *root = jsc_request(jst.connection, subject, body, NULL);
+    jsc_error_expect(what, json_object_get(root, "error"), code, err_code, description);
+    json_decref(root);
+}
+
+/* persist_mode "async" is taken on a file stream and echoed, "default" is echoed as
+ * nothing; memory storage, replicas and atomic batches are refused with it (in that order),
+ * a value other than nats-server's strings is bad JSON, and an update may not change the
+ * mode either way. A mirror may be async. */
+START_TEST(test_jetstream_persist_async_config)
+{
+    jst_start(NULL);
+    if (persist_async_left_out("persist_async_config")) {
+        return;
+    }
+    static const char async_config[] =
+        "{\"name\":\"ASY\",\"subjects\":[\"asy.>\"],\"persist_mode\":\"async\"}";
+    persist_mode_expect("create async",
+                        jsc_request(jst.connection, "$JS.API.STREAM.CREATE.ASY", async_config,
+                                    NULL),
+                        "async");
+    persist_mode_expect("create default",
+                        jsc_request(jst.connection, "$JS.API.STREAM.CREATE.DEF",
+                                    "{\"name\":\"DEF\",\"subjects\":[\"def\"],"
+                                    "\"persist_mode\":\"default\"}",
+                                    NULL),
+                        NULL);
+    persist_mode_expect("info", jsc_request(jst.connection, "$JS.API.STREAM.INFO.ASY", "", NULL),
+                        "async");
+    static const char file_only[] = "async persist mode is only supported on file storage";
+    static const char atomic[] = "async persist mode is not supported with atomic batch publish";
+    static const struct {
+        const char *body;
+        int code;
+        int err_code;
+        const char *description;
+    } refused[] = {
+        {"{\"name\":\"BAD\",\"storage\":\"memory\",\"persist_mode\":\"async\"}", 500, 10052,
+         file_only},
+        {"{\"name\":\"BAD\",\"storage\":\"memory\",\"persist_mode\":\"async\","
+         "\"allow_atomic\":true,\"num_replicas\":3}",
+         500, 10052, file_only},
+        {"{\"name\":\"BAD\",\"num_replicas\":3,\"persist_mode\":\"async\"}", 500, 10052,
+         "async persist mode is not supported on replicated streams"},
+        {"{\"name\":\"BAD\",\"allow_atomic\":true,\"persist_mode\":\"async\"}", 500, 10052,
+         atomic},
+        {"{\"name\":\"BAD\",\"persist_mode\":\"Async\"}", 400, 10025,
+         "invalid JSON: can not unmarshal \"\\\"Async\\\"\""},
+        {"{\"name\":\"BAD\",\"persist_mode\":null}", 400, 10025,
+         "invalid JSON: can not unmarshal \"null\""},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        persist_api_refused(refused[i].body, "$JS.API.STREAM.CREATE.BAD", refused[i].body,
+                            refused[i].code, refused[i].err_code, refused[i].description);
+    }
+    static const char unchangeable[] = "stream configuration update can not change persist mode";
+    persist_api_refused("update to default", "$JS.API.STREAM.UPDATE.ASY",
+                        "{\"name\":\"ASY\",\"subjects\":[\"asy.>\"]}", 500, 10052, unchangeable);
+    persist_api_refused("update to async", "$JS.API.STREAM.UPDATE.DEF",
+                        "{\"name\":\"DEF\",\"subjects\":[\"def\"],\"persist_mode\":\"async\"}",
+                        500, 10052, unchangeable);
+    persist_api_refused("update adding atomic batches", "$JS.API.STREAM.UPDATE.ASY",
+                        "{\"name\":\"ASY\",\"subjects\":[\"asy.>\"],\"persist_mode\":\"async\","
+                        "\"allow_atomic\":true}",
+                        500, 10052, atomic);
+    persist_mode_expect("update keeping async",
+                        jsc_request(jst.connection, "$JS.API.STREAM.UPDATE.ASY",
+                                    "{\"name\":\"ASY\",\"subjects\":[\"asy.>\",\"asy2\"],"
+                                    "\"persist_mode\":\"async\"}",
+                                    NULL),
+                        "async");
+    persist_mode_expect("async mirror",
+                        jsc_request(jst.connection, "$JS.API.STREAM.CREATE.MIR",
+                                    "{\"name\":\"MIR\",\"mirror\":{\"name\":\"ASY\"},"
+                                    "\"persist_mode\":\"async\"}",
+                                    NULL),
+                        "async");
+}
+END_TEST
+
+/* Publish `step` of `round` of the ordering test, with its reply subject and headers. */
+static void persist_async_send(int round, int step)
+{
+    char reply[64];
+    char data[32];
+    char id[32];
+    snprintf(reply, sizeof reply, PERSIST_ASYNC_INBOX ".%d", round * PERSIST_ASYNC_STEPS + step);
+    snprintf(data, sizeof data, "r%d.%d", round, step);
+    snprintf(id, sizeof id, "id-%d", round);
+    natsMsg *msg = NULL;
+    ITEST_OK(natsMsg_Create(&msg, step == 0 ? "asy.a" : "asy.b", reply, data,
+                            (int)strlen(data)));
+    if (step == 1 || step == 3) {
+        ITEST_OK(natsMsgHeader_Set(msg, "Nats-Msg-Id", id));
+    } else if (step == 2) {
+        ITEST_OK(natsMsgHeader_Set(msg, "Nats-Expected-Last-Sequence", "999999"));
+    }
+    ITEST_OK(natsConnection_PublishMsg(jst.connection, msg));
+    natsMsg_Destroy(msg);
+}
+
+/* Fails unless `reply` is the answer to step `step` of `round`. */
+static void persist_async_answer_expect(natsMsg *reply, int round, int step)
+{
+    char want_subject[64];
+    snprintf(want_subject, sizeof want_subject, PERSIST_ASYNC_INBOX ".%d",
+             round * PERSIST_ASYNC_STEPS + step);
+    ck_assert_str_eq(natsMsg_GetSubject(reply), want_subject);
+    json_t *root = jsc_json_parse(want_subject, natsMsg_GetData(reply),
+                                  natsMsg_GetDataLength(reply));
+    json_int_t stored = (json_int_t)round * PERSIST_ASYNC_STORED;
+    if (step == 2) {
+        char description[64];
+        snprintf(description, sizeof description, "wrong last sequence: %lld",
+                 (long long)stored + 2);
+        jsc_error_expect(want_subject, json_object_get(root, "error"), 400,
+                         JSStreamWrongLastSequenceErr, description);
+    } else {
+        json_int_t want = stored + (step == 0 ? 1 : 2);
+        char *dump = json_dumps(root, JSON_COMPACT);
+        ck_assert_msg(json_object_get(root, "error") == NULL &&
+                          json_integer_value(json_object_get(root, "seq")) == want &&
+                          json_is_true(json_object_get(root, "duplicate")) == (step == 3),
+                      "%s: want seq %lld%s, got %s", want_subject, (long long)want,
+                      step == 3 ? " (duplicate)" : "", dump);
+        free(dump);
+    }
+    json_decref(root);
+}
+
+/* Under --sync always, an async stream's acks, duplicate acks and error answers come back
+ * in the order of the publishes (each ack released at the append, none overtaking another),
+ * the messages are there to get and for a consumer, and a clean stop keeps them. That the
+ * ack leaves before the fdatasync is shown by test_crash_fsync (a failing datasync). */
+START_TEST(test_jetstream_persist_async_publish)
+{
+    static const char *const args[] = {"--sync", "always", NULL};
+    jst_start(args);
+    if (persist_async_left_out("persist_async_publish")) {
+        return;
+    }
+    persist_mode_expect("create",
+                        jsc_request(jst.connection, "$JS.API.STREAM.CREATE.ASY",
+                                    "{\"name\":\"ASY\",\"subjects\":[\"asy.>\"],"
+                                    "\"persist_mode\":\"async\"}",
+                                    NULL),
+                        "async");
+    natsSubscription *inbox = NULL;
+    ITEST_OK(natsConnection_SubscribeSync(&inbox, jst.connection, PERSIST_ASYNC_INBOX ".*"));
+    ITEST_OK(natsConnection_Flush(jst.connection));
+    for (int round = 0; round < PERSIST_ASYNC_ROUNDS; round++) {
+        for (int step = 0; step < PERSIST_ASYNC_STEPS; step++) {
+            persist_async_send(round, step);
+        }
+    }
+    ITEST_OK(natsConnection_Flush(jst.connection));
+    for (int round = 0; round < PERSIST_ASYNC_ROUNDS; round++) {
+        for (int step = 0; step < PERSIST_ASYNC_STEPS; step++) {
+            natsMsg *reply = NULL;
+            ITEST_OK(natsSubscription_NextMsg(&reply, inbox, ITEST_WAIT_MS));
+            persist_async_answer_expect(reply, round, step);
+            natsMsg_Destroy(reply);
+        }
+    }
+    natsSubscription_Destroy(inbox);
+
+    const uint64_t stored = PERSIST_ASYNC_ROUNDS * PERSIST_ASYNC_STORED;
+    natsSubscription *sub = NULL;
+    jsErrCode code = 0;
+    natsStatus status = js_SubscribeSync(&sub, jst.js, "asy.>", NULL, NULL, &code);
+    ck_assert_msg(status == NATS_OK, "subscribe: %s err_code %d", natsStatus_GetText(status),
+                  (int)code);
+    for (uint64_t seq = 1; seq <= stored; seq++) {
+        natsMsg *msg = NULL;
+        ITEST_OK(natsSubscription_NextMsg(&msg, sub, ITEST_WAIT_MS));
+        char data[32];
+        snprintf(data, sizeof data, "r%llu.%d", (unsigned long long)(seq - 1) / 2,
+                 seq % 2 == 1 ? 0 : 1);
+        ck_assert_str_eq(natsMsg_GetSubject(msg), seq % 2 == 1 ? "asy.a" : "asy.b");
+        ck_assert_int_eq(natsMsg_GetDataLength(msg), (int)strlen(data));
+        ck_assert_int_eq(memcmp(natsMsg_GetData(msg), data, strlen(data)), 0);
+        natsMsg_Destroy(msg);
+    }
+    natsSubscription_Destroy(sub);
+
+    jst_stop();
+    jst_restart();
+    jsStreamInfo *info = jst_stream_info("ASY");
+    ck_assert_uint_eq(info->State.Msgs, stored);
+    ck_assert_uint_eq(info->State.LastSeq, stored);
+    jsStreamInfo_Destroy(info);
+    jst_publish("asy.a", "after", 5, stored + 1);
+}
+END_TEST
+
 TCase *jst_persist_tcase(void)
 {
     TCase *tc = jst_tcase("persistence");
@@ -441,5 +678,7 @@ TCase *jst_persist_tcase(void)
     tcase_add_test(tc, test_jetstream_persist_kill_sync_interval);
     tcase_add_test(tc, test_jetstream_persist_stop_sync_none);
     tcase_add_test(tc, test_jetstream_persist_kill_in_flight);
+    tcase_add_test(tc, test_jetstream_persist_async_config);
+    tcase_add_test(tc, test_jetstream_persist_async_publish);
     return tc;
 }
