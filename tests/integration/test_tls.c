@@ -629,6 +629,7 @@ START_TEST(test_tls_reload)
     ITEST_OK(tls_connect(tls_options_trusting(server.url, cert_dir_other), &after));
     round_trip(after, "tls.renewed");
     round_trip(before, "tls.before");
+    natsConnection_Destroy(after);
     natsStatus status = tls_connect(tls_options_trusting(server.url, cert_dir), &after);
     ck_assert_msg(status == NATS_SSL_ERROR, "the old CA: %s", natsStatus_GetText(status));
     itest_config_rewrite(&server, renewed, "# no tls\n");
