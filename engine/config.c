@@ -354,8 +354,7 @@ static void config_usage(FILE *out)
     fprintf(out, "\nDurations: 250ms, 2s, 1.5m, 1h, or a number of seconds.\n"
                  "Switches are on when given; -D=false (or 0, f) turns one off.\n\n"
                  "JetStream settings accepted but not yet honoured (see README): stream "
-                 "compression s2,\nplacement, no_erase false; consumer replay_policy "
-                 "original, rate_limit_bps;\nNats-TTL never under max_age. "
+                 "compression s2,\nplacement, no_erase false; Nats-TTL never under max_age. "
                  "Refused: durable mirror and source consumers,\nfast batches, "
                  "message schedules.\n\n");
 }

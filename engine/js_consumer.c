@@ -277,10 +277,11 @@ void js_consumer_timer_at(struct js_consumer *consumer, int64_t at)
     timer_arm(timers, &consumer->timer, at);
 }
 
-/* The first inactivity check and heartbeat of a new or loaded consumer. */
+/* The first inactivity check and heartbeat of a new or loaded consumer, and its pace. */
 static void timers_start(struct js_consumer *consumer)
 {
     int64_t now = clock_monotonic_ns();
+    js_consumer_pace_start(consumer);
     if (consumer->config.inactive_threshold_ns > 0) {
         js_consumer_timer_at(consumer, now + consumer->config.inactive_threshold_ns);
     }
@@ -572,6 +573,9 @@ int js_consumer_update(struct js_consumer *consumer, struct js_consumer_config *
         return rc;
     }
     (void)js_consumer_filters_index(consumer); /* before the old filters' strings go */
+    if (old.rate_limit_bps != consumer->config.rate_limit_bps) {
+        js_consumer_pace_rate_reset(consumer); /* as nats-server's new limiter */
+    }
     js_consumer_config_free(&old);
     if (consumer->config.priority_policy != JS_CONSUMER_PRIORITY_PINNED_CLIENT) {
         js_consumer_pin_clear(consumer); /* no pin without the policy */

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct stream_store_msg;
+
 /* Deliveries one consumer makes in one turn at most, and all of a shard's together. */
 enum { JS_CONSUMER_TURN_BUDGET = 256, JS_CONSUMERS_TURN_BUDGET = 4096 };
 /* Stream messages one consumer looks at (filter misses included) in one turn at most. */
@@ -159,6 +161,15 @@ struct js_consumer {
     char pin_group[JS_PULL_GROUP_SIZE];  /* the group it was pinned for */
     int64_t pin_ns;                 /* wall clock of the pin, 0: none */
     int64_t pin_deadline_ns;        /* monotonic: priority_timeout runs out, 0: none */
+    /* replay_policy original and rate_limit_bps (js_consumer_pace.c) */
+    uint64_t replay_last_sseq;      /* the stream's last message when delivery began */
+    int64_t replay_last_ts_ns;      /* stored time of the last message delivered, 0: none */
+    uint64_t pace_sseq;             /* the message held until pace_at, 0: none */
+    int64_t pace_at;                /* monotonic: when pace_sseq's replay gap has passed */
+    int64_t rate_full_at;           /* monotonic: when the rate's bucket is full again */
+    int64_t rate_spent_bytes;       /* under 8 bits/s (no refill): bytes sent so far */
+    bool replaying;                 /* original: still before the end seen at the start */
+    bool pace_held;                 /* this turn's delivery stopped to hold a message */
     bool push_bound;                /* push: a subscriber was there at the last look */
     bool awake;                     /* in the stream's wake list */
     bool deleted;
@@ -316,6 +327,26 @@ void js_consumer_redeliver_queue(struct js_consumer *consumer,
 int64_t js_consumer_ack_deadline(const struct js_consumer *consumer, uint32_t deliveries,
                                  int64_t now_ns);
 
+/* ---- js_consumer_pace.c: replay_policy original and rate_limit_bps ---- */
+
+/* Delivery begins (a consumer made or loaded): replay original holds each message back by
+ * the time between it and the one before, until the consumer has passed the stream's last
+ * message of now; the rate limit's bucket starts full. */
+void js_consumer_pace_start(struct js_consumer *consumer);
+
+/* rate_limit_bps changed (an update): the bucket is full again. */
+void js_consumer_pace_rate_reset(struct js_consumer *consumer);
+
+/* Whether `msg`, chosen to be delivered now, may go: true, and its time and bytes are
+ * spent; false, and it is held (`pace_held`): the caller puts it back, and the consumer's
+ * timer wakes it when it may go (never, under 8 bits/s with the bucket spent). */
+bool js_consumer_pace_admit(struct js_consumer *consumer, const struct stream_store_msg *msg,
+                            uint32_t deliveries);
+
+/* Delivery stopped with nothing it may send now: replay original ends once the cursor is
+ * past the last message the stream had when delivery began (not while one is held). */
+void js_consumer_pace_stopped(struct js_consumer *consumer);
+
 /* ---- js_consumer_pull.c: pull requests ---- */
 
 /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>: a service handler. */
@@ -332,6 +363,9 @@ void js_consumer_request_pop(struct js_consumer *consumer);
 
 /* Answers and drops every waiting request with 409 `text` (a delete). */
 void js_consumer_requests_end(struct js_consumer *consumer, const char *text);
+
+/* Delivery found nothing more to send now: ends the no_wait requests at the head. */
+void js_consumer_requests_caught_up(struct js_consumer *consumer);
 
 /* Expires requests, sends their heartbeats; the next time anything is due, or 0. */
 int64_t js_consumer_requests_tick(struct js_consumer *consumer, int64_t now_ns);

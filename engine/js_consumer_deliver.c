@@ -10,8 +10,8 @@
  * of messages left (num_pending, in every ack reply) is kept by +1 on each matching append
  * and -1 on each first delivery, and recounted exactly whenever the store says it removed
  * messages since the last count. A pull consumer takes the message first and then asks
- * js_consumer_priority.c which waiting request it goes to (none: it is put back). Owner
- * shard's thread only. */
+ * js_consumer_priority.c which waiting request it goes to, and every consumer asks
+ * js_consumer_pace.c whether it may go now (no: it is put back). Owner shard's thread only. */
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -530,20 +530,6 @@ static void deliver_one(struct js_consumer *consumer, const struct stream_store_
     }
 }
 
-/* Ends the no_wait requests at the head once nothing more is to come now. */
-static void requests_caught_up(struct js_consumer *consumer)
-{
-    while (consumer->request_count > 0) {
-        struct js_pull_request *request = &consumer->requests[consumer->request_head];
-        if (!request->no_wait || (request->expires_ns != 0 && request->sent == 0)) {
-            break;
-        }
-        js_consumer_request_status(consumer, request->reply, request->reply_length, 404,
-                                   "No Messages", false);
-        js_consumer_request_pop(consumer);
-    }
-}
-
 /* Puts back a message taken and not delivered: a redelivery at the front of its queue; a
  * new one is found again, as the cursor has not passed it (but last_per_subject's first
  * pass, which moved on: back to `lps_index` and `next_sseq`). */
@@ -578,7 +564,7 @@ static bool can_take_new(const struct js_consumer *consumer)
     return consumer->pending_count < JS_CONSUMER_PENDING_MAX;
 }
 
-bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget)
+static bool deliver_some(struct js_consumer *consumer, int *turn_budget)
 {
     struct shard *shard = consumer->stream->js->shard;
     int64_t paused = js_consumer_paused_until(consumer);
@@ -629,19 +615,23 @@ bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget)
                 return true;
             }
             if (rc != 0) {
-                requests_caught_up(consumer);
+                js_consumer_requests_caught_up(consumer);
                 return false;
             }
+        }
+        struct js_pull_request *request = NULL;
+        if (deliver == NULL) {
+            request = js_consumer_priority_pick(consumer, delivery_size(consumer, &msg),
+                                                entry != NULL, clock_monotonic_ns());
+        }
+        if ((deliver == NULL && request == NULL) ||
+            !js_consumer_pace_admit(consumer, &msg, entry != NULL ? entry->deliveries + 1 : 1)) {
+            message_untake(consumer, entry, lps_index, next_sseq);
+            return false; /* a request, an ack, a message, the pin's end or the pace wakes it */
         }
         if (deliver != NULL) {
             deliver_one(consumer, &msg, entry, deliver, strlen(deliver));
         } else {
-            struct js_pull_request *request = js_consumer_priority_pick(
-                consumer, delivery_size(consumer, &msg), entry != NULL, clock_monotonic_ns());
-            if (request == NULL) {
-                message_untake(consumer, entry, lps_index, next_sseq);
-                return false; /* a new request, an ack, a message or the pin's end wakes it */
-            }
             deliver_one(consumer, &msg, entry, request->reply, request->reply_length);
             request->sent++;
             js_consumer_priority_served(consumer);
@@ -650,6 +640,16 @@ bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget)
         (*turn_budget)--;
     }
     return budget == 0;
+}
+
+bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget)
+{
+    consumer->pace_held = false;
+    bool more = deliver_some(consumer, turn_budget);
+    if (!more) {
+        js_consumer_pace_stopped(consumer); /* nats-server's waitForMsgs */
+    }
+    return more;
 }
 
 /* ---- the timer ---- */

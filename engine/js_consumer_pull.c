@@ -94,6 +94,19 @@ void js_consumer_request_pop(struct js_consumer *consumer)
     }
 }
 
+void js_consumer_requests_caught_up(struct js_consumer *consumer)
+{
+    while (consumer->request_count > 0) {
+        struct js_pull_request *request = &consumer->requests[consumer->request_head];
+        if (!request->no_wait || (request->expires_ns != 0 && request->sent == 0)) {
+            break;
+        }
+        js_consumer_request_status(consumer, request->reply, request->reply_length, 404,
+                                   "No Messages", false);
+        js_consumer_request_pop(consumer);
+    }
+}
+
 void js_consumer_requests_end(struct js_consumer *consumer, const char *text)
 {
     while (consumer->request_count > 0) {

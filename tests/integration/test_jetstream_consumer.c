@@ -3,7 +3,8 @@
  * past the end), an ephemeral push consumer (js_SubscribeSync: what was stored and what
  * arrives later, each with its subject), redelivery after ack_wait, NAK and TERM,
  * max_ack_pending, filters, ack policy all, the consumer API (info, names, list, delete and
- * their errors), and a durable's acks surviving a restart and SIGKILL. See
+ * their errors), a durable's acks surviving a restart and SIGKILL, replay_policy original
+ * and rate_limit_bps (lower bounds on the time taken only). See
  * test_jetstream.c for the whole suite. Passes against nats-server 2.9.10 and 2.15.1 too,
  * but for the SIGKILL test, which they fail. Test thread only. */
 #include "tests/integration/test_jetstream.h"
@@ -673,6 +674,112 @@ START_TEST(test_consumer_dead_letter)
 }
 END_TEST
 
+/* The next message on `sub` (it must come), checked to carry `data`; the time it was read. */
+static int64_t next_expect(natsSubscription *sub, const char *data)
+{
+    natsMsg *msg = NULL;
+    ITEST_OK(natsSubscription_NextMsg(&msg, sub, FETCH_WAIT_MS));
+    int64_t at = itest_now_ms();
+    ck_assert_int_eq(natsMsg_GetDataLength(msg), (int)strlen(data));
+    ck_assert_mem_eq(natsMsg_GetData(msg), data, strlen(data));
+    natsMsg_Destroy(msg);
+    return at;
+}
+
+/* The gap replay_policy original keeps between messages stored that far apart. */
+enum { REPLAY_GAP_MS = 250, REPLAY_COUNT = 3 };
+/* The least spread accepted for those gaps: a lower bound only, the machine is noisy. */
+enum { REPLAY_SPREAD_MIN_MS = (REPLAY_COUNT - 1) * REPLAY_GAP_MS * 4 / 5 };
+
+/* replay_policy original: messages stored REPLAY_GAP_MS apart go out about that far apart,
+ * in order, to a push consumer and to a pull request alike (read in turns, so each is read
+ * no earlier than it came); once caught up, a new message goes out too. */
+START_TEST(test_consumer_replay_original)
+{
+    jst_start(NULL);
+    stream_make("RP", "rp");
+    for (int i = 1; i <= REPLAY_COUNT; i++) {
+        nats_Sleep(i > 1 ? REPLAY_GAP_MS : 0);
+        char body[8];
+        jst_publish("rp", body, snprintf(body, sizeof body, "m%d", i), (uint64_t)i);
+    }
+    natsSubscription *push = sync_subscribe("rp.push");
+    natsSubscription *pull = sync_subscribe("rp.pull");
+    jst_request_expect("$JS.API.CONSUMER.DURABLE.CREATE.RP.Q",
+                       "{\"stream_name\":\"RP\",\"config\":{\"durable_name\":\"Q\","
+                       "\"ack_policy\":\"explicit\",\"replay_policy\":\"original\"}}",
+                       "\"replay_policy\":\"original\"");
+    ITEST_OK(natsConnection_PublishRequestString(jst.connection, "$JS.API.CONSUMER.MSG.NEXT.RP.Q",
+                                                 "rp.pull", "{\"batch\":3,\"expires\":8000000000}"));
+    jst_request_expect("$JS.API.CONSUMER.CREATE.RP.O",
+                       "{\"stream_name\":\"RP\",\"config\":{\"name\":\"O\",\"deliver_subject\":"
+                       "\"rp.push\",\"ack_policy\":\"none\",\"replay_policy\":\"original\"}}",
+                       "\"replay_policy\":\"original\"");
+    int64_t push_at[REPLAY_COUNT];
+    int64_t pull_at[REPLAY_COUNT];
+    for (int i = 0; i < REPLAY_COUNT; i++) {
+        char body[8];
+        snprintf(body, sizeof body, "m%d", i + 1);
+        push_at[i] = next_expect(push, body);
+        pull_at[i] = next_expect(pull, body);
+    }
+    int64_t push_spread = push_at[REPLAY_COUNT - 1] - push_at[0];
+    int64_t pull_spread = pull_at[REPLAY_COUNT - 1] - pull_at[0];
+    ck_assert_msg(push_spread >= REPLAY_SPREAD_MIN_MS, "push: %lld ms", (long long)push_spread);
+    ck_assert_msg(pull_spread >= REPLAY_SPREAD_MIN_MS, "pull: %lld ms", (long long)pull_spread);
+    jst_publish("rp", "m4", 2, 4);
+    (void)next_expect(push, "m4"); /* caught up: no upper bound checked, the machine is noisy */
+    natsSubscription_Destroy(push);
+    natsSubscription_Destroy(pull);
+    jst_stop();
+}
+END_TEST
+
+/* rate_limit_bps: 10,000 bytes/s with the stream's max_msg_size (1 KiB) as the burst; past
+ * the burst each ~440-byte delivery (subject, ack reply, payload) waits ~44 ms. */
+enum { RATE_COUNT = 12, RATE_PAYLOAD_BYTES = 400, RATE_BURST_COUNT = 2 };
+/* A lower bound on sending RATE_COUNT: the payloads alone past the burst, at 10,000 B/s. */
+enum { RATE_SPREAD_MIN_MS = (RATE_COUNT - RATE_BURST_COUNT) * RATE_PAYLOAD_BYTES / 10 * 9 / 10 };
+
+/* A push consumer's rate_limit_bps holds its deliveries to that rate (in order); a pull
+ * consumer with one is refused as nats-server refuses it. */
+START_TEST(test_consumer_rate_limit)
+{
+    jst_start(NULL);
+    const char *subjects[] = {"rl"};
+    jsStreamConfig config;
+    jst_config(&config, "RL", subjects, 1);
+    config.MaxMsgSize = 1024;
+    jst_stream_add(&config);
+    char body[RATE_PAYLOAD_BYTES + 1];
+    for (int i = 0; i < RATE_COUNT; i++) {
+        memset(body, 'a' + i, RATE_PAYLOAD_BYTES);
+        jst_publish("rl", body, RATE_PAYLOAD_BYTES, (uint64_t)i + 1);
+    }
+    jst_request_expect("$JS.API.CONSUMER.DURABLE.CREATE.RL.P",
+                       "{\"stream_name\":\"RL\",\"config\":{\"durable_name\":\"P\","
+                       "\"ack_policy\":\"explicit\",\"rate_limit_bps\":80000}}",
+                       "\"err_code\":10086,\"description\":\"consumer in pull mode can not have "
+                       "rate limit set\"");
+    natsSubscription *push = sync_subscribe("rl.push");
+    jst_request_expect("$JS.API.CONSUMER.CREATE.RL.R",
+                       "{\"stream_name\":\"RL\",\"config\":{\"name\":\"R\",\"deliver_subject\":"
+                       "\"rl.push\",\"ack_policy\":\"none\",\"rate_limit_bps\":80000}}",
+                       "\"rate_limit_bps\":80000");
+    int64_t first = 0;
+    int64_t last = 0;
+    for (int i = 0; i < RATE_COUNT; i++) {
+        memset(body, 'a' + i, RATE_PAYLOAD_BYTES);
+        body[RATE_PAYLOAD_BYTES] = '\0';
+        last = next_expect(push, body);
+        first = i == 0 ? last : first;
+    }
+    ck_assert_msg(last - first >= RATE_SPREAD_MIN_MS, "%lld ms", (long long)(last - first));
+    natsSubscription_Destroy(push);
+    jst_stop();
+}
+END_TEST
+
 TCase *jst_consumer_tcase(void)
 {
     TCase *tcase = jst_tcase("consumer");
@@ -687,5 +794,7 @@ TCase *jst_consumer_tcase(void)
     tcase_add_test(tcase, test_consumer_dead_letter);
     tcase_add_test(tcase, test_consumer_backoff_nak_delay);
     tcase_add_test(tcase, test_consumer_pause);
+    tcase_add_test(tcase, test_consumer_replay_original);
+    tcase_add_test(tcase, test_consumer_rate_limit);
     return tcase;
 }
