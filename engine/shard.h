@@ -178,6 +178,22 @@ void shard_input_pause(struct shard *shard, struct conn *conn);
  * reading goes on. */
 void shard_input_resume(struct shard *shard, struct conn *conn);
 
+/* ---- paused connections and held input (shard_input.c), for the shard's own loop ---- */
+
+/* The loop's report of received bytes: handed to the connection's kind, or held while a
+ * pause holds it or earlier input waits. */
+void shard_input_received(void *ctx, struct conn *conn, const char *data, size_t length);
+
+/* Handles one receive buffer's worth of every resumed connection's held input; true while
+ * some is left. */
+bool shard_held_step(struct shard *shard);
+
+/* Every overflow queue is empty again: the connections paused on a full ring read again. */
+void shard_paused_resume(struct shard *shard);
+
+/* A congestion ended: every flow-paused publisher reads again. */
+void shard_flow_resume(struct shard *shard);
+
 /* The connection published into a full cross-shard ring: stop reading it for now. */
 void shard_conn_pause(struct shard *shard, struct conn *conn);
 
