@@ -237,6 +237,38 @@ enum config_result config_parse(struct config *config, int argc, char **argv, FI
  * config_parse has done it already when it returned anything but CONFIG_RUN. */
 void config_release(struct config *config);
 
+/* ---- the table of flags (config_flags.c) ---- */
+
+enum flag_kind {
+    FLAG_STRING,
+    FLAG_INT,
+    FLAG_DURATION,
+    FLAG_SIZE,   /* bytes, with an optional unit (config_size_parse) */
+    FLAG_SWITCH, /* takes no value */
+};
+
+enum flag_action {
+    ACTION_SET = 0,
+    ACTION_HELP,
+    ACTION_VERSION,
+    ACTION_DEBUG_TRACE,
+    ACTION_REFUSE, /* nats-server's flag, not supported yet: named in the error */
+};
+
+struct flag {
+    const char *names[4]; /* spellings without leading dashes */
+    enum flag_kind kind;
+    enum flag_action action;
+    size_t offset; /* into struct config, for ACTION_SET */
+    int64_t min;
+    int64_t max;
+    const char *value_name;
+    const char *help;
+};
+
+extern const struct flag config_flags[];
+extern const size_t config_flag_count;
+
 /* A settable flag whose value differs between two configurations: its first name (the
  * table's key: "P", "max_payload"), the name nats-server's messages use ("pid"), and both
  * values as text (a switch "true"/"false", a number in its unit: bytes, nanoseconds). */
