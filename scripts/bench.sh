@@ -92,6 +92,11 @@
 #                        mirror runs bench/mirror_bench.sh: a new mirror copying a
 #                        stream of 200000 messages, ionats against nats-server, results
 #                        and table in <out>/mirror/
+#                        consumer-scale runs bench/consumer_scale_bench.sh: filtered
+#                        CONSUMER.CREATE and 1/100-filter pull delivery on a stream of
+#                        10,000,000 messages, KV put/get/list at 100 and 1,000,000 keys
+#                        (--quick: 1,000,000 messages, 100,000 keys), ionats against
+#                        nats-server, results and table in <out>/consumer-scale/
 #     --consume-msgs N   messages in a js-consume-* stream (default 1000000)
 #     --stan-msgs N      messages per stan-* run (default 100000, at most 1000000: the
 #                        channel limit of both brokers)
@@ -109,6 +114,7 @@ consume_msgs=1000000
 consume_msgs_given=""
 stan_msgs=100000
 stan_msgs_given=""
+quick_flag=()
 readonly CONSUME_SCENARIOS="js-consume-pull100-none,js-consume-pull100-explicit,\
 js-consume-pull1000-none,js-consume-pull1000-explicit,js-consume-push"
 readonly STAN_SCENARIOS="stan-pub,stan-pub-mem,stan-sub,stan-pubsub"
@@ -118,7 +124,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick)
-      reps=3; duration=2
+      reps=3; duration=2; quick_flag=(--quick)
       [ -n "$consume_msgs_given" ] || consume_msgs=300000
       [ -n "$stan_msgs_given" ] || stan_msgs=50000 ;;
     --reps) reps=${2:?--reps needs a number}; shift ;;
@@ -153,6 +159,9 @@ scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -Evx 'leaf' || true; } | paste
 # "mirror" goes to bench/mirror_bench.sh, run after the others.
 mirror_scenario=$(tr ',' '\n' <<< "$scenarios" | { grep -Ex 'mirror' || true; })
 scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -Evx 'mirror' || true; } | paste -sd, -)
+# "consumer-scale" goes to bench/consumer_scale_bench.sh, run after the others.
+consumer_scale_scenario=$(tr ',' '\n' <<< "$scenarios" | { grep -Ex 'consumer-scale' || true; })
+scenarios=$(tr ',' '\n' <<< "$scenarios" | { grep -Evx 'consumer-scale' || true; } | paste -sd, -)
 IFS=, read -r -a scenario_list <<< "$scenarios"
 # Every server the script knows, in the order of the table's columns.
 readonly KNOWN_SERVERS=(nats-server ionats ionats-epoll)
@@ -1005,6 +1014,12 @@ if [ -n "$mirror_scenario" ]; then
   bench/mirror_bench.sh --reps "$reps" --out "$out/mirror" \
     >"$out/logs/mirror_bench.log" 2>&1 || log "bench/mirror_bench.sh failed: see $out/logs/mirror_bench.log"
 fi
+if [ -n "$consumer_scale_scenario" ]; then
+  log "consumer-scale scenario: bench/consumer_scale_bench.sh (log: $out/logs/consumer_scale_bench.log)"
+  bench/consumer_scale_bench.sh "${quick_flag[@]}" --reps "$(( reps < 3 ? reps : 3 ))" \
+    --out "$out/consumer-scale" >"$out/logs/consumer_scale_bench.log" 2>&1 ||
+    log "bench/consumer_scale_bench.sh failed: see $out/logs/consumer_scale_bench.log"
+fi
 make_tables
 make_chart
 echo
@@ -1012,6 +1027,7 @@ cat "$out/table.md"
 if [ -f "$out/tls/table.md" ]; then echo; cat "$out/tls/table.md"; fi
 if [ -f "$out/leaf/table.md" ]; then echo; cat "$out/leaf/table.md"; fi
 if [ -f "$out/mirror/table.md" ]; then echo; cat "$out/mirror/table.md"; fi
+if [ -f "$out/consumer-scale/table.md" ]; then echo; cat "$out/consumer-scale/table.md"; fi
 echo
 echo "results in $out: table.md table.csv chart.png runs.csv runs.jsonl logs/"
 echo "($(( SECONDS - started )) s of runs)"
