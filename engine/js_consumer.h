@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct stream_store_counts;
 struct stream_store_msg;
 
 /* Deliveries one consumer makes in one turn at most, and all of a shard's together. */
@@ -281,6 +282,10 @@ bool js_consumer_deliver(struct js_consumer *consumer, int *turn_budget);
 
 /* Messages after the cursor that the consumer would deliver (exact; recounted when the
  * stream removed messages since the last count). */
+/* num_pending made again from the stream's counts (js_consumer_count.c). */
+uint64_t js_consumer_recount(struct js_consumer *consumer,
+                             const struct stream_store_counts *counts);
+
 uint64_t js_consumer_num_pending(struct js_consumer *consumer);
 
 /* The store removed message `seq` on `subject` (NULL: unknown): each consumer whose count

@@ -190,81 +190,12 @@ int64_t js_consumer_ack_deadline(const struct js_consumer *consumer, uint32_t de
 
 /* ---- what is left to deliver ---- */
 
-struct subject_sum {
-    struct js_consumer *consumer;
-    uint64_t total;
-};
-
-static int subject_sum_each(void *context, const uint8_t *subject, uint32_t length,
-                            uint64_t count)
-{
-    struct subject_sum *sum = context;
-    if (js_consumer_matches(sum->consumer, (const char *)subject, length)) {
-        sum->total += count;
-    }
-    return 0;
-}
-
-static bool filtered(const struct js_consumer_config *config)
-{
-    return config->filter_subject != NULL || config->filter_subject_count > 0;
-}
-
-static uint64_t recount_from(struct js_consumer *consumer,
-                             const struct stream_store_counts *counts, uint64_t next)
-{
-    uint64_t from = next > counts->first_seq ? next : counts->first_seq;
-    if (counts->msg_count == 0 || from > counts->last_seq) {
-        return 0;
-    }
-    bool dense = counts->last_seq + 1 - counts->first_seq == counts->msg_count;
-    if (!filtered(&consumer->config)) {
-        if (from == counts->first_seq) {
-            return counts->msg_count;
-        }
-        if (dense) {
-            return counts->last_seq - from + 1;
-        }
-    } else if (from == counts->first_seq) {
-        struct subject_sum sum = {.consumer = consumer};
-        (void)stream_store_subjects_each(consumer->stream->store, subject_sum_each, &sum);
-        return sum.total;
-    }
-    uint64_t total = 0;
-    struct stream_store_msg msg;
-    uint64_t seq = from;
-    while (stream_store_next(consumer->stream->store, seq, &msg) == 0) {
-        if (js_consumer_matches(consumer, (const char *)msg.subject,
-                                       msg.subject_length)) {
-            total++;
-        }
-        seq = msg.seq + 1;
-    }
-    return total;
-}
-
-static uint64_t recount(struct js_consumer *consumer, const struct stream_store_counts *counts)
-{
-    if (consumer->lps_index >= consumer->lps_count) {
-        return recount_from(consumer, counts, consumer->next_sseq);
-    }
-    /* last_per_subject's first pass: the last messages still held, then what came after */
-    uint64_t total = 0;
-    for (size_t i = consumer->lps_index; i < consumer->lps_count; i++) {
-        struct stream_store_msg msg;
-        if (stream_store_get(consumer->stream->store, consumer->lps[i], &msg) == 0) {
-            total++;
-        }
-    }
-    return total + recount_from(consumer, counts, consumer->lps_resume);
-}
-
 uint64_t js_consumer_num_pending(struct js_consumer *consumer)
 {
     struct stream_store_counts counts;
     stream_store_counts_get(consumer->stream->store, &counts);
     if (!consumer->num_pending_valid || counts.removed_count != consumer->removed_seen) {
-        consumer->num_pending = recount(consumer, &counts);
+        consumer->num_pending = js_consumer_recount(consumer, &counts);
         consumer->removed_seen = counts.removed_count;
         consumer->num_pending_valid = true;
     }
